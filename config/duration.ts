@@ -1,0 +1,28 @@
+/**
+ * Durations in the topology: `250ms`, `5s`, `2m`, or a number of milliseconds.
+ *
+ * @module
+ */
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/**
+ * Parses a duration into milliseconds.
+ *
+ * @param value `"20ms"`, `"1.5s"`, `"2m"` or a non-negative number of ms.
+ * @returns Milliseconds, or `undefined` when `value` is not a valid duration.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./duration.ts";
+ * console.assert(parseDuration("1.5s") === 1500);
+ * console.assert(parseDuration("soon") === undefined);
+ * ```
+ */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$/.exec(value);
+  if (!match) return undefined;
+  return Number(match[1]) * UNITS[match[2]];
+}

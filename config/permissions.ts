@@ -1,0 +1,144 @@
+/**
+ * Container permissions: the topology's `permissions:` block, checked and turned into what Deno
+ * takes — a worker's `deno.permissions` object or a subprocess's `--allow-*` flags.
+ *
+ * Pure: no `Deno.*` here. The default is no permission at all; a key left out is denied.
+ *
+ * @module
+ */
+import { didYouMean } from "./_suggest.ts";
+
+/** The permission kinds a container may be granted. */
+export const PERMISSION_KINDS = ["net", "read", "write", "env", "run", "ffi", "sys", "import"] as const;
+
+/** One permission kind. */
+export type PermissionKind = typeof PERMISSION_KINDS[number];
+
+/** A validated grant: `true` for the whole kind, or a list of hosts, paths, names. */
+export type Permissions = { [K in PermissionKind]?: true | string[] };
+
+/** What `deno.permissions` of a `Worker` takes. */
+export type WorkerPermissions = { [K in PermissionKind]: boolean | string[] | "inherit" };
+
+/** Kinds whose values are file paths (resolved against the topology's folder). */
+const PATH_KINDS: ReadonlySet<PermissionKind> = new Set(["read", "write", "ffi"]);
+
+/** A problem found in a permissions block: the key under it and what was wrong. */
+export interface PermissionIssue {
+  /** The key within the block, e.g. `net` or `net[1]`. */
+  key: string;
+  /** What was wrong and what was expected. */
+  message: string;
+}
+
+/**
+ * Checks a `permissions:` block and resolves relative paths against `baseDir`.
+ *
+ * @param input The raw block (`undefined` means none).
+ * @param baseDir Absolute folder relative paths are resolved against.
+ * @returns The grant, or the first issue found.
+ */
+export function validatePermissions(
+  input: unknown,
+  baseDir: string,
+): { ok: true; value: Permissions } | { ok: false; issue: PermissionIssue } {
+  if (input === undefined || input === null) return { ok: true, value: {} };
+  if (typeof input !== "object" || Array.isArray(input)) {
+    return { ok: false, issue: { key: "", message: `expected a map of permission kinds, got ${describe(input)}` } };
+  }
+  const value: Permissions = {};
+  for (const [key, raw] of Object.entries(input)) {
+    if (!(PERMISSION_KINDS as readonly string[]).includes(key)) {
+      return {
+        ok: false,
+        issue: {
+          key,
+          message: `unknown permission "${key}"${didYouMean(key, PERMISSION_KINDS)}; expected one of ${
+            PERMISSION_KINDS.join(", ")
+          }`,
+        },
+      };
+    }
+    const kind = key as PermissionKind;
+    if (raw === false) continue;
+    if (raw === true) {
+      value[kind] = true;
+      continue;
+    }
+    const list = typeof raw === "string" ? [raw] : raw;
+    if (!Array.isArray(list)) {
+      return { ok: false, issue: { key, message: `expected true, false or a list of strings, got ${describe(raw)}` } };
+    }
+    const items: string[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i];
+      if (typeof item !== "string" || item === "" || item.includes(",")) {
+        return {
+          ok: false,
+          issue: { key: `${key}[${i}]`, message: `expected a non-empty string without commas, got ${describe(item)}` },
+        };
+      }
+      items.push(PATH_KINDS.has(kind) ? resolvePath(item, baseDir) : item);
+    }
+    if (items.length > 0) value[kind] = items;
+  }
+  return { ok: true, value };
+}
+
+/**
+ * The `deno.permissions` object for a worker: exactly the grant, everything else denied.
+ * Module loading (`import`) inherits, since a worker's imports are checked against its host anyway.
+ *
+ * @example
+ * ```ts
+ * import { toWorkerPermissions } from "./permissions.ts";
+ * const p = toWorkerPermissions({ net: ["127.0.0.1:8080"] });
+ * console.assert(p.read === false && Array.isArray(p.net));
+ * ```
+ */
+export function toWorkerPermissions(grant: Permissions): WorkerPermissions {
+  const out = {} as WorkerPermissions;
+  for (const kind of PERMISSION_KINDS) {
+    const value = grant[kind];
+    out[kind] = value === undefined ? (kind === "import" ? "inherit" : false) : value === true ? true : [...value];
+  }
+  return out;
+}
+
+/**
+ * The `deno run` flags for a process container: `--allow-KIND[=values]` per granted kind.
+ *
+ * @example
+ * ```ts
+ * import { toProcessFlags } from "./permissions.ts";
+ * console.assert(toProcessFlags({ read: ["/srv"] })[0] === "--allow-read=/srv");
+ * ```
+ */
+export function toProcessFlags(grant: Permissions): string[] {
+  const flags: string[] = [];
+  for (const kind of PERMISSION_KINDS) {
+    const value = grant[kind];
+    if (value === undefined) continue;
+    flags.push(value === true ? `--allow-${kind}` : `--allow-${kind}=${value.join(",")}`);
+  }
+  return flags;
+}
+
+function resolvePath(path: string, baseDir: string): string {
+  if (path.startsWith("/")) return path;
+  const joined = `${baseDir.replace(/\/$/, "")}/${path}`;
+  const parts: string[] = [];
+  for (const part of joined.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "string") return `"${value}"`;
+  return typeof value === "object" ? "a map" : `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,346 @@
+/**
+ * The topology: what an application is made of. One validated type shared by the YAML file and the
+ * programmatic API; one validator that can be called without starting anything.
+ *
+ * Pure: no `Deno.*`, no YAML library. The loader passes in where each key sits in the file
+ * (`locate`) and how to read the environment (`env`), so every error names file, line and key.
+ *
+ * @module
+ */
+import { TopologyError } from "../protocol/errors.ts";
+import { parseDuration } from "./duration.ts";
+import { didYouMean } from "./_suggest.ts";
+import { type Permissions, validatePermissions } from "./permissions.ts";
+
+/** How a container's replicas share its messages. */
+export type BalanceStrategy = "round_robin" | "random" | "key_hash";
+/** Every balance strategy. */
+export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ["round_robin", "random", "key_hash"];
+/** Where a container runs. */
+export type Mode = "inline" | "worker" | "process" | "remote";
+/** When a failed container is started again. */
+export type RestartType = "permanent" | "transient" | "temporary";
+/** Which siblings restart with a failed child. */
+export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
+
+/** A supervisor's flags. */
+export interface SupervisorSpec {
+  /** Which children restart together. */
+  strategy: Strategy;
+  /** Restarts allowed within `period` before giving up. */
+  intensity: number;
+  /** The sliding window for `intensity`, ms. */
+  period: number;
+  /** Delay before a restart: exponential from `min` to `max` ms, with ±`jitter` randomness. */
+  backoff: { min: number; max: number; jitter: number };
+}
+
+/** One container, validated, with defaults filled in. */
+export interface ContainerSpec {
+  /** Unique name across the topology. */
+  name: string;
+  /** Absolute URL of the module whose default export is the container. */
+  module: string;
+  /** Where it runs. */
+  mode: Mode;
+  /** How many instances. */
+  replicas: number;
+  /** How messages are shared among replicas. */
+  balance: BalanceStrategy;
+  /** When it is restarted. */
+  restart: RestartType;
+  /** Graceful stop timeout, ms; then it is killed. */
+  shutdown: number;
+  /** A worker or process silent this long (ms) is declared unresponsive. */
+  keepalive: number;
+  /** What the sandbox allows. */
+  permissions: Permissions;
+  /** Handed to the container as `ctx.config`. */
+  config: Record<string, unknown>;
+  /** The host agent it is placed on (`mode: remote`). */
+  host?: string;
+}
+
+/** A whole application. */
+export interface Topology {
+  /** Application name. */
+  name: string;
+  /** The root supervisor. */
+  supervisor: SupervisorSpec;
+  /** Containers in start order. */
+  containers: ContainerSpec[];
+  /** The file it came from, if any. */
+  file?: string;
+}
+
+/** Every default in one place. */
+export const DEFAULTS = Object.freeze({
+  supervisor: Object.freeze({
+    strategy: "one_for_one" as Strategy,
+    intensity: 5,
+    period: 10_000,
+    backoff: Object.freeze({ min: 20, max: 5_000, jitter: 0.2 }),
+  }),
+  container: Object.freeze({
+    mode: "worker" as Mode,
+    replicas: 1,
+    balance: "round_robin" as BalanceStrategy,
+    restart: "permanent" as RestartType,
+    shutdown: 5_000,
+    keepalive: 5_000,
+  }),
+});
+
+/** A container as written by hand (YAML or object): durations may be strings, module a URL. */
+export interface ContainerInput {
+  /** Module path (relative to the topology's folder) or URL. */
+  module: string | URL;
+  /** Where it runs (default `worker`). */
+  mode?: Mode;
+  /** Instances (default 1). */
+  replicas?: number;
+  /** Balancing (default `round_robin`). */
+  balance?: BalanceStrategy;
+  /** Restart type (default `permanent`). */
+  restart?: RestartType;
+  /** Graceful stop timeout (default `5s`). */
+  shutdown?: string | number;
+  /** Heartbeat timeout (default `5s`). */
+  keepalive?: string | number;
+  /** Sandbox grant (default none). */
+  permissions?: { [kind: string]: boolean | string | string[] };
+  /** `ctx.config`. */
+  config?: Record<string, unknown>;
+  /** Host agent, with `mode: remote`. */
+  host?: string;
+}
+
+/** A topology as written by hand. */
+export interface TopologyInput {
+  /** Application name. */
+  name?: string;
+  /** Root supervisor flags. */
+  supervisor?: {
+    strategy?: Strategy;
+    intensity?: number;
+    period?: string | number;
+    backoff?: { min?: string | number; max?: string | number; jitter?: number };
+  };
+  /** Containers, in start order. */
+  containers: Record<string, ContainerInput>;
+}
+
+/** Where the input came from and how to read it. */
+export interface ValidateOptions {
+  /** The file, for error messages. */
+  file?: string;
+  /** Folder URL relative module paths resolve against (ends with `/`). */
+  baseUrl: string;
+  /** Line and column of a key path, where known. */
+  locate?: (path: readonly (string | number)[]) => { line: number; column: number } | undefined;
+  /** Reads an environment variable for `${VAR}`. */
+  env?: (name: string) => string | undefined;
+}
+
+const TOP_KEYS = ["name", "supervisor", "containers", "transports", "management", "hosts"];
+const SUPERVISOR_KEYS = ["strategy", "intensity", "period", "backoff"];
+const BACKOFF_KEYS = ["min", "max", "jitter"];
+const CONTAINER_KEYS = [
+  "module",
+  "mode",
+  "replicas",
+  "balance",
+  "restart",
+  "shutdown",
+  "keepalive",
+  "permissions",
+  "config",
+  "host",
+  "supervisor",
+  "children",
+];
+const MODES: readonly Mode[] = ["inline", "worker", "process", "remote"];
+const RESTARTS: readonly RestartType[] = ["permanent", "transient", "temporary"];
+const STRATEGIES: readonly Strategy[] = ["one_for_one", "one_for_all", "rest_for_one"];
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+type Path = (string | number)[];
+
+/**
+ * Validates a topology and fills in defaults.
+ *
+ * @param input The parsed YAML or a {@linkcode TopologyInput} object.
+ * @param options Where it came from.
+ * @returns The validated topology.
+ * @throws {TopologyError} Naming file, line, column and key of the first problem.
+ *
+ * @example
+ * ```ts
+ * import { validateTopology } from "./topology.ts";
+ * const t = validateTopology({ containers: { a: { module: "./a.ts", mode: "inline" } } }, { baseUrl: "file:///app/" });
+ * console.assert(t.containers[0].module === "file:///app/a.ts");
+ * ```
+ */
+export function validateTopology(input: unknown, options: ValidateOptions): Topology {
+  const v = new Validator(options);
+  return v.topology(input);
+}
+
+class Validator {
+  readonly #o: ValidateOptions;
+  constructor(options: ValidateOptions) {
+    this.#o = options;
+  }
+
+  fail(path: Path, message: string): never {
+    const at = this.#o.locate?.(path);
+    throw new TopologyError(message, { file: this.#o.file, line: at?.line, column: at?.column, key: path.join(".") });
+  }
+
+  map(value: unknown, path: Path, keys: readonly string[]): Record<string, unknown> {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      this.fail(path, `expected a map, got ${describe(value)}`);
+    }
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key)) {
+        this.fail([...path, key], `unknown key "${key}"${didYouMean(key, keys)}; expected one of ${keys.join(", ")}`);
+      }
+    }
+    return value as Record<string, unknown>;
+  }
+
+  expand(value: unknown, path: Path): unknown {
+    if (typeof value !== "string" || !value.includes("${")) return value;
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = this.#o.env?.(name);
+      if (found === undefined) this.fail(path, `environment variable \${${name}} is not set`);
+      return found;
+    });
+  }
+
+  oneOf<T extends string>(value: unknown, path: Path, allowed: readonly T[], fallback: T): T {
+    value = this.expand(value, path);
+    if (value === undefined) return fallback;
+    if (typeof value !== "string" || !allowed.includes(value as T)) {
+      const hint = typeof value === "string" ? didYouMean(value, allowed) : "";
+      this.fail(path, `expected one of ${allowed.join(", ")}, got ${describe(value)}${hint}`);
+    }
+    return value as T;
+  }
+
+  duration(value: unknown, path: Path, fallback: number): number {
+    value = this.expand(value, path);
+    if (value === undefined) return fallback;
+    const ms = parseDuration(value);
+    if (ms === undefined) this.fail(path, `expected a duration such as 250ms, 5s or 2m, got ${describe(value)}`);
+    return ms;
+  }
+
+  integer(value: unknown, path: Path, fallback: number, min: number): number {
+    value = this.expand(value, path);
+    if (value === undefined) return fallback;
+    const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min) {
+      this.fail(path, `expected a whole number >= ${min}, got ${describe(value)}`);
+    }
+    return n;
+  }
+
+  topology(input: unknown): Topology {
+    const top = this.map(input, [], TOP_KEYS);
+    const name = this.expand(top.name ?? "kraken", ["name"]);
+    if (typeof name !== "string" || name === "") this.fail(["name"], `expected a non-empty string, got ${describe(name)}`);
+    for (const key of ["transports", "management", "hosts"]) {
+      if (top[key] !== undefined) {
+        this.fail([key], `"${key}" is not supported by this version of Kraken yet (links between runtimes and the management API come later)`);
+      }
+    }
+    const supervisor = this.supervisor(top.supervisor, ["supervisor"]);
+    if (top.containers === undefined) this.fail(["containers"], "expected a map of containers, but the key is missing");
+    const containers = this.map(top.containers, ["containers"], Object.keys(top.containers ?? {}));
+    const specs: ContainerSpec[] = [];
+    for (const [cname, raw] of Object.entries(containers)) specs.push(this.container(cname, raw, ["containers", cname]));
+    return { name, supervisor, containers: specs, file: this.#o.file };
+  }
+
+  supervisor(input: unknown, path: Path): SupervisorSpec {
+    const d = DEFAULTS.supervisor;
+    if (input === undefined) return { ...d, backoff: { ...d.backoff } };
+    const s = this.map(input, path, SUPERVISOR_KEYS);
+    const b = s.backoff === undefined ? {} : this.map(s.backoff, [...path, "backoff"], BACKOFF_KEYS);
+    const jitter = b.jitter ?? d.backoff.jitter;
+    if (typeof jitter !== "number" || jitter < 0 || jitter > 1) {
+      this.fail([...path, "backoff", "jitter"], `expected a number from 0 to 1, got ${describe(jitter)}`);
+    }
+    const backoff = {
+      min: this.duration(b.min, [...path, "backoff", "min"], d.backoff.min),
+      max: this.duration(b.max, [...path, "backoff", "max"], d.backoff.max),
+      jitter,
+    };
+    if (backoff.max < backoff.min) this.fail([...path, "backoff", "max"], `must not be below backoff.min (${backoff.min} ms)`);
+    return {
+      strategy: this.oneOf(s.strategy, [...path, "strategy"], STRATEGIES, d.strategy),
+      intensity: this.integer(s.intensity, [...path, "intensity"], d.intensity, 0),
+      period: this.duration(s.period, [...path, "period"], d.period),
+      backoff,
+    };
+  }
+
+  container(name: string, input: unknown, path: Path): ContainerSpec {
+    if (!NAME.test(name)) {
+      this.fail(path, `container name "${name}" must start with a letter and hold only letters, digits, "_" and "-"`);
+    }
+    const c = this.map(input, path, CONTAINER_KEYS);
+    const d = DEFAULTS.container;
+    for (const key of ["supervisor", "children"]) {
+      if (c[key] !== undefined) {
+        this.fail([...path, key], `nested supervision ("${key}") is not supported by this version of Kraken yet`);
+      }
+    }
+    const moduleRaw = this.expand(c.module instanceof URL ? c.module.href : c.module, [...path, "module"]);
+    if (typeof moduleRaw !== "string" || moduleRaw === "") {
+      this.fail([...path, "module"], `expected a module path or URL, got ${describe(moduleRaw)}`);
+    }
+    let module: string;
+    try {
+      module = new URL(moduleRaw, this.#o.baseUrl).href;
+    } catch {
+      this.fail([...path, "module"], `"${moduleRaw}" is not a valid module path or URL`);
+    }
+    const mode = this.oneOf(c.mode, [...path, "mode"], MODES, d.mode);
+    if (mode === "remote") {
+      this.fail([...path, "mode"], `mode "remote" needs host agents, which this version of Kraken does not have yet; use inline, worker or process`);
+    }
+    const perms = validatePermissions(c.permissions, new URL(".", this.#o.baseUrl).pathname);
+    if (!perms.ok) {
+      this.fail([...path, "permissions", ...(perms.issue.key ? [perms.issue.key] : [])], perms.issue.message);
+    }
+    const config = c.config ?? {};
+    if (typeof config !== "object" || config === null || Array.isArray(config)) {
+      this.fail([...path, "config"], `expected a map, got ${describe(config)}`);
+    }
+    const host = this.expand(c.host, [...path, "host"]);
+    if (host !== undefined && typeof host !== "string") this.fail([...path, "host"], `expected a host name, got ${describe(host)}`);
+    return {
+      name,
+      module,
+      mode,
+      replicas: this.integer(c.replicas, [...path, "replicas"], d.replicas, 0),
+      balance: this.oneOf(c.balance, [...path, "balance"], BALANCE_STRATEGIES, d.balance),
+      restart: this.oneOf(c.restart, [...path, "restart"], RESTARTS, d.restart),
+      shutdown: this.duration(c.shutdown, [...path, "shutdown"], d.shutdown),
+      keepalive: this.duration(c.keepalive, [...path, "keepalive"], d.keepalive),
+      permissions: perms.value,
+      config: config as Record<string, unknown>,
+      host,
+    };
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "string") return `"${value}"`;
+  return typeof value === "object" ? "a map" : `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,80 @@
+/**
+ * Kraken: distributed, fault-tolerant applications for Deno.
+ *
+ * Business logic lives in containers ({@linkcode container}); the same container module runs
+ * inline, in a Web Worker or in a Deno subprocess, chosen by the topology, each with its own
+ * permission sandbox. Containers reach each other by name ({@linkcode ContainerRef}); the
+ * {@linkcode Runtime} starts a topology, restarts what fails and shuts down without orphans.
+ *
+ * @example A container and a runtime
+ * ```ts ignore
+ * // containers/greeter.ts
+ * import { container } from "jsr:@kraken/kraken";
+ * export default container((ctx) => ({
+ *   greet: (body: { who: string }) => ({ text: `${ctx.config.greeting ?? "hello"} ${body.who}` }),
+ * }));
+ *
+ * // main.ts
+ * import { Runtime } from "jsr:@kraken/kraken";
+ * import type greeter from "./containers/greeter.ts";
+ * const rt = await Runtime.start({
+ *   containers: { greeter: { module: "./containers/greeter.ts", mode: "worker", replicas: 2 } },
+ * });
+ * console.log(await rt.ref<typeof greeter>("greeter").request("greet", { who: "ada" }));
+ * await rt.shutdown();
+ * ```
+ *
+ * @module
+ */
+export {
+  type BodyArgs,
+  container,
+  type ContainerDefinition,
+  type ContainerRef,
+  type Context,
+  type Handlers,
+  isContainerDefinition,
+  type Logger,
+  type MessageMeta,
+  type ReplyOf,
+  type RequestOptions,
+  type SendOptions,
+  type TopicOf,
+} from "./runtime/container.ts";
+export {
+  type ContainerSnapshot,
+  type InstanceSnapshot,
+  type LogEntry,
+  Runtime,
+  type RuntimeEvents,
+  type RuntimeOptions,
+  type TreeSnapshot,
+} from "./runtime/runtime.ts";
+export {
+  AuthenticationError,
+  FrameError,
+  PermissionEscalationError,
+  RemoteError,
+  SerializationError,
+  SupervisorGaveUpError,
+  TimeoutError,
+  TopologyError,
+  UnavailableError,
+  UnknownTopicError,
+} from "./protocol/errors.ts";
+export type { ExitReason, LogLevel } from "./protocol/envelope.ts";
+export {
+  type ContainerInput,
+  type ContainerSpec,
+  DEFAULTS,
+  type Mode,
+  type RestartType,
+  type Strategy,
+  type SupervisorSpec,
+  type Topology,
+  type TopologyInput,
+  validateTopology,
+  type ValidateOptions,
+} from "./config/topology.ts";
+export { loadTopology } from "./config/load.ts";
+export type { PermissionKind, Permissions } from "./config/permissions.ts";

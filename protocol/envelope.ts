@@ -1,0 +1,98 @@
+/**
+ * The envelopes that travel on every link: between the host and its workers and processes, and
+ * (later) between runtimes. One discriminated union, keyed by `k`; short field names because
+ * every envelope is encoded on the hot path.
+ *
+ * Addressing: a *node* is one isolate (the host, a worker, a process); an *instance* is one
+ * running incarnation of a container inside a node. Requests name the instance the sender's
+ * balancer chose; replies name the node that asked (`d`), so relays need no memory of requests.
+ *
+ * @module
+ */
+import type { WireError } from "./errors.ts";
+
+/** Version of the envelope schema, first item of every batch on a byte stream. */
+export const ENVELOPE_VERSION = 1;
+
+/** Why an instance ended. */
+export interface ExitReason {
+  /**
+   * `normal`: ended on its own without error · `stopped`: asked to stop · `error`: a handler, the
+   * factory or a subscription threw, or an unhandled rejection · `crashed`: the isolate died ·
+   * `killed`: forcibly ended by a signal · `unresponsive`: missed its heartbeats.
+   */
+  kind: "normal" | "stopped" | "error" | "crashed" | "killed" | "unresponsive";
+  /** Human-readable detail. */
+  message: string;
+  /** The error, where one was thrown. */
+  error?: WireError;
+}
+
+/** One instance in a routing table. */
+export interface RouteInstance {
+  /** Instance id, e.g. `greeter#0.1` (replica 0, incarnation 1). */
+  i: string;
+  /** The node it lives in. */
+  n: string;
+}
+
+/** Where each container's live instances are, and how to choose among them. */
+export interface RouteTable {
+  [container: string]: { balance: "round_robin" | "random" | "key_hash"; instances: RouteInstance[] };
+}
+
+/** Settings a worker or process node receives before it starts its container. */
+export interface InitSettings {
+  /** This node's id. */
+  node: string;
+  /** Container name. */
+  name: string;
+  /** Instance id. */
+  instance: string;
+  /** The container's `config:` block. */
+  config: Record<string, unknown>;
+  /** Graceful stop timeout in ms. */
+  shutdown: number;
+  /** Lowest log level forwarded. */
+  logLevel: string;
+  /** The routing table at start. */
+  routes: RouteTable;
+}
+
+/** Every envelope kind. */
+export type Envelope =
+  /** A request: reply expected at node `s` under id `i`; `r` marks a retriable (deduplicated) one. */
+  | { k: "req"; i: number; s: string; to: string; t: string; b?: unknown; r?: 1 }
+  /** A fire-and-forget message. */
+  | { k: "send"; to: string; t: string; b?: unknown }
+  /** A reply for request `i` of node `d`. */
+  | { k: "res"; i: number; d: string; b?: unknown }
+  /** An error reply for request `i` of node `d`. */
+  | { k: "err"; i: number; d: string; e: WireError }
+  /** A publication on topic `t`. */
+  | { k: "pub"; t: string; b?: unknown }
+  /** Node subscribes to / unsubscribes from topic `t` (sent to the hub). */
+  | { k: "sub"; t: string }
+  | { k: "unsub"; t: string }
+  /** Hub → node: the routing table changed. */
+  | { k: "routes"; r: RouteTable }
+  /** Hub → node: node `n` is gone (drop any direct link to it). */
+  | { k: "down"; n: string }
+  /** Hub → node: start the container. */
+  | { k: "init"; s: InitSettings }
+  /** Node → hub: the container started. */
+  | { k: "ready"; topics: string[] }
+  /** Node → hub: the instance ended (`reason`); cleanup may still be running. */
+  | { k: "exit"; reason: ExitReason }
+  /** Node → hub: cleanup finished, the node may be discarded. */
+  | { k: "stopped" }
+  /** Hub → node: stop gracefully. */
+  | { k: "stop" }
+  /** Heartbeat and its answer. */
+  | { k: "ping" }
+  | { k: "pong" }
+  /** Node → hub: a log line. */
+  | { k: "log"; l: LogLevel; m: string; c: string };
+
+/** Log levels, lowest first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -1,0 +1,440 @@
+/**
+ * A small msgpack codec for the values in {@linkcode WireValue}, with no dependencies.
+ *
+ * Kraken writes its own so the worker and process bootstrap entries import no npm package (an npm
+ * import costs a new isolate ~60 ms to resolve) and so decoding can enforce limits before it
+ * allocates: a declared length larger than the bytes left is a {@linkcode FrameError}, not a 4 GiB
+ * allocation. Interoperability with `@msgpack/msgpack` is pinned by the tests.
+ *
+ * @module
+ */
+import { FrameError } from "./errors.ts";
+
+const MAX_DEPTH = 100;
+const TIMESTAMP_EXT = -1;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Encodes values into msgpack; one encoder reuses its buffer across calls. */
+export class MsgpackEncoder {
+  #buf = new Uint8Array(4096);
+  #view = new DataView(this.#buf.buffer);
+  #pos = 0;
+
+  /**
+   * Encodes one value.
+   * @param value The value (an `undefined` map entry is left out; elsewhere it becomes nil).
+   * @returns A fresh byte array.
+   */
+  encode(value: unknown): Uint8Array {
+    this.#pos = 0;
+    this.#write(value, 0);
+    return this.#buf.slice(0, this.#pos);
+  }
+
+  /**
+   * Encodes `value` behind a 4-byte big-endian length prefix: one frame of the stream protocol.
+   * @param value The value.
+   * @returns The frame bytes.
+   */
+  encodeFrame(value: unknown): Uint8Array {
+    this.#pos = 4;
+    this.#write(value, 0);
+    this.#view.setUint32(0, this.#pos - 4);
+    return this.#buf.slice(0, this.#pos);
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  #u8(b: number): void {
+    this.#ensure(1);
+    this.#buf[this.#pos++] = b;
+  }
+
+  #write(value: unknown, depth: number): void {
+    if (depth > MAX_DEPTH) throw new FrameError(`value nested deeper than ${MAX_DEPTH} levels`);
+    switch (typeof value) {
+      case "undefined":
+        return this.#u8(0xc0);
+      case "boolean":
+        return this.#u8(value ? 0xc3 : 0xc2);
+      case "number":
+        return this.#number(value);
+      case "string":
+        return this.#string(value);
+      case "object":
+        if (value === null) return this.#u8(0xc0);
+        if (Array.isArray(value)) return this.#array(value, depth);
+        if (value instanceof Uint8Array) return this.#bin(value);
+        if (value instanceof Date) return this.#date(value);
+        return this.#map(value as Record<string, unknown>, depth);
+      default:
+        throw new FrameError(`cannot encode a ${typeof value}`);
+    }
+  }
+
+  #number(n: number): void {
+    const v = this.#view;
+    if (Number.isInteger(n) && Number.isSafeInteger(n)) {
+      if (n >= 0) {
+        if (n < 128) return this.#u8(n);
+        this.#ensure(9);
+        if (n < 0x100) {
+          this.#buf[this.#pos++] = 0xcc;
+          this.#buf[this.#pos++] = n;
+        } else if (n < 0x10000) {
+          this.#buf[this.#pos++] = 0xcd;
+          v.setUint16(this.#pos, n);
+          this.#pos += 2;
+        } else if (n < 0x100000000) {
+          this.#buf[this.#pos++] = 0xce;
+          v.setUint32(this.#pos, n);
+          this.#pos += 4;
+        } else {
+          this.#buf[this.#pos++] = 0xcf;
+          v.setBigUint64(this.#pos, BigInt(n));
+          this.#pos += 8;
+        }
+        return;
+      }
+      if (n >= -32) return this.#u8(n & 0xff);
+      this.#ensure(9);
+      if (n >= -0x80) {
+        this.#buf[this.#pos++] = 0xd0;
+        v.setInt8(this.#pos++, n);
+      } else if (n >= -0x8000) {
+        this.#buf[this.#pos++] = 0xd1;
+        v.setInt16(this.#pos, n);
+        this.#pos += 2;
+      } else if (n >= -0x80000000) {
+        this.#buf[this.#pos++] = 0xd2;
+        v.setInt32(this.#pos, n);
+        this.#pos += 4;
+      } else {
+        this.#buf[this.#pos++] = 0xd3;
+        v.setBigInt64(this.#pos, BigInt(n));
+        this.#pos += 8;
+      }
+      return;
+    }
+    this.#ensure(9);
+    this.#buf[this.#pos++] = 0xcb;
+    v.setFloat64(this.#pos, n);
+    this.#pos += 8;
+  }
+
+  #string(s: string): void {
+    // Short ASCII strings (topics, keys) are the common case: copy them byte by byte.
+    const len = s.length;
+    if (len < 32) {
+      let ascii = true;
+      for (let i = 0; i < len; i++) {
+        if (s.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) {
+        this.#ensure(1 + len);
+        this.#buf[this.#pos++] = 0xa0 | len;
+        for (let i = 0; i < len; i++) this.#buf[this.#pos++] = s.charCodeAt(i);
+        return;
+      }
+    }
+    const max = len * 3;
+    this.#ensure(5 + max);
+    // Reserve the widest header the bound needs, write, then patch the real length in.
+    const header = max < 32 ? 1 : max < 0x100 ? 2 : max < 0x10000 ? 3 : 5;
+    const start = this.#pos + header;
+    const written = textEncoder.encodeInto(s, this.#buf.subarray(start)).written;
+    const at = this.#pos;
+    if (header === 1) this.#buf[at] = 0xa0 | written;
+    else if (header === 2) {
+      this.#buf[at] = 0xd9;
+      this.#buf[at + 1] = written;
+    } else if (header === 3) {
+      this.#buf[at] = 0xda;
+      this.#view.setUint16(at + 1, written);
+    } else {
+      this.#buf[at] = 0xdb;
+      this.#view.setUint32(at + 1, written);
+    }
+    this.#pos = start + written;
+  }
+
+  #bin(b: Uint8Array): void {
+    this.#ensure(5 + b.length);
+    if (b.length < 0x100) {
+      this.#buf[this.#pos++] = 0xc4;
+      this.#buf[this.#pos++] = b.length;
+    } else if (b.length < 0x10000) {
+      this.#buf[this.#pos++] = 0xc5;
+      this.#view.setUint16(this.#pos, b.length);
+      this.#pos += 2;
+    } else {
+      this.#buf[this.#pos++] = 0xc6;
+      this.#view.setUint32(this.#pos, b.length);
+      this.#pos += 4;
+    }
+    this.#buf.set(b, this.#pos);
+    this.#pos += b.length;
+  }
+
+  #date(d: Date): void {
+    const ms = d.getTime();
+    const sec = Math.floor(ms / 1000);
+    const nsec = (ms - sec * 1000) * 1e6;
+    this.#ensure(15);
+    // timestamp 96: ext8, length 12, type -1, u32 nanoseconds, i64 seconds
+    this.#buf[this.#pos++] = 0xc7;
+    this.#buf[this.#pos++] = 12;
+    this.#buf[this.#pos++] = TIMESTAMP_EXT & 0xff;
+    this.#view.setUint32(this.#pos, nsec);
+    this.#view.setBigInt64(this.#pos + 4, BigInt(sec));
+    this.#pos += 12;
+  }
+
+  #array(a: unknown[], depth: number): void {
+    this.#length(a.length, 0x90, 0xdc);
+    for (let i = 0; i < a.length; i++) this.#write(a[i], depth + 1);
+  }
+
+  #map(m: Record<string, unknown>, depth: number): void {
+    let count = 0;
+    for (const k in m) if (m[k] !== undefined) count++;
+    this.#length(count, 0x80, 0xde);
+    for (const k in m) {
+      const item = m[k];
+      if (item === undefined) continue;
+      this.#string(k);
+      this.#write(item, depth + 1);
+    }
+  }
+
+  #length(n: number, fix: number, wide: number): void {
+    this.#ensure(5);
+    if (n < 16) this.#buf[this.#pos++] = fix | n;
+    else if (n < 0x10000) {
+      this.#buf[this.#pos++] = wide;
+      this.#view.setUint16(this.#pos, n);
+      this.#pos += 2;
+    } else {
+      this.#buf[this.#pos++] = wide + 1;
+      this.#view.setUint32(this.#pos, n);
+      this.#pos += 4;
+    }
+  }
+}
+
+/**
+ * Decodes one msgpack value that fills `bytes` exactly.
+ *
+ * @param bytes The encoded value.
+ * @returns The value.
+ * @throws {FrameError} On malformed input, trailing bytes or nesting deeper than 100 levels.
+ */
+export function decodeMsgpack(bytes: Uint8Array): unknown {
+  const reader = new Reader(bytes);
+  const value = reader.read(0);
+  if (reader.pos !== bytes.length) {
+    throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
+  }
+  return value;
+}
+
+class Reader {
+  pos = 0;
+  readonly #b: Uint8Array;
+  readonly #v: DataView;
+  constructor(b: Uint8Array) {
+    this.#b = b;
+    this.#v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  #need(n: number): void {
+    if (this.pos + n > this.#b.length) {
+      throw new FrameError(`msgpack truncated: needs ${n} bytes at offset ${this.pos}`);
+    }
+  }
+
+  read(depth: number): unknown {
+    if (depth > MAX_DEPTH) throw new FrameError(`msgpack nested deeper than ${MAX_DEPTH} levels`);
+    this.#need(1);
+    const b = this.#b[this.pos++];
+    if (b < 0x80) return b;
+    if (b >= 0xe0) return b - 0x100;
+    if (b >= 0xa0 && b < 0xc0) return this.#str(b & 0x1f);
+    if (b >= 0x90 && b < 0xa0) return this.#arr(b & 0x0f, depth);
+    if (b >= 0x80 && b < 0x90) return this.#map(b & 0x0f, depth);
+    const v = this.#v;
+    let n: number;
+    switch (b) {
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xc4:
+        return this.#bin(this.#u(1));
+      case 0xc5:
+        return this.#bin(this.#u(2));
+      case 0xc6:
+        return this.#bin(this.#u(4));
+      case 0xc7:
+        n = this.#u(1);
+        return this.#ext(n);
+      case 0xc8:
+        n = this.#u(2);
+        return this.#ext(n);
+      case 0xc9:
+        n = this.#u(4);
+        return this.#ext(n);
+      case 0xca:
+        this.#need(4);
+        this.pos += 4;
+        return v.getFloat32(this.pos - 4);
+      case 0xcb:
+        this.#need(8);
+        this.pos += 8;
+        return v.getFloat64(this.pos - 8);
+      case 0xcc:
+        return this.#u(1);
+      case 0xcd:
+        return this.#u(2);
+      case 0xce:
+        return this.#u(4);
+      case 0xcf:
+        this.#need(8);
+        this.pos += 8;
+        return Number(v.getBigUint64(this.pos - 8));
+      case 0xd0:
+        this.#need(1);
+        return v.getInt8(this.pos++);
+      case 0xd1:
+        this.#need(2);
+        this.pos += 2;
+        return v.getInt16(this.pos - 2);
+      case 0xd2:
+        this.#need(4);
+        this.pos += 4;
+        return v.getInt32(this.pos - 4);
+      case 0xd3:
+        this.#need(8);
+        this.pos += 8;
+        return Number(v.getBigInt64(this.pos - 8));
+      case 0xd4:
+        return this.#ext(1);
+      case 0xd5:
+        return this.#ext(2);
+      case 0xd6:
+        return this.#ext(4);
+      case 0xd7:
+        return this.#ext(8);
+      case 0xd8:
+        return this.#ext(16);
+      case 0xd9:
+        return this.#str(this.#u(1));
+      case 0xda:
+        return this.#str(this.#u(2));
+      case 0xdb:
+        return this.#str(this.#u(4));
+      case 0xdc:
+        return this.#arr(this.#u(2), depth);
+      case 0xdd:
+        return this.#arr(this.#u(4), depth);
+      case 0xde:
+        return this.#map(this.#u(2), depth);
+      case 0xdf:
+        return this.#map(this.#u(4), depth);
+      default:
+        throw new FrameError(`msgpack byte 0x${b.toString(16)} at offset ${this.pos - 1} is not valid`);
+    }
+  }
+
+  #u(size: 1 | 2 | 4): number {
+    this.#need(size);
+    const at = this.pos;
+    this.pos += size;
+    return size === 1 ? this.#b[at] : size === 2 ? this.#v.getUint16(at) : this.#v.getUint32(at);
+  }
+
+  #str(len: number): string {
+    this.#need(len);
+    const at = this.pos;
+    this.pos += len;
+    if (len < 24) {
+      let ascii = true;
+      for (let i = at; i < at + len; i++) {
+        if (this.#b[i] > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, this.#b.subarray(at, at + len) as unknown as number[]);
+    }
+    try {
+      return textDecoder.decode(this.#b.subarray(at, at + len));
+    } catch {
+      throw new FrameError(`msgpack string at offset ${at} is not valid UTF-8`);
+    }
+  }
+
+  #bin(len: number): Uint8Array {
+    this.#need(len);
+    this.pos += len;
+    return this.#b.slice(this.pos - len, this.pos);
+  }
+
+  #ext(len: number): Date {
+    this.#need(1 + len);
+    const type = this.#v.getInt8(this.pos);
+    const at = this.pos + 1;
+    this.pos += 1 + len;
+    if (type !== TIMESTAMP_EXT) throw new FrameError(`msgpack extension type ${type} is not supported`);
+    if (len === 4) return new Date(this.#v.getUint32(at) * 1000);
+    if (len === 8) {
+      const hi = this.#v.getUint32(at);
+      const lo = this.#v.getUint32(at + 4);
+      const nsec = hi >>> 2;
+      const sec = (hi & 0x3) * 0x100000000 + lo;
+      return new Date(sec * 1000 + Math.floor(nsec / 1e6));
+    }
+    if (len === 12) {
+      const nsec = this.#v.getUint32(at);
+      const sec = Number(this.#v.getBigInt64(at + 4));
+      return new Date(sec * 1000 + Math.floor(nsec / 1e6));
+    }
+    throw new FrameError(`msgpack timestamp of ${len} bytes is not valid`);
+  }
+
+  #arr(len: number, depth: number): unknown[] {
+    // Each item takes at least one byte: a larger count is a lie, refused before allocating.
+    this.#need(len);
+    const out = new Array(len);
+    for (let i = 0; i < len; i++) out[i] = this.read(depth + 1);
+    return out;
+  }
+
+  #map(len: number, depth: number): Record<string, unknown> {
+    this.#need(len * 2);
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < len; i++) {
+      const key = this.read(depth + 1);
+      if (typeof key !== "string") throw new FrameError(`msgpack map key at offset ${this.pos} is not a string`);
+      const value = this.read(depth + 1);
+      if (key === "__proto__") {
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      } else out[key] = value;
+    }
+    return out;
+  }
+}

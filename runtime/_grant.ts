@@ -1,0 +1,55 @@
+/**
+ * Refusing escalation: a container's grant must lie within what this host process holds.
+ * Checked with `Deno.permissions.querySync` for every requested item before anything starts.
+ *
+ * @module
+ */
+import { PERMISSION_KINDS, type PermissionKind, type Permissions } from "../config/permissions.ts";
+import { PermissionEscalationError } from "../protocol/errors.ts";
+
+function descriptor(kind: PermissionKind, value: string | undefined): Deno.PermissionDescriptor {
+  switch (kind) {
+    case "net":
+    case "import":
+      return value === undefined ? { name: kind } : { name: kind, host: value };
+    case "read":
+    case "write":
+    case "ffi":
+      return value === undefined ? { name: kind } : { name: kind, path: value };
+    case "env":
+      return value === undefined ? { name: "env" } : { name: "env", variable: value };
+    case "run":
+      return value === undefined ? { name: "run" } : { name: "run", command: value };
+    case "sys":
+      return value === undefined
+        ? { name: "sys" }
+        : { name: "sys", kind: value as Deno.SysPermissionDescriptor["kind"] };
+    default: {
+      const never: never = kind;
+      throw new TypeError(`unknown permission kind ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * Throws {@linkcode PermissionEscalationError} unless this process holds all of `grant`.
+ *
+ * @param container The container asking, for the error.
+ * @param grant Its validated permissions.
+ */
+export function assertWithinHost(container: string, grant: Permissions): void {
+  for (const kind of PERMISSION_KINDS) {
+    const value = grant[kind];
+    if (value === undefined) continue;
+    const items = value === true ? [undefined] : value;
+    for (const item of items) {
+      let state: Deno.PermissionState;
+      try {
+        state = Deno.permissions.querySync(descriptor(kind, item)).state;
+      } catch (error) {
+        throw new PermissionEscalationError(container, kind, item ?? true, (error as Error).message);
+      }
+      if (state !== "granted") throw new PermissionEscalationError(container, kind, item ?? true);
+    }
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * One running incarnation of a container, inside whatever node hosts it: runs the factory, is the
+ * factory's {@linkcode Context}, dispatches messages to handlers, and fails or stops as a unit.
+ *
+ * @module
+ */
+import type { Envelope, ExitReason, LogLevel } from "../protocol/envelope.ts";
+import { errorToWire, TopologyError, UnknownTopicError, type WireError } from "../protocol/errors.ts";
+import { copyWireValue } from "../protocol/wire_value.ts";
+import {
+  type ContainerDefinition,
+  type ContainerRef,
+  type Context,
+  isContainerDefinition,
+  type Logger,
+  type MessageMeta,
+} from "./container.ts";
+import type { HostedInstance, Node } from "./_node.ts";
+import { settlesWithin } from "./_timing.ts";
+
+/** Who this instance is. */
+export interface InstanceSettings {
+  /** Container name. */
+  name: string;
+  /** Instance id, `name#replica.incarnation`. */
+  instance: string;
+  /** The `config:` block. */
+  config: Record<string, unknown>;
+  /** Graceful stop timeout, ms. */
+  shutdown: number;
+  /** Lowest level logged. */
+  logLevel: LogLevel | "silent";
+}
+
+/** What the instance tells its owner. */
+export interface InstanceEvents {
+  /** The instance ended (failed or was asked to stop); cleanup now runs. */
+  exit(reason: ExitReason): void;
+  /** Cleanup finished. */
+  stopped(): void;
+}
+
+type Handler = (body: unknown, meta: MessageMeta) => unknown;
+
+const LEVELS: Record<LogLevel | "silent", number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 9 };
+const DEDUPE_LIMIT = 10_000;
+const REQUEST_META = Object.freeze({ kind: "request" as const });
+const SEND_META = Object.freeze({ kind: "send" as const });
+
+/** Formats log arguments the way `console` would. */
+export function formatLog(message: string, data: unknown[]): string {
+  if (data.length === 0) return message;
+  return [message, ...data.map((d) => typeof d === "string" ? d : Deno.inspect(d))].join(" ");
+}
+
+/** A running container incarnation. */
+export class ContainerInstance implements Context, HostedInstance {
+  readonly name: string;
+  readonly instance: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly log: Logger;
+  readonly #node: Node;
+  readonly #settings: InstanceSettings;
+  readonly #events: InstanceEvents;
+  readonly #abort = new AbortController();
+  readonly #stopHooks: ((reason: ExitReason) => unknown)[] = [];
+  readonly #unsubscribes = new Set<() => void>();
+  readonly #seen = new Map<string, Envelope | null>();
+  #handlers = new Map<string, Handler>();
+  #state: "starting" | "running" | "stopping" | "stopped" = "starting";
+  #ended: Promise<void> | null = null;
+
+  /**
+   * @param node The node hosting it.
+   * @param settings Who it is.
+   * @param events Where exits are reported.
+   */
+  constructor(node: Node, settings: InstanceSettings, events: InstanceEvents) {
+    this.#node = node;
+    this.#settings = settings;
+    this.#events = events;
+    this.name = settings.name;
+    this.instance = settings.instance;
+    this.config = Object.freeze({ ...settings.config });
+    const min = LEVELS[settings.logLevel];
+    const at = (level: LogLevel) => (message: string, ...data: unknown[]) => {
+      if (LEVELS[level] >= min) node.log(level, formatLog(String(message), data), this.instance);
+    };
+    this.log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  }
+
+  /** `starting`, `running`, `stopping` or `stopped`. */
+  get state(): string {
+    return this.#state;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /**
+   * Runs the factory of `definition` and starts taking messages.
+   * @returns The topics it handles.
+   * @throws {TypeError} When `definition` was not made by `container()` or returns no handler map.
+   */
+  async start(definition: unknown, moduleName: string): Promise<string[]> {
+    if (!isContainerDefinition(definition)) {
+      throw new TopologyError(
+        `module ${moduleName} has no container() default export (its default export is ${
+          definition === undefined ? "missing" : typeof definition
+        })`,
+        { key: `containers.${this.name}.module` },
+      );
+    }
+    const handlers = await (definition as ContainerDefinition).factory(this);
+    if (typeof handlers !== "object" || handlers === null) {
+      throw new TypeError(`the factory of container "${this.name}" returned ${handlers === null ? "null" : typeof handlers}, not a handler map`);
+    }
+    for (const [topic, fn] of Object.entries(handlers)) {
+      if (typeof fn === "function") this.#handlers.set(topic, fn as Handler);
+    }
+    if (this.#state !== "starting") return [];
+    this.#state = "running";
+    this.#node.host(this.instance, this);
+    return [...this.#handlers.keys()];
+  }
+
+  // ---- Context -------------------------------------------------------------------------------
+
+  ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D> {
+    return this.#node.ref(name) as unknown as ContainerRef<D>;
+  }
+
+  publish(topic: string, body?: unknown): void {
+    this.#node.publish(topic, body);
+  }
+
+  subscribe(topic: string, listener: (body: unknown, meta: MessageMeta) => unknown): () => void {
+    const guarded = (body: unknown, meta: MessageMeta) => {
+      if (this.#state !== "running") return;
+      this.#run(() => listener(body, meta), null);
+    };
+    const unsubscribe = this.#node.subscribe(topic, guarded);
+    this.#unsubscribes.add(unsubscribe);
+    return () => {
+      this.#unsubscribes.delete(unsubscribe);
+      unsubscribe();
+    };
+  }
+
+  onStop(hook: (reason: ExitReason) => unknown): void {
+    this.#stopHooks.push(hook);
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  receive(env: Extract<Envelope, { k: "req" | "send" }>): void {
+    if (this.#state !== "running") {
+      if (env.k === "req") {
+        this.#node.replyError(env, {
+          name: "UnavailableError",
+          message: `instance ${this.instance} is ${this.#state}`,
+          kind: "unavailable",
+        });
+      }
+      return;
+    }
+    const handler = this.#handlers.get(env.t);
+    if (!handler) {
+      if (env.k === "req") {
+        this.#node.replyError(
+          env,
+          errorToWire(new UnknownTopicError(this.name, env.t, [...this.#handlers.keys()]), this.name),
+        );
+      }
+      return;
+    }
+    if (env.k === "send") {
+      this.#run(() => handler(env.b, { ...SEND_META, topic: env.t }), null);
+      return;
+    }
+    if (env.r) {
+      // A retried request: run the handler once, answer duplicates from the stored reply.
+      const key = `${env.s}:${env.i}`;
+      if (this.#seen.has(key)) {
+        const stored = this.#seen.get(key);
+        if (stored) this.#node.receive(stored, this.#node.id);
+        return;
+      }
+      this.#seen.set(key, null);
+      if (this.#seen.size > DEDUPE_LIMIT) this.#seen.delete(this.#seen.keys().next().value!);
+    }
+    this.#run(() => handler(env.b, { ...REQUEST_META, topic: env.t }), env);
+  }
+
+  #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {
+    let result: unknown;
+    try {
+      result = call();
+    } catch (error) {
+      return this.#failed(error, request);
+    }
+    if (result instanceof Promise) {
+      result.then((value) => this.#succeeded(value, request), (error) => this.#failed(error, request));
+    } else this.#succeeded(result, request);
+  }
+
+  #succeeded(value: unknown, request: Extract<Envelope, { k: "req" }> | null): void {
+    if (!request) return;
+    let body: unknown;
+    try {
+      body = copyWireValue(value, "reply");
+    } catch (error) {
+      return this.#failed(error, request);
+    }
+    if (request.r) this.#remember(request, { k: "res", i: request.i, d: request.s, b: body });
+    this.#node.reply(request, body);
+  }
+
+  #failed(error: unknown, request: Extract<Envelope, { k: "req" }> | null): void {
+    if (request) {
+      const wire: WireError = errorToWire(error, this.name);
+      if (request.r) this.#remember(request, { k: "err", i: request.i, d: request.s, e: wire });
+      this.#node.replyError(request, wire);
+    }
+    this.fail(error);
+  }
+
+  #remember(request: { s: string; i: number }, reply: Envelope): void {
+    const key = `${request.s}:${request.i}`;
+    if (this.#seen.has(key)) this.#seen.set(key, reply);
+  }
+
+  // ---- ending --------------------------------------------------------------------------------
+
+  /** Fails the instance: it ends with reason `error` (its supervisor decides what follows). */
+  fail(error: unknown): void {
+    if (this.#state === "stopping" || this.#state === "stopped") return;
+    const wire = errorToWire(error, this.name);
+    this.end({ kind: "error", message: `${wire.name}: ${wire.message}`, error: wire });
+  }
+
+  /**
+   * Ends the instance for `reason`: stops taking messages, aborts `signal`, runs `onStop` hooks
+   * within the shutdown timeout.
+   * @returns Resolves when cleanup is over (the same promise on every call).
+   */
+  end(reason: ExitReason): Promise<void> {
+    if (this.#ended) return this.#ended;
+    this.#state = "stopping";
+    this.#node.unhost(this.instance);
+    this.#events.exit(reason);
+    this.#ended = this.#cleanup(reason);
+    return this.#ended;
+  }
+
+  async #cleanup(reason: ExitReason): Promise<void> {
+    for (const unsubscribe of this.#unsubscribes) unsubscribe();
+    this.#unsubscribes.clear();
+    this.#abort.abort(reason.message);
+    const hooks = (async () => {
+      for (const hook of this.#stopHooks.toReversed()) {
+        try {
+          await hook(reason);
+        } catch (error) {
+          this.log.warn(`onStop hook threw: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    })();
+    await settlesWithin(hooks, this.#settings.shutdown);
+    this.#state = "stopped";
+    this.#events.stopped();
+  }
+}

@@ -1,0 +1,419 @@
+/**
+ * The host side of each mode: how an instance is started, watched, stopped and killed inline, in
+ * a Web Worker, or in a Deno subprocess. One small interface, {@linkcode InstanceHandle}, three
+ * implementations; everything else in the runtime is mode-blind.
+ *
+ * @module
+ */
+import type { ContainerSpec } from "../config/topology.ts";
+import { toProcessFlags, toWorkerPermissions } from "../config/permissions.ts";
+import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/envelope.ts";
+import { errorToWire, RemoteError, TopologyError } from "../protocol/errors.ts";
+import { PortLink } from "../transports/port_link.ts";
+import { StreamLink } from "../transports/stream_link.ts";
+import type { Link } from "../transports/link.ts";
+import { ContainerInstance } from "./_instance.ts";
+import { settlesWithin } from "./_timing.ts";
+import type { Node } from "./_node.ts";
+
+/** What a mode needs to launch one instance. */
+export interface Launch {
+  /** The container. */
+  spec: ContainerSpec;
+  /** Instance id. */
+  instance: string;
+  /** Node id for a worker or process (the hub's id for inline). */
+  node: string;
+  /** The hub. */
+  hub: Node;
+  /** Lowest log level forwarded. */
+  logLevel: LogLevel | "silent";
+  /** Log sink for output the instance prints outside its logger (process stderr). */
+  log: (level: LogLevel, message: string, instance: string) => void;
+}
+
+/** A running (or starting) instance, seen from the host. */
+export interface InstanceHandle {
+  /** The node the instance lives in. */
+  readonly node: string;
+  /** Set by the runtime; called exactly once, when the instance has ended. */
+  onExit: (reason: ExitReason) => void;
+  /** Starts it; resolves when it takes messages; rejects when it could not start. */
+  start(): Promise<void>;
+  /** Graceful stop within `shutdown:`, then kill; resolves once it is gone. */
+  stop(reason: ExitReason): Promise<void>;
+  /** Ends it now. */
+  kill(reason: ExitReason): void;
+  /** Heartbeat: sends a ping; returns ms since the last sign of life (0 for inline). */
+  heartbeat(now: number): number;
+  /** Handles a control envelope from its node. */
+  control(env: Envelope): void;
+}
+
+/** Makes the handle for a launch, by mode. */
+export function createHandle(launch: Launch, routes: () => InitSettings["routes"]): InstanceHandle {
+  switch (launch.spec.mode) {
+    case "inline":
+      return new InlineHandle(launch);
+    case "worker":
+      return new WorkerHandle(launch, routes);
+    case "process":
+      return new ProcessHandle(launch, routes);
+    default:
+      throw new TopologyError(`mode "${launch.spec.mode}" cannot run here`, { key: `containers.${launch.spec.name}.mode` });
+  }
+}
+
+/** Why an instance could not start: its module (TopologyError) or its factory (RemoteError). */
+function startError(spec: ContainerSpec, reason: ExitReason, detail: string): Error {
+  const wire = reason.error;
+  if (wire && wire.kind === "remote" && wire.name !== "TopologyError") {
+    return new RemoteError({ ...wire, container: spec.name });
+  }
+  return moduleError(spec, `${wire?.message ?? reason.message}${detail ? `\n${detail}` : ""}`);
+}
+
+function moduleError(spec: ContainerSpec, detail: string): TopologyError {
+  return new TopologyError(`module ${spec.module} could not be started: ${detail}`, {
+    key: `containers.${spec.name}.module`,
+  });
+}
+
+// ---- inline ------------------------------------------------------------------------------------
+
+/** An instance inside the host isolate: no sandbox, no copy of the runtime, no startup cost. */
+export class InlineHandle implements InstanceHandle {
+  readonly node: string;
+  onExit: (reason: ExitReason) => void = () => {};
+  readonly #launch: Launch;
+  readonly #instance: ContainerInstance;
+  #exited = false;
+  #stopped: Promise<void>;
+  #markStopped!: () => void;
+
+  constructor(launch: Launch) {
+    this.#launch = launch;
+    this.node = launch.hub.id;
+    this.#stopped = new Promise((resolve) => (this.#markStopped = resolve));
+    this.#instance = new ContainerInstance(launch.hub, {
+      name: launch.spec.name,
+      instance: launch.instance,
+      config: launch.spec.config,
+      shutdown: launch.spec.shutdown,
+      logLevel: launch.logLevel,
+    }, {
+      exit: (reason) => this.#exit(reason),
+      stopped: () => this.#markStopped(),
+    });
+  }
+
+  /** Whether an error's stack points into this container's module. */
+  owns(stack: string): boolean {
+    return stack.includes(this.#launch.spec.module);
+  }
+
+  /** Fails the instance (an unhandled rejection traced to its module). */
+  fail(error: unknown): void {
+    this.#instance.fail(error);
+  }
+
+  async start(): Promise<void> {
+    let mod: { default?: unknown };
+    try {
+      mod = await import(this.#launch.spec.module);
+    } catch (error) {
+      throw moduleError(this.#launch.spec, (error as Error).message);
+    }
+    try {
+      await this.#instance.start(mod.default, this.#launch.spec.module);
+    } catch (error) {
+      this.#exited = true; // a failed start is reported by the rejection, not as an exit
+      const wire = errorToWire(error, this.#launch.spec.name);
+      throw startError(this.#launch.spec, { kind: "error", message: wire.message, error: wire }, "");
+    }
+  }
+
+  async stop(reason: ExitReason): Promise<void> {
+    this.#instance.end(reason);
+    await this.#stopped;
+  }
+
+  kill(reason: ExitReason): void {
+    // Inline code cannot be killed: stop routing to it and let its cleanup run on its own.
+    this.#instance.end(reason);
+  }
+
+  heartbeat(): number {
+    return 0;
+  }
+
+  control(): void {}
+
+  #exit(reason: ExitReason): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    this.onExit(reason);
+  }
+}
+
+// ---- shared by worker and process --------------------------------------------------------------
+
+/** Startup, control and stop logic common to instances in another isolate. */
+abstract class IsolateHandle implements InstanceHandle {
+  readonly node: string;
+  onExit: (reason: ExitReason) => void = () => {};
+  protected readonly launch: Launch;
+  protected link: Link | null = null;
+  readonly #routes: () => InitSettings["routes"];
+  #lastSeen = performance.now();
+  #ready = false;
+  #exited = false;
+  #startWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  #gone: Promise<void>;
+  #markGone!: () => void;
+  #stoppedAck: (() => void) | null = null;
+
+  constructor(launch: Launch, routes: () => InitSettings["routes"]) {
+    this.launch = launch;
+    this.node = launch.node;
+    this.#routes = routes;
+    this.#gone = new Promise((resolve) => (this.#markGone = resolve));
+  }
+
+  /** Creates the isolate and its link; the link is attached to the hub by the caller. */
+  protected abstract spawn(entry: string): Link;
+  /** Ends the isolate now. */
+  protected abstract destroy(): void;
+  /** Extra detail for a failed start (e.g. the process's stderr). */
+  protected startDetail(): string {
+    return "";
+  }
+
+  start(): Promise<void> {
+    const { spec } = this.launch;
+    const entryUrl = new URL(
+      this.launch.spec.mode === "worker" ? "./_worker_entry.ts" : "./_process_entry.ts",
+      import.meta.url,
+    ).href;
+    const boot = this.launch.spec.mode === "worker" ? "bootWorker" : "bootProcess";
+    const source = `import { ${boot} } from ${JSON.stringify(entryUrl)};\n` +
+      `import * as m from ${JSON.stringify(spec.module)};\n${boot}(m.default, ${JSON.stringify(spec.module)});\n`;
+    const entry = `data:application/javascript;base64,${btoa(source)}`;
+    return new Promise<void>((resolve, reject) => {
+      this.#startWaiter = { resolve, reject };
+      try {
+        this.link = this.spawn(entry);
+      } catch (error) {
+        this.#startWaiter = null;
+        return reject(error);
+      }
+      this.launch.hub.attach(this.node, this.link);
+      this.link.closed.then((closed) => {
+        this.ended({
+          kind: "crashed",
+          message: closed.error ? `link lost: ${closed.error.message}` : "link to the instance closed",
+        });
+      });
+      const settings: InitSettings = {
+        node: this.node,
+        name: spec.name,
+        instance: this.launch.instance,
+        config: spec.config,
+        shutdown: spec.shutdown,
+        logLevel: this.launch.logLevel,
+        routes: this.#routes(),
+      };
+      this.link.send({ k: "init", s: settings });
+    });
+  }
+
+  control(env: Envelope): void {
+    this.#lastSeen = performance.now();
+    switch (env.k) {
+      case "ready":
+        this.#ready = true;
+        this.#startWaiter?.resolve();
+        this.#startWaiter = null;
+        return;
+      case "exit":
+        return this.#reportExit(env.reason);
+      case "stopped":
+        this.#stoppedAck?.();
+        if (!this.#ready) this.destroy();
+        return;
+      case "pong":
+        return;
+    }
+  }
+
+  heartbeat(now: number): number {
+    if (this.#ready && !this.#exited) this.link?.send({ k: "ping" });
+    return this.#ready ? now - this.#lastSeen : 0;
+  }
+
+  async stop(reason: ExitReason): Promise<void> {
+    if (this.#exited && !this.link) return;
+    const acked = new Promise<void>((resolve) => (this.#stoppedAck = resolve));
+    this.link?.send({ k: "stop" });
+    await settlesWithin(Promise.race([acked, this.#gone]), this.launch.spec.shutdown);
+    this.kill(reason);
+    await this.#gone;
+  }
+
+  kill(reason: ExitReason): void {
+    this.destroy();
+    this.ended(reason);
+  }
+
+  /** The isolate is gone (or declared gone): report once, release the link. */
+  protected ended(reason: ExitReason): void {
+    this.#reportExit(reason);
+    if (this.link) {
+      this.launch.hub.detach(this.node);
+      this.link = null;
+    }
+    this.#markGone();
+  }
+
+  #reportExit(reason: ExitReason): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    if (this.#startWaiter) {
+      // It never became ready: the start fails with the reason instead of an exit being reported.
+      const waiter = this.#startWaiter;
+      this.#startWaiter = null;
+      waiter.reject(startError(this.launch.spec, reason, this.startDetail()));
+      this.destroy();
+      return;
+    }
+    this.onExit(reason);
+  }
+}
+
+// ---- worker ------------------------------------------------------------------------------------
+
+/** An instance in a Web Worker with `deno.permissions` exactly its grant (a soft sandbox). */
+export class WorkerHandle extends IsolateHandle {
+  #worker: Worker | null = null;
+
+  /** The worker's link, for direct channels to other workers. */
+  get portLink(): PortLink | null {
+    return this.link as PortLink | null;
+  }
+
+  protected spawn(entry: string): Link {
+    const worker = new Worker(entry, {
+      type: "module",
+      name: this.launch.instance,
+      deno: { permissions: toWorkerPermissions(this.launch.spec.permissions) },
+    });
+    this.#worker = worker;
+    worker.onerror = (event) => {
+      // Without preventDefault an uncaught worker error would kill the host too.
+      event.preventDefault();
+      this.kill({ kind: "crashed", message: `uncaught error in worker: ${event.message}` });
+    };
+    return new PortLink(worker);
+  }
+
+  protected destroy(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+}
+
+/**
+ * The deno.json governing a local module (nearest one up its folders): a `data:` entry has no
+ * folder of its own, so the subprocess is told which import map and npm settings apply.
+ */
+function configFlag(module: string): string[] {
+  if (!module.startsWith("file:")) return [];
+  let dir = new URL(".", module);
+  while (true) {
+    for (const name of ["deno.json", "deno.jsonc"]) {
+      try {
+        const candidate = new URL(name, dir);
+        if (Deno.statSync(candidate).isFile) return ["--config", decodeURIComponent(candidate.pathname)];
+      } catch {
+        // not here
+      }
+    }
+    const parent = new URL("..", dir);
+    if (parent.href === dir.href) return [];
+    dir = parent;
+  }
+}
+
+// ---- process -----------------------------------------------------------------------------------
+
+/** An instance in a Deno subprocess run with exactly its grant's `--allow-*` flags (a hard sandbox). */
+class ProcessHandle extends IsolateHandle {
+  #child: Deno.ChildProcess | null = null;
+  readonly #stderrTail: string[] = [];
+
+  protected spawn(entry: string): Link {
+    const command = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--no-lock",
+        "--unstable-worker-options",
+        ...configFlag(this.launch.spec.module),
+        ...toProcessFlags(this.launch.spec.permissions),
+        entry,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    });
+    const child = command.spawn();
+    this.#child = child;
+    const stderrDone = this.#pumpStderr(child.stderr);
+    child.status.then(async (status) => {
+      // Let the last words on stderr arrive: they explain a failed start.
+      await settlesWithin(stderrDone, 200);
+      this.#child = null;
+      this.ended(
+        status.signal
+          ? { kind: "killed", message: `process killed by ${status.signal}` }
+          : status.code === 0
+          ? { kind: "normal", message: "process exited with code 0" }
+          : { kind: "crashed", message: `process exited with code ${status.code}` },
+      );
+    });
+    return new StreamLink(child.stdout, child.stdin);
+  }
+
+  protected destroy(): void {
+    try {
+      this.#child?.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
+  protected override startDetail(): string {
+    return this.#stderrTail.join("\n");
+  }
+
+  async #pumpStderr(stream: ReadableStream<Uint8Array>): Promise<void> {
+    let rest = "";
+    try {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) this.#line(line);
+      }
+    } catch {
+      // the process is gone
+    }
+    if (rest) this.#line(rest);
+  }
+
+  #line(line: string): void {
+    this.#stderrTail.push(line);
+    if (this.#stderrTail.length > 20) this.#stderrTail.shift();
+    this.launch.log("info", line, this.launch.instance);
+  }
+}

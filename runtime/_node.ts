@@ -1,0 +1,454 @@
+/**
+ * The node: one isolate's message router, the same code in the host, in every worker and in every
+ * process. It owns the links to other nodes, the routing table, the requests waiting for replies,
+ * the local subscribers and the container instances hosted here.
+ *
+ * The host's node is the hub: it knows every node, relays what a node cannot deliver directly
+ * (replies to a process, requests from a process to a worker) and fans publications out. Other
+ * nodes have one upstream link to the hub plus direct links to peer workers, so worker-to-worker
+ * traffic skips the host thread.
+ *
+ * @module
+ */
+import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
+import {
+  errorFromWire,
+  TimeoutError,
+  UnavailableError,
+  type WireError,
+} from "../protocol/errors.ts";
+import { copyWireValue } from "../protocol/wire_value.ts";
+import type { Link } from "../transports/link.ts";
+import { pickReplica } from "./balancer.ts";
+import type { ContainerRef, MessageMeta, RequestOptions, SendOptions } from "./container.ts";
+import { type Pending, PendingRequests } from "./_pending.ts";
+
+/** A container instance as the node sees it. */
+export interface HostedInstance {
+  /** Handles a request or send addressed to it. */
+  receive(envelope: Extract<Envelope, { k: "req" | "send" }>): void;
+}
+
+/** What the node's owner handles: envelopes that are not messaging, and log lines. */
+export interface NodeHooks {
+  /** Control envelopes (init, ready, exit, stopped, stop, ping, pong). */
+  onControl(envelope: Envelope, from: string): void;
+  /** A log line from a container in this node (or, in the hub, from any node). */
+  onLog(level: LogLevel, message: string, instance: string): void;
+}
+
+interface WaitingRequest extends Pending {
+  readonly name: string;
+  readonly topic: string;
+  readonly body: unknown;
+  readonly timeout: number;
+  readonly key?: string;
+  retriesLeft: number;
+  target: string;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+type Listener = (body: unknown, meta: MessageMeta) => void;
+
+const DEFAULT_TIMEOUT = 5000;
+const RETRY_DELAY = 25;
+const PUBLISH_META: MessageMeta = Object.freeze({ topic: "", kind: "publish" as const });
+
+/** One isolate's router. */
+export class Node {
+  /** This node's id (`host`, `w3`, `p4`, …). */
+  readonly id: string;
+  /** Whether this is the hub (the host's node). */
+  readonly isHub: boolean;
+  readonly #hooks: NodeHooks;
+  #upstream: Link | null = null;
+  readonly #links = new Map<string, Link>();
+  #routes: RouteTable = {};
+  readonly #instanceNode = new Map<string, string>();
+  readonly #turns = new Map<string, { turn: number; random: number; key?: string }>();
+  readonly #local = new Map<string, HostedInstance>();
+  readonly #pending: PendingRequests<WaitingRequest>;
+  readonly #subscribers = new Map<string, Set<Listener>>();
+  readonly #nodeSubscriptions = new Map<string, Set<string>>();
+  readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  #nextId = 1;
+  #closed = false;
+
+  /**
+   * @param id This node's id.
+   * @param hooks Control and log handlers.
+   * @param options `hub` for the host's node; `now` to inject a clock.
+   */
+  constructor(id: string, hooks: NodeHooks, options: { hub?: boolean; now?: () => number } = {}) {
+    this.id = id;
+    this.isHub = options.hub ?? false;
+    this.#hooks = hooks;
+    this.#pending = new PendingRequests<WaitingRequest>({
+      onExpire: (p) => this.#expired(p),
+      now: options.now,
+    });
+  }
+
+  // ---- links -------------------------------------------------------------------------------
+
+  /** Sets the link to the hub (non-hub nodes). */
+  setUpstream(link: Link): void {
+    this.#upstream = link;
+    link.onEnvelope = (env) => this.receive(env, "host");
+  }
+
+  /** Adds a direct link to node `id` (the hub: every node; a worker: peer workers). */
+  attach(id: string, link: Link): void {
+    this.#links.get(id)?.close();
+    this.#links.set(id, link);
+    link.onEnvelope = (env) => this.receive(env, id);
+  }
+
+  /** Drops the link to node `id` and everything that depended on it. */
+  detach(id: string): void {
+    const link = this.#links.get(id);
+    if (!link) return;
+    this.#links.delete(id);
+    link.close();
+    for (const nodes of this.#nodeSubscriptions.values()) nodes.delete(id);
+  }
+
+  /** Sends an envelope straight over the link to node `id` (control traffic). */
+  sendTo(id: string, envelope: Envelope): boolean {
+    const link = id === "host" && !this.isHub ? this.#upstream : this.#links.get(id);
+    if (!link) return false;
+    link.send(envelope);
+    return true;
+  }
+
+  /** Node ids this node has direct links to. */
+  get linkedNodes(): string[] {
+    return [...this.#links.keys()];
+  }
+
+  // ---- instances and routes ----------------------------------------------------------------
+
+  /** Hosts an instance here: envelopes addressed to `id` reach it. */
+  host(id: string, instance: HostedInstance): void {
+    this.#local.set(id, instance);
+  }
+
+  /** Stops hosting instance `id`. */
+  unhost(id: string): void {
+    this.#local.delete(id);
+  }
+
+  /** Replaces the routing table. */
+  setRoutes(routes: RouteTable): void {
+    this.#routes = routes;
+    this.#instanceNode.clear();
+    for (const name in routes) {
+      for (const inst of routes[name].instances) this.#instanceNode.set(inst.i, inst.n);
+    }
+  }
+
+  /** The routing table in force. */
+  get routes(): RouteTable {
+    return this.#routes;
+  }
+
+  // ---- messaging API -----------------------------------------------------------------------
+
+  /** A reference to container `name` that sends from this node. */
+  ref(name: string): ContainerRef {
+    return new NodeRef(this, name);
+  }
+
+  /** Sends a request to container `name` and waits for its reply. */
+  request(name: string, topic: string, body: unknown, options: RequestOptions = {}): Promise<unknown> {
+    const copied = copyWireValue(body, "body");
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) {
+      throw new RangeError(`request timeout must be a positive number of ms, got ${timeout}`);
+    }
+    const retries = options.retries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new RangeError(`request retries must be a whole number >= 0, got ${retries}`);
+    }
+    if (typeof topic !== "string") throw new TypeError(`topic must be a string, got ${typeof topic}`);
+    const target = this.#choose(name, options.key, retries > 0);
+    return new Promise((resolve, reject) => {
+      const waiting: WaitingRequest = {
+        id: this.#nextId++,
+        deadline: this.#pending.now() + timeout,
+        name,
+        topic,
+        body: copied,
+        timeout,
+        key: options.key,
+        retriesLeft: retries,
+        target: target ?? "",
+        resolve,
+        reject,
+      };
+      this.#pending.add(waiting);
+      if (target === undefined) this.#retryLater(waiting);
+      else this.#sendRequest(waiting);
+    });
+  }
+
+  /** Sends a message to container `name` without waiting. */
+  send(name: string, topic: string, body: unknown, options: SendOptions = {}): void {
+    const copied = copyWireValue(body, "body");
+    const target = this.#choose(name, options.key, false)!;
+    this.#deliver({ k: "send", to: target, t: topic, b: copied }, this.#instanceNode.get(target)!);
+  }
+
+  /** Publishes to every subscriber of `topic` across the application. */
+  publish(topic: string, body: unknown): void {
+    const env: Envelope = { k: "pub", t: topic, b: copyWireValue(body, "body") };
+    if (this.isHub) this.receive(env, this.id);
+    else this.#upstream?.send(env);
+  }
+
+  /** Subscribes a listener here; the hub learns this node wants the topic. */
+  subscribe(topic: string, listener: Listener): () => void {
+    let set = this.#subscribers.get(topic);
+    if (!set) {
+      set = new Set();
+      this.#subscribers.set(topic, set);
+      if (!this.isHub) this.#upstream?.send({ k: "sub", t: topic });
+    }
+    set.add(listener);
+    return () => {
+      const current = this.#subscribers.get(topic);
+      if (!current?.delete(listener) || current.size > 0) return;
+      this.#subscribers.delete(topic);
+      if (!this.isHub) this.#upstream?.send({ k: "unsub", t: topic });
+    };
+  }
+
+  /** Replies to a request (called by the instance that handled it). */
+  reply(request: { i: number; s: string }, body: unknown): void {
+    this.#deliver({ k: "res", i: request.i, d: request.s, b: body }, request.s);
+  }
+
+  /** Sends an error reply to a request. */
+  replyError(request: { i: number; s: string }, error: WireError): void {
+    this.#deliver({ k: "err", i: request.i, d: request.s, e: error }, request.s);
+  }
+
+  /** Sends a log line toward the hub (or hands it to the hub's owner). */
+  log(level: LogLevel, message: string, instance: string): void {
+    if (this.isHub || !this.#upstream) this.#hooks.onLog(level, message, instance);
+    else this.#upstream.send({ k: "log", l: level, m: message, c: instance });
+  }
+
+  /** Fails every waiting request and drops every link. */
+  close(reason = "the runtime is shutting down"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#retryTimers) clearTimeout(timer);
+    this.#retryTimers.clear();
+    for (const waiting of this.#pending.drain()) waiting.reject(new UnavailableError(reason));
+    for (const id of [...this.#links.keys()]) this.detach(id);
+    this.#upstream?.close();
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  /** Handles one envelope that arrived from node `from` (or was sent locally). */
+  receive(env: Envelope, from: string): void {
+    switch (env.k) {
+      case "req":
+      case "send": {
+        const local = this.#local.get(env.to);
+        if (local) return local.receive(env);
+        const node = this.#instanceNode.get(env.to);
+        if (this.isHub && node !== undefined && node !== this.id && node !== from) {
+          if (this.#forward(env, node)) return;
+        }
+        if (env.k === "req") {
+          this.replyError(env, {
+            name: "UnavailableError",
+            message: `instance ${env.to} is gone`,
+            kind: "unavailable",
+          });
+        }
+        return;
+      }
+      case "res":
+      case "err":
+        if (env.d === this.id) return this.#settle(env);
+        if (this.isHub) this.#forward(env, env.d);
+        return;
+      case "pub":
+        return this.#publishHere(env);
+      case "sub":
+      case "unsub": {
+        if (!this.isHub) return;
+        let nodes = this.#nodeSubscriptions.get(env.t);
+        if (env.k === "sub") {
+          if (!nodes) this.#nodeSubscriptions.set(env.t, nodes = new Set());
+          nodes.add(from);
+        } else nodes?.delete(from);
+        return;
+      }
+      case "routes":
+        return this.setRoutes(env.r);
+      case "down":
+        return this.detach(env.n);
+      case "log":
+        if (this.isHub) this.#hooks.onLog(env.l, env.m, env.c);
+        return;
+      default:
+        return this.#hooks.onControl(env, from);
+    }
+  }
+
+  #publishHere(env: Extract<Envelope, { k: "pub" }>): void {
+    const listeners = this.#subscribers.get(env.t);
+    if (listeners) {
+      const meta = { ...PUBLISH_META, topic: env.t };
+      for (const listener of [...listeners]) listener(env.b, meta);
+    }
+    if (!this.isHub) return;
+    const nodes = this.#nodeSubscriptions.get(env.t);
+    if (nodes) for (const node of nodes) this.#links.get(node)?.send(env);
+  }
+
+  #forward(env: Envelope, node: string): boolean {
+    const link = this.#links.get(node);
+    if (!link) return false;
+    link.send(env);
+    return true;
+  }
+
+  #deliver(env: Envelope, node: string): void {
+    if (node === this.id) return this.receive(env, this.id);
+    const link = this.#links.get(node) ?? (this.isHub ? undefined : this.#upstream);
+    if (link) return link.send(env);
+    // No way to that node any more: a request fails over, a reply has nobody left to wait.
+    if (env.k === "req") {
+      this.receive({
+        k: "err",
+        i: env.i,
+        d: env.s,
+        e: { name: "UnavailableError", message: `instance ${env.to} is gone`, kind: "unavailable" },
+      }, this.id);
+    }
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  /** The instance to address, or `undefined` when none is live but retries may wait for one. */
+  #choose(name: string, key: string | undefined, mayWait: boolean, prefer?: string): string | undefined {
+    const entry = this.#routes[name];
+    if (!entry) {
+      throw new UnavailableError(
+        `no container named "${name}" (known: ${Object.keys(this.#routes).join(", ") || "none"})`,
+      );
+    }
+    const instances = entry.instances;
+    if (instances.length === 0) {
+      if (mayWait) return undefined;
+      throw new UnavailableError(`container "${name}" has no live instance (it may be restarting)`);
+    }
+    if (prefer !== undefined && instances.some((inst) => inst.i === prefer)) return prefer;
+    let state = this.#turns.get(name);
+    if (!state) this.#turns.set(name, state = { turn: 0, random: 0 });
+    state.key = key;
+    state.random = Math.random();
+    return instances[pickReplica(entry.balance, instances.length, state)].i;
+  }
+
+  #sendRequest(waiting: WaitingRequest): void {
+    const env: Envelope = {
+      k: "req",
+      i: waiting.id,
+      s: this.id,
+      to: waiting.target,
+      t: waiting.topic,
+      b: waiting.body,
+    };
+    if (waiting.retriesLeft > 0 || waiting.target === "") env.r = 1;
+    const node = this.#instanceNode.get(waiting.target);
+    if (node === undefined) return this.#failover(waiting, `instance ${waiting.target} is gone`);
+    this.#deliver(env, node);
+  }
+
+  #settle(env: Extract<Envelope, { k: "res" | "err" }>): void {
+    const waiting = this.#pending.get(env.i);
+    if (!waiting) return; // late: its requester already gave up, and nobody else may get it
+    if (env.k === "res") {
+      this.#pending.take(env.i);
+      return waiting.resolve(env.b);
+    }
+    if (env.e.kind === "unavailable" && waiting.retriesLeft > 0) {
+      return this.#failover(waiting, env.e.message);
+    }
+    this.#pending.take(env.i);
+    waiting.reject(errorFromWire(env.e));
+  }
+
+  /** The target went away: wait a moment for a live instance, then try again. */
+  #failover(waiting: WaitingRequest, why: string): void {
+    if (waiting.retriesLeft <= 0) {
+      this.#pending.take(waiting.id);
+      return waiting.reject(new UnavailableError(why));
+    }
+    waiting.retriesLeft--;
+    this.#retryLater(waiting);
+  }
+
+  #retryLater(waiting: WaitingRequest): void {
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      if (this.#pending.get(waiting.id) !== waiting) return;
+      this.#resend(waiting);
+    }, RETRY_DELAY);
+    this.#retryTimers.add(timer);
+  }
+
+  #resend(waiting: WaitingRequest): void {
+    let target: string | undefined;
+    try {
+      target = this.#choose(waiting.name, waiting.key, true, waiting.target);
+    } catch (error) {
+      this.#pending.take(waiting.id);
+      return waiting.reject(error as Error);
+    }
+    if (target === undefined) {
+      // Still nothing live: keep waiting until the deadline (the timer will expire it).
+      return this.#retryLater(waiting);
+    }
+    waiting.target = target;
+    this.#sendRequest(waiting);
+  }
+
+  #expired(waiting: WaitingRequest): void {
+    if (waiting.retriesLeft > 0) {
+      waiting.retriesLeft--;
+      waiting.deadline = this.#pending.now() + waiting.timeout;
+      this.#pending.add(waiting);
+      return this.#resend(waiting);
+    }
+    waiting.reject(new TimeoutError(waiting.name, waiting.topic, waiting.timeout));
+  }
+}
+
+/** A {@linkcode ContainerRef} bound to one node. */
+class NodeRef implements ContainerRef {
+  readonly name: string;
+  readonly #node: Node;
+  constructor(node: Node, name: string) {
+    this.#node = node;
+    this.name = name;
+  }
+  request(topic: string, body?: unknown, options?: RequestOptions): Promise<unknown> {
+    try {
+      return this.#node.request(this.name, topic, body, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  send(topic: string, body?: unknown, options?: SendOptions): void {
+    this.#node.send(this.name, topic, body, options);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Requests waiting for replies, with their deadlines kept by one timer.
+ *
+ * One timer for all requests (armed for the earliest deadline) instead of one per request: at a
+ * million requests a second, per-request `setTimeout`/`clearTimeout` would cost more than the
+ * request itself. The clock is injected so deadline logic is testable without waiting.
+ *
+ * @module
+ */
+
+/** A request waiting for its reply. */
+export interface Pending {
+  /** Request id, unique per node. */
+  readonly id: number;
+  /** When it expires (clock milliseconds). */
+  deadline: number;
+}
+
+/** Options of {@linkcode PendingRequests}. */
+export interface PendingOptions<P extends Pending> {
+  /** Called for each request whose deadline passed; it is already removed. */
+  onExpire: (pending: P) => void;
+  /** Current time in ms (default `performance.now`). */
+  now?: () => number;
+  /** Timer functions (default the global ones). */
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  /** Clears a timer made by `setTimer`. */
+  clearTimer?: (id: unknown) => void;
+}
+
+/** The table of waiting requests. */
+export class PendingRequests<P extends Pending> {
+  readonly #map = new Map<number, P>();
+  readonly #onExpire: (pending: P) => void;
+  readonly now: () => number;
+  readonly #setTimer: (fn: () => void, ms: number) => unknown;
+  readonly #clearTimer: (id: unknown) => void;
+  #timer: unknown;
+  #timerAt = Infinity;
+
+  /** @param options Expiry callback and clock. */
+  constructor(options: PendingOptions<P>) {
+    this.#onExpire = options.onExpire;
+    this.now = options.now ?? (() => performance.now());
+    this.#setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.#clearTimer = options.clearTimer ?? ((id) => clearTimeout(id as number));
+  }
+
+  /** Requests waiting. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Adds (or re-adds after changing its deadline) a request. */
+  add(pending: P): void {
+    this.#map.set(pending.id, pending);
+    if (pending.deadline < this.#timerAt) this.#arm(pending.deadline);
+  }
+
+  /** Removes and returns the request `id`, if still waiting. */
+  take(id: number): P | undefined {
+    const pending = this.#map.get(id);
+    if (pending) this.#map.delete(id);
+    if (this.#map.size === 0) this.#disarm();
+    return pending;
+  }
+
+  /** Looks at request `id` without removing it. */
+  get(id: number): P | undefined {
+    return this.#map.get(id);
+  }
+
+  /** Removes and returns every request (on close). */
+  drain(): P[] {
+    const all = [...this.#map.values()];
+    this.#map.clear();
+    this.#disarm();
+    return all;
+  }
+
+  /** Expires due requests now (the timer calls this; tests with a fake clock may too). */
+  sweep(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = this.now();
+    const due: P[] = [];
+    let next = Infinity;
+    for (const pending of this.#map.values()) {
+      if (pending.deadline <= now) due.push(pending);
+      else if (pending.deadline < next) next = pending.deadline;
+    }
+    for (const pending of due) this.#map.delete(pending.id);
+    if (next < Infinity) this.#arm(next);
+    for (const pending of due) this.#onExpire(pending);
+  }
+
+  #arm(at: number): void {
+    this.#disarm();
+    this.#timerAt = at;
+    this.#timer = this.#setTimer(() => this.sweep(), Math.max(0, at - this.now()));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clearTimer(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+}

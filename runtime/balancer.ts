@@ -1,0 +1,58 @@
+/**
+ * Choosing a replica: `round_robin`, `random` or `key_hash`. Pure: counters and randomness are
+ * passed in, so the choice is testable.
+ *
+ * @module
+ */
+
+import type { BalanceStrategy } from "../config/topology.ts";
+
+/**
+ * Picks the index of the replica to use among `count`.
+ *
+ * `key_hash` sends equal keys to the same replica while the replica count is unchanged; without a
+ * key it falls back to round robin.
+ *
+ * @param strategy The container's strategy.
+ * @param count How many live replicas there are (> 0).
+ * @param state `turn` (incremented by round robin), `key` and `random` (in [0, 1)).
+ * @returns An index in `[0, count)`.
+ *
+ * @example
+ * ```ts
+ * import { pickReplica } from "./balancer.ts";
+ * const state = { turn: 0, random: 0.5 };
+ * console.assert(pickReplica("round_robin", 3, state) === 0);
+ * console.assert(pickReplica("round_robin", 3, state) === 1);
+ * ```
+ */
+export function pickReplica(
+  strategy: BalanceStrategy,
+  count: number,
+  state: { turn: number; key?: string; random: number },
+): number {
+  if (count <= 1) return 0;
+  switch (strategy) {
+    case "random":
+      return Math.floor(state.random * count);
+    case "key_hash":
+      if (state.key !== undefined) return hashKey(state.key) % count;
+      return state.turn++ % count;
+    case "round_robin":
+      return state.turn++ % count;
+    default: {
+      const never: never = strategy;
+      throw new TypeError(`unknown balance strategy ${String(never)}`);
+    }
+  }
+}
+
+/** FNV-1a, 32 bit: stable across isolates and runs, unlike any built-in hash. */
+export function hashKey(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -1,0 +1,191 @@
+/**
+ * `container()`: how business logic is written, whatever mode it runs in.
+ *
+ * A container module's default export is made by {@linkcode container}. Its factory receives a
+ * {@linkcode Context} and returns the handler map; the map's type is the container's protocol,
+ * so a {@linkcode ContainerRef} typed with the module's default export checks topics, bodies and
+ * replies at compile time.
+ *
+ * @module
+ */
+import type { ExitReason } from "../protocol/envelope.ts";
+
+/** What a handler learns about the message besides its body. */
+export interface MessageMeta {
+  /** The topic the message was sent on. */
+  readonly topic: string;
+  /** Whether a reply is expected (a request) or not (a send or publication). */
+  readonly kind: "request" | "send" | "publish";
+}
+
+/**
+ * A handler map: topic → function of `(body, meta)` returning the reply (or its promise).
+ * Parameters are typed `never` here so any concrete body type fits.
+ */
+export type Handlers = { [topic: string]: (body: never, meta: never) => unknown };
+
+/** Leveled logger tagged with the container's name and instance. */
+export interface Logger {
+  /** Detail for debugging. */
+  debug(message: string, ...data: unknown[]): void;
+  /** Normal operation. */
+  info(message: string, ...data: unknown[]): void;
+  /** Something odd, still working. */
+  warn(message: string, ...data: unknown[]): void;
+  /** Something failed. */
+  error(message: string, ...data: unknown[]): void;
+}
+
+/** Options of a request. */
+export interface RequestOptions {
+  /** Milliseconds to wait for each attempt's reply (default 5000). */
+  timeout?: number;
+  /**
+   * Attempts after the first, on timeout or when the instance went away (default 0). Retries
+   * reuse the request id and the receiving instance drops duplicates, so the handler runs once.
+   */
+  retries?: number;
+  /** Routing key for `balance: key_hash` (requests with equal keys reach the same replica). */
+  key?: string;
+}
+
+/** Options of a send. */
+export interface SendOptions {
+  /** Routing key for `balance: key_hash`. */
+  key?: string;
+}
+
+/** A container as its module exports it: the factory, typed by its handler map. */
+export interface ContainerDefinition<H extends Handlers = Handlers> {
+  /** Marks the object as made by `container()`. */
+  readonly kind: "kraken.container";
+  /** Builds a fresh incarnation's handlers (called again on every restart). */
+  readonly factory: (ctx: Context) => H | Promise<H>;
+}
+
+type ProtocolOf<D> = D extends ContainerDefinition<infer H> ? H : Handlers;
+type Untyped<H> = string extends keyof H ? true : false;
+
+/** The topics a container handles. */
+export type TopicOf<D extends ContainerDefinition> = keyof ProtocolOf<D> & string;
+
+/** The arguments after the topic: the body (optional when the handler takes none), then options. */
+export type BodyArgs<D extends ContainerDefinition, T extends TopicOf<D>, O> = Untyped<
+  ProtocolOf<D>
+> extends true ? [body?: unknown, options?: O]
+  : ProtocolOf<D>[T] extends (...args: infer P) => unknown
+    ? P extends [] ? [body?: undefined, options?: O]
+    : [] extends P ? [body?: P[0], options?: O]
+    : [body: P[0], options?: O]
+  : never;
+
+/** The reply type of a topic: the handler's return value, awaited. */
+export type ReplyOf<D extends ContainerDefinition, T extends TopicOf<D>> = Untyped<
+  ProtocolOf<D>
+> extends true ? unknown
+  : ProtocolOf<D>[T] extends (...args: never[]) => infer R ? Awaited<R>
+  : never;
+
+/**
+ * A handle to a container, by name, wherever it runs. Typed with the container module's default
+ * export, it checks topics, bodies and replies.
+ *
+ * @example Typed request
+ * ```ts ignore
+ * import type { ContainerRef } from "jsr:@kraken/kraken";
+ * import type greeter from "./containers/greeter.ts";
+ * declare const ref: ContainerRef<typeof greeter>;
+ * const { text } = await ref.request("greet", { who: "ada" }, { timeout: 1000, retries: 2 });
+ * ```
+ */
+export interface ContainerRef<D extends ContainerDefinition = ContainerDefinition> {
+  /** The container's name. */
+  readonly name: string;
+  /**
+   * Sends a request and waits for the reply.
+   * @throws {TimeoutError} No reply in time · {@linkcode UnavailableError} no live instance ·
+   * `RemoteError` the handler threw · `UnknownTopicError` · `SerializationError` bad body.
+   */
+  request<T extends TopicOf<D>>(topic: T, ...args: BodyArgs<D, T, RequestOptions>): Promise<ReplyOf<D, T>>;
+  /**
+   * Sends a message without waiting for anything.
+   * @throws {UnavailableError} No live instance · `SerializationError` bad body.
+   */
+  send<T extends TopicOf<D>>(topic: T, ...args: BodyArgs<D, T, SendOptions>): void;
+}
+
+/** The context a container's factory receives. */
+export interface Context {
+  /** The container's name. */
+  readonly name: string;
+  /** This instance: `name#replica.incarnation`, e.g. `greeter#1.3`. */
+  readonly instance: string;
+  /** The container's `config:` block from the topology. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Aborted when this instance starts stopping. */
+  readonly signal: AbortSignal;
+  /** Leveled logger tagged with name and instance. */
+  readonly log: Logger;
+  /** A handle to another container, by name. */
+  ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D>;
+  /** Publishes to every subscriber of `topic`, in every container of the application. */
+  publish(topic: string, body?: unknown): void;
+  /**
+   * Subscribes to `topic` for the life of this instance.
+   * @returns A function that unsubscribes.
+   */
+  subscribe(topic: string, listener: (body: unknown, meta: MessageMeta) => unknown): () => void;
+  /** Registers cleanup run on stop (within the container's `shutdown:` timeout). */
+  onStop(hook: (reason: ExitReason) => unknown): void;
+}
+
+/**
+ * Defines a container: a factory that builds its state and returns its handlers.
+ *
+ * The factory may be async; the container counts as started when it resolves. A handler's return
+ * value is the reply; a thrown error goes back to the requester as a `RemoteError` and fails the
+ * instance, which its supervisor then restarts (calling the factory again).
+ *
+ * @param factory Builds one incarnation's handlers from its context.
+ * @returns The definition, to be the module's default export.
+ *
+ * @example A greeter
+ * ```ts
+ * import { container } from "jsr:@kraken/kraken";
+ *
+ * export default container((ctx) => {
+ *   let greeted = 0;
+ *   ctx.onStop(() => ctx.log.info(`greeted ${greeted}`));
+ *   return {
+ *     greet(body: { who: string }) {
+ *       greeted++;
+ *       return { text: `hello ${body.who}`, greeted };
+ *     },
+ *   };
+ * });
+ * ```
+ */
+export function container<H extends Handlers>(
+  factory: (ctx: Context) => H | Promise<H>,
+): ContainerDefinition<H> {
+  if (typeof factory !== "function") {
+    throw new TypeError(`container() takes a factory function, got ${typeof factory}`);
+  }
+  return Object.freeze({ kind: "kraken.container" as const, factory });
+}
+
+/**
+ * Tells whether `value` was made by {@linkcode container}.
+ *
+ * @example
+ * ```ts
+ * import { container, isContainerDefinition } from "jsr:@kraken/kraken";
+ * console.assert(isContainerDefinition(container(() => ({}))));
+ * console.assert(!isContainerDefinition({}));
+ * ```
+ */
+export function isContainerDefinition(value: unknown): value is ContainerDefinition {
+  return typeof value === "object" && value !== null &&
+    (value as { kind?: unknown }).kind === "kraken.container" &&
+    typeof (value as { factory?: unknown }).factory === "function";
+}

@@ -1,0 +1,102 @@
+/**
+ * The link: one bidirectional channel between two nodes, moving envelopes.
+ *
+ * A link only moves envelopes; routing lives in the node. Sending is coalesced: envelopes
+ * queued in one turn of the event loop leave together as one batch (one `postMessage`, one
+ * `write`), so throughput is not bounded by per-call cost.
+ *
+ * @module
+ */
+import type { Envelope } from "../protocol/envelope.ts";
+
+/** Why a link closed. */
+export interface LinkClosed {
+  /** `eof`: the other side went away · `closed`: closed locally · `error`: broken or bad input. */
+  kind: "eof" | "closed" | "error";
+  /** The error, for `error`. */
+  error?: Error;
+}
+
+/** A bidirectional envelope channel. */
+export interface Link {
+  /** Queues an envelope; it leaves with the current batch. Dropped once the link is closed. */
+  send(envelope: Envelope): void;
+  /** Receives every incoming envelope, in order. */
+  onEnvelope: (envelope: Envelope) => void;
+  /** Closes the link (idempotent). */
+  close(): void;
+  /** Settles once, when the link closes for any reason. */
+  readonly closed: Promise<LinkClosed>;
+}
+
+/** Coalescing and close bookkeeping shared by every link kind; subclasses post whole batches. */
+export abstract class BatchingLink implements Link {
+  onEnvelope: (envelope: Envelope) => void = () => {};
+  readonly closed: Promise<LinkClosed>;
+  #queue: Envelope[] = [];
+  #scheduled = false;
+  #isClosed = false;
+  #resolveClosed!: (reason: LinkClosed) => void;
+
+  constructor() {
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /** Whether the link has closed. */
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  send(envelope: Envelope): void {
+    if (this.#isClosed) return;
+    this.#queue.push(envelope);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /** Sends everything queued now (normally done at the end of the current turn). */
+  flush(): void {
+    this.#flush();
+  }
+
+  #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#isClosed || this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.postBatch(batch);
+  };
+
+  /** Hands one batch to the underlying channel. */
+  protected abstract postBatch(batch: Envelope[]): void;
+
+  /** Releases the underlying channel. */
+  protected abstract release(): void;
+
+  /** Delivers a received batch, in order. */
+  protected deliver(batch: readonly Envelope[]): void {
+    for (let i = 0; i < batch.length; i++) {
+      if (this.#isClosed) return;
+      this.onEnvelope(batch[i]);
+    }
+  }
+
+  /** Marks the link closed for `reason` and releases the channel (first call wins). */
+  protected finish(reason: LinkClosed): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#queue = [];
+    try {
+      this.release();
+    } finally {
+      this.#resolveClosed(reason);
+    }
+  }
+
+  close(): void {
+    this.#flush();
+    this.finish({ kind: "closed" });
+  }
+}
