@@ -73,8 +73,8 @@ export {
   type SupervisorSpec,
   type Topology,
   type TopologyInput,
-  validateTopology,
   type ValidateOptions,
+  validateTopology,
 } from "./config/topology.ts";
 export { loadTopology } from "./config/load.ts";
 export type { PermissionKind, Permissions } from "./config/permissions.ts";

@@ -31,9 +31,14 @@ export async function loadTopology(
   const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
   let text: string;
   try {
-    text = url.protocol === "file:" ? await Deno.readTextFile(url) : await (await fetch(url)).text();
+    text = url.protocol === "file:"
+      ? await Deno.readTextFile(url)
+      : await (await fetch(url)).text();
   } catch (error) {
-    throw new TopologyError(`cannot read the topology file: ${(error as Error).message}`, { file, key: "" });
+    throw new TopologyError(`cannot read the topology file: ${(error as Error).message}`, {
+      file,
+      key: "",
+    });
   }
   // Loaded only here: the library's entry imports no npm package, so container isolates start fast.
   const { isMap, isScalar, isSeq, LineCounter, parseDocument }: typeof Yaml = await import("yaml");
@@ -55,7 +60,9 @@ export async function loadTopology(
     let found: { line: number; column: number } | undefined;
     for (const step of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
+        const pair = node.items.find((p) =>
+          isScalar(p.key) && String(p.key.value) === String(step)
+        );
         if (!pair) break;
         const range = (pair.key as { range?: [number, number, number] }).range;
         if (range) {
@@ -82,7 +89,9 @@ export async function loadTopology(
 /** A module path that does not exist is a topology error, found before anything starts. */
 async function checkModules(
   topology: Topology,
-  locate: ((path: readonly (string | number)[]) => { line: number; column: number } | undefined) | undefined,
+  locate:
+    | ((path: readonly (string | number)[]) => { line: number; column: number } | undefined)
+    | undefined,
 ): Promise<Topology> {
   for (const spec of topology.containers) {
     if (!spec.module.startsWith("file:")) continue;
@@ -92,12 +101,15 @@ async function checkModules(
     } catch {
       const key = ["containers", spec.name, "module"];
       const at = locate?.(key);
-      throw new TopologyError(`module ${decodeURIComponent(new URL(spec.module).pathname)} does not exist`, {
-        file: topology.file,
-        line: at?.line,
-        column: at?.column,
-        key: key.join("."),
-      });
+      throw new TopologyError(
+        `module ${decodeURIComponent(new URL(spec.module).pathname)} does not exist`,
+        {
+          file: topology.file,
+          line: at?.line,
+          column: at?.column,
+          key: key.join("."),
+        },
+      );
     }
   }
   return topology;

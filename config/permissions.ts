@@ -9,7 +9,16 @@
 import { didYouMean } from "./_suggest.ts";
 
 /** The permission kinds a container may be granted. */
-export const PERMISSION_KINDS = ["net", "read", "write", "env", "run", "ffi", "sys", "import"] as const;
+export const PERMISSION_KINDS = [
+  "net",
+  "read",
+  "write",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import",
+] as const;
 
 /** One permission kind. */
 export type PermissionKind = typeof PERMISSION_KINDS[number];
@@ -44,7 +53,10 @@ export function validatePermissions(
 ): { ok: true; value: Permissions } | { ok: false; issue: PermissionIssue } {
   if (input === undefined || input === null) return { ok: true, value: {} };
   if (typeof input !== "object" || Array.isArray(input)) {
-    return { ok: false, issue: { key: "", message: `expected a map of permission kinds, got ${describe(input)}` } };
+    return {
+      ok: false,
+      issue: { key: "", message: `expected a map of permission kinds, got ${describe(input)}` },
+    };
   }
   const value: Permissions = {};
   for (const [key, raw] of Object.entries(input)) {
@@ -53,9 +65,9 @@ export function validatePermissions(
         ok: false,
         issue: {
           key,
-          message: `unknown permission "${key}"${didYouMean(key, PERMISSION_KINDS)}; expected one of ${
-            PERMISSION_KINDS.join(", ")
-          }`,
+          message: `unknown permission "${key}"${
+            didYouMean(key, PERMISSION_KINDS)
+          }; expected one of ${PERMISSION_KINDS.join(", ")}`,
         },
       };
     }
@@ -67,7 +79,10 @@ export function validatePermissions(
     }
     const list = typeof raw === "string" ? [raw] : raw;
     if (!Array.isArray(list)) {
-      return { ok: false, issue: { key, message: `expected true, false or a list of strings, got ${describe(raw)}` } };
+      return {
+        ok: false,
+        issue: { key, message: `expected true, false or a list of strings, got ${describe(raw)}` },
+      };
     }
     const items: string[] = [];
     for (let i = 0; i < list.length; i++) {
@@ -75,7 +90,10 @@ export function validatePermissions(
       if (typeof item !== "string" || item === "" || item.includes(",")) {
         return {
           ok: false,
-          issue: { key: `${key}[${i}]`, message: `expected a non-empty string without commas, got ${describe(item)}` },
+          issue: {
+            key: `${key}[${i}]`,
+            message: `expected a non-empty string without commas, got ${describe(item)}`,
+          },
         };
       }
       items.push(PATH_KINDS.has(kind) ? resolvePath(item, baseDir) : item);
@@ -100,7 +118,11 @@ export function toWorkerPermissions(grant: Permissions): WorkerPermissions {
   const out = {} as WorkerPermissions;
   for (const kind of PERMISSION_KINDS) {
     const value = grant[kind];
-    out[kind] = value === undefined ? (kind === "import" ? "inherit" : false) : value === true ? true : [...value];
+    out[kind] = value === undefined
+      ? (kind === "import" ? "inherit" : false)
+      : value === true
+      ? true
+      : [...value];
   }
   return out;
 }

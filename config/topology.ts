@@ -194,7 +194,12 @@ class Validator {
 
   fail(path: Path, message: string): never {
     const at = this.#o.locate?.(path);
-    throw new TopologyError(message, { file: this.#o.file, line: at?.line, column: at?.column, key: path.join(".") });
+    throw new TopologyError(message, {
+      file: this.#o.file,
+      line: at?.line,
+      column: at?.column,
+      key: path.join("."),
+    });
   }
 
   map(value: unknown, path: Path, keys: readonly string[]): Record<string, unknown> {
@@ -203,7 +208,10 @@ class Validator {
     }
     for (const key of Object.keys(value)) {
       if (!keys.includes(key)) {
-        this.fail([...path, key], `unknown key "${key}"${didYouMean(key, keys)}; expected one of ${keys.join(", ")}`);
+        this.fail(
+          [...path, key],
+          `unknown key "${key}"${didYouMean(key, keys)}; expected one of ${keys.join(", ")}`,
+        );
       }
     }
     return value as Record<string, unknown>;
@@ -232,7 +240,9 @@ class Validator {
     value = this.expand(value, path);
     if (value === undefined) return fallback;
     const ms = parseDuration(value);
-    if (ms === undefined) this.fail(path, `expected a duration such as 250ms, 5s or 2m, got ${describe(value)}`);
+    if (ms === undefined) {
+      this.fail(path, `expected a duration such as 250ms, 5s or 2m, got ${describe(value)}`);
+    }
     return ms;
   }
 
@@ -249,17 +259,26 @@ class Validator {
   topology(input: unknown): Topology {
     const top = this.map(input, [], TOP_KEYS);
     const name = this.expand(top.name ?? "kraken", ["name"]);
-    if (typeof name !== "string" || name === "") this.fail(["name"], `expected a non-empty string, got ${describe(name)}`);
+    if (typeof name !== "string" || name === "") {
+      this.fail(["name"], `expected a non-empty string, got ${describe(name)}`);
+    }
     for (const key of ["transports", "management", "hosts"]) {
       if (top[key] !== undefined) {
-        this.fail([key], `"${key}" is not supported by this version of Kraken yet (links between runtimes and the management API come later)`);
+        this.fail(
+          [key],
+          `"${key}" is not supported by this version of Kraken yet (links between runtimes and the management API come later)`,
+        );
       }
     }
     const supervisor = this.supervisor(top.supervisor, ["supervisor"]);
-    if (top.containers === undefined) this.fail(["containers"], "expected a map of containers, but the key is missing");
+    if (top.containers === undefined) {
+      this.fail(["containers"], "expected a map of containers, but the key is missing");
+    }
     const containers = this.map(top.containers, ["containers"], Object.keys(top.containers ?? {}));
     const specs: ContainerSpec[] = [];
-    for (const [cname, raw] of Object.entries(containers)) specs.push(this.container(cname, raw, ["containers", cname]));
+    for (const [cname, raw] of Object.entries(containers)) {
+      specs.push(this.container(cname, raw, ["containers", cname]));
+    }
     return { name, supervisor, containers: specs, file: this.#o.file };
   }
 
@@ -267,17 +286,24 @@ class Validator {
     const d = DEFAULTS.supervisor;
     if (input === undefined) return { ...d, backoff: { ...d.backoff } };
     const s = this.map(input, path, SUPERVISOR_KEYS);
-    const b = s.backoff === undefined ? {} : this.map(s.backoff, [...path, "backoff"], BACKOFF_KEYS);
+    const b = s.backoff === undefined
+      ? {}
+      : this.map(s.backoff, [...path, "backoff"], BACKOFF_KEYS);
     const jitter = b.jitter ?? d.backoff.jitter;
     if (typeof jitter !== "number" || jitter < 0 || jitter > 1) {
-      this.fail([...path, "backoff", "jitter"], `expected a number from 0 to 1, got ${describe(jitter)}`);
+      this.fail(
+        [...path, "backoff", "jitter"],
+        `expected a number from 0 to 1, got ${describe(jitter)}`,
+      );
     }
     const backoff = {
       min: this.duration(b.min, [...path, "backoff", "min"], d.backoff.min),
       max: this.duration(b.max, [...path, "backoff", "max"], d.backoff.max),
       jitter,
     };
-    if (backoff.max < backoff.min) this.fail([...path, "backoff", "max"], `must not be below backoff.min (${backoff.min} ms)`);
+    if (backoff.max < backoff.min) {
+      this.fail([...path, "backoff", "max"], `must not be below backoff.min (${backoff.min} ms)`);
+    }
     return {
       strategy: this.oneOf(s.strategy, [...path, "strategy"], STRATEGIES, d.strategy),
       intensity: this.integer(s.intensity, [...path, "intensity"], d.intensity, 0),
@@ -288,16 +314,25 @@ class Validator {
 
   container(name: string, input: unknown, path: Path): ContainerSpec {
     if (!NAME.test(name)) {
-      this.fail(path, `container name "${name}" must start with a letter and hold only letters, digits, "_" and "-"`);
+      this.fail(
+        path,
+        `container name "${name}" must start with a letter and hold only letters, digits, "_" and "-"`,
+      );
     }
     const c = this.map(input, path, CONTAINER_KEYS);
     const d = DEFAULTS.container;
     for (const key of ["supervisor", "children"]) {
       if (c[key] !== undefined) {
-        this.fail([...path, key], `nested supervision ("${key}") is not supported by this version of Kraken yet`);
+        this.fail(
+          [...path, key],
+          `nested supervision ("${key}") is not supported by this version of Kraken yet`,
+        );
       }
     }
-    const moduleRaw = this.expand(c.module instanceof URL ? c.module.href : c.module, [...path, "module"]);
+    const moduleRaw = this.expand(c.module instanceof URL ? c.module.href : c.module, [
+      ...path,
+      "module",
+    ]);
     if (typeof moduleRaw !== "string" || moduleRaw === "") {
       this.fail([...path, "module"], `expected a module path or URL, got ${describe(moduleRaw)}`);
     }
@@ -309,18 +344,26 @@ class Validator {
     }
     const mode = this.oneOf(c.mode, [...path, "mode"], MODES, d.mode);
     if (mode === "remote") {
-      this.fail([...path, "mode"], `mode "remote" needs host agents, which this version of Kraken does not have yet; use inline, worker or process`);
+      this.fail(
+        [...path, "mode"],
+        `mode "remote" needs host agents, which this version of Kraken does not have yet; use inline, worker or process`,
+      );
     }
     const perms = validatePermissions(c.permissions, new URL(".", this.#o.baseUrl).pathname);
     if (!perms.ok) {
-      this.fail([...path, "permissions", ...(perms.issue.key ? [perms.issue.key] : [])], perms.issue.message);
+      this.fail(
+        [...path, "permissions", ...(perms.issue.key ? [perms.issue.key] : [])],
+        perms.issue.message,
+      );
     }
     const config = c.config ?? {};
     if (typeof config !== "object" || config === null || Array.isArray(config)) {
       this.fail([...path, "config"], `expected a map, got ${describe(config)}`);
     }
     const host = this.expand(c.host, [...path, "host"]);
-    if (host !== undefined && typeof host !== "string") this.fail([...path, "host"], `expected a host name, got ${describe(host)}`);
+    if (host !== undefined && typeof host !== "string") {
+      this.fail([...path, "host"], `expected a host name, got ${describe(host)}`);
+    }
     return {
       name,
       module,

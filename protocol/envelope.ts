@@ -38,7 +38,10 @@ export interface RouteInstance {
 
 /** Where each container's live instances are, and how to choose among them. */
 export interface RouteTable {
-  [container: string]: { balance: "round_robin" | "random" | "key_hash"; instances: RouteInstance[] };
+  [container: string]: {
+    balance: "round_robin" | "random" | "key_hash";
+    instances: RouteInstance[];
+  };
 }
 
 /** Settings a worker or process node receives before it starts its container. */

@@ -37,7 +37,9 @@ export class TopologyError extends Error {
     where: { file?: string; line?: number; column?: number; key: string },
   ) {
     const at = where.file
-      ? `${where.file}${where.line ? `:${where.line}${where.column ? `:${where.column}` : ""}` : ""}`
+      ? `${where.file}${
+        where.line ? `:${where.line}${where.column ? `:${where.column}` : ""}` : ""
+      }`
       : "topology";
     super(`${at}: ${where.key ? `${where.key}: ` : ""}${detail}`);
     this.name = "TopologyError";
@@ -112,7 +114,9 @@ export class RemoteError extends Error {
   /** @param cause The remote error's name, message and stack, and the container that threw. */
   constructor(cause: { name: string; message: string; stack?: string; container?: string }) {
     super(
-      `${cause.container ? `container "${cause.container}" threw ` : ""}${cause.name}: ${cause.message}`,
+      `${
+        cause.container ? `container "${cause.container}" threw ` : ""
+      }${cause.name}: ${cause.message}`,
     );
     this.name = "RemoteError";
     this.remoteName = cause.name;
@@ -146,7 +150,9 @@ export class PermissionEscalationError extends Error {
    */
   constructor(container: string, permission: string, value: string | true, detail?: string) {
     super(
-      `container "${container}" asks for ${permission} ${value === true ? "(all)" : `"${value}"`}, ${
+      `container "${container}" asks for ${permission} ${
+        value === true ? "(all)" : `"${value}"`
+      }, ${
         detail
           ? `which cannot be granted: ${detail}`
           : "which its parent does not have: a container's permissions are never wider than its parent's"
@@ -304,10 +310,22 @@ export function errorToWire(err: unknown, container?: string): WireError {
     return { name: err.name, message: err.message, kind: "unavailable", container };
   }
   if (err instanceof UnknownTopicError) {
-    return { name: err.name, message: err.message, kind: "unknown_topic", container: err.container, topic: err.topic };
+    return {
+      name: err.name,
+      message: err.message,
+      kind: "unknown_topic",
+      container: err.container,
+      topic: err.topic,
+    };
   }
   if (err instanceof Error) {
-    return { name: err.name, message: err.message, stack: err.stack ?? "", kind: "remote", container };
+    return {
+      name: err.name,
+      message: err.message,
+      stack: err.stack ?? "",
+      kind: "remote",
+      container,
+    };
   }
   return { name: "Error", message: String(err), stack: "", kind: "remote", container };
 }

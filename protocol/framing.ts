@@ -53,10 +53,13 @@ export class FrameDecoder {
       }
       let len: number;
       if (this.#headerFilled === 0 && chunk.length - at >= 4) {
-        len = ((chunk[at] << 24) >>> 0) + (chunk[at + 1] << 16) + (chunk[at + 2] << 8) + chunk[at + 3];
+        len = ((chunk[at] << 24) >>> 0) + (chunk[at + 1] << 16) + (chunk[at + 2] << 8) +
+          chunk[at + 3];
         at += 4;
       } else {
-        while (this.#headerFilled < 4 && at < chunk.length) this.#header[this.#headerFilled++] = chunk[at++];
+        while (this.#headerFilled < 4 && at < chunk.length) {
+          this.#header[this.#headerFilled++] = chunk[at++];
+        }
         if (this.#headerFilled < 4) break;
         const h = this.#header;
         len = ((h[0] << 24) >>> 0) + (h[1] << 16) + (h[2] << 8) + h[3];

@@ -356,7 +356,9 @@ class Reader {
       case 0xdf:
         return this.#map(this.#u(4), depth);
       default:
-        throw new FrameError(`msgpack byte 0x${b.toString(16)} at offset ${this.pos - 1} is not valid`);
+        throw new FrameError(
+          `msgpack byte 0x${b.toString(16)} at offset ${this.pos - 1} is not valid`,
+        );
     }
   }
 
@@ -379,7 +381,12 @@ class Reader {
           break;
         }
       }
-      if (ascii) return String.fromCharCode.apply(null, this.#b.subarray(at, at + len) as unknown as number[]);
+      if (ascii) {
+        return String.fromCharCode.apply(
+          null,
+          this.#b.subarray(at, at + len) as unknown as number[],
+        );
+      }
     }
     try {
       return textDecoder.decode(this.#b.subarray(at, at + len));
@@ -399,7 +406,9 @@ class Reader {
     const type = this.#v.getInt8(this.pos);
     const at = this.pos + 1;
     this.pos += 1 + len;
-    if (type !== TIMESTAMP_EXT) throw new FrameError(`msgpack extension type ${type} is not supported`);
+    if (type !== TIMESTAMP_EXT) {
+      throw new FrameError(`msgpack extension type ${type} is not supported`);
+    }
     if (len === 4) return new Date(this.#v.getUint32(at) * 1000);
     if (len === 8) {
       const hi = this.#v.getUint32(at);
@@ -429,10 +438,17 @@ class Reader {
     const out: Record<string, unknown> = {};
     for (let i = 0; i < len; i++) {
       const key = this.read(depth + 1);
-      if (typeof key !== "string") throw new FrameError(`msgpack map key at offset ${this.pos} is not a string`);
+      if (typeof key !== "string") {
+        throw new FrameError(`msgpack map key at offset ${this.pos} is not a string`);
+      }
       const value = this.read(depth + 1);
       if (key === "__proto__") {
-        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       } else out[key] = value;
     }
     return out;

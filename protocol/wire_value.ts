@@ -52,7 +52,9 @@ function copy(value: unknown, path: string, depth: number): unknown {
       throw new SerializationError(path, `a ${typeof value}`);
   }
   if (value === null) return null;
-  if (depth >= MAX_DEPTH) throw new SerializationError(path, `nested deeper than ${MAX_DEPTH} levels`);
+  if (depth >= MAX_DEPTH) {
+    throw new SerializationError(path, `nested deeper than ${MAX_DEPTH} levels`);
+  }
   if (Array.isArray(value)) {
     const out = new Array(value.length);
     for (let i = 0; i < value.length; i++) {
@@ -68,7 +70,12 @@ function copy(value: unknown, path: string, depth: number): unknown {
       const item = copy((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
       if (item === undefined) continue;
       if (key === "__proto__") {
-        Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, key, {
+          value: item,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       } else out[key] = item;
     }
     return out;

@@ -43,7 +43,10 @@ export function bootNode(
     if (instance) instance.fail(error);
     else {
       const wire = errorToWire(error);
-      upstream.send({ k: "exit", reason: { kind: "error", message: `${wire.name}: ${wire.message}`, error: wire } });
+      upstream.send({
+        k: "exit",
+        reason: { kind: "error", message: `${wire.name}: ${wire.message}`, error: wire },
+      });
     }
   };
   globalThis.addEventListener("error", (event) => {
@@ -81,7 +84,10 @@ export function bootNode(
       if (instance.state === "running") upstream.send({ k: "ready", topics });
     } catch (error) {
       const wire = errorToWire(error);
-      upstream.send({ k: "exit", reason: { kind: "error", message: `${wire.name}: ${wire.message}`, error: wire } });
+      upstream.send({
+        k: "exit",
+        reason: { kind: "error", message: `${wire.name}: ${wire.message}`, error: wire },
+      });
       upstream.send({ k: "stopped" });
       options.onStopped();
     }

@@ -47,7 +47,12 @@ export function assertWithinHost(container: string, grant: Permissions): void {
       try {
         state = Deno.permissions.querySync(descriptor(kind, item)).state;
       } catch (error) {
-        throw new PermissionEscalationError(container, kind, item ?? true, (error as Error).message);
+        throw new PermissionEscalationError(
+          container,
+          kind,
+          item ?? true,
+          (error as Error).message,
+        );
       }
       if (state !== "granted") throw new PermissionEscalationError(container, kind, item ?? true);
     }

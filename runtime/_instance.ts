@@ -5,7 +5,12 @@
  * @module
  */
 import type { Envelope, ExitReason, LogLevel } from "../protocol/envelope.ts";
-import { errorToWire, TopologyError, UnknownTopicError, type WireError } from "../protocol/errors.ts";
+import {
+  errorToWire,
+  TopologyError,
+  UnknownTopicError,
+  type WireError,
+} from "../protocol/errors.ts";
 import { copyWireValue } from "../protocol/wire_value.ts";
 import {
   type ContainerDefinition,
@@ -42,7 +47,13 @@ export interface InstanceEvents {
 
 type Handler = (body: unknown, meta: MessageMeta) => unknown;
 
-const LEVELS: Record<LogLevel | "silent", number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 9 };
+const LEVELS: Record<LogLevel | "silent", number> = {
+  debug: 0,
+  info: 1,
+  warn: 2,
+  error: 3,
+  silent: 9,
+};
 const DEDUPE_LIMIT = 10_000;
 const REQUEST_META = Object.freeze({ kind: "request" as const });
 const SEND_META = Object.freeze({ kind: "send" as const });
@@ -114,7 +125,11 @@ export class ContainerInstance implements Context, HostedInstance {
     }
     const handlers = await (definition as ContainerDefinition).factory(this);
     if (typeof handlers !== "object" || handlers === null) {
-      throw new TypeError(`the factory of container "${this.name}" returned ${handlers === null ? "null" : typeof handlers}, not a handler map`);
+      throw new TypeError(
+        `the factory of container "${this.name}" returned ${
+          handlers === null ? "null" : typeof handlers
+        }, not a handler map`,
+      );
     }
     for (const [topic, fn] of Object.entries(handlers)) {
       if (typeof fn === "function") this.#handlers.set(topic, fn as Handler);
@@ -170,7 +185,10 @@ export class ContainerInstance implements Context, HostedInstance {
       if (env.k === "req") {
         this.#node.replyError(
           env,
-          errorToWire(new UnknownTopicError(this.name, env.t, [...this.#handlers.keys()]), this.name),
+          errorToWire(
+            new UnknownTopicError(this.name, env.t, [...this.#handlers.keys()]),
+            this.name,
+          ),
         );
       }
       return;
@@ -201,7 +219,10 @@ export class ContainerInstance implements Context, HostedInstance {
       return this.#failed(error, request);
     }
     if (result instanceof Promise) {
-      result.then((value) => this.#succeeded(value, request), (error) => this.#failed(error, request));
+      result.then(
+        (value) => this.#succeeded(value, request),
+        (error) => this.#failed(error, request),
+      );
     } else this.#succeeded(result, request);
   }
 
@@ -263,7 +284,9 @@ export class ContainerInstance implements Context, HostedInstance {
         try {
           await hook(reason);
         } catch (error) {
-          this.log.warn(`onStop hook threw: ${error instanceof Error ? error.message : String(error)}`);
+          this.log.warn(
+            `onStop hook threw: ${error instanceof Error ? error.message : String(error)}`,
+          );
         }
       }
     })();

@@ -44,6 +44,8 @@ export interface InstanceHandle {
   stop(reason: ExitReason): Promise<void>;
   /** Ends it now. */
   kill(reason: ExitReason): void;
+  /** Settles once the instance is gone for good: isolate ended, pipes closed, cleanup over. */
+  readonly gone: Promise<void>;
   /** Heartbeat: sends a ping; returns ms since the last sign of life (0 for inline). */
   heartbeat(now: number): number;
   /** Handles a control envelope from its node. */
@@ -60,7 +62,9 @@ export function createHandle(launch: Launch, routes: () => InitSettings["routes"
     case "process":
       return new ProcessHandle(launch, routes);
     default:
-      throw new TopologyError(`mode "${launch.spec.mode}" cannot run here`, { key: `containers.${launch.spec.name}.mode` });
+      throw new TopologyError(`mode "${launch.spec.mode}" cannot run here`, {
+        key: `containers.${launch.spec.name}.mode`,
+      });
   }
 }
 
@@ -88,13 +92,14 @@ export class InlineHandle implements InstanceHandle {
   readonly #launch: Launch;
   readonly #instance: ContainerInstance;
   #exited = false;
-  #stopped: Promise<void>;
+  readonly gone: Promise<void>;
   #markStopped!: () => void;
 
   constructor(launch: Launch) {
     this.#launch = launch;
     this.node = launch.hub.id;
-    this.#stopped = new Promise((resolve) => (this.#markStopped = resolve));
+    // Cleanup is bounded by the shutdown timeout inside the instance, so this always settles.
+    this.gone = new Promise((resolve) => (this.#markStopped = resolve));
     this.#instance = new ContainerInstance(launch.hub, {
       name: launch.spec.name,
       instance: launch.instance,
@@ -128,14 +133,19 @@ export class InlineHandle implements InstanceHandle {
       await this.#instance.start(mod.default, this.#launch.spec.module);
     } catch (error) {
       this.#exited = true; // a failed start is reported by the rejection, not as an exit
+      this.#markStopped();
       const wire = errorToWire(error, this.#launch.spec.name);
-      throw startError(this.#launch.spec, { kind: "error", message: wire.message, error: wire }, "");
+      throw startError(
+        this.#launch.spec,
+        { kind: "error", message: wire.message, error: wire },
+        "",
+      );
     }
   }
 
   async stop(reason: ExitReason): Promise<void> {
     this.#instance.end(reason);
-    await this.#stopped;
+    await this.gone;
   }
 
   kill(reason: ExitReason): void {
@@ -169,7 +179,7 @@ abstract class IsolateHandle implements InstanceHandle {
   #ready = false;
   #exited = false;
   #startWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
-  #gone: Promise<void>;
+  readonly gone: Promise<void>;
   #markGone!: () => void;
   #stoppedAck: (() => void) | null = null;
 
@@ -177,7 +187,7 @@ abstract class IsolateHandle implements InstanceHandle {
     this.launch = launch;
     this.node = launch.node;
     this.#routes = routes;
-    this.#gone = new Promise((resolve) => (this.#markGone = resolve));
+    this.gone = new Promise((resolve) => (this.#markGone = resolve));
   }
 
   /** Creates the isolate and its link; the link is attached to the hub by the caller. */
@@ -197,7 +207,9 @@ abstract class IsolateHandle implements InstanceHandle {
     ).href;
     const boot = this.launch.spec.mode === "worker" ? "bootWorker" : "bootProcess";
     const source = `import { ${boot} } from ${JSON.stringify(entryUrl)};\n` +
-      `import * as m from ${JSON.stringify(spec.module)};\n${boot}(m.default, ${JSON.stringify(spec.module)});\n`;
+      `import * as m from ${JSON.stringify(spec.module)};\n${boot}(m.default, ${
+        JSON.stringify(spec.module)
+      });\n`;
     const entry = `data:application/javascript;base64,${btoa(source)}`;
     return new Promise<void>((resolve, reject) => {
       this.#startWaiter = { resolve, reject };
@@ -211,7 +223,9 @@ abstract class IsolateHandle implements InstanceHandle {
       this.link.closed.then((closed) => {
         this.ended({
           kind: "crashed",
-          message: closed.error ? `link lost: ${closed.error.message}` : "link to the instance closed",
+          message: closed.error
+            ? `link lost: ${closed.error.message}`
+            : "link to the instance closed",
         });
       });
       const settings: InitSettings = {
@@ -255,23 +269,27 @@ abstract class IsolateHandle implements InstanceHandle {
     if (this.#exited && !this.link) return;
     const acked = new Promise<void>((resolve) => (this.#stoppedAck = resolve));
     this.link?.send({ k: "stop" });
-    await settlesWithin(Promise.race([acked, this.#gone]), this.launch.spec.shutdown);
+    await settlesWithin(Promise.race([acked, this.gone]), this.launch.spec.shutdown);
     this.kill(reason);
-    await this.#gone;
+    await this.gone;
   }
 
   kill(reason: ExitReason): void {
-    this.destroy();
     this.ended(reason);
+    this.destroy();
   }
 
-  /** The isolate is gone (or declared gone): report once, release the link. */
+  /** The instance is over (or declared over): report once, stop routing over its link. */
   protected ended(reason: ExitReason): void {
     this.#reportExit(reason);
     if (this.link) {
       this.launch.hub.detach(this.node);
       this.link = null;
     }
+  }
+
+  /** The isolate and everything it held are released: called by the subclass. */
+  protected released(): void {
     this.#markGone();
   }
 
@@ -319,6 +337,7 @@ export class WorkerHandle extends IsolateHandle {
   protected destroy(): void {
     this.#worker?.terminate();
     this.#worker = null;
+    this.released();
   }
 }
 
@@ -333,7 +352,9 @@ function configFlag(module: string): string[] {
     for (const name of ["deno.json", "deno.jsonc"]) {
       try {
         const candidate = new URL(name, dir);
-        if (Deno.statSync(candidate).isFile) return ["--config", decodeURIComponent(candidate.pathname)];
+        if (Deno.statSync(candidate).isFile) {
+          return ["--config", decodeURIComponent(candidate.pathname)];
+        }
       } catch {
         // not here
       }
@@ -370,6 +391,7 @@ class ProcessHandle extends IsolateHandle {
     const child = command.spawn();
     this.#child = child;
     const stderrDone = this.#pumpStderr(child.stderr);
+    const link = new StreamLink(child.stdout, child.stdin);
     child.status.then(async (status) => {
       // Let the last words on stderr arrive: they explain a failed start.
       await settlesWithin(stderrDone, 200);
@@ -381,8 +403,12 @@ class ProcessHandle extends IsolateHandle {
           ? { kind: "normal", message: "process exited with code 0" }
           : { kind: "crashed", message: `process exited with code ${status.code}` },
       );
+      await stderrDone;
+      link.close();
+      await link.closed;
+      this.released();
     });
-    return new StreamLink(child.stdout, child.stdin);
+    return link;
   }
 
   protected destroy(): void {

@@ -161,7 +161,12 @@ export class Node {
   }
 
   /** Sends a request to container `name` and waits for its reply. */
-  request(name: string, topic: string, body: unknown, options: RequestOptions = {}): Promise<unknown> {
+  request(
+    name: string,
+    topic: string,
+    body: unknown,
+    options: RequestOptions = {},
+  ): Promise<unknown> {
     const copied = copyWireValue(body, "body");
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     if (!(timeout > 0) || !Number.isFinite(timeout)) {
@@ -171,7 +176,9 @@ export class Node {
     if (!Number.isInteger(retries) || retries < 0) {
       throw new RangeError(`request retries must be a whole number >= 0, got ${retries}`);
     }
-    if (typeof topic !== "string") throw new TypeError(`topic must be a string, got ${typeof topic}`);
+    if (typeof topic !== "string") {
+      throw new TypeError(`topic must be a string, got ${typeof topic}`);
+    }
     const target = this.#choose(name, options.key, retries > 0);
     return new Promise((resolve, reject) => {
       const waiting: WaitingRequest = {
@@ -310,7 +317,7 @@ export class Node {
     }
     if (!this.isHub) return;
     const nodes = this.#nodeSubscriptions.get(env.t);
-    if (nodes) for (const node of nodes) this.#links.get(node)?.send(env);
+    if (nodes) { for (const node of nodes) this.#links.get(node)?.send(env); }
   }
 
   #forward(env: Envelope, node: string): boolean {
@@ -338,7 +345,12 @@ export class Node {
   // ---- requests ----------------------------------------------------------------------------
 
   /** The instance to address, or `undefined` when none is live but retries may wait for one. */
-  #choose(name: string, key: string | undefined, mayWait: boolean, prefer?: string): string | undefined {
+  #choose(
+    name: string,
+    key: string | undefined,
+    mayWait: boolean,
+    prefer?: string,
+  ): string | undefined {
     const entry = this.#routes[name];
     if (!entry) {
       throw new UnavailableError(

@@ -106,7 +106,10 @@ export interface ContainerRef<D extends ContainerDefinition = ContainerDefinitio
    * @throws {TimeoutError} No reply in time · {@linkcode UnavailableError} no live instance ·
    * `RemoteError` the handler threw · `UnknownTopicError` · `SerializationError` bad body.
    */
-  request<T extends TopicOf<D>>(topic: T, ...args: BodyArgs<D, T, RequestOptions>): Promise<ReplyOf<D, T>>;
+  request<T extends TopicOf<D>>(
+    topic: T,
+    ...args: BodyArgs<D, T, RequestOptions>
+  ): Promise<ReplyOf<D, T>>;
   /**
    * Sends a message without waiting for anything.
    * @throws {UnavailableError} No live instance · `SerializationError` bad body.

@@ -8,7 +8,12 @@ import { loadTopology } from "../config/load.ts";
 import type { ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
 import type { Envelope, ExitReason, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { SupervisorGaveUpError } from "../protocol/errors.ts";
-import { backoffDelay, recordRestart, shouldRestart, stablePeriod } from "../supervisor/restart_policy.ts";
+import {
+  backoffDelay,
+  recordRestart,
+  shouldRestart,
+  stablePeriod,
+} from "../supervisor/restart_policy.ts";
 import type { ContainerDefinition, ContainerRef, MessageMeta } from "./container.ts";
 import { assertWithinHost } from "./_grant.ts";
 import { createHandle, InlineHandle, type InstanceHandle, WorkerHandle } from "./_modes.ts";
@@ -91,7 +96,12 @@ export interface TreeSnapshot {
   /** Application name. */
   name: string;
   /** The root supervisor's strategy and state. */
-  supervisor: { strategy: string; intensity: number; period: number; state: "running" | "shutting_down" | "stopped" };
+  supervisor: {
+    strategy: string;
+    intensity: number;
+    period: number;
+    state: "running" | "shutting_down" | "stopped";
+  };
   /** Containers in start order. */
   containers: ContainerSnapshot[];
 }
@@ -115,10 +125,20 @@ interface Group {
   slots: Slot[];
 }
 
-const LEVELS: Record<LogLevel | "silent", number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 9 };
+const LEVELS: Record<LogLevel | "silent", number> = {
+  debug: 0,
+  info: 1,
+  warn: 2,
+  error: 3,
+  silent: 9,
+};
 
 function defaultLogger(entry: LogEntry): void {
-  console.error(`${new Date().toISOString()} ${entry.level.toUpperCase().padEnd(5)} [${entry.source}] ${entry.message}`);
+  console.error(
+    `${new Date().toISOString()} ${
+      entry.level.toUpperCase().padEnd(5)
+    } [${entry.source}] ${entry.message}`,
+  );
 }
 
 /**
@@ -138,6 +158,8 @@ export class Runtime {
   readonly #groups = new Map<string, Group>();
   readonly #hub: Node;
   readonly #handles = new Map<string, InstanceHandle>();
+  /** Every handle not yet gone, old incarnations still cleaning up included. */
+  readonly #live = new Set<InstanceHandle>();
   readonly #listeners = new Map<keyof RuntimeEvents, Set<(event: never) => void>>();
   readonly #logLevel: LogLevel | "silent";
   readonly #logger: (entry: LogEntry) => void;
@@ -173,7 +195,10 @@ export class Runtime {
    * @throws {TopologyError} Invalid topology or a module that cannot be loaded.
    * @throws {PermissionEscalationError} A container asks for more than this process has.
    */
-  static async start(topology: string | URL | TopologyInput, options: RuntimeOptions = {}): Promise<Runtime> {
+  static async start(
+    topology: string | URL | TopologyInput,
+    options: RuntimeOptions = {},
+  ): Promise<Runtime> {
     const validated = await loadTopology(topology, { baseUrl: options.baseUrl });
     for (const spec of validated.containers) assertWithinHost(spec.name, spec.permissions);
     const rt = new Runtime(validated, options);
@@ -189,7 +214,9 @@ export class Runtime {
       globalThis.addEventListener("unhandledrejection", this.#onRejection);
     }
     this.#publishRoutes();
-    const keepalives = this.#topology.containers.filter((s) => s.mode !== "inline").map((s) => s.keepalive);
+    const keepalives = this.#topology.containers.filter((s) => s.mode !== "inline").map((s) =>
+      s.keepalive
+    );
     if (keepalives.length > 0) {
       const every = Math.max(10, Math.min(250, Math.min(...keepalives) / 4));
       this.#heartbeat = setInterval(() => this.#checkHeartbeats(), every);
@@ -198,7 +225,15 @@ export class Runtime {
       for (const group of this.#groups.values()) {
         const starts: Promise<void>[] = [];
         for (let replica = 0; replica < group.spec.replicas; replica++) {
-          const slot: Slot = { replica, incarnation: 0, state: "starting", handle: null, restarts: 0, consecutive: 0, startedAt: 0 };
+          const slot: Slot = {
+            replica,
+            incarnation: 0,
+            state: "starting",
+            handle: null,
+            restarts: 0,
+            consecutive: 0,
+            startedAt: 0,
+          };
           group.slots.push(slot);
           starts.push(this.#startSlot(group, slot));
         }
@@ -210,7 +245,11 @@ export class Runtime {
       await this.shutdown();
       throw error;
     }
-    this.#log("info", `started ${this.#topology.name}: ${this.#topology.containers.length} containers`, "runtime");
+    this.#log(
+      "info",
+      `started ${this.#topology.name}: ${this.#topology.containers.length} containers`,
+      "runtime",
+    );
   }
 
   // ---- public API ------------------------------------------------------------------------------
@@ -245,7 +284,10 @@ export class Runtime {
    * Observes runtime events (`start`, `exit`, `restart`, `unresponsive`, `escalate`).
    * @returns A function that stops observing.
    */
-  on<K extends keyof RuntimeEvents>(type: K, listener: (event: RuntimeEvents[K]) => void): () => void {
+  on<K extends keyof RuntimeEvents>(
+    type: K,
+    listener: (event: RuntimeEvents[K]) => void,
+  ): () => void {
     let set = this.#listeners.get(type);
     if (!set) this.#listeners.set(type, set = new Set());
     set.add(listener as (event: never) => void);
@@ -280,7 +322,12 @@ export class Runtime {
     const s = this.#topology.supervisor;
     return {
       name: this.#topology.name,
-      supervisor: { strategy: s.strategy, intensity: s.intensity, period: s.period, state: this.#state },
+      supervisor: {
+        strategy: s.strategy,
+        intensity: s.intensity,
+        period: s.period,
+        state: this.#state,
+      },
       containers,
     };
   }
@@ -304,7 +351,9 @@ export class Runtime {
     slot.incarnation++;
     slot.state = "starting";
     const spec = group.spec;
-    const node = spec.mode === "inline" ? this.#hub.id : `${spec.mode === "worker" ? "w" : "p"}${this.#nextNode++}`;
+    const node = spec.mode === "inline"
+      ? this.#hub.id
+      : `${spec.mode === "worker" ? "w" : "p"}${this.#nextNode++}`;
     const handle = createHandle({
       spec,
       instance: this.#instanceId(group, slot),
@@ -314,12 +363,16 @@ export class Runtime {
       log: (level, message, source) => this.#log(level, message, source),
     }, () => this.#routeTable());
     slot.handle = handle;
+    this.#live.add(handle);
+    handle.gone.then(() => {
+      this.#live.delete(handle);
+      if (this.#handles.get(node) === handle) this.#handles.delete(node);
+    });
     if (node !== this.#hub.id) this.#handles.set(node, handle);
     handle.onExit = (reason) => this.#exited(group, slot, handle, reason);
     try {
       await handle.start();
     } catch (error) {
-      this.#handles.delete(node);
       if (slot.handle === handle) slot.handle = null;
       throw error;
     }
@@ -328,7 +381,11 @@ export class Runtime {
     slot.startedAt = performance.now();
     this.#connectWorkers(handle);
     this.#publishRoutes();
-    this.#emit("start", { container: spec.name, instance: this.#instanceId(group, slot), incarnation: slot.incarnation });
+    this.#emit("start", {
+      container: spec.name,
+      instance: this.#instanceId(group, slot),
+      incarnation: slot.incarnation,
+    });
   }
 
   #exited(group: Group, slot: Slot, handle: InstanceHandle, reason: ExitReason): void {
@@ -343,7 +400,11 @@ export class Runtime {
       return;
     }
     this.#emit("exit", { container: group.spec.name, instance, reason });
-    this.#log(reason.kind === "error" || reason.kind === "crashed" ? "warn" : "info", `${instance} exited: ${reason.message}`, "runtime");
+    this.#log(
+      reason.kind === "error" || reason.kind === "crashed" ? "warn" : "info",
+      `${instance} exited: ${reason.message}`,
+      "runtime",
+    );
     // The isolate may still be cleaning up; make sure it goes.
     if (reason.kind !== "stopped" && reason.kind !== "normal") handle.stop(reason);
     slot.handle = null;
@@ -363,12 +424,18 @@ export class Runtime {
     if (recorded.exceeded) {
       slot.state = "stopped";
       const error = new SupervisorGaveUpError("root", supervisor.intensity, supervisor.period);
-      this.#log("error", `${error.message}; last failure: ${group.spec.name}: ${reason.message}`, "runtime");
+      this.#log(
+        "error",
+        `${error.message}; last failure: ${group.spec.name}: ${reason.message}`,
+        "runtime",
+      );
       this.#emit("escalate", { supervisor: "root", error });
       this.#shutdown ??= this.#stopAll(error);
       return;
     }
-    slot.consecutive = wasRunning && now - slot.startedAt > stablePeriod(supervisor.backoff) ? 1 : slot.consecutive + 1;
+    slot.consecutive = wasRunning && now - slot.startedAt > stablePeriod(supervisor.backoff)
+      ? 1
+      : slot.consecutive + 1;
     const delay = backoffDelay(slot.consecutive, supervisor.backoff, Math.random());
     slot.state = "restarting";
     slot.timer = setTimeout(() => {
@@ -393,7 +460,11 @@ export class Runtime {
             error: { name: error.name, message: error.message, stack: error.stack, kind: "remote" },
           };
           slot.lastExit = failure;
-          this.#emit("exit", { container: group.spec.name, instance: this.#instanceId(group, slot), reason: failure });
+          this.#emit("exit", {
+            container: group.spec.name,
+            instance: this.#instanceId(group, slot),
+            reason: failure,
+          });
           this.#decide(group, slot, failure, false);
         },
       );
@@ -402,8 +473,9 @@ export class Runtime {
 
   #forgetNode(handle: InstanceHandle): void {
     if (handle.node === this.#hub.id) return;
-    this.#handles.delete(handle.node);
-    for (const id of this.#handles.keys()) this.#hub.sendTo(id, { k: "down", n: handle.node });
+    for (const id of this.#handles.keys()) {
+      if (id !== handle.node) this.#hub.sendTo(id, { k: "down", n: handle.node });
+    }
   }
 
   /** Gives a newly ready worker a direct MessageChannel to every other ready worker. */
@@ -421,7 +493,9 @@ export class Runtime {
 
   #isReady(node: string): boolean {
     for (const group of this.#groups.values()) {
-      for (const slot of group.slots) if (slot.handle?.node === node) return slot.state === "running";
+      for (const slot of group.slots) {
+        if (slot.handle?.node === node) return slot.state === "running";
+      }
     }
     return false;
   }
@@ -461,8 +535,15 @@ export class Runtime {
         const silent = slot.handle.heartbeat(now);
         if (silent > group.spec.keepalive) {
           const instance = this.#instanceId(group, slot);
-          this.#emit("unresponsive", { container: group.spec.name, instance, silentFor: Math.round(silent) });
-          slot.handle.kill({ kind: "unresponsive", message: `no heartbeat for ${Math.round(silent)} ms` });
+          this.#emit("unresponsive", {
+            container: group.spec.name,
+            instance,
+            silentFor: Math.round(silent),
+          });
+          slot.handle.kill({
+            kind: "unresponsive",
+            message: `no heartbeat for ${Math.round(silent)} ms`,
+          });
         }
       }
     }
@@ -498,12 +579,16 @@ export class Runtime {
           continue;
         }
         slot.state = "stopping";
-        stops.push(handle.stop({ kind: "stopped", message: "runtime shutdown" }).then(() => {
-          slot.state = "stopped";
-        }));
+        stops.push(
+          handle.stop({ kind: "stopped", message: "runtime shutdown" }).then(() => {
+            slot.state = "stopped";
+          }),
+        );
       }
       await Promise.all(stops);
     }
+    // Old incarnations still stopping after a failure: they are bounded by their own timeouts.
+    await Promise.all([...this.#live].map((handle) => handle.gone));
     this.#hub.close(error ? `the runtime stopped: ${error.message}` : "the runtime has shut down");
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     this.#state = "stopped";

@@ -81,7 +81,11 @@ export function recordRestart(
  * console.assert(backoffDelay(30, b, 0.5) === 1000);
  * ```
  */
-export function backoffDelay(attempt: number, backoff: SupervisorSpec["backoff"], random: number): number {
+export function backoffDelay(
+  attempt: number,
+  backoff: SupervisorSpec["backoff"],
+  random: number,
+): number {
   const base = Math.min(backoff.max, backoff.min * 2 ** Math.max(0, attempt - 1));
   const spread = base * backoff.jitter * (random * 2 - 1);
   return Math.max(0, Math.round(base + spread));

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ENVELOPE_VERSION, type Envelope } from "../protocol/envelope.ts";
+import { type Envelope, ENVELOPE_VERSION } from "../protocol/envelope.ts";
 import { FrameError } from "../protocol/errors.ts";
 import { DEFAULT_MAX_FRAME, FrameDecoder } from "../protocol/framing.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
@@ -74,7 +74,10 @@ export class StreamLink extends BatchingLink {
       this.finish({ kind: "eof" });
     } catch (error) {
       if (this.isClosed) return;
-      this.finish({ kind: "error", error: error instanceof Error ? error : new Error(String(error)) });
+      this.finish({
+        kind: "error",
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
     }
   }
 
