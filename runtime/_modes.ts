@@ -221,12 +221,11 @@ abstract class IsolateHandle implements InstanceHandle {
       }
       this.launch.hub.attach(this.node, this.link);
       this.link.closed.then((closed) => {
-        this.ended({
-          kind: "crashed",
-          message: closed.error
-            ? `link lost: ${closed.error.message}`
-            : "link to the instance closed",
-        });
+        // A broken link (e.g. garbage on a process's stdout) ends the instance; a plain end of
+        // stream is the process exiting, which its exit status reports with the real reason.
+        if (closed.kind === "error") {
+          this.kill({ kind: "crashed", message: `link broken: ${closed.error?.message}` });
+        }
       });
       const settings: InitSettings = {
         node: this.node,
