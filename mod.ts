@@ -34,8 +34,10 @@ export {
   type Context,
   type Handlers,
   isContainerDefinition,
+  type IsUntyped,
   type Logger,
   type MessageMeta,
+  type ProtocolOf,
   type ReplyOf,
   type RequestOptions,
   type SendOptions,
@@ -48,6 +50,7 @@ export {
   Runtime,
   type RuntimeEvents,
   type RuntimeOptions,
+  type SlotState,
   type TreeSnapshot,
 } from "./runtime/runtime.ts";
 export {
@@ -61,12 +64,15 @@ export {
   TopologyError,
   UnavailableError,
   UnknownTopicError,
+  type WireError,
 } from "./protocol/errors.ts";
 export type { ExitReason, LogLevel } from "./protocol/envelope.ts";
 export {
+  type BalanceStrategy,
   type ContainerInput,
   type ContainerSpec,
   DEFAULTS,
+  type Defaults,
   type Mode,
   type RestartType,
   type Strategy,

@@ -31,7 +31,19 @@ Commands:
 Exit codes: 0 ok · 1 the application failed (e.g. its root supervisor gave up) · 2 bad usage
 or bad topology.`;
 
-const LATER = ["status", "tree", "scale", "restart", "stop", "spawn", "reload", "logs", "node", "shutdown", "new"];
+const LATER = [
+  "status",
+  "tree",
+  "scale",
+  "restart",
+  "stop",
+  "spawn",
+  "reload",
+  "logs",
+  "node",
+  "shutdown",
+  "new",
+];
 
 /**
  * Runs the CLI with `args`; returns the exit code.
@@ -67,7 +79,9 @@ export async function main(args: string[]): Promise<number> {
       return await start(rest[0] ?? "./kraken.yaml");
     default:
       if (LATER.includes(command)) {
-        console.error(`kraken ${command}: needs the management API, which this version does not have yet`);
+        console.error(
+          `kraken ${command}: needs the management API, which this version does not have yet`,
+        );
         return 2;
       }
       console.error(`kraken: unknown command "${command}"; run "kraken help"`);

@@ -8,8 +8,11 @@
  */
 import { didYouMean } from "./_suggest.ts";
 
+/** One permission kind. */
+export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | "sys" | "import";
+
 /** The permission kinds a container may be granted. */
-export const PERMISSION_KINDS = [
+export const PERMISSION_KINDS: readonly PermissionKind[] = [
   "net",
   "read",
   "write",
@@ -18,10 +21,7 @@ export const PERMISSION_KINDS = [
   "ffi",
   "sys",
   "import",
-] as const;
-
-/** One permission kind. */
-export type PermissionKind = typeof PERMISSION_KINDS[number];
+];
 
 /** A validated grant: `true` for the whole kind, or a list of hosts, paths, names. */
 export type Permissions = { [K in PermissionKind]?: true | string[] };

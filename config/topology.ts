@@ -73,8 +73,20 @@ export interface Topology {
   file?: string;
 }
 
+/** The shape of {@linkcode DEFAULTS}. */
+export interface Defaults {
+  /** Root supervisor flags. */
+  readonly supervisor: Readonly<Omit<SupervisorSpec, "backoff">> & {
+    readonly backoff: Readonly<SupervisorSpec["backoff"]>;
+  };
+  /** Container fields. */
+  readonly container: Readonly<
+    Pick<ContainerSpec, "mode" | "replicas" | "balance" | "restart" | "shutdown" | "keepalive">
+  >;
+}
+
 /** Every default in one place. */
-export const DEFAULTS = Object.freeze({
+export const DEFAULTS: Defaults = Object.freeze({
   supervisor: Object.freeze({
     strategy: "one_for_one" as Strategy,
     intensity: 5,
@@ -256,8 +268,23 @@ class Validator {
     return n;
   }
 
+  /** `${VAR}` is replaced in every string of the input, `config:` blocks included. */
+  expandAll(value: unknown, path: Path): unknown {
+    if (typeof value === "string") return this.expand(value, path);
+    if (Array.isArray(value)) return value.map((item, i) => this.expandAll(item, [...path, i]));
+    if (
+      typeof value === "object" && value !== null &&
+      Object.getPrototypeOf(value) === Object.prototype
+    ) {
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, this.expandAll(v, [...path, k])]),
+      );
+    }
+    return value;
+  }
+
   topology(input: unknown): Topology {
-    const top = this.map(input, [], TOP_KEYS);
+    const top = this.map(this.expandAll(input, []), [], TOP_KEYS);
     const name = this.expand(top.name ?? "kraken", ["name"]);
     if (typeof name !== "string" || name === "") {
       this.fail(["name"], `expected a non-empty string, got ${describe(name)}`);

@@ -29,6 +29,8 @@ export class TopologyError extends Error {
   readonly key: string;
 
   /**
+   * Creates the error.
+   *
    * @param detail What was wrong and what was expected.
    * @param where The file, line, column and key it was found at.
    */
@@ -64,6 +66,8 @@ export class TimeoutError extends Error {
   /** Milliseconds waited for each attempt. */
   readonly timeout: number;
   /**
+   * Creates the error.
+   *
    * @param container The container the request was for.
    * @param topic The request's topic.
    * @param timeout Milliseconds waited.
@@ -86,7 +90,11 @@ export class TimeoutError extends Error {
  * ```
  */
 export class UnavailableError extends Error {
-  /** @param message What was unavailable and why. */
+  /**
+   * Creates the error.
+   *
+   * @param message What was unavailable and why.
+   */
   constructor(message: string) {
     super(message);
     this.name = "UnavailableError";
@@ -111,7 +119,11 @@ export class RemoteError extends Error {
   /** The container that threw, where known. */
   readonly container?: string;
 
-  /** @param cause The remote error's name, message and stack, and the container that threw. */
+  /**
+   * Creates the error.
+   *
+   * @param cause The remote error's name, message and stack, and the container that threw.
+   */
   constructor(cause: { name: string; message: string; stack?: string; container?: string }) {
     super(
       `${
@@ -143,6 +155,8 @@ export class PermissionEscalationError extends Error {
   /** The value that exceeded the parent's grant (`true` means the whole kind). */
   readonly value: string | true;
   /**
+   * Creates the error.
+   *
    * @param container The container.
    * @param permission The permission kind.
    * @param value The value beyond the parent's grant.
@@ -175,7 +189,11 @@ export class PermissionEscalationError extends Error {
  * ```
  */
 export class AuthenticationError extends Error {
-  /** @param message What failed (never the secret itself). */
+  /**
+   * Creates the error.
+   *
+   * @param message What failed (never the secret itself).
+   */
   constructor(message: string) {
     super(message);
     this.name = "AuthenticationError";
@@ -192,7 +210,11 @@ export class AuthenticationError extends Error {
  * ```
  */
 export class FrameError extends Error {
-  /** @param message What was wrong with the frame. */
+  /**
+   * Creates the error.
+   *
+   * @param message What was wrong with the frame.
+   */
   constructor(message: string) {
     super(message);
     this.name = "FrameError";
@@ -213,6 +235,8 @@ export class SupervisorGaveUpError extends Error {
   /** The supervisor that gave up. */
   readonly supervisor: string;
   /**
+   * Creates the error.
+   *
    * @param supervisor Its name.
    * @param intensity Restarts allowed per period.
    * @param period The period in milliseconds.
@@ -242,6 +266,8 @@ export class UnknownTopicError extends Error {
   /** The topic it does not handle. */
   readonly topic: string;
   /**
+   * Creates the error.
+   *
    * @param container The container.
    * @param topic The unknown topic.
    * @param known The topics it does handle.
@@ -274,6 +300,8 @@ export class SerializationError extends TypeError {
   /** Where in the value the bad part sits, e.g. `body.items[2]`. */
   readonly path: string;
   /**
+   * Creates the error.
+   *
    * @param path Where the bad value sits.
    * @param what What it is.
    */

@@ -63,14 +63,16 @@ export interface ContainerDefinition<H extends Handlers = Handlers> {
   readonly factory: (ctx: Context) => H | Promise<H>;
 }
 
-type ProtocolOf<D> = D extends ContainerDefinition<infer H> ? H : Handlers;
-type Untyped<H> = string extends keyof H ? true : false;
+/** The handler map of a container definition (its protocol). */
+export type ProtocolOf<D> = D extends ContainerDefinition<infer H> ? H : Handlers;
+/** `true` for a handler map without known topics (an untyped ref). */
+export type IsUntyped<H> = string extends keyof H ? true : false;
 
 /** The topics a container handles. */
 export type TopicOf<D extends ContainerDefinition> = keyof ProtocolOf<D> & string;
 
 /** The arguments after the topic: the body (optional when the handler takes none), then options. */
-export type BodyArgs<D extends ContainerDefinition, T extends TopicOf<D>, O> = Untyped<
+export type BodyArgs<D extends ContainerDefinition, T extends TopicOf<D>, O> = IsUntyped<
   ProtocolOf<D>
 > extends true ? [body?: unknown, options?: O]
   : ProtocolOf<D>[T] extends (...args: infer P) => unknown
@@ -80,7 +82,7 @@ export type BodyArgs<D extends ContainerDefinition, T extends TopicOf<D>, O> = U
   : never;
 
 /** The reply type of a topic: the handler's return value, awaited. */
-export type ReplyOf<D extends ContainerDefinition, T extends TopicOf<D>> = Untyped<
+export type ReplyOf<D extends ContainerDefinition, T extends TopicOf<D>> = IsUntyped<
   ProtocolOf<D>
 > extends true ? unknown
   : ProtocolOf<D>[T] extends (...args: never[]) => infer R ? Awaited<R>

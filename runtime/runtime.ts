@@ -106,7 +106,8 @@ export interface TreeSnapshot {
   containers: ContainerSnapshot[];
 }
 
-type SlotState = "starting" | "running" | "restarting" | "stopping" | "stopped";
+/** Where an instance is in its life. */
+export type SlotState = "starting" | "running" | "restarting" | "stopping" | "stopped";
 
 interface Slot {
   replica: number;

@@ -11,7 +11,11 @@ export async function withRuntime(
   fn: (rt: Runtime) => Promise<void>,
   options: RuntimeOptions = {},
 ): Promise<void> {
-  const rt = await Runtime.start(topology, { logLevel: "silent", baseUrl: FIXTURES.href, ...options });
+  const rt = await Runtime.start(topology, {
+    logLevel: "silent",
+    baseUrl: FIXTURES.href,
+    ...options,
+  });
   try {
     await fn(rt);
   } finally {

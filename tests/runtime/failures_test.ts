@@ -7,7 +7,9 @@ import { alive, childrenOf, FIXTURES, nextEvent, waitUntil, withRuntime } from "
 type Echo = typeof echo;
 
 Deno.test("[worker] Deno.exit() inside a worker is silent: heartbeats catch it and it restarts", async () => {
-  await withRuntime({ containers: { echo: { module: "./echo.ts", mode: "worker", keepalive: "300ms" } } }, async (rt) => {
+  await withRuntime({
+    containers: { echo: { module: "./echo.ts", mode: "worker", keepalive: "300ms" } },
+  }, async (rt) => {
     const unresponsive = nextEvent(rt, "unresponsive");
     const restarted = nextEvent(rt, "restart");
     rt.ref<Echo>("echo").send("exit");
@@ -20,30 +22,36 @@ Deno.test("[worker] Deno.exit() inside a worker is silent: heartbeats catch it a
 });
 
 Deno.test("[process] a process that exits by itself is seen and started again", async () => {
-  await withRuntime({ containers: { echo: { module: "./echo.ts", mode: "process" } } }, async (rt) => {
-    const exited = nextEvent(rt, "exit");
-    rt.ref<Echo>("echo").send("exit");
-    const exit = await exited;
-    assert.equal(exit.reason.kind, "normal");
-    await nextEvent(rt, "restart");
-    assert.equal(await rt.ref<Echo>("echo").request("count"), 1);
-  });
+  await withRuntime(
+    { containers: { echo: { module: "./echo.ts", mode: "process" } } },
+    async (rt) => {
+      const exited = nextEvent(rt, "exit");
+      rt.ref<Echo>("echo").send("exit");
+      const exit = await exited;
+      assert.equal(exit.reason.kind, "normal");
+      await nextEvent(rt, "restart");
+      assert.equal(await rt.ref<Echo>("echo").request("count"), 1);
+    },
+  );
 });
 
 Deno.test("[process] a process killed with SIGKILL is restarted; requests with retries still succeed", async () => {
-  await withRuntime({ containers: { echo: { module: "./echo.ts", mode: "process" } } }, async (rt) => {
-    const ref = rt.ref<Echo>("echo");
-    const pid = await ref.request("pid");
-    assert.ok(alive(pid));
-    const exited = nextEvent(rt, "exit");
-    Deno.kill(pid, "SIGKILL");
-    // Issued while the process is dead or restarting: retries wait for the new incarnation.
-    const reply = ref.request("count", undefined, { retries: 20, timeout: 500 });
-    assert.equal((await exited).reason.kind, "killed");
-    assert.equal(await reply, 1);
-    assert.notEqual(await ref.request("pid"), pid);
-    assert.equal(rt.tree().containers[0].restarts, 1);
-  });
+  await withRuntime(
+    { containers: { echo: { module: "./echo.ts", mode: "process" } } },
+    async (rt) => {
+      const ref = rt.ref<Echo>("echo");
+      const pid = await ref.request("pid");
+      assert.ok(alive(pid));
+      const exited = nextEvent(rt, "exit");
+      Deno.kill(pid, "SIGKILL");
+      // Issued while the process is dead or restarting: retries wait for the new incarnation.
+      const reply = ref.request("count", undefined, { retries: 20, timeout: 500 });
+      assert.equal((await exited).reason.kind, "killed");
+      assert.equal(await reply, 1);
+      assert.notEqual(await ref.request("pid"), pid);
+      assert.equal(rt.tree().containers[0].restarts, 1);
+    },
+  );
 });
 
 Deno.test("[process] a process container exits within 2 s when its host is killed with SIGKILL", async () => {
@@ -61,7 +69,11 @@ Deno.test("[process] a process container exits within 2 s when its host is kille
   }
   const pids: number[] = JSON.parse(text.split("\n")[0]);
   assert.equal(pids.length, 2);
-  assert.deepEqual(childrenOf(host.pid).sort(), [...pids].sort(), "the containers are the host's children");
+  assert.deepEqual(
+    childrenOf(host.pid).sort(),
+    [...pids].sort(),
+    "the containers are the host's children",
+  );
   host.kill("SIGKILL");
   await host.status;
   reader.cancel();
@@ -96,7 +108,12 @@ Deno.test("every mode: a factory that throws fails the start with the remote err
 
 Deno.test("a module path that does not exist is a TopologyError naming the module, before anything starts", async () => {
   const error = await Runtime.start(
-    { containers: { ok: { module: "./echo.ts", mode: "process" }, gone: { module: "./missing.ts" } } },
+    {
+      containers: {
+        ok: { module: "./echo.ts", mode: "process" },
+        gone: { module: "./missing.ts" },
+      },
+    },
     { logLevel: "silent", baseUrl: FIXTURES.href },
   ).catch((e) => e);
   assert.ok(error instanceof TopologyError);

@@ -72,7 +72,9 @@ for (const mode of MODES) {
       assert.deepEqual([...seen].sort(), ["rr#0.1", "rr#1.1", "rr#2.1"]);
       const keyed = new Set<string>();
       for (let i = 0; i < 6; i++) {
-        keyed.add((await rt.ref<Echo>("kh").request("whoami", undefined, { key: "user-42" })).instance);
+        keyed.add(
+          (await rt.ref<Echo>("kh").request("whoami", undefined, { key: "user-42" })).instance,
+        );
       }
       assert.equal(keyed.size, 1);
     });
@@ -199,21 +201,27 @@ for (const mode of MODES) {
 
   Deno.test(`[${mode}] shutdown runs onStop hooks in reverse start order`, async () => {
     const lines: string[] = [];
-    await withRuntime({
-      containers: { first: { module: "./echo.ts", mode }, second: { module: "./echo.ts", mode } },
-    }, async () => {}, {
-      logLevel: "info",
-      logger: (entry) => {
-        if (entry.message.startsWith("stopping")) lines.push(entry.message);
+    await withRuntime(
+      {
+        containers: { first: { module: "./echo.ts", mode }, second: { module: "./echo.ts", mode } },
       },
-    });
+      async () => {},
+      {
+        logLevel: "info",
+        logger: (entry) => {
+          if (entry.message.startsWith("stopping")) lines.push(entry.message);
+        },
+      },
+    );
     assert.deepEqual(lines, ["stopping second#0.1", "stopping first#0.1"]);
   });
 
   Deno.test(`[${mode}] a hanging onStop is cut off after shutdown: and the instance is killed`, async () => {
     const started = performance.now();
     await withRuntime({
-      containers: { echo: { module: "./echo.ts", mode, shutdown: "200ms", config: { hangOnStop: true } } },
+      containers: {
+        echo: { module: "./echo.ts", mode, shutdown: "200ms", config: { hangOnStop: true } },
+      },
     }, async () => {});
     const took = performance.now() - started;
     assert.ok(took < 3000, `shutdown took ${took} ms`);

@@ -12,9 +12,15 @@ for (const mode of ["worker", "process"] as const) {
     using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     await withRuntime({ containers: { box: { module: "./echo.ts", mode } } }, async (rt) => {
       const ref = rt.ref<Echo>("box");
-      assert.deepEqual(await ref.request("readFile", { path: "/etc/hostname" }), { ok: false, name: "NotCapable" });
+      assert.deepEqual(await ref.request("readFile", { path: "/etc/hostname" }), {
+        ok: false,
+        name: "NotCapable",
+      });
       const port = listener.addr.port;
-      assert.deepEqual(await ref.request("connect", { host: "127.0.0.1", port }), { ok: false, name: "NotCapable" });
+      assert.deepEqual(await ref.request("connect", { host: "127.0.0.1", port }), {
+        ok: false,
+        name: "NotCapable",
+      });
     });
   });
 
@@ -26,18 +32,28 @@ for (const mode of ["worker", "process"] as const) {
     })().catch(() => {});
     await withRuntime({
       containers: {
-        box: { module: "./echo.ts", mode, permissions: { read: ["./"], net: [`127.0.0.1:${port}`] } },
+        box: {
+          module: "./echo.ts",
+          mode,
+          permissions: { read: ["./"], net: [`127.0.0.1:${port}`] },
+        },
       },
     }, async (rt) => {
       const ref = rt.ref<Echo>("box");
       const inside = await ref.request("readFile", { path: `${fixturesDir}echo.ts` });
       assert.equal(inside.ok, true);
-      assert.deepEqual(await ref.request("readFile", { path: "/etc/hostname" }), { ok: false, name: "NotCapable" });
-      assert.deepEqual(await ref.request("connect", { host: "127.0.0.1", port }), { ok: true });
-      assert.deepEqual(await ref.request("connect", { host: "127.0.0.1", port: port === 1 ? 2 : port - 1 }), {
+      assert.deepEqual(await ref.request("readFile", { path: "/etc/hostname" }), {
         ok: false,
         name: "NotCapable",
       });
+      assert.deepEqual(await ref.request("connect", { host: "127.0.0.1", port }), { ok: true });
+      assert.deepEqual(
+        await ref.request("connect", { host: "127.0.0.1", port: port === 1 ? 2 : port - 1 }),
+        {
+          ok: false,
+          name: "NotCapable",
+        },
+      );
     });
     listener.close();
     await accepting;
@@ -45,10 +61,15 @@ for (const mode of ["worker", "process"] as const) {
 }
 
 Deno.test("[inline] an inline container has no sandbox: it runs with the host's permissions", async () => {
-  await withRuntime({ containers: { box: { module: "./echo.ts", mode: "inline" } } }, async (rt) => {
-    const reply = await rt.ref<Echo>("box").request("readFile", { path: `${fixturesDir}echo.ts` });
-    assert.equal(reply.ok, true);
-  });
+  await withRuntime(
+    { containers: { box: { module: "./echo.ts", mode: "inline" } } },
+    async (rt) => {
+      const reply = await rt.ref<Echo>("box").request("readFile", {
+        path: `${fixturesDir}echo.ts`,
+      });
+      assert.equal(reply.ok, true);
+    },
+  );
 });
 
 Deno.test("a permission wider than the host's grant is refused before anything starts", async () => {

@@ -1,0 +1,137 @@
+// The msgpack codec, pinned against @msgpack/msgpack, and its hostile-input limits.
+import assert from "node:assert/strict";
+import { decode, encode } from "@msgpack/msgpack";
+import { FrameError } from "../../mod.ts";
+import { decodeMsgpack, MsgpackEncoder } from "../../protocol/msgpack.ts";
+import { FrameDecoder } from "../../protocol/framing.ts";
+
+const samples: unknown[] = [
+  null,
+  true,
+  false,
+  0,
+  127,
+  128,
+  255,
+  256,
+  65535,
+  65536,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 53 - 1,
+  -1,
+  -32,
+  -33,
+  -128,
+  -129,
+  -32768,
+  -32769,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  -(2 ** 53) + 1,
+  1.5,
+  -0.25,
+  1e300,
+  "",
+  "a",
+  "x".repeat(31),
+  "x".repeat(32),
+  "é".repeat(100),
+  "🐙".repeat(20_000),
+  new Uint8Array([]),
+  new Uint8Array(300).fill(7),
+  new Uint8Array(70_000).fill(9),
+  [],
+  [1, [2, [3]]],
+  new Array(20).fill("a"),
+  new Array(70_000).fill(1),
+  {},
+  { a: 1, b: { c: [true, null] } },
+  Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])),
+  new Date(0),
+  new Date(1_700_000_000_123),
+  new Date(-1_000),
+];
+
+Deno.test("msgpack: our encoding decodes with @msgpack/msgpack, and theirs with ours", () => {
+  const ours = new MsgpackEncoder();
+  for (const value of samples) {
+    assert.deepEqual(
+      decode(ours.encode(value)),
+      value,
+      `ours → theirs: ${String(value).slice(0, 40)}`,
+    );
+    assert.deepEqual(
+      decodeMsgpack(encode(value)),
+      value,
+      `theirs → ours: ${String(value).slice(0, 40)}`,
+    );
+  }
+});
+
+Deno.test("msgpack: an undefined map entry is left out, an undefined array item is nil", () => {
+  const bytes = new MsgpackEncoder().encode({ a: undefined, b: [undefined] });
+  assert.deepEqual(decodeMsgpack(bytes), { b: [null] });
+});
+
+Deno.test("msgpack: a __proto__ key stays data and never changes the prototype", () => {
+  const value = decodeMsgpack(encode(JSON.parse('{"__proto__": {"polluted": true}}'))) as Record<
+    string,
+    unknown
+  >;
+  assert.equal(Object.getPrototypeOf(value), Object.prototype);
+  assert.deepEqual(Object.keys(value), ["__proto__"]);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("msgpack: lying lengths, bad bytes and deep nesting are FrameErrors, never allocations", () => {
+  const cases: [string, number[]][] = [
+    ["array32 claiming 4 billion items", [0xdd, 0xff, 0xff, 0xff, 0xff]],
+    ["map32 claiming 4 billion pairs", [0xdf, 0xff, 0xff, 0xff, 0xff]],
+    ["str32 longer than the input", [0xdb, 0x7f, 0xff, 0xff, 0xff, 0x61]],
+    ["bin32 longer than the input", [0xc6, 0x00, 0x10, 0x00, 0x00]],
+    ["reserved byte 0xc1", [0xc1]],
+    ["truncated float64", [0xcb, 0, 0]],
+    ["unknown extension", [0xd4, 0x05, 0x00]],
+    ["invalid UTF-8", [0xa2, 0xff, 0xfe]],
+    ["non-string map key", [0x81, 0x01, 0x02]],
+    ["trailing bytes", [0x01, 0x02]],
+    ["empty input", []],
+  ];
+  for (const [name, bytes] of cases) {
+    assert.throws(() => decodeMsgpack(new Uint8Array(bytes)), FrameError, name);
+  }
+  const deep = new Uint8Array(1000).fill(0x91);
+  assert.throws(() => decodeMsgpack(deep), /nested deeper/);
+});
+
+Deno.test("framing: frames split anywhere are reassembled; oversize prefixes are refused", () => {
+  const enc = new MsgpackEncoder();
+  const frames = [
+    enc.encodeFrame([1, "a"]),
+    enc.encodeFrame({ big: "x".repeat(5000) }),
+    enc.encodeFrame(null),
+  ];
+  const stream = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    stream.set(f, at);
+    at += f.length;
+  }
+  for (const step of [1, 3, 7, 100, stream.length]) {
+    const decoder = new FrameDecoder();
+    const out: unknown[] = [];
+    for (let i = 0; i < stream.length; i += step) {
+      for (const payload of decoder.push(stream.subarray(i, i + step))) {
+        out.push(decodeMsgpack(payload));
+      }
+    }
+    assert.deepEqual(out, [[1, "a"], { big: "x".repeat(5000) }, null], `chunks of ${step}`);
+    assert.equal(decoder.buffered, 0);
+  }
+  const small = new FrameDecoder(1024);
+  assert.throws(
+    () => small.push(new Uint8Array([0xff, 0xff, 0xff, 0xff])),
+    /4294967295 bytes exceeds the maximum of 1024/,
+  );
+});
