@@ -60,8 +60,9 @@ export class PendingRequests<P extends Pending> {
   /** Removes and returns the request `id`, if still waiting. */
   take(id: number): P | undefined {
     const pending = this.#map.get(id);
+    // The timer stays armed when the table empties: re-arming it for every request of a
+    // one-at-a-time caller would cost more than the request; a sweep of nothing is cheap.
     if (pending) this.#map.delete(id);
-    if (this.#map.size === 0) this.#disarm();
     return pending;
   }
 

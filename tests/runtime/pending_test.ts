@@ -45,7 +45,7 @@ Deno.test("PendingRequests expires each request at its deadline with a single ti
   clock.advance(200);
   assert.deepEqual(expired, [2, 3]);
   assert.equal(table.size, 0);
-  assert.equal(clock.armed, 0, "no timer stays armed with nothing waiting");
+  assert.equal(clock.armed, 0, "no timer stays armed after a sweep with nothing waiting");
 });
 
 Deno.test("pickReplica(): round robin cycles, key_hash is stable per key, random stays in range", () => {
