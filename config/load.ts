@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { pathToFileURL } from "node:url";
 import type * as Yaml from "yaml";
 import { TopologyError } from "../protocol/errors.ts";
 import { type Topology, type TopologyInput, validateTopology } from "./topology.ts";
@@ -24,10 +25,10 @@ export async function loadTopology(
 ): Promise<Topology> {
   const env = (name: string) => Deno.env.get(name);
   if (typeof source === "object" && !(source instanceof URL)) {
-    const baseUrl = options.baseUrl ?? `file://${Deno.cwd()}/`;
+    const baseUrl = options.baseUrl ?? cwdUrl();
     return await checkModules(validateTopology(source, { baseUrl, env }), undefined);
   }
-  const url = source instanceof URL ? source : new URL(source, `file://${Deno.cwd()}/`);
+  const url = source instanceof URL ? source : new URL(source, cwdUrl());
   const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
   let text: string;
   try {
@@ -84,6 +85,11 @@ export async function loadTopology(
   const baseUrl = new URL(".", url).href;
   const topology = validateTopology(doc.toJS(), { file, baseUrl, locate, env });
   return await checkModules(topology, locate);
+}
+
+/** The working directory as a folder URL, percent-encoded (spaces, `#`, `%` in paths). */
+function cwdUrl(): string {
+  return pathToFileURL(`${Deno.cwd()}/`).href;
 }
 
 /** A module path that does not exist is a topology error, found before anything starts. */

@@ -248,7 +248,9 @@ export class Runtime {
     }
     this.#log(
       "info",
-      `started ${this.#topology.name}: ${this.#topology.containers.length} containers`,
+      `started ${this.#topology.name}: ${this.#topology.containers.length} container${
+        this.#topology.containers.length === 1 ? "" : "s"
+      }`,
       "runtime",
     );
   }

@@ -101,7 +101,8 @@ export class StreamLink extends BatchingLink {
           this.#write(next);
         }
       },
-      (error) => this.finish({ kind: "error", error }),
+      // A failed write means the other side is gone (broken pipe): an end, not bad input.
+      (error) => this.finish({ kind: "eof", error }),
     );
   }
 

@@ -45,7 +45,8 @@ Deno.test("[process] a process killed with SIGKILL is restarted; requests with r
       const exited = nextEvent(rt, "exit");
       Deno.kill(pid, "SIGKILL");
       // Issued while the process is dead or restarting: retries wait for the new incarnation.
-      const reply = ref.request("count", undefined, { retries: 20, timeout: 500 });
+      const reply = ref.request("count", undefined, { retries: 20, timeout: 500 })
+        .catch((e) => e);
       assert.equal((await exited).reason.kind, "killed");
       assert.equal(await reply, 1);
       assert.notEqual(await ref.request("pid"), pid);

@@ -1,0 +1,388 @@
+// Kraken benchmark: request/reply throughput and latency per mode against raw baselines,
+// spawn-to-ready, and memory per idle container. Reports only; no figure fails the run.
+//
+//   deno task bench            full run (20k requests per mode, 5 spawns, 8 idle instances)
+//   deno task bench --quick    smoke run
+import { Runtime } from "../mod.ts";
+import type { MemProbeResult } from "./mem_probe.ts";
+import { type Body, childPids, RawProcess, RawWorker } from "./_raw.ts";
+
+type Mode = "inline" | "worker" | "process";
+const MODES: Mode[] = ["inline", "worker", "process"];
+
+const quick = Deno.args.includes("--quick");
+const CFG = quick
+  ? { requests: 3_000, warmup: 500, window: 100, rounds: 1, spawnRuns: 3, memN: 4, settleMs: 200 }
+  : {
+    requests: 20_000,
+    warmup: 2_000,
+    window: 100,
+    rounds: 3,
+    spawnRuns: 5,
+    memN: 8,
+    settleMs: 500,
+  };
+const PAYLOAD = "x".repeat(80);
+const baseUrl = new URL("./", import.meta.url).href;
+const MODULE = "./echo_container.ts";
+
+const TARGET = {
+  inlineRps: 1_000_000,
+  throughputRatio: 1.5,
+  spawn: { worker: 25, process: 50 } as Record<string, number>,
+  memRatio: 1.3,
+};
+
+// ---- measuring ---------------------------------------------------------------------------------
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+type Call = (body: Body) => Promise<unknown>;
+
+/** Keeps `window` requests constantly in flight (a new one leaves as each reply lands). */
+function drive(call: Call, total: number, window: number, idBase: number): Promise<LoadResult> {
+  const latencies = new Float64Array(total);
+  let issued = 0;
+  let done = 0;
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const issue = () => {
+      const i = issued++;
+      const id = idBase + i;
+      const sent = performance.now();
+      call({ id, payload: PAYLOAD }).then((reply) => {
+        latencies[i] = performance.now() - sent;
+        if ((reply as Body).id !== id) return reject(new Error(`reply ${i} is not its echo`));
+        done++;
+        if (issued < total) issue();
+        else if (done === total) {
+          const elapsed = performance.now() - t0;
+          latencies.sort();
+          resolve({
+            rps: total / (elapsed / 1000),
+            p50: latencies[Math.floor(total * 0.5)],
+            p99: latencies[Math.min(total - 1, Math.floor(total * 0.99))],
+          });
+        }
+      }, reject);
+    };
+    for (let i = 0; i < Math.min(window, total); i++) issue();
+  });
+}
+
+async function load(call: Call): Promise<LoadResult> {
+  await drive(call, CFG.warmup, CFG.window, 0);
+  return drive(call, CFG.requests, CFG.window, 1_000_000);
+}
+
+function startKraken(mode: Mode, replicas = 1): Promise<Runtime> {
+  return Runtime.start({
+    containers: { echo: { module: MODULE, mode, replicas } },
+  }, { logLevel: "silent", baseUrl });
+}
+
+async function krakenLoad(mode: Mode): Promise<LoadResult> {
+  const rt = await startKraken(mode);
+  try {
+    const ref = rt.ref("echo");
+    return await load((body) => ref.request("echo", body));
+  } finally {
+    await rt.shutdown();
+  }
+}
+
+type RawKind = "inline" | "worker" | "process" | "worker-batched" | "process-batched";
+
+async function rawLoad(kind: RawKind): Promise<LoadResult> {
+  switch (kind) {
+    case "inline": {
+      const fn = async (body: Body) => await body;
+      return load((body) => fn(body));
+    }
+    case "worker":
+    case "worker-batched": {
+      const worker = new RawWorker(kind === "worker-batched");
+      try {
+        return await load((body) => worker.request(body));
+      } finally {
+        worker.close();
+      }
+    }
+    case "process":
+    case "process-batched": {
+      const proc = new RawProcess(kind === "process-batched");
+      try {
+        return await load((body) => proc.request(body));
+      } finally {
+        await proc.close();
+      }
+    }
+  }
+}
+
+/** Per-metric medians over rounds. */
+function medianLoad(results: LoadResult[]): LoadResult {
+  return {
+    rps: median(results.map((r) => r.rps)),
+    p50: median(results.map((r) => r.p50)),
+    p99: median(results.map((r) => r.p99)),
+  };
+}
+
+/** ms from start until the first reply, for Kraken's `Runtime.start` of a one-container topology. */
+async function krakenSpawn(mode: Mode): Promise<number> {
+  const t0 = performance.now();
+  const rt = await startKraken(mode);
+  await rt.ref("echo").request("echo", { id: 0, payload: PAYLOAD });
+  const ms = performance.now() - t0;
+  await rt.shutdown();
+  return ms;
+}
+
+/** ms from `new Worker` / `deno run` until the first echo. */
+async function rawSpawn(mode: "worker" | "process"): Promise<number> {
+  const t0 = performance.now();
+  const raw = mode === "worker" ? new RawWorker() : new RawProcess();
+  await raw.request({ id: 0, payload: PAYLOAD });
+  const ms = performance.now() - t0;
+  await raw.close();
+  return ms;
+}
+
+async function memProbe(kind: string): Promise<MemProbeResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--no-lock",
+      "--v8-flags=--expose-gc",
+      new URL("./mem_probe.ts", import.meta.url).pathname,
+      kind,
+      String(CFG.memN),
+      String(CFG.settleMs),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`memory probe ${kind} failed (exit ${out.code})`);
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]) as MemProbeResult;
+}
+
+function took(since: number): string {
+  return `(section took ${((performance.now() - since) / 1000).toFixed(1)} s)`;
+}
+
+// ---- formatting --------------------------------------------------------------------------------
+
+function rate(rps: number): string {
+  return rps >= 1e6 ? `${(rps / 1e6).toFixed(2)}M/s` : `${(rps / 1e3).toFixed(1)}k/s`;
+}
+function ms(value: number): string {
+  return value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
+}
+function mb(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(2)} MB`;
+}
+function ratio(value: number): string {
+  return `${value.toFixed(2)}x`;
+}
+function verdict(ok: boolean): string {
+  return ok ? "ok" : "MISS";
+}
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+function table(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(line(head));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const row of rows) console.log(line(row));
+}
+
+// ---- run ---------------------------------------------------------------------------------------
+
+const began = performance.now();
+console.log(
+  `Kraken bench${
+    quick ? " (--quick)" : ""
+  }: Deno ${Deno.version.deno}, ${Deno.build.os}-${Deno.build.arch}, ` +
+    `${navigator.hardwareConcurrency} CPUs`,
+);
+console.log(
+  `load: ${CFG.requests} requests after ${CFG.warmup} warm-up, ${CFG.window} kept in flight, ` +
+    `body { id, payload: "x" x 80 }`,
+);
+
+// 1 + 2. Throughput and latency, Kraken beside its raw baselines, kinds interleaved each round.
+let since = performance.now();
+const loadKinds = [
+  ...MODES.map((m) => `kraken ${m}`),
+  ...["inline", "worker", "process", "worker-batched", "process-batched"].map((k) => `raw ${k}`),
+];
+const rounds: Record<string, LoadResult[]> = Object.fromEntries(loadKinds.map((k) => [k, []]));
+for (let round = 0; round < CFG.rounds; round++) {
+  for (const kind of loadKinds) {
+    const [who, what] = kind.split(" ");
+    rounds[kind].push(
+      who === "kraken" ? await krakenLoad(what as Mode) : await rawLoad(what as RawKind),
+    );
+  }
+}
+const loads = Object.fromEntries(loadKinds.map((k) => [k, medianLoad(rounds[k])]));
+
+console.log(
+  `\n1-2. Request/reply throughput and latency, median of ${CFG.rounds} round(s) ${took(since)}`,
+);
+table(
+  [
+    "mode",
+    "kraken req/s",
+    "p50",
+    "p99",
+    "raw req/s",
+    "raw p50",
+    "raw p99",
+    `raw/kraken (target <= ${TARGET.throughputRatio})`,
+    "p50 kraken/raw",
+  ],
+  MODES.map((mode) => {
+    const kraken = loads[`kraken ${mode}`];
+    const raw = loads[`raw ${mode}`];
+    const cost = raw.rps / kraken.rps;
+    const target = mode === "inline"
+      ? ` (target >= 1M: ${verdict(kraken.rps >= TARGET.inlineRps)})`
+      : "";
+    return [
+      mode,
+      `${rate(kraken.rps)}${target}`,
+      ms(kraken.p50),
+      ms(kraken.p99),
+      rate(raw.rps),
+      ms(raw.p50),
+      ms(raw.p99),
+      `${ratio(cost)} ${verdict(cost <= TARGET.throughputRatio)}`,
+      ratio(kraken.p50 / raw.p50),
+    ];
+  }),
+);
+console.log(
+  "   raw: inline = await fn(body); worker = bare echo worker, one postMessage per message;\n" +
+    "   process = bare `deno run` echo over stdin/stdout, msgpack frames, one write per frame.",
+);
+console.log(
+  "\n   Info only: raw baselines that batch like Kraken's links (the messages of one turn leave\n" +
+    "   in one postMessage / one write; still one msgpack frame per message for process).",
+);
+table(
+  ["mode", "raw batched req/s", "p50", "p99", "raw batched/kraken", "p50 kraken/raw batched"],
+  (["worker", "process"] as const).map((mode) => {
+    const kraken = loads[`kraken ${mode}`];
+    const batched = loads[`raw ${mode}-batched`];
+    return [
+      mode,
+      rate(batched.rps),
+      ms(batched.p50),
+      ms(batched.p99),
+      ratio(batched.rps / kraken.rps),
+      ratio(kraken.p50 / batched.p50),
+    ];
+  }),
+);
+
+// 3. Spawn to ready: start until the first reply; kinds interleaved each round, first round discarded.
+const spawnKinds = [
+  "kraken inline",
+  "kraken worker",
+  "kraken process",
+  "raw worker",
+  "raw process",
+];
+since = performance.now();
+const spawns: Record<string, number[]> = Object.fromEntries(spawnKinds.map((k) => [k, []]));
+for (let round = 0; round <= CFG.spawnRuns; round++) {
+  for (const kind of spawnKinds) {
+    const [who, mode] = kind.split(" ") as ["kraken" | "raw", Mode];
+    const t = who === "kraken"
+      ? await krakenSpawn(mode)
+      : await rawSpawn(mode as "worker" | "process");
+    if (round > 0) spawns[kind].push(t);
+  }
+}
+console.log(
+  `\n3. Spawn to ready (start until the first reply; median of ${CFG.spawnRuns}, after 1 warm-up) ${
+    took(since)
+  }`,
+);
+table(
+  ["mode", "kraken", "raw", "kraken - raw", "kraken/raw", "target"],
+  MODES.map((mode) => {
+    const k = median(spawns[`kraken ${mode}`]);
+    const rawTimes = spawns[`raw ${mode}`];
+    const r = rawTimes?.length ? median(rawTimes) : NaN;
+    const target = TARGET.spawn[mode];
+    return [
+      mode,
+      ms(k),
+      Number.isNaN(r) ? "-" : ms(r),
+      Number.isNaN(r) ? "-" : ms(k - r),
+      Number.isNaN(r) ? "-" : ratio(k / r),
+      target ? `<= ${target} ms: ${verdict(k <= target)}` : "-",
+    ];
+  }),
+);
+console.log(
+  "   raw worker = new Worker(echo script) to first echo; raw process = deno run to first frame",
+);
+
+// 4. Memory per idle instance, each kind measured in a fresh probe process.
+since = performance.now();
+const probes: Record<string, MemProbeResult> = {};
+for (
+  const kind of ["kraken-inline", "bare-worker", "kraken-worker", "bare-process", "kraken-process"]
+) {
+  probes[kind] = await memProbe(kind);
+}
+console.log(
+  `\n4. Resident memory added per idle instance (N=${CFG.memN}; host RSS delta + children VmRSS) ${
+    took(since)
+  }`,
+);
+table(
+  ["mode", "kraken", "(host + children)", "bare", "(host + children)", "kraken/bare", "target"],
+  MODES.map((mode) => {
+    const k = probes[`kraken-${mode}`];
+    const b = probes[`bare-${mode}`];
+    const split = (p: MemProbeResult) =>
+      `(${mb(p.hostDelta / p.n)} + ${mb(p.childRss / p.n)} x${p.children})`;
+    const memRatio = b ? k.perInstance / b.perInstance : NaN;
+    return [
+      mode,
+      mb(k.perInstance),
+      split(k),
+      b ? mb(b.perInstance) : "-",
+      b ? split(b) : "-",
+      b ? ratio(memRatio) : "-",
+      b ? `<= ${TARGET.memRatio}: ${verdict(memRatio <= TARGET.memRatio)}` : "-",
+    ];
+  }),
+);
+console.log(
+  "   bare worker = idle echo worker after one message; bare process = deno run of a script " +
+    "waiting on stdin",
+);
+
+const leftover = childPids();
+console.log(
+  `\ndone in ${
+    ((performance.now() - began) / 1000).toFixed(1)
+  } s; leftover subprocesses: ${leftover.length}`,
+);
