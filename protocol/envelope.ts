@@ -99,3 +99,12 @@ export type Envelope =
 
 /** Log levels, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Rank of each level (and `silent`, above all): a line is logged when its rank is >= the threshold's. */
+export const LOG_LEVEL_RANK: Readonly<Record<LogLevel | "silent", number>> = Object.freeze({
+  debug: 0,
+  info: 1,
+  warn: 2,
+  error: 3,
+  silent: 9,
+});

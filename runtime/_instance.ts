@@ -4,7 +4,12 @@
  *
  * @module
  */
-import type { Envelope, ExitReason, LogLevel } from "../protocol/envelope.ts";
+import {
+  type Envelope,
+  type ExitReason,
+  LOG_LEVEL_RANK,
+  type LogLevel,
+} from "../protocol/envelope.ts";
 import {
   errorToWire,
   TopologyError,
@@ -47,13 +52,6 @@ export interface InstanceEvents {
 
 type Handler = (body: unknown, meta: MessageMeta) => unknown;
 
-const LEVELS: Record<LogLevel | "silent", number> = {
-  debug: 0,
-  info: 1,
-  warn: 2,
-  error: 3,
-  silent: 9,
-};
 const DEDUPE_LIMIT = 10_000;
 const REQUEST_META = Object.freeze({ kind: "request" as const });
 const SEND_META = Object.freeze({ kind: "send" as const });
@@ -93,9 +91,11 @@ export class ContainerInstance implements Context, HostedInstance {
     this.name = settings.name;
     this.instance = settings.instance;
     this.config = Object.freeze({ ...settings.config });
-    const min = LEVELS[settings.logLevel];
+    const min = LOG_LEVEL_RANK[settings.logLevel];
     const at = (level: LogLevel) => (message: string, ...data: unknown[]) => {
-      if (LEVELS[level] >= min) node.log(level, formatLog(String(message), data), this.instance);
+      if (LOG_LEVEL_RANK[level] >= min) {
+        node.log(level, formatLog(String(message), data), this.instance);
+      }
     };
     this.log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
   }

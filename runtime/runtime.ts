@@ -6,7 +6,13 @@
  */
 import { loadTopology } from "../config/load.ts";
 import type { ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
-import type { Envelope, ExitReason, LogLevel, RouteTable } from "../protocol/envelope.ts";
+import {
+  type Envelope,
+  type ExitReason,
+  LOG_LEVEL_RANK,
+  type LogLevel,
+  type RouteTable,
+} from "../protocol/envelope.ts";
 import { SupervisorGaveUpError } from "../protocol/errors.ts";
 import {
   backoffDelay,
@@ -125,14 +131,6 @@ interface Group {
   spec: ContainerSpec;
   slots: Slot[];
 }
-
-const LEVELS: Record<LogLevel | "silent", number> = {
-  debug: 0,
-  info: 1,
-  warn: 2,
-  error: 3,
-  silent: 9,
-};
 
 function defaultLogger(entry: LogEntry): void {
   console.error(
@@ -609,7 +607,7 @@ export class Runtime {
   }
 
   #log(level: LogLevel, message: string, source: string): void {
-    if (LEVELS[level] < LEVELS[this.#logLevel]) return;
+    if (LOG_LEVEL_RANK[level] < LOG_LEVEL_RANK[this.#logLevel]) return;
     this.#logger({ level, message, source });
   }
 }
