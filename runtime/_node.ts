@@ -74,6 +74,7 @@ export class Node {
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   #nextId = 1;
   #closed = false;
+  #relayed = 0;
 
   /**
    * @param id This node's id.
@@ -323,8 +324,14 @@ export class Node {
   #forward(env: Envelope, node: string): boolean {
     const link = this.#links.get(node);
     if (!link) return false;
+    this.#relayed++;
     link.send(env);
     return true;
+  }
+
+  /** Requests and replies this hub passed on between two other nodes. */
+  get relayed(): number {
+    return this.#relayed;
   }
 
   #deliver(env: Envelope, node: string): void {

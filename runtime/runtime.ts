@@ -110,6 +110,8 @@ export interface TreeSnapshot {
   };
   /** Containers in start order. */
   containers: ContainerSnapshot[];
+  /** Messages the host relayed between two containers outside it (worker ↔ worker goes direct). */
+  relayed: number;
 }
 
 /** Where an instance is in its life. */
@@ -330,6 +332,7 @@ export class Runtime {
         state: this.#state,
       },
       containers,
+      relayed: this.#hub.relayed,
     };
   }
 

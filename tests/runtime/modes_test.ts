@@ -92,6 +92,18 @@ for (const mode of MODES) {
     });
   });
 
+  Deno.test(`[${mode}] traffic between two containers is relayed by the host only for processes`, async () => {
+    await withRuntime({
+      containers: { a: { module: "./echo.ts", mode }, b: { module: "./echo.ts", mode } },
+    }, async (rt) => {
+      for (let i = 0; i < 10; i++) {
+        await rt.ref<Echo>("a").request("ask", { to: "b", topic: "count" });
+      }
+      // Worker to worker uses a direct MessageChannel; a process's link is to the host alone.
+      assert.equal(rt.tree().relayed, mode === "process" ? 20 : 0);
+    });
+  });
+
   Deno.test(`[${mode}] publish reaches subscribers in containers and on the host`, async () => {
     await withRuntime({
       containers: { a: { module: "./echo.ts", mode }, b: { module: "./echo.ts", mode } },
