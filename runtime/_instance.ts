@@ -53,8 +53,6 @@ export interface InstanceEvents {
 type Handler = (body: unknown, meta: MessageMeta) => unknown;
 
 const DEDUPE_LIMIT = 10_000;
-const REQUEST_META = Object.freeze({ kind: "request" as const });
-const SEND_META = Object.freeze({ kind: "send" as const });
 
 /** Formats log arguments the way `console` would. */
 export function formatLog(message: string, data: unknown[]): string {
@@ -194,7 +192,7 @@ export class ContainerInstance implements Context, HostedInstance {
       return;
     }
     if (env.k === "send") {
-      this.#run(() => handler(env.b, { ...SEND_META, topic: env.t }), null);
+      this.#run(() => handler(env.b, { topic: env.t, kind: "send" }), null);
       return;
     }
     if (env.r) {
@@ -208,7 +206,7 @@ export class ContainerInstance implements Context, HostedInstance {
       this.#seen.set(key, null);
       if (this.#seen.size > DEDUPE_LIMIT) this.#seen.delete(this.#seen.keys().next().value!);
     }
-    this.#run(() => handler(env.b, { ...REQUEST_META, topic: env.t }), env);
+    this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
   }
 
   #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {

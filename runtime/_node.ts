@@ -53,7 +53,6 @@ type Listener = (body: unknown, meta: MessageMeta) => void;
 
 const DEFAULT_TIMEOUT = 5000;
 const RETRY_DELAY = 25;
-const PUBLISH_META: MessageMeta = Object.freeze({ topic: "", kind: "publish" as const });
 
 /** One isolate's router. */
 export class Node {
@@ -313,7 +312,7 @@ export class Node {
   #publishHere(env: Extract<Envelope, { k: "pub" }>): void {
     const listeners = this.#subscribers.get(env.t);
     if (listeners) {
-      const meta = { ...PUBLISH_META, topic: env.t };
+      const meta: MessageMeta = { topic: env.t, kind: "publish" };
       for (const listener of [...listeners]) listener(env.b, meta);
     }
     if (!this.isHub) return;

@@ -524,9 +524,8 @@ export class Runtime {
     this.#routesQueued = true;
     queueMicrotask(() => {
       this.#routesQueued = false;
-      const routes = this.#routeTable();
-      this.#hub.setRoutes(routes);
-      const env: Envelope = { k: "routes", r: routes };
+      // The hub's table is already current (set on every change): send that one.
+      const env: Envelope = { k: "routes", r: this.#hub.routes };
       for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
     });
   }
