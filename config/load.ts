@@ -8,7 +8,12 @@
 import { pathToFileURL } from "node:url";
 import type * as Yaml from "yaml";
 import { TopologyError } from "../protocol/errors.ts";
-import { type Topology, type TopologyInput, validateTopology } from "./topology.ts";
+import {
+  type ContainerSpec,
+  type Topology,
+  type TopologyInput,
+  validateTopology,
+} from "./topology.ts";
 
 /**
  * Loads and validates a topology.
@@ -99,13 +104,18 @@ async function checkModules(
     | ((path: readonly (string | number)[]) => { line: number; column: number } | undefined)
     | undefined,
 ): Promise<Topology> {
-  for (const spec of topology.containers) {
+  const all = (specs: ContainerSpec[], path: string[]): [ContainerSpec, string[]][] =>
+    specs.flatMap((s) => [
+      [s, [...path, s.name]] as [ContainerSpec, string[]],
+      ...all(s.children, [...path, s.name, "children"]),
+    ]);
+  for (const [spec, path] of all(topology.containers, ["containers"])) {
     if (!spec.module.startsWith("file:")) continue;
     try {
       const info = await Deno.stat(new URL(spec.module));
       if (!info.isFile) throw new Error("not a file");
     } catch {
-      const key = ["containers", spec.name, "module"];
+      const key = [...path, "module"];
       const at = locate?.(key);
       throw new TopologyError(
         `module ${decodeURIComponent(new URL(spec.module).pathname)} does not exist`,

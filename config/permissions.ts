@@ -146,6 +146,41 @@ export function toProcessFlags(grant: Permissions): string[] {
   return flags;
 }
 
+/**
+ * The first item of `grant` that `parent` does not cover, or `null` when the grant lies within it.
+ * A path is covered by itself or a folder above it; a `host:port` by the same host without a port.
+ *
+ * @example
+ * ```ts
+ * import { grantOutside } from "./permissions.ts";
+ * console.assert(grantOutside({ read: ["/srv/a"] }, { read: ["/srv"] }) === null);
+ * console.assert(grantOutside({ net: true }, { net: ["127.0.0.1"] })?.kind === "net");
+ * ```
+ */
+export function grantOutside(
+  grant: Permissions,
+  parent: Permissions,
+): { kind: PermissionKind; value: true | string } | null {
+  for (const kind of PERMISSION_KINDS) {
+    const wanted = grant[kind];
+    if (wanted === undefined) continue;
+    const held = parent[kind];
+    if (held === true) continue;
+    if (held === undefined || wanted === true) {
+      return { kind, value: wanted === true ? true : wanted[0] };
+    }
+    for (const item of wanted) {
+      const covered = held.some((h) =>
+        h === item ||
+        (PATH_KINDS.has(kind) && item.startsWith(h.endsWith("/") ? h : `${h}/`)) ||
+        (kind === "net" && !h.includes(":") && item.split(":")[0] === h)
+      );
+      if (!covered) return { kind, value: item };
+    }
+  }
+  return null;
+}
+
 function resolvePath(path: string, baseDir: string): string {
   if (path.startsWith("/")) return path;
   const joined = `${baseDir.replace(/\/$/, "")}/${path}`;

@@ -10,7 +10,9 @@
 import { TopologyError } from "../protocol/errors.ts";
 import { parseDuration } from "./duration.ts";
 import { didYouMean } from "./_suggest.ts";
-import { type Permissions, validatePermissions } from "./permissions.ts";
+import { grantOutside, type Permissions, validatePermissions } from "./permissions.ts";
+import { ERROR_ACTIONS, type ErrorAction, type ErrorRule } from "../supervisor/error_rules.ts";
+import type { RestartType, Strategy, SupervisorSpec } from "../supervisor/spec.ts";
 
 /** How a container's replicas share its messages. */
 export type BalanceStrategy = "round_robin" | "random" | "key_hash";
@@ -18,22 +20,7 @@ export type BalanceStrategy = "round_robin" | "random" | "key_hash";
 export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ["round_robin", "random", "key_hash"];
 /** Where a container runs. */
 export type Mode = "inline" | "worker" | "process" | "remote";
-/** When a failed container is started again. */
-export type RestartType = "permanent" | "transient" | "temporary";
-/** Which siblings restart with a failed child. */
-export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
-
-/** A supervisor's flags. */
-export interface SupervisorSpec {
-  /** Which children restart together. */
-  strategy: Strategy;
-  /** Restarts allowed within `period` before giving up. */
-  intensity: number;
-  /** The sliding window for `intensity`, ms. */
-  period: number;
-  /** Delay before a restart: exponential from `min` to `max` ms, with ±`jitter` randomness. */
-  backoff: { min: number; max: number; jitter: number };
-}
+export type { RestartType, Strategy, SupervisorSpec };
 
 /** One container, validated, with defaults filled in. */
 export interface ContainerSpec {
@@ -59,6 +46,14 @@ export interface ContainerSpec {
   config: Record<string, unknown>;
   /** The host agent it is placed on (`mode: remote`). */
   host?: string;
+  /** `on_error:` rules, first match wins (the built-in rules apply after them). */
+  onError: ErrorRule[];
+  /** Messages held for it per sending node while it restarts; beyond that senders fail fast. */
+  buffer: number;
+  /** Flags of the supervisor it is for its children. */
+  supervisor: SupervisorSpec;
+  /** Containers it supervises, in start order; they run inside its isolate (see docs). */
+  children: ContainerSpec[];
 }
 
 /** A whole application. */
@@ -71,6 +66,8 @@ export interface Topology {
   containers: ContainerSpec[];
   /** The file it came from, if any. */
   file?: string;
+  /** Folder URL its relative module paths resolved against (and those of spawned containers). */
+  baseUrl: string;
 }
 
 /** The shape of {@linkcode DEFAULTS}. */
@@ -81,7 +78,10 @@ export interface Defaults {
   };
   /** Container fields. */
   readonly container: Readonly<
-    Pick<ContainerSpec, "mode" | "replicas" | "balance" | "restart" | "shutdown" | "keepalive">
+    Pick<
+      ContainerSpec,
+      "mode" | "replicas" | "balance" | "restart" | "shutdown" | "keepalive" | "buffer"
+    >
   >;
 }
 
@@ -100,6 +100,7 @@ export const DEFAULTS: Defaults = Object.freeze({
     restart: "permanent" as RestartType,
     shutdown: 5_000,
     keepalive: 5_000,
+    buffer: 1_000,
   }),
 });
 
@@ -125,6 +126,14 @@ export interface ContainerInput {
   config?: Record<string, unknown>;
   /** Host agent, with `mode: remote`. */
   host?: string;
+  /** Rules by error class: `{ match: "DbError", action: ["log", "resume"] }`. */
+  on_error?: { match: string | string[]; action: string | string[] }[];
+  /** Messages held per sender while it restarts (default 1000; 0 fails fast). */
+  buffer?: number;
+  /** Flags of the supervisor it is for `children`. */
+  supervisor?: TopologyInput["supervisor"];
+  /** Containers it supervises, in start order. */
+  children?: Record<string, ContainerInput>;
 }
 
 /** A topology as written by hand. */
@@ -170,7 +179,10 @@ const CONTAINER_KEYS = [
   "host",
   "supervisor",
   "children",
+  "on_error",
+  "buffer",
 ];
+const RULE_KEYS = ["match", "action"];
 const MODES: readonly Mode[] = ["inline", "worker", "process", "remote"];
 const RESTARTS: readonly RestartType[] = ["permanent", "transient", "temporary"];
 const STRATEGIES: readonly Strategy[] = ["one_for_one", "one_for_all", "rest_for_one"];
@@ -198,8 +210,32 @@ export function validateTopology(input: unknown, options: ValidateOptions): Topo
   return v.topology(input);
 }
 
+/**
+ * Validates one container spec written by hand (for `rt.spawn` and `ctx.spawn`).
+ *
+ * @param name Its name.
+ * @param input The spec, as in YAML.
+ * @param options Where relative modules resolve; `parent` when it runs under another container.
+ * @throws {TopologyError} Naming the key of the first problem.
+ *
+ * @example
+ * ```ts
+ * import { validateContainer } from "./topology.ts";
+ * const spec = validateContainer("cache", { module: "./cache.ts" }, { baseUrl: "file:///app/" });
+ * console.assert(spec.mode === "worker" && spec.replicas === 1);
+ * ```
+ */
+export function validateContainer(
+  name: string,
+  input: unknown,
+  options: ValidateOptions & { parent?: ContainerSpec },
+): ContainerSpec {
+  return new Validator(options).container(name, input, [name], options.parent ?? null);
+}
+
 class Validator {
   readonly #o: ValidateOptions;
+  readonly #names = new Map<string, string>();
   constructor(options: ValidateOptions) {
     this.#o = options;
   }
@@ -304,9 +340,9 @@ class Validator {
     const containers = this.map(top.containers, ["containers"], Object.keys(top.containers ?? {}));
     const specs: ContainerSpec[] = [];
     for (const [cname, raw] of Object.entries(containers)) {
-      specs.push(this.container(cname, raw, ["containers", cname]));
+      specs.push(this.container(cname, raw, ["containers", cname], null));
     }
-    return { name, supervisor, containers: specs, file: this.#o.file };
+    return { name, supervisor, containers: specs, file: this.#o.file, baseUrl: this.#o.baseUrl };
   }
 
   supervisor(input: unknown, path: Path): SupervisorSpec {
@@ -339,23 +375,23 @@ class Validator {
     };
   }
 
-  container(name: string, input: unknown, path: Path): ContainerSpec {
+  container(name: string, input: unknown, path: Path, parent: ContainerSpec | null): ContainerSpec {
     if (!NAME.test(name)) {
       this.fail(
         path,
         `container name "${name}" must start with a letter and hold only letters, digits, "_" and "-"`,
       );
     }
+    const seen = this.#names.get(name);
+    if (seen !== undefined) {
+      this.fail(
+        path,
+        `container name "${name}" is already used at ${seen}; names are unique across the whole topology, children included`,
+      );
+    }
+    this.#names.set(name, path.join("."));
     const c = this.map(input, path, CONTAINER_KEYS);
     const d = DEFAULTS.container;
-    for (const key of ["supervisor", "children"]) {
-      if (c[key] !== undefined) {
-        this.fail(
-          [...path, key],
-          `nested supervision ("${key}") is not supported by this version of Kraken yet`,
-        );
-      }
-    }
     const moduleRaw = this.expand(c.module instanceof URL ? c.module.href : c.module, [
       ...path,
       "module",
@@ -391,7 +427,8 @@ class Validator {
     if (host !== undefined && typeof host !== "string") {
       this.fail([...path, "host"], `expected a host name, got ${describe(host)}`);
     }
-    return {
+    if (parent) this.nested(parent, mode, perms.value, path);
+    const spec: ContainerSpec = {
       name,
       module,
       mode,
@@ -403,7 +440,103 @@ class Validator {
       permissions: perms.value,
       config: config as Record<string, unknown>,
       host,
+      onError: this.rules(c.on_error, [...path, "on_error"]),
+      buffer: this.integer(c.buffer, [...path, "buffer"], d.buffer, 0),
+      supervisor: this.supervisor(c.supervisor, [...path, "supervisor"]),
+      children: [],
     };
+    if (c.children !== undefined) {
+      const children = this.map(
+        c.children,
+        [...path, "children"],
+        Object.keys(c.children ?? {}),
+      );
+      for (const [cname, raw] of Object.entries(children)) {
+        spec.children.push(this.container(cname, raw, [...path, "children", cname], spec));
+      }
+    }
+    return spec;
+  }
+
+  /** Where a child may run, given its parent: inside the parent's isolate, within its grant. */
+  nested(parent: ContainerSpec, mode: Mode, grant: Permissions, path: Path): void {
+    if (mode === "process" && parent.mode !== "inline") {
+      this.fail(
+        [...path, "mode"],
+        `a process child cannot run under a ${parent.mode} container ("${parent.name}"): starting a process needs the "run" permission, which would let a sandboxed container escape its grant; make "${parent.name}" inline, or move this child up`,
+      );
+    }
+    if (parent.mode === "inline") return; // its children start from the host, checked there
+    const outside = grantOutside(grant, parent.permissions);
+    if (outside) {
+      this.fail(
+        [...path, "permissions", outside.kind],
+        `asks for ${outside.kind}${
+          outside.value === true ? "" : ` "${outside.value}"`
+        }, which its parent "${parent.name}" does not have; a child runs inside its parent's sandbox and can never be granted more`,
+      );
+    }
+  }
+
+  rules(input: unknown, path: Path): ErrorRule[] {
+    if (input === undefined) return [];
+    if (!Array.isArray(input)) {
+      this.fail(
+        path,
+        `expected a list of rules like { match: DbError, action: restart }, got ${describe(input)}`,
+      );
+    }
+    return input.map((raw, i): ErrorRule => {
+      const rule = this.map(raw, [...path, i], RULE_KEYS);
+      const match = typeof rule.match === "string" ? [rule.match] : rule.match;
+      if (
+        !Array.isArray(match) || match.length === 0 ||
+        match.some((m) => typeof m !== "string" || m === "")
+      ) {
+        this.fail(
+          [...path, i, "match"],
+          `expected an error class name or a list of them (e.g. TypeError, or "*" for any), got ${
+            describe(rule.match)
+          }`,
+        );
+      }
+      const actions = typeof rule.action === "string" ? [rule.action] : rule.action;
+      const allowed = [...ERROR_ACTIONS, "log"];
+      if (!Array.isArray(actions) || actions.length === 0) {
+        this.fail(
+          [...path, i, "action"],
+          `expected one of ${allowed.join(", ")} or a list such as [log, resume], got ${
+            describe(rule.action)
+          }`,
+        );
+      }
+      let action: ErrorAction | undefined;
+      for (const a of actions) {
+        if (typeof a !== "string" || !allowed.includes(a)) {
+          this.fail(
+            [...path, i, "action"],
+            `expected one of ${allowed.join(", ")}, got ${describe(a)}${
+              typeof a === "string" ? didYouMean(a, allowed) : ""
+            }`,
+          );
+        }
+        if (a === "log") continue;
+        if (action !== undefined) {
+          this.fail(
+            [...path, i, "action"],
+            `combines "${action}" and "${a}": a rule takes one of ${
+              ERROR_ACTIONS.join(", ")
+            }, plus log`,
+          );
+        }
+        action = a as ErrorAction;
+      }
+      return {
+        match: match as string[],
+        action: action ?? "restart",
+        log: actions.includes("log"),
+      };
+    });
   }
 }
 

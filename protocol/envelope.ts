@@ -26,6 +26,8 @@ export interface ExitReason {
   message: string;
   /** The error, where one was thrown. */
   error?: WireError;
+  /** The `on_error` verdict for it, when a rule (or the built-in one) chose other than restart. */
+  action?: "stop" | "escalate";
 }
 
 /** One instance in a routing table. */
@@ -41,6 +43,10 @@ export interface RouteTable {
   [container: string]: {
     balance: "round_robin" | "random" | "key_hash";
     instances: RouteInstance[];
+    /** Set while the container is restarting: senders hold messages for it (up to `q`). */
+    w?: 1;
+    /** How many messages a sending node holds for it while it restarts. */
+    q?: number;
   };
 }
 
@@ -60,6 +66,10 @@ export interface InitSettings {
   logLevel: string;
   /** The routing table at start. */
   routes: RouteTable;
+  /** The container's validated spec (plain data): rules, children, supervisor flags, grant. */
+  spec?: unknown;
+  /** Folder URL relative module paths of `ctx.spawn` resolve against. */
+  baseUrl?: string;
 }
 
 /** Every envelope kind. */
@@ -95,7 +105,13 @@ export type Envelope =
   | { k: "ping" }
   | { k: "pong" }
   /** Node → hub: a log line. */
-  | { k: "log"; l: LogLevel; m: string; c: string };
+  | { k: "log"; l: LogLevel; m: string; c: string }
+  /** Node → parent: the routes of the containers this node supervises (its subtree). */
+  | { k: "subroutes"; r: RouteTable }
+  /** Node → parent: a snapshot of the subtree this node supervises (`t`, plain data). */
+  | { k: "subtree"; t: unknown[] }
+  /** Node → parent: a supervision event in its subtree (`e`, plain data with a `type`). */
+  | { k: "event"; e: Record<string, unknown> };
 
 /** Log levels, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

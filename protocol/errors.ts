@@ -232,21 +232,44 @@ export class FrameError extends Error {
  * ```
  */
 export class SupervisorGaveUpError extends Error {
-  /** The supervisor that gave up. */
+  /** The supervisor that gave up: `root` or the container supervising its children. */
   readonly supervisor: string;
+  /** The child whose failure made it give up, where known. */
+  readonly child?: string;
+  /** That child's failure, as text (e.g. `TypeError: boom`), where known. */
+  readonly failure?: string;
+  /** `intensity` (too many restarts) or `escalate` (an `on_error` rule escalated). */
+  readonly why: "intensity" | "escalate";
   /**
    * Creates the error.
    *
    * @param supervisor Its name.
    * @param intensity Restarts allowed per period.
    * @param period The period in milliseconds.
+   * @param detail The child and failure that made it give up, and why.
    */
-  constructor(supervisor: string, intensity: number, period: number) {
+  constructor(
+    supervisor: string,
+    intensity: number,
+    period: number,
+    detail: { child?: string; failure?: string; why?: "intensity" | "escalate" } = {},
+  ) {
+    const why = detail.why ?? "intensity";
+    const cause = detail.child
+      ? `; last failure: ${detail.child}: ${detail.failure ?? "unknown"}`
+      : "";
     super(
-      `supervisor "${supervisor}" gave up: more than ${intensity} restarts within ${period} ms`,
+      why === "escalate"
+        ? `supervisor "${supervisor}" gave up: child "${detail.child}" escalated ${
+          detail.failure ?? "its failure"
+        }`
+        : `supervisor "${supervisor}" gave up: more than ${intensity} restarts within ${period} ms${cause}`,
     );
     this.name = "SupervisorGaveUpError";
     this.supervisor = supervisor;
+    this.child = detail.child;
+    this.failure = detail.failure;
+    this.why = why;
   }
 }
 
@@ -330,6 +353,8 @@ export interface WireError {
   topic?: string;
   /** Extra detail for the kind (known topics, path). */
   detail?: string[];
+  /** Class names up the thrown error's prototype chain, its own first (for `on_error` rules). */
+  classes?: string[];
 }
 
 /** Turns anything thrown into its wire form. */
@@ -353,9 +378,31 @@ export function errorToWire(err: unknown, container?: string): WireError {
       stack: err.stack ?? "",
       kind: "remote",
       container,
+      classes: errorClassNames(err),
     };
   }
   return { name: "Error", message: String(err), stack: "", kind: "remote", container };
+}
+
+/**
+ * The class names of a thrown value, its own `name` first, then up its prototype chain (`Object`
+ * excluded); `[]` for a value that is not an object. `on_error` rules match against these.
+ */
+export function errorClassNames(err: unknown): string[] {
+  if (typeof err !== "object" || err === null) return [];
+  const names: string[] = [];
+  for (
+    let p = Object.getPrototypeOf(err);
+    p && p !== Object.prototype;
+    p = Object.getPrototypeOf(p)
+  ) {
+    const name = p.constructor?.name;
+    if (typeof name === "string" && name !== "" && !names.includes(name)) names.push(name);
+  }
+  // A `name` set by hand (e.g. in the constructor) is the most specific class.
+  const own = (err as { name?: unknown }).name;
+  if (typeof own === "string" && own !== "" && !names.includes(own)) names.unshift(own);
+  return names;
 }
 
 /** Rebuilds the typed error a wire error stands for, on the receiving side. */

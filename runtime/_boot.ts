@@ -6,7 +6,11 @@
  *
  * @module
  */
-import type { Envelope, ExitReason, InitSettings } from "../protocol/envelope.ts";
+import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/envelope.ts";
+import { type ContainerSpec, validateContainer } from "../config/topology.ts";
+import { assertWithinHost } from "./_grant.ts";
+import type { InstanceHandle } from "./_modes.ts";
+import { Supervisor, type SupervisorSite } from "./_supervisor.ts";
 import { errorToWire } from "../protocol/errors.ts";
 import type { Link } from "../transports/link.ts";
 import { ContainerInstance } from "./_instance.ts";
@@ -21,12 +25,15 @@ export interface BootOptions {
 }
 
 /**
- * Runs a container in this isolate, driven by the host over `upstream`.
+ * Runs a container in this isolate, driven by the host over `upstream`. When the container has
+ * children, a {@linkcode Supervisor} in this isolate starts them first (inline here, workers nested
+ * in this isolate), supervises them, and reports routes, tree and events up the link.
  *
- * @param upstream The link to the host.
+ * @param upstream The link to the parent node.
  * @param definition The module's default export.
  * @param moduleName The module URL, for error messages.
  * @param options Exit behaviour.
+ * @param definitions Every container definition loaded in this isolate, by module URL.
  * @returns A function that hands a direct link to another node to this node.
  */
 export function bootNode(
@@ -34,9 +41,12 @@ export function bootNode(
   definition: unknown,
   moduleName: string,
   options: BootOptions,
+  definitions: Record<string, unknown> = {},
 ): (id: string, link: Link) => void {
   let node: Node | null = null;
   let instance: ContainerInstance | null = null;
+  let supervisor: Supervisor | null = null;
+  const handles = new Map<string, InstanceHandle>();
   const early: [string, Link][] = [];
 
   const report = (error: unknown) => {
@@ -60,29 +70,100 @@ export function bootNode(
   upstream.closed.then(() => options.onHostLost(instance));
 
   const start = async (settings: InitSettings) => {
-    node = new Node(settings.node, {
-      onControl(env: Envelope) {
+    const spec = settings.spec as ContainerSpec | undefined;
+    const here = new Node(settings.node, {
+      onControl(env: Envelope, from: string) {
+        if (from !== "host") return handles.get(from)?.control(env);
         if (env.k === "ping") upstream.send({ k: "pong" });
         else if (env.k === "stop") instance?.end({ kind: "stopped", message: "stop requested" });
       },
       onLog() {},
     });
-    node.setUpstream(upstream);
-    node.setRoutes(settings.routes);
-    for (const [id, link] of early.splice(0)) node.attach(id, link);
-    instance = new ContainerInstance(node, { ...settings, logLevel: settings.logLevel as "info" }, {
+    node = here;
+    here.setUpstream(upstream);
+    here.setRoutes(settings.routes);
+    for (const [id, link] of early.splice(0)) here.attach(id, link);
+
+    let nextChild = 1;
+    let reportQueued = false;
+    const site: SupervisorSite = {
+      node: here,
+      handles,
+      newNodeId: (mode) => `${settings.node}/${mode === "worker" ? "w" : "i"}${nextChild++}`,
+      logLevel: settings.logLevel as LogLevel,
+      log: (level, message, source) => here.log(level, message, source),
+      emit: (event) => upstream.send({ k: "event", e: event as Record<string, unknown> }),
+      changed() {
+        if (!supervisor) return;
+        here.setLocalRoutes(supervisor.routes());
+        if (reportQueued) return;
+        reportQueued = true;
+        queueMicrotask(() => {
+          reportQueued = false;
+          if (!supervisor) return;
+          upstream.send({ k: "subroutes", r: supervisor.routes() });
+          upstream.send({ k: "subtree", t: supervisor.snapshot() });
+        });
+      },
+      definitions: new Map(Object.entries(definitions)),
+      validate(name, input, parent) {
+        if (here.routes[name] && !supervisor?.has(name)) {
+          throw new Error(`a container named "${name}" already exists in the application`);
+        }
+        const child = validateContainer(name, input, {
+          baseUrl: settings.baseUrl ?? new URL(".", moduleName).href,
+          parent: parent ?? undefined,
+        });
+        assertWithinHost(name, child.permissions);
+        return child;
+      },
+      baseUrl: settings.baseUrl,
+    };
+    const childSupervisor = () => {
+      if (supervisor) return supervisor;
+      if (!spec) throw new Error(`container "${settings.name}" cannot supervise children here`);
+      if (spec.replicas > 1) {
+        throw new Error(
+          `container "${spec.name}" has ${spec.replicas} replicas: only a single-replica container can supervise named children`,
+        );
+      }
+      supervisor = new Supervisor(spec.name, spec.supervisor, site);
+      supervisor.onGiveUp = (error) => instance?.escalated(error);
+      return supervisor;
+    };
+    const stopChildren = async () => {
+      const sup = supervisor;
+      if (!sup) return;
+      await sup.stopAll(`its parent ${settings.instance} stopped`);
+      site.changed();
+      upstream.send({ k: "subtree", t: sup.snapshot() });
+    };
+    instance = new ContainerInstance(here, {
+      ...settings,
+      logLevel: settings.logLevel as LogLevel,
+      onError: spec?.onError,
+    }, {
       exit(reason: ExitReason) {
         upstream.send({ k: "exit", reason });
       },
       stopped() {
-        upstream.send({ k: "stopped" });
-        options.onStopped();
+        // Its children go with it, in reverse start order, before the host hears it stopped.
+        stopChildren().finally(() => {
+          upstream.send({ k: "stopped" });
+          options.onStopped();
+        });
       },
+    }, {
+      spawn: (child, opts) => childSupervisor().spawn(child, opts),
+      stop: (name, mode) => childSupervisor().remove(name, mode),
+      validate: (name, input) => site.validate(name, input, spec ?? null),
     });
     try {
+      if (spec && spec.children.length > 0) await childSupervisor().start(spec.children);
       const topics = await instance.start(definition, moduleName);
       if (instance.state === "running") upstream.send({ k: "ready", topics });
     } catch (error) {
+      await stopChildren();
       const wire = errorToWire(error);
       upstream.send({
         k: "exit",

@@ -17,6 +17,7 @@ import {
   type WireError,
 } from "../protocol/errors.ts";
 import { copyWireValue } from "../protocol/wire_value.ts";
+import { type ErrorRule, verdictFor } from "../supervisor/error_rules.ts";
 import {
   type ContainerDefinition,
   type ContainerRef,
@@ -26,6 +27,8 @@ import {
   type MessageMeta,
 } from "./container.ts";
 import type { HostedInstance, Node } from "./_node.ts";
+import type { ContainerInput, ContainerSpec } from "../config/topology.ts";
+import type { SpawnOptions, StopMode } from "./container.ts";
 import { settlesWithin } from "./_timing.ts";
 
 /** Who this instance is. */
@@ -40,6 +43,18 @@ export interface InstanceSettings {
   shutdown: number;
   /** Lowest level logged. */
   logLevel: LogLevel | "silent";
+  /** `on_error` rules (the built-in ones apply after them). */
+  onError?: readonly ErrorRule[];
+}
+
+/** What `ctx.spawn` and `ctx.stop` act on: the supervisor of this instance's children. */
+export interface ChildManager {
+  /** Starts a child (validated spec). */
+  spawn(spec: ContainerSpec, options?: SpawnOptions): Promise<void>;
+  /** Stops and removes a child. */
+  stop(name: string, mode?: StopMode): Promise<void>;
+  /** Turns a hand-written spec into a validated one (resolving its module, checking its grant). */
+  validate(name: string, input: ContainerInput): ContainerSpec;
 }
 
 /** What the instance tells its owner. */
@@ -69,6 +84,7 @@ export class ContainerInstance implements Context, HostedInstance {
   readonly #node: Node;
   readonly #settings: InstanceSettings;
   readonly #events: InstanceEvents;
+  readonly #manager: ChildManager | null;
   readonly #abort = new AbortController();
   readonly #stopHooks: ((reason: ExitReason) => unknown)[] = [];
   readonly #unsubscribes = new Set<() => void>();
@@ -82,7 +98,13 @@ export class ContainerInstance implements Context, HostedInstance {
    * @param settings Who it is.
    * @param events Where exits are reported.
    */
-  constructor(node: Node, settings: InstanceSettings, events: InstanceEvents) {
+  constructor(
+    node: Node,
+    settings: InstanceSettings,
+    events: InstanceEvents,
+    manager: ChildManager | null = null,
+  ) {
+    this.#manager = manager;
     this.#node = node;
     this.#settings = settings;
     this.#events = events;
@@ -163,6 +185,20 @@ export class ContainerInstance implements Context, HostedInstance {
 
   onStop(hook: (reason: ExitReason) => unknown): void {
     this.#stopHooks.push(hook);
+  }
+
+  async spawn(name: string, spec: ContainerInput, options?: SpawnOptions): Promise<void> {
+    if (!this.#manager) throw new Error(`container "${this.name}" cannot spawn children here`);
+    if (this.#state !== "running" && this.#state !== "starting") {
+      throw new Error(`instance ${this.instance} is ${this.#state}: it cannot spawn children`);
+    }
+    const validated = this.#manager.validate(name, spec);
+    await this.#manager.spawn(validated, options);
+  }
+
+  async stop(name: string, options: { mode?: StopMode } = {}): Promise<void> {
+    if (!this.#manager) throw new Error(`container "${this.name}" has no children here`);
+    await this.#manager.stop(name, options.mode);
   }
 
   // ---- messages ------------------------------------------------------------------------------
@@ -252,8 +288,34 @@ export class ContainerInstance implements Context, HostedInstance {
 
   // ---- ending --------------------------------------------------------------------------------
 
-  /** Fails the instance: it ends with reason `error` (its supervisor decides what follows). */
+  /**
+   * Fails the instance, as its `on_error` rules say: `resume` keeps it running (the failed
+   * message is already answered), anything else ends it with reason `error` and the verdict, for
+   * its supervisor to act on.
+   */
   fail(error: unknown): void {
+    if (this.#state === "stopping" || this.#state === "stopped") return;
+    const wire = errorToWire(error, this.name);
+    const verdict = verdictFor(this.#settings.onError ?? [], wire.classes ?? []);
+    if (verdict.log) {
+      this.#node.log(
+        "error",
+        `${verdict.action} after ${wire.stack || `${wire.name}: ${wire.message}`}`,
+        this.instance,
+      );
+    }
+    if (verdict.action === "resume" && this.#state === "running") return;
+    const reason: ExitReason = {
+      kind: "error",
+      message: `${wire.name}: ${wire.message}`,
+      error: wire,
+    };
+    if (verdict.action === "stop" || verdict.action === "escalate") reason.action = verdict.action;
+    this.end(reason);
+  }
+
+  /** Fails the instance because the supervisor of its children gave up (no rule applies). */
+  escalated(error: Error): void {
     if (this.#state === "stopping" || this.#state === "stopped") return;
     const wire = errorToWire(error, this.name);
     this.end({ kind: "error", message: `${wire.name}: ${wire.message}`, error: wire });

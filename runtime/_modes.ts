@@ -6,13 +6,13 @@
  * @module
  */
 import type { ContainerSpec } from "../config/topology.ts";
-import { toProcessFlags, toWorkerPermissions } from "../config/permissions.ts";
+import { type Permissions, toProcessFlags, toWorkerPermissions } from "../config/permissions.ts";
 import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/envelope.ts";
 import { errorToWire, RemoteError, TopologyError } from "../protocol/errors.ts";
 import { PortLink } from "../transports/port_link.ts";
 import { StreamLink } from "../transports/stream_link.ts";
 import type { Link } from "../transports/link.ts";
-import { ContainerInstance } from "./_instance.ts";
+import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
 import type { Node } from "./_node.ts";
 
@@ -30,6 +30,14 @@ export interface Launch {
   logLevel: LogLevel | "silent";
   /** Log sink for output the instance prints outside its logger (process stderr). */
   log: (level: LogLevel, message: string, instance: string) => void;
+  /** The container's definition, when already loaded in this isolate (inline). */
+  definition?: unknown;
+  /** What `ctx.spawn`/`ctx.stop` act on, for an inline instance. */
+  manager?: ChildManager;
+  /** Extra files a process may read: the sources of workers nested in it. */
+  reads?: string[];
+  /** Folder URL relative modules of `ctx.spawn` resolve against. */
+  baseUrl?: string;
 }
 
 /** A running (or starting) instance, seen from the host. */
@@ -40,8 +48,11 @@ export interface InstanceHandle {
   onExit: (reason: ExitReason) => void;
   /** Starts it; resolves when it takes messages; rejects when it could not start. */
   start(): Promise<void>;
-  /** Graceful stop within `shutdown:`, then kill; resolves once it is gone. */
-  stop(reason: ExitReason): Promise<void>;
+  /**
+   * Graceful stop within `shutdown:`, then kill (or, with `gracefulOnly`, no kill); resolves once
+   * it is gone with `true`, or with `false` when it would not stop gracefully.
+   */
+  stop(reason: ExitReason, gracefulOnly?: boolean): Promise<boolean>;
   /** Ends it now. */
   kill(reason: ExitReason): void;
   /** Settles once the instance is gone for good: isolate ended, pipes closed, cleanup over. */
@@ -50,6 +61,8 @@ export interface InstanceHandle {
   heartbeat(now: number): number;
   /** Handles a control envelope from its node. */
   control(env: Envelope): void;
+  /** Set by the supervisor: routes, tree and events its node reports about its own children. */
+  onReport: (env: Envelope) => void;
 }
 
 /** Makes the handle for a launch, by mode. */
@@ -89,6 +102,7 @@ function moduleError(spec: ContainerSpec, detail: string): TopologyError {
 export class InlineHandle implements InstanceHandle {
   readonly node: string;
   onExit: (reason: ExitReason) => void = () => {};
+  onReport: (env: Envelope) => void = () => {};
   readonly #launch: Launch;
   readonly #instance: ContainerInstance;
   #exited = false;
@@ -106,10 +120,16 @@ export class InlineHandle implements InstanceHandle {
       config: launch.spec.config,
       shutdown: launch.spec.shutdown,
       logLevel: launch.logLevel,
+      onError: launch.spec.onError,
     }, {
       exit: (reason) => this.#exit(reason),
       stopped: () => this.#markStopped(),
-    });
+    }, launch.manager ?? null);
+  }
+
+  /** Whether it takes messages. */
+  get running(): boolean {
+    return this.#instance.state === "running";
   }
 
   /** Whether an error's stack points into this container's module. */
@@ -122,12 +142,20 @@ export class InlineHandle implements InstanceHandle {
     this.#instance.fail(error);
   }
 
+  /** Fails the instance because the supervisor of its children gave up. */
+  escalated(error: Error): void {
+    this.#instance.escalated(error);
+  }
+
   async start(): Promise<void> {
     let mod: { default?: unknown };
-    try {
-      mod = await import(this.#launch.spec.module);
-    } catch (error) {
-      throw moduleError(this.#launch.spec, (error as Error).message);
+    if (this.#launch.definition !== undefined) mod = { default: this.#launch.definition };
+    else {
+      try {
+        mod = await import(this.#launch.spec.module);
+      } catch (error) {
+        throw moduleError(this.#launch.spec, (error as Error).message);
+      }
     }
     try {
       await this.#instance.start(mod.default, this.#launch.spec.module);
@@ -143,9 +171,10 @@ export class InlineHandle implements InstanceHandle {
     }
   }
 
-  async stop(reason: ExitReason): Promise<void> {
+  async stop(reason: ExitReason): Promise<boolean> {
     this.#instance.end(reason);
     await this.gone;
+    return true;
   }
 
   kill(reason: ExitReason): void {
@@ -172,6 +201,7 @@ export class InlineHandle implements InstanceHandle {
 abstract class IsolateHandle implements InstanceHandle {
   readonly node: string;
   onExit: (reason: ExitReason) => void = () => {};
+  onReport: (env: Envelope) => void = () => {};
   protected readonly launch: Launch;
   protected link: Link | null = null;
   readonly #routes: () => InitSettings["routes"];
@@ -206,10 +236,14 @@ abstract class IsolateHandle implements InstanceHandle {
       import.meta.url,
     ).href;
     const boot = this.launch.spec.mode === "worker" ? "bootWorker" : "bootProcess";
+    // Modules that will run in this isolate (the container and its inline descendants) are
+    // imported statically: a dynamic import would need a `read` grant.
+    const modules = [spec.module, ...inlineModules(spec.children)];
     const source = `import { ${boot} } from ${JSON.stringify(entryUrl)};\n` +
-      `import * as m from ${JSON.stringify(spec.module)};\n${boot}(m.default, ${
-        JSON.stringify(spec.module)
-      });\n`;
+      modules.map((m, i) => `import * as m${i} from ${JSON.stringify(m)};\n`).join("") +
+      `${boot}(m0.default, ${JSON.stringify(spec.module)}, {${
+        modules.map((m, i) => `${JSON.stringify(m)}: m${i}.default`).join(", ")
+      }});\n`;
     const entry = `data:application/javascript;base64,${btoa(source)}`;
     return new Promise<void>((resolve, reject) => {
       this.#startWaiter = { resolve, reject };
@@ -235,6 +269,8 @@ abstract class IsolateHandle implements InstanceHandle {
         shutdown: spec.shutdown,
         logLevel: this.launch.logLevel,
         routes: this.#routes(),
+        spec,
+        baseUrl: this.launch.baseUrl,
       };
       this.link.send({ k: "init", s: settings });
     });
@@ -256,7 +292,16 @@ abstract class IsolateHandle implements InstanceHandle {
         return;
       case "pong":
         return;
+      case "subroutes":
+      case "subtree":
+      case "event":
+        return this.onReport(env);
     }
+  }
+
+  /** Whether it has started and takes messages. */
+  get ready(): boolean {
+    return this.#ready && !this.#exited;
   }
 
   heartbeat(now: number): number {
@@ -264,13 +309,22 @@ abstract class IsolateHandle implements InstanceHandle {
     return this.#ready ? now - this.#lastSeen : 0;
   }
 
-  async stop(reason: ExitReason): Promise<void> {
-    if (this.#exited && !this.link) return;
+  async stop(reason: ExitReason, gracefulOnly = false): Promise<boolean> {
+    if (this.#exited && !this.link) {
+      await this.gone;
+      return true;
+    }
     const acked = new Promise<void>((resolve) => (this.#stoppedAck = resolve));
     this.link?.send({ k: "stop" });
-    await settlesWithin(Promise.race([acked, this.gone]), this.launch.spec.shutdown);
+    // Its onStop hooks are bounded by `shutdown:` inside; the margin covers the trip back.
+    const stopped = await settlesWithin(
+      Promise.race([acked, this.gone]),
+      this.launch.spec.shutdown + (gracefulOnly ? 1000 : 0),
+    );
+    if (!stopped && gracefulOnly) return false;
     this.kill(reason);
     await this.gone;
+    return true;
   }
 
   kill(reason: ExitReason): void {
@@ -305,6 +359,17 @@ abstract class IsolateHandle implements InstanceHandle {
     }
     this.onExit(reason);
   }
+}
+
+/** Modules of the inline descendants of a container (they run in its isolate). */
+function inlineModules(children: readonly ContainerSpec[]): string[] {
+  const out: string[] = [];
+  for (const child of children) {
+    if (child.mode !== "inline") continue;
+    if (!out.includes(child.module)) out.push(child.module);
+    for (const m of inlineModules(child.children)) if (!out.includes(m)) out.push(m);
+  }
+  return out;
 }
 
 // ---- worker ------------------------------------------------------------------------------------
@@ -364,6 +429,12 @@ function configFlag(module: string): string[] {
   }
 }
 
+/** A grant plus read access to extra files (the sources of nested workers). */
+function withReads(grant: Permissions, reads: string[] | undefined): Permissions {
+  if (!reads || reads.length === 0 || grant.read === true) return grant;
+  return { ...grant, read: [...new Set([...(grant.read ?? []), ...reads])] };
+}
+
 // ---- process -----------------------------------------------------------------------------------
 
 /** An instance in a Deno subprocess run with exactly its grant's `--allow-*` flags (a hard sandbox). */
@@ -379,7 +450,7 @@ class ProcessHandle extends IsolateHandle {
         "--no-lock",
         "--unstable-worker-options",
         ...configFlag(this.launch.spec.module),
-        ...toProcessFlags(this.launch.spec.permissions),
+        ...toProcessFlags(withReads(this.launch.spec.permissions, this.launch.reads)),
         entry,
       ],
       stdin: "piped",

@@ -51,7 +51,12 @@ interface WaitingRequest extends Pending {
 
 type Listener = (body: unknown, meta: MessageMeta) => void;
 
+/** A message waiting for a container to come back: a request, or a send. */
+type Held = { request: WaitingRequest } | { send: { t: string; b: unknown; key?: string } };
+
 const DEFAULT_TIMEOUT = 5000;
+/** What {@linkcode Node.#choose} returns for a restarting container: hold the message. */
+const HOLD = Symbol("hold");
 const RETRY_DELAY = 25;
 
 /** One isolate's router. */
@@ -64,6 +69,10 @@ export class Node {
   #upstream: Link | null = null;
   readonly #links = new Map<string, Link>();
   #routes: RouteTable = {};
+  #globalRoutes: RouteTable = {};
+  #localRoutes: RouteTable | null = null;
+  /** Messages held per container while it restarts (`w` in its route entry). */
+  readonly #held = new Map<string, Held[]>();
   readonly #instanceNode = new Map<string, string>();
   readonly #turns = new Map<string, { turn: number; random: number; key?: string }>();
   readonly #local = new Map<string, HostedInstance>();
@@ -122,6 +131,27 @@ export class Node {
     return true;
   }
 
+  /**
+   * The next hop toward node `id`. Node ids are paths: `w1` is a child of the host, `p2/w1` a child
+   * of `p2`. A node reaches its own children (and direct peers) by link, and everything else
+   * through its upstream.
+   */
+  #hop(id: string): Link | undefined {
+    const direct = this.#links.get(id);
+    if (direct) return direct;
+    if (this.isHub) return this.#links.get(id.split("/", 1)[0]);
+    const mine = `${this.id}/`;
+    if (id.startsWith(mine)) {
+      return this.#links.get(mine + id.slice(mine.length).split("/", 1)[0]);
+    }
+    return this.#upstream ?? undefined;
+  }
+
+  /** Whether node `id` is a child (or deeper) of this one. */
+  #below(id: string): boolean {
+    return this.isHub ? id !== this.id : id.startsWith(`${this.id}/`);
+  }
+
   /** Node ids this node has direct links to. */
   get linkedNodes(): string[] {
     return [...this.#links.keys()];
@@ -139,13 +169,31 @@ export class Node {
     this.#local.delete(id);
   }
 
-  /** Replaces the routing table. */
+  /** Replaces the routing table (in a non-hub node: the application's, from the hub). */
   setRoutes(routes: RouteTable): void {
+    this.#globalRoutes = routes;
+    this.#applyRoutes();
+  }
+
+  /**
+   * Routes of the subtree this node supervises: they override the hub's table, which learns of
+   * them one round trip later.
+   */
+  setLocalRoutes(routes: RouteTable | null): void {
+    this.#localRoutes = routes;
+    this.#applyRoutes();
+  }
+
+  #applyRoutes(): void {
+    const routes = this.#localRoutes
+      ? { ...this.#globalRoutes, ...this.#localRoutes }
+      : this.#globalRoutes;
     this.#routes = routes;
     this.#instanceNode.clear();
     for (const name in routes) {
       for (const inst of routes[name].instances) this.#instanceNode.set(inst.i, inst.n);
     }
+    if (this.#held.size > 0) this.#release();
   }
 
   /** The routing table in force. */
@@ -190,21 +238,71 @@ export class Node {
         timeout,
         key: options.key,
         retriesLeft: retries,
-        target: target ?? "",
+        target: typeof target === "string" ? target : "",
         resolve,
         reject,
       };
+      if (target === HOLD) {
+        this.#hold(name, { request: waiting }); // throws when the buffer is full
+        this.#pending.add(waiting);
+        return;
+      }
       this.#pending.add(waiting);
       if (target === undefined) this.#retryLater(waiting);
       else this.#sendRequest(waiting);
     });
   }
 
+  /** Holds a message for a restarting container, or throws when its buffer here is full. */
+  #hold(name: string, held: Held): void {
+    let queue = this.#held.get(name);
+    if (!queue) this.#held.set(name, queue = []);
+    const limit = this.#routes[name]?.q ?? 0;
+    if (queue.length >= limit) {
+      throw new UnavailableError(
+        `container "${name}" is restarting and ${
+          limit === 0
+            ? "holds no messages (buffer: 0)"
+            : `already holds ${limit} messages from here`
+        }`,
+      );
+    }
+    queue.push(held);
+  }
+
+  /** Delivers held messages to containers that are back; fails them for containers that are gone. */
+  #release(): void {
+    for (const [name, queue] of this.#held) {
+      const entry = this.#routes[name];
+      if (entry && entry.instances.length === 0 && entry.w) continue; // still restarting
+      this.#held.delete(name);
+      for (const held of queue) {
+        if ("request" in held) {
+          const waiting = held.request;
+          if (this.#pending.get(waiting.id) !== waiting) continue; // timed out meanwhile
+          this.#resend(waiting);
+        } else if (entry && entry.instances.length > 0) {
+          const target = this.#choose(name, held.send.key, false) as string;
+          this.#deliver(
+            { k: "send", to: target, t: held.send.t, b: held.send.b },
+            this.#instanceNode.get(target)!,
+          );
+        }
+      }
+    }
+  }
+
   /** Sends a message to container `name` without waiting. */
   send(name: string, topic: string, body: unknown, options: SendOptions = {}): void {
     const copied = copyWireValue(body, "body");
-    const target = this.#choose(name, options.key, false)!;
-    this.#deliver({ k: "send", to: target, t: topic, b: copied }, this.#instanceNode.get(target)!);
+    const target = this.#choose(name, options.key, false);
+    if (target === HOLD) {
+      return this.#hold(name, { send: { t: topic, b: copied, key: options.key } });
+    }
+    this.#deliver(
+      { k: "send", to: target!, t: topic, b: copied },
+      this.#instanceNode.get(target!)!,
+    );
   }
 
   /** Publishes to every subscriber of `topic` across the application. */
@@ -216,18 +314,16 @@ export class Node {
 
   /** Subscribes a listener here; the hub learns this node wants the topic. */
   subscribe(topic: string, listener: Listener): () => void {
+    const wanted = this.#wants(topic);
     let set = this.#subscribers.get(topic);
-    if (!set) {
-      set = new Set();
-      this.#subscribers.set(topic, set);
-      if (!this.isHub) this.#upstream?.send({ k: "sub", t: topic });
-    }
+    if (!set) this.#subscribers.set(topic, set = new Set());
     set.add(listener);
+    if (!this.isHub && !wanted) this.#upstream?.send({ k: "sub", t: topic });
     return () => {
       const current = this.#subscribers.get(topic);
       if (!current?.delete(listener) || current.size > 0) return;
       this.#subscribers.delete(topic);
-      if (!this.isHub) this.#upstream?.send({ k: "unsub", t: topic });
+      if (!this.isHub && !this.#wants(topic)) this.#upstream?.send({ k: "unsub", t: topic });
     };
   }
 
@@ -268,8 +364,8 @@ export class Node {
         const local = this.#local.get(env.to);
         if (local) return local.receive(env);
         const node = this.#instanceNode.get(env.to);
-        if (this.isHub && node !== undefined && node !== this.id && node !== from) {
-          if (this.#forward(env, node)) return;
+        if (node !== undefined && node !== this.id && node !== from) {
+          if (this.#forward(env, node, from)) return;
         }
         if (env.k === "req") {
           this.replyError(env, {
@@ -283,46 +379,63 @@ export class Node {
       case "res":
       case "err":
         if (env.d === this.id) return this.#settle(env);
-        if (this.isHub) this.#forward(env, env.d);
+        this.#forward(env, env.d, from);
         return;
       case "pub":
-        return this.#publishHere(env);
+        return this.#publishHere(env, from);
       case "sub":
       case "unsub": {
-        if (!this.isHub) return;
+        const before = this.#wants(env.t);
         let nodes = this.#nodeSubscriptions.get(env.t);
         if (env.k === "sub") {
           if (!nodes) this.#nodeSubscriptions.set(env.t, nodes = new Set());
           nodes.add(from);
         } else nodes?.delete(from);
+        // A middle node subscribes upstream on behalf of the nodes below it.
+        if (!this.isHub && before !== this.#wants(env.t)) this.#upstream?.send(env);
         return;
       }
       case "routes":
-        return this.setRoutes(env.r);
+        this.setRoutes(env.r);
+        // The nodes below this one get the application's table from here.
+        for (const id of this.#links.keys()) if (this.#below(id)) this.#links.get(id)!.send(env);
+        return;
       case "down":
         return this.detach(env.n);
       case "log":
-        if (this.isHub) this.#hooks.onLog(env.l, env.m, env.c);
+        if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c);
+        else this.#upstream.send(env);
         return;
       default:
         return this.#hooks.onControl(env, from);
     }
   }
 
-  #publishHere(env: Extract<Envelope, { k: "pub" }>): void {
+  /** Whether anything at or below this node listens to `topic`. */
+  #wants(topic: string): boolean {
+    return (this.#subscribers.get(topic)?.size ?? 0) > 0 ||
+      (this.#nodeSubscriptions.get(topic)?.size ?? 0) > 0;
+  }
+
+  #publishHere(env: Extract<Envelope, { k: "pub" }>, from: string): void {
+    if (!this.isHub && from !== "host" && from !== this.id) {
+      // From below: the hub fans it out to everyone, this node included.
+      this.#upstream?.send(env);
+      return;
+    }
     const listeners = this.#subscribers.get(env.t);
     if (listeners) {
       const meta: MessageMeta = { topic: env.t, kind: "publish" };
       for (const listener of [...listeners]) listener(env.b, meta);
     }
-    if (!this.isHub) return;
+    if (!this.isHub && from === this.id) return;
     const nodes = this.#nodeSubscriptions.get(env.t);
     if (nodes) { for (const node of nodes) this.#links.get(node)?.send(env); }
   }
 
-  #forward(env: Envelope, node: string): boolean {
-    const link = this.#links.get(node);
-    if (!link) return false;
+  #forward(env: Envelope, node: string, from: string): boolean {
+    const link = this.#hop(node);
+    if (!link || link === this.#hop(from)) return false;
     this.#relayed++;
     link.send(env);
     return true;
@@ -335,7 +448,7 @@ export class Node {
 
   #deliver(env: Envelope, node: string): void {
     if (node === this.id) return this.receive(env, this.id);
-    const link = this.#links.get(node) ?? (this.isHub ? undefined : this.#upstream);
+    const link = this.#hop(node);
     if (link) return link.send(env);
     // No way to that node any more: a request fails over, a reply has nobody left to wait.
     if (env.k === "req") {
@@ -350,13 +463,16 @@ export class Node {
 
   // ---- requests ----------------------------------------------------------------------------
 
-  /** The instance to address, or `undefined` when none is live but retries may wait for one. */
+  /**
+   * The instance to address; {@linkcode HOLD} when the container is restarting (hold the message);
+   * `undefined` when none is live but retries may wait for one.
+   */
   #choose(
     name: string,
     key: string | undefined,
     mayWait: boolean,
     prefer?: string,
-  ): string | undefined {
+  ): string | typeof HOLD | undefined {
     const entry = this.#routes[name];
     if (!entry) {
       throw new UnavailableError(
@@ -365,6 +481,7 @@ export class Node {
     }
     const instances = entry.instances;
     if (instances.length === 0) {
+      if (entry.w) return HOLD;
       if (mayWait) return undefined;
       throw new UnavailableError(`container "${name}" has no live instance (it may be restarting)`);
     }
@@ -425,9 +542,10 @@ export class Node {
   }
 
   #resend(waiting: WaitingRequest): void {
-    let target: string | undefined;
+    let target: string | typeof HOLD | undefined;
     try {
       target = this.#choose(waiting.name, waiting.key, true, waiting.target);
+      if (target === HOLD) return this.#hold(waiting.name, { request: waiting });
     } catch (error) {
       this.#pending.take(waiting.id);
       return waiting.reject(error as Error);

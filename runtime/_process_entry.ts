@@ -13,7 +13,11 @@ import { bootNode } from "./_boot.ts";
 const ORPHAN_GRACE = 1500;
 
 /** Boots the container exported by `moduleName` in this process. */
-export function bootProcess(definition: unknown, moduleName: string): void {
+export function bootProcess(
+  definition: unknown,
+  moduleName: string,
+  definitions: Record<string, unknown> = {},
+): void {
   // stdout carries frames: anything a container prints goes to stderr, which the host forwards.
   const toStderr = (...args: unknown[]) => console.error(...args);
   console.log = toStderr;
@@ -29,5 +33,5 @@ export function bootProcess(definition: unknown, moduleName: string): void {
       if (!instance) Deno.exit(0);
       instance.end({ kind: "stopped", message: "the host is gone" }).finally(() => Deno.exit(0));
     },
-  });
+  }, definitions);
 }

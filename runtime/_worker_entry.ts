@@ -9,8 +9,15 @@ import { type MessageEndpoint, PortLink } from "../transports/port_link.ts";
 import { bootNode } from "./_boot.ts";
 
 /** Boots the container exported by `moduleName` in this worker. */
-export function bootWorker(definition: unknown, moduleName: string): void {
+export function bootWorker(
+  definition: unknown,
+  moduleName: string,
+  definitions: Record<string, unknown> = {},
+): void {
   const link = new PortLink(globalThis as unknown as MessageEndpoint);
-  const attach = bootNode(link, definition, moduleName, { onStopped() {}, onHostLost() {} });
+  const attach = bootNode(link, definition, moduleName, {
+    onStopped() {},
+    onHostLost() {},
+  }, definitions);
   link.onPort = ({ node, port }) => attach(node, new PortLink(port, () => port.close()));
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { ContainerInput } from "../config/topology.ts";
 import type { ExitReason } from "../protocol/envelope.ts";
 
 /** What a handler learns about the message besides its body. */
@@ -142,6 +143,33 @@ export interface Context {
   subscribe(topic: string, listener: (body: unknown, meta: MessageMeta) => unknown): () => void;
   /** Registers cleanup run on stop (within the container's `shutdown:` timeout). */
   onStop(hook: (reason: ExitReason) => unknown): void;
+  /**
+   * Starts a child container that this one supervises (with its `supervisor:` flags), in this
+   * isolate or a worker nested in it. Its grant can never exceed this container's.
+   *
+   * @example
+   * ```ts ignore
+   * await ctx.spawn("shard-1", { module: "./shard.ts", mode: "worker", config: { id: 1 } });
+   * ```
+   */
+  spawn(name: string, spec: ContainerInput, options?: SpawnOptions): Promise<void>;
+  /** Stops a child this container spawned (or declared in `children:`) and removes it. */
+  stop(name: string, options?: { mode?: StopMode }): Promise<void>;
+}
+
+/**
+ * How to stop an instance: `graceful` runs its `onStop` hooks within `shutdown:` and never kills
+ * (it fails if the instance does not stop); `kill` ends it at once; `graceful-then-kill` (the
+ * default) asks, then kills once `shutdown:` has passed.
+ */
+export type StopMode = "graceful" | "kill" | "graceful-then-kill";
+
+/** Options of `spawn`. */
+export interface SpawnOptions {
+  /** Replace a running container of the same name (stopped first) instead of failing. */
+  replace?: boolean;
+  /** How the replaced container is stopped (default `graceful-then-kill`). */
+  mode?: StopMode;
 }
 
 /**

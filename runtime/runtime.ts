@@ -5,25 +5,39 @@
  * @module
  */
 import { loadTopology } from "../config/load.ts";
-import type { ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
+import {
+  type ContainerInput,
+  type ContainerSpec,
+  type Topology,
+  type TopologyInput,
+  validateContainer,
+} from "../config/topology.ts";
 import {
   type Envelope,
   type ExitReason,
   LOG_LEVEL_RANK,
   type LogLevel,
-  type RouteTable,
 } from "../protocol/envelope.ts";
-import { SupervisorGaveUpError } from "../protocol/errors.ts";
-import {
-  backoffDelay,
-  recordRestart,
-  shouldRestart,
-  stablePeriod,
-} from "../supervisor/restart_policy.ts";
-import type { ContainerDefinition, ContainerRef, MessageMeta } from "./container.ts";
+import { SupervisorGaveUpError, TopologyError } from "../protocol/errors.ts";
+import type {
+  ContainerDefinition,
+  ContainerRef,
+  MessageMeta,
+  SpawnOptions,
+  StopMode,
+} from "./container.ts";
 import { assertWithinHost } from "./_grant.ts";
-import { createHandle, InlineHandle, type InstanceHandle, WorkerHandle } from "./_modes.ts";
+import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
+import {
+  type ContainerSnapshot,
+  Supervisor,
+  type SupervisorEvent,
+  type SupervisorSite,
+} from "./_supervisor.ts";
+import { nestedWorkerSources } from "./_sources.ts";
+
+export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 
 /** A log line from the runtime or a container. */
 export interface LogEntry {
@@ -45,56 +59,31 @@ export interface RuntimeOptions {
   baseUrl?: string;
 }
 
-/** Events a runtime emits. */
+/** Events a runtime emits (from every supervisor in the tree, nested ones included). */
 export interface RuntimeEvents {
   /** An instance started (first time or after a restart). */
   start: { container: string; instance: string; incarnation: number };
   /** An instance ended, with why. */
-  exit: { container: string; instance: string; reason: ExitReason };
-  /** A failed instance was started again. */
+  exit: { container: string; instance: string; incarnation: number; reason: ExitReason };
+  /** A failed instance was started again, after `delay` ms of backoff. */
   restart: { container: string; instance: string; incarnation: number; delay: number };
   /** An instance missed its heartbeats and was replaced. */
   unresponsive: { container: string; instance: string; silentFor: number };
-  /** The root supervisor gave up; the runtime shuts down. */
-  escalate: { supervisor: string; error: SupervisorGaveUpError };
+  /**
+   * A supervisor gave up (too many restarts, or a child's `on_error: escalate`) and handed the
+   * failure to its parent; `root` giving up shuts the runtime down.
+   */
+  escalate: { supervisor: string; child?: string; error: SupervisorGaveUpError };
 }
 
-/** One instance in the tree. */
-export interface InstanceSnapshot {
-  /** Instance id, `name#replica.incarnation`. */
-  id: string;
-  /** Replica index. */
-  replica: number;
-  /** Incarnation (1 for the first start). */
-  incarnation: number;
-  /** `starting`, `running`, `restarting`, `stopping`, `stopped`. */
-  state: SlotState;
-  /** Node it lives in: `host`, `w<n>`, `p<n>`. */
-  node: string;
-  /** Restarts of this replica so far. */
-  restarts: number;
-  /** Milliseconds since it last started (0 when not running). */
-  uptime: number;
-  /** Why it last ended, if it has. */
-  lastExit?: ExitReason;
-}
-
-/** One container in the tree. */
-export interface ContainerSnapshot {
-  /** Container name. */
-  name: string;
-  /** Where it runs. */
-  mode: ContainerSpec["mode"];
-  /** The host it runs on (`local` for this runtime). */
-  host: string;
-  /** Replicas wanted. */
-  replicas: number;
-  /** Running instances. */
-  running: number;
-  /** Restarts across its replicas. */
-  restarts: number;
-  /** Its instances. */
-  instances: InstanceSnapshot[];
+/** A worker thread that was terminated while unresponsive: it may still be spinning. */
+export interface LeakedWorker {
+  /** Its container. */
+  container: string;
+  /** The instance it was. */
+  instance: string;
+  /** Milliseconds since it was terminated. */
+  since: number;
 }
 
 /** The live supervision tree. */
@@ -108,30 +97,16 @@ export interface TreeSnapshot {
     period: number;
     state: "running" | "shutting_down" | "stopped";
   };
-  /** Containers in start order. */
+  /** Containers in start order, each with its children when it supervises any. */
   containers: ContainerSnapshot[];
   /** Messages the host relayed between two containers outside it (worker ↔ worker goes direct). */
   relayed: number;
-}
-
-/** Where an instance is in its life. */
-export type SlotState = "starting" | "running" | "restarting" | "stopping" | "stopped";
-
-interface Slot {
-  replica: number;
-  incarnation: number;
-  state: SlotState;
-  handle: InstanceHandle | null;
-  restarts: number;
-  consecutive: number;
-  startedAt: number;
-  lastExit?: ExitReason;
-  timer?: ReturnType<typeof setTimeout>;
-}
-
-interface Group {
-  spec: ContainerSpec;
-  slots: Slot[];
+  /**
+   * Workers terminated while unresponsive. `terminate()` cannot stop a thread in a busy loop: such
+   * a thread keeps a core until the process exits (`kraken start` exits the process after
+   * shutdown; a program embedding the runtime should call `Deno.exit()` when this is not empty).
+   */
+  leaked: LeakedWorker[];
 }
 
 function defaultLogger(entry: LogEntry): void {
@@ -156,19 +131,19 @@ function defaultLogger(entry: LogEntry): void {
  */
 export class Runtime {
   readonly #topology: Topology;
-  readonly #groups = new Map<string, Group>();
   readonly #hub: Node;
+  readonly #root: Supervisor;
   readonly #handles = new Map<string, InstanceHandle>();
   /** Every handle not yet gone, old incarnations still cleaning up included. */
   readonly #live = new Set<InstanceHandle>();
+  readonly #leaked: { container: string; instance: string; at: number }[] = [];
   readonly #listeners = new Map<keyof RuntimeEvents, Set<(event: never) => void>>();
   readonly #logLevel: LogLevel | "silent";
   readonly #logger: (entry: LogEntry) => void;
-  #restartHistory: number[] = [];
+  readonly #baseUrl: string;
   #nextNode = 1;
   #routesQueued = false;
   #state: "running" | "shutting_down" | "stopped" = "running";
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
   #shutdown: Promise<void> | null = null;
   #closedResolve!: (error: Error | null) => void;
   #onRejection = (event: PromiseRejectionEvent) => this.#unhandledRejection(event);
@@ -179,11 +154,39 @@ export class Runtime {
     this.#topology = topology;
     this.#logLevel = options.logLevel ?? "info";
     this.#logger = options.logger ?? defaultLogger;
+    this.#baseUrl = topology.baseUrl;
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#hub = new Node("host", {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
       onLog: (level, message, source) => this.#log(level, message, source),
     }, { hub: true });
+    this.#root = new Supervisor("root", topology.supervisor, this.#site());
+    this.#root.onGiveUp = (error) => {
+      this.#shutdown ??= this.#stopAll(error);
+    };
+  }
+
+  #site(): SupervisorSite {
+    const sources = new Map<string, string[]>();
+    return {
+      node: this.#hub,
+      handles: this.#handles,
+      newNodeId: (mode) => `${mode === "worker" ? "w" : "p"}${this.#nextNode++}`,
+      logLevel: this.#logLevel,
+      log: (level, message, source) => this.#log(level, message, source),
+      emit: (event) => this.#relay(event),
+      changed: () => this.#publishRoutes(),
+      leaked: (container, instance) => {
+        this.#leaked.push({ container, instance, at: performance.now() });
+      },
+      track: (handle) => {
+        this.#live.add(handle);
+        handle.gone.then(() => this.#live.delete(handle));
+      },
+      processReads: (spec) => nestedWorkerSources(spec, sources),
+      validate: (name, input, parent) => this.#validateSpawn(name, input, parent),
+      baseUrl: this.#baseUrl,
+    };
   }
 
   /**
@@ -201,47 +204,27 @@ export class Runtime {
     options: RuntimeOptions = {},
   ): Promise<Runtime> {
     const validated = await loadTopology(topology, { baseUrl: options.baseUrl });
-    for (const spec of validated.containers) assertWithinHost(spec.name, spec.permissions);
+    const check = (specs: ContainerSpec[], hostSide: boolean) => {
+      for (const spec of specs) {
+        // Children of an inline container start from the host; deeper ones are checked against
+        // their parent's grant when the topology is validated.
+        if (hostSide) assertWithinHost(spec.name, spec.permissions);
+        check(spec.children, hostSide && spec.mode === "inline");
+      }
+    };
+    check(validated.containers, true);
     const rt = new Runtime(validated, options);
     await rt.#boot();
     return rt;
   }
 
   async #boot(): Promise<void> {
-    for (const spec of this.#topology.containers) {
-      this.#groups.set(spec.name, { spec, slots: [] });
-    }
-    if (this.#topology.containers.some((spec) => spec.mode === "inline")) {
+    if (hasInline(this.#topology.containers)) {
       globalThis.addEventListener("unhandledrejection", this.#onRejection);
     }
     this.#publishRoutes();
-    const keepalives = this.#topology.containers.filter((s) => s.mode !== "inline").map((s) =>
-      s.keepalive
-    );
-    if (keepalives.length > 0) {
-      const every = Math.max(10, Math.min(250, Math.min(...keepalives) / 4));
-      this.#heartbeat = setInterval(() => this.#checkHeartbeats(), every);
-    }
     try {
-      for (const group of this.#groups.values()) {
-        const starts: Promise<void>[] = [];
-        for (let replica = 0; replica < group.spec.replicas; replica++) {
-          const slot: Slot = {
-            replica,
-            incarnation: 0,
-            state: "starting",
-            handle: null,
-            restarts: 0,
-            consecutive: 0,
-            startedAt: 0,
-          };
-          group.slots.push(slot);
-          starts.push(this.#startSlot(group, slot));
-        }
-        const results = await Promise.allSettled(starts);
-        const failed = results.find((r) => r.status === "rejected");
-        if (failed) throw (failed as PromiseRejectedResult).reason;
-      }
+      await this.#root.start(this.#topology.containers);
     } catch (error) {
       await this.shutdown();
       throw error;
@@ -297,31 +280,77 @@ export class Runtime {
     return () => set.delete(listener as (event: never) => void);
   }
 
+  /**
+   * Starts a new container under the root supervisor (or, with `parent`, under an inline
+   * container), as if it were written in the topology. Relative module paths resolve against the
+   * topology's folder.
+   *
+   * @example
+   * ```ts ignore
+   * await rt.spawn("cache", { module: "./cache.ts", mode: "worker", replicas: 2 });
+   * await rt.spawn("cache", { module: "./cache_v2.ts" }, { replace: true });
+   * ```
+   * @throws {Error} When a container of that name exists and `replace` is not set.
+   * @throws {TopologyError} A bad spec (named by key).
+   * @throws {PermissionEscalationError} A grant wider than this process's.
+   */
+  async spawn(
+    name: string,
+    spec: ContainerInput,
+    options: SpawnOptions & { parent?: string } = {},
+  ): Promise<void> {
+    this.#assertRunning();
+    const supervisor = options.parent ? this.#supervisorOf(options.parent) : this.#root;
+    const validated = this.#validateSpawn(name, spec, null, supervisor.has(name));
+    await supervisor.spawn(validated, options);
+  }
+
+  /**
+   * Stops container `name` (every replica) and removes it from the tree.
+   *
+   * @param options `mode`: `graceful`, `kill` or `graceful-then-kill` (default).
+   * @example
+   * ```ts ignore
+   * await rt.stop("cache", { mode: "kill" });
+   * ```
+   */
+  async stop(name: string, options: { mode?: StopMode } = {}): Promise<void> {
+    this.#assertRunning();
+    await this.#owner(name).remove(name, options.mode);
+  }
+
+  /**
+   * Stops and starts container `name` again (every replica; not counted toward intensity).
+   *
+   * @example
+   * ```ts ignore
+   * await rt.restart("cache");
+   * ```
+   */
+  async restart(name: string, options: { mode?: StopMode } = {}): Promise<void> {
+    this.#assertRunning();
+    await this.#owner(name).restart(name, options.mode);
+  }
+
+  /**
+   * Changes how many replicas of `name` run: new ones start, surplus ones stop (last first).
+   *
+   * @example
+   * ```ts ignore
+   * await rt.scale("greeter", 4);
+   * ```
+   */
+  async scale(name: string, replicas: number): Promise<void> {
+    this.#assertRunning();
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw new RangeError(`replicas must be a whole number >= 0, got ${replicas}`);
+    }
+    await this.#owner(name).scale(name, replicas);
+  }
+
   /** A snapshot of the live supervision tree. */
   tree(): TreeSnapshot {
     const now = performance.now();
-    const containers: ContainerSnapshot[] = [];
-    for (const group of this.#groups.values()) {
-      const instances = group.slots.map((slot): InstanceSnapshot => ({
-        id: this.#instanceId(group, slot),
-        replica: slot.replica,
-        incarnation: slot.incarnation,
-        state: slot.state,
-        node: slot.handle?.node ?? "-",
-        restarts: slot.restarts,
-        uptime: slot.state === "running" ? Math.round(now - slot.startedAt) : 0,
-        ...(slot.lastExit ? { lastExit: slot.lastExit } : {}),
-      }));
-      containers.push({
-        name: group.spec.name,
-        mode: group.spec.mode,
-        host: "local",
-        replicas: group.spec.replicas,
-        running: instances.filter((i) => i.state === "running").length,
-        restarts: instances.reduce((sum, i) => sum + i.restarts, 0),
-        instances,
-      });
-    }
     const s = this.#topology.supervisor;
     return {
       name: this.#topology.name,
@@ -331,8 +360,13 @@ export class Runtime {
         period: s.period,
         state: this.#state,
       },
-      containers,
+      containers: this.#root.snapshot(now),
       relayed: this.#hub.relayed,
+      leaked: this.#leaked.map((l) => ({
+        container: l.container,
+        instance: l.instance,
+        since: Math.round(now - l.at),
+      })),
     };
   }
 
@@ -345,225 +379,109 @@ export class Runtime {
     return this.#shutdown;
   }
 
-  // ---- lifecycle -------------------------------------------------------------------------------
+  // ---- internals -------------------------------------------------------------------------------
 
-  #instanceId(group: Group, slot: Slot): string {
-    return `${group.spec.name}#${slot.replica}.${slot.incarnation}`;
+  #assertRunning(): void {
+    if (this.#state !== "running") throw new Error(`the runtime is ${this.#state}`);
   }
 
-  async #startSlot(group: Group, slot: Slot): Promise<void> {
-    slot.incarnation++;
-    slot.state = "starting";
-    const spec = group.spec;
-    const node = spec.mode === "inline"
-      ? this.#hub.id
-      : `${spec.mode === "worker" ? "w" : "p"}${this.#nextNode++}`;
-    const handle = createHandle({
-      spec,
-      instance: this.#instanceId(group, slot),
-      node,
-      hub: this.#hub,
-      logLevel: this.#logLevel,
-      log: (level, message, source) => this.#log(level, message, source),
-    }, () => this.#routeTable());
-    slot.handle = handle;
-    this.#live.add(handle);
-    handle.gone.then(() => {
-      this.#live.delete(handle);
-      if (this.#handles.get(node) === handle) this.#handles.delete(node);
-    });
-    if (node !== this.#hub.id) this.#handles.set(node, handle);
-    handle.onExit = (reason) => this.#exited(group, slot, handle, reason);
-    try {
-      await handle.start();
-    } catch (error) {
-      if (slot.handle === handle) slot.handle = null;
-      throw error;
-    }
-    if (slot.handle !== handle || this.#state !== "running") return;
-    slot.state = "running";
-    slot.startedAt = performance.now();
-    this.#connectWorkers(handle);
-    this.#publishRoutes();
-    this.#emit("start", {
-      container: spec.name,
-      instance: this.#instanceId(group, slot),
-      incarnation: slot.incarnation,
-    });
-  }
-
-  #exited(group: Group, slot: Slot, handle: InstanceHandle, reason: ExitReason): void {
-    if (slot.handle !== handle) return;
-    const instance = this.#instanceId(group, slot);
-    const wasRunning = slot.state === "running";
-    slot.lastExit = reason;
-    this.#forgetNode(handle);
-    this.#publishRoutes();
-    if (slot.state === "stopping" || this.#state !== "running") {
-      slot.state = "stopped";
-      return;
-    }
-    this.#emit("exit", { container: group.spec.name, instance, reason });
-    this.#log(
-      reason.kind === "error" || reason.kind === "crashed" ? "warn" : "info",
-      `${instance} exited: ${reason.message}`,
-      "runtime",
+  /** The supervisor (root, or an inline container's) that has child `name`. */
+  #owner(name: string): Supervisor {
+    const owner = this.#root.find(name);
+    if (owner) return owner;
+    throw new RangeError(
+      this.#hub.routes[name]
+        ? `container "${name}" runs under a worker or process container: manage it from there (ctx.stop/ctx.spawn)`
+        : `no container named "${name}" (known: ${
+          Object.keys(this.#hub.routes).join(", ") || "none"
+        })`,
     );
-    // The isolate may still be cleaning up; make sure it goes.
-    if (reason.kind !== "stopped" && reason.kind !== "normal") handle.stop(reason);
-    slot.handle = null;
-    this.#decide(group, slot, reason, wasRunning);
   }
 
-  /** The supervisor's decision for an instance that ended: leave it, restart it, or give up. */
-  #decide(group: Group, slot: Slot, reason: ExitReason, wasRunning: boolean): void {
-    if (!shouldRestart(group.spec.restart, reason)) {
-      slot.state = "stopped";
-      return;
-    }
-    const supervisor = this.#topology.supervisor;
-    const now = performance.now();
-    const recorded = recordRestart(this.#restartHistory, now, supervisor);
-    this.#restartHistory = recorded.history;
-    if (recorded.exceeded) {
-      slot.state = "stopped";
-      const error = new SupervisorGaveUpError("root", supervisor.intensity, supervisor.period);
-      this.#log(
-        "error",
-        `${error.message}; last failure: ${group.spec.name}: ${reason.message}`,
-        "runtime",
+  #supervisorOf(parent: string): Supervisor {
+    const owner = this.#owner(parent);
+    const sub = owner.childSupervisor(parent);
+    if (!sub) {
+      throw new RangeError(
+        `container "${parent}" is not inline: spawn its children from inside it (ctx.spawn)`,
       );
-      this.#emit("escalate", { supervisor: "root", error });
-      this.#shutdown ??= this.#stopAll(error);
-      return;
     }
-    slot.consecutive = wasRunning && now - slot.startedAt > stablePeriod(supervisor.backoff)
-      ? 1
-      : slot.consecutive + 1;
-    const delay = backoffDelay(slot.consecutive, supervisor.backoff, Math.random());
-    slot.state = "restarting";
-    slot.timer = setTimeout(() => {
-      slot.timer = undefined;
-      if (this.#state !== "running" || slot.state !== "restarting") return;
-      slot.restarts++;
-      this.#startSlot(group, slot).then(
-        () => {
-          this.#emit("restart", {
-            container: group.spec.name,
-            instance: this.#instanceId(group, slot),
-            incarnation: slot.incarnation,
-            delay,
-          });
-        },
-        (error: Error) => {
-          if (this.#state !== "running") return;
-          // A failed restart is a failure like any other: it counts toward intensity.
-          const failure: ExitReason = {
-            kind: "error",
-            message: `restart failed: ${error.message}`,
-            error: { name: error.name, message: error.message, stack: error.stack, kind: "remote" },
-          };
-          slot.lastExit = failure;
-          this.#emit("exit", {
-            container: group.spec.name,
-            instance: this.#instanceId(group, slot),
-            reason: failure,
-          });
-          this.#decide(group, slot, failure, false);
-        },
+    return sub;
+  }
+
+  #validateSpawn(
+    name: string,
+    input: ContainerInput,
+    parent: ContainerSpec | null,
+    replacing = false,
+  ): ContainerSpec {
+    if (this.#hub.routes[name] && !replacing) {
+      throw new Error(
+        `a container named "${name}" already exists; pass { replace: true } to replace it`,
       );
-    }, delay);
-  }
-
-  #forgetNode(handle: InstanceHandle): void {
-    if (handle.node === this.#hub.id) return;
-    for (const id of this.#handles.keys()) {
-      if (id !== handle.node) this.#hub.sendTo(id, { k: "down", n: handle.node });
     }
-  }
-
-  /** Gives a newly ready worker a direct MessageChannel to every other ready worker. */
-  #connectWorkers(handle: InstanceHandle): void {
-    const mine = handle instanceof WorkerHandle ? handle.portLink : null;
-    if (!mine) return;
-    for (const [id, other] of this.#handles) {
-      const theirs = other instanceof WorkerHandle && other !== handle ? other.portLink : null;
-      if (!theirs || !this.#isReady(id)) continue;
-      const channel = new MessageChannel();
-      mine.handOver(id, channel.port1);
-      theirs.handOver(handle.node, channel.port2);
+    const spec = validateContainer(name, input, {
+      baseUrl: this.#baseUrl,
+      env: (key) => Deno.env.get(key),
+      parent: parent ?? undefined,
+    });
+    if (!parent || parent.mode === "inline") assertWithinHost(name, spec.permissions);
+    if (spec.mode === "remote") {
+      throw new TopologyError(`mode "remote" needs host agents`, { key: `${name}.mode` });
     }
+    return spec;
   }
 
-  #isReady(node: string): boolean {
-    for (const group of this.#groups.values()) {
-      for (const slot of group.slots) {
-        if (slot.handle?.node === node) return slot.state === "running";
+  #relay(event: SupervisorEvent): void {
+    switch (event.type) {
+      case "escalate": {
+        const { type: _, supervisor, intensity, period, why, child, failure } = event;
+        const error = new SupervisorGaveUpError(supervisor, intensity, period, {
+          child,
+          failure,
+          why,
+        });
+        return this.#emit("escalate", { supervisor, child, error });
+      }
+      case "start": {
+        const { type: _, ...rest } = event;
+        return this.#emit("start", rest);
+      }
+      case "exit": {
+        const { type: _, ...rest } = event;
+        return this.#emit("exit", rest);
+      }
+      case "restart": {
+        const { type: _, ...rest } = event;
+        return this.#emit("restart", rest);
+      }
+      case "unresponsive": {
+        const { type: _, ...rest } = event;
+        return this.#emit("unresponsive", rest);
       }
     }
-    return false;
-  }
-
-  #routeTable(): RouteTable {
-    const table: RouteTable = {};
-    for (const group of this.#groups.values()) {
-      table[group.spec.name] = {
-        balance: group.spec.balance,
-        instances: group.slots
-          .filter((slot) => slot.state === "running" && slot.handle)
-          .map((slot) => ({ i: this.#instanceId(group, slot), n: slot.handle!.node })),
-      };
-    }
-    return table;
   }
 
   /** Routes change as instances come and go; every node gets the new table once per turn. */
   #publishRoutes(): void {
-    this.#hub.setRoutes(this.#routeTable());
     if (this.#routesQueued) return;
     this.#routesQueued = true;
     queueMicrotask(() => {
       this.#routesQueued = false;
-      // The hub's table is already current (set on every change): send that one.
+      this.#hub.setRoutes(this.#root.routes());
       const env: Envelope = { k: "routes", r: this.#hub.routes };
       for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
     });
   }
 
-  #checkHeartbeats(): void {
-    const now = performance.now();
-    for (const group of this.#groups.values()) {
-      for (const slot of group.slots) {
-        if (slot.state !== "running" || !slot.handle) continue;
-        const silent = slot.handle.heartbeat(now);
-        if (silent > group.spec.keepalive) {
-          const instance = this.#instanceId(group, slot);
-          this.#emit("unresponsive", {
-            container: group.spec.name,
-            instance,
-            silentFor: Math.round(silent),
-          });
-          slot.handle.kill({
-            kind: "unresponsive",
-            message: `no heartbeat for ${Math.round(silent)} ms`,
-          });
-        }
-      }
-    }
-  }
-
   #unhandledRejection(event: PromiseRejectionEvent): void {
     const stack = event.reason instanceof Error ? event.reason.stack ?? "" : "";
-    for (const group of this.#groups.values()) {
-      if (group.spec.mode !== "inline") continue;
-      for (const slot of group.slots) {
-        const handle = slot.handle;
-        if (slot.state === "running" && handle instanceof InlineHandle && handle.owns(stack)) {
-          // Traced to an inline container: it fails like any other; the host lives on.
-          event.preventDefault();
-          handle.fail(event.reason);
-          return;
-        }
+    for (const handle of this.#live) {
+      if (handle instanceof InlineHandle && handle.running && handle.owns(stack)) {
+        // Traced to an inline container: it fails like any other; the host lives on.
+        event.preventDefault();
+        handle.fail(event.reason);
+        return;
       }
     }
   }
@@ -571,30 +489,21 @@ export class Runtime {
   async #stopAll(error: Error | null): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "shutting_down";
-    clearInterval(this.#heartbeat);
-    for (const group of [...this.#groups.values()].reverse()) {
-      const stops: Promise<void>[] = [];
-      for (const slot of group.slots) {
-        clearTimeout(slot.timer);
-        const handle = slot.handle;
-        if (!handle || slot.state === "stopped") {
-          slot.state = "stopped";
-          continue;
-        }
-        slot.state = "stopping";
-        stops.push(
-          handle.stop({ kind: "stopped", message: "runtime shutdown" }).then(() => {
-            slot.state = "stopped";
-          }),
-        );
-      }
-      await Promise.all(stops);
-    }
+    await this.#root.stopAll("runtime shutdown");
     // Old incarnations still stopping after a failure: they are bounded by their own timeouts.
     await Promise.all([...this.#live].map((handle) => handle.gone));
     this.#hub.close(error ? `the runtime stopped: ${error.message}` : "the runtime has shut down");
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     this.#state = "stopped";
+    if (this.#leaked.length > 0) {
+      this.#log(
+        "warn",
+        `${this.#leaked.length} worker thread(s) stopped answering and may still be spinning (${
+          this.#leaked.map((l) => l.instance).join(", ")
+        }); this process cannot exit by itself until they stop: call Deno.exit()`,
+        "runtime",
+      );
+    }
     this.#closedResolve(error);
   }
 
@@ -612,4 +521,8 @@ export class Runtime {
     if (LOG_LEVEL_RANK[level] < LOG_LEVEL_RANK[this.#logLevel]) return;
     this.#logger({ level, message, source });
   }
+}
+
+function hasInline(specs: readonly ContainerSpec[]): boolean {
+  return specs.some((s) => s.mode === "inline" || hasInline(s.children));
 }

@@ -15,7 +15,7 @@
  * @module
  */
 import type { ExitReason } from "../protocol/envelope.ts";
-import type { RestartType, SupervisorSpec } from "../config/topology.ts";
+import type { RestartType, SupervisorSpec } from "./spec.ts";
 
 /**
  * Whether a child of `type` that ended for `reason` is started again.
@@ -63,7 +63,8 @@ export function recordRestart(
   now: number,
   spec: Pick<SupervisorSpec, "intensity" | "period">,
 ): { history: number[]; exceeded: boolean } {
-  const recent = history.filter((t) => now - t < spec.period);
+  // OTP keeps a restart exactly `period` old in the window (`R >= Now - Period`).
+  const recent = history.filter((t) => now - t <= spec.period);
   recent.push(now);
   return { history: recent, exceeded: recent.length > spec.intensity };
 }

@@ -20,6 +20,37 @@ Deno.test("validateTopology() fills every default from DEFAULTS", () => {
   assert.deepEqual(a.permissions, {});
 });
 
+Deno.test("validateTopology() nests children with their supervisor, rules and buffer", () => {
+  const t = validateTopology({
+    containers: {
+      billing: {
+        module: "./billing.ts",
+        mode: "process",
+        permissions: { net: ["127.0.0.1"] },
+        supervisor: { strategy: "rest_for_one", intensity: 2 },
+        on_error: [{ match: ["DbError", "TimeoutError"], action: ["log", "resume"] }],
+        children: {
+          ledger: { module: "./ledger.ts", mode: "inline", buffer: 10 },
+          mailer: { module: "./mailer.ts", permissions: { net: ["127.0.0.1:25"] } },
+        },
+      },
+    },
+  }, base);
+  const billing = t.containers[0];
+  assert.equal(billing.supervisor.strategy, "rest_for_one");
+  assert.equal(billing.supervisor.intensity, 2);
+  assert.deepEqual(billing.onError, [{
+    match: ["DbError", "TimeoutError"],
+    action: "resume",
+    log: true,
+  }]);
+  assert.deepEqual(billing.children.map((c) => [c.name, c.mode, c.buffer]), [
+    ["ledger", "inline", 10],
+    ["mailer", "worker", DEFAULTS.container.buffer],
+  ]);
+  assert.equal(billing.children[1].module, "file:///app/mailer.ts");
+});
+
 Deno.test("validateTopology() parses durations, resolves permission paths and reads ${VAR}", () => {
   const t = validateTopology({
     supervisor: { period: "2m", backoff: { min: "10ms", max: "1.5s" } },
@@ -128,10 +159,62 @@ const bad: [string, unknown, string, RegExp][] = [
     /unknown permission "fs"/,
   ],
   [
-    "children not yet",
-    { containers: { a: { module: "a.ts", children: {} } } },
-    "containers.a.children",
-    /nested supervision/,
+    "a process child under a worker",
+    { containers: { a: { module: "a.ts", children: { b: { module: "b.ts", mode: "process" } } } } },
+    "containers.a.children.b.mode",
+    /a process child cannot run under a worker container \("a"\).*"run" permission/,
+  ],
+  [
+    "a child asking for more than its parent holds",
+    {
+      containers: {
+        a: {
+          module: "a.ts",
+          mode: "process",
+          permissions: { read: ["/srv"] },
+          children: { b: { module: "b.ts", permissions: { read: ["/etc"] } } },
+        },
+      },
+    },
+    "containers.a.children.b.permissions.read",
+    /asks for read "\/etc", which its parent "a" does not have/,
+  ],
+  [
+    "a child name used elsewhere in the tree",
+    {
+      containers: {
+        a: { module: "a.ts", children: { b: { module: "b.ts" } } },
+        b: { module: "b.ts" },
+      },
+    },
+    "containers.b",
+    /"b" is already used at containers\.a\.children\.b; names are unique across the whole topology/,
+  ],
+  [
+    "an on_error rule with two actions",
+    {
+      containers: { a: { module: "a.ts", on_error: [{ match: "X", action: ["stop", "resume"] }] } },
+    },
+    "containers.a.on_error.0.action",
+    /combines "stop" and "resume"/,
+  ],
+  [
+    "an on_error rule with an unknown action",
+    { containers: { a: { module: "a.ts", on_error: [{ match: "X", action: "restrat" }] } } },
+    "containers.a.on_error.0.action",
+    /did you mean "restart"/,
+  ],
+  [
+    "an on_error rule without match",
+    { containers: { a: { module: "a.ts", on_error: [{ action: "stop" }] } } },
+    "containers.a.on_error.0.match",
+    /expected an error class name/,
+  ],
+  [
+    "a negative buffer",
+    { containers: { a: { module: "a.ts", buffer: -1 } } },
+    "containers.a.buffer",
+    /whole number >= 0/,
   ],
   [
     "transports not yet",

@@ -1,0 +1,840 @@
+/**
+ * One supervisor at work: starts its children in order, watches them, applies the pure decisions
+ * of `supervisor/strategy.ts` (restart one, all or the rest; leave; give up), and stops them in
+ * reverse order. The same class runs at the root of the host and inside any worker or process
+ * whose container has `children:` — a supervisor never reaches across an isolate boundary except
+ * through the messages of its children's links.
+ *
+ * @module
+ */
+import type { ContainerInput, ContainerSpec, SupervisorSpec } from "../config/topology.ts";
+import type { Envelope, ExitReason, LogLevel, RouteTable } from "../protocol/envelope.ts";
+import { SupervisorGaveUpError } from "../protocol/errors.ts";
+import { backoffDelay, stablePeriod } from "../supervisor/restart_policy.ts";
+import { type ChildView, decide } from "../supervisor/strategy.ts";
+import { createHandle, InlineHandle, type InstanceHandle, WorkerHandle } from "./_modes.ts";
+import type { Node } from "./_node.ts";
+import type { SpawnOptions, StopMode } from "./container.ts";
+
+/** A supervision event, as plain data (it may travel up from another isolate). */
+export type SupervisorEvent =
+  | { type: "start"; container: string; instance: string; incarnation: number }
+  | {
+    type: "exit";
+    container: string;
+    instance: string;
+    incarnation: number;
+    reason: ExitReason;
+  }
+  | { type: "restart"; container: string; instance: string; incarnation: number; delay: number }
+  | { type: "unresponsive"; container: string; instance: string; silentFor: number }
+  | {
+    type: "escalate";
+    supervisor: string;
+    intensity: number;
+    period: number;
+    why: "intensity" | "escalate";
+    child?: string;
+    failure?: string;
+  };
+
+/** Where an instance is in its life. */
+export type SlotState = "starting" | "running" | "restarting" | "stopping" | "stopped";
+
+/** One instance in a tree snapshot. */
+export interface InstanceSnapshot {
+  /** Instance id, `name#replica.incarnation`. */
+  id: string;
+  /** Replica index. */
+  replica: number;
+  /** Incarnation (1 for the first start). */
+  incarnation: number;
+  /** `starting`, `running`, `restarting`, `stopping`, `stopped`. */
+  state: SlotState;
+  /** Node it lives in: `host`, `w<n>`, `p<n>`, `p<n>/w<m>`, … */
+  node: string;
+  /** Restarts of this replica so far. */
+  restarts: number;
+  /** Milliseconds since it last started (0 when not running). */
+  uptime: number;
+  /** Why it last ended, if it has. */
+  lastExit?: ExitReason;
+}
+
+/** One container in a tree snapshot. */
+export interface ContainerSnapshot {
+  /** Container name. */
+  name: string;
+  /** Where it runs. */
+  mode: ContainerSpec["mode"];
+  /** The host it runs on (`local` for this runtime). */
+  host: string;
+  /** Replicas wanted. */
+  replicas: number;
+  /** Running instances. */
+  running: number;
+  /** Restarts across its replicas. */
+  restarts: number;
+  /** Kept stopped on purpose (an `on_error: stop` verdict, or it ended normally for good). */
+  held: boolean;
+  /** Its instances. */
+  instances: InstanceSnapshot[];
+  /** The supervisor it is for its children, when it has any. */
+  supervisor?: { strategy: string; intensity: number; period: number };
+  /** The children it supervises (live, from wherever they run). */
+  children?: ContainerSnapshot[];
+}
+
+/** What a supervisor needs from the isolate it works in. */
+export interface SupervisorSite {
+  /** This isolate's node: children's links attach to it, inline children live in it. */
+  readonly node: Node;
+  /** Handles of the child nodes of this isolate, by node id (control envelopes find them here). */
+  readonly handles: Map<string, InstanceHandle>;
+  /** A fresh node id for a worker or process child. */
+  newNodeId(mode: "worker" | "process"): string;
+  /** Lowest log level forwarded. */
+  readonly logLevel: LogLevel | "silent";
+  /** Logs a line. */
+  log(level: LogLevel, message: string, source: string): void;
+  /** Reports a supervision event. */
+  emit(event: SupervisorEvent): void;
+  /** Routes or the tree changed (coalesce: called often). */
+  changed(): void;
+  /** Container definitions already loaded in this isolate, by module URL. */
+  readonly definitions?: ReadonlyMap<string, unknown>;
+  /** A worker was terminated while unresponsive: its thread may still be spinning. */
+  leaked?(container: string, instance: string): void;
+  /** Extra `read` grant for a process whose descendants run in nested workers. */
+  processReads?(spec: ContainerSpec): string[];
+  /** Sees every handle created (to wait for all of them at shutdown). */
+  track?(handle: InstanceHandle): void;
+  /** Validates a spawned child of `parent` (module, grant within the parent's, unique name). */
+  validate(name: string, input: ContainerInput, parent: ContainerSpec | null): ContainerSpec;
+  /** Folder URL relative modules of a spawned child resolve against. */
+  readonly baseUrl?: string;
+}
+
+interface Slot {
+  replica: number;
+  incarnation: number;
+  state: SlotState;
+  handle: InstanceHandle | null;
+  restarts: number;
+  consecutive: number;
+  startedAt: number;
+  lastExit?: ExitReason;
+  timer?: ReturnType<typeof setTimeout>;
+  /** The restart plan that owns this slot's next start. */
+  plan: number;
+  /** The supervisor of an inline instance's children. */
+  sub: Supervisor | null;
+  /** Routes and tree reported by the isolate of an instance with children. */
+  subRoutes: RouteTable | null;
+  subTree: ContainerSnapshot[] | null;
+  subTreeAt: number;
+}
+
+interface Group {
+  spec: ContainerSpec;
+  slots: Slot[];
+  held: boolean;
+}
+
+/** A supervisor of an ordered list of containers. */
+export class Supervisor {
+  /** `root`, or the name of the container whose children these are. */
+  readonly name: string;
+  readonly spec: SupervisorSpec;
+  readonly #site: SupervisorSite;
+  readonly #groups: Group[] = [];
+  #history: number[] = [];
+  #state: "running" | "stopping" | "stopped" | "gave_up" = "running";
+  #plans = 0;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Called once when it gives up (its children are stopped by then). */
+  onGiveUp: (error: SupervisorGaveUpError) => void = () => {};
+
+  constructor(name: string, spec: SupervisorSpec, site: SupervisorSite) {
+    this.name = name;
+    this.spec = spec;
+    this.#site = site;
+  }
+
+  /** `running`, `stopping`, `stopped` or `gave_up`. */
+  get state(): string {
+    return this.#state;
+  }
+
+  /** Whether it supervises container `name` (not counting deeper levels). */
+  has(name: string): boolean {
+    return this.#groups.some((g) => g.spec.name === name);
+  }
+
+  /** The supervisor (this one, or one below it in this isolate) that has child `name`. */
+  find(name: string): Supervisor | undefined {
+    if (this.has(name)) return this;
+    for (const group of this.#groups) {
+      for (const slot of group.slots) {
+        const found = slot.sub?.find(name);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  }
+
+  /** The supervisor of inline container `name`'s children (created on first use), if inline. */
+  childSupervisor(name: string): Supervisor | undefined {
+    const group = this.#group(name);
+    if (group.spec.mode !== "inline") return undefined;
+    const slot = group.slots.find((s) => s.state === "running");
+    if (!slot) throw new Error(`container "${name}" is not running`);
+    return this.#subFor(group, slot);
+  }
+
+  /** Names of every container at or below this supervisor in this isolate. */
+  names(): string[] {
+    const out: string[] = [];
+    for (const group of this.#groups) {
+      out.push(group.spec.name);
+      for (const slot of group.slots) if (slot.sub) out.push(...slot.sub.names());
+    }
+    return out;
+  }
+
+  /**
+   * Starts containers in order (the replicas of one in parallel). Rejects with the first failure;
+   * what did start keeps running (the caller decides whether to stop everything).
+   */
+  async start(specs: readonly ContainerSpec[]): Promise<void> {
+    for (const spec of specs) await this.#add(spec);
+  }
+
+  /** Adds and starts one container (the runtime manager's spawn). */
+  async spawn(spec: ContainerSpec, options: SpawnOptions = {}): Promise<void> {
+    if (this.#state !== "running") throw new Error(`supervisor "${this.name}" is ${this.#state}`);
+    if (this.has(spec.name)) {
+      if (!options.replace) {
+        throw new Error(
+          `container "${spec.name}" already exists; pass { replace: true } to replace it`,
+        );
+      }
+      await this.remove(spec.name, options.mode);
+    }
+    await this.#add(spec);
+  }
+
+  async #add(spec: ContainerSpec): Promise<void> {
+    const group: Group = { spec, slots: [], held: false };
+    this.#groups.push(group);
+    this.#watch(spec);
+    const starts: Promise<void>[] = [];
+    for (let replica = 0; replica < spec.replicas; replica++) {
+      const slot = newSlot(replica);
+      group.slots.push(slot);
+      starts.push(this.#startSlot(group, slot));
+    }
+    const results = await Promise.allSettled(starts);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      for (const slot of group.slots) if (slot.state === "starting") slot.state = "stopped";
+      throw (failed as PromiseRejectedResult).reason;
+    }
+  }
+
+  /** Stops container `name` (all replicas) and removes it. */
+  async remove(name: string, mode: StopMode = "graceful-then-kill"): Promise<void> {
+    const group = this.#group(name);
+    group.held = true;
+    await Promise.all(group.slots.map((slot) => this.#stopSlot(slot, mode, "stopped by request")));
+    const index = this.#groups.indexOf(group);
+    if (index >= 0) this.#groups.splice(index, 1);
+    this.#site.changed();
+  }
+
+  /** Stops then starts every replica of `name` again (not counted toward intensity). */
+  async restart(name: string, mode: StopMode = "graceful-then-kill"): Promise<void> {
+    const group = this.#group(name);
+    const plan = ++this.#plans;
+    for (const slot of group.slots) slot.plan = plan;
+    await Promise.all(
+      group.slots.map((slot) => this.#stopSlot(slot, mode, "restart requested", "restarting")),
+    );
+    group.held = false;
+    await Promise.all(group.slots.map((slot) => {
+      if (slot.plan !== plan || this.#state !== "running") return;
+      slot.restarts++;
+      return this.#startSlot(group, slot).then(() => this.#restarted(group, slot, 0));
+    }));
+  }
+
+  /** Changes how many replicas `name` runs (new ones start, surplus ones stop, last first). */
+  async scale(name: string, replicas: number): Promise<void> {
+    const group = this.#group(name);
+    group.spec = { ...group.spec, replicas };
+    const starts: Promise<void>[] = [];
+    while (group.slots.length < replicas) {
+      const slot = newSlot(group.slots.length);
+      group.slots.push(slot);
+      starts.push(this.#startSlot(group, slot));
+    }
+    const surplus = group.slots.splice(replicas);
+    await Promise.all([
+      ...starts,
+      ...surplus.reverse().map((slot) => this.#stopSlot(slot, "graceful-then-kill", "scaled down")),
+    ]);
+    this.#site.changed();
+  }
+
+  /** Stops every child in reverse start order; resolves when all are gone. */
+  async stopAll(message: string): Promise<void> {
+    if (this.#state === "stopped") return;
+    if (this.#state === "running") this.#state = "stopping";
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    for (const group of this.#groups.toReversed()) {
+      await Promise.all(
+        group.slots.map((slot) => this.#stopSlot(slot, "graceful-then-kill", message)),
+      );
+    }
+    if (this.#state === "stopping") this.#state = "stopped";
+  }
+
+  /** Routes of every live instance at or below this supervisor. */
+  routes(): RouteTable {
+    const table: RouteTable = {};
+    for (const group of this.#groups) {
+      const live = group.slots.filter((slot) => slot.state === "running" && slot.handle);
+      const entry: RouteTable[string] = {
+        balance: group.spec.balance,
+        instances: live.map((slot) => ({ i: this.#id(group, slot), n: slot.handle!.node })),
+        q: group.spec.buffer,
+      };
+      if (
+        live.length === 0 && this.#state === "running" &&
+        group.slots.some((s) => s.state === "restarting" || s.state === "starting")
+      ) entry.w = 1;
+      table[group.spec.name] = entry;
+      for (const slot of group.slots) {
+        if (slot.sub) Object.assign(table, slot.sub.routes());
+        if (slot.subRoutes && slot.state === "running") Object.assign(table, slot.subRoutes);
+      }
+    }
+    return table;
+  }
+
+  /** The live tree below this supervisor. */
+  snapshot(now = performance.now()): ContainerSnapshot[] {
+    return this.#groups.map((group) => {
+      const instances = group.slots.map((slot): InstanceSnapshot => ({
+        id: this.#id(group, slot),
+        replica: slot.replica,
+        incarnation: slot.incarnation,
+        state: slot.state,
+        node: slot.handle?.node ?? "-",
+        restarts: slot.restarts,
+        uptime: slot.state === "running" ? Math.round(now - slot.startedAt) : 0,
+        ...(slot.lastExit ? { lastExit: slot.lastExit } : {}),
+      }));
+      const snapshot: ContainerSnapshot = {
+        name: group.spec.name,
+        mode: group.spec.mode,
+        host: "local",
+        replicas: group.spec.replicas,
+        running: instances.filter((i) => i.state === "running").length,
+        restarts: instances.reduce((sum, i) => sum + i.restarts, 0),
+        held: group.held,
+        instances,
+      };
+      const slot = group.slots[0];
+      const children = slot?.sub
+        ? slot.sub.snapshot(now)
+        : slot?.subTree
+        ? aged(slot.subTree, now - slot.subTreeAt)
+        : group.spec.children.length > 0
+        ? []
+        : undefined;
+      if (children) {
+        const { strategy, intensity, period } = group.spec.supervisor;
+        snapshot.supervisor = { strategy, intensity, period };
+        snapshot.children = children;
+      }
+      return snapshot;
+    });
+  }
+
+  /** Pings isolate children; replaces those silent longer than their keepalive. */
+  #checkHeartbeats(): void {
+    const now = performance.now();
+    for (const group of this.#groups) {
+      for (const slot of group.slots) {
+        if (slot.state !== "running" || !slot.handle) continue;
+        const silent = slot.handle.heartbeat(now);
+        if (silent <= group.spec.keepalive) continue;
+        const instance = this.#id(group, slot);
+        this.#site.emit({
+          type: "unresponsive",
+          container: group.spec.name,
+          instance,
+          silentFor: Math.round(silent),
+        });
+        if (slot.handle instanceof WorkerHandle) this.#site.leaked?.(group.spec.name, instance);
+        slot.handle.kill({
+          kind: "unresponsive",
+          message: `no heartbeat for ${Math.round(silent)} ms`,
+        });
+      }
+    }
+  }
+
+  #watch(spec: ContainerSpec): void {
+    if (spec.mode === "inline") return;
+    const every = Math.max(10, Math.min(250, spec.keepalive / 4));
+    if (this.#heartbeat !== undefined && every >= this.#heartbeatEvery) return;
+    clearInterval(this.#heartbeat);
+    this.#heartbeatEvery = every;
+    this.#heartbeat = setInterval(() => this.#checkHeartbeats(), every);
+  }
+  #heartbeatEvery = Infinity;
+
+  // ---- one instance ----------------------------------------------------------------------------
+
+  #id(group: Group, slot: Slot): string {
+    return `${group.spec.name}#${slot.replica}.${slot.incarnation}`;
+  }
+
+  #group(name: string): Group {
+    const group = this.#groups.find((g) => g.spec.name === name);
+    if (!group) {
+      throw new RangeError(
+        `supervisor "${this.name}" has no container "${name}" (it has: ${
+          this.#groups.map((g) => g.spec.name).join(", ") || "none"
+        })`,
+      );
+    }
+    return group;
+  }
+
+  async #startSlot(group: Group, slot: Slot): Promise<void> {
+    slot.incarnation++;
+    slot.state = "starting";
+    slot.subRoutes = null;
+    slot.subTree = null;
+    const spec = group.spec;
+    const site = this.#site;
+    const node = spec.mode === "inline" ? site.node.id : site.newNodeId(spec.mode as "worker");
+    const instance = this.#id(group, slot);
+    if (spec.mode === "inline" && spec.children.length > 0) {
+      // An inline container's children start first, in this isolate, under its own supervisor.
+      slot.sub = this.#subSupervisor(group, slot);
+      try {
+        await slot.sub.start(spec.children);
+      } catch (error) {
+        await slot.sub.stopAll("its parent could not start");
+        slot.sub = null;
+        slot.state = "stopped";
+        throw error;
+      }
+    }
+    const handle = createHandle({
+      spec,
+      instance,
+      node,
+      hub: site.node,
+      logLevel: site.logLevel,
+      log: (level, message, source) => site.log(level, message, source),
+      definition: site.definitions?.get(spec.module),
+      manager: {
+        spawn: (child, options) => this.#subFor(group, slot).spawn(child, options),
+        stop: (name, mode) => this.#subFor(group, slot).remove(name, mode),
+        validate: (name, input) => site.validate(name, input, spec),
+      },
+      baseUrl: site.baseUrl,
+      reads: spec.mode === "process" ? site.processReads?.(spec) : undefined,
+    }, () => site.node.routes);
+    slot.handle = handle;
+    site.track?.(handle);
+    if (node !== site.node.id) site.handles.set(node, handle);
+    handle.gone.then(() => {
+      if (site.handles.get(node) === handle) site.handles.delete(node);
+    });
+    handle.onExit = (reason) => this.#exited(group, slot, handle, reason);
+    handle.onReport = (env) => this.#report(slot, handle, env);
+    try {
+      await handle.start();
+    } catch (error) {
+      if (slot.handle === handle) {
+        slot.handle = null;
+        slot.state = "stopped";
+        const sub = slot.sub;
+        slot.sub = null;
+        await sub?.stopAll("its parent could not start");
+      }
+      throw error;
+    }
+    if (slot.handle !== handle || this.#state !== "running") return;
+    slot.state = "running";
+    slot.startedAt = performance.now();
+    if (site.node.isHub) this.#connectWorkers(handle);
+    site.changed();
+    site.emit({ type: "start", container: spec.name, instance, incarnation: slot.incarnation });
+  }
+
+  #subSupervisor(group: Group, slot: Slot): Supervisor {
+    const sub = new Supervisor(group.spec.name, group.spec.supervisor, this.#site);
+    sub.onGiveUp = (error) => {
+      // The inline parent fails with its supervisor's give-up: its own supervisor decides next.
+      if (slot.handle instanceof InlineHandle) slot.handle.escalated(error);
+    };
+    return sub;
+  }
+
+  #subFor(group: Group, slot: Slot): Supervisor {
+    if (group.spec.replicas > 1) {
+      throw new Error(
+        `container "${group.spec.name}" has ${group.spec.replicas} replicas: only a single-replica container can supervise named children (each replica would start its own copy)`,
+      );
+    }
+    slot.sub ??= this.#subSupervisor(group, slot);
+    return slot.sub;
+  }
+
+  /** Routes, tree and events reported by the isolate of an instance that supervises children. */
+  #report(slot: Slot, handle: InstanceHandle, env: Envelope): void {
+    if (slot.handle !== handle) return;
+    if (env.k === "subroutes") {
+      slot.subRoutes = env.r;
+      this.#site.changed();
+    } else if (env.k === "subtree") {
+      slot.subTree = env.t as ContainerSnapshot[];
+      slot.subTreeAt = performance.now();
+    } else if (env.k === "event") {
+      this.#site.emit(env.e as SupervisorEvent);
+    }
+  }
+
+  async #stopSlot(
+    slot: Slot,
+    mode: StopMode,
+    message: string,
+    then: SlotState = "stopped",
+  ): Promise<void> {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    const handle = slot.handle;
+    if (handle && slot.state === "stopping") {
+      await handle.gone; // someone else is stopping it: wait for the same end
+      return;
+    }
+    if (!handle || slot.state === "stopped") {
+      slot.state = then;
+      return;
+    }
+    slot.state = "stopping";
+    const reason: ExitReason = { kind: "stopped", message };
+    const stopped = mode === "kill"
+      ? (handle.kill(reason), handle.gone.then(() => true))
+      : handle.stop(reason, mode === "graceful");
+    const done = await stopped;
+    const sub = slot.sub;
+    slot.sub = null;
+    await sub?.stopAll(`its parent stopped: ${message}`);
+    if (!done) {
+      throw new Error(
+        `instance ${handle.node} did not stop gracefully in time; stop it with mode "kill"`,
+      );
+    }
+    if (slot.handle === handle || slot.handle === null) {
+      slot.handle = null;
+      slot.state = then;
+    }
+  }
+
+  // ---- failures --------------------------------------------------------------------------------
+
+  #exited(group: Group, slot: Slot, handle: InstanceHandle, reason: ExitReason): void {
+    if (slot.handle !== handle) return;
+    const instance = this.#id(group, slot);
+    const wasRunning = slot.state === "running";
+    slot.lastExit = reason;
+    this.#forgetNode(handle);
+    const requested = slot.state === "stopping" || slot.state === "restarting" ||
+      this.#state !== "running";
+    if (requested) {
+      this.#site.changed();
+      return;
+    }
+    slot.handle = null;
+    slot.state = "restarting"; // until decided
+    this.#site.changed();
+    this.#site.emit({
+      type: "exit",
+      container: group.spec.name,
+      instance,
+      incarnation: slot.incarnation,
+      reason,
+    });
+    this.#site.log(
+      reason.kind === "error" || reason.kind === "crashed" ? "warn" : "info",
+      `${instance} exited: ${reason.message}`,
+      this.name === "root" ? "runtime" : `supervisor ${this.name}`,
+    );
+    // The isolate may still be cleaning up; make sure it goes.
+    if (reason.kind !== "stopped" && reason.kind !== "normal") handle.stop(reason);
+    const sub = slot.sub;
+    slot.sub = null;
+    const subtreeDown = sub ? sub.stopAll(`its parent ${instance} exited`) : Promise.resolve();
+    subtreeDown.then(() => this.#decide(group, slot, reason, wasRunning));
+  }
+
+  #decide(group: Group, slot: Slot, reason: ExitReason, wasRunning: boolean): void {
+    if (this.#state !== "running") {
+      slot.state = "stopped";
+      return;
+    }
+    const alive = (s: Slot) => s !== slot && (s.state === "running" || s.state === "starting");
+    const children: ChildView[] = this.#groups.map((g) => ({
+      name: g.spec.name,
+      restart: g.spec.restart,
+      alive: g.slots.some(alive),
+      held: g.held,
+    }));
+    const now = performance.now();
+    const decision = decide({
+      spec: this.spec,
+      children,
+      ended: group.spec.name,
+      reason,
+      action: reason.action,
+      history: this.#history,
+      now,
+    });
+    this.#history = [...decision.history];
+    switch (decision.kind) {
+      case "leave": {
+        slot.state = "stopped";
+        if (!group.slots.some((s) => s.state !== "stopped")) group.held = true;
+        if (reason.action === "stop") {
+          this.#site.log(
+            "error",
+            `${this.#id(group, slot)} stays stopped (on_error: stop): ${reason.message}`,
+            this.name === "root" ? "runtime" : `supervisor ${this.name}`,
+          );
+        }
+        this.#site.changed();
+        return;
+      }
+      case "give_up":
+        slot.state = "stopped";
+        this.#giveUp(decision.why, group.spec.name, reason);
+        return;
+      case "restart":
+        return this.#restartPlan(group, slot, decision, reason, wasRunning, now);
+    }
+  }
+
+  #restartPlan(
+    group: Group,
+    slot: Slot,
+    decision: Extract<ReturnType<typeof decide>, { kind: "restart" }>,
+    _reason: ExitReason,
+    wasRunning: boolean,
+    now: number,
+  ): void {
+    slot.consecutive = wasRunning && now - slot.startedAt > stablePeriod(this.spec.backoff)
+      ? 1
+      : slot.consecutive + 1;
+    const delay = backoffDelay(slot.consecutive, this.spec.backoff, Math.random());
+    const plan = ++this.#plans;
+    const byName = (name: string) => this.#groups.find((g) => g.spec.name === name)!;
+    // Which slots restart: the failed one; under one_for_all every replica of every started
+    // container; under rest_for_one every replica of the containers after it.
+    const restarting = new Set<Slot>([slot]);
+    for (const name of decision.start) {
+      const g = byName(name);
+      if (g === group && this.spec.strategy !== "one_for_all") continue;
+      for (const s of g.slots) restarting.add(s);
+    }
+    for (const s of restarting) {
+      s.plan = plan;
+      clearTimeout(s.timer);
+      s.timer = undefined;
+    }
+    const stops: Promise<void>[] = [];
+    for (const name of decision.stop) {
+      for (const s of byName(name).slots.toReversed()) {
+        stops.push(
+          this.#stopSlot(s, "graceful-then-kill", `sibling ${group.spec.name} failed`, "restarting")
+            .catch(() => {}),
+        );
+      }
+    }
+    if (this.spec.strategy === "one_for_all") {
+      for (const s of group.slots) {
+        if (s !== slot) {
+          stops.push(
+            this.#stopSlot(
+              s,
+              "graceful-then-kill",
+              `sibling ${group.spec.name} failed`,
+              "restarting",
+            ).catch(() => {}),
+          );
+        }
+      }
+    }
+    for (const name of decision.drop) {
+      const g = byName(name);
+      g.held = true;
+      for (const s of g.slots) {
+        stops.push(
+          this.#stopSlot(s, "graceful-then-kill", `sibling ${group.spec.name} failed`).catch(
+            () => {},
+          ),
+        );
+      }
+    }
+    for (const s of restarting) if (s.state !== "stopping") s.state = "restarting";
+    this.#site.changed();
+    Promise.all(stops).then(() => {
+      slot.timer = setTimeout(() => {
+        slot.timer = undefined;
+        this.#runPlan(plan, decision.start.map(byName), restarting, delay);
+      }, delay);
+    });
+  }
+
+  /** Starts the slots of a restart plan, container by container in start order. */
+  async #runPlan(plan: number, groups: Group[], slots: Set<Slot>, delay: number): Promise<void> {
+    for (const group of groups) {
+      const starts = group.slots.filter((s) => slots.has(s) && s.plan === plan).map((s) => {
+        if (this.#state !== "running" || s.state !== "restarting") return Promise.resolve();
+        s.restarts++;
+        return this.#startSlot(group, s).then(
+          () => this.#restarted(group, s, delay),
+          (error: Error) => this.#restartFailed(group, s, error),
+        );
+      });
+      await Promise.all(starts);
+      if (this.#state !== "running") return;
+    }
+  }
+
+  #restarted(group: Group, slot: Slot, delay: number): void {
+    if (slot.state !== "running") return;
+    this.#site.emit({
+      type: "restart",
+      container: group.spec.name,
+      instance: this.#id(group, slot),
+      incarnation: slot.incarnation,
+      delay,
+    });
+  }
+
+  #restartFailed(group: Group, slot: Slot, error: Error): void {
+    if (this.#state !== "running") return;
+    // A failed restart is a failure like any other: it counts toward intensity.
+    const failure: ExitReason = {
+      kind: "error",
+      message: `restart failed: ${error.message}`,
+      error: { name: error.name, message: error.message, stack: error.stack, kind: "remote" },
+    };
+    slot.lastExit = failure;
+    slot.state = "restarting";
+    this.#site.emit({
+      type: "exit",
+      container: group.spec.name,
+      instance: this.#id(group, slot),
+      incarnation: slot.incarnation,
+      reason: failure,
+    });
+    this.#decide(group, slot, failure, false);
+  }
+
+  async #giveUp(why: "intensity" | "escalate", child: string, reason: ExitReason): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#state = "gave_up";
+    const error = new SupervisorGaveUpError(this.name, this.spec.intensity, this.spec.period, {
+      child,
+      failure: reason.message,
+      why,
+    });
+    this.#site.log(
+      "error",
+      error.message,
+      this.name === "root" ? "runtime" : `supervisor ${this.name}`,
+    );
+    this.#site.emit({
+      type: "escalate",
+      supervisor: this.name,
+      intensity: this.spec.intensity,
+      period: this.spec.period,
+      why,
+      child,
+      failure: reason.message,
+    });
+    clearInterval(this.#heartbeat);
+    for (const group of this.#groups.toReversed()) {
+      await Promise.all(
+        group.slots.map((slot) =>
+          this.#stopSlot(slot, "graceful-then-kill", `supervisor ${this.name} gave up`).catch(
+            () => {},
+          )
+        ),
+      );
+    }
+    this.#site.changed();
+    this.onGiveUp(error);
+  }
+
+  #forgetNode(handle: InstanceHandle): void {
+    const node = this.#site.node;
+    if (handle.node === node.id) return;
+    for (const id of node.linkedNodes) {
+      if (id !== handle.node) node.sendTo(id, { k: "down", n: handle.node });
+    }
+  }
+
+  /** Gives a newly ready worker a direct MessageChannel to every other ready worker. */
+  #connectWorkers(handle: InstanceHandle): void {
+    const mine = handle instanceof WorkerHandle ? handle.portLink : null;
+    if (!mine) return;
+    for (const [id, other] of this.#site.handles) {
+      const theirs = other instanceof WorkerHandle && other !== handle && other.ready
+        ? other.portLink
+        : null;
+      if (!theirs || id.includes("/")) continue;
+      const channel = new MessageChannel();
+      mine.handOver(id, channel.port1);
+      theirs.handOver(handle.node, channel.port2);
+    }
+  }
+}
+
+function newSlot(replica: number): Slot {
+  return {
+    replica,
+    incarnation: 0,
+    state: "starting",
+    handle: null,
+    restarts: 0,
+    consecutive: 0,
+    startedAt: 0,
+    plan: 0,
+    sub: null,
+    subRoutes: null,
+    subTree: null,
+    subTreeAt: 0,
+  };
+}
+
+/** A subtree reported `age` ms ago, with its running uptimes brought up to now. */
+function aged(tree: ContainerSnapshot[], age: number): ContainerSnapshot[] {
+  return tree.map((c) => ({
+    ...c,
+    instances: c.instances.map((i) =>
+      i.state === "running" ? { ...i, uptime: Math.round(i.uptime + age) } : i
+    ),
+    ...(c.children ? { children: aged(c.children, age) } : {}),
+  }));
+}
