@@ -41,11 +41,14 @@ export {
   type ReplyOf,
   type RequestOptions,
   type SendOptions,
+  type SpawnOptions,
+  type StopMode,
   type TopicOf,
 } from "./runtime/container.ts";
 export {
   type ContainerSnapshot,
   type InstanceSnapshot,
+  type LeakedWorker,
   type LogEntry,
   Runtime,
   type RuntimeEvents,
@@ -79,8 +82,19 @@ export {
   type SupervisorSpec,
   type Topology,
   type TopologyInput,
+  validateContainer,
   type ValidateOptions,
   validateTopology,
 } from "./config/topology.ts";
+export {
+  BUILTIN_ERROR_RULES,
+  ERROR_ACTIONS,
+  type ErrorAction,
+  errorClasses,
+  type ErrorRule,
+  type ErrorVerdict,
+  verdictFor,
+} from "./supervisor/error_rules.ts";
+export { type ChildEnded, type ChildView, decide, type Decision } from "./supervisor/strategy.ts";
 export { loadTopology } from "./config/load.ts";
 export type { PermissionKind, Permissions } from "./config/permissions.ts";

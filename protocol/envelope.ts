@@ -70,6 +70,8 @@ export interface InitSettings {
   spec?: unknown;
   /** Folder URL relative module paths of `ctx.spawn` resolve against. */
   baseUrl?: string;
+  /** Source files this isolate may read so workers can nest in it (handed on to them). */
+  reads?: string[];
 }
 
 /** Every envelope kind. */

@@ -372,8 +372,10 @@ export function errorToWire(err: unknown, container?: string): WireError {
     };
   }
   if (err instanceof Error) {
+    // A subclass that did not set `name` still reports its own class (`DbError`, not `Error`).
+    const ctor = err.constructor?.name;
     return {
-      name: err.name,
+      name: err.name === "Error" && ctor && ctor !== "Error" ? ctor : err.name,
       message: err.message,
       stack: err.stack ?? "",
       kind: "remote",

@@ -7,11 +7,12 @@
  * @module
  */
 import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/envelope.ts";
-import { type ContainerSpec, validateContainer } from "../config/topology.ts";
+import { type ContainerInput, type ContainerSpec, validateContainer } from "../config/topology.ts";
+import { grantOutside, type Permissions, validatePermissions } from "../config/permissions.ts";
 import { assertWithinHost } from "./_grant.ts";
 import type { InstanceHandle } from "./_modes.ts";
 import { Supervisor, type SupervisorSite } from "./_supervisor.ts";
-import { errorToWire } from "../protocol/errors.ts";
+import { errorToWire, PermissionEscalationError } from "../protocol/errors.ts";
 import type { Link } from "../transports/link.ts";
 import { ContainerInstance } from "./_instance.ts";
 import { Node } from "./_node.ts";
@@ -110,6 +111,22 @@ export function bootNode(
         if (here.routes[name] && !supervisor?.has(name)) {
           throw new Error(`a container named "${name}" already exists in the application`);
         }
+        const outside = parent && typeof input === "object" && input !== null
+          ? grantOutside(
+            validatePermissionsOrEmpty((input as ContainerInput).permissions, settings.baseUrl),
+            parent.permissions,
+          )
+          : null;
+        if (outside) {
+          throw new PermissionEscalationError(
+            name,
+            outside.kind,
+            outside.value,
+            `its parent "${
+              parent!.name
+            }" does not have it, and a child runs inside its parent's sandbox`,
+          );
+        }
         const child = validateContainer(name, input, {
           baseUrl: settings.baseUrl ?? new URL(".", moduleName).href,
           parent: parent ?? undefined,
@@ -118,6 +135,7 @@ export function bootNode(
         return child;
       },
       baseUrl: settings.baseUrl,
+      sourceReads: () => settings.reads ?? [],
     };
     const childSupervisor = () => {
       if (supervisor) return supervisor;
@@ -183,4 +201,11 @@ export function bootNode(
     if (node) node.attach(id, link);
     else early.push([id, link]);
   };
+}
+
+/** A permissions block resolved like the topology does, or nothing when it is invalid. */
+function validatePermissionsOrEmpty(input: unknown, baseUrl: string | undefined): Permissions {
+  const dir = baseUrl ? decodeURIComponent(new URL(".", baseUrl).pathname) : Deno.cwd();
+  const result = validatePermissions(input, dir);
+  return result.ok ? result.value : {}; // invalid ones are reported by validateContainer
 }

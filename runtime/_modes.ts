@@ -271,6 +271,7 @@ abstract class IsolateHandle implements InstanceHandle {
         routes: this.#routes(),
         spec,
         baseUrl: this.launch.baseUrl,
+        reads: this.launch.reads,
       };
       this.link.send({ k: "init", s: settings });
     });
@@ -353,7 +354,13 @@ abstract class IsolateHandle implements InstanceHandle {
       // It never became ready: the start fails with the reason instead of an exit being reported.
       const waiter = this.#startWaiter;
       this.#startWaiter = null;
-      waiter.reject(startError(this.launch.spec, reason, this.startDetail()));
+      let detail = this.startDetail();
+      if (!this.launch.hub.isHub && /Requires read access/.test(reason.message + detail)) {
+        detail += `${
+          detail ? "\n" : ""
+        }hint: a worker nested in another container loads its modules with that container's permissions; grant the parent read access to the module's folder`;
+      }
+      waiter.reject(startError(this.launch.spec, reason, detail));
       this.destroy();
       return;
     }
@@ -387,7 +394,11 @@ export class WorkerHandle extends IsolateHandle {
     const worker = new Worker(entry, {
       type: "module",
       name: this.launch.instance,
-      deno: { permissions: toWorkerPermissions(this.launch.spec.permissions) },
+      deno: {
+        permissions: toWorkerPermissions(
+          withReads(this.launch.spec.permissions, this.launch.reads),
+        ),
+      },
     });
     this.#worker = worker;
     worker.onerror = (event) => {

@@ -1,56 +1,72 @@
 /**
- * The source files a process must be able to read when workers run nested inside it: a worker's
- * modules are loaded under its process's permissions, and a sandboxed process has no `read` grant.
- * Found with `deno info --json` (the module graph), local files only, once per module.
+ * The source files a worker or process must be able to read so workers can run nested inside it.
+ * A nested worker loads its modules under its parent isolate's permissions, and a sandboxed
+ * container has no `read` grant: the parent gets read access to Kraken's own source folders and to
+ * the module graphs of the workers declared below it (found with `deno info --json`, local files
+ * only, once per module) — never to anything else. Only what this host can read is granted.
  *
  * @module
  */
 import type { ContainerSpec } from "../config/topology.ts";
 
-const WORKER_ENTRY = new URL("./_worker_entry.ts", import.meta.url).href;
+const PACKAGE = new URL("../", import.meta.url);
+const FOLDERS = ["runtime", "protocol", "transports", "supervisor", "config"];
 
 /**
- * Local files of the modules of every worker nested (at any depth) in process container `spec`,
- * plus the worker boot code; `[]` when none of its descendants is a worker.
+ * Files and folders worker or process container `spec` may read so workers can be nested in it:
+ * `[]` when it is not a local install; Kraken's folders, plus the module graphs of the workers
+ * declared at any depth below it.
  */
 export function nestedWorkerSources(spec: ContainerSpec, cache: Map<string, string[]>): string[] {
-  const modules = new Set<string>();
+  if (PACKAGE.protocol !== "file:") return [];
+  const out = new Set<string>();
+  for (const folder of FOLDERS) {
+    out.add(decodeURIComponent(new URL(`${folder}/`, PACKAGE).pathname).replace(/\/$/, ""));
+  }
+  out.add(decodeURIComponent(new URL("mod.ts", PACKAGE).pathname)); // what containers import
   const walk = (children: readonly ContainerSpec[], inWorker: boolean) => {
     for (const child of children) {
       const worker = inWorker || child.mode === "worker";
-      if (worker) modules.add(child.module);
+      if (worker) { for (const file of moduleFiles(child.module, cache)) out.add(file); }
       walk(child.children, worker);
     }
   };
   walk(spec.children, false);
-  if (modules.size === 0) return [];
-  const files = new Set<string>();
-  for (const module of [WORKER_ENTRY, ...modules]) {
-    for (const file of moduleFiles(module, cache)) files.add(file);
+  return [...out].filter(hostCanRead);
+}
+
+function hostCanRead(path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
+  } catch {
+    return false;
   }
-  return [...files];
 }
 
 function moduleFiles(module: string, cache: Map<string, string[]>): string[] {
   const known = cache.get(module);
   if (known) return known;
   if (!module.startsWith("file:")) return [];
-  const out = new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "--no-lock", module],
-    stdout: "piped",
-    stderr: "null",
-    env: { NO_COLOR: "1" },
-  }).outputSync();
-  const files: string[] = [];
-  if (out.success) {
-    const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-      modules?: { local?: string; specifier?: string }[];
-    };
-    for (const m of graph.modules ?? []) {
-      if (m.local && m.specifier?.startsWith("file:")) files.push(m.local);
+  let files: string[] = [];
+  try {
+    const out = new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", "--no-lock", module],
+      stdout: "piped",
+      stderr: "null",
+      env: { NO_COLOR: "1" },
+    }).outputSync();
+    if (out.success) {
+      const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+        modules?: { local?: string; specifier?: string }[];
+      };
+      files = (graph.modules ?? [])
+        .filter((m) => m.local && m.specifier?.startsWith("file:"))
+        .map((m) => m.local!);
     }
+  } catch {
+    // No `run` permission for deno itself: fall back to the module file alone.
   }
-  if (files.length === 0) files.push(decodeURIComponent(new URL(module).pathname));
+  if (files.length === 0) files = [decodeURIComponent(new URL(module).pathname)];
   cache.set(module, files);
   return files;
 }

@@ -105,8 +105,8 @@ export interface SupervisorSite {
   readonly definitions?: ReadonlyMap<string, unknown>;
   /** A worker was terminated while unresponsive: its thread may still be spinning. */
   leaked?(container: string, instance: string): void;
-  /** Extra `read` grant for a process whose descendants run in nested workers. */
-  processReads?(spec: ContainerSpec): string[];
+  /** Extra `read` grant a worker or process needs so workers can be nested in it. */
+  sourceReads?(spec: ContainerSpec): string[];
   /** Sees every handle created (to wait for all of them at shutdown). */
   track?(handle: InstanceHandle): void;
   /** Validates a spawned child of `parent` (module, grant within the parent's, unique name). */
@@ -450,7 +450,7 @@ export class Supervisor {
         validate: (name, input) => site.validate(name, input, spec),
       },
       baseUrl: site.baseUrl,
-      reads: spec.mode === "process" ? site.processReads?.(spec) : undefined,
+      reads: spec.mode === "inline" ? undefined : site.sourceReads?.(spec),
     }, () => site.node.routes);
     slot.handle = handle;
     site.track?.(handle);

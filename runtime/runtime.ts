@@ -183,7 +183,7 @@ export class Runtime {
         this.#live.add(handle);
         handle.gone.then(() => this.#live.delete(handle));
       },
-      processReads: (spec) => nestedWorkerSources(spec, sources),
+      sourceReads: (spec) => nestedWorkerSources(spec, sources),
       validate: (name, input, parent) => this.#validateSpawn(name, input, parent),
       baseUrl: this.#baseUrl,
     };
