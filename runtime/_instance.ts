@@ -300,7 +300,9 @@ export class ContainerInstance implements Context, HostedInstance {
     if (verdict.log) {
       this.#node.log(
         "error",
-        `${verdict.action} after ${wire.stack || `${wire.name}: ${wire.message}`}`,
+        `on_error ${verdict.action}: ${wire.name}: ${wire.message}${
+          wire.stack ? `\n${wire.stack.split("\n").slice(1).join("\n")}` : ""
+        }`,
         this.instance,
       );
     }

@@ -523,7 +523,13 @@ export class Supervisor {
     slot.timer = undefined;
     const handle = slot.handle;
     if (handle && slot.state === "stopping") {
-      await handle.gone; // someone else is stopping it: wait for the same end
+      // Already being stopped: wait for the same end (or cut it short when asked to kill).
+      if (mode === "kill") handle.kill({ kind: "killed", message });
+      await handle.gone;
+      if (slot.handle === handle) {
+        slot.handle = null;
+        slot.state = then;
+      }
       return;
     }
     if (!handle || slot.state === "stopped") {
