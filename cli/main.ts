@@ -103,6 +103,15 @@ async function start(file: string): Promise<number> {
   const error = await rt.closed;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  const leaked = rt.tree().leaked;
+  if (leaked.length > 0) {
+    // Their threads cannot be stopped from JavaScript; this process's exit ends them.
+    console.error(
+      `kraken start: ${leaked.length} worker thread(s) stuck in a busy loop (${
+        leaked.map((l) => l.instance).join(", ")
+      }) end with this process`,
+    );
+  }
   if (error) {
     console.error(`kraken start: ${error.message}`);
     return 1;

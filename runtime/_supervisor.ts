@@ -813,6 +813,12 @@ export class Supervisor {
       const channel = new MessageChannel();
       mine.handOver(id, channel.port1);
       theirs.handOver(handle.node, channel.port2);
+      // A port posted to a worker that has silently died is never taken over: close it here once
+      // either end is gone (closing a port that was transferred does nothing).
+      Promise.race([handle.gone, other.gone]).then(() => {
+        channel.port1.close();
+        channel.port2.close();
+      });
     }
   }
 }
