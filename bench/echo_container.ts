@@ -1,8 +1,15 @@
-// The container the benchmark drives: one topic that echoes its body back.
+// The container the benchmark drives: a topic that echoes its body back, one that crashes it,
+// and one that tells its pid (to SIGKILL it).
 import { container } from "../mod.ts";
 
 export default container(() => ({
   echo(body: unknown) {
     return body;
+  },
+  crash() {
+    throw new Error("crash on purpose");
+  },
+  pid() {
+    return Deno.pid;
   },
 }));

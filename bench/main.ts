@@ -12,7 +12,16 @@ const MODES: Mode[] = ["inline", "worker", "process"];
 
 const quick = Deno.args.includes("--quick");
 const CFG = quick
-  ? { requests: 3_000, warmup: 500, window: 100, rounds: 1, spawnRuns: 3, memN: 4, settleMs: 200 }
+  ? {
+    requests: 3_000,
+    warmup: 500,
+    window: 100,
+    rounds: 1,
+    spawnRuns: 3,
+    memN: 4,
+    settleMs: 200,
+    restarts: 10,
+  }
   : {
     requests: 20_000,
     warmup: 2_000,
@@ -21,6 +30,7 @@ const CFG = quick
     spawnRuns: 5,
     memN: 8,
     settleMs: 500,
+    restarts: 40,
   };
 const PAYLOAD = "x".repeat(80);
 const baseUrl = new URL("./", import.meta.url).href;
@@ -30,6 +40,7 @@ const TARGET = {
   inlineRps: 1_000_000,
   throughputRatio: 1.5,
   spawn: { worker: 25, process: 50 } as Record<string, number>,
+  restart: { worker: 50, process: 100 } as Record<string, number>,
   memRatio: 1.3,
 };
 
@@ -151,6 +162,42 @@ async function rawSpawn(mode: "worker" | "process"): Promise<number> {
   const ms = performance.now() - t0;
   await raw.close();
   return ms;
+}
+
+/**
+ * Crash → next request answered, `runs` times: the request is sent right after the crash is seen,
+ * waits in the restart buffer, and is answered by the new incarnation. Backoff is 1 ms so the
+ * figure is the machinery's, not the policy's.
+ */
+async function restartToServing(mode: Mode, how: "throw" | "sigkill", runs: number) {
+  const rt = await Runtime.start({
+    supervisor: { intensity: 1_000, backoff: { min: 1, max: 1, jitter: 0 } },
+    containers: { echo: { module: MODULE, mode } },
+  }, { logLevel: "silent", baseUrl });
+  const times: number[] = [];
+  try {
+    const ref = rt.ref("echo");
+    for (let i = 0; i < runs + 1; i++) {
+      const exited = new Promise((resolve) => {
+        const off = rt.on("exit", (e) => {
+          off();
+          resolve(e);
+        });
+      });
+      const t0 = performance.now();
+      if (how === "sigkill") Deno.kill(await ref.request("pid") as number, "SIGKILL");
+      else await ref.request("crash").catch(() => {});
+      const t1 = how === "sigkill" ? performance.now() : t0;
+      await exited;
+      await ref.request("echo", { id: i, payload: PAYLOAD }, { timeout: 5_000, retries: 3 });
+      if (i > 0) times.push(performance.now() - t1); // the first run warms the module cache
+    }
+  } finally {
+    await rt.shutdown();
+  }
+  times.sort((a, b) => a - b);
+  const q = (p: number) => times[Math.min(times.length - 1, Math.floor(times.length * p))];
+  return { p50: q(0.5), p99: q(0.99), max: q(1) };
 }
 
 async function memProbe(kind: string): Promise<MemProbeResult> {
@@ -378,6 +425,39 @@ table(
 console.log(
   "   bare worker = idle echo worker after one message; bare process = deno run of a script " +
     "waiting on stdin",
+);
+
+// 5. Restart to serving.
+since = performance.now();
+const restartRows: string[][] = [];
+for (const [mode, how] of [
+  ["inline", "throw"],
+  ["worker", "throw"],
+  ["process", "throw"],
+  ["process", "sigkill"],
+] as [Mode, "throw" | "sigkill"][]) {
+  const r = await restartToServing(mode, how, CFG.restarts);
+  const spawnMs = median(spawns[`kraken ${mode}`]);
+  const target = TARGET.restart[mode];
+  restartRows.push([
+    `${mode} (${how === "throw" ? "handler throws" : "SIGKILL"})`,
+    ms(r.p50),
+    ms(r.p99),
+    ms(r.max),
+    ms(spawnMs),
+    ratio(r.p50 / spawnMs),
+    target ? `p99 <= ${target} ms: ${verdict(r.p99 <= target)}` : "-",
+  ]);
+}
+console.log(
+  `\n5. Restart to serving (crash until the next request is answered; ${CFG.restarts} crashes per row, backoff 1 ms) ${
+    took(since)
+  }`,
+);
+table(["mode", "p50", "p99", "max", "spawn (3.)", "p50/spawn", "target"], restartRows);
+console.log(
+  "   the request is sent as soon as the exit is seen; it waits in the restart buffer and is " +
+    "answered by the new incarnation",
 );
 
 const leftover = childPids();

@@ -7,12 +7,10 @@
  * @module
  */
 import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/envelope.ts";
-import { type ContainerInput, type ContainerSpec, validateContainer } from "../config/topology.ts";
-import { grantOutside, type Permissions, validatePermissions } from "../config/permissions.ts";
-import { assertWithinHost } from "./_grant.ts";
+import type { ContainerSpec } from "../config/topology.ts";
 import type { InstanceHandle } from "./_modes.ts";
-import { Supervisor, type SupervisorSite } from "./_supervisor.ts";
-import { errorToWire, PermissionEscalationError } from "../protocol/errors.ts";
+import type { ChildSupervision } from "./_boot_children.ts";
+import { errorToWire } from "../protocol/errors.ts";
 import type { Link } from "../transports/link.ts";
 import { ContainerInstance } from "./_instance.ts";
 import { Node } from "./_node.ts";
@@ -27,7 +25,7 @@ export interface BootOptions {
 
 /**
  * Runs a container in this isolate, driven by the host over `upstream`. When the container has
- * children, a {@linkcode Supervisor} in this isolate starts them first (inline here, workers nested
+ * children, a supervisor in this isolate starts them first (inline here, workers nested
  * in this isolate), supervises them, and reports routes, tree and events up the link.
  *
  * @param upstream The link to the parent node.
@@ -46,7 +44,6 @@ export function bootNode(
 ): (id: string, link: Link) => void {
   let node: Node | null = null;
   let instance: ContainerInstance | null = null;
-  let supervisor: Supervisor | null = null;
   const handles = new Map<string, InstanceHandle>();
   const early: [string, Link][] = [];
 
@@ -85,76 +82,25 @@ export function bootNode(
     here.setRoutes(settings.routes);
     for (const [id, link] of early.splice(0)) here.attach(id, link);
 
-    let nextChild = 1;
-    let reportQueued = false;
-    const site: SupervisorSite = {
-      node: here,
-      handles,
-      newNodeId: (mode) => `${settings.node}/${mode === "worker" ? "w" : "i"}${nextChild++}`,
-      logLevel: settings.logLevel as LogLevel,
-      log: (level, message, source) => here.log(level, message, source),
-      emit: (event) => upstream.send({ k: "event", e: event as Record<string, unknown> }),
-      changed() {
-        if (!supervisor) return;
-        here.setLocalRoutes(supervisor.routes());
-        if (reportQueued) return;
-        reportQueued = true;
-        queueMicrotask(() => {
-          reportQueued = false;
-          if (!supervisor) return;
-          upstream.send({ k: "subroutes", r: supervisor.routes() });
-          upstream.send({ k: "subtree", t: supervisor.snapshot() });
-        });
-      },
-      definitions: new Map(Object.entries(definitions)),
-      validate(name, input, parent) {
-        if (here.routes[name] && !supervisor?.has(name)) {
-          throw new Error(`a container named "${name}" already exists in the application`);
-        }
-        const outside = parent && typeof input === "object" && input !== null
-          ? grantOutside(
-            validatePermissionsOrEmpty((input as ContainerInput).permissions, settings.baseUrl),
-            parent.permissions,
-          )
-          : null;
-        if (outside) {
-          throw new PermissionEscalationError(
-            name,
-            outside.kind,
-            outside.value,
-            `its parent "${
-              parent!.name
-            }" does not have it, and a child runs inside its parent's sandbox`,
-          );
-        }
-        const child = validateContainer(name, input, {
-          baseUrl: settings.baseUrl ?? new URL(".", moduleName).href,
-          parent: parent ?? undefined,
-        });
-        assertWithinHost(name, child.permissions);
-        return child;
-      },
-      baseUrl: settings.baseUrl,
-      sourceReads: () => settings.reads ?? [],
-    };
-    const childSupervisor = () => {
-      if (supervisor) return supervisor;
-      if (!spec) throw new Error(`container "${settings.name}" cannot supervise children here`);
-      if (spec.replicas > 1) {
-        throw new Error(
-          `container "${spec.name}" has ${spec.replicas} replicas: only a single-replica container can supervise named children`,
-        );
-      }
-      supervisor = new Supervisor(spec.name, spec.supervisor, site);
-      supervisor.onGiveUp = (error) => instance?.escalated(error);
-      return supervisor;
-    };
+    // The supervising code loads only when this container has or spawns children: an isolate
+    // without any starts lighter (the import is allowed: Kraken's folders are readable here).
+    let children: Promise<ChildSupervision> | null = null;
+    const supervise = () =>
+      children ??= import("./_boot_children.ts").then((m) =>
+        m.superviseChildren({
+          here,
+          upstream,
+          settings,
+          moduleName,
+          handles,
+          definitions,
+          onGiveUp: (error) => instance?.escalated(error),
+        })
+      ).then((made) => (supervision = made));
+    let supervision: ChildSupervision | null = null;
     const stopChildren = async () => {
-      const sup = supervisor;
-      if (!sup) return;
-      await sup.stopAll(`its parent ${settings.instance} stopped`);
-      site.changed();
-      upstream.send({ k: "subtree", t: sup.snapshot() });
+      if (children) await children.catch(() => {});
+      await supervision?.stopAll(`its parent ${settings.instance} stopped`);
     };
     instance = new ContainerInstance(here, {
       ...settings,
@@ -172,12 +118,11 @@ export function bootNode(
         });
       },
     }, {
-      spawn: (child, opts) => childSupervisor().spawn(child, opts),
-      stop: (name, mode) => childSupervisor().remove(name, mode),
-      validate: (name, input) => site.validate(name, input, spec ?? null),
+      spawn: async (name, input, opts) => (await supervise()).spawn(name, input, opts),
+      stop: async (name, mode) => (await supervise()).stop(name, mode),
     });
     try {
-      if (spec && spec.children.length > 0) await childSupervisor().start(spec.children);
+      if (spec && spec.children.length > 0) await (await supervise()).start(spec.children);
       const topics = await instance.start(definition, moduleName);
       if (instance.state === "running") upstream.send({ k: "ready", topics });
     } catch (error) {
@@ -203,9 +148,3 @@ export function bootNode(
   };
 }
 
-/** A permissions block resolved like the topology does, or nothing when it is invalid. */
-function validatePermissionsOrEmpty(input: unknown, baseUrl: string | undefined): Permissions {
-  const dir = baseUrl ? decodeURIComponent(new URL(".", baseUrl).pathname) : Deno.cwd();
-  const result = validatePermissions(input, dir);
-  return result.ok ? result.value : {}; // invalid ones are reported by validateContainer
-}

@@ -27,7 +27,7 @@ import {
   type MessageMeta,
 } from "./container.ts";
 import type { HostedInstance, Node } from "./_node.ts";
-import type { ContainerInput, ContainerSpec } from "../config/topology.ts";
+import type { ContainerInput } from "../config/topology.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 import { settlesWithin } from "./_timing.ts";
 
@@ -49,12 +49,10 @@ export interface InstanceSettings {
 
 /** What `ctx.spawn` and `ctx.stop` act on: the supervisor of this instance's children. */
 export interface ChildManager {
-  /** Starts a child (validated spec). */
-  spawn(spec: ContainerSpec, options?: SpawnOptions): Promise<void>;
+  /** Validates a hand-written spec (module, grant, unique name) and starts the child. */
+  spawn(name: string, input: ContainerInput, options?: SpawnOptions): Promise<void>;
   /** Stops and removes a child. */
   stop(name: string, mode?: StopMode): Promise<void>;
-  /** Turns a hand-written spec into a validated one (resolving its module, checking its grant). */
-  validate(name: string, input: ContainerInput): ContainerSpec;
 }
 
 /** What the instance tells its owner. */
@@ -192,8 +190,7 @@ export class ContainerInstance implements Context, HostedInstance {
     if (this.#state !== "running" && this.#state !== "starting") {
       throw new Error(`instance ${this.instance} is ${this.#state}: it cannot spawn children`);
     }
-    const validated = this.#manager.validate(name, spec);
-    await this.#manager.spawn(validated, options);
+    await this.#manager.spawn(name, spec, options);
   }
 
   async stop(name: string, options: { mode?: StopMode } = {}): Promise<void> {

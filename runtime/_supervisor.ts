@@ -445,9 +445,9 @@ export class Supervisor {
       log: (level, message, source) => site.log(level, message, source),
       definition: site.definitions?.get(spec.module),
       manager: {
-        spawn: (child, options) => this.#subFor(group, slot).spawn(child, options),
+        spawn: (name, input, options) =>
+          this.#subFor(group, slot).spawn(site.validate(name, input, spec), options),
         stop: (name, mode) => this.#subFor(group, slot).remove(name, mode),
-        validate: (name, input) => site.validate(name, input, spec),
       },
       baseUrl: site.baseUrl,
       reads: spec.mode === "inline" ? undefined : site.sourceReads?.(spec),

@@ -221,3 +221,32 @@ Deno.test("ctx.spawn and ctx.stop manage children from inside a process, within 
     await assert.rejects(rt.ref("dyn").request("whoami"), /no container named "dyn"/);
   });
 });
+
+Deno.test("an inline container's supervisor that gives up fails it; the root restarts it and its children", async () => {
+  await withRuntime({
+    supervisor: fast,
+    containers: {
+      front: {
+        module: "./member.ts",
+        mode: "inline",
+        supervisor: {
+          strategy: "one_for_one",
+          intensity: 1,
+          period: "10s",
+          backoff: { min: 1, max: 5 },
+        },
+        children: { x: { module: "./member.ts", mode: "worker" } },
+      },
+    },
+  }, async (rt) => {
+    const escalated = nextEvent(rt, "escalate", (e) => e.supervisor === "front");
+    await assert.rejects(rt.ref("x").request("fail", { cls: "TypeError" }));
+    await waitUntil(() => running(rt, "x", 2), 3000, "first restart, by front");
+    await assert.rejects(rt.ref("x").request("fail", { cls: "TypeError" }));
+    const { error } = await escalated;
+    assert.match(error.message, /supervisor "front" gave up: more than 1 restarts within 10000 ms/);
+    await waitUntil(() => running(rt, "front", 2) && running(rt, "x", 1), 5000, "front restarted");
+    assert.equal(node(rt, "front").restarts, 1);
+    assert.equal(rt.tree().supervisor.state, "running", "the root coped");
+  });
+});
