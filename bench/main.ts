@@ -430,12 +430,14 @@ console.log(
 // 5. Restart to serving.
 since = performance.now();
 const restartRows: string[][] = [];
-for (const [mode, how] of [
-  ["inline", "throw"],
-  ["worker", "throw"],
-  ["process", "throw"],
-  ["process", "sigkill"],
-] as [Mode, "throw" | "sigkill"][]) {
+for (
+  const [mode, how] of [
+    ["inline", "throw"],
+    ["worker", "throw"],
+    ["process", "throw"],
+    ["process", "sigkill"],
+  ] as [Mode, "throw" | "sigkill"][]
+) {
   const r = await restartToServing(mode, how, CFG.restarts);
   const spawnMs = median(spawns[`kraken ${mode}`]);
   const target = TARGET.restart[mode];

@@ -147,4 +147,3 @@ export function bootNode(
     else early.push([id, link]);
   };
 }
-

@@ -8,11 +8,7 @@
 import type { InitSettings, LogLevel } from "../protocol/envelope.ts";
 import { PermissionEscalationError } from "../protocol/errors.ts";
 import type { Link } from "../transports/link.ts";
-import {
-  type ContainerInput,
-  type ContainerSpec,
-  validateContainer,
-} from "../config/topology.ts";
+import { type ContainerInput, type ContainerSpec, validateContainer } from "../config/topology.ts";
 import { grantOutside, validatePermissions } from "../config/permissions.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 import { assertWithinHost } from "./_grant.ts";

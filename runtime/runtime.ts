@@ -433,33 +433,18 @@ export class Runtime {
   }
 
   #relay(event: SupervisorEvent): void {
-    switch (event.type) {
-      case "escalate": {
-        const { type: _, supervisor, intensity, period, why, child, failure } = event;
-        const error = new SupervisorGaveUpError(supervisor, intensity, period, {
-          child,
-          failure,
-          why,
-        });
-        return this.#emit("escalate", { supervisor, child, error });
-      }
-      case "start": {
-        const { type: _, ...rest } = event;
-        return this.#emit("start", rest);
-      }
-      case "exit": {
-        const { type: _, ...rest } = event;
-        return this.#emit("exit", rest);
-      }
-      case "restart": {
-        const { type: _, ...rest } = event;
-        return this.#emit("restart", rest);
-      }
-      case "unresponsive": {
-        const { type: _, ...rest } = event;
-        return this.#emit("unresponsive", rest);
-      }
+    if (event.type === "escalate") {
+      const { supervisor, intensity, period, why, child, failure } = event;
+      const error = new SupervisorGaveUpError(supervisor, intensity, period, {
+        child,
+        failure,
+        why,
+      });
+      return this.#emit("escalate", { supervisor, child, error });
     }
+    // The other events carry exactly the fields of their RuntimeEvents entry.
+    const { type, ...fields } = event;
+    this.#emit(type, fields as RuntimeEvents[typeof type]);
   }
 
   /** Routes change as instances come and go; every node gets the new table once per turn. */
