@@ -1,8 +1,10 @@
 // Kraken showcase: `deno task demo`. Starts kraken.yaml, talks to its containers, watches a
-// sandbox refuse, crashes a container and sees its supervisor restart it, then shuts down.
+// sandbox refuse, crashes a container and sees its supervisor restart it, crashes a worker nested
+// in a process and sees that process's own supervisor restart it, then shuts down.
 import { type LogEntry, RemoteError, Runtime } from "../../mod.ts";
 import type catalog from "./containers/catalog.ts";
 import type flaky from "./containers/flaky.ts";
+import type fx from "./containers/fx.ts";
 import type gateway from "./containers/gateway.ts";
 import type pricing from "./containers/pricing.ts";
 
@@ -83,17 +85,53 @@ detail(`restart event: ${event.instance} started after a ${event.delay} ms backo
 const after = await fl.request("whoami");
 detail(`after:  ${after.instance} answers again, fresh state (${after.calls} call)`);
 
+say("6. nested supervision: fx is a worker inside pricing's process, supervised by pricing");
+const rates = rt.ref<typeof fx>("fx");
+const r1 = await rates.request("rate", { currency: "USD" });
+detail(`fx ${r1.instance} in pid ${r1.pid} (pricing's process): USD ${r1.rate}`);
+try {
+  await rates.request("rate", { currency: "XYZ" });
+} catch (error) {
+  detail(`rate XYZ → ${(error as Error).message}; on_error: resume keeps the instance`);
+}
+const r2 = await rates.request("rate", { currency: "GBP" });
+detail(`fx ${r2.instance} still serving, ${r2.served} rates served`);
+const fxBack = new Promise<{ instance: string }>((resolve) => {
+  const off = rt.on("restart", (e) => {
+    if (e.container !== "fx") return;
+    off();
+    resolve(e);
+  });
+});
+await rates.request("crash").catch(() => {});
+const fxEvent = await fxBack;
+const r3 = await rates.request("rate", { currency: "USD" });
+detail(
+  `fx crashed; pricing's supervisor started ${fxEvent.instance} in the same pid ${r3.pid}` +
+    ` (pricing itself was not restarted)`,
+);
+
 const tree = rt.tree();
 const sup = tree.supervisor;
 say(
-  `6. rt.tree(): root supervisor ${sup.strategy}, ${sup.intensity} restarts per ${sup.period} ms`,
+  `7. rt.tree(): root supervisor ${sup.strategy}, ${sup.intensity} restarts per ${sup.period} ms`,
 );
 const rows = [["instance", "mode", "state", "restarts", "uptime"]];
-for (const c of tree.containers) {
-  for (const i of c.instances) {
-    rows.push([i.id, c.mode, i.state, String(i.restarts), `${i.uptime} ms`]);
+const addRows = (containers: typeof tree.containers, depth: number) => {
+  for (const c of containers) {
+    for (const i of c.instances) {
+      rows.push([
+        `${"  ".repeat(depth)}${i.id}`,
+        c.mode,
+        i.state,
+        String(i.restarts),
+        `${i.uptime} ms`,
+      ]);
+    }
+    addRows(c.children ?? [], depth + 1);
   }
-}
+};
+addRows(tree.containers, 0);
 const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
 for (const row of rows) {
   detail(
@@ -104,4 +142,4 @@ for (const row of rows) {
 
 const t1 = performance.now();
 await rt.shutdown();
-say(`7. shut down every worker and process in ${Math.round(performance.now() - t1)} ms; bye`);
+say(`8. shut down every worker and process in ${Math.round(performance.now() - t1)} ms; bye`);
