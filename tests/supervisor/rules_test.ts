@@ -114,3 +114,24 @@ Deno.test("restart delays grow exponentially from backoff.min (jitter 0) and res
     assert.equal(delays[4], 10);
   });
 });
+
+for (const mode of MODES) {
+  Deno.test(`[${mode}] a factory that throws on restart counts toward intensity until the supervisor gives up`, async () => {
+    await withRuntime({
+      supervisor: { intensity: 2, period: "10s", backoff: { min: 1, max: 5 } },
+      containers: { m: { module: "./member.ts", mode, config: { failFactoryFrom: 2 } } },
+    }, async (rt) => {
+      const exits: string[] = [];
+      rt.on("exit", (e) => exits.push(e.reason.message));
+      await assert.rejects(rt.ref("m").request("fail", { cls: "TypeError" }));
+      const closed = await rt.closed;
+      assert.ok(closed instanceof SupervisorGaveUpError);
+      assert.match(
+        closed.message,
+        /more than 2 restarts.*last failure: m: restart failed: .*factory refused incarnation 3/,
+      );
+      assert.equal(exits.length, 3, exits.join("\n"));
+      assert.match(exits[1], /^restart failed: .*factory refused incarnation 2/);
+    });
+  });
+}
