@@ -44,6 +44,10 @@ interface WaitingRequest extends Pending {
   readonly timeout: number;
   readonly key?: string;
   retriesLeft: number;
+  /** Sent with retries: every attempt carries the dedupe flag, the last one included. */
+  readonly retriable: boolean;
+  /** Waiting in a restart buffer (not at any instance). */
+  held: boolean;
   target: string;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
@@ -194,6 +198,30 @@ export class Node {
       for (const inst of routes[name].instances) this.#instanceNode.set(inst.i, inst.n);
     }
     if (this.#held.size > 0) this.#release();
+    if (this.#pending.size > 0) this.#watchTargets();
+  }
+
+  /**
+   * Requests whose instance left the routing table will get no reply: after a short grace (a reply
+   * may still be on its way over another channel), they fail over, or fail with UnavailableError.
+   */
+  #watchTargets(): void {
+    const orphans: WaitingRequest[] = [];
+    for (const waiting of this.#pending.values()) {
+      if (!waiting.held && waiting.target !== "" && !this.#instanceNode.has(waiting.target)) {
+        orphans.push(waiting);
+      }
+    }
+    if (orphans.length === 0) return;
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      for (const waiting of orphans) {
+        if (this.#pending.get(waiting.id) !== waiting || waiting.held) continue;
+        if (this.#instanceNode.has(waiting.target)) continue;
+        this.#failover(waiting, `instance ${waiting.target} is gone`);
+      }
+    }, RETRY_DELAY);
+    this.#retryTimers.add(timer);
   }
 
   /** The routing table in force. */
@@ -238,6 +266,8 @@ export class Node {
         timeout,
         key: options.key,
         retriesLeft: retries,
+        retriable: retries > 0,
+        held: false,
         target: typeof target === "string" ? target : "",
         resolve,
         reject,
@@ -255,8 +285,14 @@ export class Node {
 
   /** Holds a message for a restarting container, or throws when its buffer here is full. */
   #hold(name: string, held: Held): void {
+    if ("request" in held && held.request.held) return; // already waiting in the buffer
     let queue = this.#held.get(name);
     if (!queue) this.#held.set(name, queue = []);
+    // Requests that timed out meanwhile no longer take room.
+    const live = queue.filter((h) =>
+      !("request" in h) || this.#pending.get(h.request.id) === h.request
+    );
+    if (live.length !== queue.length) this.#held.set(name, queue = live);
     const limit = this.#routes[name]?.q ?? 0;
     if (queue.length >= limit) {
       throw new UnavailableError(
@@ -268,6 +304,7 @@ export class Node {
       );
     }
     queue.push(held);
+    if ("request" in held) held.request.held = true;
   }
 
   /** Delivers held messages to containers that are back; fails them for containers that are gone. */
@@ -279,6 +316,7 @@ export class Node {
       for (const held of queue) {
         if ("request" in held) {
           const waiting = held.request;
+          waiting.held = false;
           if (this.#pending.get(waiting.id) !== waiting) continue; // timed out meanwhile
           this.#resend(waiting);
         } else if (entry && entry.instances.length > 0) {
@@ -502,7 +540,7 @@ export class Node {
       t: waiting.topic,
       b: waiting.body,
     };
-    if (waiting.retriesLeft > 0 || waiting.target === "") env.r = 1;
+    if (waiting.retriable) env.r = 1;
     const node = this.#instanceNode.get(waiting.target);
     if (node === undefined) return this.#failover(waiting, `instance ${waiting.target} is gone`);
     this.#deliver(env, node);
@@ -563,6 +601,7 @@ export class Node {
       waiting.retriesLeft--;
       waiting.deadline = this.#pending.now() + waiting.timeout;
       this.#pending.add(waiting);
+      if (waiting.held) return; // still in the restart buffer: it keeps its place
       return this.#resend(waiting);
     }
     waiting.reject(new TimeoutError(waiting.name, waiting.topic, waiting.timeout));

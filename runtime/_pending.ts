@@ -71,6 +71,11 @@ export class PendingRequests<P extends Pending> {
     return this.#map.get(id);
   }
 
+  /** Every request waiting (a live view: copy it before changing the table). */
+  values(): IterableIterator<P> {
+    return this.#map.values();
+  }
+
   /** Removes and returns every request (on close). */
   drain(): P[] {
     const all = [...this.#map.values()];

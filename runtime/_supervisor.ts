@@ -124,9 +124,12 @@ interface Slot {
   consecutive: number;
   startedAt: number;
   lastExit?: ExitReason;
-  timer?: ReturnType<typeof setTimeout>;
-  /** The restart plan that owns this slot's next start. */
-  plan: number;
+  /** The restart plan that owns this slot's next start, if any. */
+  plan: Plan | null;
+  /** Bumped by every start and stop: a start finding it changed was cancelled. */
+  token: number;
+  /** The stop in progress, if any. */
+  stopping: Promise<void> | null;
   /** The supervisor of an inline instance's children. */
   sub: Supervisor | null;
   /** Routes and tree reported by the isolate of an instance with children. */
@@ -139,6 +142,18 @@ interface Group {
   spec: ContainerSpec;
   slots: Slot[];
   held: boolean;
+  /** Taken out of the tree (rt.stop, ctx.stop, replace): nothing may start it again. */
+  removed: boolean;
+}
+
+/** A restart decided by the strategy: who restarts, after which backoff. */
+interface Plan {
+  /** Containers to start, in start order (captured when decided). */
+  readonly groups: readonly Group[];
+  /** The slots it will start; a slot leaves when stopped for good or claimed by a later plan. */
+  readonly slots: Set<Slot>;
+  readonly delay: number;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /** A supervisor of an ordered list of containers. */
@@ -150,7 +165,7 @@ export class Supervisor {
   readonly #groups: Group[] = [];
   #history: number[] = [];
   #state: "running" | "stopping" | "stopped" | "gave_up" = "running";
-  #plans = 0;
+  readonly #plans = new Set<Plan>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Called once when it gives up (its children are stopped by then). */
   onGiveUp: (error: SupervisorGaveUpError) => void = () => {};
@@ -225,7 +240,7 @@ export class Supervisor {
   }
 
   async #add(spec: ContainerSpec): Promise<void> {
-    const group: Group = { spec, slots: [], held: false };
+    const group: Group = { spec, slots: [], held: false, removed: false };
     this.#groups.push(group);
     this.#watch(spec);
     const starts: Promise<void>[] = [];
@@ -245,24 +260,34 @@ export class Supervisor {
   /** Stops container `name` (all replicas) and removes it. */
   async remove(name: string, mode: StopMode = "graceful-then-kill"): Promise<void> {
     const group = this.#group(name);
+    group.removed = true;
     group.held = true;
-    await Promise.all(group.slots.map((slot) => this.#stopSlot(slot, mode, "stopped by request")));
-    const index = this.#groups.indexOf(group);
-    if (index >= 0) this.#groups.splice(index, 1);
-    this.#site.changed();
+    try {
+      await Promise.all(
+        group.slots.map((slot) => this.#stopSlot(group, slot, mode, "stopped by request")),
+      );
+    } finally {
+      const index = this.#groups.indexOf(group);
+      if (index >= 0 && group.slots.every((slot) => slot.state === "stopped")) {
+        this.#groups.splice(index, 1);
+      }
+      this.#site.changed();
+    }
   }
 
   /** Stops then starts every replica of `name` again (not counted toward intensity). */
   async restart(name: string, mode: StopMode = "graceful-then-kill"): Promise<void> {
     const group = this.#group(name);
-    const plan = ++this.#plans;
-    for (const slot of group.slots) slot.plan = plan;
     await Promise.all(
-      group.slots.map((slot) => this.#stopSlot(slot, mode, "restart requested", "restarting")),
+      group.slots.map((slot) =>
+        this.#stopSlot(group, slot, mode, "restart requested", "restarting")
+      ),
     );
+    // Removed meanwhile, shutting down, or a failure's restart plan took a slot: leave those.
+    if (group.removed || this.#state !== "running") return;
     group.held = false;
     await Promise.all(group.slots.map((slot) => {
-      if (slot.plan !== plan || this.#state !== "running") return;
+      if (slot.state !== "restarting" || slot.plan) return;
       slot.restarts++;
       return this.#startSlot(group, slot).then(() => this.#restarted(group, slot, 0));
     }));
@@ -271,7 +296,9 @@ export class Supervisor {
   /** Changes how many replicas `name` runs (new ones start, surplus ones stop, last first). */
   async scale(name: string, replicas: number): Promise<void> {
     const group = this.#group(name);
+    if (group.removed) throw new RangeError(`container "${name}" is being removed`);
     group.spec = { ...group.spec, replicas };
+    if (replicas > 0) group.held = false;
     const starts: Promise<void>[] = [];
     while (group.slots.length < replicas) {
       const slot = newSlot(group.slots.length);
@@ -281,7 +308,9 @@ export class Supervisor {
     const surplus = group.slots.splice(replicas);
     await Promise.all([
       ...starts,
-      ...surplus.reverse().map((slot) => this.#stopSlot(slot, "graceful-then-kill", "scaled down")),
+      ...surplus.reverse().map((slot) =>
+        this.#stopSlot(group, slot, "graceful-then-kill", "scaled down")
+      ),
     ]);
     this.#site.changed();
   }
@@ -290,14 +319,37 @@ export class Supervisor {
   async stopAll(message: string): Promise<void> {
     if (this.#state === "stopped") return;
     if (this.#state === "running") this.#state = "stopping";
+    this.#cancelPlans();
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     for (const group of this.#groups.toReversed()) {
       await Promise.all(
-        group.slots.map((slot) => this.#stopSlot(slot, "graceful-then-kill", message)),
+        group.slots.map((slot) =>
+          this.#stopSlot(group, slot, "graceful-then-kill", message).catch(() => {})
+        ),
       );
     }
     if (this.#state === "stopping") this.#state = "stopped";
+  }
+
+  #cancelPlans(): void {
+    for (const plan of this.#plans) {
+      clearTimeout(plan.timer);
+      for (const slot of plan.slots) slot.plan = null;
+    }
+    this.#plans.clear();
+  }
+
+  /** `slot` will be started by `plan` (and no longer by any earlier plan). */
+  #claim(slot: Slot, plan: Plan): void {
+    if (slot.plan && slot.plan !== plan) slot.plan.slots.delete(slot);
+    slot.plan = plan;
+    plan.slots.add(slot);
+  }
+
+  #unclaim(slot: Slot): void {
+    slot.plan?.slots.delete(slot);
+    slot.plan = null;
   }
 
   /** Routes of every live instance at or below this supervisor. */
@@ -310,14 +362,18 @@ export class Supervisor {
         instances: live.map((slot) => ({ i: this.#id(group, slot), n: slot.handle!.node })),
         q: group.spec.buffer,
       };
-      if (
-        live.length === 0 && this.#state === "running" &&
-        group.slots.some((s) => s.state === "restarting" || s.state === "starting")
-      ) entry.w = 1;
+      const coming = this.#state === "running" && !group.removed &&
+        group.slots.some((s) => s.state === "restarting" || s.state === "starting" || s.plan);
+      if (live.length === 0 && coming) entry.w = 1;
       table[group.spec.name] = entry;
       for (const slot of group.slots) {
         if (slot.sub) Object.assign(table, slot.sub.routes());
-        if (slot.subRoutes && slot.state === "running") Object.assign(table, slot.subRoutes);
+        else if (slot.subRoutes && slot.state === "running") {
+          Object.assign(table, slot.subRoutes);
+        } else if (coming) {
+          // Its children come back with it: senders hold messages for them meanwhile.
+          Object.assign(table, waitingRoutes(group.spec.children, slot.subRoutes));
+        }
       }
     }
     return table;
@@ -416,9 +472,9 @@ export class Supervisor {
   }
 
   async #startSlot(group: Group, slot: Slot): Promise<void> {
+    const token = ++slot.token;
     slot.incarnation++;
     slot.state = "starting";
-    slot.subRoutes = null;
     slot.subTree = null;
     const spec = group.spec;
     const site = this.#site;
@@ -426,15 +482,18 @@ export class Supervisor {
     const instance = this.#id(group, slot);
     if (spec.mode === "inline" && spec.children.length > 0) {
       // An inline container's children start first, in this isolate, under its own supervisor.
-      slot.sub = this.#subSupervisor(group, slot);
+      const sub = this.#subSupervisor(group, slot);
+      slot.sub = sub;
       try {
-        await slot.sub.start(spec.children);
+        await sub.start(spec.children);
       } catch (error) {
-        await slot.sub.stopAll("its parent could not start");
+        await sub.stopAll("its parent could not start");
+        if (slot.token !== token) return; // stopped meanwhile: the stop owns the slot
         slot.sub = null;
         slot.state = "stopped";
         throw error;
       }
+      if (slot.token !== token) return; // stopped while its children started (they were stopped)
     }
     const handle = createHandle({
       spec,
@@ -463,6 +522,7 @@ export class Supervisor {
     try {
       await handle.start();
     } catch (error) {
+      if (slot.token !== token) return; // stopped while starting: not a failure
       if (slot.handle === handle) {
         slot.handle = null;
         slot.state = "stopped";
@@ -472,7 +532,8 @@ export class Supervisor {
       }
       throw error;
     }
-    if (slot.handle !== handle || this.#state !== "running") return;
+    // Stopped while starting, or shutting down: whoever stopped it stops this handle too.
+    if (slot.token !== token || slot.handle !== handle || this.#state !== "running") return;
     slot.state = "running";
     slot.startedAt = performance.now();
     if (site.node.isHub) this.#connectWorkers(handle);
@@ -513,47 +574,71 @@ export class Supervisor {
     }
   }
 
-  async #stopSlot(
+  /**
+   * Stops one instance (or cancels its start) and leaves the slot in `then`. A slot stopped for
+   * good leaves any restart plan; one stopped to restart stays with the plan that claims it.
+   */
+  #stopSlot(
+    group: Group,
     slot: Slot,
     mode: StopMode,
     message: string,
     then: SlotState = "stopped",
   ): Promise<void> {
-    clearTimeout(slot.timer);
-    slot.timer = undefined;
+    this.#unclaim(slot);
+    slot.token++; // cancels a start in progress
     const handle = slot.handle;
-    if (handle && slot.state === "stopping") {
+    if (handle && slot.state === "stopping" && slot.stopping) {
       // Already being stopped: wait for the same end (or cut it short when asked to kill).
       if (mode === "kill") handle.kill({ kind: "killed", message });
-      await handle.gone;
-      if (slot.handle === handle) {
-        slot.handle = null;
-        slot.state = then;
-      }
-      return;
+      return slot.stopping.then(() => {
+        if (slot.handle === null && slot.state !== "running") slot.state = then;
+        this.#site.changed();
+      });
     }
+    const stopping = this.#stopNow(group, slot, handle, mode, message, then);
+    slot.stopping = stopping;
+    return stopping.finally(() => {
+      if (slot.stopping === stopping) slot.stopping = null;
+    });
+  }
+
+  async #stopNow(
+    group: Group,
+    slot: Slot,
+    handle: InstanceHandle | null,
+    mode: StopMode,
+    message: string,
+    then: SlotState,
+  ): Promise<void> {
+    const sub = slot.sub;
     if (!handle || slot.state === "stopped") {
       slot.state = then;
+      slot.sub = null;
+      this.#site.changed();
+      await sub?.stopAll(`its parent stopped: ${message}`);
       return;
     }
     slot.state = "stopping";
+    this.#site.changed();
     const reason: ExitReason = { kind: "stopped", message };
-    const stopped = mode === "kill"
-      ? (handle.kill(reason), handle.gone.then(() => true))
-      : handle.stop(reason, mode === "graceful");
-    const done = await stopped;
-    const sub = slot.sub;
-    slot.sub = null;
+    const done = mode === "kill"
+      ? (handle.kill(reason), await handle.gone, true)
+      : await handle.stop(reason, mode === "graceful");
+    if (slot.sub === sub) slot.sub = null;
     await sub?.stopAll(`its parent stopped: ${message}`);
     if (!done) {
       throw new Error(
-        `instance ${handle.node} did not stop gracefully in time; stop it with mode "kill"`,
+        `instance ${
+          this.#id(group, slot)
+        } did not stop gracefully in time; stop it with mode "kill"`,
       );
     }
     if (slot.handle === handle || slot.handle === null) {
       slot.handle = null;
       slot.state = then;
     }
+    this.#site.changed();
   }
 
   // ---- failures --------------------------------------------------------------------------------
@@ -594,10 +679,13 @@ export class Supervisor {
   }
 
   #decide(group: Group, slot: Slot, reason: ExitReason, wasRunning: boolean): void {
-    if (this.#state !== "running") {
-      slot.state = "stopped";
+    if (this.#state !== "running" || group.removed) {
+      if (slot.state === "restarting" && !slot.plan) slot.state = "stopped";
       return;
     }
+    // A sibling's restart already covers it (one restart, counted once), or it was stopped
+    // meanwhile (rt.stop, scale down).
+    if (slot.plan || slot.state !== "restarting" || !group.slots.includes(slot)) return;
     const alive = (s: Slot) => s !== slot && (s.state === "running" || s.state === "starting");
     const children: ChildView[] = this.#groups.map((g) => ({
       name: g.spec.name,
@@ -635,7 +723,7 @@ export class Supervisor {
         this.#giveUp(decision.why, group.spec.name, reason);
         return;
       case "restart":
-        return this.#restartPlan(group, slot, decision, reason, wasRunning, now);
+        return this.#restartPlan(group, slot, decision, wasRunning, now);
     }
   }
 
@@ -643,7 +731,6 @@ export class Supervisor {
     group: Group,
     slot: Slot,
     decision: Extract<ReturnType<typeof decide>, { kind: "restart" }>,
-    _reason: ExitReason,
     wasRunning: boolean,
     now: number,
   ): void {
@@ -651,79 +738,75 @@ export class Supervisor {
       ? 1
       : slot.consecutive + 1;
     const delay = backoffDelay(slot.consecutive, this.spec.backoff, Math.random());
-    const plan = ++this.#plans;
     const byName = (name: string) => this.#groups.find((g) => g.spec.name === name)!;
-    // Which slots restart: the failed one; under one_for_all every replica of every started
-    // container; under rest_for_one every replica of the containers after it.
-    const restarting = new Set<Slot>([slot]);
-    for (const name of decision.start) {
-      const g = byName(name);
-      if (g === group && this.spec.strategy !== "one_for_all") continue;
-      for (const s of g.slots) restarting.add(s);
-    }
-    for (const s of restarting) {
-      s.plan = plan;
-      clearTimeout(s.timer);
-      s.timer = undefined;
-    }
+    const plan: Plan = { groups: decision.start.map(byName), slots: new Set(), delay };
+    this.#plans.add(plan);
+    const why = `sibling ${group.spec.name} failed`;
     const stops: Promise<void>[] = [];
+    const live = (s: Slot) => s.state === "running" || s.state === "starting";
+    const stop = (g: Group, s: Slot, then: SlotState) =>
+      stops.push(this.#stopSlot(g, s, "graceful-then-kill", why, then).catch(() => {}));
     for (const name of decision.stop) {
-      for (const s of byName(name).slots.toReversed()) {
-        stops.push(
-          this.#stopSlot(s, "graceful-then-kill", `sibling ${group.spec.name} failed`, "restarting")
-            .catch(() => {}),
-        );
-      }
+      const g = byName(name);
+      for (const s of g.slots.toReversed()) if (live(s)) stop(g, s, "restarting");
     }
     if (this.spec.strategy === "one_for_all") {
-      for (const s of group.slots) {
-        if (s !== slot) {
-          stops.push(
-            this.#stopSlot(
-              s,
-              "graceful-then-kill",
-              `sibling ${group.spec.name} failed`,
-              "restarting",
-            ).catch(() => {}),
-          );
-        }
-      }
+      for (const s of group.slots) if (s !== slot && live(s)) stop(group, s, "restarting");
     }
     for (const name of decision.drop) {
       const g = byName(name);
       g.held = true;
+      for (const s of g.slots) stop(g, s, "stopped");
+    }
+    // Which slots it restarts: the failed one; under one_for_all every replica of every started
+    // container; under rest_for_one every replica of the containers after it. Claimed after the
+    // stops above (a stop releases a slot from older plans).
+    this.#claim(slot, plan);
+    for (const g of plan.groups) {
+      if (g === group && this.spec.strategy !== "one_for_all") continue;
       for (const s of g.slots) {
-        stops.push(
-          this.#stopSlot(s, "graceful-then-kill", `sibling ${group.spec.name} failed`).catch(
-            () => {},
-          ),
-        );
+        this.#claim(s, plan);
+        if (s.stopping) stops.push(s.stopping.catch(() => {})); // a slower earlier stop
+        else if (!live(s)) s.state = "restarting";
       }
     }
-    for (const s of restarting) if (s.state !== "stopping") s.state = "restarting";
     this.#site.changed();
     Promise.all(stops).then(() => {
-      slot.timer = setTimeout(() => {
-        slot.timer = undefined;
-        this.#runPlan(plan, decision.start.map(byName), restarting, delay);
+      if (!this.#plans.has(plan)) return; // cancelled (shutdown, give-up)
+      plan.timer = setTimeout(() => {
+        plan.timer = undefined;
+        this.#runPlan(plan).catch((error: Error) =>
+          this.#site.log("error", `restart failed: ${error.message}`, this.#source())
+        );
       }, delay);
     });
   }
 
   /** Starts the slots of a restart plan, container by container in start order. */
-  async #runPlan(plan: number, groups: Group[], slots: Set<Slot>, delay: number): Promise<void> {
-    for (const group of groups) {
-      const starts = group.slots.filter((s) => slots.has(s) && s.plan === plan).map((s) => {
-        if (this.#state !== "running" || s.state !== "restarting") return Promise.resolve();
-        s.restarts++;
-        return this.#startSlot(group, s).then(
-          () => this.#restarted(group, s, delay),
-          (error: Error) => this.#restartFailed(group, s, error),
-        );
-      });
-      await Promise.all(starts);
-      if (this.#state !== "running") return;
+  async #runPlan(plan: Plan): Promise<void> {
+    try {
+      for (const group of plan.groups) {
+        if (this.#state !== "running") return;
+        if (group.removed || !this.#groups.includes(group)) continue;
+        const starts = group.slots
+          .filter((s) => s.plan === plan && s.state !== "running" && s.state !== "starting")
+          .map((s) => {
+            this.#unclaim(s);
+            s.restarts++;
+            return this.#startSlot(group, s).then(
+              () => this.#restarted(group, s, plan.delay),
+              (error: Error) => this.#restartFailed(group, s, error),
+            );
+          });
+        await Promise.all(starts);
+      }
+    } finally {
+      this.#plans.delete(plan);
     }
+  }
+
+  #source(): string {
+    return this.name === "root" ? "runtime" : `supervisor ${this.name}`;
   }
 
   #restarted(group: Group, slot: Slot, delay: number): void {
@@ -738,7 +821,7 @@ export class Supervisor {
   }
 
   #restartFailed(group: Group, slot: Slot, error: Error): void {
-    if (this.#state !== "running") return;
+    if (this.#state !== "running" || group.removed || slot.state !== "stopped") return;
     // A failed restart is a failure like any other: it counts toward intensity.
     const failure: ExitReason = {
       kind: "error",
@@ -760,6 +843,7 @@ export class Supervisor {
   async #giveUp(why: "intensity" | "escalate", child: string, reason: ExitReason): Promise<void> {
     if (this.#state !== "running") return;
     this.#state = "gave_up";
+    this.#cancelPlans();
     const error = new SupervisorGaveUpError(this.name, this.spec.intensity, this.spec.period, {
       child,
       failure: reason.message,
@@ -783,9 +867,10 @@ export class Supervisor {
     for (const group of this.#groups.toReversed()) {
       await Promise.all(
         group.slots.map((slot) =>
-          this.#stopSlot(slot, "graceful-then-kill", `supervisor ${this.name} gave up`).catch(
-            () => {},
-          )
+          this.#stopSlot(group, slot, "graceful-then-kill", `supervisor ${this.name} gave up`)
+            .catch(
+              () => {},
+            )
         ),
       );
     }
@@ -832,12 +917,36 @@ function newSlot(replica: number): Slot {
     restarts: 0,
     consecutive: 0,
     startedAt: 0,
-    plan: 0,
+    plan: null,
+    token: 0,
+    stopping: null,
     sub: null,
     subRoutes: null,
     subTree: null,
     subTreeAt: 0,
   };
+}
+
+/**
+ * Route entries for the children of a restarting container: no instance yet, but senders hold
+ * messages for them (the names last reported, else the declared children).
+ */
+function waitingRoutes(children: readonly ContainerSpec[], last: RouteTable | null): RouteTable {
+  const table: RouteTable = {};
+  if (last) {
+    for (const [name, entry] of Object.entries(last)) {
+      table[name] = { balance: entry.balance, instances: [], w: 1, q: entry.q };
+    }
+    return table;
+  }
+  const walk = (specs: readonly ContainerSpec[]) => {
+    for (const spec of specs) {
+      table[spec.name] = { balance: spec.balance, instances: [], w: 1, q: spec.buffer };
+      walk(spec.children);
+    }
+  };
+  walk(children);
+  return table;
 }
 
 /** A subtree reported `age` ms ago, with its running uptimes brought up to now. */

@@ -1,0 +1,188 @@
+// Races between failures, restart plans, the runtime manager and shutdown; and requests whose
+// target dies or restarts while they wait. Each test pins a bug found in review.
+import assert from "node:assert/strict";
+import { UnavailableError } from "../../mod.ts";
+import { nextEvent, waitUntil, withRuntime } from "../_helpers.ts";
+
+const member = (mode: "inline" | "worker" | "process", config: Record<string, unknown> = {}) => ({
+  module: "./member.ts",
+  mode,
+  config,
+});
+const state = (
+  rt: { tree(): { containers: { name: string; instances: { state: string }[] }[] } },
+) =>
+  Object.fromEntries(
+    rt.tree().containers.map((c) => [c.name, c.instances.map((i) => i.state).join()]),
+  );
+
+Deno.test("removing a container during a restart plan's backoff neither crashes nor resurrects it", async () => {
+  for (const strategy of ["one_for_all", "rest_for_one"] as const) {
+    await withRuntime({
+      supervisor: { strategy, intensity: 10, backoff: { min: 200, max: 200, jitter: 0 } },
+      containers: { a: member("worker"), b: member("worker") },
+    }, async (rt) => {
+      await assert.rejects(rt.ref("a").request("fail", { cls: "TypeError" }));
+      await rt.stop("b");
+      await nextEvent(rt, "restart", (e) => e.container === "a");
+      assert.deepEqual(state(rt), { a: "running" }, strategy);
+    });
+  }
+});
+
+Deno.test("rt.restart during a rest_for_one backoff leaves no sibling stuck restarting", async () => {
+  await withRuntime({
+    supervisor: { strategy: "rest_for_one", intensity: 10, backoff: { min: 200, max: 200 } },
+    containers: { a: member("worker"), b: member("worker") },
+  }, async (rt) => {
+    await assert.rejects(rt.ref("a").request("fail", { cls: "TypeError" }));
+    await rt.restart("a");
+    await waitUntil(() => state(rt).b === "running", 3000, "b running again");
+    assert.equal(await rt.ref("b").request("count", undefined, { timeout: 1000 }), 1);
+  });
+});
+
+Deno.test("rt.restart racing rt.stop: the container is gone and shutdown still completes", async () => {
+  for (const mode of ["inline", "worker"] as const) {
+    await withRuntime({ containers: { a: member(mode) } }, async (rt) => {
+      await Promise.allSettled([rt.restart("a"), rt.stop("a")]);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(rt.tree().containers, [], mode);
+    });
+  }
+});
+
+Deno.test("shutdown while an inline parent's children are starting completes", async () => {
+  const rt = await (await import("../../mod.ts")).Runtime.start({
+    containers: {
+      parent: {
+        ...member("inline"),
+        children: { kid: member("worker", { startDelay: 300 }) },
+      },
+    },
+  }, { logLevel: "silent", baseUrl: new URL("../fixtures/", import.meta.url).href });
+  const restarting = rt.restart("parent").catch(() => {});
+  await new Promise((r) => setTimeout(r, 50));
+  const t = performance.now();
+  await rt.shutdown();
+  await restarting;
+  assert.ok(performance.now() - t < 3000);
+});
+
+Deno.test("two siblings failing in the same turn under one_for_all count as one restart", async () => {
+  await withRuntime({
+    supervisor: { strategy: "one_for_all", intensity: 1, backoff: { min: 1, max: 5 } },
+    containers: { a: member("inline"), b: member("inline") },
+  }, async (rt) => {
+    await Promise.allSettled([
+      rt.ref("a").request("fail", { cls: "TypeError" }),
+      rt.ref("b").request("fail", { cls: "TypeError" }),
+    ]);
+    await waitUntil(() => state(rt).a === "running" && state(rt).b === "running", 3000, "back");
+    assert.equal(rt.tree().supervisor.state, "running");
+  });
+});
+
+Deno.test("a sibling stopped while starting is not reported as a failed restart", async () => {
+  await withRuntime({
+    supervisor: { strategy: "rest_for_one", intensity: 2, backoff: { min: 1, max: 5 } },
+    containers: { a: member("worker"), b: member("worker", { startDelay: 300 }) },
+  }, async (rt) => {
+    const exits: string[] = [];
+    rt.on("exit", (e) => exits.push(`${e.container}: ${e.reason.message}`));
+    await assert.rejects(rt.ref("a").request("fail", { cls: "TypeError" }));
+    await waitUntil(() => state(rt).a === "running", 3000, "a back");
+    await assert.rejects(rt.ref("a").request("fail", { cls: "TypeError" }));
+    await waitUntil(() => state(rt).a === "running" && state(rt).b === "running", 5000, "all back");
+    assert.equal(rt.tree().supervisor.state, "running");
+    assert.deepEqual(exits.filter((e) => e.includes("restart failed")), []);
+  });
+});
+
+Deno.test("a sibling still stopping when the backoff ends is held for, not failed fast", async () => {
+  await withRuntime({
+    supervisor: {
+      strategy: "one_for_all",
+      intensity: 10,
+      backoff: { min: 300, max: 300, jitter: 0 },
+    },
+    containers: {
+      a: member("worker"),
+      c: { module: "./echo.ts", mode: "worker", shutdown: "200ms", config: { hangOnStop: true } },
+    },
+  }, async (rt) => {
+    await assert.rejects(rt.ref("a").request("fail", { cls: "TypeError" }));
+    await new Promise((r) => setTimeout(r, 250)); // c has stopped, the backoff is still running
+    assert.equal(await rt.ref("c").request("echo", "held", { timeout: 3000 }), "held");
+  });
+});
+
+Deno.test("children of a restarting parent are held for, not unknown", async () => {
+  await withRuntime({
+    supervisor: { intensity: 10, backoff: { min: 300, max: 300, jitter: 0 } },
+    containers: { parent: { ...member("process"), children: { kid: member("inline") } } },
+  }, async (rt) => {
+    await waitUntil(() => rt.tree().containers[0].children?.length === 1, 2000, "kid reported");
+    const pid = await rt.ref("kid").request("pid") as number;
+    Deno.kill(pid, "SIGKILL");
+    await nextEvent(rt, "exit", (e) => e.container === "parent");
+    assert.equal(await rt.ref("kid").request("whoami", undefined, { timeout: 3000 }), "kid#0.1");
+  });
+});
+
+Deno.test("the last retry of a request still carries the dedupe flag: the handler runs once", async () => {
+  for (const mode of ["inline", "worker", "process"] as const) {
+    await withRuntime({ containers: { e: { module: "./echo.ts", mode } } }, async (rt) => {
+      // The first attempt times out at 80 ms; the retry (same id) finds the handler still
+      // running and waits; its reply at 120 ms settles the request.
+      assert.equal(
+        await rt.ref("e").request("slowIncrement", { ms: 120 }, { timeout: 80, retries: 1 }),
+        1,
+      );
+      assert.equal(await rt.ref("e").request("count"), 2, mode);
+    });
+  }
+});
+
+Deno.test("a held request that times out and retries is delivered once", async () => {
+  await withRuntime({
+    supervisor: { intensity: 10, backoff: { min: 1, max: 5 } },
+    containers: { m: member("worker", { startDelay: 400 }) },
+  }, async (rt) => {
+    const exit = nextEvent(rt, "exit");
+    await assert.rejects(rt.ref("m").request("fail", { cls: "TypeError" }));
+    await exit;
+    assert.equal(await rt.ref("m").request("count", undefined, { timeout: 280, retries: 1 }), 1);
+    assert.equal(await rt.ref("m").request("count"), 2);
+  });
+});
+
+Deno.test("held requests that timed out free their room in the buffer", async () => {
+  await withRuntime({
+    supervisor: { intensity: 10, backoff: { min: 1, max: 5 } },
+    containers: { m: { ...member("worker", { startDelay: 600 }), buffer: 3 } },
+  }, async (rt) => {
+    const exit = nextEvent(rt, "exit");
+    await assert.rejects(rt.ref("m").request("fail", { cls: "TypeError" }));
+    await exit;
+    const doomed = [1, 2, 3].map(() => rt.ref("m").request("whoami", undefined, { timeout: 50 }));
+    for (const d of doomed) await assert.rejects(d);
+    assert.equal(await rt.ref("m").request("whoami", undefined, { timeout: 3000 }), "m#0.2");
+  });
+});
+
+for (const mode of ["worker", "process"] as const) {
+  Deno.test(`[${mode}] a request in flight when its target dies fails at once with UnavailableError`, async () => {
+    await withRuntime({
+      supervisor: { intensity: 10, backoff: { min: 1, max: 5 } },
+      containers: { m: member(mode) },
+    }, async (rt) => {
+      const hung = rt.ref("m").request("hang", undefined, { timeout: 4000 });
+      await new Promise((r) => setTimeout(r, 50));
+      const t = performance.now();
+      rt.ref("m").send("fail", { cls: "TypeError" });
+      await assert.rejects(hung, UnavailableError);
+      assert.ok(performance.now() - t < 1000, `took ${performance.now() - t} ms`);
+    });
+  });
+}
