@@ -47,6 +47,11 @@ export interface RouteTable {
     w?: 1;
     /** How many messages a sending node holds for it while it restarts. */
     q?: number;
+    /**
+     * Instances stopping: they take no new message, but replies to what they already have are
+     * still coming (requests waiting for them must not give up).
+     */
+    x?: RouteInstance[];
   };
 }
 

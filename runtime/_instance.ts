@@ -89,6 +89,9 @@ export class ContainerInstance implements Context, HostedInstance {
   readonly #seen = new Map<string, Envelope | null>();
   #handlers = new Map<string, Handler>();
   #state: "starting" | "running" | "stopping" | "stopped" = "starting";
+  /** Handlers still running (async), and who waits for them to finish. */
+  #inflight = 0;
+  #drained: (() => void) | null = null;
   #ended: Promise<void> | null = null;
 
   /**
@@ -250,10 +253,13 @@ export class ContainerInstance implements Context, HostedInstance {
       return this.#failed(error, request);
     }
     if (result instanceof Promise) {
+      this.#inflight++;
       result.then(
         (value) => this.#succeeded(value, request),
         (error) => this.#failed(error, request),
-      );
+      ).finally(() => {
+        if (--this.#inflight === 0) this.#drained?.();
+      });
     } else this.#succeeded(result, request);
   }
 
@@ -329,8 +335,14 @@ export class ContainerInstance implements Context, HostedInstance {
     if (this.#ended) return this.#ended;
     this.#state = "stopping";
     this.#node.unhost(this.instance);
+    // Set before the exit is reported: whoever reacts to it by calling end() again gets this
+    // same cleanup, not a second one.
+    let begin!: () => void;
+    this.#ended = new Promise<void>((resolve) => (begin = resolve)).then(() =>
+      this.#cleanup(reason)
+    );
     this.#events.exit(reason);
-    this.#ended = this.#cleanup(reason);
+    begin();
     return this.#ended;
   }
 
@@ -349,7 +361,11 @@ export class ContainerInstance implements Context, HostedInstance {
         }
       }
     })();
-    await settlesWithin(hooks, this.#settings.shutdown);
+    // Graceful means in-flight handlers finish and answer too, all within `shutdown:`.
+    const drained = this.#inflight === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => (this.#drained = resolve));
+    await settlesWithin(Promise.all([hooks, drained]), this.#settings.shutdown);
     this.#state = "stopped";
     this.#events.stopped();
   }

@@ -48,6 +48,8 @@ interface WaitingRequest extends Pending {
   readonly retriable: boolean;
   /** Waiting in a restart buffer (not at any instance). */
   held: boolean;
+  /** Its instance left the routing table: a failover is scheduled. */
+  orphaned: boolean;
   target: string;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
@@ -196,6 +198,7 @@ export class Node {
     this.#instanceNode.clear();
     for (const name in routes) {
       for (const inst of routes[name].instances) this.#instanceNode.set(inst.i, inst.n);
+      for (const inst of routes[name].x ?? []) this.#instanceNode.set(inst.i, inst.n);
     }
     if (this.#held.size > 0) this.#release();
     if (this.#pending.size > 0) this.#watchTargets();
@@ -208,7 +211,11 @@ export class Node {
   #watchTargets(): void {
     const orphans: WaitingRequest[] = [];
     for (const waiting of this.#pending.values()) {
-      if (!waiting.held && waiting.target !== "" && !this.#instanceNode.has(waiting.target)) {
+      if (
+        !waiting.held && !waiting.orphaned && waiting.target !== "" &&
+        !this.#instanceNode.has(waiting.target)
+      ) {
+        waiting.orphaned = true; // one failover per loss, however many tables follow
         orphans.push(waiting);
       }
     }
@@ -216,6 +223,7 @@ export class Node {
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
       for (const waiting of orphans) {
+        waiting.orphaned = false;
         if (this.#pending.get(waiting.id) !== waiting || waiting.held) continue;
         if (this.#instanceNode.has(waiting.target)) continue;
         this.#failover(waiting, `instance ${waiting.target} is gone`);
@@ -268,6 +276,7 @@ export class Node {
         retriesLeft: retries,
         retriable: retries > 0,
         held: false,
+        orphaned: false,
         target: typeof target === "string" ? target : "",
         resolve,
         reject,

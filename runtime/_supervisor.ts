@@ -222,7 +222,10 @@ export class Supervisor {
    * what did start keeps running (the caller decides whether to stop everything).
    */
   async start(specs: readonly ContainerSpec[]): Promise<void> {
-    for (const spec of specs) await this.#add(spec);
+    for (const spec of specs) {
+      if (this.#state !== "running") return; // stopped meanwhile: start no more
+      await this.#add(spec);
+    }
   }
 
   /** Adds and starts one container (the runtime manager's spawn). */
@@ -362,17 +365,22 @@ export class Supervisor {
         instances: live.map((slot) => ({ i: this.#id(group, slot), n: slot.handle!.node })),
         q: group.spec.buffer,
       };
+      const draining = group.slots.filter((slot) => slot.state === "stopping" && slot.handle);
+      if (draining.length > 0) {
+        entry.x = draining.map((slot) => ({ i: this.#id(group, slot), n: slot.handle!.node }));
+      }
       const coming = this.#state === "running" && !group.removed &&
         group.slots.some((s) => s.state === "restarting" || s.state === "starting" || s.plan);
       if (live.length === 0 && coming) entry.w = 1;
-      table[group.spec.name] = entry;
+      mergeRoutes(table, { [group.spec.name]: entry });
       for (const slot of group.slots) {
-        if (slot.sub) Object.assign(table, slot.sub.routes());
-        else if (slot.subRoutes && slot.state === "running") {
-          Object.assign(table, slot.subRoutes);
+        if (slot.sub) mergeRoutes(table, slot.sub.routes());
+        else if (slot.subRoutes && (slot.state === "running" || slot.state === "stopping")) {
+          // A stopping parent's children live until its hooks are done.
+          mergeRoutes(table, slot.subRoutes);
         } else if (coming) {
           // Its children come back with it: senders hold messages for them meanwhile.
-          Object.assign(table, waitingRoutes(group.spec.children, slot.subRoutes));
+          mergeRoutes(table, waitingRoutes(group.spec.children, slot.subRoutes));
         }
       }
     }
@@ -494,6 +502,12 @@ export class Supervisor {
         throw error;
       }
       if (slot.token !== token) return; // stopped while its children started (they were stopped)
+      if (this.#state !== "running") {
+        await sub.stopAll(`supervisor ${this.name} stopped`);
+        slot.sub = null;
+        slot.state = "stopped";
+        return;
+      }
     }
     const handle = createHandle({
       spec,
@@ -532,8 +546,13 @@ export class Supervisor {
       }
       throw error;
     }
-    // Stopped while starting, or shutting down: whoever stopped it stops this handle too.
-    if (slot.token !== token || slot.handle !== handle || this.#state !== "running") return;
+    // Stopped while starting: whoever stopped it stops this handle too.
+    if (slot.token !== token || slot.handle !== handle) return;
+    if (this.#state !== "running") {
+      // The supervisor stopped while this started (it may not have seen this slot): stop it here.
+      await this.#stopSlot(group, slot, "kill", `supervisor ${this.name} stopped`);
+      return;
+    }
     slot.state = "running";
     slot.startedAt = performance.now();
     if (site.node.isHub) this.#connectWorkers(handle);
@@ -592,7 +611,9 @@ export class Supervisor {
       // Already being stopped: wait for the same end (or cut it short when asked to kill).
       if (mode === "kill") handle.kill({ kind: "killed", message });
       return slot.stopping.then(() => {
-        if (slot.handle === null && slot.state !== "running") slot.state = then;
+        if (slot.handle === null && slot.state !== "running") {
+          slot.state = group.removed ? "stopped" : then;
+        }
         this.#site.changed();
       });
     }
@@ -613,7 +634,7 @@ export class Supervisor {
   ): Promise<void> {
     const sub = slot.sub;
     if (!handle || slot.state === "stopped") {
-      slot.state = then;
+      slot.state = group.removed ? "stopped" : then;
       slot.sub = null;
       this.#site.changed();
       await sub?.stopAll(`its parent stopped: ${message}`);
@@ -636,7 +657,7 @@ export class Supervisor {
     }
     if (slot.handle === handle || slot.handle === null) {
       slot.handle = null;
-      slot.state = then;
+      slot.state = group.removed ? "stopped" : then;
     }
     this.#site.changed();
   }
@@ -925,6 +946,15 @@ function newSlot(replica: number): Slot {
     subTree: null,
     subTreeAt: 0,
   };
+}
+
+/** Adds `extra` to `table`; an entry with no live instance never hides one that has some. */
+function mergeRoutes(table: RouteTable, extra: RouteTable): void {
+  for (const [name, entry] of Object.entries(extra)) {
+    const current = table[name];
+    if (current && current.instances.length > 0 && entry.instances.length === 0) continue;
+    table[name] = entry;
+  }
 }
 
 /**

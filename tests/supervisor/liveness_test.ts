@@ -78,7 +78,10 @@ containers:
 
 for (const mode of MODES) {
   Deno.test(`[${mode}] a handler that never replies costs only its own request: TimeoutError, others served`, async () => {
-    await withRuntime({ containers: { m: { module: "./member.ts", mode } } }, async (rt) => {
+    // shutdown: 200ms — a graceful stop waits that long for the hung handler, then moves on.
+    await withRuntime({
+      containers: { m: { module: "./member.ts", mode, shutdown: "200ms" } },
+    }, async (rt) => {
       const hung = rt.ref("m").request("hang", undefined, { timeout: 150 });
       assert.equal(await rt.ref("m").request("count"), 1);
       await assert.rejects(hung, TimeoutError);

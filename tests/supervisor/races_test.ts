@@ -175,7 +175,7 @@ for (const mode of ["worker", "process"] as const) {
   Deno.test(`[${mode}] a request in flight when its target dies fails at once with UnavailableError`, async () => {
     await withRuntime({
       supervisor: { intensity: 10, backoff: { min: 1, max: 5 } },
-      containers: { m: member(mode) },
+      containers: { m: { ...member(mode), shutdown: "200ms" } },
     }, async (rt) => {
       const hung = rt.ref("m").request("hang", undefined, { timeout: 4000 });
       await new Promise((r) => setTimeout(r, 50));
@@ -186,3 +186,85 @@ for (const mode of ["worker", "process"] as const) {
     });
   });
 }
+
+for (const mode of ["inline", "worker", "process"] as const) {
+  Deno.test(`[${mode}] a request being handled when its instance is asked to stop still gets its reply`, async () => {
+    await withRuntime(
+      { containers: { e: { module: "./echo.ts", mode, replicas: 2 } } },
+      async (rt) => {
+        const slow = rt.ref("e").request("slow", { ms: 200 }, { key: "k" });
+        await new Promise((r) => setTimeout(r, 30));
+        const restart = rt.restart("e");
+        assert.equal(await slow, 200);
+        await restart;
+        await rt.scale("e", 1);
+      },
+    );
+  });
+}
+
+Deno.test("one lost target costs one retry, however many routing tables follow", async () => {
+  for (const mode of ["inline", "worker", "process"] as const) {
+    await withRuntime({
+      supervisor: { intensity: 10, backoff: { min: 1, max: 5 } },
+      containers: { e: { module: "./echo.ts", mode } },
+    }, async (rt) => {
+      const slow = rt.ref("e").request("slow", { ms: 150 }, { retries: 1, timeout: 2000 });
+      await new Promise((r) => setTimeout(r, 20));
+      rt.ref("e").send("fail", { message: "boom" });
+      assert.equal(await slow, 150, mode);
+    });
+  }
+});
+
+Deno.test("shutdown while an inline parent's second child is starting completes", async () => {
+  const { Runtime } = await import("../../mod.ts");
+  const rt = await Runtime.start({
+    containers: {
+      parent: {
+        ...member("inline"),
+        children: { kid1: member("worker", { startDelay: 300 }), kid2: member("worker") },
+      },
+    },
+  }, { logLevel: "silent", baseUrl: new URL("../fixtures/", import.meta.url).href });
+  const restarting = rt.restart("parent").catch(() => {});
+  await new Promise((r) => setTimeout(r, 50));
+  const t = performance.now();
+  await rt.shutdown();
+  await restarting;
+  assert.ok(performance.now() - t < 3000);
+});
+
+Deno.test("rt.stop then rt.restart of the same container: it is gone, and its name is free", async () => {
+  for (const mode of ["inline", "worker"] as const) {
+    await withRuntime({ containers: { a: member(mode) } }, async (rt) => {
+      await Promise.allSettled([rt.stop("a"), rt.restart("a")]);
+      assert.deepEqual(rt.tree().containers, [], mode);
+      await rt.spawn("a", member(mode));
+      assert.equal(await rt.ref("a").request("whoami"), "a#0.1");
+    });
+  }
+});
+
+Deno.test("children of a process parent being restarted by hand stay reachable", async () => {
+  await withRuntime({
+    containers: {
+      parent: {
+        module: "./echo.ts",
+        mode: "process",
+        shutdown: "300ms",
+        config: { hangOnStop: true },
+        children: { kid: member("inline") },
+      },
+    },
+  }, async (rt) => {
+    await waitUntil(() => rt.tree().containers[0].children?.length === 1, 2000, "kid reported");
+    const restart = rt.restart("parent");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.match(
+      await rt.ref("kid").request("whoami", undefined, { timeout: 3000 }) as string,
+      /^kid#0\.\d$/,
+    );
+    await restart;
+  });
+});
