@@ -1,0 +1,130 @@
+// Links between runtimes over tcp://, unix:// and memory://: authenticated before any envelope,
+// refusing wrong secrets, early messages and oversize handshake frames, while legitimate peers
+// keep being served.
+import assert from "node:assert/strict";
+import { AuthenticationError } from "../../mod.ts";
+import type { Envelope } from "../../protocol/envelope.ts";
+import type { Link } from "../../transports/link.ts";
+import { dial, listen, type Listener } from "../../transports/registry.ts";
+
+const SECRET = "correct horse battery staple";
+
+interface Served {
+  listener: Listener;
+  links: Link[];
+  refused: Error[];
+}
+
+/** A listener that echoes every envelope back. */
+async function echoServer(url: string): Promise<Served> {
+  const served: Served = { listener: undefined as unknown as Listener, links: [], refused: [] };
+  served.listener = await listen(url, {
+    secret: SECRET,
+    handshakeTimeout: 500,
+    onLink(link) {
+      served.links.push(link);
+      link.onEnvelope = (env) => link.send(env);
+    },
+    onRefused(error) {
+      served.refused.push(error);
+    },
+  });
+  return served;
+}
+
+async function roundTrip(link: Link, n: number): Promise<Envelope[]> {
+  const got: Envelope[] = [];
+  const all = new Promise<void>((resolve) => {
+    link.onEnvelope = (env) => {
+      got.push(env);
+      if (got.length === n) resolve();
+    };
+  });
+  for (let i = 0; i < n; i++) link.send({ k: "send", to: "x#0.1", t: "echo", b: { i } });
+  await all;
+  return got;
+}
+
+async function stop(served: Served, ...links: Link[]) {
+  for (const link of [...links, ...served.links]) link.close();
+  await Promise.all([...links, ...served.links].map((l) => l.closed));
+  await served.listener.close();
+  if (served.listener.url.protocol === "unix:") {
+    const path = decodeURIComponent(served.listener.url.pathname);
+    Deno.removeSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  }
+}
+
+const sock = () => `unix://${Deno.makeTempDirSync()}/k.sock`;
+
+for (
+  const make of [() => "tcp://127.0.0.1:0", sock, () => `memory://echo-${crypto.randomUUID()}`]
+) {
+  const scheme = make().split(":")[0];
+  Deno.test(`${scheme}: an authenticated link carries envelopes both ways, in order`, async () => {
+    const served = await echoServer(make());
+    const link = await dial(served.listener.url, { secret: SECRET });
+    const got = await roundTrip(link, 1000);
+    assert.deepEqual(got.map((e) => (e as { b: { i: number } }).b.i), [...Array(1000).keys()]);
+    await stop(served, link);
+  });
+
+  Deno.test(`${scheme}: a wrong secret fails with AuthenticationError on both sides; others are still served`, async () => {
+    const served = await echoServer(make());
+    await assert.rejects(
+      dial(served.listener.url, { secret: "wrong" }),
+      (e: Error) => e instanceof AuthenticationError && !e.message.includes(SECRET),
+    );
+    while (served.refused.length === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(served.refused[0] instanceof AuthenticationError);
+    assert.equal(served.links.length, 0, "no link for the impostor");
+    const link = await dial(served.listener.url, { secret: SECRET });
+    assert.equal((await roundTrip(link, 3)).length, 3);
+    await stop(served, link);
+  });
+}
+
+async function rawTcp(url: URL, bytes: Uint8Array): Promise<string> {
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  try {
+    await conn.write(bytes).catch(() => {});
+    const buf = new Uint8Array(4096);
+    // Read until the listener closes the connection.
+    while ((await conn.read(buf).catch(() => null)) !== null) { /* drain */ }
+    return "closed";
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the peer
+    }
+  }
+}
+
+Deno.test("tcp: hostile first frames (early envelopes, 4 GiB prefix, garbage, silence) are refused and closed", async () => {
+  const served = await echoServer("tcp://127.0.0.1:0");
+  const url = served.listener.url;
+  const envelopeFirst = new Uint8Array([0, 0, 0, 3, 0x92, 0x01, 0x80]); // [1, {}]: a batch
+  const huge = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
+  const garbage = crypto.getRandomValues(new Uint8Array(64));
+  garbage.set([0, 0, 0, 60], 0);
+  for (const bytes of [envelopeFirst, huge, garbage, new Uint8Array(0)]) {
+    assert.equal(await rawTcp(url, bytes), "closed");
+  }
+  while (served.refused.length < 4) await new Promise((r) => setTimeout(r, 5));
+  const messages = served.refused.map((e) => `${e.name}: ${e.message}`);
+  assert.match(messages.join("\n"), /message before authenticating/);
+  assert.match(messages.join("\n"), /FrameError: handshake frame of 4294967295 bytes exceeds/);
+  assert.match(messages.join("\n"), /did not complete in time/);
+  assert.equal(served.links.length, 0);
+  const link = await dial(url, { secret: SECRET });
+  assert.equal((await roundTrip(link, 5)).length, 5, "a legitimate client is still served");
+  await stop(served, link);
+});
+
+Deno.test("dial: an unknown scheme names the ones that exist", async () => {
+  await assert.rejects(
+    dial("carrier-pigeon://x", { secret: SECRET }),
+    /no transport for "carrier-pigeon:\/\/" \(known: tcp:\/\/, unix:\/\/, memory:\/\//,
+  );
+});

@@ -1,0 +1,252 @@
+/**
+ * Transports by URL scheme: how a link between two runtimes is listened for and dialed. Every
+ * transport yields authenticated {@linkcode Link}s; the built-in ones are `tcp://host:port`,
+ * `unix:///path/to.sock` and `memory://name` (in-process, for tests). Register your own with
+ * {@linkcode registerTransport}.
+ *
+ * @module
+ */
+import { StreamLink } from "./stream_link.ts";
+import type { Link } from "./link.ts";
+import { authenticate } from "./authenticated.ts";
+
+/** What every transport's listen and dial take. */
+export interface TransportOptions {
+  /** The shared secret both sides must prove (never logged). */
+  secret: string;
+  /** Largest frame accepted once authenticated, bytes (default 16 MiB). */
+  maxFrame?: number;
+  /** Longest a handshake may take, ms (default 5000). */
+  handshakeTimeout?: number;
+}
+
+/** Options of `listen`. */
+export interface ListenOptions extends TransportOptions {
+  /** Called with each authenticated incoming link. */
+  onLink(link: Link, peer: string): void;
+  /** Called when an incoming connection fails to authenticate (it is closed). */
+  onRefused?(error: Error, peer: string): void;
+}
+
+/** A listening endpoint. */
+export interface Listener {
+  /** Where it listens (with the real port when 0 was asked for). */
+  readonly url: URL;
+  /** Stops listening and closes the connections it accepted. */
+  close(): Promise<void>;
+}
+
+/** A transport: listens for and dials authenticated links. */
+export interface Transport {
+  listen(url: URL, options: ListenOptions): Promise<Listener>;
+  dial(url: URL, options: TransportOptions): Promise<Link>;
+}
+
+/** A raw duplex byte connection, what most transports have before the handshake. */
+export interface ByteConnection {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+  close(): void;
+}
+
+/**
+ * Turns a raw byte connection into an authenticated link (the building block of stream-based
+ * transports: a custom one needs only to produce `ByteConnection`s).
+ *
+ * @throws {AuthenticationError} When the handshake fails (the connection is closed).
+ */
+export async function linkOver(
+  conn: ByteConnection,
+  role: "listener" | "dialer",
+  options: TransportOptions,
+): Promise<Link> {
+  let streams;
+  try {
+    streams = await authenticate(conn.readable, conn.writable, {
+      secret: options.secret,
+      role,
+      timeout: options.handshakeTimeout,
+    });
+  } catch (error) {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+    throw error;
+  }
+  const link = new StreamLink(streams.readable, streams.writable, { maxFrame: options.maxFrame });
+  link.closed.then(() => {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  });
+  return link;
+}
+
+const transports = new Map<string, Transport>();
+
+/**
+ * Registers a transport for a URL scheme (`"quic:"` or `"quic"`), replacing any earlier one.
+ *
+ * @example A transport over anything that gives byte connections
+ * ```ts ignore
+ * import { linkOver, registerTransport } from "jsr:@kraken/kraken";
+ * registerTransport("mine", {
+ *   async listen(url, options) { ... accept, then options.onLink(await linkOver(conn, "listener", options), peer) ... },
+ *   async dial(url, options) { return await linkOver(await myConnect(url), "dialer", options); },
+ * });
+ * ```
+ */
+export function registerTransport(scheme: string, transport: Transport): void {
+  transports.set(scheme.endsWith(":") ? scheme : `${scheme}:`, transport);
+}
+
+/**
+ * The transport for a URL.
+ * @throws {TypeError} When no transport is registered for its scheme.
+ */
+export function transportFor(url: URL): Transport {
+  const transport = transports.get(url.protocol);
+  if (!transport) {
+    throw new TypeError(
+      `no transport for "${url.protocol}//" (known: ${
+        [...transports.keys()].map((s) => `${s}//`).join(", ")
+      })`,
+    );
+  }
+  return transport;
+}
+
+/** Listens on `url` with the transport of its scheme. */
+export async function listen(url: string | URL, options: ListenOptions): Promise<Listener> {
+  const u = new URL(url);
+  return await transportFor(u).listen(u, options);
+}
+
+/** Dials `url` with the transport of its scheme; resolves once authenticated. */
+export async function dial(url: string | URL, options: TransportOptions): Promise<Link> {
+  const u = new URL(url);
+  return await transportFor(u).dial(u, options);
+}
+
+// ---- built-in: tcp:// and unix:// ---------------------------------------------------------------
+
+function socketListener(
+  listener: Deno.Listener,
+  url: URL,
+  options: ListenOptions,
+  peerOf: (conn: Deno.Conn) => string,
+): Listener {
+  const open = new Set<Deno.Conn>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      open.add(conn);
+      const peer = peerOf(conn);
+      const done = () => open.delete(conn);
+      linkOver(conn, "listener", options).then(
+        (link) => {
+          link.closed.then(done);
+          options.onLink(link, peer);
+        },
+        (error: Error) => {
+          done();
+          options.onRefused?.(error, peer);
+        },
+      );
+    }
+  })().catch(() => {});
+  return {
+    url,
+    async close() {
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+      for (const conn of open) {
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      }
+      await accepting;
+    },
+  };
+}
+
+registerTransport("tcp", {
+  listen(url, options) {
+    const listener = Deno.listen({
+      hostname: url.hostname || "127.0.0.1",
+      port: Number(url.port || 0),
+    });
+    const addr = listener.addr as Deno.NetAddr;
+    const real = new URL(`tcp://${addr.hostname}:${addr.port}`);
+    return Promise.resolve(socketListener(listener, real, options, (conn) => {
+      const a = conn.remoteAddr as Deno.NetAddr;
+      return `${a.hostname}:${a.port}`;
+    }));
+  },
+  async dial(url, options) {
+    const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+    conn.setNoDelay(true);
+    return linkOver(conn, "dialer", options);
+  },
+});
+
+registerTransport("unix", {
+  listen(url, options) {
+    const listener = Deno.listen({ transport: "unix", path: decodeURIComponent(url.pathname) });
+    return Promise.resolve(socketListener(listener, url, options, () => "unix"));
+  },
+  async dial(url, options) {
+    const conn = await Deno.connect({ transport: "unix", path: decodeURIComponent(url.pathname) });
+    return linkOver(conn, "dialer", options);
+  },
+});
+
+// ---- built-in: memory:// (in-process) -------------------------------------------------------------
+
+const memoryListeners = new Map<string, ListenOptions>();
+
+function pipe(): [ByteConnection, ByteConnection] {
+  const ab = new TransformStream<Uint8Array, Uint8Array>();
+  const ba = new TransformStream<Uint8Array, Uint8Array>();
+  const end = (t: TransformStream<Uint8Array, Uint8Array>) => {
+    t.writable.close().catch(() => {});
+  };
+  return [
+    { readable: ba.readable, writable: ab.writable, close: () => end(ab) },
+    { readable: ab.readable, writable: ba.writable, close: () => end(ba) },
+  ];
+}
+
+registerTransport("memory", {
+  listen(url, options) {
+    const name = url.host + url.pathname;
+    if (memoryListeners.has(name)) throw new Error(`memory://${name} is already listened on`);
+    memoryListeners.set(name, options);
+    return Promise.resolve({
+      url,
+      close() {
+        memoryListeners.delete(name);
+        return Promise.resolve();
+      },
+    });
+  },
+  async dial(url, options) {
+    const name = url.host + url.pathname;
+    const listener = memoryListeners.get(name);
+    if (!listener) throw new Error(`nothing listens on memory://${name}`);
+    const [mine, theirs] = pipe();
+    linkOver(theirs, "listener", listener).then(
+      (link) => listener.onLink(link, "memory"),
+      (error: Error) => listener.onRefused?.(error, "memory"),
+    );
+    return await linkOver(mine, "dialer", options);
+  },
+});
