@@ -18,6 +18,11 @@ export interface TransportOptions {
   maxFrame?: number;
   /** Longest a handshake may take, ms (default 5000). */
   handshakeTimeout?: number;
+  /**
+   * TLS for `tcp://` (file paths): a listener needs `cert` and `key`; a dialer trusts the system's
+   * roots plus `ca` (e.g. a self-signed certificate). The HMAC handshake still runs inside TLS.
+   */
+  tls?: { cert?: string; key?: string; ca?: string };
 }
 
 /** Options of `listen`. */
@@ -180,10 +185,17 @@ function socketListener(
 
 registerTransport("tcp", {
   listen(url, options) {
-    const listener = Deno.listen({
-      hostname: url.hostname || "127.0.0.1",
-      port: Number(url.port || 0),
-    });
+    const where = { hostname: url.hostname || "127.0.0.1", port: Number(url.port || 0) };
+    let listener: Deno.Listener;
+    if (options.tls) {
+      const { cert, key } = options.tls;
+      if (!cert || !key) throw new TypeError("a TLS listener needs tls.cert and tls.key");
+      listener = Deno.listenTls({
+        ...where,
+        cert: Deno.readTextFileSync(cert),
+        key: Deno.readTextFileSync(key),
+      });
+    } else listener = Deno.listen(where);
     const addr = listener.addr as Deno.NetAddr;
     const real = new URL(`tcp://${addr.hostname}:${addr.port}`);
     return Promise.resolve(socketListener(listener, real, options, (conn) => {
@@ -192,7 +204,22 @@ registerTransport("tcp", {
     }));
   },
   async dial(url, options) {
-    const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+    const where = { hostname: url.hostname, port: Number(url.port) };
+    if (options.tls) {
+      const ca = options.tls.ca;
+      const conn = await Deno.connectTls({
+        ...where,
+        ...(ca ? { caCerts: [Deno.readTextFileSync(ca)] } : {}),
+      });
+      try {
+        await conn.handshake(); // certificate problems surface here, before the HMAC handshake
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return linkOver(conn, "dialer", options);
+    }
+    const conn = await Deno.connect(where);
     conn.setNoDelay(true);
     return linkOver(conn, "dialer", options);
   },

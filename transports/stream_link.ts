@@ -9,7 +9,7 @@
  * @module
  */
 import { type Envelope, ENVELOPE_VERSION } from "../protocol/envelope.ts";
-import { FrameError } from "../protocol/errors.ts";
+import { FrameError, UnavailableError } from "../protocol/errors.ts";
 import { DEFAULT_MAX_FRAME, FrameDecoder } from "../protocol/framing.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
 import { BatchingLink } from "./link.ts";
@@ -18,7 +18,15 @@ import { BatchingLink } from "./link.ts";
 export interface StreamLinkOptions {
   /** Largest frame accepted, in bytes (default 16 MiB). */
   maxFrame?: number;
+  /**
+   * Envelopes that may wait for a slow peer to take the previous write (default 100,000). Beyond
+   * that the link closes with an error instead of growing the sender's memory without bound.
+   */
+  maxQueued?: number;
 }
+
+/** Default of {@linkcode StreamLinkOptions.maxQueued}. */
+export const DEFAULT_MAX_QUEUED = 100_000;
 
 /** An envelope link over a readable and a writable byte stream. */
 export class StreamLink extends BatchingLink {
@@ -29,6 +37,7 @@ export class StreamLink extends BatchingLink {
   #writing = false;
   #lastWrite: Promise<void> = Promise.resolve();
   #waiting: Envelope[] = [];
+  readonly #maxQueued: number;
 
   /**
    * @param readable Incoming bytes.
@@ -42,6 +51,7 @@ export class StreamLink extends BatchingLink {
   ) {
     super();
     this.#decoder = new FrameDecoder(options.maxFrame ?? DEFAULT_MAX_FRAME);
+    this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.#reader = readable.getReader();
     this.#writer = writable.getWriter();
     this.#readLoop();
@@ -84,6 +94,16 @@ export class StreamLink extends BatchingLink {
   protected postBatch(batch: Envelope[]): void {
     if (this.#writing) {
       for (const env of batch) this.#waiting.push(env);
+      if (this.#waiting.length > this.#maxQueued) {
+        const waiting = this.#waiting.length;
+        this.#waiting = [];
+        this.finish({
+          kind: "error",
+          error: new UnavailableError(
+            `the peer reads too slowly: ${waiting} envelopes were waiting to be written (limit ${this.#maxQueued}); link closed`,
+          ),
+        });
+      }
       return;
     }
     this.#write(batch);
