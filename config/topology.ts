@@ -68,6 +68,24 @@ export interface Topology {
   file?: string;
   /** Folder URL its relative module paths resolved against (and those of spawned containers). */
   baseUrl: string;
+  /** Links to other runtimes of the same application, when it has any. */
+  transports?: TransportsSpec;
+  /** Runtimes this one joins, by name. */
+  hosts: Record<string, { address: string }>;
+}
+
+/** The `transports:` block: how this runtime links with the other runtimes of the application. */
+export interface TransportsSpec {
+  /** This runtime's name among its peers (default: the application's name). */
+  name: string;
+  /** Where it accepts links from other runtimes (`tcp://host:port`, `unix:///path`, …). */
+  listen?: string;
+  /** The shared secret every link proves before any message (never logged). */
+  secret: string;
+  /** TLS for `tcp://`: certificate and key files to listen with, a CA file to trust. */
+  tls?: { cert?: string; key?: string; ca?: string };
+  /** A peer silent this long (ms) is declared unreachable and its link re-dialed. */
+  keepalive: number;
 }
 
 /** The shape of {@linkcode DEFAULTS}. */
@@ -149,6 +167,16 @@ export interface TopologyInput {
   };
   /** Containers, in start order. */
   containers: Record<string, ContainerInput>;
+  /** Links with the other runtimes of the application. */
+  transports?: {
+    name?: string;
+    listen?: string;
+    secret?: string;
+    tls?: { cert?: string; key?: string; ca?: string };
+    keepalive?: string | number;
+  };
+  /** Runtimes this one joins: name → `{ address }`. */
+  hosts?: Record<string, { address: string }>;
 }
 
 /** Where the input came from and how to read it. */
@@ -325,7 +353,7 @@ class Validator {
     if (typeof name !== "string" || name === "") {
       this.fail(["name"], `expected a non-empty string, got ${describe(name)}`);
     }
-    for (const key of ["transports", "management", "hosts"]) {
+    for (const key of ["management"]) {
       if (top[key] !== undefined) {
         this.fail(
           [key],
@@ -342,7 +370,84 @@ class Validator {
     for (const [cname, raw] of Object.entries(containers)) {
       specs.push(this.container(cname, raw, ["containers", cname], null));
     }
-    return { name, supervisor, containers: specs, file: this.#o.file, baseUrl: this.#o.baseUrl };
+    const hosts = this.hosts(top.hosts);
+    const transports = this.transports(top.transports, name, Object.keys(hosts).length > 0);
+    return {
+      name,
+      supervisor,
+      containers: specs,
+      file: this.#o.file,
+      baseUrl: this.#o.baseUrl,
+      hosts,
+      ...(transports ? { transports } : {}),
+    };
+  }
+
+  url(value: unknown, path: Path): string {
+    if (typeof value !== "string" || !/^[a-z][a-z0-9+.-]*:\/\//.test(value)) {
+      this.fail(path, `expected a URL such as tcp://127.0.0.1:7070, got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  hosts(input: unknown): Record<string, { address: string }> {
+    if (input === undefined) return {};
+    const hosts = this.map(input, ["hosts"], Object.keys(input ?? {}));
+    const out: Record<string, { address: string }> = {};
+    for (const [name, raw] of Object.entries(hosts)) {
+      const host = this.map(raw, ["hosts", name], ["address"]);
+      out[name] = { address: this.url(host.address, ["hosts", name, "address"]) };
+    }
+    return out;
+  }
+
+  transports(input: unknown, appName: string, joins: boolean): TransportsSpec | undefined {
+    if (input === undefined) {
+      if (joins) {
+        this.fail(["transports"], "hosts: needs a transports: block with the shared secret");
+      }
+      return undefined;
+    }
+    const t = this.map(input, ["transports"], ["name", "listen", "secret", "tls", "keepalive"]);
+    if (typeof t.secret !== "string" || t.secret === "") {
+      this.fail(
+        ["transports", "secret"],
+        "links between runtimes need a shared secret (e.g. secret: ${KRAKEN_SECRET})",
+      );
+    }
+    const name = t.name ?? appName;
+    if (typeof name !== "string" || !NAME.test(name)) {
+      this.fail(["transports", "name"], `expected a runtime name, got ${describe(name)}`);
+    }
+    const tls = t.tls === undefined
+      ? undefined
+      : this.map(t.tls, ["transports", "tls"], ["cert", "key", "ca"]) as TransportsSpec["tls"];
+    const dir = new URL(".", this.#o.baseUrl);
+    const file = (v: unknown, key: string) => {
+      if (v === undefined) return undefined;
+      if (typeof v !== "string") {
+        this.fail(["transports", "tls", key], `expected a file path, got ${describe(v)}`);
+      }
+      return decodeURIComponent(new URL(v, dir).pathname);
+    };
+    return {
+      name,
+      ...(t.listen === undefined ? {} : { listen: this.url(t.listen, ["transports", "listen"]) }),
+      secret: t.secret,
+      ...(tls
+        ? {
+          tls: Object.fromEntries(
+            Object.entries({
+              cert: file(tls.cert, "cert"),
+              key: file(tls.key, "key"),
+              ca: file(tls.ca, "ca"),
+            })
+              .filter(([, v]) => v !== undefined),
+          ),
+        }
+        : {}),
+      keepalive: this.duration(t.keepalive, ["transports", "keepalive"], 5_000),
+    };
   }
 
   supervisor(input: unknown, path: Path): SupervisorSpec {

@@ -117,6 +117,8 @@ export type Envelope =
   | { k: "subroutes"; r: RouteTable }
   /** Node → parent: a snapshot of the subtree this node supervises (`t`, plain data). */
   | { k: "subtree"; t: unknown[] }
+  /** Runtime → peer runtime, first on a link: its name and the containers it runs. */
+  | { k: "join"; n: string; c: string[] }
   /** Node → parent: a supervision event in its subtree (`e`, plain data with a `type`). */
   | { k: "event"; e: Record<string, unknown> };
 

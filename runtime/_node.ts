@@ -86,6 +86,8 @@ export class Node {
   readonly #subscribers = new Map<string, Set<Listener>>();
   readonly #nodeSubscriptions = new Map<string, Set<string>>();
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Links to peer runtimes (hub only): replies crossing them lose their `@peer/` prefix. */
+  readonly #peerLinks = new Set<Link>();
   #nextId = 1;
   #closed = false;
   #relayed = 0;
@@ -127,6 +129,40 @@ export class Node {
     this.#links.delete(id);
     link.close();
     for (const nodes of this.#nodeSubscriptions.values()) nodes.delete(id);
+  }
+
+  /**
+   * Links a peer runtime (hub only) as node `@name`: requests from it get their sender prefixed
+   * (`@name/w3`), replies to it lose the prefix, publications cross both ways once.
+   * @param onControl Receives the peer's control envelopes (join, routes, ping, pong).
+   */
+  attachPeer(name: string, link: Link, onControl: (envelope: Envelope) => void): void {
+    const id = `@${name}`;
+    this.#links.get(id)?.close();
+    this.#links.set(id, link);
+    this.#peerLinks.add(link);
+    link.closed.then(() => this.#peerLinks.delete(link));
+    link.onEnvelope = (env) => {
+      switch (env.k) {
+        case "req":
+          return this.receive({ ...env, s: `${id}/${env.s}` }, id);
+        case "send":
+        case "res":
+        case "err":
+        case "pub":
+          return this.receive(env, id);
+        default:
+          return onControl(env);
+      }
+    };
+  }
+
+  /** Sends `env` over `link` toward node `node`; a reply leaving for a peer loses the prefix. */
+  #send(link: Link, env: Envelope, _node: string): void {
+    if ((env.k === "res" || env.k === "err") && this.#peerLinks.has(link)) {
+      const slash = env.d.indexOf("/");
+      link.send({ ...env, d: env.d.slice(slash + 1) });
+    } else link.send(env);
   }
 
   /** Sends an envelope straight over the link to node `id` (control traffic). */
@@ -478,13 +514,17 @@ export class Node {
     if (!this.isHub && from === this.id) return;
     const nodes = this.#nodeSubscriptions.get(env.t);
     if (nodes) { for (const node of nodes) this.#links.get(node)?.send(env); }
+    // The hub hands its application's publications to peer runtimes (not back to one).
+    if (this.isHub && !from.startsWith("@")) {
+      for (const [id, link] of this.#links) if (id.startsWith("@")) link.send(env);
+    }
   }
 
   #forward(env: Envelope, node: string, from: string): boolean {
     const link = this.#hop(node);
     if (!link || link === this.#hop(from)) return false;
     this.#relayed++;
-    link.send(env);
+    this.#send(link, env, node);
     return true;
   }
 
@@ -496,7 +536,7 @@ export class Node {
   #deliver(env: Envelope, node: string): void {
     if (node === this.id) return this.receive(env, this.id);
     const link = this.#hop(node);
-    if (link) return link.send(env);
+    if (link) return this.#send(link, env, node);
     // No way to that node any more: a request fails over, a reply has nobody left to wait.
     if (env.k === "req") {
       this.receive({

@@ -36,8 +36,10 @@ import {
   type SupervisorSite,
 } from "./_supervisor.ts";
 import { nestedWorkerSources } from "./_sources.ts";
+import { Federation, type PeerSnapshot } from "./_federation.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
+export type { PeerSnapshot } from "./_federation.ts";
 
 /** A log line from the runtime or a container. */
 export interface LogEntry {
@@ -101,6 +103,8 @@ export interface TreeSnapshot {
   containers: ContainerSnapshot[];
   /** Messages the host relayed between two containers outside it (worker ↔ worker goes direct). */
   relayed: number;
+  /** Peer runtimes of the same application (see `transports:` and `hosts:`). */
+  peers: PeerSnapshot[];
   /**
    * Workers terminated while unresponsive. `terminate()` cannot stop a thread in a busy loop: such
    * a thread keeps a core until the process exits (`kraken start` exits the process after
@@ -142,6 +146,7 @@ export class Runtime {
   readonly #logger: (entry: LogEntry) => void;
   readonly #baseUrl: string;
   #nextNode = 1;
+  #federation: Federation | null = null;
   #routesQueued = false;
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;
@@ -225,6 +230,16 @@ export class Runtime {
     this.#publishRoutes();
     try {
       await this.#root.start(this.#topology.containers);
+      const transports = this.#topology.transports;
+      if (transports) {
+        this.#federation = new Federation(this.#hub, transports, this.#topology.hosts, {
+          ownNames: () => this.#root.names(),
+          ownRoutes: () => this.#root.routes(),
+          changed: () => this.#publishRoutes(),
+          log: (level, message) => this.#log(level, message, "runtime"),
+        });
+        await this.#federation.start();
+      }
     } catch (error) {
       await this.shutdown();
       throw error;
@@ -348,6 +363,11 @@ export class Runtime {
     await this.#owner(name).scale(name, replicas);
   }
 
+  /** Where this runtime accepts links from its peers (`transports.listen`, real port), if it does. */
+  get listening(): URL | null {
+    return this.#federation?.listening ?? null;
+  }
+
   /** A snapshot of the live supervision tree. */
   tree(): TreeSnapshot {
     const now = performance.now();
@@ -362,6 +382,7 @@ export class Runtime {
       },
       containers: this.#root.snapshot(now),
       relayed: this.#hub.relayed,
+      peers: this.#federation?.snapshot(now) ?? [],
       leaked: this.#leaked.map((l) => ({
         container: l.container,
         instance: l.instance,
@@ -453,9 +474,12 @@ export class Runtime {
     this.#routesQueued = true;
     queueMicrotask(() => {
       this.#routesQueued = false;
-      this.#hub.setRoutes(this.#root.routes());
+      const own = this.#root.routes();
+      // Peers' containers first: this runtime's own entries win on a name both claim.
+      this.#hub.setRoutes(this.#federation ? { ...this.#federation.routes(), ...own } : own);
       const env: Envelope = { k: "routes", r: this.#hub.routes };
       for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
+      this.#federation?.publishOwn();
     });
   }
 
@@ -474,6 +498,7 @@ export class Runtime {
   async #stopAll(error: Error | null): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "shutting_down";
+    await this.#federation?.close();
     await this.#root.stopAll("runtime shutdown");
     // Old incarnations still stopping after a failure: they are bounded by their own timeouts.
     await Promise.all([...this.#live].map((handle) => handle.gone));

@@ -29,9 +29,15 @@ export interface Link {
   readonly closed: Promise<LinkClosed>;
 }
 
+/** Envelopes a link keeps for its first handler. */
+const MAX_EARLY = 10_000;
+
 /** Coalescing and close bookkeeping shared by every link kind; subclasses post whole batches. */
 export abstract class BatchingLink implements Link {
-  onEnvelope: (envelope: Envelope) => void = () => {};
+  // Envelopes that arrive before anyone listens (e.g. right after a handshake) wait for the
+  // first handler instead of being lost.
+  #handler: ((envelope: Envelope) => void) | null = null;
+  #early: Envelope[] = [];
   readonly closed: Promise<LinkClosed>;
   #queue: Envelope[] = [];
   #scheduled = false;
@@ -41,6 +47,29 @@ export abstract class BatchingLink implements Link {
   constructor() {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
+
+  /** Receives every incoming envelope, in order (those that arrived earlier first). */
+  get onEnvelope(): (envelope: Envelope) => void {
+    return this.#handler ?? this.#keepEarly;
+  }
+
+  set onEnvelope(handler: (envelope: Envelope) => void) {
+    this.#handler = handler;
+    const early = this.#early;
+    this.#early = [];
+    for (const env of early) handler(env);
+  }
+
+  #keepEarly = (envelope: Envelope): void => {
+    if (this.#early.length >= MAX_EARLY) {
+      this.finish({
+        kind: "error",
+        error: new Error(`more than ${MAX_EARLY} envelopes arrived before anyone listened`),
+      });
+      return;
+    }
+    this.#early.push(envelope);
+  };
 
   /** Whether the link has closed. */
   get isClosed(): boolean {

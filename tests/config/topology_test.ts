@@ -217,9 +217,33 @@ const bad: [string, unknown, string, RegExp][] = [
     /whole number >= 0/,
   ],
   [
-    "transports not yet",
-    { transports: {}, containers: {} },
+    "transports without a secret",
+    { transports: { listen: "tcp://127.0.0.1:7070" }, containers: {} },
+    "transports.secret",
+    /links between runtimes need a shared secret/,
+  ],
+  [
+    "hosts without transports",
+    { hosts: { a: { address: "tcp://10.0.0.2:7070" } }, containers: {} },
     "transports",
+    /hosts: needs a transports: block with the shared secret/,
+  ],
+  [
+    "a host address that is not a URL",
+    { transports: { secret: "s" }, hosts: { a: { address: "10.0.0.2" } }, containers: {} },
+    "hosts.a.address",
+    /expected a URL such as tcp:\/\/127.0.0.1:7070, got "10.0.0.2"/,
+  ],
+  [
+    "an unknown transports key",
+    { transports: { secret: "s", lisen: "tcp://x:1" }, containers: {} },
+    "transports.lisen",
+    /did you mean "listen"/,
+  ],
+  [
+    "management not yet",
+    { management: {}, containers: {} },
+    "management",
     /not supported by this version/,
   ],
 ];

@@ -1,0 +1,127 @@
+// Two runtimes, one application: runtime B joins runtime A over an authenticated link, and
+// containers on either side reach each other by name with the same ref().request().
+import assert from "node:assert/strict";
+import type { Runtime, TopologyInput } from "../../mod.ts";
+import { FIXTURES, waitUntil } from "../_helpers.ts";
+import { Runtime as RT } from "../../mod.ts";
+
+const SECRET = "two-runtimes";
+
+async function start(topology: TopologyInput, logs: string[] = []): Promise<Runtime> {
+  return await RT.start(topology, {
+    baseUrl: FIXTURES.href,
+    logLevel: "info",
+    logger: (e) => logs.push(`${e.level} ${e.message}`),
+  });
+}
+
+function pair(listenUrl: string, secretB = SECRET) {
+  const a: TopologyInput = {
+    name: "shop",
+    transports: { name: "a", listen: listenUrl, secret: SECRET, keepalive: "500ms" },
+    containers: { front: { module: "./member.ts", mode: "worker" } },
+  };
+  const b = (address: string): TopologyInput => ({
+    name: "shop",
+    transports: { name: "b", secret: secretB, keepalive: "500ms" },
+    hosts: { a: { address } },
+    containers: {
+      back: { module: "./member.ts", mode: "process" },
+      side: { module: "./member.ts", mode: "inline" },
+    },
+  });
+  return { a, b };
+}
+
+const connected = (rt: Runtime, peer: string) =>
+  rt.tree().peers.some((p) => p.name === peer && p.state === "connected") &&
+  Object.keys(rt.tree().peers.find((p) => p.name === peer)!.containers).length > 0;
+
+for (const scheme of ["tcp", "unix", "memory"]) {
+  Deno.test(`[${scheme}] a container in one runtime requests a container in another by name, both ways`, async () => {
+    const dir = scheme === "unix" ? await Deno.makeTempDir() : "";
+    const url = scheme === "tcp"
+      ? "tcp://127.0.0.1:0"
+      : scheme === "unix"
+      ? `unix://${dir}/a.sock`
+      : `memory://shop-${crypto.randomUUID()}`;
+    const { a, b } = pair(url);
+    const rtA = await start(a);
+    let rtB: Runtime | null = null;
+    try {
+      rtB = await start(b(rtA.listening!.href));
+      await waitUntil(() => connected(rtA, "b") && connected(rtB!, "a"), 5000, "linked");
+      // Host of A → process container in B, and host of B → worker in A.
+      assert.equal(await rtA.ref("back").request("whoami"), "back#0.1");
+      assert.equal(await rtB.ref("front").request("whoami"), "front#0.1");
+      // A worker in A → a process in B → an inline container in B, and replies back.
+      assert.equal(
+        await rtA.ref("front").request("ask", {
+          to: "back",
+          topic: "ask",
+          body: { to: "side", topic: "whoami" },
+        }),
+        "side#0.1",
+      );
+      // A process in B asks a worker in A.
+      assert.equal(await rtB.ref("back").request("ask", { to: "front", topic: "count" }), 1);
+      // Publications cross once.
+      const got: unknown[] = [];
+      rtA.subscribe("news", (body) => got.push(body));
+      rtB.publish("news", "from b");
+      await waitUntil(() => got.length === 1, 2000, "publication");
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(got, ["from b"]);
+      assert.deepEqual(rtA.tree().peers.map((p) => [p.name, p.state, p.containers.sort()]), [
+        ["b", "connected", ["back", "side"]],
+      ]);
+    } finally {
+      await rtB?.shutdown();
+      await rtA.shutdown();
+      if (dir) await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("a runtime with the wrong secret never joins, and the secret is never logged", async () => {
+  const logsA: string[] = [];
+  const logsB: string[] = [];
+  const { a, b } = pair("tcp://127.0.0.1:0", "not-the-secret");
+  const rtA = await start(a, logsA);
+  const rtB = await start(b(rtA.listening!.href), logsB);
+  try {
+    await waitUntil(() => logsA.some((l) => l.includes("AuthenticationError")), 3000, "refusal");
+    assert.deepEqual(rtA.tree().peers, []);
+    assert.equal(rtB.tree().peers[0].state, "connecting");
+    await assert.rejects(rtB.ref("front").request("whoami"), /no container named "front"/);
+    for (const line of [...logsA, ...logsB]) {
+      assert.ok(!line.includes(SECRET) && !line.includes("not-the-secret"), line);
+    }
+  } finally {
+    await rtB.shutdown();
+    await rtA.shutdown();
+  }
+});
+
+Deno.test("two runtimes running a container of the same name are refused with a clear message", async () => {
+  const logs: string[] = [];
+  const rtA = await start({
+    transports: { name: "a", listen: "tcp://127.0.0.1:0", secret: SECRET },
+    containers: { same: { module: "./member.ts", mode: "inline" } },
+  }, logs);
+  const rtB = await start({
+    transports: { name: "b", secret: SECRET },
+    hosts: { a: { address: rtA.listening!.href } },
+    containers: { same: { module: "./member.ts", mode: "inline" } },
+  });
+  try {
+    await waitUntil(() => logs.some((l) => l.includes("refused runtime")), 3000, "refusal");
+    assert.match(
+      logs.find((l) => l.includes("refused runtime"))!,
+      /both runtimes run "same"; container names are unique across the application/,
+    );
+  } finally {
+    await rtB.shutdown();
+    await rtA.shutdown();
+  }
+});
