@@ -42,6 +42,8 @@ export interface FederationHooks {
   changed(): void;
   /** Logs a line (never with the secret). */
   log(level: LogLevel, message: string): void;
+  /** An instance on a peer that became unreachable (presence, for supervision events). */
+  unreachable(container: string, instance: string, silentFor: number): void;
 }
 
 interface Peer {
@@ -320,6 +322,10 @@ export class Federation {
     peer.state = "connecting";
     peer.since = performance.now();
     this.#hooks.log("warn", `lost the link with runtime "${peer.name}"`);
+    const silentFor = Math.round(performance.now() - peer.lastSeen);
+    for (const [name, entry] of Object.entries(peer.routes)) {
+      for (const inst of entry.instances) this.#hooks.unreachable(name, inst.i, silentFor);
+    }
     // Away: its containers are held for, as if restarting, until it has been gone too long.
     const waiting: RouteTable = {};
     for (const [name, entry] of Object.entries(peer.routes)) {

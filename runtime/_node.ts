@@ -48,6 +48,8 @@ interface WaitingRequest extends Pending {
   readonly retriable: boolean;
   /** Waiting in a restart buffer (not at any instance). */
   held: boolean;
+  /** The sender's choice: wait for a restarting container (`true`) or fail at once. */
+  readonly hold: boolean;
   /** Its instance left the routing table: a failover is scheduled. */
   orphaned: boolean;
   target: string;
@@ -312,12 +314,14 @@ export class Node {
         retriesLeft: retries,
         retriable: retries > 0,
         held: false,
+        hold: options.hold !== false,
         orphaned: false,
         target: typeof target === "string" ? target : "",
         resolve,
         reject,
       };
       if (target === HOLD) {
+        if (!waiting.hold) throw this.#notHeld(name);
         this.#hold(name, { request: waiting }); // throws when the buffer is full
         this.#pending.add(waiting);
         return;
@@ -326,6 +330,12 @@ export class Node {
       if (target === undefined) this.#retryLater(waiting);
       else this.#sendRequest(waiting);
     });
+  }
+
+  #notHeld(name: string): UnavailableError {
+    return new UnavailableError(
+      `container "${name}" is restarting or its runtime is away (and the sender chose hold: false)`,
+    );
   }
 
   /** Holds a message for a restarting container, or throws when its buffer here is full. */
@@ -380,6 +390,7 @@ export class Node {
     const copied = copyWireValue(body, "body");
     const target = this.#choose(name, options.key, false);
     if (target === HOLD) {
+      if (options.hold === false) throw this.#notHeld(name);
       return this.#hold(name, { send: { t: topic, b: copied, key: options.key } });
     }
     this.#deliver(
@@ -632,7 +643,10 @@ export class Node {
     let target: string | typeof HOLD | undefined;
     try {
       target = this.#choose(waiting.name, waiting.key, true, waiting.target);
-      if (target === HOLD) return this.#hold(waiting.name, { request: waiting });
+      if (target === HOLD) {
+        if (!waiting.hold) throw this.#notHeld(waiting.name);
+        return this.#hold(waiting.name, { request: waiting });
+      }
     } catch (error) {
       this.#pending.take(waiting.id);
       return waiting.reject(error as Error);

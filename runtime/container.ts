@@ -48,12 +48,19 @@ export interface RequestOptions {
   retries?: number;
   /** Routing key for `balance: key_hash` (requests with equal keys reach the same replica). */
   key?: string;
+  /**
+   * While the container is restarting or its runtime is away: `true` (default) waits in the
+   * bounded buffer for it to come back; `false` fails at once with `UnavailableError`.
+   */
+  hold?: boolean;
 }
 
 /** Options of a send. */
 export interface SendOptions {
   /** Routing key for `balance: key_hash`. */
   key?: string;
+  /** As for requests: `false` fails at once instead of waiting for a restarting container. */
+  hold?: boolean;
 }
 
 /** A container as its module exports it: the factory, typed by its handler map. */

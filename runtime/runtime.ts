@@ -237,6 +237,8 @@ export class Runtime {
           ownRoutes: () => this.#root.routes(),
           changed: () => this.#publishRoutes(),
           log: (level, message) => this.#log(level, message, "runtime"),
+          unreachable: (container, instance, silentFor) =>
+            this.#emit("unresponsive", { container, instance, silentFor }),
         });
         await this.#federation.start();
       }

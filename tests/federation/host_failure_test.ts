@@ -66,12 +66,20 @@ Deno.test("a frozen peer runtime (SIGSTOP) is declared unreachable after its kee
     try {
       await waitUntil(() => state(rt) === "connected", 10_000, "b joined");
       await waitUntil(() => rt.tree().peers[0].containers.includes("back"), 5000, "b's routes");
+      const unresponsive: string[] = [];
+      rt.on("unresponsive", (e) => unresponsive.push(e.instance));
       Deno.kill(b.pid, "SIGSTOP");
       const t = performance.now();
       await waitUntil(() => state(rt) !== "connected", 5000, "b declared unreachable");
       const took = performance.now() - t;
       assert.ok(took >= 300 && took < 3000, `declared after ${took} ms`);
       assert.ok(logs.some((l) => /runtime "b" silent for \d+ ms: unreachable/.test(l)));
+      assert.deepEqual(unresponsive, ["back#0.1"], "presence reaches the runtime's events");
+      // The sender's choice: fail at once rather than wait for the peer.
+      await assert.rejects(
+        rt.ref("back").request("pid", undefined, { hold: false }),
+        /restarting or its runtime is away \(and the sender chose hold: false\)/,
+      );
       Deno.kill(b.pid, "SIGCONT");
       await waitUntil(() => state(rt) === "connected", 10_000, "b rejoined");
       assert.equal(

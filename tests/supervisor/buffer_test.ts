@@ -54,6 +54,20 @@ for (const mode of MODES) {
   });
 }
 
+Deno.test("hold: false fails a request or send to a restarting container at once", async () => {
+  await withRuntime(slow("worker"), async (rt) => {
+    const exit = nextEvent(rt, "exit");
+    await assert.rejects(rt.ref("m").request("fail", { cls: "TypeError" }));
+    await exit;
+    await assert.rejects(
+      rt.ref("m").request("whoami", undefined, { hold: false }),
+      /sender chose hold: false/,
+    );
+    assert.throws(() => rt.ref("m").send("count", undefined, { hold: false }), UnavailableError);
+    assert.equal(await rt.ref("m").request("whoami"), "m#0.2", "the default still waits");
+  });
+});
+
 Deno.test("buffer: 0 fails requests to a restarting container at once", async () => {
   await withRuntime(slow("worker", 0), async (rt) => {
     const exit = nextEvent(rt, "exit");
