@@ -236,6 +236,21 @@ registerTransport("unix", {
   },
 });
 
+// ---- built-in: ws:// and wss:// (loaded on first use: hono is an npm package) ---------------------
+
+for (const scheme of ["ws", "wss"]) {
+  registerTransport(scheme, {
+    async listen(url, options) {
+      const { listenWebSocket } = await import("./websocket.ts");
+      return await listenWebSocket(url, options);
+    },
+    async dial(url, options) {
+      const { dialWebSocket } = await import("./websocket.ts");
+      return await dialWebSocket(url, options);
+    },
+  });
+}
+
 // ---- built-in: memory:// (in-process) -------------------------------------------------------------
 
 const memoryListeners = new Map<string, ListenOptions>();

@@ -37,11 +37,13 @@ const connected = (rt: Runtime, peer: string) =>
   rt.tree().peers.some((p) => p.name === peer && p.state === "connected") &&
   Object.keys(rt.tree().peers.find((p) => p.name === peer)!.containers).length > 0;
 
-for (const scheme of ["tcp", "unix", "memory"]) {
+for (const scheme of ["tcp", "unix", "memory", "ws"]) {
   Deno.test(`[${scheme}] a container in one runtime requests a container in another by name, both ways`, async () => {
     const dir = scheme === "unix" ? await Deno.makeTempDir() : "";
     const url = scheme === "tcp"
       ? "tcp://127.0.0.1:0"
+      : scheme === "ws"
+      ? "ws://127.0.0.1:0/kraken"
       : scheme === "unix"
       ? `unix://${dir}/a.sock`
       : `memory://shop-${crypto.randomUUID()}`;

@@ -58,7 +58,12 @@ async function stop(served: Served, ...links: Link[]) {
 const sock = () => `unix://${Deno.makeTempDirSync()}/k.sock`;
 
 for (
-  const make of [() => "tcp://127.0.0.1:0", sock, () => `memory://echo-${crypto.randomUUID()}`]
+  const make of [
+    () => "tcp://127.0.0.1:0",
+    sock,
+    () => `memory://echo-${crypto.randomUUID()}`,
+    () => "ws://127.0.0.1:0/kraken",
+  ]
 ) {
   const scheme = make().split(":")[0];
   Deno.test(`${scheme}: an authenticated link carries envelopes both ways, in order`, async () => {
@@ -125,6 +130,6 @@ Deno.test("tcp: hostile first frames (early envelopes, 4 GiB prefix, garbage, si
 Deno.test("dial: an unknown scheme names the ones that exist", async () => {
   await assert.rejects(
     dial("carrier-pigeon://x", { secret: SECRET }),
-    /no transport for "carrier-pigeon:\/\/" \(known: tcp:\/\/, unix:\/\/, memory:\/\//,
+    /no transport for "carrier-pigeon:\/\/" \(known: tcp:\/\/, unix:\/\/, ws:\/\/, wss:\/\/, memory:\/\//,
   );
 });
