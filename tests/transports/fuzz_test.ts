@@ -60,6 +60,25 @@ const KINDS: [string, () => Uint8Array][] = [
   ["nothing at all", () => new Uint8Array(0)],
 ];
 
+/** One hostile WebSocket peer: its bytes as a binary message (or text), then it hangs up. */
+async function hostileWs(url: string, bytes: Uint8Array, text: boolean): Promise<void> {
+  const ws = new WebSocket(url);
+  const closed = new Promise<void>((resolve) => {
+    ws.onclose = () => resolve();
+    ws.onerror = () => resolve();
+  });
+  await new Promise<void>((resolve) => {
+    ws.onopen = () => resolve();
+    closed.then(resolve);
+  });
+  if (ws.readyState === WebSocket.OPEN) {
+    if (text) ws.send("not a frame");
+    else if (bytes.length > 0) ws.send(bytes);
+    ws.close();
+  }
+  await closed;
+}
+
 async function hostile(port: number, bytes: Uint8Array): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
@@ -81,72 +100,79 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
-Deno.test("tcp listener under 10,000 hostile connections: each refused and closed, memory bounded, a legitimate client served throughout", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-lock",
-      new URL("../fixtures/echo_listener.ts", import.meta.url).pathname,
-      SECRET,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!out.includes("\n")) out += (await lines.read()).value ?? "";
-  const port = Number(out.trim());
-  const legit = await dial(`tcp://127.0.0.1:${port}`, { secret: SECRET });
-  let answered = 0;
-  legit.onEnvelope = () => answered++;
-  const tried = new Map<string, number>();
-  let next = 0;
-  let sent = 0;
-  let rssWarm = 0;
-  const worker = async () => {
-    while (next < CASES) {
-      const i = next++;
-      const [kind, make] = KINDS[i % KINDS.length];
-      tried.set(kind, (tried.get(kind) ?? 0) + 1);
-      await hostile(port, make());
-      if (i === CASES / 2) rssWarm = rssOf(child.pid);
-      if (i % 100 === 0) {
-        legit.send({ k: "send", to: "x#0.1", t: "ping", b: i });
-        sent++;
+for (const scheme of ["tcp", "ws"] as const) {
+  Deno.test(`${scheme} listener under 10,000 hostile connections: each refused and closed, memory bounded, a legitimate client served throughout`, async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--no-lock",
+        new URL("../fixtures/echo_listener.ts", import.meta.url).pathname,
+        SECRET,
+        scheme === "ws" ? "ws://127.0.0.1:0/kraken" : "tcp://127.0.0.1:0",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) out += (await lines.read()).value ?? "";
+    const listening = new URL(out.trim());
+    const port = Number(listening.port);
+    const legit = await dial(listening, { secret: SECRET });
+    let answered = 0;
+    legit.onEnvelope = () => answered++;
+    const tried = new Map<string, number>();
+    let next = 0;
+    let sent = 0;
+    let rssWarm = 0;
+    const worker = async () => {
+      while (next < CASES) {
+        const i = next++;
+        const [name, make] = KINDS[i % KINDS.length];
+        const text = scheme === "ws" && i % 26 === 25; // now and then a text frame instead
+        const kind = text ? "text frame" : name;
+        tried.set(kind, (tried.get(kind) ?? 0) + 1);
+        if (scheme === "tcp") await hostile(port, make());
+        else await hostileWs(listening.href, make(), text);
+        if (i === CASES / 2) rssWarm = rssOf(child.pid);
+        if (i % 100 === 0) {
+          legit.send({ k: "send", to: "x#0.1", t: "ping", b: i });
+          sent++;
+        }
       }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const end = performance.now() + 5000;
+    while (answered < sent && performance.now() < end) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200)); // the last refusals are being counted
+    const rssEnd = rssOf(child.pid);
+    legit.close();
+    await legit.closed;
+    await child.stdin.close();
+    out = "";
+    while (true) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      out += value;
     }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const end = performance.now() + 5000;
-  while (answered < sent && performance.now() < end) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 200)); // the last refusals are being counted
-  const rssEnd = rssOf(child.pid);
-  legit.close();
-  await legit.closed;
-  await child.stdin.close();
-  out = "";
-  while (true) {
-    const { value, done } = await lines.read();
-    if (done) break;
-    out += value;
-  }
-  await child.status;
-  const report = JSON.parse(out.trim()) as { refused: Record<string, number>; links: number };
-  const refusedTotal = Object.values(report.refused).reduce((a, b) => a + b, 0);
-  console.log(
-    `fuzz: ${CASES} hostile connections tried (${
-      [...tried].map(([k, n]) => `${k} ${n}`).join(", ")
-    }); refused: ${
-      Object.entries(report.refused).map(([k, n]) => `${k} ${n}`).join(", ")
-    }; legitimate pings answered ${answered}/${sent}; listener RSS ${
-      (rssWarm / 2 ** 20).toFixed(1)
-    } MiB after ${CASES / 2} cases, ${(rssEnd / 2 ** 20).toFixed(1)} MiB after ${CASES}`,
-  );
-  assert.equal(refusedTotal, CASES, "every hostile connection was refused");
-  assert.deepEqual(Object.keys(report.refused).sort(), ["AuthenticationError", "FrameError"]);
-  assert.equal(report.links, 1, "only the legitimate client got a link");
-  assert.equal(answered, sent);
-  assert.ok(rssEnd < 256 * 2 ** 20, `the listener's RSS reached ${rssEnd} bytes`);
-});
+    await child.status;
+    const report = JSON.parse(out.trim()) as { refused: Record<string, number>; links: number };
+    const refusedTotal = Object.values(report.refused).reduce((a, b) => a + b, 0);
+    console.log(
+      `fuzz: ${CASES} hostile connections tried (${
+        [...tried].map(([k, n]) => `${k} ${n}`).join(", ")
+      }); refused: ${
+        Object.entries(report.refused).map(([k, n]) => `${k} ${n}`).join(", ")
+      }; legitimate pings answered ${answered}/${sent}; listener RSS ${
+        (rssWarm / 2 ** 20).toFixed(1)
+      } MiB after ${CASES / 2} cases, ${(rssEnd / 2 ** 20).toFixed(1)} MiB after ${CASES}`,
+    );
+    assert.equal(refusedTotal, CASES, "every hostile connection was refused");
+    assert.deepEqual(Object.keys(report.refused).sort(), ["AuthenticationError", "FrameError"]);
+    assert.equal(report.links, 1, "only the legitimate client got a link");
+    assert.equal(answered, sent);
+    assert.ok(rssEnd < 256 * 2 ** 20, `the listener's RSS reached ${rssEnd} bytes`);
+  });
+}
