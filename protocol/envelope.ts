@@ -81,8 +81,22 @@ export interface InitSettings {
 
 /** Every envelope kind. */
 export type Envelope =
-  /** A request: reply expected at node `s` under id `i`; `r` marks a retriable (deduplicated) one. */
-  | { k: "req"; i: number; s: string; to: string; t: string; b?: unknown; r?: 1 }
+  /**
+   * A request: reply expected at node `s` under id `i`; `r` marks a retriable (deduplicated) one.
+   * `dl` (milliseconds the sender still waits) and `tc` (trace context, e.g. a W3C `traceparent`)
+   * are reserved: a peer may send them, this version neither sets nor requires them.
+   */
+  | {
+    k: "req";
+    i: number;
+    s: string;
+    to: string;
+    t: string;
+    b?: unknown;
+    r?: 1;
+    dl?: number;
+    tc?: string;
+  }
   /** A fire-and-forget message. */
   | { k: "send"; to: string; t: string; b?: unknown }
   /** A reply for request `i` of node `d`. */
