@@ -82,6 +82,33 @@ Deno.test("tcp + TLS: a dialer trusting the certificate gets an authenticated, e
   }
 });
 
+Deno.test("wss: a WebSocket link over TLS with a self-signed certificate, trusted by its CA", async () => {
+  const dir = await Deno.makeTempDir();
+  const { cert, key } = await selfSigned(dir);
+  const links: Link[] = [];
+  const listener = await listen("wss://localhost:0/kraken", {
+    secret: SECRET,
+    tls: { cert, key },
+    onLink(link) {
+      links.push(link);
+      link.onEnvelope = (env) => link.send(env);
+    },
+  });
+  try {
+    const link = await dial(listener.url, { secret: SECRET, tls: { ca: cert } });
+    const echoed = new Promise((resolve) => (link.onEnvelope = resolve));
+    link.send({ k: "pub", t: "hello", b: "over wss" });
+    assert.deepEqual(await echoed, { k: "pub", t: "hello", b: "over wss" });
+    link.close();
+    await link.closed;
+  } finally {
+    for (const link of links) link.close();
+    await Promise.all(links.map((l) => l.closed));
+    await listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("tcp + TLS: a listener without cert and key is refused with a clear error", async () => {
   await assert.rejects(
     listen("tcp://127.0.0.1:0", { secret: SECRET, tls: { cert: "/nope.pem" }, onLink() {} }),
