@@ -468,3 +468,17 @@ console.log(
     ((performance.now() - began) / 1000).toFixed(1)
   } s; leftover subprocesses: ${leftover.length}`,
 );
+
+// 6. Links between runtimes in two processes (bench/transports.ts), run as its own process.
+console.log("");
+const transportsRun = await new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "-A",
+    new URL("./transports.ts", import.meta.url).pathname,
+    ...(quick ? ["--quick"] : []),
+  ],
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn().status;
+if (!transportsRun.success) console.log(`bench/transports.ts failed (exit ${transportsRun.code})`);

@@ -1,0 +1,651 @@
+// Kraken transports benchmark: links between two runtimes in two OS processes (tcp://, unix://,
+// ws://) against raw sockets and WebSockets carrying the same msgpack frames, measured in the same
+// run on the same machine. Reports only; no figure fails the run.
+//
+//   deno task bench:transports            full run (20k requests per setup, 3 rounds)
+//   deno task bench:transports --quick    smoke run
+//   ... --transport=tcp,ws                 only some transports
+//
+// Each setup is one server process (bench/_transport_server.ts: a runtime with an inline echo
+// container; bench/_transport_raw_server.ts: a bare echo of length-prefixed msgpack frames) and
+// one client in this process, measured over one connection: request/reply with 100 in flight,
+// round trip with 1 in flight, then one-way sends.
+import { Runtime } from "../mod.ts";
+import { FrameDecoder } from "../protocol/framing.ts";
+import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
+import { concat } from "./_concat.ts";
+import { type Body, childPids } from "./_raw.ts";
+
+const quick = Deno.args.includes("--quick");
+const CFG = quick
+  ? { requests: 3_000, warmup: 500, window: 100, sequential: 500, oneWay: 20_000, rounds: 1 }
+  : { requests: 20_000, warmup: 2_000, window: 100, sequential: 2_000, oneWay: 100_000, rounds: 3 };
+/** Frames per write in the batched raw one-way run. */
+const PER_WRITE = 100;
+const PAYLOAD = "x".repeat(80);
+const baseUrl = new URL("./", import.meta.url).href;
+const SECRET = "bench";
+
+const TARGET = {
+  requestRps: 200_000,
+  oneWayRatio: 0.5,
+  oneWayTcp: 500_000,
+  roundTripRatio: 1.5,
+};
+
+type TransportName = "tcp" | "unix" | "ws";
+const ALL_TRANSPORTS: TransportName[] = ["tcp", "unix", "ws"];
+/** `--transport=tcp,ws` limits the run to some transports. */
+const only = Deno.args.find((a) => a.startsWith("--transport="))?.slice("--transport=".length);
+const TRANSPORTS = only
+  ? ALL_TRANSPORTS.filter((t) => only.split(",").includes(t))
+  : ALL_TRANSPORTS;
+type Kind = "kraken" | "raw" | "raw batched";
+const KINDS: Kind[] = ["kraken", "raw", "raw batched"];
+
+const ignore = () => {};
+
+/** Things that went wrong without stopping the run (printed at the end). */
+const problems: string[] = [];
+
+// An error thrown from the ws:// transport's event handlers (e.g. a WebSocket message arriving
+// after its link closed) would end this process; it is noted and reported instead.
+globalThis.addEventListener("error", (event) => {
+  const error = event.error as Error | undefined;
+  if (!error?.stack?.includes("/transports/websocket.ts")) return;
+  event.preventDefault();
+  problems.push(`uncaught in transports/websocket.ts: ${error.name}: ${error.message}`);
+});
+
+// ---- processes ---------------------------------------------------------------------------------
+
+/** A server subprocess that prints its address on its first stdout line and stops at stdin's end. */
+class ServerProcess {
+  readonly #child: Deno.ChildProcess;
+  readonly address: string;
+
+  private constructor(child: Deno.ChildProcess, address: string) {
+    this.#child = child;
+    this.address = address;
+  }
+
+  static async start(script: string, args: string[]): Promise<ServerProcess> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-lock", new URL(script, import.meta.url).pathname, ...args],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const reader = child.stdout.getReader();
+    let text = "";
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL"); // silent too long: its stdout ends and start() fails below
+      } catch {
+        // already gone
+      }
+    }, 15_000);
+    try {
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    } finally {
+      clearTimeout(timer);
+      await reader.cancel().catch(ignore);
+    }
+    const address = text.split("\n")[0].trim();
+    if (!address) {
+      await child.stdin.close().catch(ignore);
+      await child.status;
+      throw new Error(`${script} ${args.join(" ")} did not say where it listens`);
+    }
+    return new ServerProcess(child, address);
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Closes its stdin (it then exits) and waits for it; SIGKILL if it lingers. */
+  async close(): Promise<void> {
+    await this.#child.stdin.close().catch(ignore);
+    const timer = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 5_000);
+    const status = await this.#child.status;
+    clearTimeout(timer);
+    if (!status.success) {
+      problems.push(`a server process (pid ${this.pid}) exited with code ${status.code}`);
+    }
+  }
+}
+
+// ---- raw clients -------------------------------------------------------------------------------
+
+/** A byte channel: whole writes out, chunks (or WebSocket messages) in. */
+interface Wire {
+  write(bytes: Uint8Array): void;
+  onBytes: (chunk: Uint8Array) => void;
+  close(): Promise<void>;
+}
+
+async function socketWire(address: URL): Promise<Wire> {
+  const conn = address.protocol === "tcp:"
+    ? await Deno.connect({ hostname: address.hostname, port: Number(address.port) })
+    : await Deno.connect({ transport: "unix", path: decodeURIComponent(address.pathname) });
+  if (address.protocol === "tcp:") (conn as Deno.TcpConn).setNoDelay(true);
+  const writer = conn.writable.getWriter();
+  const wire: Wire = {
+    write: (bytes) => void writer.write(bytes).catch(ignore),
+    onBytes: ignore,
+    async close() {
+      await writer.close().catch(ignore);
+      await reading;
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+  const reading = (async () => {
+    try {
+      for await (const chunk of conn.readable) wire.onBytes(chunk);
+    } catch {
+      // closed
+    }
+  })();
+  return wire;
+}
+
+function webSocketWire(address: URL): Promise<Wire> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(address.href);
+    ws.binaryType = "arraybuffer";
+    const closed = new Promise<void>((done) => ws.addEventListener("close", () => done()));
+    const wire: Wire = {
+      write: (bytes) => ws.send(bytes as Uint8Array<ArrayBuffer>),
+      onBytes: ignore,
+      async close() {
+        ws.close();
+        await closed;
+      },
+    };
+    ws.onmessage = (event) => wire.onBytes(new Uint8Array(event.data as ArrayBuffer));
+    ws.onerror = () => reject(new Error(`cannot open a WebSocket to ${address.href}`));
+    ws.onopen = () => resolve(wire);
+  });
+}
+
+/**
+ * Echo client over a raw wire: length-prefixed msgpack frames, one per message. Unbatched, each
+ * frame is its own write; batched, the frames of one turn leave in one write.
+ */
+class RawClient {
+  readonly #wire: Wire;
+  readonly #batch: boolean;
+  readonly #encoder = new MsgpackEncoder();
+  readonly #decoder = new FrameDecoder();
+  readonly #pending = new Map<number, (reply: Body) => void>();
+  #queue: Uint8Array[] = [];
+  #echoes = 0;
+  #onEchoes: (() => void) | null = null;
+  #wanted = 0;
+
+  private constructor(wire: Wire, batch: boolean) {
+    this.#wire = wire;
+    this.#batch = batch;
+    wire.onBytes = (chunk) => {
+      for (const frame of this.#decoder.push(chunk)) {
+        const reply = decodeMsgpack(frame) as Body;
+        const resolve = this.#pending.get(reply.id);
+        if (resolve) {
+          this.#pending.delete(reply.id);
+          resolve(reply);
+        } else if (++this.#echoes === this.#wanted) this.#onEchoes?.();
+      }
+    };
+  }
+
+  static async connect(address: string, batch: boolean): Promise<RawClient> {
+    const url = new URL(address);
+    const wire = url.protocol === "ws:" ? await webSocketWire(url) : await socketWire(url);
+    return new RawClient(wire, batch);
+  }
+
+  request(body: Body): Promise<Body> {
+    return new Promise((resolve) => {
+      this.#pending.set(body.id, resolve);
+      const frame = this.#encoder.encodeFrame(body);
+      if (!this.#batch) return this.#wire.write(frame);
+      if (this.#queue.push(frame) === 1) queueMicrotask(this.#flush);
+    });
+  }
+
+  #flush = (): void => {
+    const frames = this.#queue;
+    this.#queue = [];
+    this.#wire.write(concat(frames));
+  };
+
+  /**
+   * Writes `n` frames as fast as possible (`perWrite` frames per write) and resolves when all `n`
+   * echoes are back. Ids are negative so they never match a pending request.
+   */
+  oneWay(n: number, perWrite: number): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      this.#echoes = 0;
+      this.#wanted = n;
+      this.#onEchoes = resolve;
+    });
+    const group: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      group.push(this.#encoder.encodeFrame({ id: -1 - i, payload: PAYLOAD }));
+      if (group.length === perWrite || i === n - 1) {
+        this.#wire.write(perWrite === 1 ? group[0] : concat(group));
+        group.length = 0;
+      }
+    }
+    return done;
+  }
+
+  close(): Promise<void> {
+    return this.#wire.close();
+  }
+}
+
+// ---- measuring ---------------------------------------------------------------------------------
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+interface SetupResult extends LoadResult {
+  /** p50 of sequential requests (1 in flight), ms. */
+  roundTrip: number;
+  /** One-way messages per second. */
+  oneWay: number;
+}
+
+type Call = (body: Body) => Promise<unknown>;
+
+/** Keeps `window` requests constantly in flight (a new one leaves as each reply lands). */
+function drive(call: Call, total: number, window: number, idBase: number): Promise<LoadResult> {
+  const latencies = new Float64Array(total);
+  let issued = 0;
+  let done = 0;
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const issue = () => {
+      const i = issued++;
+      const id = idBase + i;
+      const sent = performance.now();
+      call({ id, payload: PAYLOAD }).then((reply) => {
+        latencies[i] = performance.now() - sent;
+        if ((reply as Body).id !== id) return reject(new Error(`reply ${i} is not its echo`));
+        done++;
+        if (issued < total) issue();
+        else if (done === total) {
+          const elapsed = performance.now() - t0;
+          latencies.sort();
+          resolve({
+            rps: total / (elapsed / 1000),
+            p50: latencies[Math.floor(total * 0.5)],
+            p99: latencies[Math.min(total - 1, Math.floor(total * 0.99))],
+          });
+        }
+      }, reject);
+    };
+    for (let i = 0; i < Math.min(window, total); i++) issue();
+  });
+}
+
+async function measure(
+  call: Call,
+  oneWay: (n: number) => Promise<void>,
+): Promise<SetupResult> {
+  await drive(call, CFG.warmup, CFG.window, 0);
+  const load = await drive(call, CFG.requests, CFG.window, 1_000_000);
+  await drive(call, Math.min(200, CFG.sequential), 1, 2_000_000);
+  const seq = await drive(call, CFG.sequential, 1, 3_000_000);
+  await oneWay(Math.ceil(CFG.oneWay / 10));
+  const t0 = performance.now();
+  await oneWay(CFG.oneWay);
+  const oneWayRate = CFG.oneWay / ((performance.now() - t0) / 1000);
+  return { ...load, roundTrip: seq.p50, oneWay: oneWayRate };
+}
+
+let sockDir = "";
+/** Requests refused between the peer's introduction and its routes (see waitForPeer). */
+let routeRaces = 0;
+
+function listenUrl(transport: TransportName, name: string): string {
+  switch (transport) {
+    case "tcp":
+      return "tcp://127.0.0.1:0";
+    case "unix": {
+      const path = `${sockDir}/${name}.sock`;
+      try {
+        Deno.removeSync(path); // a socket file left by an earlier round's server
+      } catch {
+        // none
+      }
+      return `unix://${path}`;
+    }
+    case "ws":
+      return "ws://127.0.0.1:0/bench";
+  }
+}
+
+/**
+ * Waits until the peer is connected with "echo" among its containers, then until a request
+ * reaches it: the peer's containers are known from its introduction (`join`), one envelope before
+ * its routes, and a request in between fails with "no container named echo".
+ */
+async function waitForPeer(rt: Runtime): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+  while (true) {
+    const peer = rt.tree().peers[0];
+    if (peer?.state === "connected" && peer.containers.includes("echo")) break;
+    if (performance.now() > deadline) {
+      throw new Error(
+        `the client runtime did not link with the server: ${JSON.stringify(rt.tree())}`,
+      );
+    }
+    await pause();
+  }
+  while (true) {
+    try {
+      await rt.ref("echo").request("echo", { id: -1, payload: "" }, { timeout: 1_000 });
+      return;
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      routeRaces++;
+      await pause();
+    }
+  }
+}
+
+async function krakenSetup(transport: TransportName): Promise<SetupResult> {
+  const server = await ServerProcess.start("./_transport_server.ts", [listenUrl(transport, "k")]);
+  let rt: Runtime | null = null;
+  try {
+    rt = await Runtime.start({
+      name: "bench",
+      transports: { name: "client", secret: SECRET },
+      hosts: { server: { address: server.address } },
+      containers: {},
+    }, { logLevel: "silent", baseUrl });
+    await waitForPeer(rt);
+    const ref = rt.ref("echo");
+    return await measure(
+      (body) => ref.request("echo", body),
+      async (n) => {
+        for (let i = 0; i < n; i++) ref.send("echo", { id: -1 - i, payload: PAYLOAD });
+        await ref.request("echo", { id: -1, payload: PAYLOAD }); // in order behind the sends
+      },
+    );
+  } finally {
+    await rt?.shutdown();
+    await server.close();
+  }
+}
+
+async function rawSetup(transport: TransportName, batch: boolean): Promise<SetupResult> {
+  const name = batch ? "raw-batched" : "raw";
+  const server = await ServerProcess.start(
+    "./_transport_raw_server.ts",
+    [listenUrl(transport, name), ...(batch ? ["--batch"] : [])],
+  );
+  let client: RawClient | null = null;
+  try {
+    const c = client = await RawClient.connect(server.address, batch);
+    return await measure((body) => c.request(body), (n) => c.oneWay(n, batch ? PER_WRITE : 1));
+  } finally {
+    await client?.close();
+    await server.close();
+  }
+}
+
+/** Inodes of the sockets this process holds (from /proc/self/fd). */
+function socketInodes(): Set<string> {
+  const inodes = new Set<string>();
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const match = Deno.readLinkSync(`/proc/self/fd/${entry.name}`).match(/^socket:\[(\d+)\]$/);
+      if (match) inodes.add(match[1]);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return inodes;
+}
+
+/**
+ * The sockets opened since `before` and still open, described: TCP ones with their addresses,
+ * unix ones with their peer. A unix socket whose peer is also held here is a socketpair (Deno
+ * opens one for itself some time after start), not a connection.
+ */
+async function socketsLeft(before: Set<string>): Promise<{ open: string[]; pairs: number }> {
+  const added = [...socketInodes()].filter((i) => !before.has(i));
+  if (added.length === 0) return { open: [], pairs: 0 };
+  const tcp = new Map<string, string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of Deno.readTextFileSync(file).split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9) tcp.set(f[9], `tcp ${f[1]} -> ${f[2]}`);
+    }
+  }
+  const peers = new Map<string, string>();
+  try {
+    const out = await new Deno.Command("ss", { args: ["-xan"], stdout: "piped", stderr: "null" })
+      .output();
+    for (const line of new TextDecoder().decode(out.stdout).split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 8) peers.set(f[5], f[7]);
+    }
+  } catch {
+    // no ss: unix sockets are listed without their peer
+  }
+  const mine = new Set(socketInodes());
+  const open: string[] = [];
+  let pairs = 0;
+  for (const inode of added) {
+    if (tcp.has(inode)) open.push(`${tcp.get(inode)} (inode ${inode})`);
+    else if (peers.has(inode) && mine.has(peers.get(inode)!)) pairs++;
+    else open.push(`unix inode ${inode}, peer ${peers.get(inode) ?? "?"}`);
+  }
+  return { open, pairs };
+}
+
+// ---- formatting --------------------------------------------------------------------------------
+
+function rate(rps: number): string {
+  return rps >= 1e6 ? `${(rps / 1e6).toFixed(2)}M/s` : `${(rps / 1e3).toFixed(1)}k/s`;
+}
+function ms(value: number): string {
+  return value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
+}
+function ratio(value: number): string {
+  return `${value.toFixed(2)}x`;
+}
+function verdict(ok: boolean): string {
+  return ok ? "ok" : "MISS";
+}
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+function table(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(line(head));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const row of rows) console.log(line(row));
+}
+
+// ---- run ---------------------------------------------------------------------------------------
+
+const began = performance.now();
+const socketsBefore = socketInodes();
+console.log(
+  `Kraken transports bench${
+    quick ? " (--quick)" : ""
+  }: Deno ${Deno.version.deno}, ${Deno.build.os}-${Deno.build.arch}, ` +
+    `${navigator.hardwareConcurrency} CPUs; client here, server in its own process`,
+);
+console.log(
+  `per setup: ${CFG.requests} requests after ${CFG.warmup} warm-up with ${CFG.window} in flight, ` +
+    `${CFG.sequential} sequential requests, ${CFG.oneWay} one-way messages; ` +
+    `body { id, payload: "x" x 80 }; median of ${CFG.rounds} round(s)`,
+);
+
+sockDir = await Deno.makeTempDir({ dir: "/tmp", prefix: "kraken-bench-" });
+// Interrupted: the servers see their stdin end and exit; the socket folder goes here.
+const interrupted = () => {
+  try {
+    Deno.removeSync(sockDir, { recursive: true });
+  } catch {
+    // gone already
+  }
+  Deno.exit(130);
+};
+Deno.addSignalListener("SIGINT", interrupted);
+const results: Record<string, SetupResult[]> = {};
+try {
+  for (let round = 0; round < CFG.rounds; round++) {
+    for (const transport of TRANSPORTS) {
+      for (const kind of KINDS) {
+        const result = kind === "kraken"
+          ? await krakenSetup(transport)
+          : await rawSetup(transport, kind === "raw batched");
+        (results[`${transport} ${kind}`] ??= []).push(result);
+      }
+    }
+  }
+} finally {
+  Deno.removeSignalListener("SIGINT", interrupted);
+  await Deno.remove(sockDir, { recursive: true }).catch(ignore);
+}
+
+const med = (transport: TransportName, kind: Kind, key: keyof SetupResult) =>
+  median(results[`${transport} ${kind}`].map((r) => r[key]));
+const label: Record<TransportName, string> = {
+  tcp: "tcp://127.0.0.1",
+  unix: "unix:///tmp/…/k.sock",
+  ws: "ws://127.0.0.1/bench",
+};
+const head = (what: string) => [
+  "transport",
+  `kraken ${what}`,
+  "raw (one write per msg)",
+  "raw batched",
+  "kraken/raw",
+  "kraken/raw batched",
+];
+const compare = (
+  key: keyof SetupResult,
+  fmt: (v: number) => string,
+  target?: (t: TransportName, k: number, raw: number, batched: number) => string,
+) =>
+  TRANSPORTS.map((t) => {
+    const k = med(t, "kraken", key);
+    const raw = med(t, "raw", key);
+    const batched = med(t, "raw batched", key);
+    return [
+      label[t],
+      fmt(k),
+      fmt(raw),
+      fmt(batched),
+      ratio(k / raw),
+      ratio(k / batched),
+      ...(target ? [target(t, k, raw, batched)] : []),
+    ];
+  });
+
+console.log(`\n1. Request/reply throughput, ${CFG.window} in flight`);
+table(
+  [...head("req/s"), `target >= ${TARGET.requestRps / 1000}k req/s`],
+  compare("rps", rate, (_t, k) => verdict(k >= TARGET.requestRps)),
+);
+
+if (TRANSPORTS.includes("ws") && med("ws", "kraken", "p50") > 20) {
+  console.log(
+    "   ws: a p50 near 40 ms is Nagle's algorithm meeting the server's delayed ACK: Deno's\n" +
+      "   WebSocket client leaves TCP_NODELAY off and sends a larger message as two writes (header,\n" +
+      "   then payload), and the payload waits for the header's ACK; raw batched shows it too.",
+  );
+}
+
+console.log(`\n2. Request/reply latency p50, ${CFG.window} in flight`);
+table(head("p50"), compare("p50", ms));
+
+console.log(`\n3. Request/reply latency p99, ${CFG.window} in flight`);
+table(head("p99"), compare("p99", ms));
+
+console.log(`\n4. Round trip, 1 in flight (p50 of ${CFG.sequential} sequential requests)`);
+table(
+  [...head("p50"), `target kraken/raw <= ${TARGET.roundTripRatio}x`],
+  compare("roundTrip", ms, (_t, k, raw) => verdict(k / raw <= TARGET.roundTripRatio)),
+);
+
+console.log(
+  `\n5. One-way messages (${CFG.oneWay} sent as fast as possible, counted at the far end)`,
+);
+table(
+  [
+    ...head("msg/s"),
+    `target >= ${TARGET.oneWayRatio}x raw batched`,
+    `>= ${TARGET.oneWayTcp / 1000}k/s over TCP`,
+  ],
+  compare("oneWay", rate, (_t, k, _raw, batched) => verdict(k / batched >= TARGET.oneWayRatio))
+    .map((row, i) => {
+      const t = TRANSPORTS[i];
+      return [...row, t === "tcp" ? verdict(med(t, "kraken", "oneWay") >= TARGET.oneWayTcp) : "-"];
+    }),
+);
+console.log(
+  '   kraken: rt.ref("echo").send() in a tight loop, then one request as a barrier (same link,\n' +
+    "   in order), timed until its reply; raw: frames written (1 or " +
+    `${PER_WRITE} per write),\n   timed until every echo is back.`,
+);
+console.log(
+  "\n   raw = the same msgpack frames (no envelope, no authentication) over a plain Deno socket\n" +
+    "   (TCP_NODELAY on both ends) or a plain WebSocket (Deno.serve + Deno.upgradeWebSocket),\n" +
+    "   echoed by bench/_transport_raw_server.ts; batched = the frames of one turn in one write\n" +
+    "   and the echoes of one read in one write.",
+);
+
+if (routeRaces > 0) {
+  console.log(
+    `\n   note: ${routeRaces} first request(s) failed with "no container named echo" after the peer\n` +
+      "   was connected with echo among its containers (its routes arrive one envelope later); retried.",
+  );
+}
+for (const [problem, count] of Object.entries(Object.groupBy(problems, (p) => p))) {
+  console.log(`   PROBLEM (x${count!.length}): ${problem}`);
+}
+
+const leftover = childPids();
+const sockets = await socketsLeft(socketsBefore);
+console.log(
+  `\ndone in ${
+    ((performance.now() - began) / 1000).toFixed(1)
+  } s; leftover subprocesses: ${leftover.length}${
+    leftover.length ? ` (${leftover.join(", ")})` : ""
+  }; sockets left open: ${sockets.open.length}${
+    sockets.open.length ? ` (${sockets.open.join("; ")})` : ""
+  }${sockets.pairs ? ` (not counted: ${sockets.pairs} ends of Deno's own socketpairs)` : ""}`,
+);
