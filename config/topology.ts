@@ -86,6 +86,11 @@ export interface TransportsSpec {
   tls?: { cert?: string; key?: string; ca?: string };
   /** A peer silent this long (ms) is declared unreachable and its link re-dialed. */
   keepalive: number;
+  /**
+   * Largest frame a link between runtimes accepts, in bytes (default 16 MiB); every runtime of the
+   * application should agree. A message larger than this is refused at its sender.
+   */
+  maxFrame: number;
 }
 
 /** The shape of {@linkcode DEFAULTS}. */
@@ -174,6 +179,8 @@ export interface TopologyInput {
     secret?: string;
     tls?: { cert?: string; key?: string; ca?: string };
     keepalive?: string | number;
+    /** Largest frame a link accepts: bytes, or `64KiB`, `16MiB` (default 16 MiB). */
+    max_frame?: string | number;
   };
   /** Runtimes this one joins: name → `{ address }`. */
   hosts?: Record<string, { address: string }>;
@@ -190,6 +197,9 @@ export interface ValidateOptions {
   /** Reads an environment variable for `${VAR}`. */
   env?: (name: string) => string | undefined;
 }
+
+/** Byte multipliers of the size units. */
+const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
 const TOP_KEYS = ["name", "supervisor", "containers", "transports", "management", "hosts"];
 const SUPERVISOR_KEYS = ["strategy", "intensity", "period", "backoff"];
@@ -322,6 +332,27 @@ class Validator {
     return ms;
   }
 
+  /** A size in bytes: a whole number, or one with a unit (`64KiB`, `16MiB`, `1GiB`, `512B`). */
+  size(value: unknown, path: Path, fallback: number): number {
+    value = this.expand(value, path);
+    if (value === undefined) return fallback;
+    const m = typeof value === "number"
+      ? [String(value), String(value), ""]
+      : typeof value === "string"
+      ? /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(value.trim())
+      : null;
+    const n = m ? Number(m[1]) * (UNITS[m[2] || "B"] ?? NaN) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1024 || n > 2 ** 31) {
+      this.fail(
+        path,
+        `expected a size between 1KiB and 2GiB such as 65536, 64KiB or 16MiB, got ${
+          describe(value)
+        }`,
+      );
+    }
+    return n;
+  }
+
   integer(value: unknown, path: Path, fallback: number, min: number): number {
     value = this.expand(value, path);
     if (value === undefined) return fallback;
@@ -408,7 +439,14 @@ class Validator {
       }
       return undefined;
     }
-    const t = this.map(input, ["transports"], ["name", "listen", "secret", "tls", "keepalive"]);
+    const t = this.map(input, ["transports"], [
+      "name",
+      "listen",
+      "secret",
+      "tls",
+      "keepalive",
+      "max_frame",
+    ]);
     if (typeof t.secret !== "string" || t.secret === "") {
       this.fail(
         ["transports", "secret"],
@@ -447,6 +485,7 @@ class Validator {
         }
         : {}),
       keepalive: this.duration(t.keepalive, ["transports", "keepalive"], 5_000),
+      maxFrame: this.size(t.max_frame, ["transports", "max_frame"], 16 * 1024 * 1024),
     };
   }
 

@@ -346,7 +346,7 @@ export interface WireError {
   /** Stack trace, as text. */
   stack?: string;
   /** Which Kraken error to rebuild on the other side; absent for a handler's own error. */
-  kind?: "unavailable" | "unknown_topic" | "serialization" | "remote";
+  kind?: "unavailable" | "unknown_topic" | "serialization" | "frame" | "remote";
   /** The container involved. */
   container?: string;
   /** The topic involved. */
@@ -361,6 +361,9 @@ export interface WireError {
 export function errorToWire(err: unknown, container?: string): WireError {
   if (err instanceof UnavailableError) {
     return { name: err.name, message: err.message, kind: "unavailable", container };
+  }
+  if (err instanceof FrameError) {
+    return { name: err.name, message: err.message, kind: "frame", container };
   }
   if (err instanceof UnknownTopicError) {
     return {
@@ -412,6 +415,8 @@ export function errorFromWire(wire: WireError): Error {
   switch (wire.kind) {
     case "unavailable":
       return new UnavailableError(wire.message);
+    case "frame":
+      return new FrameError(wire.message);
     case "unknown_topic": {
       const err = new UnknownTopicError(wire.container ?? "?", wire.topic ?? "?", []);
       err.message = wire.message; // the receiver's message lists the topics it really handles

@@ -44,6 +44,60 @@ export class MsgpackEncoder {
     return this.#buf.slice(0, this.#pos);
   }
 
+  /**
+   * Encodes `[head, ...items.slice(from, end)]` as one frame, taking items until the frame holds
+   * at least `softLimit` bytes and never more than `maxFrame`: a long queue leaves as several
+   * frames, each acceptable to a peer with the same maximum. An item that alone exceeds
+   * `maxFrame` is left out and listed in `tooLarge` with its encoded size.
+   *
+   * @param head The first element (the batch's version).
+   * @param items The values to take from.
+   * @param from The index of the first item to take.
+   * @param softLimit Payload bytes after which no further item is added.
+   * @param maxFrame The hard payload limit.
+   * @returns The frame (`null` when every item taken was too large), the index of the first item
+   *   not taken, and the items left out.
+   */
+  encodeBatchFrame(
+    head: unknown,
+    items: readonly unknown[],
+    from: number,
+    softLimit: number,
+    maxFrame: number,
+  ): { frame: Uint8Array | null; next: number; tooLarge: { index: number; size: number }[] } {
+    const tooLarge: { index: number; size: number }[] = [];
+    // array32 header with the count patched in at the end (5 bytes whatever the count).
+    this.#pos = 4;
+    this.#ensure(5);
+    this.#buf[this.#pos] = 0xdd;
+    this.#pos += 5;
+    this.#write(head, 1);
+    let count = 1;
+    let i = from;
+    for (; i < items.length; i++) {
+      const mark = this.#pos;
+      this.#write(items[i], 1);
+      const size = this.#pos - mark;
+      if (this.#pos - 4 > maxFrame) {
+        this.#pos = mark;
+        if (size + 16 > maxFrame) {
+          tooLarge.push({ index: i, size });
+          continue;
+        }
+        break; // it fits in a frame of its own: the next one
+      }
+      count++;
+      if (this.#pos - 4 >= softLimit) {
+        i++;
+        break;
+      }
+    }
+    if (count === 1) return { frame: null, next: i, tooLarge };
+    this.#view.setUint32(5, count);
+    this.#view.setUint32(0, this.#pos - 4);
+    return { frame: this.#buf.slice(0, this.#pos), next: i, tooLarge };
+  }
+
   #ensure(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
     let size = this.#buf.length * 2;

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { TransportsSpec } from "../config/topology.ts";
+import { DEFAULTS, type TransportsSpec } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import type { Link } from "../transports/link.ts";
 import { dial, listen, type Listener } from "../transports/registry.ts";
@@ -101,6 +101,7 @@ export class Federation {
       secret: this.#spec.secret,
       tls: this.#spec.tls,
       handshakeTimeout: Math.min(5_000, this.#spec.keepalive),
+      maxFrame: this.#spec.maxFrame,
     };
     if (this.#spec.listen) {
       this.#listener = await listen(this.#spec.listen, {
@@ -178,7 +179,12 @@ export class Federation {
 
   async #dialLoop(
     peer: Peer,
-    options: { secret: string; tls?: TransportsSpec["tls"]; handshakeTimeout: number },
+    options: {
+      secret: string;
+      tls?: TransportsSpec["tls"];
+      handshakeTimeout: number;
+      maxFrame: number;
+    },
   ): Promise<void> {
     let delay = REDIAL_MIN;
     while (!this.#closed) {
@@ -285,6 +291,20 @@ export class Federation {
     peer.since = performance.now();
     peer.lastSeen = performance.now();
     peer.containers = containers;
+    // Until the peer's routes arrive, its containers are known only by name: messages for them
+    // wait (as for a restarting container) instead of failing with "no container named".
+    const waiting: RouteTable = {};
+    for (const name of containers) {
+      const known = peer.routes[name];
+      waiting[name] = {
+        balance: known?.balance ?? "round_robin",
+        instances: [],
+        w: 1,
+        q: known?.q ?? DEFAULTS.container.buffer,
+      };
+    }
+    peer.routes = waiting;
+    this.#hooks.changed();
     this.#hub.attachPeer(peer.name, link, (env) => this.#control(peer, env));
     const deliver = link.onEnvelope;
     link.onEnvelope = (env) => {

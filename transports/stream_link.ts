@@ -25,6 +25,9 @@ export interface StreamLinkOptions {
   maxQueued?: number;
 }
 
+/** Bytes after which a batch is cut into another frame (1 MiB). */
+const SOFT_FRAME = 1024 * 1024;
+
 /** Default of {@linkcode StreamLinkOptions.maxQueued}. */
 export const DEFAULT_MAX_QUEUED = 100_000;
 
@@ -38,6 +41,9 @@ export class StreamLink extends BatchingLink {
   #lastWrite: Promise<void> = Promise.resolve();
   #waiting: Envelope[] = [];
   readonly #maxQueued: number;
+  readonly #maxFrame: number;
+  // A long queue leaves in frames of about this size, so no write outgrows the peer's maximum.
+  readonly #softLimit: number;
 
   /**
    * @param readable Incoming bytes.
@@ -50,7 +56,9 @@ export class StreamLink extends BatchingLink {
     options: StreamLinkOptions = {},
   ) {
     super();
-    this.#decoder = new FrameDecoder(options.maxFrame ?? DEFAULT_MAX_FRAME);
+    this.#maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.#softLimit = Math.min(SOFT_FRAME, this.#maxFrame >>> 1);
+    this.#decoder = new FrameDecoder(this.#maxFrame);
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.#reader = readable.getReader();
     this.#writer = writable.getWriter();
@@ -84,6 +92,10 @@ export class StreamLink extends BatchingLink {
       this.finish({ kind: "eof" });
     } catch (error) {
       if (this.isClosed) return;
+      // A reset is the other side going away (e.g. it closed with our bytes unread): an end.
+      if (error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe) {
+        return this.finish({ kind: "eof", error });
+      }
       this.finish({
         kind: "error",
         error: error instanceof Error ? error : new Error(String(error)),
@@ -110,8 +122,33 @@ export class StreamLink extends BatchingLink {
   }
 
   #write(batch: Envelope[]): void {
+    let frame: Uint8Array | null = null;
+    let next = 0;
+    try {
+      do {
+        const part = this.#encoder.encodeBatchFrame(
+          ENVELOPE_VERSION,
+          batch,
+          next,
+          this.#softLimit,
+          this.#maxFrame,
+        );
+        for (const { index, size } of part.tooLarge) this.#refuseOversize(batch[index], size);
+        frame = part.frame;
+        next = part.next;
+      } while (frame === null && next < batch.length);
+    } catch (error) {
+      return this.finish({ kind: "error", error: error as Error });
+    }
+    // What did not fit in this frame goes first in the next write.
+    if (next < batch.length) this.#waiting = batch.slice(next).concat(this.#waiting);
+    if (frame === null) {
+      if (this.#waiting.length === 0) return;
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      return this.#write(waiting);
+    }
     this.#writing = true;
-    const frame = this.#encoder.encodeFrame([ENVELOPE_VERSION, ...batch]);
     this.#lastWrite = this.#writer.write(frame).then(
       () => {
         this.#writing = false;
@@ -125,6 +162,39 @@ export class StreamLink extends BatchingLink {
       (error) => this.finish({ kind: "eof", error }),
     );
   }
+
+  /**
+   * An envelope larger than a frame may be never leaves. A request is answered here with a
+   * FrameError (its sender learns at once, not at its timeout); a reply too large becomes an
+   * error reply; anything else is dropped and reported through `onOversize`.
+   */
+  #refuseOversize(env: Envelope, size: number): void {
+    const what = `${size} bytes exceed the link's maximum frame of ${this.#maxFrame} bytes`;
+    if (env.k === "req") {
+      const e = {
+        name: "FrameError",
+        message: `request "${env.t}" not sent: ${what}`,
+        kind: "frame",
+      };
+      queueMicrotask(() => {
+        if (!this.isClosed) this.deliver([{ k: "err", i: env.i, d: env.s, e } as Envelope]);
+      });
+    } else if (env.k === "res") {
+      this.#waiting.push({
+        k: "err",
+        i: env.i,
+        d: env.d,
+        e: { name: "FrameError", message: `reply not sent: ${what}`, kind: "frame" },
+      });
+    } else this.onOversize(env, size);
+  }
+
+  /** Called with each envelope other than a request or reply that was too large to send. */
+  onOversize: (envelope: Envelope, size: number) => void = (env, size) => {
+    console.error(
+      `kraken: a "${env.k}" envelope of ${size} bytes exceeds the link's maximum frame of ${this.#maxFrame} bytes and was dropped`,
+    );
+  };
 
   /** Resolves once everything queued so far has been written. */
   async drain(): Promise<void> {

@@ -23,6 +23,11 @@ function bytesOver(
     start(c) {
       controller = c;
     },
+    // The link cancels its reader when it closes; a message already on its way must then be
+    // dropped, not enqueued into a cancelled stream (which throws, uncaught, from an event).
+    cancel() {
+      ended = true;
+    },
   });
   const writable = new WritableStream<Uint8Array>({
     write(chunk) {
@@ -32,7 +37,12 @@ function bytesOver(
   return {
     conn: { readable, writable, close },
     push(data) {
-      if (!ended) controller.enqueue(data instanceof Uint8Array ? data : new Uint8Array(data));
+      if (ended) return;
+      try {
+        controller.enqueue(data instanceof Uint8Array ? data : new Uint8Array(data));
+      } catch {
+        ended = true; // the stream errored or closed under us: nothing left to read this
+      }
     },
     end() {
       if (ended) return;

@@ -241,6 +241,18 @@ const bad: [string, unknown, string, RegExp][] = [
     /did you mean "listen"/,
   ],
   [
+    "a max_frame with an unknown unit",
+    { transports: { secret: "s", max_frame: "16MB" }, containers: {} },
+    "transports.max_frame",
+    /expected a size between 1KiB and 2GiB such as 65536, 64KiB or 16MiB, got "16MB"/,
+  ],
+  [
+    "a max_frame too small for a handshake",
+    { transports: { secret: "s", max_frame: 100 }, containers: {} },
+    "transports.max_frame",
+    /expected a size between 1KiB and 2GiB/,
+  ],
+  [
     "management not yet",
     { management: {}, containers: {} },
     "management",

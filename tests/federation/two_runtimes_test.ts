@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { Runtime, TopologyInput } from "../../mod.ts";
 import { FIXTURES, waitUntil } from "../_helpers.ts";
-import { Runtime as RT } from "../../mod.ts";
+import { FrameError, Runtime as RT } from "../../mod.ts";
 
 const SECRET = "two-runtimes";
 
@@ -122,6 +122,57 @@ Deno.test("two runtimes running a container of the same name are refused with a 
       logs.find((l) => l.includes("refused runtime"))!,
       /both runtimes run "same"; container names are unique across the application/,
     );
+  } finally {
+    await rtB.shutdown();
+    await rtA.shutdown();
+  }
+});
+
+Deno.test("a request made the moment a peer links waits for the peer's routes instead of failing", async () => {
+  const { a, b } = pair("tcp://127.0.0.1:0");
+  const rtA = await start(a);
+  const rtB = await start(b(rtA.listening!.href));
+  try {
+    // No wait for routes: the first instant A lists B as connected, A asks for B's container.
+    while (!rtA.tree().peers.some((p) => p.name === "b" && p.state === "connected")) {
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    assert.equal(await rtA.ref("side").request("whoami"), "side#0.1");
+  } finally {
+    await rtB.shutdown();
+    await rtA.shutdown();
+  }
+});
+
+Deno.test("max_frame: a request or reply larger than a link's frame fails with FrameError at once; the link stays up", async () => {
+  const rtA = await start({
+    transports: { name: "a", listen: "tcp://127.0.0.1:0", secret: SECRET, max_frame: "64KiB" },
+    containers: { front: { module: "./member.ts", mode: "inline" } },
+  });
+  const rtB = await start({
+    transports: { name: "b", secret: SECRET, max_frame: "64KiB" },
+    hosts: { a: { address: rtA.listening!.href } },
+    containers: { side: { module: "./member.ts", mode: "inline" } },
+  });
+  try {
+    await waitUntil(() => connected(rtA, "b") && connected(rtB, "a"), 5000, "linked");
+    const began = performance.now();
+    await assert.rejects(
+      rtA.ref("side").request("echo", "y".repeat(100_000), { timeout: 10_000 }),
+      (e: Error) =>
+        e instanceof FrameError &&
+        /request "echo" not sent: 1000\d\d bytes exceed the link's maximum frame of 65536 bytes/
+          .test(e.message),
+    );
+    await assert.rejects(
+      rtA.ref("side").request("text", { size: 70_000 }, { timeout: 10_000 }),
+      (e: Error) =>
+        e instanceof FrameError && /reply not sent: 700\d\d bytes exceed/.test(e.message),
+    );
+    assert.ok(performance.now() - began < 2_000, "refused at once, not at the timeout");
+    // The link stayed up, and what fits still crosses.
+    assert.equal(await rtA.ref("side").request("echo", "y".repeat(60_000)), "y".repeat(60_000));
+    assert.equal(rtA.tree().peers[0].state, "connected");
   } finally {
     await rtB.shutdown();
     await rtA.shutdown();

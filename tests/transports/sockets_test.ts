@@ -87,6 +87,33 @@ for (
     assert.equal((await roundTrip(link, 3)).length, 3);
     await stop(served, link);
   });
+
+  for (const closer of ["listener", "dialer"]) {
+    Deno.test(`${scheme}: a link closed by the ${closer} mid-flood (both ways) raises nothing; others are still served`, async () => {
+      const served = await echoServer(make()); // it echoes the flood back
+      const link = await dial(served.listener.url, { secret: SECRET });
+      link.onEnvelope = () => {};
+      for (let turn = 0; turn < 30; turn++) {
+        for (let i = 0; i < 500; i++) link.send({ k: "send", to: "x#0.1", t: "flood", b: { i } });
+        if (turn === 5) (closer === "listener" ? served.links[0] : link).close();
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      assert.equal((await link.closed).kind, closer === "listener" ? "eof" : "closed");
+      const other = await dial(served.listener.url, { secret: SECRET });
+      assert.equal((await roundTrip(other, 3)).length, 3);
+      await new Promise((r) => setTimeout(r, 20)); // late messages for the closed link land now
+      await stop(served, other);
+    });
+  }
+
+  Deno.test(`${scheme}: a burst of 150,000 sends in one turn (more than one frame holds) arrives whole`, async () => {
+    const served = await echoServer(make());
+    const link = await dial(served.listener.url, { secret: SECRET });
+    const got = await roundTrip(link, 150_000);
+    assert.equal(got.length, 150_000);
+    assert.equal((got[149_999] as { b: { i: number } }).b.i, 149_999);
+    await stop(served, link);
+  });
 }
 
 async function rawTcp(url: URL, bytes: Uint8Array): Promise<string> {

@@ -57,3 +57,95 @@ Deno.test("StreamLink: under the limit, everything queued behind a slow write le
   link.close();
   assert.equal((await link.closed).kind, "closed");
 });
+
+/** Two StreamLinks wired back to back through in-memory pipes; `frames` sees every A→B write. */
+function linkedPair(maxFrame: number) {
+  const aToB = new TransformStream<Uint8Array, Uint8Array>();
+  const bToA = new TransformStream<Uint8Array, Uint8Array>();
+  const writes: number[] = [];
+  const counted = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      writes.push(chunk.length - 4);
+      controller.enqueue(chunk);
+    },
+  });
+  counted.readable.pipeTo(aToB.writable).catch(() => {});
+  const a = new StreamLink(bToA.readable, counted.writable, { maxFrame });
+  const b = new StreamLink(aToB.readable, bToA.writable, { maxFrame });
+  const close = async () => {
+    a.close();
+    b.close();
+    await Promise.all([a.closed, b.closed]);
+  };
+  return { a, b, writes, close };
+}
+
+Deno.test("StreamLink: a burst larger than the maximum frame leaves as several frames, all delivered in order", async () => {
+  const maxFrame = 64 * 1024;
+  const { a, b, writes, close } = linkedPair(maxFrame);
+  const got: number[] = [];
+  const all = Promise.withResolvers<void>();
+  b.onEnvelope = (env) => {
+    got.push((env as { b: number }).b);
+    if (got.length === 20_000) all.resolve();
+  };
+  // ~580 KB in one turn: one frame would be 9 times the peer's limit.
+  for (let i = 0; i < 20_000; i++) a.send({ k: "send", to: "x#0.1", t: "tick", b: i });
+  await all.promise;
+  assert.deepEqual(got, [...Array(20_000).keys()]);
+  assert.ok(writes.length >= 10, `${writes.length} frames`);
+  assert.ok(writes.every((n) => n <= maxFrame), `largest ${Math.max(...writes)}`);
+  assert.equal(a.isClosed || b.isClosed, false);
+  await close();
+});
+
+Deno.test("StreamLink: a request too large for a frame is answered with a FrameError at its sender; the link stays up", async () => {
+  const { a, b, close } = linkedPair(64 * 1024);
+  const atA: unknown[] = [];
+  const atB: unknown[] = [];
+  a.onEnvelope = (env) => atA.push(env);
+  b.onEnvelope = (env) => atB.push(env);
+  a.send({ k: "req", i: 7, s: "h", to: "x#0.1", t: "upload", b: new Uint8Array(100_000) });
+  a.send({ k: "send", to: "x#0.1", t: "small" });
+  while (atA.length < 1 || atB.length < 1) await new Promise((r) => setTimeout(r, 1));
+  assert.deepEqual(atA, [{
+    k: "err",
+    i: 7,
+    d: "h",
+    e: {
+      name: "FrameError",
+      kind: "frame",
+      message:
+        'request "upload" not sent: 100039 bytes exceed the link\'s maximum frame of 65536 bytes',
+    },
+  }]);
+  assert.deepEqual(atB, [{ k: "send", to: "x#0.1", t: "small" }], "only the small one crossed");
+  await close();
+});
+
+Deno.test("StreamLink: a reply too large becomes an error reply; another envelope too large is reported and dropped", async () => {
+  const { a, b, close } = linkedPair(64 * 1024);
+  const atB: unknown[] = [];
+  b.onEnvelope = (env) => atB.push(env);
+  const dropped: string[] = [];
+  a.onOversize = (env, size) => dropped.push(`${env.k} ${size}`);
+  a.send({ k: "res", i: 3, d: "p1", b: "y".repeat(70_000) });
+  a.send({ k: "pub", t: "news", b: "z".repeat(70_000) });
+  a.send({ k: "pub", t: "news", b: "fits" });
+  while (atB.length < 2) await new Promise((r) => setTimeout(r, 1));
+  assert.deepEqual(atB, [
+    { k: "pub", t: "news", b: "fits" },
+    {
+      k: "err",
+      i: 3,
+      d: "p1",
+      e: {
+        name: "FrameError",
+        kind: "frame",
+        message: "reply not sent: 70022 bytes exceed the link's maximum frame of 65536 bytes",
+      },
+    },
+  ]);
+  assert.deepEqual(dropped, ["pub 70021"]);
+  await close();
+});
