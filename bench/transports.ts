@@ -165,22 +165,28 @@ async function socketWire(address: URL): Promise<Wire> {
   return wire;
 }
 
-function webSocketWire(address: URL): Promise<Wire> {
+/**
+ * A raw WebSocket, dialed with the same client library as Kraken's ws:// transport (npm `ws`,
+ * TCP_NODELAY on): Deno's built-in client stalls ~40 ms on pipelined 1-16 KiB messages (Nagle
+ * against delayed ACKs), which would measure the platform's quirk, not the work.
+ */
+async function webSocketWire(address: URL): Promise<Wire> {
+  // @ts-types="@types/ws"
+  const { default: WebSocketClient } = await import("ws");
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(address.href);
-    ws.binaryType = "arraybuffer";
-    const closed = new Promise<void>((done) => ws.addEventListener("close", () => done()));
+    const ws = new WebSocketClient(address.href, { perMessageDeflate: false });
+    const closed = new Promise<void>((done) => ws.on("close", () => done()));
     const wire: Wire = {
-      write: (bytes) => ws.send(bytes as Uint8Array<ArrayBuffer>),
+      write: (bytes) => ws.send(bytes),
       onBytes: ignore,
       async close() {
         ws.close();
         await closed;
       },
     };
-    ws.onmessage = (event) => wire.onBytes(new Uint8Array(event.data as ArrayBuffer));
-    ws.onerror = () => reject(new Error(`cannot open a WebSocket to ${address.href}`));
-    ws.onopen = () => resolve(wire);
+    ws.on("message", (data) => wire.onBytes(data as Uint8Array));
+    ws.on("error", () => reject(new Error(`cannot open a WebSocket to ${address.href}`)));
+    ws.on("open", () => resolve(wire));
   });
 }
 
@@ -623,7 +629,7 @@ console.log(
 );
 console.log(
   "\n   raw = the same msgpack frames (no envelope, no authentication) over a plain Deno socket\n" +
-    "   (TCP_NODELAY on both ends) or a plain WebSocket (Deno.serve + Deno.upgradeWebSocket),\n" +
+    "   (TCP_NODELAY on both ends) or a plain WebSocket (Deno.serve + Deno.upgradeWebSocket; npm ws client),\n" +
     "   echoed by bench/_transport_raw_server.ts; batched = the frames of one turn in one write\n" +
     "   and the echoes of one read in one write.",
 );

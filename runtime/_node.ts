@@ -183,10 +183,14 @@ export class Node {
   #hop(id: string): Link | undefined {
     const direct = this.#links.get(id);
     if (direct) return direct;
-    if (this.isHub) return this.#links.get(id.split("/", 1)[0]);
+    if (this.isHub) {
+      const slash = id.indexOf("/");
+      return slash < 0 ? undefined : this.#links.get(id.slice(0, slash));
+    }
     const mine = `${this.id}/`;
     if (id.startsWith(mine)) {
-      return this.#links.get(mine + id.slice(mine.length).split("/", 1)[0]);
+      const slash = id.indexOf("/", mine.length);
+      return this.#links.get(slash < 0 ? id : id.slice(0, slash));
     }
     return this.#upstream ?? undefined;
   }

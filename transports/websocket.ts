@@ -117,28 +117,54 @@ export function listenWebSocket(url: URL, options: ListenOptions): Promise<Liste
   });
 }
 
-/** Dials a WebSocket link; resolves once authenticated. */
-export function dialWebSocket(url: URL, options: TransportOptions): Promise<Link> {
+/**
+ * Dials a WebSocket link; resolves once authenticated.
+ *
+ * The dialing side uses the `ws` package rather than Deno's built-in `WebSocket`: Deno's client
+ * leaves Nagle's algorithm on and writes a masked frame's header and payload apart, so pipelined
+ * messages of ~1–16 KiB (exactly what a batched link sends) each wait ~40 ms for a delayed ACK.
+ * `ws` sets TCP_NODELAY. Measured here: 100 requests in flight went from 2.3k to >100k req/s.
+ */
+export async function dialWebSocket(url: URL, options: TransportOptions): Promise<Link> {
+  // @ts-types="@types/ws"
+  const { default: WebSocketClient } = await import("ws");
+  // wss:// trusts the system's roots plus the topology's CA (e.g. a self-signed certificate).
+  const ca = url.protocol === "wss:" && options.tls?.ca
+    ? Deno.readTextFileSync(options.tls.ca)
+    : undefined;
   return new Promise((resolve, reject) => {
-    // wss:// trusting a private CA (e.g. a self-signed certificate): Deno's WebSocket takes an
-    // HTTP client with the extra root.
-    const ca = url.protocol === "wss:" ? options.tls?.ca : undefined;
-    const client = ca ? Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(ca)] }) : null;
-    const ws = client
-      ? new WebSocket(url.href, { client } as unknown as string[])
-      : new WebSocket(url.href);
-    ws.binaryType = "arraybuffer";
-    ws.addEventListener("close", () => client?.close());
+    const ws = new WebSocketClient(url.href, {
+      perMessageDeflate: false,
+      ...(ca ? { ca } : {}),
+      handshakeTimeout: options.handshakeTimeout ?? 5_000,
+    });
     const pipe = bytesOver((bytes) => ws.send(bytes), () => ws.close());
-    ws.onmessage = (event) => {
-      if (typeof event.data === "string") ws.close();
-      else pipe.push(event.data as ArrayBuffer);
-    };
-    ws.onclose = () => pipe.end();
-    ws.onerror = () => {
+    ws.on("message", (data, isBinary) => {
+      if (!isBinary) return ws.close(); // text frames are not ours
+      // A Buffer (the default binaryType) is already a Uint8Array.
+      pipe.push(
+        Array.isArray(data)
+          ? concatChunks(data)
+          : data instanceof Uint8Array
+          ? data
+          : new Uint8Array(data),
+      );
+    });
+    ws.on("close", () => pipe.end());
+    ws.on("error", (error) => {
       pipe.end();
-      reject(new Error(`cannot open a WebSocket to ${url.href}`));
-    };
-    ws.onopen = () => linkOver(pipe.conn, "dialer", options).then(resolve, reject);
+      reject(new Error(`cannot open a WebSocket to ${url.href}: ${error.message}`));
+    });
+    ws.on("open", () => linkOver(pipe.conn, "dialer", options).then(resolve, reject));
   });
+}
+
+function concatChunks(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }

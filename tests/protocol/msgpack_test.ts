@@ -135,3 +135,19 @@ Deno.test("framing: frames split anywhere are reassembled; oversize prefixes are
     /4294967295 bytes exceeds the maximum of 1024/,
   );
 });
+
+Deno.test("msgpack: the short-string cache never confuses strings whose hashes collide, nor grows without bound", () => {
+  const enc = new MsgpackEncoder();
+  // "Aa" and "BB" hash alike (31·65+97 = 31·66+66): each must come back as itself, many times.
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(decodeMsgpack(enc.encode(["Aa", "BB", "Aa", "BB"])), ["Aa", "BB", "Aa", "BB"]);
+  }
+  // 20,000 distinct short strings (more than the cache holds), then the first again.
+  const many = Array.from({ length: 20_000 }, (_, i) => `k${i}`);
+  assert.deepEqual(decodeMsgpack(enc.encode(many)), many);
+  assert.equal(decodeMsgpack(enc.encode("k0")), "k0");
+  // ASCII up to the fast path's limit, past it, and non-ASCII at every length class.
+  for (const s of ["x".repeat(200), "x".repeat(201), "é", "日本語のトピック", "ü".repeat(150)]) {
+    assert.equal(decodeMsgpack(enc.encode(s)), s);
+  }
+});
