@@ -165,6 +165,35 @@ async function socketWire(address: URL): Promise<Wire> {
   return wire;
 }
 
+/** A child process's stdin/stdout (the channel process containers use), echoing frames. */
+function stdioWire(): Wire {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-lock",
+      new URL("./raw_echo_process.ts", import.meta.url).pathname,
+      "--batch",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const wire: Wire = {
+    write: (bytes) => void writer.write(bytes).catch(ignore),
+    onBytes: ignore,
+    async close() {
+      await writer.close().catch(ignore);
+      await reading;
+      await child.status;
+    },
+  };
+  const reading = (async () => {
+    for await (const chunk of child.stdout) wire.onBytes(chunk);
+  })().catch(ignore);
+  return wire;
+}
+
 /**
  * A raw WebSocket, dialed with the same client library as Kraken's ws:// transport (npm `ws`,
  * TCP_NODELAY on): Deno's built-in client stalls ~40 ms on pipelined 1-16 KiB messages (Nagle
@@ -218,6 +247,10 @@ class RawClient {
         } else if (++this.#echoes === this.#wanted) this.#onEchoes?.();
       }
     };
+  }
+
+  static over(wire: Wire, batch: boolean): RawClient {
+    return new RawClient(wire, batch);
   }
 
   static async connect(address: string, batch: boolean): Promise<RawClient> {
@@ -423,6 +456,17 @@ async function rawSetup(transport: TransportName, batch: boolean): Promise<Setup
   }
 }
 
+/** A raw batched echo over one host ↔ child channel: stdio, or a unix/TCP socket. */
+async function channelSetup(channel: "stdio" | "unix" | "tcp"): Promise<SetupResult> {
+  if (channel !== "stdio") return await rawSetup(channel, true);
+  const c = RawClient.over(stdioWire(), true);
+  try {
+    return await measure((body) => c.request(body), (n) => c.oneWay(n, PER_WRITE));
+  } finally {
+    await c.close();
+  }
+}
+
 /** Inodes of the sockets this process holds (from /proc/self/fd). */
 function socketInodes(): Set<string> {
   const inodes = new Set<string>();
@@ -530,8 +574,13 @@ const interrupted = () => {
 };
 Deno.addSignalListener("SIGINT", interrupted);
 const results: Record<string, SetupResult[]> = {};
+const CHANNELS = ["stdio", "unix", "tcp"] as const;
+const channels: Record<string, SetupResult[]> = {};
 try {
   for (let round = 0; round < CFG.rounds; round++) {
+    if (!only) {
+      for (const channel of CHANNELS) (channels[channel] ??= []).push(await channelSetup(channel));
+    }
     for (const transport of TRANSPORTS) {
       for (const kind of KINDS) {
         const result = kind === "kraken"
@@ -589,9 +638,8 @@ table(
 
 if (TRANSPORTS.includes("ws") && med("ws", "kraken", "p50") > 20) {
   console.log(
-    "   ws: a p50 near 40 ms is Nagle's algorithm meeting the server's delayed ACK: Deno's\n" +
-      "   WebSocket client leaves TCP_NODELAY off and sends a larger message as two writes (header,\n" +
-      "   then payload), and the payload waits for the header's ACK; raw batched shows it too.",
+    "   ws: a p50 near 40 ms is Nagle's algorithm meeting a delayed ACK (a client without\n" +
+      "   TCP_NODELAY, e.g. Deno's built-in WebSocket, sending pipelined 1-16 KiB messages).",
   );
 }
 
@@ -633,6 +681,26 @@ console.log(
     "   echoed by bench/_transport_raw_server.ts; batched = the frames of one turn in one write\n" +
     "   and the echoes of one read in one write.",
 );
+
+if (!only) {
+  console.log(
+    "\n6. Host <-> child process channel: raw batched echo of the same frames to a child process",
+  );
+  const cmed = (c: string, key: keyof SetupResult) => median(channels[c].map((r) => r[key]));
+  table(
+    ["channel", "req/s, 100 in flight", "round trip p50", "one-way msg/s", "round trip vs stdio"],
+    CHANNELS.map((c) => [
+      c === "stdio" ? "stdin/stdout pipes" : c === "unix" ? "unix socket" : "tcp 127.0.0.1",
+      rate(cmed(c, "rps")),
+      ms(cmed(c, "roundTrip")),
+      rate(cmed(c, "oneWay")),
+      ratio(cmed(c, "roundTrip") / cmed("stdio", "roundTrip")),
+    ]),
+  );
+  console.log(
+    "   process containers use a unix socket (shortest round trip); stdin/stdout is the fallback.",
+  );
+}
 
 if (routeRaces > 0) {
   console.log(

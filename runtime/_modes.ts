@@ -11,6 +11,7 @@ import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/e
 import { errorToWire, RemoteError, TopologyError } from "../protocol/errors.ts";
 import { PortLink } from "../transports/port_link.ts";
 import { StreamLink } from "../transports/stream_link.ts";
+import { listenForProcess, processChannel } from "./_process_link.ts";
 import type { Link } from "../transports/link.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
@@ -454,6 +455,9 @@ class ProcessHandle extends IsolateHandle {
   readonly #stderrTail: string[] = [];
 
   protected spawn(entry: string): Link {
+    // The host's link to the process: a unix socket it connects back to, else stdin/stdout.
+    const socket = processChannel() === "unix" ? listenForProcess() : null;
+    const grant = withReads(this.launch.spec.permissions, this.launch.reads);
     const command = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -461,21 +465,36 @@ class ProcessHandle extends IsolateHandle {
         "--no-lock",
         "--unstable-worker-options",
         ...configFlag(this.launch.spec.module),
-        ...toProcessFlags(withReads(this.launch.spec.permissions, this.launch.reads)),
+        ...toProcessFlags(socket ? socket.grant(grant) : grant),
         entry,
+        ...(socket?.args ?? []),
       ],
-      stdin: "piped",
+      stdin: socket ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
       env: { NO_COLOR: "1" },
     });
-    const child = command.spawn();
+    let child: Deno.ChildProcess;
+    try {
+      child = command.spawn();
+    } catch (error) {
+      socket?.abandon();
+      throw error;
+    }
     this.#child = child;
-    const stderrDone = this.#pumpStderr(child.stderr);
-    const link = new StreamLink(child.stdout, child.stdin);
+    // Over a socket, stdout is free: whatever the container prints there is logged too.
+    const outputDone = Promise.all([
+      this.#pumpLines(child.stderr),
+      socket ? this.#pumpLines(child.stdout) : Promise.resolve(),
+    ]);
+    const link = socket ? socket.link : new StreamLink(child.stdout, child.stdin);
+    socket?.connected.catch((error: Error) => {
+      this.kill({ kind: "crashed", message: error.message });
+    });
     child.status.then(async (status) => {
+      socket?.abandon();
       // Let the last words on stderr arrive: they explain a failed start.
-      await settlesWithin(stderrDone, 200);
+      await settlesWithin(outputDone, 200);
       this.#child = null;
       this.ended(
         status.signal
@@ -484,7 +503,7 @@ class ProcessHandle extends IsolateHandle {
           ? { kind: "normal", message: "process exited with code 0" }
           : { kind: "crashed", message: `process exited with code ${status.code}` },
       );
-      await stderrDone;
+      await outputDone;
       link.close();
       await link.closed;
       this.released();
@@ -504,7 +523,7 @@ class ProcessHandle extends IsolateHandle {
     return this.#stderrTail.join("\n");
   }
 
-  async #pumpStderr(stream: ReadableStream<Uint8Array>): Promise<void> {
+  async #pumpLines(stream: ReadableStream<Uint8Array>): Promise<void> {
     let rest = "";
     try {
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {

@@ -33,8 +33,8 @@ export const DEFAULT_MAX_QUEUED = 100_000;
 
 /** An envelope link over a readable and a writable byte stream. */
 export class StreamLink extends BatchingLink {
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   readonly #encoder = new MsgpackEncoder();
   readonly #decoder: FrameDecoder;
   #writing = false;
@@ -46,13 +46,14 @@ export class StreamLink extends BatchingLink {
   readonly #softLimit: number;
 
   /**
-   * @param readable Incoming bytes.
+   * @param readable Incoming bytes; `null` with `writable` `null` too: a link whose byte streams
+   *   come later, through {@linkcode StreamLink.attach} (what is sent meanwhile waits, bounded).
    * @param writable Outgoing bytes.
    * @param options Limits.
    */
   constructor(
-    readable: ReadableStream<Uint8Array>,
-    writable: WritableStream<Uint8Array>,
+    readable: ReadableStream<Uint8Array> | null,
+    writable: WritableStream<Uint8Array> | null,
     options: StreamLinkOptions = {},
   ) {
     super();
@@ -60,15 +61,32 @@ export class StreamLink extends BatchingLink {
     this.#softLimit = Math.min(SOFT_FRAME, this.#maxFrame >>> 1);
     this.#decoder = new FrameDecoder(this.#maxFrame);
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
-    this.#reader = readable.getReader();
-    this.#writer = writable.getWriter();
-    this.#readLoop();
+    if (readable && writable) this.attach(readable, writable);
+    else this.#writing = true; // nothing can be written yet: batches gather in #waiting
   }
 
-  async #readLoop(): Promise<void> {
+  /**
+   * Gives a link made without streams its byte streams (once): reading starts, and what was sent
+   * meanwhile leaves first.
+   */
+  attach(readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array>): void {
+    if (this.#reader) throw new Error("this link already has its streams");
+    this.#reader = readable.getReader();
+    this.#writer = writable.getWriter();
+    if (this.isClosed) return this.release();
+    this.#readLoop(this.#reader);
+    this.#writing = false;
+    if (this.#waiting.length > 0) {
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      this.#write(waiting);
+    }
+  }
+
+  async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
     try {
       while (true) {
-        const { value, done } = await this.#reader.read();
+        const { value, done } = await reader.read();
         if (done) break;
         for (const frame of this.#decoder.push(value)) {
           const batch = decodeMsgpack(frame);
@@ -149,7 +167,7 @@ export class StreamLink extends BatchingLink {
       return this.#write(waiting);
     }
     this.#writing = true;
-    this.#lastWrite = this.#writer.write(frame).then(
+    this.#lastWrite = this.#writer!.write(frame).then(
       () => {
         this.#writing = false;
         if (this.#waiting.length > 0 && !this.isClosed) {
@@ -199,11 +217,11 @@ export class StreamLink extends BatchingLink {
   /** Resolves once everything queued so far has been written. */
   async drain(): Promise<void> {
     this.flush();
-    while (this.#writing && !this.isClosed) await this.#lastWrite;
+    while (this.#writing && this.#writer && !this.isClosed) await this.#lastWrite;
   }
 
   protected release(): void {
-    this.#writer.close().catch(() => {});
-    this.#reader.cancel().catch(() => {});
+    this.#writer?.close().catch(() => {});
+    this.#reader?.cancel().catch(() => {});
   }
 }
