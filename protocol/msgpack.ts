@@ -186,20 +186,27 @@ export class MsgpackEncoder {
   }
 
   #string(s: string): void {
-    // Short ASCII strings (topics, keys) are the common case: copy them byte by byte.
+    // ASCII strings (keys, topics, ids, most payload text) are the common case: copy them char by
+    // char, no TextEncoder call, no view allocated; at the first non-ASCII char, fall back.
     const len = s.length;
-    if (len < 32) {
-      let ascii = true;
-      for (let i = 0; i < len; i++) {
-        if (s.charCodeAt(i) > 0x7f) {
-          ascii = false;
-          break;
-        }
+    if (len < 0x100) {
+      this.#ensure(2 + len);
+      const buf = this.#buf;
+      const head = len < 32 ? 1 : 2;
+      let p = this.#pos + head;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[p++] = c;
       }
-      if (ascii) {
-        this.#ensure(1 + len);
-        this.#buf[this.#pos++] = 0xa0 | len;
-        for (let i = 0; i < len; i++) this.#buf[this.#pos++] = s.charCodeAt(i);
+      if (i === len) {
+        if (head === 1) buf[this.#pos] = 0xa0 | len;
+        else {
+          buf[this.#pos] = 0xd9;
+          buf[this.#pos + 1] = len;
+        }
+        this.#pos = p;
         return;
       }
     }

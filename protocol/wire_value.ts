@@ -32,7 +32,55 @@ const MAX_DEPTH = 64;
  * @returns A copy, or `undefined` for `undefined`.
  */
 export function copyWireValue(value: unknown, path: string): unknown {
-  return copy(value, path, 0);
+  try {
+    return fastCopy(value, 0);
+  } catch (error) {
+    if (error !== REFUSED) throw error;
+    return copy(value, path, 0); // again, naming paths, to throw the precise error
+  }
+}
+
+/** Thrown by {@linkcode fastCopy} for anything it refuses; the slow copy then says why. */
+const REFUSED = Symbol("refused");
+
+// Every message's body goes through here: this pass builds no path strings (one per property
+// would be most of its cost); only a refused value is copied again by `copy`, which names paths.
+function fastCopy(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "undefined":
+      return value;
+    case "object":
+      break;
+    default:
+      throw REFUSED;
+  }
+  if (value === null) return null;
+  if (depth >= MAX_DEPTH) throw REFUSED;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = fastCopy(value[i], depth + 1);
+      out[i] = item === undefined ? null : item;
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    for (const key in value) {
+      const item = fastCopy((value as Record<string, unknown>)[key], depth + 1);
+      if (item === undefined) continue;
+      if (key === "__proto__") throw REFUSED; // rare: the slow copy handles it
+      out[key] = item;
+    }
+    return out;
+  }
+  if (value instanceof Uint8Array) return value.slice();
+  if (value instanceof Date) return new Date(value.getTime());
+  throw REFUSED;
 }
 
 function copy(value: unknown, path: string, depth: number): unknown {

@@ -148,6 +148,8 @@ function socketListener(
   const open = new Set<Deno.Conn>();
   const accepting = (async () => {
     for await (const conn of listener) {
+      // Batches leave as soon as they are ready; Nagle would hold a second one for a delayed ACK.
+      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       open.add(conn);
       const peer = peerOf(conn);
       const done = () => open.delete(conn);
