@@ -136,7 +136,6 @@ export class MsgpackEncoder {
   }
 
   #number(n: number): void {
-    const v = this.#view;
     if (Number.isInteger(n) && Number.isSafeInteger(n)) {
       if (n >= 0) {
         if (n < 128) return this.#u8(n);
@@ -146,15 +145,15 @@ export class MsgpackEncoder {
           this.#buf[this.#pos++] = n;
         } else if (n < 0x10000) {
           this.#buf[this.#pos++] = 0xcd;
-          v.setUint16(this.#pos, n);
+          this.#view.setUint16(this.#pos, n);
           this.#pos += 2;
         } else if (n < 0x100000000) {
           this.#buf[this.#pos++] = 0xce;
-          v.setUint32(this.#pos, n);
+          this.#view.setUint32(this.#pos, n);
           this.#pos += 4;
         } else {
           this.#buf[this.#pos++] = 0xcf;
-          v.setBigUint64(this.#pos, BigInt(n));
+          this.#view.setBigUint64(this.#pos, BigInt(n));
           this.#pos += 8;
         }
         return;
@@ -163,25 +162,25 @@ export class MsgpackEncoder {
       this.#ensure(9);
       if (n >= -0x80) {
         this.#buf[this.#pos++] = 0xd0;
-        v.setInt8(this.#pos++, n);
+        this.#view.setInt8(this.#pos++, n);
       } else if (n >= -0x8000) {
         this.#buf[this.#pos++] = 0xd1;
-        v.setInt16(this.#pos, n);
+        this.#view.setInt16(this.#pos, n);
         this.#pos += 2;
       } else if (n >= -0x80000000) {
         this.#buf[this.#pos++] = 0xd2;
-        v.setInt32(this.#pos, n);
+        this.#view.setInt32(this.#pos, n);
         this.#pos += 4;
       } else {
         this.#buf[this.#pos++] = 0xd3;
-        v.setBigInt64(this.#pos, BigInt(n));
+        this.#view.setBigInt64(this.#pos, BigInt(n));
         this.#pos += 8;
       }
       return;
     }
     this.#ensure(9);
     this.#buf[this.#pos++] = 0xcb;
-    v.setFloat64(this.#pos, n);
+    this.#view.setFloat64(this.#pos, n);
     this.#pos += 8;
   }
 
@@ -269,14 +268,32 @@ export class MsgpackEncoder {
   }
 
   #map(m: Record<string, unknown>, depth: number): void {
+    // One pass over the keys: a one-byte header is reserved and patched; the rare map of 16 or
+    // more entries moves its body up to make room for the wider header.
+    this.#ensure(1);
+    const at = this.#pos++;
     let count = 0;
-    for (const k in m) if (m[k] !== undefined) count++;
-    this.#length(count, 0x80, 0xde);
     for (const k in m) {
       const item = m[k];
       if (item === undefined) continue;
       this.#string(k);
       this.#write(item, depth + 1);
+      count++;
+    }
+    if (count < 16) {
+      this.#buf[at] = 0x80 | count;
+      return;
+    }
+    const extra = count < 0x10000 ? 2 : 4;
+    this.#ensure(extra);
+    this.#buf.copyWithin(at + 1 + extra, at + 1, this.#pos);
+    this.#pos += extra;
+    if (extra === 2) {
+      this.#buf[at] = 0xde;
+      this.#view.setUint16(at + 1, count);
+    } else {
+      this.#buf[at] = 0xdf;
+      this.#view.setUint32(at + 1, count);
     }
   }
 

@@ -151,3 +151,26 @@ Deno.test("msgpack: the short-string cache never confuses strings whose hashes c
     assert.equal(decodeMsgpack(enc.encode(s)), s);
   }
 });
+
+Deno.test("msgpack: maps of every header width (15, 16, 65,535 and 65,536 entries, nested) decode with @msgpack/msgpack", () => {
+  const enc = new MsgpackEncoder();
+  for (const n of [15, 16, 0xffff, 0x10000]) {
+    const map = Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    const value = { outer: map, after: "tail", list: [map, 1] };
+    const bytes = enc.encode(value);
+    assert.deepEqual(decode(bytes), value, `${n} entries, theirs`);
+    assert.deepEqual(decodeMsgpack(bytes), value, `${n} entries, ours`);
+  }
+});
+
+Deno.test("msgpack: a number written as the encoder's buffer grows lands in the new buffer", () => {
+  // The first buffer holds 4 KiB: one-byte items walk the position across that edge so that every
+  // width of number (uint16/32/64, int8/16/32, float64) is written exactly where it has to grow.
+  const numbers = [1000, 70_000, 2 ** 40, -100, -1000, -70_000, 1.5];
+  for (let k = 4070; k < 4100; k++) {
+    for (const n of numbers) {
+      const value = [...new Array(k).fill(1), n, n];
+      assert.deepEqual(decode(new MsgpackEncoder().encode(value)), value, `${k} items, then ${n}`);
+    }
+  }
+});
