@@ -76,6 +76,8 @@ export interface RuntimeEvents {
    * failure to its parent; `root` giving up shuts the runtime down.
    */
   escalate: { supervisor: string; child?: string; error: SupervisorGaveUpError };
+  /** A log line (the runtime's own, and what containers log or print), at or above `logLevel`. */
+  log: LogEntry & { time: number };
 }
 
 /** A worker thread that was terminated while unresponsive: it may still be spinning. */
@@ -134,7 +136,7 @@ function defaultLogger(entry: LogEntry): void {
  * ```
  */
 export class Runtime {
-  readonly #topology: Topology;
+  #topology: Topology;
   readonly #hub: Node;
   readonly #root: Supervisor;
   readonly #handles = new Map<string, InstanceHandle>();
@@ -284,7 +286,7 @@ export class Runtime {
   }
 
   /**
-   * Observes runtime events (`start`, `exit`, `restart`, `unresponsive`, `escalate`).
+   * Observes runtime events (`start`, `exit`, `restart`, `unresponsive`, `escalate`, `log`).
    * @returns A function that stops observing.
    */
   on<K extends keyof RuntimeEvents>(
@@ -368,6 +370,11 @@ export class Runtime {
   /** Where this runtime accepts links from its peers (`transports.listen`, real port), if it does. */
   get listening(): URL | null {
     return this.#federation?.listening ?? null;
+  }
+
+  /** The topology this runtime runs (the latest one applied). */
+  get topology(): Topology {
+    return this.#topology;
   }
 
   /** A snapshot of the live supervision tree. */
@@ -524,6 +531,8 @@ export class Runtime {
       try {
         (listener as (event: RuntimeEvents[K]) => void)(event);
       } catch (error) {
+        // A log listener that throws is not logged about: that would call it again.
+        if (type === "log") continue;
         this.#log("error", `a "${type}" listener threw: ${(error as Error).message}`, "runtime");
       }
     }
@@ -532,6 +541,9 @@ export class Runtime {
   #log(level: LogLevel, message: string, source: string): void {
     if (LOG_LEVEL_RANK[level] < LOG_LEVEL_RANK[this.#logLevel]) return;
     this.#logger({ level, message, source });
+    if (this.#listeners.get("log")?.size) {
+      this.#emit("log", { level, message, source, time: Date.now() });
+    }
   }
 }
 
