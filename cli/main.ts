@@ -3,50 +3,90 @@
  *
  * ```sh
  * deno install -g -A -n kraken jsr:@kraken/kraken/cli
- * kraken start ./kraken.yaml
+ * kraken new shop && cd shop
+ * kraken start              # in one terminal
+ * kraken status             # in another
+ * kraken scale greeter 4
+ * kraken reload             # apply an edited kraken.yaml (shows the plan, asks)
+ * kraken logs counter
+ * kraken shutdown
  * ```
  *
- * This version has `start` (run a topology in the foreground; Ctrl-C shuts it down gracefully),
- * `check` (validate a topology without starting it), `help` and `version`. The commands that talk
- * to a running topology (`status`, `scale`, `reload`, …) need the management API and arrive with it.
+ * Commands that talk to a running topology use its management API (`--url`/`--token`, or
+ * `KRAKEN_URL`/`KRAKEN_TOKEN`, or the `management:` block of `./kraken.yaml`). Every command takes
+ * `--json` and `--help`. Exit codes: 0 ok · 1 the operation or the application failed · 2 bad
+ * usage or a bad topology · 3 the runtime cannot be reached · 4 unauthorized. See docs/cli.md.
  *
  * @module
  */
-import { loadTopology } from "../config/load.ts";
-import { Runtime } from "../runtime/runtime.ts";
-
-/** The CLI's version, kept equal to the package's. */
-export const VERSION = "0.1.0";
-
-const HELP = `kraken ${VERSION} — distributed, fault-tolerant applications for Deno
-
-Usage: kraken <command> [options]
-
-Commands:
-  start [FILE]   run a topology in the foreground (default ./kraken.yaml); Ctrl-C stops it
-  check [FILE]   validate a topology without starting anything
-  version        print the version
-  help           print this help
-
-Exit codes: 0 ok · 1 the application failed (e.g. its root supervisor gave up) · 2 bad usage
-or bad topology.`;
-
-const LATER = [
-  "status",
-  "tree",
-  "scale",
-  "restart",
-  "stop",
-  "spawn",
-  "reload",
-  "logs",
-  "node",
-  "shutdown",
-  "new",
-];
+import { parseArgs } from "./args.ts";
+import { allFlags, type Command, commandHelp, makeIo } from "./command.ts";
+import { CliError, EXIT } from "./exit.ts";
+import { VERSION as CLI_VERSION } from "./version.ts";
+import { TopologyError } from "../protocol/errors.ts";
 
 /**
- * Runs the CLI with `args`; returns the exit code.
+ * The CLI's version, kept equal to the package's.
+ *
+ * @example
+ * ```ts
+ * import { VERSION } from "./main.ts";
+ * console.assert(VERSION.split(".").length === 3);
+ * ```
+ */
+export const VERSION: string = CLI_VERSION;
+
+/** Commands in help order, loaded on use: `kraken status` does not load the runtime. */
+const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Command> }[] = [
+  { names: ["new"], load: async () => (await import("./commands/new.ts")).create },
+  { names: ["start"], load: async () => (await import("./commands/start.ts")).start },
+  { names: ["status", "tree"], load: async () => (await import("./commands/status.ts")).status },
+  { names: ["scale"], load: async () => (await import("./commands/containers.ts")).scale },
+  { names: ["restart"], load: async () => (await import("./commands/containers.ts")).restart },
+  { names: ["stop"], load: async () => (await import("./commands/containers.ts")).stop },
+  { names: ["spawn"], load: async () => (await import("./commands/containers.ts")).spawn },
+  { names: ["reload"], load: async () => (await import("./commands/reload.ts")).reload },
+  { names: ["logs"], load: async () => (await import("./commands/logs.ts")).logs },
+  { names: ["shutdown"], load: async () => (await import("./commands/shutdown.ts")).shutdown },
+  { names: ["schema"], load: async () => (await import("./commands/schema.ts")).schema },
+  { names: ["check"], load: async () => (await import("./commands/check.ts")).check },
+];
+
+async function help(): Promise<string> {
+  const commands = await Promise.all(COMMANDS.map((c) => c.load()));
+  const rows = commands.map((c) => [
+    `${[c.name, ...(c.aliases ?? [])].join(" | ")}${c.args ? ` ${c.args}` : ""}`,
+    c.summary,
+  ]);
+  rows.push(["node", "host agents for remote containers: not in this version"]);
+  rows.push(["help [COMMAND]", "this help, or a command's"], ["version", "print the version"]);
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return [
+    `kraken ${VERSION} — distributed, fault-tolerant applications for Deno`,
+    "",
+    "Usage: kraken <command> [options]",
+    "",
+    "Commands:",
+    ...rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`),
+    "",
+    "Every command takes --json (machine-readable output) and --help. Commands that talk to a",
+    "running topology take --url and --token (or KRAKEN_URL / KRAKEN_TOKEN; default: the",
+    "management: block of ./kraken.yaml).",
+    "",
+    "Exit codes: 0 ok · 1 the operation or the application failed · 2 bad usage or bad topology",
+    "· 3 cannot reach the runtime · 4 unauthorized (missing or wrong token)",
+  ].join("\n");
+}
+
+function find(name: string) {
+  return COMMANDS.find((c) => c.names.includes(name));
+}
+
+/**
+ * Runs the CLI with `args`; returns the exit code (see the module doc).
+ *
+ * @param args The arguments after `kraken`.
+ * @returns 0 ok, 1 failed, 2 usage or topology error, 3 unreachable, 4 unauthorized.
  *
  * @example
  * ```ts ignore
@@ -55,68 +95,76 @@ const LATER = [
  * ```
  */
 export async function main(args: string[]): Promise<number> {
-  const [command = "help", ...rest] = args;
-  switch (command) {
+  const [first = "help", ...rest] = args;
+  const json = rest.includes("--json");
+  switch (first) {
     case "help":
     case "--help":
-    case "-h":
-      console.log(HELP);
-      return 0;
+    case "-h": {
+      const entry = rest[0] ? find(rest[0]) : undefined;
+      if (rest[0] && !entry && rest[0] !== "--json") return unknown(rest[0]);
+      console.log(entry ? commandHelp(await entry.load()) : await help());
+      return EXIT.ok;
+    }
     case "version":
     case "--version":
-      console.log(VERSION);
-      return 0;
-    case "check":
-      try {
-        const topology = await loadTopology(rest[0] ?? "./kraken.yaml");
-        console.log(`${topology.file}: ok (${topology.containers.length} containers)`);
-        return 0;
-      } catch (error) {
-        console.error(`kraken check: ${(error as Error).message}`);
-        return 2;
-      }
-    case "start":
-      return await start(rest[0] ?? "./kraken.yaml");
-    default:
-      if (LATER.includes(command)) {
-        console.error(
-          `kraken ${command}: needs the management API, which this version does not have yet`,
-        );
-        return 2;
-      }
-      console.error(`kraken: unknown command "${command}"; run "kraken help"`);
-      return 2;
+    case "-V":
+      console.log(json ? JSON.stringify({ version: VERSION }) : VERSION);
+      return EXIT.ok;
+    case "node":
+      return report(
+        new CliError(
+          EXIT.usage,
+          "node: host agents (mode: remote containers placed on other machines) are not in this " +
+            "version; link runtimes with transports: and hosts: instead (docs/transports.md)",
+        ),
+        json,
+      );
+  }
+  const entry = find(first);
+  if (!entry) return unknown(first);
+  const command = await entry.load();
+  let io = makeIo({ json });
+  try {
+    const parsed = parseArgs(command.name, rest, allFlags(command));
+    io = makeIo(parsed.flags);
+    if (parsed.flags.help === true) {
+      io.print(commandHelp(command));
+      return EXIT.ok;
+    }
+    return await command.run(parsed, io);
+  } catch (error) {
+    return report(error, io.json, command.name);
   }
 }
 
-async function start(file: string): Promise<number> {
-  let rt: Runtime;
-  try {
-    rt = await Runtime.start(file);
-  } catch (error) {
-    console.error(`kraken start: ${(error as Error).message}`);
-    return 2;
+function unknown(name: string): number {
+  console.error(`kraken: unknown command "${name}"; run "kraken help"`);
+  return EXIT.usage;
+}
+
+/** Prints a failure (one line on stderr, or a JSON object on stdout) and returns its exit code. */
+function report(error: unknown, json: boolean, command?: string): number {
+  const code = error instanceof CliError
+    ? error.code
+    : error instanceof TopologyError
+    ? EXIT.usage
+    : EXIT.failed;
+  const message = (error as Error)?.message ?? String(error);
+  if (json) {
+    const detail = error instanceof CliError ? error.detail : undefined;
+    console.log(JSON.stringify({ ok: false, code, message, ...(detail ?? {}) }));
+  } else {
+    const prefix = command && !message.startsWith(`${command}:`)
+      ? `kraken ${command}: `
+      : "kraken ";
+    console.error(`${prefix}${message}`);
+    if (!(error instanceof CliError) && !(error instanceof TopologyError)) {
+      // An unexpected failure: the stack helps a bug report.
+      console.error((error as Error)?.stack ?? "");
+    }
   }
-  const stop = () => rt.shutdown();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  const error = await rt.closed;
-  Deno.removeSignalListener("SIGINT", stop);
-  Deno.removeSignalListener("SIGTERM", stop);
-  const leaked = rt.tree().leaked;
-  if (leaked.length > 0) {
-    // Their threads cannot be stopped from JavaScript; this process's exit ends them.
-    console.error(
-      `kraken start: ${leaked.length} worker thread(s) stuck in a busy loop (${
-        leaked.map((l) => l.instance).join(", ")
-      }) end with this process`,
-    );
-  }
-  if (error) {
-    console.error(`kraken start: ${error.message}`);
-    return 1;
-  }
-  return 0;
+  return code;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

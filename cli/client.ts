@@ -1,0 +1,192 @@
+/**
+ * The CLI's HTTP client for the management API: one place that turns transport failures and
+ * error statuses into the CLI's exit codes, and reads Server-Sent Events.
+ *
+ * @module
+ */
+import { CliError, EXIT } from "./exit.ts";
+
+/** The error body the management API answers with. */
+interface ApiError {
+  error?: { type?: string; message?: string; key?: string };
+}
+
+/** A streamed event: its `event:` type and its parsed `data:`. */
+export interface StreamEvent {
+  /** The SSE event type (`restart`, `log`, `apply`, …). */
+  type: string;
+  /** The JSON data. */
+  data: Record<string, unknown>;
+}
+
+/**
+ * Talks to one runtime's management API.
+ *
+ * Failures become {@linkcode CliError}s: no connection → exit 3, 401 → exit 4, 400 (bad input,
+ * bad topology) → exit 2, any other error status → exit 1.
+ *
+ * @example
+ * ```ts ignore
+ * import { ManagementClient } from "./client.ts";
+ * const client = new ManagementClient(new URL("http://127.0.0.1:9090/"), Deno.env.get("KRAKEN_TOKEN"));
+ * const tree = await client.request("GET", "/v1/tree");
+ * ```
+ */
+export class ManagementClient {
+  /** The API's base URL. */
+  readonly url: URL;
+  readonly #token: string | undefined;
+
+  /**
+   * @param url Base URL of the API (`http://127.0.0.1:9090/`).
+   * @param token The bearer token, if known (without one every call is refused with exit 4).
+   */
+  constructor(url: URL, token: string | undefined) {
+    this.url = url;
+    this.#token = token;
+  }
+
+  /**
+   * Calls a route and returns its JSON body.
+   *
+   * @param method `GET` or `POST`.
+   * @param path The route, e.g. `/v1/containers/api/scale`.
+   * @param body A JSON body (POST).
+   * @throws {CliError} See the class description for the exit codes.
+   */
+  async request<T = Record<string, unknown>>(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    const response = await this.#fetch(method, path, body);
+    return await response.json() as T;
+  }
+
+  /**
+   * Reads an SSE route, calling `onEvent` per event, until the server ends the stream or
+   * `options.signal` aborts (then it returns normally). `options.onOpen` is called once the
+   * server has accepted the stream.
+   *
+   * @throws {CliError} As {@linkcode ManagementClient.request}, also if the connection drops.
+   */
+  async stream(
+    path: string,
+    onEvent: (event: StreamEvent) => void,
+    options: { signal?: AbortSignal; onOpen?: () => void } = {},
+  ): Promise<void> {
+    const { signal } = options;
+    let response: Response;
+    try {
+      response = await this.#fetch("GET", path, undefined, signal);
+    } catch (error) {
+      if (signal?.aborted) return;
+      throw error;
+    }
+    options.onOpen?.();
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const stop = () => reader.cancel().catch(() => {});
+    signal?.addEventListener("abort", stop, { once: true });
+    let buffer = "";
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) !== -1) {
+          const event = parseSse(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          if (event) onEvent(event);
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) return;
+      throw new CliError(
+        EXIT.unreachable,
+        `lost the connection to ${this.url.origin}: ${(error as Error).message}`,
+      );
+    } finally {
+      signal?.removeEventListener("abort", stop);
+    }
+  }
+
+  async #fetch(
+    method: string,
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const url = new URL(path.replace(/^\//, ""), this.url);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        signal,
+        headers: {
+          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new CliError(
+        EXIT.unreachable,
+        `cannot reach the runtime at ${this.url.origin} (${
+          (error as Error).message
+        }); is "kraken start" running with a management: block? Set --url or KRAKEN_URL.`,
+      );
+    }
+    if (response.ok) return response;
+    const text = await response.text();
+    let parsed: ApiError = {};
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: probably not a Kraken runtime at that address
+    }
+    const message = parsed.error?.message ?? `${response.status} ${response.statusText}`;
+    const detail = { status: response.status, ...parsed };
+    if (response.status === 401) {
+      throw new CliError(
+        EXIT.unauthorized,
+        `unauthorized: ${message}${
+          this.#token ? "" : " (no token given: set --token or KRAKEN_TOKEN)"
+        }`,
+        detail,
+      );
+    }
+    throw new CliError(response.status === 400 ? EXIT.usage : EXIT.failed, message, detail);
+  }
+}
+
+/**
+ * Parses one SSE block (`event:`/`data:` lines); comments and blocks without data give `null`.
+ *
+ * @example
+ * ```ts
+ * import { parseSse } from "./client.ts";
+ * const event = parseSse('id: 1\nevent: restart\ndata: {"container":"api"}');
+ * console.assert(event?.type === "restart" && event.data.container === "api");
+ * console.assert(parseSse(": keep-alive") === null);
+ * ```
+ */
+export function parseSse(block: string): StreamEvent | null {
+  let type = "message";
+  const data: string[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") type = value;
+    else if (field === "data") data.push(value);
+  }
+  if (data.length === 0) return null;
+  try {
+    return { type, data: JSON.parse(data.join("\n")) };
+  } catch {
+    return { type, data: { text: data.join("\n") } };
+  }
+}

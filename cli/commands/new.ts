@@ -1,0 +1,135 @@
+/**
+ * `kraken new DIR`: scaffold a project that starts and passes its own test straight away.
+ *
+ * @module
+ */
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { VERSION } from "../version.ts";
+import type { Command } from "../command.ts";
+import { CliError, EXIT, usageError } from "../exit.ts";
+import { appName, type KrakenSource, scaffold } from "./_scaffold.ts";
+
+/**
+ * `kraken new DIR [--kraken-path PATH]`.
+ *
+ * @example
+ * ```sh
+ * kraken new shop && cd shop && deno task test && deno task start
+ * ```
+ */
+export const create: Command = {
+  name: "new",
+  args: "DIR",
+  summary: "scaffold a project: topology (a worker and a process container), a test, tasks",
+  description: "DIR must not exist or be empty. The project imports @kraken/kraken from JSR " +
+    `(jsr:@kraken/kraken@${compatible()}); --kraken-path (or KRAKEN_PATH) points it at a local ` +
+    "checkout instead, e.g. to try an unreleased version or to work offline. A fresh management " +
+    "token goes to DIR/.env, which the tasks load.",
+  flags: {
+    "kraken-path": {
+      type: "string",
+      value: "PATH",
+      description: "use the Kraken checkout at PATH instead of JSR (default: KRAKEN_PATH)",
+    },
+    name: { type: "string", value: "NAME", description: "application name (default: DIR's name)" },
+  },
+  examples: ["kraken new shop", "kraken new shop --kraken-path ../kraken"],
+  async run({ positionals, flags }, io) {
+    const [dir] = positionals;
+    if (!dir) throw usageError("new", "missing DIR");
+    if (positionals.length > 1) throw usageError("new", `unexpected argument "${positionals[1]}"`);
+    const target = resolve(dir);
+    if (await nonEmpty(target)) {
+      throw new CliError(EXIT.usage, `new: ${dir} exists and is not empty; choose a new folder`);
+    }
+    const name = typeof flags.name === "string" ? flags.name : appName(basename(target));
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(name)) {
+      throw usageError("new", `--name must be letters, digits, _ or -, starting with a letter`);
+    }
+    const krakenPath = typeof flags["kraken-path"] === "string"
+      ? flags["kraken-path"]
+      : Deno.env.get("KRAKEN_PATH") || undefined;
+    const kraken = krakenPath ? await localSource(target, krakenPath) : jsrSource();
+    const files = scaffold({ name, kraken, token: newToken() });
+    for (const [path, content] of Object.entries(files)) {
+      const file = join(target, path);
+      await Deno.mkdir(dirname(file), { recursive: true });
+      await Deno.writeTextFile(file, content, path === ".env" ? { mode: 0o600 } : {});
+    }
+    if (io.json) {
+      io.printJson({ ok: true, dir: target, name, files: Object.keys(files), kraken });
+      return 0;
+    }
+    io.print(`${io.out.green("created")} ${io.out.bold(name)} in ${dir}`);
+    for (const path of Object.keys(files)) io.print(io.out.dim(`  ${path}`));
+    io.print(
+      [
+        "",
+        "next:",
+        `  cd ${dir}`,
+        "  deno task test             # starts the topology and asks both containers",
+        "  deno task start            # runs it; Ctrl-C stops it",
+        "  deno task kraken status    # from another terminal",
+      ].join("\n"),
+    );
+    return 0;
+  },
+};
+
+/** `^major.minor` of this CLI's version. */
+function compatible(): string {
+  const [major, minor] = VERSION.split(".");
+  return `^${major}.${minor}`;
+}
+
+function jsrSource(): KrakenSource {
+  return { kind: "jsr", specifier: `jsr:@kraken/kraken@${compatible()}` };
+}
+
+/** A local checkout: its mod.ts must exist; its npm imports go into the project's import map. */
+async function localSource(target: string, path: string): Promise<KrakenSource> {
+  const root = resolve(path);
+  try {
+    await Deno.stat(join(root, "mod.ts"));
+  } catch {
+    throw new CliError(
+      EXIT.usage,
+      `new: --kraken-path ${path} has no mod.ts: not a Kraken checkout`,
+    );
+  }
+  let imports: Record<string, string> = {};
+  try {
+    const config = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
+    // Only package imports carry over: relative entries mean nothing from the project's folder.
+    imports = Object.fromEntries(
+      Object.entries(config.imports ?? {}).filter(([, v]) =>
+        typeof v === "string" && /^(npm|jsr|https?):/.test(v)
+      ),
+    ) as Record<string, string>;
+  } catch {
+    // A checkout without deno.json imports nothing by bare name.
+  }
+  // Relative when the two share a folder below the root (they move together), else absolute.
+  let rel = relative(target, root).replaceAll("\\", "/");
+  const shared = rel.split("/").filter((part) => part === "..").length <
+    target.split("/").filter(Boolean).length;
+  if (!shared) rel = root;
+  else if (!rel.startsWith(".")) rel = rel === "" ? "." : `./${rel}`;
+  return { kind: "path", path: rel, imports };
+}
+
+async function nonEmpty(dir: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(dir)) return true;
+    return false;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    if (error instanceof Deno.errors.NotADirectory) return true;
+    throw error;
+  }
+}
+
+function newToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,144 @@
+/**
+ * `kraken reload [FILE]`: show the plan that takes the running topology to an edited file, ask,
+ * then apply it while printing each step as it is done.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { formatPlan, type Plan, type PlanStep } from "../../config/plan.ts";
+import type { Command, Io } from "../command.ts";
+import { connect } from "../connection.ts";
+import { CliError, EXIT, usageError } from "../exit.ts";
+import type { ManagementClient } from "../client.ts";
+
+/** What `POST /v1/apply` answers. */
+interface ApplyResult {
+  applied: boolean;
+  plan: Plan;
+  text: string;
+}
+
+/**
+ * `kraken reload [FILE] [--yes] [--dry-run]`.
+ *
+ * @example
+ * ```sh
+ * kraken reload            # shows the plan for ./kraken.yaml, asks y/N
+ * kraken reload --yes      # in scripts
+ * ```
+ */
+export const reload: Command = {
+  name: "reload",
+  args: "[FILE]",
+  summary: "show the plan for an edited topology (default ./kraken.yaml), then apply it",
+  description: "The running topology is compared with FILE: containers are added, removed, " +
+    "scaled, replaced (new incarnation first, traffic switched, the old one drained) or updated " +
+    "in place; unchanged ones are untouched. Asks before applying unless --yes; without a " +
+    "terminal to ask on, it refuses (exit 2). The runtime reads FILE itself, so FILE must be on " +
+    "its machine.",
+  api: true,
+  flags: {
+    yes: { type: "boolean", short: "y", description: "apply without asking" },
+    "dry-run": { type: "boolean", description: "only print the plan" },
+  },
+  examples: ["kraken reload", "kraken reload deploy/kraken.yaml --yes", "kraken reload --dry-run"],
+  async run({ positionals, flags }, io) {
+    if (positionals.length > 1) {
+      throw usageError("reload", `unexpected argument "${positionals[1]}"`);
+    }
+    const file = positionals[0] ?? "./kraken.yaml";
+    const path = resolve(file);
+    try {
+      await Deno.stat(path);
+    } catch {
+      throw new CliError(EXIT.usage, `reload: cannot read ${file}: no such file`);
+    }
+    const client = await connect("reload", flags, file);
+    const planned = await client.request<ApplyResult>("POST", "/v1/apply?dry_run=1", { path });
+    const changes = planned.plan.steps.length;
+    if (!io.json) {
+      io.print(changes === 0 ? "nothing to change" : `plan for ${file}:\n${indent(planned.text)}`);
+    }
+    if (changes === 0 || flags["dry-run"] === true) {
+      if (io.json) io.printJson(planned);
+      return 0;
+    }
+    if (flags.yes !== true) {
+      if (!Deno.stdin.isTerminal()) {
+        throw new CliError(
+          EXIT.usage,
+          "reload: refusing to apply without confirmation: stdin is not a terminal; pass --yes",
+        );
+      }
+      if (!await confirm(`apply ${changes} change${changes === 1 ? "" : "s"}? [y/N] `)) {
+        if (io.json) io.printJson({ ...planned, applied: false });
+        else io.error("not applied");
+        return 1;
+      }
+    }
+    const started = performance.now();
+    const applied = await withProgress(
+      client,
+      io,
+      () => client.request<ApplyResult>("POST", "/v1/apply", { path }),
+    );
+    if (io.json) io.printJson(applied);
+    else {
+      io.print(
+        io.out.green(
+          `applied ${applied.plan.steps.length} change${
+            applied.plan.steps.length === 1 ? "" : "s"
+          } in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+        ),
+      );
+    }
+    return 0;
+  },
+};
+
+function indent(text: string): string {
+  return text.split("\n").map((line) => `  ${line}`).join("\n");
+}
+
+/** Asks on the terminal; only `y` or `yes` says yes. */
+async function confirm(question: string): Promise<boolean> {
+  await Deno.stderr.write(new TextEncoder().encode(question));
+  const buffer = new Uint8Array(1024);
+  const n = await Deno.stdin.read(buffer);
+  const answer = n === null ? "" : new TextDecoder().decode(buffer.subarray(0, n)).trim();
+  return /^y(es)?$/i.test(answer);
+}
+
+/**
+ * Runs `apply` while printing the runtime's `apply` step events from `GET /v1/events` (stderr;
+ * nothing with --json). The stream is opened before the apply so no step is missed.
+ */
+async function withProgress<T>(
+  client: ManagementClient,
+  io: Io,
+  apply: () => Promise<T>,
+): Promise<T> {
+  if (io.json) return await apply();
+  const stop = new AbortController();
+  const { promise: opened, resolve: open } = Promise.withResolvers<void>();
+  const events = client.stream("/v1/events?types=apply", (event) => {
+    const step = event.data.step as PlanStep | undefined;
+    if (event.data.phase === "step" && step) {
+      io.error(`  ${io.err.green("✓")} ${describeStep(step)}`);
+    }
+  }, { signal: stop.signal, onOpen: open }).catch(() => {
+    // Progress is a nicety: a lost stream must not fail the apply.
+  }).finally(open);
+  await opened;
+  try {
+    return await apply();
+  } finally {
+    stop.abort();
+    await events;
+  }
+}
+
+/** One step as the plan prints it (its first line). */
+function describeStep(step: PlanStep): string {
+  return formatPlan({ steps: [step], unchanged: [], refused: [] }).split("\n")[0];
+}

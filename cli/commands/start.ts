@@ -1,0 +1,221 @@
+/**
+ * `kraken start [FILE]`: run a topology in the foreground, with its management API when the
+ * topology has a `management:` block. Ctrl-C (or SIGTERM, or `kraken shutdown`) shuts it down
+ * gracefully; a second Ctrl-C exits at once.
+ *
+ * @module
+ */
+import { loadTopology } from "../../config/load.ts";
+import type { Topology } from "../../config/topology.ts";
+import { serveManagement } from "../../management/server.ts";
+import { TopologyError } from "../../protocol/errors.ts";
+import type { LogLevel } from "../../protocol/envelope.ts";
+import { type LogEntry, Runtime } from "../../runtime/runtime.ts";
+import type { Command, Io } from "../command.ts";
+import { CliError, EXIT, usageError } from "../exit.ts";
+import { formatDuration, formatLog, renderTree } from "../output.ts";
+
+const LEVELS = ["debug", "info", "warn", "error", "silent"];
+
+/**
+ * `kraken start [FILE] [--listen ADDR] [--log-level LEVEL]`.
+ *
+ * @example
+ * ```sh
+ * KRAKEN_TOKEN=$(openssl rand -hex 16) kraken start ./kraken.yaml
+ * ```
+ */
+export const start: Command = {
+  name: "start",
+  args: "[FILE]",
+  summary: "run a topology (default ./kraken.yaml) in the foreground; Ctrl-C stops it gracefully",
+  description: "With a management: block, the management API listens too (the address is " +
+    "printed) and the other commands can reach it. Log lines go to stderr. With --json, stdout " +
+    'gets one JSON object per line: {"type":"started",…}, {"type":"log",…}, {"type":"stopped",…}. ' +
+    "Exits 0 after a requested shutdown, 1 if the application failed (its root supervisor gave " +
+    "up), 2 for a bad topology.",
+  flags: {
+    listen: {
+      type: "string",
+      value: "ADDR",
+      description: "management API address, overriding management.listen (e.g. 127.0.0.1:0)",
+    },
+    "log-level": {
+      type: "string",
+      value: "LEVEL",
+      description: "debug | info (default) | warn | error | silent",
+    },
+  },
+  examples: [
+    "kraken start",
+    "kraken start deploy/kraken.yaml --listen 127.0.0.1:9191",
+    "kraken start --json | jq -c 'select(.type == \"log\")'",
+  ],
+  async run({ positionals, flags }, io) {
+    if (positionals.length > 1) {
+      throw usageError("start", `unexpected argument "${positionals[1]}"`);
+    }
+    const file = positionals[0] ?? "./kraken.yaml";
+    const level = flags["log-level"] ?? "info";
+    if (typeof level !== "string" || !LEVELS.includes(level)) {
+      throw usageError("start", `--log-level must be one of ${LEVELS.join(", ")}, got "${level}"`);
+    }
+    const topology = await load(file);
+    const management = topology.management;
+    if (flags.listen !== undefined && !management) {
+      throw usageError("start", `--listen needs a management: block (with a token) in ${file}`);
+    }
+    const progress = startProgress(topology, io);
+    // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
+    const backlog: (LogEntry & { time: number })[] = [];
+    let keep = true;
+    const logger = (entry: LogEntry) => {
+      const line = { ...entry, time: Date.now() };
+      if (keep && backlog.length < 1000) backlog.push(line);
+      progress.pause();
+      if (io.json) io.printJson({ type: "log", ...line });
+      else io.error(formatLog(line, io.err));
+      progress.resume();
+    };
+    let rt: Runtime;
+    const began = performance.now();
+    try {
+      rt = await Runtime.start(file, { logLevel: level as LogLevel | "silent", logger });
+    } catch (error) {
+      if (error instanceof TopologyError) throw new CliError(EXIT.usage, error.message);
+      throw new CliError(
+        EXIT.failed,
+        `the application failed to start: ${(error as Error).message}`,
+      );
+    } finally {
+      progress.done();
+    }
+    const took = performance.now() - began;
+    let api: Awaited<ReturnType<typeof serveManagement>> | null = null;
+    if (management) {
+      try {
+        api = await serveManagement(rt, {
+          listen: typeof flags.listen === "string" ? flags.listen : management.listen,
+          token: management.token,
+          backlog: backlog.splice(0),
+        });
+      } catch (error) {
+        await rt.shutdown();
+        throw new CliError(
+          error instanceof TypeError ? EXIT.usage : EXIT.failed,
+          `the management API cannot listen on ${flags.listen ?? management.listen}: ${
+            (error as Error).message
+          }`,
+        );
+      }
+    }
+    keep = false;
+    backlog.length = 0;
+    announce(rt, io, { file, took, api: api?.url ?? null });
+
+    let signals = 0;
+    const onSignal = () => {
+      signals++;
+      if (signals > 1) {
+        io.error("kraken start: second interrupt: exiting now");
+        Deno.exit(130);
+      }
+      if (!io.json) io.error("shutting down… (Ctrl-C again to exit at once)");
+      rt.shutdown();
+    };
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    const error = await rt.closed;
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await api?.close();
+    const leaked = rt.tree().leaked;
+    if (leaked.length > 0) {
+      // Their threads cannot be stopped from JavaScript; this process's exit ends them.
+      io.error(
+        `kraken start: ${leaked.length} worker thread(s) stuck in a busy loop (${
+          leaked.map((l) => l.instance).join(", ")
+        }) end with this process`,
+      );
+    }
+    if (io.json) {
+      io.printJson({ type: "stopped", ok: !error, ...(error ? { error: error.message } : {}) });
+    }
+    if (error) throw new CliError(EXIT.failed, `the application failed: ${error.message}`);
+    if (!io.json) io.error("stopped");
+    return 0;
+  },
+};
+
+async function load(file: string): Promise<Topology> {
+  try {
+    return await loadTopology(file);
+  } catch (error) {
+    if (error instanceof TopologyError) throw new CliError(EXIT.usage, error.message);
+    throw error;
+  }
+}
+
+/**
+ * Shows what is starting: a line per container, then (on a terminal) a ticking elapsed time that
+ * log lines interrupt cleanly.
+ */
+function startProgress(topology: Topology, io: Io) {
+  const containers = topology.containers.map((c) => `${c.name} (${c.mode} ×${c.replicas})`);
+  if (io.json) return { pause() {}, resume() {}, done() {} };
+  io.error(
+    `starting ${io.err.bold(topology.name)}: ${containers.join(", ") || "no containers"}`,
+  );
+  const tty = Deno.stderr.isTerminal();
+  const began = performance.now();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const encoder = new TextEncoder();
+  const draw = () =>
+    Deno.stderr.writeSync(
+      encoder.encode(`\r${io.err.dim(`starting… ${formatDuration(performance.now() - began)}`)}`),
+    );
+  const clear = () => Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+  if (tty) timer = setInterval(draw, 100);
+  return {
+    pause: () => tty && timer && clear(),
+    resume: () => tty && timer && draw(),
+    done() {
+      if (!timer) return;
+      clearInterval(timer);
+      timer = undefined;
+      clear();
+    },
+  };
+}
+
+function announce(rt: Runtime, io: Io, info: { file: string; took: number; api: URL | null }) {
+  const tree = rt.tree();
+  const instances = tree.containers.reduce((n, c) => n + c.running, 0);
+  if (io.json) {
+    io.printJson({
+      type: "started",
+      name: tree.name,
+      file: info.file,
+      pid: Deno.pid,
+      containers: tree.containers.length,
+      instances,
+      startedInMs: Math.round(info.took),
+      management: info.api?.href ?? null,
+    });
+    return;
+  }
+  io.print(
+    `${io.out.green("running")} ${
+      io.out.bold(tree.name)
+    }: ${tree.containers.length} containers, ${instances} instances, started in ${
+      formatDuration(info.took)
+    }`,
+  );
+  io.print(
+    info.api
+      ? `management API: ${io.out.cyan(info.api.href)}`
+      : io.out.dim("no management: block: kraken status/scale/reload cannot reach this runtime"),
+  );
+  io.print(renderTree(tree, io.out));
+  io.print(io.out.dim("Ctrl-C to stop"));
+}

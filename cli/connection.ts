@@ -1,0 +1,137 @@
+/**
+ * Where the CLI finds a running topology's management API, and its token: `--url`/`--token`,
+ * else `KRAKEN_URL`/`KRAKEN_TOKEN`, else the `management:` block of `./kraken.yaml` (its
+ * `${VAR}`s read from the environment), else `http://127.0.0.1:9090`.
+ *
+ * @module
+ */
+import type * as Yaml from "yaml";
+import { ManagementClient } from "./client.ts";
+import { usageError } from "./exit.ts";
+
+/** The URL used when nothing says otherwise. */
+export const DEFAULT_URL = "http://127.0.0.1:9090/";
+
+/** The flags every API command accepts. */
+export interface ConnectionFlags {
+  /** `--url`. */
+  url?: string;
+  /** `--token`. */
+  token?: string;
+}
+
+/** The `management:` block of a topology file, read leniently (nothing is validated here). */
+export interface ManagementBlock {
+  /** `management.listen`, if written. */
+  listen?: string;
+  /** `management.token` with `${VAR}` expanded; absent when a variable is unset. */
+  token?: string;
+}
+
+/**
+ * Reads the `management:` block of a YAML topology without validating the rest (the CLI only
+ * needs to know where to connect). A missing or unreadable file gives `null`.
+ *
+ * @param file The topology file (default `./kraken.yaml`).
+ * @param env Reads an environment variable.
+ *
+ * @example
+ * ```ts ignore
+ * import { readManagementBlock } from "./connection.ts";
+ * const block = await readManagementBlock("./kraken.yaml");
+ * console.log(block?.listen);
+ * ```
+ */
+export async function readManagementBlock(
+  file = "./kraken.yaml",
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): Promise<ManagementBlock | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch {
+    return null;
+  }
+  const { parse }: typeof Yaml = await import("yaml");
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return null;
+  }
+  const block = (doc as { management?: unknown } | null)?.management;
+  if (typeof block !== "object" || block === null) return null;
+  const { listen, token } = block as Record<string, unknown>;
+  const expand = (value: unknown): string | undefined => {
+    if (typeof value !== "string") return undefined;
+    let unset = false;
+    const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env(name);
+      if (found === undefined) unset = true;
+      return found ?? "";
+    });
+    return unset ? undefined : out;
+  };
+  return { listen: expand(listen), token: expand(token) };
+}
+
+/**
+ * The base URL for a `listen` address: a wildcard host (`0.0.0.0`, `::`) is reached on loopback.
+ *
+ * @example
+ * ```ts
+ * import { urlForListen } from "./connection.ts";
+ * console.assert(urlForListen("0.0.0.0:9090").href === "http://127.0.0.1:9090/");
+ * console.assert(urlForListen(":8080").href === "http://127.0.0.1:8080/");
+ * ```
+ */
+export function urlForListen(listen: string): URL {
+  const text = listen.trim();
+  if (/^https?:\/\//.test(text)) return new URL(text.endsWith("/") ? text : `${text}/`);
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  if (v6) {
+    const host = v6[1] === "::" ? "[::1]" : `[${v6[1]}]`;
+    return new URL(`http://${host}:${v6[2]}/`);
+  }
+  const m = /^([^:]*):?(\d+)$/.exec(text);
+  if (!m) throw new TypeError(`not a listen address: ${JSON.stringify(listen)}`);
+  const host = m[1] === "" || m[1] === "0.0.0.0" ? "127.0.0.1" : m[1];
+  return new URL(`http://${host}:${m[2]}/`);
+}
+
+/**
+ * A client for the runtime the flags, the environment or `file` point at.
+ *
+ * @param command The command, for error messages.
+ * @param flags `--url` and `--token`.
+ * @param file The topology file whose `management:` block is the fallback.
+ * @throws {CliError} Exit 2 for a malformed URL.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./connection.ts";
+ * const client = await connect("status", { url: "http://127.0.0.1:9090" });
+ * ```
+ */
+export async function connect(
+  command: string,
+  flags: ConnectionFlags,
+  file = "./kraken.yaml",
+): Promise<ManagementClient> {
+  const envUrl = Deno.env.get("KRAKEN_URL") || undefined;
+  const envToken = Deno.env.get("KRAKEN_TOKEN") || undefined;
+  const block = flags.url && flags.token ? null : await readManagementBlock(file);
+  const token = flags.token ?? envToken ?? block?.token;
+  const given = flags.url ?? envUrl;
+  let url: URL;
+  try {
+    url = given
+      ? new URL(/^https?:\/\//.test(given) ? given.replace(/\/?$/, "/") : `http://${given}/`)
+      : block?.listen
+      ? urlForListen(block.listen)
+      : new URL(DEFAULT_URL);
+  } catch {
+    throw usageError(command, `--url must be an http:// URL, got ${JSON.stringify(given)}`);
+  }
+  return new ManagementClient(url, token);
+}

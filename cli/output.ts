@@ -1,0 +1,280 @@
+/**
+ * What the CLI prints: colours (off with `NO_COLOR`, `--no-color` or when not a terminal), the
+ * supervision tree as a table, durations and log lines. Rendering is pure: functions take the
+ * data and a {@linkcode Palette} and return text.
+ *
+ * @module
+ */
+import type { ContainerSnapshot, TreeSnapshot } from "../runtime/runtime.ts";
+
+/** Colour functions; each returns its text unchanged when colours are off. */
+export interface Palette {
+  /** Whether colours are on. */
+  readonly enabled: boolean;
+  /** Success, running. */
+  green(text: string): string;
+  /** Transitional states, warnings. */
+  yellow(text: string): string;
+  /** Failures. */
+  red(text: string): string;
+  /** Names, headings. */
+  bold(text: string): string;
+  /** Secondary detail. */
+  dim(text: string): string;
+  /** Modes, URLs. */
+  cyan(text: string): string;
+}
+
+/**
+ * A palette, on or off.
+ *
+ * @example
+ * ```ts
+ * import { palette } from "./output.ts";
+ * console.assert(palette(false).red("x") === "x");
+ * console.assert(palette(true).red("x") === "\x1b[31mx\x1b[39m");
+ * ```
+ */
+export function palette(enabled: boolean): Palette {
+  const wrap = (open: number, close: number) => (text: string) =>
+    enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text;
+  return {
+    enabled,
+    green: wrap(32, 39),
+    yellow: wrap(33, 39),
+    red: wrap(31, 39),
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+    cyan: wrap(36, 39),
+  };
+}
+
+/**
+ * Whether to colour what goes to stdout (or stderr): never with `NO_COLOR` set (any non-empty
+ * value, see no-color.org) or `--no-color`, only when the stream is a terminal.
+ *
+ * @param flag The `--color` flag (`false` for `--no-color`), if given.
+ * @param stream Which stream will be written.
+ *
+ * @example
+ * ```ts ignore
+ * import { palette, useColor } from "./output.ts";
+ * const c = palette(useColor(undefined, "stdout"));
+ * ```
+ */
+export function useColor(flag: boolean | undefined, stream: "stdout" | "stderr"): boolean {
+  if (flag === false) return false;
+  if ((Deno.env.get("NO_COLOR") ?? "") !== "") return false;
+  if (flag === true) return true;
+  return (stream === "stdout" ? Deno.stdout : Deno.stderr).isTerminal();
+}
+
+/** Removes ANSI colour codes (for measuring and comparing). */
+export function stripAnsi(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+/**
+ * A duration as people read it: `850ms`, `12s`, `3m 4s`, `2h 5m`, `3d 4h`.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./output.ts";
+ * console.assert(formatDuration(184_000) === "3m 4s");
+ * console.assert(formatDuration(0) === "0s");
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return ms <= 0 ? "0s" : `${Math.round(ms)}ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/**
+ * A container's overall state from its instances: `running` (all wanted replicas up), `starting`,
+ * `restarting`, `degraded` (fewer up than wanted), `held` (kept stopped on purpose), `idle`
+ * (scaled to 0).
+ *
+ * @example
+ * ```ts
+ * import { containerState } from "./output.ts";
+ * console.assert(containerState({ replicas: 0, running: 0, held: false, instances: [] }) === "idle");
+ * ```
+ */
+export function containerState(
+  c: Pick<ContainerSnapshot, "replicas" | "running" | "held" | "instances">,
+): string {
+  if (c.held) return "held";
+  if (c.replicas === 0) return "idle";
+  if (c.running >= c.replicas) return "running";
+  if (c.instances.some((i) => i.state === "restarting")) return "restarting";
+  if (c.instances.some((i) => i.state === "starting")) return "starting";
+  return "degraded";
+}
+
+function colourState(state: string, c: Palette): string {
+  switch (state) {
+    case "running":
+      return c.green(state);
+    case "starting":
+    case "restarting":
+    case "stopping":
+    case "idle":
+      return c.yellow(state);
+    default:
+      return c.red(state);
+  }
+}
+
+/**
+ * Aligns rows into columns; widths ignore colour codes.
+ *
+ * @example
+ * ```ts
+ * import { table } from "./output.ts";
+ * console.assert(table([["a", "bb"], ["ccc", "d"]]) === "a    bb\nccc  d");
+ * ```
+ */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, stripAnsi(cell).length));
+  }
+  return rows.map((row) =>
+    row.map((cell, i) =>
+      i === row.length - 1 ? cell : cell + " ".repeat(widths[i] - stripAnsi(cell).length)
+    ).join("  ")
+  ).join("\n");
+}
+
+/** Options of {@linkcode renderTree}. */
+export interface TreeOptions {
+  /** One row per instance under each container (id, node, state, restarts, uptime). */
+  instances?: boolean;
+}
+
+/**
+ * The supervision tree as text: a heading with the application and its root supervisor, then one
+ * row per container (nested children indented) with name, mode, host, state, replicas
+ * (running/wanted), restarts and uptime (of its longest-running instance).
+ *
+ * @example
+ * ```ts
+ * import { palette, renderTree } from "./output.ts";
+ * const text = renderTree({
+ *   name: "shop",
+ *   supervisor: { strategy: "one_for_one", intensity: 5, period: 10000, state: "running" },
+ *   containers: [],
+ *   relayed: 0,
+ *   peers: [],
+ *   leaked: [],
+ * }, palette(false));
+ * console.assert(text.startsWith("shop"));
+ * ```
+ */
+export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions = {}): string {
+  const s = tree.supervisor;
+  const lines = [
+    `${c.bold(tree.name)}  ${colourState(s.state, c)}  ${
+      c.dim(`${s.strategy}, at most ${s.intensity} restarts in ${formatDuration(s.period)}`)
+    }`,
+  ];
+  const rows: string[][] = [["NAME", "MODE", "HOST", "STATE", "REPLICAS", "RESTARTS", "UPTIME"]
+    .map((h) => c.dim(h))];
+  const walk = (list: readonly ContainerSnapshot[], prefix: string) => {
+    list.forEach((container, index) => {
+      const last = index === list.length - 1;
+      const branch = prefix === "" && list === tree.containers ? "" : last ? "└─ " : "├─ ";
+      const uptime = Math.max(0, ...container.instances.map((i) => i.uptime));
+      const state = containerState(container);
+      rows.push([
+        c.dim(prefix + branch) + c.bold(container.name),
+        c.cyan(container.mode),
+        container.host,
+        colourState(state, c),
+        `${container.running}/${container.replicas}`,
+        container.restarts > 0 ? c.yellow(String(container.restarts)) : "0",
+        uptime > 0 ? formatDuration(uptime) : c.dim("-"),
+      ]);
+      const childPrefix = prefix + (branch === "" ? "" : last ? "   " : "│  ");
+      if (options.instances) {
+        for (const instance of container.instances) {
+          rows.push([
+            c.dim(`${childPrefix}  · ${instance.id}`),
+            c.dim(instance.node),
+            "",
+            colourState(instance.state, c),
+            "",
+            instance.restarts > 0 ? c.yellow(String(instance.restarts)) : c.dim("0"),
+            instance.uptime > 0 ? formatDuration(instance.uptime) : c.dim("-"),
+          ]);
+        }
+      }
+      if (container.children?.length) walk(container.children, childPrefix);
+    });
+  };
+  walk(tree.containers, "");
+  if (tree.containers.length === 0) lines.push(c.dim("(no containers)"));
+  else lines.push(table(rows));
+  if (tree.peers.length > 0) {
+    lines.push("", c.bold("peers"));
+    lines.push(table(tree.peers.map((peer) => [
+      c.bold(peer.name),
+      peer.address ?? c.dim("(dialed in)"),
+      peer.state === "connected" ? c.green(peer.state) : c.yellow(peer.state),
+      `for ${formatDuration(peer.since)}`,
+      c.dim(peer.containers.join(", ")),
+    ])));
+  }
+  if (tree.leaked.length > 0) {
+    lines.push(
+      c.yellow(
+        `${tree.leaked.length} worker thread(s) stuck in a busy loop: ${
+          tree.leaked.map((l) => l.instance).join(", ")
+        }`,
+      ),
+    );
+  }
+  return lines.join("\n");
+}
+
+/** A log line to print. */
+export interface PrintableLog {
+  /** Milliseconds since the epoch. */
+  time: number;
+  /** Severity. */
+  level: string;
+  /** `runtime` or the instance id. */
+  source: string;
+  /** The text. */
+  message: string;
+}
+
+/**
+ * One log line: `12:03:04.567 INFO  [api#0.1] message`, the level coloured.
+ *
+ * @example
+ * ```ts
+ * import { formatLog, palette } from "./output.ts";
+ * const line = formatLog({ time: 0, level: "warn", source: "api#0.1", message: "slow" }, palette(false));
+ * console.assert(line.endsWith("WARN  [api#0.1] slow"));
+ * ```
+ */
+export function formatLog(entry: PrintableLog, c: Palette): string {
+  const time = new Date(entry.time).toISOString().slice(11, 23);
+  const level = entry.level.toUpperCase().padEnd(5);
+  const coloured = entry.level === "error"
+    ? c.red(level)
+    : entry.level === "warn"
+    ? c.yellow(level)
+    : entry.level === "debug"
+    ? c.dim(level)
+    : c.green(level);
+  return `${c.dim(time)} ${coloured} ${c.cyan(`[${entry.source}]`)} ${entry.message}`;
+}

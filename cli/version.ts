@@ -1,0 +1,16 @@
+/**
+ * The CLI's version.
+ *
+ * @module
+ */
+
+/**
+ * The CLI's version, kept equal to the package's (deno.json).
+ *
+ * @example
+ * ```ts
+ * import { VERSION } from "./version.ts";
+ * console.assert(/^\d+\.\d+\.\d+/.test(VERSION));
+ * ```
+ */
+export const VERSION = "0.1.0";

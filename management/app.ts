@@ -1,0 +1,434 @@
+/**
+ * The management API as a hono app: every route of `docs/management-api.md`, behind one bearer
+ * token. No socket here ({@linkcode managementApp} answers `app.request()` in tests);
+ * `serveManagement` in `server.ts` puts it on `Deno.serve`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ContainerInput, TopologyInput } from "../config/topology.ts";
+import { formatPlan } from "../config/plan.ts";
+import type { StopMode } from "../runtime/container.ts";
+import type { ContainerSnapshot, Runtime, RuntimeEvents } from "../runtime/runtime.ts";
+import { prometheusText } from "./prometheus.ts";
+import { bearerChecker } from "./_auth.ts";
+import { badRequest, errorResponse, HttpError } from "./_errors.ts";
+import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
+
+/** Options of {@linkcode managementApp}. */
+export interface ManagementAppOptions {
+  /** Aborting it ends every open event and log stream (the server is closing). */
+  signal?: AbortSignal;
+  /** Log lines kept for `GET /v1/logs` (default 1000). */
+  logHistory?: number;
+  /** Milliseconds between SSE keep-alive comments (default 15 s; 0: none). */
+  heartbeat?: number;
+  /**
+   * Log lines from before the app was built (e.g. while the runtime booted), oldest first: they
+   * start the history `GET /v1/logs` serves.
+   */
+  backlog?: readonly { time: number; level: string; source: string; message: string }[];
+}
+
+/**
+ * The management API as a request handler: `fetch` for `Deno.serve`, `request` for tests (a path
+ * is enough: `app.request("/v1/tree", { headers })`). Built with hono, which stays an
+ * implementation detail.
+ */
+export interface ManagementApp {
+  /** Answers one request. */
+  fetch(request: Request): Response | Promise<Response>;
+  /** Answers a request given as a path or URL (and init), without a socket. */
+  request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
+}
+
+/** The events `GET /v1/events` streams. */
+export const EVENT_TYPES = [
+  "start",
+  "exit",
+  "restart",
+  "unresponsive",
+  "escalate",
+  "apply",
+] as const;
+/** One of {@linkcode EVENT_TYPES}. */
+export type EventType = typeof EVENT_TYPES[number];
+
+const STOP_MODES: readonly StopMode[] = ["graceful", "kill", "graceful-then-kill"];
+
+/**
+ * Builds the management API for `rt`. Every route requires `Authorization: Bearer <token>`
+ * (compared in constant time); errors answer `{ error: { type, message, key? } }`.
+ *
+ * The app starts listening to `rt`'s log lines at once (for `GET /v1/logs`); abort
+ * `options.signal` to stop, or let the runtime shut down.
+ *
+ * @param rt The running runtime.
+ * @param token The bearer token clients must send.
+ * @param options Stream settings and the signal that ends open streams.
+ * @returns The app (`app.fetch` for `Deno.serve`, `app.request` for tests).
+ * @throws {TypeError} An empty token.
+ *
+ * @example Asking for the tree without a socket
+ * ```ts ignore
+ * import { Runtime } from "jsr:@kraken/kraken";
+ * import { managementApp } from "jsr:@kraken/kraken/management";
+ * const rt = await Runtime.start("./kraken.yaml");
+ * const app = managementApp(rt, "s3cret");
+ * const res = await app.request("/v1/tree", { headers: { authorization: "Bearer s3cret" } });
+ * console.log(res.status, await res.json());
+ * await rt.shutdown();
+ * ```
+ */
+export function managementApp(
+  rt: Runtime,
+  token: string,
+  options: ManagementAppOptions = {},
+): ManagementApp {
+  const check = bearerChecker(token);
+  const history = new LogHistory(options.logHistory ?? 1000);
+  for (const line of options.backlog ?? []) {
+    history.add({ ...line, container: containerOf(line.source) });
+  }
+  const offLog = rt.on("log", (entry) => {
+    history.add({
+      time: entry.time,
+      level: entry.level,
+      source: entry.source,
+      container: containerOf(entry.source),
+      message: entry.message,
+    });
+  });
+  // Streams end when the runtime stops: clients see the end instead of a silent socket.
+  const stopped = new AbortController();
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, stopped.signal])
+    : stopped.signal;
+  rt.closed.then(() => stopped.abort());
+  signal.addEventListener("abort", offLog, { once: true });
+  let applying = false;
+
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const { status, body } = errorResponse(error);
+    return c.json(body, status as ContentfulStatusCode);
+  });
+  app.notFound((c) =>
+    c.json(
+      { error: { type: "NotFound", message: `no route ${c.req.method} ${c.req.path}` } },
+      404,
+    )
+  );
+
+  // Authentication comes first: without a valid token even a wrong path answers 401.
+  app.use("*", async (c, next) => {
+    const verdict = check(c.req.header("authorization"));
+    if (verdict !== "ok") {
+      c.header("www-authenticate", 'Bearer realm="kraken"');
+      return c.json({
+        error: {
+          type: "Unauthorized",
+          message: verdict === "missing"
+            ? "missing bearer token: send the header Authorization: Bearer <token>"
+            : "wrong bearer token",
+        },
+      }, 401);
+    }
+    await next();
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: 1 << 20,
+      onError: (c) =>
+        c.json({ error: { type: "PayloadTooLarge", message: "the body is over 1 MiB" } }, 413),
+    }),
+  );
+
+  app.get("/v1/tree", (c) => c.json(rt.tree()));
+
+  app.get("/v1/containers/:name", (c) => {
+    const name = c.req.param("name");
+    const snapshot = mustFind(rt, name);
+    const metrics = rt.metrics().find((m) => m.container === name) ?? null;
+    return c.json({ container: snapshot, metrics });
+  });
+
+  app.post("/v1/containers/:name/restart", async (c) => {
+    const name = c.req.param("name");
+    const mode = stopMode(c, await readBody(c));
+    assertRunning(rt);
+    await rt.restart(name, mode ? { mode } : {});
+    return c.json({ ok: true, container: mustFind(rt, name) });
+  });
+
+  app.post("/v1/containers/:name/stop", async (c) => {
+    const name = c.req.param("name");
+    const mode = stopMode(c, await readBody(c));
+    assertRunning(rt);
+    await rt.stop(name, mode ? { mode } : {});
+    return c.json({ ok: true, stopped: name });
+  });
+
+  app.post("/v1/containers/:name/scale", async (c) => {
+    const name = c.req.param("name");
+    const body = await readBody(c);
+    const replicas = body.replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+      throw badRequest(
+        `replicas must be a whole number >= 0, got ${JSON.stringify(replicas) ?? "nothing"}`,
+        "replicas",
+      );
+    }
+    assertRunning(rt);
+    const from = mustFind(rt, name).replicas;
+    await rt.scale(name, replicas);
+    return c.json({ ok: true, from, to: replicas, container: mustFind(rt, name) });
+  });
+
+  app.post("/v1/containers", async (c) => {
+    const body = await readBody(c);
+    const { name, spec, replace, parent } = body;
+    if (typeof name !== "string" || name === "") {
+      throw badRequest("name must be a non-empty string", "name");
+    }
+    if (typeof spec !== "object" || spec === null || Array.isArray(spec)) {
+      throw badRequest('spec must be a container object, e.g. { "module": "./api.ts" }', "spec");
+    }
+    if (replace !== undefined && typeof replace !== "boolean") {
+      throw badRequest(`replace must be true or false, got ${JSON.stringify(replace)}`, "replace");
+    }
+    if (parent !== undefined && typeof parent !== "string") {
+      throw badRequest(`parent must be a container name, got ${JSON.stringify(parent)}`, "parent");
+    }
+    assertRunning(rt);
+    if (!replace && findContainer(rt.tree().containers, name)) {
+      throw new HttpError(
+        409,
+        "Conflict",
+        `a container named "${name}" already exists; send "replace": true to replace it`,
+        "name",
+      );
+    }
+    await rt.spawn(name, spec as ContainerInput, { replace: replace === true, parent });
+    return c.json({ ok: true, container: findContainer(rt.tree().containers, name) ?? null }, 201);
+  });
+
+  app.post("/v1/apply", async (c) => {
+    const dryRun = flag(c, "dry_run");
+    const body = await readBody(c);
+    let source: string | TopologyInput;
+    if (typeof body.path === "string" && !("containers" in body)) source = body.path;
+    else if (typeof body.containers === "object" && body.containers !== null) {
+      source = body as unknown as TopologyInput;
+    } else {
+      throw badRequest(
+        'the body must be a topology object ({ "containers": { … } }) or { "path": "kraken.yaml" }',
+      );
+    }
+    assertRunning(rt);
+    if (dryRun) {
+      const plan = await rt.apply(source, { dryRun });
+      return c.json({ applied: false, plan, text: formatPlan(plan) });
+    }
+    // Two clients applying at once is a mistake to report, not a queue to build.
+    if (applying) {
+      throw new HttpError(409, "Conflict", "another apply is in progress; try again when it ends");
+    }
+    applying = true;
+    try {
+      const plan = await rt.apply(source);
+      return c.json({ applied: true, plan, text: formatPlan(plan) });
+    } finally {
+      applying = false;
+    }
+  });
+
+  app.get("/v1/events", (c) => {
+    const types = eventTypes(c.req.query("types"));
+    return streamResponse({
+      format: streamFormat(c),
+      signal,
+      heartbeat: options.heartbeat,
+      subscribe(push) {
+        const offs = types.map((type) =>
+          rt.on(type, (event: RuntimeEvents[typeof type]) => push(type, eventData(type, event)))
+        );
+        return () => offs.forEach((off) => off());
+      },
+    });
+  });
+
+  app.get("/v1/logs", (c) => {
+    const container = c.req.query("container") || undefined;
+    const follow = flag(c, "follow");
+    const tail = count(c, "tail", 100);
+    if (
+      container !== undefined && container !== "runtime" && !history.has(container) &&
+      !findContainer(rt.tree().containers, container)
+    ) {
+      throw new HttpError(404, "NotFound", unknownContainer(rt, container), "container");
+    }
+    return streamResponse({
+      format: streamFormat(c),
+      signal,
+      heartbeat: options.heartbeat,
+      subscribe(push, end) {
+        for (const line of history.recent(container, tail)) push("log", { ...line });
+        if (!follow) {
+          end();
+          return () => {};
+        }
+        return history.listen((line) => {
+          if (container === undefined || line.container === container) push("log", { ...line });
+        });
+      },
+    });
+  });
+
+  app.post("/v1/shutdown", (c) => {
+    // Answer first: shutting down closes the server this response travels on.
+    setTimeout(() => rt.shutdown(), 0);
+    return c.json({ ok: true, shuttingDown: true }, 202);
+  });
+
+  app.get("/v1/metrics", (c) => c.json(rt.metrics()));
+
+  app.get("/metrics", (c) =>
+    c.body(prometheusText(rt.metrics()), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
+
+  return app;
+}
+
+/** A container anywhere in a tree (nested children included), by name. */
+function findContainer(
+  containers: readonly ContainerSnapshot[],
+  name: string,
+): ContainerSnapshot | undefined {
+  for (const container of containers) {
+    if (container.name === name) return container;
+    const child = findContainer(container.children ?? [], name);
+    if (child) return child;
+  }
+  return undefined;
+}
+
+function mustFind(rt: Runtime, name: string): ContainerSnapshot {
+  const found = findContainer(rt.tree().containers, name);
+  if (!found) throw new HttpError(404, "NotFound", unknownContainer(rt, name));
+  return found;
+}
+
+function unknownContainer(rt: Runtime, name: string): string {
+  const names: string[] = [];
+  const walk = (list: readonly ContainerSnapshot[]) =>
+    list.forEach((c) => {
+      names.push(c.name);
+      walk(c.children ?? []);
+    });
+  walk(rt.tree().containers);
+  return `no container named "${name}" (known: ${names.join(", ") || "none"})`;
+}
+
+function assertRunning(rt: Runtime): void {
+  const state = rt.tree().supervisor.state;
+  if (state !== "running") {
+    throw new HttpError(503, "Unavailable", `the runtime is ${state.replace("_", " ")}`);
+  }
+}
+
+/** The JSON object body; empty means `{}`. */
+async function readBody(c: Context): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, "BadJson", `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new HttpError(400, "BadJson", "the body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+function stopMode(c: Context, body: Record<string, unknown>): StopMode | undefined {
+  const mode = c.req.query("mode") ?? body.mode;
+  if (mode === undefined) return undefined;
+  if (!STOP_MODES.includes(mode as StopMode)) {
+    throw badRequest(
+      `mode must be one of ${STOP_MODES.join(", ")}, got ${JSON.stringify(mode)}`,
+      "mode",
+    );
+  }
+  return mode as StopMode;
+}
+
+/** `?name=1`, `true`, `yes` or a bare `?name` are on; `0`, `false`, `no` off. */
+function flag(c: Context, name: string): boolean {
+  const value = c.req.query(name);
+  if (value === undefined) return false;
+  if (["", "1", "true", "yes"].includes(value)) return true;
+  if (["0", "false", "no"].includes(value)) return false;
+  throw badRequest(`${name} must be 1 or 0, got ${JSON.stringify(value)}`, name);
+}
+
+function count(c: Context, name: string, fallback: number): number {
+  const value = c.req.query(name);
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    throw badRequest(`${name} must be a whole number >= 0, got ${JSON.stringify(value)}`, name);
+  }
+  return n;
+}
+
+function streamFormat(c: Context): StreamFormat {
+  const format = c.req.query("format");
+  if (format === undefined) {
+    return c.req.header("accept")?.includes("application/x-ndjson") ? "ndjson" : "sse";
+  }
+  if (format === "sse" || format === "ndjson") return format;
+  throw badRequest(`format must be sse or ndjson, got ${JSON.stringify(format)}`, "format");
+}
+
+function eventTypes(query: string | undefined): EventType[] {
+  if (!query) return [...EVENT_TYPES];
+  const types = query.split(",").map((t) => t.trim()).filter(Boolean);
+  for (const type of types) {
+    if (!(EVENT_TYPES as readonly string[]).includes(type)) {
+      throw badRequest(
+        `unknown event type ${JSON.stringify(type)}; expected some of ${EVENT_TYPES.join(", ")}`,
+        "types",
+      );
+    }
+  }
+  return types as EventType[];
+}
+
+/** An event as plain JSON: errors become `{ name, message, … }`, and every event gets a time. */
+function eventData(type: EventType, event: unknown): Record<string, unknown> {
+  const time = Date.now();
+  if (type === "escalate") {
+    const e = event as RuntimeEvents["escalate"];
+    return {
+      time,
+      supervisor: e.supervisor,
+      ...(e.child ? { child: e.child } : {}),
+      error: {
+        name: e.error.name,
+        message: e.error.message,
+        why: e.error.why,
+        ...(e.error.failure ? { failure: e.error.failure } : {}),
+      },
+    };
+  }
+  return { time, ...(event as Record<string, unknown>) };
+}

@@ -1,0 +1,119 @@
+/**
+ * The management API on a socket: {@linkcode serveManagement} puts {@linkcode managementApp} on
+ * `Deno.serve`, bound to the loopback interface unless told otherwise.
+ *
+ * The runtime never imports this module (`kraken start` does, when the topology has a
+ * `management:` block), so an application that does not want the API does not load hono.
+ *
+ * @example
+ * ```ts ignore
+ * import { Runtime } from "jsr:@kraken/kraken";
+ * import { serveManagement } from "jsr:@kraken/kraken/management";
+ * const rt = await Runtime.start("./kraken.yaml");
+ * const api = await serveManagement(rt, { listen: "127.0.0.1:9090", token: Deno.env.get("KRAKEN_TOKEN")! });
+ * console.log(`management API on ${api.url}`);
+ * await rt.closed;
+ * await api.close();
+ * ```
+ *
+ * @module
+ */
+import { parseListenAddress } from "../config/topology.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { managementApp, type ManagementAppOptions } from "./app.ts";
+
+export {
+  EVENT_TYPES,
+  type EventType,
+  type ManagementApp,
+  managementApp,
+  type ManagementAppOptions,
+} from "./app.ts";
+export type { ErrorBody } from "./_errors.ts";
+
+/** Where the management API listens when `listen` is not given. */
+export const DEFAULT_LISTEN = "127.0.0.1:9090";
+
+/** Options of {@linkcode serveManagement}. */
+export interface ServeManagementOptions {
+  /**
+   * `host:port`, `:port` or `port` (host `127.0.0.1`); `[::1]:port` for IPv6; port `0` picks a
+   * free one. Default {@linkcode DEFAULT_LISTEN}. Anything but loopback exposes the API to the
+   * network: only the token protects it, so put TLS in front.
+   */
+  listen?: string;
+  /** The bearer token every request must carry (non-empty; never logged). */
+  token: string;
+  /** Milliseconds between SSE keep-alive comments (default 15 s). */
+  heartbeat?: number;
+  /** Log lines from before the server started (e.g. while the runtime booted), oldest first. */
+  backlog?: ManagementAppOptions["backlog"];
+}
+
+/** A running management server. */
+export interface ManagementServer {
+  /** Its base URL, with the real port (`http://127.0.0.1:9090/`). */
+  readonly url: URL;
+  /** Ends open event and log streams and stops listening. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the management API of `rt` over HTTP until `close()` (or until the runtime shuts down,
+ * which ends open streams; the socket stays open until `close()`).
+ *
+ * @param rt The running runtime.
+ * @param options `listen` address and the bearer `token`.
+ * @returns Where it listens, and how to stop it.
+ * @throws {TypeError} An empty token or a malformed `listen`.
+ * @throws {Deno.errors.AddrInUse} The port is taken.
+ *
+ * @example
+ * ```ts ignore
+ * const api = await serveManagement(rt, { listen: "127.0.0.1:0", token: "s3cret" });
+ * const res = await fetch(new URL("v1/tree", api.url), { headers: { authorization: "Bearer s3cret" } });
+ * await api.close();
+ * ```
+ */
+export async function serveManagement(
+  rt: Runtime,
+  options: ServeManagementOptions,
+): Promise<ManagementServer> {
+  const { hostname, port } = parseListenAddress(options.listen ?? DEFAULT_LISTEN);
+  const closing = new AbortController();
+  const app = managementApp(rt, options.token, {
+    signal: closing.signal,
+    heartbeat: options.heartbeat,
+    backlog: options.backlog,
+  });
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname,
+      port,
+      // Deno prints "Listening on …" by default; the caller decides what to print.
+      onListen: (addr) => resolve(addr),
+      // The app answers its own errors; this catches only what escapes hono.
+      onError: (error) =>
+        Response.json({ error: { type: "Error", message: String(error) } }, { status: 500 }),
+    }, app.fetch);
+  } catch (error) {
+    closing.abort();
+    throw error;
+  }
+  const addr = await listening;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  let closed: Promise<void> | null = null;
+  return {
+    url: new URL(`http://${host}:${addr.port}/`),
+    close() {
+      closed ??= (async () => {
+        // Open streams would keep shutdown() waiting for ever: end them first.
+        closing.abort();
+        await server.shutdown();
+      })();
+      return closed;
+    },
+  };
+}

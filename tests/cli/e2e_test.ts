@@ -1,0 +1,316 @@
+// The real `kraken` CLI against a real topology started with `kraken start`, all as subprocesses:
+// start → status → scale up/down (checked in the process table) → reload an edited file →
+// restart → logs → shutdown (the kraken process exits 0 and leaves no process behind).
+import assert from "node:assert/strict";
+import { alive, denoChildren, kraken, krakenInBackground, type Result, waitUntil } from "./_cli.ts";
+
+const FIXTURES = new URL("../fixtures/cli/", import.meta.url).pathname;
+const TOKEN = "e2e-token-" + crypto.randomUUID();
+
+/** The fixture topology in a temporary folder, modules made absolute, so the test can edit it. */
+async function topologyCopy(): Promise<{ dir: string; file: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-cli-" });
+  const text = await Deno.readTextFile(`${FIXTURES}kraken.yaml`);
+  const file = `${dir}/kraken.yaml`;
+  await Deno.writeTextFile(file, text.replaceAll("./containers/", `${FIXTURES}containers/`));
+  return { dir, file };
+}
+
+function ok(result: Result, what: string): Result {
+  assert.equal(result.code, 0, `${what}: exit ${result.code}\n${result.stdout}\n${result.stderr}`);
+  return result;
+}
+
+interface Tree {
+  containers: {
+    name: string;
+    mode: string;
+    replicas: number;
+    running: number;
+    instances: { id: string; incarnation: number }[];
+  }[];
+}
+
+Deno.test("kraken start → status → scale → reload → restart → logs → shutdown, as a user would", async (t) => {
+  const { dir, file } = await topologyCopy();
+  const started = krakenInBackground(["start", file], { env: { KRAKEN_TOKEN: TOKEN } });
+  const everSeen = new Set<number>();
+  try {
+    const [, url] = await started.waitFor(/management API: (http:\/\/127\.0\.0\.1:\d+\/)/);
+    await started.waitFor(/Ctrl-C to stop/);
+    const env = { KRAKEN_URL: url, KRAKEN_TOKEN: TOKEN };
+    const tree = async (): Promise<Tree> =>
+      JSON.parse(ok(await kraken(["status", "--json"], { env }), "status --json").stdout);
+    const processes = () => {
+      const pids = denoChildren(started.pid);
+      pids.forEach((p) => everSeen.add(p));
+      return pids;
+    };
+
+    await t.step("start prints where the API listens and the tree it started", () => {
+      assert.match(started.stdout, /running e2e: 2 containers, 2 instances/);
+      assert.match(started.stdout, /^web\s+worker\s+local\s+running\s+1\/1\s+0\s+\S+/m);
+      assert.match(started.stdout, /^jobs\s+process\s+local\s+running\s+1\/1\s+0\s+\S+/m);
+      assert.match(started.stderr, /starting e2e: web \(worker ×1\), jobs \(process ×1\)/);
+      assert.ok(
+        !started.stdout.includes(TOKEN) && !started.stderr.includes(TOKEN),
+        "token never printed",
+      );
+    });
+
+    await t.step(
+      "status shows name, mode, host, state, replicas, restarts, uptime; --json the tree",
+      async () => {
+        const human = ok(await kraken(["status"], { env }), "status");
+        assert.match(human.stdout, /^e2e\s+running\s+one_for_one/m);
+        assert.match(human.stdout, /^NAME\s+MODE\s+HOST\s+STATE\s+REPLICAS\s+RESTARTS\s+UPTIME$/m);
+        assert.match(
+          human.stdout,
+          /^web\s+worker\s+local\s+running\s+1\/1\s+0\s+\d+(ms|s|m \d+s)$/m,
+        );
+        assert.match(human.stdout, /^jobs\s+process\s+local\s+running\s+1\/1\s+0\s+/m);
+        assert.ok(!human.stdout.includes("\x1b["), "no colours when stdout is not a terminal");
+        const json = await tree();
+        assert.deepEqual(json.containers.map((c) => [c.name, c.mode, c.running]), [
+          ["web", "worker", 1],
+          ["jobs", "process", 1],
+        ]);
+        // The same through flags instead of the environment.
+        ok(await kraken(["tree", "--url", url, "--token", TOKEN]), "tree --url --token");
+      },
+    );
+
+    await t.step(
+      "exit codes: 4 wrong token, 3 nothing listening, 2 bad usage, 1 unknown container",
+      async () => {
+        const wrong = await kraken(["status"], { env: { ...env, KRAKEN_TOKEN: "nope" } });
+        assert.equal(wrong.code, 4);
+        assert.match(wrong.stderr, /unauthorized: wrong bearer token/);
+        const port = (() => {
+          const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+          const free = (listener.addr as Deno.NetAddr).port;
+          listener.close();
+          return free;
+        })();
+        const down = await kraken(["status", "--url", `http://127.0.0.1:${port}`], { env });
+        assert.equal(down.code, 3);
+        assert.match(down.stderr, /cannot reach the runtime at http:\/\/127\.0\.0\.1:\d+/);
+        const usage = await kraken(["scale", "jobs", "many"], { env });
+        assert.equal(usage.code, 2);
+        assert.match(usage.stderr, /N must be a whole number >= 0, got "many"/);
+        const unknown = await kraken(["scale", "nope", "2"], { env });
+        assert.equal(unknown.code, 1);
+        assert.match(unknown.stderr, /no container named "nope" \(known: web, jobs\)/);
+        const json = await kraken(["restart", "nope", "--json"], { env });
+        assert.equal(json.code, 1);
+        assert.equal(JSON.parse(json.stdout).error.type, "NotFound");
+      },
+    );
+
+    await t.step("scale up and down: the process table follows", async () => {
+      assert.equal(processes().length, 1);
+      const up = ok(await kraken(["scale", "jobs", "3"], { env }), "scale up");
+      assert.match(up.stdout, /jobs: 1 → 3 replicas \(3\/3 running\)/);
+      await waitUntil(() => processes().length === 3, 10_000, "3 deno children");
+      const down = ok(await kraken(["scale", "jobs", "1", "--json"], { env }), "scale down");
+      assert.deepEqual([JSON.parse(down.stdout).from, JSON.parse(down.stdout).to], [3, 1]);
+      await waitUntil(() => processes().length === 1, 10_000, "1 deno child");
+    });
+
+    await t.step(
+      "reload: shows the plan, refuses to apply without a terminal, applies with --yes",
+      async () => {
+        const original = await Deno.readTextFile(file);
+        await Deno.writeTextFile(
+          file,
+          original
+            .replace(/(web:\n(?:.*\n)*?\s+replicas:) 1/, "$1 2")
+            .replace(
+              "management:",
+              `  extra:\n    module: ${FIXTURES}containers/web.ts\n    mode: inline\nmanagement:`,
+            ),
+        );
+        const dry = ok(await kraken(["reload", file, "--dry-run"], { env }), "reload --dry-run");
+        assert.match(dry.stdout, /scale web: 1 → 2 replicas/);
+        assert.match(dry.stdout, /add extra: inline, 1 replica/);
+
+        const refused = await kraken(["reload", file], { env });
+        assert.equal(refused.code, 2);
+        assert.match(refused.stderr, /stdin is not a terminal; pass --yes/);
+        assert.equal((await tree()).containers.length, 2, "nothing applied");
+
+        const applied = ok(await kraken(["reload", file, "--yes"], { env }), "reload --yes");
+        assert.match(applied.stdout, /applied 2 changes/);
+        assert.match(applied.stderr, /✓ ↕ scale web: 1 → 2 replicas/, "progress per step");
+        const after = await tree();
+        assert.deepEqual(after.containers.map((c) => [c.name, c.replicas, c.running]), [
+          ["web", 2, 2],
+          ["jobs", 1, 1],
+          ["extra", 1, 1],
+        ]);
+
+        const again = ok(await kraken(["reload", file, "--yes"], { env }), "reload unchanged");
+        assert.match(again.stdout, /nothing to change/);
+
+        await Deno.writeTextFile(
+          `${dir}/broken.yaml`,
+          original.replace("mode: worker", "mode: thread"),
+        );
+        const broken = await kraken(["reload", `${dir}/broken.yaml`, "--yes"], { env });
+        assert.equal(broken.code, 2);
+        assert.match(broken.stderr, /broken\.yaml:\d+:\d+: containers\.web\.mode: expected one of/);
+      },
+    );
+
+    await t.step("restart: every replica starts again, the process is a new one", async () => {
+      const before = new Set(processes());
+      const web = ok(await kraken(["restart", "web"], { env }), "restart web");
+      assert.match(web.stdout, /web restarted \(2\/2 running\)/);
+      const jobs = ok(await kraken(["restart", "jobs"], { env }), "restart jobs");
+      assert.match(jobs.stdout, /jobs restarted/);
+      const after = await tree();
+      const incarnations = (name: string) =>
+        after.containers.find((c) => c.name === name)!.instances.map((i) => i.incarnation);
+      assert.deepEqual(incarnations("web"), [2, 2]);
+      assert.deepEqual(incarnations("jobs"), [2]);
+      await waitUntil(
+        () => {
+          const now = processes();
+          return now.length === 1 && !before.has(now[0]);
+        },
+        10_000,
+        "a new jobs process",
+      );
+    });
+
+    await t.step("logs: what the container logged, then new lines as they come", async () => {
+      const history = ok(
+        await kraken(["logs", "jobs", "--no-follow"], { env }),
+        "logs --no-follow",
+      );
+      // Logged while the runtime was still starting, before the API existed.
+      assert.match(history.stdout, /INFO\s+\[jobs#0\.1\] jobs ready \(jobs#0\.1\)/);
+      assert.match(history.stdout, /\[jobs#0\.2\] jobs ready \(jobs#0\.2\)/);
+      assert.ok(!history.stdout.includes("[web#"), "only the container asked for");
+
+      const follower = krakenInBackground(["logs", "jobs", "--tail", "1"], { env });
+      try {
+        // The last line of history shows the stream is open: the restart's line cannot be missed.
+        await follower.waitFor(/\[jobs#0\.2\]/, 10_000);
+        ok(await kraken(["restart", "jobs"], { env }), "restart jobs again");
+        await follower.waitFor(/\[jobs#0\.3\] jobs ready \(jobs#0\.3\)/, 10_000);
+        follower.child.kill("SIGINT");
+        assert.equal(await follower.exit(), 0, "Ctrl-C ends following with exit 0");
+      } finally {
+        await follower.kill();
+      }
+      const unknown = await kraken(["logs", "nope", "--no-follow"], { env });
+      assert.equal(unknown.code, 1);
+    });
+
+    await t.step("shutdown: the kraken process exits 0 and no child process is left", async () => {
+      processes();
+      assert.ok(everSeen.size >= 3);
+      const result = ok(await kraken(["shutdown"], { env }), "shutdown");
+      assert.match(result.stdout, /stopped/);
+      assert.equal(await started.exit(), 0);
+      assert.match(started.stderr, /stopped\s*$/);
+      await waitUntil(() => [...everSeen].every((pid) => !alive(pid)), 5000, "no process left");
+      const gone = await kraken(["status"], { env });
+      assert.equal(gone.code, 3);
+    });
+  } finally {
+    await started.kill();
+    for (const pid of everSeen) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone, as it should be
+      }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kraken start: a bad topology exits 2 naming file, line and key; Ctrl-C stops a good one with 0", async () => {
+  const { dir, file } = await topologyCopy();
+  try {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(`${dir}/bad.yaml`, text.replace("replicas: 1", "replicas: many"));
+    const bad = await kraken(["start", `${dir}/bad.yaml`], { env: { KRAKEN_TOKEN: TOKEN } });
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.stderr,
+      /bad\.yaml:\d+:\d+: containers\.web\.replicas: expected a whole number/,
+    );
+
+    await Deno.writeTextFile(
+      `${dir}/unset.yaml`,
+      text.replace("${KRAKEN_TOKEN}", "${KRAKEN_E2E_NEVER_SET}"),
+    );
+    const unset = await kraken(["start", `${dir}/unset.yaml`]);
+    assert.equal(unset.code, 2);
+    assert.match(unset.stderr, /KRAKEN_E2E_NEVER_SET/);
+
+    const checked = await kraken(["check", file, "--json"], { env: { KRAKEN_TOKEN: TOKEN } });
+    assert.equal(checked.code, 0);
+    assert.deepEqual(JSON.parse(checked.stdout), { ok: true, file, name: "e2e", containers: 2 });
+
+    // Without a management: block it still runs; Ctrl-C (SIGINT) shuts it down gracefully.
+    await Deno.writeTextFile(`${dir}/plain.yaml`, text.replace(/management:[\s\S]*$/, ""));
+    const plain = krakenInBackground(["start", `${dir}/plain.yaml`, "--json"]);
+    try {
+      const [line] = await plain.waitFor(/^\{"type":"started".*$/m);
+      const info = JSON.parse(line);
+      assert.equal(info.management, null);
+      assert.equal(info.containers, 2);
+      await waitUntil(() => denoChildren(plain.pid).length === 1, 10_000, "the jobs process");
+      const children = denoChildren(plain.pid);
+      plain.child.kill("SIGINT");
+      assert.equal(await plain.exit(), 0);
+      assert.match(plain.stdout, /\{"type":"stopped","ok":true\}/);
+      await waitUntil(() => children.every((pid) => !alive(pid)), 5000, "no process left");
+    } finally {
+      await plain.kill();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kraken version, help, schema, node: what scripts can rely on", async () => {
+  const version = await kraken(["version", "--json"]);
+  assert.equal(version.code, 0);
+  assert.match(JSON.parse(version.stdout).version, /^\d+\.\d+\.\d+$/);
+  const help = await kraken(["help"]);
+  assert.equal(help.code, 0);
+  for (
+    const command of [
+      "new",
+      "start",
+      "status",
+      "scale",
+      "restart",
+      "stop",
+      "spawn",
+      "reload",
+      "logs",
+      "shutdown",
+      "schema",
+    ]
+  ) {
+    assert.match(help.stdout, new RegExp(`^  ${command}\\b`, "m"), command);
+  }
+  const scaleHelp = await kraken(["scale", "--help"]);
+  assert.equal(scaleHelp.code, 0);
+  assert.match(scaleHelp.stdout, /^Usage: kraken scale NAME N/);
+  const schema = await kraken(["schema"]);
+  assert.equal(schema.code, 0);
+  const parsed = JSON.parse(schema.stdout);
+  assert.equal(typeof parsed.properties.containers, "object");
+  const node = await kraken(["node"]);
+  assert.equal(node.code, 2);
+  assert.match(node.stderr, /not in this version/);
+  const unknown = await kraken(["frobnicate"]);
+  assert.equal(unknown.code, 2);
+});
