@@ -14,6 +14,7 @@ import { errorToWire } from "../protocol/errors.ts";
 import type { Link } from "../transports/link.ts";
 import { ContainerInstance } from "./_instance.ts";
 import { Node } from "./_node.ts";
+import { metricsBook } from "./_metrics.ts";
 
 /** How the node leaves once its instance has stopped. */
 export interface BootOptions {
@@ -46,6 +47,8 @@ export function bootNode(
   let instance: ContainerInstance | null = null;
   const handles = new Map<string, InstanceHandle>();
   const early: [string, Link][] = [];
+  /** Attaches this isolate's figures (`m`) to an envelope for the host; none before `init`. */
+  let withFigures = <E extends Envelope>(env: E): E => env;
 
   const report = (error: unknown) => {
     if (instance) instance.fail(error);
@@ -72,12 +75,16 @@ export function bootNode(
     const here = new Node(settings.node, {
       onControl(env: Envelope, from: string) {
         if (from !== "host") return handles.get(from)?.control(env);
-        if (env.k === "ping") upstream.send({ k: "pong" });
+        if (env.k === "ping") upstream.send(withFigures({ k: "pong" }));
         else if (env.k === "stop") instance?.end({ kind: "stopped", message: "stop requested" });
       },
       onLog() {},
     });
     node = here;
+    // This isolate's figures: its instance, the children it supervises (their handles join the
+    // same book), and what its node holds for restarting containers. They go up with every pong.
+    const book = metricsBook(here);
+    withFigures = (env) => Object.assign(env, { m: book.collectSet(here.heldCounts()) });
     here.setUpstream(upstream);
     here.setRoutes(settings.routes);
     for (const [id, link] of early.splice(0)) here.attach(id, link);
@@ -108,12 +115,13 @@ export function bootNode(
       onError: spec?.onError,
     }, {
       exit(reason: ExitReason) {
-        upstream.send({ k: "exit", reason });
+        // With the figures: the error that ended it is counted there, whenever the next pong.
+        upstream.send(withFigures({ k: "exit", reason }));
       },
       stopped() {
         // Its children go with it, in reverse start order, before the host hears it stopped.
         stopChildren().finally(() => {
-          upstream.send({ k: "stopped" });
+          upstream.send(withFigures({ k: "stopped" }));
           options.onStopped();
         });
       },
@@ -121,6 +129,8 @@ export function bootNode(
       spawn: async (name, input, opts) => (await supervise()).spawn(name, input, opts),
       stop: async (name, mode) => (await supervise()).stop(name, mode),
     });
+    const own = instance;
+    book.track({ figures: () => ({ [settings.name]: own.metrics.figures() }) });
     try {
       if (spec && spec.children.length > 0) await (await supervise()).start(spec.children);
       const topics = await instance.start(definition, moduleName);

@@ -25,11 +25,14 @@ import {
   isContainerDefinition,
   type Logger,
   type MessageMeta,
+  type RequestOptions,
+  type SendOptions,
 } from "./container.ts";
 import type { HostedInstance, Node } from "./_node.ts";
 import type { ContainerInput } from "../config/topology.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 import { settlesWithin } from "./_timing.ts";
+import { MetricsRecorder } from "./_metrics.ts";
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -89,8 +92,9 @@ export class ContainerInstance implements Context, HostedInstance {
   readonly #seen = new Map<string, Envelope | null>();
   #handlers = new Map<string, Handler>();
   #state: "starting" | "running" | "stopping" | "stopped" = "starting";
-  /** Handlers still running (async), and who waits for them to finish. */
-  #inflight = 0;
+  /** What it counts; its `inflight` is also what a graceful stop waits for. */
+  readonly metrics: MetricsRecorder = new MetricsRecorder();
+  /** Who waits for the handlers in flight to finish. */
   #drained: (() => void) | null = null;
   #ended: Promise<void> | null = null;
 
@@ -164,16 +168,18 @@ export class ContainerInstance implements Context, HostedInstance {
   // ---- Context -------------------------------------------------------------------------------
 
   ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D> {
-    return this.#node.ref(name) as unknown as ContainerRef<D>;
+    return new CountingRef(this.#node, name, this.metrics) as unknown as ContainerRef<D>;
   }
 
   publish(topic: string, body?: unknown): void {
     this.#node.publish(topic, body);
+    this.metrics.messagesOut++;
   }
 
   subscribe(topic: string, listener: (body: unknown, meta: MessageMeta) => unknown): () => void {
     const guarded = (body: unknown, meta: MessageMeta) => {
       if (this.#state !== "running") return;
+      this.metrics.messagesIn++;
       this.#run(() => listener(body, meta), null);
     };
     const unsubscribe = this.#node.subscribe(topic, guarded);
@@ -204,6 +210,7 @@ export class ContainerInstance implements Context, HostedInstance {
   // ---- messages ------------------------------------------------------------------------------
 
   receive(env: Extract<Envelope, { k: "req" | "send" }>): void {
+    this.metrics.messagesIn++;
     if (this.#state !== "running") {
       if (env.k === "req") {
         this.#node.replyError(env, {
@@ -246,21 +253,40 @@ export class ContainerInstance implements Context, HostedInstance {
   }
 
   #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {
+    const metrics = this.metrics;
+    const t0 = --metrics.skip > 0 ? -1 : metrics.start(); // -1: this run is not timed
     let result: unknown;
     try {
       result = call();
     } catch (error) {
+      if (t0 >= 0) metrics.stop(t0);
       return this.#failed(error, request);
     }
-    if (result instanceof Promise) {
-      this.#inflight++;
-      result.then(
-        (value) => this.#succeeded(value, request),
-        (error) => this.#failed(error, request),
-      ).finally(() => {
-        if (--this.#inflight === 0) this.#drained?.();
-      });
-    } else this.#succeeded(result, request);
+    if (result instanceof Promise) return this.#settle(result, request, t0);
+    if (t0 >= 0) metrics.stop(t0);
+    this.#succeeded(result, request);
+  }
+
+  /** An async handler's outcome (its closures live here: #run, the sync path, allocates none). */
+  #settle(
+    result: Promise<unknown>,
+    request: Extract<Envelope, { k: "req" }> | null,
+    t0: number,
+  ): void {
+    const metrics = this.metrics;
+    metrics.inflight++;
+    result.then(
+      (value) => {
+        if (t0 >= 0) metrics.stop(t0);
+        this.#succeeded(value, request);
+      },
+      (error) => {
+        if (t0 >= 0) metrics.stop(t0);
+        this.#failed(error, request);
+      },
+    ).finally(() => {
+      if (--metrics.inflight === 0) this.#drained?.();
+    });
   }
 
   #succeeded(value: unknown, request: Extract<Envelope, { k: "req" }> | null): void {
@@ -271,12 +297,16 @@ export class ContainerInstance implements Context, HostedInstance {
     } catch (error) {
       return this.#failed(error, request);
     }
+    this.metrics.requests++;
     if (request.r) this.#remember(request, { k: "res", i: request.i, d: request.s, b: body });
     this.#node.reply(request, body);
   }
 
   #failed(error: unknown, request: Extract<Envelope, { k: "req" }> | null): void {
+    // Counted before the reply and the failure go out: the exit report carries these figures.
+    this.metrics.errors++;
     if (request) {
+      this.metrics.requests++;
       const wire: WireError = errorToWire(error, this.name);
       if (request.r) this.#remember(request, { k: "err", i: request.i, d: request.s, e: wire });
       this.#node.replyError(request, wire);
@@ -362,11 +392,40 @@ export class ContainerInstance implements Context, HostedInstance {
       }
     })();
     // Graceful means in-flight handlers finish and answer too, all within `shutdown:`.
-    const drained = this.#inflight === 0
+    const drained = this.metrics.inflight === 0
       ? Promise.resolve()
       : new Promise<void>((resolve) => (this.#drained = resolve));
     await settlesWithin(Promise.all([hooks, drained]), this.#settings.shutdown);
     this.#state = "stopped";
     this.#events.stopped();
+  }
+}
+
+/**
+ * `ctx.ref()`: a reference that sends from this instance's node and counts what it sends as the
+ * instance's messages out (what `rt.ref()` sends is nobody's).
+ */
+class CountingRef implements ContainerRef {
+  readonly name: string;
+  readonly #node: Node;
+  readonly #metrics: MetricsRecorder;
+  constructor(node: Node, name: string, metrics: MetricsRecorder) {
+    this.#node = node;
+    this.name = name;
+    this.#metrics = metrics;
+  }
+  request(topic: string, body?: unknown, options?: RequestOptions): Promise<unknown> {
+    let reply: Promise<unknown>;
+    try {
+      reply = this.#node.request(this.name, topic, body, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#metrics.messagesOut++;
+    return reply;
+  }
+  send(topic: string, body?: unknown, options?: SendOptions): void {
+    this.#node.send(this.name, topic, body, options);
+    this.#metrics.messagesOut++;
   }
 }

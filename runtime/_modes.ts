@@ -16,6 +16,13 @@ import type { Link } from "../transports/link.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
 import type { Node } from "./_node.ts";
+import {
+  emptyFigures,
+  type FigureSet,
+  type FigureSource,
+  metricsBook,
+  readFigureSet,
+} from "./_metrics.ts";
 
 /** What a mode needs to launch one instance. */
 export interface Launch {
@@ -42,7 +49,7 @@ export interface Launch {
 }
 
 /** A running (or starting) instance, seen from the host. */
-export interface InstanceHandle {
+export interface InstanceHandle extends FigureSource {
   /** The node the instance lives in. */
   readonly node: string;
   /** Set by the runtime; called exactly once, when the instance has ended. */
@@ -64,22 +71,38 @@ export interface InstanceHandle {
   control(env: Envelope): void;
   /** Set by the supervisor: routes, tree and events its node reports about its own children. */
   onReport: (env: Envelope) => void;
+  /**
+   * Its figures by container: an inline instance's own, read directly; a worker's or process's
+   * from its last pong (at most one heartbeat old), its children's included.
+   */
+  figures(): FigureSet | null;
 }
 
-/** Makes the handle for a launch, by mode. */
+/**
+ * Makes the handle for a launch, by mode. Its figures count in the book of the launching node
+ * until it is gone, then join that container's totals there.
+ */
 export function createHandle(launch: Launch, routes: () => InitSettings["routes"]): InstanceHandle {
+  let handle: InstanceHandle;
   switch (launch.spec.mode) {
     case "inline":
-      return new InlineHandle(launch);
+      handle = new InlineHandle(launch);
+      break;
     case "worker":
-      return new WorkerHandle(launch, routes);
+      handle = new WorkerHandle(launch, routes);
+      break;
     case "process":
-      return new ProcessHandle(launch, routes);
+      handle = new ProcessHandle(launch, routes);
+      break;
     default:
       throw new TopologyError(`mode "${launch.spec.mode}" cannot run here`, {
         key: `containers.${launch.spec.name}.mode`,
       });
   }
+  const book = metricsBook(launch.hub);
+  book.track(handle);
+  handle.gone.then(() => book.retire(handle));
+  return handle;
 }
 
 /** Why an instance could not start: its module (TopologyError) or its factory (RemoteError). */
@@ -187,6 +210,10 @@ export class InlineHandle implements InstanceHandle {
     return 0;
   }
 
+  figures(): FigureSet {
+    return { [this.#launch.spec.name]: this.#instance.metrics.figures() };
+  }
+
   control(): void {}
 
   #exit(reason: ExitReason): void {
@@ -207,6 +234,8 @@ abstract class IsolateHandle implements InstanceHandle {
   protected link: Link | null = null;
   readonly #routes: () => InitSettings["routes"];
   #lastSeen = performance.now();
+  /** The figures of its last pong (or exit, or stopped report). */
+  #figures: FigureSet | null = null;
   #ready = false;
   #exited = false;
   #startWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
@@ -287,12 +316,15 @@ abstract class IsolateHandle implements InstanceHandle {
         this.#startWaiter = null;
         return;
       case "exit":
+        this.#figures = readFigureSet(env) ?? this.#figures;
         return this.#reportExit(env.reason);
       case "stopped":
+        this.#figures = readFigureSet(env) ?? this.#figures;
         this.#stoppedAck?.();
         if (!this.#ready) this.destroy();
         return;
       case "pong":
+        this.#figures = readFigureSet(env) ?? this.#figures;
         return;
       case "subroutes":
       case "subtree":
@@ -309,6 +341,10 @@ abstract class IsolateHandle implements InstanceHandle {
   heartbeat(now: number): number {
     if (this.#ready && !this.#exited) this.link?.send({ k: "ping" });
     return this.#ready ? now - this.#lastSeen : 0;
+  }
+
+  figures(): FigureSet | null {
+    return this.#figures;
   }
 
   async stop(reason: ExitReason, gracefulOnly = false): Promise<boolean> {
@@ -523,6 +559,16 @@ class ProcessHandle extends IsolateHandle {
     return this.#stderrTail.join("\n");
   }
 
+  /** Its last pong's figures, with the process's resident memory read now (even before one). */
+  override figures(): FigureSet | null {
+    const name = this.launch.spec.name;
+    const set = super.figures();
+    const pid = this.#child?.pid;
+    if (pid === undefined) return set;
+    const own = set?.[name] ?? emptyFigures();
+    return { ...set, [name]: { ...own, m: residentBytes(pid) } };
+  }
+
   async #pumpLines(stream: ReadableStream<Uint8Array>): Promise<void> {
     let rest = "";
     try {
@@ -541,5 +587,20 @@ class ProcessHandle extends IsolateHandle {
     this.#stderrTail.push(line);
     if (this.#stderrTail.length > 20) this.#stderrTail.shift();
     this.launch.log("info", line, this.launch.instance);
+  }
+}
+
+/**
+ * VmRSS of process `pid` in bytes, from `/proc/<pid>/status` (Linux); `null` elsewhere, without
+ * read access to `/proc`, or once the process is gone.
+ */
+function residentBytes(pid: number): number | null {
+  if (Deno.build.os !== "linux") return null;
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kb = /^VmRSS:\s*(\d+)\s*kB/m.exec(status);
+    return kb ? Number(kb[1]) * 1024 : null;
+  } catch {
+    return null;
   }
 }

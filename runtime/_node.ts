@@ -389,6 +389,22 @@ export class Node {
     }
   }
 
+  /**
+   * Messages this node holds per restarting container (read-only; requests that timed out
+   * meanwhile are not counted): part of a container's queue depth in `rt.metrics()`.
+   */
+  heldCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const [name, queue] of this.#held) {
+      let n = 0;
+      for (const held of queue) {
+        if (!("request" in held) || this.#pending.get(held.request.id) === held.request) n++;
+      }
+      if (n > 0) counts[name] = n;
+    }
+    return counts;
+  }
+
   /** Sends a message to container `name` without waiting. */
   send(name: string, topic: string, body: unknown, options: SendOptions = {}): void {
     const copied = copyWireValue(body, "body");

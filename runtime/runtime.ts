@@ -37,6 +37,7 @@ import {
 } from "./_supervisor.ts";
 import { nestedWorkerSources } from "./_sources.ts";
 import { Federation, type PeerSnapshot } from "./_federation.ts";
+import { type ContainerMetrics, containerMetrics, metricsBook } from "./_metrics.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "./_federation.ts";
@@ -398,6 +399,28 @@ export class Runtime {
         since: Math.round(now - l.at),
       })),
     };
+  }
+
+  /**
+   * Per-container figures, one entry per container of the tree (children after their parent):
+   * messages in and out, requests, handler errors, restarts, recent handler times (sampled; the
+   * upper bound of a ~9% bucket, over the union of the replicas' recent windows), queue depth
+   * (handlers in flight + messages the host holds while it restarts) and, in process mode, RSS.
+   * Counters count since the runtime started, across restarts; a worker's or process's figures
+   * come with its heartbeat answer, so they are at most one heartbeat (keepalive / 4, at most
+   * 250 ms) old.
+   *
+   * @example
+   * ```ts ignore
+   * const api = rt.metrics().find((m) => m.container === "api");
+   * console.log(api?.requests, api?.errors, api?.handlerP99Ms, api?.queueDepth);
+   * ```
+   */
+  metrics(): ContainerMetrics[] {
+    return containerMetrics(
+      this.#root.snapshot(),
+      metricsBook(this.#hub).collect(this.#hub.heldCounts()),
+    );
   }
 
   /**

@@ -1,0 +1,177 @@
+/**
+ * `rt.metrics()` as Prometheus text (exposition format 0.0.4), for `GET /metrics`.
+ *
+ * Pure: figures in, text out.
+ *
+ * @module
+ */
+import type { ContainerMetrics } from "../runtime/_metrics.ts";
+
+/** Options of {@linkcode prometheusText}. */
+export interface PrometheusOptions {
+  /**
+   * Labels added to every sample, e.g. `{ app: "shop" }` (names as Prometheus allows them; not
+   * `container`, `mode` or `quantile`, which Kraken sets).
+   */
+  labels?: Record<string, string>;
+}
+
+/** The `Content-Type` of {@linkcode prometheusText}'s output. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+type Family = {
+  name: string;
+  type: "counter" | "gauge";
+  help: string;
+  value: (m: ContainerMetrics) => number | null;
+};
+
+/** One line per family member; the order is the order of the text. */
+const FAMILIES: readonly Family[] = [
+  {
+    name: "kraken_container_instances",
+    type: "gauge",
+    help: "Running instances of the container.",
+    value: (m) => m.instances,
+  },
+  {
+    name: "kraken_messages_in_total",
+    type: "counter",
+    help: "Requests, sends and publications delivered to the container's instances.",
+    value: (m) => m.messagesIn,
+  },
+  {
+    name: "kraken_messages_out_total",
+    type: "counter",
+    help: "Requests, sends and publications the container's instances made.",
+    value: (m) => m.messagesOut,
+  },
+  {
+    name: "kraken_requests_total",
+    type: "counter",
+    help: "Requests the container's handlers completed, ok or error.",
+    value: (m) => m.requests,
+  },
+  {
+    name: "kraken_handler_errors_total",
+    type: "counter",
+    help: "Errors thrown or rejected by the container's handlers.",
+    value: (m) => m.errors,
+  },
+  {
+    name: "kraken_restarts_total",
+    type: "counter",
+    help: "Restarts of the container's replicas.",
+    value: (m) => m.restarts,
+  },
+  {
+    name: "kraken_queue_depth",
+    type: "gauge",
+    help: "Handlers in flight plus messages held for the container while it restarts.",
+    value: (m) => m.queueDepth,
+  },
+  {
+    name: "kraken_memory_bytes",
+    type: "gauge",
+    help: "Resident memory of the container's processes (process mode only).",
+    value: (m) => m.memoryBytes,
+  },
+];
+
+const QUANTILES = [["0.5", "handlerP50Ms"], ["0.99", "handlerP99Ms"]] as const;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const RESERVED = new Set(["container", "mode", "quantile"]);
+
+/**
+ * Formats container metrics in the Prometheus text exposition format 0.0.4: a `# HELP` and
+ * `# TYPE` line per family, then one sample per container labelled `container` and `mode`.
+ * Counters end in `_total`; queue depth, memory and instances are gauges; handler time is a
+ * summary in seconds with `quantile="0.5"` and `"0.99"` samples (over the recent window, so
+ * without `_sum`/`_count`). A container without a figure (no handler run yet, memory not
+ * measurable) has no sample in that family. Label values are escaped (backslash, double quote,
+ * newline); the text ends with a newline.
+ *
+ * @param metrics What `rt.metrics()` returned.
+ * @param options Labels added to every sample.
+ * @returns The text to serve with {@linkcode PROMETHEUS_CONTENT_TYPE}.
+ * @throws {TypeError} An extra label name Prometheus does not accept, or one Kraken sets.
+ *
+ * @example One container
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { prometheusText } from "./prometheus.ts";
+ * const text = prometheusText([{
+ *   container: "api", mode: "worker", instances: 2, messagesIn: 10, messagesOut: 3,
+ *   requests: 9, errors: 1, restarts: 1, handlerP50Ms: 2, handlerP99Ms: 40, queueDepth: 0,
+ *   memoryBytes: null,
+ * }], { labels: { app: "shop" } });
+ * assert.ok(text.includes('kraken_messages_in_total{container="api",mode="worker",app="shop"} 10\n'));
+ * ```
+ */
+export function prometheusText(
+  metrics: readonly ContainerMetrics[],
+  options: PrometheusOptions = {},
+): string {
+  let extra = "";
+  for (const [name, value] of Object.entries(options.labels ?? {})) {
+    if (!LABEL_NAME.test(name) || name.startsWith("__")) {
+      throw new TypeError(
+        `prometheusText: label name ${
+          JSON.stringify(name)
+        } is not valid (expected [a-zA-Z_][a-zA-Z0-9_]*, not starting with __)`,
+      );
+    }
+    if (RESERVED.has(name)) {
+      throw new TypeError(`prometheusText: label "${name}" is set by Kraken; choose another name`);
+    }
+    extra += `,${name}="${escapeLabelValue(String(value))}"`;
+  }
+  const labels = (m: ContainerMetrics) =>
+    `container="${escapeLabelValue(m.container)}",mode="${escapeLabelValue(m.mode)}"${extra}`;
+  const lines: string[] = [];
+  for (const family of FAMILIES) {
+    lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`);
+    for (const m of metrics) {
+      const value = family.value(m);
+      if (value !== null) lines.push(`${family.name}{${labels(m)}} ${formatValue(value)}`);
+    }
+  }
+  lines.push(
+    "# HELP kraken_handler_seconds Handler time over the recent window (upper bound of a ~9% bucket).",
+    "# TYPE kraken_handler_seconds summary",
+  );
+  for (const m of metrics) {
+    for (const [quantile, key] of QUANTILES) {
+      const ms = m[key];
+      if (ms === null) continue;
+      lines.push(
+        `kraken_handler_seconds{${labels(m)},quantile="${quantile}"} ${
+          formatValue(Math.round(ms * 1000) / 1e6)
+        }`,
+      );
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Escapes a label value as the text format requires: `\` → `\\`, `"` → `\"`, newline → `\n`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeLabelValue } from "./prometheus.ts";
+ * assert.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
+ * ```
+ */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
+}
+
+/** A sample value: integers as they are, floats in shortest form, non-finite as Go spells them. */
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}

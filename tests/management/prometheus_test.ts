@@ -1,0 +1,130 @@
+// prometheusText: rt.metrics() as Prometheus text exposition format 0.0.4.
+import assert from "node:assert/strict";
+import type { ContainerMetrics } from "../../runtime/_metrics.ts";
+import { escapeLabelValue, prometheusText } from "../../management/prometheus.ts";
+
+const api: ContainerMetrics = {
+  container: "api",
+  mode: "worker",
+  instances: 2,
+  messagesIn: 120,
+  messagesOut: 7,
+  requests: 118,
+  errors: 1,
+  restarts: 1,
+  handlerP50Ms: 1.5,
+  handlerP99Ms: 21.247,
+  queueDepth: 3,
+  memoryBytes: null,
+};
+const billing: ContainerMetrics = {
+  container: "billing",
+  mode: "process",
+  instances: 1,
+  messagesIn: 0,
+  messagesOut: 0,
+  requests: 0,
+  errors: 0,
+  restarts: 0,
+  handlerP50Ms: null,
+  handlerP99Ms: null,
+  queueDepth: 0,
+  memoryBytes: 52_428_800,
+};
+
+/** A sample line: name, optional labels with escaped values, a value (spec 0.0.4). */
+const SAMPLE =
+  /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*\})? (?:[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|NaN|[+-]Inf)$/;
+const HELP = /^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* [^\n]*$/;
+const TYPE = /^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped)$/;
+
+Deno.test("prometheusText renders a small fixture exactly", () => {
+  assert.equal(
+    prometheusText([api, billing]),
+    `# HELP kraken_container_instances Running instances of the container.
+# TYPE kraken_container_instances gauge
+kraken_container_instances{container="api",mode="worker"} 2
+kraken_container_instances{container="billing",mode="process"} 1
+# HELP kraken_messages_in_total Requests, sends and publications delivered to the container's instances.
+# TYPE kraken_messages_in_total counter
+kraken_messages_in_total{container="api",mode="worker"} 120
+kraken_messages_in_total{container="billing",mode="process"} 0
+# HELP kraken_messages_out_total Requests, sends and publications the container's instances made.
+# TYPE kraken_messages_out_total counter
+kraken_messages_out_total{container="api",mode="worker"} 7
+kraken_messages_out_total{container="billing",mode="process"} 0
+# HELP kraken_requests_total Requests the container's handlers completed, ok or error.
+# TYPE kraken_requests_total counter
+kraken_requests_total{container="api",mode="worker"} 118
+kraken_requests_total{container="billing",mode="process"} 0
+# HELP kraken_handler_errors_total Errors thrown or rejected by the container's handlers.
+# TYPE kraken_handler_errors_total counter
+kraken_handler_errors_total{container="api",mode="worker"} 1
+kraken_handler_errors_total{container="billing",mode="process"} 0
+# HELP kraken_restarts_total Restarts of the container's replicas.
+# TYPE kraken_restarts_total counter
+kraken_restarts_total{container="api",mode="worker"} 1
+kraken_restarts_total{container="billing",mode="process"} 0
+# HELP kraken_queue_depth Handlers in flight plus messages held for the container while it restarts.
+# TYPE kraken_queue_depth gauge
+kraken_queue_depth{container="api",mode="worker"} 3
+kraken_queue_depth{container="billing",mode="process"} 0
+# HELP kraken_memory_bytes Resident memory of the container's processes (process mode only).
+# TYPE kraken_memory_bytes gauge
+kraken_memory_bytes{container="billing",mode="process"} 52428800
+# HELP kraken_handler_seconds Handler time over the recent window (upper bound of a ~9% bucket).
+# TYPE kraken_handler_seconds summary
+kraken_handler_seconds{container="api",mode="worker",quantile="0.5"} 0.0015
+kraken_handler_seconds{container="api",mode="worker",quantile="0.99"} 0.021247
+`,
+  );
+});
+
+Deno.test("prometheusText with no containers is only HELP and TYPE lines", () => {
+  const lines = prometheusText([]).trimEnd().split("\n");
+  assert.equal(lines.length, 18);
+  assert.ok(lines.every((line) => HELP.test(line) || TYPE.test(line)));
+});
+
+Deno.test("label values escape backslash, double quote and newline", () => {
+  assert.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+  assert.equal(escapeLabelValue("plain-name_1.ü"), "plain-name_1.ü");
+  const odd = { ...api, container: 'we"ird\\na\nme' };
+  const text = prometheusText([odd], { labels: { app: 'sh"op\n' } });
+  assert.ok(
+    text.includes(
+      'kraken_requests_total{container="we\\"ird\\\\na\\nme",mode="worker",app="sh\\"op\\n"} 118\n',
+    ),
+    text,
+  );
+});
+
+Deno.test("every line of the output parses as HELP, TYPE or a sample", () => {
+  const odd = { ...billing, container: 'x\\"\n\n\\', handlerP50Ms: 0.001, handlerP99Ms: 9e9 };
+  const text = prometheusText([api, billing, odd], { labels: { region: "eu-west\n1" } });
+  assert.ok(text.endsWith("\n"), "the last line ends with a newline");
+  const lines = text.slice(0, -1).split("\n");
+  let samples = 0;
+  for (const line of lines) {
+    if (line.startsWith("# HELP ")) assert.match(line, HELP);
+    else if (line.startsWith("# TYPE ")) assert.match(line, TYPE);
+    else {
+      assert.match(line, SAMPLE);
+      samples++;
+    }
+  }
+  // 7 families × 3 containers, memory for 2, quantiles for 2 containers × 2.
+  assert.equal(samples, 7 * 3 + 2 + 2 * 2);
+  // Each family's TYPE comes once, before its samples.
+  const types = lines.filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
+  assert.equal(new Set(types).size, types.length);
+});
+
+Deno.test("prometheusText refuses extra labels Prometheus or Kraken would not accept", () => {
+  assert.throws(() => prometheusText([api], { labels: { "bad-name": "x" } }), TypeError);
+  assert.throws(() => prometheusText([api], { labels: { __reserved: "x" } }), TypeError);
+  assert.throws(
+    () => prometheusText([api], { labels: { container: "x" } }),
+    /label "container" is set by Kraken/,
+  );
+});
