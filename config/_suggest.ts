@@ -1,39 +1,80 @@
 /**
  * "Did you mean" for misspelt keys and values.
  *
+ * A candidate is suggested when it is the same word written another way (`maxFrame`, `max-frame`,
+ * `Max_Frame` for `max_frame`), within one edit of a short word or two of a longer one (a swap of
+ * two neighbouring letters counts as one), or when one starts with the other (`perm` for
+ * `permissions`).
+ *
  * @module
  */
 
-/** The closest candidate within two edits of `word`, if any. */
+/**
+ * The closest candidate to `word`, if any is close enough to be what was meant.
+ *
+ * @example
+ * ```ts
+ * import { suggest } from "./_suggest.ts";
+ * console.assert(suggest("contaners", ["name", "containers"]) === "containers");
+ * console.assert(suggest("maxFrame", ["max_frame"]) === "max_frame");
+ * console.assert(suggest("xyz", ["name"]) === undefined);
+ * ```
+ */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  const w = normalize(word);
   let best: string | undefined;
-  let bestDistance = 3;
+  let bestScore = Infinity;
   for (const candidate of candidates) {
-    const d = distance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
+    const c = normalize(candidate);
+    const d = distance(w, c);
+    const limit = Math.min(w.length, c.length) <= 4 ? 1 : 2;
+    let score = d <= limit ? d : Infinity;
+    // A word cut short (or a candidate that is a prefix of it) is what was meant, unless too short.
+    if (score === Infinity && Math.min(w.length, c.length) >= 3) {
+      if (c.startsWith(w) || w.startsWith(c)) score = limit + 0.5;
+    }
+    if (score < bestScore) {
       best = candidate;
-      bestDistance = d;
+      bestScore = score;
     }
   }
   return best;
 }
 
-/** ` (did you mean "x"?)` or nothing. */
+/**
+ * ` (did you mean "x"?)`, or nothing when no candidate is close.
+ *
+ * @example
+ * ```ts
+ * import { didYouMean } from "./_suggest.ts";
+ * console.assert(didYouMean("restrat", ["restart", "stop"]) === ' (did you mean "restart"?)');
+ * console.assert(didYouMean("zzz", ["restart"]) === "");
+ * ```
+ */
 export function didYouMean(word: string, candidates: readonly string[]): string {
   const near = suggest(word, candidates);
-  return near ? ` (did you mean "${near}"?)` : "";
+  return near !== undefined && near !== word ? ` (did you mean "${near}"?)` : "";
 }
 
+/** One spelling for `maxFrame`, `max-frame`, `Max Frame` and `max_frame`. */
+function normalize(word: string): string {
+  return word.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase().replace(/[-\s]+/g, "_");
+}
+
+/** Edit distance where swapping two neighbouring letters is one edit (optimal string alignment). */
 function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from(
+    { length: a.length + 1 },
+    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = row[j];
-      row[j] = next;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
   }
-  return row[b.length];
+  return d[a.length][b.length];
 }

@@ -1,28 +1,40 @@
 /**
  * Reading a topology from a YAML file, or taking an object: both end in
  * {@linkcode validateTopology}. The YAML library only parses; positions of keys are looked up in
- * its document so errors point at the line.
+ * its document so errors point at the line and column.
  *
  * @module
  */
 import { pathToFileURL } from "node:url";
 import type * as Yaml from "yaml";
 import { TopologyError } from "../protocol/errors.ts";
+import { suggest } from "./_suggest.ts";
 import {
   type ContainerSpec,
+  formatKeyPath,
+  type KeyPath,
   type Topology,
   type TopologyInput,
+  type ValidateOptions,
   validateTopology,
 } from "./topology.ts";
 
 /**
- * Loads and validates a topology.
+ * Loads and validates a topology, and checks that every local module file exists.
  *
  * @param source A path or URL of a YAML file, or a topology object (its relative module paths
  *   resolve against `baseUrl`, default the working directory).
  * @param options `baseUrl` for object topologies.
  * @returns The validated topology.
- * @throws {TopologyError} On a missing file, malformed YAML or an invalid topology.
+ * @throws {TopologyError} On a missing file, malformed YAML, a key given twice, an invalid
+ *   topology or a module file that does not exist; the message names file, line, column and key.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadTopology } from "./load.ts";
+ * const topology = await loadTopology("./kraken.yaml");
+ * console.log(topology.containers.map((c) => c.name));
+ * ```
  */
 export async function loadTopology(
   source: string | URL | TopologyInput,
@@ -37,59 +49,103 @@ export async function loadTopology(
   const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
   let text: string;
   try {
-    text = url.protocol === "file:"
-      ? await Deno.readTextFile(url)
-      : await (await fetch(url)).text();
+    if (url.protocol === "file:") text = await Deno.readTextFile(url);
+    else {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+      text = await response.text();
+    }
   } catch (error) {
     throw new TopologyError(`cannot read the topology file: ${(error as Error).message}`, {
       file,
       key: "",
     });
   }
+  const { input, locate } = await parseYaml(text, file);
+  const baseUrl = new URL(".", url).href;
+  const topology = validateTopology(input, { file, baseUrl, locate, env });
+  return await checkModules(topology, locate);
+}
+
+/** Parses YAML text into plain data plus a way to find where each key path sits. */
+async function parseYaml(
+  text: string,
+  file: string,
+): Promise<{ input: unknown; locate: NonNullable<ValidateOptions["locate"]> }> {
   // Loaded only here: the library's entry imports no npm package, so container isolates start fast.
   const { isMap, isScalar, isSeq, LineCounter, parseDocument }: typeof Yaml = await import("yaml");
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found below, where their path and both lines are known.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const at = (offset: number) => {
+    const pos = lines.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
-    const pos = lines.linePos(err.pos[0]);
-    throw new TopologyError(`malformed YAML: ${err.message.split("\n")[0]}`, {
-      file,
-      line: pos.line,
-      column: pos.col,
-      key: "",
-    });
+    // The library appends "at line L, column C:" and an excerpt; the prefix says both already.
+    const detail = err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    throw new TopologyError(`malformed YAML: ${detail}`, { file, ...at(err.pos[0]), key: "" });
   }
-  const locate = (path: readonly (string | number)[]) => {
-    // Walk down as far as the path exists: an unknown key points at itself, a missing one at its parent.
+  const start = (node: unknown) => (node as { range?: [number, number, number] } | null)?.range;
+
+  const duplicate = (node: unknown, path: (string | number)[]): void => {
+    if (isMap(node)) {
+      const seen = new Map<string, number>();
+      for (const pair of node.items) {
+        const name = isScalar(pair.key) ? String(pair.key.value) : undefined;
+        const range = start(pair.key);
+        if (name !== undefined && range) {
+          const first = seen.get(name);
+          if (first !== undefined) {
+            throw new TopologyError(
+              `key "${name}" is given twice in the same map (first at line ${
+                at(first).line
+              }); expected each key once, so remove or rename one`,
+              { file, ...at(range[0]), key: formatKeyPath([...path, name]) },
+            );
+          }
+          seen.set(name, range[0]);
+        }
+        duplicate(pair.value, [...path, name ?? "?"]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => duplicate(item, [...path, i]));
+    }
+  };
+  duplicate(doc.contents, []);
+
+  const locate = (path: KeyPath, target: "key" | "value" = "value") => {
+    // Walk down as far as the path exists: a key that is missing points at its nearest ancestor.
     let node: unknown = doc.contents;
-    let found: { line: number; column: number } | undefined;
-    for (const step of path) {
+    let found = start(node) ? at(start(node)![0]) : undefined;
+    for (const [i, step] of path.entries()) {
+      const last = i === path.length - 1;
       if (isMap(node)) {
         const pair = node.items.find((p) =>
           isScalar(p.key) && String(p.key.value) === String(step)
         );
-        if (!pair) break;
-        const range = (pair.key as { range?: [number, number, number] }).range;
-        if (range) {
-          const pos = lines.linePos(range[0]);
-          found = { line: pos.line, column: pos.col };
-        }
+        const range = start(pair?.key);
+        if (!pair || !range) break;
+        found = at(range[0]);
         node = pair.value;
-      } else if (isSeq(node) && typeof step === "number") {
+        // A scalar or `{…}`/`[…]` value is pointed at itself; a block spanning lines, at its key.
+        const inline = isScalar(node) || (node as { flow?: boolean } | null)?.flow === true;
+        if (last && target === "value" && inline && start(node)) found = at(start(node)![0]);
+      } else if (isSeq(node) && typeof step === "number" && node.items[step] !== undefined) {
         node = node.items[step];
-        const range = (node as { range?: [number, number, number] } | undefined)?.range;
-        if (range) {
-          const pos = lines.linePos(range[0]);
-          found = { line: pos.line, column: pos.col };
-        }
+        if (start(node)) found = at(start(node)![0]);
       } else break;
     }
     return found;
   };
-  const baseUrl = new URL(".", url).href;
-  const topology = validateTopology(doc.toJS(), { file, baseUrl, locate, env });
-  return await checkModules(topology, locate);
+  let input: unknown;
+  try {
+    input = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    throw new TopologyError(`malformed YAML: ${(error as Error).message}`, { file, key: "" });
+  }
+  return { input, locate };
 }
 
 /** The working directory as a folder URL, percent-encoded (spaces, `#`, `%` in paths). */
@@ -100,33 +156,59 @@ function cwdUrl(): string {
 /** A module path that does not exist is a topology error, found before anything starts. */
 async function checkModules(
   topology: Topology,
-  locate:
-    | ((path: readonly (string | number)[]) => { line: number; column: number } | undefined)
-    | undefined,
+  locate: ValidateOptions["locate"],
 ): Promise<Topology> {
   const all = (specs: ContainerSpec[], path: string[]): [ContainerSpec, string[]][] =>
     specs.flatMap((s) => [
       [s, [...path, s.name]] as [ContainerSpec, string[]],
       ...all(s.children, [...path, s.name, "children"]),
     ]);
+  const base = decodeURIComponent(new URL(".", topology.baseUrl).pathname);
   for (const [spec, path] of all(topology.containers, ["containers"])) {
     if (!spec.module.startsWith("file:")) continue;
+    const file = decodeURIComponent(new URL(spec.module).pathname);
+    let problem: string | undefined;
     try {
-      const info = await Deno.stat(new URL(spec.module));
-      if (!info.isFile) throw new Error("not a file");
+      if (!(await Deno.stat(file)).isFile) {
+        problem = `is a folder; expected a module file, not ${file}`;
+      }
     } catch {
-      const key = [...path, "module"];
-      const at = locate?.(key);
-      throw new TopologyError(
-        `module ${decodeURIComponent(new URL(spec.module).pathname)} does not exist`,
-        {
-          file: topology.file,
-          line: at?.line,
-          column: at?.column,
-          key: key.join("."),
-        },
-      );
+      problem = `does not exist${await nearby(file, base)}; expected a file at ${file}`;
     }
+    if (problem === undefined) continue;
+    const key = [...path, "module"];
+    const at = locate?.(key);
+    throw new TopologyError(
+      `module ${relative(base, file)} ${problem}`,
+      { file: topology.file, line: at?.line, column: at?.column, key: formatKeyPath(key) },
+    );
   }
   return topology;
+}
+
+/** ` (did you mean "./greeter.ts"?)` when the folder holds a file with a close name. */
+async function nearby(file: string, base: string): Promise<string> {
+  const slash = file.lastIndexOf("/");
+  const dir = file.slice(0, slash + 1);
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) if (entry.isFile) names.push(entry.name);
+  } catch {
+    return "";
+  }
+  const near = suggest(file.slice(slash + 1), names.sort());
+  return near ? ` (did you mean "${relative(base, dir + near)}"?)` : "";
+}
+
+/** `path` as written relative to the folder `base` (`./a.ts`, `../../echo.ts`). */
+function relative(base: string, path: string): string {
+  const from = base.split("/").filter(Boolean);
+  const to = path.split("/").filter(Boolean);
+  // A file's own name is never part of the common folder; a folder's last name may be.
+  const limit = path.endsWith("/") ? to.length : to.length - 1;
+  let common = 0;
+  while (common < from.length && common < limit && from[common] === to[common]) common++;
+  const rest = to.slice(common).join("/");
+  const tail = rest && path.endsWith("/") ? `${rest}/` : rest;
+  return `${common === from.length ? "./" : "../".repeat(from.length - common)}${tail}`;
 }

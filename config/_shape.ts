@@ -1,0 +1,224 @@
+/**
+ * The data both the validator and the JSON Schema read: every default, the keys each block
+ * accepts, the values of enumerated keys, the patterns of textual values. Re-exported by
+ * `topology.ts`.
+ *
+ * @module
+ */
+import { DURATION_PATTERN } from "./duration.ts";
+import { ERROR_ACTIONS, type ErrorAction } from "../supervisor/error_rules.ts";
+import type { RestartType, Strategy } from "../supervisor/spec.ts";
+import type { BalanceStrategy, Defaults, KeyPath, Mode } from "./topology.ts";
+
+/**
+ * Every balance strategy.
+ *
+ * @example
+ * ```ts
+ * import { BALANCE_STRATEGIES } from "./topology.ts";
+ * console.assert(BALANCE_STRATEGIES.includes("key_hash"));
+ * ```
+ */
+export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ["round_robin", "random", "key_hash"];
+
+/**
+ * Every default in one place.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS } from "./topology.ts";
+ * console.assert(DEFAULTS.container.mode === "worker");
+ * console.assert(DEFAULTS.management.listen === "127.0.0.1:9090");
+ * ```
+ */
+export const DEFAULTS: Defaults = Object.freeze({
+  supervisor: Object.freeze({
+    strategy: "one_for_one" as Strategy,
+    intensity: 5,
+    period: 10_000,
+    backoff: Object.freeze({ min: 20, max: 5_000, jitter: 0.2 }),
+  }),
+  container: Object.freeze({
+    mode: "worker" as Mode,
+    replicas: 1,
+    balance: "round_robin" as BalanceStrategy,
+    restart: "permanent" as RestartType,
+    shutdown: 5_000,
+    keepalive: 5_000,
+    buffer: 1_000,
+  }),
+  transports: Object.freeze({ keepalive: 5_000, maxFrame: 16 * 1024 * 1024 }),
+  management: Object.freeze({ listen: "127.0.0.1:9090" }),
+});
+
+/** The shape of {@linkcode TOPOLOGY_KEYS}: each block's keys, as literal tuples. */
+export interface TopologyKeys {
+  /** The top level. */
+  readonly topology: readonly [
+    "name",
+    "supervisor",
+    "containers",
+    "transports",
+    "management",
+    "hosts",
+  ];
+  /** `supervisor:`, at the top or in a container. */
+  readonly supervisor: readonly ["strategy", "intensity", "period", "backoff"];
+  /** `supervisor.backoff:`. */
+  readonly backoff: readonly ["min", "max", "jitter"];
+  /** A container, under `containers.<name>:` or `children.<name>:`. */
+  readonly container: readonly [
+    "module",
+    "mode",
+    "replicas",
+    "balance",
+    "restart",
+    "shutdown",
+    "keepalive",
+    "permissions",
+    "config",
+    "host",
+    "on_error",
+    "buffer",
+    "supervisor",
+    "children",
+  ];
+  /** One `on_error:` rule. */
+  readonly rule: readonly ["match", "action"];
+  /** `transports:`. */
+  readonly transports: readonly ["name", "listen", "secret", "tls", "keepalive", "max_frame"];
+  /** `transports.tls:`. */
+  readonly tls: readonly ["cert", "key", "ca"];
+  /** `management:`. */
+  readonly management: readonly ["listen", "token"];
+  /** One `hosts.<name>:` entry. */
+  readonly host: readonly ["address"];
+}
+
+/**
+ * The keys each block of a topology accepts, in the order the docs list them. The validator
+ * refuses any other key, and the JSON Schema of `config/schema.ts` is built from the same lists.
+ *
+ * @example
+ * ```ts
+ * import { TOPOLOGY_KEYS } from "./topology.ts";
+ * console.assert(TOPOLOGY_KEYS.management.includes("token"));
+ * ```
+ */
+export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
+  /** The top level. */
+  topology: ["name", "supervisor", "containers", "transports", "management", "hosts"],
+  /** `supervisor:`, at the top or in a container. */
+  supervisor: ["strategy", "intensity", "period", "backoff"],
+  /** `supervisor.backoff:`. */
+  backoff: ["min", "max", "jitter"],
+  /** A container, under `containers.<name>:` or `children.<name>:`. */
+  container: [
+    "module",
+    "mode",
+    "replicas",
+    "balance",
+    "restart",
+    "shutdown",
+    "keepalive",
+    "permissions",
+    "config",
+    "host",
+    "on_error",
+    "buffer",
+    "supervisor",
+    "children",
+  ],
+  /** One `on_error:` rule. */
+  rule: ["match", "action"],
+  /** `transports:`. */
+  transports: ["name", "listen", "secret", "tls", "keepalive", "max_frame"],
+  /** `transports.tls:`. */
+  tls: ["cert", "key", "ca"],
+  /** `management:`. */
+  management: ["listen", "token"],
+  /** One `hosts.<name>:` entry. */
+  host: ["address"],
+});
+
+/** A block of the topology: a key of {@linkcode TOPOLOGY_KEYS}. */
+export type TopologyBlock = keyof TopologyKeys;
+
+/**
+ * The values of each enumerated key. `mode: remote` is listed because it is part of the format,
+ * though this version refuses it.
+ *
+ * @example
+ * ```ts
+ * import { TOPOLOGY_VALUES } from "./topology.ts";
+ * console.assert(TOPOLOGY_VALUES.restart.join() === "permanent,transient,temporary");
+ * ```
+ */
+export const TOPOLOGY_VALUES: {
+  readonly mode: readonly Mode[];
+  readonly balance: readonly BalanceStrategy[];
+  readonly restart: readonly RestartType[];
+  readonly strategy: readonly Strategy[];
+  readonly action: readonly (ErrorAction | "log")[];
+} = Object.freeze({
+  mode: ["inline", "worker", "process", "remote"],
+  balance: BALANCE_STRATEGIES,
+  restart: ["permanent", "transient", "temporary"],
+  strategy: ["one_for_one", "one_for_all", "rest_for_one"],
+  action: [...ERROR_ACTIONS, "log"],
+});
+
+/** The shape of {@linkcode TOPOLOGY_PATTERNS}. */
+export interface TopologyPatterns {
+  /** A container, host or runtime name. */
+  readonly name: string;
+  /** A duration with its unit. */
+  readonly duration: string;
+  /** A size in bytes, with an optional unit. */
+  readonly size: string;
+  /** A `${VAR}` reference. */
+  readonly variable: string;
+  /** A URL with a scheme. */
+  readonly url: string;
+}
+
+/**
+ * Regular expression sources of the textual values, shared with the JSON Schema: names
+ * (containers, hosts, runtimes), durations, sizes, `${VAR}` references, URLs.
+ *
+ * @example
+ * ```ts
+ * import { TOPOLOGY_PATTERNS } from "./topology.ts";
+ * console.assert(new RegExp(TOPOLOGY_PATTERNS.size).test("16MiB"));
+ * console.assert(!new RegExp(TOPOLOGY_PATTERNS.name).test("9lives"));
+ * ```
+ */
+export const TOPOLOGY_PATTERNS: TopologyPatterns = Object.freeze({
+  /** A container, host or runtime name: a letter, then letters, digits, `_`, `-`. */
+  name: "^[A-Za-z][A-Za-z0-9_-]*$",
+  /** A duration with its unit: `250ms`, `1.5s`, `2m`. */
+  duration: DURATION_PATTERN,
+  /** A size: bytes, or with a unit `B`, `KiB`, `MiB`, `GiB`. */
+  size: "^\\s*(\\d+)\\s*(B|KiB|MiB|GiB)?\\s*$",
+  /** A `${VAR}` reference to an environment variable. */
+  variable: "\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}",
+  /** A URL with a scheme: `tcp://…`, `ws://…`, `unix://…`. */
+  url: "^[a-z][a-z0-9+.-]*://",
+});
+
+/**
+ * Formats a key path the way error messages show it.
+ *
+ * @example
+ * ```ts
+ * import { formatKeyPath } from "./topology.ts";
+ * console.assert(formatKeyPath(["containers", "a", "on_error", 0, "action"]) === "containers.a.on_error[0].action");
+ * ```
+ */
+export function formatKeyPath(path: KeyPath): string {
+  let out = "";
+  for (const step of path) {
+    out += typeof step === "number" ? `[${step}]` : out === "" ? step : `.${step}`;
+  }
+  return out;
+}

@@ -1,0 +1,357 @@
+/**
+ * The JSON Schema (draft 2020-12) of `kraken.yaml`, for editors: with
+ * `# yaml-language-server: $schema=./kraken.schema.json` on the first line of the file (and
+ * `kraken schema > kraken.schema.json`), VS Code, Neovim, Helix, IntelliJ… complete every key,
+ * show its description and flag unknown keys and bad values while typing.
+ *
+ * Built from the same tables the validator reads ({@linkcode TOPOLOGY_KEYS},
+ * {@linkcode TOPOLOGY_VALUES}, {@linkcode TOPOLOGY_PATTERNS}, {@linkcode DEFAULTS},
+ * `PERMISSION_KINDS`); each block's properties are typed by its key list, so a key added to the
+ * validator without a schema entry (or the reverse) does not compile.
+ *
+ * The schema checks the shape; `validateTopology` remains the authority (unique names
+ * across the tree, children within their parent's grant, hosts that exist, modules that exist).
+ *
+ * @module
+ */
+import { PERMISSION_KINDS, type PermissionKind } from "./permissions.ts";
+import {
+  DEFAULTS,
+  type TOPOLOGY_KEYS,
+  TOPOLOGY_PATTERNS,
+  TOPOLOGY_VALUES,
+  type TopologyBlock,
+} from "./topology.ts";
+
+type Schema = Record<string, unknown>;
+/** One schema per key of a block: missing or extra keys are compile errors. */
+type Properties<B extends TopologyBlock> = { [K in (typeof TOPOLOGY_KEYS)[B][number]]: Schema };
+
+const ref = (name: string): Schema => ({ $ref: `#/$defs/${name}` });
+/** Any scalar may be written as `${VAR}`, read from the environment when the topology loads. */
+const orVariable = (schema: Schema): Schema[] => [schema, ref("variable")];
+const duration = (description: string, fallback?: number): Schema => ({
+  description: `${description} A duration: 250ms, 5s, 2m, or a number of milliseconds.${
+    fallback === undefined ? "" : ` Default ${ms(fallback)}.`
+  }`,
+  ...(fallback === undefined ? {} : { default: ms(fallback) }),
+  $ref: "#/$defs/duration",
+});
+const enumOf = (values: readonly string[], description: string, fallback?: string): Schema => ({
+  description,
+  ...(fallback === undefined ? {} : { default: fallback }),
+  anyOf: orVariable({ enum: [...values] }),
+});
+const wholeNumber = (description: string, fallback: number): Schema => ({
+  description,
+  default: fallback,
+  anyOf: orVariable({ type: "integer", minimum: 0 }),
+});
+
+function ms(n: number): string {
+  return n % 60_000 === 0 ? `${n / 60_000}m` : n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;
+}
+
+/**
+ * The JSON Schema of a topology file, as a plain object ready for `JSON.stringify`.
+ *
+ * `mode: remote` is left out of the `mode` values since this version refuses it.
+ *
+ * @returns A draft 2020-12 schema with every key described, `additionalProperties: false` on every
+ *   block, and `children` recursive.
+ *
+ * @example
+ * ```ts
+ * import { topologyJsonSchema } from "./schema.ts";
+ * const schema = topologyJsonSchema();
+ * console.assert(schema.$schema === "https://json-schema.org/draft/2020-12/schema");
+ * await Deno.writeTextFile("/tmp/kraken.schema.json", JSON.stringify(schema, null, 2));
+ * ```
+ */
+export function topologyJsonSchema(): Record<string, unknown> {
+  const sup = DEFAULTS.supervisor;
+  const box = DEFAULTS.container;
+
+  const topology: Properties<"topology"> = {
+    name: {
+      description: "The application's name (default kraken); also this runtime's name among its " +
+        "peers unless transports.name says otherwise.",
+      type: "string",
+      minLength: 1,
+      default: "kraken",
+    },
+    supervisor: {
+      description: "The root supervisor: how it restarts the top-level containers.",
+      ...ref("supervisor"),
+    },
+    containers: {
+      description: "The containers, by name, started in this order and stopped in reverse. Names " +
+        "are unique across the whole topology, children included.",
+      ...ref("containerMap"),
+    },
+    transports: {
+      description: "Links with the other runtimes of the same application.",
+      ...ref("transports"),
+    },
+    management: {
+      description: "The management API kraken start serves: where it listens and the token " +
+        "every request must carry.",
+      ...ref("management"),
+    },
+    hosts: {
+      description: "Runtimes this one joins, by name (needs transports: with the shared secret).",
+      type: "object",
+      propertyNames: { pattern: TOPOLOGY_PATTERNS.name },
+      additionalProperties: ref("host"),
+    },
+  };
+
+  const supervisor: Properties<"supervisor"> = {
+    strategy: enumOf(
+      TOPOLOGY_VALUES.strategy,
+      "Who restarts when a child fails: one_for_one (that child), one_for_all (all children), " +
+        "rest_for_one (it and those started after it).",
+      sup.strategy,
+    ),
+    intensity: wholeNumber(
+      `Restarts allowed within period before the supervisor gives up and escalates (default ${sup.intensity}).`,
+      sup.intensity,
+    ),
+    period: duration("The window intensity counts restarts in.", sup.period),
+    backoff: {
+      description: "Delay before each restart, growing from min to max.",
+      ...ref("backoff"),
+    },
+  };
+
+  const backoff: Properties<"backoff"> = {
+    min: duration("First restart delay.", sup.backoff.min),
+    max: duration("Largest restart delay (not below min).", sup.backoff.max),
+    jitter: {
+      description: `Random share added to each delay, 0 to 1 (default ${sup.backoff.jitter}).`,
+      default: sup.backoff.jitter,
+      anyOf: orVariable({ type: "number", minimum: 0, maximum: 1 }),
+    },
+  };
+
+  const container: Properties<"container"> = {
+    module: {
+      description: "The module whose default export is the container: a path relative to the " +
+        "topology's folder, or a URL. Required.",
+      type: "string",
+      minLength: 1,
+    },
+    mode: enumOf(
+      TOPOLOGY_VALUES.mode.filter((m) => m !== "remote"),
+      "Where it runs: inline (in the runtime's isolate), worker (a Web Worker with its own " +
+        "permissions), process (a Deno subprocess). remote is not in this version.",
+      box.mode,
+    ),
+    replicas: wholeNumber(`How many instances (default ${box.replicas}).`, box.replicas),
+    balance: enumOf(
+      TOPOLOGY_VALUES.balance,
+      "How messages are shared among replicas: round_robin, random, or key_hash (same key, same " +
+        "replica).",
+      box.balance,
+    ),
+    restart: enumOf(
+      TOPOLOGY_VALUES.restart,
+      "When it is restarted: permanent (always), transient (after an abnormal exit), temporary " +
+        "(never).",
+      box.restart,
+    ),
+    shutdown: duration("Graceful stop timeout; then it is killed.", box.shutdown),
+    keepalive: duration(
+      "A worker or process silent this long is declared unresponsive.",
+      box.keepalive,
+    ),
+    permissions: {
+      description: "What its sandbox allows (default: nothing). A kind left out is denied.",
+      ...ref("permissions"),
+    },
+    config: {
+      description: "Any map, handed to the container as ctx.config (${VAR} is read in it too).",
+      type: "object",
+    },
+    host: {
+      description: "The host (from hosts:) it runs on, with mode: remote — not in this version.",
+      type: "string",
+    },
+    on_error: {
+      description: "Rules by error class, first match wins; the built-in rules apply after them.",
+      type: "array",
+      items: ref("rule"),
+    },
+    buffer: wholeNumber(
+      `Messages held for it per sender while it restarts; beyond that senders fail fast (default ${box.buffer}).`,
+      box.buffer,
+    ),
+    supervisor: {
+      description: "Flags of the supervisor it is for its children.",
+      ...ref("supervisor"),
+    },
+    children: {
+      description: "Containers it supervises, by name, in start order; they run inside its " +
+        "isolate and within its permissions.",
+      ...ref("containerMap"),
+    },
+  };
+
+  const actions = { enum: [...TOPOLOGY_VALUES.action] };
+  const rule: Properties<"rule"> = {
+    match: {
+      description: 'Error class names it matches (the class or an ancestor); "*" matches any.',
+      anyOf: [
+        { type: "string", minLength: 1 },
+        { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+      ],
+    },
+    action: {
+      description: "restart, resume, stop or escalate, optionally with log: e.g. [log, resume].",
+      anyOf: [actions, { type: "array", minItems: 1, items: actions }],
+    },
+  };
+
+  const t = DEFAULTS.transports;
+  const transports: Properties<"transports"> = {
+    name: {
+      description: "This runtime's name among its peers (default: the application's name).",
+      ...ref("name"),
+    },
+    listen: {
+      description: "Where it accepts links: tcp://host:port, ws://host:port, unix:///path.",
+      ...ref("url"),
+    },
+    secret: {
+      description: "The shared secret every link proves before any message, usually " +
+        "${KRAKEN_SECRET}. Never logged. Required.",
+      type: "string",
+      minLength: 1,
+    },
+    tls: { description: "TLS for tcp:// links.", ...ref("tls") },
+    keepalive: duration(
+      "A peer silent this long is declared unreachable and re-dialed.",
+      t.keepalive,
+    ),
+    max_frame: {
+      description: "Largest frame a link accepts: bytes, or with a unit B, KiB, MiB, GiB; from " +
+        "1KiB to 2GiB (default 16MiB). Every runtime of the application should agree.",
+      default: "16MiB",
+      ...ref("size"),
+    },
+  };
+
+  const tls: Properties<"tls"> = {
+    cert: { description: "Certificate file to listen with (PEM).", type: "string", minLength: 1 },
+    key: { description: "Private key file of cert (PEM).", type: "string", minLength: 1 },
+    ca: { description: "CA file to trust when dialing (PEM).", type: "string", minLength: 1 },
+  };
+
+  const management: Properties<"management"> = {
+    listen: {
+      description: `Where the management API listens: "host:port", "port" or ":port" (host ` +
+        `127.0.0.1), port 0 to 65535 (default ${DEFAULTS.management.listen}).`,
+      default: DEFAULTS.management.listen,
+      anyOf: [
+        {
+          type: "string",
+          pattern: "^\\s*((\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):)?\\d{1,5}\\s*$",
+        },
+        { type: "integer", minimum: 0, maximum: 65535 },
+        ref("variable"),
+      ],
+    },
+    token: {
+      description: "The bearer token every request must carry, usually ${KRAKEN_TOKEN}. Never " +
+        "logged. Required.",
+      type: "string",
+      minLength: 1,
+    },
+  };
+
+  const host: Properties<"host"> = {
+    address: {
+      description: "The URL that runtime listens on (its transports.listen). Required.",
+      ...ref("url"),
+    },
+  };
+
+  const grant = { type: "string", minLength: 1, pattern: "^[^,]+$" };
+  const permissionDescriptions: Record<PermissionKind, string> = {
+    net: "Network: true, or host[:port] entries (e.g. 127.0.0.1:8080).",
+    read: "File reads: true, or paths (relative to the topology's folder).",
+    write: "File writes: true, or paths (relative to the topology's folder).",
+    env: "Environment variables: true, or names.",
+    run: "Subprocesses: true, or program names.",
+    ffi: "Native libraries: true, or paths.",
+    sys: "System information: true, or API names (e.g. hostname, osRelease).",
+    import: "Dynamic imports from the network: true, or hosts.",
+  };
+  const permissions = Object.fromEntries(
+    PERMISSION_KINDS.map((kind) => [kind, {
+      description: `${permissionDescriptions[kind]} false or absent: denied.`,
+      anyOf: [{ type: "boolean" }, grant, { type: "array", items: grant }],
+    }]),
+  );
+
+  const block = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
+    type: "object",
+    properties,
+    ...(required.length > 0 ? { required } : {}),
+    additionalProperties: false,
+  });
+
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: "Kraken topology (kraken.yaml)",
+    description: "An application: its containers, their supervision tree and sandboxes, links " +
+      "to other runtimes and the management API. See docs/topology.md.",
+    ...block(topology, ["containers"]),
+    $defs: {
+      supervisor: block(supervisor),
+      backoff: block(backoff),
+      containerMap: {
+        description: "Containers by name.",
+        type: "object",
+        propertyNames: { pattern: TOPOLOGY_PATTERNS.name },
+        additionalProperties: ref("container"),
+      },
+      container: block(container, ["module"]),
+      rule: block(rule, ["match", "action"]),
+      permissions: block(permissions),
+      transports: block(transports, ["secret"]),
+      tls: block(tls),
+      management: block(management, ["token"]),
+      host: block(host, ["address"]),
+      name: {
+        description: `A name: a letter, then letters, digits, "_" or "-".`,
+        anyOf: orVariable({ type: "string", pattern: TOPOLOGY_PATTERNS.name }),
+      },
+      duration: {
+        description: "250ms, 5s, 2m, or a number of milliseconds.",
+        anyOf: [
+          { type: "number", minimum: 0 },
+          { type: "string", pattern: TOPOLOGY_PATTERNS.duration },
+          ref("variable"),
+        ],
+      },
+      size: {
+        description: "Bytes, or with a unit B, KiB, MiB, GiB (1KiB to 2GiB).",
+        anyOf: [
+          { type: "integer", minimum: 1024, maximum: 2 ** 31 },
+          { type: "string", pattern: TOPOLOGY_PATTERNS.size },
+          ref("variable"),
+        ],
+      },
+      url: {
+        description: "A URL with a scheme, such as tcp://127.0.0.1:7070.",
+        anyOf: orVariable({ type: "string", pattern: TOPOLOGY_PATTERNS.url }),
+      },
+      variable: {
+        description: "${VAR}: read from the environment when the topology loads.",
+        type: "string",
+        pattern: TOPOLOGY_PATTERNS.variable,
+      },
+    },
+  };
+}
