@@ -85,7 +85,6 @@ export function parseArgs(command: string, argv: readonly string[], spec: FlagSp
       flags[name] = negated ? false : inline !== "false";
       continue;
     }
-    if (negated) throw usageError(command, `--no-${name} is not an option`);
     const value = inline ?? argv[++i];
     if (value === undefined) {
       throw usageError(command, `--${name} needs a value (${flag.value ?? "VALUE"})`);

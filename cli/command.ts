@@ -47,7 +47,10 @@ export interface Command {
 /** Flags every command accepts. */
 export const COMMON_FLAGS: FlagSpec = {
   json: { type: "boolean", description: "machine-readable output (JSON)" },
-  color: { type: "boolean", description: "force colours on (--no-color: off; NO_COLOR works too)" },
+  color: {
+    type: "boolean",
+    description: "colours on even when not a terminal (--no-color: off; else NO_COLOR)",
+  },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
 

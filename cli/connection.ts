@@ -93,9 +93,9 @@ export function urlForListen(listen: string): URL {
     const host = v6[1] === "::" ? "[::1]" : `[${v6[1]}]`;
     return new URL(`http://${host}:${v6[2]}/`);
   }
-  const m = /^([^:]*):?(\d+)$/.exec(text);
+  const m = /^(?:([^:]*):)?(\d+)$/.exec(text);
   if (!m) throw new TypeError(`not a listen address: ${JSON.stringify(listen)}`);
-  const host = m[1] === "" || m[1] === "0.0.0.0" ? "127.0.0.1" : m[1];
+  const host = !m[1] || m[1] === "0.0.0.0" ? "127.0.0.1" : m[1];
   return new URL(`http://${host}:${m[2]}/`);
 }
 

@@ -50,8 +50,9 @@ export function palette(enabled: boolean): Palette {
 }
 
 /**
- * Whether to colour what goes to stdout (or stderr): never with `NO_COLOR` set (any non-empty
- * value, see no-color.org) or `--no-color`, only when the stream is a terminal.
+ * Whether to colour what goes to stdout (or stderr): `--color`/`--no-color` decide when given
+ * (a command-line flag overrides `NO_COLOR`, as no-color.org asks); otherwise never with
+ * `NO_COLOR` set to anything non-empty, and only when the stream is a terminal.
  *
  * @param flag The `--color` flag (`false` for `--no-color`), if given.
  * @param stream Which stream will be written.
@@ -63,9 +64,8 @@ export function palette(enabled: boolean): Palette {
  * ```
  */
 export function useColor(flag: boolean | undefined, stream: "stdout" | "stderr"): boolean {
-  if (flag === false) return false;
+  if (flag !== undefined) return flag;
   if ((Deno.env.get("NO_COLOR") ?? "") !== "") return false;
-  if (flag === true) return true;
   return (stream === "stdout" ? Deno.stdout : Deno.stderr).isTerminal();
 }
 
@@ -194,7 +194,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
       const uptime = Math.max(0, ...container.instances.map((i) => i.uptime));
       const state = containerState(container);
       rows.push([
-        c.dim(prefix + branch) + c.bold(container.name),
+        (prefix + branch ? c.dim(prefix + branch) : "") + c.bold(container.name),
         c.cyan(container.mode),
         container.host,
         colourState(state, c),

@@ -13,7 +13,7 @@ import type { ContainerInput, TopologyInput } from "../config/topology.ts";
 import { formatPlan } from "../config/plan.ts";
 import type { StopMode } from "../runtime/container.ts";
 import type { ContainerSnapshot, Runtime, RuntimeEvents } from "../runtime/runtime.ts";
-import { prometheusText } from "./prometheus.ts";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
 import { bearerChecker } from "./_auth.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
@@ -298,10 +298,10 @@ export function managementApp(
 
   app.get("/v1/metrics", (c) => c.json(rt.metrics()));
 
-  app.get("/metrics", (c) =>
-    c.body(prometheusText(rt.metrics()), 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
+  app.get(
+    "/metrics",
+    (c) => c.body(prometheusText(rt.metrics()), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
+  );
 
   return app;
 }

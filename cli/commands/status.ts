@@ -3,26 +3,31 @@
  *
  * @module
  */
-import type { TreeSnapshot } from "../../runtime/runtime.ts";
-import type { Command } from "../command.ts";
+import type { ContainerSnapshot, Runtime, TreeSnapshot } from "../../runtime/runtime.ts";
+import type { Command, Io } from "../command.ts";
+import type { ManagementClient } from "../client.ts";
 import { connect } from "../connection.ts";
-import { renderTree } from "../output.ts";
+import { usageError } from "../exit.ts";
+import { formatDuration, renderTree, table } from "../output.ts";
 
 /**
- * `kraken status [--instances] [--watch]`.
+ * `kraken status [NAME] [--instances] [--watch]`.
  *
  * @example
  * ```sh
  * kraken status --instances
+ * kraken status billing          # one container, its instances and metrics; exit 1 if unknown
  * kraken tree --json | jq '.containers[].name'
  * ```
  */
 export const status: Command = {
   name: "status",
   aliases: ["tree"],
-  args: "",
+  args: "[NAME]",
   summary: "show the live tree: name, mode, host, state, replicas, restarts, uptime",
-  description: "Reads GET /v1/tree. With --json, prints the tree snapshot as the API returns it.",
+  description: "Reads GET /v1/tree. With NAME: that container only, with its instances and " +
+    "metrics (GET /v1/containers/NAME); exit 1 when there is no such container. With --json, " +
+    "prints what the API returns.",
   api: true,
   flags: {
     instances: { type: "boolean", short: "i", description: "one row per instance too" },
@@ -32,9 +37,13 @@ export const status: Command = {
       description: "redraw every second until Ctrl-C (terminals only)",
     },
   },
-  examples: ["kraken status", "kraken tree -i", "kraken status --json"],
-  async run({ flags }, io) {
+  examples: ["kraken status", "kraken tree -i", "kraken status billing", "kraken status --json"],
+  async run({ positionals, flags }, io) {
+    if (positionals.length > 1) {
+      throw usageError("status", `unexpected argument "${positionals[1]}"`);
+    }
     const client = await connect("status", flags);
+    if (positionals[0]) return await one(client, positionals[0], io);
     const fetchTree = () => client.request<TreeSnapshot>("GET", "/v1/tree");
     const render = (tree: TreeSnapshot) =>
       renderTree(tree, io.out, { instances: flags.instances === true });
@@ -66,3 +75,36 @@ export const status: Command = {
     return 0;
   },
 };
+
+type ContainerMetrics = ReturnType<Runtime["metrics"]>[number];
+
+/** `kraken status NAME`: one container, its instances and its metrics. */
+async function one(client: ManagementClient, name: string, io: Io): Promise<number> {
+  const path = `/v1/containers/${encodeURIComponent(name)}`;
+  const body = await client.request<
+    { container: ContainerSnapshot; metrics: ContainerMetrics | null }
+  >("GET", path);
+  if (io.json) {
+    io.printJson(body);
+    return 0;
+  }
+  const tree = await client.request<TreeSnapshot>("GET", "/v1/tree");
+  io.print(renderTree({ ...tree, containers: [body.container], peers: [], leaked: [] }, io.out, {
+    instances: true,
+  }));
+  const m = body.metrics;
+  if (m) {
+    const ms = (value: number | null) => value === null ? "-" : `${value} ms`;
+    io.print("");
+    io.print(table([
+      ["messages in / out", `${m.messagesIn} / ${m.messagesOut}`],
+      ["requests / errors", `${m.requests} / ${m.errors}`],
+      ["handler p50 / p99", `${ms(m.handlerP50Ms)} / ${ms(m.handlerP99Ms)}`],
+      ["queue depth", String(m.queueDepth)],
+      ["memory", m.memoryBytes === null ? "-" : `${(m.memoryBytes / 2 ** 20).toFixed(1)} MiB`],
+    ].map(([k, v]) => [io.out.dim(k), v])));
+  }
+  const uptime = Math.max(0, ...body.container.instances.map((i) => i.uptime));
+  if (uptime > 0) io.print(io.out.dim(`up ${formatDuration(uptime)}`));
+  return 0;
+}

@@ -2,7 +2,15 @@
 // start → status → scale up/down (checked in the process table) → reload an edited file →
 // restart → logs → shutdown (the kraken process exits 0 and leaves no process behind).
 import assert from "node:assert/strict";
-import { alive, denoChildren, kraken, krakenInBackground, type Result, waitUntil } from "./_cli.ts";
+import {
+  alive,
+  CLI,
+  denoChildren,
+  kraken,
+  krakenInBackground,
+  type Result,
+  waitUntil,
+} from "./_cli.ts";
 
 const FIXTURES = new URL("../fixtures/cli/", import.meta.url).pathname;
 const TOKEN = "e2e-token-" + crypto.randomUUID();
@@ -183,6 +191,38 @@ Deno.test("kraken start → status → scale → reload → restart → logs →
       );
     });
 
+    await t.step("spawn and stop: a container started live, looked at, then removed", async () => {
+      const spawned = ok(
+        await kraken([
+          "spawn",
+          "cache",
+          "--module",
+          `${FIXTURES}containers/jobs.ts`,
+          "--mode",
+          "process",
+          "--replicas",
+          "2",
+        ], { env }),
+        "spawn",
+      );
+      assert.match(spawned.stdout, /cache spawned \(2\/2 running\)/);
+      await waitUntil(() => processes().length === 3, 10_000, "jobs + 2 cache processes");
+      const dup = await kraken(["spawn", "cache", "--module", `${FIXTURES}containers/jobs.ts`], {
+        env,
+      });
+      assert.equal(dup.code, 1);
+      assert.match(dup.stderr, /already exists; send "replace": true/);
+      const one = ok(await kraken(["status", "cache"], { env }), "status cache");
+      assert.match(one.stdout, /^cache\s+process\s+local\s+running\s+2\/2/m);
+      assert.match(one.stdout, /· cache#1\.1/);
+      assert.match(one.stdout, /requests \/ errors/);
+      ok(await kraken(["stop", "cache"], { env }), "stop cache");
+      await waitUntil(() => processes().length === 1, 10_000, "cache processes gone");
+      const gone = await kraken(["status", "cache", "--json"], { env });
+      assert.equal(gone.code, 1, "status NAME: exit 1 when it does not exist");
+      assert.equal(JSON.parse(gone.stdout).error.type, "NotFound");
+    });
+
     await t.step("logs: what the container logged, then new lines as they come", async () => {
       const history = ok(
         await kraken(["logs", "jobs", "--no-follow"], { env }),
@@ -313,4 +353,93 @@ Deno.test("kraken version, help, schema, node: what scripts can rely on", async 
   assert.match(node.stderr, /not in this version/);
   const unknown = await kraken(["frobnicate"]);
   assert.equal(unknown.code, 2);
+});
+
+/** `script` runs a command on a pseudo-terminal: how a person at a terminal sees the CLI. */
+const SCRIPT = (() => {
+  try {
+    return Deno.statSync("/usr/bin/script").isFile ? "/usr/bin/script" : null;
+  } catch {
+    return null;
+  }
+})();
+
+async function onTerminal(
+  args: string[],
+  env: Record<string, string>,
+  input = "",
+): Promise<Result> {
+  const quoted = [Deno.execPath(), "run", "-A", CLI, ...args].map((a) => `'${a}'`).join(" ");
+  const child = new Deno.Command(SCRIPT!, {
+    args: ["-qec", quoted, "/dev/null"],
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  // Typed after the prompt has had time to appear, as a person would.
+  await new Promise((r) => setTimeout(r, 1500));
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+Deno.test({
+  name: "on a terminal: colours unless NO_COLOR, and reload asks y/N (only y applies)",
+  ignore: SCRIPT === null, // needs util-linux's script(1) for a pseudo-terminal
+  async fn() {
+    const { dir, file } = await topologyCopy();
+    const started = krakenInBackground(["start", file], { env: { KRAKEN_TOKEN: TOKEN } });
+    try {
+      const [, url] = await started.waitFor(/management API: (http:\/\/127\.0\.0\.1:\d+\/)/);
+      const env = { KRAKEN_URL: url, KRAKEN_TOKEN: TOKEN, TERM: "xterm" };
+      const coloured = await onTerminal(["status"], env);
+      assert.equal(coloured.code, 0, coloured.stdout);
+      assert.ok(coloured.stdout.includes("\x1b[32mrunning\x1b[39m"), coloured.stdout);
+      const plain = await onTerminal(["status"], { ...env, NO_COLOR: "1" });
+      assert.ok(!plain.stdout.includes("\x1b["), "NO_COLOR turns colours off on a terminal");
+
+      const original = await Deno.readTextFile(file);
+      await Deno.writeTextFile(file, original.replace(/(web:\n(?:.*\n)*?\s+replicas:) 1/, "$1 2"));
+      const declined = await onTerminal(["reload", file], { ...env, NO_COLOR: "1" }, "n\n");
+      assert.match(declined.stdout, /apply 1 change\? \[y\/N\]/);
+      assert.match(declined.stdout, /not applied/);
+      assert.equal(declined.code, 1);
+      const before = JSON.parse((await kraken(["status", "--json"], { env })).stdout);
+      assert.equal(before.containers[0].replicas, 1);
+
+      const accepted = await onTerminal(["reload", file], { ...env, NO_COLOR: "1" }, "y\n");
+      assert.equal(accepted.code, 0, accepted.stdout);
+      assert.match(accepted.stdout, /applied 1 change/);
+      const after = JSON.parse((await kraken(["status", "--json"], { env })).stdout);
+      assert.equal(after.containers[0].replicas, 2);
+      ok(await kraken(["shutdown"], { env }), "shutdown");
+      assert.equal(await started.exit(), 0);
+    } finally {
+      await started.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("kraken start: a management port already taken exits 1 and leaves no process behind", async () => {
+  const { dir, file } = await topologyCopy();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  const started = krakenInBackground(["start", file, "--listen", `127.0.0.1:${port}`], {
+    env: { KRAKEN_TOKEN: TOKEN },
+  });
+  try {
+    const code = await started.exit();
+    assert.equal(code, 1);
+    assert.match(started.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
+    assert.equal(denoChildren(started.pid).length, 0);
+  } finally {
+    taken.close();
+    await started.kill();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

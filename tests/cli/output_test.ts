@@ -1,0 +1,113 @@
+// What the CLI prints: the tree table, states, durations, log lines, colours on and off.
+import assert from "node:assert/strict";
+import {
+  containerState,
+  formatDuration,
+  formatLog,
+  palette,
+  renderTree,
+  stripAnsi,
+  table,
+} from "../../cli/output.ts";
+import type { ContainerSnapshot, TreeSnapshot } from "../../mod.ts";
+
+function container(
+  name: string,
+  extra: Partial<ContainerSnapshot> = {},
+): ContainerSnapshot {
+  return {
+    name,
+    mode: "worker",
+    host: "local",
+    replicas: 1,
+    running: 1,
+    restarts: 0,
+    held: false,
+    instances: [{
+      id: `${name}#0.1`,
+      replica: 0,
+      incarnation: 1,
+      state: "running",
+      node: "w1",
+      restarts: 0,
+      uptime: 65_000,
+    }],
+    ...extra,
+  };
+}
+
+const TREE: TreeSnapshot = {
+  name: "shop",
+  supervisor: { strategy: "one_for_one", intensity: 5, period: 10_000, state: "running" },
+  containers: [
+    container("api", { replicas: 2, running: 1, restarts: 3 }),
+    container("billing", {
+      mode: "process",
+      children: [container("mailer"), container("ledger", { mode: "inline" })],
+    }),
+  ],
+  relayed: 0,
+  peers: [],
+  leaked: [],
+};
+
+Deno.test("renderTree: one row per container with mode, host, state, replicas, restarts, uptime; children indented", () => {
+  const text = renderTree(TREE, palette(false));
+  assert.equal(
+    text,
+    [
+      "shop  running  one_for_one, at most 5 restarts in 10s",
+      "NAME       MODE     HOST   STATE     REPLICAS  RESTARTS  UPTIME",
+      "api        worker   local  degraded  1/2       3         1m 5s",
+      "billing    process  local  running   1/1       0         1m 5s",
+      "├─ mailer  worker   local  running   1/1       0         1m 5s",
+      "└─ ledger  inline   local  running   1/1       0         1m 5s",
+    ].join("\n"),
+  );
+  const withInstances = renderTree(TREE, palette(false), { instances: true });
+  assert.match(withInstances, /^ {2}· api#0\.1\s+w1\s+running\s+0\s+1m 5s$/m);
+});
+
+Deno.test("renderTree: colours only when asked, and the coloured text reads the same without them", () => {
+  const coloured = renderTree(TREE, palette(true));
+  assert.ok(coloured.includes("\x1b[32mrunning\x1b[39m"));
+  assert.ok(coloured.includes("\x1b[31mdegraded\x1b[39m"));
+  const plain = renderTree(TREE, palette(false));
+  assert.ok(!plain.includes("\x1b["));
+  assert.equal(stripAnsi(coloured), plain);
+});
+
+Deno.test("containerState: held, idle, running, restarting, starting, degraded", () => {
+  const base = container("a");
+  assert.equal(containerState({ ...base, held: true }), "held");
+  assert.equal(containerState({ ...base, replicas: 0, running: 0 }), "idle");
+  assert.equal(containerState(base), "running");
+  const waiting = (state: "restarting" | "starting") => ({
+    ...base,
+    running: 0,
+    instances: [{ ...base.instances[0], state }],
+  });
+  assert.equal(containerState(waiting("restarting")), "restarting");
+  assert.equal(containerState(waiting("starting")), "starting");
+  assert.equal(containerState({ ...base, replicas: 2 }), "degraded");
+});
+
+Deno.test("formatDuration, table and formatLog", () => {
+  assert.deepEqual(
+    [0, 850, 12_400, 184_000, 7_500_000, 200_000_000].map(formatDuration),
+    ["0s", "850ms", "12s", "3m 4s", "2h 5m", "2d 7h"],
+  );
+  assert.equal(
+    table([["a", palette(true).red("bb"), "c"], ["ccc", "d", "e"]]).split("\n").map(stripAnsi).join(
+      "\n",
+    ),
+    "a    bb  c\nccc  d   e",
+  );
+  const line = formatLog({
+    time: Date.UTC(2026, 0, 1, 12, 3, 4, 567),
+    level: "error",
+    source: "api#0.1",
+    message: "boom",
+  }, palette(false));
+  assert.equal(line, "12:03:04.567 ERROR [api#0.1] boom");
+});
