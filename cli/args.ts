@@ -5,7 +5,15 @@
  */
 import { usageError } from "./exit.ts";
 
-/** One flag a command accepts. */
+/**
+ * One flag a command accepts.
+ *
+ * @example
+ * ```ts
+ * import type { Flag } from "./args.ts";
+ * const yes: Flag = { type: "boolean", short: "y", description: "do not ask" };
+ * ```
+ */
 export interface Flag {
   /** `boolean` flags take no value (`--yes`, and `--no-follow` for false); `string` flags do. */
   type: "boolean" | "string";
@@ -17,10 +25,26 @@ export interface Flag {
   description: string;
 }
 
-/** Flags by long name (without `--`). */
+/**
+ * Flags by long name (without `--`).
+ *
+ * @example
+ * ```ts
+ * import type { FlagSpec } from "./args.ts";
+ * const spec: FlagSpec = { tail: { type: "string", value: "N", description: "lines of history" } };
+ * ```
+ */
 export type FlagSpec = Record<string, Flag>;
 
-/** The parsed command line. */
+/**
+ * The parsed command line.
+ *
+ * @example
+ * ```ts
+ * import type { ParsedArgs } from "./args.ts";
+ * const parsed: ParsedArgs = { positionals: ["api"], flags: { json: true } };
+ * ```
+ */
 export interface ParsedArgs {
   /** Arguments that are not flags, in order. */
   positionals: string[];

@@ -11,7 +11,15 @@ interface ApiError {
   error?: { type?: string; message?: string; key?: string };
 }
 
-/** A streamed event: its `event:` type and its parsed `data:`. */
+/**
+ * A streamed event: its `event:` type and its parsed `data:`.
+ *
+ * @example
+ * ```ts
+ * import type { StreamEvent } from "./client.ts";
+ * const event: StreamEvent = { type: "restart", data: { container: "api" } };
+ * ```
+ */
 export interface StreamEvent {
   /** The SSE event type (`restart`, `log`, `apply`, …). */
   type: string;

@@ -6,7 +6,14 @@
 import { flagHelp, type FlagSpec, type ParsedArgs } from "./args.ts";
 import { type Palette, palette, useColor } from "./output.ts";
 
-/** What a command writes to, decided once from the flags and the terminal. */
+/**
+ * What a command writes to, decided once from the flags and the terminal.
+ *
+ * @example
+ * ```ts ignore
+ * io.print(io.json ? JSON.stringify({ ok: true }) : io.out.green("ok"));
+ * ```
+ */
 export interface Io {
   /** `--json`: machine-readable output only. */
   readonly json: boolean;
@@ -22,7 +29,21 @@ export interface Io {
   printJson(value: unknown): void;
 }
 
-/** One `kraken` command. */
+/**
+ * One `kraken` command.
+ *
+ * @example
+ * ```ts
+ * import type { Command } from "./command.ts";
+ * const hello: Command = {
+ *   name: "hello",
+ *   args: "",
+ *   summary: "say hello",
+ *   flags: {},
+ *   run: (_args, io) => (io.print("hello"), Promise.resolve(0)),
+ * };
+ * ```
+ */
 export interface Command {
   /** Its name (`scale`). */
   readonly name: string;
@@ -44,7 +65,15 @@ export interface Command {
   run(args: ParsedArgs, io: Io): Promise<number>;
 }
 
-/** Flags every command accepts. */
+/**
+ * Flags every command accepts.
+ *
+ * @example
+ * ```ts
+ * import { COMMON_FLAGS } from "./command.ts";
+ * console.assert(COMMON_FLAGS.json.type === "boolean");
+ * ```
+ */
 export const COMMON_FLAGS: FlagSpec = {
   json: { type: "boolean", description: "machine-readable output (JSON)" },
   color: {
@@ -54,7 +83,15 @@ export const COMMON_FLAGS: FlagSpec = {
   help: { type: "boolean", short: "h", description: "show this help" },
 };
 
-/** Flags of the commands that talk to a running topology. */
+/**
+ * Flags of the commands that talk to a running topology.
+ *
+ * @example
+ * ```ts
+ * import { API_FLAGS } from "./command.ts";
+ * console.assert(API_FLAGS.url.type === "string");
+ * ```
+ */
 export const API_FLAGS: FlagSpec = {
   url: {
     type: "string",

@@ -9,10 +9,26 @@ import type * as Yaml from "yaml";
 import { ManagementClient } from "./client.ts";
 import { usageError } from "./exit.ts";
 
-/** The URL used when nothing says otherwise. */
+/**
+ * The URL used when nothing says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_URL } from "./connection.ts";
+ * console.assert(new URL(DEFAULT_URL).port === "9090");
+ * ```
+ */
 export const DEFAULT_URL = "http://127.0.0.1:9090/";
 
-/** The flags every API command accepts. */
+/**
+ * The flags every API command accepts.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionFlags } from "./connection.ts";
+ * const flags: ConnectionFlags = { url: "http://127.0.0.1:9090" };
+ * ```
+ */
 export interface ConnectionFlags {
   /** `--url`. */
   url?: string;
@@ -20,7 +36,15 @@ export interface ConnectionFlags {
   token?: string;
 }
 
-/** The `management:` block of a topology file, read leniently (nothing is validated here). */
+/**
+ * The `management:` block of a topology file, read leniently (nothing is validated here).
+ *
+ * @example
+ * ```ts
+ * import type { ManagementBlock } from "./connection.ts";
+ * const block: ManagementBlock = { listen: "127.0.0.1:9090", token: "s3cret" };
+ * ```
+ */
 export interface ManagementBlock {
   /** `management.listen`, if written. */
   listen?: string;

@@ -12,7 +12,15 @@
  * @module
  */
 
-/** Every exit code, by meaning. */
+/**
+ * Every exit code, by meaning.
+ *
+ * @example
+ * ```ts
+ * import { EXIT } from "./exit.ts";
+ * console.assert(EXIT.unreachable === 3 && EXIT.unauthorized === 4);
+ * ```
+ */
 export const EXIT = Object.freeze(
   {
     ok: 0,
@@ -23,7 +31,15 @@ export const EXIT = Object.freeze(
   } as const,
 );
 
-/** One of the values of {@linkcode EXIT}. */
+/**
+ * One of the values of {@linkcode EXIT}.
+ *
+ * @example
+ * ```ts
+ * import type { ExitCode } from "./exit.ts";
+ * const code: ExitCode = 2;
+ * ```
+ */
 export type ExitCode = typeof EXIT[keyof typeof EXIT];
 
 /**

@@ -7,7 +7,16 @@
  */
 import type { ContainerSnapshot, TreeSnapshot } from "../runtime/runtime.ts";
 
-/** Colour functions; each returns its text unchanged when colours are off. */
+/**
+ * Colour functions; each returns its text unchanged when colours are off.
+ *
+ * @example
+ * ```ts
+ * import { palette, type Palette } from "./output.ts";
+ * const c: Palette = palette(false);
+ * console.assert(c.bold("x") === "x");
+ * ```
+ */
 export interface Palette {
   /** Whether colours are on. */
   readonly enabled: boolean;
@@ -69,7 +78,15 @@ export function useColor(flag: boolean | undefined, stream: "stdout" | "stderr")
   return (stream === "stdout" ? Deno.stdout : Deno.stderr).isTerminal();
 }
 
-/** Removes ANSI colour codes (for measuring and comparing). */
+/**
+ * Removes ANSI colour codes (for measuring and comparing).
+ *
+ * @example
+ * ```ts
+ * import { stripAnsi } from "./output.ts";
+ * console.assert(stripAnsi("\x1b[32mok\x1b[39m") === "ok");
+ * ```
+ */
 export function stripAnsi(text: string): string {
   // deno-lint-ignore no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, "");
@@ -153,7 +170,15 @@ export function table(rows: readonly (readonly string[])[]): string {
   ).join("\n");
 }
 
-/** Options of {@linkcode renderTree}. */
+/**
+ * Options of {@linkcode renderTree}.
+ *
+ * @example
+ * ```ts
+ * import type { TreeOptions } from "./output.ts";
+ * const options: TreeOptions = { instances: true };
+ * ```
+ */
 export interface TreeOptions {
   /** One row per instance under each container (id, node, state, restarts, uptime). */
   instances?: boolean;
@@ -244,7 +269,15 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
   return lines.join("\n");
 }
 
-/** A log line to print. */
+/**
+ * A log line to print.
+ *
+ * @example
+ * ```ts
+ * import type { PrintableLog } from "./output.ts";
+ * const line: PrintableLog = { time: Date.now(), level: "info", source: "runtime", message: "started" };
+ * ```
+ */
 export interface PrintableLog {
   /** Milliseconds since the epoch. */
   time: number;

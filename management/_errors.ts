@@ -8,7 +8,16 @@
  */
 import { PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
 
-/** The body of every error response: `{ error: { type, message, key?, … } }`. */
+/**
+ * The body of every error response: `{ error: { type, message, key?, … } }`.
+ *
+ * @example
+ * ```ts
+ * import type { ErrorBody } from "./_errors.ts";
+ * const body: ErrorBody = { error: { type: "BadRequest", message: "replicas must be a number", key: "replicas" } };
+ * console.assert(body.error.key === "replicas");
+ * ```
+ */
 export interface ErrorBody {
   /** What went wrong. */
   error: {
@@ -27,7 +36,16 @@ export interface ErrorBody {
   };
 }
 
-/** An error that already knows its status (bad input, conflicts, …). */
+/**
+ * An error that already knows its status (bad input, conflicts, …).
+ *
+ * @example
+ * ```ts
+ * import { HttpError } from "./_errors.ts";
+ * const error = new HttpError(409, "Conflict", "a container named \"api\" already exists", "name");
+ * console.assert(error.status === 409);
+ * ```
+ */
 export class HttpError extends Error {
   /** The HTTP status to answer with. */
   readonly status: number;
@@ -51,7 +69,15 @@ export class HttpError extends Error {
   }
 }
 
-/** A 400 for bad input, naming the field. */
+/**
+ * A 400 for bad input, naming the field.
+ *
+ * @example
+ * ```ts
+ * import { badRequest } from "./_errors.ts";
+ * console.assert(badRequest("replicas must be a number", "replicas").status === 400);
+ * ```
+ */
 export function badRequest(message: string, key?: string): HttpError {
   return new HttpError(400, "BadRequest", message, key);
 }
@@ -67,6 +93,13 @@ export function badRequest(message: string, key?: string): HttpError {
  * | other `RangeError` (e.g. not manageable here)  | 400    |
  * | `PermissionEscalationError`                    | 403    |
  * | anything else                                  | 500    |
+ *
+ * @example
+ * ```ts
+ * import { errorResponse } from "./_errors.ts";
+ * const { status, body } = errorResponse(new RangeError('no container named "x" (known: api)'));
+ * console.assert(status === 404 && body.error.type === "NotFound");
+ * ```
  */
 export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof HttpError) {

@@ -5,10 +5,26 @@
  * @module
  */
 
-/** How a stream is written: SSE (`text/event-stream`) or one JSON object per line. */
+/**
+ * How a stream is written: SSE (`text/event-stream`) or one JSON object per line.
+ *
+ * @example
+ * ```ts
+ * import type { StreamFormat } from "./_streams.ts";
+ * const format: StreamFormat = "ndjson";
+ * ```
+ */
 export type StreamFormat = "sse" | "ndjson";
 
-/** What {@linkcode streamResponse} needs. */
+/**
+ * What {@linkcode streamResponse} needs.
+ *
+ * @example
+ * ```ts
+ * import type { StreamOptions } from "./_streams.ts";
+ * const options: StreamOptions = { format: "sse", subscribe: (_push, end) => (end(), () => {}) };
+ * ```
+ */
 export interface StreamOptions {
   /** `sse` (default) or `ndjson`. */
   format?: StreamFormat;
@@ -110,7 +126,15 @@ export function streamResponse(options: StreamOptions): Response {
   });
 }
 
-/** One line of the log history. */
+/**
+ * One line of the log history.
+ *
+ * @example
+ * ```ts
+ * import type { LogLine } from "./_streams.ts";
+ * const line: LogLine = { time: 0, level: "info", source: "api#0.1", container: "api", message: "ready" };
+ * ```
+ */
 export interface LogLine {
   /** Milliseconds since the epoch. */
   time: number;

@@ -18,7 +18,16 @@ import { bearerChecker } from "./_auth.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
 
-/** Options of {@linkcode managementApp}. */
+/**
+ * Options of {@linkcode managementApp}.
+ *
+ * @example
+ * ```ts
+ * import type { ManagementAppOptions } from "./app.ts";
+ * const closing = new AbortController();
+ * const options: ManagementAppOptions = { signal: closing.signal, logHistory: 5000 };
+ * ```
+ */
 export interface ManagementAppOptions {
   /** Aborting it ends every open event and log stream (the server is closing). */
   signal?: AbortSignal;
@@ -37,6 +46,12 @@ export interface ManagementAppOptions {
  * The management API as a request handler: `fetch` for `Deno.serve`, `request` for tests (a path
  * is enough: `app.request("/v1/tree", { headers })`). Built with hono, which stays an
  * implementation detail.
+ *
+ * @example
+ * ```ts ignore
+ * const app = managementApp(rt, "s3cret");
+ * Deno.serve({ port: 9090 }, app.fetch);
+ * ```
  */
 export interface ManagementApp {
   /** Answers one request. */
@@ -45,7 +60,15 @@ export interface ManagementApp {
   request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
 }
 
-/** The events `GET /v1/events` streams. */
+/**
+ * The events `GET /v1/events` streams.
+ *
+ * @example
+ * ```ts
+ * import { EVENT_TYPES } from "./app.ts";
+ * console.assert(EVENT_TYPES.includes("restart"));
+ * ```
+ */
 export const EVENT_TYPES = [
   "start",
   "exit",
@@ -54,7 +77,15 @@ export const EVENT_TYPES = [
   "escalate",
   "apply",
 ] as const;
-/** One of {@linkcode EVENT_TYPES}. */
+/**
+ * One of {@linkcode EVENT_TYPES}.
+ *
+ * @example
+ * ```ts
+ * import type { EventType } from "./app.ts";
+ * const type: EventType = "escalate";
+ * ```
+ */
 export type EventType = typeof EVENT_TYPES[number];
 
 const STOP_MODES: readonly StopMode[] = ["graceful", "kill", "graceful-then-kill"];

@@ -31,10 +31,26 @@ export {
 } from "./app.ts";
 export type { ErrorBody } from "./_errors.ts";
 
-/** Where the management API listens when `listen` is not given. */
+/**
+ * Where the management API listens when `listen` is not given.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LISTEN } from "./server.ts";
+ * console.assert(DEFAULT_LISTEN.startsWith("127.0.0.1:"));
+ * ```
+ */
 export const DEFAULT_LISTEN = "127.0.0.1:9090";
 
-/** Options of {@linkcode serveManagement}. */
+/**
+ * Options of {@linkcode serveManagement}.
+ *
+ * @example
+ * ```ts
+ * import type { ServeManagementOptions } from "./server.ts";
+ * const options: ServeManagementOptions = { listen: ":0", token: "s3cret" };
+ * ```
+ */
 export interface ServeManagementOptions {
   /**
    * `host:port`, `:port` or `port` (host `127.0.0.1`); `[::1]:port` for IPv6; port `0` picks a
@@ -50,7 +66,16 @@ export interface ServeManagementOptions {
   backlog?: ManagementAppOptions["backlog"];
 }
 
-/** A running management server. */
+/**
+ * A running management server.
+ *
+ * @example
+ * ```ts ignore
+ * const api: ManagementServer = await serveManagement(rt, { token: "s3cret" });
+ * console.log(api.url.href);
+ * await api.close();
+ * ```
+ */
 export interface ManagementServer {
   /** Its base URL, with the real port (`http://127.0.0.1:9090/`). */
   readonly url: URL;
@@ -94,9 +119,10 @@ export async function serveManagement(
       port,
       // Deno prints "Listening on …" by default; the caller decides what to print.
       onListen: (addr) => resolve(addr),
-      // The app answers its own errors; this catches only what escapes hono.
-      onError: (error) =>
-        Response.json({ error: { type: "Error", message: String(error) } }, { status: 500 }),
+      // The app answers its own errors; this catches only what escapes hono, which may happen
+      // before authentication: say nothing about it.
+      onError: () =>
+        Response.json({ error: { type: "Error", message: "internal error" } }, { status: 500 }),
     }, app.fetch);
   } catch (error) {
     closing.abort();

@@ -6,7 +6,15 @@
  * @module
  */
 
-/** Where the generated project gets Kraken from. */
+/**
+ * Where the generated project gets Kraken from.
+ *
+ * @example
+ * ```ts
+ * import type { KrakenSource } from "./_scaffold.ts";
+ * const source: KrakenSource = { kind: "jsr", specifier: "jsr:@kraken/kraken@^0.1" };
+ * ```
+ */
 export type KrakenSource =
   /** The published package, e.g. `jsr:@kraken/kraken@^0.1`. */
   | { kind: "jsr"; specifier: string }
@@ -16,7 +24,19 @@ export type KrakenSource =
    */
   | { kind: "path"; path: string; imports: Record<string, string> };
 
-/** What to scaffold. */
+/**
+ * What to scaffold.
+ *
+ * @example
+ * ```ts
+ * import type { ScaffoldOptions } from "./_scaffold.ts";
+ * const options: ScaffoldOptions = {
+ *   name: "shop",
+ *   token: "t",
+ *   kraken: { kind: "jsr", specifier: "jsr:@kraken/kraken@^0.1" },
+ * };
+ * ```
+ */
 export interface ScaffoldOptions {
   /** The application's name (a valid topology name). */
   name: string;
