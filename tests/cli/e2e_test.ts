@@ -160,6 +160,15 @@ Deno.test("kraken start → status → scale → reload → restart → logs →
         const again = ok(await kraken(["reload", file, "--yes"], { env }), "reload unchanged");
         assert.match(again.stdout, /nothing to change/);
 
+        // A mode change: web's replicas move from worker threads to processes of their own.
+        const edited = await Deno.readTextFile(file);
+        await Deno.writeTextFile(file, edited.replace("mode: worker", "mode: process"));
+        const moved = ok(await kraken(["reload", file, "--yes"], { env }), "reload mode change");
+        assert.match(moved.stdout, /~ replace web: mode: worker → process/);
+        await waitUntil(() => processes().length === 3, 10_000, "jobs + 2 web processes");
+        const web = (await tree()).containers.find((c) => c.name === "web")!;
+        assert.deepEqual([web.mode, web.running], ["process", 2]);
+
         await Deno.writeTextFile(
           `${dir}/broken.yaml`,
           original.replace("mode: worker", "mode: thread"),
@@ -170,24 +179,26 @@ Deno.test("kraken start → status → scale → reload → restart → logs →
       },
     );
 
-    await t.step("restart: every replica starts again, the process is a new one", async () => {
+    await t.step("restart: every replica starts again, in new processes", async () => {
+      const incarnations = (snapshot: Tree, name: string) =>
+        snapshot.containers.find((c) => c.name === name)!.instances.map((i) => i.incarnation);
+      const was = await tree();
       const before = new Set(processes());
+      assert.equal(before.size, 3, "jobs and web's two processes");
       const web = ok(await kraken(["restart", "web"], { env }), "restart web");
       assert.match(web.stdout, /web restarted \(2\/2 running\)/);
       const jobs = ok(await kraken(["restart", "jobs"], { env }), "restart jobs");
       assert.match(jobs.stdout, /jobs restarted/);
       const after = await tree();
-      const incarnations = (name: string) =>
-        after.containers.find((c) => c.name === name)!.instances.map((i) => i.incarnation);
-      assert.deepEqual(incarnations("web"), [2, 2]);
-      assert.deepEqual(incarnations("jobs"), [2]);
+      assert.deepEqual(incarnations(after, "web"), incarnations(was, "web").map((n) => n + 1));
+      assert.deepEqual(incarnations(after, "jobs"), [2]);
       await waitUntil(
         () => {
           const now = processes();
-          return now.length === 1 && !before.has(now[0]);
+          return now.length === 3 && now.every((pid) => !before.has(pid));
         },
         10_000,
-        "a new jobs process",
+        "three new processes",
       );
     });
 
@@ -206,7 +217,7 @@ Deno.test("kraken start → status → scale → reload → restart → logs →
         "spawn",
       );
       assert.match(spawned.stdout, /cache spawned \(2\/2 running\)/);
-      await waitUntil(() => processes().length === 3, 10_000, "jobs + 2 cache processes");
+      await waitUntil(() => processes().length === 5, 10_000, "jobs, web ×2, cache ×2");
       const dup = await kraken(["spawn", "cache", "--module", `${FIXTURES}containers/jobs.ts`], {
         env,
       });
@@ -217,7 +228,7 @@ Deno.test("kraken start → status → scale → reload → restart → logs →
       assert.match(one.stdout, /· cache#1\.1/);
       assert.match(one.stdout, /requests \/ errors/);
       ok(await kraken(["stop", "cache"], { env }), "stop cache");
-      await waitUntil(() => processes().length === 1, 10_000, "cache processes gone");
+      await waitUntil(() => processes().length === 3, 10_000, "cache processes gone");
       const gone = await kraken(["status", "cache", "--json"], { env });
       assert.equal(gone.code, 1, "status NAME: exit 1 when it does not exist");
       assert.equal(JSON.parse(gone.stdout).error.type, "NotFound");
