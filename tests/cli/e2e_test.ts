@@ -454,3 +454,19 @@ Deno.test("kraken start: a management port already taken exits 1 and leaves no p
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kraken start: when the application fails (its root supervisor gives up) it exits 1 and says why", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-cli-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/kraken.yaml`,
+      `name: doomed\nsupervisor: { intensity: 2, period: 10s, backoff: { min: 5ms, max: 10ms } }\n` +
+        `containers:\n  crashy: { module: ${FIXTURES}containers/crashy.ts, mode: worker }\n`,
+    );
+    const result = await kraken(["start", `${dir}/kraken.yaml`]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /the application failed: supervisor "root" gave up/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
