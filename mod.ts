@@ -71,12 +71,15 @@ export {
   type WireError,
 } from "./protocol/errors.ts";
 export type { ExitReason, LogLevel } from "./protocol/envelope.ts";
+export { formatPlan, type Plan, type PlanStep, planTopology } from "./config/plan.ts";
+export type { ContainerMetrics } from "./runtime/_metrics.ts";
 export {
   type BalanceStrategy,
   type ContainerInput,
   type ContainerSpec,
   DEFAULTS,
   type Defaults,
+  type ManagementSpec,
   type Mode,
   type RestartType,
   type Strategy,

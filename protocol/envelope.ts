@@ -116,15 +116,19 @@ export type Envelope =
   | { k: "init"; s: InitSettings }
   /** Node → hub: the container started. */
   | { k: "ready"; topics: string[] }
-  /** Node → hub: the instance ended (`reason`); cleanup may still be running. */
-  | { k: "exit"; reason: ExitReason }
-  /** Node → hub: cleanup finished, the node may be discarded. */
-  | { k: "stopped" }
+  /**
+   * Node → hub: the instance ended (`reason`); cleanup may still be running. `m`: the isolate's
+   * metrics at that moment (the runtime's figure set; untrusted, checked on arrival).
+   */
+  | { k: "exit"; reason: ExitReason; m?: unknown }
+  /** Node → hub: cleanup finished, the node may be discarded (`m`: last metrics). */
+  | { k: "stopped"; m?: unknown }
   /** Hub → node: stop gracefully. */
   | { k: "stop" }
   /** Heartbeat and its answer. */
   | { k: "ping" }
-  | { k: "pong" }
+  /** `m`: the isolate's metrics, so they reach the host with every heartbeat. */
+  | { k: "pong"; m?: unknown }
   /** Node → hub: a log line. */
   | { k: "log"; l: LogLevel; m: string; c: string }
   /** Node → parent: the routes of the containers this node supervises (its subtree). */

@@ -355,6 +355,11 @@ export interface WireError {
   detail?: string[];
   /** Class names up the thrown error's prototype chain, its own first (for `on_error` rules). */
   classes?: string[];
+  /**
+   * Set when the request was refused before any handler ran (its instance was stopping or gone):
+   * the requester may send it elsewhere without risk of running it twice.
+   */
+  undelivered?: boolean;
 }
 
 /** Turns anything thrown into its wire form. */

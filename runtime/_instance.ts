@@ -217,6 +217,7 @@ export class ContainerInstance implements Context, HostedInstance {
           name: "UnavailableError",
           message: `instance ${this.instance} is ${this.#state}`,
           kind: "unavailable",
+          undelivered: true,
         });
       }
       return;

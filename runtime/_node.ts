@@ -251,22 +251,24 @@ export class Node {
    * may still be on its way over another channel), they fail over, or fail with UnavailableError.
    */
   #watchTargets(): void {
-    const orphans: WaitingRequest[] = [];
+    const orphans: [WaitingRequest, string][] = [];
     for (const waiting of this.#pending.values()) {
       if (
         !waiting.held && !waiting.orphaned && waiting.target !== "" &&
         !this.#instanceNode.has(waiting.target)
       ) {
         waiting.orphaned = true; // one failover per loss, however many tables follow
-        orphans.push(waiting);
+        orphans.push([waiting, waiting.target]);
       }
     }
     if (orphans.length === 0) return;
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
-      for (const waiting of orphans) {
+      for (const [waiting, target] of orphans) {
         waiting.orphaned = false;
         if (this.#pending.get(waiting.id) !== waiting || waiting.held) continue;
+        // Sent elsewhere meanwhile (e.g. refused undelivered and re-sent): not this loss's to fail.
+        if (waiting.target !== target) continue;
         if (this.#instanceNode.has(waiting.target)) continue;
         this.#failover(waiting, `instance ${waiting.target} is gone`);
       }
@@ -486,6 +488,7 @@ export class Node {
             name: "UnavailableError",
             message: `instance ${env.to} is gone`,
             kind: "unavailable",
+            undelivered: true,
           });
         }
         return;
@@ -574,7 +577,12 @@ export class Node {
         k: "err",
         i: env.i,
         d: env.s,
-        e: { name: "UnavailableError", message: `instance ${env.to} is gone`, kind: "unavailable" },
+        e: {
+          name: "UnavailableError",
+          message: `instance ${env.to} is gone`,
+          kind: "unavailable",
+          undelivered: true,
+        },
       }, this.id);
     }
   }
@@ -632,6 +640,13 @@ export class Node {
     if (env.k === "res") {
       this.#pending.take(env.i);
       return waiting.resolve(env.b);
+    }
+    if (env.e.kind === "unavailable" && env.e.undelivered) {
+      // Refused before any handler ran (its instance was stopping, e.g. replaced or scaled
+      // down, or gone): sending it elsewhere cannot run it twice, so it goes on until its
+      // deadline whatever its retries. Not to the instance that refused it.
+      waiting.target = "";
+      return this.#retryLater(waiting);
     }
     if (env.e.kind === "unavailable" && waiting.retriesLeft > 0) {
       return this.#failover(waiting, env.e.message);

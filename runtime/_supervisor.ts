@@ -8,7 +8,13 @@
  * @module
  */
 import type { ContainerInput, ContainerSpec, SupervisorSpec } from "../config/topology.ts";
-import type { Envelope, ExitReason, LogLevel, RouteTable } from "../protocol/envelope.ts";
+import type {
+  Envelope,
+  ExitReason,
+  LogLevel,
+  RouteInstance,
+  RouteTable,
+} from "../protocol/envelope.ts";
 import { SupervisorGaveUpError } from "../protocol/errors.ts";
 import { backoffDelay, stablePeriod } from "../supervisor/restart_policy.ts";
 import { type ChildView, decide } from "../supervisor/strategy.ts";
@@ -144,6 +150,8 @@ interface Group {
   held: boolean;
   /** Taken out of the tree (rt.stop, ctx.stop, replace): nothing may start it again. */
   removed: boolean;
+  /** Starting beside the group it replaces: no traffic yet, a failure aborts the replacement. */
+  staged?: boolean;
 }
 
 /** A restart decided by the strategy: who restarts, after which backoff. */
@@ -160,9 +168,12 @@ interface Plan {
 export class Supervisor {
   /** `root`, or the name of the container whose children these are. */
   readonly name: string;
-  readonly spec: SupervisorSpec;
+  /** Its flags (changed in place by {@linkcode Supervisor.setFlags}). */
+  spec: SupervisorSpec;
   readonly #site: SupervisorSite;
   readonly #groups: Group[] = [];
+  /** Groups outside the tree for the time of a replacement: new ones starting, old ones draining. */
+  readonly #aside = new Set<Group>();
   #history: number[] = [];
   #state: "running" | "stopping" | "stopped" | "gave_up" = "running";
   readonly #plans = new Set<Plan>();
@@ -318,6 +329,111 @@ export class Supervisor {
     this.#site.changed();
   }
 
+  /**
+   * Replaces container `spec.name` with `spec` without a gap in service: new incarnations start
+   * beside the old ones (no traffic yet); once every one of them runs, traffic switches to them
+   * and the old ones leave the routes as draining (replies to what they hold still reach their
+   * requesters), finish their in-flight work within `shutdown:` and stop. If a new instance fails
+   * to start, the old ones keep serving and the error is thrown.
+   */
+  async replace(spec: ContainerSpec): Promise<void> {
+    if (this.#state !== "running") throw new Error(`supervisor "${this.name}" is ${this.#state}`);
+    const old = this.#group(spec.name);
+    if (old.removed) throw new RangeError(`container "${spec.name}" is being removed`);
+    const next: Group = { spec, slots: [], held: false, removed: false, staged: true };
+    // Incarnations go on from the old ones: an instance id never names two instances.
+    const from = Math.max(0, ...old.slots.map((s) => s.incarnation));
+    for (let replica = 0; replica < spec.replicas; replica++) {
+      const slot = newSlot(replica);
+      slot.incarnation = from;
+      next.slots.push(slot);
+    }
+    this.#aside.add(next);
+    this.#watch(spec);
+    const results = await Promise.allSettled(next.slots.map((slot) => this.#startSlot(next, slot)));
+    const failed = results.find((r) => r.status === "rejected") as
+      | PromiseRejectedResult
+      | undefined;
+    if (
+      failed || this.#state !== "running" || old.removed || !this.#groups.includes(old) ||
+      next.slots.some((slot) => slot.state !== "running")
+    ) {
+      next.removed = true;
+      await Promise.all(
+        next.slots.map((slot) => this.#stopSlot(next, slot, "kill", "replacement abandoned")),
+      );
+      this.#aside.delete(next);
+      this.#site.changed();
+      throw failed?.reason ??
+        new Error(
+          `the replacement of "${spec.name}" was abandoned: its old instances changed meanwhile`,
+        );
+    }
+    // The switch: the new group takes the old one's place in start order.
+    next.staged = false;
+    this.#aside.delete(next);
+    this.#groups[this.#groups.indexOf(old)] = next;
+    old.removed = true;
+    old.held = true;
+    this.#aside.add(old);
+    this.#site.changed();
+    // Let the new routes reach the senders first, so that few messages still go to the old
+    // instances once they stop taking them (those few are refused undelivered and re-sent).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    try {
+      await Promise.all(
+        old.slots.map((slot) => this.#stopSlot(old, slot, "graceful-then-kill", "replaced")),
+      );
+    } finally {
+      this.#aside.delete(old);
+      this.#site.changed();
+    }
+  }
+
+  /**
+   * Takes the fields only a supervisor reads (restart, shutdown, keepalive, buffer, balance,
+   * on_error; for an inline container also its children's supervisor flags and list, which the
+   * caller reconciles) from `spec`, without restarting anything.
+   */
+  update(spec: ContainerSpec): void {
+    const group = this.#group(spec.name);
+    // In place: instances started from this object read the new shutdown when they stop.
+    Object.assign(group.spec, {
+      restart: spec.restart,
+      shutdown: spec.shutdown,
+      keepalive: spec.keepalive,
+      buffer: spec.buffer,
+      balance: spec.balance,
+      onError: spec.onError,
+    });
+    if (group.spec.mode === "inline" && spec.mode === "inline") {
+      // Its children run under its own supervisor in this isolate: later (re)starts use these.
+      group.spec.supervisor = spec.supervisor;
+      group.spec.children = spec.children;
+      for (const slot of group.slots) slot.sub?.setFlags(spec.supervisor);
+    }
+    this.#watch(group.spec);
+    this.#site.changed();
+  }
+
+  /** Changes this supervisor's strategy, intensity, period and backoff from now on. */
+  setFlags(spec: SupervisorSpec): void {
+    this.spec = { ...spec, backoff: { ...spec.backoff } };
+  }
+
+  /** The specs of its containers as they run now, in start order. */
+  specs(): ContainerSpec[] {
+    return this.#groups.filter((g) => !g.removed).map((g) => g.spec);
+  }
+
+  /** Puts its containers in the order of `names` (start order, and reverse stop order). */
+  reorder(names: readonly string[]): void {
+    const rank = new Map(names.map((n, i) => [n, i]));
+    this.#groups.sort((a, b) =>
+      (rank.get(a.spec.name) ?? Infinity) - (rank.get(b.spec.name) ?? Infinity)
+    );
+  }
+
   /** Stops every child in reverse start order; resolves when all are gone. */
   async stopAll(message: string): Promise<void> {
     if (this.#state === "stopped") return;
@@ -325,7 +441,7 @@ export class Supervisor {
     this.#cancelPlans();
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    for (const group of this.#groups.toReversed()) {
+    for (const group of [...this.#aside, ...this.#groups.toReversed()]) {
       await Promise.all(
         group.slots.map((slot) =>
           this.#stopSlot(group, slot, "graceful-then-kill", message).catch(() => {})
@@ -358,7 +474,8 @@ export class Supervisor {
   /** Routes of every live instance at or below this supervisor. */
   routes(): RouteTable {
     const table: RouteTable = {};
-    for (const group of this.#groups) {
+    for (const group of [...this.#groups, ...this.#aside]) {
+      if (group.staged) continue; // starting beside the one it replaces: no traffic yet
       const live = group.slots.filter((slot) => slot.state === "running" && slot.handle);
       const entry: RouteTable[string] = {
         balance: group.spec.balance,
@@ -700,6 +817,11 @@ export class Supervisor {
   }
 
   #decide(group: Group, slot: Slot, reason: ExitReason, wasRunning: boolean): void {
+    if (group.staged) {
+      // A replacement's new instance failed before the switch: the replacement is abandoned.
+      slot.state = "stopped";
+      return;
+    }
     if (this.#state !== "running" || group.removed) {
       if (slot.state === "restarting" && !slot.plan) slot.state = "stopped";
       return;
@@ -952,9 +1074,29 @@ function newSlot(replica: number): Slot {
 function mergeRoutes(table: RouteTable, extra: RouteTable): void {
   for (const [name, entry] of Object.entries(extra)) {
     const current = table[name];
-    if (current && current.instances.length > 0 && entry.instances.length === 0) continue;
-    table[name] = entry;
+    if (!current) {
+      table[name] = entry;
+      continue;
+    }
+    // Two entries for one name: a replacement in progress (new instances live, old ones draining)
+    // or a restarting parent's placeholders. Live and draining instances of both are kept.
+    const live = current.instances.length > 0 ? current : entry;
+    const instances = union(current.instances, entry.instances);
+    const x = union(current.x ?? [], entry.x ?? []);
+    table[name] = {
+      balance: live.balance,
+      instances,
+      ...(live.q !== undefined ? { q: live.q } : {}),
+      ...(x.length > 0 ? { x } : {}),
+      ...(instances.length === 0 && (current.w || entry.w) ? { w: 1 as const } : {}),
+    };
   }
+}
+
+function union(a: readonly RouteInstance[], b: readonly RouteInstance[]): RouteInstance[] {
+  if (b.length === 0) return [...a];
+  const seen = new Set(a.map((i) => i.i));
+  return [...a, ...b.filter((i) => !seen.has(i.i))];
 }
 
 /**

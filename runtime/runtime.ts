@@ -5,6 +5,7 @@
  * @module
  */
 import { loadTopology } from "../config/load.ts";
+import { type Plan, type PlanStep, planTopology } from "../config/plan.ts";
 import {
   type ContainerInput,
   type ContainerSpec,
@@ -18,7 +19,7 @@ import {
   LOG_LEVEL_RANK,
   type LogLevel,
 } from "../protocol/envelope.ts";
-import { SupervisorGaveUpError, TopologyError } from "../protocol/errors.ts";
+import { SupervisorGaveUpError } from "../protocol/errors.ts";
 import type {
   ContainerDefinition,
   ContainerRef,
@@ -79,6 +80,16 @@ export interface RuntimeEvents {
   escalate: { supervisor: string; child?: string; error: SupervisorGaveUpError };
   /** A log line (the runtime's own, and what containers log or print), at or above `logLevel`. */
   log: LogEntry & { time: number };
+  /**
+   * Progress of {@linkcode Runtime.apply}: `start` with the plan, `step` after each step, then
+   * `done`, or `failed` with the step that failed and why.
+   */
+  apply: {
+    phase: "start" | "step" | "done" | "failed";
+    plan: Plan;
+    step?: PlanStep;
+    error?: string;
+  };
 }
 
 /** A worker thread that was terminated while unresponsive: it may still be spinning. */
@@ -153,6 +164,8 @@ export class Runtime {
   #routesQueued = false;
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;
+  #applying: Promise<unknown> = Promise.resolve();
+  readonly #appliedSteps = new Set<PlanStep>();
   #closedResolve!: (error: Error | null) => void;
   #onRejection = (event: PromiseRejectionEvent) => this.#unhandledRejection(event);
   /** Settles when the runtime has shut down: with `null`, or the error that brought it down. */
@@ -212,15 +225,7 @@ export class Runtime {
     options: RuntimeOptions = {},
   ): Promise<Runtime> {
     const validated = await loadTopology(topology, { baseUrl: options.baseUrl });
-    const check = (specs: ContainerSpec[], hostSide: boolean) => {
-      for (const spec of specs) {
-        // Children of an inline container start from the host; deeper ones are checked against
-        // their parent's grant when the topology is validated.
-        if (hostSide) assertWithinHost(spec.name, spec.permissions);
-        check(spec.children, hostSide && spec.mode === "inline");
-      }
-    };
-    check(validated.containers, true);
+    assertGrantsWithinHost(validated.containers, true);
     const rt = new Runtime(validated, options);
     await rt.#boot();
     return rt;
@@ -368,6 +373,130 @@ export class Runtime {
     await this.#owner(name).scale(name, replicas);
   }
 
+  /**
+   * Reconciles the running application with an edited topology, without touching what did not
+   * change. Computes the plan ({@linkcode planTopology}) and, unless `dryRun`, applies it in a
+   * safe order: supervisor flags; then additions, replacements, scaling and in-place updates in
+   * the new topology's order; then removals in reverse order. A replacement (module, mode,
+   * permissions, config… changed) starts the new incarnations beside the old ones, switches
+   * traffic once they all run, then drains and stops the old ones: no request is lost. Applies
+   * run one at a time; progress is reported as `apply` events.
+   *
+   * @param source A YAML file path or URL, or a topology object (relative modules resolve
+   *   against this runtime's folder).
+   * @param options `dryRun`: only plan.
+   * @returns The plan (applied, unless `dryRun`).
+   * @throws {TopologyError} An invalid topology (nothing is applied).
+   * @throws {PermissionEscalationError} A grant wider than this process's (nothing is applied).
+   * @example
+   * ```ts ignore
+   * import { formatPlan } from "jsr:@kraken/kraken";
+   * console.log(formatPlan(await rt.apply("./kraken.yaml", { dryRun: true })));
+   * await rt.apply("./kraken.yaml");
+   * ```
+   */
+  apply(source: string | URL | TopologyInput, options: { dryRun?: boolean } = {}): Promise<Plan> {
+    const run = this.#applying.catch(() => {}).then(() => this.#apply(source, options));
+    this.#applying = run;
+    return run;
+  }
+
+  async #apply(
+    source: string | URL | TopologyInput,
+    options: { dryRun?: boolean },
+  ): Promise<Plan> {
+    this.#assertRunning();
+    const isObject = typeof source === "object" && !(source instanceof URL);
+    const next = await loadTopology(source, isObject ? { baseUrl: this.#baseUrl } : {});
+    assertGrantsWithinHost(next.containers, true);
+    const plan = planTopology(this.#topology, next);
+    if (options.dryRun) return plan;
+    this.#emit("apply", { phase: "start", plan });
+    for (const refused of plan.refused) {
+      this.#log("warn", `apply: not applied: ${refused}`, "runtime");
+    }
+    try {
+      for (const step of plan.steps) {
+        this.#assertRunning();
+        await this.#applyStep(step, next);
+        this.#emit("apply", { phase: "step", plan, step });
+        this.#log("info", `apply: ${describeStep(step)}`, "runtime");
+      }
+      this.#settleOrder(next.containers, this.#root);
+    } catch (error) {
+      const failed = plan.steps.find((s) => !this.#appliedSteps.has(s));
+      this.#emit("apply", {
+        phase: "failed",
+        plan,
+        step: failed,
+        error: (error as Error).message,
+      });
+      this.#log(
+        "error",
+        `apply stopped${failed ? ` at "${describeStep(failed)}"` : ""}: ${
+          (error as Error).message
+        }`,
+        "runtime",
+      );
+      throw error;
+    } finally {
+      // What runs now, whatever happened: the next plan starts from the truth.
+      this.#topology = {
+        ...this.#topology,
+        supervisor: this.#root.spec,
+        containers: this.#root.specs(),
+      };
+      this.#appliedSteps.clear();
+    }
+    this.#emit("apply", { phase: "done", plan });
+    return plan;
+  }
+
+  async #applyStep(step: PlanStep, next: Topology): Promise<void> {
+    const spec = step.name === null ? undefined : findSpec(next.containers, step.name);
+    switch (step.op) {
+      case "supervisor":
+        if (step.name === null) this.#root.setFlags(next.supervisor);
+        else this.#owner(step.name).update(spec!);
+        break;
+      case "add": {
+        const supervisor = step.parent ? this.#supervisorOf(step.parent) : this.#root;
+        await supervisor.spawn(spec!);
+        break;
+      }
+      case "remove":
+        await this.#owner(step.name).remove(step.name);
+        break;
+      case "scale":
+        await this.#owner(step.name).scale(step.name, step.to);
+        break;
+      case "replace":
+        await this.#owner(step.name).replace(spec!);
+        break;
+      case "update":
+        this.#owner(step.name).update(spec!);
+        break;
+    }
+    this.#appliedSteps.add(step);
+  }
+
+  /** After an apply: start order as written, and inline parents restart with their new children. */
+  #settleOrder(specs: readonly ContainerSpec[], supervisor: Supervisor): void {
+    supervisor.reorder(specs.map((s) => s.name));
+    for (const spec of specs) {
+      if (spec.mode !== "inline" || !supervisor.has(spec.name)) continue;
+      supervisor.update(spec);
+      if (spec.children.length === 0) continue;
+      let sub: Supervisor | undefined;
+      try {
+        sub = supervisor.childSupervisor(spec.name);
+      } catch {
+        continue; // restarting: it starts its children from its (updated) spec
+      }
+      if (sub) this.#settleOrder(spec.children, sub);
+    }
+  }
+
   /** Where this runtime accepts links from its peers (`transports.listen`, real port), if it does. */
   get listening(): URL | null {
     return this.#federation?.listening ?? null;
@@ -479,9 +608,6 @@ export class Runtime {
       parent: parent ?? undefined,
     });
     if (!parent || parent.mode === "inline") assertWithinHost(name, spec.permissions);
-    if (spec.mode === "remote") {
-      throw new TopologyError(`mode "remote" needs host agents`, { key: `${name}.mode` });
-    }
     return spec;
   }
 
@@ -570,6 +696,44 @@ export class Runtime {
   }
 }
 
+/** Refuses a grant wider than this process's, for every container the host itself starts. */
+function assertGrantsWithinHost(specs: readonly ContainerSpec[], hostSide: boolean): void {
+  for (const spec of specs) {
+    // Children of an inline container start from the host; deeper ones are checked against
+    // their parent's grant when the topology is validated.
+    if (hostSide) assertWithinHost(spec.name, spec.permissions);
+    assertGrantsWithinHost(spec.children, hostSide && spec.mode === "inline");
+  }
+}
+
+/** Container `name` anywhere in `specs` (nested children included). */
+function findSpec(specs: readonly ContainerSpec[], name: string): ContainerSpec | undefined {
+  for (const spec of specs) {
+    if (spec.name === name) return spec;
+    const found = findSpec(spec.children, name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 function hasInline(specs: readonly ContainerSpec[]): boolean {
   return specs.some((s) => s.mode === "inline" || hasInline(s.children));
+}
+
+/** One plan step in a log line. */
+function describeStep(step: PlanStep): string {
+  switch (step.op) {
+    case "add":
+      return `added ${step.name} (${step.mode}, ${step.replicas} replicas)`;
+    case "remove":
+      return `removed ${step.name}`;
+    case "scale":
+      return `scaled ${step.name} ${step.from} → ${step.to}`;
+    case "replace":
+      return `replaced ${step.name} (${step.changes.join("; ")})`;
+    case "update":
+      return `updated ${step.name} in place (${step.changes.join("; ")})`;
+    case "supervisor":
+      return `supervisor ${step.name ?? "root"}: ${step.changes.join("; ")}`;
+  }
 }
