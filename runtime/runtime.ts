@@ -61,6 +61,11 @@ export interface RuntimeOptions {
   logger?: (entry: LogEntry) => void;
   /** Folder URL that relative module paths of an object topology resolve against (default: cwd). */
   baseUrl?: string;
+  /**
+   * Observers registered before anything starts, so they see the start itself (e.g. one `start`
+   * event per instance, for progress); the same as calling {@linkcode Runtime.on} for each.
+   */
+  on?: { [K in keyof RuntimeEvents]?: (event: RuntimeEvents[K]) => void };
 }
 
 /** Events a runtime emits (from every supervisor in the tree, nested ones included). */
@@ -181,6 +186,13 @@ export class Runtime {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
       onLog: (level, message, source) => this.#log(level, message, source),
     }, { hub: true });
+    for (const [type, listener] of Object.entries(options.on ?? {})) {
+      if (!listener) continue;
+      const key = type as keyof RuntimeEvents;
+      let set = this.#listeners.get(key);
+      if (!set) this.#listeners.set(key, set = new Set());
+      set.add(listener as (event: never) => void);
+    }
     this.#root = new Supervisor("root", topology.supervisor, this.#site());
     this.#root.onGiveUp = (error) => {
       this.#shutdown ??= this.#stopAll(error);

@@ -80,7 +80,11 @@ export const start: Command = {
     let rt: Runtime;
     const began = performance.now();
     try {
-      rt = await Runtime.start(file, { logLevel: level as LogLevel | "silent", logger });
+      rt = await Runtime.start(file, {
+        logLevel: level as LogLevel | "silent",
+        logger,
+        on: { start: (event) => progress.started(event.instance) },
+      });
     } catch (error) {
       if (error instanceof TopologyError) throw new CliError(EXIT.usage, error.message);
       throw new CliError(
@@ -162,7 +166,14 @@ async function load(file: string): Promise<Topology> {
  */
 function startProgress(topology: Topology, io: Io) {
   const containers = topology.containers.map((c) => `${c.name} (${c.mode} ×${c.replicas})`);
-  if (io.json) return { pause() {}, resume() {}, done() {} };
+  if (io.json) {
+    return {
+      pause() {},
+      resume() {},
+      done() {},
+      started: (instance: string) => io.printJson({ type: "progress", started: instance }),
+    };
+  }
   io.error(
     `starting ${io.err.bold(topology.name)}: ${containers.join(", ") || "no containers"}`,
   );
@@ -184,6 +195,12 @@ function startProgress(topology: Topology, io: Io) {
       clearInterval(timer);
       timer = undefined;
       clear();
+    },
+    /** One line per instance as it comes up. */
+    started(instance: string) {
+      if (tty && timer) clear();
+      io.error(`  ${io.err.green("✓")} ${instance}`);
+      if (tty && timer) draw();
     },
   };
 }
