@@ -407,7 +407,8 @@ Deno.test({
     try {
       const [, url] = await started.waitFor(/management API: (http:\/\/127\.0\.0\.1:\d+\/)/);
       const env = { KRAKEN_URL: url, KRAKEN_TOKEN: TOKEN, TERM: "xterm" };
-      const coloured = await onTerminal(["status"], env);
+      // NO_COLOR may be set around the test run (CI sets it): empty means unset (no-color.org).
+      const coloured = await onTerminal(["status"], { ...env, NO_COLOR: "" });
       assert.equal(coloured.code, 0, coloured.stdout);
       assert.ok(coloured.stdout.includes("\x1b[32mrunning\x1b[39m"), coloured.stdout);
       const plain = await onTerminal(["status"], { ...env, NO_COLOR: "1" });
