@@ -8,7 +8,7 @@
 import { DURATION_PATTERN } from "./duration.ts";
 import { ERROR_ACTIONS, type ErrorAction } from "../supervisor/error_rules.ts";
 import type { RestartType, Strategy } from "../supervisor/spec.ts";
-import type { BalanceStrategy, Defaults, KeyPath, Mode } from "./topology.ts";
+import type { BalanceStrategy, Defaults, KeyPath, Mode, Placement } from "./topology.ts";
 
 /**
  * Every balance strategy.
@@ -49,6 +49,7 @@ export const DEFAULTS: Defaults = Object.freeze({
   }),
   transports: Object.freeze({ keepalive: 5_000, maxFrame: 16 * 1024 * 1024 }),
   management: Object.freeze({ listen: "127.0.0.1:9090" }),
+  placement: "spread",
 });
 
 /** The shape of {@linkcode TOPOLOGY_KEYS}: each block's keys, as literal tuples. */
@@ -61,6 +62,7 @@ export interface TopologyKeys {
     "transports",
     "management",
     "hosts",
+    "placement",
   ];
   /** `supervisor:`, at the top or in a container. */
   readonly supervisor: readonly ["strategy", "intensity", "period", "backoff"];
@@ -78,6 +80,7 @@ export interface TopologyKeys {
     "permissions",
     "config",
     "host",
+    "runs_as",
     "on_error",
     "buffer",
     "supervisor",
@@ -107,7 +110,7 @@ export interface TopologyKeys {
  */
 export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
   /** The top level. */
-  topology: ["name", "supervisor", "containers", "transports", "management", "hosts"],
+  topology: ["name", "supervisor", "containers", "transports", "management", "hosts", "placement"],
   /** `supervisor:`, at the top or in a container. */
   supervisor: ["strategy", "intensity", "period", "backoff"],
   /** `supervisor.backoff:`. */
@@ -124,6 +127,7 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
     "permissions",
     "config",
     "host",
+    "runs_as",
     "on_error",
     "buffer",
     "supervisor",
@@ -160,12 +164,16 @@ export const TOPOLOGY_VALUES: {
   readonly restart: readonly RestartType[];
   readonly strategy: readonly Strategy[];
   readonly action: readonly (ErrorAction | "log")[];
+  readonly placement: readonly Placement[];
+  readonly runs_as: readonly ("process" | "worker")[];
 } = Object.freeze({
   mode: ["inline", "worker", "process", "remote"],
   balance: BALANCE_STRATEGIES,
   restart: ["permanent", "transient", "temporary"],
   strategy: ["one_for_one", "one_for_all", "rest_for_one"],
   action: [...ERROR_ACTIONS, "log"],
+  placement: ["spread", "least_loaded"],
+  runs_as: ["process", "worker"],
 });
 
 /** The shape of {@linkcode TOPOLOGY_PATTERNS}. */

@@ -261,9 +261,16 @@ export class Validator {
     }
     const transports = this.transports(top.transports, name);
     const management = this.management(top.management);
+    const placement = this.oneOf(
+      top.placement,
+      ["placement"],
+      TOPOLOGY_VALUES.placement,
+      DEFAULTS.placement,
+    );
     return {
       name,
       supervisor,
+      placement,
       containers: specs,
       file: this.#o.file,
       baseUrl: this.#o.baseUrl,
@@ -451,18 +458,20 @@ export class Validator {
     }
     const c = this.block(input, path, "container");
     const d = DEFAULTS.container;
-    const module = this.module(c.module, [...path, "module"]);
-    // "remote" is part of the format but not of this version: it gets its own message below.
     const mode: Mode = c.mode === "remote"
       ? "remote"
       : this.oneOf(c.mode, [...path, "mode"], LOCAL_MODES, d.mode);
+    if (mode === "remote") this.remote(parent, c, path);
     const host = this.host(c.host, [...path, "host"], mode);
-    if (mode === "remote") {
-      this.fail(
-        [...path, "mode"],
-        `mode "remote" needs host agents, which this version of Kraken does not have yet; expected inline, worker or process`,
-      );
-    }
+    const module = mode === "remote"
+      ? this.agentModule(c.module, [...path, "module"])
+      : this.module(c.module, [...path, "module"]);
+    const runsAs = c.runs_as === undefined ? undefined : mode !== "remote"
+      ? this.fail(
+        [...path, "runs_as"],
+        `runs_as says how an agent runs a remote container; expected it only with mode: remote`,
+      )
+      : this.oneOf(c.runs_as, [...path, "runs_as"], ["process", "worker"] as const, "process");
     const perms = validatePermissions(c.permissions, new URL(".", this.#o.baseUrl).pathname);
     if (!perms.ok) {
       // The issue's key is `kind` or `kind[i]`: a path step, then maybe a list index.
@@ -496,6 +505,7 @@ export class Validator {
       permissions: perms.value,
       config,
       host,
+      ...(runsAs ? { runsAs } : {}),
       onError: this.rules(c.on_error, [...path, "on_error"]),
       buffer: this.integer(c.buffer, [...path, "buffer"], d.buffer, 0),
       supervisor: this.supervisor(c.supervisor, [...path, "supervisor"]),
@@ -529,6 +539,50 @@ export class Validator {
     }
   }
 
+  /**
+   * `mode: remote`: placed on a host agent (`kraken node`) among `hosts:`. Only at the top level
+   * (the root runtime places it), without children (they would have to run on the agent too).
+   */
+  remote(parent: ContainerSpec | null, c: Record<string, unknown>, path: Path): void {
+    if (parent !== null) {
+      this.fail(
+        [...path, "mode"],
+        `a remote container is placed by the root runtime; expected mode: remote only under containers:, not under children:`,
+      );
+    }
+    if (c.children !== undefined) {
+      this.fail(
+        [...path, "children"],
+        `a remote container runs alone on its agent; expected no children: with mode: remote`,
+      );
+    }
+    if (Object.keys(this.#hosts).length === 0) {
+      this.fail(
+        [...path, "mode"],
+        `mode: remote places the container on a host agent; expected at least one agent under hosts: (started with kraken node)`,
+      );
+    }
+  }
+
+  /**
+   * The module of a remote container, as the agent will resolve it: a path relative to the
+   * agent's --root, or a jsr:/npm: specifier. Code is never shipped; a local path or URL is refused.
+   */
+  agentModule(value: unknown, path: Path): string {
+    if (value === undefined) {
+      this.missing(path, "a module path relative to the agent's --root, such as ./api.ts");
+    }
+    const raw = this.string(value, path, "a module path relative to the agent's --root");
+    if (/^(jsr|npm):/.test(raw)) return raw;
+    if (!/^\.\.?\//.test(raw) || raw.split("/").includes("..")) {
+      this.fail(
+        path,
+        `a remote container's module is run from the agent's own --root; expected ./path/in/root.ts (no "..") or a jsr:/npm: specifier, got "${raw}"`,
+      );
+    }
+    return raw;
+  }
+
   /** `host:` names one of `hosts:`; it places the container there, which needs `mode: remote`. */
   host(value: unknown, path: Path, mode: Mode): string | undefined {
     if (value === undefined) return undefined;
@@ -547,7 +601,7 @@ export class Validator {
     if (mode !== "remote") {
       this.fail(
         path,
-        `host "${host}" would place this container on another runtime, which needs mode: remote (not in this version of Kraken); expected no host: with mode: ${mode}`,
+        `host "${host}" would place this container on a host agent, which needs mode: remote; expected no host: with mode: ${mode}`,
       );
     }
     return host;

@@ -55,8 +55,6 @@ function ms(n: number): string {
 /**
  * The JSON Schema of a topology file, as a plain object ready for `JSON.stringify`.
  *
- * `mode: remote` is left out of the `mode` values since this version refuses it.
- *
  * @returns A draft 2020-12 schema with every key described, `additionalProperties: false` on every
  *   block, and `children` recursive.
  *
@@ -104,6 +102,12 @@ export function topologyJsonSchema(): Record<string, unknown> {
       propertyNames: { pattern: TOPOLOGY_PATTERNS.name },
       additionalProperties: ref("host"),
     },
+    placement: enumOf(
+      TOPOLOGY_VALUES.placement,
+      "How mode: remote containers without host: are placed on the agents of hosts: spread (the " +
+        "agent running the fewest) or least_loaded (fewest containers, then least memory).",
+      DEFAULTS.placement,
+    ),
   };
 
   const supervisor: Properties<"supervisor"> = {
@@ -142,9 +146,10 @@ export function topologyJsonSchema(): Record<string, unknown> {
       minLength: 1,
     },
     mode: enumOf(
-      TOPOLOGY_VALUES.mode.filter((m) => m !== "remote"),
+      TOPOLOGY_VALUES.mode,
       "Where it runs: inline (in the runtime's isolate), worker (a Web Worker with its own " +
-        "permissions), process (a Deno subprocess). remote is not in this version.",
+        "permissions), process (a Deno subprocess), remote (on a host agent of hosts:, started " +
+        "with kraken node; its module is a path under the agent's --root).",
       box.mode,
     ),
     replicas: wholeNumber(`How many instances (default ${box.replicas}).`, box.replicas),
@@ -174,9 +179,15 @@ export function topologyJsonSchema(): Record<string, unknown> {
       type: "object",
     },
     host: {
-      description: "The host (from hosts:) it runs on, with mode: remote — not in this version.",
+      description: "The host agent (from hosts:) it runs on, with mode: remote; without it the " +
+        "placement policy chooses.",
       type: "string",
     },
+    runs_as: enumOf(
+      TOPOLOGY_VALUES.runs_as,
+      "With mode: remote: how the agent runs it, process (default) or worker.",
+      "process",
+    ),
     on_error: {
       description: "Rules by error class, first match wins; the built-in rules apply after them.",
       type: "array",

@@ -63,8 +63,10 @@ export interface ContainerSpec {
   permissions: Permissions;
   /** Handed to the container as `ctx.config`. */
   config: Record<string, unknown>;
-  /** The host agent it is placed on (`mode: remote`). */
+  /** The host agent it is placed on (`mode: remote`); without it, the placement policy chooses. */
   host?: string;
+  /** How the agent runs a remote container: `process` (default) or `worker`. */
+  runsAs?: "process" | "worker";
   /** `on_error:` rules, first match wins (the built-in rules apply after them). */
   onError: ErrorRule[];
   /** Messages held for it per sending node while it restarts; beyond that senders fail fast. */
@@ -81,6 +83,11 @@ export interface Topology {
   name: string;
   /** The root supervisor. */
   supervisor: SupervisorSpec;
+  /**
+   * How `mode: remote` containers without `host:` are placed: `spread` (the agent running the
+   * fewest) or `least_loaded` (fewest containers, then least memory).
+   */
+  placement: Placement;
   /** Containers in start order. */
   containers: ContainerSpec[];
   /** The file it came from, if any. */
@@ -143,7 +150,12 @@ export interface Defaults {
   readonly transports: Readonly<Pick<TransportsSpec, "keepalive" | "maxFrame">>;
   /** `management:` fields. */
   readonly management: { readonly listen: string };
+  /** `placement:`. */
+  readonly placement: Placement;
 }
+
+/** How remote containers are placed on host agents. */
+export type Placement = "spread" | "least_loaded";
 /** A container as written by hand (YAML or object): durations may be strings, module a URL. */
 export interface ContainerInput {
   /** Module path (relative to the topology's folder) or URL. */
@@ -166,6 +178,8 @@ export interface ContainerInput {
   config?: Record<string, unknown>;
   /** Host agent, with `mode: remote`. */
   host?: string;
+  /** With `mode: remote`: run as a `process` (default) or a `worker` on the agent. */
+  runs_as?: "process" | "worker";
   /** Rules by error class: `{ match: "DbError", action: ["log", "resume"] }`. */
   on_error?: { match: string | string[]; action: string | string[] }[];
   /** Messages held per sender while it restarts (default 1000; 0 fails fast). */
@@ -189,6 +203,8 @@ export interface TopologyInput {
   };
   /** Containers, in start order. */
   containers: Record<string, ContainerInput>;
+  /** How remote containers without `host:` are placed: `spread` (default) or `least_loaded`. */
+  placement?: Placement;
   /** Links with the other runtimes of the application. */
   transports?: {
     name?: string;

@@ -39,7 +39,7 @@ const CASES: [string, string, string][] = [
   [
     "container_key_at_top",
     "2:1",
-    'replicas: unknown key "replicas" here (it belongs in a container); expected one of name, supervisor, containers, transports, management, hosts',
+    'replicas: unknown key "replicas" here (it belongs in a container); expected one of name, supervisor, containers, transports, management, hosts, placement',
   ],
   [
     "container_level_missing",
@@ -115,7 +115,7 @@ const CASES: [string, string, string][] = [
   [
     "host_without_remote",
     "9:11",
-    'containers.billing.host: host "node-b" would place this container on another runtime, which needs mode: remote (not in this version of Kraken); expected no host: with mode: process',
+    'containers.billing.host: host "node-b" would place this container on a host agent, which needs mode: remote; expected no host: with mode: process',
   ],
   [
     "hosts_without_transports",
@@ -130,7 +130,7 @@ const CASES: [string, string, string][] = [
   [
     "key_in_wrong_block",
     "5:5",
-    'containers.api.intensity: unknown key "intensity" here (it belongs under supervisor:); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, on_error, buffer, supervisor, children',
+    'containers.api.intensity: unknown key "intensity" here (it belongs under supervisor:); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, runs_as, on_error, buffer, supervisor, children',
   ],
   [
     "malformed_yaml",
@@ -185,7 +185,7 @@ const CASES: [string, string, string][] = [
   [
     "mode_remote",
     "5:11",
-    'containers.api.mode: mode "remote" needs host agents, which this version of Kraken does not have yet; expected inline, worker or process',
+    "containers.api.mode: mode: remote places the container on a host agent; expected at least one agent under hosts: (started with kraken node)",
   ],
   [
     "mode_wrong_type",
@@ -245,7 +245,7 @@ const CASES: [string, string, string][] = [
   [
     "permission_outside_permissions",
     "5:5",
-    'containers.api.net: unknown key "net" here (it belongs under permissions:); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, on_error, buffer, supervisor, children',
+    'containers.api.net: unknown key "net" here (it belongs under permissions:); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, runs_as, on_error, buffer, supervisor, children',
   ],
   [
     "permission_unknown",
@@ -282,7 +282,7 @@ const CASES: [string, string, string][] = [
   [
     "top_is_a_list",
     "2:1",
-    "expected a map with keys name, supervisor, containers, transports, management, hosts, got a list",
+    "expected a map with keys name, supervisor, containers, transports, management, hosts, placement, got a list",
   ],
   [
     "transports_listen_not_url",
@@ -297,17 +297,17 @@ const CASES: [string, string, string][] = [
   [
     "unknown_container_key",
     "5:5",
-    'containers.api.replica: unknown key "replica" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, on_error, buffer, supervisor, children',
+    'containers.api.replica: unknown key "replica" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, runs_as, on_error, buffer, supervisor, children',
   ],
   [
     "unknown_key_no_suggestion",
     "5:5",
-    'containers.api.colour: unknown key "colour"; expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, on_error, buffer, supervisor, children',
+    'containers.api.colour: unknown key "colour"; expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, runs_as, on_error, buffer, supervisor, children',
   ],
   [
     "unknown_top_key",
     "3:1",
-    'contaners: unknown key "contaners" (did you mean "containers"?); expected one of name, supervisor, containers, transports, management, hosts',
+    'contaners: unknown key "contaners" (did you mean "containers"?); expected one of name, supervisor, containers, transports, management, hosts, placement',
   ],
 ];
 

@@ -81,7 +81,7 @@ Deno.test("validateTopology() parses durations, resolves permission paths and re
 });
 
 const KEYS_OF_CONTAINER =
-  "module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, on_error, buffer, supervisor, children";
+  "module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, runs_as, on_error, buffer, supervisor, children";
 const LISTEN = `expected "host:port", "port" or ":port" such as 127.0.0.1:9090`;
 
 /** [what, input, key, the whole message]: object topologies name the key path, never a line. */
@@ -90,7 +90,7 @@ const bad: [string, unknown, string, string][] = [
     "an unknown top-level key, suggesting the close one",
     { containers: {}, contaners: {} },
     "contaners",
-    'unknown key "contaners" (did you mean "containers"?); expected one of name, supervisor, containers, transports, management, hosts',
+    'unknown key "contaners" (did you mean "containers"?); expected one of name, supervisor, containers, transports, management, hosts, placement',
   ],
   [
     "a camelCase spelling of a snake_case key",
@@ -147,10 +147,10 @@ const bad: [string, unknown, string, string][] = [
     'expected one of inline, worker, process, got "thread"',
   ],
   [
-    "mode remote, not in this version",
-    { containers: { a: { module: "a.ts", mode: "remote" } } },
+    "mode remote without any agent",
+    { containers: { a: { module: "./a.ts", mode: "remote" } } },
     "containers.a.mode",
-    'mode "remote" needs host agents, which this version of Kraken does not have yet; expected inline, worker or process',
+    "mode: remote places the container on a host agent; expected at least one agent under hosts: (started with kraken node)",
   ],
   [
     "negative replicas",
@@ -420,7 +420,7 @@ const bad: [string, unknown, string, string][] = [
       containers: { a: { module: "a.ts", mode: "inline", host: "node-b" } },
     },
     "containers.a.host",
-    'host "node-b" would place this container on another runtime, which needs mode: remote (not in this version of Kraken); expected no host: with mode: inline',
+    'host "node-b" would place this container on a host agent, which needs mode: remote; expected no host: with mode: inline',
   ],
 ];
 
