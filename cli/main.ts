@@ -50,6 +50,7 @@ const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Command
   { names: ["shutdown"], load: async () => (await import("./commands/shutdown.ts")).shutdown },
   { names: ["schema"], load: async () => (await import("./commands/schema.ts")).schema },
   { names: ["check"], load: async () => (await import("./commands/check.ts")).check },
+  { names: ["node"], load: async () => (await import("./commands/node.ts")).node },
 ];
 
 async function help(): Promise<string> {
@@ -58,7 +59,6 @@ async function help(): Promise<string> {
     `${[c.name, ...(c.aliases ?? [])].join(" | ")}${c.args ? ` ${c.args}` : ""}`,
     c.summary,
   ]);
-  rows.push(["node", "host agents for remote containers: not in this version"]);
   rows.push(["help [COMMAND]", "this help, or a command's"], ["version", "print the version"]);
   const width = Math.max(...rows.map(([left]) => left.length));
   return [
@@ -111,15 +111,6 @@ export async function main(args: string[]): Promise<number> {
     case "-V":
       console.log(json ? JSON.stringify({ version: VERSION }) : VERSION);
       return EXIT.ok;
-    case "node":
-      return report(
-        new CliError(
-          EXIT.usage,
-          "node: host agents (mode: remote containers placed on other machines) are not in this " +
-            "version; link runtimes with transports: and hosts: instead (docs/transports.md)",
-        ),
-        json,
-      );
   }
   const entry = find(first);
   if (!entry) return unknown(first);

@@ -135,10 +135,30 @@ export type Envelope =
   | { k: "subroutes"; r: RouteTable }
   /** Node → parent: a snapshot of the subtree this node supervises (`t`, plain data). */
   | { k: "subtree"; t: unknown[] }
-  /** Runtime → peer runtime, first on a link: its name and the containers it runs. */
-  | { k: "join"; n: string; c: string[] }
+  /**
+   * Runtime → peer runtime, first on a link: its name and the containers it runs. A host agent
+   * (`kraken node`) adds `a` (what it offers) and `p` (the placements it runs, with their epochs).
+   */
+  | {
+    k: "join";
+    n: string;
+    c: string[];
+    a?: { permissions: Record<string, unknown> };
+    p?: { n: string; e: number }[];
+  }
   /** Node → parent: a supervision event in its subtree (`e`, plain data with a `type`). */
-  | { k: "event"; e: Record<string, unknown> };
+  | { k: "event"; e: Record<string, unknown> }
+  /**
+   * Root runtime → host agent: run container `n` (`s`: its validated spec, module relative to the
+   * agent's root), placement epoch `e` (a later epoch fences every earlier one).
+   */
+  | { k: "place"; n: string; s: Record<string, unknown>; e: number }
+  /** Root runtime → host agent: stop placement `n` of epoch `e` or older. */
+  | { k: "unplace"; n: string; e: number }
+  /** Host agent → root runtime: placement `n`/`e` runs (`ok`), or was refused or failed (`x`). */
+  | { k: "placed"; n: string; e: number; ok: boolean; x?: WireError }
+  /** Host agent → root runtime: how loaded it is (containers it runs, resident memory). */
+  | { k: "load"; c: number; m: number };
 
 /** Log levels, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -346,7 +346,7 @@ export interface WireError {
   /** Stack trace, as text. */
   stack?: string;
   /** Which Kraken error to rebuild on the other side; absent for a handler's own error. */
-  kind?: "unavailable" | "unknown_topic" | "serialization" | "frame" | "remote";
+  kind?: "unavailable" | "unknown_topic" | "serialization" | "frame" | "permission" | "remote";
   /** The container involved. */
   container?: string;
   /** The topic involved. */
@@ -369,6 +369,15 @@ export function errorToWire(err: unknown, container?: string): WireError {
   }
   if (err instanceof FrameError) {
     return { name: err.name, message: err.message, kind: "frame", container };
+  }
+  if (err instanceof PermissionEscalationError) {
+    return {
+      name: err.name,
+      message: err.message,
+      kind: "permission",
+      container: err.container,
+      detail: [err.permission, JSON.stringify(err.value)],
+    };
   }
   if (err instanceof UnknownTopicError) {
     return {
@@ -422,6 +431,16 @@ export function errorFromWire(wire: WireError): Error {
       return new UnavailableError(wire.message);
     case "frame":
       return new FrameError(wire.message);
+    case "permission": {
+      const [permission = "?", value = "true"] = wire.detail ?? [];
+      const err = new PermissionEscalationError(
+        wire.container ?? "?",
+        permission,
+        JSON.parse(value) as string | true,
+      );
+      err.message = wire.message; // the other side's words (it knows its limits)
+      return err;
+    }
     case "unknown_topic": {
       const err = new UnknownTopicError(wire.container ?? "?", wire.topic ?? "?", []);
       err.message = wire.message; // the receiver's message lists the topics it really handles

@@ -44,6 +44,18 @@ export interface FederationHooks {
   log(level: LogLevel, message: string): void;
   /** An instance on a peer that became unreachable (presence, for supervision events). */
   unreachable(container: string, instance: string, silentFor: number): void;
+  /** Extra fields of this runtime's `join` (a host agent says what it offers and runs). */
+  joinExtra?(): Partial<Extract<Envelope, { k: "join" }>>;
+  /** A peer linked (after its introduction was accepted). */
+  joined?(peer: string, join: Extract<Envelope, { k: "join" }>): void;
+  /** A peer's link was lost; `lastSeen` is when it was last heard (performance.now()). */
+  lost?(peer: string, lastSeen: number): void;
+  /** A control envelope the federation itself does not handle (placements). */
+  control?(peer: string, env: Envelope): void;
+  /** Whether two runtimes may both announce container `name` (a placement being moved). */
+  sharedName?(name: string): boolean;
+  /** Whether `peer`'s routes for `name` are taken (a stale placement's are not). */
+  acceptsRoute?(peer: string, name: string): boolean;
 }
 
 interface Peer {
@@ -111,19 +123,50 @@ export class Federation {
           this.#hooks.log("warn", `refused a link from ${peer}: ${error.name}: ${error.message}`),
       });
     }
+    const contacts: Promise<void>[] = [];
     for (const [name, host] of Object.entries(this.#hosts)) {
       const peer = this.#peer(name);
       peer.address = host.address;
-      this.#dialers.push(this.#dialLoop(peer, options));
+      let contacted!: () => void;
+      contacts.push(new Promise<void>((resolve) => (contacted = resolve)));
+      this.#dialers.push(this.#dialLoop(peer, options, contacted));
     }
+    this.#firstContact = Promise.all(contacts).then(() => {});
     const every = Math.max(10, Math.min(1_000, this.#spec.keepalive / 4));
     this.#heartbeat = setInterval(() => this.#beat(), every);
+  }
+
+  #firstContact: Promise<void> = Promise.resolve();
+
+  /**
+   * Resolves once every host of `hosts:` was reached once (linked and introduced) or failed to
+   * be, or after `ms`: placing containers then sees every agent that is up, not the first one.
+   */
+  contacted(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      this.#firstContact,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** The peers' routes, node ids under `@peer/`. */
   routes(): RouteTable {
     const table: RouteTable = {};
-    for (const peer of this.#peers.values()) Object.assign(table, peer.routes);
+    for (const peer of this.#peers.values()) {
+      for (const [name, entry] of Object.entries(peer.routes)) {
+        const current = table[name];
+        // A live entry wins over a placeholder (a peer away, holding for a container that has
+        // meanwhile moved to another runtime), whatever the order of the peers.
+        if (current && current.instances.length > 0) {
+          if (entry.instances.length > 0) {
+            table[name] = { ...current, instances: [...current.instances, ...entry.instances] };
+          }
+          continue;
+        }
+        table[name] = entry;
+      }
+    }
     return table;
   }
 
@@ -185,6 +228,7 @@ export class Federation {
       handshakeTimeout: number;
       maxFrame: number;
     },
+    firstContact: () => void,
   ): Promise<void> {
     let delay = REDIAL_MIN;
     while (!this.#closed) {
@@ -196,8 +240,10 @@ export class Federation {
         }
         delay = REDIAL_MIN;
         await this.#introduce(link, peer.name, peer.address!);
+        firstContact();
         await link.closed;
       } catch (error) {
+        firstContact();
         const e = error as Error;
         this.#hooks.log(
           "warn",
@@ -228,7 +274,12 @@ export class Federation {
   #introduce(link: Link, expected: string | undefined, from: string): Promise<void> {
     this.#links.add(link);
     link.closed.then(() => this.#links.delete(link));
-    link.send({ k: "join", n: this.#spec.name, c: this.#hooks.ownNames() });
+    link.send({
+      k: "join",
+      n: this.#spec.name,
+      c: this.#hooks.ownNames(),
+      ...this.#hooks.joinExtra?.(),
+    });
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
@@ -257,6 +308,7 @@ export class Federation {
           return resolve();
         }
         this.#joined(this.#peer(env.n), link, env.c);
+        this.#hooks.joined?.(env.n, env);
         resolve();
       };
     });
@@ -269,7 +321,8 @@ export class Federation {
       return `expected "${expected}" at that address, got "${join.n}"`;
     }
     const mine = new Set(this.#hooks.ownNames());
-    const clash = join.c.filter((c) => mine.has(c));
+    const shared = (c: string) => this.#hooks.sharedName?.(c) ?? false;
+    const clash = join.c.filter((c) => mine.has(c) && !shared(c));
     if (clash.length > 0) {
       return `both runtimes run ${
         clash.map((c) => `"${c}"`).join(", ")
@@ -277,7 +330,7 @@ export class Federation {
     }
     for (const other of this.#peers.values()) {
       if (other.name === join.n || other.state === "gone") continue;
-      const taken = join.c.filter((c) => other.containers.includes(c));
+      const taken = join.c.filter((c) => other.containers.includes(c) && !shared(c));
       if (taken.length > 0) return `"${taken[0]}" already runs on runtime "${other.name}"`;
     }
     return null;
@@ -322,6 +375,7 @@ export class Federation {
       const table: RouteTable = {};
       for (const [name, entry] of Object.entries(env.r)) {
         if (!peer.containers.includes(name) && this.#hooks.ownNames().includes(name)) continue;
+        if (this.#hooks.acceptsRoute && !this.#hooks.acceptsRoute(peer.name, name)) continue;
         table[name] = {
           ...entry,
           instances: entry.instances.map((i) => ({ i: i.i, n: prefix + i.n })),
@@ -332,6 +386,20 @@ export class Federation {
       peer.containers = Object.keys(table);
       this.#hooks.changed();
     } else if (env.k === "ping") peer.link?.send({ k: "pong" });
+    else if (env.k !== "pong") this.#hooks.control?.(peer.name, env);
+  }
+
+  /** Sends a control envelope to peer `name`; false when it is not linked. */
+  send(name: string, env: Envelope): boolean {
+    const link = this.#peers.get(name)?.link;
+    if (!link) return false;
+    link.send(env);
+    return true;
+  }
+
+  /** Whether peer `name` is linked now. */
+  linked(name: string): boolean {
+    return this.#peers.get(name)?.state === "connected";
   }
 
   #lost(peer: Peer, link: Link): void {
@@ -342,6 +410,7 @@ export class Federation {
     peer.state = "connecting";
     peer.since = performance.now();
     this.#hooks.log("warn", `lost the link with runtime "${peer.name}"`);
+    this.#hooks.lost?.(peer.name, peer.lastSeen);
     const silentFor = Math.round(performance.now() - peer.lastSeen);
     for (const [name, entry] of Object.entries(peer.routes)) {
       for (const inst of entry.instances) this.#hooks.unreachable(name, inst.i, silentFor);

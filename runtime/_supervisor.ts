@@ -89,6 +89,11 @@ export interface ContainerSnapshot {
   supervisor?: { strategy: string; intensity: number; period: number };
   /** The children it supervises (live, from wherever they run). */
   children?: ContainerSnapshot[];
+  /**
+   * For a `mode: remote` container: its placement — `placing`, `running`, `held` (its agent is
+   * lost; about to move), `waiting` (for an agent), `failed` (refused: `why`) — and epoch.
+   */
+  placement?: { state: string; epoch: number; why?: string };
 }
 
 /** What a supervisor needs from the isolate it works in. */

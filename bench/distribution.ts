@@ -1,0 +1,91 @@
+// Kraken distribution benchmark: placing a remote container on a host agent (`kraken node`, its
+// own OS process) and having it answer, beside starting the same container as a local process in
+// the same run; and how long a container takes to serve again after its agent is SIGKILLed.
+// Reports only; no figure fails the run.
+//
+//   deno task bench:distribution [--quick]
+import { Runtime } from "../mod.ts";
+import { startAgent } from "../tests/distribution/_agents.ts";
+
+const quick = Deno.args.includes("--quick");
+const ROUNDS = quick ? 3 : 10;
+const fixtures = new URL("../tests/fixtures/", import.meta.url);
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+const b = await startAgent("node-b", { keepalive: 1000 });
+const c = await startAgent("node-c", { keepalive: 1000 });
+const rt = await Runtime.start({
+  name: "bench",
+  transports: { name: "root", secret: "distribution-secret", keepalive: "1s" },
+  hosts: { "node-b": { address: b.url }, "node-c": { address: c.url } },
+  containers: {},
+}, { baseUrl: fixtures.href, logLevel: "silent" });
+
+const remote: number[] = [];
+const local: number[] = [];
+try {
+  for (let i = 0; i < ROUNDS + 1; i++) {
+    let t = performance.now();
+    await rt.spawn(`r${i}`, { module: "./member.ts", mode: "remote", host: "node-b" });
+    await rt.ref(`r${i}`).request("whoami");
+    const placed = performance.now() - t;
+    t = performance.now();
+    await rt.spawn(`l${i}`, { module: "./member.ts", mode: "process" });
+    await rt.ref(`l${i}`).request("whoami");
+    const started = performance.now() - t;
+    if (i > 0) { // the first round warms module caches
+      remote.push(placed);
+      local.push(started);
+    }
+    await rt.stop(`r${i}`);
+    await rt.stop(`l${i}`);
+  }
+
+  // Host failure: x on node-b; SIGKILL node-b; time until x answers from node-c.
+  await rt.spawn("x", { module: "./member.ts", mode: "remote", host: undefined });
+  const onB = rt.tree().containers.find((x) => x.name === "x")!.host === "node-b";
+  const t = performance.now();
+  (onB ? b : c).child.kill("SIGKILL");
+  let moved = 0;
+  while (performance.now() - t < 10_000) {
+    try {
+      await rt.ref("x").request("whoami", undefined, { timeout: 200 });
+      if (rt.tree().containers.find((x) => x.name === "x")!.placement?.epoch === 2) {
+        moved = performance.now() - t;
+        break;
+      }
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+
+  const r = median(remote);
+  const l = median(local);
+  console.log(
+    `Kraken distribution bench: Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs; ` +
+      `agents are kraken node processes on loopback (keepalive 1 s); median of ${ROUNDS}`,
+  );
+  console.log("");
+  console.log("what                                           time      vs local process start");
+  console.log(
+    `place a remote container on an agent, 1st reply  ${r.toFixed(1).padStart(7)} ms  ${
+      (r / l).toFixed(2)
+    }x`,
+  );
+  console.log(
+    `start a local process container, 1st reply     ${l.toFixed(1).padStart(7)} ms  1.00x`,
+  );
+  console.log(
+    `agent SIGKILLed -> serving again on another      ${
+      moved ? moved.toFixed(0).padStart(7) : "  >10000"
+    } ms  (target <= 3000 ms: ${moved && moved <= 3000 ? "ok" : "MISS"})`,
+  );
+} finally {
+  await rt.shutdown();
+  await Promise.all([b.stop(), c.stop()]);
+}

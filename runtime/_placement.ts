@@ -1,0 +1,443 @@
+/**
+ * The root runtime's side of placement: `mode: remote` containers run on host agents
+ * (`kraken node`) among `hosts:`, which supervise them locally; this decides where, watches the
+ * agents, and moves what a lost agent ran.
+ *
+ * A placement is (container, agent, epoch). Choosing an agent: `host:` pins one; otherwise the
+ * policy picks among linked agents (`spread`: fewest placements from here; `least_loaded`: fewest
+ * containers, then least memory, as the agents report). When an agent is lost, its placements are
+ * held (senders keep their messages for them) and, once the agent's lease has run out — its own
+ * keepalive, after which an agent stops what it was given — placed again elsewhere with a higher
+ * epoch. A returning agent still running an older epoch is told to stop it; only the current
+ * placement's routes are ever taken, so there is never a second live copy to reach.
+ *
+ * @module
+ */
+import type { ContainerSpec, Placement as Policy } from "../config/topology.ts";
+import type { Envelope, RouteTable } from "../protocol/envelope.ts";
+import { errorFromWire } from "../protocol/errors.ts";
+
+/** What placement needs from its runtime. */
+export interface PlacementSite {
+  /** Sends a control envelope to peer `name`; false when it is not linked. */
+  send(peer: string, env: Envelope): boolean;
+  /** The routes a peer announced for container `name` (live instances), if any. */
+  liveInstances(name: string): number;
+  /** Routes changed (placements held or released). */
+  changed(): void;
+  /** Logs a line. */
+  log(level: "info" | "warn" | "error", message: string): void;
+  /** Reports a supervision event. */
+  emit(
+    event:
+      | { type: "start"; container: string; instance: string; incarnation: number }
+      | {
+        type: "exit";
+        container: string;
+        instance: string;
+        incarnation: number;
+        reason: { kind: "unresponsive" | "stopped" | "error"; message: string };
+      }
+      | {
+        type: "restart";
+        container: string;
+        instance: string;
+        incarnation: number;
+        delay: number;
+      },
+  ): void;
+}
+
+/** The state of one remote container. */
+export interface PlacementSnapshot {
+  /** Container name. */
+  name: string;
+  /** The agent it runs on (or is being placed on), if any. */
+  host: string | null;
+  /** Its current epoch (placements so far). */
+  epoch: number;
+  /** `placing`, `running`, `held` (its agent is lost; waiting to move), `waiting` (no agent), `failed`. */
+  state: "placing" | "running" | "held" | "waiting" | "failed";
+  /** Milliseconds in that state. */
+  since: number;
+  /** Times it was placed again after its agent was lost or it failed. */
+  restarts: number;
+  /** Why it is failed or waiting. */
+  why?: string;
+  /** Its spec. */
+  spec: ContainerSpec;
+}
+
+interface Agent {
+  name: string;
+  linked: boolean;
+  lastSeen: number;
+  load: { containers: number; memory: number };
+}
+
+interface Entry {
+  spec: ContainerSpec;
+  host: string | null;
+  epoch: number;
+  state: PlacementSnapshot["state"];
+  since: number;
+  restarts: number;
+  why?: string;
+  /** The answer to the placement in flight. */
+  waiter?: { epoch: number; resolve(ok: boolean): void; reject(error: Error): void };
+  moveTimer?: ReturnType<typeof setTimeout>;
+  /** Settles {@linkcode PlacementManager.add} on the first placement's outcome. */
+  first?: { resolve(): void; reject(error: Error): void };
+}
+
+/** How long an agent may take to start a placed container, ms. */
+const PLACE_TIMEOUT = 30_000;
+/** Margin past an agent's lease before moving its containers, ms. */
+const LEASE_MARGIN = 100;
+
+/** Places remote containers on agents and moves them when an agent is lost. */
+export class PlacementManager {
+  readonly #site: PlacementSite;
+  readonly #policy: Policy;
+  readonly #lease: number;
+  readonly #agents = new Map<string, Agent>();
+  readonly #entries = new Map<string, Entry>();
+  #closed = false;
+
+  /**
+   * @param site The runtime.
+   * @param policy How to choose an agent without `host:`.
+   * @param lease How long an agent keeps running what it was given after losing us (its keepalive).
+   */
+  constructor(site: PlacementSite, policy: Policy, lease: number) {
+    this.#site = site;
+    this.#policy = policy;
+    this.#lease = lease;
+  }
+
+  /** Whether `name` is a remote container placed from here. */
+  has(name: string): boolean {
+    return this.#entries.has(name);
+  }
+
+  /** Names of the remote containers. */
+  names(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /**
+   * Adds remote containers and places them as agents become available.
+   * @returns Resolves once each one runs, or rejects with the first refusal (e.g. a grant wider
+   *   than its agent allows); containers still waiting for an agent after `wait` ms resolve too
+   *   (they stay held and are placed when an agent links).
+   */
+  add(specs: readonly ContainerSpec[], wait = 0): Promise<void> {
+    const outcomes: Promise<void>[] = [];
+    for (const spec of specs) {
+      const entry: Entry = {
+        spec,
+        host: null,
+        epoch: 0,
+        state: "waiting",
+        since: performance.now(),
+        restarts: 0,
+      };
+      outcomes.push(
+        new Promise<void>((resolve, reject) => {
+          if (wait <= 0) return resolve();
+          const timer = setTimeout(settle, wait);
+          function settle(error?: Error) {
+            clearTimeout(timer);
+            entry.first = undefined;
+            if (error) reject(error);
+            else resolve();
+          }
+          entry.first = { resolve: () => settle(), reject: settle };
+        }),
+      );
+      this.#entries.set(spec.name, entry);
+      this.#place(entry).catch(() => {});
+    }
+    this.#site.changed();
+    return Promise.all(outcomes).then(() => {});
+  }
+
+  /** Places `spec` again (a changed spec or replica count): same agent unless `host:` moved it. */
+  async update(spec: ContainerSpec): Promise<void> {
+    const entry = this.#entries.get(spec.name);
+    if (!entry) return this.add([spec], PLACE_TIMEOUT);
+    const old = { host: entry.host, epoch: entry.epoch };
+    entry.spec = spec;
+    const keep = old.host && (!spec.host || spec.host === old.host) && this.#linked(old.host);
+    await this.#place(entry, keep ? old.host! : undefined);
+    // Moved: the old agent stops its copy once the new one serves.
+    if (old.host && old.host !== entry.host) {
+      this.#site.send(old.host, { k: "unplace", n: spec.name, e: old.epoch });
+    }
+  }
+
+  /** Stops remote container `name` wherever it runs and forgets it. */
+  remove(name: string): Promise<void> {
+    const entry = this.#entries.get(name);
+    if (!entry) return Promise.resolve();
+    this.#entries.delete(name);
+    clearTimeout(entry.moveTimer);
+    entry.waiter?.reject(new Error(`${name} was removed`));
+    if (entry.host) this.#site.send(entry.host, { k: "unplace", n: name, e: entry.epoch });
+    this.#site.changed();
+    return Promise.resolve();
+  }
+
+  /** Placements not serving now: senders hold messages for them. */
+  routes(): RouteTable {
+    const table: RouteTable = {};
+    for (const [name, entry] of this.#entries) {
+      if (entry.state === "running" && this.#site.liveInstances(name) > 0) continue;
+      if (entry.state === "failed") continue;
+      table[name] = { balance: entry.spec.balance, instances: [], w: 1, q: entry.spec.buffer };
+    }
+    return table;
+  }
+
+  /** Whether `peer`'s routes for `name` are the current placement's. */
+  acceptsRoute(peer: string, name: string): boolean {
+    const entry = this.#entries.get(name);
+    return !entry || (entry.host === peer && entry.state !== "held");
+  }
+
+  /** The remote containers, for the tree. */
+  snapshot(now = performance.now()): PlacementSnapshot[] {
+    return [...this.#entries.values()].map((e) => ({
+      name: e.spec.name,
+      host: e.host,
+      epoch: e.epoch,
+      state: e.state,
+      since: Math.round(now - e.since),
+      restarts: e.restarts,
+      ...(e.why ? { why: e.why } : {}),
+      spec: e.spec,
+    }));
+  }
+
+  // ---- federation hooks --------------------------------------------------------------------
+
+  /** A peer linked; an agent says so in its introduction. */
+  joined(peer: string, join: Extract<Envelope, { k: "join" }>): void {
+    if (!join.a) return;
+    const agent = this.#agents.get(peer) ?? {
+      name: peer,
+      linked: true,
+      lastSeen: performance.now(),
+      load: { containers: 0, memory: 0 },
+    };
+    agent.linked = true;
+    agent.lastSeen = performance.now();
+    this.#agents.set(peer, agent);
+    // Fencing: whatever it still runs from an older epoch (or no longer placed) stops now.
+    for (const p of join.p ?? []) {
+      const entry = this.#entries.get(p.n);
+      if (!entry || entry.host !== peer || entry.epoch !== p.e) {
+        this.#site.log("warn", `agent "${peer}" still ran ${p.n} (epoch ${p.e}): stopping it`);
+        this.#site.send(peer, { k: "unplace", n: p.n, e: p.e });
+      }
+    }
+    this.#site.log("info", `host agent "${peer}" is available`);
+    for (const entry of this.#entries.values()) {
+      if (entry.state === "waiting") this.#place(entry).catch(() => {});
+    }
+  }
+
+  /** A peer's link was lost: its placements are held, then moved once its lease has run out. */
+  lost(peer: string, lastSeen: number): void {
+    const agent = this.#agents.get(peer);
+    if (!agent) return;
+    agent.linked = false;
+    agent.lastSeen = lastSeen;
+    for (const entry of this.#entries.values()) {
+      if (entry.host !== peer || (entry.state !== "running" && entry.state !== "placing")) continue;
+      entry.waiter?.resolve(false);
+      this.#set(entry, "held", `agent "${peer}" is unreachable`);
+      this.#site.emit({
+        type: "exit",
+        container: entry.spec.name,
+        instance: instanceId(entry),
+        incarnation: entry.epoch,
+        reason: { kind: "unresponsive", message: `its agent "${peer}" is unreachable` },
+      });
+      const wait = Math.max(0, lastSeen + this.#lease + LEASE_MARGIN - performance.now());
+      entry.moveTimer = setTimeout(() => {
+        if (this.#closed || entry.state !== "held" || entry.host !== peer) return;
+        entry.restarts++;
+        this.#place(entry).then((ok) => {
+          if (!ok) return;
+          this.#site.emit({
+            type: "restart",
+            container: entry.spec.name,
+            instance: instanceId(entry),
+            incarnation: entry.epoch,
+            delay: Math.round(wait),
+          });
+        }).catch(() => {});
+      }, wait);
+    }
+    this.#site.changed();
+  }
+
+  /** Answers and reports from agents. */
+  control(peer: string, env: Envelope): void {
+    if (env.k === "event") {
+      // What the agent's own supervisor did with a container placed from here.
+      const e = env.e as { type?: unknown; container?: unknown };
+      const entry = typeof e.container === "string" ? this.#entries.get(e.container) : undefined;
+      if (!entry || entry.host !== peer) return;
+      if (e.type === "restart") entry.restarts++;
+      if (e.type === "start" || e.type === "exit" || e.type === "restart") {
+        this.#site.emit(env.e as Parameters<PlacementSite["emit"]>[0]);
+      }
+      return;
+    }
+    if (env.k === "load") {
+      const agent = this.#agents.get(peer);
+      if (agent) agent.load = { containers: env.c, memory: env.m };
+      return;
+    }
+    if (env.k !== "placed") return;
+    const entry = this.#entries.get(env.n);
+    if (!entry?.waiter || entry.waiter.epoch !== env.e || entry.host !== peer) return;
+    if (env.ok) entry.waiter.resolve(true);
+    else entry.waiter.reject(errorFromWire(env.x ?? { name: "Error", message: "refused" }));
+  }
+
+  /** Stops placing (the runtime shuts down); agents stop what they run when the link closes. */
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#entries.values()) {
+      clearTimeout(entry.moveTimer);
+      entry.waiter?.resolve(false);
+      entry.first?.resolve();
+    }
+  }
+
+  // ---- placing -----------------------------------------------------------------------------
+
+  /** Places `entry` on `host` (or the policy's choice); resolves whether it now runs. */
+  async #place(entry: Entry, host?: string): Promise<boolean> {
+    if (this.#closed || this.#entries.get(entry.spec.name) !== entry) return false;
+    const target = host ?? this.#choose(entry);
+    if (!target) {
+      this.#set(
+        entry,
+        "waiting",
+        entry.spec.host
+          ? `waiting for its agent "${entry.spec.host}"`
+          : "waiting for a host agent to link",
+      );
+      return false;
+    }
+    clearTimeout(entry.moveTimer);
+    entry.epoch++;
+    entry.host = target;
+    this.#set(entry, "placing");
+    const epoch = entry.epoch;
+    const answer = new Promise<boolean>((resolve, reject) => {
+      entry.waiter = { epoch, resolve, reject };
+    });
+    const timer = setTimeout(
+      () =>
+        entry.waiter?.reject(
+          new Error(`no answer from agent "${target}" within ${PLACE_TIMEOUT} ms`),
+        ),
+      PLACE_TIMEOUT,
+    );
+    this.#site.send(target, {
+      k: "place",
+      n: entry.spec.name,
+      s: placedSpec(entry.spec),
+      e: epoch,
+    });
+    try {
+      const ok = await answer;
+      if (!ok || entry.epoch !== epoch) return false;
+      this.#set(entry, "running");
+      entry.first?.resolve();
+      this.#site.log("info", `placed ${entry.spec.name} on agent "${target}" (epoch ${epoch})`);
+      this.#site.emit({
+        type: "start",
+        container: entry.spec.name,
+        instance: instanceId(entry),
+        incarnation: epoch,
+      });
+      return true;
+    } catch (error) {
+      if (entry.epoch !== epoch) return false;
+      this.#set(entry, "failed", `${(error as Error).name}: ${(error as Error).message}`);
+      entry.first?.reject(error as Error);
+      this.#site.log(
+        "error",
+        `could not place ${entry.spec.name} on agent "${target}": ${(error as Error).message}`,
+      );
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      if (entry.waiter?.epoch === epoch) entry.waiter = undefined;
+    }
+  }
+
+  #choose(entry: Entry): string | undefined {
+    const pinned = entry.spec.host;
+    if (pinned) return this.#linked(pinned) ? pinned : undefined;
+    const linked = [...this.#agents.values()].filter((a) => a.linked);
+    if (linked.length === 0) return undefined;
+    const placedOn = (a: Agent) =>
+      [...this.#entries.values()].filter((e) =>
+        e !== entry && e.host === a.name &&
+        (e.state === "running" || e.state === "placing")
+      ).length;
+    const score = (a: Agent): [number, number] =>
+      this.#policy === "least_loaded"
+        ? [Math.max(a.load.containers, placedOn(a)), a.load.memory]
+        : [placedOn(a), 0];
+    linked.sort((a, b) => {
+      const [a1, a2] = score(a);
+      const [b1, b2] = score(b);
+      return a1 - b1 || a2 - b2 || (a.name < b.name ? -1 : 1);
+    });
+    return linked[0].name;
+  }
+
+  #linked(name: string): boolean {
+    return this.#agents.get(name)?.linked ?? false;
+  }
+
+  #set(entry: Entry, state: Entry["state"], why?: string): void {
+    entry.state = state;
+    entry.since = performance.now();
+    entry.why = why;
+    this.#site.changed();
+  }
+}
+
+function instanceId(entry: Entry): string {
+  return `${entry.spec.name}@${entry.host}#${entry.epoch}`;
+}
+
+/** What an agent gets: the container as its own topology would have it (durations in ms). */
+function placedSpec(spec: ContainerSpec): Record<string, unknown> {
+  return {
+    module: spec.module,
+    mode: spec.runsAs ?? "process",
+    replicas: spec.replicas,
+    balance: spec.balance,
+    restart: spec.restart,
+    shutdown: spec.shutdown,
+    keepalive: spec.keepalive,
+    permissions: spec.permissions,
+    config: spec.config,
+    buffer: spec.buffer,
+    supervisor: spec.supervisor,
+    on_error: spec.onError.map((r) => ({
+      match: [...r.match],
+      action: r.log ? ["log", r.action] : r.action,
+    })),
+  };
+}

@@ -1,0 +1,126 @@
+// A host cut off rather than killed: a host agent in its own network namespace behind a veth
+// pair. Taking the link down silences it without closing a socket; its container serves again on
+// another agent within 3 s, requests with retries issued meanwhile complete, and when the link
+// comes back the cut-off agent has fenced its own copy and rejoins as capacity.
+//
+// Needs root and `ip netns` (CI runs as root); elsewhere the test is skipped, and says so.
+import assert from "node:assert/strict";
+import { Runtime } from "../../mod.ts";
+import { alive, eventually, FIXTURES_DIR, pause, SECRET, startAgent } from "./_agents.ts";
+
+const NS = `kns${Deno.pid % 10_000}`;
+const HOST_IF = `kh${Deno.pid % 10_000}`;
+const NS_IF = `kn${Deno.pid % 10_000}`;
+const HOST_IP = "10.231.7.1";
+const NS_IP = "10.231.7.2";
+
+async function ip(...args: string[]): Promise<{ ok: boolean; err: string }> {
+  try {
+    const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+    return { ok: out.success, err: new TextDecoder().decode(out.stderr).trim() };
+  } catch (error) {
+    return { ok: false, err: (error as Error).message };
+  }
+}
+
+/** Whether this machine lets us make network namespaces (root with iproute2). */
+async function namespacesAllowed(): Promise<string | null> {
+  if (Deno.uid?.() !== 0) return "not root";
+  const probe = await ip("netns", "add", `${NS}probe`);
+  if (!probe.ok) return `ip netns add failed: ${probe.err}`;
+  await ip("netns", "del", `${NS}probe`);
+  return null;
+}
+
+const why = await namespacesAllowed();
+if (why) console.log(`netns_test.ts: skipping the network-namespace cases (${why})`);
+
+Deno.test({
+  name:
+    "a host agent cut off by a link down (netns): its container moves within 3 s, requests complete, the agent fences its copy and rejoins",
+  ignore: why !== null,
+  async fn() {
+    const setup = [
+      ["netns", "add", NS],
+      ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF],
+      ["link", "set", NS_IF, "netns", NS],
+      ["addr", "add", `${HOST_IP}/24`, "dev", HOST_IF],
+      ["link", "set", HOST_IF, "up"],
+      ["-n", NS, "addr", "add", `${NS_IP}/24`, "dev", NS_IF],
+      ["-n", NS, "link", "set", NS_IF, "up"],
+      ["-n", NS, "link", "set", "lo", "up"],
+    ];
+    const agents: Awaited<ReturnType<typeof startAgent>>[] = [];
+    let rt: Runtime | null = null;
+    try {
+      for (const args of setup) {
+        const r = await ip(...args);
+        assert.ok(r.ok, `ip ${args.join(" ")}: ${r.err}`);
+      }
+      // "node-a" sorts first: with both agents idle, spread places x on it (behind the veth).
+      const cut = await startAgent("node-a", {
+        listen: `tcp://${NS_IP}:0`,
+        prefix: ["ip", "netns", "exec", NS],
+      });
+      agents.push(cut);
+      const other = await startAgent("node-z");
+      agents.push(other);
+      rt = await Runtime.start({
+        name: "dist",
+        transports: { name: "root", secret: SECRET, keepalive: "1s" },
+        hosts: { "node-a": { address: cut.url }, "node-z": { address: other.url } },
+        containers: { x: { module: "./member.ts", mode: "remote" } },
+      }, { baseUrl: `file://${FIXTURES_DIR}`, logLevel: "silent" });
+      const runtime = rt;
+      const x = () => runtime.tree().containers.find((c) => c.name === "x")!;
+      assert.equal(x().host, "node-a");
+      const stalePid = await rt.ref("x").request("pid") as number;
+
+      let running = true;
+      const stats = { ok: 0, failed: [] as string[] };
+      const loops = Array.from({ length: 4 }, async () => {
+        while (running) {
+          try {
+            await runtime.ref("x").request("pid", undefined, { timeout: 2_000, retries: 3 });
+            stats.ok++;
+          } catch (error) {
+            stats.failed.push((error as Error).message);
+          }
+          await pause(5);
+        }
+      });
+      await pause(200);
+      const cutAt = performance.now();
+      assert.ok((await ip("link", "set", HOST_IF, "down")).ok);
+      await eventually(() => x().host === "node-z" && x().running === 1, 3_000, "x moved");
+      const moved = performance.now() - cutAt;
+      await pause(300);
+      running = false;
+      await Promise.all(loops);
+      assert.deepEqual(stats.failed, [], `${stats.ok} succeeded`);
+      assert.ok(moved < 3_000, `moved after ${Math.round(moved)} ms`);
+
+      // The cut-off agent stopped its own copy when it lost the root (its lease), before the link
+      // is back: there never were two reachable copies.
+      await eventually(() => !alive(stalePid), 4_000, "the cut-off copy stopped itself");
+      assert.ok((await ip("link", "set", HOST_IF, "up")).ok);
+      await eventually(
+        () => runtime.tree().peers.some((p) => p.name === "node-a" && p.state === "connected"),
+        12_000,
+        "node-a rejoined",
+      );
+      assert.equal(x().host, "node-z", "x stays where it moved");
+      await rt.spawn("y", { module: "./member.ts", mode: "remote" });
+      assert.equal(
+        runtime.tree().containers.find((c) => c.name === "y")!.host,
+        "node-a",
+        "the returning agent is capacity again",
+      );
+    } finally {
+      await rt?.shutdown();
+      await Promise.all(agents.map((a) => a.stop()));
+      await ip("link", "del", HOST_IF);
+      await ip("netns", "del", NS);
+    }
+  },
+});
