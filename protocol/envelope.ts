@@ -143,7 +143,7 @@ export type Envelope =
     k: "join";
     n: string;
     c: string[];
-    a?: { permissions: Record<string, unknown> };
+    a?: { permissions: Record<string, unknown>; lease?: number };
     p?: { n: string; e: number }[];
   }
   /** Node → parent: a supervision event in its subtree (`e`, plain data with a `type`). */

@@ -24,6 +24,8 @@ export interface AgentOptions {
   root: string;
   /** The widest grant it gives any container. */
   maxPermissions: Permissions;
+  /** How long it keeps what a silent root placed before stopping it, ms (its keepalive). */
+  lease?: number;
 }
 
 /** What the agent needs from its runtime. */
@@ -65,7 +67,10 @@ export class AgentHost {
   /** What its introduction says: that it is an agent, its limits, what it runs and at which epoch. */
   joinExtra(): Partial<Extract<Envelope, { k: "join" }>> {
     return {
-      a: { permissions: this.#options.maxPermissions as Record<string, unknown> },
+      a: {
+        permissions: this.#options.maxPermissions as Record<string, unknown>,
+        ...(this.#options.lease ? { lease: this.#options.lease } : {}),
+      },
       p: [...this.#running].map(([n, r]) => ({ n, e: r.epoch })),
     };
   }

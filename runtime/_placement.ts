@@ -72,6 +72,8 @@ interface Agent {
   name: string;
   linked: boolean;
   lastSeen: number;
+  /** How long it keeps running what it was given after losing us (its own keepalive), ms. */
+  lease: number;
   load: { containers: number; memory: number };
 }
 
@@ -228,8 +230,10 @@ export class PlacementManager {
       name: peer,
       linked: true,
       lastSeen: performance.now(),
+      lease: 0,
       load: { containers: 0, memory: 0 },
     };
+    agent.lease = join.a.lease ?? 0;
     agent.linked = true;
     agent.lastSeen = performance.now();
     this.#agents.set(peer, agent);
@@ -264,7 +268,9 @@ export class PlacementManager {
         incarnation: entry.epoch,
         reason: { kind: "unresponsive", message: `its agent "${peer}" is unreachable` },
       });
-      const wait = Math.max(0, lastSeen + this.#lease + LEASE_MARGIN - performance.now());
+      // Whichever is longer: our keepalive, or the lease the agent announced.
+      const lease = Math.max(this.#lease, agent.lease);
+      const wait = Math.max(0, lastSeen + lease + LEASE_MARGIN - performance.now());
       entry.moveTimer = setTimeout(() => {
         if (this.#closed || entry.state !== "held" || entry.host !== peer) return;
         entry.restarts++;

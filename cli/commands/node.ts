@@ -109,7 +109,7 @@ export const node: Command = {
         containers: {},
       }, {
         baseUrl: `file://${root}/`,
-        agent: { root, maxPermissions: grant.value },
+        agent: { root, maxPermissions: grant.value, lease: keepalive },
         logLevel: io.json ? "warn" : "info",
       });
     } catch (error) {

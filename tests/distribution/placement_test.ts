@@ -129,3 +129,18 @@ Deno.test("a refusal from the agent fails the placement with the agent's error",
   assert.equal(m.snapshot()[0].state, "failed");
   m.close();
 });
+
+Deno.test("an agent's announced lease, when longer than the root's, decides when its containers move", async () => {
+  const f = fake();
+  const m = f.make("spread", 20);
+  m.joined("a", { ...join("a"), a: { permissions: {}, lease: 150 } });
+  m.joined("b", join("b"));
+  await m.add([spec("x")], 1000);
+  assert.equal(hostOf(m, "x"), "a");
+  m.lost("a", performance.now());
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(m.snapshot()[0].state, "held", "the agent may still run it: not moved yet");
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(hostOf(m, "x"), "b");
+  m.close();
+});
