@@ -89,9 +89,19 @@ export interface TopologyKeys {
   /** One `on_error:` rule. */
   readonly rule: readonly ["match", "action"];
   /** `transports:`. */
-  readonly transports: readonly ["name", "listen", "secret", "tls", "keepalive", "max_frame"];
+  readonly transports: readonly [
+    "name",
+    "listen",
+    "secret",
+    "tls",
+    "keepalive",
+    "max_frame",
+    "nats",
+  ];
   /** `transports.tls:`. */
   readonly tls: readonly ["cert", "key", "ca"];
+  /** `transports.nats:`. */
+  readonly nats: readonly ["servers", "user", "password", "token", "creds"];
   /** `management:`. */
   readonly management: readonly ["listen", "token"];
   /** One `hosts.<name>:` entry. */
@@ -136,9 +146,11 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
   /** One `on_error:` rule. */
   rule: ["match", "action"],
   /** `transports:`. */
-  transports: ["name", "listen", "secret", "tls", "keepalive", "max_frame"],
+  transports: ["name", "listen", "secret", "tls", "keepalive", "max_frame", "nats"],
   /** `transports.tls:`. */
   tls: ["cert", "key", "ca"],
+  /** `transports.nats:`. */
+  nats: ["servers", "user", "password", "token", "creds"],
   /** `management:`. */
   management: ["listen", "token"],
   /** One `hosts.<name>:` entry. */

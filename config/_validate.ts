@@ -41,6 +41,8 @@ const SIZE = new RegExp(TOPOLOGY_PATTERNS.size);
 const URL_SCHEME = new RegExp(TOPOLOGY_PATTERNS.url);
 const VARIABLE = new RegExp(TOPOLOGY_PATTERNS.variable, "g");
 const LOCAL_MODES = TOPOLOGY_VALUES.mode.filter((m) => m !== "remote");
+/** What a NATS subject token may not hold: whitespace, `.`, and the wildcards `*`, `>`. */
+const NATS_TOKEN = /^[^\s.*>]+$/;
 const NAME_RULE = `a letter, then letters, digits, "_" or "-"`;
 
 /** Where a key belongs, for "unknown key here, it goes there" hints. */
@@ -52,6 +54,7 @@ const BLOCK_PLACES: Record<TopologyBlock | "permissions", string> = {
   rule: "in an on_error: rule",
   transports: "under transports:",
   tls: "under transports.tls:",
+  nats: "under transports.nats:",
   management: "under management:",
   host: "in a hosts: entry",
   permissions: "under permissions:",
@@ -77,6 +80,11 @@ export class Validator {
   #hosts: Record<string, { address: string }> = {};
   constructor(options: ValidateOptions) {
     this.#o = options;
+  }
+
+  /** The hosts a container alone (not a whole topology) may name. */
+  knownHosts(hosts: Record<string, { address: string }>): void {
+    this.#hosts = hosts;
   }
 
   fail(path: Path, message: string, target: "key" | "value" = "value"): never {
@@ -321,13 +329,21 @@ export class Validator {
     }
     this.notSecret(input, path, "transports");
     const t = this.block(input, path, "transports");
-    if (t.secret === undefined) {
+    const nats = t.nats === undefined ? undefined : this.nats(t.nats, [...path, "nats"], appName);
+    // The secret authenticates direct links; a runtime that only uses NATS has none.
+    const linked = t.listen !== undefined || Object.keys(this.#hosts).length > 0;
+    if (t.secret === undefined && nats && !linked) {
+      // Nothing to prove: NATS does its own authentication.
+    } else if (t.secret === undefined) {
       this.missing(
         [...path, "secret"],
-        "the shared secret links between runtimes prove (e.g. secret: ${KRAKEN_SECRET})",
+        nats
+          ? `the shared secret direct links prove, since ${
+            t.listen !== undefined ? "listen:" : "hosts:"
+          } is set (e.g. secret: \${KRAKEN_SECRET}); NATS alone needs none`
+          : "the shared secret links between runtimes prove (e.g. secret: ${KRAKEN_SECRET})",
       );
-    }
-    if (typeof t.secret !== "string" || t.secret === "") {
+    } else if (typeof t.secret !== "string" || t.secret === "") {
       this.fail(
         [...path, "secret"],
         `expected a non-empty string, got ${describeSecret(t.secret)}`,
@@ -358,7 +374,7 @@ export class Validator {
       ...(t.listen === undefined
         ? {}
         : { listen: this.url(t.listen, [...path, "listen"], "tcp://127.0.0.1:7070") }),
-      secret: t.secret,
+      secret: (t.secret as string | undefined) ?? "",
       ...(tls
         ? {
           tls: Object.fromEntries(
@@ -368,7 +384,99 @@ export class Validator {
         : {}),
       keepalive: this.duration(t.keepalive, [...path, "keepalive"], d.keepalive),
       maxFrame: this.size(t.max_frame, [...path, "max_frame"], d.maxFrame),
+      ...(nats ? { nats } : {}),
     };
+  }
+
+  /** `transports.nats:` servers and credentials; credentials are never echoed. */
+  nats(input: unknown, path: Path, appName: string): NonNullable<TransportsSpec["nats"]> {
+    this.notSecret(input, path, "nats");
+    const n = this.block(input, path, "nats");
+    if (!NATS_TOKEN.test(appName)) {
+      this.fail(
+        ["name"],
+        `expected an application name usable in NATS subjects (no spaces, ".", "*" or ">"), since transports.nats is set; got ${
+          describe(appName)
+        }`,
+      );
+    }
+    const spath = [...path, "servers"];
+    if (n.servers === undefined) {
+      this.missing(spath, "a list of NATS server URLs, such as [nats://127.0.0.1:4222]");
+    }
+    const list = typeof n.servers === "string" ? [n.servers] : n.servers;
+    if (!Array.isArray(list) || list.length === 0) {
+      this.fail(
+        spath,
+        `expected a NATS server URL or a list of them, such as [nats://127.0.0.1:4222], got ${
+          Array.isArray(list) ? "an empty list" : describe(n.servers)
+        }`,
+      );
+    }
+    const servers = list.map((v, i) =>
+      this.natsServer(v, typeof n.servers === "string" ? spath : [...spath, i])
+    );
+    const credential = (key: "user" | "password" | "token") => {
+      const v = n[key];
+      if (v !== undefined && (typeof v !== "string" || v === "")) {
+        this.fail([...path, key], `expected a non-empty string, got ${describeSecret(v)}`);
+      }
+      return v as string | undefined;
+    };
+    const user = credential("user");
+    const password = credential("password");
+    const token = credential("token");
+    if (user !== undefined && password === undefined) {
+      this.missing([...path, "password"], "the password of user (e.g. password: ${NATS_PASSWORD})");
+    }
+    if (password !== undefined && user === undefined) {
+      this.missing([...path, "user"], "the user the password belongs to (e.g. user: ${NATS_USER})");
+    }
+    const creds = n.creds === undefined ? undefined : decodeURIComponent(
+      new URL(
+        this.string(n.creds, [...path, "creds"], "a .creds file path"),
+        new URL(".", this.#o.baseUrl),
+      ).pathname,
+    );
+    const ways = [user && "user", token && "token", creds && "creds"].filter(Boolean) as string[];
+    if (ways.length > 1) {
+      this.fail(
+        [...path, ways[1]],
+        `combines ${ways[1]} with ${
+          ways[0]
+        }; expected one way to log in: user and password, token, or creds`,
+        "key",
+      );
+    }
+    return {
+      servers,
+      ...(user !== undefined ? { user, password } : {}),
+      ...(token !== undefined ? { token } : {}),
+      ...(creds !== undefined ? { creds } : {}),
+    };
+  }
+
+  /** One NATS server URL: `nats://host[:port]`, without credentials (they would be logged). */
+  natsServer(value: unknown, path: Path): string {
+    if (typeof value === "string" && /^[^/]*\/\/[^/]*@/.test(value)) {
+      this.fail(
+        path,
+        "expected nats://host:port without credentials in it (URLs are logged); put them in transports.nats: user and password, or token",
+      );
+    }
+    let url: URL | null = null;
+    try {
+      url = typeof value === "string" ? new URL(value) : null;
+    } catch {
+      // reported below
+    }
+    if (
+      !url || url.protocol !== "nats:" || url.hostname === "" || !/^\/?$/.test(url.pathname) ||
+      url.search !== "" || url.hash !== ""
+    ) {
+      this.fail(path, `expected a URL such as nats://127.0.0.1:4222, got ${describe(value)}`);
+    }
+    return value as string;
   }
 
   management(input: unknown): ManagementSpec | undefined {

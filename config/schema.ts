@@ -42,6 +42,7 @@ const enumOf = (values: readonly string[], description: string, fallback?: strin
   ...(fallback === undefined ? {} : { default: fallback }),
   anyOf: orVariable({ enum: [...values] }),
 });
+const anyOfVariable = (schema: Schema): Schema => ({ anyOf: orVariable(schema) });
 const wholeNumber = (description: string, fallback: number): Schema => ({
   description,
   default: fallback,
@@ -235,7 +236,7 @@ export function topologyJsonSchema(): Record<string, unknown> {
     },
     secret: {
       description: "The shared secret every link proves before any message, usually " +
-        "${KRAKEN_SECRET}. Never logged. Required.",
+        "${KRAKEN_SECRET}. Never logged. Required, unless the runtime only uses nats.",
       type: "string",
       minLength: 1,
     },
@@ -249,6 +250,37 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "1KiB to 2GiB (default 16MiB). Every runtime of the application should agree.",
       default: "16MiB",
       ...ref("size"),
+    },
+    nats: {
+      description: "NATS as the engine between runtimes: servers and credentials (see " +
+        "docs/transports.md).",
+      ...ref("nats"),
+    },
+  };
+
+  const natsServer = { type: "string", pattern: "^nats://[^/@]+/?$" };
+  const credential = (what: string): Schema => ({
+    description: `${what}, usually \${NATS_…}. Never logged.`,
+    type: "string",
+    minLength: 1,
+  });
+  const nats: Properties<"nats"> = {
+    servers: {
+      description: "NATS server URLs, nats://host:port (several for a cluster; no credentials " +
+        "in them). Required.",
+      anyOf: [
+        natsServer,
+        { type: "array", minItems: 1, items: anyOfVariable(natsServer) },
+        ref("variable"),
+      ],
+    },
+    user: credential("User name (with password)"),
+    password: credential("Password (with user)"),
+    token: credential("Token (instead of user and password)"),
+    creds: {
+      description: "A .creds file (JWT and NKey seed), relative to the topology's folder.",
+      type: "string",
+      minLength: 1,
     },
   };
 
@@ -330,8 +362,14 @@ export function topologyJsonSchema(): Record<string, unknown> {
       container: block(container, ["module"]),
       rule: block(rule, ["match", "action"]),
       permissions: block(permissions),
-      transports: block(transports, ["secret"]),
+      // The secret is required unless the runtime only uses NATS (listen/hosts need it; the
+      // validator checks that part).
+      transports: {
+        ...block(transports),
+        anyOf: [{ required: ["secret"] }, { required: ["nats"] }],
+      },
       tls: block(tls),
+      nats: block(nats, ["servers"]),
       management: block(management, ["token"]),
       host: block(host, ["address"]),
       name: {

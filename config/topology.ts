@@ -108,7 +108,10 @@ export interface TransportsSpec {
   name: string;
   /** Where it accepts links from other runtimes (`tcp://host:port`, `unix:///path`, …). */
   listen?: string;
-  /** The shared secret every link proves before any message (never logged). */
+  /**
+   * The shared secret every link proves before any message (never logged). Required for direct
+   * links (`listen`, `hosts:`); empty when the runtime only uses `nats`.
+   */
   secret: string;
   /** TLS for `tcp://`: certificate and key files to listen with, a CA file to trust. */
   tls?: { cert?: string; key?: string; ca?: string };
@@ -119,6 +122,22 @@ export interface TransportsSpec {
    * application should agree. A message larger than this is refused at its sender.
    */
   maxFrame: number;
+  /**
+   * NATS as the inter-runtime engine, when set (see docs/transports.md, "NATS"): the servers this
+   * runtime connects to and how it logs in. Credentials are never logged.
+   */
+  nats?: {
+    /** Server URLs (`nats://host:port`), several for a cluster; the client fails over among them. */
+    servers: string[];
+    /** User name (with `password`). */
+    user?: string;
+    /** Password (with `user`). */
+    password?: string;
+    /** Token authentication. */
+    token?: string;
+    /** Absolute path of a `.creds` file (JWT and NKey seed), resolved against the topology's folder. */
+    creds?: string;
+  };
 }
 
 /** The `management:` block: where the management API listens and the token it demands. */
@@ -214,6 +233,14 @@ export interface TopologyInput {
     keepalive?: string | number;
     /** Largest frame a link accepts: bytes, or `64KiB`, `16MiB` (default 16 MiB). */
     max_frame?: string | number;
+    /** NATS servers and credentials (usually `${VAR}`); `secret` is then needed only for links. */
+    nats?: {
+      servers: string | string[];
+      user?: string;
+      password?: string;
+      token?: string;
+      creds?: string;
+    };
   };
   /** The management API: `listen` (default `127.0.0.1:9090`) and the `token` it demands. */
   management?: { listen?: string | number; token: string };
@@ -281,8 +308,13 @@ export function validateTopology(input: unknown, options: ValidateOptions): Topo
 export function validateContainer(
   name: string,
   input: unknown,
-  options: ValidateOptions & { parent?: ContainerSpec },
+  options: ValidateOptions & {
+    parent?: ContainerSpec;
+    /** The topology's `hosts:` (a `mode: remote` container is placed on one of them). */
+    hosts?: Record<string, { address: string }>;
+  },
 ): ContainerSpec {
   const v = new Validator(options);
+  if (options.hosts) v.knownHosts(options.hosts);
   return v.container(name, v.expandSpec(input, [name]), [name], options.parent ?? null);
 }

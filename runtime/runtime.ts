@@ -38,10 +38,16 @@ import {
 } from "./_supervisor.ts";
 import { nestedWorkerSources } from "./_sources.ts";
 import { Federation, type PeerSnapshot } from "./_federation.ts";
+import type { NatsBridge } from "./_nats.ts";
+import { AgentHost, type AgentOptions } from "./_agent.ts";
+import { PlacementManager } from "./_placement.ts";
 import { type ContainerMetrics, containerMetrics, metricsBook } from "./_metrics.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "./_federation.ts";
+
+/** How long `Runtime.start` waits for host agents to take the remote containers, ms. */
+const PLACEMENT_WAIT = 10_000;
 
 /** A log line from the runtime or a container. */
 export interface LogEntry {
@@ -66,6 +72,11 @@ export interface RuntimeOptions {
    * event per instance, for progress); the same as calling {@linkcode Runtime.on} for each.
    */
   on?: { [K in keyof RuntimeEvents]?: (event: RuntimeEvents[K]) => void };
+  /**
+   * Makes this runtime a host agent (what `kraken node` runs): root runtimes that link to it may
+   * place `mode: remote` containers on it, run from modules under `root`, within `maxPermissions`.
+   */
+  agent?: AgentOptions;
 }
 
 /** Events a runtime emits (from every supervisor in the tree, nested ones included). */
@@ -166,6 +177,10 @@ export class Runtime {
   readonly #baseUrl: string;
   #nextNode = 1;
   #federation: Federation | null = null;
+  #nats: NatsBridge | null = null;
+  #placement: PlacementManager | null = null;
+  #agent: AgentHost | null = null;
+  readonly #agentOptions: AgentOptions | undefined;
   #routesQueued = false;
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;
@@ -181,6 +196,7 @@ export class Runtime {
     this.#logLevel = options.logLevel ?? "info";
     this.#logger = options.logger ?? defaultLogger;
     this.#baseUrl = topology.baseUrl;
+    this.#agentOptions = options.agent;
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#hub = new Node("host", {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
@@ -248,10 +264,19 @@ export class Runtime {
       globalThis.addEventListener("unhandledrejection", this.#onRejection);
     }
     this.#publishRoutes();
+    const remote = this.#topology.containers.filter((c) => c.mode === "remote");
     try {
-      await this.#root.start(this.#topology.containers);
+      await this.#root.start(this.#topology.containers.filter((c) => c.mode !== "remote"));
       const transports = this.#topology.transports;
       if (transports) {
+        if (this.#agentOptions) this.#agent = this.#agentHost(this.#agentOptions);
+        this.#placement = new PlacementManager(
+          this.#placementSite(),
+          this.#topology.placement ?? "spread",
+          transports.keepalive,
+        );
+        const placement = this.#placement;
+        const agent = this.#agent;
         this.#federation = new Federation(this.#hub, transports, this.#topology.hosts, {
           ownNames: () => this.#root.names(),
           ownRoutes: () => this.#root.routes(),
@@ -259,8 +284,39 @@ export class Runtime {
           log: (level, message) => this.#log(level, message, "runtime"),
           unreachable: (container, instance, silentFor) =>
             this.#emit("unresponsive", { container, instance, silentFor }),
+          joinExtra: () => agent?.joinExtra() ?? {},
+          joined: (peer, join) => placement.joined(peer, join),
+          lost: (peer, lastSeen) => {
+            placement.lost(peer, lastSeen);
+            agent?.lost(peer);
+          },
+          control: (peer, env) => {
+            placement.control(peer, env);
+            agent?.control(peer, env);
+          },
+          sharedName: (name) => placement.has(name) || (agent?.names().includes(name) ?? false),
+          acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
         });
         await this.#federation.start();
+        if (transports.nats) {
+          // Loaded only here: a runtime without NATS (and every container isolate) never loads it.
+          const { NatsBridge } = await import("./_nats.ts");
+          const nats = { ...transports, nats: transports.nats };
+          this.#nats = new NatsBridge(this.#hub, nats, this.#topology.name, {
+            ownRoutes: () => this.#root.routes(),
+            changed: () => this.#publishRoutes(),
+            log: (level, message) => this.#log(level, message, "runtime"),
+            unreachable: (container, instance, silentFor) =>
+              this.#emit("unresponsive", { container, instance, silentFor }),
+          });
+          await this.#nats.start();
+        }
+        // Remote containers: placed as agents link; start waits a while for that.
+        if (remote.length > 0) {
+          // Every agent that is up gets a say (spread), not just the first to answer.
+          await this.#federation.contacted(PLACEMENT_WAIT);
+          await placement.add(remote, PLACEMENT_WAIT);
+        }
       }
     } catch (error) {
       await this.shutdown();
@@ -338,7 +394,20 @@ export class Runtime {
   ): Promise<void> {
     this.#assertRunning();
     const supervisor = options.parent ? this.#supervisorOf(options.parent) : this.#root;
-    const validated = this.#validateSpawn(name, spec, null, supervisor.has(name));
+    const validated = this.#validateSpawn(
+      name,
+      spec,
+      null,
+      supervisor.has(name) || !!this.#placement?.has(name),
+    );
+    if (validated.mode === "remote") {
+      if (this.#placement?.has(name) && !options.replace) {
+        throw new Error(
+          `a container named "${name}" already exists; pass { replace: true } to replace it`,
+        );
+      }
+      return await this.#placement!.update(validated);
+    }
     await supervisor.spawn(validated, options);
   }
 
@@ -353,6 +422,7 @@ export class Runtime {
    */
   async stop(name: string, options: { mode?: StopMode } = {}): Promise<void> {
     this.#assertRunning();
+    if (this.#placement?.has(name)) return await this.#placement.remove(name);
     await this.#owner(name).remove(name, options.mode);
   }
 
@@ -366,6 +436,9 @@ export class Runtime {
    */
   async restart(name: string, options: { mode?: StopMode } = {}): Promise<void> {
     this.#assertRunning();
+    const remote = this.#remoteSpec(name);
+    // A remote container is placed again (a new epoch): its agent replaces it without a gap.
+    if (remote) return await this.#placement!.update(remote);
     await this.#owner(name).restart(name, options.mode);
   }
 
@@ -382,6 +455,8 @@ export class Runtime {
     if (!Number.isInteger(replicas) || replicas < 0) {
       throw new RangeError(`replicas must be a whole number >= 0, got ${replicas}`);
     }
+    const remote = this.#remoteSpec(name);
+    if (remote) return await this.#placement!.update({ ...remote, replicas });
     await this.#owner(name).scale(name, replicas);
   }
 
@@ -453,10 +528,17 @@ export class Runtime {
       throw error;
     } finally {
       // What runs now, whatever happened: the next plan starts from the truth.
+      const running = [
+        ...this.#root.specs(),
+        ...(this.#placement?.snapshot().map((p) => p.spec) ?? []),
+      ];
+      const order = next.containers.map((c) => c.name);
+      const rank = (name: string) => order.indexOf(name) === -1 ? Infinity : order.indexOf(name);
       this.#topology = {
         ...this.#topology,
         supervisor: this.#root.spec,
-        containers: this.#root.specs(),
+        placement: next.placement,
+        containers: running.sort((a, b) => rank(a.name) - rank(b.name)),
       };
       this.#appliedSteps.clear();
     }
@@ -464,8 +546,27 @@ export class Runtime {
     return plan;
   }
 
+  /** The spec of remote container `name`, if it is one. */
+  #remoteSpec(name: string): ContainerSpec | undefined {
+    return this.#placement?.snapshot().find((p) => p.name === name)?.spec;
+  }
+
   async #applyStep(step: PlanStep, next: Topology): Promise<void> {
     const spec = step.name === null ? undefined : findSpec(next.containers, step.name);
+    if (step.name !== null && (spec?.mode === "remote" || this.#remoteSpec(step.name))) {
+      // Remote containers are placed, not supervised here: a change is a new placement (same
+      // agent unless host: moved it), a removal stops it on its agent.
+      if (step.op === "remove") await this.#placement!.remove(step.name);
+      else if (spec?.mode === "remote") {
+        if (this.#owns(step.name)) await this.#owner(step.name).remove(step.name);
+        await this.#placement!.update(spec);
+      } else {
+        await this.#placement!.remove(step.name);
+        await this.#root.spawn(spec!);
+      }
+      this.#appliedSteps.add(step);
+      return;
+    }
     switch (step.op) {
       case "supervisor":
         if (step.name === null) this.#root.setFlags(next.supervisor);
@@ -531,9 +632,9 @@ export class Runtime {
         period: s.period,
         state: this.#state,
       },
-      containers: this.#root.snapshot(now),
+      containers: [...this.#root.snapshot(now), ...this.#remoteSnapshot(now)],
       relayed: this.#hub.relayed,
-      peers: this.#federation?.snapshot(now) ?? [],
+      peers: [...(this.#federation?.snapshot(now) ?? []), ...(this.#nats?.snapshot(now) ?? [])],
       leaked: this.#leaked.map((l) => ({
         container: l.container,
         instance: l.instance,
@@ -564,6 +665,32 @@ export class Runtime {
     );
   }
 
+  /** Remote containers as the tree shows them: on their agent, with the instances it routes. */
+  #remoteSnapshot(now: number): ContainerSnapshot[] {
+    return (this.#placement?.snapshot(now) ?? []).map((p) => {
+      const routed = this.#federation?.routes()[p.name]?.instances ?? [];
+      return {
+        name: p.name,
+        mode: "remote",
+        host: p.host ?? "-",
+        replicas: p.spec.replicas,
+        running: p.state === "running" ? routed.length : 0,
+        restarts: p.restarts,
+        held: p.state === "held",
+        placement: { state: p.state, epoch: p.epoch, ...(p.why ? { why: p.why } : {}) },
+        instances: routed.map((i) => ({
+          id: i.i,
+          replica: Number(i.i.split("#")[1]?.split(".")[0] ?? 0),
+          incarnation: Number(i.i.split(".").pop() ?? 0),
+          state: "running" as const,
+          node: i.n,
+          restarts: 0,
+          uptime: p.state === "running" ? p.since : 0,
+        })),
+      };
+    });
+  }
+
   /**
    * Stops every container in reverse start order (graceful within each one's `shutdown:`, then
    * killed) and releases every worker, process and timer. Safe to call more than once.
@@ -577,6 +704,11 @@ export class Runtime {
 
   #assertRunning(): void {
     if (this.#state !== "running") throw new Error(`the runtime is ${this.#state}`);
+  }
+
+  /** Whether a supervisor of this runtime has container `name`. */
+  #owns(name: string): boolean {
+    return this.#root.find(name) !== undefined;
   }
 
   /** The supervisor (root, or an inline container's) that has child `name`. */
@@ -618,12 +750,37 @@ export class Runtime {
       baseUrl: this.#baseUrl,
       env: (key) => Deno.env.get(key),
       parent: parent ?? undefined,
+      hosts: this.#topology.hosts,
     });
     if (!parent || parent.mode === "inline") assertWithinHost(name, spec.permissions);
     return spec;
   }
 
   #relay(event: SupervisorEvent): void {
+    // A host agent reports what happens to a placed container to the runtime that placed it
+    // (remote supervision: restarted here, seen there).
+    const placedBy = this.#agent && event.type !== "escalate" && "container" in event
+      ? this.#agent.placerOf(event.container)
+      : undefined;
+    if (placedBy) {
+      const { type, container, instance, incarnation } = event as {
+        type: string;
+        container: string;
+        instance: string;
+        incarnation: number;
+      };
+      this.#federation?.send(placedBy, {
+        k: "event",
+        e: {
+          type,
+          container,
+          instance,
+          incarnation,
+          ...("reason" in event ? { reason: event.reason } : {}),
+          ...("delay" in event ? { delay: event.delay } : {}),
+        },
+      });
+    }
     if (event.type === "escalate") {
       const { supervisor, intensity, period, why, child, failure } = event;
       const error = new SupervisorGaveUpError(supervisor, intensity, period, {
@@ -639,6 +796,45 @@ export class Runtime {
   }
 
   /** Routes change as instances come and go; every node gets the new table once per turn. */
+  #placementSite() {
+    return {
+      send: (peer: string, env: Envelope) => this.#federation?.send(peer, env) ?? false,
+      liveInstances: (name: string) => this.#federation?.routes()[name]?.instances.length ?? 0,
+      changed: () => this.#publishRoutes(),
+      log: (level: "info" | "warn" | "error", message: string) =>
+        this.#log(level, message, "runtime"),
+      emit: (event: SupervisorEvent) => this.#relay(event),
+    };
+  }
+
+  /** This runtime as a host agent: it runs what root runtimes place on it. */
+  #agentHost(options: AgentOptions): AgentHost {
+    const agent: AgentHost = new AgentHost(options, {
+      run: async (spec) => {
+        if (this.#root.has(spec.name)) await this.#root.replace(spec);
+        else await this.#root.spawn(spec);
+        for (const peer of agent.placers()) this.#federation?.send(peer, this.#load());
+      },
+      stop: async (name) => {
+        if (this.#root.has(name)) await this.#root.remove(name);
+      },
+      validate: (name, input) => this.#validateSpawn(name, input, null, true),
+      send: (peer, env) => this.#federation?.send(peer, env) ?? false,
+      log: (level, message) => this.#log(level, message, "agent"),
+    });
+    return agent;
+  }
+
+  /** How loaded this host is, for a root's least_loaded placement. */
+  #load(): Envelope {
+    const specs = this.#root.specs();
+    return {
+      k: "load",
+      c: specs.reduce((n, s) => n + s.replicas, 0),
+      m: Deno.memoryUsage().rss,
+    };
+  }
+
   #publishRoutes(): void {
     if (this.#routesQueued) return;
     this.#routesQueued = true;
@@ -646,10 +842,21 @@ export class Runtime {
       this.#routesQueued = false;
       const own = this.#root.routes();
       // Peers' containers first: this runtime's own entries win on a name both claim.
-      this.#hub.setRoutes(this.#federation ? { ...this.#federation.routes(), ...own } : own);
+      // Remote containers not serving now are held for; an agent's live routes replace that.
+      this.#hub.setRoutes(
+        this.#federation
+          ? {
+            ...this.#nats?.routes(),
+            ...this.#placement?.routes(),
+            ...this.#federation.routes(),
+            ...own,
+          }
+          : own,
+      );
       const env: Envelope = { k: "routes", r: this.#hub.routes };
       for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
       this.#federation?.publishOwn();
+      this.#nats?.publishOwn();
     });
   }
 
@@ -668,7 +875,9 @@ export class Runtime {
   async #stopAll(error: Error | null): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "shutting_down";
+    this.#placement?.close();
     await this.#federation?.close();
+    await this.#nats?.close();
     await this.#root.stopAll("runtime shutdown");
     // Old incarnations still stopping after a failure: they are bounded by their own timeouts.
     await Promise.all([...this.#live].map((handle) => handle.gone));

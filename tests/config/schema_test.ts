@@ -180,6 +180,7 @@ const SCHEMA_BLOCKS: Record<TopologyBlock, Schema> = {
   rule: defs.rule,
   transports: defs.transports,
   tls: defs.tls,
+  nats: defs.nats,
   management: defs.management,
   host: defs.host,
 };
@@ -218,6 +219,7 @@ const PLACES: Record<TopologyBlock | "permissions", (string | number)[]> = {
   rule: ["containers", "a", "on_error", 0],
   transports: ["transports"],
   tls: ["transports", "tls"],
+  nats: ["transports", "nats"],
   management: ["management"],
   host: ["hosts", "b"],
   permissions: ["containers", "a", "permissions"],
@@ -232,7 +234,7 @@ const full = () => ({
       on_error: [{ match: "X", action: "stop" }],
     },
   },
-  transports: { secret: "s", tls: {} },
+  transports: { secret: "s", tls: {}, nats: { servers: ["nats://127.0.0.1:4222"] } },
   management: { token: "t" },
   hosts: { b: { address: "tcp://127.0.0.1:1" } },
 });

@@ -399,7 +399,7 @@ Deno.test("a management token is never echoed, whatever is wrong with it", async
   });
   assert.equal(
     secret.message,
-    "topology: transports: expected a map with keys name, listen, secret, tls, keepalive, max_frame, got a string",
+    "topology: transports: expected a map with keys name, listen, secret, tls, keepalive, max_frame, nats, got a string",
   );
   const number = await failure({
     management: { token: 31337 as unknown as string },

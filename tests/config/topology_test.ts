@@ -96,7 +96,7 @@ const bad: [string, unknown, string, string][] = [
     "a camelCase spelling of a snake_case key",
     { transports: { secret: "s", maxFrame: "1MiB" }, containers: {} },
     "transports.maxFrame",
-    'unknown key "maxFrame" (did you mean "max_frame"?); expected one of name, listen, secret, tls, keepalive, max_frame',
+    'unknown key "maxFrame" (did you mean "max_frame"?); expected one of name, listen, secret, tls, keepalive, max_frame, nats',
   ],
   [
     "a key written with capitals",
@@ -322,7 +322,7 @@ const bad: [string, unknown, string, string][] = [
     "an unknown transports key",
     { transports: { secret: "s", lisen: "tcp://x:1" }, containers: {} },
     "transports.lisen",
-    'unknown key "lisen" (did you mean "listen"?); expected one of name, listen, secret, tls, keepalive, max_frame',
+    'unknown key "lisen" (did you mean "listen"?); expected one of name, listen, secret, tls, keepalive, max_frame, nats',
   ],
   [
     "a tls file that is not a path",
