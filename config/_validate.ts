@@ -404,7 +404,10 @@ export class Validator {
     if (n.servers === undefined) {
       this.missing(spath, "a list of NATS server URLs, such as [nats://127.0.0.1:4222]");
     }
-    const list = typeof n.servers === "string" ? [n.servers] : n.servers;
+    // One string may list several, comma-separated, as NATS tools take them (NATS_URL).
+    const list = typeof n.servers === "string"
+      ? n.servers.split(",").map((url) => url.trim())
+      : n.servers;
     if (!Array.isArray(list) || list.length === 0) {
       this.fail(
         spath,

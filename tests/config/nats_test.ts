@@ -37,11 +37,16 @@ Deno.test("transports.nats: servers and user/password validate; no secret is nee
   );
 });
 
-Deno.test("transports.nats: one server as a string, a token, creds resolved against the topology's folder", () => {
+Deno.test("transports.nats: servers as one string, a token, creds resolved against the topology's folder", () => {
   assert.deepEqual(transportsOf({ nats: { servers: "nats://h:4222", token: "t" } })?.nats, {
     servers: ["nats://h:4222"],
     token: "t",
   });
+  assert.deepEqual(
+    transportsOf({ nats: { servers: "nats://a:4222, nats://b:4222" } })?.nats?.servers,
+    ["nats://a:4222", "nats://b:4222"],
+    "a comma-separated list in one string (NATS_URL style)",
+  );
   assert.deepEqual(
     transportsOf({ nats: { servers: ["nats://h"], creds: "./keys/app.creds" } })?.nats,
     {
