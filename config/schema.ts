@@ -258,7 +258,7 @@ export function topologyJsonSchema(): Record<string, unknown> {
     },
   };
 
-  const natsServer = { type: "string", pattern: "^nats://[^/@]+/?$" };
+  const natsServer = { type: "string", pattern: "^nats://[^/@,]+/?$" };
   const credential = (what: string): Schema => ({
     description: `${what}, usually \${NATS_…}. Never logged.`,
     type: "string",
@@ -269,7 +269,8 @@ export function topologyJsonSchema(): Record<string, unknown> {
       description: "NATS server URLs, nats://host:port (several for a cluster; no credentials " +
         "in them). Required.",
       anyOf: [
-        natsServer,
+        // One string may list several, comma-separated (NATS_URL style).
+        { type: "string", pattern: "^nats://[^/@,]+/?(\\s*,\\s*nats://[^/@,]+/?)*$" },
         { type: "array", minItems: 1, items: anyOfVariable(natsServer) },
         ref("variable"),
       ],
