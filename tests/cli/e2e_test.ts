@@ -359,9 +359,9 @@ Deno.test("kraken version, help, schema, node: what scripts can rely on", async 
   assert.equal(schema.code, 0);
   const parsed = JSON.parse(schema.stdout);
   assert.equal(typeof parsed.properties.containers, "object");
-  const node = await kraken(["node"]);
+  const node = await kraken(["node"], { env: { KRAKEN_SECRET: "" } });
   assert.equal(node.code, 2);
-  assert.match(node.stderr, /not in this version/);
+  assert.match(node.stderr, /node: needs --secret \(or KRAKEN_SECRET\)/);
   const unknown = await kraken(["frobnicate"]);
   assert.equal(unknown.code, 2);
 });
