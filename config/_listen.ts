@@ -29,6 +29,13 @@ export function readListen(
   if (typeof text !== "string" || text.trim() === "") {
     return { problem: `${EXPECTED}, got ${kind(value)}` };
   }
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(text.trim());
+  if (scheme) {
+    // A URL (http://127.0.0.1:9090): the API is always plain HTTP here; only the address counts.
+    return {
+      problem: `${EXPECTED}, got "${text}"; write the address without a scheme: ${scheme[1]}`,
+    };
+  }
   const m = /^(?:(\[[^\]]*\]|[^:[\]]*):)?([^:]*)$/.exec(text.trim());
   if (!m) {
     const ipv6 = text.split(":").length > 2 ? "; an IPv6 host goes in brackets: [::1]:9090" : "";
@@ -36,6 +43,12 @@ export function readListen(
   }
   const [, hostPart = "", portPart] = m;
   if (!/^\d+$/.test(portPart)) {
+    if (m[1] === undefined) {
+      // No colon at all: a host name alone (localhost), which leaves the port unsaid.
+      return {
+        problem: `${EXPECTED}, got "${text}", which has no port: write ${text.trim()}:9090`,
+      };
+    }
     return { problem: `${EXPECTED}, got "${text}", whose port "${portPart}" is not a number` };
   }
   const port = Number(portPart);

@@ -16,6 +16,7 @@ import {
 import { ERROR_ACTIONS, type ErrorAction, type ErrorRule } from "../supervisor/error_rules.ts";
 import type { SupervisorSpec } from "../supervisor/spec.ts";
 import { readListen } from "./_listen.ts";
+import { MAX_REPLICAS, VALUE_ALIASES } from "./_limits.ts";
 import {
   BALANCE_STRATEGIES,
   DEFAULTS,
@@ -58,6 +59,19 @@ const BLOCK_PLACES: Record<TopologyBlock | "permissions", string> = {
   management: "under management:",
   host: "in a hosts: entry",
   permissions: "under permissions:",
+};
+
+/** Keys other tools use, with what to write here instead. */
+const KEY_HINTS: Partial<Record<TopologyBlock, Record<string, string>>> = {
+  management: Object.fromEntries(
+    ["port", "host", "address", "bind", "hostname"].map((key) => [
+      key,
+      " (the address goes in listen:, e.g. listen: 127.0.0.1:9090)",
+    ]),
+  ),
+  container: Object.fromEntries(
+    ["instances", "count", "scale"].map((key) => [key, ' (did you mean "replicas"?)']),
+  ),
 };
 
 type Path = (string | number)[];
@@ -112,9 +126,8 @@ export class Validator {
             .includes(key)
         )
         .map((b) => BLOCK_PLACES[b]);
-      const hint = places.length > 0
-        ? ` here (it belongs ${places.join(" or ")})`
-        : didYouMean(key, keys);
+      const hint = KEY_HINTS[block]?.[key] ??
+        (places.length > 0 ? ` here (it belongs ${places.join(" or ")})` : didYouMean(key, keys));
       this.fail(
         [...path, key],
         `unknown key "${key}"${hint}; expected one of ${keys.join(", ")}`,
@@ -170,7 +183,12 @@ export class Validator {
   oneOf<T extends string>(value: unknown, path: Path, allowed: readonly T[], fallback: T): T {
     if (value === undefined) return fallback;
     if (typeof value !== "string" || !allowed.includes(value as T)) {
-      const hint = typeof value === "string" ? didYouMean(value, allowed) : "";
+      const alias = typeof value === "string" ? VALUE_ALIASES[value.toLowerCase()] : undefined;
+      const hint = alias !== undefined && (allowed as readonly string[]).includes(alias)
+        ? ` (did you mean "${alias}"?)`
+        : typeof value === "string"
+        ? didYouMean(value, allowed)
+        : "";
       this.fail(path, `expected one of ${allowed.join(", ")}, got ${describe(value)}${hint}`);
     }
     return value as T;
@@ -214,6 +232,18 @@ export class Validator {
     const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min) {
       this.fail(path, `expected a whole number >= ${min}, got ${describe(value)}`);
+    }
+    return n;
+  }
+
+  /** A number of replicas: a whole number from 0 to {@linkcode MAX_REPLICAS}. */
+  replicas(value: unknown, path: Path, fallback: number): number {
+    const n = this.integer(value, path, fallback, 0);
+    if (n > MAX_REPLICAS) {
+      this.fail(
+        path,
+        `expected at most ${MAX_REPLICAS} replicas (each is a worker thread or a process), got ${n}`,
+      );
     }
     return n;
   }
@@ -608,7 +638,7 @@ export class Validator {
       name,
       module,
       mode,
-      replicas: this.integer(c.replicas, [...path, "replicas"], d.replicas, 0),
+      replicas: this.replicas(c.replicas, [...path, "replicas"], d.replicas),
       balance: this.oneOf(c.balance, [...path, "balance"], BALANCE_STRATEGIES, d.balance),
       restart: this.oneOf(c.restart, [...path, "restart"], TOPOLOGY_VALUES.restart, d.restart),
       shutdown: this.duration(c.shutdown, [...path, "shutdown"], d.shutdown),

@@ -77,6 +77,17 @@ export function validatePermissions(
       value[kind] = true;
       continue;
     }
+    if (typeof raw === "string" && /^(yes|no|on|off|y|n|true|false)$/i.test(raw)) {
+      // YAML 1.2 reads `net: yes` as the text "yes": a host named "yes" is never what was meant.
+      return {
+        ok: false,
+        issue: {
+          key,
+          message: `expected true, false or a list of strings, got "${raw}", which YAML reads ` +
+            `as text: write ${/^(yes|on|y|true)$/i.test(raw) ? "true" : "false"}`,
+        },
+      };
+    }
     const list = typeof raw === "string" ? [raw] : raw;
     if (!Array.isArray(list)) {
       return {
@@ -95,6 +106,10 @@ export function validatePermissions(
             message: `expected a non-empty string without commas, got ${describe(item)}`,
           },
         };
+      }
+      const wrong = kind === "net" ? netItemProblem(item) : undefined;
+      if (wrong !== undefined) {
+        return { ok: false, issue: { key: `${key}[${i}]`, message: wrong } };
       }
       items.push(PATH_KINDS.has(kind) ? resolvePath(item, baseDir) : item);
     }
@@ -179,6 +194,33 @@ export function grantOutside(
     }
   }
   return null;
+}
+
+/**
+ * What is wrong with a `net` item, as far as can be told without asking Deno (which refuses a bad
+ * one only when the sandbox is created, far from the topology line): a URL, a space, an IPv6
+ * address without brackets, a port that is not 0–65535. `unix:` and `vsock:` items pass.
+ */
+function netItemProblem(item: string): string | undefined {
+  const expected = `expected host or host:port such as 127.0.0.1:8080 or api.example.com`;
+  if (/^(unix|vsock):/.test(item)) return undefined;
+  const url = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(item);
+  if (url) return `${expected}, got "${item}", a URL: write ${url[1]}`;
+  if (/\s/.test(item)) return `${expected}, got "${item}", which holds a space`;
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(item);
+  if (!bracketed && item.split(":").length > 2) {
+    return `${expected}, got "${item}", which has more than one ":" (one port per item; an ` +
+      `IPv6 address goes in brackets: [::1]:8080)`;
+  }
+  const port = bracketed
+    ? bracketed[2]
+    : item.includes(":")
+    ? item.slice(item.indexOf(":") + 1)
+    : undefined;
+  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) > 65535)) {
+    return `${expected}, got "${item}", whose port "${port}" is not a number from 0 to 65535`;
+  }
+  return undefined;
 }
 
 function resolvePath(path: string, baseDir: string): string {

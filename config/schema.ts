@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { MAX_REPLICAS } from "./_limits.ts";
 import { PERMISSION_KINDS, type PermissionKind } from "./permissions.ts";
 import {
   DEFAULTS,
@@ -153,7 +154,11 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "with kraken node; its module is a path under the agent's --root).",
       box.mode,
     ),
-    replicas: wholeNumber(`How many instances (default ${box.replicas}).`, box.replicas),
+    replicas: {
+      description: `How many instances (default ${box.replicas}; at most ${MAX_REPLICAS}).`,
+      default: box.replicas,
+      anyOf: orVariable({ type: "integer", minimum: 0, maximum: MAX_REPLICAS }),
+    },
     balance: enumOf(
       TOPOLOGY_VALUES.balance,
       "How messages are shared among replicas: round_robin, random, or key_hash (same key, same " +

@@ -341,3 +341,10 @@ Deno.test("the schema lets ${VAR} stand for any scalar, as the validator does", 
   };
   assert.deepEqual(check(schema, input), []);
 });
+
+Deno.test("the schema caps replicas where the validator does", () => {
+  const at = (replicas: number) =>
+    check(schema, { containers: { a: { module: "./a.ts", replicas } } });
+  assert.deepEqual(at(1000), []);
+  assert.notDeepEqual(at(1001), []);
+});

@@ -266,7 +266,7 @@ const CASES: [string, string, string][] = [
   [
     "restart_unknown",
     "5:14",
-    'containers.api.restart: expected one of permanent, transient, temporary, got "always"',
+    'containers.api.restart: expected one of permanent, transient, temporary, got "always" (did you mean "permanent"?)',
   ],
   [
     "strategy_unknown",

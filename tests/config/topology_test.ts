@@ -144,7 +144,7 @@ const bad: [string, unknown, string, string][] = [
     "an unknown mode, listing the modes this version runs",
     { containers: { a: { module: "a.ts", mode: "thread" } } },
     "containers.a.mode",
-    'expected one of inline, worker, process, got "thread"',
+    'expected one of inline, worker, process, got "thread" (did you mean "worker"?)',
   ],
   [
     "mode remote without any agent",
@@ -174,7 +174,7 @@ const bad: [string, unknown, string, string][] = [
     "an unknown restart type",
     { containers: { a: { module: "a.ts", restart: "always" } } },
     "containers.a.restart",
-    'expected one of permanent, transient, temporary, got "always"',
+    'expected one of permanent, transient, temporary, got "always" (did you mean "permanent"?)',
   ],
   [
     "a missing module",

@@ -1,0 +1,50 @@
+/**
+ * Limits the validator and the management API share.
+ *
+ * @module
+ */
+
+/**
+ * The most replicas one container may have. Each replica is an isolate (a worker thread or an OS
+ * process), so a number beyond this is taken for a typo (`replicas: 40000` for `4`) rather than
+ * started until the machine runs out of memory.
+ *
+ * @example
+ * ```ts
+ * import { MAX_REPLICAS } from "./_limits.ts";
+ * console.assert(MAX_REPLICAS === 1000);
+ * ```
+ */
+export const MAX_REPLICAS = 1000;
+
+/**
+ * Enumerated values written in another tool's words, mapped to Kraken's: `mode: thread` is a
+ * worker, `restart: always` is permanent. Used for "did you mean" only: they are still refused.
+ *
+ * @example
+ * ```ts
+ * import { VALUE_ALIASES } from "./_limits.ts";
+ * console.assert(VALUE_ALIASES.thread === "worker");
+ * ```
+ */
+export const VALUE_ALIASES: Readonly<Record<string, string>> = Object.freeze({
+  // mode (KrakenPHP's threads and processes; "local" for in the host)
+  thread: "worker",
+  threads: "worker",
+  subprocess: "process",
+  fork: "process",
+  local: "inline",
+  // restart (Docker's and Kubernetes' policies)
+  always: "permanent",
+  "unless-stopped": "permanent",
+  "on-failure": "transient",
+  on_failure: "transient",
+  onfailure: "transient",
+  never: "temporary",
+  no: "temporary",
+  // balance
+  roundrobin: "round_robin",
+  rr: "round_robin",
+  hash: "key_hash",
+  sticky: "key_hash",
+});
