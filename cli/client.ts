@@ -142,7 +142,7 @@ export class ManagementClient {
       throw new CliError(
         EXIT.unreachable,
         `cannot reach the runtime at ${this.url.origin} (${
-          (error as Error).message
+          why(error)
         }); is "kraken start" running with a management: block? Set --url or KRAKEN_URL.`,
       );
     }
@@ -167,6 +167,17 @@ export class ManagementClient {
     }
     throw new CliError(response.status === 400 ? EXIT.usage : EXIT.failed, message, detail);
   }
+}
+
+/**
+ * Why a fetch failed, in a few words: `fetch failed` hides it in the cause
+ * (`… tcp connect error: Connection refused (os error 111)` → `connection refused`).
+ */
+function why(error: unknown): string {
+  const cause = (error as { cause?: unknown })?.cause;
+  const text = cause instanceof Error ? cause.message : (error as Error)?.message ?? String(error);
+  const last = text.split(": ").pop()!.replace(/\s*\(os error \d+\)$/, "").trim();
+  return last === "" ? String(error) : last.charAt(0).toLowerCase() + last.slice(1);
 }
 
 /**

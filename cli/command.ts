@@ -132,7 +132,7 @@ export function commandHelp(command: Command): string {
     `Usage: kraken ${names}${command.args ? ` ${command.args}` : ""} [options]`,
     "",
     command.summary,
-    ...(command.description ? ["", command.description] : []),
+    ...(command.description ? ["", wrap(command.description, 80)] : []),
     "",
     "Options:",
     flagHelp(allFlags(command)),
@@ -143,6 +143,20 @@ export function commandHelp(command: Command): string {
     "Exit codes: 0 ok · 1 operation failed · 2 bad usage or topology · 3 runtime unreachable · " +
     "4 unauthorized",
   ].join("\n");
+}
+
+/** Text folded at spaces into lines of at most `width` characters (a longer word stays whole). */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines.join("\n");
 }
 
 /**

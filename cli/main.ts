@@ -24,6 +24,8 @@ import { allFlags, type Command, commandHelp, makeIo } from "./command.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { VERSION as CLI_VERSION } from "./version.ts";
 import { TopologyError } from "../protocol/errors.ts";
+import { suggest } from "../config/_suggest.ts";
+import { stripAnsi } from "./output.ts";
 
 /**
  * The CLI's version, kept equal to the package's.
@@ -101,8 +103,10 @@ export async function main(args: string[]): Promise<number> {
     case "help":
     case "--help":
     case "-h": {
-      const entry = rest[0] ? find(rest[0]) : undefined;
-      if (rest[0] && !entry && rest[0] !== "--json") return unknown(rest[0]);
+      // `kraken help --help` and `kraken help --json` are the general help too.
+      const topic = rest[0]?.startsWith("-") ? undefined : rest[0];
+      const entry = topic ? find(topic) : undefined;
+      if (topic && !entry) return unknown(topic, json);
       console.log(entry ? commandHelp(await entry.load()) : await help());
       return EXIT.ok;
     }
@@ -113,7 +117,7 @@ export async function main(args: string[]): Promise<number> {
       return EXIT.ok;
   }
   const entry = find(first);
-  if (!entry) return unknown(first);
+  if (!entry) return unknown(first, json);
   const command = await entry.load();
   let io = makeIo({ json });
   try {
@@ -129,8 +133,13 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-function unknown(name: string): number {
-  console.error(`kraken: unknown command "${name}"; run "kraken help"`);
+function unknown(name: string, json: boolean): number {
+  const near = suggest(name, COMMANDS.flatMap((c) => c.names));
+  const message = `unknown command "${name}"${
+    near ? ` (did you mean "${near}"?)` : ""
+  }; run "kraken help"`;
+  if (json) console.log(JSON.stringify({ ok: false, code: EXIT.usage, message }));
+  else console.error(`kraken: ${message}`);
   return EXIT.usage;
 }
 
@@ -141,7 +150,8 @@ function report(error: unknown, json: boolean, command?: string): number {
     : error instanceof TopologyError
     ? EXIT.usage
     : EXIT.failed;
-  const message = (error as Error)?.message ?? String(error);
+  // Messages can quote an isolate's coloured error text: no escape codes in a line or in JSON.
+  const message = stripAnsi((error as Error)?.message ?? String(error));
   if (json) {
     const detail = error instanceof CliError ? error.detail : undefined;
     console.log(JSON.stringify({ ok: false, code, message, ...(detail ?? {}) }));

@@ -93,6 +93,19 @@ export function stripAnsi(text: string): string {
 }
 
 /**
+ * A count with its noun, singular for one: `1 container`, `3 containers`, `0 replicas`.
+ *
+ * @example
+ * ```ts
+ * import { plural } from "./output.ts";
+ * console.assert(plural(1, "replica") === "1 replica" && plural(2, "replica") === "2 replicas");
+ * ```
+ */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
  * A duration as people read it: `850ms`, `12s`, `3m 4s`, `2h 5m`, `3d 4h`.
  *
  * @example
@@ -232,8 +245,8 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
         for (const instance of container.instances) {
           rows.push([
             c.dim(`${childPrefix}  · ${instance.id}`),
-            c.dim(instance.node),
             "",
+            c.dim(instance.node), // where it runs: its worker thread (w…) or process (p…)
             colourState(instance.state, c),
             "",
             instance.restarts > 0 ? c.yellow(String(instance.restarts)) : c.dim("0"),

@@ -163,27 +163,46 @@ async function checkModules(
       [s, [...path, s.name]] as [ContainerSpec, string[]],
       ...all(s.children, [...path, s.name, "children"]),
     ]);
-  const base = decodeURIComponent(new URL(".", topology.baseUrl).pathname);
   for (const [spec, path] of all(topology.containers, ["containers"])) {
-    if (!spec.module.startsWith("file:")) continue;
-    const file = decodeURIComponent(new URL(spec.module).pathname);
-    let problem: string | undefined;
-    try {
-      if (!(await Deno.stat(file)).isFile) {
-        problem = `is a folder; expected a module file, not ${file}`;
-      }
-    } catch {
-      problem = `does not exist${await nearby(file, base)}; expected a file at ${file}`;
-    }
+    const problem = await moduleProblem(spec.module, topology.baseUrl);
     if (problem === undefined) continue;
     const key = [...path, "module"];
     const at = locate?.(key);
     throw new TopologyError(
-      `module ${relative(base, file)} ${problem}`,
+      problem,
       { file: topology.file, line: at?.line, column: at?.column, key: formatKeyPath(key) },
     );
   }
   return topology;
+}
+
+/**
+ * What is wrong with a container's module file, if anything: it does not exist (with the close
+ * name that does, if any) or is a folder. Modules that are not `file:` URLs are not checked.
+ *
+ * @param module The module's absolute URL, as a validated `ContainerSpec.module` holds it.
+ * @param baseUrl The topology's folder URL, against which the message shows the path.
+ * @returns `module ./ap.ts does not exist (did you mean "./api.ts"?); expected a file at …`, or
+ *   `undefined` when the file is there.
+ *
+ * @example
+ * ```ts ignore
+ * import { moduleProblem } from "./load.ts";
+ * console.log(await moduleProblem("file:///app/ap.ts", "file:///app/"));
+ * ```
+ */
+export async function moduleProblem(module: string, baseUrl: string): Promise<string | undefined> {
+  if (!module.startsWith("file:")) return undefined;
+  const base = decodeURIComponent(new URL(".", baseUrl).pathname);
+  const file = decodeURIComponent(new URL(module).pathname);
+  let problem: string;
+  try {
+    if ((await Deno.stat(file)).isFile) return undefined;
+    problem = `is a folder; expected a module file, not ${file}`;
+  } catch {
+    problem = `does not exist${await nearby(file, base)}; expected a file at ${file}`;
+  }
+  return `module ${relative(base, file)} ${problem}`;
 }
 
 /** ` (did you mean "./greeter.ts"?)` when the folder holds a file with a close name. */

@@ -102,6 +102,20 @@ export function badRequest(message: string, key?: string): HttpError {
  * ```
  */
 export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
+  const { status, body } = classify(error);
+  // Messages may carry Deno's coloured error text (a module that failed in its isolate): a JSON
+  // body is read by scripts and printed by the CLI, neither of which wants terminal escapes.
+  body.error.message = plain(body.error.message);
+  return { status, body };
+}
+
+/** Text without ANSI escape sequences. */
+function plain(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+}
+
+function classify(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof HttpError) {
     return {
       status: error.status,

@@ -9,7 +9,10 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ContainerInput, TopologyInput } from "../config/topology.ts";
+import { type ContainerInput, type TopologyInput, validateContainer } from "../config/topology.ts";
+import { MAX_REPLICAS } from "../config/_limits.ts";
+import { moduleProblem } from "../config/load.ts";
+import { TopologyError } from "../protocol/errors.ts";
 import { formatPlan } from "../config/plan.ts";
 import type { StopMode } from "../runtime/container.ts";
 import type { ContainerSnapshot, Runtime, RuntimeEvents } from "../runtime/runtime.ts";
@@ -215,6 +218,12 @@ export function managementApp(
         "replicas",
       );
     }
+    if (replicas > MAX_REPLICAS) {
+      throw badRequest(
+        `replicas must be at most ${MAX_REPLICAS} (each is a worker thread or a process), got ${replicas}`,
+        "replicas",
+      );
+    }
     assertRunning(rt);
     const from = mustFind(rt, name).replicas;
     await rt.scale(name, replicas);
@@ -245,6 +254,15 @@ export function managementApp(
         "name",
       );
     }
+    // A module file that is not there is said plainly (with a close name that is), before the
+    // runtime tries to start it and reports the isolate's failure instead.
+    const baseUrl = rt.topology.baseUrl;
+    const checked = validateContainer(name, spec as ContainerInput, {
+      baseUrl,
+      env: (key) => Deno.env.get(key),
+    });
+    const problem = await moduleProblem(checked.module, baseUrl);
+    if (problem) throw new TopologyError(problem, { key: `${name}.module` });
     await rt.spawn(name, spec as ContainerInput, { replace: replace === true, parent });
     return c.json({ ok: true, container: findContainer(rt.tree().containers, name) ?? null }, 201);
   });

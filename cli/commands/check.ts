@@ -7,6 +7,7 @@ import { loadTopology } from "../../config/load.ts";
 import { TopologyError } from "../../protocol/errors.ts";
 import type { Command } from "../command.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
+import { plural } from "../output.ts";
 
 /**
  * `kraken check [FILE]`: exit 0 when valid, 2 with the error (file:line:column: key: what) when not.
@@ -55,7 +56,9 @@ export const check: Command = {
       });
     } else {
       io.print(
-        `${topology.file}: ${io.out.green("ok")} (${count(topology.containers)} containers)`,
+        `${topology.file}: ${io.out.green("ok")} (${
+          plural(count(topology.containers), "container")
+        })`,
       );
     }
     return 0;

@@ -8,7 +8,7 @@ import type { ParsedArgs } from "../args.ts";
 import type { Command, Io } from "../command.ts";
 import { connect } from "../connection.ts";
 import { usageError } from "../exit.ts";
-import { containerState } from "../output.ts";
+import { containerState, plural } from "../output.ts";
 
 const STOP_MODES = ["graceful", "kill", "graceful-then-kill"];
 
@@ -78,7 +78,7 @@ export const scale: Command = {
     if (io.json) io.printJson(result);
     else {
       io.print(
-        `${io.out.bold(name)}: ${result.from} → ${result.to} replicas (${
+        `${io.out.bold(name)}: ${result.from} → ${plural(result.to, "replica")} (${
           summary(result.container, io)
         })`,
       );

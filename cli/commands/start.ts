@@ -13,7 +13,7 @@ import type { LogLevel } from "../../protocol/envelope.ts";
 import { type LogEntry, Runtime } from "../../runtime/runtime.ts";
 import type { Command, Io } from "../command.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
-import { formatDuration, formatLog, renderTree } from "../output.ts";
+import { formatDuration, formatLog, plural, renderTree } from "../output.ts";
 
 const LEVELS = ["debug", "info", "warn", "error", "silent"];
 
@@ -166,12 +166,16 @@ async function load(file: string): Promise<Topology> {
  */
 function startProgress(topology: Topology, io: Io) {
   const containers = topology.containers.map((c) => `${c.name} (${c.mode} ×${c.replicas})`);
+  // Instances started later (restarts, scaling, reloads) are not progress of this start: the
+  // log and `kraken status` tell of those.
+  let finished = false;
   if (io.json) {
     return {
       pause() {},
       resume() {},
-      done() {},
-      started: (instance: string) => io.printJson({ type: "progress", started: instance }),
+      done: () => void (finished = true),
+      started: (instance: string) =>
+        finished || io.printJson({ type: "progress", started: instance }),
     };
   }
   io.error(
@@ -191,6 +195,7 @@ function startProgress(topology: Topology, io: Io) {
     pause: () => tty && timer && clear(),
     resume: () => tty && timer && draw(),
     done() {
+      finished = true;
       if (!timer) return;
       clearInterval(timer);
       timer = undefined;
@@ -198,6 +203,7 @@ function startProgress(topology: Topology, io: Io) {
     },
     /** One line per instance as it comes up. */
     started(instance: string) {
+      if (finished) return;
       if (tty && timer) clear();
       io.error(`  ${io.err.green("✓")} ${instance}`);
       if (tty && timer) draw();
@@ -222,11 +228,9 @@ function announce(rt: Runtime, io: Io, info: { file: string; took: number; api: 
     return;
   }
   io.print(
-    `${io.out.green("running")} ${
-      io.out.bold(tree.name)
-    }: ${tree.containers.length} containers, ${instances} instances, started in ${
-      formatDuration(info.took)
-    }`,
+    `${io.out.green("running")} ${io.out.bold(tree.name)}: ${
+      plural(tree.containers.length, "container")
+    }, ${plural(instances, "instance")}, started in ${formatDuration(info.took)}`,
   );
   io.print(
     info.api

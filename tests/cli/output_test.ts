@@ -5,6 +5,7 @@ import {
   formatDuration,
   formatLog,
   palette,
+  plural,
   renderTree,
   stripAnsi,
   table,
@@ -66,6 +67,17 @@ Deno.test("renderTree: one row per container with mode, host, state, replicas, r
   );
   const withInstances = renderTree(TREE, palette(false), { instances: true });
   assert.match(withInstances, /^ {2}· api#0\.1\s+w1\s+running\s+0\s+1m 5s$/m);
+  // An instance's node stands under HOST (where it runs), not under MODE.
+  const lines = withInstances.split("\n");
+  const header = lines[1];
+  const row = lines.find((line) => line.includes("· api#0.1"))!;
+  assert.equal(row.indexOf("w1"), header.indexOf("HOST"));
+});
+
+Deno.test("plural: one container, two containers, no replicas", () => {
+  assert.equal(plural(1, "container"), "1 container");
+  assert.equal(plural(2, "container"), "2 containers");
+  assert.equal(plural(0, "replica"), "0 replicas");
 });
 
 Deno.test("renderTree: colours only when asked, and the coloured text reads the same without them", () => {

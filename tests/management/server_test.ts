@@ -183,6 +183,17 @@ Deno.test("POST scale changes the replicas live; bad replicas are 400 naming the
       assert.equal(error.key, "replicas");
       assert.match(error.message, /replicas must be a whole number >= 0/);
     }
+    // A typo such as 1e9 would start workers until the runtime runs out of memory.
+    const huge = await post(app, "/v1/containers/web/scale", { replicas: 1e9 });
+    assert.equal(huge.status, 400);
+    assert.deepEqual(await huge.json(), {
+      error: {
+        type: "BadRequest",
+        message:
+          "replicas must be at most 1000 (each is a worker thread or a process), got 1000000000",
+        key: "replicas",
+      },
+    });
     const unknown = await post(app, "/v1/containers/nope/scale", { replicas: 1 });
     assert.equal(unknown.status, 404);
     assert.equal((await unknown.json()).error.type, "NotFound");
@@ -256,6 +267,25 @@ Deno.test("POST /v1/containers spawns; a duplicate is 409 unless replace; a bad 
     const { error } = await badSpec.json();
     assert.equal(error.type, "TopologyError");
     assert.equal(error.key, "bad.mode");
+
+    // A module that is not there is said plainly, with the close name that is, and nothing is
+    // left behind in the tree.
+    const missing = await post(app, "/v1/containers", {
+      name: "typo",
+      spec: { module: "./containers/wbe.ts", mode: "worker" },
+    });
+    assert.equal(missing.status, 400);
+    assert.deepEqual(await missing.json(), {
+      error: {
+        type: "TopologyError",
+        message:
+          `topology: typo.module: module ./containers/wbe.ts does not exist (did you mean "./containers/web.ts"?); expected a file at ${
+            decodeURIComponent(new URL("containers/wbe.ts", FIXTURES).pathname)
+          }`,
+        key: "typo.module",
+      },
+    });
+    assert.ok(!rt.tree().containers.some((c) => c.name === "typo"));
 
     for (
       const [body, key] of [[{ spec: {} }, "name"], [{ name: "x" }, "spec"], [{

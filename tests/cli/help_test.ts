@@ -1,0 +1,62 @@
+// The command line's own help and mistakes: `kraken help --help`, a misspelt command, `--help`
+// paragraphs folded to fit a terminal.
+import assert from "node:assert/strict";
+import { kraken } from "./_cli.ts";
+
+Deno.test("kraken help --help and kraken help --json print the general help", async () => {
+  for (const args of [["help", "--help"], ["help", "-h"], ["--help"], ["help", "--json"]]) {
+    const result = await kraken(args);
+    assert.equal(result.code, 0, args.join(" "));
+    assert.match(result.stdout, /^kraken \d+\.\d+\.\d+ — /, args.join(" "));
+  }
+});
+
+Deno.test("a misspelt command exits 2 and suggests the command meant", async () => {
+  const result = await kraken(["stauts"]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, "");
+  assert.equal(
+    result.stderr,
+    'kraken: unknown command "stauts" (did you mean "status"?); run "kraken help"\n',
+  );
+  const json = await kraken(["relaod", "--json"]);
+  assert.equal(json.code, 2);
+  assert.deepEqual(JSON.parse(json.stdout), {
+    ok: false,
+    code: 2,
+    message: 'unknown command "relaod" (did you mean "reload"?); run "kraken help"',
+  });
+});
+
+Deno.test("--help folds its paragraph to 80 columns", async () => {
+  const result = await kraken(["reload", "--help"]);
+  assert.equal(result.code, 0);
+  const paragraph = result.stdout.split("\n\n")[2];
+  assert.ok(paragraph.split("\n").length > 1);
+  for (const line of paragraph.split("\n")) assert.ok(line.length <= 80, line);
+});
+
+Deno.test("an unreachable runtime is said in a few words, exit 3", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close(); // nothing listens there now
+  const result = await kraken(["status", "--url", `http://127.0.0.1:${port}`, "--token", "t"]);
+  assert.equal(result.code, 3);
+  assert.equal(
+    result.stderr,
+    `kraken status: cannot reach the runtime at http://127.0.0.1:${port} (connection refused); is "kraken start" running with a management: block? Set --url or KRAKEN_URL.\n`,
+  );
+});
+
+Deno.test("kraken check counts one container in the singular", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/a.ts`, "export default {};\n");
+    await Deno.writeTextFile(`${dir}/kraken.yaml`, "containers:\n  a: { module: ./a.ts }\n");
+    const result = await kraken(["check"], { cwd: dir });
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, `${dir}/kraken.yaml: ok (1 container)\n`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
