@@ -6,6 +6,7 @@
  * @module
  */
 import { loadTopology } from "../../config/load.ts";
+import { parseListenAddress } from "../../config/topology.ts";
 import type { Topology } from "../../config/topology.ts";
 import { serveManagement } from "../../management/server.ts";
 import { TopologyError } from "../../protocol/errors.ts";
@@ -65,6 +66,8 @@ export const start: Command = {
     if (flags.listen !== undefined && !management) {
       throw usageError("start", `--listen needs a management: block (with a token) in ${file}`);
     }
+    const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
+    if (listen !== undefined) assertCanListen(listen);
     const progress = startProgress(topology, io);
     // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
     const backlog: (LogEntry & { time: number })[] = [];
@@ -150,6 +153,32 @@ export const start: Command = {
     return 0;
   },
 };
+
+/**
+ * Fails before anything starts when the management API's port is taken (another `kraken start`,
+ * most often), rather than starting every container only to stop them all again.
+ */
+function assertCanListen(listen: string): void {
+  let address: { hostname: string; port: number };
+  try {
+    address = parseListenAddress(listen);
+  } catch (error) {
+    throw usageError("start", `--listen: ${(error as Error).message}`);
+  }
+  if (address.port === 0) return;
+  try {
+    Deno.listen({ ...address, transport: "tcp" }).close();
+  } catch (error) {
+    throw new CliError(
+      EXIT.failed,
+      `the management API cannot listen on ${listen}: ${(error as Error).message}${
+        error instanceof Deno.errors.AddrInUse
+          ? ' (is another "kraken start" running? --listen 127.0.0.1:0 picks a free port)'
+          : ""
+      }`,
+    );
+  }
+}
 
 async function load(file: string): Promise<Topology> {
   try {

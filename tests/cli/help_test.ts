@@ -60,3 +60,30 @@ Deno.test("kraken check counts one container in the singular", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kraken start fails at once, starting nothing, when the API's port is taken", async () => {
+  const dir = await Deno.makeTempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await Deno.writeTextFile(`${dir}/a.ts`, "export default {};\n");
+    await Deno.writeTextFile(
+      `${dir}/kraken.yaml`,
+      `containers:\n  a: { module: ./a.ts }\nmanagement:\n  listen: 127.0.0.1:${taken.addr.port}\n  token: t\n`,
+    );
+    const result = await kraken(["start"], { cwd: dir });
+    assert.equal(result.code, 1);
+    const [first, ...rest] = result.stderr.split(": Address already in use");
+    assert.equal(
+      first,
+      `kraken start: the management API cannot listen on 127.0.0.1:${taken.addr.port}`,
+    );
+    assert.match(
+      rest.join(""),
+      /\(is another "kraken start" running\? --listen 127\.0\.0\.1:0 picks a free port\)\n$/,
+    );
+    assert.doesNotMatch(result.stderr, /starting|✓/, "nothing was started");
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
