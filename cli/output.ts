@@ -106,6 +106,24 @@ export function plural(n: number, noun: string): string {
 }
 
 /**
+ * A handler time given in milliseconds, to three significant digits at most: `8 µs`, `90.5 µs`,
+ * `1.25 ms`, `312 ms`, `2.5 s`.
+ *
+ * @example
+ * ```ts
+ * import { formatHandlerTime } from "./output.ts";
+ * console.assert(formatHandlerTime(0.09051) === "90.5 µs");
+ * console.assert(formatHandlerTime(1.25) === "1.25 ms");
+ * ```
+ */
+export function formatHandlerTime(ms: number): string {
+  const three = (n: number) => String(Number(n.toPrecision(3)));
+  if (ms < 1) return `${three(ms * 1000)} µs`;
+  if (ms < 1000) return `${three(ms)} ms`;
+  return `${three(ms / 1000)} s`;
+}
+
+/**
  * A duration as people read it: `850ms`, `12s`, `3m 4s`, `2h 5m`, `3d 4h`.
  *
  * @example

@@ -8,7 +8,7 @@ import type { Command, Io } from "../command.ts";
 import type { ManagementClient } from "../client.ts";
 import { connect } from "../connection.ts";
 import { usageError } from "../exit.ts";
-import { formatDuration, renderTree, table } from "../output.ts";
+import { formatDuration, formatHandlerTime, renderTree, table } from "../output.ts";
 
 /**
  * `kraken status [NAME] [--instances] [--watch]`.
@@ -94,7 +94,7 @@ async function one(client: ManagementClient, name: string, io: Io): Promise<numb
   }));
   const m = body.metrics;
   if (m) {
-    const ms = (value: number | null) => value === null ? "-" : `${value} ms`;
+    const ms = (value: number | null) => value === null ? "-" : formatHandlerTime(value);
     io.print("");
     io.print(table([
       ["messages in / out", `${m.messagesIn} / ${m.messagesOut}`],

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   containerState,
   formatDuration,
+  formatHandlerTime,
   formatLog,
   palette,
   plural,
@@ -122,4 +123,12 @@ Deno.test("formatDuration, table and formatLog", () => {
     message: "boom",
   }, palette(false));
   assert.equal(line, "12:03:04.567 ERROR [api#0.1] boom");
+});
+
+Deno.test("formatHandlerTime: three significant digits, in µs, ms or s", () => {
+  assert.equal(formatHandlerTime(0.008), "8 µs");
+  assert.equal(formatHandlerTime(0.09051), "90.5 µs");
+  assert.equal(formatHandlerTime(1.25), "1.25 ms");
+  assert.equal(formatHandlerTime(312.4), "312 ms");
+  assert.equal(formatHandlerTime(2500), "2.5 s");
 });
