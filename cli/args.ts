@@ -4,6 +4,7 @@
  * @module
  */
 import { usageError } from "./exit.ts";
+import { suggest } from "../config/_suggest.ts";
 
 /**
  * One flag a command accepts.
@@ -100,7 +101,13 @@ export function parseArgs(command: string, argv: readonly string[], spec: FlagSp
     const flag = spec[name];
     if (!flag) {
       const known = Object.keys(spec).map((n) => `--${n}`).join(", ");
-      throw usageError(command, `unknown option ${raw}; expected one of ${known}`);
+      const near = raw.startsWith("--") ? suggest(raw.slice(2), Object.keys(spec)) : undefined;
+      throw usageError(
+        command,
+        `unknown option ${raw}${
+          near ? ` (did you mean --${near}?)` : ""
+        }; expected one of ${known}`,
+      );
     }
     if (flag.type === "boolean") {
       if (inline !== undefined && !["true", "false"].includes(inline)) {

@@ -27,7 +27,11 @@ Deno.test("parseArgs reads positionals and flags in any order, --x=v, -x v and -
 Deno.test("parseArgs: an unknown option or a missing value is a usage error (exit 2) naming it", () => {
   for (
     const [argv, message] of [
-      [["--folow"], /unknown option --folow; expected one of --follow, --tail, --json/],
+      [
+        ["--folow"],
+        /unknown option --folow \(did you mean --follow\?\); expected one of --follow, --tail, --json/,
+      ],
+      [["--zzz"], /unknown option --zzz; expected one of --follow/],
       [["--tail"], /--tail needs a value \(N\)/],
       [["--json=yes"], /--json takes no value/],
       [["--no-tail"], /unknown option --no-tail/],
