@@ -44,14 +44,17 @@ export class ManagementClient {
   /** The API's base URL. */
   readonly url: URL;
   readonly #token: string | undefined;
+  readonly #hint: string | undefined;
 
   /**
    * @param url Base URL of the API (`http://127.0.0.1:9090/`).
    * @param token The bearer token, if known (without one every call is refused with exit 4).
+   * @param hint What to say when the token is missing (default: set --token or KRAKEN_TOKEN).
    */
-  constructor(url: URL, token: string | undefined) {
+  constructor(url: URL, token: string | undefined, hint?: string) {
     this.url = url;
     this.#token = token;
+    this.#hint = hint;
   }
 
   /**
@@ -159,9 +162,9 @@ export class ManagementClient {
     if (response.status === 401) {
       throw new CliError(
         EXIT.unauthorized,
-        `unauthorized: ${message}${
-          this.#token ? "" : " (no token given: set --token or KRAKEN_TOKEN)"
-        }`,
+        this.#token
+          ? `unauthorized: ${message}`
+          : `unauthorized: no token given; ${this.#hint ?? "set --token or KRAKEN_TOKEN"}`,
         detail,
       );
     }

@@ -50,6 +50,8 @@ export interface ManagementBlock {
   listen?: string;
   /** `management.token` with `${VAR}` expanded; absent when a variable is unset. */
   token?: string;
+  /** The variables `management.token` reads that are not set, when there are some. */
+  unset?: string[];
 }
 
 /**
@@ -86,17 +88,22 @@ export async function readManagementBlock(
   const block = (doc as { management?: unknown } | null)?.management;
   if (typeof block !== "object" || block === null) return null;
   const { listen, token } = block as Record<string, unknown>;
-  const expand = (value: unknown): string | undefined => {
+  const missing: string[] = [];
+  const expand = (value: unknown, note = false): string | undefined => {
     if (typeof value !== "string") return undefined;
     let unset = false;
     const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const found = env(name);
-      if (found === undefined) unset = true;
+      if (found === undefined) {
+        unset = true;
+        if (note) missing.push(name);
+      }
       return found ?? "";
     });
     return unset ? undefined : out;
   };
-  return { listen: expand(listen), token: expand(token) };
+  const read: ManagementBlock = { listen: expand(listen), token: expand(token, true) };
+  return missing.length > 0 ? { ...read, unset: missing } : read;
 }
 
 /**
@@ -157,5 +164,11 @@ export async function connect(
   } catch {
     throw usageError(command, `--url must be an http:// URL, got ${JSON.stringify(given)}`);
   }
-  return new ManagementClient(url, token);
+  // Without a token every call is refused: say where the one of kraken.yaml was to come from.
+  const hint = token === undefined && block?.unset
+    ? `management.token of ${file} reads ${
+      block.unset.map((name) => `\${${name}}`).join(", ")
+    }, which is not set here: a project made by "kraken new" keeps it in .env (run "deno task kraken ${command}"), or set --token or KRAKEN_TOKEN`
+    : undefined;
+  return new ManagementClient(url, token, hint);
 }

@@ -19,6 +19,7 @@ Deno.test("readManagementBlock reads listen and token, expanding ${VAR}; unset v
     assert.deepEqual(await readManagementBlock(file, () => undefined), {
       listen: "0.0.0.0:9191",
       token: undefined,
+      unset: ["A", "B"],
     });
     await Deno.writeTextFile(file, "containers: {}\n");
     assert.equal(await readManagementBlock(file, env), null);

@@ -87,3 +87,29 @@ Deno.test("kraken start fails at once, starting nothing, when the API's port is 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("without a token, exit 4 says where kraken.yaml's token was to come from", async () => {
+  const dir = await Deno.makeTempDir();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      Response.json({ error: { type: "Unauthorized", message: "missing bearer token" } }, {
+        status: 401,
+      }),
+  );
+  try {
+    await Deno.writeTextFile(
+      `${dir}/kraken.yaml`,
+      `containers: {}\nmanagement:\n  listen: 127.0.0.1:${server.addr.port}\n  token: \${KRAKEN_TEST_UNSET_TOKEN}\n`,
+    );
+    const result = await kraken(["status"], { cwd: dir, env: { KRAKEN_TOKEN: "" } });
+    assert.equal(result.code, 4);
+    assert.equal(
+      result.stderr,
+      'kraken status: unauthorized: no token given; management.token of ./kraken.yaml reads ${KRAKEN_TEST_UNSET_TOKEN}, which is not set here: a project made by "kraken new" keeps it in .env (run "deno task kraken status"), or set --token or KRAKEN_TOKEN\n',
+    );
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
