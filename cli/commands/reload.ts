@@ -10,6 +10,7 @@ import type { Command, Io } from "../command.ts";
 import { connect } from "../connection.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
 import type { ManagementClient } from "../client.ts";
+import { formatDuration } from "../output.ts";
 
 /** What `POST /v1/apply` answers. */
 interface ApplyResult {
@@ -56,10 +57,20 @@ export const reload: Command = {
     const client = await connect("reload", flags, file);
     const planned = await client.request<ApplyResult>("POST", "/v1/apply?dry_run=1", { path });
     const changes = planned.plan.steps.length;
+    const refused = planned.plan.refused;
     if (!io.json) {
-      io.print(changes === 0 ? "nothing to change" : `plan for ${file}:\n${indent(planned.text)}`);
+      io.print(
+        changes === 0 && refused.length === 0
+          ? "nothing to change"
+          : `plan for ${file}:\n${indent(planned.text)}`,
+      );
     }
-    if (changes === 0 || flags["dry-run"] === true) {
+    if (flags["dry-run"] === true) {
+      if (io.json) io.printJson(planned);
+      return 0;
+    }
+    if (changes === 0) {
+      if (refused.length > 0) throw notApplied(refused, planned);
       if (io.json) io.printJson(planned);
       return 0;
     }
@@ -82,19 +93,39 @@ export const reload: Command = {
       io,
       () => client.request<ApplyResult>("POST", "/v1/apply", { path }),
     );
+    if (applied.plan.refused.length > 0 && !io.json) {
+      io.print(
+        `applied ${applied.plan.steps.length} change${
+          applied.plan.steps.length === 1 ? "" : "s"
+        } in ${formatDuration(performance.now() - started)}`,
+      );
+    }
+    if (applied.plan.refused.length > 0) throw notApplied(applied.plan.refused, applied);
     if (io.json) io.printJson(applied);
     else {
       io.print(
         io.out.green(
           `applied ${applied.plan.steps.length} change${
             applied.plan.steps.length === 1 ? "" : "s"
-          } in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+          } in ${formatDuration(performance.now() - started)}`,
         ),
       );
     }
     return 0;
   },
 };
+
+/**
+ * What the file asks that a running runtime cannot take (its name, its links): the rest is
+ * applied, but the runtime does not match the file, so the command fails (exit 1) and says so.
+ */
+function notApplied(refused: readonly string[], result: ApplyResult): CliError {
+  return new CliError(
+    EXIT.failed,
+    `reload: not applied: ${refused.join("; ")}`,
+    { ...result },
+  );
+}
 
 function indent(text: string): string {
   return text.split("\n").map((line) => `  ${line}`).join("\n");

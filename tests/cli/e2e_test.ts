@@ -176,6 +176,16 @@ Deno.test("kraken start → status → scale → reload → restart → logs →
         const broken = await kraken(["reload", `${dir}/broken.yaml`, "--yes"], { env });
         assert.equal(broken.code, 2);
         assert.match(broken.stderr, /broken\.yaml:\d+:\d+: containers\.web\.mode: expected one of/);
+
+        // What a running runtime cannot take is shown and not applied, and the exit is 1.
+        await Deno.writeTextFile(
+          `${dir}/renamed.yaml`,
+          (await Deno.readTextFile(file)).replace(/^name: .*$/m, "name: renamed"),
+        );
+        const renamed = await kraken(["reload", `${dir}/renamed.yaml`, "--yes"], { env });
+        assert.equal(renamed.code, 1);
+        assert.match(renamed.stdout, /! not applied: name: "[^"]+" → "renamed"/);
+        assert.match(renamed.stderr, /^kraken reload: not applied: name: /m);
       },
     );
 
