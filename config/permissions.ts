@@ -199,7 +199,8 @@ export function grantOutside(
 /**
  * What is wrong with a `net` item, as far as can be told without asking Deno (which refuses a bad
  * one only when the sandbox is created, far from the topology line): a URL, a space, an IPv6
- * address without brackets, a port that is not 0–65535. `unix:` and `vsock:` items pass.
+ * address without brackets, a port that is not 0–65535, a character no host name has. `unix:` and
+ * `vsock:` items pass.
  */
 function netItemProblem(item: string): string | undefined {
   const expected = `expected host or host:port such as 127.0.0.1:8080 or api.example.com`;
@@ -219,6 +220,10 @@ function netItemProblem(item: string): string | undefined {
     : undefined;
   if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) > 65535)) {
     return `${expected}, got "${item}", whose port "${port}" is not a number from 0 to 65535`;
+  }
+  const host = bracketed ? undefined : item.split(":")[0];
+  if (host !== undefined && !/^[A-Za-z0-9._*/-]*$/.test(host)) {
+    return `${expected}, got "${item}", whose host "${host}" is not a host name or IP address`;
   }
   return undefined;
 }

@@ -60,6 +60,12 @@ const CASES: [string, string, string, string][] = [
     'containers.api.permissions.net[0]: expected host or host:port such as 127.0.0.1:8080 or api.example.com, got "localhost:8000-8100", whose port "8000-8100" is not a number from 0 to 65535',
   ],
   [
+    "a net item with a character no host has",
+    'containers:\n  api:\n    module: ./api.ts\n    permissions: { net: ["ex!ample.com:443"] }\n',
+    "4:26",
+    'containers.api.permissions.net[0]: expected host or host:port such as 127.0.0.1:8080 or api.example.com, got "ex!ample.com:443", whose host "ex!ample.com" is not a host name or IP address',
+  ],
+  [
     "management.listen written as a URL",
     "containers: {}\nmanagement:\n  listen: http://127.0.0.1:9090/\n  token: t\n",
     "3:11",
