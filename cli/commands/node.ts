@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { parseDuration } from "../../config/duration.ts";
 import { validatePermissions } from "../../config/permissions.ts";
+import { TOPOLOGY_PATTERNS } from "../../config/topology.ts";
 import { Runtime } from "../../runtime/runtime.ts";
 import type { Command } from "../command.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
@@ -59,7 +61,9 @@ export const node: Command = {
     keepalive: {
       type: "string",
       value: "MS",
-      description: "its lease: silent this long, a root is lost (default 5000)",
+      description:
+        "its lease: silent this long, a root is lost and what it placed stops; the root moves " +
+        "a lost agent's containers only after it, so keep it at the root's keepalive (default 5000)",
     },
   },
   examples: [
@@ -73,10 +77,27 @@ export const node: Command = {
     if (!secret) {
       throw usageError("node", "needs --secret (or KRAKEN_SECRET): the links' shared secret");
     }
-    const name = str("name") ?? Deno.hostname();
-    const root = await Deno.realPath(str("root") ?? Deno.cwd()).catch(() => {
-      throw usageError("node", `--root ${str("root")} is not a folder`);
-    });
+    // Default: the host name up to its first dot (a runtime name holds no dots).
+    const name = str("name") ?? Deno.hostname().split(".")[0];
+    if (!new RegExp(TOPOLOGY_PATTERNS.name).test(name)) {
+      const what = str("name") === undefined ? `the host name "${name}"` : `--name "${name}"`;
+      throw usageError(
+        "node",
+        `${what} is not a runtime name (a letter, then letters, digits, "_" or "-"); pass --name`,
+      );
+    }
+    const listen = str("listen") ?? "tcp://127.0.0.1:7071";
+    if (!/^(tcp|ws|wss|unix):\/\/./.test(listen)) {
+      throw usageError(
+        "node",
+        `--listen ${listen}: expected tcp://host:port, ws://host:port, wss://host:port or unix:///path`,
+      );
+    }
+    const rootArg = str("root") ?? Deno.cwd();
+    const root = await Deno.realPath(rootArg).catch(() => "");
+    if (!root || !(await Deno.stat(root)).isDirectory) {
+      throw usageError("node", `--root ${rootArg} is not a folder`);
+    }
     let max: unknown = {};
     if (str("max-permissions")) {
       try {
@@ -87,11 +108,16 @@ export const node: Command = {
     }
     const grant = validatePermissions(max, root);
     if (!grant.ok) {
-      throw usageError("node", `--max-permissions: ${grant.issue.key}: ${grant.issue.message}`);
+      const key = grant.issue.key ? `${grant.issue.key}: ` : "";
+      throw usageError("node", `--max-permissions: ${key}${grant.issue.message}`);
     }
-    const keepalive = Number(str("keepalive") ?? 5000);
+    // A bare number is ms; a duration as in kraken.yaml (1s, 500ms) works too.
+    const keepaliveArg = str("keepalive") ?? "5000";
+    const keepalive = /^\d+$/.test(keepaliveArg)
+      ? Number(keepaliveArg)
+      : parseDuration(keepaliveArg) ?? NaN;
     if (!Number.isInteger(keepalive) || keepalive < 50) {
-      throw usageError("node", `--keepalive must be a whole number of ms >= 50`);
+      throw usageError("node", `--keepalive must be ms (>= 50) or a duration like 1s`);
     }
     let rt: Runtime;
     try {
@@ -102,7 +128,7 @@ export const node: Command = {
         supervisor: { intensity: 1_000_000, period: "1s" },
         transports: {
           name,
-          listen: str("listen") ?? "tcp://127.0.0.1:7071",
+          listen,
           secret,
           keepalive,
         },
