@@ -29,6 +29,27 @@ export type Permissions = { [K in PermissionKind]?: true | string[] };
 /** What `deno.permissions` of a `Worker` takes. */
 export type WorkerPermissions = { [K in PermissionKind]: boolean | string[] | "inherit" };
 
+/** The system information `sys` may grant (Deno refuses any other name when the sandbox starts). */
+const SYS_KINDS: readonly string[] = [
+  "hostname",
+  "osRelease",
+  "osUptime",
+  "loadavg",
+  "networkInterfaces",
+  "systemMemoryInfo",
+  "uid",
+  "gid",
+  "cpus",
+  "homedir",
+  "getegid",
+  "statfs",
+  "getPriority",
+  "setPriority",
+  "userInfo",
+  "username",
+  "inspector",
+];
+
 /** Kinds whose values are file paths (resolved against the topology's folder). */
 const PATH_KINDS: ReadonlySet<PermissionKind> = new Set(["read", "write", "ffi"]);
 
@@ -107,7 +128,11 @@ export function validatePermissions(
           },
         };
       }
-      const wrong = kind === "net" ? netItemProblem(item) : undefined;
+      const wrong = kind === "net"
+        ? netItemProblem(item)
+        : kind === "sys" && !SYS_KINDS.includes(item)
+        ? `expected one of ${SYS_KINDS.join(", ")}, got "${item}"${didYouMean(item, SYS_KINDS)}`
+        : undefined;
       if (wrong !== undefined) {
         return { ok: false, issue: { key: `${key}[${i}]`, message: wrong } };
       }

@@ -66,6 +66,12 @@ const CASES: [string, string, string, string][] = [
     'containers.api.permissions.net[0]: expected host or host:port such as 127.0.0.1:8080 or api.example.com, got "ex!ample.com:443", whose host "ex!ample.com" is not a host name or IP address',
   ],
   [
+    "a sys name misspelt",
+    "containers:\n  api:\n    module: ./api.ts\n    permissions: { sys: [hostname, osrelease] }\n",
+    "4:36",
+    'containers.api.permissions.sys[1]: expected one of hostname, osRelease, osUptime, loadavg, networkInterfaces, systemMemoryInfo, uid, gid, cpus, homedir, getegid, statfs, getPriority, setPriority, userInfo, username, inspector, got "osrelease" (did you mean "osRelease"?)',
+  ],
+  [
     "management.listen written as a URL",
     "containers: {}\nmanagement:\n  listen: http://127.0.0.1:9090/\n  token: t\n",
     "3:11",
