@@ -144,7 +144,7 @@ export type Envelope =
     n: string;
     c: string[];
     a?: { permissions: Record<string, unknown>; lease?: number };
-    p?: { n: string; e: number }[];
+    p?: { n: string; e: number; b?: string }[];
   }
   /** Node → parent: a supervision event in its subtree (`e`, plain data with a `type`). */
   | { k: "event"; e: Record<string, unknown> }

@@ -71,7 +71,7 @@ export class AgentHost {
         permissions: this.#options.maxPermissions as Record<string, unknown>,
         ...(this.#options.lease ? { lease: this.#options.lease } : {}),
       },
-      p: [...this.#running].map(([n, r]) => ({ n, e: r.epoch })),
+      p: [...this.#running].map(([n, r]) => ({ n, e: r.epoch, b: r.by })),
     };
   }
 
@@ -95,6 +95,8 @@ export class AgentHost {
     if (env.k === "place") {
       this.#queue = this.#queue.then(() => this.#place(peer, env)).catch(() => {});
     } else if (env.k === "unplace") {
+      // Only the runtime that placed a container may stop it (several roots may share an agent).
+      if (this.#running.get(env.n)?.by !== peer) return;
       this.#queue = this.#queue.then(() => this.#unplace(env.n, env.e, "unplaced by the root"))
         .catch(() => {});
     }
@@ -112,6 +114,19 @@ export class AgentHost {
 
   async #place(peer: string, env: Extract<Envelope, { k: "place" }>): Promise<void> {
     const current = this.#running.get(env.n);
+    if (current && current.by !== peer) {
+      return void this.#site.send(peer, {
+        k: "placed",
+        n: env.n,
+        e: env.e,
+        ok: false,
+        x: errorToWire(
+          new Error(
+            `this agent already runs a container named "${env.n}" for runtime "${current.by}"`,
+          ),
+        ),
+      });
+    }
     if (current && current.epoch > env.e) {
       return void this.#site.send(peer, {
         k: "placed",
@@ -164,6 +179,18 @@ export class AgentHost {
         );
       }
     }
+    // An agent runs placed code only in a sandbox of its own: never inline (inside the agent,
+    // with every permission it holds), never with children (they would escape its checks).
+    const mode = placed.mode ?? "process";
+    if (mode !== "process" && mode !== "worker") {
+      throw new TopologyError(
+        `an agent runs a placed container as a process or a worker, not "${String(mode)}"`,
+        { key: `${name}.mode` },
+      );
+    }
+    if (placed.children !== undefined) {
+      throw new TopologyError(`a placed container has no children`, { key: `${name}.children` });
+    }
     const grant = (placed.permissions ?? {}) as Permissions;
     const outside = grantOutside(grant, this.#options.maxPermissions);
     if (outside) {
@@ -174,7 +201,11 @@ export class AgentHost {
         "this agent's --max-permissions do not include it",
       );
     }
-    const input = { ...placed, module: specifier ? module : new URL(module, this.#rootUrl).href };
+    const input = {
+      ...placed,
+      mode,
+      module: specifier ? module : new URL(module, this.#rootUrl).href,
+    };
     return this.#site.validate(name, input as unknown as ContainerInput);
   }
 }

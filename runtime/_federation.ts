@@ -238,9 +238,11 @@ export class Federation {
           link.close();
           return;
         }
-        delay = REDIAL_MIN;
-        await this.#introduce(link, peer.name, peer.address!);
+        const joined = await this.#introduce(link, peer.name, peer.address!);
         firstContact();
+        // Backoff restarts only after a real join: a peer that keeps refusing us (wrong name,
+        // clash) is not redialed ten times a second.
+        if (joined) delay = REDIAL_MIN;
         await link.closed;
       } catch (error) {
         firstContact();
@@ -271,7 +273,7 @@ export class Federation {
   }
 
   /** Both sides say who they are; then the peer's link joins the hub. */
-  #introduce(link: Link, expected: string | undefined, from: string): Promise<void> {
+  #introduce(link: Link, expected: string | undefined, from: string): Promise<boolean> {
     this.#links.add(link);
     link.closed.then(() => this.#links.delete(link));
     link.send({
@@ -280,18 +282,18 @@ export class Federation {
       c: this.#hooks.ownNames(),
       ...this.#hooks.joinExtra?.(),
     });
-    return new Promise<void>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         this.#hooks.log("warn", `the runtime at ${from} did not introduce itself; link closed`);
         link.close();
-        resolve();
+        resolve(false);
       }, this.#spec.keepalive);
       this.#timers.add(timer);
       link.closed.then(() => {
         clearTimeout(timer);
         this.#timers.delete(timer);
-        resolve();
+        resolve(false);
       });
       link.onEnvelope = (env) => {
         clearTimeout(timer);
@@ -299,17 +301,17 @@ export class Federation {
         if (env.k !== "join") {
           this.#hooks.log("warn", `the runtime at ${from} spoke before introducing itself`);
           link.close();
-          return resolve();
+          return resolve(false);
         }
         const problem = this.#refusal(env, expected);
         if (problem) {
           this.#hooks.log("error", `refused runtime "${env.n}" at ${from}: ${problem}`);
           link.close();
-          return resolve();
+          return resolve(false);
         }
         this.#joined(this.#peer(env.n), link, env.c);
         this.#hooks.joined?.(env.n, env);
-        resolve();
+        resolve(true);
       };
     });
   }

@@ -169,6 +169,8 @@ export class NatsBridge {
   #tick: ReturnType<typeof setInterval> | undefined;
   #nextToken = 1;
   #announceQueued = false;
+  /** Whether the connection to a NATS server is up now (false while reconnecting). */
+  #connected = true;
   #closed = false;
   #monitor: Promise<void> = Promise.resolve();
 
@@ -314,12 +316,11 @@ export class NatsBridge {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#hub.detach(NODE);
     socketsClosed();
-    try {
-      await nc.drain();
-    } catch {
-      await nc.close().catch(() => {});
-    }
-    await this.#monitor;
+    // Drain only a live connection: while the server is away, drain() would wait for it to come
+    // back (a shutdown must not hang on an outage). Every wait is bounded.
+    if (this.#connected) await bounded(nc.drain().catch(() => {}), 2_000);
+    if (!nc.isClosed()) await bounded(nc.close().catch(() => {}), 1_000);
+    await bounded(this.#monitor, 1_000);
   }
 
   // ---- outgoing ------------------------------------------------------------------------------
@@ -613,6 +614,8 @@ export class NatsBridge {
     this.#publish(`${this.#prefix}.presence`, this.#presenceBody());
     let changed = false;
     for (const peer of this.#peers.values()) {
+      // Disconnected ourselves, we hear nobody: that says nothing about them.
+      if (!this.#connected) break;
       const expiry = 2 * peer.keepalive;
       if (peer.state === "connected" && now - peer.lastSeen > expiry) {
         peer.state = "connecting";
@@ -725,10 +728,17 @@ export class NatsBridge {
     (async () => {
       for await (const status of nc.status()) {
         if (status.type === "disconnect") {
+          this.#connected = false;
           socketsClosed();
           this.#hooks.log("warn", `disconnected from NATS server ${status.data}; reconnecting`);
         } else if (status.type === "reconnect") {
+          this.#connected = true;
           this.#hooks.log("info", `reconnected to NATS server ${status.data}`);
+          // Our own outage is not the peers' silence: they get a fresh grace from now.
+          const now = performance.now();
+          for (const peer of this.#peers.values()) {
+            if (peer.state !== "gone") peer.lastSeen = Math.max(peer.lastSeen, now);
+          }
           this.#announce();
         } else if (status.type === "error") {
           this.#hooks.log("warn", `NATS: ${this.#scrub(status.data)}`);
@@ -832,4 +842,11 @@ function isWireError(value: unknown): value is WireError {
   return typeof value === "object" && value !== null &&
     typeof (value as WireError).name === "string" &&
     typeof (value as WireError).message === "string";
+}
+
+/** `promise`, or nothing after `ms` (the timer is cleared either way). */
+async function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }

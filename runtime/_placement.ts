@@ -100,6 +100,8 @@ const LEASE_MARGIN = 100;
 /** Places remote containers on agents and moves them when an agent is lost. */
 export class PlacementManager {
   readonly #site: PlacementSite;
+  /** This runtime's name among its peers (what agents record as a placement's owner). */
+  readonly #self: string;
   readonly #policy: Policy;
   readonly #lease: number;
   readonly #agents = new Map<string, Agent>();
@@ -110,8 +112,10 @@ export class PlacementManager {
    * @param site The runtime.
    * @param policy How to choose an agent without `host:`.
    * @param lease How long an agent keeps running what it was given after losing us (its keepalive).
+   * @param self This runtime's name among its peers.
    */
-  constructor(site: PlacementSite, policy: Policy, lease: number) {
+  constructor(site: PlacementSite, policy: Policy, lease: number, self = "") {
+    this.#self = self;
     this.#site = site;
     this.#policy = policy;
     this.#lease = lease;
@@ -204,7 +208,9 @@ export class PlacementManager {
   /** Whether `peer`'s routes for `name` are the current placement's. */
   acceptsRoute(peer: string, name: string): boolean {
     const entry = this.#entries.get(name);
-    return !entry || (entry.host === peer && entry.state !== "held");
+    if (entry) return entry.host === peer && entry.state !== "held";
+    // From an agent, only what this runtime placed there: another root's containers are theirs.
+    return !this.#agents.has(peer);
   }
 
   /** The remote containers, for the tree. */
@@ -237,8 +243,10 @@ export class PlacementManager {
     agent.linked = true;
     agent.lastSeen = performance.now();
     this.#agents.set(peer, agent);
-    // Fencing: whatever it still runs from an older epoch (or no longer placed) stops now.
+    // Fencing: whatever it still runs for this runtime from an older epoch (or no longer placed)
+    // stops now. What it runs for other runtimes is theirs.
     for (const p of join.p ?? []) {
+      if (p.b !== undefined && p.b !== this.#self) continue;
       const entry = this.#entries.get(p.n);
       if (!entry || entry.host !== peer || entry.epoch !== p.e) {
         this.#site.log("warn", `agent "${peer}" still ran ${p.n} (epoch ${p.e}): stopping it`);

@@ -274,6 +274,7 @@ export class Runtime {
           this.#placementSite(),
           this.#topology.placement ?? "spread",
           transports.keepalive,
+          transports.name,
         );
         const placement = this.#placement;
         const agent = this.#agent;
@@ -811,8 +812,10 @@ export class Runtime {
   #agentHost(options: AgentOptions): AgentHost {
     const agent: AgentHost = new AgentHost(options, {
       run: async (spec) => {
-        if (this.#root.has(spec.name)) await this.#root.replace(spec);
-        else await this.#root.spawn(spec);
+        const current = this.#root.specs().find((s) => s.name === spec.name);
+        if (!current) await this.#root.spawn(spec);
+        else if (sameButReplicas(current, spec)) await this.#root.scale(spec.name, spec.replicas);
+        else await this.#root.replace(spec);
         for (const peer of agent.placers()) this.#federation?.send(peer, this.#load());
       },
       stop: async (name) => {
@@ -925,6 +928,11 @@ function assertGrantsWithinHost(specs: readonly ContainerSpec[], hostSide: boole
     if (hostSide) assertWithinHost(spec.name, spec.permissions);
     assertGrantsWithinHost(spec.children, hostSide && spec.mode === "inline");
   }
+}
+
+/** Whether two specs differ at most in their replica count (a scale, not a replacement). */
+function sameButReplicas(a: ContainerSpec, b: ContainerSpec): boolean {
+  return JSON.stringify({ ...a, replicas: 0 }) === JSON.stringify({ ...b, replicas: 0 });
 }
 
 /** Container `name` anywhere in `specs` (nested children included). */

@@ -292,3 +292,46 @@ Deno.test("kraken node refuses to start without a secret or with bad --max-permi
     assert.match(new TextDecoder().decode(out.stderr), message);
   }
 });
+
+Deno.test("two roots share an agent: each runs, sees and stops only its own containers; a name another root placed there is refused", async () => {
+  await withCluster(["node-b"], async ([b]) => {
+    const r1 = await start(topology([b], { single: remote() }));
+    const t2 = topology([b], { other: remote() });
+    t2.transports = { name: "root2", secret: SECRET, keepalive: "1s" };
+    const r2 = await start(t2);
+    try {
+      assert.equal(await r1.ref("single").request("whoami"), "single#0.1");
+      assert.equal(await r2.ref("other").request("whoami"), "other#0.1");
+      await assert.rejects(r2.ref("single").request("whoami"), /no container named "single"/);
+      await assert.rejects(
+        r2.spawn("single", remote()),
+        /already runs a container named "single" for runtime "root"/,
+      );
+      await pause(300);
+      assert.equal(await r1.ref("single").request("whoami"), "single#0.1", "r1's copy untouched");
+      assert.equal(r1.tree().containers.find((c) => c.name === "single")!.running, 1);
+    } finally {
+      await r2.shutdown();
+      await r1.shutdown();
+    }
+  });
+});
+
+Deno.test("scaling a remote container keeps its running replicas", async () => {
+  await withCluster(["node-b"], async ([b]) => {
+    const rt = await start(topology([b], { x: remote() }));
+    try {
+      assert.equal(await rt.ref("x").request("count"), 1);
+      await rt.scale("x", 2);
+      await eventually(
+        () => rt.tree().containers.find((c) => c.name === "x")!.running === 2,
+        5_000,
+        "two replicas",
+      );
+      const ids = rt.tree().containers.find((c) => c.name === "x")!.instances.map((i) => i.id);
+      assert.deepEqual(ids.toSorted(), ["x#0.1", "x#1.1"], "replica 0 kept its incarnation");
+    } finally {
+      await rt.shutdown();
+    }
+  });
+});
