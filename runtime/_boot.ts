@@ -22,6 +22,8 @@ export interface BootOptions {
   onStopped: () => void;
   /** Called when the link to the host is gone. */
   onHostLost: (instance: ContainerInstance | null) => void;
+  /** Called with the instance id once the host says which instance this isolate is. */
+  onInit?: (instance: string) => void;
 }
 
 /**
@@ -148,8 +150,10 @@ export function bootNode(
   };
 
   upstream.onEnvelope = (env) => {
-    if (env.k === "init") start(env.s);
-    else if (env.k === "ping") upstream.send({ k: "pong" });
+    if (env.k === "init") {
+      options.onInit?.(env.s.instance);
+      start(env.s);
+    } else if (env.k === "ping") upstream.send({ k: "pong" });
   };
 
   return (id, link) => {

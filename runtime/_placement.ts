@@ -14,7 +14,7 @@
  * @module
  */
 import type { ContainerSpec, Placement as Policy } from "../config/topology.ts";
-import type { Envelope, RouteTable } from "../protocol/envelope.ts";
+import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { errorFromWire } from "../protocol/errors.ts";
 
 /** What placement needs from its runtime. */
@@ -27,6 +27,8 @@ export interface PlacementSite {
   changed(): void;
   /** Logs a line. */
   log(level: "info" | "warn" | "error", message: string): void;
+  /** Logs a line a remote instance logged (`source`: its instance id and agent). */
+  logFrom(level: LogLevel, message: string, source: string): void;
   /** Reports a supervision event. */
   emit(
     event:
@@ -105,6 +107,8 @@ export class PlacementManager {
   readonly #policy: Policy;
   readonly #lease: number;
   readonly #agents = new Map<string, Agent>();
+  /** Peers that linked as runtimes, not agents. */
+  readonly #runtimes = new Set<string>();
   readonly #entries = new Map<string, Entry>();
   #closed = false;
 
@@ -231,7 +235,15 @@ export class PlacementManager {
 
   /** A peer linked; an agent says so in its introduction. */
   joined(peer: string, join: Extract<Envelope, { k: "join" }>): void {
-    if (!join.a) return;
+    if (!join.a) {
+      // A runtime, not an agent: a container pinned to it would wait for ever; say why now.
+      this.#runtimes.add(peer);
+      for (const entry of this.#entries.values()) {
+        if (entry.spec.host === peer && entry.state === "waiting") this.#notAnAgent(entry, peer);
+      }
+      return;
+    }
+    this.#runtimes.delete(peer);
     const agent = this.#agents.get(peer) ?? {
       name: peer,
       linked: true,
@@ -299,6 +311,12 @@ export class PlacementManager {
 
   /** Answers and reports from agents. */
   control(peer: string, env: Envelope): void {
+    if (env.k === "log") {
+      // A line a placed container logged on its agent: it shows here, as `kraken logs` expects.
+      const entry = this.#entries.get(env.c.split("#")[0]);
+      if (entry?.host === peer) this.#site.logFrom(env.l, env.m, `${env.c}@${peer}`);
+      return;
+    }
     if (env.k === "event") {
       // What the agent's own supervisor did with a container placed from here.
       const e = env.e as { type?: unknown; container?: unknown };
@@ -337,6 +355,10 @@ export class PlacementManager {
   /** Places `entry` on `host` (or the policy's choice); resolves whether it now runs. */
   async #place(entry: Entry, host?: string): Promise<boolean> {
     if (this.#closed || this.#entries.get(entry.spec.name) !== entry) return false;
+    if (entry.spec.host && this.#runtimes.has(entry.spec.host)) {
+      this.#notAnAgent(entry, entry.spec.host);
+      return false;
+    }
     const target = host ?? this.#choose(entry);
     if (!target) {
       this.#set(
@@ -417,6 +439,15 @@ export class PlacementManager {
       return a1 - b1 || a2 - b2 || (a.name < b.name ? -1 : 1);
     });
     return linked[0].name;
+  }
+
+  #notAnAgent(entry: Entry, peer: string): void {
+    const error = new Error(
+      `host "${peer}" is a runtime, not a host agent: start it with kraken node to place containers on it`,
+    );
+    this.#set(entry, "failed", error.message);
+    this.#site.log("error", `cannot place ${entry.spec.name}: ${error.message}`);
+    entry.first?.reject(error);
   }
 
   #linked(name: string): boolean {

@@ -271,7 +271,17 @@ export class Supervisor {
     const results = await Promise.allSettled(starts);
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
-      for (const slot of group.slots) if (slot.state === "starting") slot.state = "stopped";
+      // A container that could not start is not left in the tree half there: replicas that did
+      // start stop again, and the name is free for a corrected spawn.
+      group.removed = true;
+      await Promise.all(
+        group.slots.map((slot) =>
+          this.#stopSlot(group, slot, "kill", "its start failed").catch(() => {})
+        ),
+      );
+      const index = this.#groups.indexOf(group);
+      if (index >= 0) this.#groups.splice(index, 1);
+      this.#site.changed();
       throw (failed as PromiseRejectedResult).reason;
     }
   }

@@ -407,9 +407,11 @@ export class Runtime {
           `a container named "${name}" already exists; pass { replace: true } to replace it`,
         );
       }
-      return await this.#placement!.update(validated);
+      await this.#placement!.update(validated);
+      return this.#refreshTopology();
     }
     await supervisor.spawn(validated, options);
+    this.#refreshTopology();
   }
 
   /**
@@ -423,8 +425,9 @@ export class Runtime {
    */
   async stop(name: string, options: { mode?: StopMode } = {}): Promise<void> {
     this.#assertRunning();
-    if (this.#placement?.has(name)) return await this.#placement.remove(name);
-    await this.#owner(name).remove(name, options.mode);
+    if (this.#placement?.has(name)) await this.#placement.remove(name);
+    else await this.#owner(name).remove(name, options.mode);
+    this.#refreshTopology();
   }
 
   /**
@@ -457,8 +460,9 @@ export class Runtime {
       throw new RangeError(`replicas must be a whole number >= 0, got ${replicas}`);
     }
     const remote = this.#remoteSpec(name);
-    if (remote) return await this.#placement!.update({ ...remote, replicas });
-    await this.#owner(name).scale(name, replicas);
+    if (remote) await this.#placement!.update({ ...remote, replicas });
+    else await this.#owner(name).scale(name, replicas);
+    this.#refreshTopology();
   }
 
   /**
@@ -529,22 +533,29 @@ export class Runtime {
       throw error;
     } finally {
       // What runs now, whatever happened: the next plan starts from the truth.
-      const running = [
-        ...this.#root.specs(),
-        ...(this.#placement?.snapshot().map((p) => p.spec) ?? []),
-      ];
-      const order = next.containers.map((c) => c.name);
-      const rank = (name: string) => order.indexOf(name) === -1 ? Infinity : order.indexOf(name);
-      this.#topology = {
-        ...this.#topology,
-        supervisor: this.#root.spec,
-        placement: next.placement,
-        containers: running.sort((a, b) => rank(a.name) - rank(b.name)),
-      };
+      this.#topology = { ...this.#topology, placement: next.placement };
+      this.#refreshTopology(next.containers.map((c) => c.name));
       this.#appliedSteps.clear();
     }
     this.#emit("apply", { phase: "done", plan });
     return plan;
+  }
+
+  /**
+   * Rebuilds `rt.topology` from what runs (after apply, scale, spawn, stop): the next plan, e.g.
+   * of `kraken reload`, starts from the truth, not from the file as it was at start.
+   */
+  #refreshTopology(order = this.#topology.containers.map((c) => c.name)): void {
+    const running = [
+      ...this.#root.specs(),
+      ...(this.#placement?.snapshot().map((p) => p.spec) ?? []),
+    ];
+    const rank = (name: string) => order.indexOf(name) === -1 ? Infinity : order.indexOf(name);
+    this.#topology = {
+      ...this.#topology,
+      supervisor: this.#root.spec,
+      containers: running.sort((a, b) => rank(a.name) - rank(b.name)),
+    };
   }
 
   /** The spec of remote container `name`, if it is one. */
@@ -804,6 +815,8 @@ export class Runtime {
       changed: () => this.#publishRoutes(),
       log: (level: "info" | "warn" | "error", message: string) =>
         this.#log(level, message, "runtime"),
+      logFrom: (level: LogLevel, message: string, source: string) =>
+        this.#log(level, message, source),
       emit: (event: SupervisorEvent) => this.#relay(event),
     };
   }
@@ -912,6 +925,9 @@ export class Runtime {
   }
 
   #log(level: LogLevel, message: string, source: string): void {
+    // On a host agent, what a placed container logs goes to the runtime that placed it too.
+    const placer = this.#agent?.placerOf(source.split("#")[0]);
+    if (placer) this.#federation?.send(placer, { k: "log", l: level, m: message, c: source });
     if (LOG_LEVEL_RANK[level] < LOG_LEVEL_RANK[this.#logLevel]) return;
     this.#logger({ level, message, source });
     if (this.#listeners.get("log")?.size) {
@@ -953,7 +969,9 @@ function hasInline(specs: readonly ContainerSpec[]): boolean {
 function describeStep(step: PlanStep): string {
   switch (step.op) {
     case "add":
-      return `added ${step.name} (${step.mode}, ${step.replicas} replicas)`;
+      return `added ${step.name} (${step.mode}, ${step.replicas} replica${
+        step.replicas === 1 ? "" : "s"
+      })`;
     case "remove":
       return `removed ${step.name}`;
     case "scale":

@@ -335,3 +335,42 @@ Deno.test("scaling a remote container keeps its running replicas", async () => {
     }
   });
 });
+
+Deno.test("a host: naming a runtime that is not an agent fails at start and says why", async () => {
+  const plain = await RT.start({
+    name: "dist",
+    transports: { name: "plain", listen: "tcp://127.0.0.1:0", secret: SECRET },
+    containers: {},
+  }, { logLevel: "silent", baseUrl: `file://${FIXTURES_DIR}` });
+  try {
+    await assert.rejects(
+      start({
+        name: "dist",
+        transports: { name: "root", secret: SECRET, keepalive: "1s" },
+        hosts: { plain: { address: plain.listening!.href } },
+        containers: { x: remote({ host: "plain" }) },
+      }),
+      /host "plain" is a runtime, not a host agent: start it with kraken node/,
+    );
+  } finally {
+    await plain.shutdown();
+  }
+});
+
+Deno.test("what a placed container logs on its agent shows in the root's log, with its host", async () => {
+  await withCluster(["node-b"], async ([b]) => {
+    const logs: string[] = [];
+    const rt = await RT.start(topology([b], { x: remote() }), {
+      baseUrl: `file://${FIXTURES_DIR}`,
+      logLevel: "info",
+      logger: (e) => logs.push(`${e.source} ${e.message}`),
+    });
+    try {
+      await rt.ref("x").request("printRaw", { text: "HELLO-FROM-AGENT\n" });
+      await eventually(() => logs.some((l) => l.includes("HELLO-FROM-AGENT")), 3_000, "the line");
+      assert.ok(logs.includes("x#0.1@node-b HELLO-FROM-AGENT"), logs.join("\n"));
+    } finally {
+      await rt.shutdown();
+    }
+  });
+});

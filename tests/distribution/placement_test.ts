@@ -30,6 +30,7 @@ function fake(answer = true) {
     liveInstances: () => 1,
     changed() {},
     log() {},
+    logFrom() {},
     emit(e: { type: string; container: string }) {
       events.push(`${e.type} ${e.container}`);
     },

@@ -202,3 +202,38 @@ Deno.test("apply: applies run one at a time, in the order asked", async () => {
     assert.equal(rt.tree().containers[0].running, 2);
   });
 });
+
+Deno.test("apply plans from what runs: after a live scale, spawn and stop, rt.topology says so", async () => {
+  await withRuntime({ containers: { api: member({ mode: "worker" }) } }, async (rt) => {
+    await rt.scale("api", 3);
+    await rt.spawn("extra", { module: "./member.ts", mode: "inline" });
+    assert.deepEqual(rt.topology.containers.map((c) => [c.name, c.replicas]), [
+      ["api", 3],
+      ["extra", 1],
+    ]);
+    const plan = await rt.apply(
+      { containers: { api: member({ mode: "worker", replicas: 3 }) } },
+      { dryRun: true },
+    );
+    assert.deepEqual(plan.steps, [{ op: "remove", name: "extra", parent: null }]);
+    await rt.stop("extra");
+    assert.deepEqual(rt.topology.containers.map((c) => c.name), ["api"]);
+  });
+});
+
+Deno.test("a spawn that fails to start leaves nothing behind: the name is free for a corrected one", async () => {
+  await withRuntime({ containers: { api: member({ mode: "worker" }) } }, async (rt) => {
+    await assert.rejects(
+      rt.spawn("broken", {
+        module: "./member.ts",
+        mode: "worker",
+        replicas: 2,
+        config: { failFactory: true },
+      }),
+      /factory refused to start/,
+    );
+    assert.deepEqual(rt.tree().containers.map((c) => c.name), ["api"]);
+    await rt.spawn("broken", { module: "./member.ts", mode: "worker" });
+    assert.equal(await rt.ref("broken").request("whoami"), "broken#0.1");
+  });
+});

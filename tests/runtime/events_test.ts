@@ -44,3 +44,26 @@ Deno.test("log events carry the runtime's and the containers' lines with a time,
     await rt.shutdown();
   }
 });
+
+Deno.test("what a worker container prints with console.* becomes its log lines (not raw output)", async () => {
+  const lines: string[] = [];
+  const rt = await Runtime.start({
+    containers: { w: { module: "./member.ts", mode: "worker" } },
+  }, {
+    logLevel: "info",
+    logger: (e) => lines.push(`${e.level} ${e.source} ${e.message}`),
+    baseUrl: FIXTURES.href,
+  });
+  try {
+    await rt.ref("w").request("say", { text: "hello from a worker" });
+    await rt.ref("w").request("say", { text: "careful", level: "warn" });
+    const deadline = Date.now() + 3000;
+    while (lines.filter((l) => l.includes(" w#0.1 ")).length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(lines.includes('info w#0.1 hello from a worker {"n":1}'), lines.join("\n"));
+    assert.ok(lines.includes('warn w#0.1 careful {"n":1}'), lines.join("\n"));
+  } finally {
+    await rt.shutdown();
+  }
+});
