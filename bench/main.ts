@@ -6,6 +6,7 @@
 import { Runtime } from "../mod.ts";
 import type { MemProbeResult } from "./mem_probe.ts";
 import { type Body, childPids, RawProcess, RawWorker } from "./_raw.ts";
+import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
 
 type Mode = "inline" | "worker" | "process";
 const MODES: Mode[] = ["inline", "worker", "process"];
@@ -32,7 +33,6 @@ const CFG = quick
     settleMs: 500,
     restarts: 40,
   };
-const PAYLOAD = "x".repeat(80);
 const baseUrl = new URL("./", import.meta.url).href;
 const MODULE = "./echo_container.ts";
 
@@ -45,45 +45,6 @@ const TARGET = {
 };
 
 // ---- measuring ---------------------------------------------------------------------------------
-
-interface LoadResult {
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
-type Call = (body: Body) => Promise<unknown>;
-
-/** Keeps `window` requests constantly in flight (a new one leaves as each reply lands). */
-function drive(call: Call, total: number, window: number, idBase: number): Promise<LoadResult> {
-  const latencies = new Float64Array(total);
-  let issued = 0;
-  let done = 0;
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const issue = () => {
-      const i = issued++;
-      const id = idBase + i;
-      const sent = performance.now();
-      call({ id, payload: PAYLOAD }).then((reply) => {
-        latencies[i] = performance.now() - sent;
-        if ((reply as Body).id !== id) return reject(new Error(`reply ${i} is not its echo`));
-        done++;
-        if (issued < total) issue();
-        else if (done === total) {
-          const elapsed = performance.now() - t0;
-          latencies.sort();
-          resolve({
-            rps: total / (elapsed / 1000),
-            p50: latencies[Math.floor(total * 0.5)],
-            p99: latencies[Math.min(total - 1, Math.floor(total * 0.99))],
-          });
-        }
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(window, total); i++) issue();
-  });
-}
 
 async function load(call: Call): Promise<LoadResult> {
   await drive(call, CFG.warmup, CFG.window, 0);

@@ -12,12 +12,12 @@
 import { connect, createInbox, type NatsConnection } from "nats";
 import { Runtime } from "../mod.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
+import { type Call, drive, PAYLOAD } from "./_drive.ts";
 
 const quick = Deno.args.includes("--quick");
 const CFG = quick
   ? { requests: 3_000, warmup: 500, window: 100, sequential: 300, rounds: 1 }
   : { requests: 20_000, warmup: 2_000, window: 100, sequential: 2_000, rounds: 3 };
-const PAYLOAD = "x".repeat(80);
 const baseUrl = new URL("./", import.meta.url).href;
 const SECRET = "bench";
 const ignore = () => {};
@@ -141,38 +141,6 @@ interface Result {
   p50: number;
   p99: number;
   roundTrip: number;
-}
-
-type Call = (body: Body) => Promise<Body>;
-
-/** Keeps `window` requests in flight (a new one leaves as each reply lands). */
-function drive(call: Call, total: number, window: number): Promise<Omit<Result, "roundTrip">> {
-  const latencies = new Float64Array(total);
-  let issued = 0;
-  let done = 0;
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const issue = () => {
-      const i = issued++;
-      const sent = performance.now();
-      call({ id: i, payload: PAYLOAD }).then((reply) => {
-        latencies[i] = performance.now() - sent;
-        if (reply.id !== i) return reject(new Error(`reply ${i} is not its echo`));
-        done++;
-        if (issued < total) issue();
-        else if (done === total) {
-          const elapsed = performance.now() - t0;
-          latencies.sort();
-          resolve({
-            rps: total / (elapsed / 1000),
-            p50: latencies[Math.floor(total * 0.5)],
-            p99: latencies[Math.min(total - 1, Math.floor(total * 0.99))],
-          });
-        }
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(window, total); i++) issue();
-  });
 }
 
 async function measure(call: Call): Promise<Result> {

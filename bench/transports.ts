@@ -15,6 +15,7 @@ import { FrameDecoder } from "../protocol/framing.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
 import { concat } from "./_concat.ts";
 import { type Body, childPids } from "./_raw.ts";
+import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
 
 const quick = Deno.args.includes("--quick");
 const CFG = quick
@@ -22,7 +23,6 @@ const CFG = quick
   : { requests: 20_000, warmup: 2_000, window: 100, sequential: 2_000, oneWay: 100_000, rounds: 3 };
 /** Frames per write in the batched raw one-way run. */
 const PER_WRITE = 100;
-const PAYLOAD = "x".repeat(80);
 const baseUrl = new URL("./", import.meta.url).href;
 const SECRET = "bench";
 
@@ -302,50 +302,11 @@ class RawClient {
 
 // ---- measuring ---------------------------------------------------------------------------------
 
-interface LoadResult {
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
 interface SetupResult extends LoadResult {
   /** p50 of sequential requests (1 in flight), ms. */
   roundTrip: number;
   /** One-way messages per second. */
   oneWay: number;
-}
-
-type Call = (body: Body) => Promise<unknown>;
-
-/** Keeps `window` requests constantly in flight (a new one leaves as each reply lands). */
-function drive(call: Call, total: number, window: number, idBase: number): Promise<LoadResult> {
-  const latencies = new Float64Array(total);
-  let issued = 0;
-  let done = 0;
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const issue = () => {
-      const i = issued++;
-      const id = idBase + i;
-      const sent = performance.now();
-      call({ id, payload: PAYLOAD }).then((reply) => {
-        latencies[i] = performance.now() - sent;
-        if ((reply as Body).id !== id) return reject(new Error(`reply ${i} is not its echo`));
-        done++;
-        if (issued < total) issue();
-        else if (done === total) {
-          const elapsed = performance.now() - t0;
-          latencies.sort();
-          resolve({
-            rps: total / (elapsed / 1000),
-            p50: latencies[Math.floor(total * 0.5)],
-            p99: latencies[Math.min(total - 1, Math.floor(total * 0.99))],
-          });
-        }
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(window, total); i++) issue();
-  });
 }
 
 async function measure(
