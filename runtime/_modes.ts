@@ -280,7 +280,11 @@ abstract class IsolateHandle implements InstanceHandle {
       try {
         this.link = this.spawn(entry);
       } catch (error) {
+        // Nothing was started (e.g. the Worker constructor refused its options): nothing to wait
+        // for either — a shutdown waiting for this handle to be gone must not hang.
         this.#startWaiter = null;
+        this.#exited = true;
+        this.released();
         return reject(error);
       }
       this.launch.hub.attach(this.node, this.link);

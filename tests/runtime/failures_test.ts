@@ -137,3 +137,32 @@ Deno.test("a permanent container that keeps failing exhausts intensity: the runt
   assert.equal(rt.tree().supervisor.state, "stopped");
   await rt.shutdown();
 });
+
+Deno.test("a worker whose creation throws fails its start and is gone at once (a shutdown never waits for it)", async () => {
+  const { createHandle } = await import("../../runtime/_modes.ts");
+  const { Node } = await import("../../runtime/_node.ts");
+  const { validateContainer } = await import("../../config/topology.ts");
+  const hub = new Node("host", { onControl() {}, onLog() {} }, { hub: true });
+  const spec = validateContainer("bad", { module: "./member.ts", mode: "worker" }, {
+    baseUrl: FIXTURES.href,
+  });
+  // What the validator refuses, given straight to the mode: the Worker constructor throws.
+  spec.permissions = { sys: ["bogus"] };
+  const handle = createHandle({
+    spec,
+    instance: "bad#0.1",
+    node: "w1",
+    hub,
+    logLevel: "silent",
+    log() {},
+  }, () => ({}));
+  await assert.rejects(handle.start(), /unknown system info kind "bogus"/);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gone = await Promise.race([
+    handle.gone.then(() => true),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2_000))),
+  ]);
+  clearTimeout(timer);
+  assert.ok(gone, "the handle is gone");
+  hub.close();
+});
