@@ -12,7 +12,7 @@
 import { connect, createInbox, type NatsConnection } from "nats";
 import { Runtime } from "../mod.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
-import { type Call, drive, PAYLOAD } from "./_drive.ts";
+import { type Call, drive } from "./_drive.ts";
 
 const quick = Deno.args.includes("--quick");
 const CFG = quick
