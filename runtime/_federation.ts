@@ -399,11 +399,6 @@ export class Federation {
     return true;
   }
 
-  /** Whether peer `name` is linked now. */
-  linked(name: string): boolean {
-    return this.#peers.get(name)?.state === "connected";
-  }
-
   #lost(peer: Peer, link: Link): void {
     if (peer.link !== link) return;
     peer.link = null;

@@ -130,11 +130,6 @@ export class PlacementManager {
     return this.#entries.has(name);
   }
 
-  /** Names of the remote containers. */
-  names(): string[] {
-    return [...this.#entries.keys()];
-  }
-
   /**
    * Adds remote containers and places them as agents become available.
    * @returns Resolves once each one runs, or rejects with the first refusal (e.g. a grant wider
