@@ -51,7 +51,7 @@ export interface Plan {
 /** Fields that only the supervisor reads: changed in place. */
 const IN_PLACE = ["restart", "shutdown", "keepalive", "buffer", "balance", "onError"] as const;
 /** Fields an instance is started with: a change needs a new incarnation. */
-const AT_START = ["module", "mode", "permissions", "config", "host"] as const;
+const AT_START = ["module", "mode", "permissions", "config", "host", "runsAs"] as const;
 
 /**
  * The plan that turns `current` into `next`.
@@ -80,6 +80,12 @@ export function planTopology(current: Topology, next: Topology): Plan {
   }
   if (canonical(current.hosts) !== canonical(next.hosts)) {
     plan.refused.push("hosts: links to other runtimes change only with a restart");
+  }
+  if ((current.placement ?? "spread") !== (next.placement ?? "spread")) {
+    plan.refused.push("placement: the policy for remote containers changes only with a restart");
+  }
+  if (canonical(current.management) !== canonical(next.management)) {
+    plan.refused.push("management: the API's address and token change only with a restart");
   }
   const rootChanges = supervisorChanges(current.supervisor, next.supervisor);
   if (rootChanges.length > 0) {

@@ -175,10 +175,6 @@ export class PlacementManager {
     entry.spec = spec;
     const keep = old.host && (!spec.host || spec.host === old.host) && this.#linked(old.host);
     await this.#place(entry, keep ? old.host! : undefined);
-    // Moved: the old agent stops its copy once the new one serves.
-    if (old.host && old.host !== entry.host) {
-      this.#site.send(old.host, { k: "unplace", n: spec.name, e: old.epoch });
-    }
   }
 
   /** Stops remote container `name` wherever it runs and forgets it. */
@@ -187,7 +183,7 @@ export class PlacementManager {
     if (!entry) return Promise.resolve();
     this.#entries.delete(name);
     clearTimeout(entry.moveTimer);
-    entry.waiter?.reject(new Error(`${name} was removed`));
+    entry.waiter?.resolve(false);
     if (entry.host) this.#site.send(entry.host, { k: "unplace", n: name, e: entry.epoch });
     this.#site.changed();
     return Promise.resolve();
@@ -366,18 +362,23 @@ export class PlacementManager {
       return false;
     }
     clearTimeout(entry.moveTimer);
+    // A placement still waiting for its answer is superseded by this one (a later epoch).
+    entry.waiter?.resolve(false);
+    const previous = entry.state === "running" || entry.state === "placing" ||
+        entry.state === "held"
+      ? { host: entry.host, epoch: entry.epoch }
+      : null;
     entry.epoch++;
     entry.host = target;
     this.#set(entry, "placing");
     const epoch = entry.epoch;
+    let fail!: (error: Error) => void;
     const answer = new Promise<boolean>((resolve, reject) => {
+      fail = reject;
       entry.waiter = { epoch, resolve, reject };
     });
     const timer = setTimeout(
-      () =>
-        entry.waiter?.reject(
-          new Error(`no answer from agent "${target}" within ${PLACE_TIMEOUT} ms`),
-        ),
+      () => fail(new Error(`no answer from agent "${target}" within ${PLACE_TIMEOUT} ms`)),
       PLACE_TIMEOUT,
     );
     this.#site.send(target, {
@@ -389,6 +390,10 @@ export class PlacementManager {
     try {
       const ok = await answer;
       if (!ok || entry.epoch !== epoch) return false;
+      // Moved: the agent it ran on before stops that copy, now that this one serves.
+      if (previous?.host && previous.host !== target) {
+        this.#site.send(previous.host, { k: "unplace", n: entry.spec.name, e: previous.epoch });
+      }
       this.#set(entry, "running");
       entry.first?.resolve();
       this.#site.log("info", `placed ${entry.spec.name} on agent "${target}" (epoch ${epoch})`);

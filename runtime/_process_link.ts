@@ -97,7 +97,9 @@ export function listenForProcess(): PendingProcessLink {
     }
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let giveUp: (error: Error) => void = () => {};
   const connected = new Promise<void>((resolve, reject) => {
+    giveUp = reject; // a settled promise ignores it
     timer = setTimeout(() => {
       finish();
       reject(new Error(`the process did not connect back within ${CONNECT_TIMEOUT} ms`));
@@ -141,6 +143,7 @@ export function listenForProcess(): PendingProcessLink {
     abandon() {
       clearTimeout(timer);
       finish();
+      giveUp(new Error("the process ended before it connected back"));
     },
   };
 }

@@ -375,7 +375,9 @@ export class Supervisor {
     ) {
       next.removed = true;
       await Promise.all(
-        next.slots.map((slot) => this.#stopSlot(next, slot, "kill", "replacement abandoned")),
+        next.slots.map((slot) =>
+          this.#stopSlot(next, slot, "kill", "replacement abandoned").catch(() => {})
+        ),
       );
       this.#aside.delete(next);
       this.#site.changed();

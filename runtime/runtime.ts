@@ -570,11 +570,12 @@ export class Runtime {
       // agent unless host: moved it), a removal stops it on its agent.
       if (step.op === "remove") await this.#placement!.remove(step.name);
       else if (spec?.mode === "remote") {
-        if (this.#owns(step.name)) await this.#owner(step.name).remove(step.name);
+        // The new copy first, then the old one goes: no moment without a route.
         await this.#placement!.update(spec);
+        if (this.#owns(step.name)) await this.#owner(step.name).remove(step.name);
       } else {
-        await this.#placement!.remove(step.name);
         await this.#root.spawn(spec!);
+        await this.#placement!.remove(step.name);
       }
       this.#appliedSteps.add(step);
       return;
@@ -827,8 +828,9 @@ export class Runtime {
       run: async (spec) => {
         const current = this.#root.specs().find((s) => s.name === spec.name);
         if (!current) await this.#root.spawn(spec);
-        else if (sameButReplicas(current, spec)) await this.#root.scale(spec.name, spec.replicas);
-        else await this.#root.replace(spec);
+        else if (current.replicas !== spec.replicas && sameButReplicas(current, spec)) {
+          await this.#root.scale(spec.name, spec.replicas); // a scale keeps running replicas
+        } else await this.#root.replace(spec); // changed, or the same again: a restart
         for (const peer of agent.placers()) this.#federation?.send(peer, this.#load());
       },
       stop: async (name) => {

@@ -171,3 +171,21 @@ Deno.test("formatPlan: one line per step, the refusals, then what stays", () => 
   );
   assert.equal(formatPlan({ steps: [], unchanged: [], refused: [] }), "nothing to change");
 });
+
+Deno.test("plan: runs_as of a remote container is a replace; placement and management are refused live", () => {
+  const hosts = { h: { address: "tcp://h:1" } };
+  const base2 = { transports: { secret: "s" }, hosts };
+  const a = topo({ ...base2, containers: { r: { module: "./a.ts", mode: "remote" } } });
+  const b = topo({
+    ...base2,
+    placement: "least_loaded",
+    management: { token: "t" },
+    containers: { r: { module: "./a.ts", mode: "remote", runs_as: "worker" } },
+  });
+  const plan = planTopology(a, b);
+  assert.deepEqual(plan.steps, [{ op: "replace", name: "r", parent: null, changes: ["runsAs"] }]);
+  assert.deepEqual(plan.refused, [
+    "placement: the policy for remote containers changes only with a restart",
+    "management: the API's address and token change only with a restart",
+  ]);
+});

@@ -374,3 +374,27 @@ Deno.test("what a placed container logs on its agent shows in the root's log, wi
     }
   });
 });
+
+Deno.test("rt.restart of a remote container restarts it on its agent (a new incarnation, a new process)", async () => {
+  await withCluster(["node-b"], async ([b]) => {
+    const rt = await start(topology([b], { x: remote() }));
+    try {
+      const before = await rt.ref("x").request("pid");
+      await rt.restart("x");
+      await eventually(
+        async () => {
+          try {
+            return (await rt.ref("x").request("whoami", undefined, { timeout: 500 })) === "x#0.2";
+          } catch {
+            return false;
+          }
+        },
+        5_000,
+        "the new incarnation answers",
+      );
+      assert.notEqual(await rt.ref("x").request("pid"), before);
+    } finally {
+      await rt.shutdown();
+    }
+  });
+});
