@@ -493,13 +493,19 @@ export class Supervisor {
     const table: RouteTable = {};
     for (const group of [...this.#groups, ...this.#aside]) {
       if (group.staged) continue; // starting beside the one it replaces: no traffic yet
-      const live = group.slots.filter((slot) => slot.state === "running" && slot.handle);
+      // A removed group (being stopped, or replaced and draining) takes no new message: its
+      // running instances are listed as draining, so replies still reach their requesters.
+      const live = group.removed
+        ? []
+        : group.slots.filter((slot) => slot.state === "running" && slot.handle);
       const entry: RouteTable[string] = {
         balance: group.spec.balance,
         instances: live.map((slot) => ({ i: this.#id(group, slot), n: slot.handle!.node })),
         q: group.spec.buffer,
       };
-      const draining = group.slots.filter((slot) => slot.state === "stopping" && slot.handle);
+      const draining = group.slots.filter((slot) =>
+        (slot.state === "stopping" || (group.removed && slot.state === "running")) && slot.handle
+      );
       if (draining.length > 0) {
         entry.x = draining.map((slot) => ({ i: this.#id(group, slot), n: slot.handle!.node }));
       }
