@@ -72,6 +72,8 @@ export class MsgpackEncoder {
     this.#buf[this.#pos] = 0xdd;
     this.#pos += 5;
     this.#write(head, 1);
+    // Bytes of a frame before its items: the array header and the head.
+    const overhead = this.#pos - 4;
     let count = 1;
     let i = from;
     for (; i < items.length; i++) {
@@ -80,7 +82,7 @@ export class MsgpackEncoder {
       const size = this.#pos - mark;
       if (this.#pos - 4 > maxFrame) {
         this.#pos = mark;
-        if (size + 16 > maxFrame) {
+        if (size + overhead > maxFrame) {
           tooLarge.push({ index: i, size });
           continue;
         }

@@ -141,14 +141,8 @@ export async function dialWebSocket(url: URL, options: TransportOptions): Promis
     const pipe = bytesOver((bytes) => ws.send(bytes), () => ws.close());
     ws.on("message", (data, isBinary) => {
       if (!isBinary) return ws.close(); // text frames are not ours
-      // A Buffer (the default binaryType) is already a Uint8Array.
-      pipe.push(
-        Array.isArray(data)
-          ? concatChunks(data)
-          : data instanceof Uint8Array
-          ? data
-          : new Uint8Array(data),
-      );
+      // With ws's default binaryType ("nodebuffer") a message is a Buffer: a Uint8Array already.
+      pipe.push(data as Uint8Array);
     });
     ws.on("close", () => pipe.end());
     ws.on("error", (error) => {
@@ -157,14 +151,4 @@ export async function dialWebSocket(url: URL, options: TransportOptions): Promis
     });
     ws.on("open", () => linkOver(pipe.conn, "dialer", options).then(resolve, reject));
   });
-}
-
-function concatChunks(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
