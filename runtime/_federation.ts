@@ -17,6 +17,7 @@ import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import type { Link } from "../transports/link.ts";
 import { dial, listen, type Listener } from "../transports/registry.ts";
 import type { Node } from "./_node.ts";
+import { mergeRoutes } from "./_routes.ts";
 
 /** A peer runtime, as `rt.tree()` shows it. */
 export interface PeerSnapshot {
@@ -153,20 +154,9 @@ export class Federation {
   /** The peers' routes, node ids under `@peer/`. */
   routes(): RouteTable {
     const table: RouteTable = {};
-    for (const peer of this.#peers.values()) {
-      for (const [name, entry] of Object.entries(peer.routes)) {
-        const current = table[name];
-        // A live entry wins over a placeholder (a peer away, holding for a container that has
-        // meanwhile moved to another runtime), whatever the order of the peers.
-        if (current && current.instances.length > 0) {
-          if (entry.instances.length > 0) {
-            table[name] = { ...current, instances: [...current.instances, ...entry.instances] };
-          }
-          continue;
-        }
-        table[name] = entry;
-      }
-    }
+    // A live entry wins over a placeholder (a peer away, holding for a container that has
+    // meanwhile moved to another runtime), whatever the order of the peers.
+    for (const peer of this.#peers.values()) mergeRoutes(table, peer.routes);
     return table;
   }
 

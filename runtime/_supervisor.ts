@@ -8,18 +8,13 @@
  * @module
  */
 import type { ContainerInput, ContainerSpec, SupervisorSpec } from "../config/topology.ts";
-import type {
-  Envelope,
-  ExitReason,
-  LogLevel,
-  RouteInstance,
-  RouteTable,
-} from "../protocol/envelope.ts";
+import type { Envelope, ExitReason, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { SupervisorGaveUpError } from "../protocol/errors.ts";
 import { backoffDelay, stablePeriod } from "../supervisor/restart_policy.ts";
 import { type ChildView, decide } from "../supervisor/strategy.ts";
 import { createHandle, InlineHandle, type InstanceHandle, WorkerHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
+import { mergeRoutes } from "./_routes.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 
 /** A supervision event, as plain data (it may travel up from another isolate). */
@@ -1091,35 +1086,6 @@ function newSlot(replica: number): Slot {
     subTree: null,
     subTreeAt: 0,
   };
-}
-
-/** Adds `extra` to `table`; an entry with no live instance never hides one that has some. */
-function mergeRoutes(table: RouteTable, extra: RouteTable): void {
-  for (const [name, entry] of Object.entries(extra)) {
-    const current = table[name];
-    if (!current) {
-      table[name] = entry;
-      continue;
-    }
-    // Two entries for one name: a replacement in progress (new instances live, old ones draining)
-    // or a restarting parent's placeholders. Live and draining instances of both are kept.
-    const live = current.instances.length > 0 ? current : entry;
-    const instances = union(current.instances, entry.instances);
-    const x = union(current.x ?? [], entry.x ?? []);
-    table[name] = {
-      balance: live.balance,
-      instances,
-      ...(live.q !== undefined ? { q: live.q } : {}),
-      ...(x.length > 0 ? { x } : {}),
-      ...(instances.length === 0 && (current.w || entry.w) ? { w: 1 as const } : {}),
-    };
-  }
-}
-
-function union(a: readonly RouteInstance[], b: readonly RouteInstance[]): RouteInstance[] {
-  if (b.length === 0) return [...a];
-  const seen = new Set(a.map((i) => i.i));
-  return [...a, ...b.filter((i) => !seen.has(i.i))];
 }
 
 /**
