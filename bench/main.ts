@@ -7,6 +7,7 @@ import { Runtime } from "../mod.ts";
 import type { MemProbeResult } from "./mem_probe.ts";
 import { type Body, childPids, RawProcess, RawWorker } from "./_raw.ts";
 import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
+import { median, ratio, table, verdict } from "./_format.ts";
 
 type Mode = "inline" | "worker" | "process";
 const MODES: Mode[] = ["inline", "worker", "process"];
@@ -196,26 +197,6 @@ function ms(value: number): string {
 function mb(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(2)} MB`;
 }
-function ratio(value: number): string {
-  return `${value.toFixed(2)}x`;
-}
-function verdict(ok: boolean): string {
-  return ok ? "ok" : "MISS";
-}
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-function table(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  console.log(line(head));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const row of rows) console.log(line(row));
-}
-
 // ---- run ---------------------------------------------------------------------------------------
 
 const began = performance.now();

@@ -16,6 +16,7 @@ import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
 import { concat } from "./_concat.ts";
 import { type Body, childPids } from "./_raw.ts";
 import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
+import { median, ratio, table, verdict } from "./_format.ts";
 
 const quick = Deno.args.includes("--quick");
 const CFG = quick
@@ -487,26 +488,6 @@ function rate(rps: number): string {
 function ms(value: number): string {
   return value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
 }
-function ratio(value: number): string {
-  return `${value.toFixed(2)}x`;
-}
-function verdict(ok: boolean): string {
-  return ok ? "ok" : "MISS";
-}
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-function table(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  console.log(line(head));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const row of rows) console.log(line(row));
-}
-
 // ---- run ---------------------------------------------------------------------------------------
 
 const began = performance.now();
