@@ -59,6 +59,13 @@ const FAMILIES: readonly Family[] = [
     value: (m) => m.errors,
   },
   {
+    name: "kraken_violations_total",
+    type: "counter",
+    help:
+      "Envelopes the container's isolates had no right to send (dropped): broken or hostile code.",
+    value: (m) => m.violations,
+  },
+  {
     name: "kraken_restarts_total",
     type: "counter",
     help: "Restarts of the container's replicas.",
@@ -103,7 +110,7 @@ const RESERVED = new Set(["container", "mode", "quantile"]);
  * const text = prometheusText([{
  *   container: "api", mode: "worker", instances: 2, messagesIn: 10, messagesOut: 3,
  *   requests: 9, errors: 1, restarts: 1, handlerP50Ms: 2, handlerP99Ms: 40, queueDepth: 0,
- *   memoryBytes: null,
+ *   memoryBytes: null, violations: 0,
  * }], { labels: { app: "shop" } });
  * assert.ok(text.includes('kraken_messages_in_total{container="api",mode="worker",app="shop"} 10\n'));
  * ```

@@ -99,10 +99,14 @@ export type Envelope =
   }
   /** A fire-and-forget message. */
   | { k: "send"; to: string; t: string; b?: unknown }
-  /** A reply for request `i` of node `d`. */
-  | { k: "res"; i: number; d: string; b?: unknown }
-  /** An error reply for request `i` of node `d`. */
-  | { k: "err"; i: number; d: string; e: WireError }
+  /**
+   * A reply for request `i` of node `d`, from instance `f` (the one the request was addressed to):
+   * relays and the requester accept it only from the link toward `f`, so a node cannot answer a
+   * request that was not delivered to it.
+   */
+  | { k: "res"; i: number; d: string; f: string; b?: unknown }
+  /** An error reply for request `i` of node `d`, from (or on behalf of) instance `f`. */
+  | { k: "err"; i: number; d: string; f: string; e: WireError }
   /** A publication on topic `t`. */
   | { k: "pub"; t: string; b?: unknown }
   /** Node subscribes to / unsubscribes from topic `t` (sent to the hub). */

@@ -81,6 +81,10 @@ export function bootNode(
         else if (env.k === "stop") instance?.end({ kind: "stopped", message: "stop requested" });
       },
       onLog() {},
+      onViolation(from: string, what: string) {
+        // A node below this one (a nested worker) overstepped: the host hears it in our name.
+        here.log("warn", `dropped from node ${from}: ${what}`, settings.instance);
+      },
     });
     node = here;
     // This isolate's figures: its instance, the children it supervises (their handles join the

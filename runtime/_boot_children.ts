@@ -15,6 +15,7 @@ import { assertWithinHost } from "./_grant.ts";
 import type { InstanceHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
 import { Supervisor, type SupervisorSite } from "./_supervisor.ts";
+import { declaredNames, NameClaims } from "./_trust.ts";
 
 /** What the boot needs from its children's supervisor. */
 export interface ChildSupervision {
@@ -90,6 +91,8 @@ export function superviseChildren(options: {
     },
     baseUrl,
     sourceReads: () => settings.reads ?? [],
+    claims: new NameClaims(),
+    taken: (name) => name in here.routes || declaredNames(spec.children).has(name),
   };
   const supervisor = new Supervisor(spec.name, spec.supervisor, site);
   supervisor.onGiveUp = options.onGiveUp;

@@ -18,6 +18,7 @@ import type { Link } from "../transports/link.ts";
 import { dial, listen, type Listener } from "../transports/registry.ts";
 import type { Node } from "./_node.ts";
 import { mergeRoutes } from "./_routes.ts";
+import { sanitizeRoutes } from "./_trust.ts";
 
 /** A peer runtime, as `rt.tree()` shows it. */
 export interface PeerSnapshot {
@@ -365,9 +366,29 @@ export class Federation {
     if (env.k === "routes") {
       const prefix = `@${peer.name}/`;
       const table: RouteTable = {};
-      for (const [name, entry] of Object.entries(env.r)) {
-        if (!peer.containers.includes(name) && this.#hooks.ownNames().includes(name)) continue;
-        if (this.#hooks.acceptsRoute && !this.#hooks.acceptsRoute(peer.name, name)) continue;
+      // A peer speaks for its own containers: not for ours, and only with instance ids of the
+      // container they are listed under (an id of one of ours would reroute its traffic).
+      // (What `acceptsRoute` declines — e.g. another root's containers on a shared agent — is
+      // not ours to route, and is left out quietly.)
+      const own = this.#hooks.ownNames();
+      const accepts = this.#hooks.acceptsRoute;
+      const reported: unknown = env.r;
+      const offered = typeof reported === "object" && reported !== null
+        ? Object.fromEntries(
+          Object.entries(reported).filter(([name]) => !accepts || accepts(peer.name, name)),
+        )
+        : reported;
+      const { routes, refused } = sanitizeRoutes(offered, {
+        node: null,
+        may: (name) => peer.containers.includes(name) || !own.includes(name),
+      });
+      if (refused.length > 0) {
+        this.#hooks.log(
+          "warn",
+          `runtime "${peer.name}": dropped from its routes: ${refused.slice(0, 5).join("; ")}`,
+        );
+      }
+      for (const [name, entry] of Object.entries(routes)) {
         table[name] = {
           ...entry,
           instances: entry.instances.map((i) => ({ i: i.i, n: prefix + i.n })),

@@ -299,7 +299,15 @@ export class ContainerInstance implements Context, HostedInstance {
       return this.#failed(error, request);
     }
     this.metrics.requests++;
-    if (request.r) this.#remember(request, { k: "res", i: request.i, d: request.s, b: body });
+    if (request.r) {
+      this.#remember(request, {
+        k: "res",
+        i: request.i,
+        d: request.s,
+        f: request.to,
+        b: body,
+      });
+    }
     this.#node.reply(request, body);
   }
 
@@ -309,7 +317,15 @@ export class ContainerInstance implements Context, HostedInstance {
     if (request) {
       this.metrics.requests++;
       const wire: WireError = errorToWire(error, this.name);
-      if (request.r) this.#remember(request, { k: "err", i: request.i, d: request.s, e: wire });
+      if (request.r) {
+        this.#remember(request, {
+          k: "err",
+          i: request.i,
+          d: request.s,
+          f: request.to,
+          e: wire,
+        });
+      }
       this.#node.replyError(request, wire);
     }
     this.fail(error);

@@ -48,6 +48,12 @@ export interface ContainerMetrics {
   queueDepth: number;
   /** RSS of its processes (process mode); `null` where not measurable. */
   memoryBytes: number | null;
+  /**
+   * Envelopes its isolates sent that they had no right to (a forged sender, a reply to a request
+   * they were never given, a routing table from below, a claim about another container): each was
+   * dropped and logged. Anything above 0 means its code is broken or hostile.
+   */
+  violations: number;
 }
 
 /**
@@ -508,6 +514,7 @@ export interface TreeEntry {
 export function containerMetrics(
   tree: readonly TreeEntry[],
   figures: ReadonlyMap<string, Figures>,
+  violations: ReadonlyMap<string, number> = new Map(),
 ): ContainerMetrics[] {
   const out: ContainerMetrics[] = [];
   const walk = (entries: readonly TreeEntry[]) => {
@@ -526,6 +533,7 @@ export function containerMetrics(
         handlerP99Ms: percentile(f.h, 0.99),
         queueDepth: f.f + f.q,
         memoryBytes: c.mode === "process" ? f.m : null,
+        violations: violations.get(c.name) ?? 0,
       });
       if (c.children) walk(c.children);
     }

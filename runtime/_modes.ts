@@ -15,6 +15,7 @@ import { listenForProcess, processChannel } from "./_process_link.ts";
 import type { Link } from "../transports/link.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
+import { declaredNames, sanitizeExitReason, within } from "./_trust.ts";
 import type { Node } from "./_node.ts";
 import {
   emptyFigures,
@@ -52,6 +53,10 @@ export interface Launch {
 export interface InstanceHandle extends FigureSource {
   /** The node the instance lives in. */
   readonly node: string;
+  /** Its instance id, `name#replica.incarnation`. */
+  readonly instance: string;
+  /** Its container's name. */
+  readonly container: string;
   /** Set by the runtime; called exactly once, when the instance has ended. */
   onExit: (reason: ExitReason) => void;
   /** Starts it; resolves when it takes messages; rejects when it could not start. */
@@ -125,6 +130,8 @@ function moduleError(spec: ContainerSpec, detail: string): TopologyError {
 /** An instance inside the host isolate: no sandbox, no copy of the runtime, no startup cost. */
 export class InlineHandle implements InstanceHandle {
   readonly node: string;
+  readonly instance: string;
+  readonly container: string;
   onExit: (reason: ExitReason) => void = () => {};
   onReport: (env: Envelope) => void = () => {};
   readonly #launch: Launch;
@@ -136,6 +143,8 @@ export class InlineHandle implements InstanceHandle {
   constructor(launch: Launch) {
     this.#launch = launch;
     this.node = launch.hub.id;
+    this.instance = launch.instance;
+    this.container = launch.spec.name;
     // Cleanup is bounded by the shutdown timeout inside the instance, so this always settles.
     this.gone = new Promise((resolve) => (this.#markStopped = resolve));
     this.#instance = new ContainerInstance(launch.hub, {
@@ -228,6 +237,8 @@ export class InlineHandle implements InstanceHandle {
 /** Startup, control and stop logic common to instances in another isolate. */
 abstract class IsolateHandle implements InstanceHandle {
   readonly node: string;
+  readonly instance: string;
+  readonly container: string;
   onExit: (reason: ExitReason) => void = () => {};
   onReport: (env: Envelope) => void = () => {};
   protected readonly launch: Launch;
@@ -246,6 +257,8 @@ abstract class IsolateHandle implements InstanceHandle {
   constructor(launch: Launch, routes: () => InitSettings["routes"]) {
     this.launch = launch;
     this.node = launch.node;
+    this.instance = launch.instance;
+    this.container = launch.spec.name;
     this.#routes = routes;
     this.gone = new Promise((resolve) => (this.#markGone = resolve));
   }
@@ -320,21 +333,42 @@ abstract class IsolateHandle implements InstanceHandle {
         this.#startWaiter = null;
         return;
       case "exit":
-        this.#figures = readFigureSet(env) ?? this.#figures;
-        return this.#reportExit(env.reason);
+        this.#figures = this.#ownFigures(env) ?? this.#figures;
+        // Its own word on why it ended: kept to a well-formed reason, and an `escalate` verdict
+        // only when its own `on_error` rules have one (see `_trust.ts`).
+        return this.#reportExit(sanitizeExitReason(env.reason, this.launch.spec.onError));
       case "stopped":
-        this.#figures = readFigureSet(env) ?? this.#figures;
+        this.#figures = this.#ownFigures(env) ?? this.#figures;
         this.#stoppedAck?.();
         if (!this.#ready) this.destroy();
         return;
       case "pong":
-        this.#figures = readFigureSet(env) ?? this.#figures;
+        this.#figures = this.#ownFigures(env) ?? this.#figures;
         return;
       case "subroutes":
       case "subtree":
       case "event":
         return this.onReport(env);
     }
+  }
+
+  /**
+   * The figures an envelope from its isolate carries, for the containers it may speak for: its
+   * own and those below it (declared children, or ones routed to its node or below).
+   */
+  #ownFigures(env: Envelope): FigureSet | null {
+    const set = readFigureSet(env);
+    if (!set) return null;
+    const declared = declaredNames(this.launch.spec.children);
+    const routes = this.launch.hub.routes;
+    for (const name of Object.keys(set)) {
+      if (name === this.container || declared.has(name)) continue;
+      const entry = routes[name];
+      const below = (i: { n: string }) => within(i.n, this.node);
+      if (entry && (entry.instances.some(below) || entry.x?.some(below))) continue;
+      delete set[name];
+    }
+    return set;
   }
 
   /** Whether it has started and takes messages. */

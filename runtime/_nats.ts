@@ -349,7 +349,7 @@ export class NatsBridge {
             message: `request "${env.t}" not sent: ${refused.message}`,
             kind: refused.kind,
           };
-          this.#link?.onEnvelope({ k: "err", i: env.i, d: env.s, e });
+          this.#link?.onEnvelope({ k: "err", i: env.i, d: env.s, f: env.to, e });
         }
         return;
       }
@@ -376,6 +376,7 @@ export class NatsBridge {
     if (!waiting) return; // forgotten: its requester gave up long ago
     this.#outgoing.delete(token);
     const { s: d, i, name } = waiting;
+    const f = `${name}${SUFFIX}`; // the pseudo-instance the request was addressed to
     if (msg.data.length === 0 && msg.headers?.code === 503) {
       // Nobody subscribes to the container right now. While a runtime still announces it, that is
       // a moment between subscriptions (it reconnects to another NATS node, or is restarting):
@@ -389,7 +390,7 @@ export class NatsBridge {
         kind: "unavailable",
         ...(announced ? { undelivered: true } : {}),
       };
-      return this.#link?.onEnvelope({ k: "err", i, d, e });
+      return this.#link?.onEnvelope({ k: "err", i, d, f, e });
     }
     let reply: { b?: unknown; e?: WireError };
     try {
@@ -399,8 +400,8 @@ export class NatsBridge {
       return;
     }
     if (reply && typeof reply === "object" && isWireError(reply.e)) {
-      this.#link?.onEnvelope({ k: "err", i, d, e: reply.e });
-    } else this.#link?.onEnvelope({ k: "res", i, d, b: reply?.b });
+      this.#link?.onEnvelope({ k: "err", i, d, f, e: reply.e });
+    } else this.#link?.onEnvelope({ k: "res", i, d, f, b: reply?.b });
   }
 
   #published(msg: Msg): void {

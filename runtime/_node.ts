@@ -22,6 +22,7 @@ import type { Link } from "../transports/link.ts";
 import { pickReplica } from "./balancer.ts";
 import type { ContainerRef, MessageMeta, RequestOptions, SendOptions } from "./container.ts";
 import { type Pending, PendingRequests } from "./_pending.ts";
+import { within } from "./_trust.ts";
 
 /** A container instance as the node sees it. */
 export interface HostedInstance {
@@ -33,8 +34,16 @@ export interface HostedInstance {
 export interface NodeHooks {
   /** Control envelopes (init, ready, exit, stopped, stop, ping, pong). */
   onControl(envelope: Envelope, from: string): void;
-  /** A log line from a container in this node (or, in the hub, from any node). */
-  onLog(level: LogLevel, message: string, instance: string): void;
+  /**
+   * A log line from a container in this node (or, in the hub, from any node). `from` is the node
+   * it came from (this node's id for its own): the owner checks that node may speak for `instance`.
+   */
+  onLog(level: LogLevel, message: string, instance: string, from: string): void;
+  /**
+   * Node `from` sent something it had no right to (a forged sender, a reply to a request it was
+   * never given, a routing table or `down` from below): the envelope was dropped.
+   */
+  onViolation?(from: string, what: string): void;
 }
 
 interface WaitingRequest extends Pending {
@@ -46,6 +55,8 @@ interface WaitingRequest extends Pending {
   retriesLeft: number;
   /** Sent with retries: every attempt carries the dedupe flag, the last one included. */
   readonly retriable: boolean;
+  /** Instances an earlier attempt went to: a late reply from one of them is still its answer. */
+  tried?: string[];
   /** Waiting in a restart buffer (not at any instance). */
   held: boolean;
   /** The sender's choice: wait for a restarting container (`true`) or fail at once. */
@@ -63,6 +74,14 @@ type Listener = (body: unknown, meta: MessageMeta) => void;
 type Held = { request: WaitingRequest } | { send: { t: string; b: unknown; key?: string } };
 
 const DEFAULT_TIMEOUT = 5000;
+/**
+ * How long an instance that left the routing table is still known by its node: a reply it sent
+ * just before it went (e.g. a worker that answered, then crashed) may arrive after the table
+ * changed, and is checked against where the instance was.
+ */
+const GONE_MEMORY_MS = 30_000;
+/** At most this many departed instances are remembered (a churning app must not grow it). */
+const GONE_MEMORY_MAX = 10_000;
 /** What {@linkcode Node.#choose} returns for a restarting container: hold the message. */
 const HOLD = Symbol("hold");
 const RETRY_DELAY = 25;
@@ -82,6 +101,10 @@ export class Node {
   /** Messages held per container while it restarts (`w` in its route entry). */
   readonly #held = new Map<string, Held[]>();
   readonly #instanceNode = new Map<string, string>();
+  /** Instances that left the table recently, with their node and when (see GONE_MEMORY_MS). */
+  readonly #departed = new Map<string, { node: string; at: number }>();
+  /** Violations per offending node (what they sent was dropped). */
+  readonly #violations = new Map<string, number>();
   readonly #turns = new Map<string, { turn: number; random: number; key?: string }>();
   readonly #local = new Map<string, HostedInstance>();
   readonly #pending: PendingRequests<WaitingRequest>;
@@ -237,13 +260,54 @@ export class Node {
       ? { ...this.#globalRoutes, ...this.#localRoutes }
       : this.#globalRoutes;
     this.#routes = routes;
+    const before = new Map(this.#instanceNode);
     this.#instanceNode.clear();
     for (const name in routes) {
       for (const inst of routes[name].instances) this.#instanceNode.set(inst.i, inst.n);
       for (const inst of routes[name].x ?? []) this.#instanceNode.set(inst.i, inst.n);
     }
+    this.#rememberDeparted(before);
     if (this.#held.size > 0) this.#release();
     if (this.#pending.size > 0) this.#watchTargets();
+  }
+
+  /** Keeps the node of each instance that just left the table, for a while (bounded). */
+  #rememberDeparted(before: Map<string, string>): void {
+    const now = this.#pending.now();
+    for (const [instance, node] of before) {
+      if (!this.#instanceNode.has(instance)) this.#departed.set(instance, { node, at: now });
+    }
+    for (const [instance, { at }] of this.#departed) {
+      // Oldest first (insertion order): stop at the first one still young enough.
+      if (now - at <= GONE_MEMORY_MS && this.#departed.size <= GONE_MEMORY_MAX) break;
+      this.#departed.delete(instance);
+    }
+  }
+
+  /** The node instance `id` lives in (or lived in until a moment ago). */
+  #nodeOf(id: string): string | undefined {
+    return this.#instanceNode.get(id) ?? this.#departed.get(id)?.node;
+  }
+
+  /**
+   * Whether what node `from` sends is taken on trust: this node's own envelopes and, in a node
+   * below the hub, its parent's (the authority that started it). Everything from a child, a
+   * sibling worker or a peer runtime is checked: it runs container code.
+   */
+  #trusted(from: string): boolean {
+    return from === this.id || (!this.isHub && from === "host");
+  }
+
+  /** Drops an envelope node `from` had no right to send, and reports it. */
+  #violation(from: string, what: string): void {
+    this.#violations.set(from, (this.#violations.get(from) ?? 0) + 1);
+    if (this.#hooks.onViolation) this.#hooks.onViolation(from, what);
+    else this.#hooks.onLog("warn", `dropped from node ${from}: ${what}`, this.id, this.id);
+  }
+
+  /** How many envelopes each node sent that were dropped as violations. */
+  get violations(): ReadonlyMap<string, number> {
+    return this.#violations;
   }
 
   /**
@@ -443,19 +507,19 @@ export class Node {
     };
   }
 
-  /** Replies to a request (called by the instance that handled it). */
-  reply(request: { i: number; s: string }, body: unknown): void {
-    this.#deliver({ k: "res", i: request.i, d: request.s, b: body }, request.s);
+  /** Replies to a request (called by the instance it was addressed to). */
+  reply(request: { i: number; s: string; to: string }, body: unknown): void {
+    this.#deliver({ k: "res", i: request.i, d: request.s, f: request.to, b: body }, request.s);
   }
 
-  /** Sends an error reply to a request. */
-  replyError(request: { i: number; s: string }, error: WireError): void {
-    this.#deliver({ k: "err", i: request.i, d: request.s, e: error }, request.s);
+  /** Sends an error reply to a request, from (or on behalf of) the instance it was addressed to. */
+  replyError(request: { i: number; s: string; to: string }, error: WireError): void {
+    this.#deliver({ k: "err", i: request.i, d: request.s, f: request.to, e: error }, request.s);
   }
 
   /** Sends a log line toward the hub (or hands it to the hub's owner). */
   log(level: LogLevel, message: string, instance: string): void {
-    if (this.isHub || !this.#upstream) this.#hooks.onLog(level, message, instance);
+    if (this.isHub || !this.#upstream) this.#hooks.onLog(level, message, instance, this.id);
     else this.#upstream.send({ k: "log", l: level, m: message, c: instance });
   }
 
@@ -472,11 +536,19 @@ export class Node {
 
   // ---- receiving ---------------------------------------------------------------------------
 
-  /** Handles one envelope that arrived from node `from` (or was sent locally). */
+  /**
+   * Handles one envelope that arrived from node `from` (or was sent locally). What comes from a
+   * node below or beside this one speaks only for that node: a request's sender must be that node
+   * (or below it), a reply must come from the node of the instance it answers for, and a routing
+   * table or `down` is taken only from above. Anything else is dropped and reported.
+   */
   receive(env: Envelope, from: string): void {
     switch (env.k) {
       case "req":
       case "send": {
+        if (env.k === "req" && !this.#trusted(from) && !within(env.s, from)) {
+          return this.#violation(from, `a request claiming to come from node ${env.s}`);
+        }
         const local = this.#local.get(env.to);
         if (local) return local.receive(env);
         const node = this.#instanceNode.get(env.to);
@@ -494,10 +566,17 @@ export class Node {
         return;
       }
       case "res":
-      case "err":
-        if (env.d === this.id) return this.#settle(env);
+      case "err": {
+        if (!this.#trusted(from)) {
+          const node = typeof env.f === "string" ? this.#nodeOf(env.f) : undefined;
+          if (node === undefined || !within(node, from)) {
+            return this.#violation(from, `a reply on behalf of instance ${env.f}, not its own`);
+          }
+        }
+        if (env.d === this.id) return this.#settle(env, from);
         this.#forward(env, env.d, from);
         return;
+      }
       case "pub":
         return this.#publishHere(env, from);
       case "sub":
@@ -513,14 +592,23 @@ export class Node {
         return;
       }
       case "routes":
+        if (this.isHub || from !== "host") {
+          return this.#violation(from, "a routing table (only the hub hands one down)");
+        }
         this.setRoutes(env.r);
         // The nodes below this one get the application's table from here.
         for (const id of this.#links.keys()) if (this.#below(id)) this.#links.get(id)!.send(env);
         return;
       case "down":
+        if (this.isHub || from !== "host") {
+          return this.#violation(
+            from,
+            `a "down" for node ${env.n} (only the hub says one is gone)`,
+          );
+        }
         return this.detach(env.n);
       case "log":
-        if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c);
+        if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c, from);
         else this.#upstream.send(env);
         return;
       default:
@@ -577,6 +665,7 @@ export class Node {
         k: "err",
         i: env.i,
         d: env.s,
+        f: env.to,
         e: {
           name: "UnavailableError",
           message: `instance ${env.to} is gone`,
@@ -634,9 +723,16 @@ export class Node {
     this.#deliver(env, node);
   }
 
-  #settle(env: Extract<Envelope, { k: "res" | "err" }>): void {
+  #settle(env: Extract<Envelope, { k: "res" | "err" }>, from: string): void {
     const waiting = this.#pending.get(env.i);
     if (!waiting) return; // late: its requester already gave up, and nobody else may get it
+    if (env.f !== waiting.target && !waiting.tried?.includes(env.f)) {
+      // Not from an instance this request went to: a forged (or misrouted) answer.
+      return this.#violation(
+        from,
+        `a reply to request ${env.i} from instance ${env.f}, which it was not sent to`,
+      );
+    }
     if (env.k === "res") {
       this.#pending.take(env.i);
       return waiting.resolve(env.b);
@@ -645,7 +741,7 @@ export class Node {
       // Refused before any handler ran (its instance was stopping, e.g. replaced or scaled
       // down, or gone): sending it elsewhere cannot run it twice, so it goes on until its
       // deadline whatever its retries. Not to the instance that refused it.
-      waiting.target = "";
+      retarget(waiting, "");
       return this.#retryLater(waiting);
     }
     if (env.e.kind === "unavailable" && waiting.retriesLeft > 0) {
@@ -690,7 +786,7 @@ export class Node {
       // Still nothing live: keep waiting until the deadline (the timer will expire it).
       return this.#retryLater(waiting);
     }
-    waiting.target = target;
+    retarget(waiting, target);
     this.#sendRequest(waiting);
   }
 
@@ -704,6 +800,14 @@ export class Node {
     }
     waiting.reject(new TimeoutError(waiting.name, waiting.topic, waiting.timeout));
   }
+}
+
+/** Points a request at a new instance, remembering the one it leaves (its reply may still come). */
+function retarget(waiting: WaitingRequest, target: string): void {
+  if (waiting.target !== "" && waiting.target !== target) {
+    (waiting.tried ??= []).push(waiting.target);
+  }
+  waiting.target = target;
 }
 
 /** A {@linkcode ContainerRef} bound to one node. */

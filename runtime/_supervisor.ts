@@ -15,6 +15,14 @@ import { type ChildView, decide } from "../supervisor/strategy.ts";
 import { createHandle, InlineHandle, type InstanceHandle, WorkerHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
 import { mergeRoutes } from "./_routes.ts";
+import {
+  type ChildAuthority,
+  declaredNames,
+  type NameClaims,
+  sanitizeEvent,
+  sanitizeRoutes,
+  sanitizeSubtree,
+} from "./_trust.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 
 /** A supervision event, as plain data (it may travel up from another isolate). */
@@ -117,6 +125,15 @@ export interface SupervisorSite {
   track?(handle: InstanceHandle): void;
   /** Validates a spawned child of `parent` (module, grant within the parent's, unique name). */
   validate(name: string, input: ContainerInput, parent: ContainerSpec | null): ContainerSpec;
+  /** A child's report was cut to what it may speak for: count it against it, log it. */
+  violation?(container: string, instance: string, what: string): void;
+  /** Which child holds which name it spawned (one registry per isolate: see `NameClaims`). */
+  readonly claims: NameClaims;
+  /**
+   * Whether container `name` is declared or served here by anything but a child's claim: a child
+   * may not announce a container under such a name.
+   */
+  taken(name: string): boolean;
   /** Folder URL relative modules of a spawned child resolve against. */
   readonly baseUrl?: string;
 }
@@ -667,7 +684,7 @@ export class Supervisor {
       if (site.handles.get(node) === handle) site.handles.delete(node);
     });
     handle.onExit = (reason) => this.#exited(group, slot, handle, reason);
-    handle.onReport = (env) => this.#report(slot, handle, env);
+    handle.onReport = (env) => this.#report(group, slot, handle, env);
     try {
       await handle.start();
     } catch (error) {
@@ -714,18 +731,54 @@ export class Supervisor {
     return slot.sub;
   }
 
-  /** Routes, tree and events reported by the isolate of an instance that supervises children. */
-  #report(slot: Slot, handle: InstanceHandle, env: Envelope): void {
+  /**
+   * Routes, tree and events reported by the isolate of an instance that supervises children. The
+   * isolate runs container code: it may speak only for the containers below it, and what it
+   * cannot speak for is dropped and logged (see `_trust.ts`).
+   */
+  #report(group: Group, slot: Slot, handle: InstanceHandle, env: Envelope): void {
     if (slot.handle !== handle) return;
+    const authority = this.#authority(group, slot, handle.node);
     if (env.k === "subroutes") {
-      slot.subRoutes = env.r;
+      const { routes, refused } = sanitizeRoutes(env.r, authority);
+      if (refused.length > 0) this.#refused(group, slot, refused);
+      slot.subRoutes = routes;
       this.#site.changed();
     } else if (env.k === "subtree") {
-      slot.subTree = env.t as ContainerSnapshot[];
+      slot.subTree = sanitizeSubtree(env.t, authority);
       slot.subTreeAt = performance.now();
     } else if (env.k === "event") {
-      this.#site.emit(env.e as SupervisorEvent);
+      const event = sanitizeEvent(env.e, authority);
+      if (event) this.#site.emit(event);
+      else this.#refused(group, slot, ["a supervision event about a container not below it"]);
     }
+  }
+
+  /**
+   * What the isolate of `slot` may speak for: the children its spec declares (at any depth), the
+   * containers it already announced, and containers it spawned under names nobody else here uses.
+   */
+  #authority(group: Group, slot: Slot, node: string): ChildAuthority {
+    const declared = declaredNames(group.spec.children);
+    const holds = (name: string) => () =>
+      !group.removed && slot.subRoutes !== null && name in slot.subRoutes;
+    return {
+      node,
+      self: group.spec.name,
+      may: (name) =>
+        name !== group.spec.name &&
+        (declared.has(name) || this.#site.claims.claim(name, slot, holds(name), this.#site.taken)),
+    };
+  }
+
+  /** What a child reported and was refused (it ran container code: it may be hostile). */
+  #refused(group: Group, slot: Slot, what: readonly string[]): void {
+    const text = `${what.slice(0, 5).join("; ")}${
+      what.length > 5 ? `; and ${what.length - 5} more` : ""
+    }`;
+    const instance = this.#id(group, slot);
+    if (this.#site.violation) this.#site.violation(group.spec.name, instance, text);
+    else this.#site.log("warn", `dropped from ${instance}: ${text}`, instance);
   }
 
   /**

@@ -30,6 +30,7 @@ import type {
 import { assertWithinHost } from "./_grant.ts";
 import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
+import { containerOf, declaredNames, NameClaims, within } from "./_trust.ts";
 import {
   type ContainerSnapshot,
   Supervisor,
@@ -168,6 +169,8 @@ export class Runtime {
   readonly #hub: Node;
   readonly #root: Supervisor;
   readonly #handles = new Map<string, InstanceHandle>();
+  /** Envelopes dropped per container because its isolate had no right to send them. */
+  readonly #violations = new Map<string, number>();
   /** Every handle not yet gone, old incarnations still cleaning up included. */
   readonly #live = new Set<InstanceHandle>();
   readonly #leaked: { container: string; instance: string; at: number }[] = [];
@@ -200,7 +203,9 @@ export class Runtime {
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#hub = new Node("host", {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
-      onLog: (level, message, source) => this.#log(level, message, source),
+      onLog: (level, message, source, from) =>
+        this.#log(level, message, this.#speaker(from, source)),
+      onViolation: (from, what) => this.#violation(from, what),
     }, { hub: true });
     for (const [type, listener] of Object.entries(options.on ?? {})) {
       if (!listener) continue;
@@ -234,6 +239,10 @@ export class Runtime {
       },
       sourceReads: (spec) => nestedWorkerSources(spec, sources),
       validate: (name, input, parent) => this.#validateSpawn(name, input, parent),
+      violation: (container, instance, what) => this.#violated(container, instance, what),
+      claims: new NameClaims(),
+      taken: (name) =>
+        name in this.#hub.routes || declaredNames(this.#topology.containers).has(name),
       baseUrl: this.#baseUrl,
     };
   }
@@ -675,7 +684,47 @@ export class Runtime {
     return containerMetrics(
       this.#root.snapshot(),
       metricsBook(this.#hub).collect(this.#hub.heldCounts()),
+      this.#violations,
     );
+  }
+
+  /**
+   * Who a log line from node `from` is by: the instance it names when that node may speak for it
+   * (its own, or one below it), else that node's own instance — a container cannot put words in
+   * another's mouth (nor, on an agent, send lines to another root).
+   */
+  #speaker(from: string, source: string): string {
+    if (from === this.#hub.id) return source;
+    const handle = this.#handles.get(from);
+    if (!handle) return `node ${from}`;
+    if (source === handle.instance) return source;
+    const container = containerOf(source);
+    const entry = container !== null ? this.#hub.routes[container] : undefined;
+    const below = (i: { i: string; n: string }) => i.i === source && within(i.n, from);
+    if (entry && (entry.instances.some(below) || entry.x?.some(below))) return source;
+    return handle.instance;
+  }
+
+  /** Node `from` sent something it had no right to: count it against its container, log it. */
+  #violation(from: string, what: string): void {
+    const handle = this.#handles.get(from.split("/")[0]);
+    this.#violated(handle?.container ?? from, handle?.instance ?? `node ${from}`, what);
+  }
+
+  /** Counts a violation against `container` and logs it (bounded: it may be a flood). */
+  #violated(container: string, instance: string, what: string): void {
+    const n = (this.#violations.get(container) ?? 0) + 1;
+    this.#violations.set(container, n);
+    // A hostile container could flood the log: the first few, then one line per thousand.
+    if (n <= 5 || n % 1000 === 0) {
+      this.#log(
+        "warn",
+        `dropped from ${instance} (it speaks only for itself): ${what}${
+          n > 5 ? ` (${n} dropped so far)` : ""
+        }`,
+        instance.startsWith("node ") ? "runtime" : instance,
+      );
+    }
   }
 
   /** Remote containers as the tree shows them: on their agent, with the instances it routes. */

@@ -192,16 +192,17 @@ export class StreamLink extends BatchingLink {
       const e = {
         name: "FrameError",
         message: `request "${env.t}" not sent: ${what}`,
-        kind: "frame",
+        kind: "frame" as const,
       };
       queueMicrotask(() => {
-        if (!this.isClosed) this.deliver([{ k: "err", i: env.i, d: env.s, e } as Envelope]);
+        if (!this.isClosed) this.deliver([{ k: "err", i: env.i, d: env.s, f: env.to, e }]);
       });
     } else if (env.k === "res") {
       this.#waiting.push({
         k: "err",
         i: env.i,
         d: env.d,
+        f: env.f,
         e: { name: "FrameError", message: `reply not sent: ${what}`, kind: "frame" },
       });
     } else this.onOversize(env, size);

@@ -102,6 +102,7 @@ async function one(client: ManagementClient, name: string, io: Io): Promise<numb
       ["handler p50 / p99", `${ms(m.handlerP50Ms)} / ${ms(m.handlerP99Ms)}`],
       ["queue depth", String(m.queueDepth)],
       ["memory", m.memoryBytes === null ? "-" : `${(m.memoryBytes / 2 ** 20).toFixed(1)} MiB`],
+      ...(m.violations > 0 ? [["violations (dropped)", String(m.violations)]] : []),
     ].map(([k, v]) => [io.out.dim(k), v])));
   }
   const uptime = Math.max(0, ...body.container.instances.map((i) => i.uptime));

@@ -16,6 +16,7 @@ const api: ContainerMetrics = {
   handlerP99Ms: 21.247,
   queueDepth: 3,
   memoryBytes: null,
+  violations: 0,
 };
 const billing: ContainerMetrics = {
   container: "billing",
@@ -30,6 +31,7 @@ const billing: ContainerMetrics = {
   handlerP99Ms: null,
   queueDepth: 0,
   memoryBytes: 52_428_800,
+  violations: 0,
 };
 
 /** A sample line: name, optional labels with escaped values, a value (spec 0.0.4). */

@@ -112,6 +112,7 @@ Deno.test("StreamLink: a request too large for a frame is answered with a FrameE
     k: "err",
     i: 7,
     d: "h",
+    f: "x#0.1",
     e: {
       name: "FrameError",
       kind: "frame",
@@ -129,7 +130,7 @@ Deno.test("StreamLink: a reply too large becomes an error reply; another envelop
   b.onEnvelope = (env) => atB.push(env);
   const dropped: string[] = [];
   a.onOversize = (env, size) => dropped.push(`${env.k} ${size}`);
-  a.send({ k: "res", i: 3, d: "p1", b: "y".repeat(70_000) });
+  a.send({ k: "res", i: 3, d: "p1", f: "x#0.1", b: "y".repeat(70_000) });
   a.send({ k: "pub", t: "news", b: "z".repeat(70_000) });
   a.send({ k: "pub", t: "news", b: "fits" });
   while (atB.length < 2) await new Promise((r) => setTimeout(r, 1));
@@ -139,10 +140,11 @@ Deno.test("StreamLink: a reply too large becomes an error reply; another envelop
       k: "err",
       i: 3,
       d: "p1",
+      f: "x#0.1",
       e: {
         name: "FrameError",
         kind: "frame",
-        message: "reply not sent: 70022 bytes exceed the link's maximum frame of 65536 bytes",
+        message: "reply not sent: 70030 bytes exceed the link's maximum frame of 65536 bytes",
       },
     },
   ]);
