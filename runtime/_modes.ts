@@ -67,6 +67,8 @@ export interface InstanceHandle extends FigureSource {
   kill(reason: ExitReason): void;
   /** Settles once the instance is gone for good: isolate ended, pipes closed, cleanup over. */
   readonly gone: Promise<void>;
+  /** The OS process id of a process instance while it lives (`undefined` in other modes). */
+  readonly pid?: number;
   /** Heartbeat: sends a ping; returns ms since the last sign of life (0 for inline). */
   heartbeat(now: number): number;
   /** Handles a control envelope from its node. */
@@ -474,6 +476,11 @@ const toldStdio = new WeakSet<Node>();
 class ProcessHandle extends IsolateHandle {
   #child: Deno.ChildProcess | null = null;
   readonly #stderrTail: string[] = [];
+
+  /** Its OS process id while the process lives. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
 
   protected spawn(entry: string): Link {
     const { spec, hub } = this.launch;

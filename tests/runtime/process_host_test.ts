@@ -2,7 +2,7 @@
 // starting one (stdin/stdout fallback, or a typed refusal naming the missing flag), and a
 // container resolves its imports the same as a process as it does as a worker.
 import assert from "node:assert/strict";
-import { alive, FIXTURES } from "../_helpers.ts";
+import { alive, FIXTURES, withRuntime } from "../_helpers.ts";
 
 /** The flags of the host in the issue: everything but an unscoped --allow-net. */
 const RESTRICTED = [
@@ -164,5 +164,25 @@ Deno.test("a host whose config does not map an import fails to start the contain
   assert.deepEqual(await resolved(["-A", "--config", "deno.json"], repo), {
     worker: { app: failed, own: failed },
     process: { app: failed, own: failed },
+  });
+});
+
+Deno.test("rt.tree() shows the OS pid of each live process instance, and none for a worker or inline one", async () => {
+  await withRuntime({
+    containers: {
+      p: { module: "./member.ts", mode: "process", replicas: 2 },
+      w: { module: "./member.ts", mode: "worker" },
+      i: { module: "./member.ts", mode: "inline" },
+    },
+  }, async (rt) => {
+    const pids = (name: string) =>
+      rt.tree().containers.find((c) => c.name === name)!.instances.map((i) => i.pid);
+    const reported = new Set([
+      await rt.ref("p").request("pid"),
+      await rt.ref("p").request("pid"),
+    ]);
+    assert.deepEqual(new Set(pids("p")), reported);
+    assert.deepEqual(pids("w"), [undefined]);
+    assert.deepEqual(pids("i"), [undefined]);
   });
 });
