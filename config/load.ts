@@ -195,6 +195,11 @@ export async function moduleProblem(module: string, baseUrl: string): Promise<st
   if (!module.startsWith("file:")) return undefined;
   const base = decodeURIComponent(new URL(".", baseUrl).pathname);
   const file = decodeURIComponent(new URL(module).pathname);
+  // A host without read access cannot check (and asking would prompt on a terminal); Deno's loader,
+  // which needs no read access, still reports a missing module when it starts.
+  if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") {
+    return undefined;
+  }
   let problem: string;
   try {
     if ((await Deno.stat(file)).isFile) return undefined;

@@ -58,3 +58,28 @@ export function assertWithinHost(container: string, grant: Permissions): void {
     }
   }
 }
+
+/**
+ * Throws {@linkcode PermissionEscalationError} unless this process may start a Deno subprocess:
+ * `mode: process` runs the Deno executable, which takes `run` access to it (there is no fallback
+ * without it). The error names the container and the flag to add.
+ *
+ * @param container The process container about to start.
+ */
+export function assertCanRunProcess(container: string): void {
+  const deno = Deno.execPath();
+  let granted = false;
+  try {
+    granted = Deno.permissions.querySync({ name: "run", command: deno }).state === "granted";
+  } catch {
+    // an unusable descriptor is no grant
+  }
+  if (granted) return;
+  throw new PermissionEscalationError(
+    container,
+    "run",
+    deno,
+    `mode: process starts a Deno subprocess, which this host may not: start the host with ` +
+      `--allow-run (or --allow-run=${deno}), or give the container mode: worker`,
+  );
+}

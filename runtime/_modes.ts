@@ -11,7 +11,9 @@ import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/e
 import { errorToWire, RemoteError, TopologyError } from "../protocol/errors.ts";
 import { PortLink } from "../transports/port_link.ts";
 import { StreamLink } from "../transports/stream_link.ts";
-import { listenForProcess, processChannel } from "./_process_link.ts";
+import { openProcessLink } from "./_process_link.ts";
+import { hostResolutionFlags } from "./_host_config.ts";
+import { assertCanRunProcess, assertWithinHost } from "./_grant.ts";
 import type { Link } from "../transports/link.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
@@ -70,6 +72,8 @@ export interface InstanceHandle extends FigureSource {
   kill(reason: ExitReason): void;
   /** Settles once the instance is gone for good: isolate ended, pipes closed, cleanup over. */
   readonly gone: Promise<void>;
+  /** The OS process id of a process instance while it lives (`undefined` in other modes). */
+  readonly pid?: number;
   /** Heartbeat: sends a ping; returns ms since the last sign of life (0 for inline). */
   heartbeat(now: number): number;
   /** Handles a control envelope from its node. */
@@ -491,30 +495,6 @@ export class WorkerHandle extends IsolateHandle {
   }
 }
 
-/**
- * The deno.json governing a local module (nearest one up its folders): a `data:` entry has no
- * folder of its own, so the subprocess is told which import map and npm settings apply.
- */
-function configFlag(module: string): string[] {
-  if (!module.startsWith("file:")) return [];
-  let dir = new URL(".", module);
-  while (true) {
-    for (const name of ["deno.json", "deno.jsonc"]) {
-      try {
-        const candidate = new URL(name, dir);
-        if (Deno.statSync(candidate).isFile) {
-          return ["--config", decodeURIComponent(candidate.pathname)];
-        }
-      } catch {
-        // not here
-      }
-    }
-    const parent = new URL("..", dir);
-    if (parent.href === dir.href) return [];
-    dir = parent;
-  }
-}
-
 /** A grant plus read access to extra files (the sources of nested workers). */
 function withReads(grant: Permissions, reads: string[] | undefined): Permissions {
   if (!reads || reads.length === 0 || grant.read === true) return grant;
@@ -523,22 +503,44 @@ function withReads(grant: Permissions, reads: string[] | undefined): Permissions
 
 // ---- process -----------------------------------------------------------------------------------
 
+/** Runtimes (by hub) already told that their process containers link over stdin/stdout. */
+const toldStdio = new WeakSet<Node>();
+
 /** An instance in a Deno subprocess run with exactly its grant's `--allow-*` flags (a hard sandbox). */
 class ProcessHandle extends IsolateHandle {
   #child: Deno.ChildProcess | null = null;
   readonly #stderrTail: string[] = [];
 
+  /** Its OS process id while the process lives. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   protected spawn(entry: string): Link {
+    const { spec, hub } = this.launch;
+    // Refused before anything starts, on every path (start, spawn, scale, restart, placement):
+    // Deno checks a Worker's grant against its host, but nothing checks a subprocess's flags.
+    assertCanRunProcess(spec.name);
+    assertWithinHost(spec.name, spec.permissions);
     // The host's link to the process: a unix socket it connects back to, else stdin/stdout.
-    const socket = processChannel() === "unix" ? listenForProcess() : null;
-    const grant = withReads(this.launch.spec.permissions, this.launch.reads);
+    const { socket, fallback } = openProcessLink();
+    if (fallback && !toldStdio.has(hub)) {
+      toldStdio.add(hub);
+      this.launch.log(
+        "info",
+        `process containers link over stdin/stdout, not the faster unix socket: ${fallback}; ` +
+          `KRAKEN_PROCESS_LINK=stdio chooses stdio without this note`,
+        "runtime",
+      );
+    }
+    const grant = withReads(spec.permissions, this.launch.reads);
     const command = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "--no-prompt",
-        "--no-lock",
+        // Resolved as the host resolves, as a worker would be (see _host_config.ts).
+        ...hostResolutionFlags(),
         "--unstable-worker-options",
-        ...configFlag(this.launch.spec.module),
         ...toProcessFlags(socket ? socket.grant(grant) : grant),
         entry,
         ...(socket?.args ?? []),
@@ -634,8 +636,11 @@ class ProcessHandle extends IsolateHandle {
  */
 function residentBytes(pid: number): number | null {
   if (Deno.build.os !== "linux") return null;
+  const path = `/proc/${pid}/status`;
+  // Asked first: reading without the permission would prompt on a terminal, every heartbeat.
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return null;
   try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const status = Deno.readTextFileSync(path);
     const kb = /^VmRSS:\s*(\d+)\s*kB/m.exec(status);
     return kb ? Number(kb[1]) * 1024 : null;
   } catch {

@@ -7,8 +7,10 @@
  * requests with 100 in flight, so it is the default. It costs the sandbox three flags scoped to
  * one path (`--allow-read`, `--allow-write` and `--allow-net=unix:` of the socket), in a folder
  * only this user can enter; the host accepts one connection that proves a one-time token, then
- * removes the socket file. Where the host may not listen on a unix socket (a host without those
- * permissions, or Windows) or `KRAKEN_PROCESS_LINK=stdio` is set, the link is stdin/stdout, which
+ * removes the socket file. The host itself needs `--allow-write` of /tmp, and `--allow-read`,
+ * `--allow-write` and an unscoped `--allow-net` to listen (Deno scopes a unix socket by its exact
+ * path, new for each process). Where it may not (permissions are asked first, so nothing prompts
+ * or throws), on Windows, or with `KRAKEN_PROCESS_LINK=stdio`, the link is stdin/stdout, which
  * needs no permission at all. Either way, the link's end is the host's death for the process.
  *
  * @module
@@ -16,17 +18,31 @@
 import type { Permissions } from "../config/permissions.ts";
 import { StreamLink } from "../transports/stream_link.ts";
 
-/** Which channel process containers use. */
-export type ProcessChannel = "unix" | "stdio";
-
 /** How long a process has to connect back, ms (module loading included). */
 const CONNECT_TIMEOUT = 60_000;
 
-let socketDir: string | null | undefined;
+let socketDir: { dir: string } | { why: string } | undefined;
 
-/** A folder for the sockets, private to this user, removed when the host exits; `null` if none. */
-function privateDir(): string | null {
+/** Whether this process holds `descriptor`, asked without ever prompting. */
+function holds(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A folder for the sockets, private to this user, removed when the host exits; or why there is
+ * none. Permissions are asked first: an operation without one would prompt on a terminal.
+ */
+function privateDir(): { dir: string } | { why: string } {
   if (socketDir !== undefined) return socketDir;
+  if (!holds({ name: "write", path: "/tmp" })) {
+    return socketDir = {
+      why: "this host may not create its socket folder in /tmp (--allow-write)",
+    };
+  }
   try {
     // Short: a socket path must fit in 107 bytes.
     const dir = Deno.makeTempDirSync({ dir: "/tmp", prefix: "kraken-" });
@@ -38,22 +54,53 @@ function privateDir(): string | null {
         // gone already
       }
     });
-    socketDir = dir;
-  } catch {
-    socketDir = null;
+    socketDir = { dir };
+  } catch (error) {
+    socketDir = { why: `its socket folder could not be made: ${(error as Error).message}` };
   }
   return socketDir;
 }
 
-/** The channel to use for the next process: unix when this host may listen on one. */
-export function processChannel(): ProcessChannel {
-  if (Deno.build.os === "windows") return "stdio";
-  try {
-    if (Deno.env.get("KRAKEN_PROCESS_LINK") === "stdio") return "stdio";
-  } catch {
-    // no env permission: the default
+/** Whether `KRAKEN_PROCESS_LINK=stdio` chooses stdin/stdout (unreadable: the default). */
+function stdioChosen(): boolean {
+  if (!holds({ name: "env", variable: "KRAKEN_PROCESS_LINK" })) return false;
+  return Deno.env.get("KRAKEN_PROCESS_LINK") === "stdio";
+}
+
+/** The flags this host lacks to listen on a unix socket at `path` (none: it may). */
+function missingFlags(path: string): string[] {
+  const missing: string[] = [];
+  if (!holds({ name: "read", path })) missing.push("--allow-read");
+  if (!holds({ name: "write", path })) missing.push("--allow-write");
+  if (!holds({ name: "net", host: `unix:${path}` })) missing.push("--allow-net");
+  return missing;
+}
+
+/**
+ * The host's link to its next process: a socket listening for it, or stdin/stdout with why
+ * (`fallback`: `null` when stdio was chosen — Windows, `KRAKEN_PROCESS_LINK=stdio` — and the
+ * reason the socket could not be used otherwise). Never throws, never prompts.
+ */
+export function openProcessLink():
+  | { socket: PendingProcessLink; fallback?: undefined }
+  | { socket: null; fallback: string | null } {
+  if (Deno.build.os === "windows" || stdioChosen()) return { socket: null, fallback: null };
+  const dir = privateDir();
+  if ("why" in dir) return { socket: null, fallback: dir.why };
+  const path = socketPath(dir.dir);
+  const missing = missingFlags(path);
+  if (missing.length > 0) {
+    const why = missing.includes("--allow-net")
+      ? ` (Deno scopes net access to a unix socket by its exact path, new for each process, so ` +
+        `only an unscoped --allow-net covers it)`
+      : "";
+    return { socket: null, fallback: `this host lacks ${missing.join(", ")} for it${why}` };
   }
-  return privateDir() === null ? "stdio" : "unix";
+  try {
+    return { socket: listenAt(path) };
+  } catch (error) {
+    return { socket: null, fallback: `listening on ${path} failed: ${(error as Error).message}` };
+  }
 }
 
 /** The host's side of a unix-socket process link, before the process has connected. */
@@ -70,11 +117,18 @@ export interface PendingProcessLink {
   abandon(): void;
 }
 
-/** Listens for one process on a fresh socket in the private folder. */
+/** Listens for one process on a fresh socket in the private folder; throws when it cannot. */
 export function listenForProcess(): PendingProcessLink {
   const dir = privateDir();
-  if (dir === null) throw new Error("no private folder for process sockets");
-  const path = `${dir}/${crypto.randomUUID().slice(0, 13)}.sock`;
+  if ("why" in dir) throw new Error(`no private folder for process sockets: ${dir.why}`);
+  return listenAt(socketPath(dir.dir));
+}
+
+function socketPath(dir: string): string {
+  return `${dir}/${crypto.randomUUID().slice(0, 13)}.sock`;
+}
+
+function listenAt(path: string): PendingProcessLink {
   const token = Array.from(
     crypto.getRandomValues(new Uint8Array(16)),
     (b) => b.toString(16).padStart(2, "0"),

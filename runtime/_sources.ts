@@ -8,6 +8,7 @@
  * @module
  */
 import type { ContainerSpec } from "../config/topology.ts";
+import { hostConfigFlags } from "./_host_config.ts";
 
 const PACKAGE = new URL("../", import.meta.url);
 const FOLDERS = ["runtime", "protocol", "transports", "supervisor", "config"];
@@ -49,8 +50,14 @@ function moduleFiles(module: string, cache: Map<string, string[]>): string[] {
   if (!module.startsWith("file:")) return [];
   let files: string[] = [];
   try {
-    const out = new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", "--no-lock", module],
+    // Asked first: running Deno without the permission would prompt on a terminal.
+    const deno = Deno.execPath();
+    if (Deno.permissions.querySync({ name: "run", command: deno }).state !== "granted") {
+      throw new Error("no run permission");
+    }
+    // Resolved with the host's config, as the nested worker will resolve it.
+    const out = new Deno.Command(deno, {
+      args: ["info", "--json", ...hostConfigFlags(), "--no-lock", module],
       stdout: "piped",
       stderr: "null",
       env: { NO_COLOR: "1" },

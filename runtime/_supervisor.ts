@@ -66,6 +66,8 @@ export interface InstanceSnapshot {
   restarts: number;
   /** Milliseconds since it last started (0 when not running). */
   uptime: number;
+  /** The OS process id of a `process` instance while its process lives. */
+  pid?: number;
   /** Why it last ended, if it has. */
   lastExit?: ExitReason;
 }
@@ -550,6 +552,7 @@ export class Supervisor {
         node: slot.handle?.node ?? "-",
         restarts: slot.restarts,
         uptime: slot.state === "running" ? Math.round(now - slot.startedAt) : 0,
+        ...(slot.handle?.pid !== undefined ? { pid: slot.handle.pid } : {}),
         ...(slot.lastExit ? { lastExit: slot.lastExit } : {}),
       }));
       const snapshot: ContainerSnapshot = {

@@ -27,7 +27,7 @@ import type {
   SpawnOptions,
   StopMode,
 } from "./container.ts";
-import { assertWithinHost } from "./_grant.ts";
+import { assertCanRunProcess, assertWithinHost } from "./_grant.ts";
 import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
 import { containerOf, declaredNames, NameClaims, within } from "./_trust.ts";
@@ -255,7 +255,8 @@ export class Runtime {
    * @param options Logging and base URL.
    * @returns The running runtime.
    * @throws {TopologyError} Invalid topology or a module that cannot be loaded.
-   * @throws {PermissionEscalationError} A container asks for more than this process has.
+   * @throws {PermissionEscalationError} A container asks for more than this process has, or is a
+   *   `mode: process` container while this process may not run Deno (no `--allow-run`).
    */
   static async start(
     topology: string | URL | TopologyInput,
@@ -395,7 +396,8 @@ export class Runtime {
    * ```
    * @throws {Error} When a container of that name exists and `replace` is not set.
    * @throws {TopologyError} A bad spec (named by key).
-   * @throws {PermissionEscalationError} A grant wider than this process's.
+   * @throws {PermissionEscalationError} A grant wider than this process's, or `mode: process`
+   *   without `--allow-run`.
    */
   async spawn(
     name: string,
@@ -462,6 +464,7 @@ export class Runtime {
    * ```ts ignore
    * await rt.scale("greeter", 4);
    * ```
+   * @throws {PermissionEscalationError} A new process replica this process may no longer start.
    */
   async scale(name: string, replicas: number): Promise<void> {
     this.#assertRunning();
@@ -470,7 +473,13 @@ export class Runtime {
     }
     const remote = this.#remoteSpec(name);
     if (remote) await this.#placement!.update({ ...remote, replicas });
-    else await this.#owner(name).scale(name, replicas);
+    else {
+      const owner = this.#owner(name);
+      // Refused before the group changes: permissions may have been revoked since it started.
+      const spec = owner.specs().find((s) => s.name === name);
+      if (spec) assertStartableHere(spec);
+      await owner.scale(name, replicas);
+    }
     this.#refreshTopology();
   }
 
@@ -488,7 +497,8 @@ export class Runtime {
    * @param options `dryRun`: only plan.
    * @returns The plan (applied, unless `dryRun`).
    * @throws {TopologyError} An invalid topology (nothing is applied).
-   * @throws {PermissionEscalationError} A grant wider than this process's (nothing is applied).
+   * @throws {PermissionEscalationError} A grant wider than this process's, or `mode: process`
+   *   without `--allow-run` (nothing is applied).
    * @example
    * ```ts ignore
    * import { formatPlan } from "jsr:@kraken/kraken";
@@ -814,7 +824,7 @@ export class Runtime {
       parent: parent ?? undefined,
       hosts: this.#topology.hosts,
     });
-    if (!parent || parent.mode === "inline") assertWithinHost(name, spec.permissions);
+    if (!parent || parent.mode === "inline") assertStartableHere(spec);
     return spec;
   }
 
@@ -987,14 +997,23 @@ export class Runtime {
   }
 }
 
-/** Refuses a grant wider than this process's, for every container the host itself starts. */
+/**
+ * Refuses a grant wider than this process's, and a process container this process may not start,
+ * for every container the host itself starts.
+ */
 function assertGrantsWithinHost(specs: readonly ContainerSpec[], hostSide: boolean): void {
   for (const spec of specs) {
     // Children of an inline container start from the host; deeper ones are checked against
     // their parent's grant when the topology is validated.
-    if (hostSide) assertWithinHost(spec.name, spec.permissions);
+    if (hostSide) assertStartableHere(spec);
     assertGrantsWithinHost(spec.children, hostSide && spec.mode === "inline");
   }
+}
+
+/** What this process must hold to start `spec` itself: its grant, and Deno for a process. */
+function assertStartableHere(spec: ContainerSpec): void {
+  assertWithinHost(spec.name, spec.permissions);
+  if (spec.mode === "process") assertCanRunProcess(spec.name);
 }
 
 /** Whether two specs differ at most in their replica count (a scale, not a replacement). */

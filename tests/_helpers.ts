@@ -1,5 +1,11 @@
 // Shared test helpers: quiet runtimes that are always shut down, and waiting for events.
-import { Runtime, type RuntimeEvents, type RuntimeOptions, type TopologyInput } from "../mod.ts";
+import {
+  type ContainerSnapshot,
+  Runtime,
+  type RuntimeEvents,
+  type RuntimeOptions,
+  type TopologyInput,
+} from "../mod.ts";
 
 export const FIXTURES = new URL("./fixtures/", import.meta.url);
 export const MODES = ["inline", "worker", "process"] as const;
@@ -52,6 +58,49 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Process `pid` as one identity, `pid:start time` (from `/proc/<pid>/stat`), or `null` when it is
+ * gone or a zombie: a pid reused by another process later has another identity.
+ */
+export function processIdentity(pid: number): string | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields[0] is the state (field 3 of stat), so the start time (field 22) is fields[19].
+    return fields[0] === "Z" ? null : `${pid}:${fields[19]}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Records the processes a runtime starts (every incarnation, from the pids `rt.tree()` shows
+ * when each instance starts) and tells which of them still run: a no-orphan check that looks at
+ * its own runtime's processes only, not at every child of the test process (under `--parallel`
+ * those include other test files' subprocesses).
+ */
+export function processWatch(rt: Runtime): { seen: Set<string>; left: () => string[] } {
+  const seen = new Set<string>();
+  const note = () => {
+    const walk = (containers: ContainerSnapshot[]) => {
+      for (const c of containers) {
+        for (const i of c.instances) {
+          const id = i.pid === undefined ? null : processIdentity(i.pid);
+          if (id) seen.add(id);
+        }
+        walk(c.children ?? []);
+      }
+    };
+    walk(rt.tree().containers);
+  };
+  note();
+  rt.on("start", note);
+  return {
+    seen,
+    left: () => [...seen].filter((id) => processIdentity(Number(id.split(":")[0])) === id),
+  };
 }
 
 /** Pids of the processes whose parent is `ppid`. */

@@ -1,8 +1,10 @@
 // Chaos: a steady stream of requests with retries while a random instance is killed every 250 ms
 // for 20 s (SIGKILL of processes, errors and silent exits in workers, errors inline). Every
-// request must be answered, restart counts must agree, and nothing may be left running.
+// request must be answered, restart counts must agree, and none of the runtime's processes may be
+// left running (its own: under --parallel, other test files' subprocesses are children of this
+// test process too).
 import assert from "node:assert/strict";
-import { childrenOf, waitUntil, withRuntime } from "../_helpers.ts";
+import { processWatch, waitUntil, withRuntime } from "../_helpers.ts";
 
 const DURATION = 20_000;
 const KILL_EVERY = 250;
@@ -14,6 +16,7 @@ Deno.test("chaos: random kills every 250 ms for 20 s; every request is answered,
   let kills = 0;
   const latencies: number[] = [];
   const failures: string[] = [];
+  let processes: ReturnType<typeof processWatch> | undefined;
   await withRuntime({
     supervisor: { intensity: 1000, period: "10s", backoff: { min: 1, max: 20 } },
     containers: {
@@ -22,6 +25,7 @@ Deno.test("chaos: random kills every 250 ms for 20 s; every request is answered,
       i: { module: "./member.ts", mode: "inline" },
     },
   }, async (rt) => {
+    processes = processWatch(rt);
     rt.on("exit", () => exits++);
     rt.on("restart", () => restarts++);
     const end = performance.now() + DURATION;
@@ -85,6 +89,17 @@ Deno.test("chaos: random kills every 250 ms for 20 s; every request is answered,
     assert.equal(restarts, exits, "every exit was followed by exactly one restart");
     assert.ok(exits >= kills * 0.9, `${exits} exits for ${kills} kills`);
     assert.ok(latencies.length > 1000);
+    assert.equal(processes!.left().length, 2, "the watch sees the 2 live processes");
   });
-  assert.deepEqual(childrenOf(Deno.pid), [], "no process left after shutdown");
+  // Another test file's subprocess, as under --parallel: a child of this test process that is
+  // none of the runtime's business.
+  const bystander = new Deno.Command("sleep", { args: ["60"], stdout: "null", stderr: "null" })
+    .spawn();
+  try {
+    assert.ok(processes!.seen.size > 2, `only ${processes!.seen.size} processes seen`);
+    assert.deepEqual(processes!.left(), [], "no process of the runtime left after shutdown");
+  } finally {
+    bystander.kill("SIGKILL");
+    await bystander.status;
+  }
 });
