@@ -89,7 +89,8 @@ export class ContainerInstance implements Context, HostedInstance {
   readonly #abort = new AbortController();
   readonly #stopHooks: ((reason: ExitReason) => unknown)[] = [];
   readonly #unsubscribes = new Set<() => void>();
-  readonly #seen = new Map<string, Envelope | null>();
+  /** Retriable requests seen (`sender:id`), with their reply once there is one. */
+  readonly #seen = new Map<string, Extract<Envelope, { k: "res" | "err" }> | null>();
   #handlers = new Map<string, Handler>();
   #state: "starting" | "running" | "stopping" | "stopped" = "starting";
   /** What it counts; its `inflight` is also what a graceful stop waits for. */
@@ -243,8 +244,11 @@ export class ContainerInstance implements Context, HostedInstance {
       // A retried request: run the handler once, answer duplicates from the stored reply.
       const key = `${env.s}:${env.i}`;
       if (this.#seen.has(key)) {
+        // Sent like any reply, toward the requester's node (through the hub and over any peer
+        // link or NATS): the first one may have been lost on that very way.
         const stored = this.#seen.get(key);
-        if (stored) this.#node.receive(stored, this.#node.id);
+        if (stored?.k === "res") this.#node.reply(env, stored.b);
+        else if (stored?.k === "err") this.#node.replyError(env, stored.e);
         return;
       }
       this.#seen.set(key, null);
@@ -315,7 +319,10 @@ export class ContainerInstance implements Context, HostedInstance {
     this.fail(error);
   }
 
-  #remember(request: { s: string; i: number }, reply: Envelope): void {
+  #remember(
+    request: { s: string; i: number },
+    reply: Extract<Envelope, { k: "res" | "err" }>,
+  ): void {
     const key = `${request.s}:${request.i}`;
     if (this.#seen.has(key)) this.#seen.set(key, reply);
   }
