@@ -252,6 +252,7 @@ export class MsgpackEncoder {
 
   #date(d: Date): void {
     const ms = d.getTime();
+    if (Number.isNaN(ms)) throw new FrameError("cannot encode an invalid Date");
     const sec = Math.floor(ms / 1000);
     const nsec = (ms - sec * 1000) * 1e6;
     this.#ensure(15);
@@ -315,19 +316,96 @@ export class MsgpackEncoder {
 }
 
 /**
+ * Stands, in a value decoded with `lenient`, for a part that could not be decoded: its bytes were
+ * skipped, the rest of the value is intact. Whoever checks the value refuses it with `reason`
+ * (a request whose body holds one can still be answered: its id and sender were readable).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeMsgpack, Malformed } from "./msgpack.ts";
+ * // [1, ext type 5 of 1 byte]
+ * const value = decodeMsgpack(new Uint8Array([0x92, 0x01, 0xd4, 0x05, 0x00]), { lenient: true });
+ * assert.ok((value as unknown[])[1] instanceof Malformed);
+ * assert.equal((value as Malformed[])[1].reason, "msgpack extension type 5 is not supported");
+ * ```
+ */
+export class Malformed {
+  /** Why the part could not be decoded, e.g. `msgpack extension type 5 is not supported`. */
+  readonly reason: string;
+  /** Whether it was skipped for sitting too deep (its bytes may be valid msgpack). */
+  readonly tooDeep: boolean;
+  /**
+   * @param reason Why the part could not be decoded.
+   * @param tooDeep Whether it was skipped for sitting too deep.
+   */
+  constructor(reason: string, tooDeep = false) {
+    this.reason = reason;
+    this.tooDeep = tooDeep;
+  }
+}
+
+/** Options of {@linkcode decodeMsgpack}. */
+export interface DecodeOptions {
+  /**
+   * Turn each undecodable part whose extent is known (an unsupported extension, invalid UTF-8, a
+   * map key that is not a string, a timestamp out of range, nesting deeper than 100 levels) into
+   * a {@linkcode Malformed} instead of failing the whole value. Input whose extent cannot be
+   * known (a byte no msgpack value starts with, truncation) still throws.
+   */
+  lenient?: boolean;
+}
+
+/**
  * Decodes one msgpack value that fills `bytes` exactly.
  *
  * @param bytes The encoded value.
+ * @param options `lenient`: mark undecodable parts instead of throwing (see {@linkcode Malformed}).
  * @returns The value.
- * @throws {FrameError} On malformed input, trailing bytes or nesting deeper than 100 levels.
+ * @throws {FrameError} On malformed input, trailing bytes or nesting deeper than 100 levels
+ *   (with `lenient`, only where the extent of the bad part cannot be known).
  */
-export function decodeMsgpack(bytes: Uint8Array): unknown {
-  const reader = new Reader(bytes);
+export function decodeMsgpack(bytes: Uint8Array, options: DecodeOptions = {}): unknown {
+  if (options.lenient) return decodeLenient(bytes).value;
+  const reader = new Reader(bytes, false, MAX_DEPTH + 1);
   const value = reader.read(0);
   if (reader.pos !== bytes.length) {
     throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
   }
   return value;
+}
+
+/**
+ * Decodes one msgpack value leniently (see {@linkcode DecodeOptions.lenient}) and says how many
+ * parts were marked {@linkcode Malformed}: a value with none holds only what msgpack's wire types
+ * decode to (null, booleans, numbers, strings, byte arrays, valid dates, arrays, plain objects),
+ * as a tree, with no array, map, byte array or date at `depth` or deeper.
+ *
+ * @param bytes The encoded value.
+ * @param depth Arrays, maps, byte arrays and extensions from this depth down are skipped and
+ *   marked too deep (default: deeper than 100 levels).
+ * @returns The value, and the number of parts marked.
+ * @throws {FrameError} Where the extent of a bad part cannot be known, or on trailing bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeLenient, MsgpackEncoder } from "./msgpack.ts";
+ * const bytes = new MsgpackEncoder().encode([1, [[2]]]);
+ * assert.deepEqual(decodeLenient(bytes), { value: [1, [[2]]], marked: 0 });
+ * assert.equal(decodeLenient(bytes, 2).marked, 1); // [2] sits at depth 2
+ * ```
+ */
+export function decodeLenient(
+  bytes: Uint8Array,
+  depth: number = MAX_DEPTH + 1,
+): { value: unknown; marked: number } {
+  const reader = new Reader(bytes, true, Math.min(depth, MAX_DEPTH + 1));
+  const value = reader.read(0);
+  if (reader.pos !== bytes.length) {
+    throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
+  }
+  return { value, marked: reader.marked };
 }
 
 // Decoding strings dominates reading an envelope: keys, kinds, ids and topics are short ASCII
@@ -380,13 +458,39 @@ function fromCodes(b: Uint8Array, at: number, len: number): string {
   return String.fromCharCode.apply(null, c);
 }
 
+/** Whether byte `b` starts an array, a map, a byte array or an extension. */
+function startsContainer(b: number): boolean {
+  return (b >= 0x80 && b < 0xa0) || (b >= 0xc4 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8) ||
+    (b >= 0xdc && b <= 0xdf);
+}
+
 class Reader {
   pos = 0;
+  /** Parts marked Malformed so far. */
+  marked = 0;
   readonly #b: Uint8Array;
   readonly #v: DataView;
-  constructor(b: Uint8Array) {
+  readonly #lenient: boolean;
+  /** Depth from which a container is too deep. */
+  readonly #deep: number;
+  constructor(b: Uint8Array, lenient: boolean, deep: number) {
     this.#b = b;
     this.#v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.#lenient = lenient;
+    this.#deep = deep;
+  }
+
+  /** A bad part: marked when lenient (its bytes are already consumed), else the whole fails. */
+  #bad(reason: string, tooDeep = false): Malformed {
+    if (!this.#lenient) throw new FrameError(reason);
+    this.marked++;
+    return new Malformed(reason, tooDeep);
+  }
+
+  /** The container starting at `pos`, skipped and marked: it sits too deep. */
+  #tooDeep(): Malformed {
+    if (this.#lenient) this.#skip();
+    return this.#bad(`msgpack nested deeper than ${this.#deep - 1} levels`, true);
   }
 
   #need(n: number): void {
@@ -396,12 +500,15 @@ class Reader {
   }
 
   read(depth: number): unknown {
-    if (depth > MAX_DEPTH) throw new FrameError(`msgpack nested deeper than ${MAX_DEPTH} levels`);
     this.#need(1);
     const b = this.#b[this.pos++];
     if (b < 0x80) return b;
     if (b >= 0xe0) return b - 0x100;
     if (b >= 0xa0 && b < 0xc0) return this.#str(b & 0x1f);
+    if (depth >= this.#deep && startsContainer(b)) {
+      this.pos--;
+      return this.#tooDeep();
+    }
     if (b >= 0x90 && b < 0xa0) return this.#arr(b & 0x0f, depth);
     if (b >= 0x80 && b < 0x90) return this.#map(b & 0x0f, depth);
     const v = this.#v;
@@ -499,7 +606,7 @@ class Reader {
     return size === 1 ? this.#b[at] : size === 2 ? this.#v.getUint16(at) : this.#v.getUint32(at);
   }
 
-  #str(len: number): string {
+  #str(len: number): string | Malformed {
     this.#need(len);
     const at = this.pos;
     this.pos += len;
@@ -510,7 +617,7 @@ class Reader {
     try {
       return textDecoder.decode(this.#b.subarray(at, at + len));
     } catch {
-      throw new FrameError(`msgpack string at offset ${at} is not valid UTF-8`);
+      return this.#bad(`msgpack string at offset ${at} is not valid UTF-8`);
     }
   }
 
@@ -520,28 +627,31 @@ class Reader {
     return this.#b.slice(this.pos - len, this.pos);
   }
 
-  #ext(len: number): Date {
+  #ext(len: number): Date | Malformed {
     this.#need(1 + len);
     const type = this.#v.getInt8(this.pos);
     const at = this.pos + 1;
     this.pos += 1 + len;
-    if (type !== TIMESTAMP_EXT) {
-      throw new FrameError(`msgpack extension type ${type} is not supported`);
-    }
-    if (len === 4) return new Date(this.#v.getUint32(at) * 1000);
-    if (len === 8) {
+    if (type !== TIMESTAMP_EXT) return this.#bad(`msgpack extension type ${type} is not supported`);
+    let ms: number;
+    if (len === 4) ms = this.#v.getUint32(at) * 1000;
+    else if (len === 8) {
       const hi = this.#v.getUint32(at);
       const lo = this.#v.getUint32(at + 4);
       const nsec = hi >>> 2;
       const sec = (hi & 0x3) * 0x100000000 + lo;
-      return new Date(sec * 1000 + Math.floor(nsec / 1e6));
-    }
-    if (len === 12) {
+      ms = sec * 1000 + Math.floor(nsec / 1e6);
+    } else if (len === 12) {
       const nsec = this.#v.getUint32(at);
       const sec = Number(this.#v.getBigInt64(at + 4));
-      return new Date(sec * 1000 + Math.floor(nsec / 1e6));
+      ms = sec * 1000 + Math.floor(nsec / 1e6);
+    } else return this.#bad(`msgpack timestamp of ${len} bytes is not valid`);
+    const date = new Date(ms);
+    // Past ±8.64e15 ms a Date is invalid: one would fail whoever encodes it again.
+    if (Number.isNaN(date.getTime())) {
+      return this.#bad(`msgpack timestamp ${ms} ms is out of range`);
     }
-    throw new FrameError(`msgpack timestamp of ${len} bytes is not valid`);
+    return date;
   }
 
   #arr(len: number, depth: number): unknown[] {
@@ -552,15 +662,19 @@ class Reader {
     return out;
   }
 
-  #map(len: number, depth: number): Record<string, unknown> {
+  #map(len: number, depth: number): Record<string, unknown> | Malformed {
     this.#need(len * 2);
     const out: Record<string, unknown> = {};
+    let bad: string | null = null;
     for (let i = 0; i < len; i++) {
+      const at = this.pos;
       const key = this.read(depth + 1);
-      if (typeof key !== "string") {
-        throw new FrameError(`msgpack map key at offset ${this.pos} is not a string`);
-      }
       const value = this.read(depth + 1);
+      if (typeof key !== "string") {
+        bad ??= `msgpack map key at offset ${at} is not a string`;
+        if (!this.#lenient) throw new FrameError(bad);
+        continue;
+      }
       if (key === "__proto__") {
         Object.defineProperty(out, key, {
           value,
@@ -570,6 +684,113 @@ class Reader {
         });
       } else out[key] = value;
     }
-    return out;
+    return bad === null ? out : new Malformed(bad);
+  }
+
+  /**
+   * Moves past one value without building it, iteratively (no recursion, so no depth limit):
+   * a count of values still to skip grows by each container's item count.
+   */
+  #skip(): void {
+    let left = 1;
+    while (left > 0) {
+      left--;
+      this.#need(1);
+      const b = this.#b[this.pos++];
+      if (b < 0x80 || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
+      if (b >= 0xa0 && b < 0xc0) {
+        this.#pass(b & 0x1f);
+        continue;
+      }
+      if (b >= 0x90 && b < 0xa0) {
+        left += this.#items(b & 0x0f);
+        continue;
+      }
+      if (b >= 0x80 && b < 0x90) {
+        left += this.#items(2 * (b & 0x0f));
+        continue;
+      }
+      switch (b) {
+        case 0xc4:
+        case 0xd9:
+          this.#pass(this.#u(1));
+          break;
+        case 0xc5:
+        case 0xda:
+          this.#pass(this.#u(2));
+          break;
+        case 0xc6:
+        case 0xdb:
+          this.#pass(this.#u(4));
+          break;
+        case 0xc7:
+          this.#pass(1 + this.#u(1));
+          break;
+        case 0xc8:
+          this.#pass(1 + this.#u(2));
+          break;
+        case 0xc9:
+          this.#pass(1 + this.#u(4));
+          break;
+        case 0xcc:
+        case 0xd0:
+          this.#pass(1);
+          break;
+        case 0xcd:
+        case 0xd1:
+        case 0xd4:
+          this.#pass(2);
+          break;
+        case 0xd5:
+          this.#pass(3);
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          this.#pass(4);
+          break;
+        case 0xd6:
+          this.#pass(5);
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          this.#pass(8);
+          break;
+        case 0xd7:
+          this.#pass(9);
+          break;
+        case 0xd8:
+          this.#pass(17);
+          break;
+        case 0xdc:
+          left += this.#items(this.#u(2));
+          break;
+        case 0xdd:
+          left += this.#items(this.#u(4));
+          break;
+        case 0xde:
+          left += this.#items(2 * this.#u(2));
+          break;
+        case 0xdf:
+          left += this.#items(2 * this.#u(4));
+          break;
+        default:
+          throw new FrameError(
+            `msgpack byte 0x${b.toString(16)} at offset ${this.pos - 1} is not valid`,
+          );
+      }
+    }
+  }
+
+  #pass(n: number): void {
+    this.#need(n);
+    this.pos += n;
+  }
+
+  /** A container's item count, refused when the bytes left cannot hold that many. */
+  #items(n: number): number {
+    this.#need(n);
+    return n;
   }
 }

@@ -133,6 +133,13 @@ export interface TreeSnapshot {
   containers: ContainerSnapshot[];
   /** Messages the host relayed between two containers outside it (worker ↔ worker goes direct). */
   relayed: number;
+  /**
+   * Input the host refused at its edges — from its workers and processes, peer runtimes and NATS:
+   * envelopes of a kind, shape or body that breaks the rule (docs/transports.md, "What a link
+   * accepts"), and frames that hold no envelopes. None reached a container; each was logged (at
+   * most one line a second), and a refused request was answered with a `FrameError`.
+   */
+  refused: number;
   /** Peer runtimes of the same application (see `transports:` and `hosts:`). */
   peers: PeerSnapshot[];
   /**
@@ -647,6 +654,7 @@ export class Runtime {
       },
       containers: [...this.#root.snapshot(now), ...this.#remoteSnapshot(now)],
       relayed: this.#hub.relayed,
+      refused: this.#hub.refused,
       peers: [...(this.#federation?.snapshot(now) ?? []), ...(this.#nats?.snapshot(now) ?? [])],
       leaked: this.#leaked.map((l) => ({
         container: l.container,
