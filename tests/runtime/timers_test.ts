@@ -83,8 +83,11 @@ for (const mode of MODES) {
     await withRuntime(ticker(), async (rt) => {
       const started = collect<{ from: string; factoryDone: boolean }>(rt, "started");
       await rt.restart("t");
-      await waitUntil(() => started.length > 0, 3_000, "the started timer");
-      assert.deepEqual(started, [{ from: "t#0.2", factoryDone: true }]);
+      const second = () => started.filter((s) => s.from === "t#0.2");
+      await waitUntil(() => second().length > 0, 3_000, "the started timer");
+      // (The first incarnation's may arrive too: it started before the test subscribed.)
+      assert.deepEqual(second(), [{ from: "t#0.2", factoryDone: true }]);
+      assert.ok(started.every((s) => s.factoryDone), JSON.stringify(started));
       assert.equal(await rt.ref("t").request("cancelled", { ms: 20 }), 0);
       assert.equal(
         await rt.ref("t").request("badTimer", { ms: -1 }),
