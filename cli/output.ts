@@ -228,6 +228,7 @@ export interface TreeOptions {
  *   supervisor: { strategy: "one_for_one", intensity: 5, period: 10000, state: "running" },
  *   containers: [],
  *   relayed: 0,
+ *   refused: 0,
  *   peers: [],
  *   leaked: [],
  * }, palette(false));

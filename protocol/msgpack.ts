@@ -4,16 +4,17 @@
  * Kraken writes its own so the worker and process bootstrap entries import no npm package (an npm
  * import costs a new isolate ~60 ms to resolve) and so decoding can enforce limits before it
  * allocates: a declared length larger than the bytes left is a {@linkcode FrameError}, not a 4 GiB
- * allocation. Interoperability with `@msgpack/msgpack` is pinned by the tests.
+ * allocation. Interoperability with `@msgpack/msgpack` is pinned by the tests. The decoder lives in
+ * `_msgpack_read.ts` and is re-exported here.
  *
  * @module
  */
 import { FrameError } from "./errors.ts";
+import { MAX_DEPTH, TIMESTAMP_EXT } from "./_msgpack_read.ts";
 
-const MAX_DEPTH = 100;
-const TIMESTAMP_EXT = -1;
+export { decodeLenient, decodeMsgpack, type DecodeOptions, Malformed } from "./_msgpack_read.ts";
+
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Encodes values into msgpack; one encoder reuses its buffer across calls. */
 export class MsgpackEncoder {
@@ -252,6 +253,7 @@ export class MsgpackEncoder {
 
   #date(d: Date): void {
     const ms = d.getTime();
+    if (Number.isNaN(ms)) throw new FrameError("cannot encode an invalid Date");
     const sec = Math.floor(ms / 1000);
     const nsec = (ms - sec * 1000) * 1e6;
     this.#ensure(15);
@@ -311,265 +313,5 @@ export class MsgpackEncoder {
       this.#view.setUint32(this.#pos, n);
       this.#pos += 4;
     }
-  }
-}
-
-/**
- * Decodes one msgpack value that fills `bytes` exactly.
- *
- * @param bytes The encoded value.
- * @returns The value.
- * @throws {FrameError} On malformed input, trailing bytes or nesting deeper than 100 levels.
- */
-export function decodeMsgpack(bytes: Uint8Array): unknown {
-  const reader = new Reader(bytes);
-  const value = reader.read(0);
-  if (reader.pos !== bytes.length) {
-    throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
-  }
-  return value;
-}
-
-// Decoding strings dominates reading an envelope: keys, kinds, ids and topics are short ASCII
-// strings that repeat in every message. TextDecoder costs ~280 ns a call here; short ones are
-// looked up in a small cache (no allocation), longer ASCII ones are built from char codes.
-/** Longest string decoded without TextDecoder when it is ASCII. */
-const MAX_ASCII = 200;
-/** Longest string kept in the cache. */
-const MAX_CACHED = 24;
-/** Cache bound: a stream of distinct strings (hostile or not) clears it rather than growing it. */
-const CACHE_LIMIT = 4096;
-const cache = new Map<number, { bytes: Uint8Array; s: string }>();
-// One reusable array of char codes per length (String.fromCharCode.apply needs exact length).
-const codes: number[][] = Array.from({ length: MAX_ASCII + 1 }, (_, n) => new Array(n).fill(0));
-
-/** The ASCII string at `b[at, at+len)`, or `null` if a byte is not ASCII. */
-function asciiString(b: Uint8Array, at: number, len: number): string | null {
-  const end = at + len;
-  if (len <= MAX_CACHED) {
-    let h = len;
-    for (let i = at; i < end; i++) {
-      const c = b[i];
-      if (c > 0x7f) return null;
-      h = (Math.imul(h, 31) + c) | 0;
-    }
-    const hit = cache.get(h);
-    if (hit !== undefined && hit.bytes.length === len) {
-      const k = hit.bytes;
-      let same = true;
-      for (let i = 0; i < len; i++) {
-        if (k[i] !== b[at + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return hit.s;
-    }
-    const s = fromCodes(b, at, len);
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(h, { bytes: b.slice(at, end), s });
-    return s;
-  }
-  for (let i = at; i < end; i++) if (b[i] > 0x7f) return null;
-  return fromCodes(b, at, len);
-}
-
-function fromCodes(b: Uint8Array, at: number, len: number): string {
-  const c = codes[len];
-  for (let i = 0; i < len; i++) c[i] = b[at + i];
-  return String.fromCharCode.apply(null, c);
-}
-
-class Reader {
-  pos = 0;
-  readonly #b: Uint8Array;
-  readonly #v: DataView;
-  constructor(b: Uint8Array) {
-    this.#b = b;
-    this.#v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  }
-
-  #need(n: number): void {
-    if (this.pos + n > this.#b.length) {
-      throw new FrameError(`msgpack truncated: needs ${n} bytes at offset ${this.pos}`);
-    }
-  }
-
-  read(depth: number): unknown {
-    if (depth > MAX_DEPTH) throw new FrameError(`msgpack nested deeper than ${MAX_DEPTH} levels`);
-    this.#need(1);
-    const b = this.#b[this.pos++];
-    if (b < 0x80) return b;
-    if (b >= 0xe0) return b - 0x100;
-    if (b >= 0xa0 && b < 0xc0) return this.#str(b & 0x1f);
-    if (b >= 0x90 && b < 0xa0) return this.#arr(b & 0x0f, depth);
-    if (b >= 0x80 && b < 0x90) return this.#map(b & 0x0f, depth);
-    const v = this.#v;
-    let n: number;
-    switch (b) {
-      case 0xc0:
-        return null;
-      case 0xc2:
-        return false;
-      case 0xc3:
-        return true;
-      case 0xc4:
-        return this.#bin(this.#u(1));
-      case 0xc5:
-        return this.#bin(this.#u(2));
-      case 0xc6:
-        return this.#bin(this.#u(4));
-      case 0xc7:
-        n = this.#u(1);
-        return this.#ext(n);
-      case 0xc8:
-        n = this.#u(2);
-        return this.#ext(n);
-      case 0xc9:
-        n = this.#u(4);
-        return this.#ext(n);
-      case 0xca:
-        this.#need(4);
-        this.pos += 4;
-        return v.getFloat32(this.pos - 4);
-      case 0xcb:
-        this.#need(8);
-        this.pos += 8;
-        return v.getFloat64(this.pos - 8);
-      case 0xcc:
-        return this.#u(1);
-      case 0xcd:
-        return this.#u(2);
-      case 0xce:
-        return this.#u(4);
-      case 0xcf:
-        this.#need(8);
-        this.pos += 8;
-        return Number(v.getBigUint64(this.pos - 8));
-      case 0xd0:
-        this.#need(1);
-        return v.getInt8(this.pos++);
-      case 0xd1:
-        this.#need(2);
-        this.pos += 2;
-        return v.getInt16(this.pos - 2);
-      case 0xd2:
-        this.#need(4);
-        this.pos += 4;
-        return v.getInt32(this.pos - 4);
-      case 0xd3:
-        this.#need(8);
-        this.pos += 8;
-        return Number(v.getBigInt64(this.pos - 8));
-      case 0xd4:
-        return this.#ext(1);
-      case 0xd5:
-        return this.#ext(2);
-      case 0xd6:
-        return this.#ext(4);
-      case 0xd7:
-        return this.#ext(8);
-      case 0xd8:
-        return this.#ext(16);
-      case 0xd9:
-        return this.#str(this.#u(1));
-      case 0xda:
-        return this.#str(this.#u(2));
-      case 0xdb:
-        return this.#str(this.#u(4));
-      case 0xdc:
-        return this.#arr(this.#u(2), depth);
-      case 0xdd:
-        return this.#arr(this.#u(4), depth);
-      case 0xde:
-        return this.#map(this.#u(2), depth);
-      case 0xdf:
-        return this.#map(this.#u(4), depth);
-      default:
-        throw new FrameError(
-          `msgpack byte 0x${b.toString(16)} at offset ${this.pos - 1} is not valid`,
-        );
-    }
-  }
-
-  #u(size: 1 | 2 | 4): number {
-    this.#need(size);
-    const at = this.pos;
-    this.pos += size;
-    return size === 1 ? this.#b[at] : size === 2 ? this.#v.getUint16(at) : this.#v.getUint32(at);
-  }
-
-  #str(len: number): string {
-    this.#need(len);
-    const at = this.pos;
-    this.pos += len;
-    if (len <= MAX_ASCII) {
-      const s = asciiString(this.#b, at, len);
-      if (s !== null) return s;
-    }
-    try {
-      return textDecoder.decode(this.#b.subarray(at, at + len));
-    } catch {
-      throw new FrameError(`msgpack string at offset ${at} is not valid UTF-8`);
-    }
-  }
-
-  #bin(len: number): Uint8Array {
-    this.#need(len);
-    this.pos += len;
-    return this.#b.slice(this.pos - len, this.pos);
-  }
-
-  #ext(len: number): Date {
-    this.#need(1 + len);
-    const type = this.#v.getInt8(this.pos);
-    const at = this.pos + 1;
-    this.pos += 1 + len;
-    if (type !== TIMESTAMP_EXT) {
-      throw new FrameError(`msgpack extension type ${type} is not supported`);
-    }
-    if (len === 4) return new Date(this.#v.getUint32(at) * 1000);
-    if (len === 8) {
-      const hi = this.#v.getUint32(at);
-      const lo = this.#v.getUint32(at + 4);
-      const nsec = hi >>> 2;
-      const sec = (hi & 0x3) * 0x100000000 + lo;
-      return new Date(sec * 1000 + Math.floor(nsec / 1e6));
-    }
-    if (len === 12) {
-      const nsec = this.#v.getUint32(at);
-      const sec = Number(this.#v.getBigInt64(at + 4));
-      return new Date(sec * 1000 + Math.floor(nsec / 1e6));
-    }
-    throw new FrameError(`msgpack timestamp of ${len} bytes is not valid`);
-  }
-
-  #arr(len: number, depth: number): unknown[] {
-    // Each item takes at least one byte: a larger count is a lie, refused before allocating.
-    this.#need(len);
-    const out = new Array(len);
-    for (let i = 0; i < len; i++) out[i] = this.read(depth + 1);
-    return out;
-  }
-
-  #map(len: number, depth: number): Record<string, unknown> {
-    this.#need(len * 2);
-    const out: Record<string, unknown> = {};
-    for (let i = 0; i < len; i++) {
-      const key = this.read(depth + 1);
-      if (typeof key !== "string") {
-        throw new FrameError(`msgpack map key at offset ${this.pos} is not a string`);
-      }
-      const value = this.read(depth + 1);
-      if (key === "__proto__") {
-        Object.defineProperty(out, key, {
-          value,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      } else out[key] = value;
-    }
-    return out;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The values that may cross a container boundary, checked and copied in one pass.
+ * The values that may cross a container boundary: one rule, applied on both sides.
  *
  * Every body and reply goes through {@linkcode copyWireValue} at the sender, whatever the mode, so
  * an inline container sees exactly what a worker or process container would: a deep copy with
@@ -7,9 +7,18 @@
  * `null`). A bad value fails at the caller with a {@linkcode SerializationError} naming its path,
  * never later inside a batch where it would take other messages down with it.
  *
+ * What arrives from outside an isolate (a peer runtime, NATS, a worker's or process's link) is
+ * checked against the same rule by {@linkcode wireValueProblem}: whatever a sender's copy accepts,
+ * a receiver accepts, and the other way round — so a body that got in can always be relayed,
+ * echoed or forwarded, and a container never fails on one that should have been refused at the
+ * edge. The rule: `null`, booleans, numbers, strings, `Uint8Array`, valid `Date`s, arrays and
+ * plain objects, nested at most {@linkcode MAX_WIRE_DEPTH} levels, as a tree (what arrives by
+ * structured clone may share or cycle; a copy never does).
+ *
  * @module
  */
 import { SerializationError } from "./errors.ts";
+import { Malformed } from "./msgpack.ts";
 
 /** A value that can cross a container boundary. */
 export type WireValue =
@@ -22,7 +31,12 @@ export type WireValue =
   | WireValue[]
   | { [key: string]: WireValue };
 
-const MAX_DEPTH = 64;
+/**
+ * How deep a wire value may nest: arrays, objects, byte arrays and dates may sit at depths 0 to
+ * `MAX_WIRE_DEPTH - 1` (the value itself is at depth 0). The same for senders and receivers.
+ */
+export const MAX_WIRE_DEPTH = 64;
+const MAX_DEPTH = MAX_WIRE_DEPTH;
 
 /**
  * Deep-copies `value`, throwing {@linkcode SerializationError} on anything msgpack cannot carry.
@@ -79,7 +93,7 @@ function fastCopy(value: unknown, depth: number): unknown {
     return out;
   }
   if (value instanceof Uint8Array) return value.slice();
-  if (value instanceof Date) return new Date(value.getTime());
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return new Date(value.getTime());
   throw REFUSED;
 }
 
@@ -129,7 +143,166 @@ function copy(value: unknown, path: string, depth: number): unknown {
     return out;
   }
   if (value instanceof Uint8Array) return value.slice();
-  if (value instanceof Date) return new Date(value.getTime());
-  const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? "an object";
-  throw new SerializationError(path, `a ${kind} instance`);
+  if (value instanceof Date) {
+    // msgpack's timestamps carry a time; an invalid Date has none.
+    if (Number.isNaN(value.getTime())) throw new SerializationError(path, "an invalid Date");
+    return new Date(value.getTime());
+  }
+  throw new SerializationError(path, instanceOf(value));
+}
+
+function instanceOf(value: object): string {
+  const kind = (value as { constructor?: { name?: string } }).constructor?.name;
+  return kind ? `a ${kind} instance` : "an object with a prototype";
+}
+
+/**
+ * What makes `value` something {@linkcode copyWireValue} would never have produced, or `null`
+ * when it may cross: the receiving side of the rule. It walks the value without copying it.
+ *
+ * @param value A body (or other plain data) that arrived from outside this isolate.
+ * @param path How to name the value in the answer, e.g. `b`.
+ * @returns `null`, or what is wrong and where, e.g. `b.list[3] is a bigint`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wireValueProblem } from "./wire_value.ts";
+ * assert.equal(wireValueProblem({ a: [1, "x", null] }, "b"), null);
+ * assert.equal(wireValueProblem({ a: [1, 2n] }, "b"), "b.a[1] is a bigint");
+ * ```
+ */
+export function wireValueProblem(
+  value: unknown,
+  path: string,
+  options: WireCheckOptions = {},
+): string | null {
+  // A fast pass that builds no path strings; only a refused value is walked again, naming it.
+  if (options.tree) {
+    if (treeCheck(value, 0)) return null;
+  } else {
+    try {
+      if (fastCheck(value, 0)) return null;
+    } finally {
+      seen.clear();
+    }
+  }
+  return check(value, path, 0, new Set()) ?? `${path} cannot cross a container boundary`;
+}
+
+/** Options of {@linkcode wireValueProblem}. */
+export interface WireCheckOptions {
+  /**
+   * The value is known to be a tree (it was decoded from bytes, which cannot share or cycle):
+   * references need not be tracked, which halves the cost of the check.
+   */
+  tree?: boolean;
+}
+
+/** Objects met in the current fast check (reused: the walk is synchronous). */
+const seen = new Set<object>();
+
+/** {@linkcode fastCheck} for a value known to be a tree. */
+function treeCheck(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "undefined":
+      return true;
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!treeCheck(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    for (const key in value) {
+      if (!treeCheck((value as Record<string, unknown>)[key], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (value instanceof Uint8Array) return true;
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+function fastCheck(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "undefined":
+      return true;
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_DEPTH || seen.has(value)) return false;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!fastCheck(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    for (const key in value) {
+      if (!fastCheck((value as Record<string, unknown>)[key], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (value instanceof Uint8Array) return true;
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+function check(value: unknown, path: string, depth: number, met: Set<object>): string | null {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "undefined":
+      return null;
+    case "object":
+      break;
+    default:
+      return `${path} is a ${typeof value}`;
+  }
+  if (value === null) return null;
+  if (value instanceof Malformed) {
+    // Skipped by a decoder that enforces this rule's depth: said as the walk below would say it.
+    return value.tooDeep
+      ? `${path} is nested deeper than ${MAX_DEPTH} levels`
+      : `${path} is not valid msgpack (${value.reason})`;
+  }
+  if (depth >= MAX_DEPTH) return `${path} is nested deeper than ${MAX_DEPTH} levels`;
+  if (met.has(value)) return `${path} refers again to a value met before (not a tree)`;
+  met.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = check(value[i], `${path}[${i}]`, depth + 1, met);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      const problem = check(item, `${path}.${key}`, depth + 1, met);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
+  if (value instanceof Uint8Array) return null;
+  if (value instanceof Date) {
+    return Number.isNaN(value.getTime()) ? `${path} is an invalid Date` : null;
+  }
+  return `${path} is ${instanceOf(value)}`;
 }

@@ -14,6 +14,7 @@
  */
 import { DEFAULTS, type TransportsSpec } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
+import { envelopeProblem } from "../protocol/envelope_check.ts";
 import type { Link } from "../transports/link.ts";
 import { dial, listen, type Listener } from "../transports/registry.ts";
 import type { Node } from "./_node.ts";
@@ -265,6 +266,8 @@ export class Federation {
 
   /** Both sides say who they are; then the peer's link joins the hub. */
   #introduce(link: Link, expected: string | undefined, from: string): Promise<boolean> {
+    link.onRefused = (problem) =>
+      this.#hooks.log("warn", `refused input from the runtime at ${from}: ${problem}`);
     this.#links.add(link);
     link.closed.then(() => this.#links.delete(link));
     link.send({
@@ -294,7 +297,7 @@ export class Federation {
           link.close();
           return resolve(false);
         }
-        const problem = this.#refusal(env, expected);
+        const problem = envelopeProblem(env, "peer") ?? this.#refusal(env, expected);
         if (problem) {
           this.#hooks.log("error", `refused runtime "${env.n}" at ${from}: ${problem}`);
           link.close();
@@ -308,7 +311,6 @@ export class Federation {
   }
 
   #refusal(join: Extract<Envelope, { k: "join" }>, expected: string | undefined): string | null {
-    if (typeof join.n !== "string" || !Array.isArray(join.c)) return "a malformed introduction";
     if (join.n === this.#spec.name) return `it has this runtime's own name "${join.n}"`;
     if (expected !== undefined && join.n !== expected) {
       return `expected "${expected}" at that address, got "${join.n}"`;

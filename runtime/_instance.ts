@@ -33,6 +33,7 @@ import type { ContainerInput } from "../config/topology.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 import { settlesWithin } from "./_timing.ts";
 import { MetricsRecorder } from "./_metrics.ts";
+import { OwnedTimers } from "./_timers.ts";
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -89,7 +90,13 @@ export class ContainerInstance implements Context, HostedInstance {
   readonly #abort = new AbortController();
   readonly #stopHooks: ((reason: ExitReason) => unknown)[] = [];
   readonly #unsubscribes = new Set<() => void>();
-  readonly #seen = new Map<string, Envelope | null>();
+  readonly #timers = new OwnedTimers((callback) => this.#tick(callback));
+  /** Timer callbacks that came due while the factory was still running. */
+  #due: (() => unknown)[] = [];
+  /** Whether a message sent after the end was already reported (once is enough). */
+  #reportedLate = false;
+  /** Retriable requests seen (`sender:id`), with their reply once there is one. */
+  readonly #seen = new Map<string, Extract<Envelope, { k: "res" | "err" }> | null>();
   #handlers = new Map<string, Handler>();
   #state: "starting" | "running" | "stopping" | "stopped" = "starting";
   /** What it counts; its `inflight` is also what a graceful stop waits for. */
@@ -162,18 +169,62 @@ export class ContainerInstance implements Context, HostedInstance {
     if (this.#state !== "starting") return [];
     this.#state = "running";
     this.#node.host(this.instance, this);
+    if (this.#due.length > 0) this.#timers.setTimeout(() => this.#runDue(), 0);
     return [...this.#handlers.keys()];
   }
 
   // ---- Context -------------------------------------------------------------------------------
 
   ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D> {
-    return new CountingRef(this.#node, name, this.metrics) as unknown as ContainerRef<D>;
+    return new CountingRef(this.#node, name, this) as unknown as ContainerRef<D>;
   }
 
   publish(topic: string, body?: unknown): void {
+    if (this.late(`ctx.publish("${topic}")`)) return;
     this.#node.publish(topic, body);
     this.metrics.messagesOut++;
+  }
+
+  /**
+   * Whether this incarnation has stopped, so `what` (a publication or send, e.g. from a global
+   * timer it left behind in the host) must be dropped; says so once.
+   */
+  late(what: string): boolean {
+    if (this.#state !== "stopped") return false;
+    if (!this.#reportedLate) {
+      this.#reportedLate = true;
+      this.#node.log(
+        "warn",
+        `${what} after ${this.instance} stopped was dropped (and any such message from it from now on): a timer or callback outlived its incarnation; use ctx.setInterval / ctx.setTimeout, which end with it`,
+        this.instance,
+      );
+    }
+    return true;
+  }
+
+  setInterval(callback: () => unknown, ms: number): () => void {
+    return this.#timers.setInterval(callback, ms);
+  }
+
+  setTimeout(callback: () => unknown, ms: number): () => void {
+    return this.#timers.setTimeout(callback, ms);
+  }
+
+  /** Timers this incarnation still owns. */
+  get timers(): number {
+    return this.#timers.size;
+  }
+
+  /** A timer came due: its callback runs like a handler, while the instance runs. */
+  #tick(callback: () => unknown): void {
+    if (this.#state === "running") return this.#run(callback, null);
+    if (this.#state === "starting" && !this.#due.includes(callback)) this.#due.push(callback);
+  }
+
+  #runDue(): void {
+    const due = this.#due;
+    this.#due = [];
+    for (const callback of due) this.#tick(callback);
   }
 
   subscribe(topic: string, listener: (body: unknown, meta: MessageMeta) => unknown): () => void {
@@ -243,8 +294,11 @@ export class ContainerInstance implements Context, HostedInstance {
       // A retried request: run the handler once, answer duplicates from the stored reply.
       const key = `${env.s}:${env.i}`;
       if (this.#seen.has(key)) {
+        // Sent like any reply, toward the requester's node (through the hub and over any peer
+        // link or NATS): the first one may have been lost on that very way.
         const stored = this.#seen.get(key);
-        if (stored) this.#node.receive(stored, this.#node.id);
+        if (stored?.k === "res") this.#node.reply(env, stored.b);
+        else if (stored?.k === "err") this.#node.replyError(env, stored.e);
         return;
       }
       this.#seen.set(key, null);
@@ -331,7 +385,10 @@ export class ContainerInstance implements Context, HostedInstance {
     this.fail(error);
   }
 
-  #remember(request: { s: string; i: number }, reply: Envelope): void {
+  #remember(
+    request: { s: string; i: number },
+    reply: Extract<Envelope, { k: "res" | "err" }>,
+  ): void {
     const key = `${request.s}:${request.i}`;
     if (this.#seen.has(key)) this.#seen.set(key, reply);
   }
@@ -382,6 +439,9 @@ export class ContainerInstance implements Context, HostedInstance {
     if (this.#ended) return this.#ended;
     this.#state = "stopping";
     this.#node.unhost(this.instance);
+    // Its timers end with it, before anything else can tick.
+    this.#timers.end();
+    this.#due = [];
     // Set before the exit is reported: whoever reacts to it by calling end() again gets this
     // same cleanup, not a second one.
     let begin!: () => void;
@@ -425,11 +485,11 @@ export class ContainerInstance implements Context, HostedInstance {
 class CountingRef implements ContainerRef {
   readonly name: string;
   readonly #node: Node;
-  readonly #metrics: MetricsRecorder;
-  constructor(node: Node, name: string, metrics: MetricsRecorder) {
+  readonly #owner: ContainerInstance;
+  constructor(node: Node, name: string, owner: ContainerInstance) {
     this.#node = node;
     this.name = name;
-    this.#metrics = metrics;
+    this.#owner = owner;
   }
   request(topic: string, body?: unknown, options?: RequestOptions): Promise<unknown> {
     let reply: Promise<unknown>;
@@ -438,11 +498,12 @@ class CountingRef implements ContainerRef {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#metrics.messagesOut++;
+    this.#owner.metrics.messagesOut++;
     return reply;
   }
   send(topic: string, body?: unknown, options?: SendOptions): void {
+    if (this.#owner.late(`a send "${topic}" to "${this.name}"`)) return;
     this.#node.send(this.name, topic, body, options);
-    this.#metrics.messagesOut++;
+    this.#owner.metrics.messagesOut++;
   }
 }

@@ -39,6 +39,7 @@ import type { TransportsSpec } from "../config/topology.ts";
 import { DEFAULTS } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { AuthenticationError, UnavailableError, type WireError } from "../protocol/errors.ts";
+import { envelopeProblem } from "../protocol/envelope_check.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
 import type { Link, LinkClosed } from "../transports/link.ts";
 import { pickReplica } from "./balancer.ts";
@@ -392,33 +393,47 @@ export class NatsBridge {
       };
       return this.#link?.onEnvelope({ k: "err", i, d, f, e });
     }
-    let reply: { b?: unknown; e?: WireError };
-    try {
-      reply = decodeMsgpack(msg.data) as typeof reply;
-    } catch (error) {
-      this.#hooks.log("warn", `a malformed reply on NATS: ${(error as Error).message}`);
-      return;
+    // What arrives is checked at the hub's edge like any peer's reply: one whose body or error
+    // breaks the rule reaches its requester as a FrameError, at once.
+    const reply = this.#decode(msg, "reply");
+    if (!reply) {
+      const e: WireError = {
+        name: "FrameError",
+        message: "reply refused: its NATS payload is not a msgpack map",
+        kind: "frame",
+      };
+      return this.#link?.onEnvelope({ k: "err", i, d, f, e });
     }
-    if (reply && typeof reply === "object" && isWireError(reply.e)) {
-      this.#link?.onEnvelope({ k: "err", i, d, f, e: reply.e });
-    } else this.#link?.onEnvelope({ k: "res", i, d, f, b: reply?.b });
+    if (reply.e !== undefined) {
+      this.#link?.onEnvelope({ k: "err", i, d, f, e: reply.e as WireError });
+    } else this.#link?.onEnvelope({ k: "res", i, d, f, b: reply.b });
   }
 
   #published(msg: Msg): void {
     const p = this.#decode(msg, "publication");
-    if (!p || p.o === this.id || typeof p.t !== "string") return;
-    this.#link?.onEnvelope({ k: "pub", t: p.t, b: p.b });
+    if (!p || p.o === this.id) return;
+    this.#link?.onEnvelope({ k: "pub", t: p.t as string, b: p.b });
   }
 
   // ---- incoming ------------------------------------------------------------------------------
 
-  /** A request or send for container `name`, which this runtime runs. */
+  /**
+   * A request or send for container `name`, which this runtime runs. It is checked here, at the
+   * edge, by the rule every link applies: a request that breaks it is answered with a FrameError
+   * saying why, a send is dropped; both are counted and logged, and no container sees them.
+   */
   #incoming(name: string, msg: Msg): void {
     const p = this.#decode(msg, `message for "${name}"`);
-    if (!p || typeof p.t !== "string") return;
+    if (!p) {
+      if (msg.reply) this.#refuse(msg.reply, notMsgpack(`request to "${name}"`));
+      return;
+    }
     if (!msg.reply) {
+      const send = { k: "send", to: name, t: p.t, b: p.b };
+      const problem = envelopeProblem(send, "peer", { values: "tree" });
+      if (problem !== null) return this.#hub.reportRefused(NODE, `a send to "${name}": ${problem}`);
       try {
-        this.#hub.send(name, p.t, p.b);
+        this.#hub.send(name, p.t as string, p.b);
       } catch (error) {
         this.#hooks.log(
           "debug",
@@ -427,12 +442,27 @@ export class NatsBridge {
       }
       return;
     }
-    if (typeof p.o !== "string" || typeof p.s !== "string" || typeof p.i !== "number") return;
+    const problem =
+      (typeof p.o === "string"
+        ? null
+        : `field "o" (the requesting runtime) is ${typeof p.o}, expected a string`) ??
+        envelopeProblem({ k: "req", i: p.i, s: p.s, to: name, t: p.t, b: p.b, r: p.r }, "peer", {
+          values: "tree",
+        });
+    if (problem !== null) {
+      this.#hub.reportRefused(NODE, `a request to "${name}": ${problem}`);
+      const topic = typeof p.t === "string" ? `"${p.t}" ` : "";
+      return this.#refuse(msg.reply, {
+        name: "FrameError",
+        message: `request ${topic}refused: ${problem}`,
+        kind: "frame",
+      });
+    }
     this.#dispatch({
       name,
       from: `${p.o}:${p.s}`,
-      i: p.i,
-      t: p.t,
+      i: p.i as number,
+      t: p.t as string,
       b: p.b,
       r: p.r === 1,
       reply: msg.reply,
@@ -706,16 +736,21 @@ export class NatsBridge {
     return null;
   }
 
+  /**
+   * A NATS payload as a map, or `null` (counted and logged as refused). Lenient: a part that
+   * cannot be decoded but whose extent is known is marked, for the edge check to name.
+   */
   #decode(msg: Msg, what: string): Record<string, unknown> | null {
+    let why = "not a msgpack map";
     try {
-      const value = decodeMsgpack(msg.data);
-      if (value && typeof value === "object" && !Array.isArray(value)) {
+      const value = decodeMsgpack(msg.data, { lenient: true });
+      if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
         return value as Record<string, unknown>;
       }
-    } catch {
-      // reported below
+    } catch (error) {
+      why = (error as Error).message;
     }
-    this.#hooks.log("warn", `a malformed ${what} on NATS ${msg.subject}: dropped`);
+    this.#hub.reportRefused(NODE, `a ${what} on ${msg.subject}: ${why}`);
     return null;
   }
 
@@ -784,6 +819,8 @@ export class NatsBridge {
 /** The link the hub sees as node `@nats`: envelopes sent to it go to the bridge. */
 class NatsLink implements Link {
   onEnvelope: (envelope: Envelope) => void = () => {};
+  /** What the bridge hands on was decoded from NATS payloads: trees only. */
+  readonly clones = false;
   readonly closed: Promise<LinkClosed>;
   readonly #out: (envelope: Envelope) => void;
   #resolve!: (reason: LinkClosed) => void;
@@ -839,10 +876,12 @@ function liveInstances(routes: RouteTable): Set<string> {
   return live;
 }
 
-function isWireError(value: unknown): value is WireError {
-  return typeof value === "object" && value !== null &&
-    typeof (value as WireError).name === "string" &&
-    typeof (value as WireError).message === "string";
+function notMsgpack(what: string): WireError {
+  return {
+    name: "FrameError",
+    message: `${what} refused: its NATS payload is not a msgpack map`,
+    kind: "frame",
+  };
 }
 
 /** `promise`, or nothing after `ms` (the timer is cleared either way). */

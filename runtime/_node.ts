@@ -18,6 +18,8 @@ import {
   type WireError,
 } from "../protocol/errors.ts";
 import { copyWireValue } from "../protocol/wire_value.ts";
+import { type CheckOptions, type Edge, envelopeProblem } from "../protocol/envelope_check.ts";
+import { refusalAnswer, RefusalCounter } from "./_edge.ts";
 import type { Link } from "../transports/link.ts";
 import { pickReplica } from "./balancer.ts";
 import type { ContainerRef, MessageMeta, RequestOptions, SendOptions } from "./container.ts";
@@ -41,9 +43,10 @@ export interface NodeHooks {
   onLog(level: LogLevel, message: string, instance: string, from: string): void;
   /**
    * Node `from` sent something it had no right to (a forged sender, a reply to a request it was
-   * never given, a routing table or `down` from below): the envelope was dropped.
+   * never given, a routing table or `down` from below) or that breaks the edge rule (malformed,
+   * too deep): the envelope was dropped. `logged`: the node already logged it (rate-limited).
    */
-  onViolation?(from: string, what: string): void;
+  onViolation?(from: string, what: string, logged: boolean): void;
 }
 
 interface WaitingRequest extends Pending {
@@ -116,6 +119,7 @@ export class Node {
   #nextId = 1;
   #closed = false;
   #relayed = 0;
+  readonly #refusals = new RefusalCounter();
 
   /**
    * @param id This node's id.
@@ -140,11 +144,22 @@ export class Node {
     link.onEnvelope = (env) => this.receive(env, "host");
   }
 
-  /** Adds a direct link to node `id` (the hub: every node; a worker: peer workers). */
+  /**
+   * Adds a direct link to node `id` (the hub: every node; a worker: peer workers). What comes
+   * over it is checked at the edge (a node below, or a sibling worker's port) before anything
+   * handles it.
+   */
   attach(id: string, link: Link): void {
     this.#links.get(id)?.close();
     this.#links.set(id, link);
-    link.onEnvelope = (env) => this.receive(env, id);
+    const edge: Edge = this.#below(id) ? "child" : "sibling";
+    const checks = checksFor(link, id);
+    link.onRefused = (problem) => this.reportRefused(id, problem);
+    link.onEnvelope = (env, checked) => {
+      const problem = envelopeProblem(env, edge, checked ? checks.checked : checks.unchecked);
+      if (problem === null) this.receive(env, id);
+      else this.#refuse(env, id, link, problem, edge);
+    };
   }
 
   /** Drops the link to node `id` and everything that depended on it. */
@@ -167,7 +182,11 @@ export class Node {
     this.#links.set(id, link);
     this.#peerLinks.add(link);
     link.closed.then(() => this.#peerLinks.delete(link));
-    link.onEnvelope = (env) => {
+    const checks = checksFor(link);
+    link.onRefused = (problem) => this.reportRefused(id, problem);
+    link.onEnvelope = (env, checked) => {
+      const problem = envelopeProblem(env, "peer", checked ? checks.checked : checks.unchecked);
+      if (problem !== null) return this.#refuse(env, id, link, problem, "peer");
       switch (env.k) {
         case "req":
           return this.receive({ ...env, s: `${id}/${env.s}` }, id);
@@ -180,6 +199,30 @@ export class Node {
           return onControl(env);
       }
     };
+  }
+
+  /** An envelope refused at the edge: never handled here, answered where it is owed, counted. */
+  #refuse(env: unknown, from: string, link: Link, problem: string, edge: Edge): void {
+    this.reportRefused(from, problem);
+    const answer = refusalAnswer(env, from, edge, problem);
+    if (answer?.via === "back") link.send(answer.env);
+    else if (answer) this.receive(answer.env, from);
+  }
+
+  /**
+   * Counts input refused from node `from` (by this node's edge check, or before it: a link's
+   * malformed frame, a NATS message) and logs it, at most once a second.
+   */
+  reportRefused(from: string, problem: string): void {
+    const line = this.#refusals.note(from, problem);
+    if (line !== null) this.log("warn", line, this.isHub ? "runtime" : this.id);
+    this.#violations.set(from, (this.#violations.get(from) ?? 0) + 1);
+    this.#hooks.onViolation?.(from, problem, true);
+  }
+
+  /** Envelopes and frames refused at this node's edges so far. */
+  get refused(): number {
+    return this.#refusals.count;
   }
 
   /** Sends `env` over `link` toward node `node`; a reply leaving for a peer loses the prefix. */
@@ -301,8 +344,9 @@ export class Node {
   /** Drops an envelope node `from` had no right to send, and reports it. */
   #violation(from: string, what: string): void {
     this.#violations.set(from, (this.#violations.get(from) ?? 0) + 1);
-    if (this.#hooks.onViolation) this.#hooks.onViolation(from, what);
-    else this.#hooks.onLog("warn", `dropped from node ${from}: ${what}`, this.id, this.id);
+    const line = this.#refusals.note(from, what);
+    if (this.#hooks.onViolation) this.#hooks.onViolation(from, what, false);
+    else if (line !== null) this.log("warn", line, this.isHub ? "runtime" : this.id);
   }
 
   /** How many envelopes each node sent that were dropped as violations. */
@@ -808,6 +852,17 @@ function retarget(waiting: WaitingRequest, target: string): void {
     (waiting.tried ??= []).push(waiting.target);
   }
   waiting.target = target;
+}
+
+/**
+ * The edge check's options for what comes over `link` from node `from`: whether its values came
+ * by structured clone, were decoded from bytes, or were decoded with the wire rule enforced.
+ */
+function checksFor(link: Link, from?: string): { checked: CheckOptions; unchecked: CheckOptions } {
+  return {
+    checked: { from, values: "checked" },
+    unchecked: { from, values: link.clones ? "clone" : "tree" },
+  };
 }
 
 /** A {@linkcode ContainerRef} bound to one node. */

@@ -1098,8 +1098,9 @@ export class Supervisor {
   #forgetNode(handle: InstanceHandle): void {
     const node = this.#site.node;
     if (handle.node === node.id) return;
+    // Its direct links (workers' ports) go; peer runtimes (`@name`) have node ids of their own.
     for (const id of node.linkedNodes) {
-      if (id !== handle.node) node.sendTo(id, { k: "down", n: handle.node });
+      if (id !== handle.node && !id.startsWith("@")) node.sendTo(id, { k: "down", n: handle.node });
     }
   }
 

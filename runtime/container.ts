@@ -139,17 +139,79 @@ export interface Context {
   readonly signal: AbortSignal;
   /** Leveled logger tagged with name and instance. */
   readonly log: Logger;
-  /** A handle to another container, by name. */
+  /**
+   * A handle to another container, by name. What it sends once this incarnation has stopped
+   * (e.g. from a global timer left behind) is dropped.
+   */
   ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D>;
-  /** Publishes to every subscriber of `topic`, in every container of the application. */
+  /**
+   * Publishes to every subscriber of `topic`, in every container of the application. Once this
+   * incarnation has stopped, a publication (e.g. from a global timer it left behind) is dropped.
+   */
   publish(topic: string, body?: unknown): void;
   /**
-   * Subscribes to `topic` for the life of this instance.
+   * Subscribes to `topic` for the life of this incarnation: the subscription ends with it
+   * (failure, stop, restart). A listener that throws fails the instance, like a handler.
    * @returns A function that unsubscribes.
    */
   subscribe(topic: string, listener: (body: unknown, meta: MessageMeta) => unknown): () => void;
   /** Registers cleanup run on stop (within the container's `shutdown:` timeout). */
   onStop(hook: (reason: ExitReason) => unknown): void;
+  /**
+   * Calls `callback` every `ms` milliseconds for the life of this incarnation: the timer is
+   * cleared when it ends (failure, stop, restart), so an old incarnation never ticks beside its
+   * successor. The callback runs like a handler: one that throws (or rejects) fails the instance,
+   * for its supervisor to act on. One that comes due while an async factory is still running waits
+   * for it to finish.
+   *
+   * Prefer it to the global `setInterval` in container code: an inline container shares the
+   * host's timers, and a global timer outlives the incarnation that started it (it keeps running
+   * after a restart, and keeps the process alive after shutdown).
+   *
+   * @param callback Called each time (may be async).
+   * @param ms The period, in milliseconds (a finite number >= 0).
+   * @returns A function that cancels the timer.
+   * @throws {TypeError} `callback` is not a function.
+   * @throws {RangeError} `ms` is not a finite number >= 0.
+   *
+   * @example A ticker that publishes
+   * ```ts ignore
+   * export default container((ctx) => {
+   *   let ticks = 0;
+   *   const stop = ctx.setInterval(() => ctx.publish("tick", ++ticks), 1_000);
+   *   return { ticks: () => ticks, pause: () => stop() };
+   * });
+   * ```
+   */
+  setInterval(callback: () => unknown, ms: number): () => void;
+  /**
+   * Calls `callback` once after `ms` milliseconds, unless this incarnation has ended by then
+   * (the timer is cleared with it). Runs like a handler, as for {@linkcode Context.setInterval}.
+   *
+   * @param callback Called once (may be async).
+   * @param ms The delay, in milliseconds (a finite number >= 0).
+   * @returns A function that cancels the timer.
+   * @throws {TypeError} `callback` is not a function.
+   * @throws {RangeError} `ms` is not a finite number >= 0.
+   *
+   * @example Retrying a connection later
+   * ```ts ignore
+   * export default container((ctx) => {
+   *   let connected = false;
+   *   const connect = () => {
+   *     try {
+   *       // ... open the connection ...
+   *       connected = true;
+   *     } catch {
+   *       ctx.setTimeout(connect, 500); // dropped if this incarnation ends first
+   *     }
+   *   };
+   *   connect();
+   *   return { status: () => ({ connected }) };
+   * });
+   * ```
+   */
+  setTimeout(callback: () => unknown, ms: number): () => void;
   /**
    * Starts a child container that this one supervises (with its `supervisor:` flags), in this
    * isolate or a worker nested in it. Its grant can never exceed this container's.

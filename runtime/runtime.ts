@@ -134,6 +134,13 @@ export interface TreeSnapshot {
   containers: ContainerSnapshot[];
   /** Messages the host relayed between two containers outside it (worker ↔ worker goes direct). */
   relayed: number;
+  /**
+   * Input the host refused at its edges — from its workers and processes, peer runtimes and NATS:
+   * envelopes of a kind, shape or body that breaks the rule (docs/transports.md, "What a link
+   * accepts"), and frames that hold no envelopes. None reached a container; each was logged (at
+   * most one line a second), and a refused request was answered with a `FrameError`.
+   */
+  refused: number;
   /** Peer runtimes of the same application (see `transports:` and `hosts:`). */
   peers: PeerSnapshot[];
   /**
@@ -205,7 +212,7 @@ export class Runtime {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
       onLog: (level, message, source, from) =>
         this.#log(level, message, this.#speaker(from, source)),
-      onViolation: (from, what) => this.#violation(from, what),
+      onViolation: (from, what, logged) => this.#violation(from, what, logged),
     }, { hub: true });
     for (const [type, listener] of Object.entries(options.on ?? {})) {
       if (!listener) continue;
@@ -666,6 +673,7 @@ export class Runtime {
       },
       containers: [...this.#root.snapshot(now), ...this.#remoteSnapshot(now)],
       relayed: this.#hub.relayed,
+      refused: this.#hub.refused,
       peers: [...(this.#federation?.snapshot(now) ?? []), ...(this.#nats?.snapshot(now) ?? [])],
       leaked: this.#leaked.map((l) => ({
         container: l.container,
@@ -716,17 +724,17 @@ export class Runtime {
   }
 
   /** Node `from` sent something it had no right to: count it against its container, log it. */
-  #violation(from: string, what: string): void {
+  #violation(from: string, what: string, logged: boolean): void {
     const handle = this.#handles.get(from.split("/")[0]);
-    this.#violated(handle?.container ?? from, handle?.instance ?? `node ${from}`, what);
+    this.#violated(handle?.container ?? from, handle?.instance ?? `node ${from}`, what, logged);
   }
 
   /** Counts a violation against `container` and logs it (bounded: it may be a flood). */
-  #violated(container: string, instance: string, what: string): void {
+  #violated(container: string, instance: string, what: string, logged = false): void {
     const n = (this.#violations.get(container) ?? 0) + 1;
     this.#violations.set(container, n);
     // A hostile container could flood the log: the first few, then one line per thousand.
-    if (n <= 5 || n % 1000 === 0) {
+    if (!logged && (n <= 5 || n % 1000 === 0)) {
       this.#log(
         "warn",
         `dropped from ${instance} (it speaks only for itself): ${what}${

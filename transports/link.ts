@@ -21,12 +21,26 @@ export interface LinkClosed {
 export interface Link {
   /** Queues an envelope; it leaves with the current batch. Dropped once the link is closed. */
   send(envelope: Envelope): void;
-  /** Receives every incoming envelope, in order. */
-  onEnvelope: (envelope: Envelope) => void;
+  /**
+   * Receives every incoming envelope, in order. `checked`: its values are known to satisfy the
+   * wire-value rule already (decoded from a frame in which the decoder, enforcing the rule's
+   * depth, found nothing malformed); the receiver's edge check may then skip walking them.
+   */
+  onEnvelope: (envelope: Envelope, checked?: boolean) => void;
+  /**
+   * Told of input dropped below the envelope level (a frame that is not an envelope batch, an
+   * item with no kind): the link stays up. What arrives as an envelope is the receiver's to check.
+   */
+  onRefused?: (problem: string) => void;
   /** Closes the link (idempotent). */
   close(): void;
   /** Settles once, when the link closes for any reason. */
   readonly closed: Promise<LinkClosed>;
+  /**
+   * Whether envelopes arrive as structured clones (`postMessage`), whose values may share or
+   * cycle references; a link that decodes bytes delivers trees only.
+   */
+  readonly clones?: boolean;
 }
 
 /** Envelopes a link keeps for its first handler. */
@@ -36,8 +50,8 @@ const MAX_EARLY = 10_000;
 export abstract class BatchingLink implements Link {
   // Envelopes that arrive before anyone listens (e.g. right after a handshake) wait for the
   // first handler instead of being lost.
-  #handler: ((envelope: Envelope) => void) | null = null;
-  #early: Envelope[] = [];
+  #handler: ((envelope: Envelope, checked?: boolean) => void) | null = null;
+  #early: [Envelope, boolean][] = [];
   readonly closed: Promise<LinkClosed>;
   #queue: Envelope[] = [];
   #scheduled = false;
@@ -49,18 +63,18 @@ export abstract class BatchingLink implements Link {
   }
 
   /** Receives every incoming envelope, in order (those that arrived earlier first). */
-  get onEnvelope(): (envelope: Envelope) => void {
+  get onEnvelope(): (envelope: Envelope, checked?: boolean) => void {
     return this.#handler ?? this.#keepEarly;
   }
 
-  set onEnvelope(handler: (envelope: Envelope) => void) {
+  set onEnvelope(handler: (envelope: Envelope, checked?: boolean) => void) {
     this.#handler = handler;
     const early = this.#early;
     this.#early = [];
-    for (const env of early) handler(env);
+    for (const [env, checked] of early) handler(env, checked);
   }
 
-  #keepEarly = (envelope: Envelope): void => {
+  #keepEarly = (envelope: Envelope, checked = false): void => {
     if (this.#early.length >= MAX_EARLY) {
       this.finish({
         kind: "error",
@@ -68,7 +82,7 @@ export abstract class BatchingLink implements Link {
       });
       return;
     }
-    this.#early.push(envelope);
+    this.#early.push([envelope, checked]);
   };
 
   /** Whether the link has closed. */
@@ -104,11 +118,28 @@ export abstract class BatchingLink implements Link {
   /** Releases the underlying channel. */
   protected abstract release(): void;
 
-  /** Delivers a received batch, in order. */
-  protected deliver(batch: readonly Envelope[]): void {
-    for (let i = 0; i < batch.length; i++) {
+  /**
+   * Told of input dropped below the envelope level; the default writes to stderr (a node that
+   * owns the link counts and logs it instead).
+   */
+  onRefused: (problem: string) => void = (problem) => {
+    console.error(`kraken: input refused on a link: ${problem}`);
+  };
+
+  /**
+   * Delivers a received batch, in order, from index `first`. An item that is not an object with a
+   * kind is dropped and reported (so every handler may read `k`); the others go on, whatever their
+   * shape. `checked`: their values are known to satisfy the wire-value rule.
+   */
+  protected deliver(batch: readonly unknown[], first = 0, checked = false): void {
+    for (let i = first; i < batch.length; i++) {
       if (this.#isClosed) return;
-      this.onEnvelope(batch[i]);
+      const env = batch[i];
+      if (typeof env !== "object" || env === null || typeof (env as Envelope).k !== "string") {
+        this.onRefused(`item ${i - first} of a batch is not an envelope (it has no kind)`);
+        continue;
+      }
+      this.onEnvelope(env as Envelope, checked);
     }
   }
 

@@ -26,6 +26,8 @@ export interface PortHandover {
 
 /** An envelope link over a postMessage endpoint. */
 export class PortLink extends BatchingLink {
+  /** Envelopes arrive as structured clones: their values may share or cycle references. */
+  readonly clones = true;
   readonly #endpoint: MessageEndpoint;
   readonly #onRelease: () => void;
   /** Receives ports handed over for direct links. */

@@ -3,15 +3,17 @@
  * one length-prefixed msgpack frame `[version, ...envelopes]`.
  *
  * While one write is in flight, new envelopes keep gathering, so under load each write carries
- * everything queued since the last one. A malformed or oversize frame closes the link with a
- * {@linkcode FrameError}.
+ * everything queued since the last one. An oversize frame (or a broken length prefix) closes the
+ * link with a `FrameError`; a well-framed frame that holds no envelope batch is dropped
+ * and reported through `onRefused`, and the link stays up.
  *
  * @module
  */
 import { type Envelope, ENVELOPE_VERSION } from "../protocol/envelope.ts";
-import { FrameError, UnavailableError } from "../protocol/errors.ts";
+import { UnavailableError } from "../protocol/errors.ts";
 import { DEFAULT_MAX_FRAME, FrameDecoder } from "../protocol/framing.ts";
-import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
+import { decodeLenient, MsgpackEncoder } from "../protocol/msgpack.ts";
+import { MAX_WIRE_DEPTH } from "../protocol/wire_value.ts";
 import { BatchingLink } from "./link.ts";
 
 /** Options of {@linkcode StreamLink}. */
@@ -89,21 +91,8 @@ export class StreamLink extends BatchingLink {
         const { value, done } = await reader.read();
         if (done) break;
         for (const frame of this.#decoder.push(value)) {
-          const batch = decodeMsgpack(frame);
-          if (!Array.isArray(batch) || batch[0] !== ENVELOPE_VERSION) {
-            throw new FrameError(
-              `frame is not an envelope batch of version ${ENVELOPE_VERSION} (got ${
-                Array.isArray(batch) ? `version ${String(batch[0])}` : typeof batch
-              })`,
-            );
-          }
-          for (let i = 1; i < batch.length; i++) {
-            const env = batch[i];
-            if (!env || typeof env !== "object" || typeof env.k !== "string") {
-              throw new FrameError(`envelope ${i - 1} of a batch has no kind`);
-            }
-          }
-          this.deliver(batch.slice(1) as Envelope[]);
+          const batch = this.#batch(frame);
+          if (batch) this.deliver(batch.items, 1, batch.checked);
           if (this.isClosed) return;
         }
       }
@@ -119,6 +108,37 @@ export class StreamLink extends BatchingLink {
         error: error instanceof Error ? error : new Error(String(error)),
       });
     }
+  }
+
+  /**
+   * The envelopes of one frame, or `null` when it holds none (reported; the link stays up: the
+   * framing around it is intact). Decoding is lenient: a part that cannot be decoded but whose
+   * extent is known (an unknown extension, bad UTF-8, too deep) is marked, not fatal, so the
+   * envelope holding it can be refused alone — and a request answered. The decoder enforces the
+   * wire-value rule's depth on the envelopes' values (a batch holds envelopes at depth 1, their
+   * values at depth 2): a frame with nothing marked holds only values that satisfy the rule
+   * (`checked`), and the receiver need not walk them again.
+   */
+  #batch(frame: Uint8Array): { items: unknown[]; checked: boolean } | null {
+    let batch: unknown;
+    let marked: number;
+    try {
+      ({ value: batch, marked } = decodeLenient(frame, 2 + MAX_WIRE_DEPTH));
+    } catch (error) {
+      this.onRefused(
+        `a frame of ${frame.length} bytes is not msgpack: ${(error as Error).message}`,
+      );
+      return null;
+    }
+    if (!Array.isArray(batch) || batch[0] !== ENVELOPE_VERSION) {
+      this.onRefused(
+        `a frame is not an envelope batch of version ${ENVELOPE_VERSION} (got ${
+          Array.isArray(batch) ? `version ${String(batch[0])}` : typeof batch
+        })`,
+      );
+      return null;
+    }
+    return { items: batch, checked: marked === 0 };
   }
 
   protected postBatch(batch: Envelope[]): void {

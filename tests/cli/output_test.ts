@@ -49,6 +49,7 @@ const TREE: TreeSnapshot = {
     }),
   ],
   relayed: 0,
+  refused: 0,
   peers: [],
   leaked: [],
 };

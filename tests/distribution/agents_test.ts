@@ -267,6 +267,8 @@ Deno.test("remote supervision: a placed container that fails is restarted by its
       const x = rt.tree().containers.find((c) => c.name === "x")!;
       assert.equal(x.restarts, 1);
       assert.equal(x.host, "node-b");
+      // Everything the agent sent (placement, routes, logs, events, its load) passed the edge.
+      assert.equal(rt.tree().refused, 0);
     } finally {
       await rt.shutdown();
     }

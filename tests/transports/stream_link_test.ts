@@ -1,7 +1,8 @@
 // Backpressure: a peer that stops reading never makes the sender's memory grow without bound —
 // past its limit the link closes with a clear error.
 import assert from "node:assert/strict";
-import { UnavailableError } from "../../mod.ts";
+import { FrameError, UnavailableError } from "../../mod.ts";
+import { MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { StreamLink } from "../../transports/stream_link.ts";
 
 Deno.test("StreamLink: a peer that never takes a write closes the link once the queue limit is passed", async () => {
@@ -150,4 +151,35 @@ Deno.test("StreamLink: a reply too large becomes an error reply; another envelop
   ]);
   assert.deepEqual(dropped, ["pub 70021"]);
   await close();
+});
+
+Deno.test("StreamLink: a well-framed frame that holds no envelope batch is dropped and reported; the link stays up", async () => {
+  const toB = new TransformStream<Uint8Array, Uint8Array>();
+  const b = new StreamLink(toB.readable, new WritableStream());
+  const got: unknown[] = [];
+  const refused: string[] = [];
+  b.onEnvelope = (env) => got.push(env);
+  b.onRefused = (problem) => refused.push(problem);
+  const encoder = new MsgpackEncoder();
+  const writer = toB.writable.getWriter();
+  const frame = (payload: number[]) => new Uint8Array([0, 0, 0, payload.length, ...payload]);
+  await writer.write(frame([0xc1, 0xc1])); // not msgpack at all
+  await writer.write(encoder.encodeFrame("hello")); // msgpack, not a batch
+  await writer.write(encoder.encodeFrame([9, { k: "pub", t: "x" }])); // another version
+  await writer.write(encoder.encodeFrame([1, 5, { t: "no kind" }, { k: "pub", t: "ok" }]));
+  await writer.write(encoder.encodeFrame([1, { k: "pub", t: "after" }]));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(got, [{ k: "pub", t: "ok" }, { k: "pub", t: "after" }]);
+  assert.equal(refused.length, 5, refused.join("\n"));
+  assert.match(refused[0], /^a frame of 2 bytes is not msgpack: msgpack byte 0xc1 at offset 0/);
+  assert.match(refused[1], /is not an envelope batch of version 1 \(got string\)/);
+  assert.match(refused[2], /\(got version 9\)/);
+  assert.equal(refused[3], "item 0 of a batch is not an envelope (it has no kind)");
+  assert.equal(b.isClosed, false);
+  // A broken length prefix still closes it: past that, the framing is lost.
+  await writer.write(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
+  const closed = await b.closed;
+  assert.equal(closed.kind, "error");
+  assert.ok(closed.error instanceof FrameError);
+  await writer.close().catch(() => {});
 });

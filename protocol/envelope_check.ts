@@ -1,0 +1,339 @@
+/**
+ * The edge rule: what an envelope arriving from outside this isolate must be before anything acts
+ * on it. Applied where bytes from elsewhere become envelopes — a peer runtime's link, NATS, a
+ * process's socket or pipes, a worker's `postMessage`, a sibling worker's port — and nowhere else:
+ * past the edge, every envelope is well formed, and nothing a peer or a child sends can fail a
+ * container that did nothing wrong.
+ *
+ * The rule has three parts: the kind is one that may come over that edge (a child never sends
+ * `routes`, a peer never sends `init`); every field has its type (`i` a whole number, `to` a
+ * string, a reply's error a {@linkcode WireError}, a routing table shaped as one); every body and
+ * other plain data satisfies the wire-value rule the sender applied
+ * ({@linkcode wireValueProblem}: the same types, depth and tree shape as `copyWireValue`).
+ * A request from a child or sibling must name that node (or one below it) as its sender.
+ *
+ * Pure: no I/O. What to do with a refusal (answer a request with a `FrameError`, count and log the
+ * rest) is the node's business.
+ *
+ * @module
+ */
+import { wireValueProblem } from "./wire_value.ts";
+
+/** Where an envelope came from: a node below this one, a peer worker's port, a peer runtime. */
+export type Edge = "child" | "sibling" | "peer";
+
+type Fields = Record<string, unknown>;
+/** What is known of an envelope's values (see {@linkcode CheckOptions.values}). */
+type Values = NonNullable<CheckOptions["values"]>;
+/** A kind's field check. */
+type Check = (env: Fields, values: Values) => string | null;
+
+const REQ_FIELDS: Check = (e, v) =>
+  whole(e, "i") ?? text(e, "s") ?? text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ??
+    optional(e, "r", (v) => v === 1, "1") ?? optional(e, "dl", isNumber, "a number") ??
+    optional(e, "tc", isString, "a string");
+
+/** The fields of each kind (a kind absent here never crosses an edge). */
+const KINDS: Record<string, Check> = {
+  req: REQ_FIELDS,
+  send: (e, v) => text(e, "to") ?? text(e, "t") ?? body(e, "b", v),
+  res: (e, v) => whole(e, "i") ?? text(e, "d") ?? text(e, "f") ?? body(e, "b", v),
+  err: (e) => whole(e, "i") ?? text(e, "d") ?? text(e, "f") ?? wireError(e.e, "e"),
+  pub: (e, v) => text(e, "t") ?? body(e, "b", v),
+  sub: (e) => text(e, "t"),
+  unsub: (e) => text(e, "t"),
+  routes: (e) => routeTable(e.r, "r"),
+  subroutes: (e) => routeTable(e.r, "r"),
+  ping: () => null,
+  pong: (e, v) => data(e, "m", v),
+  log: (e) => oneOf(e, "l", ["debug", "info", "warn", "error"]) ?? text(e, "m") ?? text(e, "c"),
+  ready: (e) => texts(e.topics, "topics"),
+  exit: (e, v) => exitReason(e.reason) ?? data(e, "m", v),
+  stopped: (e, v) => data(e, "m", v),
+  subtree: (e, v) =>
+    (Array.isArray(e.t) ? null : expected("t", e.t, "an array")) ?? data(e, "t", v),
+  event: (e, v) =>
+    (isObject(e.e) ? text(e.e, "type", "e.type") : expected("e", e.e, "an object")) ??
+      data(e, "e", v),
+  join: (e, v) =>
+    text(e, "n") ?? texts(e.c, "c") ?? optional(e, "a", isObject, "an object") ??
+      data(e, "a", v) ?? placements(e.p),
+  place: (e, v) =>
+    text(e, "n") ?? whole(e, "e") ??
+      (isObject(e.s) ? data(e, "s", v) : expected("s", e.s, "an object")),
+  unplace: (e) => text(e, "n") ?? whole(e, "e"),
+  placed: (e) =>
+    text(e, "n") ?? whole(e, "e") ??
+      (typeof e.ok === "boolean" ? null : expected("ok", e.ok, "a boolean")) ??
+      (e.x === undefined ? null : wireError(e.x, "x")),
+  load: (e) =>
+    (isNumber(e.c) ? null : expected("c", e.c, "a number")) ??
+      (isNumber(e.m) ? null : expected("m", e.m, "a number")),
+};
+
+/** The kinds each edge may carry. */
+const ALLOWED: Record<Edge, ReadonlySet<string>> = {
+  // A node below: its messaging, its logs, and its lifecycle and supervision reports.
+  child: new Set([
+    "req",
+    "send",
+    "res",
+    "err",
+    "pub",
+    "sub",
+    "unsub",
+    "log",
+    "ready",
+    "exit",
+    "stopped",
+    "pong",
+    "subroutes",
+    "subtree",
+    "event",
+  ]),
+  // A direct port between two workers carries requests and replies only.
+  sibling: new Set(["req", "send", "res", "err"]),
+  // Another runtime: messaging, its routes and heartbeats, placements, and what a host agent
+  // forwards of the containers it runs (logs, supervision events, its load).
+  peer: new Set([
+    "req",
+    "send",
+    "res",
+    "err",
+    "pub",
+    "routes",
+    "ping",
+    "pong",
+    "join",
+    "place",
+    "unplace",
+    "placed",
+    "load",
+    "log",
+    "event",
+  ]),
+};
+
+/** Options of {@linkcode envelopeProblem}. */
+export interface CheckOptions {
+  /**
+   * For `child` and `sibling` edges: the node at the other end, which a request must name as its
+   * sender (`s`: that node or one below it).
+   */
+  from?: string;
+  /**
+   * What is already known of the envelope's values (bodies and other plain data), which decides
+   * how much of the wire-value rule is left to check: `clone` (the default) — nothing, they came
+   * by structured clone (`postMessage`) and may share or cycle references; `tree` — they were
+   * decoded from bytes (a byte-stream link, NATS), so they are trees and references need not be
+   * tracked; `checked` — the decoder itself enforced the rule (`decodeLenient` at the wire depth,
+   * nothing marked), so only the fields' types are left.
+   */
+  values?: "clone" | "tree" | "checked";
+}
+
+/**
+ * What is wrong with an envelope that arrived over `edge`, or `null` when it may be handled.
+ *
+ * @param env What arrived (anything: it is untrusted).
+ * @param edge The kind of link it came over.
+ * @param options The node it came from, and whether its values are known to be trees.
+ * @returns `null`, or the problem: the kind or field, the bad value and what was expected.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { envelopeProblem } from "./envelope_check.ts";
+ * const ok = { k: "req", i: 1, s: "host", to: "greeter#0.1", t: "greet", b: { who: "ada" } };
+ * assert.equal(envelopeProblem(ok, "peer"), null);
+ * assert.equal(envelopeProblem({ ...ok, i: "x" }, "peer"), 'field "i" is "x", expected a whole number');
+ * assert.equal(envelopeProblem({ k: "init", s: {} }, "peer"), 'kind "init" may not come from a peer runtime');
+ * assert.equal(
+ *   envelopeProblem(ok, "child", { from: "w1" }),
+ *   'field "s" is "host": a request from node "w1" names it or a node below it',
+ * );
+ * ```
+ */
+export function envelopeProblem(
+  env: unknown,
+  edge: Edge,
+  options: CheckOptions = {},
+): string | null {
+  if (!isObject(env)) return `an envelope must be an object, got ${describe(env)}`;
+  const kind = env.k;
+  if (typeof kind !== "string") return expected("k", kind, "a string (the envelope's kind)");
+  const fields = KINDS[kind];
+  if (fields === undefined || !ALLOWED[edge].has(kind)) {
+    return `kind ${describe(kind)} may not come from ${EDGE_NAMES[edge]}`;
+  }
+  const problem = fields(env, options.values ?? "clone");
+  if (problem !== null) return problem;
+  const from = options.from;
+  if (kind === "req" && edge !== "peer" && from !== undefined && !sentBy(env.s as string, from)) {
+    return `field "s" is ${
+      describe(env.s)
+    }: a request from node "${from}" names it or a node below it`;
+  }
+  return null;
+}
+
+/** Whether node `sender` is `from` or below it (node ids are paths). */
+export function sentBy(sender: string, from: string): boolean {
+  return sender === from || (sender.length > from.length && sender.startsWith(`${from}/`));
+}
+
+const EDGE_NAMES: Record<Edge, string> = {
+  child: "a child node",
+  sibling: "a sibling worker",
+  peer: "a peer runtime",
+};
+
+// ---- fields ------------------------------------------------------------------------------------
+
+function text(e: Fields, key: string, name = key): string | null {
+  return typeof e[key] === "string" ? null : expected(name, e[key], "a string");
+}
+
+function whole(e: Fields, key: string): string | null {
+  return Number.isSafeInteger(e[key]) ? null : expected(key, e[key], "a whole number");
+}
+
+function body(e: Fields, key: string, values: Values): string | null {
+  return values === "checked" ? null : wireValueProblem(e[key], key, { tree: values === "tree" });
+}
+
+/** Plain data (optional): the wire-value rule, as for bodies. */
+function data(e: Fields, key: string, values: Values): string | null {
+  return e[key] === undefined ? null : body(e, key, values);
+}
+
+function optional(
+  e: Fields,
+  key: string,
+  ok: (value: unknown) => boolean,
+  what: string,
+): string | null {
+  return e[key] === undefined || ok(e[key]) ? null : expected(key, e[key], what);
+}
+
+function oneOf(e: Fields, key: string, values: readonly string[], name = key): string | null {
+  return values.includes(e[key] as string)
+    ? null
+    : expected(name, e[key], `one of ${values.join(", ")}`);
+}
+
+function texts(value: unknown, name: string): string | null {
+  if (!Array.isArray(value)) return expected(name, value, "an array of strings");
+  const at = value.findIndex((v) => typeof v !== "string");
+  return at < 0 ? null : expected(`${name}[${at}]`, value[at], "a string");
+}
+
+function wireError(value: unknown, name: string): string | null {
+  if (!isObject(value)) return expected(name, value, "an error ({name, message})");
+  const problem = text(value, "name", `${name}.name`) ?? text(value, "message", `${name}.message`);
+  if (problem !== null) return problem;
+  for (const key of ["stack", "kind", "container", "topic"]) {
+    if (value[key] !== undefined && typeof value[key] !== "string") {
+      return expected(`${name}.${key}`, value[key], "a string");
+    }
+  }
+  for (const key of ["detail", "classes"]) {
+    if (value[key] !== undefined) {
+      const problem = texts(value[key], `${name}.${key}`);
+      if (problem !== null) return problem;
+    }
+  }
+  if (value.undelivered !== undefined && typeof value.undelivered !== "boolean") {
+    return expected(`${name}.undelivered`, value.undelivered, "a boolean");
+  }
+  return null;
+}
+
+const EXIT_KINDS = ["normal", "stopped", "error", "crashed", "killed", "unresponsive"];
+
+function exitReason(value: unknown): string | null {
+  if (!isObject(value)) return expected("reason", value, "an object");
+  return oneOf(value, "kind", EXIT_KINDS, "reason.kind") ??
+    text(value, "message", "reason.message") ??
+    (value.error === undefined ? null : wireError(value.error, "reason.error")) ??
+    (value.action === undefined || value.action === "stop" || value.action === "escalate"
+      ? null
+      : expected("reason.action", value.action, "stop or escalate"));
+}
+
+const BALANCES = ["round_robin", "random", "key_hash"];
+
+function routeTable(value: unknown, name: string): string | null {
+  if (!isObject(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+    return expected(name, value, "a routing table (an object)");
+  }
+  for (const container in value) {
+    const entry = value[container];
+    const at = `${name}.${container}`;
+    if (!isObject(entry)) return expected(at, entry, "a route entry (an object)");
+    const problem = oneOf(entry, "balance", BALANCES, `${at}.balance`) ??
+      instances(entry.instances, `${at}.instances`) ??
+      (entry.x === undefined ? null : instances(entry.x, `${at}.x`)) ??
+      (entry.w === undefined || entry.w === 1 ? null : expected(`${at}.w`, entry.w, "1")) ??
+      (entry.q === undefined || (Number.isSafeInteger(entry.q) && (entry.q as number) >= 0)
+        ? null
+        : expected(`${at}.q`, entry.q, "a whole number >= 0"));
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+function instances(value: unknown, name: string): string | null {
+  if (!Array.isArray(value)) return expected(name, value, "an array of {i, n}");
+  for (let n = 0; n < value.length; n++) {
+    const inst = value[n];
+    if (!isObject(inst) || typeof inst.i !== "string" || typeof inst.n !== "string") {
+      return expected(`${name}[${n}]`, inst, "an instance {i: string, n: string}");
+    }
+  }
+  return null;
+}
+
+function placements(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value)) return expected("p", value, "an array of placements");
+  for (let n = 0; n < value.length; n++) {
+    const p = value[n];
+    if (
+      !isObject(p) || typeof p.n !== "string" || !Number.isSafeInteger(p.e) ||
+      (p.b !== undefined && typeof p.b !== "string")
+    ) {
+      return expected(`p[${n}]`, p, "a placement {n: string, e: whole number, b?: string}");
+    }
+  }
+  return null;
+}
+
+// ---- words -------------------------------------------------------------------------------------
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isString(value: unknown): boolean {
+  return typeof value === "string";
+}
+
+function isNumber(value: unknown): boolean {
+  return typeof value === "number";
+}
+
+function expected(name: string, value: unknown, what: string): string {
+  return `field "${name}" is ${describe(value)}, expected ${what}`;
+}
+
+/** A bad value, shown short: a string quoted and cut, a number as is, anything else by its type. */
+function describe(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  }
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return "an array";
+  return `${/^[aeiou]/.test(typeof value) ? "an" : "a"} ${typeof value}`;
+}

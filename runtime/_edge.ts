@@ -1,0 +1,112 @@
+/**
+ * What a node does with input refused at its edges (see `protocol/envelope_check.ts` for the rule):
+ * the answer it owes, if any, and a count that is logged at most once a second.
+ *
+ * @module
+ */
+import type { Envelope } from "../protocol/envelope.ts";
+import { type Edge, sentBy } from "../protocol/envelope_check.ts";
+
+/** An answer to a refused envelope: `back` over the link it came on, or `route`d like a reply. */
+export interface RefusalAnswer {
+  /** `back`: to the sender of a refused request; `route`: to the requester a refused reply was for. */
+  via: "back" | "route";
+  /** The error reply. */
+  env: Extract<Envelope, { k: "err" }>;
+}
+
+/**
+ * The answer owed for an envelope refused from node `from`: a request gets a FrameError saying
+ * why (unless it names a sender that is not behind that link: answering it would reach someone
+ * else); a reply becomes a FrameError for the request it answers, so its requester learns now
+ * rather than at its timeout. Anything else (or anything without a usable id) gets none.
+ *
+ * @param env What was refused (untrusted).
+ * @param from The node it came from.
+ * @param edge The kind of link it came over.
+ * @param problem Why it was refused.
+ * @returns The answer, or `null`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refusalAnswer } from "./_edge.ts";
+ * const answer = refusalAnswer({ k: "req", i: 4, s: "w1", t: "x" }, "w1", "child", "too deep");
+ * assert.equal(answer?.via, "back");
+ * assert.equal(answer?.env.e.message, 'request "x" refused: too deep');
+ * assert.equal(refusalAnswer({ k: "req", i: 4, s: "host", t: "x" }, "w1", "child", "?"), null);
+ * ```
+ */
+export function refusalAnswer(
+  env: unknown,
+  from: string,
+  edge: Edge,
+  problem: string,
+): RefusalAnswer | null {
+  const e = env as Record<string, unknown> | null;
+  if (typeof e !== "object" || e === null || !Number.isSafeInteger(e.i)) return null;
+  const i = e.i as number;
+  if (e.k === "req" && typeof e.s === "string" && (edge === "peer" || sentBy(e.s, from))) {
+    const message = `request ${typeof e.t === "string" ? `"${e.t}" ` : ""}refused: ${problem}`;
+    return {
+      via: "back",
+      // On behalf of the instance it was addressed to: its requester takes an answer from no other.
+      env: {
+        k: "err",
+        i,
+        d: e.s,
+        f: typeof e.to === "string" ? e.to : "",
+        e: { name: "FrameError", message, kind: "frame" },
+      },
+    };
+  }
+  if ((e.k === "res" || e.k === "err") && typeof e.d === "string") {
+    const message = `reply refused: ${problem}`;
+    return {
+      via: "route",
+      // Still in the name it claimed: the node checks that name is behind the link it came on.
+      env: {
+        k: "err",
+        i,
+        d: e.d,
+        f: typeof e.f === "string" ? e.f : "",
+        e: { name: "FrameError", message, kind: "frame" },
+      },
+    };
+  }
+  return null;
+}
+
+/** Counts refusals; says when one is worth a log line (at most one a second, with the count since). */
+export class RefusalCounter {
+  #count = 0;
+  #loggedAt = -Infinity;
+  #loggedCount = 0;
+  readonly #now: () => number;
+
+  /** @param now The clock (ms). */
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  /** Refusals so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Counts one refusal from `from`.
+   * @returns The line to log, or `null` when one was logged less than a second ago.
+   */
+  note(from: string, problem: string): string | null {
+    this.#count++;
+    const now = this.#now();
+    if (now - this.#loggedAt < 1_000) return null;
+    const more = this.#count - this.#loggedCount - 1;
+    this.#loggedAt = now;
+    this.#loggedCount = this.#count;
+    return `refused input from ${from}: ${problem}${
+      more > 0 ? ` (and ${more} more refused since the last report)` : ""
+    }`;
+  }
+}
