@@ -13,6 +13,7 @@ import { PortLink } from "../transports/port_link.ts";
 import { StreamLink } from "../transports/stream_link.ts";
 import { listenForProcess, processChannel } from "./_process_link.ts";
 import type { Link } from "../transports/link.ts";
+import type { SupervisedInstance } from "../supervisor/instance.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
 import type { Node } from "./_node.ts";
@@ -48,8 +49,12 @@ export interface Launch {
   baseUrl?: string;
 }
 
-/** A running (or starting) instance, seen from the host. */
-export interface InstanceHandle extends FigureSource {
+/**
+ * A running (or starting) instance, seen from the host: what its supervisor needs
+ * ({@linkcode SupervisedInstance}), plus routing, reports and figures. What only some modes can do
+ * is an optional capability, so that nothing above the modes asks which mode a handle is.
+ */
+export interface InstanceHandle extends SupervisedInstance, FigureSource {
   /** The node the instance lives in. */
   readonly node: string;
   /** Set by the runtime; called exactly once, when the instance has ended. */
@@ -76,6 +81,14 @@ export interface InstanceHandle extends FigureSource {
    * from its last pong (at most one heartbeat old), its children's included.
    */
   figures(): FigureSet | null;
+  /** Fails the instance because the supervisor of its children, in this isolate, gave up. */
+  escalated?(error: Error): void;
+  /** Whether it has started and takes messages (instances in another isolate). */
+  readonly ready?: boolean;
+  /** A link that takes direct MessagePorts to other nodes (a worker's). */
+  readonly portLink?: PortLink | null;
+  /** `kill()` may leave its thread running: a worker stuck in a busy loop ignores `terminate()`. */
+  readonly outlivesKill?: boolean;
 }
 
 /**
@@ -425,6 +438,7 @@ function inlineModules(children: readonly ContainerSpec[]): string[] {
 /** An instance in a Web Worker with `deno.permissions` exactly its grant (a soft sandbox). */
 export class WorkerHandle extends IsolateHandle {
   #worker: Worker | null = null;
+  readonly outlivesKill = true;
 
   /** The worker's link, for direct channels to other workers. */
   get portLink(): PortLink | null {
