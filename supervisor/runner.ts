@@ -109,6 +109,8 @@ export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance>
   #nextOp = 1;
 
   /**
+   * Creates a supervisor with no children yet.
+   *
    * @param name `root`, or the container whose children these are.
    * @param flags The supervisor's flags.
    * @param host Where it runs.

@@ -126,7 +126,8 @@ export interface GiveUp {
   readonly failure: string;
 }
 
-interface CallBase {
+/** What every call under way has. */
+export interface CallBase {
   /** The caller's id for the reply; `null` for the supervisor's own give-up. */
   readonly op: number | null;
   /** What its current stage waits for. */
