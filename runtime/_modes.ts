@@ -49,11 +49,7 @@ export interface Launch {
   baseUrl?: string;
 }
 
-/**
- * A running (or starting) instance, seen from the host: what its supervisor needs
- * ({@linkcode SupervisedInstance}), plus routing, reports and figures. What only some modes can do
- * is an optional capability, so that nothing above the modes asks which mode a handle is.
- */
+/** A running (or starting) instance, seen from the host: what its supervisor needs, and more. */
 export interface InstanceHandle extends SupervisedInstance, FigureSource {
   /** The node the instance lives in. */
   readonly node: string;
@@ -81,13 +77,14 @@ export interface InstanceHandle extends SupervisedInstance, FigureSource {
    * from its last pong (at most one heartbeat old), its children's included.
    */
   figures(): FigureSet | null;
-  /** Fails the instance because the supervisor of its children, in this isolate, gave up. */
+  // What only some modes can do is a capability, so nothing above the modes asks for a mode.
+  /** Fails it because the supervisor of its children, in this isolate, gave up (inline). */
   escalated?(error: Error): void;
-  /** Whether it has started and takes messages (instances in another isolate). */
+  /** Whether it takes messages (worker, process). */
   readonly ready?: boolean;
-  /** A link that takes direct MessagePorts to other nodes (a worker's). */
+  /** Its link, which takes direct ports to other nodes (worker). */
   readonly portLink?: PortLink | null;
-  /** `kill()` may leave its thread running: a worker stuck in a busy loop ignores `terminate()`. */
+  /** `kill()` may leave its thread running (a worker spinning in a busy loop). */
   readonly outlivesKill?: boolean;
 }
 

@@ -223,9 +223,25 @@ export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance>
     const moment = { now: this.#clock.now(), random: this.#random() };
     const { state, effects } = transition(this.#state, input, moment);
     this.#state = state;
-    for (const effect of effects) this.#run(effect);
+    for (const effect of effects) {
+      try {
+        this.#run(effect);
+      } catch (error) {
+        // The state already counts on every effect: one that throws must not stop the others.
+        this.#report(effect, error);
+      }
+    }
     if (input.type === "stopped" || input.type === "released" || input.type === "start_failed") {
       this.#forget(input.key);
+    }
+  }
+
+  #report(effect: Effect<S>, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    try {
+      this.#host.log("error", `supervisor ${this.#state.name}: ${effect.kind} failed: ${message}`);
+    } catch {
+      // nowhere left to say it
     }
   }
 

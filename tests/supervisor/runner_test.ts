@@ -299,3 +299,18 @@ Deno.test("runner: shutdown leaves no timer behind and forgets its instances", a
   assert.equal(w.runner.state.status, "stopped");
   assert.equal("key" in key ? w.runner.instance(key.key) : "none", undefined);
 });
+
+Deno.test("runner: a host callback that throws is logged and the other effects still run", async () => {
+  const w = world();
+  await w.runner.add(child("a"));
+  w.host.emit = (event) => {
+    if (event.type === "exit") throw new Error("listener broke");
+    w.events.push(event);
+  };
+  latest(w, "a").exit(crash);
+  await flush();
+  await w.clock.advance(10);
+  assert.ok(w.logs.includes("error: supervisor root: emit failed: listener broke"));
+  assert.equal(w.launched.length, 2, "restarted all the same");
+  assert.equal(w.runner.state.children[0].slots[0].phase.state, "running");
+});
