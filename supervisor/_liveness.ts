@@ -57,8 +57,10 @@ export function silence<S extends ChildSpec>(t: Turn<S>, readings: readonly Sile
   for (const { key, silentFor } of readings) {
     for (const child of t.s.children) {
       const slot = child.slots.find((s) => s.phase.state === "running" && s.phase.key === key);
-      if (!slot || silentFor <= child.spec.keepalive) continue;
+      // Decided on the whole milliseconds it reports, so a report never says "silent for 300 ms"
+      // of an instance whose keepalive is 300 ms.
       const silent = Math.round(silentFor);
+      if (!slot || silent <= child.spec.keepalive) continue;
       emit(t, {
         type: "unresponsive",
         container: child.spec.name,

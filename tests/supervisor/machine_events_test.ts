@@ -28,6 +28,18 @@ Deno.test("an instance silent beyond its keepalive is reported unresponsive, kil
   assert.equal(childReports(sim.state, sim.now)[0].instances[0].lastExit?.kind, "unresponsive");
 });
 
+Deno.test("an unresponsive event always reports a silence longer than the keepalive (in whole ms)", () => {
+  const sim = new Sim();
+  sim.add(child("w", { mode: "worker", keepalive: 300 }));
+  sim.instances.get(sim.key("w"))!.silentFor = 300.4;
+  sim.advance(75);
+  assert.deepEqual(sim.seen("unresponsive"), [], "300.4 ms is 300 ms: not beyond 300");
+  sim.instances.get(sim.key("w"))!.silentFor = 300.6;
+  sim.advance(75);
+  const [event] = sim.events.filter((e) => e.type === "unresponsive");
+  assert.equal((event as { silentFor: number }).silentFor, 301);
+});
+
 Deno.test("the heartbeat runs at a quarter of the smallest keepalive (10 to 250 ms); inline children alone need none", () => {
   const sim = new Sim();
   sim.add(child("i"));
