@@ -15,6 +15,7 @@ import { openProcessLink } from "./_process_link.ts";
 import { hostResolutionFlags } from "./_host_config.ts";
 import { assertCanRunProcess, assertWithinHost } from "./_grant.ts";
 import type { Link } from "../transports/link.ts";
+import type { SupervisedInstance } from "../supervisor/instance.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
 import { declaredNames, sanitizeExitReason, within } from "./_trust.ts";
@@ -51,8 +52,8 @@ export interface Launch {
   baseUrl?: string;
 }
 
-/** A running (or starting) instance, seen from the host. */
-export interface InstanceHandle extends FigureSource {
+/** A running (or starting) instance, seen from the host: what its supervisor needs, and more. */
+export interface InstanceHandle extends SupervisedInstance, FigureSource {
   /** The node the instance lives in. */
   readonly node: string;
   /** Its instance id, `name#replica.incarnation`. */
@@ -85,6 +86,15 @@ export interface InstanceHandle extends FigureSource {
    * from its last pong (at most one heartbeat old), its children's included.
    */
   figures(): FigureSet | null;
+  // What only some modes can do is a capability, so nothing above the modes asks for a mode.
+  /** Fails it because the supervisor of its children, in this isolate, gave up (inline). */
+  escalated?(error: Error): void;
+  /** Whether it takes messages (worker, process). */
+  readonly ready?: boolean;
+  /** Its link, which takes direct ports to other nodes (worker). */
+  readonly portLink?: PortLink | null;
+  /** `kill()` may leave its thread running (a worker spinning in a busy loop). */
+  readonly outlivesKill?: boolean;
 }
 
 /**
@@ -463,6 +473,7 @@ function inlineModules(children: readonly ContainerSpec[]): string[] {
 /** An instance in a Web Worker with `deno.permissions` exactly its grant (a soft sandbox). */
 export class WorkerHandle extends IsolateHandle {
   #worker: Worker | null = null;
+  readonly outlivesKill = true;
 
   /** The worker's link, for direct channels to other workers. */
   get portLink(): PortLink | null {

@@ -1,7 +1,8 @@
 /**
  * What a supervisor does when one of its children ends: OTP's strategies as one pure function of
- * (strategy, children, which one ended and why, restart history, clock). The runtime applies the
- * decision; this file only decides, so every case is tested without a single thread or process.
+ * (strategy, children, which one ended and why, restart history, clock). The state machine
+ * (`machine.ts`) carries the decision out — per replica, with backoff — and this file only decides
+ * per child, so every case is tested without a single thread or process.
  *
  * | strategy | the ended child should restart (by its restart type) |
  * |---|---|
