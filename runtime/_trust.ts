@@ -13,7 +13,8 @@
 import type { ExitReason, RouteInstance, RouteTable } from "../protocol/envelope.ts";
 import type { WireError } from "../protocol/errors.ts";
 import type { ErrorRule } from "../supervisor/error_rules.ts";
-import type { ContainerSnapshot, InstanceSnapshot, SupervisorEvent } from "./_supervisor.ts";
+import type { SupervisorEvent } from "../supervisor/events.ts";
+import type { ContainerSnapshot, InstanceSnapshot } from "./_supervisor_view.ts";
 
 /** Longest text kept from a child's report (an exit message, a stack, a log line is not cut). */
 const MAX_TEXT = 16 * 1024;
