@@ -8,6 +8,7 @@
 import { pathToFileURL } from "node:url";
 import type * as Yaml from "yaml";
 import { TopologyError } from "../protocol/errors.ts";
+import { DENO_FS } from "./_deno_fs.ts";
 import { suggest } from "./_suggest.ts";
 import {
   type ContainerSpec,
@@ -43,7 +44,7 @@ export async function loadTopology(
   const env = (name: string) => Deno.env.get(name);
   if (typeof source === "object" && !(source instanceof URL)) {
     const baseUrl = options.baseUrl ?? cwdUrl();
-    return await checkModules(validateTopology(source, { baseUrl, env }), undefined);
+    return await checkModules(validateTopology(source, { baseUrl, env, fs: DENO_FS }), undefined);
   }
   const url = source instanceof URL ? source : new URL(source, cwdUrl());
   const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
@@ -63,7 +64,7 @@ export async function loadTopology(
   }
   const { input, locate } = await parseYaml(text, file);
   const baseUrl = new URL(".", url).href;
-  const topology = validateTopology(input, { file, baseUrl, locate, env });
+  const topology = validateTopology(input, { file, baseUrl, locate, env, fs: DENO_FS });
   return await checkModules(topology, locate);
 }
 

@@ -28,6 +28,7 @@ import type {
   StopMode,
 } from "./container.ts";
 import { assertWithinHost } from "./_grant.ts";
+import { DENO_FS } from "../config/_deno_fs.ts";
 import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
 import {
@@ -764,8 +765,12 @@ export class Runtime {
       env: (key) => Deno.env.get(key),
       parent: parent ?? undefined,
       hosts: this.#topology.hosts,
+      fs: DENO_FS,
     });
-    if (!parent || parent.mode === "inline") assertWithinHost(name, spec.permissions);
+    // A remote container's grant is its agent's to check (against its own limits and paths).
+    if ((!parent || parent.mode === "inline") && spec.mode !== "remote") {
+      assertWithinHost(name, spec.permissions);
+    }
     return spec;
   }
 
@@ -836,7 +841,14 @@ export class Runtime {
       stop: async (name) => {
         if (this.#root.has(name)) await this.#root.remove(name);
       },
-      validate: (name, input) => this.#validateSpawn(name, input, null, true),
+      // No `${VAR}` expansion: a root must not read this host's environment through a spec (an
+      // expanded value would come back in an error message). The agent checks the grant itself.
+      validate: (name, input) =>
+        validateContainer(name, input, {
+          baseUrl: this.#baseUrl,
+          env: () => undefined,
+          fs: DENO_FS,
+        }),
       send: (peer, env) => this.#federation?.send(peer, env) ?? false,
       log: (level, message) => this.#log(level, message, "agent"),
     });
@@ -943,7 +955,8 @@ function assertGrantsWithinHost(specs: readonly ContainerSpec[], hostSide: boole
   for (const spec of specs) {
     // Children of an inline container start from the host; deeper ones are checked against
     // their parent's grant when the topology is validated.
-    if (hostSide) assertWithinHost(spec.name, spec.permissions);
+    // A remote container's grant is its agent's to check (against its own limits and paths).
+    if (hostSide && spec.mode !== "remote") assertWithinHost(spec.name, spec.permissions);
     assertGrantsWithinHost(spec.children, hostSide && spec.mode === "inline");
   }
 }
