@@ -7,6 +7,19 @@ import { loadTopology, readTopologyText } from "../../config/load.ts";
 import { readManagementBlock } from "../../cli/connection.ts";
 import { kraken } from "../cli/_cli.ts";
 
+/** `promise`, or a rejection after `ms` (a read that never ends must fail the test, not hang it). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still reading after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("a topology file of exactly 1 MiB is read; one byte more is refused naming the file", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -63,8 +76,8 @@ Deno.test("kraken check and the CLI's read of the management block refuse a FIFO
   try {
     const fifo = `${dir}/kraken.yaml`;
     assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
-    assert.equal(await readManagementBlock(fifo), null);
-    assert.equal(await readManagementBlock("/dev/zero"), null);
+    assert.equal(await within(5000, readManagementBlock(fifo)), null);
+    assert.equal(await within(5000, readManagementBlock("/dev/zero")), null);
     const fromFifo = await kraken(["check", fifo], { signal: AbortSignal.timeout(10_000) });
     assert.equal(fromFifo.code, 2);
     assert.match(
