@@ -4,6 +4,7 @@
 // runtime in its own process.
 import assert from "node:assert/strict";
 import { MAX_TOPOLOGY_BYTES } from "../../config/_limits.ts";
+import { LogHistory, MAX_LOG_MESSAGE, streamResponse } from "../../management/_streams.ts";
 
 const TOKEN = "bounded-token";
 
@@ -84,4 +85,48 @@ Deno.test("POST /v1/apply {path} refuses a FIFO, /dev/zero, a folder and a 32 Mi
     clearTimeout(stuck);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the log history keeps at most 16 KiB of each message, so a container's enormous line cannot fill memory", () => {
+  const history = new LogHistory(1000);
+  const seen: string[] = [];
+  history.listen((line) => seen.push(line.message));
+  for (let i = 0; i < 3; i++) {
+    history.add({
+      time: 0,
+      level: "info",
+      source: "api#0.1",
+      container: "api",
+      message: "x".repeat(4 * 2 ** 20),
+    });
+  }
+  const kept = history.recent("api", 10);
+  assert.equal(kept.length, 3);
+  for (const message of [...kept.map((l) => l.message), ...seen]) {
+    assert.equal(
+      message,
+      `${"x".repeat(MAX_LOG_MESSAGE)}… (${4 * 2 ** 20 - MAX_LOG_MESSAGE} more characters)`,
+    );
+  }
+});
+
+Deno.test("an event or log stream whose client does not read is cut off at 1 MiB queued", async () => {
+  let push: (type: string, data: Record<string, unknown>) => void = () => {};
+  let stopped = false;
+  const response = streamResponse({
+    format: "ndjson",
+    heartbeat: 0,
+    subscribe(feed) {
+      push = feed;
+      return () => (stopped = true);
+    },
+  });
+  let pushed = 0;
+  while (!stopped && pushed < 1000) {
+    push("log", { message: "x".repeat(10_000) }); // as log lines arrive
+    pushed++;
+  }
+  assert.ok(stopped, "the slow client was cut off");
+  assert.ok(pushed <= 110, `${pushed} events of 10 kB were queued for a client that reads nothing`);
+  await response.body!.cancel();
 });
