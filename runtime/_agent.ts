@@ -112,7 +112,10 @@ export class AgentHost {
           e: env.e,
           ok: false,
           x: errorToWire(
-            new TopologyError(`a placed container's spec must be a map`, { key: env.n }),
+            new TopologyError(
+              `a malformed placement: expected a whole epoch >= 0 and a spec map`,
+              { key: env.n },
+            ),
           ),
         });
       }

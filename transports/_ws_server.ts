@@ -232,13 +232,14 @@ function frames(conn: Deno.Conn, ahead: Uint8Array, maxFrame: number): ByteConne
   const close = () => {
     if (closed) return;
     closed = true;
+    // After the frames already queued (a close frame telling why), whether or not they got out.
     sending.finally(() => {
       try {
         conn.close();
       } catch {
         // already closed
       }
-    });
+    }).catch(() => {});
   };
   /** Fails with `error` after telling the peer why (close `code`). */
   const fail = (code: number, error: FrameError): never => {
