@@ -104,4 +104,4 @@ export {
 } from "./supervisor/error_rules.ts";
 export { type ChildEnded, type ChildView, decide, type Decision } from "./supervisor/strategy.ts";
 export { loadTopology } from "./config/load.ts";
-export type { PermissionKind, Permissions } from "./config/permissions.ts";
+export type { FileSystemView, PermissionKind, Permissions } from "./config/permissions.ts";

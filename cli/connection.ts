@@ -6,6 +6,7 @@
  * @module
  */
 import type * as Yaml from "yaml";
+import { readTopologyText } from "../config/load.ts";
 import { ManagementClient } from "./client.ts";
 import { usageError } from "./exit.ts";
 
@@ -74,7 +75,7 @@ export async function readManagementBlock(
 ): Promise<ManagementBlock | null> {
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = await readTopologyText(file); // bounded: a FIFO or /dev/zero must not hang the CLI
   } catch {
     return null;
   }

@@ -18,6 +18,19 @@
 export const MAX_REPLICAS = 1000;
 
 /**
+ * The largest topology file read, bytes (1 MiB): wherever a topology is read (`Runtime.start`,
+ * `rt.apply`, `POST /v1/apply {"path"}`, `kraken check`, `kraken start`, `kraken reload`), at most
+ * this much is read, never the whole file first. A real topology is a few KiB.
+ *
+ * @example
+ * ```ts
+ * import { MAX_TOPOLOGY_BYTES } from "./_limits.ts";
+ * console.assert(MAX_TOPOLOGY_BYTES === 1024 * 1024);
+ * ```
+ */
+export const MAX_TOPOLOGY_BYTES = 1024 * 1024;
+
+/**
  * Enumerated values written in another tool's words, mapped to Kraken's: `mode: thread` is a
  * worker, `restart: always` is permanent. Used for "did you mean" only: they are still refused.
  *

@@ -613,7 +613,11 @@ export class Validator {
         `runs_as says how an agent runs a remote container; expected it only with mode: remote`,
       )
       : this.oneOf(c.runs_as, [...path, "runs_as"], ["process", "worker"] as const, "process");
-    const perms = validatePermissions(c.permissions, new URL(".", this.#o.baseUrl).pathname);
+    // A remote container's relative paths name places on its agent: the agent resolves them.
+    const perms = validatePermissions(
+      c.permissions,
+      mode === "remote" ? null : decodeURIComponent(new URL(".", this.#o.baseUrl).pathname),
+    );
     if (!perms.ok) {
       // The issue's key is `kind` or `kind[i]`: a path step, then maybe a list index.
       const m = /^([^[]*)(?:\[(\d+)\])?$/.exec(perms.issue.key);
@@ -757,12 +761,17 @@ export class Validator {
       );
     }
     if (parent.mode === "inline") return; // its children start from the host, checked there
-    const outside = grantOutside(grant, parent.permissions);
+    const outside = grantOutside(grant, parent.permissions, { fs: this.#o.fs });
     if (outside) {
+      const resolved = outside.resolved === undefined
+        ? ""
+        : outside.resolved === null
+        ? " (symbolic links that loop)"
+        : ` (which is ${outside.resolved})`;
       this.fail(
         [...path, "permissions", outside.kind],
         `asks for ${outside.kind}${
-          outside.value === true ? "" : ` "${outside.value}"`
+          outside.value === true ? "" : ` "${outside.value}"${resolved}`
         }, which its parent "${parent.name}" does not have; a child runs inside its parent's sandbox and can never be granted more`,
       );
     }

@@ -8,6 +8,8 @@
 import { pathToFileURL } from "node:url";
 import type * as Yaml from "yaml";
 import { TopologyError } from "../protocol/errors.ts";
+import { DENO_FS } from "./_deno_fs.ts";
+import { MAX_TOPOLOGY_BYTES } from "./_limits.ts";
 import { suggest } from "./_suggest.ts";
 import {
   type ContainerSpec,
@@ -43,28 +45,137 @@ export async function loadTopology(
   const env = (name: string) => Deno.env.get(name);
   if (typeof source === "object" && !(source instanceof URL)) {
     const baseUrl = options.baseUrl ?? cwdUrl();
-    return await checkModules(validateTopology(source, { baseUrl, env }), undefined);
+    return await checkModules(validateTopology(source, { baseUrl, env, fs: DENO_FS }), undefined);
   }
   const url = source instanceof URL ? source : new URL(source, cwdUrl());
   const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
-  let text: string;
-  try {
-    if (url.protocol === "file:") text = await Deno.readTextFile(url);
-    else {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-      text = await response.text();
-    }
-  } catch (error) {
-    throw new TopologyError(`cannot read the topology file: ${(error as Error).message}`, {
-      file,
-      key: "",
-    });
-  }
+  const text = await readTopologyText(url);
   const { input, locate } = await parseYaml(text, file);
   const baseUrl = new URL(".", url).href;
-  const topology = validateTopology(input, { file, baseUrl, locate, env });
+  const topology = validateTopology(input, { file, baseUrl, locate, env, fs: DENO_FS });
   return await checkModules(topology, locate);
+}
+
+/**
+ * The text of a topology file (or `http(s):` URL), read with a bound: a regular file only (a
+ * folder, FIFO, socket or device such as `/dev/zero` is refused before it is opened), and at most
+ * {@linkcode MAX_TOPOLOGY_BYTES} bytes — a larger one is refused after reading one byte past the
+ * bound, never read whole.
+ *
+ * @param source A path (relative to the working directory) or URL.
+ * @returns The text.
+ * @throws {TopologyError} Naming the file: missing, not a regular file, too large, unreadable.
+ *
+ * @example
+ * ```ts ignore
+ * import { readTopologyText } from "./load.ts";
+ * const text = await readTopologyText("./kraken.yaml");
+ * ```
+ */
+export async function readTopologyText(source: string | URL): Promise<string> {
+  const url = source instanceof URL ? source : new URL(source, cwdUrl());
+  const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
+  const fail = (message: string) => new TopologyError(message, { file, key: "" });
+  const tooLarge = (size: string) =>
+    fail(
+      `the topology file is ${size}; expected at most ${MAX_TOPOLOGY_BYTES} bytes (1 MiB)`,
+    );
+  let bytes: Uint8Array | null;
+  if (url.protocol === "file:") {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(url);
+    } catch (error) {
+      throw fail(`cannot read the topology file: ${(error as Error).message}`);
+    }
+    // Opening a FIFO would wait for a writer; reading a device may never end.
+    if (!info.isFile) throw fail(`the topology file is ${notRegular(info)}; expected a file`);
+    if (info.size > MAX_TOPOLOGY_BYTES) throw tooLarge(`${info.size} bytes`);
+    try {
+      const handle = await Deno.open(url, { read: true });
+      try {
+        const opened = await handle.stat(); // the file read, whatever the path names by now
+        if (!opened.isFile) {
+          throw fail(`the topology file is ${notRegular(opened)}; expected a file`);
+        }
+        // One byte past the bound tells a file that grew since its stat from one that fits.
+        const buffer = new Uint8Array(MAX_TOPOLOGY_BYTES + 1);
+        let at = 0;
+        while (at < buffer.length) {
+          const n = await handle.read(buffer.subarray(at));
+          if (n === null) break;
+          at += n;
+        }
+        bytes = at > MAX_TOPOLOGY_BYTES ? null : buffer.subarray(0, at);
+      } finally {
+        handle.close();
+      }
+    } catch (error) {
+      if (error instanceof TopologyError) throw error;
+      throw fail(`cannot read the topology file: ${(error as Error).message}`);
+    }
+  } else {
+    try {
+      const response = await fetch(url);
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new Error(`HTTP ${response.status} ${response.statusText}`);
+      }
+      const length = Number(response.headers.get("content-length") ?? NaN);
+      if (length > MAX_TOPOLOGY_BYTES) {
+        await response.body?.cancel();
+        throw tooLarge(`${length} bytes`);
+      }
+      bytes = response.body
+        ? await readAtMost(response.body, MAX_TOPOLOGY_BYTES)
+        : new Uint8Array();
+    } catch (error) {
+      if (error instanceof TopologyError) throw error;
+      throw fail(`cannot read the topology file: ${(error as Error).message}`);
+    }
+  }
+  if (bytes === null) throw tooLarge(`over ${MAX_TOPOLOGY_BYTES} bytes`);
+  return new TextDecoder().decode(bytes);
+}
+
+/** What a path that is not a regular file is, for a message. */
+function notRegular(info: Deno.FileInfo): string {
+  if (info.isDirectory) return "a folder";
+  if (info.isFifo) return "a FIFO (named pipe)";
+  if (info.isCharDevice || info.isBlockDevice) return "a device";
+  if (info.isSocket) return "a socket";
+  return "not a regular file";
+}
+
+/** The bytes of `stream` if there are at most `max`; `null` (and the stream cancelled) if more. */
+async function readAtMost(
+  stream: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        await reader.cancel();
+        return null;
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /** Parses YAML text into plain data plus a way to find where each key path sits. */

@@ -7,6 +7,9 @@
  * @module
  */
 import { didYouMean } from "./_suggest.ts";
+import { canonicalItem, type FileSystemView, itemCovers, normalizePath } from "./_canonical.ts";
+
+export type { FileSystemView } from "./_canonical.ts";
 
 /** One permission kind. */
 export type PermissionKind = "net" | "read" | "write" | "env" | "run" | "ffi" | "sys" | "import";
@@ -62,15 +65,17 @@ export interface PermissionIssue {
 }
 
 /**
- * Checks a `permissions:` block and resolves relative paths against `baseDir`.
+ * Checks a `permissions:` block and resolves relative paths against `baseDir` (collapsing `.` and
+ * `..`; symbolic links are followed only where grants are compared, see {@linkcode grantOutside}).
  *
  * @param input The raw block (`undefined` means none).
- * @param baseDir Absolute folder relative paths are resolved against.
+ * @param baseDir Absolute folder relative paths are resolved against; `null` keeps them relative
+ *   (a remote container's paths are resolved by its agent, against its `--root`).
  * @returns The grant, or the first issue found.
  */
 export function validatePermissions(
   input: unknown,
-  baseDir: string,
+  baseDir: string | null,
 ): { ok: true; value: Permissions } | { ok: false; issue: PermissionIssue } {
   if (input === undefined || input === null) return { ok: true, value: {} };
   if (typeof input !== "object" || Array.isArray(input)) {
@@ -136,7 +141,7 @@ export function validatePermissions(
       if (wrong !== undefined) {
         return { ok: false, issue: { key: `${key}[${i}]`, message: wrong } };
       }
-      items.push(PATH_KINDS.has(kind) ? resolvePath(item, baseDir) : item);
+      items.push(PATH_KINDS.has(kind) && baseDir !== null ? normalizePath(item, baseDir) : item);
     }
     if (items.length > 0) value[kind] = items;
   }
@@ -186,21 +191,43 @@ export function toProcessFlags(grant: Permissions): string[] {
   return flags;
 }
 
+/** An item of a grant that its limit does not cover (see {@linkcode grantOutside}). */
+export interface GrantExcess {
+  /** The permission kind. */
+  kind: PermissionKind;
+  /** The item as asked, or `true` for the whole kind. */
+  value: true | string;
+  /** What the item resolves to (`null` when nothing: symbolic links that loop), if not itself. */
+  resolved?: string | null;
+}
+
 /**
  * The first item of `grant` that `parent` does not cover, or `null` when the grant lies within it.
- * A path is covered by itself or a folder above it; a `host:port` by the same host without a port.
+ * Items are compared by what they grant, not as text (`config/_canonical.ts`): paths are collapsed
+ * (`..`) and, given `fs`, followed through symbolic links on both sides, then a path is covered by
+ * itself or a folder above it; `host:port` by the same host without a port (or a `*.domain` or
+ * IPv4 CIDR around it); `env` names exactly or by a trailing `*`; `run` programs by the same real
+ * program; `true` only by `true`.
+ *
+ * @param grant What is asked.
+ * @param parent The limit.
+ * @param options `base`: folder relative items resolve against (default `/`); `fs`: the file
+ *   system to follow symbolic links in.
  *
  * @example
  * ```ts
  * import { grantOutside } from "./permissions.ts";
  * console.assert(grantOutside({ read: ["/srv/a"] }, { read: ["/srv"] }) === null);
+ * console.assert(grantOutside({ read: ["/srv/data/../.."] }, { read: ["/srv/data"] })?.resolved === "/");
  * console.assert(grantOutside({ net: true }, { net: ["127.0.0.1"] })?.kind === "net");
  * ```
  */
 export function grantOutside(
   grant: Permissions,
   parent: Permissions,
-): { kind: PermissionKind; value: true | string } | null {
+  options: { base?: string; fs?: FileSystemView } = {},
+): GrantExcess | null {
+  const base = options.base ?? "/";
   for (const kind of PERMISSION_KINDS) {
     const wanted = grant[kind];
     if (wanted === undefined) continue;
@@ -209,16 +236,50 @@ export function grantOutside(
     if (held === undefined || wanted === true) {
       return { kind, value: wanted === true ? true : wanted[0] };
     }
+    const limits = held.map((h) => canonicalItem(kind, h, base, options.fs))
+      .filter((h): h is string => h !== undefined);
     for (const item of wanted) {
-      const covered = held.some((h) =>
-        h === item ||
-        (PATH_KINDS.has(kind) && item.startsWith(h.endsWith("/") ? h : `${h}/`)) ||
-        (kind === "net" && !h.includes(":") && item.split(":")[0] === h)
-      );
-      if (!covered) return { kind, value: item };
+      const resolved = canonicalItem(kind, item, base, options.fs);
+      if (resolved !== undefined && limits.some((h) => itemCovers(kind, h, resolved))) continue;
+      return { kind, value: item, ...(resolved === item ? {} : { resolved: resolved ?? null }) };
     }
   }
   return null;
+}
+
+/**
+ * `grant` with every item in its canonical form (real paths, normalised hosts; see
+ * {@linkcode grantOutside}): what a host agent hands a container, so that what runs is what was
+ * compared with its limits.
+ *
+ * @param grant A validated grant.
+ * @param options As for {@linkcode grantOutside}.
+ * @returns The grant in canonical form; items that resolve to nothing are left out.
+ *
+ * @example
+ * ```ts
+ * import { canonicalGrant } from "./permissions.ts";
+ * const grant = canonicalGrant({ read: ["data/../logs"], net: ["LOCALHOST:80"] }, { base: "/srv" });
+ * console.assert(JSON.stringify(grant) === '{"net":["localhost:80"],"read":["/srv/logs"]}');
+ * ```
+ */
+export function canonicalGrant(
+  grant: Permissions,
+  options: { base?: string; fs?: FileSystemView } = {},
+): Permissions {
+  const out: Permissions = {};
+  for (const kind of PERMISSION_KINDS) {
+    const value = grant[kind];
+    if (value === undefined) continue;
+    if (value === true) {
+      out[kind] = true;
+      continue;
+    }
+    const items = value.map((item) => canonicalItem(kind, item, options.base ?? "/", options.fs))
+      .filter((item): item is string => item !== undefined);
+    out[kind] = [...new Set(items)];
+  }
+  return out;
 }
 
 /**
@@ -251,18 +312,6 @@ function netItemProblem(item: string): string | undefined {
     return `${expected}, got "${item}", whose host "${host}" is not a host name or IP address`;
   }
   return undefined;
-}
-
-function resolvePath(path: string, baseDir: string): string {
-  if (path.startsWith("/")) return path;
-  const joined = `${baseDir.replace(/\/$/, "")}/${path}`;
-  const parts: string[] = [];
-  for (const part of joined.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") parts.pop();
-    else parts.push(part);
-  }
-  return `/${parts.join("/")}`;
 }
 
 function describe(value: unknown): string {

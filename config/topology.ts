@@ -18,7 +18,7 @@
  * @module
  */
 import type { ErrorRule } from "../supervisor/error_rules.ts";
-import type { Permissions } from "./permissions.ts";
+import type { FileSystemView, Permissions } from "./permissions.ts";
 import type { RestartType, Strategy, SupervisorSpec } from "../supervisor/spec.ts";
 import { Validator } from "./_validate.ts";
 
@@ -268,6 +268,11 @@ export interface ValidateOptions {
   ) => { line: number; column: number } | undefined;
   /** Reads an environment variable for `${VAR}`. */
   env?: (name: string) => string | undefined;
+  /**
+   * The file system, to follow symbolic links when a child's grant is compared with its parent's
+   * (without it, paths are compared collapsed but as written).
+   */
+  fs?: FileSystemView;
 }
 
 /**

@@ -164,7 +164,21 @@ export function containerOf(source: string): string {
 }
 
 /**
- * The last `capacity` log lines, and listeners for new ones.
+ * The longest log message kept in the history or streamed, characters: a container printing one
+ * enormous line must not make the history (`capacity` lines) hold gigabytes. A longer message is
+ * cut here and says how much was left out.
+ *
+ * @example
+ * ```ts
+ * import { MAX_LOG_MESSAGE } from "./_streams.ts";
+ * console.assert(MAX_LOG_MESSAGE === 16 * 1024);
+ * ```
+ */
+export const MAX_LOG_MESSAGE = 16 * 1024;
+
+/**
+ * The last `capacity` log lines (each message at most {@linkcode MAX_LOG_MESSAGE} characters), and
+ * listeners for new ones.
  *
  * @example
  * ```ts
@@ -186,8 +200,15 @@ export class LogHistory {
     this.#capacity = capacity;
   }
 
-  /** Records a line and hands it to the listeners. */
+  /** Records a line (its message cut to {@linkcode MAX_LOG_MESSAGE}) and hands it to the listeners. */
   add(line: LogLine): void {
+    if (line.message.length > MAX_LOG_MESSAGE) {
+      const more = line.message.length - MAX_LOG_MESSAGE;
+      line = {
+        ...line,
+        message: `${line.message.slice(0, MAX_LOG_MESSAGE)}… (${more} more characters)`,
+      };
+    }
     this.#lines.push(line);
     if (this.#lines.length > this.#capacity) this.#lines.shift();
     for (const listener of this.#listeners) listener(line);

@@ -2,9 +2,12 @@
  * The host agent's side of placement (`kraken node`): a runtime that runs the containers a root
  * runtime places on it, under its own supervisor, within limits it sets itself.
  *
- * What it enforces, whatever the root asks: the module is a path under its `--root` (or a
- * jsr:/npm: specifier it resolves itself) — code never travels over the wire; the grant lies within
- * its `--max-permissions` (else `PermissionEscalationError`) and within its own process's. Fencing:
+ * What it enforces, whatever the root asks: the module is a `./` path whose real path (symbolic
+ * links followed) lies inside the real path of its `--root` (or a jsr:/npm: specifier it resolves
+ * itself) — code never travels over the wire; the grant, resolved here (paths against `--root`,
+ * `..` collapsed, links followed; hosts normalised), lies within its `--max-permissions` compared
+ * the same way (else `PermissionEscalationError` naming the kind, the item and the limit) and
+ * within its own process's, and the container gets it in that resolved form. Fencing:
  * a placement carries an epoch; a later epoch replaces every earlier one, and when the root that
  * placed something has been silent for its keepalive, the agent stops what it placed (the root
  * re-places it elsewhere only after that lease), so a partitioned agent never keeps a second live
@@ -12,11 +15,14 @@
  *
  * @module
  */
-import type { Permissions } from "../config/permissions.ts";
-import { grantOutside } from "../config/permissions.ts";
+import { pathToFileURL } from "node:url";
+import { normalizePath, pathWithin, realPath } from "../config/_canonical.ts";
+import { DENO_FS } from "../config/_deno_fs.ts";
+import { canonicalGrant, grantOutside, type Permissions } from "../config/permissions.ts";
 import type { ContainerInput, ContainerSpec } from "../config/topology.ts";
 import type { Envelope } from "../protocol/envelope.ts";
 import { errorToWire, PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
+import { assertWithinHost } from "./_grant.ts";
 
 /** What `kraken node` was started with. */
 export interface AgentOptions {
@@ -34,7 +40,10 @@ export interface AgentSite {
   run(spec: ContainerSpec): Promise<void>;
   /** Stops container `name` and removes it. */
   stop(name: string): Promise<void>;
-  /** Validates a container as the agent's own topology would (module resolved under root). */
+  /**
+   * Validates a container as the agent's own topology would: relative paths resolve against
+   * --root, and `${VAR}` is never expanded (the agent's environment is not the root's to read).
+   */
   validate(name: string, input: ContainerInput): ContainerSpec;
   /** Sends a control envelope to peer runtime `peer`. */
   send(peer: string, env: Envelope): boolean;
@@ -52,7 +61,8 @@ interface Running {
 export class AgentHost {
   readonly #options: AgentOptions;
   readonly #site: AgentSite;
-  readonly #rootUrl: URL;
+  /** The real path of --root (symbolic links followed), without a trailing `/`. */
+  readonly #root: string;
   readonly #running = new Map<string, Running>();
   /** Placements in progress, by name: a later one waits for the earlier one. */
   #queue: Promise<void> = Promise.resolve();
@@ -60,8 +70,8 @@ export class AgentHost {
   constructor(options: AgentOptions, site: AgentSite) {
     this.#options = options;
     this.#site = site;
-    const root = options.root.endsWith("/") ? options.root : `${options.root}/`;
-    this.#rootUrl = new URL(`file://${root}`);
+    const root = normalizePath(options.root, "/");
+    this.#root = realPath(root, DENO_FS) ?? root;
   }
 
   /** What its introduction says: that it is an agent, its limits, what it runs and at which epoch. */
@@ -92,6 +102,25 @@ export class AgentHost {
 
   /** A control envelope from peer `peer`. */
   control(peer: string, env: Envelope): void {
+    // Whatever a root sends is untrusted: an envelope of the wrong shape never reaches the checks.
+    if ((env.k === "place" || env.k === "unplace") && !wellFormed(env)) {
+      this.#site.log("warn", `ignored a malformed ${env.k} from runtime "${peer}"`);
+      if (env.k === "place" && typeof env.n === "string" && Number.isSafeInteger(env.e)) {
+        this.#site.send(peer, {
+          k: "placed",
+          n: env.n,
+          e: env.e,
+          ok: false,
+          x: errorToWire(
+            new TopologyError(
+              `a malformed placement: expected a whole epoch >= 0 and a spec map`,
+              { key: env.n },
+            ),
+          ),
+        });
+      }
+      return;
+    }
     if (env.k === "place") {
       this.#queue = this.#queue.then(() => this.#place(peer, env)).catch(() => {});
     } else if (env.k === "unplace") {
@@ -159,53 +188,116 @@ export class AgentHost {
   }
 
   /** The placed spec, checked against this agent's own limits, as a spec of this runtime. */
-  #check(name: string, placed: Record<string, unknown>): ContainerSpec {
-    const module = String(placed.module ?? "");
-    const specifier = /^(jsr|npm):/.test(module);
-    if (!specifier) {
-      const url = new URL(module, this.#rootUrl);
-      if (!/^\.\.?\//.test(module) || !url.href.startsWith(this.#rootUrl.href)) {
-        throw new TopologyError(
-          `module "${module}" is outside this agent's root ${this.#rootUrl.pathname}; an agent runs only modules under its --root or jsr:/npm: specifiers`,
-          { key: `${name}.module` },
-        );
-      }
-      try {
-        if (!Deno.statSync(url).isFile) throw new Error("not a file");
-      } catch {
-        throw new TopologyError(
-          `module "${module}" does not exist under this agent's root ${this.#rootUrl.pathname}`,
-          { key: `${name}.module` },
-        );
-      }
+  #check(name: string, placed: unknown): ContainerSpec {
+    if (typeof placed !== "object" || placed === null || Array.isArray(placed)) {
+      throw new TopologyError(`a placed container's spec must be a map`, { key: name });
     }
+    const fields = placed as Record<string, unknown>;
+    const module = this.#module(name, fields.module);
     // An agent runs placed code only in a sandbox of its own: never inline (inside the agent,
     // with every permission it holds), never with children (they would escape its checks).
-    const mode = placed.mode ?? "process";
+    const mode = fields.mode ?? "process";
     if (mode !== "process" && mode !== "worker") {
       throw new TopologyError(
-        `an agent runs a placed container as a process or a worker, not "${String(mode)}"`,
+        `an agent runs a placed container as a process or a worker, not ${JSON.stringify(mode)}`,
         { key: `${name}.mode` },
       );
     }
-    if (placed.children !== undefined) {
+    if (fields.children !== undefined) {
       throw new TopologyError(`a placed container has no children`, { key: `${name}.children` });
     }
-    const grant = (placed.permissions ?? {}) as Permissions;
-    const outside = grantOutside(grant, this.#options.maxPermissions);
-    if (outside) {
-      throw new PermissionEscalationError(
-        name,
-        outside.kind,
-        outside.value,
-        "this agent's --max-permissions do not include it",
+    // Relative paths resolve against --root; every field is checked as in a topology.
+    const spec = this.#site.validate(name, { ...fields, mode, module } as ContainerInput);
+    const grant = this.#withinLimits(name, spec.permissions ?? {}, fields.permissions);
+    assertWithinHost(name, grant);
+    return { ...spec, permissions: grant };
+  }
+
+  /**
+   * The module as a file URL: a `./` path whose real path (links followed) lies inside the real
+   * path of --root, or a jsr:/npm: specifier. Anything else would run code not deployed here.
+   */
+  #module(name: string, module: unknown): string {
+    const key = `${name}.module`;
+    if (typeof module !== "string" || module === "") {
+      throw new TopologyError(
+        `expected a module path under this agent's root (./path) or a jsr:/npm: specifier, got ${
+          JSON.stringify(module) ?? "nothing"
+        }`,
+        { key },
       );
     }
-    const input = {
-      ...placed,
-      mode,
-      module: specifier ? module : new URL(module, this.#rootUrl).href,
-    };
-    return this.#site.validate(name, input as unknown as ContainerInput);
+    if (/^(jsr|npm):/.test(module)) return module;
+    if (!/^\.\.?\//.test(module)) {
+      throw new TopologyError(
+        `module "${module}" is not a path under this agent's root ${this.#root}; an agent runs only modules under its --root (./path) or jsr:/npm: specifiers, never an absolute path or a URL (http:, https:, data:, file:): code is not fetched or sent`,
+        { key },
+      );
+    }
+    const real = realPath(normalizePath(module, this.#root), DENO_FS);
+    if (real === undefined || !pathWithin(real, this.#root)) {
+      throw new TopologyError(
+        `module "${module}" is ${
+          real === undefined ? "a symbolic link loop" : real
+        }, outside this agent's root ${this.#root}; an agent runs only modules under its --root or jsr:/npm: specifiers`,
+        { key },
+      );
+    }
+    try {
+      if (!Deno.statSync(real).isFile) throw new Error("not a file");
+    } catch {
+      throw new TopologyError(
+        `module "${module}" does not exist under this agent's root ${this.#root}`,
+        { key },
+      );
+    }
+    return pathToFileURL(real).href;
   }
+
+  /**
+   * `grant` in canonical form (real paths, normalised hosts), if it lies within --max-permissions
+   * compared the same way; else a {@linkcode PermissionEscalationError} naming the kind, the item
+   * as the root asked it, what it resolves to here, and the limit.
+   */
+  #withinLimits(name: string, grant: Permissions, asked: unknown): Permissions {
+    const view = { base: this.#root, fs: DENO_FS };
+    const max = this.#options.maxPermissions;
+    const outside = grantOutside(grant, max, view);
+    if (!outside) return canonicalGrant(grant, view);
+    const { kind, value } = outside;
+    // The item in the root's own words (the validated one is already resolved against --root).
+    const list = (asked as Record<string, unknown> | undefined)?.[kind];
+    const index = value === true ? -1 : (grant[kind] as string[]).indexOf(value);
+    const raw = Array.isArray(list) && typeof list[index] === "string"
+      ? list[index] as string
+      : typeof list === "string" && index === 0
+      ? list
+      : value;
+    const resolved = value === true
+      ? undefined
+      : outside.resolved === null
+      ? "a symbolic link loop"
+      : outside.resolved ?? value;
+    const limit = max[kind];
+    throw new PermissionEscalationError(
+      name,
+      kind,
+      raw,
+      `${resolved !== undefined && resolved !== raw ? `it is ${resolved} here, and ` : ""}${
+        limit === undefined
+          ? `this agent's --max-permissions grant no ${kind}`
+          : `this agent's --max-permissions allow ${kind} only ${
+            (limit as string[]).map((l) => `"${l}"`).join(", ")
+          }`
+      }`,
+    );
+  }
+}
+
+/** A place/unplace envelope with a name, a whole epoch and (to place) a spec map. */
+function wellFormed(env: Extract<Envelope, { k: "place" | "unplace" }>): boolean {
+  const e = env as { n?: unknown; e?: unknown; s?: unknown; k: string };
+  if (typeof e.n !== "string" || !Number.isSafeInteger(e.e) || (e.e as number) < 0) return false;
+  return e.k !== "place" ||
+    (typeof e.s === "object" && e.s !== null && !Array.isArray(e.s));
 }

@@ -10,6 +10,7 @@ import { PermissionEscalationError } from "../protocol/errors.ts";
 import type { Link } from "../transports/link.ts";
 import { type ContainerInput, type ContainerSpec, validateContainer } from "../config/topology.ts";
 import { grantOutside, validatePermissions } from "../config/permissions.ts";
+import { DENO_FS } from "../config/_deno_fs.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 import { assertWithinHost } from "./_grant.ts";
 import type { InstanceHandle } from "./_modes.ts";
@@ -75,17 +76,27 @@ export function superviseChildren(options: {
       if (parent && typeof input === "object" && input !== null) {
         const dir = decodeURIComponent(new URL(".", baseUrl).pathname);
         const wanted = validatePermissions((input as ContainerInput).permissions, dir);
-        const outside = wanted.ok ? grantOutside(wanted.value, parent.permissions) : null;
+        const outside = wanted.ok
+          ? grantOutside(wanted.value, parent.permissions, { fs: DENO_FS })
+          : null;
         if (outside) {
           throw new PermissionEscalationError(
             name,
             outside.kind,
             outside.value,
-            `its parent "${parent.name}" does not have it, and a child runs inside its parent's sandbox`,
+            `${
+              outside.resolved === undefined
+                ? ""
+                : `it is ${outside.resolved ?? "a symbolic link loop"}, and `
+            }its parent "${parent.name}" does not have it, and a child runs inside its parent's sandbox`,
           );
         }
       }
-      const child = validateContainer(name, input, { baseUrl, parent: parent ?? undefined });
+      const child = validateContainer(name, input, {
+        baseUrl,
+        parent: parent ?? undefined,
+        fs: DENO_FS,
+      });
       assertWithinHost(name, child.permissions);
       return child;
     },

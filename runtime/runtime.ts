@@ -28,6 +28,7 @@ import type {
   StopMode,
 } from "./container.ts";
 import { assertCanRunProcess, assertWithinHost } from "./_grant.ts";
+import { DENO_FS } from "../config/_deno_fs.ts";
 import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
 import { containerOf, declaredNames, NameClaims, within } from "./_trust.ts";
@@ -831,6 +832,7 @@ export class Runtime {
       env: (key) => Deno.env.get(key),
       parent: parent ?? undefined,
       hosts: this.#topology.hosts,
+      fs: DENO_FS,
     });
     if (!parent || parent.mode === "inline") assertStartableHere(spec);
     return spec;
@@ -903,7 +905,14 @@ export class Runtime {
       stop: async (name) => {
         if (this.#root.has(name)) await this.#root.remove(name);
       },
-      validate: (name, input) => this.#validateSpawn(name, input, null, true),
+      // No `${VAR}` expansion: a root must not read this host's environment through a spec (an
+      // expanded value would come back in an error message). The agent checks the grant itself.
+      validate: (name, input) =>
+        validateContainer(name, input, {
+          baseUrl: this.#baseUrl,
+          env: () => undefined,
+          fs: DENO_FS,
+        }),
       send: (peer, env) => this.#federation?.send(peer, env) ?? false,
       log: (level, message) => this.#log(level, message, "agent"),
     });
@@ -1020,6 +1029,8 @@ function assertGrantsWithinHost(specs: readonly ContainerSpec[], hostSide: boole
 
 /** What this process must hold to start `spec` itself: its grant, and Deno for a process. */
 function assertStartableHere(spec: ContainerSpec): void {
+  // A remote container's grant is its agent's to check (against its own limits and paths).
+  if (spec.mode === "remote") return;
   assertWithinHost(spec.name, spec.permissions);
   if (spec.mode === "process") assertCanRunProcess(spec.name);
 }

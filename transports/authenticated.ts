@@ -24,6 +24,8 @@ export interface AuthenticateOptions {
   role: "listener" | "dialer";
   /** Longest the whole handshake may take, ms (default 5000). */
   timeout?: number;
+  /** Aborting it fails the handshake at once, with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Streams after a successful handshake (bytes the peer sent early are kept). */
@@ -136,14 +138,22 @@ export async function authenticate(
       await handshake.verify(await reader.next());
     }
   };
+  const signal = options.signal;
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal!.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
   try {
-    await Promise.race([exchange(), timeout]);
+    await Promise.race([exchange(), timeout, aborted]);
   } catch (error) {
     reader.release();
     writer.releaseLock();
     throw error;
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
   }
   writer.releaseLock();
   return { readable: reader.rest(), writable };

@@ -9,6 +9,9 @@
 import { StreamLink } from "./stream_link.ts";
 import type { Link } from "./link.ts";
 import { authenticate } from "./authenticated.ts";
+import { PendingConnections } from "./_pending.ts";
+
+export { MAX_UNAUTHENTICATED } from "./_pending.ts";
 
 /** What every transport's listen and dial take. */
 export interface TransportOptions {
@@ -52,6 +55,11 @@ export interface ByteConnection {
   readable: ReadableStream<Uint8Array>;
   writable: WritableStream<Uint8Array>;
   close(): void;
+  /**
+   * Called once the peer has proven the secret, before any envelope is read: a connection may
+   * then lift what bounds it before authentication (e.g. a WebSocket's largest message).
+   */
+  authenticated?(): void;
 }
 
 /**
@@ -63,7 +71,10 @@ export interface ByteConnection {
 export async function linkOver(
   conn: ByteConnection,
   role: "listener" | "dialer",
-  options: TransportOptions,
+  options: TransportOptions & {
+    /** Aborting it fails the handshake at once (a listener evicting a waiting connection). */
+    signal?: AbortSignal;
+  },
 ): Promise<Link> {
   let streams;
   try {
@@ -71,7 +82,9 @@ export async function linkOver(
       secret: options.secret,
       role,
       timeout: options.handshakeTimeout,
+      signal: options.signal,
     });
+    conn.authenticated?.();
   } catch (error) {
     try {
       conn.close();
@@ -139,30 +152,56 @@ export async function dial(url: string | URL, options: TransportOptions): Promis
 
 // ---- built-in: tcp:// and unix:// ---------------------------------------------------------------
 
-function socketListener(
+/**
+ * Serves links on a listening socket: each accepted connection is (optionally upgraded, then)
+ * authenticated, while at most {@linkcode MAX_UNAUTHENTICATED} wait for their handshake at once
+ * (`transports/_pending.ts`: the oldest of the busiest address makes room) and none waits longer
+ * than the handshake timeout.
+ *
+ * @param listener The socket listener.
+ * @param url Where it listens (as reported).
+ * @param options Listen options.
+ * @param peer What to call a connection's peer, and its address (host, without port) for the bound.
+ * @param upgrade Turns an accepted connection into the byte connection to authenticate (default
+ *   the connection itself); aborting `signal` must make it reject.
+ */
+export function socketListener(
   listener: Deno.Listener,
   url: URL,
   options: ListenOptions,
-  peerOf: (conn: Deno.Conn) => string,
+  peer: (conn: Deno.Conn) => { name: string; address: string },
+  upgrade: (conn: Deno.Conn, signal: AbortSignal) => Promise<ByteConnection> = (conn) =>
+    Promise.resolve(conn),
 ): Listener {
   const open = new Set<Deno.Conn>();
+  const pending = new PendingConnections({ timeout: options.handshakeTimeout ?? 5000 });
   const accepting = (async () => {
     for await (const conn of listener) {
       // Batches leave as soon as they are ready; Nagle would hold a second one for a delayed ACK.
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       open.add(conn);
-      const peer = peerOf(conn);
+      const { name, address } = peer(conn);
+      const slot = pending.admit(address);
       const done = () => open.delete(conn);
-      linkOver(conn, "listener", options).then(
-        (link) => {
-          link.closed.then(done);
-          options.onLink(link, peer);
-        },
-        (error: Error) => {
-          done();
-          options.onRefused?.(error, peer);
-        },
-      );
+      upgrade(conn, slot.signal)
+        .then((bytes) => linkOver(bytes, "listener", { ...options, signal: slot.signal }))
+        .then(
+          (link) => {
+            slot.settle();
+            link.closed.then(done);
+            options.onLink(link, name);
+          },
+          (error: Error) => {
+            slot.settle();
+            done();
+            try {
+              conn.close();
+            } catch {
+              // already closed
+            }
+            options.onRefused?.(error, name);
+          },
+        );
     }
   })().catch(() => {});
   return {
@@ -173,6 +212,7 @@ function socketListener(
       } catch {
         // already closed
       }
+      pending.clear();
       for (const conn of open) {
         try {
           conn.close();
@@ -183,6 +223,12 @@ function socketListener(
       await accepting;
     },
   };
+}
+
+/** A TCP peer: `host:port`, counted by host. */
+export function netPeer(conn: Deno.Conn): { name: string; address: string } {
+  const a = conn.remoteAddr as Deno.NetAddr;
+  return { name: `${a.hostname}:${a.port}`, address: a.hostname };
 }
 
 registerTransport("tcp", {
@@ -200,10 +246,7 @@ registerTransport("tcp", {
     } else listener = Deno.listen(where);
     const addr = listener.addr as Deno.NetAddr;
     const real = new URL(`tcp://${addr.hostname}:${addr.port}`);
-    return Promise.resolve(socketListener(listener, real, options, (conn) => {
-      const a = conn.remoteAddr as Deno.NetAddr;
-      return `${a.hostname}:${a.port}`;
-    }));
+    return Promise.resolve(socketListener(listener, real, options, netPeer));
   },
   async dial(url, options) {
     const where = { hostname: url.hostname, port: Number(url.port) };
@@ -230,7 +273,9 @@ registerTransport("tcp", {
 registerTransport("unix", {
   listen(url, options) {
     const listener = Deno.listen({ transport: "unix", path: decodeURIComponent(url.pathname) });
-    return Promise.resolve(socketListener(listener, url, options, () => "unix"));
+    return Promise.resolve(
+      socketListener(listener, url, options, () => ({ name: "unix", address: "unix" })),
+    );
   },
   async dial(url, options) {
     const conn = await Deno.connect({ transport: "unix", path: decodeURIComponent(url.pathname) });

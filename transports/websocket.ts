@@ -1,16 +1,18 @@
 /**
- * The `ws://` and `wss://` transports: links over WebSocket, served by hono's `upgradeWebSocket` on
- * `Deno.serve` (so the same server can later carry the management API). Each binary WebSocket
- * message carries bytes of the link's frame stream; the handshake and framing are the same as over
- * TCP. Loaded only when a `ws://` URL is used (hono is an npm package; isolates stay light).
+ * The `ws://` and `wss://` transports: links over WebSocket. Each binary WebSocket message carries
+ * bytes of the link's frame stream; the handshake and framing are the same as over TCP. The
+ * listening side speaks RFC 6455 itself on a plain or TLS socket (`_ws_server.ts`) so that every
+ * message is bounded before it is buffered (4 KiB before authentication, `max_frame` after) and
+ * read only as fast as the link consumes it; the dialing side uses the `ws` package (loaded only
+ * when a `ws://` URL is dialed; isolates stay light).
  *
  * @module
  */
-import { Hono } from "hono";
-import { upgradeWebSocket } from "hono/deno";
 import type { ByteConnection, Listener, ListenOptions, TransportOptions } from "./registry.ts";
-import { linkOver } from "./registry.ts";
+import { linkOver, netPeer, socketListener } from "./registry.ts";
 import type { Link } from "./link.ts";
+import { DEFAULT_MAX_FRAME } from "../protocol/framing.ts";
+import { acceptWebSocket } from "./_ws_server.ts";
 
 /** Byte streams over a WebSocket-like object (binary messages in, binary messages out). */
 function bytesOver(
@@ -56,65 +58,34 @@ function bytesOver(
   };
 }
 
-/** Listens for WebSocket links at `url` (its path is the endpoint, `/` by default). */
+/**
+ * Listens for WebSocket links at `url` (its path is the endpoint, `/` by default): RFC 6455 on a
+ * plain or TLS socket (`transports/_ws_server.ts`), every message bounded before it is read, and
+ * at most `MAX_UNAUTHENTICATED` (128) connections waiting to authenticate, as on `tcp://`.
+ */
 export function listenWebSocket(url: URL, options: ListenOptions): Promise<Listener> {
-  const app = new Hono();
   const path = url.pathname || "/";
-  const sockets = new Set<{ close(): void }>();
-  app.get(
-    path,
-    upgradeWebSocket(() => {
-      let pipe: ReturnType<typeof bytesOver> | null = null;
-      return {
-        onOpen(_event, ws) {
-          const socket = { close: () => ws.close() };
-          sockets.add(socket);
-          pipe = bytesOver((bytes) => ws.send(bytes as Uint8Array<ArrayBuffer>), () => {
-            sockets.delete(socket);
-            ws.close();
-          });
-          linkOver(pipe.conn, "listener", options).then(
-            (link) => options.onLink(link, "websocket"),
-            (error: Error) => options.onRefused?.(error, "websocket"),
-          );
-        },
-        onMessage(event) {
-          const data = event.data;
-          if (typeof data === "string") return pipe?.conn.close(); // text frames are not ours
-          if (data instanceof Blob) {
-            data.arrayBuffer().then((b) => pipe?.push(b));
-          } else pipe?.push(data as ArrayBuffer);
-        },
-        onClose() {
-          pipe?.end();
-        },
-        onError() {
-          pipe?.end();
-        },
-      };
-    }),
-  );
+  const where = { hostname: url.hostname || "127.0.0.1", port: Number(url.port || 0) };
   const tls = options.tls;
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: url.hostname || "127.0.0.1",
-      port: Number(url.port || 0),
-      ...(url.protocol === "wss:" && tls?.cert && tls.key
-        ? { cert: Deno.readTextFileSync(tls.cert), key: Deno.readTextFileSync(tls.key) }
-        : {}),
-      onListen(addr) {
-        const real = new URL(url.href);
-        real.port = String((addr as Deno.NetAddr).port);
-        resolve({
-          url: real,
-          async close() {
-            for (const socket of sockets) socket.close();
-            await server.shutdown();
-          },
-        });
-      },
-    }, app.fetch);
-  });
+  let listener: Deno.Listener;
+  if (url.protocol === "wss:") {
+    if (!tls?.cert || !tls.key) throw new TypeError("a wss:// listener needs tls.cert and tls.key");
+    listener = Deno.listenTls({
+      ...where,
+      cert: Deno.readTextFileSync(tls.cert),
+      key: Deno.readTextFileSync(tls.key),
+    });
+  } else listener = Deno.listen(where);
+  const real = new URL(url.href);
+  real.port = String((listener.addr as Deno.NetAddr).port);
+  const maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+  return Promise.resolve(socketListener(
+    listener,
+    real,
+    options,
+    (conn) => ({ name: "websocket", address: netPeer(conn).address }),
+    (conn, signal) => acceptWebSocket(conn, { path, maxFrame, signal }),
+  ));
 }
 
 /**

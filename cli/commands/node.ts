@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { pathToFileURL } from "node:url";
 import { parseDuration } from "../../config/duration.ts";
 import { validatePermissions } from "../../config/permissions.ts";
 import { TOPOLOGY_PATTERNS } from "../../config/topology.ts";
@@ -134,7 +135,7 @@ export const node: Command = {
         },
         containers: {},
       }, {
-        baseUrl: `file://${root}/`,
+        baseUrl: pathToFileURL(`${root}/`).href, // percent-encoded: a root may hold spaces, "%"
         agent: { root, maxPermissions: grant.value, lease: keepalive },
         logLevel: io.json ? "warn" : "info",
       });

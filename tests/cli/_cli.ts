@@ -14,12 +14,13 @@ export interface Result {
 /** Runs `kraken ARGS` to completion (stdin closed: not a terminal). */
 export async function kraken(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: { env?: Record<string, string>; cwd?: string; signal?: AbortSignal } = {},
 ): Promise<Result> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     env: { NO_COLOR: "1", ...options.env },
     cwd: options.cwd,
+    signal: options.signal, // kills it: a test that waits has a bound
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

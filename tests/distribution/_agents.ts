@@ -28,6 +28,8 @@ export async function startAgent(
     keepalive?: number;
     maxPermissions?: Record<string, unknown>;
     prefix?: string[];
+    /** Its --root (default the fixtures folder). */
+    root?: string;
   } = {},
 ): Promise<AgentProcess> {
   const args = [
@@ -43,7 +45,7 @@ export async function startAgent(
     "--name",
     name,
     "--root",
-    FIXTURES_DIR,
+    options.root ?? FIXTURES_DIR,
     "--keepalive",
     String(options.keepalive ?? 1000),
     "--max-permissions",

@@ -90,7 +90,7 @@ Deno.test("an agent refuses a grant beyond its --max-permissions with Permission
       start(topology([b], { x: remote({ permissions: { net: ["127.0.0.1:9"] } }) })),
       (e: Error) =>
         e.name === "PermissionEscalationError" &&
-        /container "x" asks for net "127.0.0.1:9", which cannot be granted: this agent's --max-permissions do not include it/
+        /container "x" asks for net "127.0.0.1:9", which cannot be granted: this agent's --max-permissions grant no net/
           .test(e.message),
     );
   }, { maxPermissions: { read: true } });

@@ -63,6 +63,10 @@ kraken_requests_total{container="billing",mode="process"} 0
 # TYPE kraken_handler_errors_total counter
 kraken_handler_errors_total{container="api",mode="worker"} 1
 kraken_handler_errors_total{container="billing",mode="process"} 0
+# HELP kraken_violations_total Envelopes the container's isolates had no right to send (dropped): broken or hostile code.
+# TYPE kraken_violations_total counter
+kraken_violations_total{container="api",mode="worker"} 0
+kraken_violations_total{container="billing",mode="process"} 0
 # HELP kraken_restarts_total Restarts of the container's replicas.
 # TYPE kraken_restarts_total counter
 kraken_restarts_total{container="api",mode="worker"} 1
@@ -84,7 +88,7 @@ kraken_handler_seconds{container="api",mode="worker",quantile="0.99"} 0.021247
 
 Deno.test("prometheusText with no containers is only HELP and TYPE lines", () => {
   const lines = prometheusText([]).trimEnd().split("\n");
-  assert.equal(lines.length, 18);
+  assert.equal(lines.length, 20);
   assert.ok(lines.every((line) => HELP.test(line) || TYPE.test(line)));
 });
 
@@ -115,8 +119,8 @@ Deno.test("every line of the output parses as HELP, TYPE or a sample", () => {
       samples++;
     }
   }
-  // 7 families × 3 containers, memory for 2, quantiles for 2 containers × 2.
-  assert.equal(samples, 7 * 3 + 2 + 2 * 2);
+  // 8 families × 3 containers, memory for 2, quantiles for 2 containers × 2.
+  assert.equal(samples, 8 * 3 + 2 + 2 * 2);
   // Each family's TYPE comes once, before its samples.
   const types = lines.filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
   assert.equal(new Set(types).size, types.length);
