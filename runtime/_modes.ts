@@ -517,6 +517,9 @@ function withReads(grant: Permissions, reads: string[] | undefined): Permissions
 /** Runtimes (by hub) already told that their process containers link over stdin/stdout. */
 const toldStdio = new WeakSet<Node>();
 
+/** Longest line kept from a process's stdout or stderr; longer output is cut into such lines. */
+const MAX_OUTPUT_LINE = 16 * 1024;
+
 /** An instance in a Deno subprocess run with exactly its grant's `--allow-*` flags (a hard sandbox). */
 class ProcessHandle extends IsolateHandle {
   #child: Deno.ChildProcess | null = null;
@@ -627,6 +630,12 @@ class ProcessHandle extends IsolateHandle {
         const lines = (rest + chunk).split("\n");
         rest = lines.pop() ?? "";
         for (const line of lines) this.#line(line);
+        // Output that never ends a line must not grow the host without bound: it is cut into
+        // lines of at most MAX_OUTPUT_LINE characters.
+        while (rest.length > MAX_OUTPUT_LINE) {
+          this.#line(rest.slice(0, MAX_OUTPUT_LINE));
+          rest = rest.slice(MAX_OUTPUT_LINE);
+        }
       }
     } catch {
       // the process is gone

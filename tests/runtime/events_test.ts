@@ -45,6 +45,29 @@ Deno.test("log events carry the runtime's and the containers' lines with a time,
   }
 });
 
+Deno.test("output a process never ends with a newline is cut into bounded log lines as it comes", async () => {
+  const lines: string[] = [];
+  const rt = await Runtime.start({
+    containers: { p: { module: "./member.ts", mode: "process" } },
+  }, { logLevel: "info", logger: () => {}, baseUrl: FIXTURES.href });
+  try {
+    rt.on("log", (e) => {
+      if (e.source === "p#0.1") lines.push(e.message);
+    });
+    for (let k = 0; k < 8; k++) {
+      await rt.ref("p").request("printRaw", { text: "y".repeat(10_000) }); // never a newline
+    }
+    const deadline = Date.now() + 3000;
+    while (lines.join("").length < 64 * 1024 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(lines.length >= 4, `${lines.length} lines before the process ended`);
+    assert.ok(lines.every((l) => l.length <= 16 * 1024), "each at most 16 KiB");
+  } finally {
+    await rt.shutdown();
+  }
+});
+
 Deno.test("what a worker container prints with console.* becomes its log lines (not raw output)", async () => {
   const lines: string[] = [];
   const rt = await Runtime.start({
