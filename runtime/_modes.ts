@@ -172,13 +172,19 @@ export class InlineHandle implements InstanceHandle {
   }
 
   async start(): Promise<void> {
-    let mod: { default?: unknown };
-    if (this.#launch.definition !== undefined) mod = { default: this.#launch.definition };
-    else {
+    // Until the instance starts, a failure means nothing ran: the rejection reports it, and the
+    // handle is gone at once (a start that waits for it to be gone must not hang).
+    const notStarted = (error: unknown): never => {
+      this.#exited = true;
+      this.#markStopped();
+      throw error;
+    };
+    let mod: { default?: unknown } = { default: this.#launch.definition };
+    if (this.#launch.definition === undefined) {
       try {
         mod = await import(this.#launch.spec.module);
       } catch (error) {
-        throw moduleError(this.#launch.spec, (error as Error).message);
+        notStarted(moduleError(this.#launch.spec, (error as Error).message));
       }
     }
     try {
