@@ -7,6 +7,7 @@
  */
 import type { ContainerSpec } from "../config/topology.ts";
 import { type Permissions, toProcessFlags, toWorkerPermissions } from "../config/permissions.ts";
+import { toUnstableFlags } from "../config/_unstable.ts";
 import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/envelope.ts";
 import { errorToWire, RemoteError, TopologyError } from "../protocol/errors.ts";
 import { PortLink } from "../transports/port_link.ts";
@@ -15,6 +16,8 @@ import { listenForProcess, processChannel } from "./_process_link.ts";
 import type { Link } from "../transports/link.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
+import { assertUnstableHere } from "./_host_flags.ts";
+import { installSource } from "./_guard.ts";
 import type { Node } from "./_node.ts";
 import {
   emptyFigures,
@@ -179,6 +182,11 @@ export class InlineHandle implements InstanceHandle {
       this.#markStopped();
       throw error;
     };
+    try {
+      assertUnstableHere(this.#launch.spec);
+    } catch (error) {
+      notStarted(error);
+    }
     let mod: { default?: unknown } = { default: this.#launch.definition };
     if (this.#launch.definition === undefined) {
       try {
@@ -275,7 +283,10 @@ abstract class IsolateHandle implements InstanceHandle {
     // Modules that will run in this isolate (the container and its inline descendants) are
     // imported statically: a dynamic import would need a `read` grant.
     const modules = [spec.module, ...inlineModules(spec.children)];
-    const source = `import { ${boot} } from ${JSON.stringify(entryUrl)};\n` +
+    // The guard goes first: sibling imports are evaluated in order, so it is in place before any
+    // of the container's code runs (see _guard.ts).
+    const source = `import ${JSON.stringify(guardEntry(spec))};\n` +
+      `import { ${boot} } from ${JSON.stringify(entryUrl)};\n` +
       modules.map((m, i) => `import * as m${i} from ${JSON.stringify(m)};\n`).join("") +
       `${boot}(m0.default, ${JSON.stringify(spec.module)}, {${
         modules.map((m, i) => `${JSON.stringify(m)}: m${i}.default`).join(", ")
@@ -415,6 +426,14 @@ abstract class IsolateHandle implements InstanceHandle {
   }
 }
 
+/** A `data:` module that installs the container guard of `spec`'s isolate (see `_guard.ts`). */
+function guardEntry(spec: ContainerSpec): string {
+  const guard = new URL("./_guard.ts", import.meta.url).href;
+  const options = { container: spec.name, mode: spec.mode, unstable: spec.unstable };
+  const source = installSource(guard, JSON.stringify(options), spec.mode === "worker");
+  return `data:application/javascript,${encodeURIComponent(source)}`;
+}
+
 /** Modules of the inline descendants of a container (they run in its isolate). */
 function inlineModules(children: readonly ContainerSpec[]): string[] {
   const out: string[] = [];
@@ -438,6 +457,8 @@ export class WorkerHandle extends IsolateHandle {
   }
 
   protected spawn(entry: string): Link {
+    // It shares this process's flags.
+    assertUnstableHere(this.launch.spec);
     const worker = new Worker(entry, {
       type: "module",
       name: this.launch.instance,
@@ -509,7 +530,7 @@ class ProcessHandle extends IsolateHandle {
         "run",
         "--no-prompt",
         "--no-lock",
-        "--unstable-worker-options",
+        ...toUnstableFlags([...new Set(["worker-options" as const, ...this.launch.spec.unstable])]),
         ...configFlag(this.launch.spec.module),
         ...toProcessFlags(socket ? socket.grant(grant) : grant),
         entry,
