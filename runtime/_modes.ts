@@ -16,7 +16,7 @@ import { listenForProcess, processChannel } from "./_process_link.ts";
 import type { Link } from "../transports/link.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
-import { assertUnstableHere } from "./_host_flags.ts";
+import { assertNoPrompt, assertUnstableHere } from "./_host_flags.ts";
 import { installSource } from "./_guard.ts";
 import type { Node } from "./_node.ts";
 import {
@@ -457,7 +457,8 @@ export class WorkerHandle extends IsolateHandle {
   }
 
   protected spawn(entry: string): Link {
-    // It shares this process's flags.
+    // It shares this process: its prompt setting (decided where the runtime starts) and its flags.
+    if (this.launch.hub.isHub) assertNoPrompt(this.launch.spec);
     assertUnstableHere(this.launch.spec);
     const worker = new Worker(entry, {
       type: "module",
