@@ -89,6 +89,8 @@ export {
   type Topology,
   type TopologyInput,
   type TransportsSpec,
+  UNSTABLE_FEATURES,
+  type UnstableFeature,
   validateContainer,
   type ValidateOptions,
   validateTopology,

@@ -166,6 +166,7 @@ async function memProbe(kind: string): Promise<MemProbeResult> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--no-prompt",
       "-A",
       "--no-lock",
       "--v8-flags=--expose-gc",
@@ -416,6 +417,7 @@ console.log("");
 const transportsRun = await new Deno.Command(Deno.execPath(), {
   args: [
     "run",
+    "--no-prompt",
     "-A",
     new URL("./transports.ts", import.meta.url).pathname,
     ...(quick ? ["--quick"] : []),

@@ -72,6 +72,7 @@ class ServerProcess {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        "--no-prompt",
         "-A",
         "--no-lock",
         new URL(import.meta.url).pathname,

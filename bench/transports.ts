@@ -72,7 +72,14 @@ class ServerProcess {
 
   static async start(script: string, args: string[]): Promise<ServerProcess> {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-lock", new URL(script, import.meta.url).pathname, ...args],
+      args: [
+        "run",
+        "--no-prompt",
+        "-A",
+        "--no-lock",
+        new URL(script, import.meta.url).pathname,
+        ...args,
+      ],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -171,6 +178,7 @@ function stdioWire(): Wire {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--no-prompt",
       "--no-lock",
       new URL("./raw_echo_process.ts", import.meta.url).pathname,
       "--batch",

@@ -13,6 +13,7 @@ import {
   type Permissions,
   validatePermissions,
 } from "./permissions.ts";
+import { type UnstableFeature, validateUnstable } from "./_unstable.ts";
 import { ERROR_ACTIONS, type ErrorAction, type ErrorRule } from "../supervisor/error_rules.ts";
 import type { SupervisorSpec } from "../supervisor/spec.ts";
 import { readListen } from "./_listen.ts";
@@ -630,6 +631,11 @@ export class Validator {
         unknownKind ? "key" : "value",
       );
     }
+    const unstable = validateUnstable(c.unstable);
+    if (!unstable.ok) {
+      const at = unstable.issue.index;
+      this.fail([...path, "unstable", ...(at === undefined ? [] : [at])], unstable.issue.message);
+    }
     const config = c.config ?? {};
     if (!isMap(config)) {
       this.fail(
@@ -638,6 +644,7 @@ export class Validator {
       );
     }
     if (parent) this.nested(parent, mode, perms.value, path);
+    if (parent) this.sharedFlags(parent, unstable.value, path);
     const spec: ContainerSpec = {
       name,
       module,
@@ -648,6 +655,7 @@ export class Validator {
       shutdown: this.duration(c.shutdown, [...path, "shutdown"], d.shutdown),
       keepalive: this.duration(c.keepalive, [...path, "keepalive"], d.keepalive),
       permissions: perms.value,
+      unstable: unstable.value,
       config,
       host,
       ...(runsAs ? { runsAs } : {}),
@@ -775,6 +783,22 @@ export class Validator {
         }, which its parent "${parent.name}" does not have; a child runs inside its parent's sandbox and can never be granted more`,
       );
     }
+  }
+
+  /**
+   * A child runs in its parent's process (an inline parent's is the runtime's, checked when it
+   * starts): its unstable features must be among the parent's, whose process was started with them.
+   */
+  sharedFlags(parent: ContainerSpec, unstable: readonly UnstableFeature[], path: Path): void {
+    if (parent.mode === "inline") return;
+    const i = unstable.findIndex((f) => !parent.unstable.includes(f));
+    if (i < 0) return;
+    this.fail(
+      [...path, "unstable", i],
+      `needs unstable feature "${
+        unstable[i]
+      }", which its parent "${parent.name}" does not list; a child runs in its parent's process and shares its Deno flags: add it to the parent's unstable:`,
+    );
   }
 
   rules(input: unknown, path: Path): ErrorRule[] {

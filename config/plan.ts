@@ -28,9 +28,9 @@ export type PlanStep =
   /** A different number of replicas: new ones start, surplus ones stop (last first). */
   | { op: "scale"; name: string; parent: string | null; from: number; to: number }
   /**
-   * What an instance was started with changed (module, mode, permissions, config, its children or
-   * its own supervisor when they live in its isolate): new incarnations start beside the old ones,
-   * traffic switches to them, then the old ones drain their in-flight work and stop.
+   * What an instance was started with changed (module, mode, permissions, unstable, config, its
+   * children or its own supervisor when they live in its isolate): new incarnations start beside
+   * the old ones, traffic switches to them, then the old ones drain their in-flight work and stop.
    */
   | { op: "replace"; name: string; parent: string | null; changes: string[] }
   /** Only what the supervisor uses changed (restart, shutdown, keepalive, buffer, balance, on_error). */
@@ -51,7 +51,7 @@ export interface Plan {
 /** Fields that only the supervisor reads: changed in place. */
 const IN_PLACE = ["restart", "shutdown", "keepalive", "buffer", "balance", "onError"] as const;
 /** Fields an instance is started with: a change needs a new incarnation. */
-const AT_START = ["module", "mode", "permissions", "config", "host", "runsAs"] as const;
+const AT_START = ["module", "mode", "permissions", "unstable", "config", "host", "runsAs"] as const;
 
 /**
  * The plan that turns `current` into `next`.

@@ -16,6 +16,7 @@
  */
 import { MAX_REPLICAS } from "./_limits.ts";
 import { PERMISSION_KINDS, type PermissionKind } from "./permissions.ts";
+import { UNSTABLE_FEATURES } from "./_unstable.ts";
 import {
   DEFAULTS,
   type TOPOLOGY_KEYS,
@@ -179,6 +180,15 @@ export function topologyJsonSchema(): Record<string, unknown> {
     permissions: {
       description: "What its sandbox allows (default: nothing). A kind left out is denied.",
       ...ref("permissions"),
+    },
+    unstable: {
+      description: "Deno unstable features its code needs (default none): a process container " +
+        "is started with --unstable-<name> for each; a worker or inline container shares the " +
+        "runtime process's flags, which must include them (see docs/topology.md).",
+      anyOf: [
+        { enum: [...UNSTABLE_FEATURES] },
+        { type: "array", items: { enum: [...UNSTABLE_FEATURES] } },
+      ],
     },
     config: {
       description: "Any map, handed to the container as ctx.config (${VAR} is read in it too).",

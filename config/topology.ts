@@ -19,10 +19,12 @@
  */
 import type { ErrorRule } from "../supervisor/error_rules.ts";
 import type { FileSystemView, Permissions } from "./permissions.ts";
+import type { UnstableFeature } from "./_unstable.ts";
 import type { RestartType, Strategy, SupervisorSpec } from "../supervisor/spec.ts";
 import { Validator } from "./_validate.ts";
 
 export { parseListenAddress } from "./_listen.ts";
+export { UNSTABLE_FEATURES, type UnstableFeature } from "./_unstable.ts";
 export {
   BALANCE_STRATEGIES,
   DEFAULTS,
@@ -61,6 +63,11 @@ export interface ContainerSpec {
   keepalive: number;
   /** What the sandbox allows. */
   permissions: Permissions;
+  /**
+   * Deno unstable features its code needs: a process gets `--unstable-<name>` for each; a worker
+   * or inline container shares its host's flags, which must include them.
+   */
+  unstable: UnstableFeature[];
   /** Handed to the container as `ctx.config`. */
   config: Record<string, unknown>;
   /** The host agent it is placed on (`mode: remote`); without it, the placement policy chooses. */
@@ -193,6 +200,8 @@ export interface ContainerInput {
   keepalive?: string | number;
   /** Sandbox grant (default none). */
   permissions?: { [kind: string]: boolean | string | string[] };
+  /** Deno unstable features its code needs, e.g. `["net"]` (default none). */
+  unstable?: string[];
   /** `ctx.config`. */
   config?: Record<string, unknown>;
   /** Host agent, with `mode: remote`. */

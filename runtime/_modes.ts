@@ -7,6 +7,7 @@
  */
 import type { ContainerSpec } from "../config/topology.ts";
 import { type Permissions, toProcessFlags, toWorkerPermissions } from "../config/permissions.ts";
+import { toUnstableFlags, type UnstableFeature } from "../config/_unstable.ts";
 import type { Envelope, ExitReason, InitSettings, LogLevel } from "../protocol/envelope.ts";
 import { errorToWire, RemoteError, TopologyError } from "../protocol/errors.ts";
 import { PortLink } from "../transports/port_link.ts";
@@ -19,6 +20,8 @@ import type { SupervisedInstance } from "../supervisor/instance.ts";
 import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
 import { declaredNames, sanitizeExitReason, within } from "./_trust.ts";
+import { assertNoPrompt, assertUnstableHere } from "./_host_flags.ts";
+import { installSource } from "./_guard.ts";
 import type { Node } from "./_node.ts";
 import {
   emptyFigures,
@@ -195,13 +198,24 @@ export class InlineHandle implements InstanceHandle {
   }
 
   async start(): Promise<void> {
-    let mod: { default?: unknown };
-    if (this.#launch.definition !== undefined) mod = { default: this.#launch.definition };
-    else {
+    // Until the instance starts, a failure means nothing ran: the rejection reports it, and the
+    // handle is gone at once (a start that waits for it to be gone must not hang).
+    const notStarted = (error: unknown): never => {
+      this.#exited = true;
+      this.#markStopped();
+      throw error;
+    };
+    try {
+      assertUnstableHere(this.#launch.spec);
+    } catch (error) {
+      notStarted(error);
+    }
+    let mod: { default?: unknown } = { default: this.#launch.definition };
+    if (this.#launch.definition === undefined) {
       try {
         mod = await import(this.#launch.spec.module);
       } catch (error) {
-        throw moduleError(this.#launch.spec, (error as Error).message);
+        notStarted(moduleError(this.#launch.spec, (error as Error).message));
       }
     }
     try {
@@ -296,7 +310,10 @@ abstract class IsolateHandle implements InstanceHandle {
     // Modules that will run in this isolate (the container and its inline descendants) are
     // imported statically: a dynamic import would need a `read` grant.
     const modules = [spec.module, ...inlineModules(spec.children)];
-    const source = `import { ${boot} } from ${JSON.stringify(entryUrl)};\n` +
+    // The guard goes first: sibling imports are evaluated in order, so it is in place before any
+    // of the container's code runs (see _guard.ts).
+    const source = `import ${JSON.stringify(guardEntry(spec))};\n` +
+      `import { ${boot} } from ${JSON.stringify(entryUrl)};\n` +
       modules.map((m, i) => `import * as m${i} from ${JSON.stringify(m)};\n`).join("") +
       `${boot}(m0.default, ${JSON.stringify(spec.module)}, {${
         modules.map((m, i) => `${JSON.stringify(m)}: m${i}.default`).join(", ")
@@ -457,6 +474,14 @@ abstract class IsolateHandle implements InstanceHandle {
   }
 }
 
+/** A `data:` module that installs the container guard of `spec`'s isolate (see `_guard.ts`). */
+function guardEntry(spec: ContainerSpec): string {
+  const guard = new URL("./_guard.ts", import.meta.url).href;
+  const options = { container: spec.name, mode: spec.mode, unstable: spec.unstable };
+  const source = installSource(guard, JSON.stringify(options), spec.mode === "worker");
+  return `data:application/javascript,${encodeURIComponent(source)}`;
+}
+
 /** Modules of the inline descendants of a container (they run in its isolate). */
 function inlineModules(children: readonly ContainerSpec[]): string[] {
   const out: string[] = [];
@@ -481,6 +506,9 @@ export class WorkerHandle extends IsolateHandle {
   }
 
   protected spawn(entry: string): Link {
+    // It shares this process: its prompt setting (decided where the runtime starts) and its flags.
+    if (this.launch.hub.isHub) assertNoPrompt(this.launch.spec);
+    assertUnstableHere(this.launch.spec);
     const worker = new Worker(entry, {
       type: "module",
       name: this.launch.instance,
@@ -517,6 +545,37 @@ function withReads(grant: Permissions, reads: string[] | undefined): Permissions
 /** Runtimes (by hub) already told that their process containers link over stdin/stdout. */
 const toldStdio = new WeakSet<Node>();
 
+/**
+ * Unstable features that change how modules resolve or load: a process container gets the host's
+ * (as a worker shares them), whatever its own `unstable:` list says.
+ */
+const LOADING_FEATURES = new Set([
+  "bare-node-builtins",
+  "byonm",
+  "detect-cjs",
+  "lazy-dynamic-imports",
+  "lockfile-v5",
+  "node-globals",
+  "npm-lazy-caching",
+  "raw-imports",
+  "sloppy-imports",
+  "unsafe-proto",
+]);
+
+/**
+ * A process container's resolution and unstable flags: the host's resolution flags (config,
+ * import map, lock, …) and loading features, `worker-options`, and the features it lists; an API
+ * feature of the host's (`net`, `kv`, …) only when it lists it too.
+ */
+function processFlags(unstable: readonly UnstableFeature[]): string[] {
+  const host = hostResolutionFlags().filter((flag) => {
+    if (!flag.startsWith("--unstable-")) return true;
+    return LOADING_FEATURES.has(flag.slice("--unstable-".length).split("=")[0]);
+  });
+  const own = toUnstableFlags([...new Set(["worker-options" as const, ...unstable])]);
+  return [...new Set([...host, ...own])];
+}
+
 /** Longest line kept from a process's stdout or stderr; longer output is cut into such lines. */
 const MAX_OUTPUT_LINE = 16 * 1024;
 
@@ -552,9 +611,10 @@ class ProcessHandle extends IsolateHandle {
       args: [
         "run",
         "--no-prompt",
-        // Resolved as the host resolves, as a worker would be (see _host_config.ts).
-        ...hostResolutionFlags(),
-        "--unstable-worker-options",
+        // Resolved as the host resolves, as a worker would be (see _host_config.ts); the unstable
+        // features are the container's own (`unstable:`), plus those that change how the host
+        // loads modules.
+        ...processFlags(this.launch.spec.unstable),
         ...toProcessFlags(socket ? socket.grant(grant) : grant),
         entry,
         ...(socket?.args ?? []),

@@ -477,6 +477,7 @@ function placedSpec(spec: ContainerSpec): Record<string, unknown> {
     shutdown: spec.shutdown,
     keepalive: spec.keepalive,
     permissions: spec.permissions,
+    unstable: spec.unstable,
     config: spec.config,
     buffer: spec.buffer,
     supervisor: spec.supervisor,

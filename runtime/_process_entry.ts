@@ -1,8 +1,8 @@
 /**
- * Entry of a process container (`deno run` of a two-line module importing this file and the
- * container module). The link to the host is a unix socket named in the arguments (see
- * `_process_link.ts`), or stdin/stdout without them. Either way the link's end is the host's death:
- * the process then stops and exits by itself (no orphans).
+ * Entry of a process container (`deno run` of a short module importing the container guard,
+ * `_guard.ts`, then this file and the container module). The link to the host is a unix socket
+ * named in the arguments (see `_process_link.ts`), or stdin/stdout without them. Either way the
+ * link's end is the host's death: the process then stops and exits by itself (no orphans).
  *
  * @module
  */

@@ -1,6 +1,7 @@
 /**
- * Entry of a worker container. The host starts each worker from a two-line module that imports
- * this file and the container module statically (static imports are allowed whatever the
+ * Entry of a worker container. The host starts each worker from a short module that imports,
+ * statically and in this order, the container guard (`_guard.ts`, so that no container code runs
+ * unguarded), this file and the container module (static imports are allowed whatever the
  * worker's own `read` grant; a dynamic import would need it), then calls {@linkcode bootWorker}.
  *
  * @module

@@ -81,11 +81,13 @@ export function scaffold(options: ScaffoldOptions): Record<string, string> {
   const imports = kraken.kind === "jsr"
     ? { "@kraken/kraken": kraken.specifier }
     : { ...kraken.imports, "@kraken/kraken": `${kraken.path}/mod.ts` };
+  // --no-prompt: a worker container touching what it was not granted is refused, never asked
+  // about (Kraken refuses to start worker containers where Deno could prompt).
   const denoJson = {
     tasks: {
-      start: `deno run -A --env-file=.env ${cli} start kraken.yaml`,
-      kraken: `deno run -A --env-file=.env ${cli}`,
-      test: "deno test -A --env-file=.env",
+      start: `deno run -A --no-prompt --env-file=.env ${cli} start kraken.yaml`,
+      kraken: `deno run -A --no-prompt --env-file=.env ${cli}`,
+      test: "deno test -A --no-prompt --env-file=.env",
     },
     imports,
     // Worker containers get their own Deno permissions: an unstable Worker option.

@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import { topologyJsonSchema } from "../../config/schema.ts";
 import { TOPOLOGY_KEYS, type TopologyBlock, validateTopology } from "../../config/topology.ts";
 import { PERMISSION_KINDS } from "../../config/permissions.ts";
+import { UNSTABLE_FEATURES } from "../../config/_unstable.ts";
 
 type Schema = Record<string, unknown>;
 const FIXTURES = new URL("../fixtures/topologies/", import.meta.url);
@@ -347,4 +348,15 @@ Deno.test("the schema caps replicas where the validator does", () => {
     check(schema, { containers: { a: { module: "./a.ts", replicas } } });
   assert.deepEqual(at(1000), []);
   assert.notDeepEqual(at(1001), []);
+});
+
+Deno.test("the schema knows the unstable features the validator accepts, and no others", () => {
+  const at = (unstable: unknown) =>
+    check(schema, { containers: { a: { module: "./a.ts", mode: "process", unstable } } });
+  assert.deepEqual(at([...UNSTABLE_FEATURES]), []);
+  assert.deepEqual(at("net"), []);
+  assert.notDeepEqual(at(["--unstable-net"]), []);
+  assert.notDeepEqual(at(["quic"]), []);
+  const props = (defs.container.properties as Record<string, Schema>).unstable;
+  assert.deepEqual((props.anyOf as Schema[])[0].enum, [...UNSTABLE_FEATURES]);
 });

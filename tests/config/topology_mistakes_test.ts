@@ -2,6 +2,7 @@
 // refused with exactly the message pinned here ("<file>:<line>:<column>: <key>: <what>; <hint>").
 import assert from "node:assert/strict";
 import { loadTopology, TopologyError, validateTopology } from "../../mod.ts";
+import { UNSTABLE_FEATURES } from "../../config/topology.ts";
 
 /** [what, YAML text, "line:column", message after "<file>:<line>:<column>: "]. */
 const CASES: [string, string, string, string][] = [
@@ -99,7 +100,21 @@ const CASES: [string, string, string, string][] = [
     "instances for replicas",
     "containers:\n  api:\n    module: ./api.ts\n    instances: 3\n",
     "4:5",
-    'containers.api.instances: unknown key "instances" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, runs_as, on_error, buffer, supervisor, children',
+    'containers.api.instances: unknown key "instances" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, supervisor, children',
+  ],
+  [
+    "the --unstable- flag instead of the feature's name",
+    "containers:\n  api:\n    module: ./api.ts\n    unstable: [--unstable-net]\n",
+    "4:16",
+    'containers.api.unstable[0]: unknown unstable feature "--unstable-net": write "net" (the name without --unstable-)',
+  ],
+  [
+    "a misspelt unstable feature",
+    "containers:\n  api:\n    module: ./api.ts\n    unstable: [net, kvv]\n",
+    "4:21",
+    `containers.api.unstable[1]: unknown unstable feature "kvv" (did you mean "kv"?); expected one of ${
+      UNSTABLE_FEATURES.join(", ")
+    }`,
   ],
 ];
 

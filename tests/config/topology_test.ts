@@ -27,6 +27,24 @@ Deno.test("validateTopology() fills every default from DEFAULTS", () => {
   assert.equal(a.restart, "permanent");
   assert.equal(a.shutdown, 5000);
   assert.deepEqual(a.permissions, {});
+  assert.deepEqual(a.unstable, []);
+});
+
+Deno.test("validateTopology() reads unstable: as a list of Deno's feature names, one name as a list", () => {
+  const t = validateTopology({
+    containers: {
+      a: { module: "./a.ts", mode: "process", unstable: ["net", "kv", "net"] },
+      b: { module: "./b.ts", unstable: "cron" as unknown as string[] },
+      c: {
+        module: "./c.ts",
+        mode: "process",
+        unstable: ["kv"],
+        children: { d: { module: "./d.ts", unstable: ["kv"] } },
+      },
+    },
+  }, base);
+  assert.deepEqual(t.containers.map((c) => c.unstable), [["net", "kv"], ["cron"], ["kv"]]);
+  assert.deepEqual(t.containers[2].children[0].unstable, ["kv"]);
 });
 
 Deno.test("validateTopology() nests children with their supervisor, rules and buffer", () => {
@@ -81,7 +99,7 @@ Deno.test("validateTopology() parses durations, resolves permission paths and re
 });
 
 const KEYS_OF_CONTAINER =
-  "module, mode, replicas, balance, restart, shutdown, keepalive, permissions, config, host, runs_as, on_error, buffer, supervisor, children";
+  "module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, supervisor, children";
 const LISTEN = `expected "host:port", "port" or ":port" such as 127.0.0.1:9090`;
 
 /** [what, input, key, the whole message]: object topologies name the key path, never a line. */
@@ -244,6 +262,27 @@ const bad: [string, unknown, string, string][] = [
     },
     "containers.a.children.b.permissions.read",
     `asks for read "/etc", which its parent "a" does not have; a child runs inside its parent's sandbox and can never be granted more`,
+  ],
+  [
+    "a child needing an unstable feature its parent's process is not started with",
+    {
+      containers: {
+        a: {
+          module: "a.ts",
+          mode: "process",
+          unstable: ["kv"],
+          children: { b: { module: "b.ts", unstable: ["kv", "net"] } },
+        },
+      },
+    },
+    "containers.a.children.b.unstable[1]",
+    `needs unstable feature "net", which its parent "a" does not list; a child runs in its parent's process and shares its Deno flags: add it to the parent's unstable:`,
+  ],
+  [
+    "an unstable: that is not a list of names",
+    { containers: { a: { module: "a.ts", unstable: { net: true } } } },
+    "containers.a.unstable",
+    "expected a list of Deno unstable features such as [net, kv], got a map",
   ],
   [
     "a child name used elsewhere in the tree",

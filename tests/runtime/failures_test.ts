@@ -95,6 +95,18 @@ Deno.test("every mode: a module with no container() default export is a Topology
   }
 });
 
+Deno.test("every mode: a module that throws while it loads fails the start (inline: instead of hanging it)", async () => {
+  for (const mode of ["inline", "worker", "process"] as const) {
+    const error = await Runtime.start(
+      { containers: { bad: { module: "./throws_at_load.ts", mode } } },
+      { logLevel: "silent", baseUrl: FIXTURES.href },
+    ).catch((e) => e);
+    assert.ok(error instanceof TopologyError, `${mode}: ${error}`);
+    assert.equal(error.key, "containers.bad.module");
+    assert.match(error.message, /broken at load/, mode);
+  }
+});
+
 Deno.test("every mode: a factory that throws fails the start with the remote error", async () => {
   for (const mode of ["inline", "worker", "process"] as const) {
     const error = await Runtime.start(

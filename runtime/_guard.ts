@@ -1,0 +1,270 @@
+/**
+ * The guard every worker and process container runs under: what its code may not do to the
+ * process it shares, whatever its permissions.
+ *
+ * **Installed before any container code.** A container's entry is generated (see `_modes.ts`); its
+ * first static import is a `data:` module that calls {@linkcode installGuard}. Static imports are
+ * evaluated in order, each one's whole graph before the next, so the guard is in place before the
+ * container's module (and anything it imports) runs. What the guard replaces is redefined
+ * non-writable and non-configurable, and the originals live only in this module's closure: code
+ * that runs later can neither restore nor reach them.
+ *
+ * **In a worker** (the process is its host's, or its parent container's; these guards live in
+ * `_guard_shared.ts`), a refused call throws `Deno.errors.NotCapable` naming the call and the
+ * container:
+ * - signals to the process itself: `Deno.kill`, `process.kill`, `process._kill` with `Deno.pid`
+ *   (in a worker, the host's pid; Deno lets a process signal itself without `run`), with pid 0 or
+ *   a negative pid (a process group, which holds the host), or with a pid that is not a positive
+ *   32-bit whole number (the op truncates: 2**32 + pid would be pid);
+ * - taking signals from the host: `Deno.addSignalListener` (and so `process.on("SIGINT")`) for any
+ *   signal but SIGWINCH — a listener takes the default action away from the whole process, so
+ *   SIGINT would no longer stop the host; `Deno.stdin.setRaw` (and so `process.stdin.setRawMode`),
+ *   since a raw terminal turns Ctrl-C into a byte instead of SIGINT;
+ * - process-wide state: `Deno.chdir`, `process.chdir`, `Deno.umask(mask)`, `process.umask(mask)`,
+ *   `process.setuid`/`setgid`/`seteuid`/`setegid`/`setgroups`/`initgroups` (`process.title` is
+ *   not configurable in Deno: a container can still rename the process);
+ * - a new isolate outside the guard: `new Worker(…)` is allowed but starts from an entry that
+ *   installs this guard first (same options); a `node:worker_threads` Worker is refused, since its
+ *   isolate cannot be entered first (see `_guard_node.ts`).
+ *
+ * **In both modes**, the calls Deno answers by exiting the whole process (code 70) when an
+ * unstable feature is off throw instead unless the container's `unstable:` lists the feature:
+ * `reusePort` on `Deno.listen`/`Deno.listenTls`/`Deno.serve` (net) and a vsock transport on
+ * `Deno.listen`/`Deno.connect`/`Deno.serve` (vsock).
+ *
+ * Uncaught, a `NotCapable` stops the container (the built-in `on_error` rule); its supervisor
+ * decides what follows. The host process goes on.
+ *
+ * @module
+ */
+
+/** What a guard is installed with. */
+export interface GuardOptions {
+  /** The container, for messages. */
+  container: string;
+  /** `worker`: the process is shared with the host (or a parent); `process`: it is its own. */
+  mode: "worker" | "process";
+  /** The Deno unstable features the container's topology lists. */
+  unstable: readonly string[];
+}
+
+// Taken when this module is evaluated, before any container code: later tampering with these
+// globals cannot reach the guard's own checks.
+const { apply, construct, defineProperty, getOwnPropertyDescriptor } = Reflect;
+const { assign, create, hasOwn, keys } = Object;
+const toJson = JSON.stringify;
+const encode = encodeURIComponent;
+const NotCapable = Deno.errors.NotCapable;
+const UrlClass = URL;
+const Text = String;
+const DenoNs = Deno;
+
+interface GuardState {
+  container: string;
+  worker: boolean;
+  /** The unstable features allowed here: a null-prototype record (no inherited keys to forge). */
+  allowed: Record<string, true>;
+}
+
+let state: GuardState | null = null;
+
+/** The guards of a container that shares its process (`_guard_shared.ts`), handed in by the entry. */
+export type SharedProcessGuard = (refuse: (call: string, why: string) => never) => void;
+
+/**
+ * Installs the guard in this isolate. The first call installs it; a later one (a nested
+ * container's own entry, after the guard its parent's `new Worker` put first) may only narrow it:
+ * fewer unstable features, `worker` instead of `process`, its own name in messages.
+ *
+ * A worker's entry also imports `_guard_shared.ts` and hands in its guards; a process's does not,
+ * so a process container does not load `node:process` and `node:worker_threads` just for them.
+ *
+ * @param options The container, its mode and its `unstable:` list.
+ * @param shared The guards of a shared process; required with `mode: "worker"`.
+ *
+ * @example
+ * ```ts ignore
+ * import { installGuard } from "./_guard.ts";
+ * import { guardSharedProcess } from "./_guard_shared.ts";
+ * installGuard({ container: "api", mode: "worker", unstable: [] }, guardSharedProcess);
+ * Deno.kill(Deno.pid, "SIGKILL"); // throws Deno.errors.NotCapable: the process is the host's
+ * ```
+ */
+export function installGuard(options: GuardOptions, shared?: SharedProcessGuard): void {
+  const worker = options.mode === "worker";
+  if (worker && typeof shared !== "function") {
+    throw new TypeError("a worker's guard needs the shared-process guards (_guard_shared.ts)");
+  }
+  const listed = create(null) as Record<string, true>;
+  for (const feature of options.unstable) listed[Text(feature)] = true;
+  if (state !== null) {
+    for (const feature of keys(state.allowed)) {
+      if (listed[feature] !== true) delete state.allowed[feature];
+    }
+    state.container = Text(options.container);
+    if (worker && !state.worker) {
+      state.worker = true;
+      shared!(refuse);
+    }
+    return;
+  }
+  state = { container: Text(options.container), worker, allowed: listed };
+  guardUnstable();
+  guardWebWorkers();
+  if (worker) shared!(refuse);
+}
+
+/** Throws the refusal of `call`. */
+function refuse(call: string, why: string): never {
+  const where = state
+    ? `${state.worker ? "worker" : "process"} container "${state.container}"`
+    : "";
+  throw new NotCapable(`${call} is refused in ${where}: ${why}`);
+}
+
+/**
+ * Replaces `key` of `target` for good (not writable, not configurable).
+ *
+ * @example
+ * ```ts ignore
+ * lock(Deno, "kill", guardedKill);
+ * ```
+ */
+export function lock(target: object, key: PropertyKey, value: unknown): void {
+  const before = getOwnPropertyDescriptor(target, key);
+  const ok = defineProperty(target, key, {
+    value,
+    writable: false,
+    configurable: false,
+    enumerable: before?.enumerable ?? false,
+  });
+  if (!ok) throw new TypeError(`the container guard could not replace ${Text(key)}`);
+}
+
+// ---- Web Workers (both modes) ---------------------------------------------------------------
+
+/**
+ * `new Worker(url)` starts the worker from an entry whose first import installs this guard with
+ * the same options; the original constructor stays unreachable (`Worker.prototype.constructor`
+ * names the guarded one).
+ */
+function guardWebWorkers(): void {
+  const Original = globalThis.Worker;
+  if (typeof Original !== "function") return;
+  const guardUrl = import.meta.url;
+  const GuardedWorker = function Worker(
+    this: unknown,
+    specifier: string | URL,
+    options?: WorkerOptions,
+  ): Worker {
+    if (new.target === undefined) {
+      throw new TypeError("Failed to construct 'Worker': Please use the 'new' operator.");
+    }
+    const url = new UrlClass(Text(specifier), globalThis.location?.href).href;
+    const install = installSource(guardUrl, optionsSource(), state!.worker);
+    const entry = `import ${toJson(`data:application/javascript,${encode(install)}`)};\n` +
+      `import ${toJson(url)};\n`;
+    return construct(
+      Original,
+      [`data:application/javascript,${encode(entry)}`, options],
+      new.target,
+    );
+  } as unknown as typeof Worker;
+  defineProperty(GuardedWorker, "prototype", { value: Original.prototype, writable: false });
+  lock(Original.prototype, "constructor", GuardedWorker);
+  lock(globalThis, "Worker", GuardedWorker);
+}
+
+/**
+ * The source of a `data:` module installing a guard with `options` (source text): the first
+ * import of every container entry (`_modes.ts`) and of every worker a guarded isolate starts.
+ *
+ * @example
+ * ```ts ignore
+ * installSource(new URL("./_guard.ts", import.meta.url).href, '{"container":"a","mode":"worker","unstable":[]}', true);
+ * ```
+ */
+export function installSource(guardUrl: string, options: string, worker: boolean): string {
+  if (!worker) {
+    return `import { installGuard } from ${toJson(guardUrl)};\ninstallGuard(${options});\n`;
+  }
+  const sharedUrl = new UrlClass("./_guard_shared.ts", guardUrl).href;
+  return `import { installGuard } from ${toJson(guardUrl)};\n` +
+    `import { guardSharedProcess } from ${toJson(sharedUrl)};\n` +
+    `installGuard(${options}, guardSharedProcess);\n`;
+}
+
+/**
+ * The current options as source text, built by hand: `JSON.stringify` of an object or array would
+ * consult `toJSON`, which container code may have put on `Object.prototype` or `Array.prototype`
+ * to hand a nested worker a wider list (a string's quoting consults nothing).
+ */
+function optionsSource(): string {
+  const current = state!;
+  const features = keys(current.allowed);
+  let list = "";
+  for (let i = 0; i < features.length; i++) list += `${i ? "," : ""}${toJson(features[i])}`;
+  return `{"container":${toJson(current.container)},"mode":${
+    toJson(current.worker ? "worker" : "process")
+  },"unstable":[${list}]}`;
+}
+
+// ---- calls that would exit the process (both modes) -----------------------------------------
+
+/** A call needs `feature`: refused unless the container lists it. */
+function needs(feature: string, call: string): void {
+  if (state?.allowed[feature] === true) return;
+  refuse(
+    call,
+    `it needs Deno's unstable "${feature}" feature, which the container does not list (without it Deno would end the whole process): add ${feature} to its unstable: in the topology${
+      state?.worker
+        ? ` (a worker shares its host's Deno flags, so the host is then checked for --unstable-${feature})`
+        : ""
+    }`,
+  );
+}
+
+/**
+ * The options a call will use, read once: a null-prototype copy of their own properties, checked
+ * and then passed on, so a getter cannot answer the check one way and Deno another.
+ */
+function snapshot(options: unknown): Record<PropertyKey, unknown> | null {
+  if (options === null || typeof options !== "object") return null;
+  return assign(create(null), options);
+}
+
+function guardUnstable(): void {
+  const reusePort = (o: Record<PropertyKey, unknown>) => !!o.reusePort;
+  const listen = Deno.listen;
+  lock(Deno, "listen", function listen_(options: unknown) {
+    const o = snapshot(options);
+    if (o) {
+      const transport = o.transport ?? "tcp";
+      if (transport === "vsock") needs("vsock", 'Deno.listen({ transport: "vsock" })');
+      if (transport === "tcp" && reusePort(o)) needs("net", "Deno.listen({ reusePort: true })");
+    }
+    return apply(listen, DenoNs, [o ?? options]);
+  });
+  const listenTls = Deno.listenTls;
+  lock(Deno, "listenTls", function listenTls_(options: unknown) {
+    const o = snapshot(options);
+    if (o && reusePort(o)) needs("net", "Deno.listenTls({ reusePort: true })");
+    return apply(listenTls, DenoNs, [o ?? options]);
+  });
+  const connect = Deno.connect;
+  lock(Deno, "connect", function connect_(options: unknown) {
+    const o = snapshot(options);
+    if (o?.transport === "vsock") needs("vsock", 'Deno.connect({ transport: "vsock" })');
+    return apply(connect, DenoNs, [o ?? options]);
+  });
+  const serve = Deno.serve;
+  lock(Deno, "serve", function serve_(first: unknown, second?: unknown) {
+    // serve(handler), serve(options, handler) or serve({ handler, ...options }), as Deno reads it.
+    const o = typeof first === "function" ? null : snapshot(first);
+    if (o && !hasOwn(o, "path")) {
+      if (hasOwn(o, "cid")) needs("vsock", "Deno.serve({ cid })");
+      else if (o.tunnel !== true && reusePort(o)) needs("net", "Deno.serve({ reusePort: true })");
+    }
+    return apply(serve, DenoNs, o ? [o, second] : [first, second]);
+  });
+}
