@@ -2,7 +2,7 @@
  * The `kraken` command line.
  *
  * ```sh
- * deno install -g -A -n kraken jsr:@kraken/kraken/cli
+ * deno install -g -A --no-prompt -n kraken jsr:@kraken/kraken/cli
  * kraken new shop && cd shop
  * kraken start              # in one terminal
  * kraken status             # in another
@@ -118,6 +118,11 @@ export async function main(args: string[]): Promise<number> {
   }
   const entry = find(first);
   if (!entry) return unknown(first, json);
+  if (first === "start" || first === "node") {
+    // They run containers: never where Deno could prompt (see _no_prompt.ts).
+    const code = await (await import("./_no_prompt.ts")).relaunchWithoutPrompt();
+    if (code !== null) return code;
+  }
   const command = await entry.load();
   let io = makeIo({ json });
   try {

@@ -150,3 +150,49 @@ Deno.test("every task kraken new writes passes --no-prompt", () => {
     assert.match(command, /^deno (run|test) -A --no-prompt /, `task ${name}`);
   }
 });
+
+Deno.test({
+  name:
+    "kraken start without --no-prompt in a terminal starts itself again with prompting off: its worker containers run, Ctrl-C stops it",
+  ignore: !hasPty,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const echo = new URL("../fixtures/echo.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/kraken.yaml`,
+      `name: terminal\ncontainers:\n  box: { module: "${echo}", mode: worker }\n`,
+    );
+    const cli = new URL("../../cli/main.ts", import.meta.url).pathname;
+    const argv = [Deno.execPath(), "run", "-A", cli, "start", `${dir}/kraken.yaml`];
+    const quoted = argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+    const child = new Deno.Command(SCRIPT, {
+      args: ["-qfec", quoted, "/dev/null"],
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const stdin = child.stdin.getWriter();
+    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    let output = "";
+    let interrupted = false;
+    try {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        output += chunk;
+        if (!interrupted && /box#0\.1/.test(output) && /Ctrl-C to stop/.test(output)) {
+          interrupted = true;
+          await stdin.write(new TextEncoder().encode("\x03")); // Ctrl-C at the terminal
+        }
+      }
+      const { code } = await child.status;
+      assert.equal(PROMPT.test(output), false, output);
+      assert.doesNotMatch(output, /may show its permission prompt/);
+      assert.ok(interrupted, `it never started:\n${output}`);
+      assert.equal(code, 0, output);
+    } finally {
+      clearTimeout(killer);
+      await stdin.close().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
