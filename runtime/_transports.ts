@@ -35,7 +35,9 @@ export function transportsFor(topology: Topology, given?: readonly Transport[]):
     throw new TopologyError(
       `no transport for "${address}" in this runtime (it has ${
         set.schemes.map((s) => `${s}://`).join(", ") || "none"
-      }); expected one of those, or a transport for "${scheme}" in RuntimeOptions.transports`,
+      }); expected one of those, or a transport for "${scheme}" in RuntimeOptions.transports${
+        scheme === "nats" ? " (NATS is not an address: set transports.nats.servers)" : ""
+      }`,
       { file: topology.file, key },
     );
   }

@@ -137,3 +137,15 @@ Deno.test("a runtime given two transports for one scheme is refused, naming the 
     },
   );
 });
+
+Deno.test("a nats:// address is refused before anything starts, pointing at transports.nats", async () => {
+  await assert.rejects(
+    Runtime.start(pair("nats://127.0.0.1:4222").a, quiet),
+    (error: Error) => {
+      assert.ok(error instanceof TopologyError);
+      assert.equal(error.key, "transports.listen");
+      assert.match(error.message, /\(NATS is not an address: set transports\.nats\.servers\)$/);
+      return true;
+    },
+  );
+});
