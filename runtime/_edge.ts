@@ -133,7 +133,23 @@ export interface ViolationHook {
   onViolation?(from: string, what: string, logged: boolean): void;
 }
 
-/** One node's count of refused input and violations, per offending node. */
+/**
+ * One node's count of refused input and violations, per offending node.
+ *
+ * @example Counted per node, logged at most once a second
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EdgeGuard } from "./_edge.ts";
+ *
+ * const lines: string[] = [];
+ * const guard = new EdgeGuard((line) => lines.push(line), {});
+ * guard.refusal("w1", "too deep");
+ * guard.violation("w1", "a forged sender");
+ * assert.equal(guard.refused, 2);
+ * assert.equal(guard.violations.get("w1"), 2);
+ * assert.deepEqual(lines, ["refused input from w1: too deep"]);
+ * ```
+ */
 export class EdgeGuard {
   readonly #refusals = new RefusalCounter();
   readonly #violations = new Map<string, number>();

@@ -77,7 +77,31 @@ export function retarget(waiting: WaitingRequest, target: string): void {
   waiting.target = target;
 }
 
-/** Retries and failovers of one node's waiting requests. */
+/**
+ * Retries and failovers of one node's waiting requests.
+ *
+ * @example A request whose deadline passes with no retry left fails with a TimeoutError
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Failover, type WaitingRequest } from "./_failover.ts";
+ * import { PendingRequests } from "./_pending.ts";
+ *
+ * const pending = new PendingRequests<WaitingRequest>({ onExpire: (w) => failover.expired(w) });
+ * const failover = new Failover(pending, {
+ *   choose: () => "a#0.1",
+ *   hold() {},
+ *   send() {},
+ *   routed: () => true,
+ * });
+ * let failed: Error | undefined;
+ * failover.expired({
+ *   id: 1, deadline: 0, name: "a", topic: "t", body: null, timeout: 10, retriesLeft: 0,
+ *   retriable: false, held: false, hold: true, orphaned: false, target: "a#0.1",
+ *   resolve() {}, reject: (error) => (failed = error),
+ * });
+ * assert.equal(failed?.name, "TimeoutError");
+ * ```
+ */
 export class Failover {
   readonly #pending: PendingRequests<WaitingRequest>;
   readonly #site: FailoverSite;

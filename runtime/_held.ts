@@ -27,7 +27,30 @@ export function notHeld(name: string): UnavailableError {
   );
 }
 
-/** One node's held messages, per container. */
+/**
+ * One node's held messages, per container.
+ *
+ * @example Held up to the buffer, then released once the container is back
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HeldMessages } from "./_held.ts";
+ * import { PendingRequests } from "./_pending.ts";
+ * import type { WaitingRequest } from "./_failover.ts";
+ *
+ * const held = new HeldMessages(new PendingRequests<WaitingRequest>({ onExpire() {} }));
+ * held.hold("a", { send: { t: "x", b: 1 } }, 1);
+ * assert.throws(() => held.hold("a", { send: { t: "x", b: 2 } }, 1), {
+ *   message: 'container "a" is restarting and already holds 1 messages from here',
+ * });
+ * const delivered: unknown[] = [];
+ * held.release({ a: { balance: "round_robin", instances: [{ i: "a#0.2", n: "w1" }] } }, {
+ *   request() {},
+ *   send: (name, send) => delivered.push([name, send.b]),
+ * });
+ * assert.deepEqual(delivered, [["a", 1]]);
+ * assert.equal(held.size, 0);
+ * ```
+ */
 export class HeldMessages {
   readonly #queues = new Map<string, Held[]>();
   readonly #pending: PendingRequests<WaitingRequest>;

@@ -20,7 +20,22 @@ const GONE_MEMORY_MS = 30_000;
 /** At most this many departed instances are remembered (a churning app must not grow it). */
 const GONE_MEMORY_MAX = 10_000;
 
-/** The routing table in force, and where each instance lives. */
+/**
+ * The routing table in force, and where each instance lives.
+ *
+ * @example The application's table, overridden by the local subtree's
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RouteBook } from "./_route_book.ts";
+ *
+ * const book = new RouteBook(() => 0);
+ * book.setGlobal({ a: { balance: "round_robin", instances: [{ i: "a#0.1", n: "w1" }] } });
+ * book.setLocal({ a: { balance: "round_robin", instances: [{ i: "a#0.2", n: "p2/w1" }] } });
+ * assert.equal(book.choose("a", undefined, false), "a#0.2");
+ * assert.equal(book.nodeOf("a#0.1"), "w1"); // left the table a moment ago: still known
+ * assert.throws(() => book.choose("b", undefined, false), { name: "UnavailableError" });
+ * ```
+ */
 export class RouteBook {
   /** Instance id → its node. One map for the book's life: a node may keep it at hand. */
   readonly instanceNode: Map<string, string> = new Map();

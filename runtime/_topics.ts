@@ -26,7 +26,28 @@ export interface TopicsSite {
   upstream(): Link | null;
 }
 
-/** One node's subscriptions, and the routing of publications through it. */
+/**
+ * One node's subscriptions, and the routing of publications through it.
+ *
+ * @example A worker's node subscribes upstream once, and delivers what the hub sends down
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Topics } from "./_topics.ts";
+ * import type { Envelope } from "../protocol/envelope.ts";
+ *
+ * const sent: Envelope[] = [];
+ * const upstream = { send: (env: Envelope) => sent.push(env) } as never;
+ * const topics = new Topics({ id: "w1", isHub: false, links: new Map(), upstream: () => upstream });
+ * const got: unknown[] = [];
+ * const off = topics.subscribe("news", (body) => got.push(body));
+ * topics.subscribe("news", () => {});
+ * assert.deepEqual(sent, [{ k: "sub", t: "news" }]);
+ * topics.route({ k: "pub", t: "news", b: 1 }, "host");
+ * assert.deepEqual(got, [1]);
+ * off();
+ * assert.equal(sent.length, 1); // the other subscriber still wants it
+ * ```
+ */
 export class Topics {
   readonly #subscribers = new Map<string, Set<Subscriber>>();
   readonly #nodes = new Map<string, Set<string>>();
