@@ -57,6 +57,21 @@ export {
   type SlotState,
   type TreeSnapshot,
 } from "./runtime/runtime.ts";
+export type {
+  ByteConnection,
+  LinkClosed,
+  Listener,
+  ListenOptions,
+  Transport,
+  TransportLink,
+  TransportOptions,
+} from "./transports/transport.ts";
+export { linkOver } from "./transports/link_over.ts";
+export { tcp } from "./transports/tcp.ts";
+export { unix } from "./transports/unix.ts";
+export { ws } from "./transports/ws.ts";
+export { memory } from "./transports/memory.ts";
+export { defaultTransports } from "./transports/defaults.ts";
 export {
   AuthenticationError,
   FrameError,

@@ -8,7 +8,7 @@
 import { DURATION_PATTERN } from "./duration.ts";
 import { ERROR_ACTIONS, type ErrorAction } from "../supervisor/error_rules.ts";
 import type { RestartType, Strategy } from "../supervisor/spec.ts";
-import type { BalanceStrategy, Defaults, KeyPath, Mode, Placement } from "./topology.ts";
+import type { BalanceStrategy, Defaults, KeyPath, Mode, Placement } from "./model.ts";
 
 /**
  * Every balance strategy.

@@ -34,7 +34,7 @@ import type {
   Topology,
   TransportsSpec,
   ValidateOptions,
-} from "./topology.ts";
+} from "./model.ts";
 
 /** Byte multipliers of the size units. */
 const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };

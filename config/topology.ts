@@ -17,10 +17,8 @@
  *
  * @module
  */
-import type { ErrorRule } from "../supervisor/error_rules.ts";
-import type { FileSystemView, Permissions } from "./permissions.ts";
-import type { UnstableFeature } from "./_unstable.ts";
 import type { RestartType, Strategy, SupervisorSpec } from "../supervisor/spec.ts";
+import type { ContainerSpec, Topology, ValidateOptions } from "./model.ts";
 import { Validator } from "./_validate.ts";
 
 export { parseListenAddress } from "./_listen.ts";
@@ -37,252 +35,21 @@ export {
   type TopologyPatterns,
 } from "./_shape.ts";
 
-/** How a container's replicas share its messages. */
-export type BalanceStrategy = "round_robin" | "random" | "key_hash";
-/** Where a container runs. */
-export type Mode = "inline" | "worker" | "process" | "remote";
+export type {
+  BalanceStrategy,
+  ContainerInput,
+  ContainerSpec,
+  Defaults,
+  KeyPath,
+  ManagementSpec,
+  Mode,
+  Placement,
+  Topology,
+  TopologyInput,
+  TransportsSpec,
+  ValidateOptions,
+} from "./model.ts";
 export type { RestartType, Strategy, SupervisorSpec };
-
-/** One container, validated, with defaults filled in. */
-export interface ContainerSpec {
-  /** Unique name across the topology. */
-  name: string;
-  /** Absolute URL of the module whose default export is the container. */
-  module: string;
-  /** Where it runs. */
-  mode: Mode;
-  /** How many instances. */
-  replicas: number;
-  /** How messages are shared among replicas. */
-  balance: BalanceStrategy;
-  /** When it is restarted. */
-  restart: RestartType;
-  /** Graceful stop timeout, ms; then it is killed. */
-  shutdown: number;
-  /** A worker or process silent this long (ms) is declared unresponsive. */
-  keepalive: number;
-  /** What the sandbox allows. */
-  permissions: Permissions;
-  /**
-   * Deno unstable features its code needs: a process gets `--unstable-<name>` for each; a worker
-   * or inline container shares its host's flags, which must include them.
-   */
-  unstable: UnstableFeature[];
-  /** Handed to the container as `ctx.config`. */
-  config: Record<string, unknown>;
-  /** The host agent it is placed on (`mode: remote`); without it, the placement policy chooses. */
-  host?: string;
-  /** How the agent runs a remote container: `process` (default) or `worker`. */
-  runsAs?: "process" | "worker";
-  /** `on_error:` rules, first match wins (the built-in rules apply after them). */
-  onError: ErrorRule[];
-  /** Messages held for it per sending node while it restarts; beyond that senders fail fast. */
-  buffer: number;
-  /** Flags of the supervisor it is for its children. */
-  supervisor: SupervisorSpec;
-  /** Containers it supervises, in start order; they run inside its isolate (see docs). */
-  children: ContainerSpec[];
-}
-
-/** A whole application. */
-export interface Topology {
-  /** Application name. */
-  name: string;
-  /** The root supervisor. */
-  supervisor: SupervisorSpec;
-  /**
-   * How `mode: remote` containers without `host:` are placed: `spread` (the agent running the
-   * fewest) or `least_loaded` (fewest containers, then least memory).
-   */
-  placement: Placement;
-  /** Containers in start order. */
-  containers: ContainerSpec[];
-  /** The file it came from, if any. */
-  file?: string;
-  /** Folder URL its relative module paths resolved against (and those of spawned containers). */
-  baseUrl: string;
-  /** Links to other runtimes of the same application, when it has any. */
-  transports?: TransportsSpec;
-  /** Runtimes this one joins, by name. */
-  hosts: Record<string, { address: string }>;
-  /** The management API (`kraken start` serves it), when the topology has a `management:` block. */
-  management?: ManagementSpec;
-}
-
-/** The `transports:` block: how this runtime links with the other runtimes of the application. */
-export interface TransportsSpec {
-  /** This runtime's name among its peers (default: the application's name). */
-  name: string;
-  /** Where it accepts links from other runtimes (`tcp://host:port`, `unix:///path`, …). */
-  listen?: string;
-  /**
-   * The shared secret every link proves before any message (never logged). Required for direct
-   * links (`listen`, `hosts:`); empty when the runtime only uses `nats`.
-   */
-  secret: string;
-  /** TLS for `tcp://`: certificate and key files to listen with, a CA file to trust. */
-  tls?: { cert?: string; key?: string; ca?: string };
-  /** A peer silent this long (ms) is declared unreachable and its link re-dialed. */
-  keepalive: number;
-  /**
-   * Largest frame a link between runtimes accepts, in bytes (default 16 MiB); every runtime of the
-   * application should agree. A message larger than this is refused at its sender.
-   */
-  maxFrame: number;
-  /**
-   * NATS as the inter-runtime engine, when set (see docs/transports.md, "NATS"): the servers this
-   * runtime connects to and how it logs in. Credentials are never logged.
-   */
-  nats?: {
-    /** Server URLs (`nats://host:port`), several for a cluster; the client fails over among them. */
-    servers: string[];
-    /** User name (with `password`). */
-    user?: string;
-    /** Password (with `user`). */
-    password?: string;
-    /** Token authentication. */
-    token?: string;
-    /** Absolute path of a `.creds` file (JWT and NKey seed), resolved against the topology's folder. */
-    creds?: string;
-  };
-}
-
-/** The `management:` block: where the management API listens and the token it demands. */
-export interface ManagementSpec {
-  /**
-   * `host:port` it listens on, normalised (`9090` and `:9090` become `127.0.0.1:9090`, an IPv6
-   * host is bracketed: `[::1]:9090`). Default `127.0.0.1:9090`. Split it with
-   * {@linkcode parseListenAddress}.
-   */
-  listen: string;
-  /** The bearer token every request must carry (usually `${KRAKEN_TOKEN}`). Never logged. */
-  token: string;
-}
-
-/** The shape of {@linkcode DEFAULTS}. */
-export interface Defaults {
-  /** Root supervisor flags. */
-  readonly supervisor: Readonly<Omit<SupervisorSpec, "backoff">> & {
-    readonly backoff: Readonly<SupervisorSpec["backoff"]>;
-  };
-  /** Container fields. */
-  readonly container: Readonly<
-    Pick<
-      ContainerSpec,
-      "mode" | "replicas" | "balance" | "restart" | "shutdown" | "keepalive" | "buffer"
-    >
-  >;
-  /** `transports:` fields. */
-  readonly transports: Readonly<Pick<TransportsSpec, "keepalive" | "maxFrame">>;
-  /** `management:` fields. */
-  readonly management: { readonly listen: string };
-  /** `placement:`. */
-  readonly placement: Placement;
-}
-
-/** How remote containers are placed on host agents. */
-export type Placement = "spread" | "least_loaded";
-/** A container as written by hand (YAML or object): durations may be strings, module a URL. */
-export interface ContainerInput {
-  /** Module path (relative to the topology's folder) or URL. */
-  module: string | URL;
-  /** Where it runs (default `worker`). */
-  mode?: Mode;
-  /** Instances (default 1). */
-  replicas?: number;
-  /** Balancing (default `round_robin`). */
-  balance?: BalanceStrategy;
-  /** Restart type (default `permanent`). */
-  restart?: RestartType;
-  /** Graceful stop timeout (default `5s`). */
-  shutdown?: string | number;
-  /** Heartbeat timeout (default `5s`). */
-  keepalive?: string | number;
-  /** Sandbox grant (default none). */
-  permissions?: { [kind: string]: boolean | string | string[] };
-  /** Deno unstable features its code needs, e.g. `["net"]` (default none). */
-  unstable?: string[];
-  /** `ctx.config`. */
-  config?: Record<string, unknown>;
-  /** Host agent, with `mode: remote`. */
-  host?: string;
-  /** With `mode: remote`: run as a `process` (default) or a `worker` on the agent. */
-  runs_as?: "process" | "worker";
-  /** Rules by error class: `{ match: "DbError", action: ["log", "resume"] }`. */
-  on_error?: { match: string | string[]; action: string | string[] }[];
-  /** Messages held per sender while it restarts (default 1000; 0 fails fast). */
-  buffer?: number;
-  /** Flags of the supervisor it is for `children`. */
-  supervisor?: TopologyInput["supervisor"];
-  /** Containers it supervises, in start order. */
-  children?: Record<string, ContainerInput>;
-}
-
-/** A topology as written by hand. */
-export interface TopologyInput {
-  /** Application name. */
-  name?: string;
-  /** Root supervisor flags. */
-  supervisor?: {
-    strategy?: Strategy;
-    intensity?: number;
-    period?: string | number;
-    backoff?: { min?: string | number; max?: string | number; jitter?: number };
-  };
-  /** Containers, in start order. */
-  containers: Record<string, ContainerInput>;
-  /** How remote containers without `host:` are placed: `spread` (default) or `least_loaded`. */
-  placement?: Placement;
-  /** Links with the other runtimes of the application. */
-  transports?: {
-    name?: string;
-    listen?: string;
-    secret?: string;
-    tls?: { cert?: string; key?: string; ca?: string };
-    keepalive?: string | number;
-    /** Largest frame a link accepts: bytes, or `64KiB`, `16MiB` (default 16 MiB). */
-    max_frame?: string | number;
-    /** NATS servers and credentials (usually `${VAR}`); `secret` is then needed only for links. */
-    nats?: {
-      servers: string | string[];
-      user?: string;
-      password?: string;
-      token?: string;
-      creds?: string;
-    };
-  };
-  /** The management API: `listen` (default `127.0.0.1:9090`) and the `token` it demands. */
-  management?: { listen?: string | number; token: string };
-  /** Runtimes this one joins: name → `{ address }`. */
-  hosts?: Record<string, { address: string }>;
-}
-
-/** A path to a key: map keys and list indexes, e.g. `["containers", "api", "on_error", 0]`. */
-export type KeyPath = readonly (string | number)[];
-
-/** Where the input came from and how to read it. */
-export interface ValidateOptions {
-  /** The file, for error messages. */
-  file?: string;
-  /** Folder URL relative module paths resolve against (ends with `/`). */
-  baseUrl: string;
-  /**
-   * Line and column of a key path, where known: of the key itself (`"key"`), or of its value
-   * (`"value"`, the default; the key when the value spans lines). A path that does not exist
-   * locates its nearest ancestor.
-   */
-  locate?: (
-    path: readonly (string | number)[],
-    target?: "key" | "value",
-  ) => { line: number; column: number } | undefined;
-  /** Reads an environment variable for `${VAR}`. */
-  env?: (name: string) => string | undefined;
-  /**
-   * The file system, to follow symbolic links when a child's grant is compared with its parent's
-   * (without it, paths are compared collapsed but as written).
-   */
-  fs?: FileSystemView;
-}
 
 /**
  * Validates a topology and fills in defaults.

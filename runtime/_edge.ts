@@ -1,11 +1,13 @@
 /**
- * What a node does with input refused at its edges (see `protocol/envelope_check.ts` for the rule):
- * the answer it owes, if any, and a count that is logged at most once a second.
+ * What a node does with input refused at its edges (see `protocol/envelope_check.ts` for the rule)
+ * and with what a node sent that it had no right to: the answer it owes, if any, a count per
+ * offending node, and a log line at most once a second.
  *
  * @module
  */
 import type { Envelope } from "../protocol/envelope.ts";
-import { type Edge, sentBy } from "../protocol/envelope_check.ts";
+import { type CheckOptions, type Edge, sentBy } from "../protocol/envelope_check.ts";
+import type { Link } from "../transports/link.ts";
 
 /** An answer to a refused envelope: `back` over the link it came on, or `route`d like a reply. */
 export interface RefusalAnswer {
@@ -108,5 +110,88 @@ export class RefusalCounter {
     return `refused input from ${from}: ${problem}${
       more > 0 ? ` (and ${more} more refused since the last report)` : ""
     }`;
+  }
+}
+
+/**
+ * The edge check's options for what comes over `link` from node `from`: whether its values came
+ * by structured clone, were decoded from bytes, or were decoded with the wire rule enforced.
+ */
+export function checksFor(
+  link: Link,
+  from?: string,
+): { checked: CheckOptions; unchecked: CheckOptions } {
+  return {
+    checked: { from, values: "checked" },
+    unchecked: { from, values: link.clones ? "clone" : "tree" },
+  };
+}
+
+/** The node owner's hook for violations (`NodeHooks.onViolation`). */
+export interface ViolationHook {
+  /** When present, a violation is the owner's to log. */
+  onViolation?(from: string, what: string, logged: boolean): void;
+}
+
+/**
+ * One node's count of refused input and violations, per offending node.
+ *
+ * @example Counted per node, logged at most once a second
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EdgeGuard } from "./_edge.ts";
+ *
+ * const lines: string[] = [];
+ * const guard = new EdgeGuard((line) => lines.push(line), {});
+ * guard.refusal("w1", "too deep");
+ * guard.violation("w1", "a forged sender");
+ * assert.equal(guard.refused, 2);
+ * assert.equal(guard.violations.get("w1"), 2);
+ * assert.deepEqual(lines, ["refused input from w1: too deep"]);
+ * ```
+ */
+export class EdgeGuard {
+  readonly #refusals = new RefusalCounter();
+  readonly #violations = new Map<string, number>();
+  readonly #log: (line: string) => void;
+  readonly #hook: ViolationHook;
+
+  /**
+   * @param log Logs a warning line as the node.
+   * @param hook The node owner's hook.
+   */
+  constructor(log: (line: string) => void, hook: ViolationHook) {
+    this.#log = log;
+    this.#hook = hook;
+  }
+
+  /** Envelopes and frames refused so far. */
+  get refused(): number {
+    return this.#refusals.count;
+  }
+
+  /** How many envelopes each node sent that were dropped as violations or refused. */
+  get violations(): ReadonlyMap<string, number> {
+    return this.#violations;
+  }
+
+  /** Input from node `from` broke the edge rule: counted, logged (rate-limited), reported. */
+  refusal(from: string, problem: string): void {
+    const line = this.#refusals.note(from, problem);
+    if (line !== null) this.#log(line);
+    this.#count(from);
+    this.#hook.onViolation?.(from, problem, true);
+  }
+
+  /** Node `from` sent what it had no right to: counted, and reported (or logged, rate-limited). */
+  violation(from: string, what: string): void {
+    this.#count(from);
+    const line = this.#refusals.note(from, what);
+    if (this.#hook.onViolation) this.#hook.onViolation(from, what, false);
+    else if (line !== null) this.#log(line);
+  }
+
+  #count(from: string): void {
+    this.#violations.set(from, (this.#violations.get(from) ?? 0) + 1);
   }
 }

@@ -16,7 +16,8 @@ import { DEFAULTS, type TransportsSpec } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { envelopeProblem } from "../protocol/envelope_check.ts";
 import type { Link } from "../transports/link.ts";
-import { dial, listen, type Listener } from "../transports/registry.ts";
+import type { Listener } from "../transports/transport.ts";
+import type { TransportSet } from "../transports/transport_set.ts";
 import type { Node } from "./_node.ts";
 import { mergeRoutes } from "./_routes.ts";
 import { sanitizeRoutes } from "./_trust.ts";
@@ -37,6 +38,8 @@ export interface PeerSnapshot {
 
 /** What the federation needs from its runtime. */
 export interface FederationHooks {
+  /** The transports it listens and dials with (the runtime's set). */
+  transports: TransportSet;
   /** The names of the containers this runtime runs. */
   ownNames(): string[];
   /** The routes of this runtime's own containers (never the peers'). */
@@ -119,7 +122,7 @@ export class Federation {
       maxFrame: this.#spec.maxFrame,
     };
     if (this.#spec.listen) {
-      this.#listener = await listen(this.#spec.listen, {
+      this.#listener = await this.#hooks.transports.listen(this.#spec.listen, {
         ...options,
         onLink: (link, peer) => this.#introduce(link, undefined, peer),
         onRefused: (error, peer) =>
@@ -225,7 +228,7 @@ export class Federation {
     let delay = REDIAL_MIN;
     while (!this.#closed) {
       try {
-        const link = await dial(peer.address!, options);
+        const link = await this.#hooks.transports.dial(peer.address!, options);
         if (this.#closed) {
           link.close();
           return;

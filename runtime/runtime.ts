@@ -44,6 +44,9 @@ import type { NatsBridge } from "./_nats.ts";
 import { AgentHost, type AgentOptions } from "./_agent.ts";
 import { PlacementManager } from "./_placement.ts";
 import { type ContainerMetrics, containerMetrics, metricsBook } from "./_metrics.ts";
+import type { Transport } from "../transports/transport.ts";
+import type { TransportSet } from "../transports/transport_set.ts";
+import { transportsFor } from "./_transports.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "./_federation.ts";
@@ -79,6 +82,12 @@ export interface RuntimeOptions {
    * place `mode: remote` containers on it, run from modules under `root`, within `maxPermissions`.
    */
   agent?: AgentOptions;
+  /**
+   * The transports this runtime listens and dials with, by URL scheme (default: `tcp()`,
+   * `unix()`, `ws()` and `memory()`, see `defaultTransports()`). A transport of your own is one
+   * more object in the list; `transports.listen` and every `hosts:` address need one.
+   */
+  transports?: readonly Transport[];
 }
 
 /** Events a runtime emits (from every supervisor in the tree, nested ones included). */
@@ -192,6 +201,7 @@ export class Runtime {
   #placement: PlacementManager | null = null;
   #agent: AgentHost | null = null;
   readonly #agentOptions: AgentOptions | undefined;
+  readonly #transports: TransportSet;
   #routesQueued = false;
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;
@@ -208,6 +218,7 @@ export class Runtime {
     this.#logger = options.logger ?? defaultLogger;
     this.#baseUrl = topology.baseUrl;
     this.#agentOptions = options.agent;
+    this.#transports = transportsFor(topology, options.transports);
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#hub = new Node("host", {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
@@ -297,6 +308,7 @@ export class Runtime {
         const placement = this.#placement;
         const agent = this.#agent;
         this.#federation = new Federation(this.#hub, transports, this.#topology.hosts, {
+          transports: this.#transports,
           ownNames: () => this.#root.names(),
           ownRoutes: () => this.#root.routes(),
           changed: () => this.#publishRoutes(),

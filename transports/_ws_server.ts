@@ -15,7 +15,7 @@
  */
 import { AuthenticationError, FrameError } from "../protocol/errors.ts";
 import { MAX_HANDSHAKE_FRAME } from "./authenticated.ts";
-import type { ByteConnection } from "./registry.ts";
+import type { ByteConnection } from "./transport.ts";
 
 /** Largest HTTP upgrade request (request line and headers) read, bytes. */
 export const MAX_UPGRADE_REQUEST = 8192;

@@ -1,6 +1,7 @@
 /**
- * The `ws://` and `wss://` transports: links over WebSocket. Each binary WebSocket message carries
- * bytes of the link's frame stream; the handshake and framing are the same as over TCP. The
+ * The `ws://` and `wss://` transports' implementation (`ws.ts` loads it on first use): links over
+ * WebSocket. Each binary WebSocket message carries bytes of the link's frame stream; the handshake
+ * and framing are the same as over TCP. The
  * listening side speaks RFC 6455 itself on a plain or TLS socket (`_ws_server.ts`) so that every
  * message is bounded before it is buffered (4 KiB before authentication, `max_frame` after) and
  * read only as fast as the link consumes it; the dialing side uses the `ws` package (loaded only
@@ -8,8 +9,9 @@
  *
  * @module
  */
-import type { ByteConnection, Listener, ListenOptions, TransportOptions } from "./registry.ts";
-import { linkOver, netPeer, socketListener } from "./registry.ts";
+import type { ByteConnection, Listener, ListenOptions, TransportOptions } from "./transport.ts";
+import { authenticatedLink } from "./link_over.ts";
+import { netPeer, socketListener } from "./_socket.ts";
 import type { Link } from "./link.ts";
 import { DEFAULT_MAX_FRAME } from "../protocol/framing.ts";
 import { acceptWebSocket } from "./_ws_server.ts";
@@ -120,6 +122,6 @@ export async function dialWebSocket(url: URL, options: TransportOptions): Promis
       pipe.end();
       reject(new Error(`cannot open a WebSocket to ${url.href}: ${error.message}`));
     });
-    ws.on("open", () => linkOver(pipe.conn, "dialer", options).then(resolve, reject));
+    ws.on("open", () => authenticatedLink(pipe.conn, "dialer", options).then(resolve, reject));
   });
 }

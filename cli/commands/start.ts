@@ -118,8 +118,9 @@ export const start: Command = {
     }
     keep = false;
     backlog.length = 0;
-    announce(rt, io, { file, took, api: api?.url ?? null });
 
+    // Listening for Ctrl-C before saying it stops it: one pressed right after the line is seen
+    // must shut down gracefully, not kill the process.
     let signals = 0;
     const onSignal = () => {
       signals++;
@@ -132,6 +133,7 @@ export const start: Command = {
     };
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
+    announce(rt, io, { file, took, api: api?.url ?? null });
     const error = await rt.closed;
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);

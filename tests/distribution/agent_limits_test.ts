@@ -7,8 +7,12 @@
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import type { Envelope } from "../../protocol/envelope.ts";
-import { dial } from "../../transports/registry.ts";
+import { defaultTransports } from "../../transports/defaults.ts";
+import { TransportSet } from "../../transports/transport_set.ts";
 import { type AgentProcess, FIXTURES_DIR, SECRET, startAgent } from "./_agents.ts";
+
+/** The built-in transports, as a runtime given none uses them. */
+const builtin = new TransportSet(defaultTransports());
 
 type Placed = Extract<Envelope, { k: "placed" }>;
 
@@ -32,7 +36,7 @@ async function agentRoot(): Promise<{ tmp: string; root: string; cleanup(): Prom
 
 /** A root runtime of its own making: joins over a raw link, then places whatever it likes. */
 async function hostileRoot(url: string) {
-  const link = await dial(url, { secret: SECRET });
+  const link = await builtin.dial(url, { secret: SECRET });
   const answers: Placed[] = [];
   link.onEnvelope = (env) => {
     if (env.k === "ping") link.send({ k: "pong" });

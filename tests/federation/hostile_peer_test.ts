@@ -5,8 +5,12 @@
 import assert from "node:assert/strict";
 import { FIXTURES } from "../_helpers.ts";
 import { Runtime } from "../../mod.ts";
-import { dial } from "../../transports/registry.ts";
+import { defaultTransports } from "../../transports/defaults.ts";
+import { TransportSet } from "../../transports/transport_set.ts";
 import type { Envelope } from "../../protocol/envelope.ts";
+
+/** The built-in transports, as a runtime given none uses them. */
+const builtin = new TransportSet(defaultTransports());
 
 const SECRET = "hostile-peer";
 
@@ -21,7 +25,7 @@ Deno.test("a peer holding the secret cannot reroute our containers' traffic or a
     logLevel: "warn",
     logger: (e) => logs.push(e.message),
   });
-  const link = await dial(rt.listening!, { secret: SECRET });
+  const link = await builtin.dial(rt.listening!, { secret: SECRET });
   try {
     const seen: Envelope[] = [];
     link.onEnvelope = (env) => {

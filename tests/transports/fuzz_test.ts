@@ -5,7 +5,11 @@
 // legitimate client must keep being served throughout.
 import assert from "node:assert/strict";
 import { MsgpackEncoder } from "../../protocol/msgpack.ts";
-import { dial } from "../../transports/registry.ts";
+import { defaultTransports } from "../../transports/defaults.ts";
+import { TransportSet } from "../../transports/transport_set.ts";
+
+/** The built-in transports, as a runtime given none uses them. */
+const builtin = new TransportSet(defaultTransports());
 
 const SECRET = "fuzz-secret";
 const CASES = Number(Deno.env.get("FUZZ_CASES") ?? 10_000);
@@ -120,7 +124,7 @@ for (const scheme of ["tcp", "ws"] as const) {
     while (!out.includes("\n")) out += (await lines.read()).value ?? "";
     const listening = new URL(out.trim());
     const port = Number(listening.port);
-    const legit = await dial(listening, { secret: SECRET });
+    const legit = await builtin.dial(listening, { secret: SECRET });
     let answered = 0;
     legit.onEnvelope = () => answered++;
     const tried = new Map<string, number>();

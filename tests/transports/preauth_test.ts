@@ -6,8 +6,13 @@
 import assert from "node:assert/strict";
 import { DialerHandshake } from "../../transports/handshake.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../../protocol/msgpack.ts";
-import { dial, MAX_UNAUTHENTICATED } from "../../transports/registry.ts";
+import { defaultTransports } from "../../transports/defaults.ts";
+import { TransportSet } from "../../transports/transport_set.ts";
+import { MAX_UNAUTHENTICATED } from "../../transports/_pending.ts";
 import { PendingConnections } from "../../transports/_pending.ts";
+
+/** The built-in transports, as a runtime given none uses them. */
+const builtin = new TransportSet(defaultTransports());
 
 const SECRET = "preauth-secret";
 const encoder = new TextEncoder();
@@ -225,7 +230,7 @@ for (const scheme of ["tcp", "ws"] as const) {
         "exactly the oldest connections beyond the bound were closed",
       );
       // Every slot is held by an idle connection: a real peer still gets through.
-      const link = await dial(listener.url, { secret: SECRET });
+      const link = await builtin.dial(listener.url, { secret: SECRET });
       const echoed = new Promise((resolve) => (link.onEnvelope = resolve));
       link.send({ k: "pub", t: "still", b: "served" });
       assert.deepEqual(await echoed, { k: "pub", t: "still", b: "served" });

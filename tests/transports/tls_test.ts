@@ -3,7 +3,11 @@
 // trust the certificate, or speaks plain TCP, gets no link.
 import assert from "node:assert/strict";
 import type { Link } from "../../transports/link.ts";
-import { dial, listen } from "../../transports/registry.ts";
+import { defaultTransports } from "../../transports/defaults.ts";
+import { TransportSet } from "../../transports/transport_set.ts";
+
+/** The built-in transports, as a runtime given none uses them. */
+const builtin = new TransportSet(defaultTransports());
 
 const SECRET = "tls-secret";
 
@@ -46,7 +50,7 @@ Deno.test("tcp + TLS: a dialer trusting the certificate gets an authenticated, e
   const untrusted = await selfSigned(other);
   const links: Link[] = [];
   const refused: Error[] = [];
-  const listener = await listen("tcp://localhost:0", {
+  const listener = await builtin.listen("tcp://localhost:0", {
     secret: SECRET,
     tls: { cert, key },
     handshakeTimeout: 1000,
@@ -60,7 +64,7 @@ Deno.test("tcp + TLS: a dialer trusting the certificate gets an authenticated, e
   });
   try {
     const url = `tcp://localhost:${listener.url.port}`;
-    const link = await dial(url, { secret: SECRET, tls: { ca: cert } });
+    const link = await builtin.dial(url, { secret: SECRET, tls: { ca: cert } });
     const echoed = new Promise((resolve) => (link.onEnvelope = resolve));
     link.send({ k: "pub", t: "hello", b: "over tls" });
     assert.deepEqual(await echoed, { k: "pub", t: "hello", b: "over tls" });
@@ -68,9 +72,9 @@ Deno.test("tcp + TLS: a dialer trusting the certificate gets an authenticated, e
     await link.closed;
 
     // A dialer trusting another certificate: refused by TLS itself, before any secret is proven.
-    await assert.rejects(dial(url, { secret: SECRET, tls: { ca: untrusted.cert } }));
+    await assert.rejects(builtin.dial(url, { secret: SECRET, tls: { ca: untrusted.cert } }));
     // A plain TCP dialer: no link either.
-    await assert.rejects(dial(url, { secret: SECRET, handshakeTimeout: 1000 }));
+    await assert.rejects(builtin.dial(url, { secret: SECRET, handshakeTimeout: 1000 }));
     while (refused.length < 2) await new Promise((r) => setTimeout(r, 5));
     assert.equal(links.length, 1);
   } finally {
@@ -86,7 +90,7 @@ Deno.test("wss: a WebSocket link over TLS with a self-signed certificate, truste
   const dir = await Deno.makeTempDir();
   const { cert, key } = await selfSigned(dir);
   const links: Link[] = [];
-  const listener = await listen("wss://localhost:0/kraken", {
+  const listener = await builtin.listen("wss://localhost:0/kraken", {
     secret: SECRET,
     tls: { cert, key },
     onLink(link) {
@@ -95,7 +99,7 @@ Deno.test("wss: a WebSocket link over TLS with a self-signed certificate, truste
     },
   });
   try {
-    const link = await dial(listener.url, { secret: SECRET, tls: { ca: cert } });
+    const link = await builtin.dial(listener.url, { secret: SECRET, tls: { ca: cert } });
     const echoed = new Promise((resolve) => (link.onEnvelope = resolve));
     link.send({ k: "pub", t: "hello", b: "over wss" });
     assert.deepEqual(await echoed, { k: "pub", t: "hello", b: "over wss" });
@@ -111,7 +115,11 @@ Deno.test("wss: a WebSocket link over TLS with a self-signed certificate, truste
 
 Deno.test("tcp + TLS: a listener without cert and key is refused with a clear error", async () => {
   await assert.rejects(
-    listen("tcp://127.0.0.1:0", { secret: SECRET, tls: { cert: "/nope.pem" }, onLink() {} }),
+    builtin.listen("tcp://127.0.0.1:0", {
+      secret: SECRET,
+      tls: { cert: "/nope.pem" },
+      onLink() {},
+    }),
     /a TLS listener needs tls.cert and tls.key/,
   );
 });
