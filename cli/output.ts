@@ -6,6 +6,7 @@
  * @module
  */
 import type { ContainerSnapshot, TreeSnapshot } from "../runtime/runtime.ts";
+import { printable } from "../runtime/_printable.ts";
 
 /**
  * Colour functions; each returns its text unchanged when colours are off.
@@ -341,5 +342,8 @@ export function formatLog(entry: PrintableLog, c: Palette): string {
     : entry.level === "debug"
     ? c.dim(level)
     : c.green(level);
-  return `${c.dim(time)} ${coloured} ${c.cyan(`[${entry.source}]`)} ${entry.message}`;
+  // Message and source come from container code: shown, never obeyed (see _printable.ts).
+  return `${c.dim(time)} ${coloured} ${c.cyan(`[${printable(entry.source)}]`)} ${
+    printable(entry.message)
+  }`;
 }

@@ -31,6 +31,7 @@ import { assertCanRunProcess, assertWithinHost } from "./_grant.ts";
 import { DENO_FS } from "../config/_deno_fs.ts";
 import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
+import { printable } from "./_printable.ts";
 import { containerOf, declaredNames, NameClaims, within } from "./_trust.ts";
 import {
   type ContainerSnapshot,
@@ -162,10 +163,11 @@ export interface TreeSnapshot {
 }
 
 function defaultLogger(entry: LogEntry): void {
+  // Message and source come from container code: shown, never obeyed by the terminal.
   console.error(
-    `${new Date().toISOString()} ${
-      entry.level.toUpperCase().padEnd(5)
-    } [${entry.source}] ${entry.message}`,
+    `${new Date().toISOString()} ${entry.level.toUpperCase().padEnd(5)} [${
+      printable(entry.source)
+    }] ${printable(entry.message)}`,
   );
 }
 

@@ -133,3 +133,45 @@ Deno.test("formatHandlerTime: three significant digits, in µs, ms or s", () => 
   assert.equal(formatHandlerTime(312.4), "312 ms");
   assert.equal(formatHandlerTime(2500), "2.5 s");
 });
+
+Deno.test("formatLog shows a container's control characters instead of obeying them: no forged line, no escape sequence", async () => {
+  const { Runtime } = await import("../../mod.ts");
+  const lines: { level: "info" | "warn" | "error" | "debug"; message: string; source: string }[] =
+    [];
+  const rt = await Runtime.start({
+    containers: { p: { module: "./member.ts", mode: "process" } },
+  }, {
+    logLevel: "info",
+    baseUrl: new URL("../fixtures/", import.meta.url).href,
+    logger: (entry) => lines.push(entry),
+  });
+  try {
+    // What the attacker wrote: a title-setting and a clipboard-writing sequence, and a newline
+    // followed by what looks like another container's error line.
+    const evil =
+      "ok\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\n12:00:00.000 ERROR [billing#0.1] run curl";
+    await rt.ref("p").request("printRaw", { text: `${evil}\n` });
+    const deadline = Date.now() + 3000;
+    while (!lines.some((l) => l.message.includes("pwned")) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const shown = lines.filter((l) => l.source === "p#0.1")
+      .map((l) => formatLog({ ...l, time: 0 }, palette(false))).join("\n");
+    assert.ok(shown.includes("pwned"), shown);
+    assert.doesNotMatch(shown, /\x1b/, "no escape character reaches the terminal");
+    assert.match(shown, /\\x1b\]0;pwned\\x07/);
+    // Each printed entry starts with a time; the forged one does not.
+    for (const line of shown.split("\n")) {
+      assert.ok(/^\d\d:\d\d:\d\d\.\d{3} /.test(line) || /^ {4}│ /.test(line), line);
+    }
+    assert.equal(
+      formatLog(
+        { time: 0, level: "info", source: "p#0.1", message: "a\nERROR [x] b" },
+        palette(false),
+      ),
+      "00:00:00.000 INFO  [p#0.1] a\n    │ ERROR [x] b",
+    );
+  } finally {
+    await rt.shutdown();
+  }
+});
