@@ -5,6 +5,7 @@
  * @module
  */
 import { CliError, EXIT } from "./exit.ts";
+import { signRequest } from "../management/signed.ts";
 
 /** The error body the management API answers with. */
 interface ApiError {
@@ -129,16 +130,27 @@ export class ManagementClient {
     signal?: AbortSignal,
   ): Promise<Response> {
     const url = new URL(path.replace(/^\//, ""), this.url);
+    const bytes = body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(body));
     let response: Response;
     try {
       response = await fetch(url, {
         method,
         signal,
         headers: {
-          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+          // Signed, never the token itself: whoever answers at this address learns nothing it
+          // could use beyond replaying this one request (see management/signed.ts).
+          ...(this.#token
+            ? {
+              authorization: signRequest(this.#token, {
+                method,
+                path: `${url.pathname}${url.search}`,
+                body: bytes,
+              }),
+            }
+            : {}),
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: bytes,
       });
     } catch (error) {
       if (signal?.aborted) throw error;

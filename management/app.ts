@@ -18,6 +18,7 @@ import type { StopMode } from "../runtime/container.ts";
 import type { ContainerSnapshot, Runtime, RuntimeEvents } from "../runtime/runtime.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
 import { bearerChecker } from "./_auth.ts";
+import { signedChecker } from "./signed.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
 
@@ -123,6 +124,7 @@ export function managementApp(
   options: ManagementAppOptions = {},
 ): ManagementApp {
   const check = bearerChecker(token);
+  const checkSigned = signedChecker(token);
   const history = new LogHistory(options.logHistory ?? 1000);
   for (const line of options.backlog ?? []) {
     history.add({ ...line, container: containerOf(line.source) });
@@ -158,22 +160,8 @@ export function managementApp(
     )
   );
 
-  // Authentication comes first: without a valid token even a wrong path answers 401.
-  app.use("*", async (c, next) => {
-    const verdict = check(c.req.header("authorization"));
-    if (verdict !== "ok") {
-      c.header("www-authenticate", 'Bearer realm="kraken"');
-      return c.json({
-        error: {
-          type: "Unauthorized",
-          message: verdict === "missing"
-            ? "missing bearer token: send the header Authorization: Bearer <token>"
-            : "wrong bearer token",
-        },
-      }, 401);
-    }
-    await next();
-  });
+  // The body limit comes first, so that checking a signed request's body reads at most 1 MiB;
+  // then authentication: without a valid token (or signature) even a wrong path answers 401.
   app.use(
     "*",
     bodyLimit({
@@ -182,6 +170,35 @@ export function managementApp(
         c.json({ error: { type: "PayloadTooLarge", message: "the body is over 1 MiB" } }, 413),
     }),
   );
+  app.use("*", async (c, next) => {
+    const header = c.req.header("authorization");
+    let verdict: string;
+    if (header !== undefined && /^Kraken-Signed[ \t]/i.test(header)) {
+      const url = new URL(c.req.url);
+      const body = new Uint8Array(await c.req.arrayBuffer()); // cached: handlers read it again
+      verdict = checkSigned(header, {
+        method: c.req.method,
+        path: `${url.pathname}${url.search}`,
+        body,
+      });
+    } else verdict = check(header);
+    if (verdict !== "ok") {
+      c.header("www-authenticate", 'Bearer realm="kraken"');
+      return c.json({
+        error: {
+          type: "Unauthorized",
+          message: verdict === "missing"
+            ? "missing bearer token: send the header Authorization: Bearer <token>"
+            : verdict === "stale"
+            ? "the request's signature is more than a minute away from the runtime's clock"
+            : verdict === "replayed"
+            ? "the request's signature was used before"
+            : "wrong bearer token or signature",
+        },
+      }, 401);
+    }
+    await next();
+  });
 
   app.get("/v1/tree", (c) => c.json(rt.tree()));
 
