@@ -31,11 +31,23 @@ import {
  * @throws {TopologyError} On a missing file, malformed YAML, a key given twice, an invalid
  *   topology or a module file that does not exist; the message names file, line, column and key.
  *
- * @example
- * ```ts ignore
+ * @example A file, and a mistake in it named by line
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadTopology } from "./load.ts";
- * const topology = await loadTopology("./kraken.yaml");
- * console.log(topology.containers.map((c) => c.name));
+ * import { TopologyError } from "../protocol/errors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/api.ts`, "export default {};\n");
+ * await Deno.writeTextFile(`${dir}/kraken.yaml`, "containers:\n  api: { module: ./api.ts }\n");
+ * const topology = await loadTopology(`${dir}/kraken.yaml`);
+ * assert.equal(topology.containers[0].module, `file://${dir}/api.ts`);
+ *
+ * await Deno.writeTextFile(`${dir}/kraken.yaml`, "containers:\n  api: { module: ./ap.ts }\n");
+ * const error = await loadTopology(`${dir}/kraken.yaml`).catch((e) => e);
+ * assert.ok(error instanceof TopologyError);
+ * assert.equal(error.line, 2);
+ * assert.match(error.message, /did you mean "\.\/api\.ts"/);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadTopology(
@@ -67,9 +79,15 @@ export async function loadTopology(
  * @throws {TopologyError} Naming the file: missing, not a regular file, too large, unreadable.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readTopologyText } from "./load.ts";
- * const text = await readTopologyText("./kraken.yaml");
+ * import { TopologyError } from "../protocol/errors.ts";
+ * const file = await Deno.makeTempFile({ suffix: ".yaml" });
+ * await Deno.writeTextFile(file, "containers: {}\n");
+ * assert.equal(await readTopologyText(file), "containers: {}\n");
+ * await assert.rejects(readTopologyText("/dev/zero"), TopologyError); // not a regular file
+ * await Deno.remove(file);
  * ```
  */
 export async function readTopologyText(source: string | URL): Promise<string> {
@@ -297,9 +315,18 @@ async function checkModules(
  *   `undefined` when the file is there.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { moduleProblem } from "./load.ts";
- * console.log(await moduleProblem("file:///app/ap.ts", "file:///app/"));
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/api.ts`, "export default {};\n");
+ * const base = `file://${dir}/`;
+ * assert.equal(await moduleProblem(`${base}api.ts`, base), undefined);
+ * assert.equal(
+ *   await moduleProblem(`${base}ap.ts`, base),
+ *   `module ./ap.ts does not exist (did you mean "./api.ts"?); expected a file at ${dir}/ap.ts`,
+ * );
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function moduleProblem(module: string, baseUrl: string): Promise<string | undefined> {

@@ -50,10 +50,20 @@ export interface ManagementAppOptions {
  * is enough: `app.request("/v1/tree", { headers })`). Built with hono, which stays an
  * implementation detail.
  *
- * @example
- * ```ts ignore
+ * @example On a socket of your own
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "jsr:@kraken/kraken";
+ * import { managementApp } from "jsr:@kraken/kraken/management";
+ * const rt = await Runtime.start({ containers: {} }, { logLevel: "silent" });
  * const app = managementApp(rt, "s3cret");
- * Deno.serve({ port: 9090 }, app.fetch);
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+ * const res = await fetch(`http://127.0.0.1:${server.addr.port}/v1/metrics`, {
+ *   headers: { authorization: "Bearer s3cret" },
+ * });
+ * assert.deepEqual(await res.json(), []); // no containers, no figures
+ * await rt.shutdown(); // ends the app's streams, so the server can stop
+ * await server.shutdown();
  * ```
  */
 export interface ManagementApp {
@@ -68,8 +78,9 @@ export interface ManagementApp {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EVENT_TYPES } from "./app.ts";
- * console.assert(EVENT_TYPES.includes("restart"));
+ * assert.ok(EVENT_TYPES.includes("restart"));
  * ```
  */
 export const EVENT_TYPES = [
@@ -107,13 +118,18 @@ const STOP_MODES: readonly StopMode[] = ["graceful", "kill", "graceful-then-kill
  * @throws {TypeError} An empty token.
  *
  * @example Asking for the tree without a socket
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Runtime } from "jsr:@kraken/kraken";
  * import { managementApp } from "jsr:@kraken/kraken/management";
- * const rt = await Runtime.start("./kraken.yaml");
+ * const rt = await Runtime.start({ name: "shop", containers: {} }, { logLevel: "silent" });
  * const app = managementApp(rt, "s3cret");
  * const res = await app.request("/v1/tree", { headers: { authorization: "Bearer s3cret" } });
- * console.log(res.status, await res.json());
+ * assert.equal(res.status, 200);
+ * assert.equal((await res.json()).name, "shop");
+ * const refused = await app.request("/v1/tree"); // no token
+ * assert.equal(refused.status, 401);
+ * await refused.body?.cancel();
  * await rt.shutdown();
  * ```
  */
