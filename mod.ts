@@ -33,7 +33,6 @@ export {
   type ContainerRef,
   type Context,
   type Handlers,
-  isContainerDefinition,
   type IsUntyped,
   type Logger,
   type MessageMeta,
@@ -46,17 +45,16 @@ export {
   type TopicOf,
 } from "./runtime/container.ts";
 export {
-  type ContainerSnapshot,
-  type InstanceSnapshot,
   type LeakedWorker,
   type LogEntry,
   type PeerSnapshot,
   Runtime,
   type RuntimeEvents,
   type RuntimeOptions,
-  type SlotState,
   type TreeSnapshot,
 } from "./runtime/runtime.ts";
+export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./runtime/snapshots.ts";
+export type { ContainerMetrics } from "./runtime/metrics.ts";
 export type {
   ByteConnection,
   LinkClosed,
@@ -87,7 +85,6 @@ export {
 } from "./protocol/errors.ts";
 export type { ExitReason, LogLevel } from "./protocol/envelope.ts";
 export { formatPlan, type Plan, type PlanStep, planTopology } from "./config/plan.ts";
-export type { ContainerMetrics } from "./runtime/_metrics.ts";
 export type { AgentOptions } from "./runtime/_agent.ts";
 export {
   type BalanceStrategy,
@@ -104,21 +101,11 @@ export {
   type Topology,
   type TopologyInput,
   type TransportsSpec,
-  UNSTABLE_FEATURES,
   type UnstableFeature,
   validateContainer,
   type ValidateOptions,
   validateTopology,
 } from "./config/topology.ts";
-export {
-  BUILTIN_ERROR_RULES,
-  ERROR_ACTIONS,
-  type ErrorAction,
-  errorClasses,
-  type ErrorRule,
-  type ErrorVerdict,
-  verdictFor,
-} from "./supervisor/error_rules.ts";
-export { type ChildEnded, type ChildView, decide, type Decision } from "./supervisor/strategy.ts";
+export type { ErrorAction, ErrorRule } from "./supervisor/error_rules.ts";
 export { loadTopology } from "./config/load.ts";
 export type { FileSystemView, PermissionKind, Permissions } from "./config/permissions.ts";

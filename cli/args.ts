@@ -65,12 +65,15 @@ export interface ParsedArgs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseArgs } from "./args.ts";
  * const { positionals, flags } = parseArgs("logs", ["api", "--no-follow", "--tail=5"], {
  *   follow: { type: "boolean", description: "keep following" },
  *   tail: { type: "string", value: "N", description: "lines of history" },
  * });
- * console.assert(positionals[0] === "api" && flags.follow === false && flags.tail === "5");
+ * assert.equal(positionals[0], "api");
+ * assert.equal(flags.follow, false);
+ * assert.equal(flags.tail, "5");
  * ```
  */
 export function parseArgs(command: string, argv: readonly string[], spec: FlagSpec): ParsedArgs {
@@ -130,9 +133,10 @@ export function parseArgs(command: string, argv: readonly string[], spec: FlagSp
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flagHelp } from "./args.ts";
  * const text = flagHelp({ yes: { type: "boolean", short: "y", description: "do not ask" } });
- * console.assert(text.includes("-y, --yes"));
+ * assert.ok(text.includes("-y, --yes"));
  * ```
  */
 export function flagHelp(spec: FlagSpec): string {

@@ -34,11 +34,25 @@ export interface StreamEvent {
  * Failures become {@linkcode CliError}s: no connection → exit 3, 401 → exit 4, 400 (bad input,
  * bad topology) → exit 2, any other error status → exit 1.
  *
- * @example
- * ```ts ignore
+ * @example Asking a running runtime for its tree
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "jsr:@kraken/kraken";
+ * import { serveManagement } from "jsr:@kraken/kraken/management";
+ * import { CliError } from "./exit.ts";
  * import { ManagementClient } from "./client.ts";
- * const client = new ManagementClient(new URL("http://127.0.0.1:9090/"), Deno.env.get("KRAKEN_TOKEN"));
- * const tree = await client.request("GET", "/v1/tree");
+ *
+ * const rt = await Runtime.start({ containers: {} }, { logLevel: "silent" });
+ * const api = await serveManagement(rt, { listen: "127.0.0.1:0", token: "s3cret" });
+ * const client = new ManagementClient(api.url, "s3cret");
+ * const tree = await client.request<{ supervisor: { state: string } }>("GET", "/v1/tree");
+ * assert.equal(tree.supervisor.state, "running");
+ * // A wrong token is exit code 4:
+ * const refused = await new ManagementClient(api.url, "nope").request("GET", "/v1/tree")
+ *   .catch((error) => error);
+ * assert.ok(refused instanceof CliError && refused.code === 4);
+ * await api.close();
+ * await rt.shutdown();
  * ```
  */
 export class ManagementClient {
@@ -200,10 +214,12 @@ function why(error: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSse } from "./client.ts";
  * const event = parseSse('id: 1\nevent: restart\ndata: {"container":"api"}');
- * console.assert(event?.type === "restart" && event.data.container === "api");
- * console.assert(parseSse(": keep-alive") === null);
+ * assert.equal(event?.type, "restart");
+ * assert.equal(event.data.container, "api");
+ * assert.equal(parseSse(": keep-alive"), null);
  * ```
  */
 export function parseSse(block: string): StreamEvent | null {

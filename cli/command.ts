@@ -9,9 +9,14 @@ import { type Palette, palette, useColor } from "./output.ts";
 /**
  * What a command writes to, decided once from the flags and the terminal.
  *
- * @example
- * ```ts ignore
- * io.print(io.json ? JSON.stringify({ ok: true }) : io.out.green("ok"));
+ * @example A command writes JSON or text, as asked
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Io, makeIo } from "./command.ts";
+ * const report = (io: Io) => io.json ? io.printJson({ ok: true }) : io.print(io.out.green("ok"));
+ * const io = makeIo({ json: true });
+ * assert.equal(io.json, true);
+ * report(io); // prints {"ok":true}
  * ```
  */
 export interface Io {
@@ -70,8 +75,9 @@ export interface Command {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { COMMON_FLAGS } from "./command.ts";
- * console.assert(COMMON_FLAGS.json.type === "boolean");
+ * assert.equal(COMMON_FLAGS.json.type, "boolean");
  * ```
  */
 export const COMMON_FLAGS: FlagSpec = {
@@ -88,8 +94,9 @@ export const COMMON_FLAGS: FlagSpec = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { API_FLAGS } from "./command.ts";
- * console.assert(API_FLAGS.url.type === "string");
+ * assert.equal(API_FLAGS.url.type, "string");
  * ```
  */
 export const API_FLAGS: FlagSpec = {
@@ -110,8 +117,18 @@ export const API_FLAGS: FlagSpec = {
  * Every flag `command` accepts: its own, the API ones if it talks to a runtime, the common ones.
  *
  * @example
- * ```ts ignore
- * const spec = allFlags(command);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allFlags, type Command } from "./command.ts";
+ * const scale: Command = {
+ *   name: "scale",
+ *   args: "NAME N",
+ *   summary: "change replicas live",
+ *   flags: {},
+ *   api: true,
+ *   run: () => Promise.resolve(0),
+ * };
+ * assert.deepEqual(Object.keys(allFlags(scale)), ["url", "token", "json", "color", "help"]);
  * ```
  */
 export function allFlags(command: Command): FlagSpec {
@@ -122,8 +139,17 @@ export function allFlags(command: Command): FlagSpec {
  * The `--help` text of a command.
  *
  * @example
- * ```ts ignore
- * console.log(commandHelp(scale));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Command, commandHelp } from "./command.ts";
+ * const scale: Command = {
+ *   name: "scale",
+ *   args: "NAME N",
+ *   summary: "change replicas live",
+ *   flags: {},
+ *   run: () => Promise.resolve(0),
+ * };
+ * assert.match(commandHelp(scale), /^Usage: kraken scale NAME N \[options\]\n/);
  * ```
  */
 export function commandHelp(command: Command): string {
@@ -163,8 +189,11 @@ function wrap(text: string, width: number): string {
  * The {@linkcode Io} for the given flags: colours only on terminals and without `NO_COLOR`.
  *
  * @example
- * ```ts ignore
- * const io = makeIo({ json: false });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { makeIo } from "./command.ts";
+ * const io = makeIo({ json: false, color: false }); // --no-color
+ * assert.equal(io.out.green("ok"), "ok");
  * io.print(io.out.green("ok"));
  * ```
  */

@@ -15,8 +15,9 @@ import { usageError } from "./exit.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_URL } from "./connection.ts";
- * console.assert(new URL(DEFAULT_URL).port === "9090");
+ * assert.equal(new URL(DEFAULT_URL).port, "9090");
  * ```
  */
 export const DEFAULT_URL = "http://127.0.0.1:9090/";
@@ -63,10 +64,17 @@ export interface ManagementBlock {
  * @param env Reads an environment variable.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readManagementBlock } from "./connection.ts";
- * const block = await readManagementBlock("./kraken.yaml");
- * console.log(block?.listen);
+ * const file = await Deno.makeTempFile({ suffix: ".yaml" });
+ * await Deno.writeTextFile(file, "management:\n  listen: 127.0.0.1:9191\n  token: ${API_TOKEN}\n");
+ * const env = (name: string) => name === "API_TOKEN" ? "s3cret" : undefined;
+ * const block = await readManagementBlock(file, env);
+ * assert.equal(block?.listen, "127.0.0.1:9191");
+ * assert.equal(block?.token, "s3cret");
+ * assert.equal(await readManagementBlock(`${file}.missing`, env), null);
+ * await Deno.remove(file);
  * ```
  */
 export async function readManagementBlock(
@@ -112,9 +120,10 @@ export async function readManagementBlock(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { urlForListen } from "./connection.ts";
- * console.assert(urlForListen("0.0.0.0:9090").href === "http://127.0.0.1:9090/");
- * console.assert(urlForListen(":8080").href === "http://127.0.0.1:8080/");
+ * assert.equal(urlForListen("0.0.0.0:9090").href, "http://127.0.0.1:9090/");
+ * assert.equal(urlForListen(":8080").href, "http://127.0.0.1:8080/");
  * ```
  */
 export function urlForListen(listen: string): URL {
@@ -139,10 +148,12 @@ export function urlForListen(listen: string): URL {
  * @param file The topology file whose `management:` block is the fallback.
  * @throws {CliError} Exit 2 for a malformed URL.
  *
- * @example
- * ```ts ignore
+ * @example `--url` and `--token` win over the environment and the topology file
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { connect } from "./connection.ts";
- * const client = await connect("status", { url: "http://127.0.0.1:9090" });
+ * const client = await connect("status", { url: "http://127.0.0.1:9191", token: "s3cret" });
+ * assert.equal(client.url.href, "http://127.0.0.1:9191/");
  * ```
  */
 export async function connect(

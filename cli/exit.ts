@@ -17,8 +17,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EXIT } from "./exit.ts";
- * console.assert(EXIT.unreachable === 3 && EXIT.unauthorized === 4);
+ * assert.equal(EXIT.unreachable, 3);
+ * assert.equal(EXIT.unauthorized, 4);
  * ```
  */
 export const EXIT = Object.freeze(
@@ -47,9 +49,10 @@ export type ExitCode = typeof EXIT[keyof typeof EXIT];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CliError, EXIT } from "./exit.ts";
  * const error = new CliError(EXIT.usage, "scale: N must be a whole number >= 0, got \"x\"");
- * console.assert(error.code === 2);
+ * assert.equal(error.code, 2);
  * ```
  */
 export class CliError extends Error {
@@ -76,8 +79,9 @@ export class CliError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { usageError } from "./exit.ts";
- * console.assert(usageError("scale", "missing NAME").code === 2);
+ * assert.equal(usageError("scale", "missing NAME").code, 2);
  * ```
  */
 export function usageError(command: string, message: string): CliError {

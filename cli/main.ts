@@ -32,8 +32,9 @@ import { stripAnsi } from "./output.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { VERSION } from "./main.ts";
- * console.assert(VERSION.split(".").length === 3);
+ * assert.equal(VERSION.split(".").length, 3);
  * ```
  */
 export const VERSION: string = CLI_VERSION;
@@ -90,10 +91,14 @@ function find(name: string) {
  * @param args The arguments after `kraken`.
  * @returns 0 ok, 1 failed, 2 usage or topology error, 3 unreachable, 4 unauthorized.
  *
- * @example
- * ```ts ignore
+ * @example Checking a topology file, as `kraken check` does
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "jsr:@kraken/kraken/cli";
- * Deno.exit(await main(["check", "./kraken.yaml"]));
+ * const file = await Deno.makeTempFile({ suffix: ".yaml" });
+ * await Deno.writeTextFile(file, "containers:\n  api: { module: ./api.ts, replicas: lots }\n");
+ * assert.equal(await main(["check", file, "--json"]), 2); // replicas must be a number
+ * await Deno.remove(file);
  * ```
  */
 export async function main(args: string[]): Promise<number> {

@@ -13,9 +13,10 @@ import { printable } from "../runtime/_printable.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { palette, type Palette } from "./output.ts";
  * const c: Palette = palette(false);
- * console.assert(c.bold("x") === "x");
+ * assert.equal(c.bold("x"), "x");
  * ```
  */
 export interface Palette {
@@ -40,9 +41,10 @@ export interface Palette {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { palette } from "./output.ts";
- * console.assert(palette(false).red("x") === "x");
- * console.assert(palette(true).red("x") === "\x1b[31mx\x1b[39m");
+ * assert.equal(palette(false).red("x"), "x");
+ * assert.equal(palette(true).red("x"), "\x1b[31mx\x1b[39m");
  * ```
  */
 export function palette(enabled: boolean): Palette {
@@ -68,9 +70,12 @@ export function palette(enabled: boolean): Palette {
  * @param stream Which stream will be written.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { palette, useColor } from "./output.ts";
- * const c = palette(useColor(undefined, "stdout"));
+ * assert.equal(useColor(false, "stdout"), false); // --no-color wins over a terminal
+ * assert.equal(useColor(true, "stderr"), true); // --color wins over NO_COLOR
+ * const c = palette(useColor(undefined, "stdout")); // else: a terminal, and no NO_COLOR
  * ```
  */
 export function useColor(flag: boolean | undefined, stream: "stdout" | "stderr"): boolean {
@@ -84,8 +89,9 @@ export function useColor(flag: boolean | undefined, stream: "stdout" | "stderr")
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stripAnsi } from "./output.ts";
- * console.assert(stripAnsi("\x1b[32mok\x1b[39m") === "ok");
+ * assert.equal(stripAnsi("\x1b[32mok\x1b[39m"), "ok");
  * ```
  */
 export function stripAnsi(text: string): string {
@@ -98,8 +104,10 @@ export function stripAnsi(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { plural } from "./output.ts";
- * console.assert(plural(1, "replica") === "1 replica" && plural(2, "replica") === "2 replicas");
+ * assert.equal(plural(1, "replica"), "1 replica");
+ * assert.equal(plural(2, "replica"), "2 replicas");
  * ```
  */
 export function plural(n: number, noun: string): string {
@@ -112,9 +120,10 @@ export function plural(n: number, noun: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatHandlerTime } from "./output.ts";
- * console.assert(formatHandlerTime(0.09051) === "90.5 µs");
- * console.assert(formatHandlerTime(1.25) === "1.25 ms");
+ * assert.equal(formatHandlerTime(0.09051), "90.5 µs");
+ * assert.equal(formatHandlerTime(1.25), "1.25 ms");
  * ```
  */
 export function formatHandlerTime(ms: number): string {
@@ -129,9 +138,10 @@ export function formatHandlerTime(ms: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration } from "./output.ts";
- * console.assert(formatDuration(184_000) === "3m 4s");
- * console.assert(formatDuration(0) === "0s");
+ * assert.equal(formatDuration(184_000), "3m 4s");
+ * assert.equal(formatDuration(0), "0s");
  * ```
  */
 export function formatDuration(ms: number): string {
@@ -152,8 +162,9 @@ export function formatDuration(ms: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { containerState } from "./output.ts";
- * console.assert(containerState({ replicas: 0, running: 0, held: false, instances: [] }) === "idle");
+ * assert.equal(containerState({ replicas: 0, running: 0, held: false, instances: [] }), "idle");
  * ```
  */
 export function containerState(
@@ -186,8 +197,9 @@ function colourState(state: string, c: Palette): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { table } from "./output.ts";
- * console.assert(table([["a", "bb"], ["ccc", "d"]]) === "a    bb\nccc  d");
+ * assert.equal(table([["a", "bb"], ["ccc", "d"]]), "a    bb\nccc  d");
  * ```
  */
 export function table(rows: readonly (readonly string[])[]): string {
@@ -223,6 +235,7 @@ export interface TreeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { palette, renderTree } from "./output.ts";
  * const text = renderTree({
  *   name: "shop",
@@ -233,7 +246,7 @@ export interface TreeOptions {
  *   peers: [],
  *   leaked: [],
  * }, palette(false));
- * console.assert(text.startsWith("shop"));
+ * assert.ok(text.startsWith("shop"));
  * ```
  */
 export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions = {}): string {
@@ -327,9 +340,10 @@ export interface PrintableLog {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatLog, palette } from "./output.ts";
  * const line = formatLog({ time: 0, level: "warn", source: "api#0.1", message: "slow" }, palette(false));
- * console.assert(line.endsWith("WARN  [api#0.1] slow"));
+ * assert.ok(line.endsWith("WARN  [api#0.1] slow"));
  * ```
  */
 export function formatLog(entry: PrintableLog, c: Palette): string {

@@ -21,16 +21,9 @@
  * @module
  */
 
-/** What canonical forms need to know of the file system (injected: this file does no I/O). */
-export interface FileSystemView {
-  /**
-   * What is at absolute path `path` (which has no `.` or `..`): the text of a symbolic link,
-   * `null` for anything else that exists, `undefined` when nothing is there.
-   */
-  readLink(path: string): string | null | undefined;
-  /** The absolute path of the program a bare command name runs (a `PATH` lookup), if any. */
-  which?(name: string): string | undefined;
-}
+import type { FileSystemView } from "./file_system_view.ts";
+
+export type { FileSystemView };
 
 /** Links followed while resolving one path before giving up (Linux's own limit is 40). */
 const MAX_LINKS = 40;
@@ -40,9 +33,10 @@ const MAX_LINKS = 40;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizePath } from "./_canonical.ts";
- * console.assert(normalizePath("data/../../x", "/srv/app") === "/srv/x");
- * console.assert(normalizePath("/a/./b/..", "/ignored") === "/a");
+ * assert.equal(normalizePath("data/../../x", "/srv/app"), "/srv/x");
+ * assert.equal(normalizePath("/a/./b/..", "/ignored"), "/a");
  * ```
  */
 export function normalizePath(path: string, base: string): string {
@@ -63,11 +57,12 @@ export function normalizePath(path: string, base: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realPath } from "./_canonical.ts";
  * const links: Record<string, string> = { "/srv/app/data/etc": "/etc" };
  * const fs = { readLink: (p: string) => links[p] ?? (p.startsWith("/srv/app/data/new") ? undefined : null) };
- * console.assert(realPath("/srv/app/data/etc/passwd", fs) === "/etc/passwd");
- * console.assert(realPath("/srv/app/data/new/file", fs) === "/srv/app/data/new/file");
+ * assert.equal(realPath("/srv/app/data/etc/passwd", fs), "/etc/passwd");
+ * assert.equal(realPath("/srv/app/data/new/file", fs), "/srv/app/data/new/file");
  * ```
  */
 export function realPath(path: string, fs: FileSystemView): string | undefined {
@@ -103,9 +98,10 @@ export function realPath(path: string, fs: FileSystemView): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pathWithin } from "./_canonical.ts";
- * console.assert(pathWithin("/srv/app/x.ts", "/srv/app"));
- * console.assert(!pathWithin("/srv/application", "/srv/app"));
+ * assert.ok(pathWithin("/srv/app/x.ts", "/srv/app"));
+ * assert.ok(!pathWithin("/srv/application", "/srv/app"));
  * ```
  */
 export function pathWithin(path: string, folder: string): boolean {
@@ -228,10 +224,11 @@ const PATHS: ReadonlySet<string> = new Set(["read", "write", "ffi"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalItem } from "./_canonical.ts";
- * console.assert(canonicalItem("read", "data/../../..", "/srv/app") === "/");
- * console.assert(canonicalItem("net", "API.Example.com.:443", "/") === "api.example.com:443");
- * console.assert(canonicalItem("net", "[0:0::1]:80", "/") === "[::1]:80");
+ * assert.equal(canonicalItem("read", "data/../../..", "/srv/app"), "/");
+ * assert.equal(canonicalItem("net", "API.Example.com.:443", "/"), "api.example.com:443");
+ * assert.equal(canonicalItem("net", "[0:0::1]:80", "/"), "[::1]:80");
  * ```
  */
 export function canonicalItem(
@@ -261,12 +258,13 @@ export function canonicalItem(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { itemCovers } from "./_canonical.ts";
- * console.assert(itemCovers("read", "/srv/app/data", "/srv/app/data/x"));
- * console.assert(!itemCovers("read", "/srv/app/data", "/srv/app/database"));
- * console.assert(itemCovers("net", "10.0.0.0/8", "10.1.2.3:5432"));
- * console.assert(!itemCovers("net", "db.internal:5432", "db.internal"));
- * console.assert(itemCovers("env", "AWS_*", "AWS_REGION"));
+ * assert.ok(itemCovers("read", "/srv/app/data", "/srv/app/data/x"));
+ * assert.ok(!itemCovers("read", "/srv/app/data", "/srv/app/database"));
+ * assert.ok(itemCovers("net", "10.0.0.0/8", "10.1.2.3:5432"));
+ * assert.ok(!itemCovers("net", "db.internal:5432", "db.internal"));
+ * assert.ok(itemCovers("env", "AWS_*", "AWS_REGION"));
  * ```
  */
 export function itemCovers(kind: string, held: string, wanted: string): boolean {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FileSystemView } from "./_canonical.ts";
+import type { FileSystemView } from "./file_system_view.ts";
 
 /**
  * This process's file system. An entry it may not look at (no `read` permission, e.g. inside a
@@ -13,8 +13,9 @@ import type { FileSystemView } from "./_canonical.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DENO_FS } from "./_deno_fs.ts";
- * console.assert(DENO_FS.readLink("/") === null);
+ * assert.equal(DENO_FS.readLink("/"), null);
  * ```
  */
 export const DENO_FS: FileSystemView = {

@@ -11,8 +11,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_REPLICAS } from "./_limits.ts";
- * console.assert(MAX_REPLICAS === 1000);
+ * assert.equal(MAX_REPLICAS, 1000);
  * ```
  */
 export const MAX_REPLICAS = 1000;
@@ -24,8 +25,9 @@ export const MAX_REPLICAS = 1000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_TOPOLOGY_BYTES } from "./_limits.ts";
- * console.assert(MAX_TOPOLOGY_BYTES === 1024 * 1024);
+ * assert.equal(MAX_TOPOLOGY_BYTES, 1024 * 1024);
  * ```
  */
 export const MAX_TOPOLOGY_BYTES = 1024 * 1024;
@@ -36,8 +38,9 @@ export const MAX_TOPOLOGY_BYTES = 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { VALUE_ALIASES } from "./_limits.ts";
- * console.assert(VALUE_ALIASES.thread === "worker");
+ * assert.equal(VALUE_ALIASES.thread, "worker");
  * ```
  */
 export const VALUE_ALIASES: Readonly<Record<string, string>> = Object.freeze({

@@ -13,10 +13,12 @@ const EXPECTED = `expected "host:port", "port" or ":port" such as 127.0.0.1:9090
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readListen } from "./_listen.ts";
  * const read = readListen(":9090");
- * console.assert("listen" in read && read.listen === "127.0.0.1:9090");
- * console.assert("problem" in readListen("x:99999"));
+ * assert.ok("listen" in read);
+ * assert.equal(read.listen, "127.0.0.1:9090");
+ * assert.ok("problem" in readListen("x:99999"));
  * ```
  */
 export function readListen(
@@ -75,10 +77,12 @@ export function readListen(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseListenAddress } from "./topology.ts";
  * const { hostname, port } = parseListenAddress("127.0.0.1:9090");
- * console.assert(hostname === "127.0.0.1" && port === 9090);
- * console.assert(parseListenAddress(":0").hostname === "127.0.0.1");
+ * assert.equal(hostname, "127.0.0.1");
+ * assert.equal(port, 9090);
+ * assert.equal(parseListenAddress(":0").hostname, "127.0.0.1");
  * ```
  */
 export function parseListenAddress(listen: string): { hostname: string; port: number } {

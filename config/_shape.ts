@@ -15,8 +15,9 @@ import type { BalanceStrategy, Defaults, KeyPath, Mode, Placement } from "./mode
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BALANCE_STRATEGIES } from "./topology.ts";
- * console.assert(BALANCE_STRATEGIES.includes("key_hash"));
+ * assert.ok(BALANCE_STRATEGIES.includes("key_hash"));
  * ```
  */
 export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ["round_robin", "random", "key_hash"];
@@ -26,9 +27,10 @@ export const BALANCE_STRATEGIES: readonly BalanceStrategy[] = ["round_robin", "r
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULTS } from "./topology.ts";
- * console.assert(DEFAULTS.container.mode === "worker");
- * console.assert(DEFAULTS.management.listen === "127.0.0.1:9090");
+ * assert.equal(DEFAULTS.container.mode, "worker");
+ * assert.equal(DEFAULTS.management.listen, "127.0.0.1:9090");
  * ```
  */
 export const DEFAULTS: Defaults = Object.freeze({
@@ -115,8 +117,9 @@ export interface TopologyKeys {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TOPOLOGY_KEYS } from "./topology.ts";
- * console.assert(TOPOLOGY_KEYS.management.includes("token"));
+ * assert.ok(TOPOLOGY_KEYS.management.includes("token"));
  * ```
  */
 export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
@@ -168,8 +171,9 @@ export type TopologyBlock = keyof TopologyKeys;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TOPOLOGY_VALUES } from "./topology.ts";
- * console.assert(TOPOLOGY_VALUES.restart.join() === "permanent,transient,temporary");
+ * assert.equal(TOPOLOGY_VALUES.restart.join(), "permanent,transient,temporary");
  * ```
  */
 export const TOPOLOGY_VALUES: {
@@ -210,9 +214,10 @@ export interface TopologyPatterns {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TOPOLOGY_PATTERNS } from "./topology.ts";
- * console.assert(new RegExp(TOPOLOGY_PATTERNS.size).test("16MiB"));
- * console.assert(!new RegExp(TOPOLOGY_PATTERNS.name).test("9lives"));
+ * assert.ok(new RegExp(TOPOLOGY_PATTERNS.size).test("16MiB"));
+ * assert.ok(!new RegExp(TOPOLOGY_PATTERNS.name).test("9lives"));
  * ```
  */
 export const TOPOLOGY_PATTERNS: TopologyPatterns = Object.freeze({
@@ -233,8 +238,9 @@ export const TOPOLOGY_PATTERNS: TopologyPatterns = Object.freeze({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatKeyPath } from "./topology.ts";
- * console.assert(formatKeyPath(["containers", "a", "on_error", 0, "action"]) === "containers.a.on_error[0].action");
+ * assert.equal(formatKeyPath(["containers", "a", "on_error", 0, "action"]), "containers.a.on_error[0].action");
  * ```
  */
 export function formatKeyPath(path: KeyPath): string {

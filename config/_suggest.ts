@@ -14,10 +14,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { suggest } from "./_suggest.ts";
- * console.assert(suggest("contaners", ["name", "containers"]) === "containers");
- * console.assert(suggest("maxFrame", ["max_frame"]) === "max_frame");
- * console.assert(suggest("xyz", ["name"]) === undefined);
+ * assert.equal(suggest("contaners", ["name", "containers"]), "containers");
+ * assert.equal(suggest("maxFrame", ["max_frame"]), "max_frame");
+ * assert.equal(suggest("xyz", ["name"]), undefined);
  * ```
  */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
@@ -46,9 +47,10 @@ export function suggest(word: string, candidates: readonly string[]): string | u
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { didYouMean } from "./_suggest.ts";
- * console.assert(didYouMean("restrat", ["restart", "stop"]) === ' (did you mean "restart"?)');
- * console.assert(didYouMean("zzz", ["restart"]) === "");
+ * assert.equal(didYouMean("restrat", ["restart", "stop"]), ' (did you mean "restart"?)');
+ * assert.equal(didYouMean("zzz", ["restart"]), "");
  * ```
  */
 export function didYouMean(word: string, candidates: readonly string[]): string {

@@ -8,76 +8,9 @@
  * @module
  */
 import { didYouMean } from "./_suggest.ts";
+import { UNSTABLE_FEATURES, type UnstableFeature } from "./unstable.ts";
 
-/** One unstable feature of Deno (`--unstable-<name>`, `"unstable": [<name>]` in deno.json). */
-export type UnstableFeature =
-  | "bare-node-builtins"
-  | "broadcast-channel"
-  | "bundle"
-  | "byonm"
-  | "cron"
-  | "detect-cjs"
-  | "ffi"
-  | "fs"
-  | "http"
-  | "kv"
-  | "lazy-dynamic-imports"
-  | "lockfile-v5"
-  | "net"
-  | "no-legacy-abort"
-  | "node-globals"
-  | "npm-lazy-caching"
-  | "otel"
-  | "process"
-  | "raw-imports"
-  | "sloppy-imports"
-  | "subdomain-wildcards"
-  | "temporal"
-  | "tsgo"
-  | "unsafe-proto"
-  | "vsock"
-  | "webgpu"
-  | "worker-options";
-
-/**
- * The unstable features Deno 2.9.6 accepts as `--unstable-<name>` (`--unstable-hmr` is left out:
- * it is a watch mode, not a feature).
- *
- * @example
- * ```ts
- * import { UNSTABLE_FEATURES } from "./_unstable.ts";
- * console.assert(UNSTABLE_FEATURES.includes("net"));
- * ```
- */
-export const UNSTABLE_FEATURES: readonly UnstableFeature[] = Object.freeze([
-  "bare-node-builtins",
-  "broadcast-channel",
-  "bundle",
-  "byonm",
-  "cron",
-  "detect-cjs",
-  "ffi",
-  "fs",
-  "http",
-  "kv",
-  "lazy-dynamic-imports",
-  "lockfile-v5",
-  "net",
-  "no-legacy-abort",
-  "node-globals",
-  "npm-lazy-caching",
-  "otel",
-  "process",
-  "raw-imports",
-  "sloppy-imports",
-  "subdomain-wildcards",
-  "temporal",
-  "tsgo",
-  "unsafe-proto",
-  "vsock",
-  "webgpu",
-  "worker-options",
-]);
+export { UNSTABLE_FEATURES, type UnstableFeature };
 
 /** A problem in an `unstable:` list: the item's index (none for the list itself) and what was wrong. */
 export interface UnstableIssue {
@@ -95,11 +28,14 @@ export interface UnstableIssue {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateUnstable } from "./_unstable.ts";
  * const ok = validateUnstable(["net", "kv"]);
- * console.assert(ok.ok && ok.value.join() === "net,kv");
+ * assert.ok(ok.ok);
+ * assert.equal(ok.value.join(), "net,kv");
  * const bad = validateUnstable(["--unstable-net"]);
- * console.assert(!bad.ok && bad.issue.message.includes('write "net"'));
+ * assert.ok(!bad.ok);
+ * assert.ok(bad.issue.message.includes('write "net"'));
  * ```
  */
 export function validateUnstable(
@@ -134,8 +70,9 @@ export function validateUnstable(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toUnstableFlags } from "./_unstable.ts";
- * console.assert(toUnstableFlags(["net"])[0] === "--unstable-net");
+ * assert.equal(toUnstableFlags(["net"])[0], "--unstable-net");
  * ```
  */
 export function toUnstableFlags(features: readonly UnstableFeature[]): string[] {

@@ -83,9 +83,10 @@ type Path = (string | number)[];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Validator } from "./_validate.ts";
  * const t = new Validator({ baseUrl: "file:///app/" }).topology({ containers: {} });
- * console.assert(t.name === "kraken");
+ * assert.equal(t.name, "kraken");
  * ```
  */
 export class Validator {

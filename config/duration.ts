@@ -12,9 +12,10 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DURATION_PATTERN } from "./duration.ts";
- * console.assert(new RegExp(DURATION_PATTERN).test("250ms"));
- * console.assert(!new RegExp(DURATION_PATTERN).test("5 seconds"));
+ * assert.ok(new RegExp(DURATION_PATTERN).test("250ms"));
+ * assert.ok(!new RegExp(DURATION_PATTERN).test("5 seconds"));
  * ```
  */
 export const DURATION_PATTERN = "^\\s*(\\d+(?:\\.\\d+)?)\\s*(ms|s|m)\\s*$";
@@ -29,9 +30,10 @@ const DURATION = new RegExp(DURATION_PATTERN);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDuration } from "./duration.ts";
- * console.assert(parseDuration("1.5s") === 1500);
- * console.assert(parseDuration("soon") === undefined);
+ * assert.equal(parseDuration("1.5s"), 1500);
+ * assert.equal(parseDuration("soon"), undefined);
  * ```
  */
 export function parseDuration(value: unknown): number | undefined {

@@ -11,6 +11,7 @@ import { TopologyError } from "../protocol/errors.ts";
 import { DENO_FS } from "./_deno_fs.ts";
 import { MAX_TOPOLOGY_BYTES } from "./_limits.ts";
 import { suggest } from "./_suggest.ts";
+import { Validator } from "./_validate.ts";
 import {
   type ContainerSpec,
   formatKeyPath,
@@ -31,11 +32,23 @@ import {
  * @throws {TopologyError} On a missing file, malformed YAML, a key given twice, an invalid
  *   topology or a module file that does not exist; the message names file, line, column and key.
  *
- * @example
- * ```ts ignore
+ * @example A file, and a mistake in it named by line
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadTopology } from "./load.ts";
- * const topology = await loadTopology("./kraken.yaml");
- * console.log(topology.containers.map((c) => c.name));
+ * import { TopologyError } from "../protocol/errors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/api.ts`, "export default {};\n");
+ * await Deno.writeTextFile(`${dir}/kraken.yaml`, "containers:\n  api: { module: ./api.ts }\n");
+ * const topology = await loadTopology(`${dir}/kraken.yaml`);
+ * assert.equal(topology.containers[0].module, `file://${dir}/api.ts`);
+ *
+ * await Deno.writeTextFile(`${dir}/kraken.yaml`, "containers:\n  api: { module: ./ap.ts }\n");
+ * const error = await loadTopology(`${dir}/kraken.yaml`).catch((e) => e);
+ * assert.ok(error instanceof TopologyError);
+ * assert.equal(error.line, 2);
+ * assert.match(error.message, /did you mean "\.\/api\.ts"/);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadTopology(
@@ -67,9 +80,15 @@ export async function loadTopology(
  * @throws {TopologyError} Naming the file: missing, not a regular file, too large, unreadable.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readTopologyText } from "./load.ts";
- * const text = await readTopologyText("./kraken.yaml");
+ * import { TopologyError } from "../protocol/errors.ts";
+ * const file = await Deno.makeTempFile({ suffix: ".yaml" });
+ * await Deno.writeTextFile(file, "containers: {}\n");
+ * assert.equal(await readTopologyText(file), "containers: {}\n");
+ * await assert.rejects(readTopologyText("/dev/zero"), TopologyError); // not a regular file
+ * await Deno.remove(file);
  * ```
  */
 export async function readTopologyText(source: string | URL): Promise<string> {
@@ -297,9 +316,18 @@ async function checkModules(
  *   `undefined` when the file is there.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { moduleProblem } from "./load.ts";
- * console.log(await moduleProblem("file:///app/ap.ts", "file:///app/"));
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/api.ts`, "export default {};\n");
+ * const base = `file://${dir}/`;
+ * assert.equal(await moduleProblem(`${base}api.ts`, base), undefined);
+ * assert.equal(
+ *   await moduleProblem(`${base}ap.ts`, base),
+ *   `module ./ap.ts does not exist (did you mean "./api.ts"?); expected a file at ${dir}/ap.ts`,
+ * );
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function moduleProblem(module: string, baseUrl: string): Promise<string | undefined> {
@@ -319,6 +347,52 @@ export async function moduleProblem(module: string, baseUrl: string): Promise<st
     problem = `does not exist${await nearby(file, base)}; expected a file at ${file}`;
   }
   return `module ${relative(base, file)} ${problem}`;
+}
+
+/**
+ * What is wrong with the module of a container spec given in code (`rt.spawn`, the management
+ * API's `POST /v1/containers`), found before anything starts, as {@linkcode loadTopology} finds it
+ * for a file's containers. Only `module` and `mode` are read, resolved as validation resolves them
+ * (`${VAR}` from `env`, relative to `baseUrl`); the spec is not validated here: a malformed one is
+ * left to the one validation the spawn itself runs, and so is a `mode: remote` module (its agent
+ * resolves it against its own root).
+ *
+ * @param name The container's name (for the key of a problem).
+ * @param input The spec, as in YAML.
+ * @param options Where relative modules resolve, and the environment for `${VAR}`.
+ * @returns As {@linkcode moduleProblem}, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { specModuleProblem } from "./load.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/api.ts`, "export default {};\n");
+ * const options = { baseUrl: `file://${dir}/`, env: (key: string) => ({ APP: "api" })[key] };
+ * assert.equal(await specModuleProblem("api", { module: "./${APP}.ts" }, options), undefined);
+ * assert.match(await specModuleProblem("api", { module: "./ap.ts" }, options) ?? "", /did you mean/);
+ * assert.equal(await specModuleProblem("api", { module: "./ap.ts", mode: "remote" }, options), undefined);
+ * assert.equal(await specModuleProblem("api", { replicas: 2 }, options), undefined); // for the spawn
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function specModuleProblem(
+  name: string,
+  input: unknown,
+  options: { baseUrl: string; env?: (key: string) => string | undefined },
+): Promise<string | undefined> {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
+  const { module, mode } = input as { module?: unknown; mode?: unknown };
+  const read = new Validator(options);
+  let url: string;
+  try {
+    if (read.expandAll(mode, [name, "mode"]) === "remote") return undefined;
+    url = read.module(read.expandAll(module, [name, "module"]), [name, "module"]);
+  } catch (error) {
+    if (error instanceof TopologyError) return undefined; // the spawn's validation says it
+    throw error;
+  }
+  return await moduleProblem(url, options.baseUrl);
 }
 
 /** ` (did you mean "./greeter.ts"?)` when the folder holds a file with a close name. */

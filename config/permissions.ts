@@ -154,9 +154,11 @@ export function validatePermissions(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toWorkerPermissions } from "./permissions.ts";
  * const p = toWorkerPermissions({ net: ["127.0.0.1:8080"] });
- * console.assert(p.read === false && Array.isArray(p.net));
+ * assert.equal(p.read, false);
+ * assert.ok(Array.isArray(p.net));
  * ```
  */
 export function toWorkerPermissions(grant: Permissions): WorkerPermissions {
@@ -177,8 +179,9 @@ export function toWorkerPermissions(grant: Permissions): WorkerPermissions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toProcessFlags } from "./permissions.ts";
- * console.assert(toProcessFlags({ read: ["/srv"] })[0] === "--allow-read=/srv");
+ * assert.equal(toProcessFlags({ read: ["/srv"] })[0], "--allow-read=/srv");
  * ```
  */
 export function toProcessFlags(grant: Permissions): string[] {
@@ -216,10 +219,11 @@ export interface GrantExcess {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { grantOutside } from "./permissions.ts";
- * console.assert(grantOutside({ read: ["/srv/a"] }, { read: ["/srv"] }) === null);
- * console.assert(grantOutside({ read: ["/srv/data/../.."] }, { read: ["/srv/data"] })?.resolved === "/");
- * console.assert(grantOutside({ net: true }, { net: ["127.0.0.1"] })?.kind === "net");
+ * assert.equal(grantOutside({ read: ["/srv/a"] }, { read: ["/srv"] }), null);
+ * assert.equal(grantOutside({ read: ["/srv/data/../.."] }, { read: ["/srv/data"] })?.resolved, "/");
+ * assert.equal(grantOutside({ net: true }, { net: ["127.0.0.1"] })?.kind, "net");
  * ```
  */
 export function grantOutside(
@@ -258,9 +262,10 @@ export function grantOutside(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalGrant } from "./permissions.ts";
  * const grant = canonicalGrant({ read: ["data/../logs"], net: ["LOCALHOST:80"] }, { base: "/srv" });
- * console.assert(JSON.stringify(grant) === '{"net":["localhost:80"],"read":["/srv/logs"]}');
+ * assert.equal(JSON.stringify(grant), '{"net":["localhost:80"],"read":["/srv/logs"]}');
  * ```
  */
 export function canonicalGrant(

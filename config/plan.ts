@@ -7,10 +7,20 @@
  * (no restart). What a running application cannot change (its name, its links to other runtimes)
  * is listed in `refused` and left as it is. Nothing here does I/O: the runtime applies a plan.
  *
- * @example
- * ```ts ignore
+ * @example What `kraken reload` shows before it applies an edited topology
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { formatPlan, planTopology } from "./plan.ts";
- * const plan = planTopology(rt.topology, await loadTopology("./kraken.yaml"));
+ * import { validateTopology } from "./topology.ts";
+ * const base = { baseUrl: "file:///app/" };
+ * const running = validateTopology({
+ *   containers: { api: { module: "./api.ts" }, cache: { module: "./cache.ts" } },
+ * }, base);
+ * const edited = validateTopology({
+ *   containers: { api: { module: "./api.ts", replicas: 3 }, db: { module: "./db.ts" } },
+ * }, base);
+ * const plan = planTopology(running, edited);
+ * assert.deepEqual(plan.steps.map((s) => `${s.op} ${s.name}`), ["scale api", "add db", "remove cache"]);
  * console.log(formatPlan(plan));
  * ```
  *
@@ -62,12 +72,13 @@ const AT_START = ["module", "mode", "permissions", "unstable", "config", "host",
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { planTopology } from "./plan.ts";
  * import { validateTopology } from "./topology.ts";
  * const base = { baseUrl: "file:///app/" };
  * const a = validateTopology({ containers: { api: { module: "./api.ts" } } }, base);
  * const b = validateTopology({ containers: { api: { module: "./api.ts", replicas: 3 } } }, base);
- * console.assert(planTopology(a, b).steps[0].op === "scale");
+ * assert.equal(planTopology(a, b).steps[0].op, "scale");
  * ```
  */
 export function planTopology(current: Topology, next: Topology): Plan {
@@ -212,13 +223,14 @@ function canonical(value: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatPlan } from "./plan.ts";
  * const text = formatPlan({
  *   steps: [{ op: "scale", name: "api", parent: null, from: 1, to: 3 }],
  *   unchanged: ["db"],
  *   refused: [],
  * });
- * console.assert(text.startsWith("↕ scale api: 1 → 3 replicas"));
+ * assert.ok(text.startsWith("↕ scale api: 1 → 3 replicas"));
  * ```
  */
 export function formatPlan(plan: Plan): string {

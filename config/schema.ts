@@ -63,9 +63,10 @@ function ms(n: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { topologyJsonSchema } from "./schema.ts";
  * const schema = topologyJsonSchema();
- * console.assert(schema.$schema === "https://json-schema.org/draft/2020-12/schema");
+ * assert.equal(schema.$schema, "https://json-schema.org/draft/2020-12/schema");
  * await Deno.writeTextFile("/tmp/kraken.schema.json", JSON.stringify(schema, null, 2));
  * ```
  */

@@ -61,9 +61,10 @@ export type { RestartType, Strategy, SupervisorSpec };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateTopology } from "./topology.ts";
  * const t = validateTopology({ containers: { a: { module: "./a.ts", mode: "inline" } } }, { baseUrl: "file:///app/" });
- * console.assert(t.containers[0].module === "file:///app/a.ts");
+ * assert.equal(t.containers[0].module, "file:///app/a.ts");
  * ```
  */
 export function validateTopology(input: unknown, options: ValidateOptions): Topology {
@@ -81,9 +82,11 @@ export function validateTopology(input: unknown, options: ValidateOptions): Topo
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateContainer } from "./topology.ts";
  * const spec = validateContainer("cache", { module: "./cache.ts" }, { baseUrl: "file:///app/" });
- * console.assert(spec.mode === "worker" && spec.replicas === 1);
+ * assert.equal(spec.mode, "worker");
+ * assert.equal(spec.replicas, 1);
  * ```
  */
 export function validateContainer(

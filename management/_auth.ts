@@ -17,11 +17,12 @@ import { createHash, timingSafeEqual } from "node:crypto";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bearerChecker } from "./_auth.ts";
  * const check = bearerChecker("s3cret-token");
- * console.assert(check("Bearer s3cret-token") === "ok");
- * console.assert(check("Bearer nope") === "wrong");
- * console.assert(check(undefined) === "missing");
+ * assert.equal(check("Bearer s3cret-token"), "ok");
+ * assert.equal(check("Bearer nope"), "wrong");
+ * assert.equal(check(undefined), "missing");
  * ```
  */
 export function bearerChecker(

@@ -7,43 +7,19 @@
  * @module
  */
 import { PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
+import type { ErrorBody } from "./error_body.ts";
 
-/**
- * The body of every error response: `{ error: { type, message, key?, … } }`.
- *
- * @example
- * ```ts
- * import type { ErrorBody } from "./_errors.ts";
- * const body: ErrorBody = { error: { type: "BadRequest", message: "replicas must be a number", key: "replicas" } };
- * console.assert(body.error.key === "replicas");
- * ```
- */
-export interface ErrorBody {
-  /** What went wrong. */
-  error: {
-    /** A stable name: `BadRequest`, `Unauthorized`, `NotFound`, `TopologyError`, … */
-    type: string;
-    /** Human-readable detail naming what was wrong and what was expected. */
-    message: string;
-    /** The offending key (a body field, or a topology key such as `containers.api.mode`). */
-    key?: string;
-    /** For a `TopologyError` from a file: the file, line and column. */
-    file?: string;
-    /** 1-based line, where known. */
-    line?: number;
-    /** 1-based column, where known. */
-    column?: number;
-  };
-}
+export type { ErrorBody };
 
 /**
  * An error that already knows its status (bad input, conflicts, …).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HttpError } from "./_errors.ts";
  * const error = new HttpError(409, "Conflict", "a container named \"api\" already exists", "name");
- * console.assert(error.status === 409);
+ * assert.equal(error.status, 409);
  * ```
  */
 export class HttpError extends Error {
@@ -74,8 +50,9 @@ export class HttpError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { badRequest } from "./_errors.ts";
- * console.assert(badRequest("replicas must be a number", "replicas").status === 400);
+ * assert.equal(badRequest("replicas must be a number", "replicas").status, 400);
  * ```
  */
 export function badRequest(message: string, key?: string): HttpError {
@@ -96,9 +73,11 @@ export function badRequest(message: string, key?: string): HttpError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorResponse } from "./_errors.ts";
  * const { status, body } = errorResponse(new RangeError('no container named "x" (known: api)'));
- * console.assert(status === 404 && body.error.type === "NotFound");
+ * assert.equal(status, 404);
+ * assert.equal(body.error.type, "NotFound");
  * ```
  */
 export function errorResponse(error: unknown): { status: number; body: ErrorBody } {

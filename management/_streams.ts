@@ -55,6 +55,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { streamResponse } from "./_streams.ts";
  * const response = streamResponse({
  *   format: "ndjson",
@@ -65,7 +66,7 @@ const encoder = new TextEncoder();
  *     return () => {};
  *   },
  * });
- * console.assert((await response.text()) === '{"type":"hello","n":1}\n');
+ * assert.equal((await response.text()), '{"type":"hello","n":1}\n');
  * ```
  */
 export function streamResponse(options: StreamOptions): Response {
@@ -153,9 +154,10 @@ export interface LogLine {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { containerOf } from "./_streams.ts";
- * console.assert(containerOf("api#0.3") === "api");
- * console.assert(containerOf("runtime") === "runtime");
+ * assert.equal(containerOf("api#0.3"), "api");
+ * assert.equal(containerOf("runtime"), "runtime");
  * ```
  */
 export function containerOf(source: string): string {
@@ -170,8 +172,9 @@ export function containerOf(source: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_LOG_MESSAGE } from "./_streams.ts";
- * console.assert(MAX_LOG_MESSAGE === 16 * 1024);
+ * assert.equal(MAX_LOG_MESSAGE, 16 * 1024);
  * ```
  */
 export const MAX_LOG_MESSAGE = 16 * 1024;
@@ -182,12 +185,13 @@ export const MAX_LOG_MESSAGE = 16 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LogHistory } from "./_streams.ts";
  * const history = new LogHistory(2);
  * for (const message of ["a", "b", "c"]) {
  *   history.add({ time: 0, level: "info", source: "api#0.1", container: "api", message });
  * }
- * console.assert(history.recent("api", 10).map((l) => l.message).join() === "b,c");
+ * assert.equal(history.recent("api", 10).map((l) => l.message).join(), "b,c");
  * ```
  */
 export class LogHistory {

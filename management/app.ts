@@ -9,17 +9,18 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type ContainerInput, type TopologyInput, validateContainer } from "../config/topology.ts";
+import type { ContainerInput, TopologyInput } from "../config/topology.ts";
 import { MAX_REPLICAS } from "../config/_limits.ts";
-import { moduleProblem } from "../config/load.ts";
+import { specModuleProblem } from "../config/load.ts";
 import { TopologyError } from "../protocol/errors.ts";
 import { formatPlan } from "../config/plan.ts";
 import type { StopMode } from "../runtime/container.ts";
-import type { ContainerSnapshot, Runtime, RuntimeEvents } from "../runtime/runtime.ts";
+import type { Runtime, RuntimeEvents } from "../runtime/runtime.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
 import { bearerChecker } from "./_auth.ts";
 import { signedChecker } from "./signed.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
+import { TreeIndex } from "./_lookup.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
 
 /**
@@ -51,10 +52,20 @@ export interface ManagementAppOptions {
  * is enough: `app.request("/v1/tree", { headers })`). Built with hono, which stays an
  * implementation detail.
  *
- * @example
- * ```ts ignore
+ * @example On a socket of your own
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "jsr:@kraken/kraken";
+ * import { managementApp } from "jsr:@kraken/kraken/management";
+ * const rt = await Runtime.start({ containers: {} }, { logLevel: "silent" });
  * const app = managementApp(rt, "s3cret");
- * Deno.serve({ port: 9090 }, app.fetch);
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+ * const res = await fetch(`http://127.0.0.1:${server.addr.port}/v1/metrics`, {
+ *   headers: { authorization: "Bearer s3cret" },
+ * });
+ * assert.deepEqual(await res.json(), []); // no containers, no figures
+ * await rt.shutdown(); // ends the app's streams, so the server can stop
+ * await server.shutdown();
  * ```
  */
 export interface ManagementApp {
@@ -69,8 +80,9 @@ export interface ManagementApp {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EVENT_TYPES } from "./app.ts";
- * console.assert(EVENT_TYPES.includes("restart"));
+ * assert.ok(EVENT_TYPES.includes("restart"));
  * ```
  */
 export const EVENT_TYPES = [
@@ -108,13 +120,18 @@ const STOP_MODES: readonly StopMode[] = ["graceful", "kill", "graceful-then-kill
  * @throws {TypeError} An empty token.
  *
  * @example Asking for the tree without a socket
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Runtime } from "jsr:@kraken/kraken";
  * import { managementApp } from "jsr:@kraken/kraken/management";
- * const rt = await Runtime.start("./kraken.yaml");
+ * const rt = await Runtime.start({ name: "shop", containers: {} }, { logLevel: "silent" });
  * const app = managementApp(rt, "s3cret");
  * const res = await app.request("/v1/tree", { headers: { authorization: "Bearer s3cret" } });
- * console.log(res.status, await res.json());
+ * assert.equal(res.status, 200);
+ * assert.equal((await res.json()).name, "shop");
+ * const refused = await app.request("/v1/tree"); // no token
+ * assert.equal(refused.status, 401);
+ * await refused.body?.cancel();
  * await rt.shutdown();
  * ```
  */
@@ -204,7 +221,7 @@ export function managementApp(
 
   app.get("/v1/containers/:name", (c) => {
     const name = c.req.param("name");
-    const snapshot = mustFind(rt, name);
+    const snapshot = TreeIndex.of(rt).mustFind(name);
     const metrics = rt.metrics().find((m) => m.container === name) ?? null;
     return c.json({ container: snapshot, metrics });
   });
@@ -212,15 +229,15 @@ export function managementApp(
   app.post("/v1/containers/:name/restart", async (c) => {
     const name = c.req.param("name");
     const mode = stopMode(c, await readBody(c));
-    assertRunning(rt);
+    TreeIndex.of(rt).assertRunning();
     await rt.restart(name, mode ? { mode } : {});
-    return c.json({ ok: true, container: mustFind(rt, name) });
+    return c.json({ ok: true, container: TreeIndex.of(rt).mustFind(name) });
   });
 
   app.post("/v1/containers/:name/stop", async (c) => {
     const name = c.req.param("name");
     const mode = stopMode(c, await readBody(c));
-    assertRunning(rt);
+    TreeIndex.of(rt).assertRunning();
     await rt.stop(name, mode ? { mode } : {});
     return c.json({ ok: true, stopped: name });
   });
@@ -241,10 +258,11 @@ export function managementApp(
         "replicas",
       );
     }
-    assertRunning(rt);
-    const from = mustFind(rt, name).replicas;
+    const before = TreeIndex.of(rt);
+    before.assertRunning();
+    const from = before.mustFind(name).replicas;
     await rt.scale(name, replicas);
-    return c.json({ ok: true, from, to: replicas, container: mustFind(rt, name) });
+    return c.json({ ok: true, from, to: replicas, container: TreeIndex.of(rt).mustFind(name) });
   });
 
   app.post("/v1/containers", async (c) => {
@@ -262,8 +280,9 @@ export function managementApp(
     if (parent !== undefined && typeof parent !== "string") {
       throw badRequest(`parent must be a container name, got ${JSON.stringify(parent)}`, "parent");
     }
-    assertRunning(rt);
-    if (!replace && findContainer(rt.tree().containers, name)) {
+    const before = TreeIndex.of(rt);
+    before.assertRunning();
+    if (!replace && before.find(name)) {
       throw new HttpError(
         409,
         "Conflict",
@@ -272,16 +291,15 @@ export function managementApp(
       );
     }
     // A module file that is not there is said plainly (with a close name that is), before the
-    // runtime tries to start it and reports the isolate's failure instead.
-    const baseUrl = rt.topology.baseUrl;
-    const checked = validateContainer(name, spec as ContainerInput, {
-      baseUrl,
+    // runtime tries to start it and reports the isolate's failure instead. The spec itself is
+    // validated once, by rt.spawn, with what only the runtime knows (its hosts, the parent's grant).
+    const problem = await specModuleProblem(name, spec, {
+      baseUrl: rt.topology.baseUrl,
       env: (key) => Deno.env.get(key),
     });
-    const problem = await moduleProblem(checked.module, baseUrl);
     if (problem) throw new TopologyError(problem, { key: `${name}.module` });
     await rt.spawn(name, spec as ContainerInput, { replace: replace === true, parent });
-    return c.json({ ok: true, container: findContainer(rt.tree().containers, name) ?? null }, 201);
+    return c.json({ ok: true, container: TreeIndex.of(rt).find(name) ?? null }, 201);
   });
 
   app.post("/v1/apply", async (c) => {
@@ -296,7 +314,7 @@ export function managementApp(
         'the body must be a topology object ({ "containers": { … } }) or { "path": "kraken.yaml" }',
       );
     }
-    assertRunning(rt);
+    TreeIndex.of(rt).assertRunning();
     if (dryRun) {
       const plan = await rt.apply(source, { dryRun });
       return c.json({ applied: false, plan, text: formatPlan(plan) });
@@ -333,11 +351,11 @@ export function managementApp(
     const container = c.req.query("container") || undefined;
     const follow = flag(c, "follow");
     const tail = count(c, "tail", 100);
-    if (
-      container !== undefined && container !== "runtime" && !history.has(container) &&
-      !findContainer(rt.tree().containers, container)
-    ) {
-      throw new HttpError(404, "NotFound", unknownContainer(rt, container), "container");
+    if (container !== undefined && container !== "runtime" && !history.has(container)) {
+      const index = TreeIndex.of(rt);
+      if (!index.find(container)) {
+        throw new HttpError(404, "NotFound", index.unknown(container), "container");
+      }
     }
     return streamResponse({
       format: streamFormat(c),
@@ -370,43 +388,6 @@ export function managementApp(
   );
 
   return app;
-}
-
-/** A container anywhere in a tree (nested children included), by name. */
-function findContainer(
-  containers: readonly ContainerSnapshot[],
-  name: string,
-): ContainerSnapshot | undefined {
-  for (const container of containers) {
-    if (container.name === name) return container;
-    const child = findContainer(container.children ?? [], name);
-    if (child) return child;
-  }
-  return undefined;
-}
-
-function mustFind(rt: Runtime, name: string): ContainerSnapshot {
-  const found = findContainer(rt.tree().containers, name);
-  if (!found) throw new HttpError(404, "NotFound", unknownContainer(rt, name));
-  return found;
-}
-
-function unknownContainer(rt: Runtime, name: string): string {
-  const names: string[] = [];
-  const walk = (list: readonly ContainerSnapshot[]) =>
-    list.forEach((c) => {
-      names.push(c.name);
-      walk(c.children ?? []);
-    });
-  walk(rt.tree().containers);
-  return `no container named "${name}" (known: ${names.join(", ") || "none"})`;
-}
-
-function assertRunning(rt: Runtime): void {
-  const state = rt.tree().supervisor.state;
-  if (state !== "running") {
-    throw new HttpError(503, "Unavailable", `the runtime is ${state.replace("_", " ")}`);
-  }
 }
 
 /** The JSON object body; empty means `{}`. */

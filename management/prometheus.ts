@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ContainerMetrics } from "../runtime/_metrics.ts";
+import type { ContainerMetrics } from "../runtime/metrics.ts";
 
 /** Options of {@linkcode prometheusText}. */
 export interface PrometheusOptions {

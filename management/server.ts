@@ -5,14 +5,22 @@
  * The runtime never imports this module (`kraken start` does, when the topology has a
  * `management:` block), so an application that does not want the API does not load hono.
  *
- * @example
- * ```ts ignore
+ * @example Serving until `kraken shutdown`
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Runtime } from "jsr:@kraken/kraken";
  * import { serveManagement } from "jsr:@kraken/kraken/management";
- * const rt = await Runtime.start("./kraken.yaml");
- * const api = await serveManagement(rt, { listen: "127.0.0.1:9090", token: Deno.env.get("KRAKEN_TOKEN")! });
+ * const rt = await Runtime.start({ containers: {} }, { logLevel: "silent" });
+ * const api = await serveManagement(rt, { listen: "127.0.0.1:0", token: "s3cret" });
  * console.log(`management API on ${api.url}`);
- * await rt.closed;
+ *
+ * // What `kraken shutdown` sends:
+ * const headers = { authorization: "Bearer s3cret" };
+ * const res = await fetch(new URL("v1/shutdown", api.url), { method: "POST", headers });
+ * assert.equal(res.status, 202);
+ * await res.body?.cancel();
+ *
+ * assert.equal(await rt.closed, null); // a clean shutdown
  * await api.close();
  * ```
  *
@@ -29,15 +37,16 @@ export {
   managementApp,
   type ManagementAppOptions,
 } from "./app.ts";
-export type { ErrorBody } from "./_errors.ts";
+export type { ErrorBody } from "./error_body.ts";
 
 /**
  * Where the management API listens when `listen` is not given.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_LISTEN } from "./server.ts";
- * console.assert(DEFAULT_LISTEN.startsWith("127.0.0.1:"));
+ * assert.ok(DEFAULT_LISTEN.startsWith("127.0.0.1:"));
  * ```
  */
 export const DEFAULT_LISTEN = "127.0.0.1:9090";
@@ -70,10 +79,16 @@ export interface ServeManagementOptions {
  * A running management server.
  *
  * @example
- * ```ts ignore
- * const api: ManagementServer = await serveManagement(rt, { token: "s3cret" });
- * console.log(api.url.href);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "jsr:@kraken/kraken";
+ * import { type ManagementServer, serveManagement } from "jsr:@kraken/kraken/management";
+ * const rt = await Runtime.start({ containers: {} }, { logLevel: "silent" });
+ * const api: ManagementServer = await serveManagement(rt, { listen: ":0", token: "s3cret" });
+ * assert.equal(api.url.hostname, "127.0.0.1"); // loopback unless told otherwise
  * await api.close();
+ * await api.close(); // safe twice
+ * await rt.shutdown();
  * ```
  */
 export interface ManagementServer {
@@ -94,10 +109,16 @@ export interface ManagementServer {
  * @throws {Deno.errors.AddrInUse} The port is taken.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "jsr:@kraken/kraken";
+ * import { serveManagement } from "jsr:@kraken/kraken/management";
+ * const rt = await Runtime.start({ containers: {} }, { logLevel: "silent" });
  * const api = await serveManagement(rt, { listen: "127.0.0.1:0", token: "s3cret" });
  * const res = await fetch(new URL("v1/tree", api.url), { headers: { authorization: "Bearer s3cret" } });
+ * assert.equal((await res.json()).supervisor.state, "running");
  * await api.close();
+ * await rt.shutdown();
  * ```
  */
 export async function serveManagement(

@@ -13,9 +13,10 @@
  *
  * @example Catching a bad topology
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TopologyError } from "jsr:@kraken/kraken";
  * const err = new TopologyError("expected a number", { file: "kraken.yaml", line: 4, key: "containers.a.replicas" });
- * console.assert(err.message.includes("kraken.yaml:4"));
+ * assert.ok(err.message.includes("kraken.yaml:4"));
  * ```
  */
 export class TopologyError extends Error {
@@ -57,9 +58,10 @@ export class TopologyError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TimeoutError } from "jsr:@kraken/kraken";
  * const err = new TimeoutError("greeter", "greet", 5000);
- * console.assert(err.timeout === 5000);
+ * assert.equal(err.timeout, 5000);
  * ```
  */
 export class TimeoutError extends Error {
@@ -84,9 +86,10 @@ export class TimeoutError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnavailableError } from "jsr:@kraken/kraken";
  * const err = new UnavailableError('no container named "nope"');
- * console.assert(err.name === "UnavailableError");
+ * assert.equal(err.name, "UnavailableError");
  * ```
  */
 export class UnavailableError extends Error {
@@ -106,9 +109,10 @@ export class UnavailableError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RemoteError } from "jsr:@kraken/kraken";
  * const err = new RemoteError({ name: "RangeError", message: "too big", stack: "RangeError: too big" });
- * console.assert(err.remoteName === "RangeError");
+ * assert.equal(err.remoteName, "RangeError");
  * ```
  */
 export class RemoteError extends Error {
@@ -142,9 +146,10 @@ export class RemoteError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PermissionEscalationError } from "jsr:@kraken/kraken";
  * const err = new PermissionEscalationError("greeter", "net", "example.com");
- * console.assert(err.permission === "net");
+ * assert.equal(err.permission, "net");
  * ```
  */
 export class PermissionEscalationError extends Error {
@@ -184,8 +189,9 @@ export class PermissionEscalationError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AuthenticationError } from "jsr:@kraken/kraken";
- * console.assert(new AuthenticationError("wrong secret").name === "AuthenticationError");
+ * assert.equal(new AuthenticationError("wrong secret").name, "AuthenticationError");
  * ```
  */
 export class AuthenticationError extends Error {
@@ -205,8 +211,9 @@ export class AuthenticationError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameError } from "jsr:@kraken/kraken";
- * console.assert(new FrameError("frame of 5 GiB exceeds 16 MiB").name === "FrameError");
+ * assert.equal(new FrameError("frame of 5 GiB exceeds 16 MiB").name, "FrameError");
  * ```
  */
 export class FrameError extends Error {
@@ -226,9 +233,10 @@ export class FrameError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SupervisorGaveUpError } from "jsr:@kraken/kraken";
  * const err = new SupervisorGaveUpError("root", 5, 10_000);
- * console.assert(err.supervisor === "root");
+ * assert.equal(err.supervisor, "root");
  * ```
  */
 export class SupervisorGaveUpError extends Error {
@@ -278,9 +286,10 @@ export class SupervisorGaveUpError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnknownTopicError } from "jsr:@kraken/kraken";
  * const err = new UnknownTopicError("greeter", "gret", ["greet"]);
- * console.assert(err.message.includes("greet"));
+ * assert.ok(err.message.includes("greet"));
  * ```
  */
 export class UnknownTopicError extends Error {
@@ -314,9 +323,10 @@ export class UnknownTopicError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SerializationError } from "jsr:@kraken/kraken";
  * const err = new SerializationError("body.fn", "a function");
- * console.assert(err.path === "body.fn");
+ * assert.equal(err.path, "body.fn");
  * ```
  */
 export class SerializationError extends TypeError {

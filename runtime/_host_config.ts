@@ -89,6 +89,7 @@ export interface HostFacts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolutionFlags } from "./_host_config.ts";
  * const flags = resolutionFlags({
  *   argv: ["deno", "run", "-A", "--no-lock", "main.ts"],
@@ -96,7 +97,7 @@ export interface HostFacts {
  *   mainModule: "file:///srv/app/main.ts",
  *   exists: (path) => path === "/srv/app/deno.json",
  * });
- * console.assert(flags.join(" ") === "--config /srv/app/deno.json --no-lock");
+ * assert.equal(flags.join(" "), "--config /srv/app/deno.json --no-lock");
  * ```
  */
 export function resolutionFlags(facts: HostFacts): string[] {

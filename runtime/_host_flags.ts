@@ -22,9 +22,10 @@ let prompting: { may: boolean; flagsSeen: boolean } | undefined;
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { mayPrompt } from "./_host_flags.ts";
  * // deno run -A --no-prompt main.ts, or stdin not a terminal (CI, tests):
- * console.assert(!mayPrompt());
+ * assert.ok(!mayPrompt());
  * ```
  */
 export function mayPrompt(): boolean {

@@ -2,8 +2,8 @@
  * Per-container metrics: what each instance counts while it handles messages
  * ({@linkcode MetricsRecorder}), the plain figures that travel to the host with the heartbeat
  * answer ({@linkcode Figures}), the per-isolate book that adds up live and ended instances
- * ({@linkcode MetricsBook}), and the public shape `rt.metrics()` returns
- * ({@linkcode ContainerMetrics}).
+ * ({@linkcode MetricsBook}), and how they add up to the public shape `rt.metrics()` returns
+ * (`ContainerMetrics`, in `metrics.ts`).
  *
  * Pure: no I/O, no timers. The clock is read only by {@linkcode MetricsRecorder.start} and
  * {@linkcode MetricsRecorder.stop}, on the sampled handler runs.
@@ -11,50 +11,9 @@
  * @module
  */
 import type { Mode } from "../config/topology.ts";
+import type { ContainerMetrics } from "./metrics.ts";
 
-/**
- * One container's figures, summed over its replicas (and, for counters, over every incarnation
- * since the runtime started).
- *
- * @example Reading the figures of a runtime
- * ```ts ignore
- * for (const m of rt.metrics()) {
- *   console.log(m.container, m.messagesIn, m.handlerP99Ms, m.queueDepth);
- * }
- * ```
- */
-export interface ContainerMetrics {
-  /** Container name. */
-  container: string;
-  /** Where it runs. */
-  mode: Mode;
-  /** Running instances. */
-  instances: number;
-  /** Requests + sends + publications delivered to its instances. */
-  messagesIn: number;
-  /** Requests + sends + publications its instances made. */
-  messagesOut: number;
-  /** Requests its handlers completed (ok or error). */
-  requests: number;
-  /** Handler errors (thrown, rejected, or a reply that could not be sent). */
-  errors: number;
-  /** Restarts across its replicas (from the supervision tree). */
-  restarts: number;
-  /** Median handler time over the recent window, ms (`null`: no handler has run yet). */
-  handlerP50Ms: number | null;
-  /** 99th percentile handler time over the recent window, ms. */
-  handlerP99Ms: number | null;
-  /** Handlers in flight + messages held for it while it restarts. */
-  queueDepth: number;
-  /** RSS of its processes (process mode); `null` where not measurable. */
-  memoryBytes: number | null;
-  /**
-   * Envelopes its isolates sent that they had no right to (a forged sender, a reply to a request
-   * they were never given, a routing table from below, a claim about another container): each was
-   * dropped and logged. Anything above 0 means its code is broken or hostile.
-   */
-  violations: number;
-}
+export type { ContainerMetrics };
 
 /**
  * Figures of the instances of one container, as plain data (they cross isolates in the heartbeat

@@ -20,13 +20,8 @@ import { type Child, instanceKey } from "../supervisor/state.ts";
 import { connectPeers, Incarnation } from "./_incarnation.ts";
 import { createHandle, type InstanceHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
-import {
-  type ContainerSnapshot,
-  type Reports,
-  routesOf,
-  snapshotOf,
-  type ViewSources,
-} from "./_supervisor_view.ts";
+import { type Reports, routesOf, snapshotOf, type ViewSources } from "./_supervisor_view.ts";
+import type { ContainerSnapshot } from "./snapshots.ts";
 import type { SpawnOptions } from "./container.ts";
 import {
   type ChildAuthority,
@@ -39,7 +34,7 @@ import {
 
 export type { SupervisorEvent } from "../supervisor/events.ts";
 export type { SlotState } from "../supervisor/state.ts";
-export type { ContainerSnapshot, InstanceSnapshot } from "./_supervisor_view.ts";
+export type { ContainerSnapshot, InstanceSnapshot } from "./snapshots.ts";
 
 /** What a supervisor needs from the isolate it works in. */
 export interface SupervisorSite {

@@ -6,61 +6,11 @@
  * @module
  */
 import type { ContainerSpec } from "../config/topology.ts";
-import type { ExitReason, RouteTable } from "../protocol/envelope.ts";
-import type { SlotState, SupervisorState } from "../supervisor/state.ts";
+import type { RouteTable } from "../protocol/envelope.ts";
+import type { SupervisorState } from "../supervisor/state.ts";
+import type { ContainerSnapshot, InstanceSnapshot } from "./snapshots.ts";
 import { childReports, type RoutedInstance, routeViews } from "../supervisor/views.ts";
 import { mergeRoutes } from "./_routes.ts";
-
-/** One instance in a tree snapshot. */
-export interface InstanceSnapshot {
-  /** Instance id, `name#replica.incarnation`. */
-  id: string;
-  /** Replica index. */
-  replica: number;
-  /** Incarnation (1 for the first start). */
-  incarnation: number;
-  /** `starting`, `running`, `restarting`, `stopping`, `stopped`. */
-  state: SlotState;
-  /** Node it lives in: `host`, `w<n>`, `p<n>`, `p<n>/w<m>`, … */
-  node: string;
-  /** Restarts of this replica so far. */
-  restarts: number;
-  /** Milliseconds since it last started (0 when not running). */
-  uptime: number;
-  /** The OS process id of a `process` instance while its process lives. */
-  pid?: number;
-  /** Why it last ended, if it has. */
-  lastExit?: ExitReason;
-}
-
-/** One container in a tree snapshot. */
-export interface ContainerSnapshot {
-  /** Container name. */
-  name: string;
-  /** Where it runs. */
-  mode: ContainerSpec["mode"];
-  /** The host it runs on (`local` for this runtime). */
-  host: string;
-  /** Replicas wanted. */
-  replicas: number;
-  /** Running instances. */
-  running: number;
-  /** Restarts across its replicas. */
-  restarts: number;
-  /** Kept stopped on purpose (an `on_error: stop` verdict, or it ended normally for good). */
-  held: boolean;
-  /** Its instances. */
-  instances: InstanceSnapshot[];
-  /** The supervisor it is for its children, when it has any. */
-  supervisor?: { strategy: string; intensity: number; period: number };
-  /** The children it supervises (live, from wherever they run). */
-  children?: ContainerSnapshot[];
-  /**
-   * For a `mode: remote` container: its placement — `placing`, `running`, `held` (its agent is
-   * lost; about to move), `waiting` (for an agent), `failed` (refused: `why`) — and epoch.
-   */
-  placement?: { state: string; epoch: number; why?: string };
-}
 
 /** What a replica's isolate last reported about its own children (kept across incarnations). */
 export interface Reports {

@@ -14,7 +14,7 @@ import type { ExitReason, RouteInstance, RouteTable } from "../protocol/envelope
 import type { WireError } from "../protocol/errors.ts";
 import type { ErrorRule } from "../supervisor/error_rules.ts";
 import type { SupervisorEvent } from "../supervisor/events.ts";
-import type { ContainerSnapshot, InstanceSnapshot } from "./_supervisor_view.ts";
+import type { ContainerSnapshot, InstanceSnapshot } from "./snapshots.ts";
 
 /** Longest text kept from a child's report (an exit message, a stack, a log line is not cut). */
 const MAX_TEXT = 16 * 1024;

@@ -20,10 +20,11 @@ import type { BalanceStrategy } from "../config/topology.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pickReplica } from "./balancer.ts";
  * const state = { turn: 0, random: 0.5 };
- * console.assert(pickReplica("round_robin", 3, state) === 0);
- * console.assert(pickReplica("round_robin", 3, state) === 1);
+ * assert.equal(pickReplica("round_robin", 3, state), 0);
+ * assert.equal(pickReplica("round_robin", 3, state), 1);
  * ```
  */
 export function pickReplica(

@@ -100,12 +100,24 @@ export type ReplyOf<D extends ContainerDefinition, T extends TopicOf<D>> = IsUnt
  * A handle to a container, by name, wherever it runs. Typed with the container module's default
  * export, it checks topics, bodies and replies.
  *
- * @example Typed request
- * ```ts ignore
- * import type { ContainerRef } from "jsr:@kraken/kraken";
- * import type greeter from "./containers/greeter.ts";
- * declare const ref: ContainerRef<typeof greeter>;
- * const { text } = await ref.request("greet", { who: "ada" }, { timeout: 1000, retries: 2 });
+ * @example Typed request: topics, bodies and replies checked at compile time
+ * ```ts
+ * import { container, type ContainerRef } from "jsr:@kraken/kraken";
+ *
+ * // In containers/greeter.ts; elsewhere `import type greeter from "./containers/greeter.ts"`.
+ * const greeter = container(() => ({
+ *   greet: (body: { who: string }) => ({ text: `hello ${body.who}` }),
+ * }));
+ *
+ * async function greetAda(ref: ContainerRef<typeof greeter>): Promise<string> {
+ *   const { text } = await ref.request("greet", { who: "ada" }, { timeout: 1000, retries: 2 });
+ *   // @ts-expect-error no topic "gret"
+ *   await ref.request("gret", { who: "ada" });
+ *   const misnamed = { name: "ada" };
+ *   // @ts-expect-error the body is { who: string }
+ *   await ref.request("greet", misnamed);
+ *   return text;
+ * }
  * ```
  */
 export interface ContainerRef<D extends ContainerDefinition = ContainerDefinition> {
@@ -175,7 +187,9 @@ export interface Context {
    * @throws {RangeError} `ms` is not a finite number >= 0.
    *
    * @example A ticker that publishes
-   * ```ts ignore
+   * ```ts
+   * import { container } from "jsr:@kraken/kraken";
+   *
    * export default container((ctx) => {
    *   let ticks = 0;
    *   const stop = ctx.setInterval(() => ctx.publish("tick", ++ticks), 1_000);
@@ -195,7 +209,9 @@ export interface Context {
    * @throws {RangeError} `ms` is not a finite number >= 0.
    *
    * @example Retrying a connection later
-   * ```ts ignore
+   * ```ts
+   * import { container } from "jsr:@kraken/kraken";
+   *
    * export default container((ctx) => {
    *   let connected = false;
    *   const connect = () => {
@@ -217,8 +233,13 @@ export interface Context {
    * isolate or a worker nested in it. Its grant can never exceed this container's.
    *
    * @example
-   * ```ts ignore
-   * await ctx.spawn("shard-1", { module: "./shard.ts", mode: "worker", config: { id: 1 } });
+   * ```ts
+   * import { container } from "jsr:@kraken/kraken";
+   *
+   * export default container(async (ctx) => {
+   *   await ctx.spawn("shard-1", { module: "./shard.ts", mode: "worker", config: { id: 1 } });
+   *   return { reshard: () => ctx.spawn("shard-1", { module: "./shard_v2.ts" }, { replace: true }) };
+   * });
    * ```
    */
   spawn(name: string, spec: ContainerInput, options?: SpawnOptions): Promise<void>;
@@ -281,9 +302,10 @@ export function container<H extends Handlers>(
  *
  * @example
  * ```ts
- * import { container, isContainerDefinition } from "jsr:@kraken/kraken";
- * console.assert(isContainerDefinition(container(() => ({}))));
- * console.assert(!isContainerDefinition({}));
+ * import assert from "node:assert/strict";
+ * import { container, isContainerDefinition } from "./container.ts";
+ * assert.ok(isContainerDefinition(container(() => ({}))));
+ * assert.ok(!isContainerDefinition({}));
  * ```
  */
 export function isContainerDefinition(value: unknown): value is ContainerDefinition {

@@ -57,9 +57,10 @@ export interface ErrorVerdict {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorClasses } from "./error_rules.ts";
  * class DbError extends Error {}
- * console.assert(errorClasses(new DbError("x")).join() === "DbError,Error");
+ * assert.equal(errorClasses(new DbError("x")).join(), "DbError,Error");
  * ```
  */
 export const errorClasses: (error: unknown) => string[] = errorClassNames;
@@ -69,11 +70,12 @@ export const errorClasses: (error: unknown) => string[] = errorClassNames;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { verdictFor } from "./error_rules.ts";
  * const rules = [{ match: ["ValidationError"], action: "resume" as const, log: true }];
- * console.assert(verdictFor(rules, ["ValidationError", "Error"]).action === "resume");
- * console.assert(verdictFor(rules, ["NotCapable", "Error"]).action === "stop");
- * console.assert(verdictFor(rules, ["TypeError", "Error"]).action === "restart");
+ * assert.equal(verdictFor(rules, ["ValidationError", "Error"]).action, "resume");
+ * assert.equal(verdictFor(rules, ["NotCapable", "Error"]).action, "stop");
+ * assert.equal(verdictFor(rules, ["TypeError", "Error"]).action, "restart");
  * ```
  */
 export function verdictFor(rules: readonly ErrorRule[], classes: readonly string[]): ErrorVerdict {

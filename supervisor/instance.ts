@@ -12,6 +12,7 @@ import type { ExitReason } from "../protocol/envelope.ts";
  *
  * @example A stand-in that starts at once and stops on request
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SupervisedInstance } from "./instance.ts";
  * let markGone = () => {};
  * const fake: SupervisedInstance = {
@@ -22,7 +23,7 @@ import type { ExitReason } from "../protocol/envelope.ts";
  *   gone: new Promise<void>((resolve) => (markGone = resolve)),
  *   heartbeat: () => 0,
  * };
- * console.assert(await fake.stop({ kind: "stopped", message: "bye" }));
+ * assert.ok(await fake.stop({ kind: "stopped", message: "bye" }));
  * ```
  */
 export interface SupervisedInstance {

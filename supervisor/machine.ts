@@ -83,6 +83,7 @@
  *
  * @example A crash restarts the child after its backoff
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initialState } from "./state.ts";
  * import { transition } from "./machine.ts";
  * const flags = { strategy: "one_for_one" as const, intensity: 5, period: 10_000,
@@ -98,7 +99,8 @@
  * }, at));
  * ({ state, effects } = transition(state, { type: "released", key: start.key }, at));
  * const timer = effects.find((e) => e.kind === "set_timer")!;
- * console.assert(timer.kind === "set_timer" && timer.delay === 20);
+ * assert.equal(timer.kind, "set_timer");
+ * assert.equal(timer.delay, 20);
  * ```
  *
  * @module
@@ -156,6 +158,7 @@ export { initialState } from "./state.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initialState, transition } from "./machine.ts";
  * const flags = { strategy: "one_for_one" as const, intensity: 5, period: 10_000,
  *   backoff: { min: 20, max: 5_000, jitter: 0.2 } };
@@ -164,7 +167,7 @@ export { initialState } from "./state.ts";
  * const { effects } = transition(initialState("root", flags), { type: "add", op: 1, spec }, {
  *   now: 0, random: 0.5,
  * });
- * console.assert(effects.filter((e) => e.kind === "start").length === 2);
+ * assert.equal(effects.filter((e) => e.kind === "start").length, 2);
  * ```
  */
 export function transition<S extends ChildSpec>(

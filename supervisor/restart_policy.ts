@@ -22,9 +22,10 @@ import type { RestartType, SupervisorSpec } from "./spec.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shouldRestart } from "./restart_policy.ts";
- * console.assert(shouldRestart("transient", { kind: "error", message: "boom" }));
- * console.assert(!shouldRestart("transient", { kind: "normal", message: "done" }));
+ * assert.ok(shouldRestart("transient", { kind: "error", message: "boom" }));
+ * assert.ok(!shouldRestart("transient", { kind: "normal", message: "done" }));
  * ```
  */
 export function shouldRestart(type: RestartType, reason: ExitReason): boolean {
@@ -51,11 +52,13 @@ export function shouldRestart(type: RestartType, reason: ExitReason): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recordRestart } from "./restart_policy.ts";
  * const spec = { intensity: 1, period: 5000 };
  * const first = recordRestart([], 0, spec);
- * console.assert(!first.exceeded && recordRestart(first.history, 100, spec).exceeded);
- * console.assert(!recordRestart(first.history, 6000, spec).exceeded);
+ * assert.ok(!first.exceeded);
+ * assert.ok(recordRestart(first.history, 100, spec).exceeded);
+ * assert.ok(!recordRestart(first.history, 6000, spec).exceeded);
  * ```
  */
 export function recordRestart(
@@ -76,10 +79,12 @@ export function recordRestart(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backoffDelay } from "./restart_policy.ts";
  * const b = { min: 20, max: 1000, jitter: 0 };
- * console.assert(backoffDelay(1, b, 0.5) === 20 && backoffDelay(3, b, 0.5) === 80);
- * console.assert(backoffDelay(30, b, 0.5) === 1000);
+ * assert.equal(backoffDelay(1, b, 0.5), 20);
+ * assert.equal(backoffDelay(3, b, 0.5), 80);
+ * assert.equal(backoffDelay(30, b, 0.5), 1000);
  * ```
  */
 export function backoffDelay(

@@ -72,6 +72,7 @@ export interface RunnerOptions {
  *
  * @example With a hand-driven clock and instances that start at once
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SupervisorRunner } from "./runner.ts";
  * import type { SupervisedInstance } from "./instance.ts";
  * const instance = (): SupervisedInstance => {
@@ -91,9 +92,9 @@ export interface RunnerOptions {
  *   random: () => 0.5,
  * });
  * await runner.add({ name: "api", restart: "permanent", replicas: 2, keepalive: 5_000, mode: "inline" });
- * console.assert(runner.state.children[0].slots.every((s) => s.phase.state === "running"));
+ * assert.ok(runner.state.children[0].slots.every((s) => s.phase.state === "running"));
  * await runner.shutdown("bye");
- * console.assert(runner.state.status === "stopped");
+ * assert.equal(runner.state.status, "stopped");
  * ```
  */
 export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance> {

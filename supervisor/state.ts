@@ -195,12 +195,14 @@ export interface SupervisorState<S extends ChildSpec> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initialState } from "./state.ts";
  * const s = initialState("root", {
  *   strategy: "one_for_one", intensity: 5, period: 10_000,
  *   backoff: { min: 20, max: 5_000, jitter: 0.2 },
  * });
- * console.assert(s.status === "running" && s.children.length === 0);
+ * assert.equal(s.status, "running");
+ * assert.equal(s.children.length, 0);
  * ```
  */
 export function initialState<S extends ChildSpec>(
@@ -226,8 +228,9 @@ export function initialState<S extends ChildSpec>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { slotState } from "./state.ts";
- * console.assert(slotState({ state: "failed", key: 3, wasRunning: true }) === "restarting");
+ * assert.equal(slotState({ state: "failed", key: 3, wasRunning: true }), "restarting");
  * ```
  */
 export function slotState(phase: Phase): SlotState {
@@ -252,9 +255,10 @@ export function slotState(phase: Phase): SlotState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { instanceKey } from "./state.ts";
- * console.assert(instanceKey({ state: "running", key: 7 }) === 7);
- * console.assert(instanceKey({ state: "restarting" }) === null);
+ * assert.equal(instanceKey({ state: "running", key: 7 }), 7);
+ * assert.equal(instanceKey({ state: "restarting" }), null);
  * ```
  */
 export function instanceKey(phase: Phase): number | null {
@@ -268,8 +272,9 @@ export function instanceKey(phase: Phase): number | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { instanceId } from "./state.ts";
- * console.assert(instanceId("api", { replica: 1, incarnation: 3 }) === "api#1.3");
+ * assert.equal(instanceId("api", { replica: 1, incarnation: 3 }), "api#1.3");
  * ```
  */
 export function instanceId(name: string, slot: Pick<Slot, "replica" | "incarnation">): string {

@@ -80,6 +80,7 @@ export type Decision =
  *
  * @example rest_for_one restarts the failed child and those started after it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decide } from "./strategy.ts";
  * const d = decide({
  *   spec: { strategy: "rest_for_one", intensity: 5, period: 10_000 },
@@ -93,7 +94,9 @@ export type Decision =
  *   history: [],
  *   now: 0,
  * });
- * console.assert(d.kind === "restart" && d.start.join() === "api,web" && d.stop.join() === "web");
+ * assert.equal(d.kind, "restart");
+ * assert.equal(d.start.join(), "api,web");
+ * assert.equal(d.stop.join(), "web");
  * ```
  */
 export function decide(input: ChildEnded): Decision {

@@ -59,11 +59,12 @@ export interface ChildReport<S extends ChildSpec> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initialState } from "./state.ts";
  * import { childReports } from "./views.ts";
  * const flags = { strategy: "one_for_one" as const, intensity: 5, period: 10_000,
  *   backoff: { min: 20, max: 5_000, jitter: 0.2 } };
- * console.assert(childReports(initialState("root", flags), 0).length === 0);
+ * assert.equal(childReports(initialState("root", flags), 0).length, 0);
  * ```
  */
 export function childReports<S extends ChildSpec>(
@@ -135,11 +136,12 @@ export interface RouteView<S extends ChildSpec> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initialState } from "./state.ts";
  * import { routeViews } from "./views.ts";
  * const flags = { strategy: "one_for_one" as const, intensity: 5, period: 10_000,
  *   backoff: { min: 20, max: 5_000, jitter: 0.2 } };
- * console.assert(routeViews(initialState("root", flags)).length === 0);
+ * assert.equal(routeViews(initialState("root", flags)).length, 0);
  * ```
  */
 export function routeViews<S extends ChildSpec>(state: SupervisorState<S>): RouteView<S>[] {

@@ -7,6 +7,8 @@ import {
   type TopologyInput,
 } from "../mod.ts";
 
+export { readToEnd, readUntil, untilClosed, waitUntil, within } from "./_wait.ts";
+
 export const FIXTURES = new URL("./fixtures/", import.meta.url);
 export const MODES = ["inline", "worker", "process"] as const;
 export type LocalMode = typeof MODES[number];
@@ -117,12 +119,4 @@ export function childrenOf(ppid: number): number[] {
     }
   }
   return out;
-}
-
-export async function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

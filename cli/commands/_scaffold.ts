@@ -51,9 +51,10 @@ export interface ScaffoldOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { appName } from "./_scaffold.ts";
- * console.assert(appName("my shop") === "my-shop");
- * console.assert(appName("2fast") === "app-2fast");
+ * assert.equal(appName("my shop"), "my-shop");
+ * assert.equal(appName("2fast"), "app-2fast");
  * ```
  */
 export function appName(folder: string): string {
@@ -66,13 +67,15 @@ export function appName(folder: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scaffold } from "./_scaffold.ts";
  * const files = scaffold({
  *   name: "shop",
  *   token: "t",
  *   kraken: { kind: "jsr", specifier: "jsr:@kraken/kraken@^0.1" },
  * });
- * console.assert("kraken.yaml" in files && "tests/app_test.ts" in files);
+ * assert.ok("kraken.yaml" in files);
+ * assert.ok("tests/app_test.ts" in files);
  * ```
  */
 export function scaffold(options: ScaffoldOptions): Record<string, string> {

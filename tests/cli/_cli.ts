@@ -11,22 +11,40 @@ export interface Result {
   stderr: string;
 }
 
-/** Runs `kraken ARGS` to completion (stdin closed: not a terminal). */
+/**
+ * Runs `kraken ARGS` to completion (stdin closed: not a terminal). A command still running after
+ * `options.ms` (default 60 s) is killed and the call fails naming it; `options.signal` kills it
+ * earlier, and then its result is returned as it is.
+ */
 export async function kraken(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string; signal?: AbortSignal } = {},
+  options: { env?: Record<string, string>; cwd?: string; signal?: AbortSignal; ms?: number } = {},
 ): Promise<Result> {
+  const ms = options.ms ?? 60_000;
+  const late = AbortSignal.timeout(ms);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     env: { NO_COLOR: "1", ...options.env },
     cwd: options.cwd,
-    signal: options.signal, // kills it: a test that waits has a bound
+    signal: options.signal ? AbortSignal.any([options.signal, late]) : late, // kills it
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();
   const decoder = new TextDecoder();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  const result = {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+  if (late.aborted && !options.signal?.aborted) {
+    throw new Error(
+      `timed out after ${ms} ms waiting for kraken ${
+        args.join(" ")
+      } to exit\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
+  }
+  return result;
 }
 
 /** A long-running subprocess whose output is collected as it comes. */
@@ -68,11 +86,34 @@ export class Running {
     return match!;
   }
 
-  /** Waits for the exit; returns its code. */
-  async exit(): Promise<number> {
-    const status = await this.child.status;
-    await this.#done;
-    return status.code;
+  /**
+   * Waits for the exit and returns its code. Still running after `ms` (default 60 s): it is
+   * killed and the wait fails, showing its output.
+   */
+  async exit(ms = 60_000): Promise<number> {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      for (const pid of [...descendants(this.pid), this.pid]) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone already
+        }
+      }
+    }, ms);
+    try {
+      const status = await this.child.status;
+      await this.#done;
+      if (late) {
+        throw new Error(
+          `timed out after ${ms} ms waiting for process ${this.pid} to exit\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+        );
+      }
+      return status.code;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Kills it and everything below it (used in `finally`: a failed test leaves nothing behind). */

@@ -11,6 +11,7 @@ import {
   type Result,
   waitUntil,
 } from "./_cli.ts";
+import { within } from "../_wait.ts";
 
 const FIXTURES = new URL("../fixtures/cli/", import.meta.url).pathname;
 const TOKEN = "e2e-token-" + crypto.randomUUID();
@@ -399,13 +400,30 @@ async function onTerminal(
     stderr: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
-  // Typed after the prompt has had time to appear, as a person would.
-  await new Promise((r) => setTimeout(r, 1500));
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  const out = await child.output();
-  const decoder = new TextDecoder();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  let stdout = "";
+  const reading = (async () => {
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) stdout += text;
+  })();
+  const stderr = new Response(child.stderr).text();
+  try {
+    // Typed once the question is on the terminal, as a person would. Until the command ends,
+    // stdin stays open: at its end script(1) would end the session.
+    if (input !== "") {
+      await waitUntil(() => /\[y\/N\]/.test(stdout), 30_000, "the question on the terminal");
+      await writer.write(new TextEncoder().encode(input));
+    }
+    const { code } = await within(child.status, 60_000, `kraken ${args.join(" ")} to exit`);
+    await reading;
+    return { code, stdout, stderr: await stderr };
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    await reading;
+    await stderr;
+    throw new Error(`${(error as Error).message}; the terminal showed:\n${stdout}`);
+  } finally {
+    await writer.close().catch(() => {});
+  }
 }
 
 Deno.test({

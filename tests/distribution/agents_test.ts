@@ -127,12 +127,20 @@ Deno.test("placement: host: pins an agent; spread puts containers on the least u
   });
 });
 
-/** Keeps requests with retries going to `name`; counts outcomes. */
-function load(rt: Runtime, name: string) {
+/**
+ * Keeps requests with retries going to `name` until stopped (or, should a failing test never stop
+ * it, for at most `ms`); counts outcomes.
+ */
+function load(rt: Runtime, name: string, ms = 120_000) {
   let running = true;
+  const end = performance.now() + ms;
   const stats = { ok: 0, failed: [] as string[], answeredBy: new Set<string>() };
   const loops = Array.from({ length: 4 }, async () => {
     while (running) {
+      if (performance.now() > end) {
+        stats.failed.push(`the load was never stopped within ${ms} ms`);
+        break;
+      }
       try {
         const who = await rt.ref(name).request("pid", undefined, { timeout: 2_000, retries: 3 });
         stats.answeredBy.add(String(who));

@@ -77,9 +77,10 @@ Deno.test({
       const stalePid = await rt.ref("x").request("pid") as number;
 
       let running = true;
+      const end = performance.now() + 120_000; // should a failure skip `running = false`
       const stats = { ok: 0, failed: [] as string[] };
       const loops = Array.from({ length: 4 }, async () => {
-        while (running) {
+        while (running && performance.now() < end) {
           try {
             await runtime.ref("x").request("pid", undefined, { timeout: 2_000, retries: 3 });
             stats.ok++;

@@ -134,7 +134,11 @@ Deno.test("a request made the moment a peer links waits for the peer's routes in
   const rtB = await start(b(rtA.listening!.href));
   try {
     // No wait for routes: the first instant A lists B as connected, A asks for B's container.
+    const end = performance.now() + 10_000;
     while (!rtA.tree().peers.some((p) => p.name === "b" && p.state === "connected")) {
+      if (performance.now() > end) {
+        throw new Error("timed out waiting for A to list B as connected");
+      }
       await new Promise((r) => setTimeout(r, 0));
     }
     assert.equal(await rtA.ref("side").request("whoami"), "side#0.1");

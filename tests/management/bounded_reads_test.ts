@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { MAX_TOPOLOGY_BYTES } from "../../config/_limits.ts";
 import { LogHistory, MAX_LOG_MESSAGE, streamResponse } from "../../management/_streams.ts";
+import { readUntil } from "../_wait.ts";
 
 const TOKEN = "bounded-token";
 
@@ -36,8 +37,7 @@ Deno.test("POST /v1/apply {path} refuses a FIFO, /dev/zero, a folder and a 32 Mi
     const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
     assert.ok(made.success, "mkfifo");
     const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("\n")) out += (await lines.read()).value ?? "";
+    const out = await readUntil(lines, (t) => t.includes("\n"), 30_000, "the API's URL");
     lines.releaseLock();
     const api = new URL(out.trim());
     const apply = async (path: string) => {

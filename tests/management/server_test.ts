@@ -5,7 +5,7 @@ import { Runtime, type TopologyInput } from "../../mod.ts";
 import { type ManagementApp, managementApp } from "../../management/app.ts";
 import { serveManagement } from "../../management/server.ts";
 import { bearerChecker } from "../../management/_auth.ts";
-import { nextEvent } from "../_helpers.ts";
+import { nextEvent, readToEnd } from "../_helpers.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -500,8 +500,7 @@ Deno.test("serveManagement: a real socket on loopback, 401 without the token, st
     const reader = events.body!.getReader();
     await reader.read(); // the opening comment
     await api.close();
-    let done = false;
-    while (!done) done = (await reader.read()).done;
+    await readToEnd(reader, 5000, "the open event stream to end when the server closes");
     await assert.rejects(fetch(new URL("v1/tree", api.url), { headers: AUTH }), TypeError);
   } finally {
     await api.close();
@@ -528,7 +527,6 @@ Deno.test("when the runtime shuts down, open log streams end", async () => {
     const reader = res.body!.getReader();
     await reader.read();
     await rt.shutdown();
-    let done = false;
-    while (!done) done = (await reader.read()).done;
+    await readToEnd(reader, 5000, "the open log stream to end when the runtime shuts down");
   });
 });

@@ -185,9 +185,16 @@ export class RuntimeProcess {
     const rp = new RuntimeProcess(child);
     const reader = child.stdout.getReader();
     let text = "";
+    // A process that neither says ready nor exits is killed: the read below then ends.
+    let late = false;
+    const deadline = setTimeout(() => {
+      late = true;
+      rp.kill();
+    }, 30_000);
     try {
       while (!text.includes("\n")) {
         const { value, done } = await reader.read();
+        if (done && late) throw new Error(`timed out after 30000 ms waiting for "ready": ${text}`);
         if (done) throw new Error(`the runtime process exited before it was ready: ${text}`);
         text += new TextDecoder().decode(value);
       }
@@ -196,6 +203,8 @@ export class RuntimeProcess {
       reader.releaseLock();
       await rp.kill();
       throw error;
+    } finally {
+      clearTimeout(deadline);
     }
     reader.releaseLock();
     // Anything it prints later is read and dropped, so it never blocks on a full pipe.

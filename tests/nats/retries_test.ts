@@ -26,7 +26,7 @@ natsTest(
         const subject = `kraken.shop.c.${mode}`;
         const ask = { o: "tester01", s: "host", i: 7, t: "count", b: null, r: 1 };
         // The wiretap only shows that the first reply left; the requester never receives it.
-        const tap = nc.subscribe(`lost.${mode}`, { max: 1 });
+        const tap = nc.subscribe(`lost.${mode}`, { max: 1, timeout: 5_000 }); // bounded
         nc.publish(subject, encoder.encode(ask), { reply: `lost.${mode}` });
         for await (const msg of tap) assert.deepEqual(decodeMsgpack(msg.data), { b: 1 });
         const retry = await nc.request(subject, encoder.encode(ask), { timeout: 3_000 });

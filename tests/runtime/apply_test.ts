@@ -7,13 +7,21 @@ import { withRuntime } from "../_helpers.ts";
 
 const member = (extra: Record<string, unknown> = {}) => ({ module: "./member.ts", ...extra });
 
-/** Keeps `inFlight` requests going to each of `names` until stopped; counts outcomes. */
-function load(rt: Runtime, names: string[], inFlight = 8) {
+/**
+ * Keeps `inFlight` requests going to each of `names` until stopped (or, should a failing test never
+ * stop it, for at most `ms`); counts outcomes.
+ */
+function load(rt: Runtime, names: string[], inFlight = 8, ms = 120_000) {
   let running = true;
+  const end = performance.now() + ms;
   const stats = { ok: 0, failed: [] as string[] };
   const loops = names.flatMap((name) =>
     Array.from({ length: inFlight }, async () => {
       while (running) {
+        if (performance.now() > end) {
+          stats.failed.push(`${name}: the load was never stopped within ${ms} ms`);
+          break;
+        }
         try {
           await rt.ref(name).request("whoami", undefined, { timeout: 10_000 });
           // An inline container answers within microtasks: turn the event loop now and then.

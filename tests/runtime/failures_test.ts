@@ -2,7 +2,15 @@
 import assert from "node:assert/strict";
 import { RemoteError, Runtime, TopologyError } from "../../mod.ts";
 import type echo from "../fixtures/echo.ts";
-import { alive, childrenOf, FIXTURES, nextEvent, waitUntil, withRuntime } from "../_helpers.ts";
+import {
+  alive,
+  childrenOf,
+  FIXTURES,
+  nextEvent,
+  readUntil,
+  waitUntil,
+  withRuntime,
+} from "../_helpers.ts";
 
 type Echo = typeof echo;
 
@@ -62,12 +70,12 @@ Deno.test("[process] a process container exits within 2 s when its host is kille
     stderr: "inherit",
   }).spawn();
   const reader = host.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
+  const text = await readUntil(reader, (t) => t.includes("\n"), 30_000, "the host's container pids")
+    .catch(async (error) => {
+      host.kill("SIGKILL");
+      await host.status;
+      throw error;
+    });
   const pids: number[] = JSON.parse(text.split("\n")[0]);
   assert.equal(pids.length, 2);
   assert.deepEqual(

@@ -112,7 +112,9 @@ for (const mode of MODES) {
       await assert.rejects(ref.request("fail"), RemoteError);
       const held = ref.request("count"); // held by the host until the container is back
       const seen: ContainerMetrics[] = [];
+      const end = performance.now() + 10_000;
       while (!back) {
+        if (performance.now() > end) throw new Error("timed out waiting for m's 2nd incarnation");
         seen.push(metricsOf(rt, "m"));
         await delay(10);
       }

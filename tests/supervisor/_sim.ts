@@ -156,12 +156,16 @@ export class Sim {
     return this.effects.filter((e) => e.kind === kind) as Extract<Effect<ChildSpec>, { kind: K }>[];
   }
 
-  /** Moves the clock by `ms`, firing the timers due on the way, in order. */
+  /**
+   * Moves the clock by `ms`, firing the timers due on the way, in order. A machine that keeps
+   * arming timers due within the window (a zero-delay loop) fails after 10,000 firings.
+   */
   advance(ms: number): void {
     const end = this.now + ms;
-    while (true) {
+    for (let fired = 0;; fired++) {
       const due = [...this.timers].filter(([, at]) => at <= end).sort((a, b) => a[1] - b[1])[0];
       if (!due) break;
+      if (fired === 10_000) throw new Error(`10,000 timers fired within ${ms} ms: a timer loop`);
       this.timers.delete(due[0]);
       this.now = Math.max(this.now, due[1]);
       this.send({ type: "timer", id: due[0] });

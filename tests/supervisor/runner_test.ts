@@ -32,11 +32,12 @@ class FakeClock implements Clock {
   /** Moves time by `ms`, firing due timers in order, letting promise callbacks run after each. */
   async advance(ms: number): Promise<void> {
     const end = this.#now + ms;
-    while (true) {
+    for (let fired = 0;; fired++) {
       const due = [...this.timers].filter(([, t]) =>
         t.at <= end
       ).sort((a, b) => a[1].at - b[1].at)[0];
       if (!due) break;
+      if (fired === 10_000) throw new Error(`10,000 timers fired within ${ms} ms: a timer loop`);
       this.timers.delete(due[0]);
       this.#now = due[1].at;
       due[1].fire();

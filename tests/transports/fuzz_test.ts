@@ -4,6 +4,7 @@
 // refused (AuthenticationError or FrameError) and closed, memory must stay bounded, and a
 // legitimate client must keep being served throughout.
 import assert from "node:assert/strict";
+import { readToEnd, readUntil, untilClosed } from "../_wait.ts";
 import { MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { defaultTransports } from "../../transports/defaults.ts";
 import { TransportSet } from "../../transports/transport_set.ts";
@@ -88,8 +89,7 @@ async function hostile(port: number, bytes: Uint8Array): Promise<void> {
   try {
     if (bytes.length > 0) await conn.write(bytes).catch(() => {});
     await conn.closeWrite().catch(() => {});
-    const buf = new Uint8Array(1024);
-    while ((await conn.read(buf).catch(() => null)) !== null) { /* until the listener closes */ }
+    await untilClosed(conn, 10_000, "the listener to close a hostile connection");
   } finally {
     try {
       conn.close();
@@ -120,9 +120,12 @@ for (const scheme of ["tcp", "ws"] as const) {
       stderr: "inherit",
     }).spawn();
     const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("\n")) out += (await lines.read()).value ?? "";
-    const listening = new URL(out.trim());
+    const listening = new URL(
+      (await readUntil(lines, (t) => t.includes("\n"), 30_000, "the listener's URL").catch((e) => {
+        child.kill("SIGKILL");
+        throw e;
+      })).trim(),
+    );
     const port = Number(listening.port);
     const legit = await builtin.dial(listening, { secret: SECRET });
     let answered = 0;
@@ -155,12 +158,10 @@ for (const scheme of ["tcp", "ws"] as const) {
     legit.close();
     await legit.closed;
     await child.stdin.close();
-    out = "";
-    while (true) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      out += value;
-    }
+    const out = (await readToEnd(lines, 15_000, "the listener's report").catch((e) => {
+      child.kill("SIGKILL");
+      throw e;
+    })).join("");
     await child.status;
     const report = JSON.parse(out.trim()) as { refused: Record<string, number>; links: number };
     const refusedTotal = Object.values(report.refused).reduce((a, b) => a + b, 0);

@@ -4,6 +4,7 @@
 // before authentication, max_frame after — so memory stays flat. Real sockets, and a listener in
 // its own process so its memory is measured apart from its attackers.
 import assert from "node:assert/strict";
+import { readToEnd, readUntil, within } from "../_wait.ts";
 import { DialerHandshake } from "../../transports/handshake.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { defaultTransports } from "../../transports/defaults.ts";
@@ -44,8 +45,11 @@ async function startListener(
     stderr: "inherit",
   }).spawn();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!out.includes("\n")) out += (await lines.read()).value ?? "";
+  let out = await readUntil(lines, (t) => t.includes("\n"), 30_000, "the listener's URL")
+    .catch((error) => {
+      child.kill("SIGKILL");
+      throw error;
+    });
   return {
     url: new URL(out.trim()),
     rss() {
@@ -55,12 +59,7 @@ async function startListener(
     async stop() {
       await child.stdin.close();
       const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      out = "";
-      while (true) {
-        const { value, done } = await lines.read();
-        if (done) break;
-        out += value;
-      }
+      out = (await readToEnd(lines, 15_000, "the listener's report")).join("");
       await child.status;
       clearTimeout(kill);
       return JSON.parse(out.trim());
@@ -217,7 +216,7 @@ for (const scheme of ["tcp", "ws"] as const) {
             closed.add(i);
           })());
         } else {
-          const ws = await RawWs.open(listener.url);
+          const ws = await within(RawWs.open(listener.url), 10_000, "the WebSocket upgrade");
           idle.push(ws);
           watching.push(ws.closeCode().then(() => void closed.add(i)));
         }
@@ -261,11 +260,11 @@ Deno.test("ws: a message larger than a handshake frame before authentication clo
   try {
     const rssBefore = listener.rss();
     for (let i = 0; i < 8; i++) {
-      const ws = await RawWs.open(listener.url);
+      const ws = await within(RawWs.open(listener.url), 10_000, "the WebSocket upgrade");
       peers.push(ws);
-      await ws.next(); // the listener's hello
+      await within(ws.next(), 10_000, "the listener's hello");
       await ws.header(60 * 2 ** 20); // a 60 MiB message, announced before authenticating
-      const code = ws.closeCode();
+      const code = within(ws.closeCode(), 20_000, "the listener to refuse the 60 MiB message");
       const sent = await ws.flood(8 * 2 ** 20);
       assert.equal(await code, 1009, "closed as too big");
       assert.equal(sent, false, "the listener hung up before the message was through");
@@ -283,18 +282,18 @@ Deno.test("ws: a message larger than a handshake frame before authentication clo
 Deno.test("ws: after authentication a message is bounded by max_frame (and its length prefix)", async () => {
   const maxFrame = 64 * 1024;
   const listener = await startListener("ws://127.0.0.1:0/kraken", { timeout: 30_000, maxFrame });
-  const ws = await RawWs.open(listener.url);
+  const ws = await within(RawWs.open(listener.url), 10_000, "the WebSocket upgrade");
   try {
     // The handshake by hand: hello in, proof out, welcome in.
     const frames = new MsgpackEncoder();
     const unframe = (payload: Uint8Array) => (decodeMsgpack(payload.subarray(4)) as unknown[])[1];
     const dialer = new DialerHandshake(SECRET);
-    const hello = await ws.next();
+    const hello = await within(ws.next(), 10_000, "the listener's hello");
     await ws.message(frames.encodeFrame([0, await dialer.answer(unframe(hello!.payload))]));
-    await dialer.verify(unframe((await ws.next())!.payload));
+    await dialer.verify(unframe((await within(ws.next(), 10_000, "the welcome"))!.payload));
     // One byte over the bound is refused at the header, before any of the payload is read.
     await ws.header(maxFrame + 5);
-    assert.equal(await ws.closeCode(), 1009);
+    assert.equal(await within(ws.closeCode(), 10_000, "the listener to refuse the header"), 1009);
   } finally {
     ws.close();
     const report = await listener.stop();

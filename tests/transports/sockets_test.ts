@@ -2,6 +2,7 @@
 // refusing wrong secrets, early messages and oversize handshake frames, while legitimate peers
 // keep being served.
 import assert from "node:assert/strict";
+import { untilClosed, waitUntil } from "../_wait.ts";
 import { AuthenticationError } from "../../mod.ts";
 import type { Envelope } from "../../protocol/envelope.ts";
 import type { Link } from "../../transports/link.ts";
@@ -85,7 +86,7 @@ for (
       builtin.dial(served.listener.url, { secret: "wrong" }),
       (e: Error) => e instanceof AuthenticationError && !e.message.includes(SECRET),
     );
-    while (served.refused.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => served.refused.length > 0, 5000, "the listener to refuse the impostor");
     assert.ok(served.refused[0] instanceof AuthenticationError);
     assert.equal(served.links.length, 0, "no link for the impostor");
     const link = await builtin.dial(served.listener.url, { secret: SECRET });
@@ -125,9 +126,7 @@ async function rawTcp(url: URL, bytes: Uint8Array): Promise<string> {
   const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
   try {
     await conn.write(bytes).catch(() => {});
-    const buf = new Uint8Array(4096);
-    // Read until the listener closes the connection.
-    while ((await conn.read(buf).catch(() => null)) !== null) { /* drain */ }
+    await untilClosed(conn, 10_000, "the listener to close the hostile connection");
     return "closed";
   } finally {
     try {
@@ -148,7 +147,7 @@ Deno.test("tcp: hostile first frames (early envelopes, 4 GiB prefix, garbage, si
   for (const bytes of [envelopeFirst, huge, garbage, new Uint8Array(0)]) {
     assert.equal(await rawTcp(url, bytes), "closed");
   }
-  while (served.refused.length < 4) await new Promise((r) => setTimeout(r, 5));
+  await waitUntil(() => served.refused.length >= 4, 10_000, "four refusals");
   const messages = served.refused.map((e) => `${e.name}: ${e.message}`);
   assert.match(messages.join("\n"), /message before authenticating/);
   assert.match(messages.join("\n"), /FrameError: handshake frame of 4294967295 bytes exceeds/);

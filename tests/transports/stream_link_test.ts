@@ -1,6 +1,7 @@
 // Backpressure: a peer that stops reading never makes the sender's memory grow without bound —
 // past its limit the link closes with a clear error.
 import assert from "node:assert/strict";
+import { waitUntil } from "../_wait.ts";
 import { FrameError, UnavailableError } from "../../mod.ts";
 import { MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { StreamLink } from "../../transports/stream_link.ts";
@@ -108,7 +109,11 @@ Deno.test("StreamLink: a request too large for a frame is answered with a FrameE
   b.onEnvelope = (env) => atB.push(env);
   a.send({ k: "req", i: 7, s: "h", to: "x#0.1", t: "upload", b: new Uint8Array(100_000) });
   a.send({ k: "send", to: "x#0.1", t: "small" });
-  while (atA.length < 1 || atB.length < 1) await new Promise((r) => setTimeout(r, 1));
+  await waitUntil(
+    () => atA.length >= 1 && atB.length >= 1,
+    5000,
+    "the error at A and the send at B",
+  );
   assert.deepEqual(atA, [{
     k: "err",
     i: 7,
@@ -134,7 +139,7 @@ Deno.test("StreamLink: a reply too large becomes an error reply; another envelop
   a.send({ k: "res", i: 3, d: "p1", f: "x#0.1", b: "y".repeat(70_000) });
   a.send({ k: "pub", t: "news", b: "z".repeat(70_000) });
   a.send({ k: "pub", t: "news", b: "fits" });
-  while (atB.length < 2) await new Promise((r) => setTimeout(r, 1));
+  await waitUntil(() => atB.length >= 2, 5000, "two envelopes at B");
   assert.deepEqual(atB, [
     { k: "pub", t: "news", b: "fits" },
     {

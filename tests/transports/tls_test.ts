@@ -2,6 +2,7 @@
 // one, made here with openssl), the HMAC handshake runs inside it, and a dialer that does not
 // trust the certificate, or speaks plain TCP, gets no link.
 import assert from "node:assert/strict";
+import { waitUntil } from "../_wait.ts";
 import type { Link } from "../../transports/link.ts";
 import { defaultTransports } from "../../transports/defaults.ts";
 import { TransportSet } from "../../transports/transport_set.ts";
@@ -75,7 +76,7 @@ Deno.test("tcp + TLS: a dialer trusting the certificate gets an authenticated, e
     await assert.rejects(builtin.dial(url, { secret: SECRET, tls: { ca: untrusted.cert } }));
     // A plain TCP dialer: no link either.
     await assert.rejects(builtin.dial(url, { secret: SECRET, handshakeTimeout: 1000 }));
-    while (refused.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => refused.length >= 2, 10_000, "both dialers refused");
     assert.equal(links.length, 1);
   } finally {
     for (const link of links) link.close();

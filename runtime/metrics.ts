@@ -1,0 +1,64 @@
+/**
+ * What `rt.metrics()` returns: one {@linkcode ContainerMetrics} per container of the tree, as the
+ * management API serves it (`GET /v1/metrics`, and as Prometheus text at `GET /metrics`).
+ *
+ * @module
+ */
+import type { Mode } from "../config/topology.ts";
+
+/**
+ * One container's figures, summed over its replicas (and, for counters, over every incarnation
+ * since the runtime started).
+ *
+ * @example Finding the containers that need a look
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ContainerMetrics } from "jsr:@kraken/kraken";
+ *
+ * // Call it with rt.metrics(): slow handlers, errors, or a queue building up.
+ * function needsALook(metrics: readonly ContainerMetrics[]): string[] {
+ *   return metrics
+ *     .filter((m) => (m.handlerP99Ms ?? 0) > 250 || m.errors > 0 || m.queueDepth > 100)
+ *     .map((m) => m.container);
+ * }
+ *
+ * const api: ContainerMetrics = {
+ *   container: "api", mode: "worker", instances: 2, messagesIn: 1200, messagesOut: 300,
+ *   requests: 1200, errors: 3, restarts: 1, handlerP50Ms: 0.4, handlerP99Ms: 2.1,
+ *   queueDepth: 0, memoryBytes: null, violations: 0,
+ * };
+ * assert.deepEqual(needsALook([api, { ...api, container: "cache", errors: 0 }]), ["api"]);
+ * ```
+ */
+export interface ContainerMetrics {
+  /** Container name. */
+  container: string;
+  /** Where it runs. */
+  mode: Mode;
+  /** Running instances. */
+  instances: number;
+  /** Requests + sends + publications delivered to its instances. */
+  messagesIn: number;
+  /** Requests + sends + publications its instances made. */
+  messagesOut: number;
+  /** Requests its handlers completed (ok or error). */
+  requests: number;
+  /** Handler errors (thrown, rejected, or a reply that could not be sent). */
+  errors: number;
+  /** Restarts across its replicas (from the supervision tree). */
+  restarts: number;
+  /** Median handler time over the recent window, ms (`null`: no handler has run yet). */
+  handlerP50Ms: number | null;
+  /** 99th percentile handler time over the recent window, ms. */
+  handlerP99Ms: number | null;
+  /** Handlers in flight + messages held for it while it restarts. */
+  queueDepth: number;
+  /** RSS of its processes (process mode); `null` where not measurable. */
+  memoryBytes: number | null;
+  /**
+   * Envelopes its isolates sent that they had no right to (a forged sender, a reply to a request
+   * they were never given, a routing table from below, a claim about another container): each was
+   * dropped and logged. Anything above 0 means its code is broken or hostile.
+   */
+  violations: number;
+}
