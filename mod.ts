@@ -73,7 +73,7 @@ export {
 export type { ExitReason, LogLevel } from "./protocol/envelope.ts";
 export { formatPlan, type Plan, type PlanStep, planTopology } from "./config/plan.ts";
 export type { ContainerMetrics } from "./runtime/_metrics.ts";
-export type { AgentOptions } from "./runtime/_agent.ts";
+export type { AgentOptions } from "./distribution/mod.ts";
 export {
   type BalanceStrategy,
   type ContainerInput,

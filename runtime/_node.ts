@@ -21,10 +21,10 @@ import { copyWireValue } from "../protocol/wire_value.ts";
 import { type CheckOptions, type Edge, envelopeProblem } from "../protocol/envelope_check.ts";
 import { refusalAnswer, RefusalCounter } from "./_edge.ts";
 import type { Link } from "../transports/link.ts";
-import { pickReplica } from "./balancer.ts";
+import { pickReplica } from "../protocol/balancer.ts";
 import type { ContainerRef, MessageMeta, RequestOptions, SendOptions } from "./container.ts";
 import { type Pending, PendingRequests } from "./_pending.ts";
-import { within } from "./_trust.ts";
+import { within } from "../protocol/routes.ts";
 
 /** A container instance as the node sees it. */
 export interface HostedInstance {

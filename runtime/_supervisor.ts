@@ -28,14 +28,8 @@ import {
   type ViewSources,
 } from "./_supervisor_view.ts";
 import type { SpawnOptions } from "./container.ts";
-import {
-  type ChildAuthority,
-  declaredNames,
-  type NameClaims,
-  sanitizeEvent,
-  sanitizeRoutes,
-  sanitizeSubtree,
-} from "./_trust.ts";
+import { type ChildAuthority, sanitizeRoutes } from "../protocol/routes.ts";
+import { declaredNames, type NameClaims, sanitizeEvent, sanitizeSubtree } from "./_trust.ts";
 
 export type { SupervisorEvent } from "../supervisor/events.ts";
 export type { SlotState } from "../supervisor/state.ts";

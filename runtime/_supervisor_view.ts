@@ -9,7 +9,7 @@ import type { ContainerSpec } from "../config/topology.ts";
 import type { ExitReason, RouteTable } from "../protocol/envelope.ts";
 import type { SlotState, SupervisorState } from "../supervisor/state.ts";
 import { childReports, type RoutedInstance, routeViews } from "../supervisor/views.ts";
-import { mergeRoutes } from "./_routes.ts";
+import { mergeRoutes } from "../protocol/routes.ts";
 
 /** One instance in a tree snapshot. */
 export interface InstanceSnapshot {
