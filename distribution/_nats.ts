@@ -22,8 +22,9 @@
  * (and not run here) is a routing-table entry whose single pseudo-instance `<name>@nats` lives on
  * it, so `ref(name).request()` from any node of this runtime reaches it unchanged. Outgoing `req`
  * envelopes become NATS requests (replies come back as `res`/`err` envelopes for the requester);
- * incoming ones are handed to a local instance as `req` envelopes from node `@nats/<origin>:<node>`,
- * so instance deduplication of retries, typed errors and undelivered refusals work as on any link.
+ * incoming ones are handed to a local instance as `req` envelopes from node
+ * `@nats/<origin>:<node>`, so instance deduplication of retries, typed errors and undelivered
+ * refusals work as on any link.
  *
  * Presence (`_nats_presence.ts`): a runtime silent for twice its keepalive is away (its containers
  * are held for, `w`, as for a restarting container), and after twice its keepalive more it is gone

@@ -206,7 +206,7 @@ export class PeerTable {
     return true;
   }
 
-  /** Every beat: pings each linked peer; one silent for longer than keepalive has its link closed. */
+  /** Every beat: pings each linked peer; one silent for longer than keepalive is closed. */
   beat(): void {
     const now = this.#timers.now();
     for (const peer of this.#peers.values()) {

@@ -44,7 +44,10 @@ export interface PlacementSnapshot {
   host: string | null;
   /** Its current epoch (placements so far). */
   epoch: number;
-  /** `placing`, `running`, `held` (its agent is lost; waiting to move), `waiting` (no agent), `failed`. */
+  /**
+   * `placing`, `running`, `held` (its agent is lost; waiting to move), `waiting` (no agent),
+   * `failed`.
+   */
   state: "placing" | "running" | "held" | "waiting" | "failed";
   /** Milliseconds in that state. */
   since: number;
@@ -64,7 +67,7 @@ export interface RemoteContainer extends PlacementSnapshot {
 
 /** Everything distribution shows of itself, at one moment. */
 export interface DistributionSnapshot {
-  /** Where this runtime accepts links from its peers (`transports.listen`, real port), if it does. */
+  /** Where this runtime accepts links from peers (`transports.listen`, real port), if it does. */
   listening: URL | null;
   /** Peer runtimes: linked directly, then seen over NATS. */
   peers: PeerSnapshot[];
@@ -146,7 +149,7 @@ export interface Distribution {
   routes(): RouteTable;
   /** This runtime's own routes changed: tell its peers and NATS. */
   announce(): void;
-  /** Places remote container `spec` (again: a new epoch, on the same agent unless `host:` moved). */
+  /** Places remote container `spec` (again: a new epoch, same agent unless `host:` moved it). */
   place(spec: ContainerSpec): Promise<void>;
   /** Stops remote container `name` on its agent and forgets it. */
   unplace(name: string): Promise<void>;
