@@ -85,7 +85,7 @@ export {
 } from "./protocol/errors.ts";
 export type { ExitReason, LogLevel } from "./protocol/envelope.ts";
 export { formatPlan, type Plan, type PlanStep, planTopology } from "./config/plan.ts";
-export type { AgentOptions } from "./runtime/_agent.ts";
+export type { AgentOptions } from "./distribution/mod.ts";
 export {
   type BalanceStrategy,
   type ContainerInput,

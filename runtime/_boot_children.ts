@@ -12,7 +12,7 @@ import { type ContainerInput, type ContainerSpec, validateContainer } from "../c
 import { grantOutside, validatePermissions } from "../config/permissions.ts";
 import { DENO_FS } from "../config/_deno_fs.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
-import { assertWithinHost } from "./_grant.ts";
+import { assertWithinHost } from "../config/_grant.ts";
 import type { InstanceHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
 import { Supervisor, type SupervisorSite } from "./_supervisor.ts";

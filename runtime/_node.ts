@@ -21,7 +21,7 @@ import { checksFor, EdgeGuard, refusalAnswer } from "./_edge.ts";
 import type { Link } from "../transports/link.ts";
 import type { ContainerRef, RequestOptions, SendOptions } from "./container.ts";
 import { PendingRequests } from "./_pending.ts";
-import { within } from "./_trust.ts";
+import { within } from "../protocol/routes.ts";
 import { Failover, goneError, HOLD, retarget, type WaitingRequest } from "./_failover.ts";
 import { type Held, HeldMessages, notHeld } from "./_held.ts";
 import { RouteBook } from "./_route_book.ts";

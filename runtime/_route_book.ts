@@ -8,7 +8,7 @@
  */
 import type { RouteTable } from "../protocol/envelope.ts";
 import { UnavailableError } from "../protocol/errors.ts";
-import { pickReplica } from "./balancer.ts";
+import { pickReplica } from "../protocol/balancer.ts";
 import { type Choice, HOLD } from "./_failover.ts";
 
 /**

@@ -11,7 +11,7 @@ import type { ContainerSpec } from "../config/topology.ts";
 import { hostConfigFlags } from "./_host_config.ts";
 
 const PACKAGE = new URL("../", import.meta.url);
-const FOLDERS = ["runtime", "protocol", "transports", "supervisor", "config"];
+const FOLDERS = ["runtime", "distribution", "protocol", "transports", "supervisor", "config"];
 
 /**
  * Files and folders worker or process container `spec` may read so workers can be nested in it:

@@ -23,14 +23,8 @@ import type { Node } from "./_node.ts";
 import { type Reports, routesOf, snapshotOf, type ViewSources } from "./_supervisor_view.ts";
 import type { ContainerSnapshot } from "./snapshots.ts";
 import type { SpawnOptions } from "./container.ts";
-import {
-  type ChildAuthority,
-  declaredNames,
-  type NameClaims,
-  sanitizeEvent,
-  sanitizeRoutes,
-  sanitizeSubtree,
-} from "./_trust.ts";
+import { type ChildAuthority, sanitizeRoutes } from "../protocol/routes.ts";
+import { declaredNames, type NameClaims, sanitizeEvent, sanitizeSubtree } from "./_trust.ts";
 
 export type { SupervisorEvent } from "../supervisor/events.ts";
 export type { SlotState } from "../supervisor/state.ts";

@@ -10,7 +10,7 @@ import type { RouteTable } from "../protocol/envelope.ts";
 import type { SupervisorState } from "../supervisor/state.ts";
 import type { ContainerSnapshot, InstanceSnapshot } from "./snapshots.ts";
 import { childReports, type RoutedInstance, routeViews } from "../supervisor/views.ts";
-import { mergeRoutes } from "./_routes.ts";
+import { mergeRoutes } from "../protocol/routes.ts";
 
 /** What a replica's isolate last reported about its own children (kept across incarnations). */
 export interface Reports {

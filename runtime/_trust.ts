@@ -6,12 +6,15 @@
  *
  * The rule: a child speaks for its own instance and for the containers below it — the children
  * its spec declares, and containers it spawned under names nobody else in the application uses.
- * Its instances live in its own node or below it (node ids are paths).
+ * Its instances live in its own node or below it (node ids are paths). The routing-table half of
+ * the rule (`sanitizeRoutes`, and the id rules `within` and `instanceOf`) lives in
+ * `protocol/routes.ts`, shared with distribution, which applies it to peer runtimes.
  *
  * @module
  */
-import type { ExitReason, RouteInstance, RouteTable } from "../protocol/envelope.ts";
+import type { ExitReason } from "../protocol/envelope.ts";
 import type { WireError } from "../protocol/errors.ts";
+import { type ChildAuthority, instanceOf, within } from "../protocol/routes.ts";
 import type { ErrorRule } from "../supervisor/error_rules.ts";
 import type { SupervisorEvent } from "../supervisor/events.ts";
 import type { ContainerSnapshot, InstanceSnapshot } from "./snapshots.ts";
@@ -22,10 +25,6 @@ const MAX_TEXT = 16 * 1024;
 const MAX_ITEMS = 10_000;
 /** Deepest nesting of a reported subtree. */
 const MAX_DEPTH = 32;
-/** Largest restart buffer a child may announce for a container below it. */
-const MAX_BUFFER = 1_000_000;
-
-const BALANCES = new Set(["round_robin", "random", "key_hash"]);
 const EXIT_KINDS = new Set(["normal", "stopped", "error", "crashed", "killed", "unresponsive"]);
 const WIRE_KINDS = new Set([
   "unavailable",
@@ -38,23 +37,6 @@ const WIRE_KINDS = new Set([
 const SLOT_STATES = new Set(["starting", "running", "restarting", "stopping", "stopped"]);
 const MODES = new Set(["inline", "worker", "process", "remote"]);
 
-/**
- * Whether node `node` is `ancestor` or below it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { within } from "./_trust.ts";
- * assert.equal(within("p2/w1", "p2"), true);
- * assert.equal(within("p21", "p2"), false);
- * ```
- */
-export function within(node: unknown, ancestor: string): boolean {
-  return typeof node === "string" &&
-    (node === ancestor || (node.length > ancestor.length && node.startsWith(ancestor) &&
-      node.charCodeAt(ancestor.length) === 47 /* "/" */));
-}
-
 /** Names of every container declared below `children` (nested ones included). */
 export function declaredNames(
   children: readonly { name: string; children: readonly unknown[] }[],
@@ -65,19 +47,6 @@ export function declaredNames(
     declaredNames(child.children as typeof children, into);
   }
   return into;
-}
-
-/** Whether instance id `id` names an instance of container `name` (`name#replica.incarnation`). */
-export function instanceOf(id: unknown, name: string): boolean {
-  return typeof id === "string" && id.length > name.length + 1 && id.startsWith(name) &&
-    id.charCodeAt(name.length) === 35 /* "#" */;
-}
-
-/** The container an instance id belongs to (`api#0.1` → `api`), or `null` when it is not one. */
-export function containerOf(id: unknown): string | null {
-  if (typeof id !== "string") return null;
-  const hash = id.lastIndexOf("#");
-  return hash > 0 ? id.slice(0, hash) : null;
 }
 
 /**
@@ -120,93 +89,6 @@ export class NameClaims {
     this.#holders.set(name, { owner, holds });
     return true;
   }
-}
-
-/** What a child (or a peer runtime) may speak for. */
-export interface ChildAuthority {
-  /**
-   * The child's node id: its instances live there or below. `null` for a peer runtime, whose
-   * node ids are its own (any non-empty id; the hub puts them under `@peer/`).
-   */
-  readonly node: string | null;
-  /** The child's own container: the supervisor of what is below it, in an `escalate` event. */
-  readonly self?: string;
-  /** Whether the child may report on container `name` (one below it). */
-  may(name: string): boolean;
-}
-
-/** The routes a child reported, cut to what it may announce, and the names it was refused. */
-export interface SanitizedRoutes {
-  /** Entries for containers below the child, each instance in the child's node or below. */
-  routes: RouteTable;
-  /** What was refused, one phrase each (for the log). */
-  refused: string[];
-}
-
-/**
- * Keeps, of a child's `subroutes`, the entries for containers it may speak for, and of those the
- * instances that are that container's and live in its node or below.
- *
- * @example A child claiming another container's name is refused
- * ```ts
- * import assert from "node:assert/strict";
- * import { sanitizeRoutes } from "./_trust.ts";
- * const authority = { node: "w3", may: (name: string) => name === "mailer" };
- * const { routes, refused } = sanitizeRoutes({
- *   mailer: { balance: "round_robin", instances: [{ i: "mailer#0.1", n: "w3/w1" }] },
- *   orders: { balance: "round_robin", instances: [{ i: "orders#0.9", n: "w3" }] },
- * }, authority);
- * assert.deepEqual(Object.keys(routes), ["mailer"]);
- * assert.deepEqual(refused, ['routes for container "orders", which is not below it']);
- * ```
- */
-export function sanitizeRoutes(reported: unknown, authority: ChildAuthority): SanitizedRoutes {
-  const routes: RouteTable = {};
-  const refused: string[] = [];
-  if (!isRecord(reported)) return { routes, refused: ["a routing table that is not a map"] };
-  for (const [name, raw] of Object.entries(reported)) {
-    if (!authority.may(name)) {
-      refused.push(`routes for container ${JSON.stringify(name)}, which is not below it`);
-      continue;
-    }
-    if (!isRecord(raw)) {
-      refused.push(`a malformed route entry for ${JSON.stringify(name)}`);
-      continue;
-    }
-    const keep = (list: unknown): RouteInstance[] => {
-      if (!Array.isArray(list)) return [];
-      const out: RouteInstance[] = [];
-      for (const inst of list.slice(0, MAX_ITEMS)) {
-        const placed = authority.node === null
-          ? typeof inst?.n === "string" && inst.n !== ""
-          : within(inst?.n, authority.node);
-        if (isRecord(inst) && instanceOf(inst.i, name) && placed) {
-          out.push({ i: inst.i as string, n: inst.n as string });
-        } else {
-          refused.push(
-            `an instance of ${JSON.stringify(name)} outside its node: ${
-              short(JSON.stringify(inst))
-            }`,
-          );
-        }
-      }
-      return out;
-    };
-    const entry: RouteTable[string] = {
-      balance: BALANCES.has(raw.balance as string)
-        ? raw.balance as RouteTable[string]["balance"]
-        : "round_robin",
-      instances: keep(raw.instances),
-    };
-    if (Number.isInteger(raw.q) && (raw.q as number) >= 0) {
-      entry.q = Math.min(raw.q as number, MAX_BUFFER);
-    }
-    const x = keep(raw.x);
-    if (x.length > 0) entry.x = x;
-    if (raw.w === 1 && entry.instances.length === 0) entry.w = 1;
-    routes[name] = entry;
-  }
-  return { routes, refused };
 }
 
 /**

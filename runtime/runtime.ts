@@ -1,25 +1,16 @@
 /**
  * The runtime: starts a topology, routes messages to its containers by name, restarts what fails,
- * shows the live tree and shuts everything down without orphans.
+ * shows the live tree and shuts everything down without orphans. What reaches beyond this
+ * runtime's own isolates (peer runtimes, NATS, host agents) is its distribution, built once
+ * (`distribution/`).
  *
  * @module
  */
 import { loadTopology } from "../config/load.ts";
-import { type Plan, type PlanStep, planTopology } from "../config/plan.ts";
-import {
-  type ContainerInput,
-  type ContainerSpec,
-  type Topology,
-  type TopologyInput,
-  validateContainer,
-} from "../config/topology.ts";
-import {
-  type Envelope,
-  type ExitReason,
-  LOG_LEVEL_RANK,
-  type LogLevel,
-} from "../protocol/envelope.ts";
-import { SupervisorGaveUpError } from "../protocol/errors.ts";
+import { type Plan, planTopology } from "../config/plan.ts";
+import type { ContainerInput, ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
+import { createDistribution, type Distribution } from "../distribution/mod.ts";
+import { type Envelope, LOG_LEVEL_RANK, type LogLevel } from "../protocol/envelope.ts";
 import type {
   ContainerDefinition,
   ContainerRef,
@@ -27,149 +18,37 @@ import type {
   SpawnOptions,
   StopMode,
 } from "./container.ts";
-import { assertCanRunProcess, assertWithinHost } from "./_grant.ts";
-import { DENO_FS } from "../config/_deno_fs.ts";
+import { applyPlan } from "./_apply.ts";
+import { defaultLogger, RuntimeListeners } from "./_events.ts";
+import { type ContainerMetrics, containerMetrics, metricsBook } from "./_metrics.ts";
 import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
-import { printable } from "./_printable.ts";
-import { containerOf, declaredNames, NameClaims, within } from "./_trust.ts";
-import {
-  type ContainerSnapshot,
-  Supervisor,
-  type SupervisorEvent,
-  type SupervisorSite,
-} from "./_supervisor.ts";
+import { runPlaced } from "./_placed.ts";
 import { nestedWorkerSources } from "./_sources.ts";
-import { Federation, type PeerSnapshot } from "./_federation.ts";
-import type { NatsBridge } from "./_nats.ts";
-import { AgentHost, type AgentOptions } from "./_agent.ts";
-import { PlacementManager } from "./_placement.ts";
-import { type ContainerMetrics, containerMetrics, metricsBook } from "./_metrics.ts";
-import type { Transport } from "../transports/transport.ts";
+import {
+  assertGrantsWithinHost,
+  assertStartableHere,
+  hasInline,
+  type SpawnContext,
+  validateSpawn,
+} from "./_startable.ts";
+import { Supervisor, type SupervisorEvent, type SupervisorSite } from "./_supervisor.ts";
+import { remoteSnapshots } from "./_tree.ts";
+import { declaredNames, NameClaims } from "./_trust.ts";
+import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { transportsFor } from "./_transports.ts";
+import type { LogEntry, RuntimeEvents, RuntimeOptions, TreeSnapshot } from "./types.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
-export type { PeerSnapshot } from "./_federation.ts";
-
-/** How long `Runtime.start` waits for host agents to take the remote containers, ms. */
-const PLACEMENT_WAIT = 10_000;
-
-/** A log line from the runtime or a container. */
-export interface LogEntry {
-  /** Severity. */
-  level: LogLevel;
-  /** The text. */
-  message: string;
-  /** `runtime`, or the instance id that logged it. */
-  source: string;
-}
-
-/** Options of {@linkcode Runtime.start}. */
-export interface RuntimeOptions {
-  /** Lowest level logged (default `info`); `silent` logs nothing. */
-  logLevel?: LogLevel | "silent";
-  /** Where log lines go (default: stderr, one line each). */
-  logger?: (entry: LogEntry) => void;
-  /** Folder URL that relative module paths of an object topology resolve against (default: cwd). */
-  baseUrl?: string;
-  /**
-   * Observers registered before anything starts, so they see the start itself (e.g. one `start`
-   * event per instance, for progress); the same as calling {@linkcode Runtime.on} for each.
-   */
-  on?: { [K in keyof RuntimeEvents]?: (event: RuntimeEvents[K]) => void };
-  /**
-   * Makes this runtime a host agent (what `kraken node` runs): root runtimes that link to it may
-   * place `mode: remote` containers on it, run from modules under `root`, within `maxPermissions`.
-   */
-  agent?: AgentOptions;
-  /**
-   * The transports this runtime listens and dials with, by URL scheme (default: `tcp()`,
-   * `unix()`, `ws()` and `memory()`, see `defaultTransports()`). A transport of your own is one
-   * more object in the list; `transports.listen` and every `hosts:` address need one.
-   */
-  transports?: readonly Transport[];
-}
-
-/** Events a runtime emits (from every supervisor in the tree, nested ones included). */
-export interface RuntimeEvents {
-  /** An instance started (first time or after a restart). */
-  start: { container: string; instance: string; incarnation: number };
-  /** An instance ended, with why. */
-  exit: { container: string; instance: string; incarnation: number; reason: ExitReason };
-  /** A failed instance was started again, after `delay` ms of backoff. */
-  restart: { container: string; instance: string; incarnation: number; delay: number };
-  /** An instance missed its heartbeats and was replaced. */
-  unresponsive: { container: string; instance: string; silentFor: number };
-  /**
-   * A supervisor gave up (too many restarts, or a child's `on_error: escalate`) and handed the
-   * failure to its parent; `root` giving up shuts the runtime down.
-   */
-  escalate: { supervisor: string; child?: string; error: SupervisorGaveUpError };
-  /** A log line (the runtime's own, and what containers log or print), at or above `logLevel`. */
-  log: LogEntry & { time: number };
-  /**
-   * Progress of {@linkcode Runtime.apply}: `start` with the plan, `step` after each step, then
-   * `done`, or `failed` with the step that failed and why.
-   */
-  apply: {
-    phase: "start" | "step" | "done" | "failed";
-    plan: Plan;
-    step?: PlanStep;
-    error?: string;
-  };
-}
-
-/** A worker thread that was terminated while unresponsive: it may still be spinning. */
-export interface LeakedWorker {
-  /** Its container. */
-  container: string;
-  /** The instance it was. */
-  instance: string;
-  /** Milliseconds since it was terminated. */
-  since: number;
-}
-
-/** The live supervision tree. */
-export interface TreeSnapshot {
-  /** Application name. */
-  name: string;
-  /** The root supervisor's strategy and state. */
-  supervisor: {
-    strategy: string;
-    intensity: number;
-    period: number;
-    state: "running" | "shutting_down" | "stopped";
-  };
-  /** Containers in start order, each with its children when it supervises any. */
-  containers: ContainerSnapshot[];
-  /** Messages the host relayed between two containers outside it (worker ↔ worker goes direct). */
-  relayed: number;
-  /**
-   * Input the host refused at its edges — from its workers and processes, peer runtimes and NATS:
-   * envelopes of a kind, shape or body that breaks the rule (docs/transports.md, "What a link
-   * accepts"), and frames that hold no envelopes. None reached a container; each was logged (at
-   * most one line a second), and a refused request was answered with a `FrameError`.
-   */
-  refused: number;
-  /** Peer runtimes of the same application (see `transports:` and `hosts:`). */
-  peers: PeerSnapshot[];
-  /**
-   * Workers terminated while unresponsive. `terminate()` cannot stop a thread in a busy loop: such
-   * a thread keeps a core until the process exits (`kraken start` exits the process after
-   * shutdown; a program embedding the runtime should call `Deno.exit()` when this is not empty).
-   */
-  leaked: LeakedWorker[];
-}
-
-function defaultLogger(entry: LogEntry): void {
-  // Message and source come from container code: shown, never obeyed by the terminal.
-  console.error(
-    `${new Date().toISOString()} ${entry.level.toUpperCase().padEnd(5)} [${
-      printable(entry.source)
-    }] ${printable(entry.message)}`,
-  );
-}
+export type { PeerSnapshot } from "../distribution/mod.ts";
+export type {
+  LeakedWorker,
+  LogEntry,
+  RuntimeEvents,
+  RuntimeOptions,
+  TreeSnapshot,
+} from "./types.ts";
 
 /**
  * A running Kraken application.
@@ -187,28 +66,23 @@ export class Runtime {
   #topology: Topology;
   readonly #hub: Node;
   readonly #root: Supervisor;
+  readonly #dist: Distribution;
   readonly #handles = new Map<string, InstanceHandle>();
   /** Envelopes dropped per container because its isolate had no right to send them. */
-  readonly #violations = new Map<string, number>();
+  readonly #violations: Violations;
   /** Every handle not yet gone, old incarnations still cleaning up included. */
   readonly #live = new Set<InstanceHandle>();
   readonly #leaked: { container: string; instance: string; at: number }[] = [];
-  readonly #listeners = new Map<keyof RuntimeEvents, Set<(event: never) => void>>();
+  readonly #listeners = new RuntimeListeners();
   readonly #logLevel: LogLevel | "silent";
   readonly #logger: (entry: LogEntry) => void;
   readonly #baseUrl: string;
   #nextNode = 1;
-  #federation: Federation | null = null;
-  #nats: NatsBridge | null = null;
-  #placement: PlacementManager | null = null;
-  #agent: AgentHost | null = null;
-  readonly #agentOptions: AgentOptions | undefined;
   readonly #transports: TransportSet;
   #routesQueued = false;
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;
   #applying: Promise<unknown> = Promise.resolve();
-  readonly #appliedSteps = new Set<PlanStep>();
   #closedResolve!: (error: Error | null) => void;
   #onRejection = (event: PromiseRejectionEvent) => this.#unhandledRejection(event);
   /** Settles when the runtime has shut down: with `null`, or the error that brought it down. */
@@ -219,21 +93,34 @@ export class Runtime {
     this.#logLevel = options.logLevel ?? "info";
     this.#logger = options.logger ?? defaultLogger;
     this.#baseUrl = topology.baseUrl;
-    this.#agentOptions = options.agent;
+    this.#violations = new Violations((level, message, source) =>
+      this.#log(level, message, source)
+    );
     this.#transports = transportsFor(topology, options.transports);
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#hub = new Node("host", {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
       onLog: (level, message, source, from) =>
-        this.#log(level, message, this.#speaker(from, source)),
-      onViolation: (from, what, logged) => this.#violation(from, what, logged),
+        this.#log(level, message, speakerOf(from, source, this.#hub, this.#handles)),
+      onViolation: (from, what, logged) =>
+        this.#violations.fromNode(from, what, logged, this.#handles),
     }, { hub: true });
+    // Built before anything can log: every log line may go to the root that placed a container.
+    this.#dist = createDistribution(topology, {
+      hub: this.#hub,
+      ownNames: () => this.#root.names(),
+      ownRoutes: () => this.#root.routes(),
+      changed: () => this.#publishRoutes(),
+      log: (level, message, source) => this.#log(level, message, source),
+      emit: (event) => this.#publish(event),
+      run: (spec) => runPlaced(this.#root, spec),
+      stop: async (name) => {
+        if (this.#root.has(name)) await this.#root.remove(name);
+      },
+      replicas: () => this.#root.specs().reduce((n, s) => n + s.replicas, 0),
+    }, { agent: options.agent, transports: this.#transports });
     for (const [type, listener] of Object.entries(options.on ?? {})) {
-      if (!listener) continue;
-      const key = type as keyof RuntimeEvents;
-      let set = this.#listeners.get(key);
-      if (!set) this.#listeners.set(key, set = new Set());
-      set.add(listener as (event: never) => void);
+      if (listener) this.#listeners.on(type as keyof RuntimeEvents, listener as () => void);
     }
     this.#root = new Supervisor("root", topology.supervisor, this.#site());
     this.#root.onGiveUp = (error) => {
@@ -259,8 +146,9 @@ export class Runtime {
         handle.gone.then(() => this.#live.delete(handle));
       },
       sourceReads: (spec) => nestedWorkerSources(spec, sources),
-      validate: (name, input, parent) => this.#validateSpawn(name, input, parent),
-      violation: (container, instance, what) => this.#violated(container, instance, what),
+      validate: (name, input, parent) =>
+        validateSpawn(name, input, { ...this.#spawnContext(), parent }),
+      violation: (container, instance, what) => this.#violations.count(container, instance, what),
       claims: new NameClaims(),
       taken: (name) =>
         name in this.#hub.routes || declaredNames(this.#topology.containers).has(name),
@@ -284,7 +172,7 @@ export class Runtime {
     options: RuntimeOptions = {},
   ): Promise<Runtime> {
     const validated = await loadTopology(topology, { baseUrl: options.baseUrl });
-    assertGrantsWithinHost(validated.containers, true);
+    assertGrantsWithinHost(validated.containers);
     const rt = new Runtime(validated, options);
     await rt.#boot();
     return rt;
@@ -298,68 +186,15 @@ export class Runtime {
     const remote = this.#topology.containers.filter((c) => c.mode === "remote");
     try {
       await this.#root.start(this.#topology.containers.filter((c) => c.mode !== "remote"));
-      const transports = this.#topology.transports;
-      if (transports) {
-        if (this.#agentOptions) this.#agent = this.#agentHost(this.#agentOptions);
-        this.#placement = new PlacementManager(
-          this.#placementSite(),
-          this.#topology.placement ?? "spread",
-          transports.keepalive,
-          transports.name,
-        );
-        const placement = this.#placement;
-        const agent = this.#agent;
-        this.#federation = new Federation(this.#hub, transports, this.#topology.hosts, {
-          transports: this.#transports,
-          ownNames: () => this.#root.names(),
-          ownRoutes: () => this.#root.routes(),
-          changed: () => this.#publishRoutes(),
-          log: (level, message) => this.#log(level, message, "runtime"),
-          unreachable: (container, instance, silentFor) =>
-            this.#emit("unresponsive", { container, instance, silentFor }),
-          joinExtra: () => agent?.joinExtra() ?? {},
-          joined: (peer, join) => placement.joined(peer, join),
-          lost: (peer, lastSeen) => {
-            placement.lost(peer, lastSeen);
-            agent?.lost(peer);
-          },
-          control: (peer, env) => {
-            placement.control(peer, env);
-            agent?.control(peer, env);
-          },
-          sharedName: (name) => placement.has(name) || (agent?.names().includes(name) ?? false),
-          acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
-        });
-        await this.#federation.start();
-        if (transports.nats) {
-          // Loaded only here: a runtime without NATS (and every container isolate) never loads it.
-          const { NatsBridge } = await import("./_nats.ts");
-          const nats = { ...transports, nats: transports.nats };
-          this.#nats = new NatsBridge(this.#hub, nats, this.#topology.name, {
-            ownRoutes: () => this.#root.routes(),
-            changed: () => this.#publishRoutes(),
-            log: (level, message) => this.#log(level, message, "runtime"),
-            unreachable: (container, instance, silentFor) =>
-              this.#emit("unresponsive", { container, instance, silentFor }),
-          });
-          await this.#nats.start();
-        }
-        // Remote containers: placed as agents link; start waits a while for that.
-        if (remote.length > 0) {
-          // Every agent that is up gets a say (spread), not just the first to answer.
-          await this.#federation.contacted(PLACEMENT_WAIT);
-          await placement.add(remote, PLACEMENT_WAIT);
-        }
-      }
+      await this.#dist.start(remote);
     } catch (error) {
       await this.shutdown();
       throw error;
     }
+    const count = this.#topology.containers.length;
     this.#log(
       "info",
-      `started ${this.#topology.name}: ${this.#topology.containers.length} container${
-        this.#topology.containers.length === 1 ? "" : "s"
-      }`,
+      `started ${this.#topology.name}: ${count} container${count === 1 ? "" : "s"}`,
       "runtime",
     );
   }
@@ -400,10 +235,7 @@ export class Runtime {
     type: K,
     listener: (event: RuntimeEvents[K]) => void,
   ): () => void {
-    let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, set = new Set());
-    set.add(listener as (event: never) => void);
-    return () => set.delete(listener as (event: never) => void);
+    return this.#listeners.on(type, listener);
   }
 
   /**
@@ -428,19 +260,18 @@ export class Runtime {
   ): Promise<void> {
     this.#assertRunning();
     const supervisor = options.parent ? this.#supervisorOf(options.parent) : this.#root;
-    const validated = this.#validateSpawn(
-      name,
-      spec,
-      null,
-      supervisor.has(name) || !!this.#placement?.has(name),
-    );
+    const remote = this.#remoteSpec(name) !== undefined;
+    const validated = validateSpawn(name, spec, {
+      ...this.#spawnContext(),
+      replacing: supervisor.has(name) || remote,
+    });
     if (validated.mode === "remote") {
-      if (this.#placement?.has(name) && !options.replace) {
+      if (remote && !options.replace) {
         throw new Error(
           `a container named "${name}" already exists; pass { replace: true } to replace it`,
         );
       }
-      await this.#placement!.update(validated);
+      await this.#dist.place(validated);
       return this.#refreshTopology();
     }
     await supervisor.spawn(validated, options);
@@ -458,7 +289,7 @@ export class Runtime {
    */
   async stop(name: string, options: { mode?: StopMode } = {}): Promise<void> {
     this.#assertRunning();
-    if (this.#placement?.has(name)) await this.#placement.remove(name);
+    if (this.#remoteSpec(name)) await this.#dist.unplace(name);
     else await this.#owner(name).remove(name, options.mode);
     this.#refreshTopology();
   }
@@ -475,7 +306,7 @@ export class Runtime {
     this.#assertRunning();
     const remote = this.#remoteSpec(name);
     // A remote container is placed again (a new epoch): its agent replaces it without a gap.
-    if (remote) return await this.#placement!.update(remote);
+    if (remote) return await this.#dist.place(remote);
     await this.#owner(name).restart(name, options.mode);
   }
 
@@ -494,7 +325,7 @@ export class Runtime {
       throw new RangeError(`replicas must be a whole number >= 0, got ${replicas}`);
     }
     const remote = this.#remoteSpec(name);
-    if (remote) await this.#placement!.update({ ...remote, replicas });
+    if (remote) await this.#dist.place({ ...remote, replicas });
     else {
       const owner = this.#owner(name);
       // Refused before the group changes: permissions may have been revoked since it started.
@@ -541,42 +372,24 @@ export class Runtime {
     this.#assertRunning();
     const isObject = typeof source === "object" && !(source instanceof URL);
     const next = await loadTopology(source, isObject ? { baseUrl: this.#baseUrl } : {});
-    assertGrantsWithinHost(next.containers, true);
+    assertGrantsWithinHost(next.containers);
     const plan = planTopology(this.#topology, next);
     if (options.dryRun) return plan;
-    this.#emit("apply", { phase: "start", plan });
-    for (const refused of plan.refused) {
-      this.#log("warn", `apply: not applied: ${refused}`, "runtime");
-    }
     try {
-      for (const step of plan.steps) {
-        this.#assertRunning();
-        await this.#applyStep(step, next);
-        this.#emit("apply", { phase: "step", plan, step });
-        this.#log("info", `apply: ${describeStep(step)}`, "runtime");
-      }
-      this.#settleOrder(next.containers, this.#root);
-    } catch (error) {
-      const failed = plan.steps.find((s) => !this.#appliedSteps.has(s));
-      this.#emit("apply", {
-        phase: "failed",
-        plan,
-        step: failed,
-        error: (error as Error).message,
+      await applyPlan(plan, next, {
+        root: this.#root,
+        distribution: this.#dist,
+        owner: (name) => this.#owner(name),
+        supervisorOf: (parent) => this.#supervisorOf(parent),
+        remoteSpec: (name) => this.#remoteSpec(name),
+        assertRunning: () => this.#assertRunning(),
+        emit: (event) => this.#emit("apply", event),
+        log: (level, message) => this.#log(level, message, "runtime"),
       });
-      this.#log(
-        "error",
-        `apply stopped${failed ? ` at "${describeStep(failed)}"` : ""}: ${
-          (error as Error).message
-        }`,
-        "runtime",
-      );
-      throw error;
     } finally {
       // What runs now, whatever happened: the next plan starts from the truth.
       this.#topology = { ...this.#topology, placement: next.placement };
       this.#refreshTopology(next.containers.map((c) => c.name));
-      this.#appliedSteps.clear();
     }
     this.#emit("apply", { phase: "done", plan });
     return plan;
@@ -587,10 +400,7 @@ export class Runtime {
    * of `kraken reload`, starts from the truth, not from the file as it was at start.
    */
   #refreshTopology(order = this.#topology.containers.map((c) => c.name)): void {
-    const running = [
-      ...this.#root.specs(),
-      ...(this.#placement?.snapshot().map((p) => p.spec) ?? []),
-    ];
+    const running = [...this.#root.specs(), ...this.#dist.snapshot().remote.map((p) => p.spec)];
     const rank = (name: string) => order.indexOf(name) === -1 ? Infinity : order.indexOf(name);
     this.#topology = {
       ...this.#topology,
@@ -601,72 +411,12 @@ export class Runtime {
 
   /** The spec of remote container `name`, if it is one. */
   #remoteSpec(name: string): ContainerSpec | undefined {
-    return this.#placement?.snapshot().find((p) => p.name === name)?.spec;
-  }
-
-  async #applyStep(step: PlanStep, next: Topology): Promise<void> {
-    const spec = step.name === null ? undefined : findSpec(next.containers, step.name);
-    if (step.name !== null && (spec?.mode === "remote" || this.#remoteSpec(step.name))) {
-      // Remote containers are placed, not supervised here: a change is a new placement (same
-      // agent unless host: moved it), a removal stops it on its agent.
-      if (step.op === "remove") await this.#placement!.remove(step.name);
-      else if (spec?.mode === "remote") {
-        // The new copy first, then the old one goes: no moment without a route.
-        await this.#placement!.update(spec);
-        if (this.#owns(step.name)) await this.#owner(step.name).remove(step.name);
-      } else {
-        await this.#root.spawn(spec!);
-        await this.#placement!.remove(step.name);
-      }
-      this.#appliedSteps.add(step);
-      return;
-    }
-    switch (step.op) {
-      case "supervisor":
-        if (step.name === null) this.#root.setFlags(next.supervisor);
-        else this.#owner(step.name).update(spec!);
-        break;
-      case "add": {
-        const supervisor = step.parent ? this.#supervisorOf(step.parent) : this.#root;
-        await supervisor.spawn(spec!);
-        break;
-      }
-      case "remove":
-        await this.#owner(step.name).remove(step.name);
-        break;
-      case "scale":
-        await this.#owner(step.name).scale(step.name, step.to);
-        break;
-      case "replace":
-        await this.#owner(step.name).replace(spec!);
-        break;
-      case "update":
-        this.#owner(step.name).update(spec!);
-        break;
-    }
-    this.#appliedSteps.add(step);
-  }
-
-  /** After an apply: start order as written, and inline parents restart with their new children. */
-  #settleOrder(specs: readonly ContainerSpec[], supervisor: Supervisor): void {
-    supervisor.reorder(specs.map((s) => s.name));
-    for (const spec of specs) {
-      if (spec.mode !== "inline" || !supervisor.has(spec.name)) continue;
-      supervisor.update(spec);
-      if (spec.children.length === 0) continue;
-      let sub: Supervisor | undefined;
-      try {
-        sub = supervisor.childSupervisor(spec.name);
-      } catch {
-        continue; // restarting: it starts its children from its (updated) spec
-      }
-      if (sub) this.#settleOrder(spec.children, sub);
-    }
+    return this.#dist.snapshot().remote.find((p) => p.name === name)?.spec;
   }
 
   /** Where this runtime accepts links from its peers (`transports.listen`, real port), if it does. */
   get listening(): URL | null {
-    return this.#federation?.listening ?? null;
+    return this.#dist.snapshot().listening;
   }
 
   /** The topology this runtime runs (the latest one applied). */
@@ -678,6 +428,7 @@ export class Runtime {
   tree(): TreeSnapshot {
     const now = performance.now();
     const s = this.#topology.supervisor;
+    const outside = this.#dist.snapshot(now);
     return {
       name: this.#topology.name,
       supervisor: {
@@ -686,10 +437,10 @@ export class Runtime {
         period: s.period,
         state: this.#state,
       },
-      containers: [...this.#root.snapshot(now), ...this.#remoteSnapshot(now)],
+      containers: [...this.#root.snapshot(now), ...remoteSnapshots(outside.remote)],
       relayed: this.#hub.relayed,
       refused: this.#hub.refused,
-      peers: [...(this.#federation?.snapshot(now) ?? []), ...(this.#nats?.snapshot(now) ?? [])],
+      peers: outside.peers,
       leaked: this.#leaked.map((l) => ({
         container: l.container,
         instance: l.instance,
@@ -717,73 +468,8 @@ export class Runtime {
     return containerMetrics(
       this.#root.snapshot(),
       metricsBook(this.#hub).collect(this.#hub.heldCounts()),
-      this.#violations,
+      this.#violations.counts,
     );
-  }
-
-  /**
-   * Who a log line from node `from` is by: the instance it names when that node may speak for it
-   * (its own, or one below it), else that node's own instance — a container cannot put words in
-   * another's mouth (nor, on an agent, send lines to another root).
-   */
-  #speaker(from: string, source: string): string {
-    if (from === this.#hub.id) return source;
-    const handle = this.#handles.get(from);
-    if (!handle) return `node ${from}`;
-    if (source === handle.instance) return source;
-    const container = containerOf(source);
-    const entry = container !== null ? this.#hub.routes[container] : undefined;
-    const below = (i: { i: string; n: string }) => i.i === source && within(i.n, from);
-    if (entry && (entry.instances.some(below) || entry.x?.some(below))) return source;
-    return handle.instance;
-  }
-
-  /** Node `from` sent something it had no right to: count it against its container, log it. */
-  #violation(from: string, what: string, logged: boolean): void {
-    const handle = this.#handles.get(from.split("/")[0]);
-    this.#violated(handle?.container ?? from, handle?.instance ?? `node ${from}`, what, logged);
-  }
-
-  /** Counts a violation against `container` and logs it (bounded: it may be a flood). */
-  #violated(container: string, instance: string, what: string, logged = false): void {
-    const n = (this.#violations.get(container) ?? 0) + 1;
-    this.#violations.set(container, n);
-    // A hostile container could flood the log: the first few, then one line per thousand.
-    if (!logged && (n <= 5 || n % 1000 === 0)) {
-      this.#log(
-        "warn",
-        `dropped from ${instance} (it speaks only for itself): ${what}${
-          n > 5 ? ` (${n} dropped so far)` : ""
-        }`,
-        instance.startsWith("node ") ? "runtime" : instance,
-      );
-    }
-  }
-
-  /** Remote containers as the tree shows them: on their agent, with the instances it routes. */
-  #remoteSnapshot(now: number): ContainerSnapshot[] {
-    return (this.#placement?.snapshot(now) ?? []).map((p) => {
-      const routed = this.#federation?.routes()[p.name]?.instances ?? [];
-      return {
-        name: p.name,
-        mode: "remote",
-        host: p.host ?? "-",
-        replicas: p.spec.replicas,
-        running: p.state === "running" ? routed.length : 0,
-        restarts: p.restarts,
-        held: p.state === "held",
-        placement: { state: p.state, epoch: p.epoch, ...(p.why ? { why: p.why } : {}) },
-        instances: routed.map((i) => ({
-          id: i.i,
-          replica: Number(i.i.split("#")[1]?.split(".")[0] ?? 0),
-          incarnation: Number(i.i.split(".").pop() ?? 0),
-          state: "running" as const,
-          node: i.n,
-          restarts: 0,
-          uptime: p.state === "running" ? p.since : 0,
-        })),
-      };
-    });
   }
 
   /**
@@ -799,11 +485,6 @@ export class Runtime {
 
   #assertRunning(): void {
     if (this.#state !== "running") throw new Error(`the runtime is ${this.#state}`);
-  }
-
-  /** Whether a supervisor of this runtime has container `name`. */
-  #owns(name: string): boolean {
-    return this.#root.find(name) !== undefined;
   }
 
   /** The supervisor (root, or an inline container's) that has child `name`. */
@@ -830,141 +511,36 @@ export class Runtime {
     return sub;
   }
 
-  #validateSpawn(
-    name: string,
-    input: ContainerInput,
-    parent: ContainerSpec | null,
-    replacing = false,
-  ): ContainerSpec {
-    if (this.#hub.routes[name] && !replacing) {
-      throw new Error(
-        `a container named "${name}" already exists; pass { replace: true } to replace it`,
-      );
-    }
-    const spec = validateContainer(name, input, {
+  #spawnContext(): SpawnContext {
+    return {
+      exists: (name) => name in this.#hub.routes,
       baseUrl: this.#baseUrl,
-      env: (key) => Deno.env.get(key),
-      parent: parent ?? undefined,
       hosts: this.#topology.hosts,
-      fs: DENO_FS,
-    });
-    if (!parent || parent.mode === "inline") assertStartableHere(spec);
-    return spec;
+    };
   }
 
+  /** An event of this runtime's own supervisors: observed here, and sent on to a placer. */
   #relay(event: SupervisorEvent): void {
-    // A host agent reports what happens to a placed container to the runtime that placed it
-    // (remote supervision: restarted here, seen there).
-    const placedBy = this.#agent && event.type !== "escalate" && "container" in event
-      ? this.#agent.placerOf(event.container)
-      : undefined;
-    if (placedBy) {
-      const { type, container, instance, incarnation } = event as {
-        type: string;
-        container: string;
-        instance: string;
-        incarnation: number;
-      };
-      this.#federation?.send(placedBy, {
-        k: "event",
-        e: {
-          type,
-          container,
-          instance,
-          incarnation,
-          ...("reason" in event ? { reason: event.reason } : {}),
-          ...("delay" in event ? { delay: event.delay } : {}),
-        },
-      });
-    }
-    if (event.type === "escalate") {
-      const { supervisor, intensity, period, why, child, failure } = event;
-      const error = new SupervisorGaveUpError(supervisor, intensity, period, {
-        child,
-        failure,
-        why,
-      });
-      return this.#emit("escalate", { supervisor, child, error });
-    }
-    // The other events carry exactly the fields of their RuntimeEvents entry.
-    const { type, ...fields } = event;
-    this.#emit(type, fields as RuntimeEvents[typeof type]);
+    this.#dist.forward(event);
+    this.#publish(event);
+  }
+
+  /** A supervision event to this runtime's observers. */
+  #publish(event: SupervisorEvent): void {
+    this.#listeners.supervision(event, (message) => this.#log("error", message, "runtime"));
   }
 
   /** Routes change as instances come and go; every node gets the new table once per turn. */
-  #placementSite() {
-    return {
-      send: (peer: string, env: Envelope) => this.#federation?.send(peer, env) ?? false,
-      liveInstances: (name: string) => this.#federation?.routes()[name]?.instances.length ?? 0,
-      changed: () => this.#publishRoutes(),
-      log: (level: "info" | "warn" | "error", message: string) =>
-        this.#log(level, message, "runtime"),
-      logFrom: (level: LogLevel, message: string, source: string) =>
-        this.#log(level, message, source),
-      emit: (event: SupervisorEvent) => this.#relay(event),
-    };
-  }
-
-  /** This runtime as a host agent: it runs what root runtimes place on it. */
-  #agentHost(options: AgentOptions): AgentHost {
-    const agent: AgentHost = new AgentHost(options, {
-      run: async (spec) => {
-        const current = this.#root.specs().find((s) => s.name === spec.name);
-        if (!current) await this.#root.spawn(spec);
-        else if (current.replicas !== spec.replicas && sameButReplicas(current, spec)) {
-          await this.#root.scale(spec.name, spec.replicas); // a scale keeps running replicas
-        } else await this.#root.replace(spec); // changed, or the same again: a restart
-        for (const peer of agent.placers()) this.#federation?.send(peer, this.#load());
-      },
-      stop: async (name) => {
-        if (this.#root.has(name)) await this.#root.remove(name);
-      },
-      // No `${VAR}` expansion: a root must not read this host's environment through a spec (an
-      // expanded value would come back in an error message). The agent checks the grant itself.
-      validate: (name, input) =>
-        validateContainer(name, input, {
-          baseUrl: this.#baseUrl,
-          env: () => undefined,
-          fs: DENO_FS,
-        }),
-      send: (peer, env) => this.#federation?.send(peer, env) ?? false,
-      log: (level, message) => this.#log(level, message, "agent"),
-    });
-    return agent;
-  }
-
-  /** How loaded this host is, for a root's least_loaded placement. */
-  #load(): Envelope {
-    const specs = this.#root.specs();
-    return {
-      k: "load",
-      c: specs.reduce((n, s) => n + s.replicas, 0),
-      m: Deno.memoryUsage().rss,
-    };
-  }
-
   #publishRoutes(): void {
     if (this.#routesQueued) return;
     this.#routesQueued = true;
     queueMicrotask(() => {
       this.#routesQueued = false;
-      const own = this.#root.routes();
       // Peers' containers first: this runtime's own entries win on a name both claim.
-      // Remote containers not serving now are held for; an agent's live routes replace that.
-      this.#hub.setRoutes(
-        this.#federation
-          ? {
-            ...this.#nats?.routes(),
-            ...this.#placement?.routes(),
-            ...this.#federation.routes(),
-            ...own,
-          }
-          : own,
-      );
+      this.#hub.setRoutes({ ...this.#dist.routes(), ...this.#root.routes() });
       const env: Envelope = { k: "routes", r: this.#hub.routes };
       for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
-      this.#federation?.publishOwn();
-      this.#nats?.publishOwn();
+      this.#dist.announce();
     });
   }
 
@@ -983,9 +559,7 @@ export class Runtime {
   async #stopAll(error: Error | null): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "shutting_down";
-    this.#placement?.close();
-    await this.#federation?.close();
-    await this.#nats?.close();
+    await this.#dist.close();
     await this.#root.stopAll("runtime shutdown");
     // Old incarnations still stopping after a failure: they are bounded by their own timeouts.
     await Promise.all([...this.#live].map((handle) => handle.gone));
@@ -1005,85 +579,15 @@ export class Runtime {
   }
 
   #emit<K extends keyof RuntimeEvents>(type: K, event: RuntimeEvents[K]): void {
-    for (const listener of this.#listeners.get(type) ?? []) {
-      try {
-        (listener as (event: RuntimeEvents[K]) => void)(event);
-      } catch (error) {
-        // A log listener that throws is not logged about: that would call it again.
-        if (type === "log") continue;
-        this.#log("error", `a "${type}" listener threw: ${(error as Error).message}`, "runtime");
-      }
-    }
+    this.#listeners.emit(type, event, (message) => this.#log("error", message, "runtime"));
   }
 
   #log(level: LogLevel, message: string, source: string): void {
-    // On a host agent, what a placed container logs goes to the runtime that placed it too.
-    const placer = this.#agent?.placerOf(source.split("#")[0]);
-    if (placer) this.#federation?.send(placer, { k: "log", l: level, m: message, c: source });
+    this.#dist.forward({ type: "log", level, message, source });
     if (LOG_LEVEL_RANK[level] < LOG_LEVEL_RANK[this.#logLevel]) return;
     this.#logger({ level, message, source });
-    if (this.#listeners.get("log")?.size) {
+    if (this.#listeners.has("log")) {
       this.#emit("log", { level, message, source, time: Date.now() });
     }
-  }
-}
-
-/**
- * Refuses a grant wider than this process's, and a process container this process may not start,
- * for every container the host itself starts.
- */
-function assertGrantsWithinHost(specs: readonly ContainerSpec[], hostSide: boolean): void {
-  for (const spec of specs) {
-    // Children of an inline container start from the host; deeper ones are checked against
-    // their parent's grant when the topology is validated.
-    if (hostSide) assertStartableHere(spec);
-    assertGrantsWithinHost(spec.children, hostSide && spec.mode === "inline");
-  }
-}
-
-/** What this process must hold to start `spec` itself: its grant, and Deno for a process. */
-function assertStartableHere(spec: ContainerSpec): void {
-  // A remote container's grant is its agent's to check (against its own limits and paths).
-  if (spec.mode === "remote") return;
-  assertWithinHost(spec.name, spec.permissions);
-  if (spec.mode === "process") assertCanRunProcess(spec.name);
-}
-
-/** Whether two specs differ at most in their replica count (a scale, not a replacement). */
-function sameButReplicas(a: ContainerSpec, b: ContainerSpec): boolean {
-  return JSON.stringify({ ...a, replicas: 0 }) === JSON.stringify({ ...b, replicas: 0 });
-}
-
-/** Container `name` anywhere in `specs` (nested children included). */
-function findSpec(specs: readonly ContainerSpec[], name: string): ContainerSpec | undefined {
-  for (const spec of specs) {
-    if (spec.name === name) return spec;
-    const found = findSpec(spec.children, name);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-function hasInline(specs: readonly ContainerSpec[]): boolean {
-  return specs.some((s) => s.mode === "inline" || hasInline(s.children));
-}
-
-/** One plan step in a log line. */
-function describeStep(step: PlanStep): string {
-  switch (step.op) {
-    case "add":
-      return `added ${step.name} (${step.mode}, ${step.replicas} replica${
-        step.replicas === 1 ? "" : "s"
-      })`;
-    case "remove":
-      return `removed ${step.name}`;
-    case "scale":
-      return `scaled ${step.name} ${step.from} → ${step.to}`;
-    case "replace":
-      return `replaced ${step.name} (${step.changes.join("; ")})`;
-    case "update":
-      return `updated ${step.name} in place (${step.changes.join("; ")})`;
-    case "supervisor":
-      return `supervisor ${step.name ?? "root"}: ${step.changes.join("; ")}`;
   }
 }

@@ -20,8 +20,9 @@ import { AuthenticationError } from "../protocol/errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_UNAUTHENTICATED } from "./_pending.ts";
- * console.assert(MAX_UNAUTHENTICATED === 128);
+ * assert.equal(MAX_UNAUTHENTICATED, 128);
  * ```
  */
 export const MAX_UNAUTHENTICATED = 128;
@@ -45,11 +46,13 @@ interface Entry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PendingConnections } from "./_pending.ts";
  * const pending = new PendingConnections({ max: 1, timeout: 1000 });
  * const first = pending.admit("10.0.0.1");
  * const second = pending.admit("10.0.0.1");
- * console.assert(first.signal.aborted && !second.signal.aborted);
+ * assert.equal(first.signal.aborted, true);
+ * assert.equal(second.signal.aborted, false);
  * second.settle();
  * ```
  */

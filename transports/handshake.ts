@@ -55,9 +55,10 @@ async function hmac(secret: string, label: string, a: Uint8Array, b: Uint8Array)
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { constantTimeEqual } from "./handshake.ts";
- * console.assert(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])));
- * console.assert(!constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3])));
+ * assert.equal(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])), true);
+ * assert.equal(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3])), false);
  * ```
  */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {

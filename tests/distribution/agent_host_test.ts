@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { ContainerInput, ContainerSpec } from "../../config/topology.ts";
 import type { Envelope } from "../../protocol/envelope.ts";
-import { AgentHost } from "../../runtime/_agent.ts";
+import { AgentHost } from "../../distribution/_agent.ts";
 import { FIXTURES_DIR } from "./_agents.ts";
 
 function agent() {

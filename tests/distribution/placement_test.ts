@@ -1,9 +1,11 @@
-// The placement manager alone, with a fake runtime: which agent each policy chooses, what a lost
-// agent's containers do during and after its lease, and the fencing of a returning agent.
+// The placement manager alone, with a fake runtime and a clock moved by hand: which agent each
+// policy chooses, what a lost agent's containers do during and after its lease, the fencing of a
+// returning agent, and how long a placement may wait for an answer. No real timer.
 import assert from "node:assert/strict";
 import { validateContainer } from "../../config/topology.ts";
+import { PlacementManager } from "../../distribution/_placement.ts";
 import type { Envelope } from "../../protocol/envelope.ts";
-import { PlacementManager } from "../../runtime/_placement.ts";
+import { FakeClock, flush } from "../_fake_clock.ts";
 
 const hosts = { a: { address: "tcp://a:1" }, b: { address: "tcp://b:1" } };
 const spec = (name: string, extra: Record<string, unknown> = {}) =>
@@ -12,7 +14,9 @@ const spec = (name: string, extra: Record<string, unknown> = {}) =>
     hosts,
   });
 
-function fake(answer = true) {
+/** A fake runtime whose agents answer every placement at once (`ok: answer`), or never. */
+function fake(answer: boolean | "never" = true) {
+  const clock = new FakeClock();
   const sent: [string, Envelope][] = [];
   const events: string[] = [];
   let manager!: PlacementManager;
@@ -20,7 +24,7 @@ function fake(answer = true) {
     send(peer: string, env: Envelope) {
       sent.push([peer, env]);
       // The agent answers at once.
-      if (env.k === "place") {
+      if (env.k === "place" && answer !== "never") {
         queueMicrotask(() =>
           manager.control(peer, { k: "placed", n: env.n, e: env.e, ok: answer })
         );
@@ -36,10 +40,11 @@ function fake(answer = true) {
     },
   };
   return {
+    clock,
     sent,
     events,
     make(policy: "spread" | "least_loaded", lease = 50) {
-      manager = new PlacementManager(site, policy, lease);
+      manager = new PlacementManager(site, { policy, lease, clock });
       return manager;
     },
   };
@@ -92,24 +97,24 @@ Deno.test("a pinned container waits for its agent, then is placed there", async 
   assert.equal(m.snapshot()[0].state, "waiting");
   assert.equal(m.routes().x.w, 1, "senders hold messages for it meanwhile");
   m.joined("b", join("b"));
-  await new Promise((r) => setTimeout(r, 10));
+  await flush();
   assert.deepEqual([hostOf(m, "x"), m.snapshot()[0].state], ["b", "running"]);
   m.close();
 });
 
-Deno.test("a lost agent's containers are held through its lease, then placed elsewhere with a new epoch", async () => {
+Deno.test("a lost agent's containers are held through its lease (+100 ms), then placed elsewhere with a new epoch", async () => {
   const f = fake();
   const m = f.make("spread", 80);
   m.joined("a", join("a"));
   m.joined("b", join("b"));
   await m.add([spec("x")], 1000);
   assert.equal(hostOf(m, "x"), "a");
-  m.lost("a", performance.now());
+  m.lost("a", f.clock.now());
   assert.equal(m.snapshot()[0].state, "held");
   assert.equal(m.acceptsRoute("a", "x"), false, "the lost agent's routes are not taken");
-  await new Promise((r) => setTimeout(r, 40));
-  assert.equal(m.snapshot()[0].state, "held", "not before the lease runs out");
-  await new Promise((r) => setTimeout(r, 150));
+  await f.clock.advance(179);
+  assert.equal(m.snapshot()[0].state, "held", "not before the lease (80) and margin (100) run out");
+  await f.clock.advance(1);
   const x = m.snapshot()[0];
   assert.deepEqual([x.host, x.state, x.epoch, x.restarts], ["b", "running", 2, 1]);
   assert.deepEqual(f.events, ["start x", "exit x", "start x", "restart x"]);
@@ -138,10 +143,69 @@ Deno.test("an agent's announced lease, when longer than the root's, decides when
   m.joined("b", join("b"));
   await m.add([spec("x")], 1000);
   assert.equal(hostOf(m, "x"), "a");
-  m.lost("a", performance.now());
-  await new Promise((r) => setTimeout(r, 100));
+  m.lost("a", f.clock.now());
+  await f.clock.advance(249);
   assert.equal(m.snapshot()[0].state, "held", "the agent may still run it: not moved yet");
-  await new Promise((r) => setTimeout(r, 200));
+  await f.clock.advance(1);
   assert.equal(hostOf(m, "x"), "b");
   m.close();
+});
+
+Deno.test("the lease counts from when the agent was last heard, not from when its loss was noticed", async () => {
+  const f = fake();
+  const m = f.make("spread", 500);
+  m.joined("a", join("a"));
+  m.joined("b", join("b"));
+  await m.add([spec("x")], 1000);
+  const lastSeen = f.clock.now();
+  await f.clock.advance(400); // the link is declared lost only now
+  m.lost("a", lastSeen);
+  await f.clock.advance(199);
+  assert.equal(m.snapshot()[0].state, "held");
+  await f.clock.advance(1);
+  assert.equal(hostOf(m, "x"), "b", "moved 600 ms after it was last heard");
+  m.close();
+});
+
+Deno.test("a placement its agent never answers fails after 30 s, naming the agent", async () => {
+  const f = fake("never");
+  const m = f.make("spread");
+  m.joined("a", join("a"));
+  const added = m.add([spec("x")], 60_000).then(() => null, (e: Error) => e);
+  await f.clock.advance(29_999);
+  assert.equal(m.snapshot()[0].state, "placing");
+  await f.clock.advance(1);
+  const error = await added;
+  assert.match(String(error), /no answer from agent "a" within 30000 ms/);
+  assert.equal(m.snapshot()[0].state, "failed");
+  m.close();
+});
+
+Deno.test("start waits for an agent at most the time it was given; the container then stays held for", async () => {
+  const f = fake();
+  const m = f.make("spread");
+  let settled = false;
+  const added = m.add([spec("x")], 10_000).then(() => (settled = true));
+  await f.clock.advance(9_999);
+  assert.equal(settled, false);
+  await f.clock.advance(1);
+  await added;
+  assert.equal(m.snapshot()[0].state, "waiting");
+  assert.equal(m.routes().x.w, 1);
+  m.joined("a", join("a"));
+  await flush();
+  assert.equal(m.snapshot()[0].state, "running", "placed as soon as an agent links");
+  m.close();
+});
+
+Deno.test("closing the manager cancels every timer it set", async () => {
+  const f = fake();
+  const m = f.make("spread", 1_000);
+  m.joined("a", join("a"));
+  m.joined("b", join("b"));
+  await m.add([spec("x")], 1000);
+  m.lost("a", f.clock.now());
+  assert.ok(f.clock.pending > 0);
+  m.close();
+  assert.equal(f.clock.pending, 0);
 });

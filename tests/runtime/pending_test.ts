@@ -1,7 +1,7 @@
 // Deadlines of waiting requests, driven by a fake clock and fake timers.
 import assert from "node:assert/strict";
 import { type Pending, PendingRequests } from "../../runtime/_pending.ts";
-import { pickReplica } from "../../runtime/balancer.ts";
+import { pickReplica } from "../../protocol/balancer.ts";
 
 function fakeTimers() {
   let now = 0;

@@ -1,11 +1,14 @@
 /**
- * Choosing a replica: `round_robin`, `random` or `key_hash`. Pure: counters and randomness are
- * passed in, so the choice is testable.
+ * Choosing a replica of a routing-table entry by its `balance`: `round_robin`, `random` or
+ * `key_hash`. Pure: counters and randomness are passed in, so the choice is testable. The hub's
+ * node and the NATS bridge (serving requests from other runtimes) choose by the same rule.
  *
  * @module
  */
+import type { RouteTable } from "./envelope.ts";
 
-import type { BalanceStrategy } from "../config/topology.ts";
+/** How a routing-table entry spreads requests over its instances. */
+type BalanceStrategy = RouteTable[string]["balance"];
 
 /**
  * Picks the index of the replica to use among `count`.
@@ -25,6 +28,8 @@ import type { BalanceStrategy } from "../config/topology.ts";
  * const state = { turn: 0, random: 0.5 };
  * assert.equal(pickReplica("round_robin", 3, state), 0);
  * assert.equal(pickReplica("round_robin", 3, state), 1);
+ * const keyed = { ...state, key: "ada" };
+ * assert.equal(pickReplica("key_hash", 3, keyed), pickReplica("key_hash", 3, keyed));
  * ```
  */
 export function pickReplica(
@@ -48,7 +53,16 @@ export function pickReplica(
   }
 }
 
-/** FNV-1a, 32 bit: stable across isolates and runs, unlike any built-in hash. */
+/**
+ * FNV-1a, 32 bit: stable across isolates and runs, unlike any built-in hash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hashKey } from "./balancer.ts";
+ * assert.equal(hashKey(""), 0x811c9dc5);
+ * ```
+ */
 export function hashKey(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) {

@@ -22,17 +22,8 @@ import { canonicalGrant, grantOutside, type Permissions } from "../config/permis
 import type { ContainerInput, ContainerSpec } from "../config/topology.ts";
 import type { Envelope } from "../protocol/envelope.ts";
 import { errorToWire, PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
-import { assertWithinHost } from "./_grant.ts";
-
-/** What `kraken node` was started with. */
-export interface AgentOptions {
-  /** Folder whose modules it may run (relative module paths resolve under it). */
-  root: string;
-  /** The widest grant it gives any container. */
-  maxPermissions: Permissions;
-  /** How long it keeps what a silent root placed before stopping it, ms (its keepalive). */
-  lease?: number;
-}
+import { assertWithinHost } from "../config/_grant.ts";
+import type { AgentOptions } from "./types.ts";
 
 /** What the agent needs from its runtime. */
 export interface AgentSite {

@@ -1,10 +1,13 @@
 /**
  * Refusing escalation: a container's grant must lie within what this host process holds.
  * Checked with `Deno.permissions.querySync` for every requested item before anything starts.
+ * The adapter half of `permissions.ts` (which compares grants as data): it asks Deno what this
+ * process holds. The runtime checks what it starts itself; a host agent (`distribution/`) checks
+ * what a root places on it.
  *
  * @module
  */
-import { PERMISSION_KINDS, type PermissionKind, type Permissions } from "../config/permissions.ts";
+import { PERMISSION_KINDS, type PermissionKind, type Permissions } from "./permissions.ts";
 import { PermissionEscalationError } from "../protocol/errors.ts";
 
 function descriptor(kind: PermissionKind, value: string | undefined): Deno.PermissionDescriptor {

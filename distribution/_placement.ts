@@ -16,6 +16,8 @@
 import type { ContainerSpec, Placement as Policy } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { errorFromWire } from "../protocol/errors.ts";
+import { type Clock, SYSTEM_CLOCK, type TimerHandle, Timers } from "./_clock.ts";
+import type { PlacementSnapshot } from "./types.ts";
 
 /** What placement needs from its runtime. */
 export interface PlacementSite {
@@ -50,26 +52,6 @@ export interface PlacementSite {
   ): void;
 }
 
-/** The state of one remote container. */
-export interface PlacementSnapshot {
-  /** Container name. */
-  name: string;
-  /** The agent it runs on (or is being placed on), if any. */
-  host: string | null;
-  /** Its current epoch (placements so far). */
-  epoch: number;
-  /** `placing`, `running`, `held` (its agent is lost; waiting to move), `waiting` (no agent), `failed`. */
-  state: "placing" | "running" | "held" | "waiting" | "failed";
-  /** Milliseconds in that state. */
-  since: number;
-  /** Times it was placed again after its agent was lost or it failed. */
-  restarts: number;
-  /** Why it is failed or waiting. */
-  why?: string;
-  /** Its spec. */
-  spec: ContainerSpec;
-}
-
 interface Agent {
   name: string;
   linked: boolean;
@@ -89,7 +71,7 @@ interface Entry {
   why?: string;
   /** The answer to the placement in flight. */
   waiter?: { epoch: number; resolve(ok: boolean): void; reject(error: Error): void };
-  moveTimer?: ReturnType<typeof setTimeout>;
+  moveTimer?: TimerHandle;
   /** Settles {@linkcode PlacementManager.add} on the first placement's outcome. */
   first?: { resolve(): void; reject(error: Error): void };
 }
@@ -99,6 +81,38 @@ const PLACE_TIMEOUT = 30_000;
 /** Margin past an agent's lease before moving its containers, ms. */
 const LEASE_MARGIN = 100;
 
+/** How a placement manager is made. */
+export interface PlacementOptions {
+  /** How to choose an agent without `host:` (default `spread`). */
+  policy?: Policy;
+  /** How long an agent keeps running what it was given after losing us (our keepalive), ms. */
+  lease: number;
+  /** This runtime's name among its peers (what agents record as a placement's owner). */
+  self?: string;
+  /** Time for lease expiry and answer timeouts (default: this isolate's). */
+  clock?: Clock;
+}
+
+/**
+ * How long after now a lost agent's containers move: once the longer of our keepalive and the
+ * lease the agent announced has run out since it was last heard, plus a margin — by then the
+ * agent has stopped them itself (it fences on the same silence), so there is never a second copy.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { moveDelay } from "./_placement.ts";
+ * assert.equal(moveDelay({ lastSeen: 1_000, lease: 500, agentLease: 0, now: 1_200 }), 400);
+ * assert.equal(moveDelay({ lastSeen: 1_000, lease: 500, agentLease: 2_000, now: 1_200 }), 1_900);
+ * assert.equal(moveDelay({ lastSeen: 0, lease: 500, agentLease: 0, now: 9_000 }), 0);
+ * ```
+ */
+export function moveDelay(
+  at: { lastSeen: number; lease: number; agentLease: number; now: number },
+): number {
+  return Math.max(0, at.lastSeen + Math.max(at.lease, at.agentLease) + LEASE_MARGIN - at.now);
+}
+
 /** Places remote containers on agents and moves them when an agent is lost. */
 export class PlacementManager {
   readonly #site: PlacementSite;
@@ -106,6 +120,7 @@ export class PlacementManager {
   readonly #self: string;
   readonly #policy: Policy;
   readonly #lease: number;
+  readonly #timers: Timers;
   readonly #agents = new Map<string, Agent>();
   /** Peers that linked as runtimes, not agents. */
   readonly #runtimes = new Set<string>();
@@ -114,15 +129,14 @@ export class PlacementManager {
 
   /**
    * @param site The runtime.
-   * @param policy How to choose an agent without `host:`.
-   * @param lease How long an agent keeps running what it was given after losing us (its keepalive).
-   * @param self This runtime's name among its peers.
+   * @param options Policy, lease, this runtime's name and the clock.
    */
-  constructor(site: PlacementSite, policy: Policy, lease: number, self = "") {
-    this.#self = self;
+  constructor(site: PlacementSite, options: PlacementOptions) {
     this.#site = site;
-    this.#policy = policy;
-    this.#lease = lease;
+    this.#self = options.self ?? "";
+    this.#policy = options.policy ?? "spread";
+    this.#lease = options.lease;
+    this.#timers = new Timers(options.clock ?? SYSTEM_CLOCK);
   }
 
   /** Whether `name` is a remote container placed from here. */
@@ -138,21 +152,22 @@ export class PlacementManager {
    */
   add(specs: readonly ContainerSpec[], wait = 0): Promise<void> {
     const outcomes: Promise<void>[] = [];
+    const timers = this.#timers;
     for (const spec of specs) {
       const entry: Entry = {
         spec,
         host: null,
         epoch: 0,
         state: "waiting",
-        since: performance.now(),
+        since: this.#timers.now(),
         restarts: 0,
       };
       outcomes.push(
         new Promise<void>((resolve, reject) => {
           if (wait <= 0) return resolve();
-          const timer = setTimeout(settle, wait);
+          const timer = timers.after(wait, () => settle());
           function settle(error?: Error) {
-            clearTimeout(timer);
+            timers.cancel(timer);
             entry.first = undefined;
             if (error) reject(error);
             else resolve();
@@ -182,7 +197,7 @@ export class PlacementManager {
     const entry = this.#entries.get(name);
     if (!entry) return Promise.resolve();
     this.#entries.delete(name);
-    clearTimeout(entry.moveTimer);
+    this.#timers.cancel(entry.moveTimer);
     entry.waiter?.resolve(false);
     if (entry.host) this.#site.send(entry.host, { k: "unplace", n: name, e: entry.epoch });
     this.#site.changed();
@@ -209,7 +224,7 @@ export class PlacementManager {
   }
 
   /** The remote containers, for the tree. */
-  snapshot(now = performance.now()): PlacementSnapshot[] {
+  snapshot(now = this.#timers.now()): PlacementSnapshot[] {
     return [...this.#entries.values()].map((e) => ({
       name: e.spec.name,
       host: e.host,
@@ -238,13 +253,13 @@ export class PlacementManager {
     const agent = this.#agents.get(peer) ?? {
       name: peer,
       linked: true,
-      lastSeen: performance.now(),
+      lastSeen: this.#timers.now(),
       lease: 0,
       load: { containers: 0, memory: 0 },
     };
     agent.lease = join.a.lease ?? 0;
     agent.linked = true;
-    agent.lastSeen = performance.now();
+    agent.lastSeen = this.#timers.now();
     this.#agents.set(peer, agent);
     // Fencing: whatever it still runs for this runtime from an older epoch (or no longer placed)
     // stops now. What it runs for other runtimes is theirs.
@@ -279,10 +294,13 @@ export class PlacementManager {
         incarnation: entry.epoch,
         reason: { kind: "unresponsive", message: `its agent "${peer}" is unreachable` },
       });
-      // Whichever is longer: our keepalive, or the lease the agent announced.
-      const lease = Math.max(this.#lease, agent.lease);
-      const wait = Math.max(0, lastSeen + lease + LEASE_MARGIN - performance.now());
-      entry.moveTimer = setTimeout(() => {
+      const wait = moveDelay({
+        lastSeen,
+        lease: this.#lease,
+        agentLease: agent.lease,
+        now: this.#timers.now(),
+      });
+      entry.moveTimer = this.#timers.after(wait, () => {
         if (this.#closed || entry.state !== "held" || entry.host !== peer) return;
         entry.restarts++;
         this.#place(entry).then((ok) => {
@@ -295,7 +313,7 @@ export class PlacementManager {
             delay: Math.round(wait),
           });
         }).catch(() => {});
-      }, wait);
+      });
     }
     this.#site.changed();
   }
@@ -335,10 +353,11 @@ export class PlacementManager {
   close(): void {
     this.#closed = true;
     for (const entry of this.#entries.values()) {
-      clearTimeout(entry.moveTimer);
+      this.#timers.cancel(entry.moveTimer);
       entry.waiter?.resolve(false);
       entry.first?.resolve();
     }
+    this.#timers.clear();
   }
 
   // ---- placing -----------------------------------------------------------------------------
@@ -361,7 +380,7 @@ export class PlacementManager {
       );
       return false;
     }
-    clearTimeout(entry.moveTimer);
+    this.#timers.cancel(entry.moveTimer);
     // A placement still waiting for its answer is superseded by this one (a later epoch).
     entry.waiter?.resolve(false);
     const previous = entry.state === "running" || entry.state === "placing" ||
@@ -377,9 +396,9 @@ export class PlacementManager {
       fail = reject;
       entry.waiter = { epoch, resolve, reject };
     });
-    const timer = setTimeout(
-      () => fail(new Error(`no answer from agent "${target}" within ${PLACE_TIMEOUT} ms`)),
+    const timer = this.#timers.after(
       PLACE_TIMEOUT,
+      () => fail(new Error(`no answer from agent "${target}" within ${PLACE_TIMEOUT} ms`)),
     );
     this.#site.send(target, {
       k: "place",
@@ -414,7 +433,7 @@ export class PlacementManager {
       );
       throw error;
     } finally {
-      clearTimeout(timer);
+      this.#timers.cancel(timer);
       if (entry.waiter?.epoch === epoch) entry.waiter = undefined;
     }
   }
@@ -456,7 +475,7 @@ export class PlacementManager {
 
   #set(entry: Entry, state: Entry["state"], why?: string): void {
     entry.state = state;
-    entry.since = performance.now();
+    entry.since = this.#timers.now();
     entry.why = why;
     this.#site.changed();
   }

@@ -1,0 +1,337 @@
+/**
+ * Several runtimes, one application: this runtime's links to its peer runtimes. It listens where
+ * `transports.listen` says and dials every `hosts:` entry (re-dialing with backoff when a link is
+ * lost). Each link is authenticated (`transports/`), then both sides introduce themselves (`join`:
+ * name and containers), and the hub treats the peer as node `@name`: the peer's containers join
+ * the routing table with node ids under `@name/`, so `ref(name).request()` reaches them unchanged.
+ *
+ * What time decides about the peers (unreachable after `keepalive` of silence, held for while
+ * away, gone after twice their keepalive) is `_peers.ts`'s; the redial backoff is
+ * {@linkcode redialDelay}; both run on the injected clock.
+ *
+ * @module
+ */
+import type { TransportsSpec } from "../config/topology.ts";
+import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
+import { envelopeProblem } from "../protocol/envelope_check.ts";
+import { sanitizeRoutes } from "../protocol/routes.ts";
+import type { Link } from "../transports/link.ts";
+import type { Listener } from "../transports/transport.ts";
+import type { TransportSet } from "../transports/transport_set.ts";
+import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
+import { type Peer, PeerTable } from "./_peers.ts";
+import type { Hub, PeerSnapshot } from "./types.ts";
+
+/** What the federation needs from its runtime. */
+export interface FederationHooks {
+  /** The names of the containers this runtime runs. */
+  ownNames(): string[];
+  /** The routes of this runtime's own containers (never the peers'). */
+  ownRoutes(): RouteTable;
+  /** Peer routes changed: republish the table. */
+  changed(): void;
+  /** Logs a line (never with the secret). */
+  log(level: LogLevel, message: string): void;
+  /** An instance on a peer that became unreachable (presence, for supervision events). */
+  unreachable(container: string, instance: string, silentFor: number): void;
+  /** Extra fields of this runtime's `join` (a host agent says what it offers and runs). */
+  joinExtra?(): Partial<Extract<Envelope, { k: "join" }>>;
+  /** A peer linked (after its introduction was accepted). */
+  joined?(peer: string, join: Extract<Envelope, { k: "join" }>): void;
+  /** A peer's link was lost; `lastSeen` is when it was last heard (on the federation's clock). */
+  lost?(peer: string, lastSeen: number): void;
+  /** A control envelope the federation itself does not handle (placements). */
+  control?(peer: string, env: Envelope): void;
+  /** Whether two runtimes may both announce container `name` (a placement being moved). */
+  sharedName?(name: string): boolean;
+  /** Whether `peer`'s routes for `name` are taken (a stale placement's are not). */
+  acceptsRoute?(peer: string, name: string): boolean;
+}
+
+/** How a federation is made. */
+export interface FederationOptions {
+  /** The validated `transports:` block. */
+  spec: TransportsSpec;
+  /** The transports it listens and dials with (the runtime's set). */
+  transports: TransportSet;
+  /** The runtimes to dial, by name. */
+  hosts: Record<string, { address: string }>;
+  /** What the runtime provides. */
+  hooks: FederationHooks;
+  /** Time for keepalives, redials and introductions (default: this isolate's). */
+  clock?: Clock;
+}
+
+const REDIAL_MIN = 100;
+const REDIAL_MAX = 5_000;
+
+/**
+ * How long to wait before the next dial of a peer: `null` before the first redial; then doubling
+ * from 100 ms up to 5 s, and back to 100 ms after a dial that ended in a real join (a peer that
+ * keeps refusing us — wrong name, a clash — is not redialed ten times a second).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { redialDelay } from "./_federation.ts";
+ * assert.equal(redialDelay(null, false), 100);
+ * assert.equal(redialDelay(100, false), 200);
+ * assert.equal(redialDelay(4_000, false), 5_000);
+ * assert.equal(redialDelay(5_000, true), 100);
+ * ```
+ */
+export function redialDelay(previous: number | null, joined: boolean): number {
+  if (previous === null || joined) return REDIAL_MIN;
+  return Math.min(REDIAL_MAX, previous * 2);
+}
+
+/** This runtime's links to the other runtimes of its application. */
+export class Federation {
+  readonly #hub: Hub;
+  readonly #spec: TransportsSpec;
+  readonly #hosts: Record<string, { address: string }>;
+  readonly #hooks: FederationHooks;
+  readonly #transports: TransportSet;
+  readonly #timers: Timers;
+  readonly #peers: PeerTable;
+  readonly #links = new Set<Link>();
+  #listener: Listener | null = null;
+  #lastSent = "";
+  #closed = false;
+  readonly #dialers: Promise<void>[] = [];
+  #firstContact: Promise<void> = Promise.resolve();
+
+  constructor(hub: Hub, options: FederationOptions) {
+    this.#hub = hub;
+    this.#spec = options.spec;
+    this.#hosts = options.hosts;
+    this.#hooks = options.hooks;
+    this.#transports = options.transports;
+    this.#timers = new Timers(options.clock ?? SYSTEM_CLOCK);
+    const hooks = options.hooks;
+    this.#peers = new PeerTable(options.spec.keepalive, {
+      changed: () => hooks.changed(),
+      log: (level, message) => hooks.log(level, message),
+      unreachable: (container, instance, silentFor) =>
+        hooks.unreachable(container, instance, silentFor),
+      lost: (peer, lastSeen) => hooks.lost?.(peer, lastSeen),
+    }, this.#timers);
+  }
+
+  /** Where it listens, once listening. */
+  get listening(): URL | null {
+    return this.#listener?.url ?? null;
+  }
+
+  /** Starts listening (if asked to) and dialing every host; dials go on in the background. */
+  async start(): Promise<void> {
+    const options = {
+      secret: this.#spec.secret,
+      tls: this.#spec.tls,
+      handshakeTimeout: Math.min(5_000, this.#spec.keepalive),
+      maxFrame: this.#spec.maxFrame,
+    };
+    if (this.#spec.listen) {
+      this.#listener = await this.#transports.listen(this.#spec.listen, {
+        ...options,
+        onLink: (link, peer) => this.#introduce(link, undefined, peer),
+        onRefused: (error, peer) =>
+          this.#hooks.log("warn", `refused a link from ${peer}: ${error.name}: ${error.message}`),
+      });
+    }
+    const contacts: Promise<void>[] = [];
+    for (const [name, host] of Object.entries(this.#hosts)) {
+      const peer = this.#peers.peer(name);
+      peer.address = host.address;
+      let contacted!: () => void;
+      contacts.push(new Promise<void>((resolve) => (contacted = resolve)));
+      this.#dialers.push(this.#dialLoop(peer, options, contacted));
+    }
+    this.#firstContact = Promise.all(contacts).then(() => {});
+    const every = Math.max(10, Math.min(1_000, this.#spec.keepalive / 4));
+    this.#timers.every(every, () => this.#peers.beat());
+  }
+
+  /**
+   * Resolves once every host of `hosts:` was reached once (linked and introduced) or failed to
+   * be, or after `ms`: placing containers then sees every agent that is up, not the first one.
+   */
+  contacted(ms: number): Promise<void> {
+    return this.#timers.bound(this.#firstContact, ms);
+  }
+
+  /** The peers' routes, node ids under `@peer/`. */
+  routes(): RouteTable {
+    return this.#peers.routes();
+  }
+
+  /** Sends this runtime's own routes to every peer, when they changed since last time. */
+  publishOwn(): void {
+    const own = this.#hooks.ownRoutes();
+    const text = JSON.stringify(own);
+    if (text === this.#lastSent) return;
+    this.#lastSent = text;
+    this.#peers.broadcast({ k: "routes", r: own });
+  }
+
+  /** The peers, for the tree. */
+  snapshot(now?: number): PeerSnapshot[] {
+    return this.#peers.snapshot(now);
+  }
+
+  /** Sends a control envelope to peer `name`; false when it is not linked. */
+  send(name: string, env: Envelope): boolean {
+    return this.#peers.send(name, env);
+  }
+
+  /** Closes every link and stops listening and dialing. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#peers.close();
+    this.#timers.clear();
+    for (const link of this.#links) link.close();
+    await Promise.all([...this.#links].map((l) => l.closed));
+    await this.#listener?.close();
+    await Promise.all(this.#dialers);
+  }
+
+  async #dialLoop(
+    peer: Peer,
+    options: {
+      secret: string;
+      tls?: TransportsSpec["tls"];
+      handshakeTimeout: number;
+      maxFrame: number;
+    },
+    firstContact: () => void,
+  ): Promise<void> {
+    let delay: number | null = null;
+    while (!this.#closed) {
+      let joined = false;
+      try {
+        const link = await this.#transports.dial(peer.address!, options);
+        if (this.#closed) {
+          link.close();
+          return;
+        }
+        joined = await this.#introduce(link, peer.name, peer.address!);
+        firstContact();
+        await link.closed;
+      } catch (error) {
+        firstContact();
+        const e = error as Error;
+        this.#hooks.log(
+          "warn",
+          `cannot link to ${peer.name} at ${peer.address}: ${e.name}: ${e.message}`,
+        );
+      }
+      if (this.#closed) return;
+      delay = redialDelay(delay, joined);
+      await this.#timers.sleep(delay);
+    }
+  }
+
+  /** Both sides say who they are; then the peer's link joins the hub. */
+  #introduce(link: Link, expected: string | undefined, from: string): Promise<boolean> {
+    link.onRefused = (problem) =>
+      this.#hooks.log("warn", `refused input from the runtime at ${from}: ${problem}`);
+    this.#links.add(link);
+    link.closed.then(() => this.#links.delete(link));
+    link.send({
+      k: "join",
+      n: this.#spec.name,
+      c: this.#hooks.ownNames(),
+      ...this.#hooks.joinExtra?.(),
+    });
+    return new Promise<boolean>((resolve) => {
+      const timer = this.#timers.after(this.#spec.keepalive, () => {
+        this.#hooks.log("warn", `the runtime at ${from} did not introduce itself; link closed`);
+        link.close();
+        resolve(false);
+      });
+      link.closed.then(() => {
+        this.#timers.cancel(timer);
+        resolve(false);
+      });
+      link.onEnvelope = (env) => {
+        this.#timers.cancel(timer);
+        if (env.k !== "join") {
+          this.#hooks.log("warn", `the runtime at ${from} spoke before introducing itself`);
+          link.close();
+          return resolve(false);
+        }
+        const problem = envelopeProblem(env, "peer") ?? this.#peers.refusal(env, expected, {
+          self: this.#spec.name,
+          own: this.#hooks.ownNames(),
+          shared: (name) => this.#hooks.sharedName?.(name) ?? false,
+        });
+        if (problem) {
+          this.#hooks.log("error", `refused runtime "${env.n}" at ${from}: ${problem}`);
+          link.close();
+          return resolve(false);
+        }
+        this.#joined(link, env.n, env.c);
+        this.#hooks.joined?.(env.n, env);
+        resolve(true);
+      };
+    });
+  }
+
+  #joined(link: Link, name: string, containers: string[]): void {
+    const peer = this.#peers.linked(name, link, containers);
+    this.#hub.attachPeer(peer.name, link, (env) => this.#control(peer, env));
+    const deliver = link.onEnvelope;
+    link.onEnvelope = (env) => {
+      this.#peers.heard(peer);
+      deliver(env);
+    };
+    link.closed.then(() => {
+      if (peer.link !== link) return;
+      this.#hub.detach(`@${peer.name}`);
+      this.#peers.unlinked(peer, link);
+    });
+    link.send({ k: "routes", r: this.#hooks.ownRoutes() });
+    this.#hooks.log("info", `linked with runtime "${peer.name}" (${containers.length} containers)`);
+  }
+
+  #control(peer: Peer, env: Envelope): void {
+    if (env.k === "routes") this.#announced(peer, env.r);
+    else if (env.k === "ping") peer.link?.send({ k: "pong" });
+    else if (env.k !== "pong") this.#hooks.control?.(peer.name, env);
+  }
+
+  /** A peer's routes: cut to what it may announce, node ids put under `@peer/`. */
+  #announced(peer: Peer, reported: unknown): void {
+    const prefix = `@${peer.name}/`;
+    const table: RouteTable = {};
+    // A peer speaks for its own containers: not for ours, and only with instance ids of the
+    // container they are listed under (an id of one of ours would reroute its traffic).
+    // (What `acceptsRoute` declines — e.g. another root's containers on a shared agent — is
+    // not ours to route, and is left out quietly.)
+    const own = this.#hooks.ownNames();
+    const accepts = this.#hooks.acceptsRoute;
+    const offered = typeof reported === "object" && reported !== null
+      ? Object.fromEntries(
+        Object.entries(reported).filter(([name]) => !accepts || accepts(peer.name, name)),
+      )
+      : reported;
+    const { routes, refused } = sanitizeRoutes(offered, {
+      node: null,
+      may: (name) => peer.containers.includes(name) || !own.includes(name),
+    });
+    if (refused.length > 0) {
+      this.#hooks.log(
+        "warn",
+        `runtime "${peer.name}": dropped from its routes: ${refused.slice(0, 5).join("; ")}`,
+      );
+    }
+    for (const [name, entry] of Object.entries(routes)) {
+      table[name] = {
+        ...entry,
+        instances: entry.instances.map((i) => ({ i: i.i, n: prefix + i.n })),
+        ...(entry.x ? { x: entry.x.map((i) => ({ i: i.i, n: prefix + i.n })) } : {}),
+      };
+    }
+    this.#peers.announced(peer, table);
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The NATS bridge's plumbing: the link the hub sees as node `@nats`, decoding payloads at the
+ * edge, start errors that name the servers and never a credential, and the guard against socket
+ * resets nats.js leaves unhandled.
+ *
+ * @module
+ */
+import type { Envelope } from "../protocol/envelope.ts";
+import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
+import { decodeMsgpack } from "../protocol/msgpack.ts";
+import type { Link, LinkClosed } from "../transports/link.ts";
+
+/** The link the hub sees as node `@nats`: envelopes sent to it go to the bridge. */
+export class NatsLink implements Link {
+  onEnvelope: (envelope: Envelope) => void = () => {};
+  /** What the bridge hands on was decoded from NATS payloads: trees only. */
+  readonly clones = false;
+  readonly closed: Promise<LinkClosed>;
+  readonly #out: (envelope: Envelope) => void;
+  #resolve!: (reason: LinkClosed) => void;
+  #isClosed = false;
+
+  constructor(out: (envelope: Envelope) => void) {
+    this.#out = out;
+    this.closed = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  send(envelope: Envelope): void {
+    if (!this.#isClosed) this.#out(envelope);
+  }
+
+  close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#resolve({ kind: "closed" });
+  }
+}
+
+/**
+ * A NATS payload as a map, or why it is not one. Lenient: a part that cannot be decoded but whose
+ * extent is known is marked, for the edge check to name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodePayload } from "./_nats_wire.ts";
+ * assert.deepEqual(decodePayload(new Uint8Array([0x81, 0xa1, 0x62, 0x01])), { map: { b: 1 } });
+ * assert.deepEqual(decodePayload(new Uint8Array([0x01])), { why: "not a msgpack map" });
+ * ```
+ */
+export function decodePayload(
+  data: Uint8Array,
+): { map: Record<string, unknown> } | { why: string } {
+  try {
+    const value = decodeMsgpack(data, { lenient: true });
+    if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+      return { map: value as Record<string, unknown> };
+    }
+    return { why: "not a msgpack map" };
+  } catch (error) {
+    return { why: (error as Error).message };
+  }
+}
+
+/** A connection failure as a clear error naming the servers, never a credential. */
+export function startError(error: unknown, where: string, scrub: (e: unknown) => string): Error {
+  const code = (error as { code?: unknown }).code;
+  if (
+    code === "AUTHORIZATION_VIOLATION" || code === "AUTHENTICATION_EXPIRED" ||
+    code === "AUTHENTICATION_TIMEOUT" || code === "PERMISSIONS_VIOLATION"
+  ) {
+    return new AuthenticationError(
+      `NATS at ${where} refused this runtime's credentials (${
+        String(code).toLowerCase().replaceAll("_", " ")
+      }); check transports.nats: user and password, token or creds`,
+    );
+  }
+  if (code === "CONNECTION_REFUSED" || code === "TIMEOUT") {
+    return new UnavailableError(
+      `cannot connect to NATS at ${where} (${String(code).toLowerCase().replaceAll("_", " ")})`,
+    );
+  }
+  return new UnavailableError(`cannot connect to NATS at ${where}: ${scrub(error)}`);
+}
+
+/**
+ * An error's text with every one of `secrets` blanked out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { scrubbed } from "./_nats_wire.ts";
+ * assert.equal(scrubbed(new Error("pass hunter2"), ["hunter2"]), "Error: pass ***");
+ * ```
+ */
+export function scrubbed(error: unknown, secrets: readonly (string | undefined)[]): string {
+  let text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  for (const secret of secrets) {
+    if (secret) text = text.replaceAll(secret, "***");
+  }
+  return text;
+}
+
+/** When nats.js last let go of a socket. */
+let lastSocketClose = -Infinity;
+let guarding = false;
+
+/**
+ * nats.js removes its socket's listeners when it closes a connection (after a refused login, on
+ * shutdown, when a server goes); a reset that arrives after that is an 'error' event nobody
+ * listens to, which Deno turns into an uncaught error that would end the process. Such resets,
+ * within two seconds of a close, are dropped.
+ */
+export function socketsClosed(): void {
+  lastSocketClose = performance.now();
+  if (guarding) return;
+  guarding = true;
+  globalThis.addEventListener("error", (event) => {
+    const code = (event.error as { code?: unknown } | null)?.code;
+    if (
+      (code === "ECONNRESET" || code === "EPIPE") && performance.now() - lastSocketClose < 2_000
+    ) {
+      event.preventDefault();
+    }
+  });
+}
+
+/** `promise`, or nothing after `ms` (the timer is cleared either way): a bound on real I/O. */
+export async function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,275 @@
+/**
+ * The one object a runtime builds for everything beyond its own isolates: its links to peer
+ * runtimes (`_federation.ts`), its NATS bridge (`_nats.ts`, loaded only when `transports.nats`
+ * is set), the placement of its `mode: remote` containers on host agents (`_placement.ts`), and,
+ * on a `kraken node`, the host agent that runs what roots place on it (`_agent.ts`).
+ *
+ * @module
+ */
+import { TransportSet } from "../transports/transport_set.ts";
+import { defaultTransports } from "../transports/defaults.ts";
+import { DENO_FS } from "../config/_deno_fs.ts";
+import { type ContainerSpec, type Topology, validateContainer } from "../config/topology.ts";
+import type { Envelope, RouteTable } from "../protocol/envelope.ts";
+import { TopologyError } from "../protocol/errors.ts";
+import { AgentHost } from "./_agent.ts";
+import { SYSTEM_CLOCK } from "./_clock.ts";
+import { Federation } from "./_federation.ts";
+import type { NatsBridge } from "./_nats.ts";
+import { PlacementManager } from "./_placement.ts";
+import type {
+  Distribution,
+  DistributionOptions,
+  DistributionSite,
+  DistributionSnapshot,
+  Forwarded,
+} from "./types.ts";
+
+/** How long `start` waits for host agents to take the remote containers, ms. */
+const PLACEMENT_WAIT = 10_000;
+
+/**
+ * Builds the distribution of a runtime: nothing runs until `start`. A topology without
+ * `transports:` gets one that has no peers, routes nothing and places nothing.
+ *
+ * @param topology The validated topology (`transports:`, `hosts:`, `placement:`, name, base URL).
+ * @param site The hub and the hooks of the runtime.
+ * @param options `agent`: makes this runtime a host agent; `clock`: time for every decision.
+ * @returns The runtime's one distribution object.
+ *
+ * @example A runtime without transports: nothing outside
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateTopology } from "../config/topology.ts";
+ * import { createDistribution } from "./distribution.ts";
+ * const topology = validateTopology({ name: "shop", containers: {} }, { baseUrl: "file:///app/" });
+ * const distribution = createDistribution(topology, {
+ *   hub: { routes: {}, attachPeer() {}, detach() {}, reportRefused() {}, send() {} },
+ *   ownNames: () => [], ownRoutes: () => ({}), changed() {}, log() {}, emit() {},
+ *   run: () => Promise.resolve(), stop: () => Promise.resolve(), replicas: () => 0,
+ * });
+ * await distribution.start([]);
+ * assert.deepEqual(distribution.routes(), {});
+ * assert.deepEqual(distribution.snapshot().peers, []);
+ * await distribution.close();
+ * ```
+ */
+export function createDistribution(
+  topology: Topology,
+  site: DistributionSite,
+  options: DistributionOptions = {},
+): Distribution {
+  return new Distributed(topology, site, options);
+}
+
+/** What a runtime with `transports:` has. */
+interface Parts {
+  readonly federation: Federation;
+  readonly placement: PlacementManager;
+  readonly agent: AgentHost | null;
+  nats: NatsBridge | null;
+}
+
+class Distributed implements Distribution {
+  readonly #topology: Topology;
+  readonly #site: DistributionSite;
+  readonly #options: DistributionOptions;
+  readonly #parts: Parts | null;
+
+  constructor(topology: Topology, site: DistributionSite, options: DistributionOptions) {
+    this.#topology = topology;
+    this.#site = site;
+    this.#options = options;
+    const transports = topology.transports;
+    if (!transports) {
+      this.#parts = null;
+      return;
+    }
+    const clock = options.clock ?? SYSTEM_CLOCK;
+    const log = (level: "info" | "warn" | "error", message: string) =>
+      site.log(level, message, "runtime");
+    const placement = new PlacementManager({
+      send: (peer, env) => federation.send(peer, env),
+      liveInstances: (name) => federation.routes()[name]?.instances.length ?? 0,
+      changed: () => site.changed(),
+      log,
+      logFrom: (level, message, source) => site.log(level, message, source),
+      emit: (event) => site.emit(event),
+    }, { policy: topology.placement, lease: transports.keepalive, self: transports.name, clock });
+    const agent = options.agent ? this.#agentHost(options.agent) : null;
+    const federation: Federation = new Federation(site.hub, {
+      spec: transports,
+      transports: options.transports ?? new TransportSet(defaultTransports()),
+      hosts: topology.hosts,
+      clock,
+      hooks: {
+        ownNames: () => site.ownNames(),
+        ownRoutes: () => site.ownRoutes(),
+        changed: () => site.changed(),
+        log: (level, message) => site.log(level, message, "runtime"),
+        unreachable: (container, instance, silentFor) =>
+          site.emit({ type: "unresponsive", container, instance, silentFor }),
+        joinExtra: () => agent?.joinExtra() ?? {},
+        joined: (peer, join) => placement.joined(peer, join),
+        lost: (peer, lastSeen) => {
+          placement.lost(peer, lastSeen);
+          agent?.lost(peer);
+        },
+        control: (peer, env) => {
+          placement.control(peer, env);
+          agent?.control(peer, env);
+        },
+        sharedName: (name) => placement.has(name) || (agent?.names().includes(name) ?? false),
+        acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
+      },
+    });
+    this.#parts = { federation, placement, agent, nats: null };
+  }
+
+  async start(remote: readonly ContainerSpec[]): Promise<void> {
+    const parts = this.#parts;
+    const transports = this.#topology.transports;
+    if (!parts || !transports) return;
+    await parts.federation.start();
+    if (transports.nats) {
+      // Loaded only here: a runtime without NATS (and every container isolate) never loads it.
+      const { NatsBridge } = await import("./_nats.ts");
+      const site = this.#site;
+      parts.nats = new NatsBridge(site.hub, {
+        spec: { ...transports, nats: transports.nats },
+        app: this.#topology.name,
+        clock: this.#options.clock,
+        hooks: {
+          ownRoutes: () => site.ownRoutes(),
+          changed: () => site.changed(),
+          log: (level, message) => site.log(level, message, "runtime"),
+          unreachable: (container, instance, silentFor) =>
+            site.emit({ type: "unresponsive", container, instance, silentFor }),
+        },
+      });
+      await parts.nats.start();
+    }
+    // Remote containers: placed as agents link; start waits a while for that.
+    if (remote.length > 0) {
+      // Every agent that is up gets a say (spread), not just the first to answer.
+      await parts.federation.contacted(PLACEMENT_WAIT);
+      await parts.placement.add(remote, PLACEMENT_WAIT);
+    }
+  }
+
+  async close(): Promise<void> {
+    const parts = this.#parts;
+    if (!parts) return;
+    parts.placement.close();
+    await parts.federation.close();
+    await parts.nats?.close();
+  }
+
+  routes(): RouteTable {
+    const parts = this.#parts;
+    if (!parts) return {};
+    // Remote containers not serving now are held for; an agent's live routes replace that.
+    return {
+      ...parts.nats?.routes(),
+      ...parts.placement.routes(),
+      ...parts.federation.routes(),
+    };
+  }
+
+  announce(): void {
+    this.#parts?.federation.publishOwn();
+    this.#parts?.nats?.publishOwn();
+  }
+
+  place(spec: ContainerSpec): Promise<void> {
+    if (!this.#parts) {
+      // The validator refuses mode: remote without hosts:, and hosts: without transports:.
+      throw new TopologyError(
+        `container "${spec.name}" is remote, but this runtime has no transports: to place it`,
+        { key: `containers.${spec.name}.mode` },
+      );
+    }
+    return this.#parts.placement.update(spec);
+  }
+
+  unplace(name: string): Promise<void> {
+    return this.#parts?.placement.remove(name) ?? Promise.resolve();
+  }
+
+  snapshot(now?: number): DistributionSnapshot {
+    const parts = this.#parts;
+    if (!parts) return { listening: null, peers: [], remote: [] };
+    const routed = parts.federation.routes();
+    return {
+      listening: parts.federation.listening,
+      peers: [...parts.federation.snapshot(now), ...(parts.nats?.snapshot(now) ?? [])],
+      remote: parts.placement.snapshot(now).map((p) => ({
+        ...p,
+        instances: routed[p.name]?.instances ?? [],
+      })),
+    };
+  }
+
+  forward(report: Forwarded): void {
+    const parts = this.#parts;
+    if (!parts?.agent) return;
+    if (report.type === "log") {
+      // On a host agent, what a placed container logs goes to the runtime that placed it too.
+      const placer = parts.agent.placerOf(report.source.split("#")[0]);
+      if (placer) {
+        parts.federation.send(placer, {
+          k: "log",
+          l: report.level,
+          m: report.message,
+          c: report.source,
+        });
+      }
+      return;
+    }
+    if (report.type === "escalate") return;
+    // What happens to a placed container is reported to the runtime that placed it (remote
+    // supervision: restarted here, seen there).
+    const placedBy = parts.agent.placerOf(report.container);
+    if (!placedBy) return;
+    const { type, container, instance } = report;
+    parts.federation.send(placedBy, {
+      k: "event",
+      e: {
+        type,
+        container,
+        instance,
+        ...("incarnation" in report ? { incarnation: report.incarnation } : {}),
+        ...("reason" in report ? { reason: report.reason } : {}),
+        ...("delay" in report ? { delay: report.delay } : {}),
+      },
+    });
+  }
+
+  /** This runtime as a host agent: it runs what root runtimes place on it. */
+  #agentHost(options: NonNullable<DistributionOptions["agent"]>): AgentHost {
+    const site = this.#site;
+    const agent: AgentHost = new AgentHost(options, {
+      run: async (spec) => {
+        await site.run(spec);
+        for (const peer of agent.placers()) this.#parts?.federation.send(peer, this.#load());
+      },
+      stop: (name) => site.stop(name),
+      // No `${VAR}` expansion: a root must not read this host's environment through a spec (an
+      // expanded value would come back in an error message). The agent checks the grant itself.
+      validate: (name, input) =>
+        validateContainer(name, input, {
+          baseUrl: this.#topology.baseUrl,
+          env: () => undefined,
+          fs: DENO_FS,
+        }),
+      send: (peer, env) => this.#parts?.federation.send(peer, env) ?? false,
+      log: (level, message) => site.log(level, message, "agent"),
+    });
+    return agent;
+  }
+
+  /** How loaded this host is, for a root's least_loaded placement. */
+  #load(): Envelope {
+    return { k: "load", c: this.#site.replicas(), m: Deno.memoryUsage().rss };
+  }
+}

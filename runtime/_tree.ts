@@ -1,0 +1,48 @@
+/**
+ * Remote containers in the live tree: each as its placement stands (on which agent, which epoch,
+ * held or running) with the instances its agent routes now.
+ *
+ * @module
+ */
+import type { RemoteContainer } from "../distribution/mod.ts";
+import type { ContainerSnapshot } from "./snapshots.ts";
+
+/**
+ * Remote containers as `rt.tree()` shows them: on their agent, with the instances it routes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { remoteSnapshots } from "./_tree.ts";
+ * const [api] = remoteSnapshots([{
+ *   name: "api", host: "b", epoch: 2, state: "running", since: 40, restarts: 1,
+ *   spec: { replicas: 1 } as never,
+ *   instances: [{ i: "api#0.3", n: "@b/p1" }],
+ * }]);
+ * assert.deepEqual([api.host, api.running, api.instances[0].incarnation], ["b", 1, 3]);
+ * ```
+ */
+export function remoteSnapshots(remote: readonly RemoteContainer[]): ContainerSnapshot[] {
+  return remote.map((p) => {
+    const routed = p.instances;
+    return {
+      name: p.name,
+      mode: "remote",
+      host: p.host ?? "-",
+      replicas: p.spec.replicas,
+      running: p.state === "running" ? routed.length : 0,
+      restarts: p.restarts,
+      held: p.state === "held",
+      placement: { state: p.state, epoch: p.epoch, ...(p.why ? { why: p.why } : {}) },
+      instances: routed.map((i) => ({
+        id: i.i,
+        replica: Number(i.i.split("#")[1]?.split(".")[0] ?? 0),
+        incarnation: Number(i.i.split(".").pop() ?? 0),
+        state: "running" as const,
+        node: i.n,
+        restarts: 0,
+        uptime: p.state === "running" ? p.since : 0,
+      })),
+    };
+  });
+}
