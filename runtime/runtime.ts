@@ -38,7 +38,7 @@ import {
   type SupervisorEvent,
   type SupervisorSite,
 } from "./_supervisor.ts";
-import { nestedWorkerSources } from "./_sources.ts";
+import { admitIsolate } from "./_sources.ts";
 import { Federation, type PeerSnapshot } from "./_federation.ts";
 import type { NatsBridge } from "./_nats.ts";
 import { AgentHost, type AgentOptions } from "./_agent.ts";
@@ -240,7 +240,6 @@ export class Runtime {
   }
 
   #site(): SupervisorSite {
-    const sources = new Map<string, string[]>();
     return {
       node: this.#hub,
       handles: this.#handles,
@@ -256,7 +255,7 @@ export class Runtime {
         this.#live.add(handle);
         handle.gone.then(() => this.#live.delete(handle));
       },
-      sourceReads: (spec) => nestedWorkerSources(spec, sources),
+      sourceReads: (spec) => admitIsolate(spec, (message) => this.#log("warn", message, "runtime")),
       validate: (name, input, parent) => this.#validateSpawn(name, input, parent),
       violation: (container, instance, what) => this.#violated(container, instance, what),
       claims: new NameClaims(),
