@@ -30,7 +30,12 @@ export interface IncarnationOptions<C extends ChildrenSupervisor> {
   instance: string;
   /** The node it lives in. */
   node: string;
-  /** Creates its handle (once its children, if any, run). */
+  /**
+   * Checks what its isolate will load before anything of it starts (a worker or process: see
+   * `_sources.ts`); a rejection fails the start.
+   */
+  admit?(): Promise<void>;
+  /** Creates its handle (once its children, if any, run, and it was admitted). */
   createHandle(): InstanceHandle;
   /** Creates the supervisor of its children. */
   supervisor(): C;
@@ -90,6 +95,15 @@ export class Incarnation<C extends ChildrenSupervisor> implements SupervisedInst
         throw error;
       }
       if (this.#cancelled) return; // stopped while its children started (they were stopped)
+    }
+    if (this.#options.admit) {
+      try {
+        await this.#options.admit();
+      } catch (error) {
+        this.#markGone();
+        throw error;
+      }
+      if (this.#cancelled) return; // stopped while it was being checked: nothing started
     }
     const handle = this.#options.createHandle();
     this.handle = handle;

@@ -548,7 +548,8 @@ const toldStdio = new WeakSet<Node>();
 
 /**
  * Unstable features that change how modules resolve or load: a process container gets the host's
- * (as a worker shares them), whatever its own `unstable:` list says.
+ * (as a worker shares them), whatever its own `unstable:` list says. Not `raw-imports`: bytes
+ * imports load data, which a container gets only when its own list asks for it.
  */
 const LOADING_FEATURES = new Set([
   "bare-node-builtins",
@@ -558,7 +559,6 @@ const LOADING_FEATURES = new Set([
   "lockfile-v5",
   "node-globals",
   "npm-lazy-caching",
-  "raw-imports",
   "sloppy-imports",
   "unsafe-proto",
 ]);
@@ -566,9 +566,9 @@ const LOADING_FEATURES = new Set([
 /**
  * A process container's resolution and unstable flags: the host's resolution flags (config,
  * import map, lock, …) and loading features, `worker-options`, and the features it lists; an API
- * feature of the host's (`net`, `kv`, …) only when it lists it too.
+ * feature of the host's (`net`, `kv`, `raw-imports`, …) only when it lists it too.
  */
-function processFlags(unstable: readonly UnstableFeature[]): string[] {
+export function processFlags(unstable: readonly UnstableFeature[]): string[] {
   const host = hostResolutionFlags().filter((flag) => {
     if (!flag.startsWith("--unstable-")) return true;
     return LOADING_FEATURES.has(flag.slice("--unstable-".length).split("=")[0]);

@@ -50,8 +50,11 @@ export interface SupervisorSite {
   readonly definitions?: ReadonlyMap<string, unknown>;
   /** A worker was terminated while unresponsive: its thread may still be spinning. */
   leaked?(container: string, instance: string): void;
-  /** Extra `read` grant a worker or process needs so workers can be nested in it. */
-  sourceReads?(spec: ContainerSpec): string[];
+  /**
+   * Checks what worker or process `spec`'s isolate will load (see `_sources.ts`), then gives the
+   * extra `read` grant it needs so workers can be nested in it; rejects to refuse its start.
+   */
+  sourceReads?(spec: ContainerSpec): string[] | Promise<string[]>;
   /** Sees every handle created (to wait for all of them at shutdown). */
   track?(handle: InstanceHandle): void;
   /** Validates a spawned child of `parent` (module, grant within the parent's, unique name). */
@@ -287,10 +290,16 @@ export class Supervisor {
     if (at.incarnation === 1) this.#reports.get(at.child)?.delete(at.replica);
     const reports = this.#reportsOf(at.child, at.replica);
     reports.subTree = null;
+    // Its isolate's extra read grant, once admitted (see `SupervisorSite.sourceReads`).
+    let reads: string[] | undefined;
+    const sourceReads = site.sourceReads?.bind(site);
     const incarnation: Incarnation<Supervisor> = new Incarnation({
       spec,
       instance: at.instance,
       node,
+      admit: sourceReads && (spec.mode === "worker" || spec.mode === "process")
+        ? async () => void (reads = await sourceReads(spec))
+        : undefined,
       supervisor: () => new Supervisor(spec.name, spec.supervisor, site),
       ended: (handle) => this.#forgetNode(handle),
       leaked: () => site.leaked?.(spec.name, at.instance),
@@ -312,7 +321,7 @@ export class Supervisor {
             stop: (name, mode) => this.#childrenOf(incarnation, at.child).remove(name, mode),
           },
           baseUrl: site.baseUrl,
-          reads: spec.mode === "inline" ? undefined : site.sourceReads?.(spec),
+          reads,
         }, () => site.node.routes);
         site.track?.(handle);
         if (node !== site.node.id) site.handles.set(node, handle);

@@ -24,7 +24,7 @@ import { type ContainerMetrics, containerMetrics, metricsBook } from "./_metrics
 import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
 import { runPlaced } from "./_placed.ts";
-import { nestedWorkerSources } from "./_sources.ts";
+import { admitIsolate } from "./_sources.ts";
 import {
   assertGrantsWithinHost,
   assertStartableHere,
@@ -129,7 +129,6 @@ export class Runtime {
   }
 
   #site(): SupervisorSite {
-    const sources = new Map<string, string[]>();
     return {
       node: this.#hub,
       handles: this.#handles,
@@ -145,7 +144,7 @@ export class Runtime {
         this.#live.add(handle);
         handle.gone.then(() => this.#live.delete(handle));
       },
-      sourceReads: (spec) => nestedWorkerSources(spec, sources),
+      sourceReads: (spec) => admitIsolate(spec, (message) => this.#log("warn", message, "runtime")),
       validate: (name, input, parent) =>
         validateSpawn(name, input, { ...this.#spawnContext(), parent }),
       violation: (container, instance, what) => this.#violations.count(container, instance, what),
