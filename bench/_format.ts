@@ -1,4 +1,14 @@
-// Formatting the benches share: ratios, verdicts, medians and aligned tables.
+// Formatting the benches share: rates, durations, ratios, verdicts, medians and aligned tables.
+
+/** A rate as `12.3k/s` or `1.23M/s`. */
+export function rate(rps: number): string {
+  return rps >= 1e6 ? `${(rps / 1e6).toFixed(2)}M/s` : `${(rps / 1e3).toFixed(1)}k/s`;
+}
+
+/** Milliseconds as `0.123 ms` (3 decimals below 10 ms, 1 above). */
+export function ms(value: number): string {
+  return value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
+}
 
 /** A ratio as `1.23x`. */
 export function ratio(value: number): string {

@@ -7,7 +7,7 @@ import { Runtime } from "../mod.ts";
 import type { MemProbeResult } from "./mem_probe.ts";
 import { type Body, childPids, RawProcess, RawWorker } from "./_raw.ts";
 import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
-import { median, ratio, table, verdict } from "./_format.ts";
+import { median, ms, rate, ratio, table, verdict } from "./_format.ts";
 
 type Mode = "inline" | "worker" | "process";
 const MODES: Mode[] = ["inline", "worker", "process"];
@@ -189,12 +189,6 @@ function took(since: number): string {
 
 // ---- formatting --------------------------------------------------------------------------------
 
-function rate(rps: number): string {
-  return rps >= 1e6 ? `${(rps / 1e6).toFixed(2)}M/s` : `${(rps / 1e3).toFixed(1)}k/s`;
-}
-function ms(value: number): string {
-  return value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
-}
 function mb(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(2)} MB`;
 }

@@ -9,14 +9,16 @@
 // Each setup is one server process (bench/_transport_server.ts: a runtime with an inline echo
 // container; bench/_transport_raw_server.ts: a bare echo of length-prefixed msgpack frames) and
 // one client in this process, measured over one connection: request/reply with 100 in flight,
-// round trip with 1 in flight, then one-way sends.
+// round trip with 1 in flight, then one-way sends. The server process is bench/_server_process.ts,
+// the raw client bench/_raw_client.ts over a wire of bench/_wire.ts.
 import { Runtime } from "../mod.ts";
-import { FrameDecoder } from "../protocol/framing.ts";
-import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
-import { concat } from "./_concat.ts";
-import { type Body, childPids } from "./_raw.ts";
+import { childPids } from "./_raw.ts";
 import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
-import { median, ratio, table, verdict } from "./_format.ts";
+import { median, ms, rate, ratio, table, verdict } from "./_format.ts";
+import { ServerProcess } from "./_server_process.ts";
+import { RawClient } from "./_raw_client.ts";
+import { stdioWire } from "./_wire.ts";
+import { socketInodes, socketsLeft } from "./_open_sockets.ts";
 
 const quick = Deno.args.includes("--quick");
 const CFG = quick
@@ -48,6 +50,7 @@ const ignore = () => {};
 
 /** Things that went wrong without stopping the run (printed at the end). */
 const problems: string[] = [];
+const report = (problem: string) => void problems.push(problem);
 
 // An error thrown from the ws:// transport's event handlers (e.g. a WebSocket message arriving
 // after its link closed) would end this process; it is noted and reported instead.
@@ -57,257 +60,6 @@ globalThis.addEventListener("error", (event) => {
   event.preventDefault();
   problems.push(`uncaught in transports/websocket.ts: ${error.name}: ${error.message}`);
 });
-
-// ---- processes ---------------------------------------------------------------------------------
-
-/** A server subprocess that prints its address on its first stdout line and stops at stdin's end. */
-class ServerProcess {
-  readonly #child: Deno.ChildProcess;
-  readonly address: string;
-
-  private constructor(child: Deno.ChildProcess, address: string) {
-    this.#child = child;
-    this.address = address;
-  }
-
-  static async start(script: string, args: string[]): Promise<ServerProcess> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        "-A",
-        "--no-lock",
-        new URL(script, import.meta.url).pathname,
-        ...args,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const reader = child.stdout.getReader();
-    let text = "";
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL"); // silent too long: its stdout ends and start() fails below
-      } catch {
-        // already gone
-      }
-    }, 15_000);
-    try {
-      while (!text.includes("\n")) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-    } finally {
-      clearTimeout(timer);
-      await reader.cancel().catch(ignore);
-    }
-    const address = text.split("\n")[0].trim();
-    if (!address) {
-      await child.stdin.close().catch(ignore);
-      await child.status;
-      throw new Error(`${script} ${args.join(" ")} did not say where it listens`);
-    }
-    return new ServerProcess(child, address);
-  }
-
-  get pid(): number {
-    return this.#child.pid;
-  }
-
-  /** Closes its stdin (it then exits) and waits for it; SIGKILL if it lingers. */
-  async close(): Promise<void> {
-    await this.#child.stdin.close().catch(ignore);
-    const timer = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 5_000);
-    const status = await this.#child.status;
-    clearTimeout(timer);
-    if (!status.success) {
-      problems.push(`a server process (pid ${this.pid}) exited with code ${status.code}`);
-    }
-  }
-}
-
-// ---- raw clients -------------------------------------------------------------------------------
-
-/** A byte channel: whole writes out, chunks (or WebSocket messages) in. */
-interface Wire {
-  write(bytes: Uint8Array): void;
-  onBytes: (chunk: Uint8Array) => void;
-  close(): Promise<void>;
-}
-
-async function socketWire(address: URL): Promise<Wire> {
-  const conn = address.protocol === "tcp:"
-    ? await Deno.connect({ hostname: address.hostname, port: Number(address.port) })
-    : await Deno.connect({ transport: "unix", path: decodeURIComponent(address.pathname) });
-  if (address.protocol === "tcp:") (conn as Deno.TcpConn).setNoDelay(true);
-  const writer = conn.writable.getWriter();
-  const wire: Wire = {
-    write: (bytes) => void writer.write(bytes).catch(ignore),
-    onBytes: ignore,
-    async close() {
-      await writer.close().catch(ignore);
-      await reading;
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    },
-  };
-  const reading = (async () => {
-    try {
-      for await (const chunk of conn.readable) wire.onBytes(chunk);
-    } catch {
-      // closed
-    }
-  })();
-  return wire;
-}
-
-/** A child process's stdin/stdout (the channel process containers use), echoing frames. */
-function stdioWire(): Wire {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--no-lock",
-      new URL("./raw_echo_process.ts", import.meta.url).pathname,
-      "--batch",
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const wire: Wire = {
-    write: (bytes) => void writer.write(bytes).catch(ignore),
-    onBytes: ignore,
-    async close() {
-      await writer.close().catch(ignore);
-      await reading;
-      await child.status;
-    },
-  };
-  const reading = (async () => {
-    for await (const chunk of child.stdout) wire.onBytes(chunk);
-  })().catch(ignore);
-  return wire;
-}
-
-/**
- * A raw WebSocket, dialed with the same client library as Kraken's ws:// transport (npm `ws`,
- * TCP_NODELAY on): Deno's built-in client stalls ~40 ms on pipelined 1-16 KiB messages (Nagle
- * against delayed ACKs), which would measure the platform's quirk, not the work.
- */
-async function webSocketWire(address: URL): Promise<Wire> {
-  // @ts-types="@types/ws"
-  const { default: WebSocketClient } = await import("ws");
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocketClient(address.href, { perMessageDeflate: false });
-    const closed = new Promise<void>((done) => ws.on("close", () => done()));
-    const wire: Wire = {
-      write: (bytes) => ws.send(bytes),
-      onBytes: ignore,
-      async close() {
-        ws.close();
-        await closed;
-      },
-    };
-    ws.on("message", (data) => wire.onBytes(data as Uint8Array));
-    ws.on("error", () => reject(new Error(`cannot open a WebSocket to ${address.href}`)));
-    ws.on("open", () => resolve(wire));
-  });
-}
-
-/**
- * Echo client over a raw wire: length-prefixed msgpack frames, one per message. Unbatched, each
- * frame is its own write; batched, the frames of one turn leave in one write.
- */
-class RawClient {
-  readonly #wire: Wire;
-  readonly #batch: boolean;
-  readonly #encoder = new MsgpackEncoder();
-  readonly #decoder = new FrameDecoder();
-  readonly #pending = new Map<number, (reply: Body) => void>();
-  #queue: Uint8Array[] = [];
-  #echoes = 0;
-  #onEchoes: (() => void) | null = null;
-  #wanted = 0;
-
-  private constructor(wire: Wire, batch: boolean) {
-    this.#wire = wire;
-    this.#batch = batch;
-    wire.onBytes = (chunk) => {
-      for (const frame of this.#decoder.push(chunk)) {
-        const reply = decodeMsgpack(frame) as Body;
-        const resolve = this.#pending.get(reply.id);
-        if (resolve) {
-          this.#pending.delete(reply.id);
-          resolve(reply);
-        } else if (++this.#echoes === this.#wanted) this.#onEchoes?.();
-      }
-    };
-  }
-
-  static over(wire: Wire, batch: boolean): RawClient {
-    return new RawClient(wire, batch);
-  }
-
-  static async connect(address: string, batch: boolean): Promise<RawClient> {
-    const url = new URL(address);
-    const wire = url.protocol === "ws:" ? await webSocketWire(url) : await socketWire(url);
-    return new RawClient(wire, batch);
-  }
-
-  request(body: Body): Promise<Body> {
-    return new Promise((resolve) => {
-      this.#pending.set(body.id, resolve);
-      const frame = this.#encoder.encodeFrame(body);
-      if (!this.#batch) return this.#wire.write(frame);
-      if (this.#queue.push(frame) === 1) queueMicrotask(this.#flush);
-    });
-  }
-
-  #flush = (): void => {
-    const frames = this.#queue;
-    this.#queue = [];
-    this.#wire.write(concat(frames));
-  };
-
-  /**
-   * Writes `n` frames as fast as possible (`perWrite` frames per write) and resolves when all `n`
-   * echoes are back. Ids are negative so they never match a pending request.
-   */
-  oneWay(n: number, perWrite: number): Promise<void> {
-    const done = new Promise<void>((resolve) => {
-      this.#echoes = 0;
-      this.#wanted = n;
-      this.#onEchoes = resolve;
-    });
-    const group: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) {
-      group.push(this.#encoder.encodeFrame({ id: -1 - i, payload: PAYLOAD }));
-      if (group.length === perWrite || i === n - 1) {
-        this.#wire.write(perWrite === 1 ? group[0] : concat(group));
-        group.length = 0;
-      }
-    }
-    return done;
-  }
-
-  close(): Promise<void> {
-    return this.#wire.close();
-  }
-}
 
 // ---- measuring ---------------------------------------------------------------------------------
 
@@ -386,7 +138,9 @@ async function waitForPeer(rt: Runtime): Promise<void> {
 }
 
 async function krakenSetup(transport: TransportName): Promise<SetupResult> {
-  const server = await ServerProcess.start("./_transport_server.ts", [listenUrl(transport, "k")]);
+  const server = await ServerProcess.start("./_transport_server.ts", [listenUrl(transport, "k")], {
+    report,
+  });
   let rt: Runtime | null = null;
   try {
     rt = await Runtime.start({
@@ -415,6 +169,7 @@ async function rawSetup(transport: TransportName, batch: boolean): Promise<Setup
   const server = await ServerProcess.start(
     "./_transport_raw_server.ts",
     [listenUrl(transport, name), ...(batch ? ["--batch"] : [])],
+    { report },
   );
   let client: RawClient | null = null;
   try {
@@ -437,65 +192,6 @@ async function channelSetup(channel: "stdio" | "unix" | "tcp"): Promise<SetupRes
   }
 }
 
-/** Inodes of the sockets this process holds (from /proc/self/fd). */
-function socketInodes(): Set<string> {
-  const inodes = new Set<string>();
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      const match = Deno.readLinkSync(`/proc/self/fd/${entry.name}`).match(/^socket:\[(\d+)\]$/);
-      if (match) inodes.add(match[1]);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return inodes;
-}
-
-/**
- * The sockets opened since `before` and still open, described: TCP ones with their addresses,
- * unix ones with their peer. A unix socket whose peer is also held here is a socketpair (Deno
- * opens one for itself some time after start), not a connection.
- */
-async function socketsLeft(before: Set<string>): Promise<{ open: string[]; pairs: number }> {
-  const added = [...socketInodes()].filter((i) => !before.has(i));
-  if (added.length === 0) return { open: [], pairs: 0 };
-  const tcp = new Map<string, string>();
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of Deno.readTextFileSync(file).split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 9) tcp.set(f[9], `tcp ${f[1]} -> ${f[2]}`);
-    }
-  }
-  const peers = new Map<string, string>();
-  try {
-    const out = await new Deno.Command("ss", { args: ["-xan"], stdout: "piped", stderr: "null" })
-      .output();
-    for (const line of new TextDecoder().decode(out.stdout).split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length >= 8) peers.set(f[5], f[7]);
-    }
-  } catch {
-    // no ss: unix sockets are listed without their peer
-  }
-  const mine = new Set(socketInodes());
-  const open: string[] = [];
-  let pairs = 0;
-  for (const inode of added) {
-    if (tcp.has(inode)) open.push(`${tcp.get(inode)} (inode ${inode})`);
-    else if (peers.has(inode) && mine.has(peers.get(inode)!)) pairs++;
-    else open.push(`unix inode ${inode}, peer ${peers.get(inode) ?? "?"}`);
-  }
-  return { open, pairs };
-}
-
-// ---- formatting --------------------------------------------------------------------------------
-
-function rate(rps: number): string {
-  return rps >= 1e6 ? `${(rps / 1e6).toFixed(2)}M/s` : `${(rps / 1e3).toFixed(1)}k/s`;
-}
-function ms(value: number): string {
-  return value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`;
-}
 // ---- run ---------------------------------------------------------------------------------------
 
 const began = performance.now();
