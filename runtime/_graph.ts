@@ -82,6 +82,7 @@ interface InfoModule {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { classifyGraph } from "./_graph.ts";
  * const graph = classifyGraph({
  *   roots: ["file:///app/main.ts"],
@@ -93,8 +94,9 @@ interface InfoModule {
  *     { kind: "asserted", specifier: "file:///etc/key.json", mediaType: "Json" },
  *   ],
  * });
- * console.assert(graph.code[0].path === "/app/main.ts");
- * console.assert(graph.data[0].path === "/etc/key.json" && graph.data[0].type === "json");
+ * assert.equal(graph.code[0].path, "/app/main.ts");
+ * assert.equal(graph.data[0].path, "/etc/key.json");
+ * assert.equal(graph.data[0].type, "json");
  * ```
  */
 export function classifyGraph(info: unknown): ModuleGraph {
