@@ -37,6 +37,8 @@ export function readManagement(r: Reader, input: unknown): ManagementSpec | unde
     if ("problem" in read) r.fail([...path, "listen"], read.problem);
     listen = read.listen;
   }
+  const unset = r.deferred.get("management.token");
+  if (unset) return { listen, token: "", tokenUnset: unset.message };
   if (m.token === undefined) {
     r.missing(
       [...path, "token"],

@@ -77,14 +77,26 @@ export class Reader {
 
   /** Throws the {@linkcode TopologyError} of a problem at `path`, in the value or its key. */
   fail(path: Path, message: string, target: "key" | "value" = "value"): never {
+    throw this.error(path, message, target);
+  }
+
+  /** The error {@linkcode Reader.fail} throws, not thrown. */
+  error(path: Path, message: string, target: "key" | "value" = "value"): TopologyError {
     const at = this.options.locate?.(path, target);
-    throw new TopologyError(message, {
+    return new TopologyError(message, {
       file: this.options.file,
       line: at?.line,
       column: at?.column,
       key: formatKeyPath(path),
     });
   }
+
+  /**
+   * Problems that do not stop the topology from running, only what needs the key: an unset
+   * variable in `management.token` (a runtime runs without serving its management API; serving it
+   * then fails with this error).
+   */
+  readonly deferred: Map<string, TopologyError> = new Map();
 
   /** A block with a fixed set of keys. */
   block(value: unknown, path: Path, block: TopologyBlock): Record<string, unknown> {
@@ -124,7 +136,12 @@ export class Reader {
       return value.replace(VARIABLE, (ref: string) => {
         const name = ref.slice(2, -1);
         const found = this.options.env?.(name);
-        if (found === undefined) this.fail(path, `environment variable ${ref} is not set`);
+        if (found === undefined) {
+          const error = this.error(path, `environment variable ${ref} is not set`);
+          if (formatKeyPath(path) !== "management.token") throw error;
+          this.deferred.set("management.token", error);
+          return "";
+        }
         return found;
       });
     }

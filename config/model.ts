@@ -130,6 +130,12 @@ export interface ManagementSpec {
   listen: string;
   /** The bearer token every request must carry (usually `${KRAKEN_TOKEN}`). Never logged. */
   token: string;
+  /**
+   * Set when `token` reads an environment variable that is not set (then `token` is empty): the
+   * runtime runs without a management API, and serving one fails with this message, which names
+   * the file, line and variable.
+   */
+  tokenUnset?: string;
 }
 
 /** The shape of `DEFAULTS`. */

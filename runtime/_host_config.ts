@@ -195,6 +195,13 @@ function join(dir: string, path: string): string {
 }
 
 let cached: string[] | undefined;
+let knownCommandLine = false;
+
+/** Whether {@linkcode hostResolutionFlags} could read this process's command line. */
+export function hostCommandLineKnown(): boolean {
+  hostResolutionFlags();
+  return knownCommandLine;
+}
 
 /**
  * The flags for this host's process containers (worked out once per process): see the module
@@ -211,6 +218,7 @@ export function hostResolutionFlags(): string[] {
       : []),
   ];
   const facts = holdsEverything() ? readOwnFacts(candidates) : askHelper(candidates);
+  knownCommandLine = facts.argv !== null;
   cached = resolutionFlags({
     argv: facts.argv,
     cwd,

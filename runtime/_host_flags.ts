@@ -11,6 +11,7 @@
  */
 import type { ContainerSpec } from "../config/topology.ts";
 import { TopologyError } from "../protocol/errors.ts";
+import { hostCommandLineKnown, hostResolutionFlags } from "./_host_config.ts";
 
 let prompting: { may: boolean; flagsSeen: boolean } | undefined;
 
@@ -109,6 +110,45 @@ export function assertUnstableHere(spec: ContainerSpec): void {
         { key: `containers.${spec.name}.unstable` },
       );
     }
+  }
+}
+
+/**
+ * Refuses a worker container where the runtime process visibly lacks Deno's unstable
+ * `worker-options` feature: a Worker's own permissions need it, and without it Deno ends the whole
+ * process (exit code 70) at the first worker instead of throwing. Seen from deno's command line
+ * (`--unstable-worker-options`, `--unstable`) and the config it runs with (`"unstable"`); where
+ * neither can be read, the worker is let through (Deno decides).
+ *
+ * @throws {TopologyError} Naming the container's `mode` and the ways out.
+ */
+export function assertWorkerOptions(spec: ContainerSpec): void {
+  if (spec.mode !== "worker" || workerOptions() !== false) return;
+  throw new TopologyError(
+    `worker container "${spec.name}" needs Deno's unstable "worker-options" feature (a worker's own permissions), which this process was not started with, and without it Deno would end the whole process: expected "unstable": ["worker-options"] in the runtime's deno.json (kraken new writes it), or --unstable-worker-options on deno's command line, or mode: process`,
+    { key: `containers.${spec.name}.mode` },
+  );
+}
+
+let workerOptionsSeen: boolean | null | undefined;
+
+/** Whether this process has `worker-options`: `null` when that cannot be told. */
+function workerOptions(): boolean | null {
+  if (workerOptionsSeen !== undefined) return workerOptionsSeen;
+  const flags = hostResolutionFlags();
+  if (flags.includes("--unstable-worker-options") || flags.includes("--unstable")) {
+    return workerOptionsSeen = true;
+  }
+  if (!hostCommandLineKnown()) return workerOptionsSeen = null;
+  const at = flags.indexOf("--config");
+  if (at < 0) return workerOptionsSeen = false;
+  try {
+    const text = Deno.readTextFileSync(flags[at + 1]);
+    // deno.jsonc may hold comments: the "unstable" list is looked for, not parsed whole.
+    const list = /"unstable"\s*:\s*\[([^\]]*)\]/.exec(text)?.[1] ?? "";
+    return workerOptionsSeen = /"worker-options"/.test(list);
+  } catch {
+    return workerOptionsSeen = null;
   }
 }
 

@@ -21,7 +21,7 @@ import { type ChildManager, ContainerInstance } from "./_instance.ts";
 import { settlesWithin } from "./_timing.ts";
 import { within } from "../protocol/routes.ts";
 import { declaredNames, sanitizeExitReason } from "./_trust.ts";
-import { assertNoPrompt, assertUnstableHere } from "./_host_flags.ts";
+import { assertNoPrompt, assertUnstableHere, assertWorkerOptions } from "./_host_flags.ts";
 import { installSource } from "./_guard.ts";
 import type { Node } from "./_node.ts";
 import {
@@ -508,7 +508,10 @@ export class WorkerHandle extends IsolateHandle {
 
   protected spawn(entry: string): Link {
     // It shares this process: its prompt setting (decided where the runtime starts) and its flags.
-    if (this.launch.hub.isHub) assertNoPrompt(this.launch.spec);
+    if (this.launch.hub.isHub) {
+      assertNoPrompt(this.launch.spec);
+      assertWorkerOptions(this.launch.spec);
+    }
     assertUnstableHere(this.launch.spec);
     const worker = new Worker(entry, {
       type: "module",

@@ -45,6 +45,13 @@ export const check: Command = {
         },
       });
     }
+    // What `kraken start` would refuse: a management token whose variable is unset here.
+    const unset = topology.management?.tokenUnset;
+    if (unset) {
+      throw new CliError(EXIT.usage, unset, {
+        error: { type: "TopologyError", message: unset, key: "management.token" },
+      });
+    }
     const count = (specs: typeof topology.containers): number =>
       specs.reduce((n, s) => n + 1 + count(s.children), 0);
     if (io.json) {

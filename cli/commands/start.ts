@@ -183,12 +183,17 @@ function assertCanListen(listen: string): void {
 }
 
 async function load(file: string): Promise<Topology> {
+  let topology: Topology;
   try {
-    return await loadTopology(file);
+    topology = await loadTopology(file);
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(EXIT.usage, error.message);
     throw error;
   }
+  // A runtime runs without its token; `kraken start` serves the management API, so it needs it.
+  const unset = topology.management?.tokenUnset;
+  if (unset) throw new CliError(EXIT.usage, unset);
+  return topology;
 }
 
 /**

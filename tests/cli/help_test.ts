@@ -113,3 +113,23 @@ Deno.test("without a token, exit 4 says where kraken.yaml's token was to come fr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kraken start and kraken check refuse a management token whose variable is unset, at its line (exit 2)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/kraken.yaml`,
+      "containers: {}\nmanagement:\n  token: ${KRAKEN_TEST_UNSET_TOKEN}\n",
+    );
+    for (const command of ["start", "check"]) {
+      const result = await kraken([command], { cwd: dir });
+      assert.equal(result.code, 2, `${command}: ${result.stderr}`);
+      assert.match(
+        result.stderr,
+        /kraken\.yaml:3:10: management\.token: environment variable \$\{KRAKEN_TEST_UNSET_TOKEN\} is not set/,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
