@@ -5,7 +5,10 @@
  */
 import type { RouteInstance, RouteTable } from "../protocol/envelope.ts";
 
-/** Adds `extra` to `table`; an entry with no live instance never hides one that has some. */
+/**
+ * Adds `extra` to `table`; an entry with no live instance never hides one that has some, and an
+ * instance id already in `table` keeps its node (what is merged first stands).
+ */
 export function mergeRoutes(table: RouteTable, extra: RouteTable): void {
   for (const [name, entry] of Object.entries(extra)) {
     const current = table[name];
@@ -17,7 +20,9 @@ export function mergeRoutes(table: RouteTable, extra: RouteTable): void {
     // or a restarting parent's placeholders. Live and draining instances of both are kept.
     const live = current.instances.length > 0 ? current : entry;
     const instances = union(current.instances, entry.instances);
-    const x = union(current.x ?? [], entry.x ?? []);
+    // An instance id names one instance: listed live, it is not draining somewhere else too.
+    const ids = new Set(instances.map((i) => i.i));
+    const x = union(current.x ?? [], entry.x ?? []).filter((i) => !ids.has(i.i));
     table[name] = {
       balance: live.balance,
       instances,

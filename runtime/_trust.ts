@@ -15,6 +15,7 @@ import type { WireError } from "../protocol/errors.ts";
 import type { ErrorRule } from "../supervisor/error_rules.ts";
 import type { SupervisorEvent } from "../supervisor/events.ts";
 import type { ContainerSnapshot, InstanceSnapshot } from "./_supervisor_view.ts";
+import { TOPOLOGY_PATTERNS } from "../config/_shape.ts";
 
 /** Longest text kept from a child's report (an exit message, a stack, a log line is not cut). */
 const MAX_TEXT = 16 * 1024;
@@ -24,6 +25,15 @@ const MAX_ITEMS = 10_000;
 const MAX_DEPTH = 32;
 /** Largest restart buffer a child may announce for a container below it. */
 const MAX_BUFFER = 1_000_000;
+/** Most entries (container names) kept from one reported routing table. */
+export const MAX_ROUTE_ENTRIES = 10_000;
+/** Most instances (live and draining, over all its entries) kept from one reported routing table. */
+export const MAX_ROUTE_INSTANCES = 10_000;
+/** Longest container name, instance id or node id kept from a reported routing table. */
+export const MAX_ROUTE_ID = 256;
+
+/** A container name as the topology allows one. */
+const CONTAINER_NAME = new RegExp(TOPOLOGY_PATTERNS.name);
 
 const BALANCES = new Set(["round_robin", "random", "key_hash"]);
 const EXIT_KINDS = new Set(["normal", "stopped", "error", "crashed", "killed", "unresponsive"]);
@@ -80,48 +90,6 @@ export function containerOf(id: unknown): string | null {
   return hash > 0 ? id.slice(0, hash) : null;
 }
 
-/**
- * Who announced which container it spawned. A child may announce a container it spawned
- * (`ctx.spawn`) under a name nobody else holds; once it holds one, it keeps it while it still
- * announces it, so a moment without it (a replacement in progress) does not lose it, and a name it
- * let go can be taken by another.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { NameClaims } from "./_trust.ts";
- * const claims = new NameClaims();
- * const a = {}, b = {};
- * const nobody = () => false;
- * assert.equal(claims.claim("dyn", a, () => true, nobody), true);
- * assert.equal(claims.claim("dyn", b, () => true, nobody), false, "a still holds it");
- * assert.equal(claims.claim("orders", b, () => true, (n) => n === "orders"), false, "taken");
- * ```
- */
-export class NameClaims {
-  readonly #holders = new Map<string, { owner: object; holds: () => boolean }>();
-
-  /**
-   * Whether `owner` may announce container `name`.
-   * @param holds Whether `owner` still announces it (asked when another wants the name).
-   * @param taken Whether the name is declared in the topology or served by anything but a claim.
-   */
-  claim(
-    name: string,
-    owner: object,
-    holds: () => boolean,
-    taken: (name: string) => boolean,
-  ): boolean {
-    const holder = this.#holders.get(name);
-    if (holder?.owner === owner) return true;
-    if (holder?.holds()) return false;
-    if (holder) this.#holders.delete(name);
-    if (taken(name)) return false;
-    this.#holders.set(name, { owner, holds });
-    return true;
-  }
-}
-
 /** What a child (or a peer runtime) may speak for. */
 export interface ChildAuthority {
   /**
@@ -145,7 +113,10 @@ export interface SanitizedRoutes {
 
 /**
  * Keeps, of a child's `subroutes`, the entries for containers it may speak for, and of those the
- * instances that are that container's and live in its node or below.
+ * instances that are that container's and live in its node or below. What one table may make its
+ * parent hold is bounded: at most {@linkcode MAX_ROUTE_ENTRIES} entries and
+ * {@linkcode MAX_ROUTE_INSTANCES} instances in all, names and ids of at most
+ * {@linkcode MAX_ROUTE_ID} characters; the rest is refused.
  *
  * @example A child claiming another container's name is refused
  * ```ts
@@ -164,7 +135,50 @@ export function sanitizeRoutes(reported: unknown, authority: ChildAuthority): Sa
   const routes: RouteTable = {};
   const refused: string[] = [];
   if (!isRecord(reported)) return { routes, refused: ["a routing table that is not a map"] };
-  for (const [name, raw] of Object.entries(reported)) {
+  let entries = 0;
+  let overEntries = 0;
+  let instancesLeft = MAX_ROUTE_INSTANCES;
+  let overInstances = 0;
+  const keep = (name: string, list: unknown): RouteInstance[] => {
+    if (!Array.isArray(list)) return [];
+    const out: RouteInstance[] = [];
+    for (const inst of list) {
+      if (instancesLeft === 0) {
+        overInstances++;
+        continue;
+      }
+      const placed = authority.node === null
+        ? typeof inst?.n === "string" && inst.n !== ""
+        : within(inst?.n, authority.node);
+      if (
+        isRecord(inst) && instanceOf(inst.i, name) && placed &&
+        (inst.i as string).length <= MAX_ROUTE_ID && (inst.n as string).length <= MAX_ROUTE_ID
+      ) {
+        out.push({ i: inst.i as string, n: inst.n as string });
+        instancesLeft--;
+      } else {
+        refused.push(
+          `an instance of ${JSON.stringify(name)} outside its node: ${
+            short(JSON.stringify(inst) ?? String(inst), 200)
+          }`,
+        );
+      }
+    }
+    return out;
+  };
+  for (const name in reported) {
+    if (!Object.hasOwn(reported, name)) continue;
+    if (entries === MAX_ROUTE_ENTRIES) {
+      overEntries++;
+      continue;
+    }
+    entries++;
+    const raw = reported[name];
+    // A name every object has (`constructor`, `toString`) would read as an entry of any table.
+    if (name.length > MAX_ROUTE_ID || !CONTAINER_NAME.test(name) || name in Object.prototype) {
+      refused.push(`routes for ${short(JSON.stringify(name), 80)}, which is not a container name`);
+      continue;
+    }
     if (!authority.may(name)) {
       refused.push(`routes for container ${JSON.stringify(name)}, which is not below it`);
       continue;
@@ -173,38 +187,29 @@ export function sanitizeRoutes(reported: unknown, authority: ChildAuthority): Sa
       refused.push(`a malformed route entry for ${JSON.stringify(name)}`);
       continue;
     }
-    const keep = (list: unknown): RouteInstance[] => {
-      if (!Array.isArray(list)) return [];
-      const out: RouteInstance[] = [];
-      for (const inst of list.slice(0, MAX_ITEMS)) {
-        const placed = authority.node === null
-          ? typeof inst?.n === "string" && inst.n !== ""
-          : within(inst?.n, authority.node);
-        if (isRecord(inst) && instanceOf(inst.i, name) && placed) {
-          out.push({ i: inst.i as string, n: inst.n as string });
-        } else {
-          refused.push(
-            `an instance of ${JSON.stringify(name)} outside its node: ${
-              short(JSON.stringify(inst))
-            }`,
-          );
-        }
-      }
-      return out;
-    };
     const entry: RouteTable[string] = {
       balance: BALANCES.has(raw.balance as string)
         ? raw.balance as RouteTable[string]["balance"]
         : "round_robin",
-      instances: keep(raw.instances),
+      instances: keep(name, raw.instances),
     };
     if (Number.isInteger(raw.q) && (raw.q as number) >= 0) {
       entry.q = Math.min(raw.q as number, MAX_BUFFER);
     }
-    const x = keep(raw.x);
+    const x = keep(name, raw.x);
     if (x.length > 0) entry.x = x;
     if (raw.w === 1 && entry.instances.length === 0) entry.w = 1;
     routes[name] = entry;
+  }
+  if (overEntries > 0) {
+    refused.unshift(
+      `${overEntries} entries past the ${MAX_ROUTE_ENTRIES} a routing table may have`,
+    );
+  }
+  if (overInstances > 0) {
+    refused.unshift(
+      `${overInstances} instances past the ${MAX_ROUTE_INSTANCES} a routing table may list`,
+    );
   }
   return { routes, refused };
 }
@@ -445,8 +450,8 @@ function count(value: unknown): boolean {
   return typeof value === "number" && value >= 0 && Number.isFinite(value);
 }
 
-function short(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
+function short(text: string, max = MAX_TEXT): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 function strings(raw: unknown): string[] | null {

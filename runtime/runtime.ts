@@ -31,7 +31,9 @@ import { assertCanRunProcess, assertWithinHost } from "./_grant.ts";
 import { DENO_FS } from "../config/_deno_fs.ts";
 import { InlineHandle, type InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
-import { containerOf, declaredNames, NameClaims, within } from "./_trust.ts";
+import { containerOf, declaredNames, within } from "./_trust.ts";
+import { NameClaims } from "./_claims.ts";
+import { RoutePace } from "./_route_pace.ts";
 import {
   type ContainerSnapshot,
   Supervisor,
@@ -202,7 +204,11 @@ export class Runtime {
   #agent: AgentHost | null = null;
   readonly #agentOptions: AgentOptions | undefined;
   readonly #transports: TransportSet;
-  #routesQueued = false;
+  /** When the routing table goes out (paced for what children report: they may flood). */
+  readonly #routePace = new RoutePace({
+    update: () => this.#updateRoutes(),
+    broadcast: () => this.#broadcastRoutes(),
+  });
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;
   #applying: Promise<unknown> = Promise.resolve();
@@ -248,7 +254,7 @@ export class Runtime {
       logLevel: this.#logLevel,
       log: (level, message, source) => this.#log(level, message, source),
       emit: (event) => this.#relay(event),
-      changed: () => this.#publishRoutes(),
+      changed: (reported) => this.#publishRoutes(reported),
       leaked: (container, instance) => {
         this.#leaked.push({ container, instance, at: performance.now() });
       },
@@ -260,8 +266,7 @@ export class Runtime {
       validate: (name, input, parent) => this.#validateSpawn(name, input, parent),
       violation: (container, instance, what) => this.#violated(container, instance, what),
       claims: new NameClaims(),
-      taken: (name) =>
-        name in this.#hub.routes || declaredNames(this.#topology.containers).has(name),
+      taken: () => this.#takenNames(),
       baseUrl: this.#baseUrl,
     };
   }
@@ -834,7 +839,8 @@ export class Runtime {
     parent: ContainerSpec | null,
     replacing = false,
   ): ContainerSpec {
-    if (this.#hub.routes[name] && !replacing) {
+    // A name a child holds for a container it spawned is not taken: the application's wins.
+    if (!replacing && this.#takenNames()(name)) {
       throw new Error(
         `a container named "${name}" already exists; pass { replace: true } to replace it`,
       );
@@ -941,29 +947,52 @@ export class Runtime {
     };
   }
 
-  #publishRoutes(): void {
-    if (this.#routesQueued) return;
-    this.#routesQueued = true;
-    queueMicrotask(() => {
-      this.#routesQueued = false;
-      const own = this.#root.routes();
-      // Peers' containers first: this runtime's own entries win on a name both claim.
-      // Remote containers not serving now are held for; an agent's live routes replace that.
-      this.#hub.setRoutes(
-        this.#federation
-          ? {
-            ...this.#nats?.routes(),
-            ...this.#placement?.routes(),
-            ...this.#federation.routes(),
-            ...own,
-          }
-          : own,
-      );
-      const env: Envelope = { k: "routes", r: this.#hub.routes };
-      for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
-      this.#federation?.publishOwn();
-      this.#nats?.publishOwn();
-    });
+  #publishRoutes(reported = false): void {
+    this.#routePace.changed(reported);
+  }
+
+  // ---- claims and routes (issue 11: a child's claims, and what it can make the host hold) ------
+
+  /**
+   * The names no child may hold for a container it spawned, as things are now: declared in the
+   * topology, supervised in this runtime, a peer runtime's (even while it is away, or gone),
+   * placed from here or placed on this agent.
+   */
+  #takenNames(): (name: string) => boolean {
+    const names = declaredNames(this.#topology.containers, new Set(this.#root.names()));
+    declaredNames(this.#root.specs(), names);
+    for (const placed of this.#placement?.snapshot() ?? []) names.add(placed.name);
+    for (const name of this.#agent?.names() ?? []) names.add(name);
+    for (const peer of [...this.#federation?.snapshot() ?? [], ...this.#nats?.snapshot() ?? []]) {
+      for (const name of peer.containers) names.add(name);
+    }
+    for (const name in this.#nats?.routes() ?? {}) names.add(name);
+    return (name) => names.has(name);
+  }
+
+  /** The hub's own table: this runtime's routes over the peers' and placements'. */
+  #updateRoutes(): void {
+    const own = this.#root.routes();
+    // Peers' containers first: this runtime's own entries win on a name both claim.
+    // Remote containers not serving now are held for; an agent's live routes replace that.
+    this.#hub.setRoutes(
+      this.#federation
+        ? {
+          ...this.#nats?.routes(),
+          ...this.#placement?.routes(),
+          ...this.#federation.routes(),
+          ...own,
+        }
+        : own,
+    );
+  }
+
+  /** Every node below the hub, and every peer runtime, gets the table. */
+  #broadcastRoutes(): void {
+    const env: Envelope = { k: "routes", r: this.#hub.routes };
+    for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
+    this.#federation?.publishOwn();
+    this.#nats?.publishOwn();
   }
 
   #unhandledRejection(event: PromiseRejectionEvent): void {
@@ -988,6 +1017,7 @@ export class Runtime {
     // Old incarnations still stopping after a failure: they are bounded by their own timeouts.
     await Promise.all([...this.#live].map((handle) => handle.gone));
     this.#hub.close(error ? `the runtime stopped: ${error.message}` : "the runtime has shut down");
+    this.#routePace.close();
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     this.#state = "stopped";
     if (this.#leaked.length > 0) {
