@@ -10,6 +10,14 @@ import type { RouteInstance, RouteTable } from "./envelope.ts";
 
 /** Most instances kept from one reported entry. */
 const MAX_ITEMS = 10_000;
+/** Most entries (container names) kept from one reported routing table. */
+export const MAX_ROUTE_ENTRIES = 10_000;
+/** Most instances (live and draining, over all its entries) kept from one reported routing table. */
+export const MAX_ROUTE_INSTANCES = 10_000;
+/** Longest container name, instance id or node id kept from a reported routing table. */
+export const MAX_ROUTE_ID = 256;
+/** A container name as the topology allows one (config's `TOPOLOGY_PATTERNS.name`). */
+const CONTAINER_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 /** Largest restart buffer a reporter may announce for a container. */
 const MAX_BUFFER = 1_000_000;
 /** Longest reported text quoted back in a refusal. */
@@ -90,7 +98,9 @@ export function mergeRoutes(table: RouteTable, extra: RouteTable): void {
     // or a restarting parent's placeholders. Live and draining instances of both are kept.
     const live = current.instances.length > 0 ? current : entry;
     const instances = union(current.instances, entry.instances);
-    const x = union(current.x ?? [], entry.x ?? []);
+    // An instance id names one instance: listed live, it is not draining somewhere else too.
+    const ids = new Set(instances.map((i) => i.i));
+    const x = union(current.x ?? [], entry.x ?? []).filter((i) => !ids.has(i.i));
     table[name] = {
       balance: live.balance,
       instances,
@@ -131,7 +141,9 @@ export interface SanitizedRoutes {
 /**
  * Keeps, of a reported routing table (a child's `subroutes`, a peer's `routes`), the entries for
  * containers the reporter may speak for, and of those the instances that are that container's
- * and live in its node or below.
+ * and live in its node or below. What one table may make its parent hold is bounded: at most
+ * {@linkcode MAX_ROUTE_ENTRIES} entries and {@linkcode MAX_ROUTE_INSTANCES} instances in all, names
+ * and ids of at most {@linkcode MAX_ROUTE_ID} characters; the rest is refused.
  *
  * @example A child claiming another container's name is refused
  * ```ts
@@ -150,7 +162,51 @@ export function sanitizeRoutes(reported: unknown, authority: ChildAuthority): Sa
   const routes: RouteTable = {};
   const refused: string[] = [];
   if (!isRecord(reported)) return { routes, refused: ["a routing table that is not a map"] };
-  for (const [name, raw] of Object.entries(reported)) {
+  let entries = 0;
+  let overEntries = 0;
+  let instancesLeft = MAX_ROUTE_INSTANCES;
+  let overInstances = 0;
+  const keep = (name: string, list: unknown): RouteInstance[] => {
+    if (!Array.isArray(list)) return [];
+    const out: RouteInstance[] = [];
+    for (const inst of list.slice(0, MAX_ITEMS)) {
+      if (instancesLeft === 0) {
+        overInstances++;
+        continue;
+      }
+      const placed = authority.node === null
+        ? typeof inst?.n === "string" && inst.n !== ""
+        : within(inst?.n, authority.node);
+      if (
+        isRecord(inst) && instanceOf(inst.i, name) && placed &&
+        (inst.i as string).length <= MAX_ROUTE_ID && (inst.n as string).length <= MAX_ROUTE_ID
+      ) {
+        out.push({ i: inst.i as string, n: inst.n as string });
+        instancesLeft--;
+      } else {
+        // (Not every value has a JSON form: `undefined` from a structured clone has none.)
+        refused.push(
+          `an instance of ${JSON.stringify(name)} outside its node: ${
+            quote(JSON.stringify(inst) ?? String(inst), 200)
+          }`,
+        );
+      }
+    }
+    return out;
+  };
+  for (const name in reported) {
+    if (!Object.hasOwn(reported, name)) continue;
+    if (entries === MAX_ROUTE_ENTRIES) {
+      overEntries++;
+      continue;
+    }
+    entries++;
+    const raw = reported[name];
+    // A name every object has (`constructor`, `toString`) would read as an entry of any table.
+    if (name.length > MAX_ROUTE_ID || !CONTAINER_NAME.test(name) || name in Object.prototype) {
+      refused.push(`routes for ${quote(JSON.stringify(name), 80)}, which is not a container name`);
+      continue;
+    }
     if (!authority.may(name)) {
       refused.push(`routes for container ${JSON.stringify(name)}, which is not below it`);
       continue;
@@ -159,39 +215,29 @@ export function sanitizeRoutes(reported: unknown, authority: ChildAuthority): Sa
       refused.push(`a malformed route entry for ${JSON.stringify(name)}`);
       continue;
     }
-    const keep = (list: unknown): RouteInstance[] => {
-      if (!Array.isArray(list)) return [];
-      const out: RouteInstance[] = [];
-      for (const inst of list.slice(0, MAX_ITEMS)) {
-        const placed = authority.node === null
-          ? typeof inst?.n === "string" && inst.n !== ""
-          : within(inst?.n, authority.node);
-        if (isRecord(inst) && instanceOf(inst.i, name) && placed) {
-          out.push({ i: inst.i as string, n: inst.n as string });
-        } else {
-          // (Not every value has a JSON form: `undefined` from a structured clone has none.)
-          refused.push(
-            `an instance of ${JSON.stringify(name)} outside its node: ${
-              quote(JSON.stringify(inst) ?? String(inst))
-            }`,
-          );
-        }
-      }
-      return out;
-    };
     const entry: RouteTable[string] = {
       balance: BALANCES.has(raw.balance as string)
         ? raw.balance as RouteTable[string]["balance"]
         : "round_robin",
-      instances: keep(raw.instances),
+      instances: keep(name, raw.instances),
     };
     if (Number.isInteger(raw.q) && (raw.q as number) >= 0) {
       entry.q = Math.min(raw.q as number, MAX_BUFFER);
     }
-    const x = keep(raw.x);
+    const x = keep(name, raw.x);
     if (x.length > 0) entry.x = x;
     if (raw.w === 1 && entry.instances.length === 0) entry.w = 1;
     routes[name] = entry;
+  }
+  if (overEntries > 0) {
+    refused.unshift(
+      `${overEntries} entries past the ${MAX_ROUTE_ENTRIES} a routing table may have`,
+    );
+  }
+  if (overInstances > 0) {
+    refused.unshift(
+      `${overInstances} instances past the ${MAX_ROUTE_INSTANCES} a routing table may list`,
+    );
   }
   return { routes, refused };
 }
@@ -200,6 +246,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function quote(text: string): string {
-  return text.length > MAX_QUOTE ? `${text.slice(0, MAX_QUOTE)}…` : text;
+function quote(text: string, max = MAX_QUOTE): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

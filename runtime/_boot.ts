@@ -74,6 +74,7 @@ export function bootNode(
 
   const start = async (settings: InitSettings) => {
     const spec = settings.spec as ContainerSpec | undefined;
+    let supervision: ChildSupervision | null = null;
     const here = new Node(settings.node, {
       onControl(env: Envelope, from: string) {
         if (from !== "host") return handles.get(from)?.control(env);
@@ -85,6 +86,8 @@ export function bootNode(
         // A node below this one (a nested worker) overstepped: the host hears it in our name.
         here.log("warn", `dropped from node ${from}: ${what}`, settings.instance);
       },
+      // A name one of its children spawned may have been declared elsewhere meanwhile.
+      onRoutes: () => supervision?.recheck(),
     });
     node = here;
     // This isolate's figures: its instance, the children it supervises (their handles join the
@@ -110,7 +113,6 @@ export function bootNode(
           onGiveUp: (error) => instance?.escalated(error),
         })
       ).then((made) => (supervision = made));
-    let supervision: ChildSupervision | null = null;
     const stopChildren = async () => {
       if (children) await children.catch(() => {});
       await supervision?.stopAll(`its parent ${settings.instance} stopped`);

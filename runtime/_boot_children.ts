@@ -16,7 +16,9 @@ import { assertWithinHost } from "../config/_grant.ts";
 import type { InstanceHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
 import { Supervisor, type SupervisorSite } from "./_supervisor.ts";
-import { declaredNames, NameClaims } from "./_trust.ts";
+import { declaredNames } from "./_trust.ts";
+import { within } from "../protocol/routes.ts";
+import { NameClaims } from "./_claims.ts";
 
 /** What the boot needs from its children's supervisor. */
 export interface ChildSupervision {
@@ -28,6 +30,8 @@ export interface ChildSupervision {
   stop(name: string, mode?: StopMode): Promise<void>;
   /** Stops every child in reverse order and reports the empty subtree. */
   stopAll(message: string): Promise<void>;
+  /** The application's table changed: a name a child spawned may be declared elsewhere now. */
+  recheck(): void;
 }
 
 /** Creates the supervisor of this isolate's container's children. */
@@ -50,6 +54,8 @@ export function superviseChildren(options: {
   }
   let nextChild = 1;
   let reportQueued = false;
+  /** The names this isolate last announced up its link (its subtree's). */
+  let announced = new Set<string>();
   const baseUrl = settings.baseUrl ?? new URL(".", moduleName).href;
   const site: SupervisorSite = {
     node: here,
@@ -64,7 +70,9 @@ export function superviseChildren(options: {
       reportQueued = true;
       queueMicrotask(() => {
         reportQueued = false;
-        upstream.send({ k: "subroutes", r: supervisor.routes() });
+        const routes = supervisor.routes();
+        announced = new Set(Object.keys(routes));
+        upstream.send({ k: "subroutes", r: routes });
         upstream.send({ k: "subtree", t: supervisor.snapshot() });
       });
     },
@@ -103,7 +111,16 @@ export function superviseChildren(options: {
     baseUrl,
     sourceReads: () => settings.reads ?? [],
     claims: new NameClaims(),
-    taken: (name) => name in here.routes || declaredNames(spec.children).has(name),
+    taken() {
+      // Declared or supervised here; or in the application's table and not what this isolate
+      // announced itself (a name it did not announce, or one served outside its node).
+      const names = declaredNames(spec.children, new Set(supervisor.names()));
+      const app = here.appRoutes;
+      const ours = (name: string) =>
+        announced.has(name) &&
+        [...app[name].instances, ...app[name].x ?? []].every((i) => within(i.n, here.id));
+      return (name) => names.has(name) || (Object.hasOwn(app, name) && !ours(name));
+    },
   };
   const supervisor = new Supervisor(spec.name, spec.supervisor, site);
   supervisor.onGiveUp = options.onGiveUp;
@@ -111,6 +128,9 @@ export function superviseChildren(options: {
     start: (specs) => supervisor.start(specs),
     spawn: (name, input, opts) => supervisor.spawn(site.validate(name, input, spec), opts),
     stop: (name, mode) => supervisor.remove(name, mode),
+    recheck() {
+      if (supervisor.recheckClaims()) site.changed();
+    },
     async stopAll(message) {
       await supervisor.stopAll(message);
       site.changed();

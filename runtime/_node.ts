@@ -49,6 +49,8 @@ export interface NodeHooks {
    * too deep): the envelope was dropped. `logged`: the node already logged it (rate-limited).
    */
   onViolation?(from: string, what: string, logged: boolean): void;
+  /** The hub handed down a new application table (a node below the hub). */
+  onRoutes?(): void;
 }
 
 const DEFAULT_TIMEOUT = 5000;
@@ -108,6 +110,7 @@ export class Node {
       isHub: this.isHub,
       links: this.#links,
       upstream: () => this.#upstream,
+      refuse: (from, what) => this.#guard.violation(from, what),
     });
     this.#guard = new EdgeGuard(
       (line) => this.log("warn", line, this.isHub ? "runtime" : this.id),
@@ -310,6 +313,11 @@ export class Node {
     return this.#book.routes;
   }
 
+  /** The application's table as the hub last handed it down (without the local subtree's). */
+  get appRoutes(): RouteTable {
+    return this.#book.global;
+  }
+
   // ---- messaging API -----------------------------------------------------------------------
 
   /** A reference to container `name` that sends from this node. */
@@ -483,6 +491,7 @@ export class Node {
         this.setRoutes(env.r);
         // The nodes below this one get the application's table from here.
         for (const id of this.#links.keys()) if (this.#below(id)) this.#links.get(id)!.send(env);
+        this.#hooks.onRoutes?.();
         return;
       case "down":
         if (this.isHub || from !== "host") {

@@ -58,6 +58,11 @@ export class RouteBook {
     return this.#routes;
   }
 
+  /** The application's table (from the hub), without the local subtree's. */
+  get global(): RouteTable {
+    return this.#global;
+  }
+
   /** Replaces the application's table. */
   setGlobal(routes: RouteTable): void {
     this.#global = routes;
@@ -107,10 +112,13 @@ export class RouteBook {
     this.#routes = routes;
     const before = new Map(this.instanceNode);
     this.instanceNode.clear();
-    for (const name in routes) {
-      for (const inst of routes[name].instances) this.instanceNode.set(inst.i, inst.n);
-      for (const inst of routes[name].x ?? []) this.instanceNode.set(inst.i, inst.n);
-    }
+    // An instance id names one instance: the first listing of it stands (live before draining),
+    // so no later entry can move an instance to another node.
+    const place = (inst: { i: string; n: string }) => {
+      if (!this.instanceNode.has(inst.i)) this.instanceNode.set(inst.i, inst.n);
+    };
+    for (const name in routes) routes[name].instances.forEach(place);
+    for (const name in routes) routes[name].x?.forEach(place);
     this.#rememberDeparted(before);
   }
 

@@ -16,15 +16,16 @@ import type { SupervisorGaveUpError } from "../protocol/errors.ts";
 import type { SupervisorEvent } from "../supervisor/events.ts";
 import { type Clock, type Launching, SupervisorRunner } from "../supervisor/runner.ts";
 import type { StopMode } from "../supervisor/spec.ts";
-import { type Child, instanceKey } from "../supervisor/state.ts";
+import { type Child, instanceId, instanceKey, slotState } from "../supervisor/state.ts";
+import { routeViews } from "../supervisor/views.ts";
 import { connectPeers, Incarnation } from "./_incarnation.ts";
 import { createHandle, type InstanceHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
 import { type Reports, routesOf, snapshotOf, type ViewSources } from "./_supervisor_view.ts";
 import type { ContainerSnapshot } from "./snapshots.ts";
 import type { SpawnOptions } from "./container.ts";
-import { type ChildAuthority, sanitizeRoutes } from "../protocol/routes.ts";
-import { declaredNames, type NameClaims, sanitizeEvent, sanitizeSubtree } from "./_trust.ts";
+import { declaredNames, sanitizeEvent, sanitizeSubtree } from "./_trust.ts";
+import { ChildReports, type Claimant, claimRoutes, type NameClaims } from "./_claims.ts";
 
 export type { SupervisorEvent } from "../supervisor/events.ts";
 export type { SlotState } from "../supervisor/state.ts";
@@ -44,8 +45,11 @@ export interface SupervisorSite {
   log(level: LogLevel, message: string, source: string): void;
   /** Reports a supervision event. */
   emit(event: SupervisorEvent): void;
-  /** Routes or the tree changed (coalesce: called often). */
-  changed(): void;
+  /**
+   * Routes or the tree changed (coalesce: called often). `reported`: a child's report changed
+   * them — a hostile child may report in a flood, so those changes may be paced.
+   */
+  changed(reported?: boolean): void;
   /** Container definitions already loaded in this isolate, by module URL. */
   readonly definitions?: ReadonlyMap<string, unknown>;
   /** A worker was terminated while unresponsive: its thread may still be spinning. */
@@ -66,10 +70,10 @@ export interface SupervisorSite {
   /** Which child holds which name it spawned (one registry per isolate: see `NameClaims`). */
   readonly claims: NameClaims;
   /**
-   * Whether container `name` is declared or served here by anything but a child's claim: a child
-   * may not announce a container under such a name.
+   * The names no child may hold, as things are now: declared, or served here by anything but a
+   * child's claim. Asked once per report and per routes computed (it may be a snapshot).
    */
-  taken(name: string): boolean;
+  taken(): (name: string) => boolean;
 }
 
 /** This isolate's clock and timers. */
@@ -88,7 +92,7 @@ export class Supervisor {
   readonly #site: SupervisorSite;
   readonly #runner: Runner;
   /** What each replica's isolate reported about its own children, by child id and replica. */
-  readonly #reports = new Map<number, Map<number, Reports>>();
+  readonly #reports: ChildReports;
   readonly #views: ViewSources;
   /** Called once when it gives up (its children are stopped by then). */
   onGiveUp: (error: SupervisorGaveUpError) => void = () => {};
@@ -96,6 +100,7 @@ export class Supervisor {
   constructor(name: string, spec: SupervisorSpec, site: SupervisorSite) {
     this.name = name;
     this.#site = site;
+    this.#reports = new ChildReports(site.claims);
     const source = name === "root" ? "runtime" : `supervisor ${name}`;
     this.#runner = new SupervisorRunner(name, spec, {
       launch: (child, launching) => this.#launch(child, launching),
@@ -115,7 +120,7 @@ export class Supervisor {
       },
       pid: (key) => runner.instance(key)?.handle?.pid,
       children: (key) => runner.instance(key)?.children ?? null,
-      reports: (child, replica) => this.#reports.get(child)?.get(replica),
+      reports: (child, replica) => this.#reports.get(child, replica),
     };
   }
 
@@ -268,10 +273,26 @@ export class Supervisor {
     return this.#runner.shutdown(message);
   }
 
-  /** Routes of every live instance at or below this supervisor. */
+  /**
+   * Routes of every live instance at or below this supervisor. A name a child announced as one it
+   * spawned is left out, and let go, once it is declared or served elsewhere.
+   */
   routes(): RouteTable {
     this.#prune();
+    this.#dropTaken(this.#site.taken());
     return routesOf(this.#runner.state, this.#views);
+  }
+
+  /**
+   * Lets go of the names children here and below (in this isolate) announced as spawned that are
+   * now declared or served elsewhere, and leaves their routes out; whether there were any.
+   */
+  recheckClaims(): boolean {
+    let dropped = this.#dropTaken(this.#site.taken());
+    for (const incarnation of this.#incarnations()) {
+      if (incarnation.children?.recheckClaims()) dropped = true;
+    }
+    return dropped;
   }
 
   /** The live tree below this supervisor. */
@@ -287,8 +308,8 @@ export class Supervisor {
     const node = spec.mode === "inline" ? site.node.id : site.newNodeId(spec.mode as "worker");
     // A replica's first start forgets what an earlier replica of that index reported; every start
     // waits for a fresh subtree.
-    if (at.incarnation === 1) this.#reports.get(at.child)?.delete(at.replica);
-    const reports = this.#reportsOf(at.child, at.replica);
+    if (at.incarnation === 1) this.#reports.forget(at.child, at.replica);
+    const reports = this.#reports.of(at.child, at.replica);
     reports.subTree = null;
     // Its isolate's extra read grant, once admitted (see `SupervisorSite.sourceReads`).
     let reads: string[] | undefined;
@@ -356,15 +377,27 @@ export class Supervisor {
     const child = this.#byId(at.child);
     const slot = child?.slots.find((s) => s.replica === at.replica);
     if (!child || !slot || this.#runner.instance(instanceKey(slot.phase)) !== incarnation) return;
-    const reports = this.#reportsOf(at.child, at.replica);
-    const current = () => this.#reports.get(at.child)?.get(at.replica) === reports;
-    const authority = this.#authority(child.spec, reports, current, incarnation.node);
+    const reports = this.#reports.of(at.child, at.replica);
+    const claimant = this.#claimant(child.spec, reports, incarnation.node);
+    const claims = this.#site.claims;
     if (env.k === "subroutes") {
-      const { routes, refused } = sanitizeRoutes(env.r, authority);
+      const { routes, refused } = claimRoutes(env.r, claimant, claims, this.#site.taken());
       if (refused.length > 0) this.#refused(child.spec.name, at.instance, refused);
+      const same = reports.subRoutes !== null &&
+        JSON.stringify(reports.subRoutes) === JSON.stringify(routes);
       reports.subRoutes = routes;
-      this.#site.changed();
-    } else if (env.k === "subtree") {
+      if (!same) this.#site.changed(true);
+      return;
+    }
+    // Its tree and events speak only of its declared children and the names it holds.
+    const authority = {
+      node: claimant.node,
+      self: child.spec.name,
+      may: (name: string) =>
+        name !== claimant.name &&
+        (claimant.declared.has(name) || claims.holds(reports, name)),
+    };
+    if (env.k === "subtree") {
       reports.subTree = sanitizeSubtree(env.t, authority);
       reports.subTreeAt = performance.now();
     } else if (env.k === "event") {
@@ -379,27 +412,36 @@ export class Supervisor {
   }
 
   /**
-   * What the isolate of one replica may speak for: the children its spec declares (at any depth)
-   * and containers it spawned under names nobody else here holds (its `reports` hold its claims
+   * One replica's isolate as its claims are judged: it speaks for the children its spec declares
+   * (at any depth) and for containers it spawned under names it holds (its `reports` stand for it
    * across its incarnations).
    */
-  #authority(
-    spec: ContainerSpec,
-    reports: Reports,
-    current: () => boolean,
-    node: string,
-  ): ChildAuthority {
-    const declared = declaredNames(spec.children);
-    const holds = (name: string) => () =>
-      current() && reports.subRoutes !== null && name in reports.subRoutes;
-    return {
-      node,
-      self: spec.name,
-      may: (name) =>
-        name !== spec.name &&
-        (declared.has(name) ||
-          this.#site.claims.claim(name, reports, holds(name), this.#site.taken)),
+  #claimant(spec: ContainerSpec, reports: Reports, node: string): Claimant {
+    return { name: spec.name, declared: declaredNames(spec.children), node, owner: reports };
+  }
+
+  /**
+   * Lets go of the names children announced as spawned that are now `taken` (declared or served
+   * elsewhere: the declared owner wins), leaves them out of what they reported, and logs it;
+   * whether there were any.
+   */
+  #dropTaken(taken: (name: string) => boolean): boolean {
+    const claimant = (child: number, _replica: number, reports: Reports) => {
+      const spec = this.#byId(child)?.spec;
+      return spec ? this.#claimant(spec, reports, "") : null;
     };
+    return this.#reports.dropTaken(claimant, taken, (child, replica, names) => {
+      const { spec, slots } = this.#byId(child)!;
+      const slot = slots.find((s) => s.replica === replica);
+      const list = names.slice(0, 5).map((n) => `"${n}"`).join(", ");
+      this.#site.log(
+        "warn",
+        `${slot ? instanceId(spec.name, slot) : spec.name} lost ${list}${
+          names.length > 5 ? ` and ${names.length - 5} more` : ""
+        }: names it spawned under that are now declared or run elsewhere, which gets the traffic`,
+        "runtime",
+      );
+    });
   }
 
   /** What a child reported and was refused (it ran container code: it may be hostile). */
@@ -411,19 +453,18 @@ export class Supervisor {
     else this.#site.log("warn", `dropped from ${instance}: ${text}`, instance);
   }
 
-  #reportsOf(child: number, replica: number): Reports {
-    let byReplica = this.#reports.get(child);
-    if (!byReplica) this.#reports.set(child, byReplica = new Map());
-    let reports = byReplica.get(replica);
-    if (!reports) {
-      byReplica.set(replica, reports = { subRoutes: null, subTree: null, subTreeAt: 0 });
-    }
-    return reports;
-  }
-
-  /** Forgets the reports of children no longer in the state. */
+  /**
+   * Forgets the reports of replicas no longer in the state, and lets go of the names held by
+   * those that ended for good (stopped, and not coming back).
+   */
   #prune(): void {
-    for (const id of this.#reports.keys()) if (!this.#byId(id)) this.#reports.delete(id);
+    const views = new Map(routeViews(this.#runner.state).map((v) => [v.id, v]));
+    this.#reports.prune((child, replica) => {
+      const slot = this.#byId(child)?.slots.find((s) => s.replica === replica);
+      if (!slot) return "gone";
+      const ended = slotState(slot.phase) === "stopped" && views.get(child)?.coming === false;
+      return ended ? "ended" : "live";
+    });
   }
 
   /** Tells the other nodes linked here that an instance's node is gone. */

@@ -39,9 +39,13 @@ export interface ViewSources {
   reports(child: number, replica: number): Reports | undefined;
 }
 
-/** Routes of every live instance at or below a supervisor. */
+/**
+ * Routes of every live instance at or below a supervisor. Its own children's entries come first:
+ * where what a child's isolate reported lists an instance id they already list, theirs stands.
+ */
 export function routesOf(state: SupervisorState<ContainerSpec>, from: ViewSources): RouteTable {
   const table: RouteTable = {};
+  const below: RouteTable[] = [];
   const refs = (list: readonly RoutedInstance[]) =>
     list.flatMap((r) => {
       const n = from.node(r.key);
@@ -63,16 +67,17 @@ export function routesOf(state: SupervisorState<ContainerSpec>, from: ViewSource
     for (const slot of view.slots) {
       const local = from.children(slot.key);
       const reported = from.reports(view.id, slot.replica)?.subRoutes ?? null;
-      if (local) mergeRoutes(table, local.routes());
+      if (local) below.push(local.routes());
       else if (reported && (slot.state === "running" || slot.state === "stopping")) {
         // A stopping parent's children live until its hooks are done.
-        mergeRoutes(table, reported);
+        below.push(reported);
       } else if (view.coming) {
         // Its children come back with it: senders hold messages for them meanwhile.
-        mergeRoutes(table, waitingRoutes(spec.children, reported));
+        below.push(waitingRoutes(spec.children, reported));
       }
     }
   }
+  for (const routes of below) mergeRoutes(table, routes);
   return table;
 }
 

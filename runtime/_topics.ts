@@ -11,6 +11,14 @@ import type { Envelope } from "../protocol/envelope.ts";
 import type { Link } from "../transports/link.ts";
 import type { MessageMeta } from "./container.ts";
 
+/**
+ * Most topics one linked node may subscribe to through this node: past it, a `sub` for a new
+ * topic is refused as a violation (a node below speaks for its whole subtree).
+ */
+export const MAX_NODE_TOPICS = 10_000;
+/** Most characters of topic names one linked node may have this node hold. */
+export const MAX_NODE_TOPIC_CHARS = 1_048_576;
+
 /** A subscriber in this isolate. */
 export type Subscriber = (body: unknown, meta: MessageMeta) => void;
 
@@ -24,6 +32,8 @@ export interface TopicsSite {
   readonly links: ReadonlyMap<string, Link>;
   /** Its link to the hub, if it has one yet. */
   upstream(): Link | null;
+  /** Node `from` asked for more than it may (too many topics): the `sub` was dropped. */
+  refuse(from: string, what: string): void;
 }
 
 /**
@@ -37,7 +47,13 @@ export interface TopicsSite {
  *
  * const sent: Envelope[] = [];
  * const upstream = { send: (env: Envelope) => sent.push(env) } as never;
- * const topics = new Topics({ id: "w1", isHub: false, links: new Map(), upstream: () => upstream });
+ * const topics = new Topics({
+ *   id: "w1",
+ *   isHub: false,
+ *   links: new Map(),
+ *   upstream: () => upstream,
+ *   refuse: () => {},
+ * });
  * const got: unknown[] = [];
  * const off = topics.subscribe("news", (body) => got.push(body));
  * topics.subscribe("news", () => {});
@@ -50,7 +66,10 @@ export interface TopicsSite {
  */
 export class Topics {
   readonly #subscribers = new Map<string, Set<Subscriber>>();
+  /** Topic → the linked nodes that want it (a topic no node wants has no key). */
   readonly #nodes = new Map<string, Set<string>>();
+  /** Linked node → the topics it wants, and their length in all. */
+  readonly #byNode = new Map<string, { topics: Set<string>; chars: number }>();
   readonly #site: TopicsSite;
 
   /** @param site The node. */
@@ -81,21 +100,66 @@ export class Topics {
     };
   }
 
-  /** Node `from` subscribes to or unsubscribes from a topic. */
+  /**
+   * Node `from` subscribes to or unsubscribes from a topic. A node may want at most
+   * {@linkcode MAX_NODE_TOPICS} topics of {@linkcode MAX_NODE_TOPIC_CHARS} characters in all
+   * here: a `sub` past that is refused.
+   */
   note(env: Extract<Envelope, { k: "sub" | "unsub" }>, from: string): void {
     const before = this.wants(env.t);
-    let nodes = this.#nodes.get(env.t);
     if (env.k === "sub") {
-      if (!nodes) this.#nodes.set(env.t, nodes = new Set());
-      nodes.add(from);
-    } else nodes?.delete(from);
+      if (!this.#add(env.t, from)) return;
+    } else this.#remove(env.t, from);
     // A middle node subscribes upstream on behalf of the nodes below it.
     if (!this.#site.isHub && before !== this.wants(env.t)) this.#site.upstream()?.send(env);
   }
 
   /** Forgets node `id`'s subscriptions (its link is gone). */
   dropNode(id: string): void {
-    for (const nodes of this.#nodes.values()) nodes.delete(id);
+    const mine = this.#byNode.get(id);
+    if (!mine) return;
+    for (const topic of mine.topics) {
+      this.#remove(topic, id);
+      if (!this.#site.isHub && !this.wants(topic)) {
+        this.#site.upstream()?.send({ k: "unsub", t: topic });
+      }
+    }
+  }
+
+  /** Topics the linked nodes want, in all (each counted once). */
+  get nodeTopics(): number {
+    return this.#nodes.size;
+  }
+
+  #add(topic: string, node: string): boolean {
+    let mine = this.#byNode.get(node);
+    if (mine?.topics.has(topic)) return true;
+    const count = mine?.topics.size ?? 0;
+    const chars = mine?.chars ?? 0;
+    if (count >= MAX_NODE_TOPICS || chars + topic.length > MAX_NODE_TOPIC_CHARS) {
+      this.#site.refuse(
+        node,
+        `a subscription past the ${MAX_NODE_TOPICS} topics (${MAX_NODE_TOPIC_CHARS} characters of names) one node may hold here`,
+      );
+      return false;
+    }
+    if (!mine) this.#byNode.set(node, mine = { topics: new Set(), chars: 0 });
+    mine.topics.add(topic);
+    mine.chars += topic.length;
+    let nodes = this.#nodes.get(topic);
+    if (!nodes) this.#nodes.set(topic, nodes = new Set());
+    nodes.add(node);
+    return true;
+  }
+
+  #remove(topic: string, node: string): void {
+    const mine = this.#byNode.get(node);
+    if (!mine?.topics.delete(topic)) return;
+    mine.chars -= topic.length;
+    if (mine.topics.size === 0) this.#byNode.delete(node);
+    const nodes = this.#nodes.get(topic)!;
+    nodes.delete(node);
+    if (nodes.size === 0) this.#nodes.delete(topic);
   }
 
   /** Routes a publication that came from node `from` (this node's id for its own). */

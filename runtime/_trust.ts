@@ -50,48 +50,6 @@ export function declaredNames(
 }
 
 /**
- * Who announced which container it spawned. A child may announce a container it spawned
- * (`ctx.spawn`) under a name nobody else holds; once it holds one, it keeps it while it still
- * announces it, so a moment without it (a replacement in progress) does not lose it, and a name it
- * let go can be taken by another.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { NameClaims } from "./_trust.ts";
- * const claims = new NameClaims();
- * const a = {}, b = {};
- * const nobody = () => false;
- * assert.equal(claims.claim("dyn", a, () => true, nobody), true);
- * assert.equal(claims.claim("dyn", b, () => true, nobody), false, "a still holds it");
- * assert.equal(claims.claim("orders", b, () => true, (n) => n === "orders"), false, "taken");
- * ```
- */
-export class NameClaims {
-  readonly #holders = new Map<string, { owner: object; holds: () => boolean }>();
-
-  /**
-   * Whether `owner` may announce container `name`.
-   * @param holds Whether `owner` still announces it (asked when another wants the name).
-   * @param taken Whether the name is declared in the topology or served by anything but a claim.
-   */
-  claim(
-    name: string,
-    owner: object,
-    holds: () => boolean,
-    taken: (name: string) => boolean,
-  ): boolean {
-    const holder = this.#holders.get(name);
-    if (holder?.owner === owner) return true;
-    if (holder?.holds()) return false;
-    if (holder) this.#holders.delete(name);
-    if (taken(name)) return false;
-    this.#holders.set(name, { owner, holds });
-    return true;
-  }
-}
-
-/**
  * A supervision event a child reported about its subtree, or `null` when it is malformed or about
  * a container the child may not speak for.
  *

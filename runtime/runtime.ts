@@ -34,7 +34,9 @@ import {
 } from "./_startable.ts";
 import { Supervisor, type SupervisorEvent, type SupervisorSite } from "./_supervisor.ts";
 import { remoteSnapshots } from "./_tree.ts";
-import { declaredNames, NameClaims } from "./_trust.ts";
+import { declaredNames } from "./_trust.ts";
+import { NameClaims } from "./_claims.ts";
+import { RoutePace } from "./_route_pace.ts";
 import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { transportsFor } from "./_transports.ts";
@@ -79,7 +81,11 @@ export class Runtime {
   readonly #baseUrl: string;
   #nextNode = 1;
   readonly #transports: TransportSet;
-  #routesQueued = false;
+  /** When the routing table goes out (paced for what children report: they may flood). */
+  readonly #routePace = new RoutePace({
+    update: () => this.#updateRoutes(),
+    broadcast: () => this.#broadcastRoutes(),
+  });
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;
   #applying: Promise<unknown> = Promise.resolve();
@@ -136,7 +142,7 @@ export class Runtime {
       logLevel: this.#logLevel,
       log: (level, message, source) => this.#log(level, message, source),
       emit: (event) => this.#relay(event),
-      changed: () => this.#publishRoutes(),
+      changed: (reported) => this.#publishRoutes(reported),
       leaked: (container, instance) => {
         this.#leaked.push({ container, instance, at: performance.now() });
       },
@@ -149,8 +155,7 @@ export class Runtime {
         validateSpawn(name, input, { ...this.#spawnContext(), parent }),
       violation: (container, instance, what) => this.#violations.count(container, instance, what),
       claims: new NameClaims(),
-      taken: (name) =>
-        name in this.#hub.routes || declaredNames(this.#topology.containers).has(name),
+      taken: () => this.#takenNames(),
       baseUrl: this.#baseUrl,
     };
   }
@@ -512,7 +517,8 @@ export class Runtime {
 
   #spawnContext(): SpawnContext {
     return {
-      exists: (name) => name in this.#hub.routes,
+      // A name a child holds for a container it spawned is not taken: the application's wins.
+      exists: (name) => this.#takenNames()(name),
       baseUrl: this.#baseUrl,
       hosts: this.#topology.hosts,
     };
@@ -529,18 +535,40 @@ export class Runtime {
     this.#listeners.supervision(event, (message) => this.#log("error", message, "runtime"));
   }
 
-  /** Routes change as instances come and go; every node gets the new table once per turn. */
-  #publishRoutes(): void {
-    if (this.#routesQueued) return;
-    this.#routesQueued = true;
-    queueMicrotask(() => {
-      this.#routesQueued = false;
-      // Peers' containers first: this runtime's own entries win on a name both claim.
-      this.#hub.setRoutes({ ...this.#dist.routes(), ...this.#root.routes() });
-      const env: Envelope = { k: "routes", r: this.#hub.routes };
-      for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
-      this.#dist.announce();
-    });
+  /**
+   * Routes change as instances come and go; every node gets the new table once per turn (paced
+   * when the change came from what a child reported: see `_route_pace.ts`).
+   */
+  #publishRoutes(reported = false): void {
+    this.#routePace.changed(reported);
+  }
+
+  /**
+   * The names no child may hold for a container it spawned, as things are now: declared in the
+   * topology, supervised in this runtime, a peer runtime's (even while it is away, or gone),
+   * placed from here or placed on this agent, routed by distribution.
+   */
+  #takenNames(): (name: string) => boolean {
+    const names = declaredNames(this.#topology.containers, new Set(this.#root.names()));
+    declaredNames(this.#root.specs(), names);
+    const seen = this.#dist.snapshot();
+    for (const placed of seen.remote) names.add(placed.name);
+    for (const peer of seen.peers) for (const name of peer.containers) names.add(name);
+    for (const name in this.#dist.routes()) names.add(name);
+    return (name) => names.has(name);
+  }
+
+  /** The hub's own table: this runtime's routes over the peers' and placements'. */
+  #updateRoutes(): void {
+    // Peers' containers first: this runtime's own entries win on a name both claim.
+    this.#hub.setRoutes({ ...this.#dist.routes(), ...this.#root.routes() });
+  }
+
+  /** Every node below the hub, and every peer runtime, gets the table. */
+  #broadcastRoutes(): void {
+    const env: Envelope = { k: "routes", r: this.#hub.routes };
+    for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
+    this.#dist.announce();
   }
 
   #unhandledRejection(event: PromiseRejectionEvent): void {
@@ -563,6 +591,7 @@ export class Runtime {
     // Old incarnations still stopping after a failure: they are bounded by their own timeouts.
     await Promise.all([...this.#live].map((handle) => handle.gone));
     this.#hub.close(error ? `the runtime stopped: ${error.message}` : "the runtime has shut down");
+    this.#routePace.close();
     globalThis.removeEventListener("unhandledrejection", this.#onRejection);
     this.#state = "stopped";
     if (this.#leaked.length > 0) {
