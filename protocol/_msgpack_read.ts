@@ -9,6 +9,27 @@ import { FrameError } from "./errors.ts";
 
 /** Deepest nesting decoded at all (the encoder's limit too). */
 export const MAX_DEPTH = 100;
+
+/**
+ * The most objects one decode may build (arrays and maps count 1; byte arrays, dates and parts
+ * marked {@linkcode Malformed} count 3, as each costs about three times as much): what a value
+ * may cost is bounded by its objects, not by its bytes — one byte is an empty map, about 64 bytes
+ * of heap once built, so a 16 MiB frame of them would cost 1 GiB. With this budget a frame
+ * builds at most ~64 MiB of objects, plus at most 8 bytes per byte of the frame for the values
+ * in them (an array slot each). A batch of envelopes never comes near it (a frame of them is
+ * about 1 MiB, each envelope a map of 10 bytes or more); a single message whose body holds more
+ * than a million arrays and maps is refused.
+ *
+ * @example
+ * ```ts
+ * import { MAX_OBJECTS } from "./_msgpack_read.ts";
+ * console.assert(MAX_OBJECTS === 1_048_576);
+ * ```
+ */
+export const MAX_OBJECTS = 1_048_576;
+
+/** What a byte array, a date or a marked part counts toward {@linkcode MAX_OBJECTS}. */
+const HEAVY = 3;
 /** msgpack's timestamp extension type. */
 export const TIMESTAMP_EXT = -1;
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -45,6 +66,8 @@ export class Malformed {
 
 /** Options of {@linkcode decodeMsgpack}. */
 export interface DecodeOptions {
+  /** The most objects the value may build (default {@linkcode MAX_OBJECTS}). */
+  maxObjects?: number;
   /**
    * Turn each undecodable part whose extent is known (an unsupported extension, invalid UTF-8, a
    * map key that is not a string, a timestamp out of range, nesting deeper than 100 levels) into
@@ -60,12 +83,13 @@ export interface DecodeOptions {
  * @param bytes The encoded value.
  * @param options `lenient`: mark undecodable parts instead of throwing (see {@linkcode Malformed}).
  * @returns The value.
- * @throws {FrameError} On malformed input, trailing bytes or nesting deeper than 100 levels
- *   (with `lenient`, only where the extent of the bad part cannot be known).
+ * @throws {FrameError} On malformed input, trailing bytes, nesting deeper than 100 levels (with
+ *   `lenient`, only where the extent of the bad part cannot be known), or a value that would build
+ *   more objects than `maxObjects` (lenient or not).
  */
 export function decodeMsgpack(bytes: Uint8Array, options: DecodeOptions = {}): unknown {
-  if (options.lenient) return decodeLenient(bytes).value;
-  const reader = new Reader(bytes, false, MAX_DEPTH + 1);
+  if (options.lenient) return decodeLenient(bytes, MAX_DEPTH + 1, options.maxObjects).value;
+  const reader = new Reader(bytes, false, MAX_DEPTH + 1, options.maxObjects ?? MAX_OBJECTS);
   const value = reader.read(0);
   if (reader.pos !== bytes.length) {
     throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
@@ -82,8 +106,10 @@ export function decodeMsgpack(bytes: Uint8Array, options: DecodeOptions = {}): u
  * @param bytes The encoded value.
  * @param depth Arrays, maps, byte arrays and extensions from this depth down are skipped and
  *   marked too deep (default: deeper than 100 levels).
+ * @param maxObjects The most objects the value may build (default {@linkcode MAX_OBJECTS}).
  * @returns The value, and the number of parts marked.
- * @throws {FrameError} Where the extent of a bad part cannot be known, or on trailing bytes.
+ * @throws {FrameError} Where the extent of a bad part cannot be known, on trailing bytes, or when
+ *   the value would build more than `maxObjects` objects (refused whole: nothing of it is kept).
  *
  * @example
  * ```ts
@@ -97,8 +123,9 @@ export function decodeMsgpack(bytes: Uint8Array, options: DecodeOptions = {}): u
 export function decodeLenient(
   bytes: Uint8Array,
   depth: number = MAX_DEPTH + 1,
+  maxObjects: number = MAX_OBJECTS,
 ): { value: unknown; marked: number } {
-  const reader = new Reader(bytes, true, Math.min(depth, MAX_DEPTH + 1));
+  const reader = new Reader(bytes, true, Math.min(depth, MAX_DEPTH + 1), maxObjects);
   const value = reader.read(0);
   if (reader.pos !== bytes.length) {
     throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
@@ -171,16 +198,31 @@ class Reader {
   readonly #lenient: boolean;
   /** Depth from which a container is too deep. */
   readonly #deep: number;
-  constructor(b: Uint8Array, lenient: boolean, deep: number) {
+  /** Objects this value may still build ({@linkcode MAX_OBJECTS}). */
+  #budget: number;
+  readonly #maxObjects: number;
+  constructor(b: Uint8Array, lenient: boolean, deep: number, maxObjects: number) {
     this.#b = b;
     this.#v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     this.#lenient = lenient;
     this.#deep = deep;
+    this.#budget = this.#maxObjects = maxObjects;
+  }
+
+  /** Takes `cost` from the budget before an object is built; refuses the value past it. */
+  #spend(cost: number): void {
+    this.#budget -= cost;
+    if (this.#budget < 0) {
+      throw new FrameError(
+        `msgpack value builds more than ${this.#maxObjects} objects (arrays and maps; byte arrays, dates and undecodable parts count ${HEAVY}): refused whole, past offset ${this.pos}`,
+      );
+    }
   }
 
   /** A bad part: marked when lenient (its bytes are already consumed), else the whole fails. */
   #bad(reason: string, tooDeep = false): Malformed {
     if (!this.#lenient) throw new FrameError(reason);
+    this.#spend(HEAVY);
     this.marked++;
     return new Malformed(reason, tooDeep);
   }
@@ -321,6 +363,7 @@ class Reader {
 
   #bin(len: number): Uint8Array {
     this.#need(len);
+    this.#spend(HEAVY);
     this.pos += len;
     return this.#b.slice(this.pos - len, this.pos);
   }
@@ -344,6 +387,7 @@ class Reader {
       const sec = Number(this.#v.getBigInt64(at + 4));
       ms = sec * 1000 + Math.floor(nsec / 1e6);
     } else return this.#bad(`msgpack timestamp of ${len} bytes is not valid`);
+    this.#spend(HEAVY);
     const date = new Date(ms);
     // Past ±8.64e15 ms a Date is invalid: one would fail whoever encodes it again.
     if (Number.isNaN(date.getTime())) {
@@ -355,6 +399,7 @@ class Reader {
   #arr(len: number, depth: number): unknown[] {
     // Each item takes at least one byte: a larger count is a lie, refused before allocating.
     this.#need(len);
+    this.#spend(1);
     const out = new Array(len);
     for (let i = 0; i < len; i++) out[i] = this.read(depth + 1);
     return out;
@@ -362,6 +407,7 @@ class Reader {
 
   #map(len: number, depth: number): Record<string, unknown> | Malformed {
     this.#need(len * 2);
+    this.#spend(1);
     const out: Record<string, unknown> = {};
     let bad: string | null = null;
     for (let i = 0; i < len; i++) {
@@ -382,7 +428,11 @@ class Reader {
         });
       } else out[key] = value;
     }
-    return bad === null ? out : new Malformed(bad);
+    if (bad === null) return out;
+    // Counted like every marked part: a value holding one is never taken for checked.
+    this.#spend(HEAVY);
+    this.marked++;
+    return new Malformed(bad);
   }
 
   /**

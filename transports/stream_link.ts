@@ -112,7 +112,9 @@ export class StreamLink extends BatchingLink {
 
   /**
    * The envelopes of one frame, or `null` when it holds none (reported; the link stays up: the
-   * framing around it is intact). Decoding is lenient: a part that cannot be decoded but whose
+   * framing around it is intact) — or when decoding it would build more than `MAX_OBJECTS`
+   * objects (a lawful frame of a million empty maps would cost ~64 bytes of heap per byte; it is
+   * refused whole, like bytes that are not msgpack). Decoding is lenient: a part that cannot be decoded but whose
    * extent is known (an unknown extension, bad UTF-8, too deep) is marked, not fatal, so the
    * envelope holding it can be refused alone — and a request answered. The decoder enforces the
    * wire-value rule's depth on the envelopes' values (a batch holds envelopes at depth 1, their
@@ -126,7 +128,7 @@ export class StreamLink extends BatchingLink {
       ({ value: batch, marked } = decodeLenient(frame, 2 + MAX_WIRE_DEPTH));
     } catch (error) {
       this.onRefused(
-        `a frame of ${frame.length} bytes is not msgpack: ${(error as Error).message}`,
+        `a frame of ${frame.length} bytes cannot be decoded: ${(error as Error).message}`,
       );
       return null;
     }

@@ -12,20 +12,24 @@ const encoder = new TextEncoder();
 export interface ListenerProcess {
   url: URL;
   rss(): number;
-  /** Closes its stdin; resolves what it counted (refusals by error name, links). */
-  stop(): Promise<{ refused: Record<string, number>; links: number }>;
+  /**
+   * Closes its stdin; resolves what it counted: refused connections by error name, links, input
+   * its links refused (frames that hold no batch).
+   */
+  stop(): Promise<{ refused: Record<string, number>; links: number; inputRefused: string[] }>;
 }
 
 /** Starts the echo listener (`tests/fixtures/echo_listener.ts`) in its own process. */
 export async function startListener(
   url: string,
-  options: { timeout: number; maxFrame?: number },
+  options: { timeout: number; maxFrame?: number; heapMiB?: number },
 ): Promise<ListenerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       "--no-lock",
+      ...(options.heapMiB ? [`--v8-flags=--max-old-space-size=${options.heapMiB}`] : []),
       new URL("../fixtures/echo_listener.ts", import.meta.url).pathname,
       SECRET,
       url,

@@ -171,7 +171,7 @@ Deno.test("StreamLink: a well-framed frame that holds no envelope batch is dropp
   await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(got, [{ k: "pub", t: "ok" }, { k: "pub", t: "after" }]);
   assert.equal(refused.length, 5, refused.join("\n"));
-  assert.match(refused[0], /^a frame of 2 bytes is not msgpack: msgpack byte 0xc1 at offset 0/);
+  assert.match(refused[0], /^a frame of 2 bytes cannot be decoded: msgpack byte 0xc1 at offset 0/);
   assert.match(refused[1], /is not an envelope batch of version 1 \(got string\)/);
   assert.match(refused[2], /\(got version 9\)/);
   assert.equal(refused[3], "item 0 of a batch is not an envelope (it has no kind)");
