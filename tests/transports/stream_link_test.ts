@@ -33,7 +33,38 @@ Deno.test("StreamLink: a peer that never takes a write closes the link once the 
   release();
 });
 
-Deno.test("StreamLink: under the limit, everything queued behind a slow write leaves in one frame", async () => {
+Deno.test("StreamLink: a peer that never takes a write closes the link once the queued bytes pass their limit, whatever the count", async () => {
+  let writes = 0;
+  const writable = new WritableStream<Uint8Array>({
+    write() {
+      writes++;
+      return new Promise<void>(() => {}); // the peer never reads
+    },
+  });
+  const link = new StreamLink(new ReadableStream({ pull() {} }), writable, {
+    maxQueuedBytes: 4 * 2 ** 20,
+  });
+  const body = new Uint8Array(512 * 1024);
+  for (let turn = 0; turn < 20 && !link.isClosed; turn++) {
+    link.send({ k: "res", i: turn, d: "h", f: "x#0.1", b: body });
+    await Promise.resolve();
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([
+    link.closed,
+    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000))),
+  ]);
+  clearTimeout(timer);
+  link.close();
+  assert.equal(closed?.kind, "error", "closed for its queue");
+  assert.match(
+    closed!.error!.message,
+    /^the peer reads too slowly: \d+ bytes were waiting to be written \(limit 4194304\); link closed$/,
+  );
+  assert.equal(writes, 1);
+});
+
+Deno.test("StreamLink: under the limit, everything queued behind a slow write leaves in one write", async () => {
   const frames: Uint8Array[] = [];
   let release!: () => void;
   let first = true;
