@@ -17,7 +17,7 @@ import { type UnstableFeature, validateUnstable } from "./_unstable.ts";
 import { ERROR_ACTIONS, type ErrorAction, type ErrorRule } from "../supervisor/error_rules.ts";
 import type { SupervisorSpec } from "../supervisor/spec.ts";
 import { readListen } from "./_listen.ts";
-import { MAX_REPLICAS, VALUE_ALIASES } from "./_limits.ts";
+import { MAX_BUFFER, MAX_REPLICAS, VALUE_ALIASES } from "./_limits.ts";
 import {
   BALANCE_STRATEGIES,
   DEFAULTS,
@@ -245,6 +245,15 @@ export class Validator {
         path,
         `expected at most ${MAX_REPLICAS} replicas (each is a worker thread or a process), got ${n}`,
       );
+    }
+    return n;
+  }
+
+  /** Messages held while restarting: a whole number from 0 to {@linkcode MAX_BUFFER}. */
+  buffer(value: unknown, path: Path, fallback: number): number {
+    const n = this.integer(value, path, fallback, 0);
+    if (n > MAX_BUFFER) {
+      this.fail(path, `expected at most ${MAX_BUFFER} messages held per sender, got ${n}`);
     }
     return n;
   }
@@ -660,7 +669,7 @@ export class Validator {
       host,
       ...(runsAs ? { runsAs } : {}),
       onError: this.rules(c.on_error, [...path, "on_error"]),
-      buffer: this.integer(c.buffer, [...path, "buffer"], d.buffer, 0),
+      buffer: this.buffer(c.buffer, [...path, "buffer"], d.buffer),
       supervisor: this.supervisor(c.supervisor, [...path, "supervisor"]),
       children: [],
     };
