@@ -116,7 +116,9 @@ export class Validator {
   block(value: unknown, path: Path, block: TopologyBlock): Record<string, unknown> {
     const keys: readonly string[] = TOPOLOGY_KEYS[block];
     if (!isMap(value)) {
-      this.fail(path, `expected a map with keys ${keys.join(", ")}, got ${describe(value)}`);
+      // The whole document (at the top) is never quoted: it may be a file that is no topology.
+      const got = path.length === 0 ? describeKind(value) : describe(value);
+      this.fail(path, `expected a map with keys ${keys.join(", ")}, got ${got}`);
     }
     for (const key of Object.keys(value)) {
       if (keys.includes(key)) continue;
@@ -881,13 +883,27 @@ function isMap(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** Longest string quoted whole in a message; a longer one is cut and its length said. */
+const QUOTED = 40;
+
 function describe(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null (an empty value)";
   if (Array.isArray(value)) return "a list";
-  if (typeof value === "string") return value === "" ? "an empty string" : `"${value}"`;
+  if (typeof value === "string") {
+    if (value === "") return "an empty string";
+    return value.length <= QUOTED
+      ? `"${value}"`
+      : `"${value.slice(0, QUOTED)}…" (${value.length} characters)`;
+  }
   if (value instanceof URL) return `URL ${value.href}`;
   return typeof value === "object" ? "a map" : `${typeof value} ${String(value)}`;
+}
+
+/** What kind of value the whole document is (a string: how long), never its content. */
+function describeKind(value: unknown): string {
+  if (typeof value === "string") return `a string of ${value.length} characters`;
+  return describeSecret(value);
 }
 
 /** What kind of value a secret is, never the value itself. */
