@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { defaultTransports } from "../../transports/defaults.ts";
 import type { Link } from "../../transports/link.ts";
 import { TransportSet } from "../../transports/transport_set.ts";
+import { Runtime } from "../../mod.ts";
 
 const builtin = new TransportSet(defaultTransports());
 const SECRET = "accept-secret";
@@ -174,4 +175,35 @@ Deno.test("refused connections reach onRefused at most once a second, each repor
   } finally {
     await listener.close();
   }
+});
+
+Deno.test("a runtime logs connections refused before authentication at most once a second, so a flood cannot wipe its log", async () => {
+  const lines: string[] = [];
+  const rt = await Runtime.start({
+    name: "logged",
+    transports: { name: "a", listen: "tcp://127.0.0.1:0", secret: SECRET },
+    containers: {},
+  }, { logLevel: "info", logger: (entry) => lines.push(entry.message) });
+  try {
+    const port = Number(rt.listening!.port);
+    for (let batch = 0; batch < 5; batch++) {
+      await Promise.all(Array.from({ length: 100 }, async () => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(new Uint8Array([0, 0, 0, 1, 0xc1])).catch(() => {});
+        while ((await conn.read(new Uint8Array(256)).catch(() => null)) !== null) { /* end */ }
+        conn.close();
+      }));
+    }
+    const refused = lines.filter((line) => line.startsWith("refused a link from"));
+    assert.ok(refused.length >= 1 && refused.length <= 3, `${refused.length} lines for 500`);
+  } finally {
+    await rt.shutdown();
+  }
+  const refused = lines.filter((line) => line.startsWith("refused a link from"));
+  const counted = refused.reduce(
+    (n, line) =>
+      n + 1 + Number(/\(and (\d+) more refused in the last second\)$/.exec(line)?.[1] ?? 0),
+    0,
+  );
+  assert.equal(counted, 500, "every refusal is counted in the lines");
 });
