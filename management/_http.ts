@@ -119,7 +119,7 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
     }
     const connection = new Connection(conn, base, options, report);
     open.add(connection);
-    const done = connection.serve().finally(() => {
+    const done = connection.serve().catch(report).finally(() => {
       open.delete(connection);
       running.delete(done);
     });

@@ -101,7 +101,9 @@ export function socketListener(
           closeQuietly(conn);
           options.onRefused?.(error, name);
         },
-      );
+      )
+      // A handler that throws is a bug to show, never an unhandled rejection ending the process.
+      .catch((error) => console.error(`kraken: a listener's handler threw: ${error}`));
   }, (error, more, pause) => {
     const report = options.onAcceptError ?? ((e: Error) => console.error(`kraken: ${e.message}`));
     report(

@@ -207,3 +207,31 @@ Deno.test("a runtime logs connections refused before authentication at most once
   );
   assert.equal(counted, 500, "every refusal is counted in the lines");
 });
+
+Deno.test("a listener whose onLink throws says so and keeps serving: no unhandled rejection ends the process", async () => {
+  const transport = builtin.transportFor(new URL("tcp://127.0.0.1:0"));
+  let calls = 0;
+  const printed: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => printed.push(args.join(" "));
+  const listener = await transport.listen(new URL("tcp://127.0.0.1:0"), {
+    secret: SECRET,
+    onLink(link) {
+      calls++;
+      link.close();
+      throw new Error("a bug in whoever took the link");
+    },
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const link = await builtin.dial(listener.url, { secret: SECRET });
+      await link.closed;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(calls, 2);
+    assert.ok(printed.some((line) => line.includes("a bug in whoever took the link")));
+  } finally {
+    console.error = error;
+    await listener.close();
+  }
+});
