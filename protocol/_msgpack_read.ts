@@ -6,6 +6,7 @@
  * @module
  */
 import { FrameError } from "./errors.ts";
+import { asciiString, MAX_ASCII } from "./_msgpack_strings.ts";
 
 /** Deepest nesting decoded at all (the encoder's limit too). */
 export const MAX_DEPTH = 100;
@@ -131,56 +132,6 @@ export function decodeLenient(
     throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
   }
   return { value, marked: reader.marked };
-}
-
-// Decoding strings dominates reading an envelope: keys, kinds, ids and topics are short ASCII
-// strings that repeat in every message. TextDecoder costs ~280 ns a call here; short ones are
-// looked up in a small cache (no allocation), longer ASCII ones are built from char codes.
-/** Longest string decoded without TextDecoder when it is ASCII. */
-const MAX_ASCII = 200;
-/** Longest string kept in the cache. */
-const MAX_CACHED = 24;
-/** Cache bound: a stream of distinct strings (hostile or not) clears it rather than growing it. */
-const CACHE_LIMIT = 4096;
-const cache = new Map<number, { bytes: Uint8Array; s: string }>();
-// One reusable array of char codes per length (String.fromCharCode.apply needs exact length).
-const codes: number[][] = Array.from({ length: MAX_ASCII + 1 }, (_, n) => new Array(n).fill(0));
-
-/** The ASCII string at `b[at, at+len)`, or `null` if a byte is not ASCII. */
-function asciiString(b: Uint8Array, at: number, len: number): string | null {
-  const end = at + len;
-  if (len <= MAX_CACHED) {
-    let h = len;
-    for (let i = at; i < end; i++) {
-      const c = b[i];
-      if (c > 0x7f) return null;
-      h = (Math.imul(h, 31) + c) | 0;
-    }
-    const hit = cache.get(h);
-    if (hit !== undefined && hit.bytes.length === len) {
-      const k = hit.bytes;
-      let same = true;
-      for (let i = 0; i < len; i++) {
-        if (k[i] !== b[at + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return hit.s;
-    }
-    const s = fromCodes(b, at, len);
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(h, { bytes: b.slice(at, end), s });
-    return s;
-  }
-  for (let i = at; i < end; i++) if (b[i] > 0x7f) return null;
-  return fromCodes(b, at, len);
-}
-
-function fromCodes(b: Uint8Array, at: number, len: number): string {
-  const c = codes[len];
-  for (let i = 0; i < len; i++) c[i] = b[at + i];
-  return String.fromCharCode.apply(null, c);
 }
 
 /** Whether byte `b` starts an array, a map, a byte array or an extension. */
