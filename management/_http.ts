@@ -127,7 +127,7 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
   }, (error, more, pause) =>
     report(
       new Error(
-        `the management API cannot accept a connection: ${error.message}${
+        `cannot accept a connection: ${error.message}${
           more > 0 ? ` (and ${more} more failed in the last second)` : ""
         }; it keeps trying (every ${pause} ms now)`,
       ),

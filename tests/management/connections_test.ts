@@ -76,7 +76,7 @@ Deno.test("a runtime whose management API is flooded with idle connections past 
     assert.ok(reports.length <= 5, `at most one report a second, got ${reports.length}`);
     assert.match(
       reports[0],
-      /^kraken: management API: the management API cannot accept a connection: Too many open files/,
+      /^kraken: management API: cannot accept a connection: Too many open files/,
     );
   }
 });
