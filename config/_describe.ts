@@ -40,9 +40,33 @@ export function describe(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null (an empty value)";
   if (Array.isArray(value)) return "a list";
-  if (typeof value === "string") return value === "" ? "an empty string" : `"${value}"`;
+  if (typeof value === "string") {
+    if (value === "") return "an empty string";
+    return value.length <= QUOTED
+      ? `"${value}"`
+      : `"${value.slice(0, QUOTED)}…" (${value.length} characters)`;
+  }
   if (value instanceof URL) return `URL ${value.href}`;
   return typeof value === "object" ? "a map" : `${typeof value} ${String(value)}`;
+}
+
+/** Longest string quoted whole in a message; a longer one is cut and its length said. */
+const QUOTED = 40;
+
+/**
+ * What kind of value the whole document is (a string: how long), never its content: a file that
+ * is no topology (e.g. one with secrets in it) must not be echoed back in an error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeKind } from "./_describe.ts";
+ * assert.equal(describeKind("SECRET=1"), "a string of 8 characters");
+ * ```
+ */
+export function describeKind(value: unknown): string {
+  if (typeof value === "string") return `a string of ${value.length} characters`;
+  return describeSecret(value);
 }
 
 /**

@@ -19,6 +19,21 @@
 export const MAX_REPLICAS = 1000;
 
 /**
+ * The most messages a node holds for one restarting container (its `buffer:`), per sender: a
+ * topology's `buffer:` above it is refused, and a peer runtime that announces a larger one for
+ * its own containers (route entry `q`) is held to it — a peer must not decide how much of this
+ * runtime's memory waits for it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_BUFFER } from "./_limits.ts";
+ * assert.equal(MAX_BUFFER, 100_000);
+ * ```
+ */
+export const MAX_BUFFER = 100_000;
+
+/**
  * The largest topology file read, bytes (1 MiB): wherever a topology is read (`Runtime.start`,
  * `rt.apply`, `POST /v1/apply {"path"}`, `kraken check`, `kraken start`, `kraken reload`), at most
  * this much is read, never the whole file first. A real topology is a few KiB.

@@ -9,9 +9,9 @@ import { TopologyError } from "../protocol/errors.ts";
 import { parseDuration } from "./duration.ts";
 import { didYouMean } from "./_suggest.ts";
 import { PERMISSION_KINDS } from "./permissions.ts";
-import { MAX_REPLICAS, VALUE_ALIASES } from "./_limits.ts";
+import { MAX_BUFFER, MAX_REPLICAS, VALUE_ALIASES } from "./_limits.ts";
 import { formatKeyPath, TOPOLOGY_KEYS, TOPOLOGY_PATTERNS, type TopologyBlock } from "./_shape.ts";
-import { describe, describeSecret, isMap } from "./_describe.ts";
+import { describe, describeKind, describeSecret, isMap } from "./_describe.ts";
 import type { ValidateOptions } from "./model.ts";
 
 /** Byte multipliers of the size units. */
@@ -102,7 +102,9 @@ export class Reader {
   block(value: unknown, path: Path, block: TopologyBlock): Record<string, unknown> {
     const keys: readonly string[] = TOPOLOGY_KEYS[block];
     if (!isMap(value)) {
-      this.fail(path, `expected a map with keys ${keys.join(", ")}, got ${describe(value)}`);
+      // The whole document (at the top) is never quoted: it may be a file that is no topology.
+      const got = path.length === 0 ? describeKind(value) : describe(value);
+      this.fail(path, `expected a map with keys ${keys.join(", ")}, got ${got}`);
     }
     for (const key of Object.keys(value)) {
       if (keys.includes(key)) continue;
@@ -216,6 +218,15 @@ export class Reader {
         path,
         `expected a size from 1KiB to 2GiB such as 65536, 64KiB or 16MiB, got ${describe(value)}`,
       );
+    }
+    return n;
+  }
+
+  /** Messages held while restarting: a whole number from 0 to `MAX_BUFFER`. */
+  buffer(value: unknown, path: Path, fallback: number): number {
+    const n = this.integer(value, path, fallback, 0);
+    if (n > MAX_BUFFER) {
+      this.fail(path, `expected at most ${MAX_BUFFER} messages held per sender, got ${n}`);
     }
     return n;
   }

@@ -207,7 +207,7 @@ export class Validator extends Reader {
       host,
       ...(runsAs ? { runsAs } : {}),
       onError: readErrorRules(this, c.on_error, [...path, "on_error"]),
-      buffer: this.integer(c.buffer, [...path, "buffer"], d.buffer, 0),
+      buffer: this.buffer(c.buffer, [...path, "buffer"], d.buffer),
       supervisor: readSupervisor(this, c.supervisor, [...path, "supervisor"]),
       children: [],
     };

@@ -70,14 +70,32 @@ export async function loadTopology(
 }
 
 /**
+ * Where a topology file never lives: kernel pseudo-filesystems, whose files stat as regular (often
+ * of size 0) and hold the process's secrets (`/proc/self/environ`) or devices. Checked on the
+ * real path (symbolic links followed), before anything is opened.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PSEUDO_FILESYSTEMS } from "./load.ts";
+ * assert.ok(PSEUDO_FILESYSTEMS.includes("/proc"));
+ * ```
+ */
+export const PSEUDO_FILESYSTEMS: readonly string[] = ["/proc", "/sys", "/dev"];
+
+/**
  * The text of a topology file (or `http(s):` URL), read with a bound: a regular file only (a
- * folder, FIFO, socket or device such as `/dev/zero` is refused before it is opened), and at most
+ * folder, FIFO, socket or device such as `/dev/zero` is refused before it is opened, and so is
+ * anything whose real path lies under {@linkcode PSEUDO_FILESYSTEMS}), at most
  * {@linkcode MAX_TOPOLOGY_BYTES} bytes — a larger one is refused after reading one byte past the
- * bound, never read whole.
+ * bound, never read whole — and YAML text: UTF-8 without control characters (a NUL, an escape…),
+ * refused by position, never quoted. What a file holds is never echoed in an error, so a topology
+ * read of a file that is not one (`/etc/shadow`, a key) says what is wrong without showing it.
  *
  * @param source A path (relative to the working directory) or URL.
  * @returns The text.
- * @throws {TopologyError} Naming the file: missing, not a regular file, too large, unreadable.
+ * @throws {TopologyError} Naming the file: missing, not a regular file, under `/proc`, `/sys` or
+ *   `/dev`, too large, unreadable, not YAML text.
  *
  * @example
  * ```ts
@@ -102,10 +120,20 @@ export async function readTopologyText(source: string | URL): Promise<string> {
   let bytes: Uint8Array | null;
   if (url.protocol === "file:") {
     let info: Deno.FileInfo;
+    let real: string;
     try {
-      info = await Deno.stat(url);
+      real = await Deno.realPath(url);
+      info = await Deno.stat(real);
     } catch (error) {
       throw fail(`cannot read the topology file: ${(error as Error).message}`);
+    }
+    const pseudo = PSEUDO_FILESYSTEMS.find((root) => real === root || real.startsWith(`${root}/`));
+    if (pseudo) {
+      throw fail(
+        `the topology file is under ${pseudo}${
+          real === file ? "" : ` (its real path is ${real})`
+        }, where the kernel's files and devices are, never a topology; expected a topology file`,
+      );
     }
     // Opening a FIFO would wait for a writer; reading a device may never end.
     if (!info.isFile) throw fail(`the topology file is ${notRegular(info)}; expected a file`);
@@ -116,6 +144,10 @@ export async function readTopologyText(source: string | URL): Promise<string> {
         const opened = await handle.stat(); // the file read, whatever the path names by now
         if (!opened.isFile) {
           throw fail(`the topology file is ${notRegular(opened)}; expected a file`);
+        }
+        // Not the file whose real path was checked (swapped meanwhile): read nothing of it.
+        if (opened.dev !== info.dev || opened.ino !== info.ino) {
+          throw fail("the topology file was replaced while it was being read; try again");
         }
         // One byte past the bound tells a file that grew since its stat from one that fits.
         const buffer = new Uint8Array(MAX_TOPOLOGY_BYTES + 1);
@@ -154,7 +186,26 @@ export async function readTopologyText(source: string | URL): Promise<string> {
     }
   }
   if (bytes === null) throw tooLarge(`over ${MAX_TOPOLOGY_BYTES} bytes`);
-  return new TextDecoder().decode(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw fail("the topology file is not UTF-8 text; expected a YAML file");
+  }
+  // deno-lint-ignore no-control-regex
+  const control = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.exec(text);
+  if (control) {
+    const before = text.slice(0, control.index);
+    const line = before.split("\n").length;
+    const column = control.index - before.lastIndexOf("\n");
+    throw new TopologyError(
+      `the topology file holds the control character U+${
+        control[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()
+      }, which YAML text never does; expected a YAML file`,
+      { file, line, column, key: "" },
+    );
+  }
+  return text;
 }
 
 /** What a path that is not a regular file is, for a message. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { MAX_REPLICAS } from "./_limits.ts";
+import { MAX_BUFFER, MAX_REPLICAS } from "./_limits.ts";
 import { PERMISSION_KINDS, type PermissionKind } from "./permissions.ts";
 import { UNSTABLE_FEATURES } from "./_unstable.ts";
 import {
@@ -210,10 +210,12 @@ export function topologyJsonSchema(): Record<string, unknown> {
       type: "array",
       items: ref("rule"),
     },
-    buffer: wholeNumber(
-      `Messages held for it per sender while it restarts; beyond that senders fail fast (default ${box.buffer}).`,
-      box.buffer,
-    ),
+    buffer: {
+      description:
+        `Messages held for it per sender while it restarts; beyond that senders fail fast (default ${box.buffer}; at most ${MAX_BUFFER}).`,
+      default: box.buffer,
+      anyOf: orVariable({ type: "integer", minimum: 0, maximum: MAX_BUFFER }),
+    },
     supervisor: {
       description: "Flags of the supervisor it is for its children.",
       ...ref("supervisor"),

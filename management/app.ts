@@ -1,7 +1,7 @@
 /**
  * The management API as a hono app: every route of `docs/management-api.md`, behind one bearer
  * token. No socket here ({@linkcode managementApp} answers `app.request()` in tests);
- * `serveManagement` in `server.ts` puts it on `Deno.serve`.
+ * `serveManagement` in `server.ts` puts it on a socket (`_http.ts`, bounded).
  *
  * @module
  */

@@ -1,6 +1,7 @@
 /**
- * The management API on a socket: {@linkcode serveManagement} puts {@linkcode managementApp} on
- * `Deno.serve`, bound to the loopback interface unless told otherwise.
+ * The management API on a socket: {@linkcode serveManagement} serves {@linkcode managementApp}
+ * over HTTP/1.1 (`_http.ts`: connections, header and request times bounded; accept errors never
+ * end the process), bound to the loopback interface unless told otherwise.
  *
  * The runtime never imports this module (`kraken start` does, when the topology has a
  * `management:` block), so an application that does not want the API does not load hono.
@@ -29,6 +30,7 @@
 import { parseListenAddress } from "../config/topology.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { managementApp, type ManagementAppOptions } from "./app.ts";
+import { type HttpServer, serveHttp } from "./_http.ts";
 
 export {
   EVENT_TYPES,
@@ -73,6 +75,21 @@ export interface ServeManagementOptions {
   heartbeat?: number;
   /** Log lines from before the server started (e.g. while the runtime booted), oldest first. */
   backlog?: ManagementAppOptions["backlog"];
+  /**
+   * Connections open at once (default 64): one more closes the oldest still sending its request
+   * (or gets `503` when every one is being answered, e.g. streams).
+   */
+  maxConnections?: number;
+  /** Longest wait for a request's head after connecting, ms (default 10 s). */
+  headersTimeout?: number;
+  /** Longest wait for a whole request (head and body) after connecting, ms (default 30 s). */
+  requestTimeout?: number;
+  /**
+   * Told of trouble the server itself meets: failed accepts (e.g. out of file descriptors; at
+   * most one report a second, and it keeps accepting) and errors that escaped the app. Default: a
+   * line on stderr.
+   */
+  onError?: (error: Error) => void;
 }
 
 /**
@@ -121,10 +138,18 @@ export interface ManagementServer {
  * await rt.shutdown();
  * ```
  */
-export async function serveManagement(
+export function serveManagement(
   rt: Runtime,
   options: ServeManagementOptions,
 ): Promise<ManagementServer> {
+  try {
+    return Promise.resolve(listen(rt, options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function listen(rt: Runtime, options: ServeManagementOptions): ManagementServer {
   const { hostname, port } = parseListenAddress(options.listen ?? DEFAULT_LISTEN);
   const closing = new AbortController();
   const app = managementApp(rt, options.token, {
@@ -132,24 +157,25 @@ export async function serveManagement(
     heartbeat: options.heartbeat,
     backlog: options.backlog,
   });
-  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: HttpServer;
   try {
-    server = Deno.serve({
+    server = serveHttp({
       hostname,
       port,
-      // Deno prints "Listening on …" by default; the caller decides what to print.
-      onListen: (addr) => resolve(addr),
-      // The app answers its own errors; this catches only what escapes hono, which may happen
-      // before authentication: say nothing about it.
-      onError: () =>
-        Response.json({ error: { type: "Error", message: "internal error" } }, { status: 500 }),
-    }, app.fetch);
+      handler: app.fetch,
+      maxConnections: options.maxConnections,
+      headersTimeout: options.headersTimeout,
+      requestTimeout: options.requestTimeout,
+      // What escapes the app may happen before authentication: the client hears only "internal
+      // error"; the details go to whoever runs the server.
+      onError: options.onError ??
+        ((error) => console.error(`kraken: management API: ${error.message}`)),
+    });
   } catch (error) {
     closing.abort();
     throw error;
   }
-  const addr = await listening;
+  const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   let closed: Promise<void> | null = null;
   return {
@@ -158,7 +184,7 @@ export async function serveManagement(
       closed ??= (async () => {
         // Open streams would keep shutdown() waiting for ever: end them first.
         closing.abort();
-        await server.shutdown();
+        await server.close();
       })();
       return closed;
     },

@@ -6,9 +6,32 @@
  * @module
  */
 import { FrameError } from "./errors.ts";
+import { asciiString, MAX_ASCII } from "./_msgpack_strings.ts";
 
 /** Deepest nesting decoded at all (the encoder's limit too). */
 export const MAX_DEPTH = 100;
+
+/**
+ * The most objects one decode may build (arrays and maps count 1; byte arrays, dates and parts
+ * marked {@linkcode Malformed} count 3, as each costs about three times as much): what a value
+ * may cost is bounded by its objects, not by its bytes — one byte is an empty map, about 64 bytes
+ * of heap once built, so a 16 MiB frame of them would cost 1 GiB. With this budget a frame
+ * builds at most ~64 MiB of objects, plus at most 8 bytes per byte of the frame for the values
+ * in them (an array slot each). A batch of envelopes never comes near it (a frame of them is
+ * about 1 MiB, each envelope a map of 10 bytes or more); a single message whose body holds more
+ * than a million arrays and maps is refused.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_OBJECTS } from "./_msgpack_read.ts";
+ * assert.equal(MAX_OBJECTS, 1_048_576);
+ * ```
+ */
+export const MAX_OBJECTS = 1_048_576;
+
+/** What a byte array, a date or a marked part counts toward {@linkcode MAX_OBJECTS}. */
+const HEAVY = 3;
 /** msgpack's timestamp extension type. */
 export const TIMESTAMP_EXT = -1;
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -45,6 +68,8 @@ export class Malformed {
 
 /** Options of {@linkcode decodeMsgpack}. */
 export interface DecodeOptions {
+  /** The most objects the value may build (default {@linkcode MAX_OBJECTS}). */
+  maxObjects?: number;
   /**
    * Turn each undecodable part whose extent is known (an unsupported extension, invalid UTF-8, a
    * map key that is not a string, a timestamp out of range, nesting deeper than 100 levels) into
@@ -60,12 +85,13 @@ export interface DecodeOptions {
  * @param bytes The encoded value.
  * @param options `lenient`: mark undecodable parts instead of throwing (see {@linkcode Malformed}).
  * @returns The value.
- * @throws {FrameError} On malformed input, trailing bytes or nesting deeper than 100 levels
- *   (with `lenient`, only where the extent of the bad part cannot be known).
+ * @throws {FrameError} On malformed input, trailing bytes, nesting deeper than 100 levels (with
+ *   `lenient`, only where the extent of the bad part cannot be known), or a value that would build
+ *   more objects than `maxObjects` (lenient or not).
  */
 export function decodeMsgpack(bytes: Uint8Array, options: DecodeOptions = {}): unknown {
-  if (options.lenient) return decodeLenient(bytes).value;
-  const reader = new Reader(bytes, false, MAX_DEPTH + 1);
+  if (options.lenient) return decodeLenient(bytes, MAX_DEPTH + 1, options.maxObjects).value;
+  const reader = new Reader(bytes, false, MAX_DEPTH + 1, options.maxObjects ?? MAX_OBJECTS);
   const value = reader.read(0);
   if (reader.pos !== bytes.length) {
     throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
@@ -82,8 +108,10 @@ export function decodeMsgpack(bytes: Uint8Array, options: DecodeOptions = {}): u
  * @param bytes The encoded value.
  * @param depth Arrays, maps, byte arrays and extensions from this depth down are skipped and
  *   marked too deep (default: deeper than 100 levels).
+ * @param maxObjects The most objects the value may build (default {@linkcode MAX_OBJECTS}).
  * @returns The value, and the number of parts marked.
- * @throws {FrameError} Where the extent of a bad part cannot be known, or on trailing bytes.
+ * @throws {FrameError} Where the extent of a bad part cannot be known, on trailing bytes, or when
+ *   the value would build more than `maxObjects` objects (refused whole: nothing of it is kept).
  *
  * @example
  * ```ts
@@ -97,63 +125,14 @@ export function decodeMsgpack(bytes: Uint8Array, options: DecodeOptions = {}): u
 export function decodeLenient(
   bytes: Uint8Array,
   depth: number = MAX_DEPTH + 1,
+  maxObjects: number = MAX_OBJECTS,
 ): { value: unknown; marked: number } {
-  const reader = new Reader(bytes, true, Math.min(depth, MAX_DEPTH + 1));
+  const reader = new Reader(bytes, true, Math.min(depth, MAX_DEPTH + 1), maxObjects);
   const value = reader.read(0);
   if (reader.pos !== bytes.length) {
     throw new FrameError(`msgpack value ends at byte ${reader.pos} of ${bytes.length}`);
   }
   return { value, marked: reader.marked };
-}
-
-// Decoding strings dominates reading an envelope: keys, kinds, ids and topics are short ASCII
-// strings that repeat in every message. TextDecoder costs ~280 ns a call here; short ones are
-// looked up in a small cache (no allocation), longer ASCII ones are built from char codes.
-/** Longest string decoded without TextDecoder when it is ASCII. */
-const MAX_ASCII = 200;
-/** Longest string kept in the cache. */
-const MAX_CACHED = 24;
-/** Cache bound: a stream of distinct strings (hostile or not) clears it rather than growing it. */
-const CACHE_LIMIT = 4096;
-const cache = new Map<number, { bytes: Uint8Array; s: string }>();
-// One reusable array of char codes per length (String.fromCharCode.apply needs exact length).
-const codes: number[][] = Array.from({ length: MAX_ASCII + 1 }, (_, n) => new Array(n).fill(0));
-
-/** The ASCII string at `b[at, at+len)`, or `null` if a byte is not ASCII. */
-function asciiString(b: Uint8Array, at: number, len: number): string | null {
-  const end = at + len;
-  if (len <= MAX_CACHED) {
-    let h = len;
-    for (let i = at; i < end; i++) {
-      const c = b[i];
-      if (c > 0x7f) return null;
-      h = (Math.imul(h, 31) + c) | 0;
-    }
-    const hit = cache.get(h);
-    if (hit !== undefined && hit.bytes.length === len) {
-      const k = hit.bytes;
-      let same = true;
-      for (let i = 0; i < len; i++) {
-        if (k[i] !== b[at + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return hit.s;
-    }
-    const s = fromCodes(b, at, len);
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(h, { bytes: b.slice(at, end), s });
-    return s;
-  }
-  for (let i = at; i < end; i++) if (b[i] > 0x7f) return null;
-  return fromCodes(b, at, len);
-}
-
-function fromCodes(b: Uint8Array, at: number, len: number): string {
-  const c = codes[len];
-  for (let i = 0; i < len; i++) c[i] = b[at + i];
-  return String.fromCharCode.apply(null, c);
 }
 
 /** Whether byte `b` starts an array, a map, a byte array or an extension. */
@@ -171,16 +150,31 @@ class Reader {
   readonly #lenient: boolean;
   /** Depth from which a container is too deep. */
   readonly #deep: number;
-  constructor(b: Uint8Array, lenient: boolean, deep: number) {
+  /** Objects this value may still build ({@linkcode MAX_OBJECTS}). */
+  #budget: number;
+  readonly #maxObjects: number;
+  constructor(b: Uint8Array, lenient: boolean, deep: number, maxObjects: number) {
     this.#b = b;
     this.#v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     this.#lenient = lenient;
     this.#deep = deep;
+    this.#budget = this.#maxObjects = maxObjects;
+  }
+
+  /** Takes `cost` from the budget before an object is built; refuses the value past it. */
+  #spend(cost: number): void {
+    this.#budget -= cost;
+    if (this.#budget < 0) {
+      throw new FrameError(
+        `msgpack value builds more than ${this.#maxObjects} objects (arrays and maps; byte arrays, dates and undecodable parts count ${HEAVY}): refused whole, past offset ${this.pos}`,
+      );
+    }
   }
 
   /** A bad part: marked when lenient (its bytes are already consumed), else the whole fails. */
   #bad(reason: string, tooDeep = false): Malformed {
     if (!this.#lenient) throw new FrameError(reason);
+    this.#spend(HEAVY);
     this.marked++;
     return new Malformed(reason, tooDeep);
   }
@@ -321,6 +315,7 @@ class Reader {
 
   #bin(len: number): Uint8Array {
     this.#need(len);
+    this.#spend(HEAVY);
     this.pos += len;
     return this.#b.slice(this.pos - len, this.pos);
   }
@@ -344,6 +339,7 @@ class Reader {
       const sec = Number(this.#v.getBigInt64(at + 4));
       ms = sec * 1000 + Math.floor(nsec / 1e6);
     } else return this.#bad(`msgpack timestamp of ${len} bytes is not valid`);
+    this.#spend(HEAVY);
     const date = new Date(ms);
     // Past ±8.64e15 ms a Date is invalid: one would fail whoever encodes it again.
     if (Number.isNaN(date.getTime())) {
@@ -355,6 +351,7 @@ class Reader {
   #arr(len: number, depth: number): unknown[] {
     // Each item takes at least one byte: a larger count is a lie, refused before allocating.
     this.#need(len);
+    this.#spend(1);
     const out = new Array(len);
     for (let i = 0; i < len; i++) out[i] = this.read(depth + 1);
     return out;
@@ -362,6 +359,7 @@ class Reader {
 
   #map(len: number, depth: number): Record<string, unknown> | Malformed {
     this.#need(len * 2);
+    this.#spend(1);
     const out: Record<string, unknown> = {};
     let bad: string | null = null;
     for (let i = 0; i < len; i++) {
@@ -382,7 +380,11 @@ class Reader {
         });
       } else out[key] = value;
     }
-    return bad === null ? out : new Malformed(bad);
+    if (bad === null) return out;
+    // Counted like every marked part: a value holding one is never taken for checked.
+    this.#spend(HEAVY);
+    this.marked++;
+    return new Malformed(bad);
   }
 
   /**

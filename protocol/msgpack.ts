@@ -12,7 +12,13 @@
 import { FrameError } from "./errors.ts";
 import { MAX_DEPTH, TIMESTAMP_EXT } from "./_msgpack_read.ts";
 
-export { decodeLenient, decodeMsgpack, type DecodeOptions, Malformed } from "./_msgpack_read.ts";
+export {
+  decodeLenient,
+  decodeMsgpack,
+  type DecodeOptions,
+  Malformed,
+  MAX_OBJECTS,
+} from "./_msgpack_read.ts";
 
 const textEncoder = new TextEncoder();
 

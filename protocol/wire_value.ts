@@ -306,3 +306,45 @@ function check(value: unknown, path: string, depth: number, met: Set<object>): s
   }
   return `${path} is ${instanceOf(value)}`;
 }
+
+/**
+ * About how many bytes a wire value holds in memory: what a store of values (replies kept for
+ * retried requests) counts against its byte budget. Strings count their length, byte arrays theirs
+ * plus their object, every other value or slot 8 bytes, every array, object and date a little
+ * more; the value is walked once (it is a tree: wire values are copies).
+ *
+ * @param value A wire value (a copy made by {@linkcode copyWireValue}, or a decoded body).
+ * @returns The estimate, bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wireSize } from "./wire_value.ts";
+ * assert.ok(wireSize(new Uint8Array(512 * 1024)) > 512 * 1024);
+ * assert.ok(wireSize({ rows: ["a".repeat(1000), "b".repeat(1000)] }) > 2000);
+ * assert.equal(wireSize(null), 8);
+ * ```
+ */
+export function wireSize(value: unknown): number {
+  switch (typeof value) {
+    case "string":
+      return 16 + value.length;
+    case "object":
+      break;
+    default:
+      return 8;
+  }
+  if (value === null) return 8;
+  if (Array.isArray(value)) {
+    let size = 32;
+    for (let i = 0; i < value.length; i++) size += 8 + wireSize(value[i]);
+    return size;
+  }
+  if (value instanceof Uint8Array) return 96 + value.byteLength;
+  if (value instanceof Date) return 48;
+  let size = 48;
+  for (const key in value as Record<string, unknown>) {
+    size += 24 + key.length + wireSize((value as Record<string, unknown>)[key]);
+  }
+  return size;
+}

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { MAX_BUFFER } from "../config/_limits.ts";
 import type { RouteTable } from "../protocol/envelope.ts";
 import { UnavailableError } from "../protocol/errors.ts";
 import type { WaitingRequest } from "./_failover.ts";
@@ -53,6 +54,8 @@ export function notHeld(name: string): UnavailableError {
  */
 export class HeldMessages {
   readonly #queues = new Map<string, Held[]>();
+  /** When each full queue was last cleared of timed-out requests (`pending.now()`). */
+  readonly #prunedAt = new Map<string, number>();
   readonly #pending: PendingRequests<WaitingRequest>;
 
   /** @param pending The node's waiting requests (a held request that left them timed out). */
@@ -67,16 +70,23 @@ export class HeldMessages {
 
   /**
    * Holds a message for restarting container `name`.
-   * @param limit Its `buffer:` (route entry `q`).
+   * @param limit Its `buffer:` (route entry `q`, which a peer runtime announces for its own
+   *   containers): held to at most `MAX_BUFFER` (100,000), whatever was announced.
    * @throws {UnavailableError} When `limit` messages from here are held already.
    */
   hold(name: string, held: Held, limit: number): void {
     if ("request" in held && held.request.held) return; // already waiting in the buffer
+    limit = Math.min(limit, MAX_BUFFER);
     let queue = this.#queues.get(name);
     if (!queue) this.#queues.set(name, queue = []);
-    // Requests that timed out meanwhile no longer take room.
-    const live = queue.filter((h) => !("request" in h) || this.#live(h.request));
-    if (live.length !== queue.length) this.#queues.set(name, queue = live);
+    // Requests that timed out meanwhile no longer take room: looked for when the queue is full,
+    // at most every 100 ms (a sender hammering a full buffer must not cost a pass over it each).
+    const now = this.#pending.now();
+    if (queue.length >= limit && now - (this.#prunedAt.get(name) ?? -Infinity) >= 100) {
+      this.#prunedAt.set(name, now);
+      const live = queue.filter((h) => !("request" in h) || this.#live(h.request));
+      if (live.length !== queue.length) this.#queues.set(name, queue = live);
+    }
     if (queue.length >= limit) {
       throw new UnavailableError(
         `container "${name}" is restarting and ${
@@ -99,6 +109,7 @@ export class HeldMessages {
       const entry = routes[name];
       if (entry && entry.instances.length === 0 && entry.w) continue; // still restarting
       this.#queues.delete(name);
+      this.#prunedAt.delete(name);
       for (const held of queue) {
         if ("request" in held) {
           const waiting = held.request;

@@ -34,6 +34,7 @@ import type { SpawnOptions, StopMode } from "./container.ts";
 import { settlesWithin } from "./_timing.ts";
 import { MetricsRecorder } from "./_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
+import { RetriedRequests } from "./_dedupe.ts";
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -69,8 +70,6 @@ export interface InstanceEvents {
 
 type Handler = (body: unknown, meta: MessageMeta) => unknown;
 
-const DEDUPE_LIMIT = 10_000;
-
 /** Formats log arguments the way `console` would. */
 export function formatLog(message: string, data: unknown[]): string {
   if (data.length === 0) return message;
@@ -95,8 +94,8 @@ export class ContainerInstance implements Context, HostedInstance {
   #due: (() => unknown)[] = [];
   /** Whether a message sent after the end was already reported (once is enough). */
   #reportedLate = false;
-  /** Retriable requests seen (`sender:id`), with their reply once there is one. */
-  readonly #seen = new Map<string, Extract<Envelope, { k: "res" | "err" }> | null>();
+  /** Retried requests seen, with their replies (bounded by count and bytes). */
+  readonly #seen = new RetriedRequests();
   #handlers = new Map<string, Handler>();
   #state: "starting" | "running" | "stopping" | "stopped" = "starting";
   /** What it counts; its `inflight` is also what a graceful stop waits for. */
@@ -292,17 +291,14 @@ export class ContainerInstance implements Context, HostedInstance {
     }
     if (env.r) {
       // A retried request: run the handler once, answer duplicates from the stored reply.
-      const key = `${env.s}:${env.i}`;
-      if (this.#seen.has(key)) {
+      if (!this.#seen.first(env.s, env.i)) {
         // Sent like any reply, toward the requester's node (through the hub and over any peer
         // link or NATS): the first one may have been lost on that very way.
-        const stored = this.#seen.get(key);
+        const stored = this.#seen.reply(env.s, env.i);
         if (stored?.k === "res") this.#node.reply(env, stored.b);
         else if (stored?.k === "err") this.#node.replyError(env, stored.e);
         return;
       }
-      this.#seen.set(key, null);
-      if (this.#seen.size > DEDUPE_LIMIT) this.#seen.delete(this.#seen.keys().next().value!);
     }
     this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
   }
@@ -389,8 +385,7 @@ export class ContainerInstance implements Context, HostedInstance {
     request: { s: string; i: number },
     reply: Extract<Envelope, { k: "res" | "err" }>,
   ): void {
-    const key = `${request.s}:${request.i}`;
-    if (this.#seen.has(key)) this.#seen.set(key, reply);
+    this.#seen.answered(request.s, request.i, reply);
   }
 
   // ---- ending --------------------------------------------------------------------------------

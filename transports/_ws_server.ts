@@ -25,7 +25,19 @@ const CHUNK = 65536;
 const encoder = new TextEncoder();
 
 /** Close codes sent before closing the socket on a bad frame. */
-const CLOSE = { normal: 1000, protocol: 1002, unsupported: 1003, tooBig: 1009 } as const;
+const CLOSE = {
+  normal: 1000,
+  protocol: 1002,
+  unsupported: 1003,
+  policy: 1008,
+  tooBig: 1009,
+} as const;
+
+/**
+ * Control frames (pongs) a client may send before it has proven the secret; a ping before then
+ * is refused outright: answering it is work done for a stranger.
+ */
+export const MAX_CONTROL_BEFORE_AUTH = 4;
 
 /** Reads exact byte counts from a socket, with at most one chunk read ahead. */
 class SocketReader {
@@ -229,6 +241,33 @@ function frames(conn: Deno.Conn, ahead: Uint8Array, maxFrame: number): ByteConne
     });
     return sending;
   };
+  // Only the latest ping is answered (RFC 6455 allows it): at most one pong waits to be written,
+  // carrying the payload of the last ping read before it leaves — a client that pings without
+  // reading queues nothing. While a pong waits, no further frame is read (`pull` below), so such
+  // a client is held back by TCP, not buffered.
+  let ping: Uint8Array | null = null;
+  let pongQueued = false;
+  /** Settles once the last pong queued is written (or failed); `null` when none is pending. */
+  let backlog: Promise<void> | null = null;
+  const pong = (payload: Uint8Array) => {
+    ping = payload;
+    if (pongQueued) return;
+    pongQueued = true;
+    const written = sending.then(async () => {
+      const latest = ping!;
+      ping = null;
+      pongQueued = false;
+      await writeAll(conn, header(10, latest.length));
+      await writeAll(conn, latest);
+    });
+    sending = written;
+    const settled = written.then(() => {}, () => {});
+    backlog = settled;
+    settled.then(() => {
+      if (backlog === settled) backlog = null;
+    });
+  };
+  let controlBeforeAuth = 0;
   const close = () => {
     if (closed) return;
     closed = true;
@@ -253,6 +292,9 @@ function frames(conn: Deno.Conn, ahead: Uint8Array, maxFrame: number): ByteConne
     async pull(controller) {
       try {
         while (true) {
+          // Writes are backed up (the client does not read its pongs): read nothing more until
+          // they are out.
+          while (backlog) await backlog;
           const head = await reader.exactly(2);
           if (head === null) return void (close(), controller.close());
           const fin = (head[0] & 0x80) !== 0;
@@ -301,6 +343,19 @@ function frames(conn: Deno.Conn, ahead: Uint8Array, maxFrame: number): ByteConne
               ),
             );
           }
+          if (control && opcode !== 8 && !authenticated) {
+            if (opcode === 9) {
+              fail(CLOSE.policy, new FrameError("a WebSocket ping before authentication"));
+            }
+            if (++controlBeforeAuth > MAX_CONTROL_BEFORE_AUTH) {
+              fail(
+                CLOSE.policy,
+                new FrameError(
+                  `more than ${MAX_CONTROL_BEFORE_AUTH} WebSocket control frames before authentication`,
+                ),
+              );
+            }
+          }
           const mask = await reader.exactly(4);
           const payload = mask && await reader.exactly(length);
           if (!mask || !payload) return void (close(), controller.close());
@@ -313,7 +368,7 @@ function frames(conn: Deno.Conn, ahead: Uint8Array, maxFrame: number): ByteConne
             return controller.close();
           }
           if (opcode === 9) {
-            send(header(10, payload.length), payload).catch(() => {});
+            pong(payload);
             continue;
           }
           if (opcode === 10) continue;

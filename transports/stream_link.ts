@@ -2,8 +2,10 @@
  * A link over a pair of byte streams (a subprocess's stdin/stdout, later a socket): each batch is
  * one length-prefixed msgpack frame `[version, ...envelopes]`.
  *
- * While one write is in flight, new envelopes keep gathering, so under load each write carries
- * everything queued since the last one. An oversize frame (or a broken length prefix) closes the
+ * Envelopes are encoded as they are sent; while one write is in flight, the frames of new ones
+ * keep gathering, so under load each write carries everything queued since the last one (up to
+ * about 1 MiB a write). What waits is bounded by envelopes and by bytes — a peer that stops
+ * reading closes its link rather than growing the sender's memory. An oversize frame (or a broken length prefix) closes the
  * link with a `FrameError`; a well-framed frame that holds no envelope batch is dropped
  * and reported through `onRefused`, and the link stays up.
  *
@@ -25,6 +27,12 @@ export interface StreamLinkOptions {
    * that the link closes with an error instead of growing the sender's memory without bound.
    */
   maxQueued?: number;
+  /**
+   * Bytes (encoded) that may wait likewise (default {@linkcode DEFAULT_MAX_QUEUED_BYTES}, and at
+   * least four maximum frames): a few large replies to a peer that does not read would pass the
+   * envelope bound only after gigabytes.
+   */
+  maxQueuedBytes?: number;
 }
 
 /** Bytes after which a batch is cut into another frame (1 MiB). */
@@ -32,6 +40,15 @@ const SOFT_FRAME = 1024 * 1024;
 
 /** Default of {@linkcode StreamLinkOptions.maxQueued}. */
 export const DEFAULT_MAX_QUEUED = 100_000;
+
+/** Default of {@linkcode StreamLinkOptions.maxQueuedBytes}: 64 MiB (four default frames). */
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+/** Encoded frames waiting for the write in flight, and the envelopes they carry. */
+interface Queued {
+  frame: Uint8Array;
+  envelopes: number;
+}
 
 /** An envelope link over a readable and a writable byte stream. */
 export class StreamLink extends BatchingLink {
@@ -41,8 +58,11 @@ export class StreamLink extends BatchingLink {
   readonly #decoder: FrameDecoder;
   #writing = false;
   #lastWrite: Promise<void> = Promise.resolve();
-  #waiting: Envelope[] = [];
+  #waiting: Queued[] = [];
+  #waitingBytes = 0;
+  #waitingEnvelopes = 0;
   readonly #maxQueued: number;
+  readonly #maxQueuedBytes: number;
   readonly #maxFrame: number;
   // A long queue leaves in frames of about this size, so no write outgrows the peer's maximum.
   readonly #softLimit: number;
@@ -63,6 +83,8 @@ export class StreamLink extends BatchingLink {
     this.#softLimit = Math.min(SOFT_FRAME, this.#maxFrame >>> 1);
     this.#decoder = new FrameDecoder(this.#maxFrame);
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.#maxQueuedBytes = options.maxQueuedBytes ??
+      Math.max(DEFAULT_MAX_QUEUED_BYTES, 4 * this.#maxFrame);
     if (readable && writable) this.attach(readable, writable);
     else this.#writing = true; // nothing can be written yet: batches gather in #waiting
   }
@@ -78,11 +100,7 @@ export class StreamLink extends BatchingLink {
     if (this.isClosed) return this.release();
     this.#readLoop(this.#reader);
     this.#writing = false;
-    if (this.#waiting.length > 0) {
-      const waiting = this.#waiting;
-      this.#waiting = [];
-      this.#write(waiting);
-    }
+    this.#writeNext();
   }
 
   async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
@@ -112,7 +130,9 @@ export class StreamLink extends BatchingLink {
 
   /**
    * The envelopes of one frame, or `null` when it holds none (reported; the link stays up: the
-   * framing around it is intact). Decoding is lenient: a part that cannot be decoded but whose
+   * framing around it is intact) — or when decoding it would build more than `MAX_OBJECTS`
+   * objects (a lawful frame of a million empty maps would cost ~64 bytes of heap per byte; it is
+   * refused whole, like bytes that are not msgpack). Decoding is lenient: a part that cannot be decoded but whose
    * extent is known (an unknown extension, bad UTF-8, too deep) is marked, not fatal, so the
    * envelope holding it can be refused alone — and a request answered. The decoder enforces the
    * wire-value rule's depth on the envelopes' values (a batch holds envelopes at depth 1, their
@@ -126,7 +146,7 @@ export class StreamLink extends BatchingLink {
       ({ value: batch, marked } = decodeLenient(frame, 2 + MAX_WIRE_DEPTH));
     } catch (error) {
       this.onRefused(
-        `a frame of ${frame.length} bytes is not msgpack: ${(error as Error).message}`,
+        `a frame of ${frame.length} bytes cannot be decoded: ${(error as Error).message}`,
       );
       return null;
     }
@@ -142,28 +162,31 @@ export class StreamLink extends BatchingLink {
   }
 
   protected postBatch(batch: Envelope[]): void {
-    if (this.#writing) {
-      for (const env of batch) this.#waiting.push(env);
-      if (this.#waiting.length > this.#maxQueued) {
-        const waiting = this.#waiting.length;
-        this.#waiting = [];
-        this.finish({
-          kind: "error",
-          error: new UnavailableError(
-            `the peer reads too slowly: ${waiting} envelopes were waiting to be written (limit ${this.#maxQueued}); link closed`,
-          ),
-        });
-      }
-      return;
+    const backedUp = this.#writing;
+    if (!this.#encode(batch)) return;
+    if (!backedUp) return this.#writeNext();
+    if (this.#waitingEnvelopes > this.#maxQueued || this.#waitingBytes > this.#maxQueuedBytes) {
+      const what = this.#waitingEnvelopes > this.#maxQueued
+        ? `${this.#waitingEnvelopes} envelopes were waiting to be written (limit ${this.#maxQueued})`
+        : `${this.#waitingBytes} bytes were waiting to be written (limit ${this.#maxQueuedBytes})`;
+      this.#waiting = [];
+      this.#waitingBytes = this.#waitingEnvelopes = 0;
+      this.finish({
+        kind: "error",
+        error: new UnavailableError(`the peer reads too slowly: ${what}; link closed`),
+      });
     }
-    this.#write(batch);
   }
 
-  #write(batch: Envelope[]): void {
-    let frame: Uint8Array | null = null;
-    let next = 0;
+  /**
+   * Encodes `batch` into frames of about the soft size (never over the maximum) and queues them;
+   * `false` when the link closed on the way. What is too large for any frame is refused
+   * (`#refuseOversize`); an error reply standing for a reply too large follows the batch.
+   */
+  #encode(batch: Envelope[]): boolean {
+    const instead: Envelope[] = [];
     try {
-      do {
+      for (let next = 0; next < batch.length;) {
         const part = this.#encoder.encodeBatchFrame(
           ENVELOPE_VERSION,
           batch,
@@ -171,30 +194,50 @@ export class StreamLink extends BatchingLink {
           this.#softLimit,
           this.#maxFrame,
         );
-        for (const { index, size } of part.tooLarge) this.#refuseOversize(batch[index], size);
-        frame = part.frame;
+        for (const { index, size } of part.tooLarge) {
+          const error = this.#refuseOversize(batch[index], size);
+          if (error) instead.push(error);
+        }
+        if (part.frame) {
+          const envelopes = part.next - next - part.tooLarge.length;
+          this.#waiting.push({ frame: part.frame, envelopes });
+          this.#waitingBytes += part.frame.length;
+          this.#waitingEnvelopes += envelopes;
+        }
         next = part.next;
-      } while (frame === null && next < batch.length);
+      }
     } catch (error) {
-      return this.finish({ kind: "error", error: error as Error });
+      this.finish({ kind: "error", error: error as Error });
+      return false;
     }
-    // What did not fit in this frame goes first in the next write.
-    if (next < batch.length) this.#waiting = batch.slice(next).concat(this.#waiting);
-    if (frame === null) {
-      if (this.#waiting.length === 0) return;
-      const waiting = this.#waiting;
-      this.#waiting = [];
-      return this.#write(waiting);
+    return instead.length === 0 || this.#encode(instead);
+  }
+
+  /** Writes what waits (frames joined up to about the soft size), then what gathered meanwhile. */
+  #writeNext(): void {
+    if (this.#writing || this.#waiting.length === 0 || this.isClosed) return;
+    let take = 1;
+    let size = this.#waiting[0].frame.length;
+    while (
+      take < this.#waiting.length && size + this.#waiting[take].frame.length <= this.#softLimit
+    ) size += this.#waiting[take++].frame.length;
+    const parts = this.#waiting.splice(0, take);
+    let chunk = parts[0].frame;
+    if (take > 1) {
+      chunk = new Uint8Array(size);
+      let at = 0;
+      for (const { frame } of parts) {
+        chunk.set(frame, at);
+        at += frame.length;
+      }
     }
+    this.#waitingBytes -= size;
+    for (const { envelopes } of parts) this.#waitingEnvelopes -= envelopes;
     this.#writing = true;
-    this.#lastWrite = this.#writer!.write(frame).then(
+    this.#lastWrite = this.#writer!.write(chunk).then(
       () => {
         this.#writing = false;
-        if (this.#waiting.length > 0 && !this.isClosed) {
-          const next = this.#waiting;
-          this.#waiting = [];
-          this.#write(next);
-        }
+        this.#writeNext();
       },
       // A failed write means the other side is gone (broken pipe): an end, not bad input.
       (error) => this.finish({ kind: "eof", error }),
@@ -204,9 +247,10 @@ export class StreamLink extends BatchingLink {
   /**
    * An envelope larger than a frame may be never leaves. A request is answered here with a
    * FrameError (its sender learns at once, not at its timeout); a reply too large becomes an
-   * error reply; anything else is dropped and reported through `onOversize`.
+   * error reply (returned, for the caller to send); anything else is dropped and reported through
+   * `onOversize`.
    */
-  #refuseOversize(env: Envelope, size: number): void {
+  #refuseOversize(env: Envelope, size: number): Envelope | null {
     const what = `${size} bytes exceed the link's maximum frame of ${this.#maxFrame} bytes`;
     if (env.k === "req") {
       const e = {
@@ -218,14 +262,15 @@ export class StreamLink extends BatchingLink {
         if (!this.isClosed) this.deliver([{ k: "err", i: env.i, d: env.s, f: env.to, e }]);
       });
     } else if (env.k === "res") {
-      this.#waiting.push({
+      return {
         k: "err",
         i: env.i,
         d: env.d,
         f: env.f,
         e: { name: "FrameError", message: `reply not sent: ${what}`, kind: "frame" },
-      });
+      };
     } else this.onOversize(env, size);
+    return null;
   }
 
   /** Called with each envelope other than a request or reply that was too large to send. */

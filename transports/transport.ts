@@ -34,8 +34,23 @@ export interface TransportOptions {
 export interface ListenOptions extends TransportOptions {
   /** Called with each authenticated incoming link, and a name for its peer (e.g. `host:port`). */
   onLink(link: TransportLink, peer: string): void;
-  /** Called when an incoming connection fails to authenticate (it is closed). */
+  /**
+   * Called when an incoming connection fails to authenticate, or is refused because the listener
+   * holds `maxLinks` links already (it is closed).
+   */
   onRefused?(error: Error, peer: string): void;
+  /**
+   * Called when accepting a connection fails (e.g. the process is out of file descriptors), at
+   * most once a second with the count since; the listener keeps accepting, pausing up to 1 s
+   * between tries. Default: a line on stderr.
+   */
+  onAcceptError?(error: Error): void;
+  /**
+   * Authenticated links the socket listeners (`tcp://`, `unix://`, `ws://`, `wss://`) keep open
+   * at once (default 1024); a connection beyond is closed before its handshake and reported
+   * through `onRefused`.
+   */
+  maxLinks?: number;
 }
 
 /** A listening endpoint. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { andMore, Throttle } from "./_accept.ts";
 import type { Link } from "./link.ts";
 import { openLink } from "./link_over.ts";
 import type {
@@ -18,9 +19,17 @@ import type {
 const SCHEME = /^[a-z][a-z0-9+.-]*$/;
 
 /** Options of {@linkcode TransportSet.listen}: links arrive typed for the runtime. */
-export interface SetListenOptions extends Omit<ListenOptions, "onLink"> {
+export interface SetListenOptions extends Omit<ListenOptions, "onLink" | "onRefused"> {
   /** Called with each authenticated incoming link. */
   onLink(link: Link, peer: string): void;
+  /**
+   * Called when incoming connections are refused, at most once a second: anyone who can reach
+   * the port can make refusals, and one log line each would let a flood wipe a log's history.
+   * The first refusal is reported at once; those of the following second are reported when it is
+   * over, as the last of them, its message ending with how many more it stands for
+   * (`… (and 41 more refused in the last second)`); `more` is that count.
+   */
+  onRefused?(error: Error, peer: string, more: number): void;
 }
 
 /**
@@ -114,15 +123,33 @@ export class TransportSet {
   async listen(url: string | URL, options: SetListenOptions): Promise<Listener> {
     const u = new URL(url);
     const transport = this.transportFor(u);
-    return await transport.listen(u, {
+    const onRefused = options.onRefused;
+    const refusals = new Throttle<[Error, string]>(([error, peer], more) => {
+      if (more === 0) return onRefused?.(error, peer, 0);
+      // The same kind of error (its class, for whoever checks it), saying how many it stands for.
+      const summary = new Error(`${error.message}${andMore(more, "refused in the last second")}`);
+      Object.setPrototypeOf(summary, Object.getPrototypeOf(error));
+      summary.name = error.name;
+      onRefused?.(summary, peer, more);
+    });
+    const refused = (error: Error, peer: string) => refusals.note([error, peer]);
+    const listener = await transport.listen(u, {
       ...options,
       onLink: (handed, peer) => {
         const link = openLink(handed);
         if (link) return options.onLink(link, peer);
         handed.close();
-        options.onRefused?.(notMadeByLinkOver(u, "listen"), peer);
+        refused(notMadeByLinkOver(u, "listen"), peer);
       },
+      onRefused: refused,
     });
+    return {
+      url: listener.url,
+      async close() {
+        await listener.close();
+        refusals.close();
+      },
+    };
   }
 
   /**

@@ -88,7 +88,68 @@ Deno.test("kraken check and the CLI's read of the management block refuse a FIFO
       signal: AbortSignal.timeout(10_000),
     });
     assert.equal(fromZero.code, 2);
-    assert.match(fromZero.stderr, /\/dev\/zero: the topology file is a device; expected a file/);
+    assert.match(
+      fromZero.stderr,
+      /\/dev\/zero: the topology file is under \/dev, where the kernel/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a topology read refuses what lies under /proc, /sys or /dev by its real path (a symbolic link too), before opening it, and echoes nothing of it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.symlink("/proc/self/environ", `${dir}/kraken.yaml`);
+    const cases: [string, string][] = [
+      ["/proc/self/environ", "/proc"],
+      [`${dir}/kraken.yaml`, "/proc"],
+      ["/sys/kernel/mm/transparent_hugepage/enabled", "/sys"],
+      ["/dev/null", "/dev"],
+    ];
+    for (const [path, root] of cases) {
+      const error = await within(5000, readTopologyText(path)).then(() => null, (e) => e);
+      assert.equal(error?.name, "TopologyError", path);
+      assert.match(
+        error.message,
+        new RegExp(
+          `^${path}: the topology file is under ${root}( \\(its real path is \\S+\\))?, where the kernel's files and devices are, never a topology; expected a topology file$`,
+        ),
+      );
+      assert.ok(!error.message.includes(Deno.env.get("PATH")!), "nothing of the file is quoted");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a file that is no topology is refused without being quoted: a NUL or control character by position, bytes that are not UTF-8, a whole document that is one string by its length", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const secret = "hunter2-do-not-echo";
+    await Deno.writeTextFile(`${dir}/environ`, `PATH=/bin\0TOKEN=${secret}\0`);
+    await assert.rejects(loadTopology(`${dir}/environ`), {
+      name: "TopologyError",
+      message:
+        `${dir}/environ:1:10: the topology file holds the control character U+0000, which YAML text never does; expected a YAML file`,
+    });
+    await Deno.writeFile(`${dir}/key.bin`, new Uint8Array([0x68, 0x69, 0xff, 0xfe, 0x0a]));
+    await assert.rejects(loadTopology(`${dir}/key.bin`), {
+      name: "TopologyError",
+      message: `${dir}/key.bin: the topology file is not UTF-8 text; expected a YAML file`,
+    });
+    await Deno.writeTextFile(`${dir}/.env`, `TOKEN=${secret}\nOTHER=1\n`);
+    const error = await loadTopology(`${dir}/.env`).then(() => null, (e) => e);
+    assert.match(error.message, /got a string of 33 characters$/);
+    assert.ok(!error.message.includes(secret));
+    // A value at a known key is quoted, but only so far: enough to spot a typo, not a file.
+    await Deno.writeTextFile(
+      `${dir}/long.yaml`,
+      `containers:\n  api:\n    module: ./api.ts\n    mode: ${"w".repeat(100)}\n`,
+    );
+    await assert.rejects(loadTopology(`${dir}/long.yaml`), {
+      message: new RegExp(`got "${"w".repeat(40)}…" \\(100 characters\\)$`),
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -13,6 +13,12 @@ const CASES: [string, string, string, string][] = [
     "containers.api.replicas: expected at most 1000 replicas (each is a worker thread or a process), got 40000",
   ],
   [
+    "a buffer beyond what a node holds for one container",
+    "containers:\n  api:\n    module: ./api.ts\n    buffer: 1000000000000000\n",
+    "4:13",
+    "containers.api.buffer: expected at most 100000 messages held per sender, got 1000000000000000",
+  ],
+  [
     "KrakenPHP's thread for a worker",
     "containers:\n  api:\n    module: ./api.ts\n    mode: thread\n",
     "4:11",
@@ -157,6 +163,7 @@ Deno.test("the limits still let the usual values through", () => {
       api: {
         module: "./api.ts",
         replicas: 1000,
+        buffer: 100_000,
         permissions: {
           net: ["127.0.0.1:8080", "[::1]:80", "example.com", "0.0.0.0:0", "unix:/tmp/a.sock"],
           env: ["yes_please"],

@@ -1,5 +1,6 @@
 // What the management API reads, it reads with a bound. `POST /v1/apply {"path"}` refuses what is
-// not a regular file (a FIFO, /dev/zero, a folder) before opening it and reads at most 1 MiB of
+// not a regular file (a FIFO, /dev/zero, a folder) and what lies under /proc, /sys or /dev
+// before opening it and reads at most 1 MiB of
 // a topology file: a 32 MiB file costs the runtime no more memory than a small one. Measured on a
 // runtime in its own process.
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
-Deno.test("POST /v1/apply {path} refuses a FIFO, /dev/zero, a folder and a 32 MiB file at once, naming the path, with memory bounded", async () => {
+Deno.test("POST /v1/apply {path} refuses a FIFO, /dev/zero, /proc/self/environ, a folder and a 32 MiB file at once, naming the path, with memory bounded", async () => {
   const dir = await Deno.makeTempDir();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -52,8 +53,15 @@ Deno.test("POST /v1/apply {path} refuses a FIFO, /dev/zero, a folder and a 32 Mi
     const before = rssOf(child.pid);
     const cases: [string, string][] = [
       [fifo, `${fifo}: the topology file is a FIFO (named pipe); expected a file`],
-      ["/dev/zero", "/dev/zero: the topology file is a device; expected a file"],
+      [
+        "/dev/zero",
+        "/dev/zero: the topology file is under /dev, where the kernel's files and devices are, never a topology; expected a topology file",
+      ],
       [dir, `${dir}: the topology file is a folder; expected a file`],
+      [
+        "/proc/self/environ", // the runtime's environment, secrets included: never read, never echoed
+        `/proc/self/environ: the topology file is under /proc (its real path is /proc/${child.pid}/environ), where the kernel's files and devices are, never a topology; expected a topology file`,
+      ],
       [
         big,
         `${big}: the topology file is ${

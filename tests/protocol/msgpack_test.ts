@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { decode, encode } from "@msgpack/msgpack";
 import { FrameError } from "../../mod.ts";
-import { decodeMsgpack, MsgpackEncoder } from "../../protocol/msgpack.ts";
+import {
+  decodeLenient,
+  decodeMsgpack,
+  Malformed,
+  MAX_OBJECTS,
+  MsgpackEncoder,
+} from "../../protocol/msgpack.ts";
 import { FrameDecoder } from "../../protocol/framing.ts";
 
 const samples: unknown[] = [
@@ -103,6 +109,35 @@ Deno.test("msgpack: lying lengths, bad bytes and deep nesting are FrameErrors, n
   }
   const deep = new Uint8Array(1000).fill(0x91);
   assert.throws(() => decodeMsgpack(deep), /nested deeper/);
+});
+
+/** `[{}, {}, …]`: `n` empty maps, one byte each. */
+function emptyMaps(n: number): Uint8Array {
+  const bytes = new Uint8Array(5 + n).fill(0x80);
+  bytes[0] = 0xdd;
+  new DataView(bytes.buffer).setUint32(1, n);
+  return bytes;
+}
+
+Deno.test("msgpack: a value that would build more than MAX_OBJECTS objects is refused whole, lenient or not", () => {
+  // One byte per empty map: a million of them would cost ~64 MiB of heap from 1 MiB of input.
+  assert.equal((decodeMsgpack(emptyMaps(MAX_OBJECTS - 1)) as unknown[]).length, MAX_OBJECTS - 1);
+  const over = emptyMaps(MAX_OBJECTS);
+  const message =
+    /^msgpack value builds more than 1048576 objects \(arrays and maps; byte arrays, dates and undecodable parts count 3\): refused whole/;
+  assert.throws(() => decodeMsgpack(over), { name: "FrameError", message });
+  assert.throws(() => decodeLenient(over), { name: "FrameError", message });
+  // Byte arrays, dates and marked parts count three each; scalars nothing.
+  const bins = new Uint8Array([0x94, 0xc4, 0, 0xc4, 0, 0xd4, 5, 0, 0xc0]);
+  assert.throws(() => decodeLenient(bins, undefined, 9), FrameError);
+  assert.equal(decodeLenient(bins, undefined, 10).marked, 1);
+  assert.deepEqual(decodeMsgpack(new Uint8Array([0x93, 1, 2, 3]), { maxObjects: 1 }), [1, 2, 3]);
+});
+
+Deno.test("msgpack: a map whose key is not a string is marked, so a value holding one is never taken for checked", () => {
+  const { value, marked } = decodeLenient(new Uint8Array([0x92, 0x01, 0x81, 0x01, 0x02]));
+  assert.ok((value as unknown[])[1] instanceof Malformed);
+  assert.equal(marked, 1);
 });
 
 Deno.test("framing: frames split anywhere are reassembled; oversize prefixes are refused", () => {

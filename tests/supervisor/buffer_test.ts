@@ -3,6 +3,10 @@
 import assert from "node:assert/strict";
 import { type TopologyInput, UnavailableError } from "../../mod.ts";
 import { MODES, nextEvent, waitUntil, withRuntime } from "../_helpers.ts";
+import { MAX_BUFFER } from "../../config/_limits.ts";
+import type { WaitingRequest } from "../../runtime/_failover.ts";
+import { HeldMessages } from "../../runtime/_held.ts";
+import { PendingRequests } from "../../runtime/_pending.ts";
 
 // A slow start (300 ms) keeps the container in "restarting" long enough to send into the gap.
 const slow = (mode: "inline" | "worker" | "process", buffer?: number): TopologyInput => ({
@@ -105,5 +109,14 @@ Deno.test("[process] a request with retries survives its target being SIGKILLed 
     Deno.kill(pid, "SIGKILL");
     assert.equal(await pending, 300);
     assert.notEqual(await rt.ref("e").request("pid"), pid);
+  });
+});
+
+Deno.test("a buffer a peer announces (route entry q) is held to MAX_BUFFER: it cannot make a node hold more", () => {
+  const held = new HeldMessages(new PendingRequests<WaitingRequest>({ onExpire() {} }));
+  for (let i = 0; i < MAX_BUFFER; i++) held.hold("theirs", { send: { t: "x", b: i } }, 1e15);
+  assert.throws(() => held.hold("theirs", { send: { t: "x", b: 0 } }, 1e15), {
+    name: "UnavailableError",
+    message: `container "theirs" is restarting and already holds ${MAX_BUFFER} messages from here`,
   });
 });

@@ -4,9 +4,8 @@
 // before authentication, max_frame after — so memory stays flat. Real sockets, and a listener in
 // its own process so its memory is measured apart from its attackers.
 import assert from "node:assert/strict";
-import { readToEnd, readUntil, within } from "../_wait.ts";
-import { DialerHandshake } from "../../transports/handshake.ts";
-import { decodeMsgpack, MsgpackEncoder } from "../../protocol/msgpack.ts";
+import { RawWs, SECRET, startListener } from "./_listener.ts";
+import { within } from "../_wait.ts";
 import { defaultTransports } from "../../transports/defaults.ts";
 import { TransportSet } from "../../transports/transport_set.ts";
 import { MAX_UNAUTHENTICATED } from "../../transports/_pending.ts";
@@ -14,173 +13,6 @@ import { PendingConnections } from "../../transports/_pending.ts";
 
 /** The built-in transports, as a runtime given none uses them. */
 const builtin = new TransportSet(defaultTransports());
-
-const SECRET = "preauth-secret";
-const encoder = new TextEncoder();
-
-interface ListenerProcess {
-  url: URL;
-  rss(): number;
-  /** Closes its stdin; resolves what it counted (refusals by error name, links). */
-  stop(): Promise<{ refused: Record<string, number>; links: number }>;
-}
-
-async function startListener(
-  url: string,
-  options: { timeout: number; maxFrame?: number },
-): Promise<ListenerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-lock",
-      new URL("../fixtures/echo_listener.ts", import.meta.url).pathname,
-      SECRET,
-      url,
-      String(options.timeout),
-      ...(options.maxFrame ? [String(options.maxFrame)] : []),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = await readUntil(lines, (t) => t.includes("\n"), 30_000, "the listener's URL")
-    .catch((error) => {
-      child.kill("SIGKILL");
-      throw error;
-    });
-  return {
-    url: new URL(out.trim()),
-    rss() {
-      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-      return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-    },
-    async stop() {
-      await child.stdin.close();
-      const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      out = (await readToEnd(lines, 15_000, "the listener's report")).join("");
-      await child.status;
-      clearTimeout(kill);
-      return JSON.parse(out.trim());
-    },
-  };
-}
-
-/** A WebSocket client that writes frames by hand (masked, any declared length). */
-class RawWs {
-  readonly conn: Deno.TcpConn;
-  #ahead = new Uint8Array(0);
-
-  private constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-  }
-
-  static async open(url: URL): Promise<RawWs> {
-    const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
-    const ws = new RawWs(conn);
-    const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-    await ws.#write(encoder.encode(
-      `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    ));
-    // The response head, and whatever follows it in the same read (the listener's hello).
-    let bytes = new Uint8Array(0);
-    let end = -1;
-    while (end < 0) {
-      const chunk = await ws.#read();
-      if (!chunk) throw new Error("closed during the upgrade");
-      const joined = new Uint8Array(bytes.length + chunk.length);
-      joined.set(bytes);
-      joined.set(chunk, bytes.length);
-      bytes = joined;
-      end = new TextDecoder("latin1").decode(bytes).indexOf("\r\n\r\n");
-    }
-    assert.match(new TextDecoder().decode(bytes.subarray(0, end)), /^HTTP\/1\.1 101 /);
-    ws.#ahead = bytes.slice(end + 4);
-    return ws;
-  }
-
-  async #write(bytes: Uint8Array): Promise<void> {
-    let at = 0;
-    while (at < bytes.length) at += await this.conn.write(bytes.subarray(at));
-  }
-
-  async #read(): Promise<Uint8Array | null> {
-    const buffer = new Uint8Array(65536);
-    const n = await this.conn.read(buffer).catch(() => null);
-    return n === null ? null : buffer.subarray(0, n);
-  }
-
-  /** A binary frame header declaring `length` bytes (payload to follow, masked with zeros). */
-  header(length: number): Promise<void> {
-    const h = new Uint8Array(14);
-    h[0] = 0x82;
-    h[1] = 0x80 | 127;
-    new DataView(h.buffer).setBigUint64(2, BigInt(length)); // then a zero mask
-    return this.#write(h);
-  }
-
-  /** One whole binary message. */
-  async message(payload: Uint8Array): Promise<void> {
-    await this.header(payload.length);
-    await this.#write(payload);
-  }
-
-  /** Sends `n` more payload bytes (zeros); false once the listener has hung up. */
-  async flood(n: number): Promise<boolean> {
-    try {
-      for (let sent = 0; sent < n; sent += 65536) await this.#write(new Uint8Array(65536));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** The next message the listener sends (servers do not mask), or null at the end. */
-  async next(): Promise<{ opcode: number; payload: Uint8Array } | null> {
-    const need = async (n: number) => {
-      while (this.#ahead.length < n) {
-        const chunk = await this.#read();
-        if (!chunk) return false;
-        const joined = new Uint8Array(this.#ahead.length + chunk.length);
-        joined.set(this.#ahead);
-        joined.set(chunk, this.#ahead.length);
-        this.#ahead = joined;
-      }
-      return true;
-    };
-    if (!await need(2)) return null;
-    let length = this.#ahead[1] & 0x7f;
-    let at = 2;
-    if (length === 126) {
-      if (!await need(4)) return null;
-      length = (this.#ahead[2] << 8) | this.#ahead[3];
-      at = 4;
-    }
-    if (!await need(at + length)) return null;
-    const message = { opcode: this.#ahead[0] & 0x0f, payload: this.#ahead.slice(at, at + length) };
-    this.#ahead = this.#ahead.slice(at + length);
-    return message;
-  }
-
-  /** Reads until the listener hangs up; the close code it gave, if any. */
-  async closeCode(): Promise<number | undefined> {
-    while (true) {
-      const message = await this.next();
-      if (!message) return undefined;
-      if (message.opcode === 8) return (message.payload[0] << 8) | message.payload[1];
-    }
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // closed by the listener
-    }
-  }
-}
 
 /** Polls `check` until true, or fails after `ms`. */
 async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
@@ -284,13 +116,7 @@ Deno.test("ws: after authentication a message is bounded by max_frame (and its l
   const listener = await startListener("ws://127.0.0.1:0/kraken", { timeout: 30_000, maxFrame });
   const ws = await within(RawWs.open(listener.url), 10_000, "the WebSocket upgrade");
   try {
-    // The handshake by hand: hello in, proof out, welcome in.
-    const frames = new MsgpackEncoder();
-    const unframe = (payload: Uint8Array) => (decodeMsgpack(payload.subarray(4)) as unknown[])[1];
-    const dialer = new DialerHandshake(SECRET);
-    const hello = await within(ws.next(), 10_000, "the listener's hello");
-    await ws.message(frames.encodeFrame([0, await dialer.answer(unframe(hello!.payload))]));
-    await dialer.verify(unframe((await within(ws.next(), 10_000, "the welcome"))!.payload));
+    await ws.authenticate(SECRET);
     // One byte over the bound is refused at the header, before any of the payload is read.
     await ws.header(maxFrame + 5);
     assert.equal(await within(ws.closeCode(), 10_000, "the listener to refuse the header"), 1009);

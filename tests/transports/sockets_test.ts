@@ -7,6 +7,7 @@ import { AuthenticationError } from "../../mod.ts";
 import type { Envelope } from "../../protocol/envelope.ts";
 import type { Link } from "../../transports/link.ts";
 import { defaultTransports } from "../../transports/defaults.ts";
+import { openLink } from "../../transports/link_over.ts";
 import { TransportSet } from "../../transports/transport_set.ts";
 import type { Listener } from "../../transports/transport.ts";
 
@@ -21,20 +22,29 @@ interface Served {
   refused: Error[];
 }
 
-/** A listener that echoes every envelope back. */
-async function echoServer(url: string): Promise<Served> {
+/**
+ * A listener that echoes every envelope back. Through the set (which reports refusals at most
+ * once a second), or, `raw`, through the transport itself, which reports each one.
+ */
+async function echoServer(url: string, raw = false): Promise<Served> {
   const served: Served = { listener: undefined as unknown as Listener, links: [], refused: [] };
-  served.listener = await builtin.listen(url, {
+  const options = {
     secret: SECRET,
     handshakeTimeout: 500,
-    onLink(link) {
+    onLink(link: Link) {
       served.links.push(link);
       link.onEnvelope = (env) => link.send(env);
     },
-    onRefused(error) {
+    onRefused(error: Error) {
       served.refused.push(error);
     },
-  });
+  };
+  served.listener = raw
+    ? await builtin.transportFor(new URL(url)).listen(new URL(url), {
+      ...options,
+      onLink: (link) => options.onLink(openLink(link)!),
+    })
+    : await builtin.listen(url, options);
   return served;
 }
 
@@ -138,7 +148,7 @@ async function rawTcp(url: URL, bytes: Uint8Array): Promise<string> {
 }
 
 Deno.test("tcp: hostile first frames (early envelopes, 4 GiB prefix, garbage, silence) are refused and closed", async () => {
-  const served = await echoServer("tcp://127.0.0.1:0");
+  const served = await echoServer("tcp://127.0.0.1:0", true);
   const url = served.listener.url;
   const envelopeFirst = new Uint8Array([0, 0, 0, 3, 0x92, 0x01, 0x80]); // [1, {}]: a batch
   const huge = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]);

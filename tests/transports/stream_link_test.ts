@@ -34,7 +34,38 @@ Deno.test("StreamLink: a peer that never takes a write closes the link once the 
   release();
 });
 
-Deno.test("StreamLink: under the limit, everything queued behind a slow write leaves in one frame", async () => {
+Deno.test("StreamLink: a peer that never takes a write closes the link once the queued bytes pass their limit, whatever the count", async () => {
+  let writes = 0;
+  const writable = new WritableStream<Uint8Array>({
+    write() {
+      writes++;
+      return new Promise<void>(() => {}); // the peer never reads
+    },
+  });
+  const link = new StreamLink(new ReadableStream({ pull() {} }), writable, {
+    maxQueuedBytes: 4 * 2 ** 20,
+  });
+  const body = new Uint8Array(512 * 1024);
+  for (let turn = 0; turn < 20 && !link.isClosed; turn++) {
+    link.send({ k: "res", i: turn, d: "h", f: "x#0.1", b: body });
+    await Promise.resolve();
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([
+    link.closed,
+    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000))),
+  ]);
+  clearTimeout(timer);
+  link.close();
+  assert.equal(closed?.kind, "error", "closed for its queue");
+  assert.match(
+    closed!.error!.message,
+    /^the peer reads too slowly: \d+ bytes were waiting to be written \(limit 4194304\); link closed$/,
+  );
+  assert.equal(writes, 1);
+});
+
+Deno.test("StreamLink: under the limit, everything queued behind a slow write leaves in one write", async () => {
   const frames: Uint8Array[] = [];
   let release!: () => void;
   let first = true;
@@ -176,7 +207,7 @@ Deno.test("StreamLink: a well-framed frame that holds no envelope batch is dropp
   await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(got, [{ k: "pub", t: "ok" }, { k: "pub", t: "after" }]);
   assert.equal(refused.length, 5, refused.join("\n"));
-  assert.match(refused[0], /^a frame of 2 bytes is not msgpack: msgpack byte 0xc1 at offset 0/);
+  assert.match(refused[0], /^a frame of 2 bytes cannot be decoded: msgpack byte 0xc1 at offset 0/);
   assert.match(refused[1], /is not an envelope batch of version 1 \(got string\)/);
   assert.match(refused[2], /\(got version 9\)/);
   assert.equal(refused[3], "item 0 of a batch is not an envelope (it has no kind)");
