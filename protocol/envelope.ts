@@ -77,6 +77,11 @@ export interface InitSettings {
   baseUrl?: string;
   /** Source files this isolate may read so workers can nest in it (handed on to them). */
   reads?: string[];
+  /**
+   * Names of containers its predecessors spawned (earlier incarnations, or the one it replaces):
+   * it may spawn them again although the application's table still lists them.
+   */
+  owned?: string[];
 }
 
 /** Every envelope kind. */

@@ -57,28 +57,37 @@ export function superviseChildren(options: {
   /** The names this isolate last announced up its link (its subtree's). */
   let announced = new Set<string>();
   const baseUrl = settings.baseUrl ?? new URL(".", moduleName).href;
+  /** Sends the queued report of routes and tree, if one is queued. */
+  const report = () => {
+    if (!reportQueued) return;
+    reportQueued = false;
+    const routes = supervisor.routes();
+    announced = new Set(Object.keys(routes));
+    upstream.send({ k: "subroutes", r: routes });
+    upstream.send({ k: "subtree", t: supervisor.snapshot() });
+  };
   const site: SupervisorSite = {
     node: here,
     handles: options.handles,
     newNodeId: () => `${settings.node}/w${nextChild++}`,
     logLevel: settings.logLevel as LogLevel,
     log: (level, message, source) => here.log(level, message, source),
-    emit: (event) => upstream.send({ k: "event", e: event as Record<string, unknown> }),
+    emit: (event) => {
+      // The host takes an event only about a container it knows is below: the report that
+      // announces it goes first.
+      report();
+      upstream.send({ k: "event", e: event as Record<string, unknown> });
+    },
     changed() {
       here.setLocalRoutes(supervisor.routes());
       if (reportQueued) return;
       reportQueued = true;
-      queueMicrotask(() => {
-        reportQueued = false;
-        const routes = supervisor.routes();
-        announced = new Set(Object.keys(routes));
-        upstream.send({ k: "subroutes", r: routes });
-        upstream.send({ k: "subtree", t: supervisor.snapshot() });
-      });
+      queueMicrotask(report);
     },
     definitions: new Map(Object.entries(options.definitions)),
     validate(name, input, parent) {
-      if (here.routes[name] && !supervisor.has(name)) {
+      // A name its predecessors spawned (a restart, a replacement) is its to spawn again.
+      if (here.routes[name] && !supervisor.has(name) && !settings.owned?.includes(name)) {
         throw new Error(`a container named "${name}" already exists in the application`);
       }
       if (parent && typeof input === "object" && input !== null) {

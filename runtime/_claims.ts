@@ -60,9 +60,20 @@ export class NameClaims {
    * name is not `taken`: a name it held that is now `taken` is let go.
    * @param taken Whether the name is declared or served here by anything but a child's claim.
    */
-  claim(name: string, owner: object, taken: (name: string) => boolean): ClaimRefusal | null {
-    const holder = this.#holders.get(name);
-    if (holder !== undefined && holder !== owner) return "held";
+  claim(
+    name: string,
+    owner: object,
+    taken: (name: string) => boolean,
+    successorOf?: (holder: object) => boolean,
+  ): ClaimRefusal | null {
+    let holder = this.#holders.get(name);
+    if (holder !== undefined && holder !== owner) {
+      // Another incarnation of the same container (a replacement starting beside the one it
+      // replaces) takes over the names its predecessor spawned.
+      if (!successorOf?.(holder)) return "held";
+      this.drop(holder, name);
+      holder = undefined;
+    }
     if (taken(name)) {
       if (holder === owner) this.drop(owner, name);
       return "taken";
@@ -117,6 +128,11 @@ export interface Claimant {
   readonly node: string;
   /** What stands for it in the registry (one replica's reports, across its incarnations). */
   readonly owner: object;
+  /**
+   * Whether a holder stands for another incarnation of the same container (one it replaces): the
+   * names that one spawned pass to it.
+   */
+  readonly succeeds?: (holder: object) => boolean;
 }
 
 /**
@@ -159,7 +175,7 @@ export function claimRoutes(
     may: (name) => {
       if (name === child.name) return false;
       if (child.declared.has(name)) return true;
-      const refusal = claims.claim(name, child.owner, taken);
+      const refusal = claims.claim(name, child.owner, taken, child.succeeds);
       if (refusal === "full") full = true;
       return refusal === null;
     },

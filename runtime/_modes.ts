@@ -54,6 +54,8 @@ export interface Launch {
   reads?: string[];
   /** Folder URL relative modules of `ctx.spawn` resolve against. */
   baseUrl?: string;
+  /** Names its predecessors spawned, which it may spawn again (see `InitSettings.owned`). */
+  owned?: string[];
 }
 
 /** A running (or starting) instance, seen from the host: what its supervisor needs, and more. */
@@ -351,6 +353,7 @@ abstract class IsolateHandle implements InstanceHandle {
         spec,
         baseUrl: this.launch.baseUrl,
         reads: this.launch.reads,
+        ...(this.launch.owned?.length ? { owned: this.launch.owned } : {}),
       };
       this.link.send({ k: "init", s: settings });
     });

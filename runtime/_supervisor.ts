@@ -343,6 +343,7 @@ export class Supervisor {
           },
           baseUrl: site.baseUrl,
           reads,
+          owned: this.#owned(spec),
         }, () => site.node.routes);
         site.track?.(handle);
         if (node !== site.node.id) site.handles.set(node, handle);
@@ -417,7 +418,38 @@ export class Supervisor {
    * across its incarnations).
    */
   #claimant(spec: ContainerSpec, reports: Reports, node: string): Claimant {
-    return { name: spec.name, declared: declaredNames(spec.children), node, owner: reports };
+    return {
+      name: spec.name,
+      declared: declaredNames(spec.children),
+      node,
+      owner: reports,
+      succeeds: (holder) => this.#reportsOfName(spec.name).includes(holder as Reports),
+    };
+  }
+
+  /** What the replicas of every child named `name` reported (a replaced one's and its successor's). */
+  #reportsOfName(name: string): Reports[] {
+    const out: Reports[] = [];
+    for (const child of this.#runner.state.children) {
+      if (child.spec.name !== name) continue;
+      for (const slot of child.slots) {
+        const reports = this.#reports.get(child.id, slot.replica);
+        if (reports) out.push(reports);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The names a new incarnation of `spec` may spawn again though the table still lists them: those
+   * its predecessors (earlier incarnations, or the container it replaces) spawned.
+   */
+  #owned(spec: ContainerSpec): string[] {
+    const names = new Set<string>();
+    for (const reports of this.#reportsOfName(spec.name)) {
+      for (const name in reports.subRoutes ?? {}) names.add(name);
+    }
+    return [...names];
   }
 
   /**
