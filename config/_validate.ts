@@ -362,7 +362,8 @@ export class Validator {
     this.notSecret(input, path, "transports");
     const t = this.block(input, path, "transports");
     const nats = t.nats === undefined ? undefined : this.nats(t.nats, [...path, "nats"], appName);
-    // The secret authenticates direct links; a runtime that only uses NATS has none.
+    // The secret authenticates direct links and signs NATS messages; a runtime that only uses NATS
+    // may have none (NATS permissions are then its whole trust boundary).
     const linked = t.listen !== undefined || Object.keys(this.#hosts).length > 0;
     if (t.secret === undefined && nats && !linked) {
       // Nothing to prove: NATS does its own authentication.

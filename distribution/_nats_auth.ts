@@ -76,6 +76,7 @@ export class NatsAuth {
   #counter = 0;
 
   /**
+   * The signer and checker of one runtime incarnation.
    * @param options `secret`: the topology's `transports.secret`; `id`: this runtime incarnation's
    *   id (16 ASCII characters); `now`: the wall clock (default `Date.now`).
    */

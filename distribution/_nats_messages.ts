@@ -17,6 +17,7 @@ import type { Hub } from "./types.ts";
 
 /** A message received and checked: its payload (`null`: not a msgpack map), its signer. */
 export interface Opened {
+  /** The payload, or `null` when it is not a msgpack map (already counted as refused). */
   map: Record<string, unknown> | null;
   /** The runtime incarnation that signed it; `null` without a secret. */
   signer: string | null;
@@ -44,6 +45,10 @@ export class NatsMessages {
   readonly #encoder = new MsgpackEncoder();
   readonly #auth: NatsAuth | null;
 
+  /**
+   * Messages signed and checked when the site has a secret.
+   * @param site What they need from the bridge.
+   */
   constructor(site: MessagesSite) {
     this.#site = site;
     this.#auth = site.secret ? new NatsAuth({ secret: site.secret, id: site.id }) : null;
@@ -111,7 +116,12 @@ export class NatsMessages {
     }
     const decoded = decodePayload(data);
     if (!("map" in decoded)) {
-      hub.reportRefused(NATS_NODE, `a ${what} on ${msg.subject}: ${decoded.why}`);
+      // A map followed by 48 bytes is what a runtime with a secret sends: say so.
+      const hint = !this.#auth && data.length > TRAILER &&
+          "map" in decodePayload(data.subarray(0, data.length - TRAILER))
+        ? " (it looks signed: do all runtimes of the application have the same transports.secret?)"
+        : "";
+      hub.reportRefused(NATS_NODE, `a ${what} on ${msg.subject}: ${decoded.why}${hint}`);
       return { map: null, signer };
     }
     if (origin && signer !== null && decoded.map.o !== signer) {

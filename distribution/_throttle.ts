@@ -37,6 +37,7 @@ export class Throttle {
   #queued: TimerHandle | undefined;
 
   /**
+   * A throttle with its burst full.
    * @param timers The owner's timers (cleared with them).
    * @param options `every`: ms between calls once the burst is spent; `burst`: calls at once.
    * @param fire What to call.

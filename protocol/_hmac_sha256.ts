@@ -56,7 +56,10 @@ export class HmacSha256 {
   /** Bytes hashed so far, the key's block included. */
   #length = 64;
 
-  /** @param key The key (hashed first when longer than a block, as RFC 2104 says). */
+  /**
+   * A key, its inner and outer states computed once.
+   * @param key The key (hashed first when longer than a block, as RFC 2104 says).
+   */
   constructor(key: Uint8Array) {
     if (key.length > 64) {
       const hashed = new Uint8Array(32);
@@ -107,14 +110,21 @@ export class HmacSha256 {
    * @param text The text.
    */
   updateText(text: string): void {
+    const block = this.#block;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c >= 0x80) {
+        this.#length += i;
         this.update(new TextEncoder().encode(text.slice(i)));
         return;
       }
-      this.#byte(c);
+      block[this.#filled++] = c;
+      if (this.#filled === 64) {
+        compress(this.#state, block, 0, this.#w);
+        this.#filled = 0;
+      }
     }
+    this.#length += text.length;
   }
 
   /**

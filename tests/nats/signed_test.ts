@@ -32,7 +32,12 @@ async function world(fn: (w: World) => Promise<void>, secretOfB = SECRET): Promi
       runtimes.push(
         await Runtime.start({
           name: "shop",
-          transports: { name, secret, keepalive: "1s", nats: { servers: [server.url] } },
+          transports: {
+            name,
+            ...(secret ? { secret } : {}),
+            keepalive: "1s",
+            nats: { servers: [server.url] },
+          },
           containers: { [container]: { module: "./member.ts", mode: "inline" } },
         }, {
           baseUrl: FIXTURES.href,
@@ -174,5 +179,22 @@ natsTest(
       );
       assert.ok(!logsOfB.some((line) => line.includes(SECRET)), "the secret is never logged");
     }, "another-secret");
+  },
+);
+
+natsTest(
+  "a runtime without the secret beside runtimes with it hears nobody, and its refusals say the messages look signed",
+  async () => {
+    await world(async ({ a, b, logsOfB }) => {
+      await sleep(1_200);
+      assert.deepEqual(a.tree().peers, []);
+      assert.deepEqual(b.tree().peers, []);
+      assert.ok(
+        logsOfB.some((line) =>
+          /it looks signed: do all runtimes .* same transports\.secret/.test(line)
+        ),
+        logsOfB.join("\n"),
+      );
+    }, "");
   },
 );
