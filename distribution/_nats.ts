@@ -364,10 +364,10 @@ export class NatsBridge {
     const { s: d, i, name } = waiting;
     const f = `${name}${NATS_SUFFIX}`; // the pseudo-instance the request was addressed to
     if (msg.data.length === 0 && msg.headers?.code === 503) {
-      // NATS itself says so: no runtime signs this one (docs/transports.md, "Permissions").
       // Nobody subscribes to the container right now. While a runtime still announces it, that is
       // a moment between subscriptions (it reconnects to another NATS node, or is restarting):
-      // nothing ran, so the requester may send it again until its deadline.
+      // nothing ran, so the requester may send it again until its deadline. (The server says so
+      // itself: this status is never signed; permissions keep others off our inbox.)
       const e: WireError = {
         name: "UnavailableError",
         message: `no runtime serves container "${name}" on NATS (no responders)`,
