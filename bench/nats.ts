@@ -1,5 +1,6 @@
 // NATS benchmark: request/reply between two OS processes, Kraken over a direct TCP link vs Kraken
-// over NATS vs raw NATS request/reply (the npm nats client alone, same payload), measured in the
+// over NATS (unsigned, and signed with transports.secret) vs raw NATS request/reply (the npm nats
+// client alone, same payload), measured in the
 // same run against one nats-server on loopback. Raw NATS twice: the client's request() (a promise
 // and a timer per request, what an application would write) and one inbox subscription for every
 // reply (what Kraken's bridge does). Reports only; no figure fails the run.
@@ -22,6 +23,11 @@ const baseUrl = new URL("./", import.meta.url).href;
 const SECRET = "bench";
 const ignore = () => {};
 
+/** Over NATS, messages are signed only with a secret. */
+function signing(kind: string): { secret?: string } {
+  return kind === "nats-signed" ? { secret: SECRET } : {};
+}
+
 interface Body {
   id: number;
   payload: string;
@@ -43,12 +49,12 @@ if (serve) {
   } else {
     const rt = await Runtime.start({
       name: "bench",
-      transports: kind === "nats"
-        ? { name: "server", nats: { servers: [address] } }
-        : { name: "server", listen: "tcp://127.0.0.1:0", secret: SECRET },
+      transports: kind === "tcp"
+        ? { name: "server", listen: "tcp://127.0.0.1:0", secret: SECRET }
+        : { name: "server", ...signing(kind), nats: { servers: [address] } },
       containers: { echo: { module: "./echo_container.ts", mode: "inline" } },
     }, { logLevel: "silent", baseUrl });
-    console.log(kind === "nats" ? "ready" : rt.listening!.href);
+    console.log(kind === "tcp" ? rt.listening!.href : "ready");
     stop = () => rt.shutdown();
   }
   for await (const _ of Deno.stdin.readable) { /* until the bench closes stdin */ }
@@ -166,7 +172,7 @@ async function ready(rt: Runtime): Promise<void> {
   }
 }
 
-async function krakenSetup(over: "tcp" | "nats", nats: string): Promise<Result> {
+async function krakenSetup(over: "tcp" | "nats" | "nats-signed", nats: string): Promise<Result> {
   const server = await ServerProcess.start(over, nats);
   let rt: Runtime | null = null;
   try {
@@ -180,7 +186,7 @@ async function krakenSetup(over: "tcp" | "nats", nats: string): Promise<Result> 
         }
         : {
           name: "bench",
-          transports: { name: "client", nats: { servers: [nats] } },
+          transports: { name: "client", ...signing(over), nats: { servers: [nats] } },
           containers: {},
         },
       { logLevel: "silent", baseUrl },
@@ -269,6 +275,7 @@ const server = await natsServer();
 const SETUPS = [
   "kraken over tcp://",
   "kraken over nats://",
+  "kraken over nats://, signed",
   "raw nats request()",
   "raw nats, one inbox",
 ] as const;
@@ -277,8 +284,9 @@ try {
   for (let round = 0; round < CFG.rounds; round++) {
     runs[SETUPS[0]].push(await krakenSetup("tcp", server.url));
     runs[SETUPS[1]].push(await krakenSetup("nats", server.url));
-    runs[SETUPS[2]].push(await rawSetup(server.url));
-    runs[SETUPS[3]].push(await rawInboxSetup(server.url));
+    runs[SETUPS[2]].push(await krakenSetup("nats-signed", server.url));
+    runs[SETUPS[3]].push(await rawSetup(server.url));
+    runs[SETUPS[4]].push(await rawInboxSetup(server.url));
     console.error(`round ${round + 1}/${CFG.rounds} done`);
   }
 } finally {
@@ -292,7 +300,7 @@ const med = Object.fromEntries(
     roundTrip: median(runs[s].map((r) => r.roundTrip)),
   }]),
 ) as Record<string, Result>;
-const raw = med[SETUPS[2]];
+const raw = med[SETUPS[3]];
 const tcp = med[SETUPS[0]];
 console.log(
   `\nRequest/reply between two processes, ${CFG.requests} requests of ~100 bytes, median of ` +
@@ -320,4 +328,10 @@ table(
       x(r.roundTrip / raw.roundTrip),
     ];
   }),
+);
+const unsigned = med[SETUPS[1]];
+const signed = med[SETUPS[2]];
+console.log(
+  `\nSigned (transports.secret) over unsigned NATS: ${x(signed.rps / unsigned.rps)} the req/s, ` +
+    `${x(signed.roundTrip / unsigned.roundTrip)} the round trip.`,
 );

@@ -48,7 +48,8 @@ export function readTransports(
   r.notSecret(input, path, "transports");
   const t = r.block(input, path, "transports");
   const nats = t.nats === undefined ? undefined : readNats(r, t.nats, appName);
-  // The secret authenticates direct links; a runtime that only uses NATS has none.
+  // The secret authenticates direct links and signs NATS messages; a runtime that only uses NATS
+  // may have none (NATS permissions are then its whole trust boundary).
   const linked = t.listen !== undefined || Object.keys(hosts).length > 0;
   if (t.secret === undefined && nats && !linked) {
     // Nothing to prove: NATS does its own authentication.

@@ -89,8 +89,9 @@ export interface TransportsSpec {
   /** Where it accepts links from other runtimes (`tcp://host:port`, `unix:///path`, …). */
   listen?: string;
   /**
-   * The shared secret every link proves before any message (never logged). Required for direct
-   * links (`listen`, `hosts:`); empty when the runtime only uses `nats`.
+   * The shared secret every link proves before any message, and every NATS message is signed
+   * with (never logged). Required for direct links (`listen`, `hosts:`); empty when a runtime that
+   * only uses `nats` has none (NATS permissions are then the whole trust boundary).
    */
   secret: string;
   /** TLS for `tcp://`: certificate and key files to listen with, a CA file to trust. */
@@ -221,7 +222,7 @@ export interface TopologyInput {
     keepalive?: string | number;
     /** Largest frame a link accepts: bytes, or `64KiB`, `16MiB` (default 16 MiB). */
     max_frame?: string | number;
-    /** NATS servers and credentials (usually `${VAR}`); `secret` is then needed only for links. */
+    /** NATS servers and credentials (usually `${VAR}`); with `secret`, NATS messages are signed. */
     nats?: {
       servers: string | string[];
       user?: string;

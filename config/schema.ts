@@ -254,7 +254,8 @@ export function topologyJsonSchema(): Record<string, unknown> {
     },
     secret: {
       description: "The shared secret every link proves before any message, usually " +
-        "${KRAKEN_SECRET}. Never logged. Required, unless the runtime only uses nats.",
+        "${KRAKEN_SECRET}. Never logged. Required, unless the runtime only uses nats " +
+        "(there it signs every NATS message: without it, NATS permissions are the only boundary).",
       type: "string",
       minLength: 1,
     },

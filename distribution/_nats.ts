@@ -6,17 +6,23 @@
  *
  * Subjects, all under `kraken.<app>.`:
  *
- * | subject                      | carries                                                     |
- * | ---------------------------- | ----------------------------------------------------------- |
- * | `kraken.<app>.c.<container>` | requests (with a reply inbox) and sends to that container;   |
- * |                              | every runtime running it subscribes in queue group `<name>` |
- * | `kraken.<app>.pub`           | publications (topic inside), one subject for the whole app  |
- * | `kraken.<app>.presence`      | each runtime's container names, every keepalive / 2         |
+ * | subject                          | carries                                                     |
+ * | -------------------------------- | ----------------------------------------------------------- |
+ * | `kraken.<app>.c.<container>`     | requests (with a reply inbox) and sends to that container;  |
+ * |                                  | every runtime running it subscribes in queue group `<name>` |
+ * | `kraken.<app>.pub`               | publications (topic inside), one subject for the whole app  |
+ * | `kraken.<app>.presence`          | each runtime's container names, every keepalive / 2         |
+ * | `kraken.<app>.inbox.<runtime>.>` | replies to that runtime's requests                          |
  *
  * Payloads are MessagePack maps: a request `{o, s, i, t, b, r?}` (origin runtime, requesting node,
  * request id, topic, body, retriable), its reply `{b}` or `{e: WireError}` on the reply inbox; a
  * publication `{o, t, b}`; a presence announcement `{o, n, c, q, k, x?}` (origin, runtime name,
  * container names, their buffers, keepalive, leaving).
+ *
+ * With `transports.secret`, every message is signed and checked before anything acts on it
+ * (`_nats_auth.ts`, `_nats_messages.ts`): an unsigned, wrongly signed or replayed one is dropped
+ * and counted, and a reply is taken only when signed by a runtime that announces the container
+ * the request went to. Without a secret, NATS permissions are the whole trust boundary.
  *
  * To the hub, NATS is one more peer node, `@nats`: every container announced by another runtime
  * (and not run here) is a routing-table entry whose single pseudo-instance `<name>@nats` lives on
@@ -28,7 +34,8 @@
  *
  * Presence (`_nats_presence.ts`): a runtime silent for twice its keepalive is away (its containers
  * are held for, `w`, as for a restarting container), and after twice its keepalive more it is gone
- * (its containers are dropped, senders fail at once). Requests from other runtimes are served by
+ * (its containers are dropped, senders fail at once); what an announcement may say is bounded.
+ * Requests from other runtimes are served by
  * `_nats_serving.ts`. NATS "no responders" is an {@linkcode UnavailableError}.
  *
  * The npm `nats` client is imported only when a bridge starts: isolates that never use NATS (every
@@ -41,22 +48,22 @@ import type { TransportsSpec } from "../config/topology.ts";
 import { DEFAULTS } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import type { WireError } from "../protocol/errors.ts";
-import { MsgpackEncoder } from "../protocol/msgpack.ts";
 import { type Clock, SYSTEM_CLOCK, type TimerHandle, Timers } from "./_clock.ts";
 import { NATS_NODE, NATS_SUFFIX, NatsPresence } from "./_nats_presence.ts";
-import { FORGET, NatsServing, notMsgpack, type Refusal } from "./_nats_serving.ts";
-import {
-  bounded,
-  decodePayload,
-  NatsLink,
-  scrubbed,
-  socketsClosed,
-  startError,
-} from "./_nats_wire.ts";
+import { NatsMessages } from "./_nats_messages.ts";
+import { FORGET, NatsServing, notMsgpack } from "./_nats_serving.ts";
+import { bounded, connectNats, NatsLink, scrubbed, socketsClosed } from "./_nats_wire.ts";
+import { Throttle } from "./_throttle.ts";
 import type { Hub, PeerSnapshot } from "./types.ts";
 
 /** The validated `transports.nats:` block. */
 type NatsSpec = NonNullable<TransportsSpec["nats"]>;
+
+/**
+ * Routes learnt over NATS are handed to the runtime at once up to 10 times in a row, then once per
+ * 100 ms at most: the runtime hands its whole table to each of its isolates each time.
+ */
+const CHANGES = { every: 100, burst: 10 };
 
 /** The peer name NATS has in the hub (node `@nats`). */
 const PEER = NATS_NODE.slice(1);
@@ -123,9 +130,10 @@ export class NatsBridge {
   readonly #spec: TransportsSpec & { nats: NatsSpec };
   readonly #hooks: NatsHooks;
   readonly #prefix: string;
-  /** This runtime incarnation's id on NATS (a restarted runtime is a new peer). */
-  readonly id = crypto.randomUUID().slice(0, 8);
-  readonly #encoder = new MsgpackEncoder();
+  /** This runtime incarnation's id on NATS (a restarted runtime is a new peer): 16 hex digits. */
+  readonly id = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+  /** Encodes and signs what leaves, checks and decodes what arrives. */
+  readonly #messages: NatsMessages;
   readonly #timers: Timers;
   readonly #presence: NatsPresence;
   readonly #serving: NatsServing;
@@ -137,6 +145,8 @@ export class NatsBridge {
   #servedText = "";
   readonly #outgoing = new Map<number, Outgoing>();
   #tick: TimerHandle | undefined;
+  /** Hands learnt routes to the runtime: at once, or at most every 100 ms during a flood. */
+  readonly #changes: Throttle;
   #nextToken = 1;
   #announceQueued = false;
   /** Whether the connection to a NATS server is up now (false while reconnecting). */
@@ -154,16 +164,26 @@ export class NatsBridge {
     this.#hooks = options.hooks;
     this.#prefix = `kraken.${options.app}`;
     this.#timers = new Timers(options.clock ?? SYSTEM_CLOCK);
+    this.#changes = new Throttle(this.#timers, CHANGES, () => options.hooks.changed());
+    this.#messages = new NatsMessages({
+      id: this.id,
+      secret: options.spec.secret,
+      hub,
+      connection: () => this.#nc,
+      log: (level, message) => options.hooks.log(level, message),
+      scrub: (error) => this.#scrub(error),
+    });
     const hooks = options.hooks;
     this.#presence = new NatsPresence({
       self: this.id,
       keepalive: options.spec.keepalive,
       clock: options.clock ?? SYSTEM_CLOCK,
       hooks: {
-        changed: () => hooks.changed(),
+        changed: () => this.#changes.request(),
         log: (level, message) => hooks.log(level, message),
         unreachable: (container, instance, silentFor) =>
           hooks.unreachable(container, instance, silentFor),
+        refused: (problem) => hub.reportRefused(NATS_NODE, problem),
       },
     });
     this.#serving = new NatsServing({
@@ -171,7 +191,7 @@ export class NatsBridge {
       runtime: options.spec.name,
       served: (name) => this.#served.has(name),
       deliver: (env) => this.#link?.onEnvelope(env),
-      publish: (subject, body) => this.#publish(subject, body),
+      publish: (subject, body) => this.#messages.publish(subject, body),
       ownRoutes: () => hooks.ownRoutes(),
       log: (level, message) => hooks.log(level, message),
     }, this.#timers);
@@ -183,44 +203,17 @@ export class NatsBridge {
    * @throws {UnavailableError} No server of the list could be reached.
    */
   async start(): Promise<void> {
-    const { connect, createInbox, credsAuthenticator } = await import("nats");
-    const n = this.#spec.nats;
-    const where = n.servers.join(", ");
-    let authenticator: ReturnType<typeof credsAuthenticator> | undefined;
-    if (n.creds) {
-      let creds: Uint8Array;
-      try {
-        creds = await Deno.readFile(n.creds);
-      } catch (error) {
-        throw new Error(
-          `cannot read transports.nats.creds file "${n.creds}": ${(error as Error).name}`,
-        );
-      }
-      authenticator = credsAuthenticator(creds);
-    }
-    try {
-      this.#nc = await connect({
-        servers: n.servers,
-        name: `kraken ${this.#prefix.slice(7)} ${this.#spec.name}`,
-        ...(n.user !== undefined ? { user: n.user, pass: n.password } : {}),
-        ...(n.token !== undefined ? { token: n.token } : {}),
-        ...(authenticator ? { authenticator } : {}),
-        // Our own publications never come back: no echo of presence, publications or requests.
-        noEcho: true,
-        maxReconnectAttempts: -1,
-        // Another node of the cluster is tried at once; the wait is between tries of one server.
-        reconnectTimeWait: 250,
-        pingInterval: Math.max(1_000, this.#spec.keepalive),
-        maxPingOut: 2,
-        timeout: Math.min(5_000, Math.max(1_000, this.#spec.keepalive)),
-      });
-    } catch (error) {
-      socketsClosed();
-      throw startError(error, where, (e) => this.#scrub(e));
-    }
-    const nc = this.#nc;
+    const where = this.#spec.nats.servers.join(", ");
+    const { nc, nuid } = await connectNats(
+      this.#spec,
+      this.#prefix.slice(7),
+      (e) => this.#scrub(e),
+    );
+    this.#nc = nc;
     this.#monitor = this.#watch(nc);
-    this.#inbox = createInbox();
+    // Under the application's prefix and this runtime's name: NATS permissions can give each
+    // runtime its own inboxes (docs/transports.md, "Permissions").
+    this.#inbox = `${this.#prefix}.inbox.${this.#spec.name}.${nuid}`;
     nc.subscribe(`${this.#inbox}.*`, { callback: (_e, msg) => this.#answered(msg) });
     nc.subscribe(`${this.#prefix}.presence`, { callback: (_e, msg) => this.#heard(msg) });
     nc.subscribe(`${this.#prefix}.pub`, { callback: (_e, msg) => this.#published(msg) });
@@ -230,6 +223,13 @@ export class NatsBridge {
     this.#announce();
     this.#tick = this.#timers.every(Math.max(10, this.#spec.keepalive / 2), () => this.#beat());
     this.#hooks.log("info", `connected to NATS at ${where} as runtime "${this.#spec.name}"`);
+    if (!this.#messages.signed) {
+      this.#hooks.log(
+        "warn",
+        "NATS messages are not signed (no transports.secret): whoever NATS lets publish or " +
+          `subscribe on ${this.#prefix}.> can act as any runtime of the application`,
+      );
+    }
   }
 
   /** Containers run by other runtimes, reached through `@nats`. */
@@ -250,8 +250,10 @@ export class NatsBridge {
       if (this.#served.has(name)) continue;
       const sub = nc.subscribe(`${this.#prefix}.c.${name}`, {
         queue: name,
-        callback: (_e, msg) =>
-          this.#serving.incoming(name, this.#decode(msg, `message for "${name}"`), msg.reply),
+        callback: (_e, msg) => {
+          const opened = this.#messages.open(msg, `message for "${name}"`, true);
+          if (opened) this.#serving.incoming(name, opened.map, msg.reply);
+        },
       });
       this.#served.set(name, sub);
     }
@@ -286,7 +288,7 @@ export class NatsBridge {
     if (!nc) return;
     for (const sub of this.#served.values()) sub.unsubscribe();
     this.#served.clear();
-    this.#publish(`${this.#prefix}.presence`, this.#presenceBody(true));
+    this.#messages.publish(`${this.#prefix}.presence`, this.#presenceBody(true));
     // Real time: this waits for replies from real instances, it decides nothing.
     const end = performance.now() + Math.min(2_000, this.#spec.keepalive);
     while (this.#serving.size > 0 && performance.now() < end && !nc.isClosed()) {
@@ -319,7 +321,11 @@ export class NatsBridge {
           b: env.b,
         };
         if (env.r) body.r = 1;
-        const refused = this.#publish(`${this.#prefix}.c.${name}`, body, `${this.#inbox}.${token}`);
+        const refused = this.#messages.publish(
+          `${this.#prefix}.c.${name}`,
+          body,
+          `${this.#inbox}.${token}`,
+        );
         if (refused) {
           // Too large for NATS (or not encodable): the requester learns it now, not at its timeout.
           this.#outgoing.delete(token);
@@ -333,14 +339,14 @@ export class NatsBridge {
         return;
       }
       case "send":
-        this.#publish(`${this.#prefix}.c.${pseudoTarget(env.to)}`, {
+        this.#messages.publish(`${this.#prefix}.c.${pseudoTarget(env.to)}`, {
           o: this.id,
           t: env.t,
           b: env.b,
         });
         return;
       case "pub":
-        this.#publish(`${this.#prefix}.pub`, { o: this.id, t: env.t, b: env.b });
+        this.#messages.publish(`${this.#prefix}.pub`, { o: this.id, t: env.t, b: env.b });
         return;
       case "res":
       case "err":
@@ -355,24 +361,34 @@ export class NatsBridge {
     const token = Number(msg.subject.slice(this.#inbox.length + 1));
     const waiting = this.#outgoing.get(token);
     if (!waiting) return; // forgotten: its requester gave up long ago
-    this.#outgoing.delete(token);
     const { s: d, i, name } = waiting;
     const f = `${name}${NATS_SUFFIX}`; // the pseudo-instance the request was addressed to
     if (msg.data.length === 0 && msg.headers?.code === 503) {
       // Nobody subscribes to the container right now. While a runtime still announces it, that is
       // a moment between subscriptions (it reconnects to another NATS node, or is restarting):
-      // nothing ran, so the requester may send it again until its deadline.
+      // nothing ran, so the requester may send it again until its deadline. (The server says so
+      // itself: this status is never signed; permissions keep others off our inbox.)
       const e: WireError = {
         name: "UnavailableError",
         message: `no runtime serves container "${name}" on NATS (no responders)`,
         kind: "unavailable",
         ...(this.#presence.announces(name) ? { undelivered: true } : {}),
       };
+      this.#outgoing.delete(token);
       return this.#link?.onEnvelope({ k: "err", i, d, f, e });
     }
+    const opened = this.#messages.open(msg, "reply", false);
+    if (!opened) return; // refused: the request still waits for its real reply
+    if (opened.signer !== null && !this.#presence.announcedBy(opened.signer, name)) {
+      return this.#hub.reportRefused(
+        NATS_NODE,
+        `a reply for container "${name}" signed by runtime ${opened.signer}, which does not announce it`,
+      );
+    }
+    this.#outgoing.delete(token);
     // What arrives is checked at the hub's edge like any peer's reply: one whose body or error
     // breaks the rule reaches its requester as a FrameError, at once.
-    const reply = this.#decode(msg, "reply");
+    const reply = opened.map;
     if (!reply) return this.#link?.onEnvelope({ k: "err", i, d, f, e: notMsgpack("reply") });
     if (reply.e !== undefined) {
       this.#link?.onEnvelope({ k: "err", i, d, f, e: reply.e as WireError });
@@ -380,7 +396,7 @@ export class NatsBridge {
   }
 
   #published(msg: Msg): void {
-    const p = this.#decode(msg, "publication");
+    const p = this.#messages.open(msg, "publication", true)?.map;
     if (!p || p.o === this.id) return;
     this.#link?.onEnvelope({ k: "pub", t: p.t as string, b: p.b });
   }
@@ -407,70 +423,30 @@ export class NatsBridge {
     queueMicrotask(() => {
       this.#announceQueued = false;
       if (this.#closed) return;
-      this.#publish(`${this.#prefix}.presence`, this.#presenceBody());
+      this.#messages.publish(`${this.#prefix}.presence`, this.#presenceBody());
     });
   }
 
   /** Another runtime's announcement; a newcomer learns of this runtime now, not a beat later. */
   #heard(msg: Msg): void {
-    const p = this.#decode(msg, "presence announcement");
+    const p = this.#messages.open(msg, "presence announcement", true)?.map;
     if (p && this.#presence.heard(p)) this.#announce();
   }
 
   /** Every keepalive / 2: announce, expire silent runtimes, forget what nobody will answer. */
   #beat(): void {
     const now = this.#timers.now();
-    this.#publish(`${this.#prefix}.presence`, this.#presenceBody());
+    this.#messages.publish(`${this.#prefix}.presence`, this.#presenceBody());
     this.#presence.beat(this.#connected);
     for (const [token, out] of this.#outgoing) {
       if (now - out.at < FORGET) break; // insertion order: the rest are younger
       this.#outgoing.delete(token);
     }
     this.#serving.forget(now);
+    this.#messages.forget();
   }
 
   // ---- plumbing ------------------------------------------------------------------------------
-
-  /**
-   * Publishes `body` (msgpack) on `subject`.
-   * @returns `null` when it left, else why not: too large for the server's `max_payload` (a
-   *   `FrameError`, as for a link's `max_frame`), or not encodable.
-   */
-  #publish(subject: string, body: unknown, reply?: string): Refusal | null {
-    const nc = this.#nc;
-    if (!nc || nc.isClosed()) return null; // closing: as if lost on the way
-    let data: Uint8Array;
-    try {
-      data = this.#encoder.encode(body);
-    } catch (error) {
-      this.#hooks.log("error", `cannot encode for NATS ${subject}: ${(error as Error).message}`);
-      return {
-        name: "SerializationError",
-        message: (error as Error).message,
-        kind: "serialization",
-      };
-    }
-    const max = nc.info?.max_payload ?? Infinity;
-    if (data.length > max) {
-      const message = `${data.length} bytes exceed the NATS server's max_payload of ${max} bytes`;
-      if (!reply) this.#hooks.log("error", `not published on ${subject}: ${message}`);
-      return { name: "FrameError", message, kind: "frame" };
-    }
-    try {
-      nc.publish(subject, data, reply ? { reply } : undefined);
-    } catch (error) {
-      this.#hooks.log("warn", `NATS publish to ${subject} failed: ${this.#scrub(error)}`);
-    }
-    return null;
-  }
-
-  /** A NATS payload as a map, or `null` (counted and logged as refused). */
-  #decode(msg: Msg, what: string): Record<string, unknown> | null {
-    const decoded = decodePayload(msg.data);
-    if ("map" in decoded) return decoded.map;
-    this.#hub.reportRefused(NATS_NODE, `a ${what} on ${msg.subject}: ${decoded.why}`);
-    return null;
-  }
 
   /** Logs connection events until the connection closes. */
   async #watch(nc: NatsConnection): Promise<void> {

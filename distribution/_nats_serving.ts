@@ -72,7 +72,14 @@ export class NatsServing {
   readonly #site: ServingSite;
   readonly #timers: Timers;
   readonly #serving = new Map<string, Serving>();
-  readonly #recent = new Map<string, string>();
+  /** Where recently served requests went, by key, with their slot in `#recentOrder`. */
+  readonly #recent = new Map<string, { to: string; slot: number }>();
+  /**
+   * The keys of `#recent` in the order served, a ring: the oldest is found at once (deleting a
+   * Map's first key and asking for the next first one costs a walk over the holes left behind).
+   */
+  readonly #recentOrder: (string | undefined)[] = new Array(RECENT);
+  #recentNext = 0;
   readonly #held = new Map<string, Incoming[]>();
   readonly #turns = new Map<string, { turn: number; random: number }>();
 
@@ -145,8 +152,14 @@ export class NatsServing {
     const serving = this.#serving.get(key);
     if (!serving) return;
     this.#serving.delete(key);
-    if (this.#recent.size >= RECENT) this.#recent.delete(this.#recent.keys().next().value!);
-    this.#recent.set(key, serving.to);
+    const slot = this.#recentNext;
+    this.#recentNext = (slot + 1) % RECENT;
+    const oldest = this.#recentOrder[slot];
+    if (oldest !== undefined && this.#recent.get(oldest)?.slot === slot) {
+      this.#recent.delete(oldest);
+    }
+    this.#recentOrder[slot] = key;
+    this.#recent.set(key, { to: serving.to, slot });
     const refused = this.#site.publish(
       serving.reply,
       env.k === "res" ? { b: env.b } : { e: env.e },
@@ -205,7 +218,7 @@ export class NatsServing {
     }
     const key = `${req.from}#${req.i}`;
     // A retry goes where its first attempt went: that instance answers it from its stored reply.
-    const earlier = this.#serving.get(key)?.to ?? this.#recent.get(key);
+    const earlier = this.#serving.get(key)?.to ?? this.#recent.get(key)?.to;
     let to = earlier;
     if (to === undefined || !entry.instances.some((inst) => inst.i === to)) {
       let turns = this.#turns.get(req.name);

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import type { NatsConnection } from "nats";
+import type { TransportsSpec } from "../config/topology.ts";
 import type { Envelope } from "../protocol/envelope.ts";
 import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
 import { decodeMsgpack } from "../protocol/msgpack.ts";
@@ -33,6 +35,57 @@ export class NatsLink implements Link {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#resolve({ kind: "closed" });
+  }
+}
+
+/**
+ * Connects to the servers of `spec.nats` with its credentials; resolves once connected.
+ * @param spec The validated `transports:` block, with `nats`.
+ * @param app The application's name (in the connection's name, as servers show it).
+ * @param scrub An error's text with the credentials blanked out.
+ * @returns The connection, and a unique token for this runtime's inbox.
+ * @throws {AuthenticationError} NATS refused the credentials (the message names the servers).
+ * @throws {UnavailableError} No server of the list could be reached.
+ */
+export async function connectNats(
+  spec: TransportsSpec & { nats: NonNullable<TransportsSpec["nats"]> },
+  app: string,
+  scrub: (error: unknown) => string,
+): Promise<{ nc: NatsConnection; nuid: string }> {
+  const { connect, createInbox, credsAuthenticator } = await import("nats");
+  const n = spec.nats;
+  let authenticator: ReturnType<typeof credsAuthenticator> | undefined;
+  if (n.creds) {
+    let creds: Uint8Array;
+    try {
+      creds = await Deno.readFile(n.creds);
+    } catch (error) {
+      throw new Error(
+        `cannot read transports.nats.creds file "${n.creds}": ${(error as Error).name}`,
+      );
+    }
+    authenticator = credsAuthenticator(creds);
+  }
+  try {
+    const nc = await connect({
+      servers: n.servers,
+      name: `kraken ${app} ${spec.name}`,
+      ...(n.user !== undefined ? { user: n.user, pass: n.password } : {}),
+      ...(n.token !== undefined ? { token: n.token } : {}),
+      ...(authenticator ? { authenticator } : {}),
+      // Our own publications never come back: no echo of presence, publications or requests.
+      noEcho: true,
+      maxReconnectAttempts: -1,
+      // Another node of the cluster is tried at once; the wait is between tries of one server.
+      reconnectTimeWait: 250,
+      pingInterval: Math.max(1_000, spec.keepalive),
+      maxPingOut: 2,
+      timeout: Math.min(5_000, Math.max(1_000, spec.keepalive)),
+    });
+    return { nc, nuid: createInbox("x").slice(2) };
+  } catch (error) {
+    socketsClosed();
+    throw startError(error, n.servers.join(", "), scrub);
   }
 }
 

@@ -11,7 +11,10 @@
  * | `_nats.ts`           | the bridge to NATS (`transports.nats`), loaded only when used         |
  * | `_nats_presence.ts`  | runtimes seen over NATS on the clock: away, gone                      |
  * | `_nats_serving.ts`   | requests from other runtimes served here over NATS                    |
- * | `_nats_wire.ts`      | the `@nats` link, payload decoding, start errors, credential scrubbing |
+ * | `_nats_wire.ts`      | the `@nats` link, connecting, payload decoding, credential scrubbing  |
+ * | `_nats_messages.ts`  | what the bridge publishes and receives: encoded, signed, checked      |
+ * | `_nats_auth.ts`      | signatures of NATS messages with `transports.secret`, replays         |
+ * | `_throttle.ts`       | at once while rare, at most once per interval while frequent          |
  * | `_placement.ts`      | a root placing `mode: remote` containers on host agents, leases        |
  * | `_agent.ts`          | a host agent (`kraken node`) running what roots place on it, fencing   |
  * | `_clock.ts`          | the injected clock every timed decision here runs on                  |

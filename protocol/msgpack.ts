@@ -31,12 +31,16 @@ export class MsgpackEncoder {
   /**
    * Encodes one value.
    * @param value The value (an `undefined` map entry is left out; elsewhere it becomes nil).
+   * @param room Zero bytes left after the value, for what the caller appends (a signature).
    * @returns A fresh byte array.
    */
-  encode(value: unknown): Uint8Array {
+  encode(value: unknown, room = 0): Uint8Array {
     this.#pos = 0;
     this.#write(value, 0);
-    return this.#buf.slice(0, this.#pos);
+    if (room === 0) return this.#buf.slice(0, this.#pos);
+    const out = new Uint8Array(this.#pos + room);
+    out.set(this.#buf.subarray(0, this.#pos));
+    return out;
   }
 
   /**

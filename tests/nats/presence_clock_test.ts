@@ -9,7 +9,12 @@ const KEEPALIVE = 500;
 
 function world() {
   const clock = new FakeClock();
-  const seen = { changed: 0, logs: [] as string[], unreachable: [] as string[] };
+  const seen = {
+    changed: 0,
+    logs: [] as string[],
+    unreachable: [] as string[],
+    refused: [] as string[],
+  };
   const presence = new NatsPresence({
     self: "me",
     keepalive: 300,
@@ -19,6 +24,7 @@ function world() {
       log: (_level, message) => seen.logs.push(message),
       unreachable: (container, instance, silentFor) =>
         seen.unreachable.push(`${container} ${instance} ${silentFor}`),
+      refused: (problem) => seen.refused.push(problem),
     },
   });
   return { clock, presence, seen };

@@ -72,7 +72,7 @@ natsTest(
           e instanceof UnknownTopicError && /has no handler for topic "nope"/.test(e.message),
       );
       const peer = rtA.tree().peers.find((p) => p.name === "b")!;
-      assert.match(peer.address ?? "", /^nats:[0-9a-f]{8}$/);
+      assert.match(peer.address ?? "", /^nats:[0-9a-f]{16}$/);
       assert.deepEqual(peer.containers.toSorted(), ["back", "side"]);
     } finally {
       await b?.stop();
