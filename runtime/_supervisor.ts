@@ -26,6 +26,7 @@ import type { ContainerSnapshot } from "./snapshots.ts";
 import type { SpawnOptions } from "./container.ts";
 import { declaredNames, sanitizeEvent, sanitizeSubtree } from "./_trust.ts";
 import { ChildReports, type Claimant, claimRoutes, type NameClaims } from "./_claims.ts";
+import { within } from "../protocol/routes.ts";
 
 export type { SupervisorEvent } from "../supervisor/events.ts";
 export type { SlotState } from "../supervisor/state.ts";
@@ -504,8 +505,11 @@ export class Supervisor {
     const node = this.#site.node;
     if (handle.node === node.id) return;
     for (const id of node.linkedNodes) {
-      // Its direct links (workers' ports) go; peer runtimes (`@name`) have node ids of their own.
-      if (id !== handle.node && !id.startsWith("@")) node.sendTo(id, { k: "down", n: handle.node });
+      if (id === handle.node) continue;
+      // The hub tells its children (peer runtimes, `@name`, have node ids of their own); a node
+      // below it tells only its own children: a sibling takes `down` from the hub alone.
+      const below = node.isHub ? !id.startsWith("@") : within(id, node.id) && id !== node.id;
+      if (below) node.sendTo(id, { k: "down", n: handle.node });
     }
   }
 
