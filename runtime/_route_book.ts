@@ -107,11 +107,19 @@ export class RouteBook {
     this.#routes = routes;
     const before = new Map(this.instanceNode);
     this.instanceNode.clear();
+    // An instance id keeps the first node it is listed with — live instances before draining
+    // ones — so no later entry (another source's, or a draining copy) re-points its traffic.
     for (const name in routes) {
-      for (const inst of routes[name].instances) this.instanceNode.set(inst.i, inst.n);
-      for (const inst of routes[name].x ?? []) this.instanceNode.set(inst.i, inst.n);
+      for (const inst of routes[name].instances) this.#map(inst.i, inst.n);
+    }
+    for (const name in routes) {
+      for (const inst of routes[name].x ?? []) this.#map(inst.i, inst.n);
     }
     this.#rememberDeparted(before);
+  }
+
+  #map(instance: string, node: string): void {
+    if (!this.instanceNode.has(instance)) this.instanceNode.set(instance, node);
   }
 
   /** Keeps the node of each instance that just left the table, for a while (bounded). */
