@@ -13,6 +13,12 @@
  * re-places it elsewhere only after that lease), so a partitioned agent never keeps a second live
  * copy of a singleton.
  *
+ * Several roots may share an agent, and none may hold up another: placements are served per
+ * container name (those of one name wait for each other, never for another name's), a start
+ * that takes longer than {@linkcode START_TIMEOUT} is stopped and reported failed, and fencing
+ * (a lost root) stops what that root placed at once, outside any queue. What one root placed is
+ * not shown to another: its introduction lists to each root only that root's placements.
+ *
  * @module
  */
 import { pathToFileURL } from "node:url";
@@ -21,9 +27,22 @@ import { DENO_FS } from "../config/_deno_fs.ts";
 import { canonicalGrant, grantOutside, type Permissions } from "../config/permissions.ts";
 import type { ContainerInput, ContainerSpec } from "../config/topology.ts";
 import type { Envelope } from "../protocol/envelope.ts";
-import { errorToWire, PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
+import {
+  errorToWire,
+  PermissionEscalationError,
+  TopologyError,
+  UnavailableError,
+} from "../protocol/errors.ts";
 import { assertWithinHost } from "../config/_grant.ts";
+import type { FileSystemView } from "../config/file_system_view.ts";
+import { type Clock, SYSTEM_CLOCK, type TimerHandle, Timers } from "./_clock.ts";
 import type { AgentOptions } from "./types.ts";
+
+/**
+ * How long a placed container may take to start, ms: then it is stopped and the root told that
+ * the placement failed (before the root's own 30 s wait for an answer runs out).
+ */
+export const START_TIMEOUT = 25_000;
 
 /** What the agent needs from its runtime. */
 export interface AgentSite {
@@ -48,6 +67,12 @@ interface Running {
   by: string;
 }
 
+/** A placement being started. */
+interface Starting extends Running {
+  /** Its root was lost meanwhile: it is being stopped, and is not to be recorded. */
+  fenced: boolean;
+}
+
 /** Runs what root runtimes place on this host. */
 export class AgentHost {
   readonly #options: AgentOptions;
@@ -55,30 +80,71 @@ export class AgentHost {
   /** The real path of --root (symbolic links followed), without a trailing `/`. */
   readonly #root: string;
   readonly #running = new Map<string, Running>();
-  /** Placements in progress, by name: a later one waits for the earlier one. */
-  #queue: Promise<void> = Promise.resolve();
+  readonly #starting = new Map<string, Starting>();
+  /**
+   * The work on each container name (placing, stopping), chained: the work on one name waits for
+   * the earlier work on that name only.
+   */
+  readonly #queues = new Map<string, Promise<void>>();
+  /**
+   * Each linked root's session: marked lost (and forgotten) when its link is, so that work it
+   * queued before is dropped. Held only for roots linked now, and by the work they queued.
+   */
+  readonly #sessions = new Map<string, { lost: boolean }>();
+  readonly #timers: Timers;
+  readonly #startTimeout: number;
+  /** Where grant paths are resolved (the real file system, but for tests). */
+  readonly #fs: FileSystemView;
 
-  constructor(options: AgentOptions, site: AgentSite) {
+  /**
+   * @param options What `kraken node` was started with.
+   * @param site The runtime it runs placed containers in.
+   * @param using The clock, how long a start may take (default {@linkcode START_TIMEOUT}), and the
+   *   file system grant paths are resolved on (default the real one).
+   */
+  constructor(
+    options: AgentOptions,
+    site: AgentSite,
+    using: { clock?: Clock; startTimeout?: number; fs?: FileSystemView } = {},
+  ) {
     this.#options = options;
     this.#site = site;
+    this.#timers = new Timers(using.clock ?? SYSTEM_CLOCK);
+    this.#startTimeout = using.startTimeout ?? START_TIMEOUT;
+    this.#fs = using.fs ?? DENO_FS;
     const root = normalizePath(options.root, "/");
     this.#root = realPath(root, DENO_FS) ?? root;
   }
 
-  /** What its introduction says: that it is an agent, its limits, what it runs and at which epoch. */
-  joinExtra(): Partial<Extract<Envelope, { k: "join" }>> {
+  /**
+   * What its introduction to runtime `peer` says: that it is an agent, its lease, and what it
+   * runs for that runtime, at which epoch. Not its limits, nor what other runtimes placed here:
+   * a root needs neither (the agent checks the limits itself).
+   */
+  joinExtra(peer: string): Partial<Extract<Envelope, { k: "join" }>> {
     return {
-      a: {
-        permissions: this.#options.maxPermissions as Record<string, unknown>,
-        ...(this.#options.lease ? { lease: this.#options.lease } : {}),
-      },
-      p: [...this.#running].map(([n, r]) => ({ n, e: r.epoch, b: r.by })),
+      a: this.#options.lease ? { lease: this.#options.lease } : {},
+      p: [...this.#running].filter(([, r]) => r.by === peer).map(([n, r]) => ({
+        n,
+        e: r.epoch,
+        b: r.by,
+      })),
     };
   }
 
   /** Names of the containers placed here. */
   names(): string[] {
     return [...this.#running.keys()];
+  }
+
+  /** Whether container `name` was placed here (running, or starting). */
+  runs(name: string): boolean {
+    return this.#running.has(name) || this.#starting.has(name);
+  }
+
+  /** Stops the start timers (the runtime shuts down). */
+  close(): void {
+    this.#timers.clear();
   }
 
   /** The runtime that placed container `name` here, if one did. */
@@ -112,24 +178,63 @@ export class AgentHost {
       }
       return;
     }
+    let session = this.#sessions.get(peer);
+    if (!session) this.#sessions.set(peer, session = { lost: false });
+    const fresh = () => !session.lost;
     if (env.k === "place") {
-      this.#queue = this.#queue.then(() => this.#place(peer, env)).catch(() => {});
+      this.#enqueue(env.n, () => fresh() ? this.#place(peer, env) : undefined);
     } else if (env.k === "unplace") {
       // Only the runtime that placed a container may stop it (several roots may share an agent).
-      if (this.#running.get(env.n)?.by !== peer) return;
-      this.#queue = this.#queue.then(() => this.#unplace(env.n, env.e, "unplaced by the root"))
-        .catch(() => {});
+      if (this.#placerOf(env.n) !== peer) return;
+      this.#enqueue(env.n, () => {
+        if (this.#running.get(env.n)?.by !== peer) return;
+        return this.#unplace(env.n, env.e, "unplaced by the root");
+      });
     }
   }
 
-  /** The link with `peer` was lost: what it placed here stops (it will be placed elsewhere). */
+  /**
+   * The link with `peer` was lost: what it placed here stops at once, whatever else is queued or
+   * starting (it will be placed elsewhere once its lease has run out); what it queued is dropped.
+   */
   lost(peer: string): void {
-    for (const [name, r] of this.#running) {
+    const session = this.#sessions.get(peer);
+    if (session) session.lost = true;
+    this.#sessions.delete(peer);
+    const why = `lost the runtime "${peer}" that placed it (fenced)`;
+    for (const [name, r] of [...this.#running]) {
       if (r.by !== peer) continue;
-      this.#queue = this.#queue.then(() =>
-        this.#unplace(name, r.epoch, `lost the runtime "${peer}" that placed it (fenced)`)
-      ).catch(() => {});
+      this.#running.delete(name);
+      this.#fence(name, r.epoch, why);
     }
+    for (const [name, s] of this.#starting) {
+      if (s.by !== peer || s.fenced) continue;
+      s.fenced = true;
+      this.#fence(name, s.epoch, why);
+    }
+  }
+
+  /** The runtime that placed `name` (running or starting), if any. */
+  #placerOf(name: string): string | undefined {
+    return this.#running.get(name)?.by ?? this.#starting.get(name)?.by;
+  }
+
+  /** Runs `work` on container `name` once the earlier work on that name is done. */
+  #enqueue(name: string, work: () => Promise<void> | void): void {
+    const tail = (this.#queues.get(name) ?? Promise.resolve()).then(work).catch(() => {});
+    this.#queues.set(name, tail);
+    tail.then(() => {
+      if (this.#queues.get(name) === tail) this.#queues.delete(name);
+    });
+  }
+
+  /** Stops `name` now; later work on that name waits for the stop. */
+  #fence(name: string, epoch: number, why: string): void {
+    this.#site.log("info", `stopping ${name} (epoch ${epoch}): ${why}`);
+    const stopped = this.#site.stop(name).catch((error: Error) =>
+      this.#site.log("warn", `could not stop ${name}: ${error.message}`)
+    );
+    this.#enqueue(name, () => stopped);
   }
 
   async #place(peer: string, env: Extract<Envelope, { k: "place" }>): Promise<void> {
@@ -156,15 +261,46 @@ export class AgentHost {
         x: errorToWire(new Error(`stale placement: epoch ${env.e} < ${current.epoch}`)),
       });
     }
+    const starting: Starting = { epoch: env.e, by: peer, fenced: false };
     try {
       const spec = this.#check(env.n, env.s);
-      await this.#site.run(spec);
+      this.#starting.set(env.n, starting);
+      const run = this.#site.run(spec);
+      const started = await this.#within(run, this.#startTimeout);
+      if (starting.fenced) return; // its root was lost meanwhile: being stopped
+      if (!started) {
+        // Too slow: stopped (with any earlier epoch of it), and the root is told it failed.
+        this.#running.delete(env.n);
+        starting.fenced = true;
+        this.#site.log("info", `stopping ${env.n} (epoch ${env.e}): its start timed out`);
+        await Promise.allSettled([this.#site.stop(env.n), run]);
+        throw new UnavailableError(
+          `container "${env.n}" did not start within ${this.#startTimeout} ms on this agent; it was stopped`,
+        );
+      }
       this.#running.set(env.n, { epoch: env.e, by: peer });
       this.#site.log("info", `running ${env.n} (epoch ${env.e}) for runtime "${peer}"`);
       this.#site.send(peer, { k: "placed", n: env.n, e: env.e, ok: true });
     } catch (error) {
+      // (A start its root's loss stopped is nobody's to hear of.)
+      if (starting.fenced && !(error instanceof UnavailableError)) return;
       this.#site.log("warn", `refused ${env.n}: ${(error as Error).message}`);
       this.#site.send(peer, { k: "placed", n: env.n, e: env.e, ok: false, x: errorToWire(error) });
+    } finally {
+      if (this.#starting.get(env.n) === starting) this.#starting.delete(env.n);
+    }
+  }
+
+  /** Whether `work` settles within `ms` (it rejects as it would). */
+  async #within(work: Promise<void>, ms: number): Promise<boolean> {
+    let timer: TimerHandle | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = this.#timers.after(ms, () => resolve(false));
+    });
+    try {
+      return await Promise.race([work.then(() => true as const), late]);
+    } finally {
+      this.#timers.cancel(timer);
     }
   }
 
@@ -225,12 +361,17 @@ export class AgentHost {
         { key },
       );
     }
-    const real = realPath(normalizePath(module, this.#root), DENO_FS);
+    const written = normalizePath(module, this.#root);
+    const real = realPath(written, DENO_FS);
     if (real === undefined || !pathWithin(real, this.#root)) {
+      // Where a link inside the root points is not said: the agent's disk is not the root's.
+      const what = real === undefined
+        ? "is a symbolic link loop"
+        : real === written
+        ? `is ${real}, outside this agent's root`
+        : "leads out of this agent's root through a symbolic link";
       throw new TopologyError(
-        `module "${module}" is ${
-          real === undefined ? "a symbolic link loop" : real
-        }, outside this agent's root ${this.#root}; an agent runs only modules under its --root or jsr:/npm: specifiers`,
+        `module "${module}" ${what} (${this.#root}); an agent runs only modules under its --root or jsr:/npm: specifiers`,
         { key },
       );
     }
@@ -246,12 +387,26 @@ export class AgentHost {
   }
 
   /**
+   * What a refusal says item `raw` resolved to: a host, a path under --root, or the path as the
+   * root wrote it (`..` collapsed), as is; where a symbolic link leads elsewhere on this host,
+   * only that it does (the agent's disk is not the root's to map).
+   */
+  #whereItLeads(raw: string, resolved: string): string {
+    const unix = (item: string) => item.startsWith("unix:") ? item.slice(5) : item;
+    const path = unix(resolved);
+    if (!path.startsWith("/") || pathWithin(path, this.#root)) return `it is ${resolved} here`;
+    if (normalizePath(unix(raw), this.#root) === path) return `it is ${resolved} here`;
+    return "it leads out of this agent's root through a symbolic link";
+  }
+
+  /**
    * `grant` in canonical form (real paths, normalised hosts), if it lies within --max-permissions
    * compared the same way; else a {@linkcode PermissionEscalationError} naming the kind, the item
    * as the root asked it, what it resolves to here, and the limit.
    */
   #withinLimits(name: string, grant: Permissions, asked: unknown): Permissions {
-    const view = { base: this.#root, fs: DENO_FS };
+    // Each link is read once per placement, however many items share it (both passes below).
+    const view = { base: this.#root, fs: memoized(this.#fs) };
     const max = this.#options.maxPermissions;
     const outside = grantOutside(grant, max, view);
     if (!outside) return canonicalGrant(grant, view);
@@ -274,7 +429,11 @@ export class AgentHost {
       name,
       kind,
       raw,
-      `${resolved !== undefined && resolved !== raw ? `it is ${resolved} here, and ` : ""}${
+      `${
+        resolved !== undefined && resolved !== raw
+          ? `${this.#whereItLeads(String(raw), resolved)}, and `
+          : ""
+      }${
         limit === undefined
           ? `this agent's --max-permissions grant no ${kind}`
           : `this agent's --max-permissions allow ${kind} only ${
@@ -283,6 +442,18 @@ export class AgentHost {
       }`,
     );
   }
+}
+
+/** A file system view that asks `fs` once per path (for the span of one check). */
+function memoized(fs: FileSystemView): FileSystemView {
+  const links = new Map<string, string | null | undefined>();
+  return {
+    readLink(path) {
+      if (!links.has(path)) links.set(path, fs.readLink(path));
+      return links.get(path);
+    },
+    which: fs.which && ((name) => fs.which!(name)),
+  };
 }
 
 /** A place/unplace envelope with a name, a whole epoch and (to place) a spec map. */

@@ -1,9 +1,19 @@
 /**
  * Several runtimes, one application: this runtime's links to its peer runtimes. It listens where
  * `transports.listen` says and dials every `hosts:` entry (re-dialing with backoff when a link is
- * lost). Each link is authenticated (`transports/`), then both sides introduce themselves (`join`:
- * name and containers), and the hub treats the peer as node `@name`: the peer's containers join
- * the routing table with node ids under `@name/`, so `ref(name).request()` reaches them unchanged.
+ * lost, not while that host is linked over a link it dialed itself). Each link is authenticated
+ * (`transports/`), then both sides introduce themselves (`join`: name and containers) — the
+ * dialer first; the listener answers only once it accepted the dialer's introduction, so a runtime
+ * it refuses learns nothing of it — and the hub treats the peer as node `@name`: the peer's
+ * containers join the routing table with node ids under `@name/`, so `ref(name).request()` reaches
+ * them unchanged.
+ *
+ * Names are unauthenticated beyond the shared secret: what keeps one secret holder from acting as
+ * another is that a name already linked and heard from cannot be taken by a second link, and a
+ * container name belongs to the peer that claimed it while that peer is connected or away
+ * (`_peers.ts`). Two runtimes that dial each other keep one link: the one dialed by the runtime
+ * whose name sorts first (a link this runtime dialed to the configured address of a host is the
+ * only kind that may replace a live one).
  *
  * What time decides about the peers (unreachable after `keepalive` of silence, held for while
  * away, gone after twice their keepalive) is `_peers.ts`'s; the redial backoff is
@@ -19,7 +29,7 @@ import type { Link } from "../transports/link.ts";
 import type { Listener } from "../transports/transport.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
-import { type Peer, PeerTable } from "./_peers.ts";
+import { nameProblem, type Peer, type PeerLink, PeerTable, quoteName } from "./_peers.ts";
 import type { Hub, PeerSnapshot } from "./types.ts";
 
 /** What the federation needs from its runtime. */
@@ -34,8 +44,11 @@ export interface FederationHooks {
   log(level: LogLevel, message: string): void;
   /** An instance on a peer that became unreachable (presence, for supervision events). */
   unreachable(container: string, instance: string, silentFor: number): void;
-  /** Extra fields of this runtime's `join` (a host agent says what it offers and runs). */
-  joinExtra?(): Partial<Extract<Envelope, { k: "join" }>>;
+  /**
+   * Extra fields of this runtime's `join` to peer `peer` (a host agent says what it offers and
+   * what it runs for that peer).
+   */
+  joinExtra?(peer: string): Partial<Extract<Envelope, { k: "join" }>>;
   /** A peer linked (after its introduction was accepted). */
   joined?(peer: string, join: Extract<Envelope, { k: "join" }>): void;
   /** A peer's link was lost; `lastSeen` is when it was last heard (on the federation's clock). */
@@ -67,8 +80,9 @@ const REDIAL_MAX = 5_000;
 
 /**
  * How long to wait before the next dial of a peer: `null` before the first redial; then doubling
- * from 100 ms up to 5 s, and back to 100 ms after a dial that ended in a real join (a peer that
- * keeps refusing us — wrong name, a clash — is not redialed ten times a second).
+ * from 100 ms up to 5 s, and back to 100 ms after a dial that ended in a real join — both sides
+ * accepted each other's introduction (a peer that keeps refusing us — wrong name, a clash — is not
+ * redialed ten times a second).
  *
  * @example
  * ```ts
@@ -95,6 +109,10 @@ export class Federation {
   readonly #timers: Timers;
   readonly #peers: PeerTable;
   readonly #links = new Set<Link>();
+  /** Links this runtime dialed (to a `hosts:` address), as opposed to links it accepted. */
+  readonly #dialed = new WeakSet<object>();
+  /** The current link of each linked peer (to wait on before dialing it again). */
+  readonly #current = new Map<string, Link>();
   #listener: Listener | null = null;
   #lastSent = "";
   #closed = false;
@@ -148,8 +166,7 @@ export class Federation {
       this.#dialers.push(this.#dialLoop(peer, options, contacted));
     }
     this.#firstContact = Promise.all(contacts).then(() => {});
-    const every = Math.max(10, Math.min(1_000, this.#spec.keepalive / 4));
-    this.#timers.every(every, () => this.#peers.beat());
+    this.#timers.every(this.#peers.beatEvery, () => this.#peers.beat());
   }
 
   /**
@@ -207,6 +224,13 @@ export class Federation {
   ): Promise<void> {
     let delay: number | null = null;
     while (!this.#closed) {
+      // Linked already over a link it dialed to us: no second link while that one lasts.
+      const current = this.#current.get(peer.name);
+      if (current) {
+        firstContact();
+        await current.closed;
+        continue;
+      }
       let joined = false;
       try {
         const link = await this.#transports.dial(peer.address!, options);
@@ -214,6 +238,7 @@ export class Federation {
           link.close();
           return;
         }
+        this.#dialed.add(link);
         joined = await this.#introduce(link, peer.name, peer.address!);
         firstContact();
         await link.closed;
@@ -231,18 +256,17 @@ export class Federation {
     }
   }
 
-  /** Both sides say who they are; then the peer's link joins the hub. */
+  /**
+   * Both sides say who they are — the dialer first, the listener once it accepted the dialer —
+   * then the peer's link joins the hub. Resolves whether both sides accepted each other.
+   */
   #introduce(link: Link, expected: string | undefined, from: string): Promise<boolean> {
     link.onRefused = (problem) =>
       this.#hooks.log("warn", `refused input from the runtime at ${from}: ${problem}`);
     this.#links.add(link);
     link.closed.then(() => this.#links.delete(link));
-    link.send({
-      k: "join",
-      n: this.#spec.name,
-      c: this.#hooks.ownNames(),
-      ...this.#hooks.joinExtra?.(),
-    });
+    const dialer = expected !== undefined;
+    if (dialer) this.#sendJoin(link, expected);
     return new Promise<boolean>((resolve) => {
       const timer = this.#timers.after(this.#spec.keepalive, () => {
         this.#hooks.log("warn", `the runtime at ${from} did not introduce itself; link closed`);
@@ -260,16 +284,23 @@ export class Federation {
           link.close();
           return resolve(false);
         }
+        const own = new Set(this.#hooks.ownNames());
         const problem = envelopeProblem(env, "peer") ?? this.#peers.refusal(env, expected, {
           self: this.#spec.name,
-          own: this.#hooks.ownNames(),
+          own,
           shared: (name) => this.#hooks.sharedName?.(name) ?? false,
+          replaces: (current) => this.#replaces(link, current, env.n),
         });
         if (problem) {
-          this.#hooks.log("error", `refused runtime "${env.n}" at ${from}: ${problem}`);
+          // (The name is quoted escaped: a refused name may hold anything, a newline too.)
+          this.#hooks.log(
+            "error",
+            `refused runtime ${quoteName(String(env.n))} at ${from}: ${problem}`,
+          );
           link.close();
           return resolve(false);
         }
+        if (!dialer) this.#sendJoin(link, env.n);
         this.#joined(link, env.n, env.c);
         this.#hooks.joined?.(env.n, env);
         resolve(true);
@@ -277,8 +308,28 @@ export class Federation {
     });
   }
 
+  #sendJoin(link: Link, peer: string): void {
+    link.send({
+      k: "join",
+      n: this.#spec.name,
+      c: this.#hooks.ownNames(),
+      ...this.#hooks.joinExtra?.(peer),
+    });
+  }
+
+  /**
+   * Whether new `link` from peer `name` may replace its live link `current`: only when two
+   * runtimes dialed each other, and then the link dialed by the one whose name sorts first wins
+   * on both sides. A link someone dialed to us never replaces a live one (anyone with the secret
+   * can say any name); one we dialed reached the address configured for that host.
+   */
+  #replaces(link: Link, current: PeerLink, name: string): boolean {
+    return this.#dialed.has(link) && !this.#dialed.has(current) && this.#spec.name < name;
+  }
+
   #joined(link: Link, name: string, containers: string[]): void {
     const peer = this.#peers.linked(name, link, containers);
+    this.#current.set(name, link);
     this.#hub.attachPeer(peer.name, link, (env) => this.#control(peer, env));
     const deliver = link.onEnvelope;
     link.onEnvelope = (env) => {
@@ -286,6 +337,7 @@ export class Federation {
       deliver(env);
     };
     link.closed.then(() => {
+      if (this.#current.get(name) === link) this.#current.delete(name);
       if (peer.link !== link) return;
       this.#hub.detach(`@${peer.name}`);
       this.#peers.unlinked(peer, link);
@@ -304,25 +356,40 @@ export class Federation {
   #announced(peer: Peer, reported: unknown): void {
     const prefix = `@${peer.name}/`;
     const table: RouteTable = {};
-    // A peer speaks for its own containers: not for ours, and only with instance ids of the
-    // container they are listed under (an id of one of ours would reroute its traffic).
-    // (What `acceptsRoute` declines — e.g. another root's containers on a shared agent — is
-    // not ours to route, and is left out quietly.)
-    const own = this.#hooks.ownNames();
+    // A peer speaks for its own containers: not for ours, not for those another peer (connected
+    // or away) claimed first, and only with instance ids of the container they are listed under
+    // (an id of one of ours would reroute its traffic). (What `acceptsRoute` declines — e.g.
+    // another root's containers on a shared agent — is not ours to route, and is left out
+    // quietly.) Every lookup is a set's or a map's: a frame of N names costs O(N).
+    const own = new Set(this.#hooks.ownNames());
     const accepts = this.#hooks.acceptsRoute;
-    const offered = typeof reported === "object" && reported !== null
-      ? Object.fromEntries(
-        Object.entries(reported).filter(([name]) => !accepts || accepts(peer.name, name)),
-      )
-      : reported;
+    const shared = this.#hooks.sharedName;
+    const dropped: string[] = [];
+    let offered: unknown = reported;
+    if (typeof reported === "object" && reported !== null) {
+      const kept: Record<string, unknown> = {};
+      for (const [name, entry] of Object.entries(reported)) {
+        if (accepts && !accepts(peer.name, name)) continue;
+        const bad = nameProblem("container", name);
+        const other = bad === null && !own.has(name) && !shared?.(name)
+          ? this.#peers.claimant(name, peer.name)
+          : undefined;
+        if (bad !== null) dropped.push(`routes for ${bad}`);
+        else if (other !== undefined) {
+          dropped.push(`routes for container "${name}", which runtime "${other}" runs`);
+        } else kept[name] = entry;
+      }
+      offered = kept;
+    }
     const { routes, refused } = sanitizeRoutes(offered, {
       node: null,
-      may: (name) => peer.containers.includes(name) || !own.includes(name),
+      may: (name) => !own.has(name),
     });
-    if (refused.length > 0) {
+    dropped.push(...refused);
+    if (dropped.length > 0) {
       this.#hooks.log(
         "warn",
-        `runtime "${peer.name}": dropped from its routes: ${refused.slice(0, 5).join("; ")}`,
+        `runtime "${peer.name}": dropped from its routes: ${dropped.slice(0, 5).join("; ")}`,
       );
     }
     for (const [name, entry] of Object.entries(routes)) {

@@ -7,13 +7,52 @@
  * senders fail fast). The links themselves are `_federation.ts`'s; here they are only sent to and
  * closed.
  *
+ * It also decides who a name belongs to. A container name is the peer's that claimed it first (in
+ * its `join`, or in its routes while no other peer held it) for as long as that peer is connected
+ * or away; no other peer's routes for it are taken meanwhile, and a runtime name already linked
+ * and heard from within its keepalive cannot be taken by a second link. Gone peers are forgotten
+ * beyond the last {@linkcode GONE_KEPT}; names from peers are checked against the name pattern and
+ * bounded in length.
+ *
  * @module
  */
-import { DEFAULTS } from "../config/topology.ts";
+import { DEFAULTS, TOPOLOGY_PATTERNS } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { mergeRoutes } from "../protocol/routes.ts";
 import type { TimerHandle, Timers } from "./_clock.ts";
 import type { PeerSnapshot } from "./types.ts";
+
+/** Peers gone for good kept in the table (and the tree); older ones are forgotten. */
+export const GONE_KEPT = 64;
+/** Longest runtime or container name a peer may use. */
+export const MAX_NAME_LENGTH = 128;
+const NAME = new RegExp(TOPOLOGY_PATTERNS.name);
+
+/**
+ * What is wrong with a name a peer gave (a runtime's, or a container's), or `null`: the name
+ * pattern of topologies (a letter, then letters, digits, `_`, `-`), at most
+ * {@linkcode MAX_NAME_LENGTH} characters. A refusal quotes it escaped and cut short, so a name
+ * cannot forge a log line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nameProblem } from "./_peers.ts";
+ * assert.equal(nameProblem("runtime", "node-b"), null);
+ * assert.match(nameProblem("runtime", "b\nERROR forged")!, /"b\\nERROR forged" is not a runtime name/);
+ * ```
+ */
+export function nameProblem(kind: "runtime" | "container", name: string): string | null {
+  if (name.length <= MAX_NAME_LENGTH && NAME.test(name)) return null;
+  return `${
+    quoteName(name)
+  } is not a ${kind} name (a letter, then letters, digits, "_" or "-"; at most ${MAX_NAME_LENGTH} characters)`;
+}
+
+/** A name from a peer, quoted for a log line: escaped, and cut to 40 characters. */
+export function quoteName(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+}
 
 /** What the table does to a peer's link: send on it, close it. */
 export interface PeerLink {
@@ -43,8 +82,24 @@ export interface Peer {
   since: number;
   lastSeen: number;
   routes: RouteTable;
-  containers: string[];
+  /** The containers it claims: named in its `join`, then those of its routes. */
+  containers: Set<string>;
   gone?: TimerHandle;
+}
+
+/** What a join is checked against (see {@linkcode PeerTable.refusal}). */
+export interface JoinContext {
+  /** This runtime's name. */
+  self: string;
+  /** This runtime's own container names. */
+  own: ReadonlySet<string>;
+  /** Whether two runtimes may both announce container `name` (a placement being moved). */
+  shared: (name: string) => boolean;
+  /**
+   * Whether this new link may replace `current`, the live link of a peer of the same name (two
+   * runtimes that dial each other keep one link: see `_federation.ts`). Default: never.
+   */
+  replaces?: (current: PeerLink) => boolean;
 }
 
 /**
@@ -67,10 +122,17 @@ export interface Peer {
  * ```
  */
 export class PeerTable {
+  /** How often {@linkcode PeerTable.beat} should run, ms: keepalive / 4, 10 ms–1 s. */
+  readonly beatEvery: number;
   readonly #keepalive: number;
   readonly #hooks: PeerHooks;
   readonly #timers: Timers;
   readonly #peers = new Map<string, Peer>();
+  /** Container name → the peers (connected or away) claiming it: usually one. */
+  readonly #claims = new Map<string, Set<Peer>>();
+  #lastBeat: number | undefined;
+  /** The last beat was late and judged nobody. */
+  #deferred = false;
   #closed = false;
 
   /**
@@ -82,6 +144,7 @@ export class PeerTable {
     this.#keepalive = keepalive;
     this.#hooks = hooks;
     this.#timers = timers;
+    this.beatEvery = Math.max(10, Math.min(1_000, keepalive / 4));
   }
 
   /** Peer `name`, known from now on (connecting, until it links). */
@@ -95,7 +158,7 @@ export class PeerTable {
         since: this.#timers.now(),
         lastSeen: 0,
         routes: {},
-        containers: [],
+        containers: new Set(),
       };
       this.#peers.set(name, peer);
     }
@@ -103,36 +166,59 @@ export class PeerTable {
   }
 
   /**
-   * Why peer runtime `join.n` may not join (or `null`): it has our name, it is not who we dialed,
-   * or it runs a container that this runtime (`own`) or another linked peer already runs —
-   * unless `shared` says both may announce it (a placement being moved).
+   * Why peer runtime `join.n` may not join (or `null`): its name or a container name is not one;
+   * it has our name, or is not who we dialed; a live link of that name was heard from within its
+   * keepalive (a second link may take over only from a silent one); or it runs a container that
+   * this runtime (`own`) or another peer (connected or away) already runs — unless `shared` says
+   * both may announce it (a placement being moved).
    */
   refusal(
     join: Extract<Envelope, { k: "join" }>,
     expected: string | undefined,
-    context: { self: string; own: readonly string[]; shared: (name: string) => boolean },
+    context: JoinContext,
   ): string | null {
+    const badName = nameProblem("runtime", join.n);
+    if (badName !== null) return `its name ${badName}`;
     if (join.n === context.self) return `it has this runtime's own name "${join.n}"`;
     if (expected !== undefined && join.n !== expected) {
       return `expected "${expected}" at that address, got "${join.n}"`;
     }
-    const mine = new Set(context.own);
-    const clash = join.c.filter((c) => mine.has(c) && !context.shared(c));
+    for (const c of join.c) {
+      const problem = nameProblem("container", c);
+      if (problem !== null) return `it lists ${problem}`;
+    }
+    const current = this.#peers.get(join.n);
+    if (current?.link) {
+      const silentFor = Math.round(this.#timers.now() - current.lastSeen);
+      if (silentFor <= this.#keepalive && !context.replaces?.(current.link)) {
+        return `runtime "${join.n}" is already linked and was heard ${silentFor} ms ago; a second link under its name is refused`;
+      }
+    }
+    const clash = join.c.filter((c) => context.own.has(c) && !context.shared(c));
     if (clash.length > 0) {
       return `both runtimes run ${
-        clash.map((c) => `"${c}"`).join(", ")
+        clash.slice(0, 5).map((c) => `"${c}"`).join(", ")
       }; container names are unique across the application`;
     }
-    for (const other of this.#peers.values()) {
-      if (other.name === join.n || other.state === "gone") continue;
-      const taken = join.c.filter((c) => other.containers.includes(c) && !context.shared(c));
-      if (taken.length > 0) return `"${taken[0]}" already runs on runtime "${other.name}"`;
+    for (const c of join.c) {
+      const other = this.claimant(c, join.n);
+      if (other !== undefined && !context.shared(c)) {
+        return `"${c}" already runs on runtime "${other}"`;
+      }
     }
     return null;
   }
 
+  /** A peer other than `except` claiming container `name` (connected or away), if any. */
+  claimant(name: string, except: string): string | undefined {
+    const claims = this.#claims.get(name);
+    if (!claims) return undefined;
+    for (const peer of claims) if (peer.name !== except) return peer.name;
+    return undefined;
+  }
+
   /** Peer `name` linked over `link` (replacing any earlier link) and runs `containers`. */
-  linked(name: string, link: PeerLink, containers: string[]): Peer {
+  linked(name: string, link: PeerLink, containers: readonly string[]): Peer {
     const peer = this.peer(name);
     peer.link?.close();
     this.#timers.cancel(peer.gone);
@@ -141,11 +227,11 @@ export class PeerTable {
     peer.state = "connected";
     peer.since = now;
     peer.lastSeen = now;
-    peer.containers = containers;
+    this.#claim(peer, new Set(containers));
     // Until the peer's routes arrive, its containers are known only by name: messages for them
     // wait (as for a restarting container) instead of failing with "no container named".
     const waiting: RouteTable = {};
-    for (const container of containers) {
+    for (const container of peer.containers) {
       const known = peer.routes[container];
       waiting[container] = {
         balance: known?.balance ?? "round_robin",
@@ -167,7 +253,7 @@ export class PeerTable {
   /** `peer` announced `routes` (already cut to what it may announce, node ids under `@peer/`). */
   announced(peer: Peer, routes: RouteTable): void {
     peer.routes = routes;
-    peer.containers = Object.keys(routes);
+    this.#claim(peer, new Set(Object.keys(routes)));
     this.#hooks.changed();
   }
 
@@ -201,17 +287,30 @@ export class PeerTable {
       peer.state = "gone";
       peer.since = this.#timers.now();
       peer.routes = {};
+      // Its names are free again: another runtime may now run them.
+      this.#claim(peer, new Set());
+      this.#forgetGone();
       this.#hooks.changed();
     });
     return true;
   }
 
-  /** Every beat: pings each linked peer; one silent for longer than keepalive is closed. */
+  /**
+   * Every beat: pings each linked peer; one silent for longer than keepalive is closed. Silence
+   * is judged by when frames were received: a beat that comes late (this isolate was busy, and
+   * what arrived meanwhile is not read yet) only pings, and the next beat judges, late or not.
+   */
   beat(): void {
     const now = this.#timers.now();
+    const late = this.#lastBeat !== undefined && now - this.#lastBeat > 2 * this.beatEvery;
+    this.#lastBeat = now;
+    // Deferred once only: a thread kept busy for ever must not keep a silent peer (and what it
+    // placed on an agent) alive for ever.
+    const judge = !late || this.#deferred;
+    this.#deferred = late && !this.#deferred;
     for (const peer of this.#peers.values()) {
       if (!peer.link) continue;
-      if (now - peer.lastSeen > this.#keepalive) {
+      if (judge && now - peer.lastSeen > this.#keepalive) {
         this.#hooks.log(
           "warn",
           `runtime "${peer.name}" silent for ${Math.round(now - peer.lastSeen)} ms: unreachable`,
@@ -252,7 +351,7 @@ export class PeerTable {
       ...(p.address ? { address: p.address } : {}),
       state: p.state,
       since: Math.round(now - p.since),
-      containers: p.containers,
+      containers: [...p.containers],
     }));
   }
 
@@ -260,5 +359,30 @@ export class PeerTable {
   close(): void {
     this.#closed = true;
     for (const peer of this.#peers.values()) this.#timers.cancel(peer.gone);
+  }
+
+  /** `peer` now claims exactly `names` (O(names), whatever the number of peers). */
+  #claim(peer: Peer, names: Set<string>): void {
+    for (const name of peer.containers) {
+      if (names.has(name)) continue;
+      const claims = this.#claims.get(name);
+      claims?.delete(peer);
+      if (claims?.size === 0) this.#claims.delete(name);
+    }
+    for (const name of names) {
+      if (peer.containers.has(name)) continue;
+      const claims = this.#claims.get(name);
+      if (claims) claims.add(peer);
+      else this.#claims.set(name, new Set([peer]));
+    }
+    peer.containers = names;
+  }
+
+  /** Forgets the oldest gone peers beyond {@linkcode GONE_KEPT} (never a `hosts:` entry). */
+  #forgetGone(): void {
+    const gone = [...this.#peers.values()].filter((p) => p.state === "gone" && !p.address);
+    if (gone.length <= GONE_KEPT) return;
+    gone.sort((a, b) => a.since - b.since);
+    for (const peer of gone.slice(0, gone.length - GONE_KEPT)) this.#peers.delete(peer.name);
   }
 }

@@ -279,8 +279,15 @@ export class PlacementManager {
 
   /** A peer's link was lost: its placements are held, then moved once its lease has run out. */
   lost(peer: string, lastSeen: number): void {
+    // Only the peers linked now, and the agents something is placed on, are remembered: a stream
+    // of joins under fresh names leaves nothing behind.
+    this.#runtimes.delete(peer);
     const agent = this.#agents.get(peer);
     if (!agent) return;
+    if (![...this.#entries.values()].some((e) => e.host === peer)) {
+      this.#agents.delete(peer);
+      return;
+    }
     agent.linked = false;
     agent.lastSeen = lastSeen;
     for (const entry of this.#entries.values()) {

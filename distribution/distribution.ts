@@ -13,7 +13,7 @@ import { type ContainerSpec, type Topology, validateContainer } from "../config/
 import type { Envelope, RouteTable } from "../protocol/envelope.ts";
 import { TopologyError } from "../protocol/errors.ts";
 import { AgentHost } from "./_agent.ts";
-import { SYSTEM_CLOCK } from "./_clock.ts";
+import { type Clock, SYSTEM_CLOCK } from "./_clock.ts";
 import { Federation } from "./_federation.ts";
 import type { NatsBridge } from "./_nats.ts";
 import { PlacementManager } from "./_placement.ts";
@@ -96,7 +96,7 @@ class Distributed implements Distribution {
       logFrom: (level, message, source) => site.log(level, message, source),
       emit: (event) => site.emit(event),
     }, { policy: topology.placement, lease: transports.keepalive, self: transports.name, clock });
-    const agent = options.agent ? this.#agentHost(options.agent) : null;
+    const agent = options.agent ? this.#agentHost(options.agent, clock) : null;
     const federation: Federation = new Federation(site.hub, {
       spec: transports,
       transports: options.transports ?? new TransportSet(defaultTransports()),
@@ -109,7 +109,7 @@ class Distributed implements Distribution {
         log: (level, message) => site.log(level, message, "runtime"),
         unreachable: (container, instance, silentFor) =>
           site.emit({ type: "unresponsive", container, instance, silentFor }),
-        joinExtra: () => agent?.joinExtra() ?? {},
+        joinExtra: (peer) => agent?.joinExtra(peer) ?? {},
         joined: (peer, join) => placement.joined(peer, join),
         lost: (peer, lastSeen) => {
           placement.lost(peer, lastSeen);
@@ -119,7 +119,7 @@ class Distributed implements Distribution {
           placement.control(peer, env);
           agent?.control(peer, env);
         },
-        sharedName: (name) => placement.has(name) || (agent?.names().includes(name) ?? false),
+        sharedName: (name) => placement.has(name) || (agent?.runs(name) ?? false),
         acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
       },
     });
@@ -161,6 +161,7 @@ class Distributed implements Distribution {
     const parts = this.#parts;
     if (!parts) return;
     parts.placement.close();
+    parts.agent?.close();
     await parts.federation.close();
     await parts.nats?.close();
   }
@@ -246,7 +247,7 @@ class Distributed implements Distribution {
   }
 
   /** This runtime as a host agent: it runs what root runtimes place on it. */
-  #agentHost(options: NonNullable<DistributionOptions["agent"]>): AgentHost {
+  #agentHost(options: NonNullable<DistributionOptions["agent"]>, clock: Clock): AgentHost {
     const site = this.#site;
     const agent: AgentHost = new AgentHost(options, {
       run: async (spec) => {
@@ -264,7 +265,7 @@ class Distributed implements Distribution {
         }),
       send: (peer, env) => this.#parts?.federation.send(peer, env) ?? false,
       log: (level, message) => site.log(level, message, "agent"),
-    });
+    }, { clock });
     return agent;
   }
 

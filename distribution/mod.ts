@@ -7,7 +7,7 @@
  * | -------------------- | --------------------------------------------------------------------- |
  * | `distribution.ts`    | the one object: wires the parts below to the runtime's hub and hooks  |
  * | `_federation.ts`     | direct links to peer runtimes (`transports:` + `hosts:`), redials     |
- * | `_peers.ts`          | the peers' state on the clock: unreachable, away (held for), gone      |
+ * | `_peers.ts`          | peers on the clock (unreachable, away, gone), and their name claims   |
  * | `_nats.ts`           | the bridge to NATS (`transports.nats`), loaded only when used         |
  * | `_nats_presence.ts`  | runtimes seen over NATS on the clock: away, gone                      |
  * | `_nats_serving.ts`   | requests from other runtimes served here over NATS                    |

@@ -145,14 +145,16 @@ export type Envelope =
   /** Node → parent: a snapshot of the subtree this node supervises (`t`, plain data). */
   | { k: "subtree"; t: unknown[] }
   /**
-   * Runtime → peer runtime, first on a link: its name and the containers it runs. A host agent
-   * (`kraken node`) adds `a` (what it offers) and `p` (the placements it runs, with their epochs).
+   * Runtime → peer runtime, first on a link (the dialer's first; the listener's once it accepted
+   * the dialer's): its name and the containers it runs. A host agent (`kraken node`) adds `a`
+   * (that it is one, and its lease) and `p` (the placements it runs for that peer, with their
+   * epochs). (`a.permissions`, the agent's limits, is no longer sent; older agents sent it.)
    */
   | {
     k: "join";
     n: string;
     c: string[];
-    a?: { permissions: Record<string, unknown>; lease?: number };
+    a?: { permissions?: Record<string, unknown>; lease?: number };
     p?: { n: string; e: number; b?: string }[];
   }
   /** Node → parent: a supervision event in its subtree (`e`, plain data with a `type`). */

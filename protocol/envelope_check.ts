@@ -19,6 +19,14 @@
  */
 import { wireValueProblem } from "./wire_value.ts";
 
+/**
+ * The most items a list in a control envelope may hold: names in a `join` (`c`) and its
+ * placements (`p`), entries of a routing table, instances (and draining ones) per entry, and items
+ * of each permission list of a `place`. Beyond it the envelope is refused: whatever handles such
+ * lists (a peer's names, an agent resolving each path of a grant) then does bounded work per frame.
+ */
+export const MAX_LIST_ITEMS = 10_000;
+
 /** Where an envelope came from: a node below this one, a peer worker's port, a peer runtime. */
 export type Edge = "child" | "sibling" | "peer";
 
@@ -60,7 +68,11 @@ const KINDS: Record<string, Check> = {
       data(e, "a", v) ?? placements(e.p),
   place: (e, v) =>
     text(e, "n") ?? whole(e, "e") ??
-      (isObject(e.s) ? data(e, "s", v) : expected("s", e.s, "an object")),
+      (isObject(e.s) ? data(e, "s", v) ?? grantLists(e.s.permissions) : expected(
+        "s",
+        e.s,
+        "an object",
+      )),
   unplace: (e) => text(e, "n") ?? whole(e, "e"),
   placed: (e) =>
     text(e, "n") ?? whole(e, "e") ??
@@ -222,8 +234,17 @@ function oneOf(e: Fields, key: string, values: readonly string[], name = key): s
     : expected(name, e[key], `one of ${values.join(", ")}`);
 }
 
+/** `null` when `list` holds at most {@linkcode MAX_LIST_ITEMS} items, else the problem. */
+function bounded(list: readonly unknown[], name: string): string | null {
+  return list.length <= MAX_LIST_ITEMS
+    ? null
+    : `field "${name}" holds ${list.length} items, expected at most ${MAX_LIST_ITEMS}`;
+}
+
 function texts(value: unknown, name: string): string | null {
   if (!Array.isArray(value)) return expected(name, value, "an array of strings");
+  const long = bounded(value, name);
+  if (long !== null) return long;
   const at = value.findIndex((v) => typeof v !== "string");
   return at < 0 ? null : expected(`${name}[${at}]`, value[at], "a string");
 }
@@ -267,9 +288,13 @@ function routeTable(value: unknown, name: string): string | null {
   if (!isObject(value) || Object.getPrototypeOf(value) !== Object.prototype) {
     return expected(name, value, "a routing table (an object)");
   }
+  let entries = 0;
   for (const container in value) {
+    if (++entries > MAX_LIST_ITEMS) {
+      return `field "${name}" holds more than ${MAX_LIST_ITEMS} entries, expected at most ${MAX_LIST_ITEMS}`;
+    }
     const entry = value[container];
-    const at = `${name}.${container}`;
+    const at = `${name}.${describeKey(container)}`;
     if (!isObject(entry)) return expected(at, entry, "a route entry (an object)");
     const problem = oneOf(entry, "balance", BALANCES, `${at}.balance`) ??
       instances(entry.instances, `${at}.instances`) ??
@@ -285,6 +310,8 @@ function routeTable(value: unknown, name: string): string | null {
 
 function instances(value: unknown, name: string): string | null {
   if (!Array.isArray(value)) return expected(name, value, "an array of {i, n}");
+  const long = bounded(value, name);
+  if (long !== null) return long;
   for (let n = 0; n < value.length; n++) {
     const inst = value[n];
     if (!isObject(inst) || typeof inst.i !== "string" || typeof inst.n !== "string") {
@@ -297,6 +324,8 @@ function instances(value: unknown, name: string): string | null {
 function placements(value: unknown): string | null {
   if (value === undefined) return null;
   if (!Array.isArray(value)) return expected("p", value, "an array of placements");
+  const long = bounded(value, "p");
+  if (long !== null) return long;
   for (let n = 0; n < value.length; n++) {
     const p = value[n];
     if (
@@ -305,6 +334,17 @@ function placements(value: unknown): string | null {
     ) {
       return expected(`p[${n}]`, p, "a placement {n: string, e: whole number, b?: string}");
     }
+  }
+  return null;
+}
+
+/** A placed spec's permission lists, each at most {@linkcode MAX_LIST_ITEMS} items long. */
+function grantLists(permissions: unknown): string | null {
+  if (!isObject(permissions)) return null; // its shape is the agent's topology check's business
+  for (const [kind, list] of Object.entries(permissions)) {
+    if (!Array.isArray(list)) continue;
+    const long = bounded(list, `s.permissions.${describeKey(kind)}`);
+    if (long !== null) return long;
   }
   return null;
 }
@@ -325,6 +365,12 @@ function isNumber(value: unknown): boolean {
 
 function expected(name: string, value: unknown, what: string): string {
   return `field "${name}" is ${describe(value)}, expected ${what}`;
+}
+
+/** A key from outside, as a field path shows it: cut to 40 characters, control characters escaped. */
+function describeKey(key: string): string {
+  const cut = key.length > 40 ? `${key.slice(0, 40)}…` : key;
+  return JSON.stringify(cut).slice(1, -1);
 }
 
 /** A bad value, shown short: a string quoted and cut, a number as is, anything else by its type. */

@@ -86,6 +86,19 @@ export function containerOf(id: unknown): string | null {
  * assert.deepEqual(table.api.instances, [{ i: "api#0.1", n: "@b/w1" }]);
  * assert.equal(table.api.balance, "random");
  * ```
+ *
+ * @example A second source cannot re-point a live instance, live or draining
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mergeRoutes } from "./routes.ts";
+ * const table = {
+ *   api: { balance: "round_robin" as const, instances: [{ i: "api#0.1", n: "@b/w1" }] },
+ * };
+ * mergeRoutes(table, {
+ *   api: { balance: "round_robin", instances: [], x: [{ i: "api#0.1", n: "@evil/x" }] },
+ * });
+ * assert.deepEqual(table.api, { balance: "round_robin", instances: [{ i: "api#0.1", n: "@b/w1" }] });
+ * ```
  */
 export function mergeRoutes(table: RouteTable, extra: RouteTable): void {
   for (const [name, entry] of Object.entries(extra)) {
@@ -96,6 +109,8 @@ export function mergeRoutes(table: RouteTable, extra: RouteTable): void {
     }
     // Two entries for one name: a replacement in progress (new instances live, old ones draining)
     // or a restarting parent's placeholders. Live and draining instances of both are kept.
+    // An instance id keeps the node it was first listed with: a second source listing it again —
+    // live or draining, under another node — never re-points it (it would reroute its traffic).
     const live = current.instances.length > 0 ? current : entry;
     const instances = union(current.instances, entry.instances);
     // An instance id names one instance: listed live, it is not draining somewhere else too.

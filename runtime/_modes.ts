@@ -13,6 +13,7 @@ import { errorToWire, RemoteError, TopologyError } from "../protocol/errors.ts";
 import { PortLink } from "../transports/port_link.ts";
 import { StreamLink } from "../transports/stream_link.ts";
 import { openProcessLink } from "./_process_link.ts";
+import { processEnv } from "./_process_env.ts";
 import { hostResolutionFlags } from "./_host_config.ts";
 import { assertCanRunProcess, assertWithinHost } from "../config/_grant.ts";
 import type { Link } from "../transports/link.ts";
@@ -629,7 +630,9 @@ class ProcessHandle extends IsolateHandle {
       stdin: socket ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      // Not the host's environment (its secrets): Deno's settings and what the grant names.
+      env: processEnv(grant.env),
+      clearEnv: true,
     });
     let child: Deno.ChildProcess;
     try {

@@ -124,7 +124,7 @@ Deno.test("a joining runtime is refused for our own name, an unexpected name, or
   const { table } = world();
   table.linked("c", fakeLink(), ["billing"]);
   const join = (n: string, c: string[]) => ({ k: "join" as const, n, c });
-  const context = { self: "a", own: ["api"], shared: (name: string) => name === "moving" };
+  const context = { self: "a", own: new Set(["api"]), shared: (name: string) => name === "moving" };
   assert.match(table.refusal(join("a", []), undefined, context)!, /this runtime's own name "a"/);
   assert.match(table.refusal(join("x", []), "b", context)!, /expected "b" at that address/);
   assert.match(table.refusal(join("b", ["api"]), "b", context)!, /both runtimes run "api"/);
@@ -174,4 +174,127 @@ Deno.test("an unreachable host is redialed with backoff: 100 ms doubling up to 5
   assert.deepEqual(dials.slice(0, 9), [0, 100, 300, 700, 1_500, 3_100, 6_300, 11_300, 16_300]);
   await federation.close();
   assert.equal(clock.pending, 0, "no dial, beat or sleep left behind");
+});
+
+// ---- who a name belongs to ------------------------------------------------------------------
+
+const JOIN_CONTEXT = { self: "a", own: new Set(["front"]), shared: () => false };
+const joinOf = (n: string, c: string[] = []) => ({ k: "join" as const, n, c });
+
+Deno.test("a container name belongs to the peer that claimed it while that peer is connected or away, and is free once it is gone", async () => {
+  const { clock, table } = world();
+  const link = fakeLink();
+  const b = table.linked("b", link, ["back"]);
+  assert.equal(table.claimant("back", "evil"), "b");
+  assert.equal(table.claimant("back", "b"), undefined, "its own claim does not stop it");
+  assert.match(
+    table.refusal(joinOf("c", ["back"]), undefined, JOIN_CONTEXT)!,
+    /"back" already runs on runtime "b"/,
+  );
+  table.announced(b, routes("orders", "orders#0.1"));
+  assert.equal(table.claimant("back", "evil"), undefined, "dropped from its routes: released");
+  assert.equal(table.claimant("orders", "evil"), "b", "added by its routes: claimed");
+  table.unlinked(b, link);
+  await clock.advance(2 * KEEPALIVE - 1);
+  assert.equal(table.claimant("orders", "evil"), "b", "away: still its");
+  await clock.advance(1);
+  assert.equal(table.claimant("orders", "evil"), undefined, "gone: free");
+  assert.deepEqual(table.snapshot()[0].containers, [], "a gone peer keeps no list of names");
+  assert.equal(table.refusal(joinOf("c", ["orders"]), undefined, JOIN_CONTEXT), null);
+});
+
+Deno.test("a runtime name linked and heard from cannot be taken by a second link; a silent one's can", async () => {
+  const { clock, table } = world();
+  const b = table.linked("b", fakeLink(), []);
+  await clock.advance(KEEPALIVE);
+  assert.match(
+    table.refusal(joinOf("b"), undefined, JOIN_CONTEXT)!,
+    /runtime "b" is already linked and was heard 1000 ms ago; a second link under its name is refused/,
+  );
+  assert.equal(
+    table.refusal(joinOf("b"), "b", { ...JOIN_CONTEXT, replaces: () => true }),
+    null,
+    "unless the federation says this link replaces that one",
+  );
+  table.heard(b);
+  await clock.advance(KEEPALIVE + 1);
+  assert.equal(table.refusal(joinOf("b"), undefined, JOIN_CONTEXT), null, "silent: taken over");
+});
+
+Deno.test("a peer's runtime and container names follow the name pattern and are at most 128 characters; refusals quote them escaped", () => {
+  const { table } = world();
+  const refusal = (n: string, c: string[] = []) =>
+    table.refusal(joinOf(n, c), undefined, JOIN_CONTEXT);
+  const forged = refusal('x" (0 containers)\n2025-01-01 ERROR [runtime] forged')!;
+  assert.ok(!forged.includes("\n"), forged);
+  assert.match(
+    forged,
+    /^its name "x\\" \(0 containers\)\\n2025-01-01 ERROR \[runt…" is not a runtime name/,
+  );
+  assert.match(refusal("b".repeat(129))!, /is not a runtime name .*at most 128 characters/);
+  assert.equal(refusal("b".repeat(128)), null);
+  assert.match(refusal("9lives")!, /"9lives" is not a runtime name/);
+  assert.match(refusal("b", ["ok", "a#b"])!, /^it lists "a#b" is not a container name/);
+  assert.match(refusal("b", ["c".repeat(129)])!, /is not a container name/);
+});
+
+Deno.test("peers gone for good are forgotten beyond the last 64; hosts: entries are kept", async () => {
+  const { clock, table } = world();
+  table.peer("configured").address = "tcp://10.0.0.9:7000";
+  for (let k = 0; k < 70; k++) {
+    const link = fakeLink();
+    const peer = table.linked(`ghost${k}`, link, [`svc${k}`]);
+    table.unlinked(peer, link);
+    await clock.advance(10);
+  }
+  await clock.advance(2 * KEEPALIVE);
+  const names = table.snapshot().map((p) => p.name);
+  assert.equal(names.length, 65);
+  assert.ok(names.includes("configured"), "a host it dials is never forgotten");
+  assert.ok(!names.includes("ghost5") && names.includes("ghost6") && names.includes("ghost69"));
+});
+
+Deno.test("claims are looked up, not scanned: 10,000 names against three peers of 10,000 each take milliseconds", () => {
+  const { table } = world();
+  const names = (prefix: string) => Array.from({ length: 10_000 }, (_, k) => `${prefix}${k}`);
+  for (const peer of ["p", "q", "r"]) table.linked(peer, fakeLink(), names(peer));
+  const join = joinOf("s", names("s"));
+  const started = performance.now();
+  assert.equal(table.refusal(join, undefined, JOIN_CONTEXT), null);
+  for (const name of join.c) table.claimant(name, "s");
+  // Scanning each peer's list for each name is 3 × 10^8 comparisons: seconds, not milliseconds.
+  assert.ok(performance.now() - started < 150, `${performance.now() - started} ms`);
+});
+
+Deno.test("a beat that comes late (this isolate was busy) judges nobody: frames that arrived meanwhile are read first", async () => {
+  const { clock, table } = world();
+  const link = fakeLink();
+  const b = table.linked("b", link, []);
+  table.beat();
+  await clock.advance(5 * KEEPALIVE); // a busy loop: no beat, no frame read
+  table.beat();
+  assert.equal(link.closed, false, "not judged on a late beat");
+  table.heard(b); // its pings, read once the loop is free
+  await clock.advance(table.beatEvery);
+  table.beat();
+  assert.equal(link.closed, false, "heard: alive");
+  await clock.advance(KEEPALIVE + 1);
+  table.beat(); // late again (more than two beats apart): still not judged
+  assert.equal(link.closed, false);
+  await clock.advance(table.beatEvery);
+  table.beat();
+  assert.equal(link.closed, true, "silent through a beat on time: unreachable");
+});
+
+Deno.test("a busy thread defers the verdict on a silent peer by one beat only: two late beats in a row judge", async () => {
+  const { clock, table } = world();
+  const link = fakeLink();
+  table.linked("b", link, []);
+  table.beat();
+  await clock.advance(5 * KEEPALIVE);
+  table.beat();
+  assert.equal(link.closed, false);
+  await clock.advance(5 * KEEPALIVE);
+  table.beat();
+  assert.equal(link.closed, true);
 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { SerializationError, type WireError } from "../../mod.ts";
 import type { Envelope } from "../../protocol/envelope.ts";
-import { type Edge, envelopeProblem } from "../../protocol/envelope_check.ts";
+import { type Edge, envelopeProblem, MAX_LIST_ITEMS } from "../../protocol/envelope_check.ts";
 import { decodeLenient, decodeMsgpack, Malformed, MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { copyWireValue, MAX_WIRE_DEPTH, wireValueProblem } from "../../protocol/wire_value.ts";
 
@@ -159,6 +159,56 @@ Deno.test("envelopeProblem() refuses a request from a child or sibling that name
   }
   // A peer's senders live in its own namespace (the hub prefixes them with "@peer/").
   assert.equal(envelopeProblem(req("host"), "peer"), null);
+});
+
+Deno.test("envelopeProblem() refuses a peer's lists beyond 10,000 items: names in a join, routing entries, instances, a placed grant's items", () => {
+  const names = (n: number) => Array.from({ length: n }, (_, k) => `svc-${k}`);
+  const table = (n: number) =>
+    Object.fromEntries(names(n).map((name) => [name, { balance: "round_robin", instances: [] }]));
+  const instances = (n: number) =>
+    Array.from({ length: n }, (_, k) => ({ i: `api#${k}.1`, n: "w1" }));
+  const place = (n: number) => ({
+    k: "place",
+    n: "x",
+    e: 1,
+    s: { module: "./x.ts", permissions: { read: names(n) } },
+  });
+  assert.equal(MAX_LIST_ITEMS, 10_000);
+  assert.equal(envelopeProblem({ k: "join", n: "b", c: names(10_000) }, "peer"), null);
+  assert.equal(
+    envelopeProblem({ k: "join", n: "b", c: names(10_001) }, "peer"),
+    'field "c" holds 10001 items, expected at most 10000',
+  );
+  assert.equal(
+    envelopeProblem(
+      { k: "join", n: "b", c: [], p: names(10_001).map((n) => ({ n, e: 1 })) },
+      "peer",
+    ),
+    'field "p" holds 10001 items, expected at most 10000',
+  );
+  assert.equal(envelopeProblem({ k: "routes", r: table(10_000) }, "peer"), null);
+  assert.equal(
+    envelopeProblem({ k: "routes", r: table(10_001) }, "peer"),
+    'field "r" holds more than 10000 entries, expected at most 10000',
+  );
+  const entry = (list: unknown[]) => ({ api: { balance: "random", instances: [], x: list } });
+  assert.equal(envelopeProblem({ k: "routes", r: entry(instances(10_000)) }, "peer"), null);
+  assert.equal(
+    envelopeProblem({ k: "routes", r: entry(instances(10_001)) }, "peer"),
+    'field "r.api.x" holds 10001 items, expected at most 10000',
+  );
+  assert.equal(envelopeProblem(place(10_000), "peer"), null);
+  assert.equal(
+    envelopeProblem(place(10_001), "peer"),
+    'field "s.permissions.read" holds 10001 items, expected at most 10000',
+  );
+});
+
+Deno.test("envelopeProblem() quotes a routing table's keys escaped and cut short", () => {
+  const key = `api\nERROR forged line${"x".repeat(100)}`;
+  const problem = envelopeProblem({ k: "routes", r: { [key]: { balance: "?" } } }, "peer")!;
+  assert.ok(!problem.includes("\n"), problem);
+  assert.match(problem, /^field "r\.api\\nERROR forged linex+…\.balance" is "\?"/);
 });
 
 Deno.test("one wire-value rule: the receiver refuses exactly what copyWireValue refuses", () => {

@@ -2,6 +2,7 @@
 // routes) are cut to what the sender may announce, whatever their shape.
 import assert from "node:assert/strict";
 import { mergeRoutes, sanitizeRoutes } from "../../protocol/routes.ts";
+import { RouteBook } from "../../runtime/_route_book.ts";
 
 const child = { node: "w1", may: (name: string) => name === "api" };
 
@@ -43,4 +44,41 @@ Deno.test("mergeRoutes keeps live and draining instances of two entries for one 
     instances: [{ i: "api#0.2", n: "w2" }, { i: "api#0.1", n: "@b/w1" }],
     x: [{ i: "api#0.0", n: "@b/w1" }],
   });
+});
+
+Deno.test("mergeRoutes: an instance id listed live by one source cannot be re-pointed by another, not even as draining", () => {
+  const table = {
+    back: { balance: "round_robin" as const, instances: [{ i: "back#0.1", n: "@b/w1" }] },
+  };
+  mergeRoutes(table, {
+    back: {
+      balance: "round_robin",
+      instances: [{ i: "back#0.1", n: "@evil/x" }],
+      x: [{ i: "back#0.1", n: "@evil/x" }, { i: "back#0.0", n: "@evil/x" }],
+    },
+  });
+  assert.deepEqual(table.back, {
+    balance: "round_robin",
+    instances: [{ i: "back#0.1", n: "@b/w1" }],
+    x: [{ i: "back#0.0", n: "@evil/x" }],
+  });
+});
+
+Deno.test("a route book maps an instance id to the first node it is listed with: live before draining, earlier before later", () => {
+  const book = new RouteBook(() => 0);
+  book.setGlobal({
+    back: {
+      balance: "round_robin",
+      instances: [{ i: "back#0.1", n: "@b/w1" }],
+      x: [{ i: "back#0.1", n: "@evil/x" }],
+    },
+  });
+  assert.equal(book.nodeOf("back#0.1"), "@b/w1");
+  book.setGlobal({
+    back: {
+      balance: "round_robin",
+      instances: [{ i: "back#0.1", n: "@b/w1" }, { i: "back#0.1", n: "@evil/x" }],
+    },
+  });
+  assert.equal(book.nodeOf("back#0.1"), "@b/w1");
 });
