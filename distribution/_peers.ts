@@ -84,6 +84,11 @@ export interface Peer {
   routes: RouteTable;
   /** The containers it claims: named in its `join`, then those of its routes. */
   containers: Set<string>;
+  /**
+   * What it ran when it went (gone): shown in the tree, and reserved against this runtime's own
+   * children spawning under those names, though another runtime may now claim them.
+   */
+  ran?: string[];
   gone?: TimerHandle;
 }
 
@@ -227,6 +232,7 @@ export class PeerTable {
     peer.state = "connected";
     peer.since = now;
     peer.lastSeen = now;
+    peer.ran = undefined;
     this.#claim(peer, new Set(containers));
     // Until the peer's routes arrive, its containers are known only by name: messages for them
     // wait (as for a restarting container) instead of failing with "no container named".
@@ -288,6 +294,7 @@ export class PeerTable {
       peer.since = this.#timers.now();
       peer.routes = {};
       // Its names are free again: another runtime may now run them.
+      peer.ran = [...peer.containers];
       this.#claim(peer, new Set());
       this.#forgetGone();
       this.#hooks.changed();
@@ -351,7 +358,7 @@ export class PeerTable {
       ...(p.address ? { address: p.address } : {}),
       state: p.state,
       since: Math.round(now - p.since),
-      containers: [...p.containers],
+      containers: p.state === "gone" ? [...p.ran ?? []] : [...p.containers],
     }));
   }
 
