@@ -107,6 +107,8 @@ export class Federation {
   readonly #hooks: FederationHooks;
   readonly #transports: TransportSet;
   readonly #timers: Timers;
+  /** Refusals from links not yet introduced since the last line about them. */
+  #refusals = { loggedAt: -Infinity, count: 0 };
   readonly #peers: PeerTable;
   readonly #links = new Set<Link>();
   /** Links this runtime dialed (to a `hosts:` address), as opposed to links it accepted. */
@@ -155,6 +157,7 @@ export class Federation {
         onLink: (link, peer) => this.#introduce(link, undefined, peer),
         onRefused: (error, peer) =>
           this.#hooks.log("warn", `refused a link from ${peer}: ${error.name}: ${error.message}`),
+        onAcceptError: (error) => this.#hooks.log("warn", error.message),
       });
     }
     const contacts: Promise<void>[] = [];
@@ -260,9 +263,26 @@ export class Federation {
    * Both sides say who they are — the dialer first, the listener once it accepted the dialer —
    * then the peer's link joins the hub. Resolves whether both sides accepted each other.
    */
+  /**
+   * Logs input refused from a link not introduced yet: at most one line a second, with the count
+   * since (a flood of garbage must not wipe the log's history).
+   */
+  #refusedBeforeJoin(from: string, problem: string): void {
+    const now = this.#timers.now();
+    this.#refusals.count++;
+    if (now - this.#refusals.loggedAt < 1_000) return;
+    const more = this.#refusals.count - 1;
+    this.#refusals = { loggedAt: now, count: 0 };
+    this.#hooks.log(
+      "warn",
+      `refused input from the runtime at ${from}: ${problem}${
+        more > 0 ? ` (and ${more} more refused since the last report)` : ""
+      }`,
+    );
+  }
+
   #introduce(link: Link, expected: string | undefined, from: string): Promise<boolean> {
-    link.onRefused = (problem) =>
-      this.#hooks.log("warn", `refused input from the runtime at ${from}: ${problem}`);
+    link.onRefused = (problem) => this.#refusedBeforeJoin(from, problem);
     this.#links.add(link);
     link.closed.then(() => this.#links.delete(link));
     const dialer = expected !== undefined;
