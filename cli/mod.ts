@@ -1,0 +1,16 @@
+/**
+ * The `kraken` command line: `start` runs a `Runtime` (and the management API); the other commands
+ * are clients of a running one's management API. Thin shells over the public API.
+ *
+ * | file                          | what                                                            |
+ * | ----------------------------- | --------------------------------------------------------------- |
+ * | `main.ts`                     | the entry: commands, help, exit codes                           |
+ * | `commands/*.ts`               | one file per command (`start`, `status`, `scale`, `reload`, …)  |
+ * | `args.ts`, `command.ts`       | parsing flags; what a command is and its `--help`               |
+ * | `client.ts`, `connection.ts`  | the management API client; finding the runtime and its token    |
+ * | `output.ts`, `exit.ts`        | what is printed (colours, the tree, log lines); exit codes      |
+ * | `_no_prompt.ts`               | `start`/`node` never run where Deno could prompt                 |
+ *
+ * @module
+ */
+export { main, VERSION } from "./main.ts";

@@ -1,0 +1,25 @@
+/**
+ * The runtime: containers at work. `Runtime` starts a topology, routes messages to containers by
+ * name, supervises them (with `supervisor/`'s machine), changes them live and shuts them down; the
+ * same node router runs in the host and in every worker and process. Public API in `runtime.ts`,
+ * `container.ts`, `types.ts`, `snapshots.ts` and `metrics.ts`; everything `_`-private is how.
+ *
+ * | files                                   | what                                                    |
+ * | --------------------------------------- | ------------------------------------------------------- |
+ * | `runtime.ts`, `types.ts`                | the `Runtime`: start, ref, scale, apply, tree, shutdown  |
+ * | `container.ts`                          | `container()`, the context and refs a container gets     |
+ * | `_node.ts`, `_route_book.ts`, `_failover.ts`, `_held.ts`, `_topics.ts`, `_pending.ts` | the node router: routes, requests and retries, restart buffers, publish/subscribe, deadlines |
+ * | `_instance.ts`, `_timers.ts`, `_dedupe.ts` | one incarnation: handlers, its timers, retried replies |
+ * | `_modes.ts`, `_incarnation.ts`          | inline, worker and process: starting, watching, ending   |
+ * | `_worker_entry.ts`, `_process_entry.ts`, `_boot.ts`, `_boot_children.ts`, `_guard*.ts` | inside a worker or process: the guard, the boot, its own children |
+ * | `_supervisor.ts`, `_supervisor_view.ts` | a supervisor at work in an isolate, its routes and tree  |
+ * | `_trust.ts`, `_claims.ts`, `_edge.ts`, `_violations.ts` | what a child may say, and what is refused |
+ * | `_sources.ts`, `_graph.ts`, `_host_config.ts`, `_host_flags.ts`, `_process_link.ts`, `_process_env.ts`, `_startable.ts` | what may start where, and how a process is linked and resolved |
+ * | `_apply.ts`, `_tree.ts`, `_events.ts`, `_metrics.ts`, `_route_pace.ts`, `_transports.ts`, `_placed.ts` | live changes, the tree, events, figures |
+ *
+ * @module
+ */
+export * from "./runtime.ts";
+export * from "./container.ts";
+export type * from "./snapshots.ts";
+export type * from "./metrics.ts";
