@@ -10,6 +10,10 @@
  * @module
  */
 import type { Reports } from "./_supervisor_view.ts";
+import type { ContainerSpec, Topology } from "../config/topology.ts";
+import type { DistributionSnapshot } from "../distribution/mod.ts";
+import type { RouteTable } from "../protocol/envelope.ts";
+import { declaredNames } from "./_trust.ts";
 import type { ContainerSnapshot } from "./snapshots.ts";
 import { type SanitizedRoutes, sanitizeRoutes } from "../protocol/routes.ts";
 
@@ -329,4 +333,23 @@ export class ChildReports {
     }
     return any;
   }
+}
+
+/**
+ * The names no child may hold for a container it spawned, as things are now: declared in the
+ * topology, supervised in this runtime, a peer runtime's (even while it is away, or gone), placed
+ * from here or placed on this agent, routed by distribution.
+ */
+export function takenNames(
+  topology: Topology,
+  root: { names(): string[]; specs(): readonly ContainerSpec[] },
+  distribution: { snapshot(): DistributionSnapshot; routes(): RouteTable },
+): (name: string) => boolean {
+  const names = declaredNames(topology.containers, new Set(root.names()));
+  declaredNames(root.specs(), names);
+  const seen = distribution.snapshot();
+  for (const placed of seen.remote) names.add(placed.name);
+  for (const peer of seen.peers) for (const name of peer.containers) names.add(name);
+  for (const name in distribution.routes()) names.add(name);
+  return (name) => names.has(name);
 }

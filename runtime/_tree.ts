@@ -4,8 +4,41 @@
  *
  * @module
  */
-import type { RemoteContainer } from "../distribution/mod.ts";
+import type { DistributionSnapshot, RemoteContainer } from "../distribution/mod.ts";
+import type { Topology } from "../config/topology.ts";
 import type { ContainerSnapshot } from "./snapshots.ts";
+import type { TreeSnapshot } from "./types.ts";
+
+/**
+ * `rt.tree()`: the runtime's own containers, then the remote ones as placed, with what the hub
+ * relayed and refused, the peers and the workers left spinning.
+ */
+export function treeSnapshot(
+  topology: Topology,
+  state: TreeSnapshot["supervisor"]["state"],
+  parts: {
+    own: ContainerSnapshot[];
+    outside: DistributionSnapshot;
+    hub: { readonly relayed: number; readonly refused: number };
+    leaked: readonly { container: string; instance: string; at: number }[];
+    now: number;
+  },
+): TreeSnapshot {
+  const s = topology.supervisor;
+  return {
+    name: topology.name,
+    supervisor: { strategy: s.strategy, intensity: s.intensity, period: s.period, state },
+    containers: [...parts.own, ...remoteSnapshots(parts.outside.remote)],
+    relayed: parts.hub.relayed,
+    refused: parts.hub.refused,
+    peers: parts.outside.peers,
+    leaked: parts.leaked.map((l) => ({
+      container: l.container,
+      instance: l.instance,
+      since: Math.round(parts.now - l.at),
+    })),
+  };
+}
 
 /**
  * Remote containers as `rt.tree()` shows them: on their agent, with the instances it routes.

@@ -33,9 +33,8 @@ import {
   validateSpawn,
 } from "./_startable.ts";
 import { Supervisor, type SupervisorEvent, type SupervisorSite } from "./_supervisor.ts";
-import { remoteSnapshots } from "./_tree.ts";
-import { declaredNames } from "./_trust.ts";
-import { NameClaims } from "./_claims.ts";
+import { treeSnapshot } from "./_tree.ts";
+import { NameClaims, takenNames } from "./_claims.ts";
 import { RoutePace } from "./_route_pace.ts";
 import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
@@ -431,26 +430,13 @@ export class Runtime {
   /** A snapshot of the live supervision tree. */
   tree(): TreeSnapshot {
     const now = performance.now();
-    const s = this.#topology.supervisor;
-    const outside = this.#dist.snapshot(now);
-    return {
-      name: this.#topology.name,
-      supervisor: {
-        strategy: s.strategy,
-        intensity: s.intensity,
-        period: s.period,
-        state: this.#state,
-      },
-      containers: [...this.#root.snapshot(now), ...remoteSnapshots(outside.remote)],
-      relayed: this.#hub.relayed,
-      refused: this.#hub.refused,
-      peers: outside.peers,
-      leaked: this.#leaked.map((l) => ({
-        container: l.container,
-        instance: l.instance,
-        since: Math.round(now - l.at),
-      })),
-    };
+    return treeSnapshot(this.#topology, this.#state, {
+      own: this.#root.snapshot(now),
+      outside: this.#dist.snapshot(now),
+      hub: this.#hub,
+      leaked: this.#leaked,
+      now,
+    });
   }
 
   /**
@@ -543,19 +529,9 @@ export class Runtime {
     this.#routePace.changed(reported);
   }
 
-  /**
-   * The names no child may hold for a container it spawned, as things are now: declared in the
-   * topology, supervised in this runtime, a peer runtime's (even while it is away, or gone),
-   * placed from here or placed on this agent, routed by distribution.
-   */
+  /** The names no child may hold for a container it spawned (see `takenNames`). */
   #takenNames(): (name: string) => boolean {
-    const names = declaredNames(this.#topology.containers, new Set(this.#root.names()));
-    declaredNames(this.#root.specs(), names);
-    const seen = this.#dist.snapshot();
-    for (const placed of seen.remote) names.add(placed.name);
-    for (const peer of seen.peers) for (const name of peer.containers) names.add(name);
-    for (const name in this.#dist.routes()) names.add(name);
-    return (name) => names.has(name);
+    return takenNames(this.#topology, this.#root, this.#dist);
   }
 
   /** The hub's own table: this runtime's routes over the peers' and placements'. */
