@@ -53,6 +53,18 @@ const SYS_KINDS: readonly string[] = [
   "inspector",
 ];
 
+/**
+ * What `sys: true` is for a worker: every name Deno 2.9 checks but those whose op changes the
+ * process the worker shares with its host (`umask`, which sets the mask even to read it, and
+ * `setuid`/`setgid`/`seteuid`/`setegid`), which no list may name either. So Deno's own op refuses
+ * those, whatever JavaScript reaches it. (`ca`: the system's root certificates, read by
+ * `node:tls`.)
+ */
+const WORKER_SYS: readonly string[] = [
+  ...SYS_KINDS.filter((kind) => kind !== "username"), // Deno's alias of userInfo
+  "ca",
+];
+
 /** Kinds whose values are file paths (resolved against the topology's folder). */
 const PATH_KINDS: ReadonlySet<PermissionKind> = new Set(["read", "write", "ffi"]);
 
@@ -149,16 +161,18 @@ export function validatePermissions(
 }
 
 /**
- * The `deno.permissions` object for a worker: exactly the grant, everything else denied.
+ * The `deno.permissions` object for a worker: exactly the grant, everything else denied, except
+ * that `sys: true` leaves out what would change the process it shares (`umask`, `set*id`).
  * Module loading (`import`) inherits, since a worker's imports are checked against its host anyway.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { toWorkerPermissions } from "./permissions.ts";
- * const p = toWorkerPermissions({ net: ["127.0.0.1:8080"] });
+ * const p = toWorkerPermissions({ net: ["127.0.0.1:8080"], sys: true });
  * assert.equal(p.read, false);
  * assert.ok(Array.isArray(p.net));
+ * assert.ok(Array.isArray(p.sys) && !p.sys.includes("umask"));
  * ```
  */
 export function toWorkerPermissions(grant: Permissions): WorkerPermissions {
@@ -168,7 +182,7 @@ export function toWorkerPermissions(grant: Permissions): WorkerPermissions {
     out[kind] = value === undefined
       ? (kind === "import" ? "inherit" : false)
       : value === true
-      ? true
+      ? (kind === "sys" ? [...WORKER_SYS] : true)
       : [...value];
   }
   return out;

@@ -5,9 +5,13 @@
  * **Installed before any container code.** A container's entry is generated (see `_modes.ts`); its
  * first static import is a `data:` module that calls {@linkcode installGuard}. Static imports are
  * evaluated in order, each one's whole graph before the next, so the guard is in place before the
- * container's module (and anything it imports) runs. What the guard replaces is redefined
- * non-writable and non-configurable, and the originals live only in this module's closure: code
- * that runs later can neither restore nor reach them.
+ * container's module (and anything it imports) runs. A worker's entry goes further: it imports the
+ * container's modules with `import()` once the guard is complete, since the modules a static
+ * import reaches are resolved before any code runs, and the guard decides what the container's
+ * imports of `node:process` and `node:module` resolve to (`_guard_modules.ts`); what its parent
+ * posts it meanwhile is kept until its module listens ({@linkcode releaseMessages}). What the guard
+ * replaces is redefined non-writable and non-configurable, and the originals live only in this
+ * module's closure: code that runs later can neither restore nor reach them.
  *
  * **In a worker** (the process is its host's, or its parent container's; these guards live in
  * `_guard_shared.ts`), a refused call throws `Deno.errors.NotCapable` naming the call and the
@@ -18,11 +22,19 @@
  *   32-bit whole number (the op truncates: 2**32 + pid would be pid);
  * - taking signals from the host: `Deno.addSignalListener` (and so `process.on("SIGINT")`) for any
  *   signal but SIGWINCH — a listener takes the default action away from the whole process, so
- *   SIGINT would no longer stop the host; `Deno.stdin.setRaw` (and so `process.stdin.setRawMode`),
- *   since a raw terminal turns Ctrl-C into a byte instead of SIGINT;
- * - process-wide state: `Deno.chdir`, `process.chdir`, `Deno.umask(mask)`, `process.umask(mask)`,
- *   `process.setuid`/`setgid`/`seteuid`/`setegid`/`setgroups`/`initgroups` (`process.title` is
- *   not configurable in Deno: a container can still rename the process);
+ *   SIGINT would no longer stop the host;
+ * - raw mode on the terminal, which turns Ctrl-C into a byte instead of SIGINT: every method that
+ *   reaches the op (`Deno.stdin.setRaw`, `Deno.FsFile.setRaw`, the native handle behind
+ *   `node:tty`'s `ReadStream`, so `process.stdin.setRawMode` and `new tty.ReadStream(0)` too);
+ * - ending or changing the process: `process.abort`, `Deno.chdir`, `process.chdir`,
+ *   `Deno.umask(mask)`, `process.umask(mask)`,
+ *   `process.setuid`/`setgid`/`seteuid`/`setegid`/`setgroups`/`initgroups` — and the named exports
+ *   of `node:process` of the same names, which are other functions than these properties: the
+ *   container's imports of `node:process` reach a copy exporting the guarded ones, and
+ *   `registerHooks` of `node:module`, which could undo that, is refused (`_guard_modules.ts`). A
+ *   worker's `sys: true` leaves out `umask` and `set*id` besides (`config/permissions.ts`), so
+ *   Deno's own op refuses them too. (`process.title` is not configurable in Deno: a container can
+ *   still rename the process);
  * - a new isolate outside the guard: `new Worker(…)` is allowed but starts from an entry that
  *   installs this guard first (same options); a `node:worker_threads` Worker is refused, since its
  *   isolate cannot be entered first (see `_guard_node.ts`).
@@ -58,6 +70,10 @@ const NotCapable = Deno.errors.NotCapable;
 const UrlClass = URL;
 const Text = String;
 const DenoNs = Deno;
+const Message = globalThis.MessageEvent;
+const listen = globalThis.addEventListener;
+const unlisten = globalThis.removeEventListener;
+const dispatch = globalThis.dispatchEvent;
 
 interface GuardState {
   container: string;
@@ -76,8 +92,9 @@ export type SharedProcessGuard = (refuse: (call: string, why: string) => never) 
  * container's own entry, after the guard its parent's `new Worker` put first) may only narrow it:
  * fewer unstable features, `worker` instead of `process`, its own name in messages.
  *
- * A worker's entry also imports `_guard_shared.ts` and hands in its guards; a process's does not,
- * so a process container does not load `node:process` and `node:worker_threads` just for them.
+ * A worker's entry also imports `_guard_shared.ts`, hands in its guards and awaits them
+ * (`sharedProcessGuarded`); a process's does not, so a process container does not load
+ * `node:process`, `node:module` and `node:worker_threads` just for them.
  *
  * @param options The container, its mode and its `unstable:` list.
  * @param shared The guards of a shared process; required with `mode: "worker"`.
@@ -108,10 +125,58 @@ export function installGuard(options: GuardOptions, shared?: SharedProcessGuard)
     }
     return;
   }
+  holdMessages();
   state = { container: Text(options.container), worker, allowed: listed };
   guardUnstable();
   guardWebWorkers();
   if (worker) shared!(refuse);
+}
+
+// ---- messages that arrive while a worker's entry loads ---------------------------------------
+
+/** What arrived before the entry released it, and the listener that keeps it; null once released. */
+let held: { events: MessageEvent[]; keep: (event: Event) => void } | null = null;
+
+/**
+ * In a worker, keeps every message it is sent until {@linkcode releaseMessages}. A message event
+ * nobody listens to is lost, and a worker's entry awaits its guard and then the container's (or
+ * the nested worker's) module before that module can listen: a message the parent posts at once
+ * would arrive in between. (A static module graph is evaluated before the first message event.)
+ * The listener goes first, so nothing registered later sees a message twice.
+ */
+function holdMessages(): void {
+  if (held !== null || !("WorkerGlobalScope" in globalThis)) return;
+  const events: MessageEvent[] = [];
+  const keep = (event: Event) => {
+    event.stopImmediatePropagation();
+    events.push(event as MessageEvent);
+  };
+  held = { events, keep };
+  apply(listen, globalThis, ["message", keep]);
+}
+
+/**
+ * Hands the messages kept since the guard was installed to this worker's listeners, in order, and
+ * stops keeping them. Each worker entry calls it once its module is evaluated (a container's,
+ * after `bootWorker`); later calls do nothing.
+ *
+ * @example
+ * ```ts ignore
+ * import { releaseMessages } from "./_guard.ts";
+ * await import("./module.ts");
+ * releaseMessages(); // its onmessage now gets what the parent posted meanwhile
+ * ```
+ */
+export function releaseMessages(): void {
+  if (held === null) return;
+  const { events, keep } = held;
+  held = null;
+  apply(unlisten, globalThis, ["message", keep]);
+  // By index: container code has run by now, and may have replaced Array's iterator.
+  for (let i = 0; i < events.length; i++) {
+    const { data, ports } = events[i];
+    apply(dispatch, globalThis, [new Message("message", { data, ports: ports as MessagePort[] })]);
+  }
 }
 
 /** Throws the refusal of `call`. */
@@ -162,8 +227,11 @@ function guardWebWorkers(): void {
     }
     const url = new UrlClass(Text(specifier), globalThis.location?.href).href;
     const install = installSource(guardUrl, optionsSource(), state!.worker);
+    // Imported once the guard is complete (see the module doc); a literal `import()` is in the
+    // worker's module graph from the start, so it needs no read grant either.
     const entry = `import ${toJson(`data:application/javascript,${encode(install)}`)};\n` +
-      `import ${toJson(url)};\n`;
+      `import { releaseMessages } from ${toJson(guardUrl)};\n` +
+      `await import(${toJson(url)});\nreleaseMessages();\n`;
     return construct(
       Original,
       [`data:application/javascript,${encode(entry)}`, options],
@@ -177,7 +245,8 @@ function guardWebWorkers(): void {
 
 /**
  * The source of a `data:` module installing a guard with `options` (source text): the first
- * import of every container entry (`_modes.ts`) and of every worker a guarded isolate starts.
+ * import of every container entry (`_modes.ts`) and of every worker a guarded isolate starts. A
+ * worker's settles (top-level `await`) only once its guard is complete.
  *
  * @example
  * ```ts ignore
@@ -190,8 +259,9 @@ export function installSource(guardUrl: string, options: string, worker: boolean
   }
   const sharedUrl = new UrlClass("./_guard_shared.ts", guardUrl).href;
   return `import { installGuard } from ${toJson(guardUrl)};\n` +
-    `import { guardSharedProcess } from ${toJson(sharedUrl)};\n` +
-    `installGuard(${options}, guardSharedProcess);\n`;
+    `import { guardSharedProcess, sharedProcessGuarded } from ${toJson(sharedUrl)};\n` +
+    `installGuard(${options}, guardSharedProcess);\n` +
+    `await sharedProcessGuarded();\n`;
 }
 
 /**

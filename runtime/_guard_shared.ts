@@ -2,13 +2,14 @@
  * The guards of a container that shares its process: a worker (the process is its host's, or its
  * parent container's). See `_guard.ts` for when they are installed and why they cannot be undone;
  * this module is imported only by a worker's entry, so a process container does not load
- * `node:process` and `node:worker_threads` for them.
+ * `node:process`, `node:module` and `node:worker_threads` for them.
  *
  * @module
  */
 import process from "node:process";
 import { lock } from "./_guard.ts";
 import { guardNodeWorkers } from "./_guard_node.ts";
+import { guardNodeModules } from "./_guard_modules.ts";
 
 type Refuse = (call: string, why: string) => never;
 
@@ -19,23 +20,45 @@ const Text = String;
 const Num = Number;
 const DenoNs = Deno;
 
+let imports: Promise<void> | null = null;
+
 /**
- * Installs the guards of a shared process: signals, its signals, process-wide state, and
- * `node:worker_threads`. Called once per isolate by `installGuard`.
+ * Installs the guards of a shared process: signals, its signals, the terminal, process-wide
+ * state, `node:worker_threads`, and what `node:process` and `node:module` are to the container's
+ * imports. Called once per isolate by `installGuard`; the entry then awaits
+ * {@linkcode sharedProcessGuarded} before it imports any container module.
  *
  * @param refuse Throws the refusal of a call, naming the container.
  *
  * @example
  * ```ts ignore
  * import { installGuard } from "./_guard.ts";
- * import { guardSharedProcess } from "./_guard_shared.ts";
+ * import { guardSharedProcess, sharedProcessGuarded } from "./_guard_shared.ts";
  * installGuard({ container: "api", mode: "worker", unstable: [] }, guardSharedProcess);
+ * await sharedProcessGuarded();
  * ```
  */
-export function guardSharedProcess(refuse: Refuse): void {
+export function guardSharedProcess(refuse: (call: string, why: string) => never): void {
   guardSignals(refuse);
+  guardTerminal(refuse);
   guardProcessState(refuse);
   guardNodeWorkers(refuse);
+  // Last: the guarded copy of node:process exports what the guards above locked on `process`.
+  imports = guardNodeModules(refuse);
+}
+
+/**
+ * Settles once {@linkcode guardSharedProcess} is complete: the guarded copies of `node:process`
+ * and `node:module` are loaded, so container modules may be imported.
+ *
+ * @example
+ * ```ts ignore
+ * await sharedProcessGuarded();
+ * ```
+ */
+export function sharedProcessGuarded(): Promise<void> {
+  if (imports === null) throw new TypeError("the shared-process guard is not installed");
+  return imports;
 }
 
 function guardSignals(refuse: Refuse): void {
@@ -82,15 +105,37 @@ function guardSignals(refuse: Refuse): void {
     }
     return apply(listen, DenoNs, [signal, handler]);
   });
+}
+
+/**
+ * Raw mode, which turns Ctrl-C into a byte instead of SIGINT to the host, on every way to it: the
+ * methods that call the op (`Deno.stdin.setRaw`, `Deno.FsFile.setRaw`, and `setRawMode` of the
+ * native TTY handle behind `node:tty`'s `ReadStream`, so `process.stdin.setRawMode` too).
+ */
+function guardTerminal(refuse: Refuse): void {
+  const why = "the terminal is the host's: in raw mode Ctrl-C no longer sends SIGINT to it";
   const stdin = getPrototypeOf(Deno.stdin) as object | null;
   if (stdin && typeof (stdin as Record<string, unknown>).setRaw === "function") {
     lock(stdin, "setRaw", function setRaw() {
-      refuse(
-        "Deno.stdin.setRaw()",
-        "the terminal is the host's: in raw mode Ctrl-C no longer sends SIGINT to it",
-      );
+      refuse("Deno.stdin.setRaw()", why);
     });
   }
+  lock(Deno.FsFile.prototype, "setRaw", function setRaw() {
+    refuse("Deno.FsFile.setRaw()", why);
+  });
+  // node:tty's ReadStream wraps a native TTY handle, whose class node:process hands out as its
+  // "tty_wrap" binding; its prototype's setRawMode is the only way to that op from node code.
+  const binding = (process as unknown as { binding?(name: string): { TTY?: unknown } }).binding;
+  const TTY = typeof binding === "function" ? apply(binding, process, ["tty_wrap"])?.TTY : null;
+  const handle = typeof TTY === "function" ? (TTY as { prototype: object }).prototype : null;
+  if (!handle || typeof (handle as Record<string, unknown>).setRawMode !== "function") {
+    throw new TypeError(
+      `the container guard cannot stop raw mode through node:tty in Deno ${Deno.version.deno}`,
+    );
+  }
+  lock(handle, "setRawMode", function setRawMode() {
+    refuse("setRawMode() of node:tty", why);
+  });
 }
 
 function guardProcessState(refuse: Refuse): void {
@@ -111,6 +156,12 @@ function guardProcessState(refuse: Refuse): void {
       return apply(nodeUmask, node, []);
     });
   }
+  lock(node, "abort", function abort() {
+    refuse(
+      "process.abort()",
+      "it ends at once the whole process, which this container shares with its host",
+    );
+  });
   for (
     const key of ["chdir", "setuid", "setgid", "seteuid", "setegid", "setgroups", "initgroups"]
   ) {

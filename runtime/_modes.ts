@@ -310,18 +310,29 @@ abstract class IsolateHandle implements InstanceHandle {
       this.launch.spec.mode === "worker" ? "./_worker_entry.ts" : "./_process_entry.ts",
       import.meta.url,
     ).href;
-    const boot = this.launch.spec.mode === "worker" ? "bootWorker" : "bootProcess";
-    // Modules that will run in this isolate (the container and its inline descendants) are
-    // imported statically: a dynamic import would need a `read` grant.
+    const worker = this.launch.spec.mode === "worker";
+    const boot = worker ? "bootWorker" : "bootProcess";
+    // Modules that will run in this isolate: the container and its inline descendants.
     const modules = [spec.module, ...inlineModules(spec.children)];
     // The guard goes first: sibling imports are evaluated in order, so it is in place before any
-    // of the container's code runs (see _guard.ts).
+    // of the container's code runs (see _guard.ts). A worker's modules are imported only once its
+    // guard is complete (its install module awaits it): what a static import reaches is resolved
+    // before any code runs, and the guard decides what a worker's imports of node:process
+    // resolve to. A literal import() is in the worker's module graph from the start, so it needs
+    // no `read` grant, as a static import does not; a computed one would.
+    // What the host posts meanwhile is kept by the guard and handed over once the worker listens.
+    const guardUrl = new URL("./_guard.ts", import.meta.url).href;
     const source = `import ${JSON.stringify(guardEntry(spec))};\n` +
       `import { ${boot} } from ${JSON.stringify(entryUrl)};\n` +
-      modules.map((m, i) => `import * as m${i} from ${JSON.stringify(m)};\n`).join("") +
+      (worker ? `import { releaseMessages } from ${JSON.stringify(guardUrl)};\n` : "") +
+      modules.map((m, i) =>
+        worker
+          ? `const m${i} = await import(${JSON.stringify(m)});\n`
+          : `import * as m${i} from ${JSON.stringify(m)};\n`
+      ).join("") +
       `${boot}(m0.default, ${JSON.stringify(spec.module)}, {${
         modules.map((m, i) => `${JSON.stringify(m)}: m${i}.default`).join(", ")
-      }});\n`;
+      }});\n` + (worker ? "releaseMessages();\n" : "");
     const entry = `data:application/javascript;base64,${btoa(source)}`;
     return new Promise<void>((resolve, reject) => {
       this.#startWaiter = { resolve, reject };

@@ -250,6 +250,11 @@ export class Node {
     return this.isHub ? id !== this.id : id.startsWith(`${this.id}/`);
   }
 
+  /** Whether node `id` is a sibling worker, linked here by a direct port (never for the hub). */
+  #sibling(id: string): boolean {
+    return !this.isHub && id !== "host" && id !== this.id && !this.#below(id);
+  }
+
   /** Node ids this node has direct links to. */
   get linkedNodes(): string[] {
     return [...this.#links.keys()];
@@ -447,6 +452,10 @@ export class Node {
    * node below or beside this one speaks only for that node: a request's sender must be that node
    * (or below it), a reply must come from the node of the instance it answers for, and a routing
    * table or `down` is taken only from above. Anything else is dropped and reported.
+   *
+   * What a sibling worker sends over its direct port is for this node alone: a request reaches
+   * only an instance here, a reply only this node or one below it. Passed on upstream, it would
+   * arrive as this node's own, and whatever the sibling forged would be counted against this one.
    */
   receive(env: Envelope, from: string): void {
     switch (env.k) {
@@ -458,7 +467,9 @@ export class Node {
         const local = this.#local.get(env.to);
         if (local) return local.receive(env);
         const node = this.#instanceNode.get(env.to);
-        if (node !== undefined && node !== this.id && node !== from) {
+        if (
+          node !== undefined && node !== this.id && node !== from && !this.#sibling(from)
+        ) {
           if (this.#forward(env, node, from)) return;
         }
         if (env.k === "req") this.replyError(env, goneError(env.to));
@@ -476,6 +487,12 @@ export class Node {
           }
         }
         if (env.d === this.id) return this.#settle(env, from);
+        if (this.#sibling(from) && !this.#below(env.d)) {
+          return this.#guard.violation(
+            from,
+            `a reply for node ${env.d} over its direct port (only this node's and those below it are taken there)`,
+          );
+        }
         this.#forward(env, env.d, from);
         return;
       }

@@ -6,8 +6,8 @@
  * child process): a unix socket's round trip is ~0.6× a pipe pair's and it carries ~15% more
  * requests with 100 in flight, so it is the default. It costs the sandbox three flags scoped to
  * one path (`--allow-read`, `--allow-write` and `--allow-net=unix:` of the socket), in a folder
- * only this user can enter; the host accepts one connection that proves a one-time token, then
- * removes the socket file. The host itself needs `--allow-write` of /tmp, and `--allow-read`,
+ * only this user can enter, which the process revokes as soon as it is connected; the host
+ * accepts one connection that proves a one-time token, then removes the socket file. The host itself needs `--allow-write` of /tmp, and `--allow-read`,
  * `--allow-write` and an unscoped `--allow-net` to listen (Deno scopes a unix socket by its exact
  * path, new for each process). Where it may not (permissions are asked first, so nothing prompts
  * or throws), on Windows, or with `KRAKEN_PROCESS_LINK=stdio`, the link is stdin/stdout, which
@@ -232,12 +232,14 @@ async function proves(conn: Deno.Conn, token: string): Promise<boolean> {
 
 /**
  * The process's side: connects back over the socket named in its arguments and proves the token,
- * or uses stdin/stdout when it was started without them.
+ * or uses stdin/stdout when it was started without them. Once connected, it gives up what the
+ * host added to its grant for that (see {@linkcode forgetSocketGrant}).
  */
 export async function connectToHost(args: readonly string[]): Promise<StreamLink> {
   const [path, token] = args;
   if (!path || !token) return new StreamLink(Deno.stdin.readable, Deno.stdout.writable);
   const conn = await Deno.connect({ transport: "unix", path });
+  forgetSocketGrant(path);
   await conn.write(new TextEncoder().encode(token));
   const link = new StreamLink(conn.readable, conn.writable);
   link.closed.then(() => {
@@ -248,4 +250,36 @@ export async function connectToHost(args: readonly string[]): Promise<StreamLink
     }
   });
   return link;
+}
+
+/**
+ * Revokes the read, write and net grant of the socket path, which the host added to this process's
+ * grant only to connect: kept, it would outlive the socket (the host removes the file once the
+ * token is proved), and the container could make a folder of its own there and keep what it likes
+ * in it, even after the host is gone. Deno revokes a path together with every granted folder above
+ * it, so read and write are revoked only when the process's own grant does not cover the socket's
+ * folder (then it covers nothing there the host added). Throws nothing: a grant Deno will not
+ * revoke stays, and the link works either way.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await Deno.connect({ transport: "unix", path });
+ * forgetSocketGrant(path);
+ * ```
+ */
+export function forgetSocketGrant(path: string): void {
+  const folder = path.slice(0, path.lastIndexOf("/")) || "/";
+  const revoke = (descriptor: Deno.PermissionDescriptor, unless?: Deno.PermissionDescriptor) => {
+    try {
+      if (!unless || Deno.permissions.querySync(unless).state !== "granted") {
+        Deno.permissions.revokeSync(descriptor);
+      }
+    } catch {
+      // not revocable here: the grant stays
+    }
+  };
+  revoke({ name: "read", path }, { name: "read", path: folder });
+  revoke({ name: "write", path }, { name: "write", path: folder });
+  // A net revoke takes that socket only, never another host (and all of net stays all of net).
+  revoke({ name: "net", host: `unix:${path}` });
 }

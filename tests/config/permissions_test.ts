@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { canonicalItem, type FileSystemView, realPath } from "../../config/_canonical.ts";
 import { DENO_FS } from "../../config/_deno_fs.ts";
 import { loadTopology } from "../../config/load.ts";
-import { canonicalGrant, grantOutside, validatePermissions } from "../../config/permissions.ts";
+import {
+  canonicalGrant,
+  grantOutside,
+  toWorkerPermissions,
+  validatePermissions,
+} from "../../config/permissions.ts";
 
 /** A file system of a few folders, files and links. */
 function fakeFs(entries: Record<string, string | null>, programs: Record<string, string> = {}) {
@@ -213,4 +218,19 @@ Deno.test("DENO_FS sees this machine's links, and finds programs on PATH", async
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a worker's sys: true is every sys name but those that change the process it shares: umask, setuid, setgid, seteuid, setegid", () => {
+  const sys = toWorkerPermissions({ sys: true }).sys;
+  assert.ok(Array.isArray(sys), String(sys));
+  for (const name of ["umask", "setuid", "setgid", "seteuid", "setegid"]) {
+    assert.ok(!sys.includes(name), name);
+  }
+  for (const name of ["hostname", "osRelease", "cpus", "userInfo", "inspector", "ca"]) {
+    assert.ok(sys.includes(name), name);
+  }
+  // A list is given as it is (validation never lets one name umask or set*id); other kinds too.
+  assert.deepEqual(toWorkerPermissions({ sys: ["hostname"] }).sys, ["hostname"]);
+  assert.equal(toWorkerPermissions({ net: true }).net, true);
+  assert.equal(validatePermissions({ sys: ["umask"] }, "/").ok, false);
 });

@@ -87,6 +87,65 @@ Deno.test("[worker] signals to the host's process are refused: its pid, pid 0, p
   refused(of("Deno.kill(ppid)"), /Requires run access/);
 });
 
+Deno.test("[worker] node:process's named exports are the guarded functions, however imported: abort and kill refused (named, through import(), in a nested worker)", async () => {
+  const lines = await attempts();
+  const of = (name: string) => after(lines, name);
+  const abort =
+    /^process\.abort\(\) is refused in worker container "box": it ends at once the whole process, which this container shares with its host$/;
+  refused(of("node:process abort, named"), abort);
+  refused(of("node:process abort, through import()"), abort);
+  refused(of("process.abort()"), abort);
+  refused(of("nested Worker, abort imported statically"), abort);
+  refused(
+    of("node:process kill, named"),
+    /^process\.kill\(\d+\) is refused in worker container "box"/,
+  );
+});
+
+Deno.test("[worker] with the grant Deno asks for them, chdir, umask and set*id from node:process are refused; the host's folder, umask and ids stay", async () => {
+  const lines = await attempts();
+  const of = (name: string) => lines.find((l) => l.state === name) as Line;
+  const shared = (call: string) =>
+    new RegExp(
+      `^${call} is refused in worker container "state": it changes the whole process, which this container shares with its host$`,
+    );
+  refused(of("node:process chdir, named"), shared("process\\.chdir\\(\\)"));
+  refused(of("node:process umask, named"), shared("process\\.umask\\(mask\\)"));
+  for (const id of ["setuid", "setgid", "seteuid", "setegid"]) {
+    refused(of(`node:process ${id}, named`), shared(`process\\.${id}\\(\\)`));
+  }
+  // sys: true leaves umask out of a worker's grant: Deno's own op refuses it, whatever calls it.
+  refused(of("Deno.umask(), with sys: true"), /^Requires sys access to "umask"/);
+  const { before, after: now } = lines.find((l) => "host" in l)!.host as Record<string, unknown>;
+  assert.deepEqual(now, before);
+});
+
+Deno.test("[worker] a container cannot put loader hooks before the guard's, nor reach the original node:process by naming the guarded copy as its referrer", async () => {
+  const lines = await attempts();
+  const of = (name: string) => after(lines, name);
+  const hooks =
+    /^registerHooks\(\) of node:module is refused in worker container "box": a container's loader hooks would run before the guard's/;
+  refused(of("registerHooks, named"), hooks);
+  refused(of("Module.registerHooks"), hooks);
+  assert.deepEqual(of("import of node:process from code naming the guarded copy as its referrer"), {
+    name: "import of node:process from code naming the guarded copy as its referrer",
+    ok: true,
+    value: "the guarded copy",
+  });
+});
+
+Deno.test("[worker] raw mode is refused on every method that reaches its op: node:tty's native handle, Deno.FsFile", async () => {
+  const lines = await attempts();
+  const of = (name: string) => after(lines, name);
+  const terminal =
+    /is refused in worker container "box": the terminal is the host's: in raw mode Ctrl-C no longer sends SIGINT to it$/;
+  refused(
+    of("node:tty's TTY handle, setRawMode"),
+    new RegExp(`^setRawMode\\(\\) of node:tty ${terminal.source}`),
+  );
+  refused(of("Deno.FsFile setRaw"), new RegExp(`^Deno\\.FsFile\\.setRaw\\(\\) ${terminal.source}`));
+});
+
 Deno.test("[worker] a Web Worker started by a container starts guarded, whichever constructor reference starts it", async () => {
   const lines = await attempts();
   const of = (name: string) => after(lines, name);
@@ -95,6 +154,16 @@ Deno.test("[worker] a Web Worker started by a container starts guarded, whicheve
     of("nested Worker via prototype.constructor kills"),
     /^Deno\.kill\(\d+\) is refused in worker container "box"/,
   );
+});
+
+Deno.test("[worker] what is posted to a worker while its entry loads (the guard, then its module) is kept for it: a container whose module awaits at load starts, a nested worker gets a message sent at once", async () => {
+  const lines = await attempts();
+  assert.equal(lines.find((l) => "slowLoad" in l)?.slowLoad, "pong");
+  assert.deepEqual(after(lines, "nested Worker gets what it is sent at once"), {
+    name: "nested Worker gets what it is sent at once",
+    ok: true,
+    value: "sent at once",
+  });
 });
 
 Deno.test("[worker] node:worker_threads Workers are refused, even with their parent class, EventEmitter.init or stack traces tampered with", async () => {

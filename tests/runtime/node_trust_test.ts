@@ -122,3 +122,40 @@ Deno.test("a worker node takes a routing table and 'down' only from the hub, not
   up.onEnvelope({ k: "down", n: "w2" });
   assert.equal(sibling.closedByNode, true, "the hub's word is taken");
 });
+
+Deno.test("a worker node passes nothing from a sibling's direct port upstream: a relay through it is not counted against it", () => {
+  const violations: string[] = [];
+  const node = new Node("w1", {
+    onControl() {},
+    onLog() {},
+    onViolation: (from, what) => violations.push(`${from}: ${what}`),
+  });
+  const up = new FakeLink();
+  const sibling = new FakeLink();
+  const child = new FakeLink();
+  node.setUpstream(up);
+  node.attach("w2", sibling);
+  node.attach("w1/c", child);
+  up.onEnvelope({ k: "routes", r: structuredClone(table) });
+  const got: Envelope[] = [];
+  node.host("a#0.1", { receive: (env) => got.push(env) });
+  const messages = (link: FakeLink) => link.sent.filter((e) => e.k !== "routes");
+  // In its own name, as a sibling may, but for instances elsewhere (d#0.1 is in p3/w1).
+  sibling.onEnvelope({ k: "req", i: 900, s: "w2", to: "d#0.1", t: "ping" });
+  sibling.onEnvelope({ k: "send", to: "d#0.1", t: "ping" });
+  // A reply for another node, on behalf of w2's own instance.
+  sibling.onEnvelope({ k: "res", i: 901, d: "p3/w1", f: "b#0.1", b: "relay me" });
+  assert.deepEqual(up.sent, [], "nothing went upstream in w1's name");
+  assert.deepEqual(messages(child), []);
+  const answer = sibling.sent[0];
+  assert.equal(answer?.k, "err", "the request is answered back over the port");
+  assert.equal(answer.k === "err" && answer.d, "w2");
+  assert.equal(violations.length, 1);
+  assert.match(violations[0], /^w2: a reply for node p3\/w1 over its direct port/);
+  // What is for this node still arrives: a request for its instance, a reply to one below it.
+  sibling.onEnvelope({ k: "req", i: 902, s: "w2", to: "a#0.1", t: "ping" });
+  assert.equal(got.length, 1);
+  sibling.onEnvelope({ k: "res", i: 903, d: "w1/c", f: "b#0.1", b: "yours" });
+  assert.equal(messages(child).length, 1);
+  node.close();
+});

@@ -3,6 +3,7 @@
 // widens the sandbox by nothing but itself, and only a process proving its token gets the link.
 import assert from "node:assert/strict";
 import { listenForProcess } from "../../runtime/_process_link.ts";
+import type { Runtime } from "../../mod.ts";
 import { FIXTURES, withRuntime } from "../_helpers.ts";
 
 const member = { module: "./member.ts", mode: "process" as const };
@@ -23,21 +24,45 @@ Deno.test("a process container links back over a unix socket whose file is gone 
   });
 });
 
-Deno.test("the socket adds nothing else to the sandbox: no other path, no network, no other socket", async () => {
-  await withRuntime({ containers: { p: member } }, async (rt) => {
-    const pid = await rt.ref("p").request("pid") as number;
-    const socket = cmdline(pid).find((a) => a.endsWith(".sock") && !a.startsWith("-"))!;
-    const dir = socket.slice(0, socket.lastIndexOf("/"));
-    // "prompt" under --no-prompt is a refusal too: anything but "granted" is not held.
-    const ask = async (d: Deno.PermissionDescriptor) =>
-      (await rt.ref("p").request("permission", d)) === "granted" ? "granted" : "denied";
+/** The socket path a process container was started with, and how it answers permission queries. */
+async function probe(rt: Runtime, name: string) {
+  const pid = await rt.ref(name).request("pid") as number;
+  const socket = cmdline(pid).find((a) => a.endsWith(".sock") && !a.startsWith("-"))!;
+  // "prompt" under --no-prompt is a refusal too: anything but "granted" is not held.
+  const ask = async (d: Deno.PermissionDescriptor) =>
+    (await rt.ref(name).request("permission", d)) === "granted" ? "granted" : "denied";
+  return { socket, dir: socket.slice(0, socket.lastIndexOf("/")), ask };
+}
+
+Deno.test("once connected, the socket leaves nothing in the sandbox: not its own path, no other path, no network", async () => {
+  const seen = { ...member, permissions: { env: ["KRAKEN_SEEN"] } };
+  await withRuntime({ containers: { p: seen } }, async (rt) => {
+    const { socket, dir, ask } = await probe(rt, "p");
+    assert.equal(await ask({ name: "read", path: socket }), "denied");
+    assert.equal(await ask({ name: "write", path: socket }), "denied");
+    assert.equal(await ask({ name: "net", host: `unix:${socket}` }), "denied");
     assert.equal(await ask({ name: "net" }), "denied");
     assert.equal(await ask({ name: "net", host: "127.0.0.1" }), "denied");
     assert.equal(await ask({ name: "read", path: dir }), "denied");
     assert.equal(await ask({ name: "write", path: `${dir}/other.sock` }), "denied");
     assert.equal(await ask({ name: "read", path: "/etc/hostname" }), "denied");
-    assert.equal(await ask({ name: "env" }), "denied");
-    assert.equal(await ask({ name: "read", path: socket }), "granted", "the probe can see a grant");
+    assert.equal(await ask({ name: "env", variable: "KRAKEN_SEEN" }), "granted", "the probe sees");
+    // The host removed the socket file: the path may not become a folder of the container's.
+    const stash = await rt.ref("p").request("stash", { path: socket }) as Record<string, unknown>;
+    assert.equal(stash.ok, false, JSON.stringify(stash));
+    assert.equal(stash.name, "NotCapable");
+    assert.throws(() => Deno.statSync(socket), Deno.errors.NotFound, "nothing made there");
+    assert.equal(await rt.ref("p").request("count"), 1, "the link still works");
+  });
+});
+
+Deno.test("a process whose own grant covers the socket's folder keeps all of it once connected", async () => {
+  const tmp = { ...member, permissions: { read: ["/tmp"], write: ["/tmp"] } };
+  await withRuntime({ containers: { p: tmp } }, async (rt) => {
+    const { dir, ask } = await probe(rt, "p");
+    // Deno revokes a path with every granted folder above it: the process must not have.
+    assert.equal(await ask({ name: "write", path: "/tmp/elsewhere" }), "granted");
+    assert.equal(await ask({ name: "read", path: `${dir}/other` }), "granted");
   });
 });
 
