@@ -10,7 +10,7 @@
  * | `container.ts`                          | `container()`, the context and refs a container gets     |
  * | `_node.ts`, `_route_book.ts`, `_failover.ts`, `_held.ts`, `_topics.ts`, `_pending.ts` | the node router: routes, requests and retries, restart buffers, publish/subscribe, deadlines |
  * | `_instance.ts`, `_timers.ts`, `_dedupe.ts` | one incarnation: handlers, its timers, retried replies |
- * | `_modes.ts`, `_incarnation.ts`          | inline, worker and process: starting, watching, ending   |
+ * | `_modes.ts`, `_handle.ts`, `_inline_handle.ts`, `_isolate_handle.ts`, `_worker_handle.ts`, `_process_handle.ts`, `_incarnation.ts` | inline, worker and process: starting, watching, ending |
  * | `_worker_entry.ts`, `_process_entry.ts`, `_boot.ts`, `_boot_children.ts`, `_guard*.ts` | inside a worker or process: the guard, the boot, its own children |
  * | `_supervisor.ts`, `_supervisor_view.ts` | a supervisor at work in an isolate, its routes and tree  |
  * | `_trust.ts`, `_claims.ts`, `_edge.ts`, `_violations.ts` | what a child may say, and what is refused |
