@@ -54,19 +54,34 @@ export function speakerOf(
  * import assert from "node:assert/strict";
  * import { Violations } from "./_violations.ts";
  * const lines: string[] = [];
- * const violations = new Violations((_level, message) => lines.push(message));
+ * let now = 0;
+ * const violations = new Violations((_level, message) => lines.push(message), () => now);
+ * for (let i = 0; i < 1000; i++) violations.count("api", "api#0.1", "a route for billing");
+ * assert.equal(violations.counts.get("api"), 1000);
+ * assert.equal(lines.length, 5, "the first five, then at most one a second");
+ * now = 1_000;
  * violations.count("api", "api#0.1", "a route for billing");
- * assert.equal(violations.counts.get("api"), 1);
- * assert.equal(lines.length, 1);
+ * assert.equal(lines.length, 6);
  * ```
  */
 export class Violations {
   /** Drops per container. */
   readonly counts = new Map<string, number>();
+  /** When each container's last line was logged (the clock's ms). */
+  readonly #loggedAt = new Map<string, number>();
   readonly #log: (level: LogLevel, message: string, source: string) => void;
+  readonly #now: () => number;
 
-  constructor(log: (level: LogLevel, message: string, source: string) => void) {
+  /**
+   * @param log Where the lines go.
+   * @param now The clock (ms), for the once-a-second limit.
+   */
+  constructor(
+    log: (level: LogLevel, message: string, source: string) => void,
+    now: () => number = () => performance.now(),
+  ) {
     this.#log = log;
+    this.#now = now;
   }
 
   /** Node `from` sent something it had no right to: counted against its container. */
@@ -84,15 +99,18 @@ export class Violations {
   count(container: string, instance: string, what: string, logged = false): void {
     const n = (this.counts.get(container) ?? 0) + 1;
     this.counts.set(container, n);
-    // A hostile container could flood the log: the first few, then one line per thousand.
-    if (!logged && (n <= 5 || n % 1000 === 0)) {
-      this.#log(
-        "warn",
-        `dropped from ${instance} (it speaks only for itself): ${what}${
-          n > 5 ? ` (${n} dropped so far)` : ""
-        }`,
-        instance.startsWith("node ") ? "runtime" : instance,
-      );
-    }
+    // A hostile container could flood the log (and push everyone else's lines out of its history):
+    // the first few, then at most one line a second per container.
+    if (logged) return;
+    const now = this.#now();
+    if (n > 5 && now - (this.#loggedAt.get(container) ?? -Infinity) < 1_000) return;
+    this.#loggedAt.set(container, now);
+    this.#log(
+      "warn",
+      `dropped from ${instance} (it speaks only for itself): ${what}${
+        n > 5 ? ` (${n} dropped so far)` : ""
+      }`,
+      instance.startsWith("node ") ? "runtime" : instance,
+    );
   }
 }
