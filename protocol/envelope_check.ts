@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { within } from "./routes.ts";
 import { wireValueProblem } from "./wire_value.ts";
 
 /**
@@ -181,17 +182,12 @@ export function envelopeProblem(
   const problem = fields(env, options.values ?? "clone");
   if (problem !== null) return problem;
   const from = options.from;
-  if (kind === "req" && edge !== "peer" && from !== undefined && !sentBy(env.s as string, from)) {
+  if (kind === "req" && edge !== "peer" && from !== undefined && !within(env.s, from)) {
     return `field "s" is ${
       describe(env.s)
     }: a request from node "${from}" names it or a node below it`;
   }
   return null;
-}
-
-/** Whether node `sender` is `from` or below it (node ids are paths). */
-export function sentBy(sender: string, from: string): boolean {
-  return sender === from || (sender.length > from.length && sender.startsWith(`${from}/`));
 }
 
 const EDGE_NAMES: Record<Edge, string> = {

@@ -6,7 +6,8 @@
  * @module
  */
 import type { Envelope } from "../protocol/envelope.ts";
-import { type CheckOptions, type Edge, sentBy } from "../protocol/envelope_check.ts";
+import type { CheckOptions, Edge } from "../protocol/envelope_check.ts";
+import { within } from "../protocol/routes.ts";
 import type { Link } from "../transports/link.ts";
 
 /** An answer to a refused envelope: `back` over the link it came on, or `route`d like a reply. */
@@ -48,35 +49,33 @@ export function refusalAnswer(
   const e = env as Record<string, unknown> | null;
   if (typeof e !== "object" || e === null || !Number.isSafeInteger(e.i)) return null;
   const i = e.i as number;
-  if (e.k === "req" && typeof e.s === "string" && (edge === "peer" || sentBy(e.s, from))) {
+  // A request is answered on behalf of the instance it was addressed to (its requester takes an
+  // answer from no other); a reply keeps the name it claimed (the node checks that name is behind
+  // the link it came on).
+  if (e.k === "req" && typeof e.s === "string" && (edge === "peer" || within(e.s, from))) {
     const message = `request ${typeof e.t === "string" ? `"${e.t}" ` : ""}refused: ${problem}`;
-    return {
-      via: "back",
-      // On behalf of the instance it was addressed to: its requester takes an answer from no other.
-      env: {
-        k: "err",
-        i,
-        d: e.s,
-        f: typeof e.to === "string" ? e.to : "",
-        e: { name: "FrameError", message, kind: "frame" },
-      },
-    };
+    return { via: "back", env: frameError(i, e.s, e.to, message) };
   }
   if ((e.k === "res" || e.k === "err") && typeof e.d === "string") {
-    const message = `reply refused: ${problem}`;
-    return {
-      via: "route",
-      // Still in the name it claimed: the node checks that name is behind the link it came on.
-      env: {
-        k: "err",
-        i,
-        d: e.d,
-        f: typeof e.f === "string" ? e.f : "",
-        e: { name: "FrameError", message, kind: "frame" },
-      },
-    };
+    return { via: "route", env: frameError(i, e.d, e.f, `reply refused: ${problem}`) };
   }
   return null;
+}
+
+/** The `FrameError` reply for request `i` of node `d`, from (or on behalf of) instance `f`. */
+function frameError(
+  i: number,
+  d: string,
+  f: unknown,
+  message: string,
+): Extract<Envelope, { k: "err" }> {
+  return {
+    k: "err",
+    i,
+    d,
+    f: typeof f === "string" ? f : "",
+    e: { name: "FrameError", message, kind: "frame" },
+  };
 }
 
 /** Counts refusals; says when one is worth a log line (at most one a second, with the count since). */

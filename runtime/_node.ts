@@ -449,9 +449,10 @@ export class Node {
 
   /**
    * Handles one envelope that arrived from node `from` (or was sent locally). What comes from a
-   * node below or beside this one speaks only for that node: a request's sender must be that node
-   * (or below it), a reply must come from the node of the instance it answers for, and a routing
-   * table or `down` is taken only from above. Anything else is dropped and reported.
+   * node below or beside this one speaks only for that node. Its link's edge check (`attach`) has
+   * already refused a kind that may not come that way (a routing table or `down` from below) and a
+   * request in another node's name; here, where the routing table is known, a reply must come from
+   * the node of the instance it answers for. Anything else is dropped and reported.
    *
    * What a sibling worker sends over its direct port is for this node alone: a request reaches
    * only an instance here, a reply only this node or one below it. Passed on upstream, it would
@@ -461,9 +462,6 @@ export class Node {
     switch (env.k) {
       case "req":
       case "send": {
-        if (env.k === "req" && !this.#trusted(from) && !within(env.s, from)) {
-          return this.#guard.violation(from, `a request claiming to come from node ${env.s}`);
-        }
         const local = this.#local.get(env.to);
         if (local) return local.receive(env);
         const node = this.#instanceNode.get(env.to);
@@ -502,21 +500,12 @@ export class Node {
       case "unsub":
         return this.#topics.note(env, from);
       case "routes":
-        if (this.isHub || from !== "host") {
-          return this.#guard.violation(from, "a routing table (only the hub hands one down)");
-        }
         this.setRoutes(env.r);
         // The nodes below this one get the application's table from here.
         for (const id of this.#links.keys()) if (this.#below(id)) this.#links.get(id)!.send(env);
         this.#hooks.onRoutes?.();
         return;
       case "down":
-        if (this.isHub || from !== "host") {
-          return this.#guard.violation(
-            from,
-            `a "down" for node ${env.n} (only the hub says one is gone)`,
-          );
-        }
         return this.detach(env.n);
       case "log":
         if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c, from);
