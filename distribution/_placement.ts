@@ -17,6 +17,8 @@ import type { ContainerSpec, Placement as Policy } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { errorFromWire } from "../protocol/errors.ts";
 import { type Clock, SYSTEM_CLOCK, type TimerHandle, Timers } from "./_clock.ts";
+import { sanitizeEvent } from "../supervisor/event_check.ts";
+import type { SupervisorEvent } from "../supervisor/events.ts";
 import type { PlacementSnapshot } from "./types.ts";
 
 /** What placement needs from its runtime. */
@@ -32,24 +34,7 @@ export interface PlacementSite {
   /** Logs a line a remote instance logged (`source`: its instance id and agent). */
   logFrom(level: LogLevel, message: string, source: string): void;
   /** Reports a supervision event. */
-  emit(
-    event:
-      | { type: "start"; container: string; instance: string; incarnation: number }
-      | {
-        type: "exit";
-        container: string;
-        instance: string;
-        incarnation: number;
-        reason: { kind: "unresponsive" | "stopped" | "error"; message: string };
-      }
-      | {
-        type: "restart";
-        container: string;
-        instance: string;
-        incarnation: number;
-        delay: number;
-      },
-  ): void;
+  emit(event: SupervisorEvent): void;
 }
 
 interface Agent {
@@ -334,14 +319,14 @@ export class PlacementManager {
       return;
     }
     if (env.k === "event") {
-      // What the agent's own supervisor did with a container placed from here.
-      const e = env.e as { type?: unknown; container?: unknown };
-      const entry = typeof e.container === "string" ? this.#entries.get(e.container) : undefined;
-      if (!entry || entry.host !== peer) return;
-      if (e.type === "restart") entry.restarts++;
-      if (e.type === "start" || e.type === "exit" || e.type === "restart") {
-        this.#site.emit(env.e as Parameters<PlacementSite["emit"]>[0]);
+      // What the agent's own supervisor did with a container placed from here: untrusted, kept
+      // only when well formed and about a container placed on that agent.
+      const event = sanitizeEvent(env.e, { may: (name) => this.#entries.get(name)?.host === peer });
+      if (!event || (event.type !== "start" && event.type !== "exit" && event.type !== "restart")) {
+        return;
       }
+      if (event.type === "restart") this.#entries.get(event.container)!.restarts++;
+      this.#site.emit(event);
       return;
     }
     if (env.k === "load") {

@@ -11,7 +11,8 @@ import type { Envelope, ExitReason, InitSettings } from "../protocol/envelope.ts
 import type { Link } from "../transports/link.ts";
 import { settlesWithin } from "./_timing.ts";
 import { within } from "../protocol/routes.ts";
-import { declaredNames, sanitizeExitReason } from "./_trust.ts";
+import { sanitizeExitReason } from "../supervisor/event_check.ts";
+import { declaredNames } from "./_trust.ts";
 import { installSource } from "./_guard.ts";
 import { type FigureSet, readFigureSet } from "./_metrics.ts";
 import { type InstanceHandle, type Launch, startError } from "./_handle.ts";

@@ -24,7 +24,8 @@ import type { Node } from "./_node.ts";
 import { type Reports, routesOf, snapshotOf, type ViewSources } from "./_supervisor_view.ts";
 import type { ContainerSnapshot } from "./snapshots.ts";
 import type { SpawnOptions } from "./container.ts";
-import { declaredNames, sanitizeEvent, sanitizeSubtree } from "./_trust.ts";
+import { sanitizeEvent } from "../supervisor/event_check.ts";
+import { declaredNames, sanitizeSubtree } from "./_trust.ts";
 import { ChildReports, type Claimant, claimRoutes, type NameClaims } from "./_claims.ts";
 import { within } from "../protocol/routes.ts";
 

@@ -2,6 +2,7 @@
 // start → status → scale up/down (checked in the process table) → reload an edited file →
 // restart → logs → shutdown (the kraken process exits 0 and leaves no process behind).
 import assert from "node:assert/strict";
+import { hasPty, terminalCommand } from "../_terminal.ts";
 import {
   alive,
   CLI,
@@ -377,23 +378,12 @@ Deno.test("kraken version, help, schema, node: what scripts can rely on", async 
   assert.equal(unknown.code, 2);
 });
 
-/** `script` runs a command on a pseudo-terminal: how a person at a terminal sees the CLI. */
-const SCRIPT = (() => {
-  try {
-    return Deno.statSync("/usr/bin/script").isFile ? "/usr/bin/script" : null;
-  } catch {
-    return null;
-  }
-})();
-
 async function onTerminal(
   args: string[],
   env: Record<string, string>,
   input = "",
 ): Promise<Result> {
-  const quoted = [Deno.execPath(), "run", "-A", CLI, ...args].map((a) => `'${a}'`).join(" ");
-  const child = new Deno.Command(SCRIPT!, {
-    args: ["-qec", quoted, "/dev/null"],
+  const child = terminalCommand([Deno.execPath(), "run", "-A", CLI, ...args], {
     env,
     stdin: "piped",
     stdout: "piped",
@@ -428,7 +418,7 @@ async function onTerminal(
 
 Deno.test({
   name: "on a terminal: colours unless NO_COLOR, and reload asks y/N (only y applies)",
-  ignore: SCRIPT === null, // needs util-linux's script(1) for a pseudo-terminal
+  ignore: !hasPty, // needs util-linux's script(1) for a pseudo-terminal
   async fn() {
     const { dir, file } = await topologyCopy();
     const started = krakenInBackground(["start", file], { env: { KRAKEN_TOKEN: TOKEN } });

@@ -1,6 +1,7 @@
 // The placement manager alone, with a fake runtime and a clock moved by hand: which agent each
 // policy chooses, what a lost agent's containers do during and after its lease, the fencing of a
 // returning agent, and how long a placement may wait for an answer. No real timer.
+import type { SupervisorEvent } from "../../supervisor/events.ts";
 import assert from "node:assert/strict";
 import { validateContainer } from "../../config/topology.ts";
 import { PlacementManager } from "../../distribution/_placement.ts";
@@ -35,8 +36,8 @@ function fake(answer: boolean | "never" = true) {
     changed() {},
     log() {},
     logFrom() {},
-    emit(e: { type: string; container: string }) {
-      events.push(`${e.type} ${e.container}`);
+    emit(e: SupervisorEvent) {
+      events.push(`${e.type} ${"container" in e ? e.container : e.supervisor}`);
     },
   };
   return {
@@ -208,4 +209,24 @@ Deno.test("closing the manager cancels every timer it set", async () => {
   assert.ok(f.clock.pending > 0);
   m.close();
   assert.equal(f.clock.pending, 0);
+});
+
+Deno.test("an agent's supervision events are kept only when well formed and about a container placed on it", async () => {
+  const f = fake();
+  const m = f.make("spread");
+  m.joined("a", join("a"));
+  m.joined("b", join("b"));
+  await m.add([spec("x", { host: "a" }), spec("y", { host: "b" })], 0);
+  f.events.length = 0;
+  const restart = { type: "restart", container: "x", instance: "x#0.1", incarnation: 2, delay: 0 };
+  m.control("b", { k: "event", e: restart }); // b speaks of a's container
+  m.control("a", { k: "event", e: { ...restart, delay: "soon" } }); // malformed
+  m.control("a", { k: "event", e: { ...restart, instance: "y#0.1", container: "x" } }); // mismatched
+  m.control("a", { k: "event", e: { type: "escalate", supervisor: "x" } }); // not a placement event
+  assert.deepEqual(f.events, []);
+  assert.equal(m.snapshot().find((s) => s.name === "x")?.restarts, 0);
+  m.control("a", { k: "event", e: restart });
+  assert.deepEqual(f.events, ["restart x"]);
+  assert.equal(m.snapshot().find((s) => s.name === "x")?.restarts, 1);
+  m.close();
 });

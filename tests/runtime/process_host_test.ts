@@ -2,6 +2,7 @@
 // starting one (stdin/stdout fallback, or a typed refusal naming the missing flag), and a
 // container resolves its imports the same as a process as it does as a worker.
 import assert from "node:assert/strict";
+import { hasPty, terminalCommand } from "../_terminal.ts";
 import { alive, FIXTURES, withRuntime } from "../_helpers.ts";
 
 /** The flags of the host in the issue: everything but an unscoped --allow-net. */
@@ -97,19 +98,10 @@ Deno.test("a host without --allow-run is refused with a PermissionEscalationErro
   assert.deepEqual(run.still, ["i"], "the refused apply started nothing");
 });
 
-const script = (() => {
-  try {
-    return new Deno.Command("script", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test({
   name:
     "a restricted host on a terminal is never prompted for a permission starting process containers",
-  ignore: !script,
+  ignore: !hasPty,
   async fn() {
     // `script` gives the host a terminal: Deno prompts there where it would throw in a pipe.
     const host = [
@@ -118,9 +110,9 @@ Deno.test({
       ...RESTRICTED,
       new URL("./restricted_host.ts", FIXTURES).pathname,
       "stdio",
-    ].join(" ");
-    const out = await new Deno.Command("script", {
-      args: ["-qec", `${host}; echo "host exited with $?"`, "/dev/null"],
+    ];
+    const out = await terminalCommand(host, {
+      after: `echo "host exited with $?"`,
       env: { NO_COLOR: "1" },
       stdin: "null",
       stdout: "piped",

@@ -4,15 +4,8 @@
 // so the test fails on it instead of hanging.
 import assert from "node:assert/strict";
 import { scaffold } from "../../cli/commands/_scaffold.ts";
+import { hasPty, terminalCommand } from "../_terminal.ts";
 
-const SCRIPT = "/usr/bin/script";
-const hasPty = Deno.build.os === "linux" && (() => {
-  try {
-    return Deno.statSync(SCRIPT).isFile;
-  } catch {
-    return false;
-  }
-})();
 const ROOT = new URL("../../", import.meta.url);
 const HOST = new URL("../fixtures/prompt_host.ts", import.meta.url).pathname;
 
@@ -24,9 +17,7 @@ async function inTerminal(
   argv: string[],
   options: { env?: Record<string, string>; cwd?: string } = {},
 ): Promise<{ code: number; output: string; prompted: boolean }> {
-  const quoted = argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
-  const child = new Deno.Command(SCRIPT, {
-    args: ["-qfec", quoted, "/dev/null"],
+  const child = terminalCommand(argv, {
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin: "piped", // kept open: on end of input, script would end the session
@@ -164,9 +155,7 @@ Deno.test({
     );
     const cli = new URL("../../cli/main.ts", import.meta.url).pathname;
     const argv = [Deno.execPath(), "run", "-A", cli, "start", `${dir}/kraken.yaml`];
-    const quoted = argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
-    const child = new Deno.Command(SCRIPT, {
-      args: ["-qfec", quoted, "/dev/null"],
+    const child = terminalCommand(argv, {
       env: { NO_COLOR: "1" },
       stdin: "piped",
       stdout: "piped",

@@ -2,15 +2,8 @@
 // ReadStream calls the native handle's setRawMode, not Deno.stdin.setRaw): run for real in a
 // pseudo-terminal (util-linux `script`), the terminal still turns Ctrl-C into SIGINT to the host.
 import assert from "node:assert/strict";
+import { hasPty, terminalCommand } from "../_terminal.ts";
 
-const SCRIPT = "/usr/bin/script";
-const hasPty = Deno.build.os === "linux" && (() => {
-  try {
-    return Deno.statSync(SCRIPT).isFile;
-  } catch {
-    return false;
-  }
-})();
 const HOST = new URL("../fixtures/raw_host.ts", import.meta.url).pathname;
 
 Deno.test({
@@ -19,9 +12,7 @@ Deno.test({
   ignore: !hasPty,
   async fn() {
     const argv = [Deno.execPath(), "run", "-A", "--no-prompt", HOST];
-    const quoted = argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
-    const child = new Deno.Command(SCRIPT, {
-      args: ["-qfec", quoted, "/dev/null"],
+    const child = terminalCommand(argv, {
       env: { NO_COLOR: "1" },
       stdin: "piped", // kept open: on end of input, script would end the session
       stdout: "piped",
