@@ -7,6 +7,7 @@
  * kraken start              # in one terminal
  * kraken status             # in another
  * kraken scale greeter 4
+ * kraken call greeter greet '{"who":"ada"}'
  * kraken reload             # apply an edited kraken.yaml (shows the plan, asks)
  * kraken logs counter
  * kraken shutdown
@@ -48,6 +49,7 @@ const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Command
   { names: ["restart"], load: async () => (await import("./commands/containers.ts")).restart },
   { names: ["stop"], load: async () => (await import("./commands/containers.ts")).stop },
   { names: ["spawn"], load: async () => (await import("./commands/containers.ts")).spawn },
+  { names: ["call"], load: async () => (await import("./commands/call.ts")).call },
   { names: ["reload"], load: async () => (await import("./commands/reload.ts")).reload },
   { names: ["logs"], load: async () => (await import("./commands/logs.ts")).logs },
   { names: ["shutdown"], load: async () => (await import("./commands/shutdown.ts")).shutdown },

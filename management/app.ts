@@ -21,6 +21,7 @@ import { bearerChecker } from "./_auth.ts";
 import { signedChecker } from "./signed.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
+import { callContainer } from "./_call.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
 
 /**
@@ -263,6 +264,11 @@ export function managementApp(
     const from = before.mustFind(name).replicas;
     await rt.scale(name, replicas);
     return c.json({ ok: true, from, to: replicas, container: TreeIndex.of(rt).mustFind(name) });
+  });
+
+  app.post("/v1/containers/:name/call", async (c) => {
+    const { status, body } = await callContainer(rt, c.req.param("name"), await readBody(c));
+    return c.json(body, status);
   });
 
   app.post("/v1/containers", async (c) => {

@@ -31,5 +31,10 @@ export interface ErrorBody {
     line?: number;
     /** 1-based column, where known. */
     column?: number;
+    /**
+     * For a `RemoteError` answered by `POST /v1/containers/:name/call`: what the handler threw
+     * (its class name and stack) and in which container.
+     */
+    remote?: { name: string; stack: string; container?: string };
   };
 }

@@ -1,6 +1,6 @@
 /**
- * The management API: a hono app over a `Runtime` (tree, scale, restart, spawn, apply, events,
- * logs, Prometheus metrics), behind a bearer token or signed requests, on a bounded HTTP server.
+ * The management API: a hono app over a `Runtime` (tree, scale, restart, spawn, call, apply,
+ * events, logs, Prometheus metrics), behind a bearer token or signed requests, on a bounded HTTP server.
  * An adapter: the runtime never imports it; `kraken start` and user code serve it.
  *
  * | file            | what                                                                    |
@@ -11,6 +11,7 @@
  * | `prometheus.ts` | `rt.metrics()` in Prometheus text                                        |
  * | `error_body.ts` | the one JSON shape of every failure                                      |
  * | `_http.ts`, `_auth.ts`, `_streams.ts`, `_lookup.ts`, `_errors.ts` | the HTTP server, token check, SSE/NDJSON, lookups, status table |
+ * | `_call.ts`      | `POST /v1/containers/:name/call`: a request to a container, as JSON      |
  *
  * @module
  */

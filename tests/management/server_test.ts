@@ -83,6 +83,7 @@ const ROUTES: [string, string][] = [
   ["POST", "/v1/containers/web/restart"],
   ["POST", "/v1/containers/web/stop"],
   ["POST", "/v1/containers/web/scale"],
+  ["POST", "/v1/containers/web/call"],
   ["POST", "/v1/containers"],
   ["POST", "/v1/apply"],
   ["GET", "/v1/events"],
