@@ -1,0 +1,160 @@
+// examples/http-api, end to end over real HTTP: its own kraken.yaml started with Runtime.start on a
+// free port (HTTP_API_PORT=0), the gateway's two worker replicas serving it, inventory in a worker
+// and orders in a process behind them.
+import assert from "node:assert/strict";
+import { Runtime } from "../../mod.ts";
+import type { Order } from "../../examples/http-api/containers/orders.ts";
+import type { Stock } from "../../examples/http-api/containers/inventory.ts";
+import { nextEvent, waitUntil } from "../_helpers.ts";
+import { getOnNewConnection, KeepAliveClient } from "./_http.ts";
+
+const TOPOLOGY = new URL("../../examples/http-api/kraken.yaml", import.meta.url);
+
+/** Starts the example as it is, on a port of the kernel's choosing, and always shuts it down. */
+async function withShop(
+  fn: (shop: { rt: Runtime; http: KeepAliveClient; port: number }) => Promise<void>,
+): Promise<void> {
+  // The topology reads both from the environment (local.env gives them for `deno task`).
+  Deno.env.set("HTTP_API_PORT", "0");
+  Deno.env.set("KRAKEN_TOKEN", "unused-here");
+  const rt = await Runtime.start(TOPOLOGY, { logLevel: "silent" });
+  let client: KeepAliveClient | undefined;
+  try {
+    const serving = rt.serving("gateway");
+    assert.ok(serving, "the gateway serves");
+    assert.equal(serving.protocol, "http");
+    assert.ok(serving.port > 0, `port 0 resolved, got ${serving.port}`);
+    client = new KeepAliveClient(`http://127.0.0.1:${serving.port}`);
+    await fn({ rt, http: client, port: serving.port });
+  } finally {
+    client?.close();
+    await rt.shutdown();
+  }
+}
+
+Deno.test("http-api lists stock, places and reads orders, and answers 409 when stock runs out", async () => {
+  await withShop(async ({ http, port }) => {
+    const stock = await http.request<Stock[]>("/stock");
+    assert.equal(stock.status, 200);
+    assert.deepEqual(stock.body.map((s) => s.sku), ["kr-1", "kr-2", "kr-3"]);
+
+    const placed = await http.request<Order>("/orders", { json: { sku: "kr-2", qty: 2 } });
+    assert.equal(placed.status, 201);
+    assert.equal(placed.body.sku, "kr-2");
+    assert.equal(placed.body.qty, 2);
+    const read = await http.request<Order>(`/orders/${placed.body.id}`);
+    assert.equal(read.status, 200);
+    assert.deepEqual(read.body, placed.body);
+
+    const refused = await http.request<{ error: string; message: string }>("/orders", {
+      json: { sku: "kr-2", qty: 2 },
+    });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error, "OutOfStock");
+    assert.match(refused.body.message, /2 asked, 1 left/);
+    const left = await http.request<Stock>("/stock/kr-2");
+    assert.deepEqual(left.body, { sku: "kr-2", available: 1, reserved: 2 });
+
+    // Input that is not what a route expects: 400 and 404 naming it, no crash behind them.
+    const bad = await http.request<{ error: string }>("/orders", { json: { sku: "kr-1", qty: 0 } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error, "BadRequest");
+    assert.equal((await http.request("/orders", { json: { sku: "nope", qty: 1 } })).status, 404);
+    assert.equal((await http.request("/orders/0123abcd")).status, 404);
+    assert.equal((await http.request("/stock/kr-1")).status, 200);
+
+    // Both replicas serve the one port: new connections reach both.
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 40 && servedBy.size < 2; i++) {
+      const answer = await getOnNewConnection(port, "/");
+      assert.equal(answer.status, 200);
+      servedBy.add(answer.servedBy!.split("#")[1].split(".")[0]);
+    }
+    assert.deepEqual([...servedBy].sort(), ["0", "1"]);
+  });
+});
+
+Deno.test("http-api keeps answering while a crashed orders process or inventory worker restarts", async () => {
+  await withShop(async ({ rt, http }) => {
+    for (const name of ["orders", "inventory"] as const) {
+      const before = await http.request<Order>("/orders", { json: { sku: "kr-3", qty: 1 } });
+      assert.equal(before.status, 201);
+      const restarted = nextEvent(rt, "restart", (e) => e.container === name, 10_000);
+      const crash = await http.request<{ crashing: string }>(`/crash/${name}`, { method: "POST" });
+      assert.equal(crash.status, 202);
+      // Until the new incarnation is up, every request is answered (held, then served, or 503):
+      // none hangs (each is bounded by the client's 10 s) and none fails otherwise.
+      let back = false;
+      restarted.then(() => back = true, () => {});
+      const statuses: number[] = [];
+      while (!back) {
+        const path = name === "orders" ? "/orders" : "/stock";
+        statuses.push((await http.request(path)).status);
+      }
+      await restarted;
+      assert.ok(statuses.length > 0);
+      assert.deepEqual(statuses.filter((s) => s !== 200 && s !== 503), [], `during ${name}`);
+      const after = await http.request<Order>("/orders", { json: { sku: "kr-3", qty: 1 } });
+      assert.equal(after.status, 201, `an order after ${name} restarted`);
+      if (name === "orders") {
+        assert.notEqual(after.body.recordedBy, before.body.recordedBy, "a new incarnation");
+        assert.equal((await http.request(`/orders/${before.body.id}`)).status, 404, "orders lost");
+      } else {
+        // The inventory starts again from kraken.yaml's stock: 100 less this order.
+        const kr3 = await http.request<Stock>("/stock/kr-3");
+        assert.equal(kr3.body.available, 99);
+      }
+    }
+  });
+});
+
+Deno.test("http-api loses no request while the gateway restarts replica by replica under load", async () => {
+  await withShop(async ({ rt, http, port }) => {
+    let running = true;
+    const failures: string[] = [];
+    const seen = new Set<string>();
+    let answered = 0;
+    // Two clients: one keeps its connection alive, one opens a new connection per request.
+    const keepAlive = (async () => {
+      while (running) {
+        try {
+          const answer = await http.request("/stock");
+          if (answer.status !== 200) failures.push(`keep-alive: ${answer.status}`);
+          seen.add(answer.headers.get("x-served-by") ?? "");
+          answered++;
+        } catch (error) {
+          failures.push(`keep-alive: ${(error as Error).message}`);
+        }
+      }
+    })();
+    const fresh = (async () => {
+      while (running) {
+        try {
+          const answer = await getOnNewConnection(port, "/stock");
+          if (answer.status !== 200) failures.push(`new connection: ${answer.status}`);
+          seen.add(answer.servedBy ?? "");
+          answered++;
+        } catch (error) {
+          failures.push(`new connection: ${(error as Error).message}`);
+        }
+      }
+    })();
+    try {
+      await waitUntil(() => answered >= 20, 10_000, "20 answers before the restart");
+      const before = rt.tree().containers.find((c) => c.name === "gateway")!.instances
+        .map((i) => i.id);
+      await rt.restart("gateway");
+      const at = answered;
+      await waitUntil(() => answered >= at + 20, 10_000, "20 answers after the restart");
+      const after = rt.tree().containers.find((c) => c.name === "gateway")!.instances
+        .map((i) => i.id);
+      assert.equal(after.length, 2);
+      for (const id of after) assert.ok(!before.includes(id), `${id} is a new incarnation`);
+      assert.ok(after.some((id) => seen.has(id)), "the new replicas answered");
+    } finally {
+      running = false;
+      await Promise.all([keepAlive, fresh]);
+    }
+    assert.deepEqual(failures, []);
+  });
+});
