@@ -103,5 +103,6 @@ export default container((ctx) => {
     return httpErrorResponse(error);
   });
 
-  return app;
+  // `fetch` is the HTTP entry (never a topic); the gateway has no topics of its own.
+  return { fetch: app.fetch };
 });
