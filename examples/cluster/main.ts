@@ -43,7 +43,14 @@ export function runtimeCommand(
   values: Record<string, string>,
 ): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-prompt", CLI, "start", new URL(`${variant}/${side}.yaml`, HERE).pathname],
+    args: [
+      "run",
+      "-A",
+      "--no-prompt",
+      CLI,
+      "start",
+      new URL(`${variant}/${side}.yaml`, HERE).pathname,
+    ],
     env: { ...values, NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
@@ -193,7 +200,9 @@ try:
   curl ${url}/stock
   curl -X POST ${url}/orders -H 'content-type: application/json' -d '{"sku":"kr-1","qty":2}'
   curl ${url}/orders                               # recorded by orders, on the back runtime
-  kill -9 ${pid("back")}                                   # the back runtime: the gateway answers 503
+  kill -9 ${
+    pid("back")
+  }                                   # the back runtime: the gateway answers 503
   deno task ${task} back              # start it again (another terminal): answers resume
   KRAKEN_TOKEN=${values.KRAKEN_TOKEN} deno task kraken status --url http://${values.FRONT_MANAGEMENT}
   KRAKEN_TOKEN=${values.KRAKEN_TOKEN} deno task kraken status --url http://${values.BACK_MANAGEMENT}

@@ -76,7 +76,9 @@ export async function getOnNewConnection(
     for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) text += chunk;
     const head = text.slice(0, text.indexOf("\r\n\r\n"));
     const status = Number(head.match(/^HTTP\/1\.1 (\d{3})/)?.[1]);
-    if (!status) throw new Error(`no HTTP answer on GET ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    if (!status) {
+      throw new Error(`no HTTP answer on GET ${path}: ${JSON.stringify(text.slice(0, 200))}`);
+    }
     return { status, servedBy: head.match(/^x-served-by: (.*)$/im)?.[1]?.trim() };
   } finally {
     clearTimeout(timer);

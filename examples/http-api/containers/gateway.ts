@@ -46,7 +46,10 @@ export default container((ctx) => {
       ],
     }));
 
-  app.get("/stock", async (c) => c.json(await inventory.request("list", undefined, { timeout: TIMEOUT })));
+  app.get(
+    "/stock",
+    async (c) => c.json(await inventory.request("list", undefined, { timeout: TIMEOUT })),
+  );
 
   app.get("/stock/:sku", async (c) => {
     const sku = skuOf({ sku: c.req.param("sku") });
@@ -79,20 +82,26 @@ export default container((ctx) => {
 
   app.get(
     "/orders/:id",
-    async (c) => c.json(await orders.request("get", { id: c.req.param("id") }, { timeout: TIMEOUT })),
+    async (c) =>
+      c.json(await orders.request("get", { id: c.req.param("id") }, { timeout: TIMEOUT })),
   );
 
   app.post("/crash/:container", (c) => {
     const name = c.req.param("container");
     if (!(CRASHABLE as readonly string[]).includes(name)) {
-      return c.json({ error: "BadRequest", message: `expected one of ${CRASHABLE.join(", ")}` }, 400);
+      return c.json(
+        { error: "BadRequest", message: `expected one of ${CRASHABLE.join(", ")}` },
+        400,
+      );
     }
     // Fire and forget: the container fails while handling it, and its supervisor restarts it.
     ctx.ref<typeof Inventory | typeof Orders>(name).send("crash");
     return c.json({ crashing: name, watch: "kraken status" }, 202);
   });
 
-  app.notFound((c) => c.json({ error: "NotFound", message: `no route ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) =>
+    c.json({ error: "NotFound", message: `no route ${c.req.method} ${c.req.path}` }, 404)
+  );
 
   // hono catches what a route throws before Kraken sees it: map the domain errors here, and hand
   // everything else to Kraken's mapping (UnavailableError 503, TimeoutError 504, RemoteError 502).

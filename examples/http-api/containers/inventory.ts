@@ -13,7 +13,9 @@ export interface Stock {
 
 export default container((ctx) => {
   const stock = new Map<string, Stock>();
-  for (const [sku, available] of Object.entries((ctx.config.stock ?? {}) as Record<string, number>)) {
+  for (
+    const [sku, available] of Object.entries((ctx.config.stock ?? {}) as Record<string, number>)
+  ) {
     stock.set(sku, { sku, available: Number(available), reserved: 0 });
   }
   const find = (body: unknown): Stock => {

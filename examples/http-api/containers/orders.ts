@@ -49,7 +49,11 @@ export default container((ctx) => {
     /** The last `limit` orders (default 20), newest first. */
     list(body?: { limit?: number }): { count: number; orders: Order[]; pid: number } {
       const limit = Math.min(Math.max(Number(body?.limit) || 20, 1), 100);
-      return { count: orders.size, orders: [...orders.values()].slice(-limit).reverse(), pid: Deno.pid };
+      return {
+        count: orders.size,
+        orders: [...orders.values()].slice(-limit).reverse(),
+        pid: Deno.pid,
+      };
     },
     /** Fails this instance (and so its process) on purpose. */
     crash(): never {

@@ -1,0 +1,117 @@
+// examples/cluster, end to end: its launcher starts the front runtime (the gateway) and the back
+// runtime (orders, inventory) as `kraken start` processes, linked by TCP or over NATS; an order
+// placed through the gateway is recorded on the back runtime; the back runtime killed, the gateway
+// answers 503; started again (the launcher's `back` command), it answers 200 again.
+import assert from "node:assert/strict";
+import type { Order } from "../../examples/http-api/containers/orders.ts";
+import { Running } from "../cli/_cli.ts";
+import { freePort, KeepAliveClient } from "./_http.ts";
+
+const LAUNCHER = new URL("../../examples/cluster/main.ts", import.meta.url).pathname;
+
+/** Whether a program is on the PATH (nats-server is in CI; a laptop may lack it). */
+function installed(program: string): boolean {
+  try {
+    return new Deno.Command(program, { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const NATS = installed("nats-server");
+if (!NATS) {
+  console.warn(
+    "cluster_test: nats-server is not installed, so the NATS variant is skipped " +
+      "(apt install nats-server to run it; CI has it)",
+  );
+}
+
+/** The launcher (`main.ts VARIANT WHICH`) as a subprocess, every setting on a free port. */
+function launch(variant: "tcp" | "nats", which: string, env: Record<string, string>): Running {
+  return new Running(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-prompt", LAUNCHER, variant, which],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }),
+  );
+}
+
+/** Asks the launcher to stop (SIGTERM: what it does on Ctrl-C) and waits; kills it if it hangs. */
+async function stop(run: Running): Promise<void> {
+  try {
+    Deno.kill(run.pid, "SIGTERM");
+  } catch {
+    // exited already
+  }
+  try {
+    await run.exit(15_000);
+  } finally {
+    await run.kill().catch(() => {}); // whatever is left below it
+  }
+}
+
+async function clusterRoundTrip(variant: "tcp" | "nats"): Promise<void> {
+  const port = freePort();
+  const env = {
+    HTTP_API_PORT: String(port),
+    CLUSTER_LINK: `127.0.0.1:${freePort()}`,
+    NATS_URL: `nats://127.0.0.1:${freePort()}`, // a server of this test's own, started by the launcher
+    FRONT_MANAGEMENT: `127.0.0.1:${freePort()}`,
+    BACK_MANAGEMENT: `127.0.0.1:${freePort()}`,
+    KRAKEN_TOKEN: "cluster-test",
+    KRAKEN_SECRET: "cluster-test-secret",
+  };
+  const all = launch(variant, "all", env);
+  let back: Running | undefined;
+  const http = new KeepAliveClient(`http://127.0.0.1:${port}`);
+  try {
+    const [, backPid] = await all.waitFor(/back runtime, pid (\d+)/, 20_000);
+
+    // An order placed through the gateway (front) is recorded by orders, a child process of the
+    // back runtime.
+    const placed = await http.request<Order>("/orders", { json: { sku: "kr-1", qty: 1 } });
+    assert.equal(placed.status, 201);
+    const recordedIn = Deno.readTextFileSync(`/proc/${placed.body.pid}/stat`);
+    const parent = Number(recordedIn.slice(recordedIn.lastIndexOf(")") + 2).split(" ")[1]);
+    assert.equal(parent, Number(backPid), "orders runs under the back runtime");
+
+    // The back runtime killed: requests are held while it may come back, then answered 503.
+    Deno.kill(Number(backPid), "SIGKILL");
+    const seen: number[] = [];
+    const deadline = performance.now() + 15_000;
+    while (seen.at(-1) !== 503) {
+      if (performance.now() > deadline) throw new Error(`no 503 within 15 s; statuses: ${seen}`);
+      seen.push((await http.request("/stock", { ms: 5_000 })).status);
+    }
+    assert.deepEqual(seen.filter((s) => s !== 503 && s !== 504), []);
+
+    // Started again with the launcher's `back` command: the gateway answers again.
+    back = launch(variant, "back", env);
+    let status = 0;
+    const end = performance.now() + 20_000;
+    while (status !== 200 && performance.now() < end) {
+      status = (await http.request("/stock", { ms: 5_000 }).catch(() => ({ status: 0 }))).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(status, 200, "the gateway answers once the back runtime is back");
+  } finally {
+    http.close();
+    if (back) await stop(back);
+    await stop(all);
+  }
+}
+
+Deno.test("cluster over TCP: an order crosses runtimes, a killed back runtime is 503, back again is 200", async () => {
+  await clusterRoundTrip("tcp");
+});
+
+Deno.test({
+  name:
+    "cluster over NATS: an order crosses runtimes, a killed back runtime is 503, back again is 200",
+  ignore: !NATS,
+  fn: () => clusterRoundTrip("nats"),
+});
