@@ -74,7 +74,7 @@ Deno.test("http-api lists stock, places and reads orders, and answers 409 when s
   });
 });
 
-Deno.test("http-api keeps answering while a crashed orders process or inventory worker restarts", async () => {
+Deno.test("http-api keeps answering while a crashed or killed orders process, or a crashed inventory worker, restarts", async () => {
   await withShop(async ({ rt, http }) => {
     for (const name of ["orders", "inventory"] as const) {
       const before = await http.request<Order>("/orders", { json: { sku: "kr-3", qty: 1 } });
@@ -105,6 +105,20 @@ Deno.test("http-api keeps answering while a crashed orders process or inventory 
         assert.equal(kr3.body.available, 99);
       }
     }
+
+    // kill -9 of the orders process: detected, restarted, and the API answers throughout.
+    const before = await http.request<Order>("/orders", { json: { sku: "kr-3", qty: 1 } });
+    const restarted = nextEvent(rt, "restart", (e) => e.container === "orders", 10_000);
+    Deno.kill(before.body.pid, "SIGKILL");
+    let back = false;
+    restarted.then(() => back = true, () => {});
+    const statuses: number[] = [];
+    while (!back) statuses.push((await http.request("/orders")).status);
+    await restarted;
+    assert.deepEqual(statuses.filter((s) => s !== 200 && s !== 503), [], "during the kill");
+    const after = await http.request<Order>("/orders", { json: { sku: "kr-3", qty: 1 } });
+    assert.equal(after.status, 201);
+    assert.notEqual(after.body.pid, before.body.pid, "a new orders process");
   });
 });
 
