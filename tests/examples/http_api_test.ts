@@ -2,22 +2,34 @@
 // free port (HTTP_API_PORT=0), the gateway's two worker replicas serving it, inventory in a worker
 // and orders in a process behind them.
 import assert from "node:assert/strict";
-import { Runtime } from "../../mod.ts";
+import { parse } from "yaml";
+import { Runtime, type TopologyInput } from "../../mod.ts";
 import type { Order } from "../../examples/http-api/containers/orders.ts";
 import type { Stock } from "../../examples/http-api/containers/inventory.ts";
 import { nextEvent, waitUntil } from "../_helpers.ts";
 import { getOnNewConnection, KeepAliveClient } from "./_http.ts";
 
-const TOPOLOGY = new URL("../../examples/http-api/kraken.yaml", import.meta.url);
+const FOLDER = new URL("../../examples/http-api/", import.meta.url);
 
-/** Starts the example as it is, on a port of the kernel's choosing, and always shuts it down. */
+/**
+ * The example's kraken.yaml as it is, but for what it reads from the environment: the gateway's
+ * port is 0 (one the runtime picks) and the management block (which `kraken start` serves, not
+ * Runtime.start) is left out. Not through Deno.env: test files share the process's environment
+ * (and pass it to the CLI processes they start) under `deno test --parallel`.
+ */
+async function topology(): Promise<TopologyInput> {
+  const input = parse(await Deno.readTextFile(new URL("kraken.yaml", FOLDER))) as TopologyInput;
+  const { management: _, ...app } = input;
+  const gateway = app.containers.gateway;
+  assert.deepEqual(gateway.serve, { port: "${HTTP_API_PORT}", hostname: "0.0.0.0" });
+  return { ...app, containers: { ...app.containers, gateway: { ...gateway, serve: 0 } } };
+}
+
+/** Starts the example on a port of the kernel's choosing, and always shuts it down. */
 async function withShop(
   fn: (shop: { rt: Runtime; http: KeepAliveClient; port: number }) => Promise<void>,
 ): Promise<void> {
-  // The topology reads both from the environment (local.env gives them for `deno task`).
-  Deno.env.set("HTTP_API_PORT", "0");
-  Deno.env.set("KRAKEN_TOKEN", "unused-here");
-  const rt = await Runtime.start(TOPOLOGY, { logLevel: "silent" });
+  const rt = await Runtime.start(await topology(), { logLevel: "silent", baseUrl: FOLDER.href });
   let client: KeepAliveClient | undefined;
   try {
     const serving = rt.serving("gateway");
@@ -171,4 +183,27 @@ Deno.test("http-api loses no request while the gateway restarts replica by repli
     }
     assert.deepEqual(failures, []);
   });
+});
+
+Deno.test("deno task example:http-api gives the topology every variable it reads (local.env)", async () => {
+  const root = new URL("../../", import.meta.url);
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
+  const [deno, ...args] = (tasks["example:http-api"] as string).split(" ");
+  assert.equal(deno, "deno");
+  assert.ok(args.includes("--env-file=examples/http-api/local.env"), tasks["example:http-api"]);
+  // The task's own command line, `check` for `start`, in an environment without the variables.
+  const env = Deno.env.toObject();
+  delete env.HTTP_API_PORT;
+  delete env.KRAKEN_TOKEN;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: args.map((arg) => arg === "start" ? "check" : arg),
+    cwd: root.pathname,
+    clearEnv: true,
+    env: { ...env, NO_COLOR: "1" },
+    stdin: "null",
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, said);
+  assert.match(said, /ok \(3 containers\)/);
 });
