@@ -2,34 +2,21 @@
 // free port (HTTP_API_PORT=0), the gateway's two worker replicas serving it, inventory in a worker
 // and orders in a process behind them.
 import assert from "node:assert/strict";
-import { parse } from "yaml";
-import { Runtime, type TopologyInput } from "../../mod.ts";
+import { Runtime } from "../../mod.ts";
 import type { Order } from "../../examples/http-api/containers/orders.ts";
 import type { Stock } from "../../examples/http-api/containers/inventory.ts";
-import { nextEvent, waitUntil } from "../_helpers.ts";
+import { nextEvent } from "../_helpers.ts";
 import { getOnNewConnection, KeepAliveClient } from "./_http.ts";
-
-const FOLDER = new URL("../../examples/http-api/", import.meta.url);
-
-/**
- * The example's kraken.yaml as it is, but for what it reads from the environment: the gateway's
- * port is 0 (one the runtime picks) and the management block (which `kraken start` serves, not
- * Runtime.start) is left out. Not through Deno.env: test files share the process's environment
- * (and pass it to the CLI processes they start) under `deno test --parallel`.
- */
-async function topology(): Promise<TopologyInput> {
-  const input = parse(await Deno.readTextFile(new URL("kraken.yaml", FOLDER))) as TopologyInput;
-  const { management: _, ...app } = input;
-  const gateway = app.containers.gateway;
-  assert.deepEqual(gateway.serve, { port: "${HTTP_API_PORT}", hostname: "0.0.0.0" });
-  return { ...app, containers: { ...app.containers, gateway: { ...gateway, serve: 0 } } };
-}
+import { HTTP_API, httpApiTopology } from "./_http_api.ts";
 
 /** Starts the example on a port of the kernel's choosing, and always shuts it down. */
 async function withShop(
   fn: (shop: { rt: Runtime; http: KeepAliveClient; port: number }) => Promise<void>,
 ): Promise<void> {
-  const rt = await Runtime.start(await topology(), { logLevel: "silent", baseUrl: FOLDER.href });
+  const rt = await Runtime.start(await httpApiTopology(), {
+    logLevel: "silent",
+    baseUrl: HTTP_API.href,
+  });
   let client: KeepAliveClient | undefined;
   try {
     const serving = rt.serving("gateway");
@@ -134,55 +121,66 @@ Deno.test("http-api keeps answering while a crashed or killed orders process, or
   });
 });
 
-Deno.test("http-api loses no request while the gateway restarts replica by replica under load", async () => {
-  await withShop(async ({ rt, http, port }) => {
-    let running = true;
-    const failures: string[] = [];
-    const seen = new Set<string>();
-    let answered = 0;
-    // Two clients: one keeps its connection alive, one opens a new connection per request.
-    const keepAlive = (async () => {
-      while (running) {
-        try {
-          const answer = await http.request("/stock");
-          if (answer.status !== 200) failures.push(`keep-alive: ${answer.status}`);
-          seen.add(answer.headers.get("x-served-by") ?? "");
-          answered++;
-        } catch (error) {
-          failures.push(`keep-alive: ${(error as Error).message}`);
-        }
-      }
-    })();
-    const fresh = (async () => {
-      while (running) {
-        try {
-          const answer = await getOnNewConnection(port, "/stock");
-          if (answer.status !== 200) failures.push(`new connection: ${answer.status}`);
-          seen.add(answer.servedBy ?? "");
-          answered++;
-        } catch (error) {
-          failures.push(`new connection: ${(error as Error).message}`);
-        }
-      }
-    })();
-    try {
-      await waitUntil(() => answered >= 20, 10_000, "20 answers before the restart");
-      const before = rt.tree().containers.find((c) => c.name === "gateway")!.instances
-        .map((i) => i.id);
-      await rt.restart("gateway");
-      const at = answered;
-      await waitUntil(() => answered >= at + 20, 10_000, "20 answers after the restart");
-      const after = rt.tree().containers.find((c) => c.name === "gateway")!.instances
-        .map((i) => i.id);
-      assert.equal(after.length, 2);
-      for (const id of after) assert.ok(!before.includes(id), `${id} is a new incarnation`);
-      assert.ok(after.some((id) => seen.has(id)), "the new replicas answered");
-    } finally {
-      running = false;
-      await Promise.all([keepAlive, fresh]);
-    }
-    assert.deepEqual(failures, []);
-  });
+const ROLLING = new URL("./fixtures/http_api_rolling.ts", import.meta.url).pathname;
+
+/**
+ * Why a network namespace with net.ipv4.tcp_migrate_req=1 cannot be had here (root and unshare),
+ * or null. Without it the kernel resets the connections queued on a replica's listener when that
+ * replica stops, and no server sharing a port drains losslessly (docs/serving.md).
+ */
+async function netnsWhyNot(): Promise<string | null> {
+  try {
+    const probe = await new Deno.Command("unshare", {
+      args: ["-n", "sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return probe.success ? null : new TextDecoder().decode(probe.stderr).trim();
+  } catch (error) {
+    return String(error);
+  }
+}
+
+const noNetns = await netnsWhyNot();
+if (noNetns) {
+  console.log(
+    `http_api_test.ts: skipping the rolling restart under load (it needs a network namespace ` +
+      `with net.ipv4.tcp_migrate_req=1: ${noNetns})`,
+  );
+}
+
+Deno.test({
+  name: "http-api loses no request while the gateway restarts replica by replica under load",
+  ignore: noNetns !== null,
+  fn: async () => {
+    const script = [
+      "ip link set lo up",
+      "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req",
+      `exec "$0" run -A --no-prompt ${ROLLING}`,
+    ].join(" && ");
+    const out = await new Deno.Command("unshare", {
+      args: ["-n", "sh", "-c", script, Deno.execPath()],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(24_000),
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.ok(out.success, stderr);
+    const seen = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!) as {
+      answered: number;
+      failures: string[];
+      error: string | null;
+      before: string[];
+      after: string[];
+      servedAfter: string[];
+    };
+    assert.equal(seen.error, null, stderr);
+    assert.deepEqual(seen.failures, []);
+    assert.ok(seen.answered >= 60, `${seen.answered} answers`);
+    assert.equal(seen.after.length, 2);
+    for (const id of seen.after) assert.ok(!seen.before.includes(id), `${id} is a new incarnation`);
+    assert.ok(seen.after.some((id) => seen.servedAfter.includes(id)), "the new replicas answered");
+  },
 });
 
 Deno.test("deno task example:http-api gives the topology every variable it reads (local.env)", async () => {
