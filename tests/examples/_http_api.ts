@@ -17,6 +17,6 @@ export async function httpApiTopology(): Promise<TopologyInput> {
   const input = parse(await Deno.readTextFile(new URL("kraken.yaml", HTTP_API))) as TopologyInput;
   const { management: _, ...app } = input;
   const gateway = app.containers.gateway;
-  assert.deepEqual(gateway.serve, { port: "${HTTP_API_PORT}", hostname: "0.0.0.0" });
+  assert.deepEqual(gateway.serve, { port: "${HTTP_API_PORT}", hostname: "127.0.0.1" });
   return { ...app, containers: { ...app.containers, gateway: { ...gateway, serve: 0 } } };
 }
