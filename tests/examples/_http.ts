@@ -17,23 +17,28 @@ export interface Answer<T = unknown> {
   headers: Headers;
 }
 
-/** fetch over a kept-alive connection pool of its own; `close()` ends it. */
+/**
+ * fetch over a kept-alive connection pool of its own; `close()` ends it. Every request ends by
+ * `deadline` (a `performance.now()` time), so a test's loops of requests end by then too.
+ */
 export class KeepAliveClient {
   readonly #client = Deno.createHttpClient({});
 
-  constructor(readonly base: string) {}
+  constructor(readonly base: string, readonly deadline = Infinity) {}
 
-  /** One request, its JSON body read; fails after `ms` (default 10 s) instead of hanging. */
+  /** One request, its JSON body read; fails after `ms` (default 10 s) or at the deadline. */
   async request<T = unknown>(
     path: string,
     init: { method?: string; json?: unknown; ms?: number } = {},
   ): Promise<Answer<T>> {
+    const ms = Math.min(init.ms ?? 10_000, this.deadline - performance.now());
+    if (ms <= 0) throw new Error(`the test's deadline passed before ${path}`);
     const response = await fetch(`${this.base}${path}`, {
       client: this.#client,
       method: init.method ?? (init.json === undefined ? "GET" : "POST"),
       headers: init.json === undefined ? {} : { "content-type": "application/json" },
       body: init.json === undefined ? undefined : JSON.stringify(init.json),
-      signal: AbortSignal.timeout(init.ms ?? 10_000),
+      signal: AbortSignal.timeout(ms),
     });
     const text = await response.text();
     return {

@@ -9,10 +9,14 @@ import { nextEvent } from "../_helpers.ts";
 import { getOnNewConnection, KeepAliveClient } from "./_http.ts";
 import { HTTP_API, httpApiTopology } from "./_http_api.ts";
 
-/** Starts the example on a port of the kernel's choosing, and always shuts it down. */
+/**
+ * Starts the example on a port of the kernel's choosing, and always shuts it down. Its requests
+ * end within 18 s of the start (the client's deadline), leaving the shutdown time within 25 s.
+ */
 async function withShop(
   fn: (shop: { rt: Runtime; http: KeepAliveClient; port: number }) => Promise<void>,
 ): Promise<void> {
+  const deadline = performance.now() + 18_000;
   const rt = await Runtime.start(await httpApiTopology(), {
     logLevel: "silent",
     baseUrl: HTTP_API.href,
@@ -23,7 +27,7 @@ async function withShop(
     assert.ok(serving, "the gateway serves");
     assert.equal(serving.protocol, "http");
     assert.ok(serving.port > 0, `port 0 resolved, got ${serving.port}`);
-    client = new KeepAliveClient(`http://127.0.0.1:${serving.port}`);
+    client = new KeepAliveClient(`http://127.0.0.1:${serving.port}`, deadline);
     await fn({ rt, http: client, port: serving.port });
   } finally {
     client?.close();
@@ -65,7 +69,7 @@ Deno.test("http-api lists stock, places and reads orders, and answers 409 when s
     // Both replicas serve the one port: new connections reach both.
     const servedBy = new Set<string>();
     for (let i = 0; i < 40 && servedBy.size < 2; i++) {
-      const answer = await getOnNewConnection(port, "/");
+      const answer = await getOnNewConnection(port, "/", 2_000);
       assert.equal(answer.status, 200);
       servedBy.add(answer.servedBy!.split("#")[1].split(".")[0]);
     }
