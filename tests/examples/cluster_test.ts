@@ -92,7 +92,8 @@ async function clusterRoundTrip(variant: "tcp" | "nats"): Promise<void> {
       });
       seen.push(answer.status);
     }
-    assert.deepEqual(seen.filter((s) => s !== 503 && s !== 504), []);
+    // Meanwhile: 504 for a request held until its timeout (200 only before the kill took effect).
+    assert.deepEqual(seen.filter((s) => ![200, 503, 504].includes(s)), []);
 
     // Started again with the launcher's `back` command: the gateway answers again.
     back = launch(variant, "back", env);
