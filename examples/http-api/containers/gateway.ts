@@ -112,6 +112,6 @@ export default container((ctx) => {
     return httpErrorResponse(error);
   });
 
-  // `fetch` is the HTTP entry (never a topic); the gateway has no topics of its own.
-  return { fetch: app.fetch };
+  // A hono app serves only (its `fetch` is the HTTP entry); the gateway has no topics of its own.
+  return app;
 });
