@@ -32,6 +32,7 @@ export {
   type ContainerDefinition,
   type ContainerRef,
   type Context,
+  type FetchApp,
   type Handlers,
   type IsUntyped,
   type Logger,
@@ -40,6 +41,7 @@ export {
   type ReplyOf,
   type RequestOptions,
   type SendOptions,
+  type ServeInfo,
   type SpawnOptions,
   type StopMode,
   type TopicOf,
@@ -54,6 +56,7 @@ export {
   type TreeSnapshot,
 } from "./runtime/runtime.ts";
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./runtime/snapshots.ts";
+export { httpErrorResponse } from "./runtime/http_errors.ts";
 export type { ContainerMetrics } from "./runtime/metrics.ts";
 export type {
   ByteConnection,
@@ -96,6 +99,8 @@ export {
   type Mode,
   type Placement,
   type RestartType,
+  type ServeProtocol,
+  type ServeSpec,
   type Strategy,
   type SupervisorSpec,
   type Topology,

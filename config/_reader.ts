@@ -30,6 +30,7 @@ const BLOCK_PLACES: Record<TopologyBlock | "permissions", string> = {
   supervisor: "under supervisor:",
   backoff: "under supervisor.backoff:",
   container: "in a container",
+  serve: "under a container's serve:",
   rule: "in an on_error: rule",
   transports: "under transports:",
   tls: "under transports.tls:",
@@ -49,6 +50,12 @@ const KEY_HINTS: Partial<Record<TopologyBlock, Record<string, string>>> = {
   ),
   container: Object.fromEntries(
     ["instances", "count", "scale"].map((key) => [key, ' (did you mean "replicas"?)']),
+  ),
+  serve: Object.fromEntries(
+    ["host", "address", "bind", "listen", "interface"].map((key) => [
+      key,
+      ' (did you mean "hostname"?)',
+    ]),
   ),
 };
 

@@ -108,7 +108,11 @@ export class Incarnation<C extends ChildrenSupervisor> implements SupervisedInst
     const handle = this.#options.createHandle();
     this.handle = handle;
     handle.onExit = (reason) => {
-      this.#options.ended?.(handle);
+      // An exit is reported as soon as the instance starts stopping, so that its supervisor acts
+      // at once; but a graceful stop still runs handlers in flight (a draining HTTP request)
+      // that send requests over its direct links. Its node is forgotten (links dropped) once its
+      // isolate is gone, not before: a sibling dropping the link earlier loses those requests.
+      handle.gone.then(() => this.#options.ended?.(handle));
       this.onExit(reason);
     };
     try {
