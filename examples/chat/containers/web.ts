@@ -28,9 +28,9 @@ export default container(async (ctx) => {
     files.set(path, { body, type: TYPES[name.split(".").pop()!] });
   }
   return {
-    async fetch(request: Request): Promise<Response> {
+    fetch(request: Request): Response {
       const url = new URL(request.url);
-      if (url.pathname === "/ws") return await upgrade(request);
+      if (url.pathname === "/ws") return upgrade(request);
       const file = files.get(url.pathname);
       if (request.method !== "GET" || file === undefined) {
         return new Response("not found\n", { status: 404 });
@@ -45,7 +45,7 @@ export default container(async (ctx) => {
     },
   };
 
-  async function upgrade(request: Request): Promise<Response> {
+  function upgrade(request: Request): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade\n", { status: 426 });
     }
