@@ -60,7 +60,7 @@ export class ChatHub {
   readonly #local = new Map<string, Set<Session>>();
   readonly #unsubscribe = new Map<string, () => void>();
   #count = 0;
-  #stopping: Promise<void> | undefined;
+  #stopping = false;
 
   constructor(ctx: Context, options: HubOptions) {
     this.#ctx = ctx;
@@ -69,7 +69,7 @@ export class ChatHub {
     ctx.setInterval(() => this.#sync(), options.syncEvery);
     // The runtime aborts the signal when this instance starts stopping (stop, restart, scale
     // down, shutdown): every client is told and closed, then `rooms` forgets them all at once.
-    ctx.signal.addEventListener("abort", () => void this.stop());
+    ctx.signal.addEventListener("abort", () => this.stop());
     ctx.onStop(() => this.stop());
   }
 
@@ -174,19 +174,22 @@ export class ChatHub {
   }
 
   /** Tells every client this replica is going, closes them, and has `rooms` drop them. */
-  stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      for (const session of [...this.#sessions]) {
-        this.#sessions.delete(session);
-        this.#exit(session, "left (server stopping)");
-        session.peer.send(`* ${this.#ctx.instance} is stopping: connect again to carry on`);
-        session.peer.close("going-away");
-      }
-      await this.#ask(() =>
-        this.#rooms.request("goodbye", { instance: this.#ctx.instance }, PRESENCE)
-      );
-    })();
-    return this.#stopping;
+  stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const session of [...this.#sessions]) {
+      this.#sessions.delete(session);
+      this.#exit(session, "left (server stopping)");
+      session.peer.send(`* ${this.#ctx.instance} is stopping: connect again to carry on`);
+      session.peer.close("going-away");
+    }
+    // A send, not a request: a stopping replica waits for nobody (and at shutdown `rooms`
+    // may be going too; then the lease ends what it holds).
+    try {
+      this.#rooms.send("goodbye", { instance: this.#ctx.instance }, { hold: false });
+    } catch (error) {
+      this.#ctx.log.warn(`presence: ${(error as Error).message}`);
+    }
   }
 
   async #claim(session: Session, nick: string, room: string): Promise<boolean> {

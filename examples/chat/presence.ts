@@ -66,19 +66,18 @@ export class Presence {
     this.#seen.set(instance, now);
   }
 
-  /** Removes every member of `instance` (it stopped: its connections are gone). */
-  drop(instance: string): void {
-    for (const m of [...this.#members.values()]) {
-      if (m.instance === instance) this.leave(m.id);
-    }
+  /** Removes every member of `instance` (it stopped: its connections are gone); returns them. */
+  drop(instance: string): Member[] {
+    const dropped = [...this.#members.values()].filter((m) => m.instance === instance);
+    for (const m of dropped) this.leave(m.id);
     this.#seen.delete(instance);
+    return dropped;
   }
 
-  /** Drops the members of instances whose lease ran out; returns those instances. */
-  sweep(now: number): string[] {
+  /** Drops the members of instances whose lease ran out; returns them. */
+  sweep(now: number): Member[] {
     const expired = [...this.#seen].filter(([, at]) => now - at > this.#lease).map(([i]) => i);
-    for (const instance of expired) this.drop(instance);
-    return expired;
+    return expired.flatMap((instance) => this.drop(instance));
   }
 
   /** The nicks in `room`, sorted. */

@@ -17,7 +17,10 @@ export async function startChat(
     serve.port = 0;
   }
   change(topology);
-  return await Runtime.start(topology as TopologyInput, { baseUrl: EXAMPLE.href, logLevel: "warn" });
+  return await Runtime.start(topology as TopologyInput, {
+    baseUrl: EXAMPLE.href,
+    logLevel: "warn",
+  });
 }
 
 /** The port a container serves on. */
@@ -57,14 +60,19 @@ export abstract class ChatUser {
   /** The first line after the last one waited for that matches `pattern` (within `ms`). */
   async next(pattern: RegExp, ms = 5000): Promise<string> {
     let found = -1;
-    await waitUntil(
-      () => {
-        found = this.lines.findIndex((line, i) => i >= this.#cursor && pattern.test(line));
-        return found !== -1;
-      },
-      ms,
-      `a line matching ${pattern} (${this.nick || "user"} got ${JSON.stringify(this.lines)})`,
-    );
+    try {
+      await waitUntil(
+        () => {
+          found = this.lines.findIndex((line, i) => i >= this.#cursor && pattern.test(line));
+          return found !== -1;
+        },
+        ms,
+        `a line matching ${pattern}`,
+      );
+    } catch (error) {
+      const got = JSON.stringify(this.lines.slice(-20));
+      throw new Error(`${(error as Error).message}; ${this.nick || "the user"} got ${got}`);
+    }
     this.#cursor = found + 1;
     return this.lines[found];
   }
@@ -73,6 +81,12 @@ export abstract class ChatUser {
   async ask(line: string, pattern: RegExp, ms = 5000): Promise<string> {
     this.say(line);
     return await this.next(pattern, ms);
+  }
+
+  /** Takes a nick (and waits until it is given). */
+  async rename(nick: string): Promise<void> {
+    await this.ask(`/nick ${nick}`, new RegExp(`^\\* \\S+ is now ${nick}$`));
+    this.nick = nick;
   }
 
   /** Waits for the welcome line and remembers what it says. */
@@ -147,12 +161,15 @@ export class TcpUser extends ChatUser {
 export class WebUser extends ChatUser {
   readonly #socket: WebSocket;
   readonly #closed: Promise<void>;
+  /** The close code, once closed. */
+  closeCode = 0;
 
   private constructor(socket: WebSocket) {
     super();
     this.#socket = socket;
     this.#closed = new Promise((resolve) =>
-      socket.addEventListener("close", () => {
+      socket.addEventListener("close", (event) => {
+        this.closeCode = event.code;
         this.end();
         resolve();
       })

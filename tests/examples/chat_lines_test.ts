@@ -93,7 +93,8 @@ Deno.test("chat: a replica that stops syncing loses its users once its lease run
   assert.deepEqual(p.who("lobby"), ["ada", "bob"]);
   p.sync("chat#2.1", [{ id: "2", nick: "bob", room: "lobby" }], 900);
   assert.deepEqual(p.sweep(1000), []);
-  assert.deepEqual(p.sweep(1001), ["chat#1.1"]); // chat#1.1 died without a word
+  // chat#1.1 died without a word: its members are dropped, and returned for their rooms to hear.
+  assert.deepEqual(p.sweep(1001), [{ id: "1", nick: "ada", room: "lobby", instance: "chat#1.1" }]);
   assert.deepEqual(p.who("lobby"), ["bob"]);
   // Its nick is free again.
   assert.deepEqual(p.set({ id: "3", nick: "ada", room: "lobby", instance: "chat#2.1" }, 1001), {

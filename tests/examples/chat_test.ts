@@ -16,8 +16,11 @@ import {
 } from "./_chat_clients.ts";
 
 /** Runs `body` on a fresh chat; every user it opened is closed and the runtime shut down. */
-async function withChat(body: (rt: Runtime, users: ChatUser[]) => Promise<void>): Promise<void> {
-  const rt = await startChat();
+async function withChat(
+  body: (rt: Runtime, users: ChatUser[]) => Promise<void>,
+  change?: Parameters<typeof startChat>[0],
+): Promise<void> {
+  const rt = await startChat(change);
   const users: ChatUser[] = [];
   try {
     await body(rt, users);
@@ -27,14 +30,35 @@ async function withChat(body: (rt: Runtime, users: ChatUser[]) => Promise<void>)
   }
 }
 
+/** A lease of 1.5 s (synced every 0.3 s), so a test need not wait the example's 6 s. */
+function shortLease(t: { containers: Record<string, Record<string, unknown>> }): void {
+  t.containers.rooms.config = { lease: 1500 };
+  for (const name of ["chat", "web"]) {
+    t.containers[name].config = { ...t.containers[name].config as object, sync_every: 300 };
+  }
+}
+
+/** Asks /who until it answers `expected` (presence settles a moment after a notice), within 5 s. */
+async function whoIs(user: ChatUser, expected: string): Promise<void> {
+  const end = performance.now() + 5000;
+  let last = "";
+  while (performance.now() < end) {
+    last = await user.ask("/who", /^\* in #/);
+    if (last === expected) return;
+    await new Promise((r) => setTimeout(r, 400)); // under the flood control's 5 lines a second
+  }
+  assert.equal(last, expected);
+}
+
 Deno.test("chat: two TCP users on different replicas in one room see each other's messages", async () => {
   await withChat(async (rt, users) => {
     const [ada, bob] = await usersOnTwoReplicas(portOf(rt, "chat"));
     users.push(ada, bob);
     assert.notEqual(ada.instance, bob.instance);
-    await ada.ask("/nick ada", /^\* .* is now ada$/);
-    await bob.ask("/nick bob", /^\* .* is now bob$/);
-    ada.say("/join deno");
+    await ada.rename("ada");
+    await bob.rename("bob");
+    // One after the other: a subscription reaches the hub a moment after it is made.
+    await ada.ask("/join deno", /^\* you are in #deno$/);
     bob.say("/join deno");
     await ada.next(/^\* bob joined #deno$/);
     bob.say("hello from the other replica");
@@ -55,7 +79,7 @@ Deno.test("chat: a WebSocket user and a TCP user in one room see each other's me
     const web = await WebUser.connect(portOf(rt, "web"));
     users.push(web);
     assert.match(web.instance, /^web#/);
-    await web.ask("/nick browser", /is now browser$/);
+    await web.rename("browser");
     web.say("<b>hi</b> from the page");
     // Sent as the text it is: the page shows lines with textContent, never as markup.
     assert.equal(await tcp.next(/^\[lobby\] browser/), "[lobby] browser: <b>hi</b> from the page");
@@ -69,9 +93,9 @@ Deno.test("chat: /who lists the users of every replica and the page", async () =
     const [ada, bob] = await usersOnTwoReplicas(portOf(rt, "chat"));
     const web = await WebUser.connect(portOf(rt, "web"));
     users.push(ada, bob, web);
-    await ada.ask("/nick ada", /is now ada$/);
-    await bob.ask("/nick bob", /is now bob$/);
-    await web.ask("/nick cy", /is now cy$/);
+    await ada.rename("ada");
+    await bob.rename("bob");
+    await web.rename("cy");
     assert.equal(await ada.ask("/who", /^\* in #lobby:/), "* in #lobby: ada, bob, cy");
     await web.ask("/join web", /^\* you are in #web$/);
     assert.equal(await bob.ask("/who", /^\* in #lobby:/), "* in #lobby: ada, bob");
@@ -121,15 +145,15 @@ Deno.test("chat: a replica that stops takes its users out of /who; they are told
   await withChat(async (rt, users) => {
     const [one, two] = await usersOnTwoReplicas(portOf(rt, "chat"));
     users.push(one, two);
-    await one.ask("/nick one", /is now one$/);
-    await two.ask("/nick two", /is now two$/);
+    await one.rename("one");
+    await two.rename("two");
     // Scaling down stops the last replica (#1); whoever is on it goes.
     const [kept, gone] = one.instance.startsWith("chat#0.") ? [one, two] : [two, one];
     await rt.scale("chat", 1);
     await gone.next(/is stopping: connect again/);
     await gone.closedByServer();
     await kept.next(new RegExp(`^\\* ${gone.nick} left \\(server stopping\\) #lobby$`));
-    assert.equal(await kept.ask("/who", /^\* in #lobby:/), `* in #lobby: ${kept.nick}`);
+    await whoIs(kept, `* in #lobby: ${kept.nick}`);
     // Reconnecting lands on the replica left, and the nick is free again.
     const back = await TcpUser.connect(portOf(rt, "chat"));
     users.push(back);
@@ -138,24 +162,22 @@ Deno.test("chat: a replica that stops takes its users out of /who; they are told
   });
 });
 
-Deno.test("chat: a replica that crashes is restarted, and its users leave /who", async () => {
+Deno.test("chat: a replica that crashes tells its users and their rooms, and is restarted", async () => {
   await withChat(async (rt, users) => {
     const [one, two] = await usersOnTwoReplicas(portOf(rt, "chat"));
     users.push(one, two);
-    await one.ask("/nick one", /is now one$/);
-    await two.ask("/nick two", /is now two$/);
+    await one.rename("one");
+    await two.rename("two");
     // Whichever replica the request reaches fails; its supervisor starts a fresh incarnation.
     await assert.rejects(rt.ref<typeof chat>("chat").request("crash"), /crashed on purpose/);
     const [crashed, kept] = await Promise.race([
       two.closedByServer(8000).then(() => [two, one]),
       one.closedByServer(8000).then(() => [one, two]),
     ]);
-    await waitUntil(
-      () => kept.lines.some((l) => l === `* ${crashed.nick} left (server stopping) #lobby`),
-      5000,
-      "the crashed replica's user to leave",
-    );
-    assert.equal(await kept.ask("/who", /^\* in #lobby:/), `* in #lobby: ${kept.nick}`);
+    // Told by the replica as it stopped or, if what it said then was lost with it, by presence
+    // once its lease ran out.
+    await kept.next(new RegExp(`^\\* ${crashed.nick} left (\\(server stopping\\) )?#lobby`));
+    await whoIs(kept, `* in #lobby: ${kept.nick}`);
     await waitUntil(
       () =>
         rt.tree().containers.find((c) => c.name === "chat")!.instances
@@ -163,20 +185,53 @@ Deno.test("chat: a replica that crashes is restarted, and its users leave /who",
       8000,
       "the crashed replica to be back",
     );
-  });
+    // Its successor takes users again, and the crashed user's nick is free.
+    const [a, b] = await usersOnTwoReplicas(portOf(rt, "chat"));
+    users.push(a, b);
+    await a.rename(crashed.nick);
+  }, shortLease);
 });
 
-Deno.test("chat: shutdown tells and disconnects every TCP and WebSocket client", async () => {
+Deno.test("chat: a replica killed without a word loses its users from /who once its lease runs out", async () => {
+  // Process replicas, so one can be SIGKILLed: no onStop, no goodbye, only silence.
+  const rt = await startChat((t) => {
+    shortLease(t);
+    t.containers.chat.mode = "process";
+  });
+  const users: ChatUser[] = [];
+  try {
+    const [one, two] = await usersOnTwoReplicas(portOf(rt, "chat"));
+    users.push(one, two);
+    await one.rename("one");
+    await two.rename("two");
+    const victim = rt.tree().containers.find((c) => c.name === "chat")!.instances
+      .find((i) => i.id === two.instance)!;
+    Deno.kill(victim.pid!, "SIGKILL");
+    await two.closedByServer();
+    await one.next(/^\* two left #lobby \(connection lost\)$/, 5000);
+    await whoIs(one, "* in #lobby: one");
+  } finally {
+    await Promise.all(users.map((u) => u.close()));
+    await rt.shutdown();
+  }
+});
+
+Deno.test("chat: shutdown disconnects every TCP and WebSocket client, telling the TCP ones", async () => {
   const rt = await startChat();
   const users: ChatUser[] = [];
   try {
-    users.push(...await usersOnTwoReplicas(portOf(rt, "chat")));
-    users.push(await WebUser.connect(portOf(rt, "web")));
+    const tcp = await usersOnTwoReplicas(portOf(rt, "chat"));
+    const web = await WebUser.connect(portOf(rt, "web"));
+    users.push(...tcp, web);
     await rt.shutdown();
     for (const user of users) await user.closedByServer(5000);
-    for (const user of users) {
-      assert.ok(user.lines.some((l) => /is stopping: connect again/.test(l)), user.lines.join("\n"));
+    for (const user of tcp) {
+      assert.ok(
+        user.lines.some((l) => /is stopping: connect again/.test(l)),
+        user.lines.join("\n"),
+      );
     }
+    assert.equal(web.closeCode, 1001); // "going away": the page reconnects
   } finally {
     await Promise.all(users.map((u) => u.close()));
     await rt.shutdown();

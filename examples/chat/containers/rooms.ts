@@ -14,11 +14,19 @@ const MAX_SYNC = 10_000;
 export default container((ctx) => {
   const lease = Number(ctx.config.lease ?? 6000);
   const presence = new Presence({ lease });
-  ctx.setInterval(() => {
-    for (const instance of presence.sweep(Date.now())) {
-      ctx.log.info(`${instance} stopped syncing: its users are gone`);
+  // Users of a replica that went without a word: their rooms hear that they left.
+  const gone = (members: Member[], why: string) => {
+    for (const m of members) {
+      ctx.publish(`chat.room.${m.room}`, {
+        room: m.room,
+        notice: `${m.nick} left #${m.room} (${why})`,
+      });
     }
-  }, Math.max(100, lease / 4));
+  };
+  ctx.setInterval(
+    () => gone(presence.sweep(Date.now()), "connection lost"),
+    Math.max(100, lease / 4),
+  );
   return {
     /** Adds or updates a user (connect, /nick, /join); a taken nick is refused. */
     set(body: Member) {
@@ -38,7 +46,7 @@ export default container((ctx) => {
       presence.sync(body.instance, members, Date.now());
       return { ok: true };
     },
-    /** A replica is stopping: its users go with it. */
+    /** A replica is stopping: its users go with it (it told them and their rooms itself). */
     goodbye(body: { instance: string }) {
       if (isId(body?.instance)) presence.drop(body.instance);
       return { ok: true };
