@@ -13,6 +13,7 @@ import {
   RateLimit,
 } from "./lines.ts";
 import type rooms from "./containers/rooms.ts";
+import { GOODBYE } from "./presence.ts";
 
 /** Where a session's lines go: one client connection. */
 export interface Peer {
@@ -183,13 +184,11 @@ export class ChatHub {
       session.peer.send(`* ${this.#ctx.instance} is stopping: connect again to carry on`);
       session.peer.close("going-away");
     }
-    // A send, not a request: a stopping replica waits for nobody (and at shutdown `rooms`
-    // may be going too; then the lease ends what it holds).
-    try {
-      this.#rooms.send("goodbye", { instance: this.#ctx.instance }, { hold: false });
-    } catch (error) {
-      this.#ctx.log.warn(`presence: ${(error as Error).message}`);
-    }
+    // A publication, not a request: a stopping replica waits for nobody. (A request or send to
+    // `rooms` from here was lost now and then: it goes over the direct port between the two
+    // workers, which closes as this one goes; a publication goes through the host like the
+    // notices above.) If even this is lost, the lease ends what `rooms` holds for this replica.
+    this.#ctx.publish(GOODBYE, { instance: this.#ctx.instance });
   }
 
   async #claim(session: Session, nick: string, room: string): Promise<boolean> {

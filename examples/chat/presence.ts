@@ -5,6 +5,9 @@
 // loop) leaves no ghost for longer than the lease, and a presence container that restarted empty
 // is full again after one round of syncs.
 
+/** The topic a stopping replica announces its departure on: presence drops its users at once. */
+export const GOODBYE = "chat.presence.goodbye";
+
 /** One connected user, as its replica reports it. */
 export interface Member {
   /** Unique per connection: the instance, then a counter (`chat#1.1/7`). */

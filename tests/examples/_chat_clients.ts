@@ -7,7 +7,7 @@ import { waitUntil, within } from "../_wait.ts";
 
 const EXAMPLE = new URL("../../examples/chat/", import.meta.url);
 
-/** Starts the example's own kraken.yaml, with its ports changed to 0 (free ports). */
+/** Starts the example's own kraken.yaml, with its ports changed to 0 (free ports), then `change`d. */
 export async function startChat(
   change: (topology: { containers: Record<string, Record<string, unknown>> }) => void = () => {},
 ): Promise<Runtime> {
@@ -16,6 +16,7 @@ export async function startChat(
     const serve = topology.containers[name].serve as Record<string, unknown>;
     serve.port = 0;
   }
+  delete topology.management; // the tests reach the runtime directly
   change(topology);
   return await Runtime.start(topology as TopologyInput, {
     baseUrl: EXAMPLE.href,
@@ -117,8 +118,13 @@ export class TcpUser extends ChatUser {
   }
 
   static async connect(port: number): Promise<TcpUser> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    return await new TcpUser(conn).welcome();
+    const user = new TcpUser(await Deno.connect({ hostname: "127.0.0.1", port }));
+    try {
+      return await user.welcome();
+    } catch (error) {
+      await user.close();
+      throw error;
+    }
   }
 
   /** Raw bytes, for what a well-behaved client would not send. */
@@ -180,15 +186,20 @@ export class WebUser extends ChatUser {
   static async connect(port: number): Promise<WebUser> {
     const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     const user = new WebUser(socket);
-    await within(
-      new Promise((resolve, reject) => {
-        socket.addEventListener("open", resolve);
-        socket.addEventListener("error", () => reject(new Error("the WebSocket did not open")));
-      }),
-      5000,
-      "the WebSocket to open",
-    );
-    return await user.welcome();
+    try {
+      await within(
+        new Promise((resolve, reject) => {
+          socket.addEventListener("open", resolve);
+          socket.addEventListener("error", () => reject(new Error("the WebSocket did not open")));
+        }),
+        5000,
+        "the WebSocket to open",
+      );
+      return await user.welcome();
+    } catch (error) {
+      await user.close();
+      throw error;
+    }
   }
 
   say(line: string): void {

@@ -74,6 +74,10 @@ Deno.test("chat: a WebSocket user and a TCP user in one room see each other's me
     assert.equal(page.status, 200);
     assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);
     assert.match(await page.text(), /<script src="\/app.js"/);
+    // The page shows lines as text, never as markup.
+    const script = await (await fetch(`http://127.0.0.1:${portOf(rt, "web")}/app.js`)).text();
+    assert.match(script, /\.textContent = text/);
+    assert.doesNotMatch(script, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
     const tcp = await TcpUser.connect(portOf(rt, "chat"));
     users.push(tcp);
     const web = await WebUser.connect(portOf(rt, "web"));
@@ -170,10 +174,8 @@ Deno.test("chat: a replica that crashes tells its users and their rooms, and is 
     await two.rename("two");
     // Whichever replica the request reaches fails; its supervisor starts a fresh incarnation.
     await assert.rejects(rt.ref<typeof chat>("chat").request("crash"), /crashed on purpose/);
-    const [crashed, kept] = await Promise.race([
-      two.closedByServer(8000).then(() => [two, one]),
-      one.closedByServer(8000).then(() => [one, two]),
-    ]);
+    await waitUntil(() => one.ended || two.ended, 8000, "the crashed replica's user to go");
+    const [crashed, kept] = one.ended ? [one, two] : [two, one];
     // Told by the replica as it stopped or, if what it said then was lost with it, by presence
     // once its lease ran out.
     await kept.next(new RegExp(`^\\* ${crashed.nick} left (\\(server stopping\\) )?#lobby`));

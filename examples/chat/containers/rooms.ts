@@ -1,12 +1,13 @@
 // Presence: who is in which room, for every replica at once (request/reply). One instance holds
 // the table; the chat replicas tell it about their users as they come and go, and resend their
 // whole list every few seconds, so a replica that died silently loses its users once its lease
-// runs out (config.lease, ms) and a restarted presence is refilled by the next round.
+// runs out (config.lease, ms) and a restarted presence is refilled by the next round. A replica
+// that stops says goodbye on a topic, and its users go at once.
 // Its callers are other containers: what they send is checked, and a bad body is answered with
 // `ok: false`, never thrown (a throw would fail this instance and empty the table).
 import { container } from "../../../mod.ts";
 import { NICK_RULE, ROOM_RULE } from "../lines.ts";
-import { type Member, Presence } from "../presence.ts";
+import { GOODBYE, type Member, Presence } from "../presence.ts";
 
 const MAX_ID = 200;
 const MAX_SYNC = 10_000;
@@ -27,6 +28,11 @@ export default container((ctx) => {
     () => gone(presence.sweep(Date.now()), "connection lost"),
     Math.max(100, lease / 4),
   );
+  // A replica is stopping: its users go with it (it told them and their rooms itself).
+  ctx.subscribe(GOODBYE, (body) => {
+    const instance = (body as { instance?: unknown } | null)?.instance;
+    if (isId(instance)) presence.drop(instance);
+  });
   return {
     /** Adds or updates a user (connect, /nick, /join); a taken nick is refused. */
     set(body: Member) {
@@ -44,11 +50,6 @@ export default container((ctx) => {
       const members = body.members.slice(0, MAX_SYNC)
         .filter((m) => isMember({ ...m, instance: body.instance }));
       presence.sync(body.instance, members, Date.now());
-      return { ok: true };
-    },
-    /** A replica is stopping: its users go with it (it told them and their rooms itself). */
-    goodbye(body: { instance: string }) {
-      if (isId(body?.instance)) presence.drop(body.instance);
       return { ok: true };
     },
     /** The nicks in a room. */
