@@ -218,7 +218,7 @@ Deno.test("chat: a replica killed without a word loses its users from /who once 
   }
 });
 
-Deno.test("chat: shutdown disconnects every TCP and WebSocket client, telling the TCP ones", async () => {
+Deno.test("chat: shutdown tells every TCP and WebSocket client, then disconnects it", async () => {
   const rt = await startChat();
   const users: ChatUser[] = [];
   try {
@@ -227,7 +227,7 @@ Deno.test("chat: shutdown disconnects every TCP and WebSocket client, telling th
     users.push(...tcp, web);
     await rt.shutdown();
     for (const user of users) await user.closedByServer(5000);
-    for (const user of tcp) {
+    for (const user of users) {
       assert.ok(
         user.lines.some((l) => /is stopping: connect again/.test(l)),
         user.lines.join("\n"),
