@@ -93,7 +93,8 @@ export class ChatHub {
     this.#sessions.add(session);
     for (let attempt = 0; attempt < 5; attempt++) {
       session.nick = `guest-${crypto.getRandomValues(new Uint16Array(1))[0].toString(16)}`;
-      if (await this.#claim(session, session.nick, LOBBY)) break;
+      // Unavailable (`rooms` restarting): carry on as a guest; the next sync tells it.
+      if (await this.#claim(session, session.nick, LOBBY) !== "taken") break;
     }
     this.#enter(session, LOBBY);
     peer.send(
@@ -115,8 +116,13 @@ export class ChatHub {
       case "nick": {
         const old = session.nick;
         if (old === command.nick) return;
-        if (!await this.#claim(session, command.nick, session.room)) {
-          session.peer.send(`* the nick ${command.nick} is taken (or presence is unavailable)`);
+        const claim = await this.#claim(session, command.nick, session.room);
+        if (claim !== "ok") {
+          session.peer.send(
+            claim === "taken"
+              ? `* the nick ${command.nick} is taken`
+              : "* presence is unavailable: try again",
+          );
           return;
         }
         session.nick = command.nick;
@@ -125,7 +131,7 @@ export class ChatHub {
       }
       case "join": {
         if (command.room === session.room) return;
-        if (!await this.#claim(session, session.nick, command.room)) {
+        if (await this.#claim(session, session.nick, command.room) !== "ok") {
           session.peer.send("* presence is unavailable: try again");
           return;
         }
@@ -191,10 +197,18 @@ export class ChatHub {
     this.#ctx.publish(GOODBYE, { instance: this.#ctx.instance });
   }
 
-  async #claim(session: Session, nick: string, room: string): Promise<boolean> {
+  /** Tells `rooms` where a session is and under which nick. */
+  async #claim(
+    session: Session,
+    nick: string,
+    room: string,
+  ): Promise<"ok" | "taken" | "unavailable"> {
     const member = { id: session.id, nick, room, instance: this.#ctx.instance };
     const reply = await this.#ask(() => this.#rooms.request("set", member, PRESENCE));
-    return reply?.ok === true;
+    if (reply?.ok === true) return "ok";
+    return reply !== undefined && "reason" in reply && reply.reason === "taken"
+      ? "taken"
+      : "unavailable";
   }
 
   #enter(session: Session, room: string): void {
