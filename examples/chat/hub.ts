@@ -35,7 +35,7 @@ export interface HubOptions {
 /** What travels on a room's topic: a message, or a notice (joins, leaves, renames). */
 type RoomEvent = { room: string; nick: string; text: string } | { room: string; notice: string };
 
-/** Presence calls wait briefly: a user waits on them, and a restarting `rooms` is refilled by syncs. */
+/** Presence calls wait briefly: a user waits on them; a restarting `rooms` is refilled by syncs. */
 const PRESENCE = { timeout: 2000 };
 
 /** Reads `HubOptions` from a container's config, with the defaults. */
@@ -270,7 +270,7 @@ export class ChatHub {
   }
 }
 
-/** One connected user. Its input is read through {@linkcode Session.push} / {@linkcode Session.line}. */
+/** One connected user; its input comes by {@linkcode Session.push} or {@linkcode Session.line}. */
 export class Session {
   readonly id: string;
   readonly peer: Peer;

@@ -11,7 +11,7 @@ export const LOBBY = "lobby";
 /** A nick: a letter, then letters, digits, `_` or `-`; 1 to 24 characters. */
 export const NICK_RULE = /^[A-Za-z][A-Za-z0-9_-]{0,23}$/;
 
-/** A room: lower-case letters, digits, `_` or `-`; 1 to 32 characters (a leading `#` is dropped). */
+/** A room: lower-case letters, digits, `_` or `-`; 1 to 32 characters (a leading `#` dropped). */
 export const ROOM_RULE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /** What one line asks for. */
@@ -49,7 +49,7 @@ export function cleanText(text: string): string {
     .trim();
 }
 
-/** A room name as typed (`#Deno`, `deno`) in its one spelling (`deno`), or `undefined` if invalid. */
+/** A room name as typed (`#Deno`, `deno`) in its one spelling (`deno`); `undefined` if invalid. */
 export function roomName(typed: string): string | undefined {
   const room = typed.replace(/^#/, "").toLowerCase();
   return ROOM_RULE.test(room) ? room : undefined;

@@ -7,7 +7,7 @@ import { waitUntil, within } from "../_wait.ts";
 
 const EXAMPLE = new URL("../../examples/chat/", import.meta.url);
 
-/** Starts the example's own kraken.yaml, with its ports changed to 0 (free ports), then `change`d. */
+/** Starts the example's own kraken.yaml on free ports (port 0), then `change`d. */
 export async function startChat(
   change: (topology: { containers: Record<string, Record<string, unknown>> }) => void = () => {},
 ): Promise<Runtime> {
