@@ -78,6 +78,23 @@ Deno.test("chat: a WebSocket user and a TCP user in one room see each other's me
     const script = await (await fetch(`http://127.0.0.1:${portOf(rt, "web")}/app.js`)).text();
     assert.match(script, /\.textContent = text/);
     assert.doesNotMatch(script, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+    // A page of another site may not chat in its visitor's name.
+    const foreign = await fetch(`http://127.0.0.1:${portOf(rt, "web")}/ws`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+        origin: "http://elsewhere.example",
+      },
+    });
+    assert.equal(foreign.status, 403);
+    await foreign.body?.cancel();
+    const garbled = await fetch(`http://127.0.0.1:${portOf(rt, "web")}/ws`, {
+      headers: { upgrade: "websocket", origin: "not a url" },
+    });
+    assert.equal(garbled.status, 403); // refused, not a 500
+    await garbled.body?.cancel();
     const tcp = await TcpUser.connect(portOf(rt, "chat"));
     users.push(tcp);
     const web = await WebUser.connect(portOf(rt, "web"));

@@ -51,7 +51,8 @@ export default container(async (ctx) => {
     }
     // A page from another site must not chat in the user's name (cross-site WebSocket).
     const origin = request.headers.get("origin");
-    if (origin !== null && new URL(origin).host !== request.headers.get("host")) {
+    const host = request.headers.get("host");
+    if (origin !== null && (!URL.canParse(origin) || new URL(origin).host !== host)) {
       return new Response("cross-origin WebSocket refused\n", { status: 403 });
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
