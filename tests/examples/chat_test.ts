@@ -183,6 +183,25 @@ Deno.test("chat: a replica that stops takes its users out of /who; they are told
   });
 });
 
+Deno.test("chat: a rolling restart tells every user, who reconnect to the new replicas; /who has no ghost", async () => {
+  await withChat(async (rt, users) => {
+    const [one, two] = await usersOnTwoReplicas(portOf(rt, "chat"));
+    users.push(one, two);
+    await one.rename("one");
+    await two.rename("two");
+    await rt.restart("chat");
+    for (const user of [one, two]) {
+      await user.next(/is stopping: connect again/);
+      await user.closedByServer();
+    }
+    const back = await TcpUser.connect(portOf(rt, "chat"));
+    users.push(back);
+    assert.match(back.instance, /^chat#\d+\.2$/); // a new incarnation
+    await back.rename("one"); // the nick was given back when its replica stopped
+    await whoIs(back, "* in #lobby: one");
+  });
+});
+
 Deno.test("chat: a replica that crashes tells its users and their rooms, and is restarted", async () => {
   await withChat(async (rt, users) => {
     const [one, two] = await usersOnTwoReplicas(portOf(rt, "chat"));
