@@ -116,3 +116,33 @@ Deno.test("a serving process replica killed with SIGKILL is restarted and servin
     await rt.shutdown();
   }
 });
+
+Deno.test("a throw in accept closes that connection and is logged; the container goes on serving", async () => {
+  const logs: string[] = [];
+  const rt = await Runtime.start({
+    containers: {
+      tcp: {
+        module: "./tcp_throws.ts",
+        mode: "inline",
+        serve: { port: 0, hostname: "127.0.0.1", protocol: "tcp" },
+      },
+    },
+  }, { logLevel: "warn", logger: (e) => logs.push(e.message), baseUrl: base });
+  try {
+    const { port } = rt.serving("tcp")!;
+    const talk = async (text: string) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(new TextEncoder().encode(text));
+      const buf = new Uint8Array(64);
+      const n = await conn.read(buf);
+      conn.close();
+      return n === null ? null : new TextDecoder().decode(buf.subarray(0, n));
+    };
+    assert.equal(await talk("boom"), null);
+    assert.equal(await talk("hi"), "tcp#0.1 hi");
+    assert.equal(rt.tree().containers[0].restarts, 0);
+    assert.ok(logs.some((l) => l.includes("accept threw: Error: boom in accept")), logs.join("\n"));
+  } finally {
+    await rt.shutdown();
+  }
+});
