@@ -88,8 +88,10 @@ export function scaffold(options: ScaffoldOptions): Record<string, string> {
   // about (Kraken refuses to start worker containers where Deno could prompt).
   const denoJson = {
     tasks: {
-      start: `deno run -A --no-prompt --env-file=.env ${cli} start kraken.yaml`,
-      kraken: `deno run -A --no-prompt --env-file=.env ${cli}`,
+      // --config: the project's import map and unstable list, even when the CLI module lives in
+      // another folder with a deno.json of its own (a local checkout of Kraken).
+      start: `deno run -A --no-prompt --config deno.json --env-file=.env ${cli} start kraken.yaml`,
+      kraken: `deno run -A --no-prompt --config deno.json --env-file=.env ${cli}`,
       test: "deno test -A --no-prompt --env-file=.env",
     },
     imports,

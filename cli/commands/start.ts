@@ -80,7 +80,31 @@ export const start: Command = {
       else io.error(formatLog(line, io.err));
       progress.resume();
     };
-    let rt: Runtime;
+    // Ctrl-C (or SIGTERM) is ours from before the first container starts: one that comes while
+    // starting lets the start finish, then stops what started, gracefully; a second exits now.
+    let rt: Runtime | null = null;
+    let signals = 0;
+    const onSignal = () => {
+      signals++;
+      if (signals > 1) {
+        io.error("kraken start: second interrupt: exiting now");
+        Deno.exit(130);
+      }
+      if (!io.json) {
+        io.error(
+          rt
+            ? "shutting down… (Ctrl-C again to exit at once)"
+            : "interrupted while starting: stopping once started… (Ctrl-C again to exit at once)",
+        );
+      }
+      rt?.shutdown();
+    };
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    const unlisten = () => {
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
+    };
     const began = performance.now();
     try {
       rt = await Runtime.start(file, {
@@ -89,6 +113,7 @@ export const start: Command = {
         on: { start: (event) => progress.started(event.instance) },
       });
     } catch (error) {
+      unlisten();
       if (error instanceof TopologyError) throw new CliError(EXIT.usage, error.message);
       throw new CliError(
         EXIT.failed,
@@ -98,8 +123,9 @@ export const start: Command = {
       progress.done();
     }
     const took = performance.now() - began;
+    if (signals > 0) rt.shutdown();
     let api: Awaited<ReturnType<typeof serveManagement>> | null = null;
-    if (management) {
+    if (management && signals === 0) {
       try {
         api = await serveManagement(rt, {
           listen: typeof flags.listen === "string" ? flags.listen : management.listen,
@@ -107,6 +133,7 @@ export const start: Command = {
           backlog: backlog.splice(0),
         });
       } catch (error) {
+        unlisten();
         await rt.shutdown();
         throw new CliError(
           error instanceof TypeError ? EXIT.usage : EXIT.failed,
@@ -119,24 +146,9 @@ export const start: Command = {
     keep = false;
     backlog.length = 0;
 
-    // Listening for Ctrl-C before saying it stops it: one pressed right after the line is seen
-    // must shut down gracefully, not kill the process.
-    let signals = 0;
-    const onSignal = () => {
-      signals++;
-      if (signals > 1) {
-        io.error("kraken start: second interrupt: exiting now");
-        Deno.exit(130);
-      }
-      if (!io.json) io.error("shutting down… (Ctrl-C again to exit at once)");
-      rt.shutdown();
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
     announce(rt, io, { file, took, api: api?.url ?? null });
     const error = await rt.closed;
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    unlisten();
     await api?.close();
     const leaked = rt.tree().leaked;
     if (leaked.length > 0) {

@@ -489,3 +489,23 @@ Deno.test("kraken start: when the application fails (its root supervisor gives u
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kraken start: Ctrl-C while containers start lets the start finish, stops what started gracefully and exits 0", async () => {
+  const dir = await Deno.makeTempDir();
+  const slow = new URL("../fixtures/slow_start.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    `${dir}/kraken.yaml`,
+    `name: slow\ncontainers:\n  slow: { module: "${slow}", mode: worker }\n`,
+  );
+  const run = krakenInBackground(["start", `${dir}/kraken.yaml`]);
+  try {
+    await run.waitFor(/slow/, 30_000, "stderr"); // the start has begun; the factory takes 2 s
+    run.child.kill("SIGINT");
+    assert.equal(await run.exit(), 0, run.stderr);
+    assert.match(run.stderr, /interrupted while starting: stopping once started/);
+    assert.match(run.stderr, /stopped\s*$/);
+  } finally {
+    await run.kill();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
