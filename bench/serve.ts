@@ -1,0 +1,400 @@
+// Kraken serving benchmark: containers serving HTTP, TCP and WebSocket against bare Deno servers
+// measured in the same run on the same machine. Reports ratios (and the absolute figures of the
+// two count targets); no figure fails the run.
+//
+//   deno task bench:serve            full run (3 rounds of 3 s per HTTP setup)
+//   deno task bench:serve --quick    smoke run
+//
+// Every server is its own process (bench/_serve_bare.ts, bench/_serve_kraken.ts) and so is every
+// load client (bench/_http_load.ts, bench/_connect_load.ts, bench/_ws_hold.ts): the client
+// never shares an isolate or an event loop with what it measures. Setups are interleaved round
+// by round and each figure is the median of the rounds, so a slow patch of the shared machine
+// hits every setup alike.
+import { childPids } from "./_raw.ts";
+import { median, ms, rate, ratio, table, verdict } from "./_format.ts";
+import { ServerProcess } from "./_server_process.ts";
+import type { HttpLoadResult } from "./_http_load.ts";
+import type { ConnectLoadResult } from "./_connect_load.ts";
+import type { WsHoldResult } from "./_ws_hold.ts";
+
+const quick = Deno.args.includes("--quick");
+const CFG = quick
+  ? { rounds: 1, warmupMs: 300, durationMs: 1_000, connectMs: 1_000, wsCount: 2_000 }
+  : { rounds: 3, warmupMs: 500, durationMs: 3_000, connectMs: 2_000, wsCount: 10_000 };
+/** Keep-alive connections of the HTTP client, and requests each writes at once. */
+const HTTP = { connections: 64, pipeline: 8 };
+/** Connection loops of the TCP connect client. */
+const CONNECT_CONCURRENCY = 64;
+/** Handshakes in flight while opening WebSockets. */
+const WS_CONCURRENCY = 100;
+const REPLICAS = 2;
+
+const TARGET = { oneReplica: 0.9, replicas: 0.9, hop: 0.6, acceptPerSecond: 10_000, ws: 10_000 };
+
+const problems: string[] = [];
+const report = (problem: string) => void problems.push(problem);
+const UNSTABLE_NET = ["--unstable-net"];
+
+// ---- servers and clients -----------------------------------------------------------------------
+
+type Server = { port: number; pids: number[]; close(): Promise<void> };
+
+/** Starts the servers of one setup: `bare:KIND`, `bare:http-reuse xN`, or `kraken:SCENARIO`. */
+async function startServer(setup: string): Promise<Server> {
+  const [who, what] = setup.split(":");
+  if (who === "kraken") {
+    const p = await ServerProcess.start("./_serve_kraken.ts", [what], {
+      report,
+      flags: UNSTABLE_NET,
+    });
+    return { port: Number(p.address), pids: [p.pid], close: () => p.close() };
+  }
+  const [kind, times] = what.split(" x");
+  const first = await ServerProcess.start("./_serve_bare.ts", [kind, "0"], {
+    report,
+    flags: UNSTABLE_NET,
+  });
+  const all = [first];
+  for (let i = 1; i < Number(times ?? 1); i++) {
+    all.push(
+      await ServerProcess.start("./_serve_bare.ts", [kind, first.address], {
+        report,
+        flags: UNSTABLE_NET,
+      }),
+    );
+  }
+  return {
+    port: Number(first.address),
+    pids: all.map((p) => p.pid),
+    close: async () => void await Promise.all(all.map((p) => p.close())),
+  };
+}
+
+/** Runs a client script to its end and parses its one JSON line. */
+async function runClient<T>(script: string, options: object): Promise<T> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "-A",
+      "--no-lock",
+      new URL(script, import.meta.url).pathname,
+      JSON.stringify(options),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`${script} failed (exit ${out.code})`);
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]) as T;
+}
+
+async function withServer<T>(setup: string, measure: (server: Server) => Promise<T>): Promise<T> {
+  const server = await startServer(setup);
+  try {
+    return await measure(server);
+  } finally {
+    await server.close();
+  }
+}
+
+function httpLoad(port: number): Promise<HttpLoadResult> {
+  return runClient<HttpLoadResult>("./_http_load.ts", {
+    port,
+    ...HTTP,
+    warmupMs: CFG.warmupMs,
+    durationMs: CFG.durationMs,
+  });
+}
+
+function connectLoad(port: number): Promise<ConnectLoadResult> {
+  return runClient<ConnectLoadResult>("./_connect_load.ts", {
+    port,
+    concurrency: CONNECT_CONCURRENCY,
+    warmupMs: CFG.warmupMs,
+    durationMs: CFG.connectMs,
+  });
+}
+
+/** Summed VmRSS (bytes) of `pids` and all their descendants. */
+function treeRss(pids: number[]): number {
+  const children = new Map<number, number[]>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry.name)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const todo = [...pids];
+  while (todo.length) {
+    const pid = todo.pop()!;
+    try {
+      const kb = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+) kB/);
+      total += kb ? Number(kb[1]) * 1024 : 0;
+    } catch {
+      // gone meanwhile
+    }
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface WsFigure extends WsHoldResult {
+  /** Server RSS added per open connection, bytes. */
+  perConnection: number;
+}
+
+/** Opens `count` idle WebSockets on the setup's server, measures its RSS growth, closes them. */
+function wsHold(setup: string, count: number): Promise<WsFigure> {
+  return withServer(setup, async (server) => {
+    await sleep(500);
+    const before = treeRss(server.pids);
+    const client = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "-A",
+        "--no-lock",
+        new URL("./_ws_hold.ts", import.meta.url).pathname,
+        JSON.stringify({ port: server.port, count, concurrency: WS_CONCURRENCY }),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = client.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const timer = setTimeout(() => client.kill("SIGKILL"), 120_000); // bounded: never hangs
+    try {
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("bench/_ws_hold.ts ended without a result");
+        text += value;
+      }
+      const result = JSON.parse(text.split("\n")[0]) as WsHoldResult;
+      await sleep(1_000); // let the server settle what the handshakes allocated
+      const after = treeRss(server.pids);
+      return { ...result, perConnection: (after - before) / Math.max(1, result.open) };
+    } finally {
+      clearTimeout(timer);
+      await reader.cancel().catch(() => {});
+      await client.stdin.close().catch(() => {});
+      await client.status;
+    }
+  });
+}
+
+/** The soft limit on open files of processes started from here. */
+function openFilesLimit(): number {
+  const line = Deno.readTextFileSync("/proc/self/limits").split("\n")
+    .find((l) => l.startsWith("Max open files"));
+  return Number(line?.split(/\s+/)[3] ?? NaN);
+}
+
+function took(since: number): string {
+  return `(section took ${((performance.now() - since) / 1000).toFixed(1)} s)`;
+}
+
+function kb(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+// ---- run ---------------------------------------------------------------------------------------
+
+const began = performance.now();
+console.log(
+  `Kraken serving bench${quick ? " (--quick)" : ""}: Deno ${Deno.version.deno}, ` +
+    `${Deno.build.os}-${Deno.build.arch}, ${navigator.hardwareConcurrency} CPUs`,
+);
+console.log(
+  `HTTP load: ${HTTP.connections} keep-alive connections, ${HTTP.pipeline} requests per write, ` +
+    `${CFG.warmupMs} ms warm-up then ${CFG.durationMs} ms measured, median of ${CFG.rounds} ` +
+    `round(s); every server and client its own process`,
+);
+
+// 1-3. HTTP: one replica, N replicas, one hop; setups interleaved each round.
+let since = performance.now();
+const HTTP_SETUPS = [
+  "bare:canned",
+  "bare:http",
+  "kraken:inline",
+  "kraken:worker",
+  "kraken:hop",
+  `bare:http-reuse x${REPLICAS}`,
+  `kraken:worker-${REPLICAS}`,
+  `kraken:process-${REPLICAS}`,
+];
+const httpRounds: Record<string, HttpLoadResult[]> = Object.fromEntries(
+  HTTP_SETUPS.map((s) => [s, []]),
+);
+for (let round = 0; round < CFG.rounds; round++) {
+  for (const setup of HTTP_SETUPS) {
+    try {
+      httpRounds[setup].push(await withServer(setup, (server) => httpLoad(server.port)));
+    } catch (error) {
+      report(`${setup}: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+}
+const http = Object.fromEntries(
+  HTTP_SETUPS.map((s) => {
+    const runs = httpRounds[s];
+    const errors = runs.reduce((sum, r) => sum + r.errors, 0);
+    const firstError = runs.find((r) => r.firstError)?.firstError;
+    return [s, {
+      rps: runs.length ? median(runs.map((r) => r.rps)) : NaN,
+      p50: runs.length ? median(runs.map((r) => r.p50)) : NaN,
+      p99: runs.length ? median(runs.map((r) => r.p99)) : NaN,
+      errors,
+      firstError,
+    }];
+  }),
+);
+const httpRow = (label: string, setup: string, base: string, target?: number) => {
+  const r = http[setup];
+  const x = r.rps / http[base].rps;
+  return [
+    label,
+    rate(r.rps),
+    ms(r.p50),
+    ms(r.p99),
+    String(r.errors),
+    base === setup ? "-" : ratio(x),
+    target === undefined ? "-" : `>= ${target}x: ${verdict(x >= target)}`,
+  ];
+};
+console.log(`\n1-3. HTTP requests served ${took(since)}`);
+table(["setup", "req/s", "p50", "p99", "errors", "ratio", "target"], [
+  httpRow("bare Deno.serve (1 process)", "bare:http", "bare:http"),
+  httpRow("kraken inline, 1 replica / bare", "kraken:inline", "bare:http", TARGET.oneReplica),
+  httpRow("kraken worker, 1 replica / bare", "kraken:worker", "bare:http", TARGET.oneReplica),
+  httpRow(
+    `bare Deno.serve x${REPLICAS} processes, reusePort`,
+    `bare:http-reuse x${REPLICAS}`,
+    `bare:http-reuse x${REPLICAS}`,
+  ),
+  httpRow(
+    `kraken worker, ${REPLICAS} replicas / bare x${REPLICAS}`,
+    `kraken:worker-${REPLICAS}`,
+    `bare:http-reuse x${REPLICAS}`,
+    TARGET.replicas,
+  ),
+  httpRow(
+    `kraken process, ${REPLICAS} replicas / bare x${REPLICAS}`,
+    `kraken:process-${REPLICAS}`,
+    `bare:http-reuse x${REPLICAS}`,
+    TARGET.replicas,
+  ),
+  httpRow("kraken worker, one hop / work in handler", "kraken:hop", "kraken:worker", TARGET.hop),
+]);
+const ceiling = http["bare:canned"];
+console.log(
+  `   client ceiling (a canned-response TCP loop, no HTTP server): ${rate(ceiling.rps)}; ` +
+    `bare Deno.serve reaches ${ratio(http["bare:http"].rps / ceiling.rps)} of it\n` +
+    "   the JSON: the same lookup (bench/_serve_work.ts) answered with Response.json in every setup;\n" +
+    "   hop: the serving worker asks an `inventory` worker container for it by request/reply",
+);
+for (const s of HTTP_SETUPS) {
+  if (http[s].firstError) console.log(`   ${s}: first error: ${http[s].firstError}`);
+}
+
+// 4. New TCP connections accepted per second.
+since = performance.now();
+const CONNECT_SETUPS = ["bare:accept", "kraken:tcp"];
+const connectRounds: Record<string, ConnectLoadResult[]> = { "bare:accept": [], "kraken:tcp": [] };
+for (let round = 0; round < CFG.rounds; round++) {
+  for (const setup of CONNECT_SETUPS) {
+    try {
+      connectRounds[setup].push(await withServer(setup, (server) => connectLoad(server.port)));
+    } catch (error) {
+      report(`${setup}: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+}
+const accepted = (setup: string) => median(connectRounds[setup].map((r) => r.perSecond));
+const acceptErrors = (setup: string) => connectRounds[setup].reduce((n, r) => n + r.errors, 0);
+console.log(
+  `\n4. New TCP connections accepted per second (${CONNECT_CONCURRENCY} connect loops, ` +
+    `${CFG.connectMs} ms, median of ${CFG.rounds}) ${took(since)}`,
+);
+const krakenAccept = accepted("kraken:tcp");
+const bareAccept = accepted("bare:accept");
+table(["setup", "accepted/s", "errors", "ratio", "target"], [
+  [
+    "bare accept loop (Deno.listen)",
+    rate(bareAccept),
+    String(acceptErrors("bare:accept")),
+    "-",
+    "-",
+  ],
+  [
+    "kraken tcp container (worker)",
+    rate(krakenAccept),
+    String(acceptErrors("kraken:tcp")),
+    ratio(krakenAccept / bareAccept),
+    `>= ${TARGET.acceptPerSecond / 1000}k/s: ${verdict(krakenAccept >= TARGET.acceptPerSecond)}`,
+  ],
+]);
+console.log(
+  "   each connection: the client connects, the server accepts and closes, the client closes",
+);
+
+// 5. Idle WebSocket connections held by one container.
+since = performance.now();
+const limit = openFilesLimit();
+const wsCount = Math.min(CFG.wsCount, limit - 512);
+const ws: Record<string, WsFigure | undefined> = {};
+for (const setup of ["bare:ws", "kraken:ws"]) {
+  try {
+    ws[setup] = await wsHold(setup, wsCount);
+  } catch (error) {
+    report(`${setup}: ${error instanceof Error ? error.message : error}`);
+  }
+}
+console.log(
+  `\n5. Idle WebSocket connections held (${wsCount} opened, ${WS_CONCURRENCY} handshakes at ` +
+    `once; open-files limit ${limit}) ${took(since)}`,
+);
+const wsRow = (label: string, f: WsFigure | undefined, target: boolean) =>
+  f
+    ? [
+      label,
+      String(f.open),
+      String(f.errors),
+      ms(f.ms),
+      kb(f.perConnection),
+      target ? `>= ${TARGET.ws}: ${verdict(f.open >= TARGET.ws)}` : "-",
+    ]
+    : [label, "-", "-", "-", "-", "failed"];
+table(["setup", "open", "errors", "to open all", "RSS per connection", "target"], [
+  wsRow("bare Deno.serve + upgradeWebSocket", ws["bare:ws"], false),
+  wsRow("kraken ws container (worker)", ws["kraken:ws"], true),
+]);
+if (ws["bare:ws"] && ws["kraken:ws"]) {
+  console.log(
+    `   RSS per connection kraken/bare: ${
+      ratio(ws["kraken:ws"].perConnection / ws["bare:ws"].perConnection)
+    }; RSS = the server process and its children, after all opened minus before`,
+  );
+}
+if (wsCount < CFG.wsCount) {
+  console.log(`   (capped at ${wsCount}: raise the open-files limit, e.g. ulimit -n 20000)`);
+}
+
+const leftover = childPids();
+console.log(
+  `\ndone in ${
+    ((performance.now() - began) / 1000).toFixed(1)
+  } s; leftover subprocesses: ${leftover.length}`,
+);
+if (problems.length) {
+  console.log(`problems (${problems.length}):`);
+  for (const p of problems) console.log(`  - ${p}`);
+}
