@@ -54,6 +54,7 @@ export {
   type TreeSnapshot,
 } from "./runtime/runtime.ts";
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./runtime/snapshots.ts";
+export { httpErrorResponse } from "./runtime/http_errors.ts";
 export type { ContainerMetrics } from "./runtime/metrics.ts";
 export type {
   ByteConnection,
@@ -96,6 +97,8 @@ export {
   type Mode,
   type Placement,
   type RestartType,
+  type ServeProtocol,
+  type ServeSpec,
   type Strategy,
   type SupervisorSpec,
   type Topology,

@@ -30,6 +30,7 @@ const BLOCK_PLACES: Record<TopologyBlock | "permissions", string> = {
   supervisor: "under supervisor:",
   backoff: "under supervisor.backoff:",
   container: "in a container",
+  serve: "under a container's serve:",
   rule: "in an on_error: rule",
   transports: "under transports:",
   tls: "under transports.tls:",

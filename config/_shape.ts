@@ -8,7 +8,7 @@
 import { DURATION_PATTERN } from "./duration.ts";
 import { ERROR_ACTIONS, type ErrorAction } from "../supervisor/error_rules.ts";
 import type { RestartType, Strategy } from "../supervisor/spec.ts";
-import type { BalanceStrategy, KeyPath, Mode, Placement } from "./model.ts";
+import type { BalanceStrategy, KeyPath, Mode, Placement, ServeProtocol } from "./model.ts";
 import { DEFAULTS } from "./defaults.ts";
 
 export { DEFAULTS };
@@ -59,7 +59,10 @@ export interface TopologyKeys {
     "buffer",
     "supervisor",
     "children",
+    "serve",
   ];
+  /** A container's `serve:`. */
+  readonly serve: readonly ["port", "hostname", "protocol"];
   /** One `on_error:` rule. */
   readonly rule: readonly ["match", "action"];
   /** `transports:`. */
@@ -118,7 +121,10 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
     "buffer",
     "supervisor",
     "children",
+    "serve",
   ],
+  /** A container's `serve:`. */
+  serve: ["port", "hostname", "protocol"],
   /** One `on_error:` rule. */
   rule: ["match", "action"],
   /** `transports:`. */
@@ -155,6 +161,7 @@ export const TOPOLOGY_VALUES: {
   readonly action: readonly (ErrorAction | "log")[];
   readonly placement: readonly Placement[];
   readonly runs_as: readonly ("process" | "worker")[];
+  readonly protocol: readonly ServeProtocol[];
 } = Object.freeze({
   mode: ["inline", "worker", "process", "remote"],
   balance: BALANCE_STRATEGIES,
@@ -163,6 +170,7 @@ export const TOPOLOGY_VALUES: {
   action: [...ERROR_ACTIONS, "log"],
   placement: ["spread", "least_loaded"],
   runs_as: ["process", "worker"],
+  protocol: ["http", "tcp"],
 });
 
 /** The shape of {@linkcode TOPOLOGY_PATTERNS}. */

@@ -28,6 +28,7 @@ import { NAME, NAME_RULE, type Path, Reader } from "./_reader.ts";
 import { readErrorRules, readSupervisor } from "./_read_supervisor.ts";
 import { readTransports } from "./_read_transports.ts";
 import { readManagement } from "./_read_management.ts";
+import { readServe, withServeGrant, withServeUnstable } from "./_read_serve.ts";
 
 const LOCAL_MODES = TOPOLOGY_VALUES.mode.filter((m) => m !== "remote");
 
@@ -190,8 +191,15 @@ export class Validator extends Reader {
         `expected a map (handed to the container as ctx.config), got ${describe(config)}`,
       );
     }
+    const serve = readServe(this, c.serve, [...path, "serve"]);
+    if (serve && parent) this.servesInParent(parent, path);
     if (parent) this.nested(parent, mode, perms.value, path);
     if (parent) this.sharedFlags(parent, unstable.value, path);
+    // What serving takes follows from `serve:`: the grant to listen there (port 0: once picked),
+    // and `reusePort`, so every replica listens on the same port.
+    const permissions = serve && serve.port !== 0
+      ? withServeGrant(perms.value, serve)
+      : perms.value;
     const spec: ContainerSpec = {
       name,
       module,
@@ -201,8 +209,8 @@ export class Validator extends Reader {
       restart: this.oneOf(c.restart, [...path, "restart"], TOPOLOGY_VALUES.restart, d.restart),
       shutdown: this.duration(c.shutdown, [...path, "shutdown"], d.shutdown),
       keepalive: this.duration(c.keepalive, [...path, "keepalive"], d.keepalive),
-      permissions: perms.value,
-      unstable: unstable.value,
+      permissions,
+      unstable: serve ? withServeUnstable(unstable.value) : unstable.value,
       config,
       host,
       ...(runsAs ? { runsAs } : {}),
@@ -210,6 +218,7 @@ export class Validator extends Reader {
       buffer: this.buffer(c.buffer, [...path, "buffer"], d.buffer),
       supervisor: readSupervisor(this, c.supervisor, [...path, "supervisor"]),
       children: [],
+      ...(serve ? { serve } : {}),
     };
     if (c.children !== undefined) {
       const children = this.named(c.children, [...path, "children"], "child names to containers");
@@ -218,6 +227,19 @@ export class Validator extends Reader {
       }
     }
     return spec;
+  }
+
+  /**
+   * A serving child listens from its parent's isolate: under a worker or process parent, that
+   * isolate's sandbox and flags are the parent's, which would need the listening grant and
+   * `net` too; only the runtime's own isolate (an inline parent) takes it as it is.
+   */
+  servesInParent(parent: ContainerSpec, path: Path): void {
+    if (parent.mode === "inline") return;
+    this.fail(
+      [...path, "serve"],
+      `a child of ${parent.mode} container "${parent.name}" cannot serve a port: expected serve: only on a top-level container or under an inline parent`,
+    );
   }
 
   /** A local container's module, resolved against the topology's folder. */

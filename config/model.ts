@@ -55,7 +55,26 @@ export interface ContainerSpec {
   supervisor: SupervisorSpec;
   /** Containers it supervises, in start order; they run inside its isolate (see docs). */
   children: ContainerSpec[];
+  /**
+   * The address every replica listens on, when it serves one (`serve:`). Its `net` grant is then
+   * part of `permissions` and `net` of `unstable` (port 0: the grant is added once the runtime
+   * has picked the port).
+   */
+  serve?: ServeSpec;
 }
+
+/** A container's `serve:`: where every replica listens, and what it serves there. */
+export interface ServeSpec {
+  /** 0–65535; 0: a free port the runtime picks once, shared by every replica, kept across restarts. */
+  port: number;
+  /** The interface (default `0.0.0.0`, as `Deno.serve`'s). */
+  hostname: string;
+  /** `http` (the container's `fetch`, WebSocket upgrades included) or `tcp` (its `accept`). */
+  protocol: ServeProtocol;
+}
+
+/** What a serving container serves: HTTP (`fetch`) or raw TCP connections (`accept`). */
+export type ServeProtocol = "http" | "tcp";
 
 /** A whole application. */
 export interface Topology {
@@ -196,6 +215,8 @@ export interface ContainerInput {
   supervisor?: TopologyInput["supervisor"];
   /** Containers it supervises, in start order. */
   children?: Record<string, ContainerInput>;
+  /** Serve a port from every replica: `8080`, or `{ port, hostname?, protocol? }`. */
+  serve?: number | string | { port: number | string; hostname?: string; protocol?: ServeProtocol };
 }
 
 /** A topology as written by hand. */

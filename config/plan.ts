@@ -61,7 +61,16 @@ export interface Plan {
 /** Fields that only the supervisor reads: changed in place. */
 const IN_PLACE = ["restart", "shutdown", "keepalive", "buffer", "balance", "onError"] as const;
 /** Fields an instance is started with: a change needs a new incarnation. */
-const AT_START = ["module", "mode", "permissions", "unstable", "config", "host", "runsAs"] as const;
+const AT_START = [
+  "module",
+  "mode",
+  "permissions",
+  "unstable",
+  "config",
+  "host",
+  "runsAs",
+  "serve",
+] as const;
 
 /**
  * The plan that turns `current` into `next`.

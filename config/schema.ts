@@ -142,6 +142,9 @@ export function topologyJsonSchema(): Record<string, unknown> {
     },
   };
 
+  const port = {
+    anyOf: orVariable({ type: "integer", minimum: 0, maximum: 65535 }),
+  };
   const container: Properties<"container"> = {
     module: {
       description: "The module whose default export is the container: a path relative to the " +
@@ -225,6 +228,28 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "isolate and within its permissions.",
       ...ref("containerMap"),
     },
+    serve: {
+      description: "A port every replica serves (SO_REUSEPORT: the kernel spreads connections): " +
+        "8080, or { port, hostname, protocol }. Its net grant and the unstable net feature " +
+        "follow from it (see docs/serving.md).",
+      anyOf: [port, ref("serve")],
+    },
+  };
+
+  const serve: Properties<"serve"> = {
+    port: { description: "0 to 65535; 0: a free port the runtime picks once.", ...port },
+    hostname: {
+      description: "The interface to listen on (default 0.0.0.0).",
+      type: "string",
+      minLength: 1,
+      default: "0.0.0.0",
+    },
+    protocol: enumOf(
+      TOPOLOGY_VALUES.protocol,
+      "http: the container's fetch (WebSocket upgrades included); tcp: its accept, called for " +
+        "each connection.",
+      "http",
+    ),
   };
 
   const actions = { enum: [...TOPOLOGY_VALUES.action] };
@@ -380,6 +405,7 @@ export function topologyJsonSchema(): Record<string, unknown> {
         additionalProperties: ref("container"),
       },
       container: block(container, ["module"]),
+      serve: block(serve, ["port"]),
       rule: block(rule, ["match", "action"]),
       permissions: block(permissions),
       // The secret is required unless the runtime only uses NATS (listen/hosts need it; the

@@ -44,6 +44,8 @@ export type {
   ManagementSpec,
   Mode,
   Placement,
+  ServeProtocol,
+  ServeSpec,
   Topology,
   TopologyInput,
   TransportsSpec,

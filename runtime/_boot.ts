@@ -121,6 +121,7 @@ export function bootNode(
       ...settings,
       logLevel: settings.logLevel as LogLevel,
       onError: spec?.onError,
+      serve: spec?.serve,
     }, {
       exit(reason: ExitReason) {
         // With the figures: the error that ended it is counted there, whenever the next pong.

@@ -38,6 +38,7 @@ export class InlineHandle implements InstanceHandle {
       shutdown: launch.spec.shutdown,
       logLevel: launch.logLevel,
       onError: launch.spec.onError,
+      serve: launch.spec.serve,
     }, {
       exit: (reason) => this.#exit(reason),
       stopped: () => this.#markStopped(),

@@ -35,6 +35,11 @@ import { settlesWithin } from "./_timing.ts";
 import { MetricsRecorder } from "./_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
 import { RetriedRequests } from "./_dedupe.ts";
+import { Listener, type ServingEntry } from "./_serve.ts";
+import type { ServeSpec } from "../config/topology.ts";
+
+/** Keys of a handler map that are entries of a serving container, never topics. */
+const RESERVED = new Set(["fetch", "accept"]);
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -50,6 +55,8 @@ export interface InstanceSettings {
   logLevel: LogLevel | "silent";
   /** `on_error` rules (the built-in ones apply after them). */
   onError?: readonly ErrorRule[];
+  /** Where it listens, when it serves (port 0 already resolved by the runtime). */
+  serve?: ServeSpec;
 }
 
 /** What `ctx.spawn` and `ctx.stop` act on: the supervisor of this instance's children. */
@@ -103,6 +110,8 @@ export class ContainerInstance implements Context, HostedInstance {
   /** Who waits for the handlers in flight to finish. */
   #drained: (() => void) | null = null;
   #ended: Promise<void> | null = null;
+  /** Its listener, when it serves (`serve:`). */
+  #listener: Listener | null = null;
 
   /**
    * @param node The node hosting it.
@@ -162,14 +171,42 @@ export class ContainerInstance implements Context, HostedInstance {
         }, not a handler map`,
       );
     }
-    for (const [topic, fn] of Object.entries(handlers)) {
-      if (typeof fn === "function") this.#handlers.set(topic, fn as Handler);
+    const entry = servingEntry(handlers);
+    if (entry.topics) {
+      for (const [topic, fn] of Object.entries(handlers)) {
+        if (typeof fn === "function" && !RESERVED.has(topic)) {
+          this.#handlers.set(topic, fn as Handler);
+        }
+      }
     }
     if (this.#state !== "starting") return [];
+    if (this.#settings.serve) await this.#listen(this.#settings.serve, entry);
+    if (this.#state !== "starting") {
+      this.#listener?.close();
+      return [];
+    }
     this.#state = "running";
     this.#node.host(this.instance, this);
     if (this.#due.length > 0) this.#timers.setTimeout(() => this.#runDue(), 0);
     return [...this.#handlers.keys()];
+  }
+
+  /** Listens where `serve:` says; a request's error is answered and logged, never a crash. */
+  async #listen(spec: ServeSpec, entry: ServingEntry): Promise<void> {
+    this.#listener = await Listener.open(spec, entry, {
+      error: (what, error) => {
+        this.metrics.errors++;
+        this.log.warn(
+          `${what} threw: ${error instanceof Error ? `${error.name}: ${error.message}` : error}`,
+        );
+      },
+      answered: () => this.metrics.requests++,
+    }, this.name);
+  }
+
+  /** Where it listens, once it does (port 0 resolved). */
+  get listening(): { hostname: string; port: number } | null {
+    return this.#listener?.addr ?? null;
   }
 
   // ---- Context -------------------------------------------------------------------------------
@@ -451,6 +488,10 @@ export class ContainerInstance implements Context, HostedInstance {
   async #cleanup(reason: ExitReason): Promise<void> {
     for (const unsubscribe of this.#unsubscribes) unsubscribe();
     this.#unsubscribes.clear();
+    // Stop accepting first (new connections go to the other replicas), then abort the signal so
+    // WebSocket and TCP handlers close theirs; in-flight HTTP requests finish within `shutdown:`.
+    const listener = this.#listener;
+    const served = listener ? listener.drain() : Promise.resolve();
     this.#abort.abort(reason.message);
     const hooks = (async () => {
       for (const hook of this.#stopHooks.toReversed()) {
@@ -467,10 +508,31 @@ export class ContainerInstance implements Context, HostedInstance {
     const drained = this.metrics.inflight === 0
       ? Promise.resolve()
       : new Promise<void>((resolve) => (this.#drained = resolve));
-    await settlesWithin(Promise.all([hooks, drained]), this.#settings.shutdown);
+    await settlesWithin(Promise.all([hooks, drained, served]), this.#settings.shutdown);
+    listener?.close();
     this.#state = "stopped";
     this.#events.stopped();
   }
+}
+
+/**
+ * What a factory's result serves, and whether its keys are topics: an object that is not a plain
+ * one (a hono app, a class instance) with a `fetch` method serves only; a plain handler map serves
+ * its `fetch` / `accept` and its other functions are topics.
+ */
+function servingEntry(handlers: object): ServingEntry & { topics: boolean } {
+  const proto = Object.getPrototypeOf(handlers);
+  const plain = proto === Object.prototype || proto === null;
+  const h = handlers as Record<string, unknown>;
+  const fetch = typeof h.fetch === "function"
+    ? (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
+      (h.fetch as (r: Request, i: unknown) => unknown).call(handlers, request, info)
+    : undefined;
+  const accept = typeof h.accept === "function"
+    ? (conn: Deno.TcpConn) => (h.accept as (c: Deno.TcpConn) => unknown).call(handlers, conn)
+    : undefined;
+  if (!plain && fetch) return { fetch, topics: false };
+  return { fetch, accept, topics: true };
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import { assertCanRunProcess, assertWithinHost } from "../config/_grant.ts";
 import { DENO_FS } from "../config/_deno_fs.ts";
+import { assertServableHere } from "./_serve_check.ts";
 import { type ContainerInput, type ContainerSpec, validateContainer } from "../config/topology.ts";
 
 /**
@@ -25,6 +26,8 @@ export function assertGrantsWithinHost(specs: readonly ContainerSpec[], hostSide
 /** What this process must hold to start `spec` itself: its grant, and Deno for a process. */
 export function assertStartableHere(spec: ContainerSpec): void {
   if (spec.mode === "remote") return;
+  // First: a serving container's grant is named by its serve: key, not by permissions.
+  assertServableHere(spec);
   assertWithinHost(spec.name, spec.permissions);
   if (spec.mode === "process") assertCanRunProcess(spec.name);
 }

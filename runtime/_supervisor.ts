@@ -10,7 +10,12 @@
  *
  * @module
  */
-import type { ContainerInput, ContainerSpec, SupervisorSpec } from "../config/topology.ts";
+import type {
+  ContainerInput,
+  ContainerSpec,
+  ServeSpec,
+  SupervisorSpec,
+} from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import type { SupervisorGaveUpError } from "../protocol/errors.ts";
 import type { SupervisorEvent } from "../supervisor/events.ts";
@@ -28,6 +33,7 @@ import { sanitizeEvent } from "../supervisor/event_check.ts";
 import { declaredNames, sanitizeSubtree } from "./_trust.ts";
 import { ChildReports, type Claimant, claimRoutes, type NameClaims } from "./_claims.ts";
 import { within } from "../protocol/routes.ts";
+import { ServePorts } from "./_serve_ports.ts";
 
 export type { SupervisorEvent } from "../supervisor/events.ts";
 export type { SlotState } from "../supervisor/state.ts";
@@ -76,6 +82,8 @@ export interface SupervisorSite {
    * child's claim. Asked once per report and per routes computed (it may be a snapshot).
    */
   taken(): (name: string) => boolean;
+  /** The ports picked for `serve: { port: 0 }` (one book per runtime; one of its own without). */
+  readonly ports?: ServePorts;
 }
 
 /** This isolate's clock and timers. */
@@ -96,12 +104,14 @@ export class Supervisor {
   /** What each replica's isolate reported about its own children, by child id and replica. */
   readonly #reports: ChildReports;
   readonly #views: ViewSources;
+  readonly #ports: ServePorts;
   /** Called once when it gives up (its children are stopped by then). */
   onGiveUp: (error: SupervisorGaveUpError) => void = () => {};
 
   constructor(name: string, spec: SupervisorSpec, site: SupervisorSite) {
     this.name = name;
     this.#site = site;
+    this.#ports = site.ports ?? new ServePorts();
     this.#reports = new ChildReports(site.claims);
     const source = name === "root" ? "runtime" : `supervisor ${name}`;
     this.#runner = new SupervisorRunner(name, spec, {
@@ -123,6 +133,7 @@ export class Supervisor {
       pid: (key) => runner.instance(key)?.handle?.pid,
       children: (key) => runner.instance(key)?.children ?? null,
       reports: (child, replica) => this.#reports.get(child, replica),
+      serving: (spec) => this.#ports.resolved(spec),
     };
   }
 
@@ -205,8 +216,15 @@ export class Supervisor {
     return this.#runner.remove(name, mode);
   }
 
-  /** Stops then starts every replica of `name` again (not counted toward intensity). */
+  /**
+   * Stops then starts every replica of `name` again (not counted toward intensity). A serving
+   * container is replaced instead (see {@linkcode Supervisor.replace}): its new replicas listen
+   * beside the old ones before those stop accepting and drain, so no connection finds the port
+   * closed.
+   */
   restart(name: string, mode: StopMode = "graceful-then-kill"): Promise<void> {
+    const spec = this.#child(name).spec;
+    if (spec.serve && mode !== "kill") return this.#runner.replace(spec);
     return this.#runner.restart(name, mode);
   }
 
@@ -258,6 +276,12 @@ export class Supervisor {
   /** Changes this supervisor's strategy, intensity, period and backoff from now on. */
   setFlags(spec: SupervisorSpec): void {
     this.#runner.setFlags(spec);
+  }
+
+  /** The address container `name` serves (port 0 resolved once picked), if it serves one. */
+  serving(name: string): ServeSpec | undefined {
+    const spec = this.specs().find((s) => s.name === name);
+    return spec && this.#ports.resolved(spec);
   }
 
   /** The specs of its containers as they run now, in start order. */
@@ -328,7 +352,8 @@ export class Supervisor {
       leaked: () => site.leaked?.(spec.name, at.instance),
       createHandle: () => {
         const handle = createHandle({
-          spec,
+          // Port 0 becomes the port picked for it, with the grant to listen there.
+          spec: this.#ports.launchSpec(spec),
           instance: at.instance,
           node,
           hub: site.node,

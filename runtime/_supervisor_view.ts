@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ContainerSpec } from "../config/topology.ts";
+import type { ContainerSpec, ServeSpec } from "../config/topology.ts";
 import type { RouteTable } from "../protocol/envelope.ts";
 import type { SupervisorState } from "../supervisor/state.ts";
 import type { ContainerSnapshot, InstanceSnapshot } from "./snapshots.ts";
@@ -37,6 +37,8 @@ export interface ViewSources {
   children(key: number | null): LocalChildren | null;
   /** What replica `replica` of child `child` reported. */
   reports(child: number, replica: number): Reports | undefined;
+  /** The address a serving container listens on (port 0 resolved once picked). */
+  serving?(spec: ContainerSpec): ServeSpec | undefined;
 }
 
 /**
@@ -113,6 +115,14 @@ export function snapshotOf(
       held: report.held,
       instances,
     };
+    const serving = spec.serve && (from.serving?.(spec) ?? spec.serve);
+    if (serving) {
+      snapshot.serving = {
+        hostname: serving.hostname,
+        port: serving.port,
+        protocol: serving.protocol,
+      };
+    }
     const first = report.instances[0];
     const local = first ? from.children(first.key) : null;
     const reported = first ? from.reports(report.id, first.replica) : undefined;

@@ -39,6 +39,7 @@ import { RoutePace } from "./_route_pace.ts";
 import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { transportsFor } from "./_transports.ts";
+import { ServePorts } from "./_serve_ports.ts";
 import type { LogEntry, RuntimeEvents, RuntimeOptions, TreeSnapshot } from "./types.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
@@ -78,6 +79,8 @@ export class Runtime {
   readonly #logLevel: LogLevel | "silent";
   readonly #logger: (entry: LogEntry) => void;
   readonly #baseUrl: string;
+  /** Ports picked for `serve: { port: 0 }`, kept for the runtime's life. */
+  readonly #ports = new ServePorts();
   #nextNode = 1;
   readonly #transports: TransportSet;
   /** When the routing table goes out (paced for what children report: they may flood). */
@@ -156,6 +159,7 @@ export class Runtime {
       claims: new NameClaims(),
       taken: () => this.#takenNames(),
       baseUrl: this.#baseUrl,
+      ports: this.#ports,
     };
   }
 
@@ -420,6 +424,21 @@ export class Runtime {
   /** Where this runtime accepts links from its peers (`transports.listen`, real port), if it does. */
   get listening(): URL | null {
     return this.#dist.snapshot().listening;
+  }
+
+  /**
+   * The address container `name` serves (`serve:`), port 0 resolved to the port picked for it;
+   * `undefined` when it serves none (or is unknown).
+   *
+   * @example
+   * ```ts ignore
+   * const { port } = rt.serving("api")!;
+   * const res = await fetch(`http://127.0.0.1:${port}/`);
+   * ```
+   */
+  serving(name: string): { hostname: string; port: number; protocol: "http" | "tcp" } | undefined {
+    const serve = this.#root.find(name)?.serving(name) ?? this.#remoteSpec(name)?.serve;
+    return serve && { hostname: serve.hostname, port: serve.port, protocol: serve.protocol };
   }
 
   /** The topology this runtime runs (the latest one applied). */

@@ -99,4 +99,6 @@ export interface ContainerSnapshot {
    * lost; about to move), `waiting` (for an agent), `failed` (refused: `why`) — and epoch.
    */
   placement?: { state: string; epoch: number; why?: string };
+  /** The address every replica serves (`serve:`; port 0 resolved once the runtime picked it). */
+  serving?: { hostname: string; port: number; protocol: "http" | "tcp" };
 }

@@ -1,0 +1,129 @@
+/**
+ * A container's `serve:` block: the address every replica listens on (`port`, `hostname`) and
+ * what it serves there (`protocol`), and what follows from it — the `net` grant for that address
+ * and Deno's unstable `net` feature (`reusePort`). Pure: no `Deno.*` here.
+ *
+ * @module
+ */
+import { readListen } from "./_listen.ts";
+import { describe, isMap } from "./_describe.ts";
+import { TOPOLOGY_VALUES } from "./_shape.ts";
+import type { Path, Reader } from "./_reader.ts";
+import type { ServeSpec } from "./model.ts";
+import type { Permissions } from "./permissions.ts";
+import type { UnstableFeature } from "./unstable.ts";
+
+/** `hostname` when `serve:` leaves it out: every interface, as `Deno.serve`'s own default. */
+export const SERVE_HOSTNAME = "0.0.0.0";
+
+/**
+ * Reads `serve:`: a port alone (`serve: 8080`) or `{ port, hostname?, protocol? }`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Reader } from "./_reader.ts";
+ * import { readServe } from "./_read_serve.ts";
+ * const read = new Reader({ baseUrl: "file:///app/" });
+ * assert.deepEqual(readServe(read, 8080, ["serve"]), { port: 8080, hostname: "0.0.0.0", protocol: "http" });
+ * assert.throws(() => readServe(read, { port: 70000 }, ["serve"]), /0 to 65535/);
+ * ```
+ */
+export function readServe(r: Reader, input: unknown, path: Path): ServeSpec | undefined {
+  if (input === undefined) return undefined;
+  if (!isMap(input)) {
+    return { port: port(r, input, path), hostname: SERVE_HOSTNAME, protocol: "http" };
+  }
+  const s = r.block(input, path, "serve");
+  if (s.port === undefined) {
+    r.missing(
+      [...path, "port"],
+      "the port every replica listens on, 0 to 65535 (0: one the runtime picks)",
+    );
+  }
+  return {
+    port: port(r, s.port, [...path, "port"]),
+    hostname: s.hostname === undefined
+      ? SERVE_HOSTNAME
+      : hostname(r, s.hostname, [...path, "hostname"]),
+    protocol: r.oneOf(s.protocol, [...path, "protocol"], TOPOLOGY_VALUES.protocol, "http"),
+  };
+}
+
+function port(r: Reader, value: unknown, path: Path): number {
+  const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535) {
+    r.fail(
+      path,
+      `expected a port from 0 to 65535 (0: one the runtime picks, shared by every replica), got ${
+        describe(value)
+      }`,
+    );
+  }
+  return n;
+}
+
+function hostname(r: Reader, value: unknown, path: Path): string {
+  const text = typeof value === "string" ? value.trim() : "";
+  const read = readListen(`${text.includes(":") && !text.startsWith("[") ? `[${text}]` : text}:0`);
+  if (text === "" || "problem" in read) {
+    r.fail(
+      path,
+      `expected a host name or IP address to listen on, such as 0.0.0.0, 127.0.0.1 or ::1, got ${
+        describe(value)
+      }`,
+    );
+  }
+  return read.hostname;
+}
+
+/**
+ * The `net` item that lets a container listen where `serve` says: `host:port`, an IPv6 host in
+ * brackets. Port 0 has no item of its own: the runtime derives it once it has picked the port.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serveGrantItem } from "./_read_serve.ts";
+ * assert.equal(serveGrantItem({ port: 8080, hostname: "0.0.0.0", protocol: "http" }), "0.0.0.0:8080");
+ * assert.equal(serveGrantItem({ port: 8080, hostname: "::1", protocol: "http" }), "[::1]:8080");
+ * ```
+ */
+export function serveGrantItem(serve: ServeSpec): string {
+  const host = serve.hostname.includes(":") ? `[${serve.hostname}]` : serve.hostname;
+  return `${host}:${serve.port}`;
+}
+
+/**
+ * `permissions` with the `net` item of `serve` added (unless `net` already covers it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withServeGrant } from "./_read_serve.ts";
+ * const serve = { port: 8080, hostname: "127.0.0.1", protocol: "http" as const };
+ * assert.deepEqual(withServeGrant({}, serve).net, ["127.0.0.1:8080"]);
+ * assert.equal(withServeGrant({ net: true }, serve).net, true);
+ * ```
+ */
+export function withServeGrant(permissions: Permissions, serve: ServeSpec): Permissions {
+  const item = serveGrantItem(serve);
+  const net = permissions.net;
+  if (net === true || (Array.isArray(net) && net.includes(item))) return permissions;
+  return { ...permissions, net: [...(net ?? []), item] };
+}
+
+/**
+ * The unstable features of a serving container: its own plus `net` (`reusePort`, with which every
+ * replica listens on the same port).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withServeUnstable } from "./_read_serve.ts";
+ * assert.deepEqual(withServeUnstable(["kv"]), ["kv", "net"]);
+ * ```
+ */
+export function withServeUnstable(unstable: readonly UnstableFeature[]): UnstableFeature[] {
+  return unstable.includes("net") ? [...unstable] : [...unstable, "net"];
+}

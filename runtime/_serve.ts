@@ -1,0 +1,260 @@
+/**
+ * A serving instance's listener, in the isolate the instance runs in: HTTP through `Deno.serve`
+ * (the container's `fetch`, WebSocket upgrades tracked), raw TCP through `Deno.listen` (its
+ * `accept`, each connection tracked). Every replica listens with `reusePort`, so the kernel
+ * spreads connections among them.
+ *
+ * Stopping is in two steps: {@linkcode Listener.drain} stops accepting and resolves when what was
+ * in flight is done (HTTP requests answered, WebSocket and TCP handlers finished — the instance
+ * aborts `ctx.signal` meanwhile so they close); {@linkcode Listener.close} ends whatever is still
+ * open once `shutdown:` has run out (a WebSocket with 1001 "going away").
+ *
+ * @module
+ */
+import type { ServeSpec } from "../config/topology.ts";
+import { httpErrorResponse } from "./http_errors.ts";
+
+/** What a container's factory may return to serve: its HTTP entry, or its TCP one. */
+export interface ServingEntry {
+  /** HTTP: answers one request (`info.remoteAddr`, as `Deno.serve` gives it). */
+  fetch?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => unknown;
+  /** TCP: takes one accepted connection; the promise it returns is the connection's life. */
+  accept?: (conn: Deno.TcpConn) => unknown;
+}
+
+/** What a listener reports to its instance. */
+export interface ListenerEvents {
+  /** A request or connection handler threw: logged, never a crash. */
+  error(what: string, error: unknown): void;
+  /** An HTTP request was answered (`failed`: by the error mapping). */
+  answered?(failed: boolean): void;
+}
+
+/** Sockets upgraded by `Deno.upgradeWebSocket`, by the request they answer (see `trackUpgrades`). */
+const upgraded = new WeakMap<Request, WebSocket>();
+let tracking = false;
+
+/**
+ * Wraps this isolate's `Deno.upgradeWebSocket` once, so the listener learns which socket a request
+ * was upgraded to, however the container called it (hono's `upgradeWebSocket` calls it too).
+ */
+function trackUpgrades(): void {
+  if (tracking) return;
+  tracking = true;
+  const original = Deno.upgradeWebSocket;
+  Object.defineProperty(Deno, "upgradeWebSocket", {
+    configurable: true,
+    enumerable: true,
+    writable: true,
+    value: function upgradeWebSocket(request: Request, options?: Deno.UpgradeWebSocketOptions) {
+      const result = original(request, options);
+      upgraded.set(request, result.socket);
+      return result;
+    },
+  });
+}
+
+/** One replica's listener (HTTP or TCP) on the container's `serve:` address. */
+export class Listener {
+  /** The address it listens on (port 0 resolved). */
+  readonly addr: { hostname: string; port: number };
+  readonly #server: Deno.HttpServer<Deno.NetAddr> | null;
+  readonly #tcp: Deno.TcpListener | null;
+  readonly #sockets = new Set<WebSocket>();
+  readonly #conns = new Map<Deno.TcpConn, Promise<void>>();
+  #accepting: Promise<void> = Promise.resolve();
+  #draining = false;
+
+  private constructor(
+    addr: { hostname: string; port: number },
+    server: Deno.HttpServer<Deno.NetAddr> | null,
+    tcp: Deno.TcpListener | null,
+  ) {
+    this.addr = addr;
+    this.#server = server;
+    this.#tcp = tcp;
+  }
+
+  /**
+   * Listens on `spec`'s address with `reusePort` and serves `entry` there.
+   * @throws {TypeError} When `entry` lacks what `spec.protocol` needs (`fetch` or `accept`).
+   */
+  static async open(
+    spec: ServeSpec,
+    entry: ServingEntry,
+    events: ListenerEvents,
+    container: string,
+  ): Promise<Listener> {
+    if (spec.protocol === "tcp") {
+      const accept = entry.accept;
+      if (typeof accept !== "function") throw missing(container, "accept", "tcp");
+      const tcp = Deno.listen({
+        hostname: spec.hostname,
+        port: spec.port,
+        transport: "tcp",
+        reusePort: true,
+      });
+      const listener = new Listener(tcp.addr, null, tcp);
+      listener.#accepting = listener.#acceptLoop(tcp, accept, events);
+      return listener;
+    }
+    const fetch = entry.fetch;
+    if (typeof fetch !== "function") throw missing(container, "fetch", "http");
+    trackUpgrades();
+    let self: Listener | null = null;
+    // Upgraded in the turn between listening and this object being made.
+    const early: WebSocket[] = [];
+    const listening = Promise.withResolvers<void>();
+    const server = Deno.serve({
+      hostname: spec.hostname,
+      port: spec.port,
+      reusePort: true,
+      onListen: () => listening.resolve(),
+      onError: (error) => {
+        events.error("fetch", error);
+        events.answered?.(true);
+        return httpErrorResponse(error);
+      },
+    }, async (request, info) => {
+      const response = await fetch(request, info as Deno.ServeHandlerInfo<Deno.NetAddr>);
+      if (!(response instanceof Response)) {
+        throw new TypeError(
+          `fetch of container "${container}" returned ${
+            response === null ? "null" : typeof response
+          }, not a Response`,
+        );
+      }
+      const socket = upgraded.get(request);
+      if (socket) {
+        if (self) self.#track(socket);
+        else early.push(socket);
+      }
+      events.answered?.(false);
+      return response;
+    });
+    await listening.promise;
+    self = new Listener(server.addr, server, null);
+    for (const socket of early) self.#track(socket);
+    return self;
+  }
+
+  /** Open WebSockets and TCP connections. */
+  get connections(): number {
+    return this.#sockets.size + this.#conns.size;
+  }
+
+  /**
+   * Stops accepting (new connections go to the other replicas) and resolves once the requests in
+   * flight are answered and every WebSocket and TCP handler is done.
+   */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    if (this.#server) {
+      await Promise.all([this.#server.shutdown(), this.#socketsClosed()]);
+      return;
+    }
+    try {
+      this.#tcp?.close();
+    } catch {
+      // already closed
+    }
+    await this.#accepting;
+    await Promise.all(this.#conns.values());
+  }
+
+  /** Ends what is still open: WebSockets with 1001 "going away", TCP connections closed. */
+  close(): void {
+    this.#draining = true;
+    for (const socket of this.#sockets) {
+      try {
+        socket.close(1001, "going away");
+      } catch {
+        // already closing
+      }
+    }
+    for (const conn of this.#conns.keys()) closeQuietly(conn);
+    this.#conns.clear();
+    if (this.#tcp) {
+      try {
+        this.#tcp.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  #track(socket: WebSocket): void {
+    if (socket.readyState === WebSocket.CLOSED) return;
+    this.#sockets.add(socket);
+    socket.addEventListener("close", () => {
+      this.#sockets.delete(socket);
+      if (this.#sockets.size === 0) this.#allClosed?.();
+    });
+  }
+
+  #allClosed: (() => void) | null = null;
+
+  #socketsClosed(): Promise<void> {
+    if (this.#sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#allClosed = resolve));
+  }
+
+  async #acceptLoop(
+    tcp: Deno.TcpListener,
+    accept: (conn: Deno.TcpConn) => unknown,
+    events: ListenerEvents,
+  ): Promise<void> {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await tcp.accept();
+      } catch (error) {
+        if (this.#draining) return;
+        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+          return;
+        }
+        events.error("accept", error);
+        continue;
+      }
+      if (this.#draining) {
+        closeQuietly(conn);
+        continue;
+      }
+      this.#conns.set(conn, this.#serveConn(conn, accept, events));
+    }
+  }
+
+  /** One connection's life: its handler's promise; a throw closes that connection and is logged. */
+  async #serveConn(
+    conn: Deno.TcpConn,
+    accept: (conn: Deno.TcpConn) => unknown,
+    events: ListenerEvents,
+  ): Promise<void> {
+    try {
+      await accept(conn);
+    } catch (error) {
+      if (!this.#draining) events.error("accept", error);
+      closeQuietly(conn);
+    } finally {
+      this.#conns.delete(conn);
+    }
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+function missing(container: string, key: string, protocol: string): TypeError {
+  return new TypeError(
+    `container "${container}" serves ${protocol} (serve: in the topology) but its factory returned no "${key}" function; expected { ${key}(${
+      key === "fetch" ? "request, info" : "conn"
+    }) { … }, …topics }${
+      key === "fetch" ? " or an object with a fetch() method, such as a hono app" : ""
+    }`,
+  );
+}

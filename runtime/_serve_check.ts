@@ -1,0 +1,54 @@
+/**
+ * What this process must have before it starts a serving container itself: the grant to listen
+ * where `serve:` says, and — for an inline or worker container, which share its flags — Deno's
+ * unstable `net` feature, without which `reusePort` ends the whole process (exit code 70).
+ *
+ * @module
+ */
+import type { ContainerSpec } from "../config/topology.ts";
+import { serveGrantItem } from "../config/_read_serve.ts";
+import { PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
+
+/** Whether this process runs with `--unstable-net` (its APIs show it). */
+export function hasUnstableNet(): boolean {
+  return typeof Deno.listenDatagram === "function";
+}
+
+/**
+ * Refuses a serving container this process cannot serve from.
+ *
+ * @throws {TopologyError} An inline or worker container, without `--unstable-net` here.
+ * @throws {PermissionEscalationError} This process may not listen on the address.
+ */
+export function assertServableHere(spec: ContainerSpec): void {
+  const serve = spec.serve;
+  if (!serve || spec.mode === "remote") return;
+  if ((spec.mode === "inline" || spec.mode === "worker") && !hasUnstableNet()) {
+    throw new TopologyError(
+      `${spec.mode} container "${spec.name}" serves port ${serve.port}, which every replica shares with reusePort: that needs Deno's unstable "net" feature, which this process was not started with (and without which Deno would end the whole process); expected the runtime started with --unstable-net, or "unstable": ["net"] in its deno.json (kraken start and kraken new see to it), or mode: process, which gets its own flags`,
+      { key: `containers.${spec.name}.serve` },
+    );
+  }
+  const item = serve.port === 0 ? null : serveGrantItem(serve);
+  const descriptor: Deno.NetPermissionDescriptor = {
+    name: "net",
+    ...(item ? { host: item } : { host: serve.hostname }),
+  };
+  let state: Deno.PermissionState = "denied";
+  try {
+    state = Deno.permissions.querySync(descriptor).state;
+  } catch {
+    // an unusable descriptor is no grant
+  }
+  if (state === "granted") return;
+  throw new PermissionEscalationError(
+    spec.name,
+    "net",
+    item ?? serve.hostname,
+    `containers.${spec.name}.serve listens on ${
+      item ?? `a port of ${serve.hostname}`
+    }, where this runtime itself may not: start it with --allow-net (or --allow-net=${
+      item ?? serve.hostname
+    })`,
+  );
+}
