@@ -5,6 +5,9 @@
 //                 (bench/_serve_work.ts)
 //   http-reuse P  the same on port P (0: any) with reusePort, so that several share it
 //                 (needs --unstable-net)
+//   http-hop      Deno.serve in a worker answering with the lookup asked of a second worker over
+//                 a MessageChannel (bench/_serve_bare_hop.ts, bench/_serve_bare_inventory.ts):
+//                 Kraken's hop setup (two worker containers, their direct port) without Kraken
 //   canned        a raw TCP loop writing one fixed HTTP response per request read: the ceiling
 //                 of the load client itself (the server does almost nothing)
 //   accept        a raw TCP accept loop closing every connection it accepts
@@ -24,6 +27,24 @@ function serveHttp(): Promise<void> {
     () => Response.json(lookup("A-100")),
   );
   return server.finished;
+}
+
+/** Two workers: one serving (bench/_serve_bare_hop.ts), one answering it over a MessageChannel. */
+function serveHop(): Promise<void> {
+  const url = (file: string) => new URL(file, import.meta.url);
+  const inventory = new Worker(url("./_serve_bare_inventory.ts"), { type: "module" });
+  const server = new Worker(url("./_serve_bare_hop.ts"), { type: "module" });
+  const channel = new MessageChannel();
+  inventory.postMessage({ port: channel.port1 }, [channel.port1]);
+  server.postMessage({ port: channel.port2, listen: port }, [channel.port2]);
+  server.onmessage = (event: MessageEvent<number>) => said(event.data);
+  return new Promise((resolve) =>
+    stop.signal.addEventListener("abort", () => {
+      server.terminate();
+      inventory.terminate();
+      resolve();
+    })
+  );
 }
 
 function serveWs(): Promise<void> {
@@ -106,6 +127,8 @@ async function listenLoop(each: (conn: Deno.TcpConn) => void): Promise<void> {
 
 const served = kind === "http" || kind === "http-reuse"
   ? serveHttp()
+  : kind === "http-hop"
+  ? serveHop()
   : kind === "ws"
   ? serveWs()
   : kind === "canned"

@@ -6,9 +6,12 @@
 //   worker-N            N worker replicas of it, sharing one port
 //   process-N           N process replicas of it, sharing one port
 //   hop                 bench/serve_hop_container.ts (worker) calling `inventory` (worker)
+//   hop-inline          the same, both inline (one isolate: no thread crossed)
 //   tcp                 bench/serve_accept_container.ts (worker), protocol tcp
 //   ws                  bench/serve_ws_container.ts (worker)
 import { Runtime, type TopologyInput } from "../mod.ts";
+
+type Mode = "inline" | "worker" | "process";
 
 const [scenario] = Deno.args;
 const baseUrl = new URL("./", import.meta.url).href;
@@ -30,13 +33,20 @@ function topology(): TopologyInput {
           },
         },
       };
-    case "hop":
+    case "hop": {
+      // hop (both worker), hop-inline (both inline), hop-API-INVENTORY (each its own mode)
+      const [api, inventory] = count === undefined
+        ? ["worker", "worker"]
+        : count === "inline"
+        ? ["inline", "inline"]
+        : [count, scenario.split("-")[2]];
       return {
         containers: {
-          inventory: { module: "./serve_inventory_container.ts", mode: "worker" },
-          api: { module: "./serve_hop_container.ts", mode: "worker", serve },
+          inventory: { module: "./serve_inventory_container.ts", mode: inventory as Mode },
+          api: { module: "./serve_hop_container.ts", mode: api as Mode, serve },
         },
       };
+    }
     case "tcp":
       return {
         containers: {
