@@ -5,6 +5,7 @@
 //                 (bench/_serve_work.ts)
 //   http-reuse P  the same on port P (0: any) with reusePort, so that several share it
 //                 (needs --unstable-net)
+//   http-worker   the same from inside a bare worker (bench/_serve_bare_worker.ts)
 //   http-hop      Deno.serve in a worker answering with the lookup asked of a second worker over
 //                 a MessageChannel (bench/_serve_bare_hop.ts, bench/_serve_bare_inventory.ts):
 //                 Kraken's hop setup (two worker containers, their direct port) without Kraken
@@ -27,6 +28,21 @@ function serveHttp(): Promise<void> {
     () => Response.json(lookup("A-100")),
   );
   return server.finished;
+}
+
+/** Deno.serve in a bare worker, no Kraken. */
+function serveInWorker(): Promise<void> {
+  const server = new Worker(new URL("./_serve_bare_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  server.postMessage({ listen: port });
+  server.onmessage = (event: MessageEvent<number>) => said(event.data);
+  return new Promise((resolve) =>
+    stop.signal.addEventListener("abort", () => {
+      server.terminate();
+      resolve();
+    })
+  );
 }
 
 /** Two workers: one serving (bench/_serve_bare_hop.ts), one answering it over a MessageChannel. */
@@ -127,6 +143,8 @@ async function listenLoop(each: (conn: Deno.TcpConn) => void): Promise<void> {
 
 const served = kind === "http" || kind === "http-reuse"
   ? serveHttp()
+  : kind === "http-worker"
+  ? serveInWorker()
   : kind === "http-hop"
   ? serveHop()
   : kind === "ws"

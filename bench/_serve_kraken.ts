@@ -2,7 +2,7 @@
 // (bench/_server_process.ts: it prints the served port as its first stdout line and stops when
 // its stdin ends). Run with --unstable-net (replicas share their port with reusePort).
 //
-//   inline | worker     one replica of bench/serve_json_container.ts in that mode
+//   inline | worker | process   one replica of bench/serve_json_container.ts in that mode
 //   worker-N            N worker replicas of it, sharing one port
 //   process-N           N process replicas of it, sharing one port
 //   hop                 bench/serve_hop_container.ts (worker) calling `inventory` (worker)

@@ -2,7 +2,7 @@
 // measured in the same run on the same machine. Reports ratios (and the absolute figures of the
 // two count targets); no figure fails the run.
 //
-//   deno task bench:serve            full run (5 rounds of 2 s per HTTP setup, about 5 minutes)
+//   deno task bench:serve            full run (5 rounds of 2 s per HTTP setup, about 6 minutes)
 //   deno task bench:serve --quick    smoke run
 //
 // Every server is its own process (bench/_serve_bare.ts, bench/_serve_kraken.ts) and so is every
@@ -16,6 +16,7 @@ import { ServerProcess } from "./_server_process.ts";
 import type { HttpLoadResult } from "./_http_load.ts";
 import type { ConnectLoadResult } from "./_connect_load.ts";
 import type { WsHoldResult } from "./_ws_hold.ts";
+import { openFilesLimits } from "./_open_files.ts";
 
 const quick = Deno.args.includes("--quick");
 const CFG = quick
@@ -27,6 +28,8 @@ const HTTP = { connections: 64, pipeline: 8 };
 const CONNECT_CONCURRENCY = 64;
 /** Handshakes in flight while opening WebSockets. */
 const WS_CONCURRENCY = 100;
+/** Descriptors a WebSocket server or client needs beyond one per connection. */
+const FD_SPARE = 256;
 const REPLICAS = 2;
 
 const TARGET = { oneReplica: 0.9, replicas: 0.9, hop: 0.6, acceptPerSecond: 10_000, ws: 10_000 };
@@ -191,13 +194,6 @@ function wsHold(setup: string, count: number): Promise<WsFigure> {
   });
 }
 
-/** The soft limit on open files of processes started from here. */
-function openFilesLimit(): number {
-  const line = Deno.readTextFileSync("/proc/self/limits").split("\n")
-    .find((l) => l.startsWith("Max open files"));
-  return Number(line?.split(/\s+/)[3] ?? NaN);
-}
-
 function took(since: number): string {
   return `(section took ${((performance.now() - since) / 1000).toFixed(1)} s)`;
 }
@@ -226,6 +222,8 @@ const HTTP_SETUPS = [
   "bare:http",
   "kraken:inline",
   "kraken:worker",
+  "kraken:process",
+  "bare:http-worker",
   "kraken:hop",
   "kraken:hop-inline",
   "kraken:hop-inline-worker",
@@ -278,6 +276,9 @@ table(["setup", "req/s", "p50", "p99", "errors", "ratio", "target"], [
   httpRow("bare Deno.serve (1 process)", "bare:http", "bare:http"),
   httpRow("kraken inline, 1 replica / bare", "kraken:inline", "bare:http", TARGET.oneReplica),
   httpRow("kraken worker, 1 replica / bare", "kraken:worker", "bare:http", TARGET.oneReplica),
+  httpRow("kraken process, 1 replica / bare", "kraken:process", "bare:http", TARGET.oneReplica),
+  httpRow("bare Deno.serve in a bare worker / bare", "bare:http-worker", "bare:http"),
+  httpRow("kraken worker / bare Deno.serve in a worker", "kraken:worker", "bare:http-worker"),
   httpRow(
     `bare Deno.serve x${REPLICAS} processes, reusePort`,
     `bare:http-reuse x${REPLICAS}`,
@@ -362,8 +363,8 @@ console.log(
 
 // 5. Idle WebSocket connections held by one container.
 since = performance.now();
-const limit = openFilesLimit();
-const wsCount = Math.min(CFG.wsCount, limit - 512);
+const limits = openFilesLimits();
+const wsCount = Math.min(CFG.wsCount, limits.hard - FD_SPARE);
 const ws: Record<string, WsFigure | undefined> = {};
 for (const setup of ["bare:ws", "kraken:ws"]) {
   try {
@@ -374,7 +375,9 @@ for (const setup of ["bare:ws", "kraken:ws"]) {
 }
 console.log(
   `\n5. Idle WebSocket connections held (${wsCount} opened, ${WS_CONCURRENCY} handshakes at ` +
-    `once; open-files limit ${limit}) ${took(since)}`,
+    `once; server and client each under ulimit -n ${Math.max(limits.soft, wsCount + FD_SPARE)}) ${
+      took(since)
+    }`,
 );
 const wsRow = (label: string, f: WsFigure | undefined, target: boolean) =>
   f
@@ -403,7 +406,10 @@ if (ws["bare:ws"] && ws["kraken:ws"]) {
   );
 }
 if (wsCount < CFG.wsCount) {
-  console.log(`   (capped at ${wsCount}: raise the open-files limit, e.g. ulimit -n 20000)`);
+  console.log(
+    `   (capped at ${wsCount} by the hard open-files limit ${limits.hard}: raise it to ` +
+      `${CFG.wsCount + FD_SPARE} or more, ulimit -Hn as root)`,
+  );
 }
 
 const leftover = childPids();
