@@ -13,6 +13,7 @@
  */
 import type { ServeSpec } from "../config/topology.ts";
 import { httpErrorResponse } from "./http_errors.ts";
+import { HttpConnections, nativeServeOnConnection } from "./_serve_http.ts";
 
 /** What a container's factory may return to serve: its HTTP entry, or its TCP one. */
 export interface ServingEntry {
@@ -63,6 +64,7 @@ export class Listener {
   readonly #sockets = new Set<WebSocket>();
   readonly #conns = new Map<Deno.TcpConn, Promise<void>>();
   #accepting: Promise<void> = Promise.resolve();
+  #http: HttpConnections | null = null;
   #draining = false;
 
   private constructor(
@@ -101,6 +103,32 @@ export class Listener {
     const fetch = entry.fetch;
     if (typeof fetch !== "function") throw missing(container, "fetch", "http");
     trackUpgrades();
+    const native = nativeServeOnConnection();
+    if (!native) return await Listener.#denoServe(spec, fetch, events);
+    const tcp = Deno.listen({
+      hostname: spec.hostname,
+      port: spec.port,
+      transport: "tcp",
+      reusePort: true,
+    });
+    const listener: Listener = new Listener(tcp.addr, null, null);
+    listener.#http = new HttpConnections(tcp, native, fetch, {
+      error: (error) => events.error("fetch", error),
+      answered: () => events.answered?.(false),
+      upgraded: (request) => {
+        const socket = upgraded.get(request);
+        if (socket) listener.#track(socket);
+      },
+    });
+    return listener;
+  }
+
+  /** Where Deno lacks a per-connection server: `Deno.serve` (whose shutdown is less graceful). */
+  static async #denoServe(
+    spec: ServeSpec,
+    fetch: NonNullable<ServingEntry["fetch"]>,
+    events: ListenerEvents,
+  ): Promise<Listener> {
     let self: Listener | null = null;
     // Upgraded in the turn between listening and this object being made.
     const early: WebSocket[] = [];
@@ -112,16 +140,13 @@ export class Listener {
       onListen: () => listening.resolve(),
       onError: (error) => {
         events.error("fetch", error);
-        events.answered?.(true);
         return httpErrorResponse(error);
       },
     }, async (request, info) => {
       const response = await fetch(request, info as Deno.ServeHandlerInfo<Deno.NetAddr>);
       if (!(response instanceof Response)) {
         throw new TypeError(
-          `fetch of container "${container}" returned ${
-            response === null ? "null" : typeof response
-          }, not a Response`,
+          `fetch returned ${response === null ? "null" : typeof response}, not a Response`,
         );
       }
       const socket = upgraded.get(request);
@@ -140,7 +165,7 @@ export class Listener {
 
   /** Open WebSockets and TCP connections. */
   get connections(): number {
-    return this.#sockets.size + this.#conns.size;
+    return this.#sockets.size + this.#conns.size + (this.#http?.size ?? 0);
   }
 
   /**
@@ -149,6 +174,10 @@ export class Listener {
    */
   async drain(): Promise<void> {
     this.#draining = true;
+    if (this.#http) {
+      await Promise.all([this.#http.drain(), this.#socketsClosed()]);
+      return;
+    }
     if (this.#server) {
       await Promise.all([this.#server.shutdown(), this.#socketsClosed()]);
       return;
@@ -165,6 +194,7 @@ export class Listener {
   /** Ends what is still open: WebSockets with 1001 "going away", TCP connections closed. */
   close(): void {
     this.#draining = true;
+    this.#http?.close();
     for (const socket of this.#sockets) {
       try {
         socket.close(1001, "going away");

@@ -52,3 +52,21 @@ export function assertServableHere(spec: ContainerSpec): void {
     })`,
   );
 }
+
+/**
+ * What to tell the operator when this Linux host resets connections on a shared port whose
+ * listener closes (`net.ipv4.tcp_migrate_req` is 0: the connections the kernel queued on a
+ * draining replica are reset, not handed to the others); `null` when it does not, or cannot be
+ * read.
+ */
+export function migrateReqAdvice(): string | null {
+  const file = "/proc/sys/net/ipv4/tcp_migrate_req";
+  if (Deno.build.os !== "linux") return null;
+  try {
+    if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") return null;
+    if (Deno.readTextFileSync(file).trim() !== "0") return null;
+  } catch {
+    return null;
+  }
+  return "net.ipv4.tcp_migrate_req is 0 on this host: when a serving replica stops (restart, reload, scale down), connections the kernel has queued on it but it has not accepted yet are reset instead of handed to the other replicas; for lossless rolling restarts under load set sysctl -w net.ipv4.tcp_migrate_req=1 (see docs/serving.md)";
+}

@@ -40,6 +40,7 @@ import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { transportsFor } from "./_transports.ts";
 import { ServePorts } from "./_serve_ports.ts";
+import { migrateReqAdvice } from "./_serve_check.ts";
 import type { LogEntry, RuntimeEvents, RuntimeOptions, TreeSnapshot } from "./types.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
@@ -198,6 +199,8 @@ export class Runtime {
       await this.shutdown();
       throw error;
     }
+    const advice = this.#topology.containers.some((c) => c.serve) ? migrateReqAdvice() : null;
+    if (advice) this.#log("warn", advice, "runtime");
     const count = this.#topology.containers.length;
     this.#log(
       "info",
