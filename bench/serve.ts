@@ -236,9 +236,12 @@ const httpRounds: Record<string, HttpLoadResult[]> = Object.fromEntries(
   HTTP_SETUPS.map((s) => [s, []]),
 );
 for (let round = 0; round < CFG.rounds; round++) {
-  for (const setup of HTTP_SETUPS) {
+  // Every other round runs the setups in reverse, so a drift of the shared machine's load over a
+  // round does not always favour the setups that come first.
+  const order = round % 2 ? [...HTTP_SETUPS].reverse() : HTTP_SETUPS;
+  for (const setup of order) {
     try {
-      httpRounds[setup].push(await withServer(setup, (server) => httpLoad(server.port)));
+      httpRounds[setup][round] = await withServer(setup, (server) => httpLoad(server.port));
     } catch (error) {
       report(`${setup}: ${error instanceof Error ? error.message : error}`);
     }
@@ -246,7 +249,7 @@ for (let round = 0; round < CFG.rounds; round++) {
 }
 const http = Object.fromEntries(
   HTTP_SETUPS.map((s) => {
-    const runs = httpRounds[s];
+    const runs = httpRounds[s].filter((r) => r !== undefined);
     const errors = runs.reduce((sum, r) => sum + r.errors, 0);
     const firstError = runs.find((r) => r.firstError)?.firstError;
     return [s, {
@@ -258,21 +261,35 @@ const http = Object.fromEntries(
     }];
   }),
 );
+/** Per round, `setup`'s req/s over `base`'s in the same round: their median, least and most. */
+function roundRatios(setup: string, base: string): { median: number; min: number; max: number } {
+  const xs: number[] = [];
+  for (let round = 0; round < CFG.rounds; round++) {
+    const a = httpRounds[setup][round];
+    const b = httpRounds[base][round];
+    if (a && b) xs.push(a.rps / b.rps);
+  }
+  return xs.length
+    ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) }
+    : { median: NaN, min: NaN, max: NaN };
+}
+
 const httpRow = (label: string, setup: string, base: string, target?: number) => {
   const r = http[setup];
-  const x = r.rps / http[base].rps;
+  const x = roundRatios(setup, base);
   return [
     label,
     rate(r.rps),
     ms(r.p50),
     ms(r.p99),
     String(r.errors),
-    base === setup ? "-" : ratio(x),
-    target === undefined ? "-" : `>= ${target}x: ${verdict(x >= target)}`,
+    base === setup ? "-" : ratio(x.median),
+    base === setup || CFG.rounds < 2 ? "-" : `${x.min.toFixed(2)}-${x.max.toFixed(2)}`,
+    target === undefined ? "-" : `>= ${target}x: ${verdict(x.median >= target)}`,
   ];
 };
 console.log(`\n1-3. HTTP requests served ${took(since)}`);
-table(["setup", "req/s", "p50", "p99", "errors", "ratio", "target"], [
+table(["setup", "req/s", "p50", "p99", "errors", "ratio", "rounds", "target"], [
   httpRow("bare Deno.serve (1 process)", "bare:http", "bare:http"),
   httpRow("kraken inline, 1 replica / bare", "kraken:inline", "bare:http", TARGET.oneReplica),
   httpRow("kraken worker, 1 replica / bare", "kraken:worker", "bare:http", TARGET.oneReplica),
@@ -314,7 +331,9 @@ console.log(
     "   the JSON: the same lookup (bench/_serve_work.ts) answered with Response.json in every setup;\n" +
     "   hop: the serving container asks an `inventory` container (worker: another thread; inline:\n" +
     "   the same isolate) for it by request/reply; bare hop: Deno.serve in a worker asks another\n" +
-    "   worker over a MessageChannel (the same threads and crossings, no Kraken)",
+    "   worker over a MessageChannel (the same threads and crossings, no Kraken)\n" +
+    "   ratio: the median over rounds of the two setups' req/s in the same round; rounds: the\n" +
+    "   least and most of those per-round ratios (the spread the shared machine adds)",
 );
 for (const s of HTTP_SETUPS) {
   if (http[s].firstError) console.log(`   ${s}: first error: ${http[s].firstError}`);
@@ -327,14 +346,20 @@ const connectRounds: Record<string, ConnectLoadResult[]> = { "bare:accept": [], 
 for (let round = 0; round < CFG.rounds; round++) {
   for (const setup of CONNECT_SETUPS) {
     try {
-      connectRounds[setup].push(await withServer(setup, (server) => connectLoad(server.port)));
+      connectRounds[setup][round] = await withServer(setup, (server) => connectLoad(server.port));
     } catch (error) {
       report(`${setup}: ${error instanceof Error ? error.message : error}`);
     }
   }
 }
-const accepted = (setup: string) => median(connectRounds[setup].map((r) => r.perSecond));
-const acceptErrors = (setup: string) => connectRounds[setup].reduce((n, r) => n + r.errors, 0);
+const accepted = (setup: string) =>
+  median(connectRounds[setup].filter((r) => r).map((r) => r.perSecond));
+const acceptErrors = (setup: string) =>
+  connectRounds[setup].filter((r) => r).reduce((n, r) => n + r.errors, 0);
+const acceptRatios = connectRounds["kraken:tcp"].flatMap((k, round) => {
+  const b = connectRounds["bare:accept"][round];
+  return k && b ? [k.perSecond / b.perSecond] : [];
+});
 console.log(
   `\n4. New TCP connections accepted per second (${CONNECT_CONCURRENCY} connect loops, ` +
     `${CFG.connectMs} ms, median of ${CFG.rounds}) ${took(since)}`,
@@ -353,7 +378,11 @@ table(["setup", "accepted/s", "errors", "ratio", "target"], [
     "kraken tcp container (worker)",
     rate(krakenAccept),
     String(acceptErrors("kraken:tcp")),
-    ratio(krakenAccept / bareAccept),
+    `${ratio(median(acceptRatios))}${
+      acceptRatios.length > 1
+        ? ` (${Math.min(...acceptRatios).toFixed(2)}-${Math.max(...acceptRatios).toFixed(2)})`
+        : ""
+    }`,
     `>= ${TARGET.acceptPerSecond / 1000}k/s: ${verdict(krakenAccept >= TARGET.acceptPerSecond)}`,
   ],
 ]);
@@ -375,9 +404,7 @@ for (const setup of ["bare:ws", "kraken:ws"]) {
 }
 console.log(
   `\n5. Idle WebSocket connections held (${wsCount} opened, ${WS_CONCURRENCY} handshakes at ` +
-    `once; server and client each under ulimit -n ${Math.max(limits.soft, wsCount + FD_SPARE)}) ${
-      took(since)
-    }`,
+    `once; open-files limit ${limits.hard}, one per connection on each side) ${took(since)}`,
 );
 const wsRow = (label: string, f: WsFigure | undefined, target: boolean) =>
   f
