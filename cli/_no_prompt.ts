@@ -7,24 +7,35 @@
  * command line with `DENO_NO_PROMPT=1`, and wait for that copy: it shares the terminal (Ctrl-C
  * reaches it directly), and its exit code is theirs.
  *
+ * The same copy fixes a missing `--unstable-net`: every replica of a serving container (`serve:`)
+ * listens with `reusePort`, which without that flag ends the whole process (exit code 70), and an
+ * inline or worker container shares this process's flags. So where this process lacks it (and
+ * the command line is `deno run …`), the copy gets `--unstable-net` too.
+ *
  * @module
  */
 import { mayPrompt } from "../runtime/_host_flags.ts";
+import { hasUnstableNet } from "../runtime/_serve_check.ts";
 
 /** Set in the copy, so it never starts another. */
 const RELAUNCHED = "KRAKEN_NO_PROMPT_RELAUNCH";
 
 /**
- * Runs this process's own command line again with prompting off, when Deno could prompt here and
- * the command line can be read (Linux); returns the copy's exit code, or `null` to go on here.
+ * Runs this process's own command line again with prompting off and `--unstable-net` on, when
+ * Deno could prompt here or the flag is missing, and the command line can be read (Linux); returns
+ * the copy's exit code, or `null` to go on here.
  */
 export async function relaunchWithoutPrompt(): Promise<number | null> {
-  if (!mayPrompt() || Deno.env.get(RELAUNCHED) === "1") return null;
+  if (Deno.env.get(RELAUNCHED) === "1") return null;
+  const prompts = mayPrompt();
   const argv = commandLine();
-  if (!argv) return null;
+  // `deno run <flags> <module>`: the flag goes right after `run`.
+  const addNet = !hasUnstableNet() && argv?.[1] === "run";
+  if (!argv || (!prompts && !addNet)) return null;
+  const args = addNet ? ["run", "--unstable-net", ...argv.slice(2)] : argv.slice(1);
   const child = new Deno.Command(Deno.execPath(), {
-    args: argv.slice(1),
-    env: { DENO_NO_PROMPT: "1", [RELAUNCHED]: "1" },
+    args,
+    env: { ...(prompts ? { DENO_NO_PROMPT: "1" } : {}), [RELAUNCHED]: "1" },
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
@@ -39,8 +50,9 @@ export async function relaunchWithoutPrompt(): Promise<number | null> {
       // already gone
     }
   };
+  // Without a terminal (a service manager, a test), SIGINT reaches this process alone: pass it on.
   const handlers: [Deno.Signal, () => void][] = [
-    ["SIGINT", ignore],
+    ["SIGINT", Deno.stdin.isTerminal() ? ignore : forward("SIGINT")],
     ["SIGTERM", forward("SIGTERM")],
     ["SIGHUP", forward("SIGHUP")],
   ];

@@ -256,8 +256,10 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
       c.dim(`${s.strategy}, at most ${s.intensity} restarts in ${formatDuration(s.period)}`)
     }`,
   ];
-  const rows: string[][] = [["NAME", "MODE", "HOST", "STATE", "REPLICAS", "RESTARTS", "UPTIME"]
-    .map((h) => c.dim(h))];
+  const serving = treeServes(tree.containers);
+  const header = ["NAME", "MODE", "HOST", "STATE", "REPLICAS", "RESTARTS", "UPTIME"];
+  // A column for served addresses only when something serves one.
+  const rows: string[][] = [(serving ? [...header, "SERVES"] : header).map((h) => c.dim(h))];
   const walk = (list: readonly ContainerSnapshot[], prefix: string) => {
     list.forEach((container, index) => {
       const last = index === list.length - 1;
@@ -272,6 +274,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
         `${container.running}/${container.replicas}`,
         container.restarts > 0 ? c.yellow(String(container.restarts)) : "0",
         uptime > 0 ? formatDuration(uptime) : c.dim("-"),
+        ...(serving ? [container.serving ? formatServing(container.serving) : c.dim("-")] : []),
       ]);
       const childPrefix = prefix + (branch === "" ? "" : last ? "   " : "│  ");
       if (options.instances) {
@@ -284,6 +287,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
             "",
             instance.restarts > 0 ? c.yellow(String(instance.restarts)) : c.dim("0"),
             instance.uptime > 0 ? formatDuration(instance.uptime) : c.dim("-"),
+            ...(serving ? [""] : []),
           ]);
         }
       }
@@ -313,6 +317,28 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
     );
   }
   return lines.join("\n");
+}
+
+/** Whether any container of `list`, nested ones included, serves an address. */
+function treeServes(list: readonly ContainerSnapshot[]): boolean {
+  return list.some((c) => c.serving !== undefined || treeServes(c.children ?? []));
+}
+
+/**
+ * A served address as the tree shows it: `http://0.0.0.0:8080`, `tcp://[::1]:9000`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatServing } from "./output.ts";
+ * assert.equal(formatServing({ hostname: "0.0.0.0", port: 8080, protocol: "http" }), "http://0.0.0.0:8080");
+ * ```
+ */
+export function formatServing(
+  serving: { hostname: string; port: number; protocol: "http" | "tcp" },
+): string {
+  const host = serving.hostname.includes(":") ? `[${serving.hostname}]` : serving.hostname;
+  return `${serving.protocol}://${host}:${serving.port}`;
 }
 
 /**

@@ -51,6 +51,12 @@ const KEY_HINTS: Partial<Record<TopologyBlock, Record<string, string>>> = {
   container: Object.fromEntries(
     ["instances", "count", "scale"].map((key) => [key, ' (did you mean "replicas"?)']),
   ),
+  serve: Object.fromEntries(
+    ["host", "address", "bind", "listen", "interface"].map((key) => [
+      key,
+      ' (did you mean "hostname"?)',
+    ]),
+  ),
 };
 
 /** Where a value sits in the input: keys and list indexes from the top. */

@@ -496,5 +496,7 @@ function placedSpec(spec: ContainerSpec): Record<string, unknown> {
       match: [...r.match],
       action: r.log ? ["log", r.action] : r.action,
     })),
+    // Every replica on the agent listens there too (its own port 0 pick, when 0).
+    ...(spec.serve ? { serve: { ...spec.serve } } : {}),
   };
 }

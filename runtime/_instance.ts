@@ -35,7 +35,7 @@ import { settlesWithin } from "./_timing.ts";
 import { MetricsRecorder } from "./_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
 import { RetriedRequests } from "./_dedupe.ts";
-import { Listener, type ServingEntry } from "./_serve.ts";
+import { CLOSE_GRACE_MS, Listener, type ServingEntry } from "./_serve.ts";
 import type { ServeSpec } from "../config/topology.ts";
 
 /** Keys of a handler map that are entries of a serving container, never topics. */
@@ -182,7 +182,7 @@ export class ContainerInstance implements Context, HostedInstance {
     if (this.#state !== "starting") return [];
     if (this.#settings.serve) await this.#listen(this.#settings.serve, entry);
     if (this.#state !== "starting") {
-      this.#listener?.close();
+      await this.#listener?.close();
       return [];
     }
     this.#state = "running";
@@ -491,7 +491,13 @@ export class ContainerInstance implements Context, HostedInstance {
     // Stop accepting first (new connections go to the other replicas), then abort the signal so
     // WebSocket and TCP handlers close theirs; in-flight HTTP requests finish within `shutdown:`.
     const listener = this.#listener;
-    const served = listener ? listener.drain() : Promise.resolve();
+    // What is still open near the end of `shutdown:` is closed (a WebSocket with 1001) while the
+    // isolate still runs, so the close frames go out before its parent may end it.
+    const shutdown = this.#settings.shutdown;
+    const served = listener
+      ? settlesWithin(listener.drain(), Math.max(shutdown - CLOSE_GRACE_MS, shutdown / 2))
+        .then(() => listener.close())
+      : Promise.resolve();
     this.#abort.abort(reason.message);
     const hooks = (async () => {
       for (const hook of this.#stopHooks.toReversed()) {
@@ -509,7 +515,7 @@ export class ContainerInstance implements Context, HostedInstance {
       ? Promise.resolve()
       : new Promise<void>((resolve) => (this.#drained = resolve));
     await settlesWithin(Promise.all([hooks, drained, served]), this.#settings.shutdown);
-    listener?.close();
+    await listener?.close();
     this.#state = "stopped";
     this.#events.stopped();
   }

@@ -31,6 +31,9 @@ export interface ListenerEvents {
   answered?(failed: boolean): void;
 }
 
+/** How long a stopping listener waits for the WebSockets it closed to finish closing. */
+export const CLOSE_GRACE_MS = 250;
+
 /** Sockets upgraded by `Deno.upgradeWebSocket`, by the request they answer (see `trackUpgrades`). */
 const upgraded = new WeakMap<Request, WebSocket>();
 let tracking = false;
@@ -191,8 +194,12 @@ export class Listener {
     await Promise.all(this.#conns.values());
   }
 
-  /** Ends what is still open: WebSockets with 1001 "going away", TCP connections closed. */
-  close(): void {
+  /**
+   * Ends what is still open: WebSockets with 1001 "going away", TCP connections closed. Resolves
+   * once the sockets have closed (their close frames are out before the isolate may end), or
+   * after {@linkcode CLOSE_GRACE_MS} at most.
+   */
+  async close(): Promise<void> {
     this.#draining = true;
     this.#http?.close();
     for (const socket of this.#sockets) {
@@ -211,6 +218,13 @@ export class Listener {
         // already closed
       }
     }
+    if (this.#sockets.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#socketsClosed(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   #track(socket: WebSocket): void {

@@ -1,14 +1,16 @@
 /**
- * HTTP on a listener of its own: Kraken accepts each connection and hands it to Deno's HTTP
- * server (the same native server `Deno.serve` runs, one per connection), so that stopping can be
- * graceful per connection, which `Deno.serve`'s own `shutdown()` is not.
+ * HTTP on a listener of its own: Kraken accepts each connection and serves it with Deno's
+ * per-connection HTTP server (`Deno.serveHttp`, which WebSocket upgrades work on), so that stopping
+ * is graceful per connection, which `Deno.serve`'s own `shutdown()` is not.
  *
  * Why: `Deno.serve(...).shutdown()` closes the listener and, at the same instant, every connection
- * with no request under way — including one accepted a moment ago whose request is already on its
- * way (its client sees "connection closed before message completed"), and keep-alive connections
+ * it has accepted but read no request from yet — including one whose request is already on its
+ * way (its client sees "connection closed before message completed") — and keep-alive connections
  * their clients are about to reuse. Here a draining replica stops accepting, then closes each
  * connection only at a clean point: after the response to its next request (sent with
- * `connection: close`, so the client knows), or once it has been idle for a while.
+ * `connection: close`, so the client knows), or once it has been idle for a while. (Deno's
+ * per-connection server behind `Deno.serve` would be faster, but it ends a WebSocket as soon as the
+ * upgrade completes.)
  *
  * @module
  */
@@ -19,31 +21,40 @@ export const DRAIN_IDLE_MS = 300;
 
 type Handler = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => unknown;
 
-/** Deno's native HTTP server on one accepted connection (what `Deno.serve` runs per listener). */
-type ServeOnConnection = (
-  conn: Deno.Conn,
-  signal: AbortSignal | undefined,
-  handler: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response>,
-  onError: (error: unknown) => Response,
-  onListen: () => void,
-) => { finished: Promise<void>; shutdown(): Promise<void> };
+/** One request on a connection served by `Deno.serveHttp`. */
+interface RequestEvent {
+  readonly request: Request;
+  respondWith(response: Response | Promise<Response>): Promise<void>;
+}
 
-/** Deno's per-connection HTTP server, where this Deno has it (`null`: use `Deno.serve`). */
+/** A connection served by `Deno.serveHttp`. */
+interface HttpConn {
+  nextRequest(): Promise<RequestEvent | null>;
+  close(): void;
+}
+
+/** Deno's per-connection HTTP server. */
+export type ServeOnConnection = (conn: Deno.Conn) => HttpConn;
+
+/**
+ * Deno's per-connection HTTP server, where this Deno has it (`null`: use `Deno.serve`). Deno 2
+ * keeps `Deno.serveHttp` at run time though its types no longer list it.
+ */
 export function nativeServeOnConnection(): ServeOnConnection | null {
-  const key = Object.getOwnPropertySymbols(Deno).find((s) => s.description === "Deno.internal");
-  const internal = key ? (Deno as unknown as Record<symbol, Record<string, unknown>>)[key] : null;
-  const fn = internal?.serveHttpOnConnection;
-  return typeof fn === "function" ? fn as ServeOnConnection : null;
+  const fn = (Deno as unknown as { serveHttp?: unknown }).serveHttp;
+  return typeof fn === "function" ? (conn) => (fn as ServeOnConnection).call(Deno, conn) : null;
 }
 
 /** One accepted connection and where it stands. */
 interface Connection {
-  server: { finished: Promise<void>; shutdown(): Promise<void> };
+  http: HttpConn;
   /** Requests under way on it. */
   active: number;
   /** When it last went idle (or was accepted). */
   idleSince: number;
   closing: boolean;
+  /** A request on it was upgraded (a WebSocket now owns it). */
+  upgraded: boolean;
 }
 
 /** What the HTTP listener tells its owner. */
@@ -127,7 +138,11 @@ export class HttpConnections {
   #shutdown(conn: Connection): void {
     if (conn.closing) return;
     conn.closing = true;
-    conn.server.shutdown().catch(() => {});
+    try {
+      conn.http.close();
+    } catch {
+      // already closed
+    }
   }
 
   #stopSweep(): void {
@@ -151,47 +166,79 @@ export class HttpConnections {
 
   #take(tcp: Deno.TcpConn): void {
     const conn: Connection = {
-      server: null as unknown as Connection["server"],
+      http: this.#serve(tcp),
       active: 0,
       idleSince: performance.now(),
       closing: false,
+      upgraded: false,
     };
-    const handler = this.#handler;
-    const events = this.#events;
-    conn.server = this.#serve(tcp, undefined, async (request, info) => {
-      conn.active++;
-      try {
-        const response = await handler(request, info);
-        if (!(response instanceof Response)) {
-          throw new TypeError(
-            `fetch returned ${response === null ? "null" : typeof response}, not a Response`,
-          );
-        }
-        if (response.status === 101) events.upgraded(request);
-        events.answered();
-        // While draining, the client learns with this response that the connection ends here.
-        return this.#draining && response.status !== 101 ? closing(response) : response;
-      } catch (error) {
-        events.error(error);
-        const response = httpErrorResponse(error);
-        if (this.#draining) response.headers.set("connection", "close");
-        return response;
-      } finally {
-        conn.active--;
-        conn.idleSince = performance.now();
-      }
-    }, (error) => {
-      events.error(error);
-      return httpErrorResponse(error);
-    }, () => {});
     this.#open.add(conn);
-    conn.server.finished.catch(() => {}).finally(() => {
+    const info = { remoteAddr: tcp.remoteAddr } as Deno.ServeHandlerInfo<Deno.NetAddr>;
+    this.#serveConn(conn, info).finally(() => {
       this.#open.delete(conn);
       if (this.#open.size === 0 && this.#draining) {
         this.#stopSweep();
         this.#drained?.();
       }
     });
+  }
+
+  /** Serves the requests of one connection until it ends (or is closed while draining). */
+  async #serveConn(conn: Connection, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<void> {
+    const responses = new Set<Promise<void>>();
+    while (true) {
+      let event: RequestEvent | null;
+      try {
+        event = await conn.http.nextRequest();
+      } catch {
+        break; // the connection failed or was closed
+      }
+      if (!event) break;
+      conn.active++;
+      const sent = event.respondWith(this.#respond(conn, event.request, info))
+        .catch(() => {}) // the client went away
+        .finally(() => {
+          conn.active--;
+          conn.idleSince = performance.now();
+          responses.delete(sent);
+        });
+      responses.add(sent);
+    }
+    await Promise.all(responses);
+    // An upgraded connection lives on as its WebSocket: closing it here would end that too.
+    if (conn.upgraded) return;
+    try {
+      conn.http.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  async #respond(
+    conn: Connection,
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> {
+    try {
+      const response = await this.#handler(request, info);
+      if (!(response instanceof Response)) {
+        throw new TypeError(
+          `fetch returned ${response === null ? "null" : typeof response}, not a Response`,
+        );
+      }
+      if (response.status === 101) {
+        conn.upgraded = true;
+        this.#events.upgraded(request);
+      }
+      this.#events.answered();
+      // While draining, the client learns with this response that the connection ends here.
+      return this.#draining && response.status !== 101 ? closing(response) : response;
+    } catch (error) {
+      this.#events.error(error);
+      const response = httpErrorResponse(error);
+      if (this.#draining) response.headers.set("connection", "close");
+      return response;
+    }
   }
 }
 

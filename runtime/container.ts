@@ -254,6 +254,21 @@ export interface Context {
  */
 export type StopMode = "graceful" | "kill" | "graceful-then-kill";
 
+/** What a serving container's `fetch` learns about the request besides the request itself. */
+export interface ServeInfo {
+  /** The client's address. */
+  readonly remoteAddr: Deno.NetAddr;
+}
+
+/**
+ * An HTTP app a serving container's factory may return instead of a handler map (a hono app is
+ * one): `fetch` answers each request of its `serve:` port.
+ */
+export interface FetchApp {
+  /** Answers one request. */
+  fetch(request: Request, info: ServeInfo): Response | Promise<Response>;
+}
+
 /** Options of `spawn`. */
 export interface SpawnOptions {
   /** Replace a running container of the same name (stopped first) instead of failing. */
@@ -288,6 +303,34 @@ export interface SpawnOptions {
  * });
  * ```
  */
+export function container<H extends Handlers>(
+  factory: (ctx: Context) => H | Promise<H>,
+): ContainerDefinition<H>;
+/**
+ * Defines a container that serves HTTP only: its factory returns an app with a `fetch` method
+ * that is not a plain handler map (a hono app, a class instance); it has no topics. Its topology
+ * gives it `serve:` (see docs/serving.md).
+ *
+ * @param factory Builds one incarnation's app from its context.
+ * @returns The definition, to be the module's default export.
+ *
+ * @example A hono app
+ * ```ts ignore
+ * import { Hono } from "npm:hono";
+ * import { container, httpErrorResponse } from "jsr:@kraken/kraken";
+ *
+ * export default container((ctx) => {
+ *   const app = new Hono();
+ *   app.get("/stock/:sku", async (c) =>
+ *     c.json(await ctx.ref("inventory").request("get", { sku: c.req.param("sku") })));
+ *   app.onError((err) => httpErrorResponse(err));
+ *   return app;
+ * });
+ * ```
+ */
+export function container(
+  factory: (ctx: Context) => FetchApp | Promise<FetchApp>,
+): ContainerDefinition<Record<never, never>>;
 export function container<H extends Handlers>(
   factory: (ctx: Context) => H | Promise<H>,
 ): ContainerDefinition<H> {

@@ -27,7 +27,7 @@ const STATUS: Readonly<Record<string, number>> = Object.freeze({
  * ```ts
  * import assert from "node:assert/strict";
  * import { httpErrorResponse, UnavailableError } from "jsr:@kraken/kraken";
- * import { Hono } from "npm:hono";
+ * import { Hono } from "hono";
  *
  * const app = new Hono();
  * app.get("/stock", () => {

@@ -53,6 +53,10 @@ const PROMISED = [
   "TreeSnapshot",
   "ContainerMetrics",
   "LogEntry",
+  "httpErrorResponse",
+  "ServeInfo",
+  "FetchApp",
+  "ServeSpec",
 ];
 
 interface Declared {

@@ -93,8 +93,9 @@ export function scaffold(options: ScaffoldOptions): Record<string, string> {
       test: "deno test -A --no-prompt --env-file=.env",
     },
     imports,
-    // Worker containers get their own Deno permissions: an unstable Worker option.
-    unstable: ["worker-options"],
+    // Worker containers get their own Deno permissions: an unstable Worker option; every replica
+    // of a serving container (serve:) listens on the same port with reusePort: unstable net.
+    unstable: ["worker-options", "net"],
   };
   return {
     "deno.json": `${JSON.stringify(denoJson, null, 2)}\n`,

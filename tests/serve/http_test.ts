@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { Runtime } from "../../mod.ts";
+import { httpErrorResponse, Runtime } from "../../mod.ts";
+import { palette, renderTree } from "../../cli/output.ts";
+import { managementApp } from "../../management/app.ts";
 
 const base = new URL("./fixtures/", import.meta.url).href;
 
@@ -36,3 +38,44 @@ for (const mode of ["inline", "worker", "process"] as const) {
     }
   });
 }
+
+Deno.test("the served address shows in rt.tree(), kraken status and the management API's container JSON", async () => {
+  const rt = await Runtime.start({
+    containers: {
+      api: { module: "./hello.ts", mode: "inline", serve: { port: 0, hostname: "127.0.0.1" } },
+      plain: { module: "./ticker.ts", mode: "inline" },
+    },
+  }, { logLevel: "silent", baseUrl: base });
+  try {
+    const { port } = rt.serving("api")!;
+    assert.equal(rt.serving("plain"), undefined);
+    assert.equal(rt.serving("nope"), undefined);
+    const text = renderTree(rt.tree(), palette(false));
+    assert.match(text, /SERVES/);
+    assert.match(text, new RegExp(`api .* http://127\\.0\\.0\\.1:${port}`));
+    const app = managementApp(rt, "t0k3n");
+    const res = await app.request("/v1/containers/api", {
+      headers: { authorization: "Bearer t0k3n" },
+    });
+    const json = await res.json();
+    assert.deepEqual(json.container.serving, { hostname: "127.0.0.1", port, protocol: "http" });
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+Deno.test("httpErrorResponse maps TimeoutError to 504, RemoteError to 502, anything else to 500, with no stack", async () => {
+  const { RemoteError, TimeoutError } = await import("../../mod.ts");
+  const timeout = httpErrorResponse(new TimeoutError("inventory", "get", 5000));
+  assert.equal(timeout.status, 504);
+  const remote = httpErrorResponse(
+    new RemoteError({ name: "RangeError", message: "no", stack: "at x" }),
+  );
+  assert.equal(remote.status, 502);
+  const other = httpErrorResponse(new TypeError("bad"));
+  assert.equal(other.status, 500);
+  const body = await other.json();
+  assert.deepEqual(body, { error: "TypeError", message: "bad" });
+  await timeout.body?.cancel();
+  await remote.body?.cancel();
+});
