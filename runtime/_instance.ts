@@ -35,11 +35,8 @@ import { settlesWithin } from "./_timing.ts";
 import { MetricsRecorder } from "./_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
 import { RetriedRequests } from "./_dedupe.ts";
-import { CLOSE_GRACE_MS, Listener, type ServingEntry } from "./_serve.ts";
+import { CLOSE_GRACE_MS, Listener, RESERVED, type ServingEntry, servingEntry } from "./_serve.ts";
 import type { ServeSpec } from "../config/topology.ts";
-
-/** Keys of a handler map that are entries of a serving container, never topics. */
-const RESERVED = new Set(["fetch", "accept"]);
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -519,26 +516,6 @@ export class ContainerInstance implements Context, HostedInstance {
     this.#state = "stopped";
     this.#events.stopped();
   }
-}
-
-/**
- * What a factory's result serves, and whether its keys are topics: an object that is not a plain
- * one (a hono app, a class instance) with a `fetch` method serves only; a plain handler map serves
- * its `fetch` / `accept` and its other functions are topics.
- */
-function servingEntry(handlers: object): ServingEntry & { topics: boolean } {
-  const proto = Object.getPrototypeOf(handlers);
-  const plain = proto === Object.prototype || proto === null;
-  const h = handlers as Record<string, unknown>;
-  const fetch = typeof h.fetch === "function"
-    ? (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
-      (h.fetch as (r: Request, i: unknown) => unknown).call(handlers, request, info)
-    : undefined;
-  const accept = typeof h.accept === "function"
-    ? (conn: Deno.TcpConn) => (h.accept as (c: Deno.TcpConn) => unknown).call(handlers, conn)
-    : undefined;
-  if (!plain && fetch) return { fetch, topics: false };
-  return { fetch, accept, topics: true };
 }
 
 /**
