@@ -22,12 +22,13 @@ export class ServerProcess {
 
   /**
    * Starts `script` (a path relative to bench/) with `args` and waits for its address (15 s at
-   * most); `report` hears what goes wrong later without stopping the run (a failed exit).
+   * most); `report` hears what goes wrong later without stopping the run (a failed exit);
+   * `flags` go to `deno run` before the script (e.g. `--unstable-net`).
    */
   static async start(
     script: string,
     args: string[],
-    options: { report: (problem: string) => void },
+    options: { report: (problem: string) => void; flags?: string[] },
   ): Promise<ServerProcess> {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -35,6 +36,7 @@ export class ServerProcess {
         "--no-prompt",
         "-A",
         "--no-lock",
+        ...(options.flags ?? []),
         new URL(script, import.meta.url).pathname,
         ...args,
       ],

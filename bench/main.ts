@@ -3,6 +3,8 @@
 //
 //   deno task bench            full run (20k requests per mode, 5 spawns, 8 idle instances)
 //   deno task bench --quick    smoke run
+// It then runs bench/transports.ts (links between runtimes) and bench/serve.ts (serving HTTP,
+// TCP and WebSocket) as their own processes.
 import { Runtime } from "../mod.ts";
 import type { MemProbeResult } from "./mem_probe.ts";
 import { type Body, childPids, RawProcess, RawWorker } from "./_raw.ts";
@@ -420,3 +422,18 @@ const transportsRun = await new Deno.Command(Deno.execPath(), {
   stderr: "inherit",
 }).spawn().status;
 if (!transportsRun.success) console.log(`bench/transports.ts failed (exit ${transportsRun.code})`);
+
+// 7. Containers serving HTTP, TCP and WebSocket (bench/serve.ts), run as its own process.
+console.log("");
+const serveRun = await new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "--no-prompt",
+    "-A",
+    new URL("./serve.ts", import.meta.url).pathname,
+    ...(quick ? ["--quick"] : []),
+  ],
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn().status;
+if (!serveRun.success) console.log(`bench/serve.ts failed (exit ${serveRun.code})`);

@@ -165,6 +165,9 @@ export class HttpConnections {
   }
 
   #take(tcp: Deno.TcpConn): void {
+    // Deno.serve sets TCP_NODELAY on what it accepts; a connection accepted here has Nagle on, and
+    // the responses to pipelined requests after the first would wait for the client's delayed ACK.
+    tcp.setNoDelay(true);
     const conn: Connection = {
       http: this.#serve(tcp),
       active: 0,
