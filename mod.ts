@@ -78,6 +78,7 @@ export {
   FrameError,
   PermissionEscalationError,
   RemoteError,
+  RolloutError,
   SerializationError,
   SupervisorGaveUpError,
   TimeoutError,

@@ -282,6 +282,45 @@ export class SupervisorGaveUpError extends Error {
 }
 
 /**
+ * A rolling replacement (`rt.restart` of a serving container, a reload that changes a container)
+ * stopped before every replica was replaced: a new replica could not start, or the container was
+ * removed or its supervisor stopped meanwhile. Names the container and the replica it stopped at;
+ * `cause` is the start error, when there is one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RolloutError } from "jsr:@kraken/kraken";
+ * const err = new RolloutError("api", 2, "api#2.2 could not start: boom");
+ * assert.equal(err.replica, 2);
+ * assert.ok(err.message.includes('"api"'));
+ * ```
+ */
+export class RolloutError extends Error {
+  /** The container being replaced. */
+  readonly container: string;
+  /** The replica index the rollout stopped at. */
+  readonly replica: number;
+  /**
+   * Creates the error.
+   *
+   * @param container The container being replaced.
+   * @param replica The replica index it stopped at.
+   * @param detail What stopped it and what it left.
+   * @param options The underlying error, if any.
+   */
+  constructor(container: string, replica: number, detail: string, options?: { cause?: unknown }) {
+    super(
+      `the rolling replacement of "${container}" stopped at replica ${replica}: ${detail}`,
+      options,
+    );
+    this.name = "RolloutError";
+    this.container = container;
+    this.replica = replica;
+  }
+}
+
+/**
  * A request named a topic the container has no handler for.
  *
  * @example

@@ -218,9 +218,9 @@ export class Supervisor {
 
   /**
    * Stops then starts every replica of `name` again (not counted toward intensity). A serving
-   * container is replaced instead (see {@linkcode Supervisor.replace}): its new replicas listen
-   * beside the old ones before those stop accepting and drain, so no connection finds the port
-   * closed.
+   * container is replaced instead, one replica at a time (see {@linkcode Supervisor.replace}): a
+   * new replica listens before an old one stops accepting and drains, so no connection finds the
+   * port closed.
    */
   restart(name: string, mode: StopMode = "graceful-then-kill"): Promise<void> {
     const spec = this.#child(name).spec;
@@ -234,11 +234,13 @@ export class Supervisor {
   }
 
   /**
-   * Replaces container `spec.name` with `spec` without a gap in service: new incarnations start
-   * beside the old ones (no traffic yet); once every one of them runs, traffic switches to them
-   * and the old ones leave the routes as draining (replies to what they hold still reach their
-   * requesters), finish their in-flight work within `shutdown:` and stop. If a new instance fails
-   * to start, the old ones keep serving and the error is thrown.
+   * Replaces container `spec.name` with `spec` without a gap in service, one replica at a time
+   * (never more than N + 1 instances): new replica 0 starts beside the old ones (no traffic yet);
+   * once it runs, traffic switches to the new container and the old instances leave the routes as
+   * draining (replies to what they hold still reach their requesters, their listeners keep
+   * serving); then each old replica finishes its in-flight work within `shutdown:` and stops
+   * before the next new one starts. If new replica 0 fails to start, the old ones keep serving and
+   * its error is thrown; a later one failing throws a `RolloutError` (see docs/supervision.md).
    */
   replace(spec: ContainerSpec): Promise<void> {
     return this.#runner.replace(spec);

@@ -25,6 +25,9 @@ import {
 import { unwatch, watch } from "./_liveness.ts";
 import { cancelPlans } from "./_recovery.ts";
 import { beginWalk, continueWalk } from "./_walk.ts";
+import { advanceReplace, rollingNow, rolloutOf } from "./_rollout.ts";
+
+export { replace } from "./_rollout.ts";
 
 type Call<K extends DraftOp["kind"]> = Extract<DraftOp, { kind: K }>;
 
@@ -80,6 +83,13 @@ export function remove<S extends ChildSpec>(
   const pending = waits(
     child.slots.map((slot) => stopSlot(t, child, slot, mode, "stopped by request", "stopped")),
   );
+  // Mid-rollout, the old replicas still serving go too (the rollout then ends, failing).
+  const rollout = rolloutOf(t, name);
+  const old = rollout && rollout.child === child.id ? childById(t, rollout.old) : undefined;
+  for (const slot of old?.slots ?? []) {
+    const stop = stopSlot(t, old!, slot, mode, "stopped by request", "stopped");
+    if (stop) pending.push(stop);
+  }
   begin(t, { kind: "remove", op, child: child.id, waiting: pending, failures: [] });
 }
 
@@ -92,6 +102,7 @@ export function restart<S extends ChildSpec>(
 ): void {
   const child = childNamed(t, name);
   if (!child) return refuse(t, op, noSuchChild(t, name));
+  if (rolloutOf(t, name)) return refuse(t, op, rollingNow(name));
   const pending = waits(
     child.slots.map((slot) => stopSlot(t, child, slot, mode, "restart requested", "restarting")),
   );
@@ -108,6 +119,7 @@ export function scale<S extends ChildSpec>(
   const child = childNamed(t, name);
   if (!child) return refuse(t, op, noSuchChild(t, name));
   if (child.removed) return refuse(t, op, new RangeError(`container "${name}" is being removed`));
+  if (rolloutOf(t, name)) return refuse(t, op, rollingNow(name));
   child.spec = { ...child.spec, replicas };
   if (replicas > 0) child.held = false;
   const pending: (Wait | null)[] = [];
@@ -122,48 +134,6 @@ export function scale<S extends ChildSpec>(
     pending.push(stopSlot(t, child, slot, "graceful-then-kill", "scaled down", "stopped"));
   }
   begin(t, { kind: "scale", op, child: child.id, waiting: waits(pending), failures: [] });
-}
-
-/**
- * Replaces child `spec.name` without a gap: new replicas start beside the old ones (`staged`: no
- * traffic yet); once all run, the new child takes the old one's place, the old one is set aside
- * (draining), and after one timer turn (so the new routes reach the senders first) it stops.
- */
-export function replace<S extends ChildSpec>(t: Turn<S>, op: number, spec: S): void {
-  if (t.s.status !== "running") {
-    return refuse(t, op, new Error(`supervisor "${t.s.name}" is ${t.s.status}`));
-  }
-  const old = childNamed(t, spec.name);
-  if (!old) return refuse(t, op, noSuchChild(t, spec.name));
-  if (old.removed) {
-    return refuse(t, op, new RangeError(`container "${spec.name}" is being removed`));
-  }
-  // Incarnations go on from the old ones: an instance id never names two instances.
-  const from = Math.max(0, ...old.slots.map((s) => s.incarnation));
-  const next: DraftChild<S> = {
-    id: nextId(t),
-    spec,
-    slots: [],
-    held: false,
-    removed: false,
-    staged: true,
-  };
-  for (let replica = 0; replica < spec.replicas; replica++) {
-    next.slots.push(newSlot(replica, from));
-  }
-  t.s.aside.push(next);
-  watch(t, spec);
-  const pending = waits(next.slots.map((slot) => launch(t, next, slot, "start")));
-  begin(t, {
-    kind: "replace",
-    op,
-    child: next.id,
-    old: old.id,
-    stage: "start",
-    keys: pending.map((w) => w.id),
-    waiting: pending,
-    failures: [],
-  });
 }
 
 /** Takes a new spec for child `spec.name` (nothing restarts). */
@@ -282,73 +252,4 @@ function advanceRestart<S extends ChildSpec>(t: Turn<S>, call: Call<"restart">):
   }
   finish(t, call);
   reply(t, call.op, firstFailure(call));
-}
-
-function advanceReplace<S extends ChildSpec>(t: Turn<S>, call: Call<"replace">): void {
-  const next = childById(t, call.child)!;
-  const old = childById(t, call.old);
-  switch (call.stage) {
-    case "start": {
-      const failure = firstFailure(call, call.keys);
-      const ok = !failure && t.s.status === "running" && old && !old.removed &&
-        t.s.children.includes(old) && next.slots.every((s) => s.phase.state === "running");
-      if (ok && old) {
-        // The switch: the new child takes the old one's place in start order.
-        next.staged = false;
-        t.s.aside = t.s.aside.filter((c) => c !== next);
-        t.s.children[t.s.children.indexOf(old)] = next;
-        old.removed = true;
-        old.held = true;
-        t.s.aside.push(old);
-        changed(t);
-        const timer = nextId(t);
-        call.stage = "settle";
-        call.waiting = [{ id: timer, on: "timer" }];
-        t.fx.push({ kind: "set_timer", id: timer, delay: 0 });
-        return;
-      }
-      next.removed = true;
-      call.stage = "abandon";
-      call.failures = [
-        failure ?? {
-          key: -1,
-          error: new Error(
-            `the replacement of "${next.spec.name}" was abandoned: its old instances changed meanwhile`,
-          ),
-        },
-      ];
-      call.waiting = waits(
-        next.slots.map((slot) =>
-          stopSlot(t, next, slot, "kill", "replacement abandoned", "stopped")
-        ),
-      );
-      if (call.waiting.length > 0) return;
-      return advanceReplace(t, call);
-    }
-    case "abandon":
-      t.s.aside = t.s.aside.filter((c) => c !== next);
-      changed(t);
-      finish(t, call);
-      return reply(t, call.op, call.failures[0]);
-    case "settle":
-      call.stage = "drain";
-      call.waiting = old
-        ? waits(
-          old.slots.map((slot) =>
-            stopSlot(t, old, slot, "graceful-then-kill", "replaced", "stopped")
-          ),
-        )
-        : [];
-      if (call.waiting.length > 0) return;
-      return advanceReplace(t, call);
-    case "drain":
-      if (old) t.s.aside = t.s.aside.filter((c) => c !== old);
-      changed(t);
-      finish(t, call);
-      return reply(t, call.op, firstFailure(call));
-    default: {
-      const never: never = call.stage;
-      throw new TypeError(`unknown replace stage ${String(never)}`);
-    }
-  }
 }

@@ -38,7 +38,7 @@ export type SupervisorCall<S extends ChildSpec> =
     readonly name: string;
     readonly replicas: number;
   }
-  /** Starts `spec` beside the child of its name, switches to it, then stops the old replicas. */
+  /** Replaces the child of its name with `spec`, one replica at a time (see `machine.ts`). */
   | { readonly type: "replace"; readonly op: number; readonly spec: S }
   /** Takes a new spec for child `spec.name` without restarting anything. */
   | { readonly type: "update"; readonly op: number; readonly spec: S }

@@ -159,7 +159,10 @@ export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance>
     return this.#call((op) => ({ type: "scale", op, name, replicas }));
   }
 
-  /** Replaces child `spec.name` without a gap in service. */
+  /**
+   * Replaces child `spec.name` without a gap in service, one replica at a time; rejects with the
+   * start error of new replica 0 (nothing changed) or a `RolloutError` (it stopped midway).
+   */
   replace(spec: S): Promise<void> {
     return this.#call((op) => ({ type: "replace", op, spec }));
   }

@@ -155,7 +155,15 @@ export type Operation =
     readonly kind: "replace";
     readonly child: number;
     readonly old: number;
-    readonly stage: "start" | "abandon" | "settle" | "drain";
+    /**
+     * `start`: the new replica 0 starting beside the old ones; `abandon`: it failed, stopping it;
+     * `settle`: switched, one timer turn; then `drain` (old replica `cursor` stopping) and `launch`
+     * (new replica `cursor` starting) in turn; `end`: stopping what is left before the reply.
+     */
+    readonly stage: "start" | "abandon" | "settle" | "drain" | "launch" | "end";
+    /** The replica index the rollout is at. */
+    readonly cursor: number;
+    /** The new instances started, in order. */
     readonly keys: readonly number[];
   }
   | CallBase & {

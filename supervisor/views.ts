@@ -44,13 +44,17 @@ export interface ChildReport<S extends ChildSpec> {
   readonly id: number;
   /** Replicas wanted. */
   readonly replicas: number;
-  /** Running instances. */
+  /** Running instances (of its own replicas: not those of a child it replaced, still draining). */
   readonly running: number;
   /** Restarts across its replicas. */
   readonly restarts: number;
   /** Kept stopped on purpose. */
   readonly held: boolean;
-  /** Its instances, by replica. */
+  /**
+   * Its instances, by replica, each followed by the instance of the child it replaces (a rolling
+   * replacement under way) while that one is still there; a replica not started yet is shown by
+   * its old instance alone.
+   */
   readonly instances: readonly InstanceReport[];
 }
 
@@ -71,26 +75,42 @@ export function childReports<S extends ChildSpec>(
   state: SupervisorState<S>,
   now: number,
 ): ChildReport<S>[] {
+  const report = (child: Child<S>, slot: Child<S>["slots"][number]): InstanceReport => {
+    const shown = slotState(slot.phase);
+    return {
+      id: instanceId(child.spec.name, slot),
+      replica: slot.replica,
+      incarnation: slot.incarnation,
+      state: shown,
+      key: instanceKey(slot.phase),
+      restarts: slot.restarts,
+      uptime: shown === "running" ? Math.round(now - slot.startedAt) : 0,
+      ...(slot.lastExit ? { lastExit: slot.lastExit } : {}),
+    };
+  };
   return state.children.map((child) => {
-    const instances = child.slots.map((slot): InstanceReport => {
-      const shown = slotState(slot.phase);
-      return {
-        id: instanceId(child.spec.name, slot),
-        replica: slot.replica,
-        incarnation: slot.incarnation,
-        state: shown,
-        key: instanceKey(slot.phase),
-        restarts: slot.restarts,
-        uptime: shown === "running" ? Math.round(now - slot.startedAt) : 0,
-        ...(slot.lastExit ? { lastExit: slot.lastExit } : {}),
-      };
-    });
+    const own = child.slots.map((slot) => report(child, slot));
+    // The instances of a child it replaces that are still there (a rolling replacement drains
+    // them one at a time): they run and serve what they listen on, so they are listed, by
+    // replica, after the new one; a new replica not started yet is not listed beside its old one.
+    const replaced = state.aside
+      .filter((c) => c.removed && !c.staged && c.spec.name === child.spec.name)
+      .flatMap((c) =>
+        c.slots.filter((s) => instanceKey(s.phase) !== null).map((s) => report(c, s))
+      );
+    const instances = [
+      ...own.flatMap((mine) => {
+        const before = replaced.filter((r) => r.replica === mine.replica);
+        return mine.key === null && before.length > 0 ? before : [mine, ...before];
+      }),
+      ...replaced.filter((r) => r.replica >= own.length),
+    ];
     return {
       spec: child.spec,
       id: child.id,
       replicas: child.spec.replicas,
-      running: instances.filter((i) => i.state === "running").length,
-      restarts: instances.reduce((sum, i) => sum + i.restarts, 0),
+      running: own.filter((i) => i.state === "running").length,
+      restarts: own.reduce((sum, i) => sum + i.restarts, 0),
       held: child.held,
       instances,
     };

@@ -32,6 +32,8 @@ interface Seen {
   instances: string[];
   error: string | null;
   samePort: boolean;
+  /** The most instances seen at once during the restart and the reload. */
+  peaks: Record<string, number>;
 }
 
 async function scenario(mode: string, replicas: number, keepAlive: boolean): Promise<Seen> {
@@ -62,7 +64,7 @@ for (const { mode, replicas } of cases) {
   for (const keepAlive of [false, true]) {
     Deno.test({
       name:
-        `a ${replicas}-replica ${mode} serving container under load loses no request through restart, reload and scale (keep-alive ${
+        `a ${replicas}-replica ${mode} serving container under load loses no request through restart, reload and scale, replacing one replica at a time (keep-alive ${
           keepAlive ? "on" : "off"
         })`,
       ignore: why !== null,
@@ -75,6 +77,8 @@ for (const { mode, replicas } of cases) {
         const incarnations = new Set(seen.instances.map((id) => id.split(".")[1]));
         for (const n of ["1", "2", "3"]) assert.ok(incarnations.has(n), seen.instances.join());
         assert.ok(seen.samePort, "port 0 was picked once and kept");
+        // One replica at a time: never more than N + 1 instances, restart and reload alike.
+        assert.deepEqual(seen.peaks, { restart: replicas + 1, reload: replicas + 1 });
       },
     });
   }
