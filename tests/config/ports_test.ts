@@ -97,7 +97,10 @@ Deno.test("a sandboxed container whose net grant lets it listen on another's ser
     warnings[0],
     /^process container "web" has net grant "127\.0\.0\.1:18100", which lets it listen on 0\.0\.0\.0:18100, the serve: address of container "api"/,
   );
-  assert.match(warnings[1], /container "joiner" has net grant "net: true".* container "api".*reusePort/);
+  assert.match(
+    warnings[1],
+    /container "joiner" has net grant "net: true".* container "api".*reusePort/,
+  );
   assert.match(warnings[2], /container "joiner" .* container "web"/);
 });
 
