@@ -7,15 +7,7 @@
  *
  * @module
  */
-import type { ContainerSpec, ServeSpec } from "./model.ts";
-
-/** One TCP listener of the topology: who, where, and the key that says so. */
-export interface PortUse {
-  /** What listens, for messages: `container "api"`, `management.listen`, `transports.listen`. */
-  owner: string;
-  hostname: string;
-  port: number;
-}
+import type { ContainerSpec } from "./model.ts";
 
 /** Hostnames that listen on every interface (an empty one too, as Deno reads it). */
 const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]"]);
@@ -87,7 +79,7 @@ export function transportsAddress(listen: string): { hostname: string; port: num
  */
 export function listenGrantOn(
   net: true | readonly string[] | undefined,
-  serve: ServeSpec,
+  serve: { hostname: string; port: number },
 ): string | undefined {
   if (net === undefined || serve.port === 0) return undefined;
   if (net === true) return "net: true";
