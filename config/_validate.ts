@@ -28,7 +28,10 @@ import { NAME, NAME_RULE, type Path, Reader } from "./_reader.ts";
 import { readErrorRules, readSupervisor } from "./_read_supervisor.ts";
 import { readTransports } from "./_read_transports.ts";
 import { readManagement } from "./_read_management.ts";
+import { readListen } from "./_listen.ts";
 import { readServe, withServeGrant, withServeUnstable } from "./_read_serve.ts";
+import { overlaps, transportsAddress } from "./_ports.ts";
+import type { ServeSpec } from "./model.ts";
 
 const LOCAL_MODES = TOPOLOGY_VALUES.mode.filter((m) => m !== "remote");
 
@@ -48,6 +51,8 @@ export class Validator extends Reader {
   /** Container names seen so far, with where (names are unique across the whole tree). */
   readonly #names = new Map<string, Path>();
   #hosts: Record<string, { address: string }> = {};
+  /** The containers that serve, in the order read, with where their `serve:` is. */
+  readonly #serving: { name: string; path: Path; serve: ServeSpec; on: string }[] = [];
 
   /** The hosts a container alone (not a whole topology) may name. */
   knownHosts(hosts: Record<string, { address: string }>): void {
@@ -80,6 +85,7 @@ export class Validator extends Reader {
     }
     const transports = readTransports(this, top.transports, { appName: name, hosts: this.#hosts });
     const management = readManagement(this, top.management);
+    this.ports(management?.listen, transports?.listen);
     const placement = this.oneOf(
       top.placement,
       ["placement"],
@@ -193,6 +199,10 @@ export class Validator extends Reader {
     }
     const serve = readServe(this, c.serve, [...path, "serve"]);
     if (serve && parent) this.servesInParent(parent, path);
+    // Where it listens: this runtime's machine, or the agent of a remote container's host: (one
+    // placed by placement: could be on any, so it is left out).
+    const on = mode === "remote" ? (host === undefined ? null : `host ${host}`) : "local";
+    if (serve && on !== null) this.#serving.push({ name, path: [...path, "serve"], serve, on });
     if (parent) this.nested(parent, mode, perms.value, path);
     if (parent) this.sharedFlags(parent, unstable.value, path);
     // What serving takes follows from `serve:`: the grant to listen there (port 0: once picked),
@@ -227,6 +237,37 @@ export class Validator extends Reader {
       }
     }
     return spec;
+  }
+
+  /**
+   * Two listeners on one port (same TCP port, hostnames equal or either a wildcard; port 0 is
+   * picked and never collides): two `serve:` would split the traffic silently, and one on the
+   * management or transports port fails late. Failed at the later container's `serve`.
+   */
+  ports(management: string | undefined, transports: string | undefined): void {
+    const others: { owner: string; hostname: string; port: number; on: string }[] = [];
+    const at = (path: Path) => {
+      const where = this.options.locate?.(path, "value");
+      return `${formatKeyPath(path)}${where ? ` (line ${where.line})` : ""}`;
+    };
+    if (management !== undefined) {
+      const read = readListen(management);
+      if (!("problem" in read)) {
+        others.push({ owner: at(["management", "listen"]), on: "local", ...read });
+      }
+    }
+    const link = transports === undefined ? null : transportsAddress(transports);
+    if (link) others.push({ owner: at(["transports", "listen"]), on: "local", ...link });
+    for (const { name, path, serve, on } of this.#serving) {
+      const other = others.find((o) => o.on === on && overlaps(o, serve));
+      if (other) {
+        this.fail(
+          path,
+          `container "${name}" serves ${serve.hostname}:${serve.port}, where ${other.owner} already listens (${other.hostname}:${other.port}); two listeners on one port would split its connections or fail to start: expected a port of its own (or hostnames that differ, neither a wildcard)`,
+        );
+      }
+      others.push({ owner: `container "${name}" at ${at(path)}`, on, ...serve });
+    }
   }
 
   /**

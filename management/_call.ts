@@ -3,8 +3,10 @@
  * application, as `kraken call` makes it. The body and the reply cross as JSON: what JSON cannot
  * carry is written in one documented way (see {@linkcode toJsonValue}, {@linkcode fromJsonValue}).
  *
- * The caller waits at most {@linkcode MAX_CALL_WAIT_MS} in all (timeout × attempts): a client
- * cannot hold the runtime's attention, or one of the API's connections, for longer.
+ * The caller waits at most {@linkcode MAX_CALL_WAIT_MS} in all (timeout × attempts, whole
+ * numbers): a client cannot hold the runtime's attention, or one of the API's connections, for
+ * longer; past that one deadline the runtime sends the request no more, whether the client is
+ * still there or not.
  *
  * @module
  */
@@ -28,6 +30,8 @@ import type { ErrorBody } from "./error_body.ts";
 
 /** The longest a call may wait for its reply, all attempts together, ms (5 minutes). */
 export const MAX_CALL_WAIT_MS = 5 * 60_000;
+/** The most retries a call may ask for. */
+export const MAX_CALL_RETRIES = 100;
 /** A request's timeout when the call gives none, ms. */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
@@ -113,26 +117,44 @@ export async function callContainer(
   }
 }
 
-/** The timeout and retries of a call, checked, their product bounded. */
-function waitOf(input: Record<string, unknown>): { timeout: number; retries: number } {
+/**
+ * The timeout and retries of a call, checked: a timeout a whole number of ms from 1 to
+ * {@linkcode MAX_CALL_WAIT_MS}, retries a whole number up to {@linkcode MAX_CALL_RETRIES}, and
+ * their product at most {@linkcode MAX_CALL_WAIT_MS}; the product is also the call's one overall
+ * deadline (`totalTimeout`), after which the runtime sends it no more, whatever the client does.
+ * Whole numbers: a fractional timeout (`1e-300`) would make the product bound meaningless, and
+ * the runtime re-send the request without pause.
+ */
+function waitOf(
+  input: Record<string, unknown>,
+): { timeout: number; retries: number; totalTimeout: number } {
   const raw = input.timeout;
   const timeout = raw === undefined ? DEFAULT_CALL_TIMEOUT_MS : parseDuration(raw);
-  if (timeout === undefined || timeout <= 0) {
+  if (
+    timeout === undefined || !Number.isInteger(timeout) || timeout < 1 ||
+    timeout > MAX_CALL_WAIT_MS
+  ) {
     throw badRequest(
-      `timeout must be a number of ms > 0 or a duration ("250ms", "5s", "2m"), got ${
+      `timeout must be a whole number of ms from 1 to ${MAX_CALL_WAIT_MS} (5 minutes) or a duration ("250ms", "5s", "2m"), got ${
         JSON.stringify(raw)
       }`,
       "timeout",
     );
   }
   const retries = input.retries ?? 0;
-  if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0) {
+  if (
+    typeof retries !== "number" || !Number.isInteger(retries) || retries < 0 ||
+    retries > MAX_CALL_RETRIES
+  ) {
     throw badRequest(
-      `retries must be a whole number >= 0, got ${JSON.stringify(retries)}`,
+      `retries must be a whole number from 0 to ${MAX_CALL_RETRIES}, got ${
+        JSON.stringify(retries)
+      }`,
       "retries",
     );
   }
-  if (timeout * (retries + 1) > MAX_CALL_WAIT_MS) {
+  const totalTimeout = timeout * (retries + 1);
+  if (totalTimeout > MAX_CALL_WAIT_MS) {
     throw badRequest(
       `timeout × (retries + 1) must be at most ${MAX_CALL_WAIT_MS} ms (5 minutes), got ${timeout} ms × ${
         retries + 1
@@ -140,7 +162,7 @@ function waitOf(input: Record<string, unknown>): { timeout: number; retries: num
       raw === undefined ? "retries" : "timeout",
     );
   }
-  return { timeout, retries };
+  return { timeout, retries, totalTimeout };
 }
 
 /** The answer for an error the request or send ended with; anything unexpected is rethrown. */

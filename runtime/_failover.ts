@@ -17,6 +17,10 @@ export interface WaitingRequest extends Pending {
   readonly timeout: number;
   readonly key?: string;
   retriesLeft: number;
+  /** The clock time after which no attempt is made (`totalTimeout`); Infinity without one. */
+  readonly until: number;
+  /** When it was first sent (clock ms). */
+  readonly start: number;
   /** Sent with retries: every attempt carries the dedupe flag, the last one included. */
   readonly retriable: boolean;
   /** Instances an earlier attempt went to: a late reply from one of them is still its answer. */
@@ -95,7 +99,7 @@ export function retarget(waiting: WaitingRequest, target: string): void {
  * });
  * let failed: Error | undefined;
  * failover.expired({
- *   id: 1, deadline: 0, name: "a", topic: "t", body: null, timeout: 10, retriesLeft: 0,
+ *   id: 1, deadline: 0, name: "a", topic: "t", body: null, timeout: 10, retriesLeft: 0, until: Infinity, start: 0,
  *   retriable: false, held: false, hold: true, orphaned: false, target: "a#0.1",
  *   resolve() {}, reject: (error) => (failed = error),
  * });
@@ -154,16 +158,28 @@ export class Failover {
     this.#site.send(waiting);
   }
 
-  /** The deadline passed: another attempt while retries are left, else a TimeoutError. */
+  /**
+   * The deadline passed: another attempt while retries are left and the overall deadline
+   * (`until`) has not passed, else a TimeoutError.
+   */
   expired(waiting: WaitingRequest): void {
-    if (waiting.retriesLeft > 0) {
+    const now = this.#pending.now();
+    if (waiting.retriesLeft > 0 && now < waiting.until) {
       waiting.retriesLeft--;
-      waiting.deadline = this.#pending.now() + waiting.timeout;
+      waiting.deadline = Math.min(now + waiting.timeout, waiting.until);
       this.#pending.add(waiting);
       if (waiting.held) return; // still in the restart buffer: it keeps its place
       return this.resend(waiting);
     }
-    waiting.reject(new TimeoutError(waiting.name, waiting.topic, waiting.timeout));
+    // Attempts left, but the overall deadline (totalTimeout) has passed: name that wait.
+    const total = waiting.retriesLeft > 0;
+    waiting.reject(
+      new TimeoutError(
+        waiting.name,
+        waiting.topic,
+        total ? waiting.until - waiting.start : waiting.timeout,
+      ),
+    );
   }
 
   /**

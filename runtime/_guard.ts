@@ -44,11 +44,23 @@
  * `reusePort` on `Deno.listen`/`Deno.listenTls`/`Deno.serve` (net) and a vsock transport on
  * `Deno.listen`/`Deno.connect`/`Deno.serve` (vsock).
  *
+ * **`reusePort` joins whatever already listens on the port**, and the kernel hands a connection
+ * to the most specific address: a container allowed it anywhere could listen on another
+ * container's port (one its `net` grant reaches, say to call it) and take its clients. So a
+ * serving container (`serve:`, which is why it has `net`) may listen with `reusePort` only on its
+ * own `serve:` address (port 0 as resolved), by every route that reaches `SO_REUSEPORT`:
+ * `Deno.listen`, `Deno.listenTls`, `Deno.serve` and the TCP handle behind `node:net` and
+ * `node:http` (`listen({ reusePort: true })`, which Deno honours even without `--unstable-net`),
+ * reached through `process.binding("tcp_wrap")` too. A container without `serve:` that lists
+ * `net` itself asked for the feature: it may use `reusePort` wherever its `net` grant lets it
+ * listen (but not through `node:net`, whose `reusePort` needs no unstable feature).
+ *
  * Uncaught, a `NotCapable` stops the container (the built-in `on_error` rule); its supervisor
  * decides what follows. The host process goes on.
  *
  * @module
  */
+import { guardNodeReusePort } from "./_guard_net.ts";
 
 /** What a guard is installed with. */
 export interface GuardOptions {
@@ -58,6 +70,11 @@ export interface GuardOptions {
   mode: "worker" | "process";
   /** The Deno unstable features the container's topology lists. */
   unstable: readonly string[];
+  /**
+   * The container's `serve:` address (port 0 resolved): the only place it may listen with
+   * `reusePort`. Without it, `reusePort` needs `net` in `unstable` (and `node:net`'s is refused).
+   */
+  serve?: { hostname: string; port: number };
 }
 
 // Taken when this module is evaluated, before any container code: later tampering with these
@@ -74,12 +91,16 @@ const Message = globalThis.MessageEvent;
 const listen = globalThis.addEventListener;
 const unlisten = globalThis.removeEventListener;
 const dispatch = globalThis.dispatchEvent;
+const Num = Number;
+const { indexOf, slice, toLowerCase: lowerCase } = String.prototype;
 
 interface GuardState {
   container: string;
   worker: boolean;
   /** The unstable features allowed here: a null-prototype record (no inherited keys to forge). */
   allowed: Record<string, true>;
+  /** Where `reusePort` is allowed (with `net`): `null` anywhere, else the only address. */
+  reuseAt: Address | null;
 }
 
 let state: GuardState | null = null;
@@ -114,10 +135,15 @@ export function installGuard(options: GuardOptions, shared?: SharedProcessGuard)
   }
   const listed = create(null) as Record<string, true>;
   for (const feature of options.unstable) listed[Text(feature)] = true;
+  const serve = options.serve;
+  const reuseAt = serve ? addressOf(serve.hostname, serve.port) : null;
   if (state !== null) {
     for (const feature of keys(state.allowed)) {
       if (listed[feature] !== true) delete state.allowed[feature];
     }
+    // Narrowing: one address and another leave none, so reusePort is refused altogether.
+    if (state.reuseAt === null) state.reuseAt = reuseAt;
+    else if (reuseAt !== null && reuseAt.key !== state.reuseAt.key) delete state.allowed.net;
     state.container = Text(options.container);
     if (worker && !state.worker) {
       state.worker = true;
@@ -126,8 +152,9 @@ export function installGuard(options: GuardOptions, shared?: SharedProcessGuard)
     return;
   }
   holdMessages();
-  state = { container: Text(options.container), worker, allowed: listed };
+  state = { container: Text(options.container), worker, allowed: listed, reuseAt };
   guardUnstable();
+  guardNodeReusePort(reusePortAt);
   guardWebWorkers();
   if (worker) shared!(refuse);
 }
@@ -274,9 +301,11 @@ function optionsSource(): string {
   const features = keys(current.allowed);
   let list = "";
   for (let i = 0; i < features.length; i++) list += `${i ? "," : ""}${toJson(features[i])}`;
+  const at = current.reuseAt;
+  const serve = at ? `,"serve":{"hostname":${toJson(at.hostname)},"port":${at.port}}` : "";
   return `{"container":${toJson(current.container)},"mode":${
     toJson(current.worker ? "worker" : "process")
-  },"unstable":[${list}]}`;
+  },"unstable":[${list}]${serve}}`;
 }
 
 // ---- calls that would exit the process (both modes) -----------------------------------------
@@ -303,22 +332,88 @@ function snapshot(options: unknown): Record<PropertyKey, unknown> | null {
   return assign(create(null), options);
 }
 
+/**
+ * `host:port` as the guard compares addresses: the host lower-cased, without an IPv6 address's
+ * brackets (then bracketed again, so the port stays apart). Only methods taken before container
+ * code ran: it may have replaced `String.prototype`'s to make any address look like its own.
+ */
+function addressOf(hostname: string, port: number): Address {
+  let host = apply(lowerCase, Text(hostname), []) as string;
+  if (host[0] === "[" && host[host.length - 1] === "]") {
+    host = apply(slice, host, [1, -1]) as string;
+  }
+  const v6 = apply(indexOf, host, [":"]) !== -1;
+  return { hostname: host, port, key: `${v6 ? `[${host}]` : host}:${port}` };
+}
+
+/** An address `reusePort` may be used on: its parts, and `key` to compare. */
+interface Address {
+  hostname: string;
+  port: number;
+  key: string;
+}
+
+/**
+ * A `reusePort` listener on `hostname:port` (primitives, read once): allowed only with `net`, and
+ * then only on the container's own `serve:` address, or anywhere for a container without `serve:`
+ * that listed `net` itself. `feature`: whether the route needs Deno's unstable `net` (node:net's
+ * does not, so it is checked only against the list).
+ */
+function reusePortAt(call: string, hostname: string, port: number, feature = true): void {
+  if (feature) needs("net", call);
+  const at = addressOf(hostname, port).key;
+  const own = state?.reuseAt?.key ?? null;
+  if (state?.allowed.net === true && (own === null || own === at)) return;
+  refuse(
+    call,
+    `reusePort on ${at} would join whatever listens there and take a share of its connections (the kernel prefers the more specific address); ${
+      own === null
+        ? "expected it only on the container's own serve: address, or with net in its unstable: list"
+        : `this container may listen with reusePort only on its own serve: address, ${own}`
+    }`,
+  );
+}
+
+/** The hostname and port a listen call will use, read once (as primitives) into `o`. */
+function fixAddress(
+  o: Record<PropertyKey, unknown>,
+  defaults: { hostname: string; port: number },
+): { hostname: string; port: number } {
+  const hostname = o.hostname === undefined ? defaults.hostname : Text(o.hostname);
+  const port = o.port === undefined ? defaults.port : Num(o.port);
+  o.hostname = hostname;
+  o.port = port;
+  return { hostname, port };
+}
+
+// What Deno.listen and Deno.serve listen on when the options leave it out.
+const LISTEN_DEFAULTS = { hostname: "0.0.0.0", port: 0 };
+const SERVE_DEFAULTS = { hostname: "0.0.0.0", port: 8000 };
+
 function guardUnstable(): void {
   const reusePort = (o: Record<PropertyKey, unknown>) => !!o.reusePort;
+  const checkReuse = (
+    call: string,
+    o: Record<PropertyKey, unknown>,
+    defaults = LISTEN_DEFAULTS,
+  ) => {
+    const { hostname, port } = fixAddress(o, defaults);
+    reusePortAt(call, hostname, port);
+  };
   const listen = Deno.listen;
   lock(Deno, "listen", function listen_(options: unknown) {
     const o = snapshot(options);
     if (o) {
       const transport = o.transport ?? "tcp";
       if (transport === "vsock") needs("vsock", 'Deno.listen({ transport: "vsock" })');
-      if (transport === "tcp" && reusePort(o)) needs("net", "Deno.listen({ reusePort: true })");
+      if (transport === "tcp" && reusePort(o)) checkReuse("Deno.listen({ reusePort: true })", o);
     }
     return apply(listen, DenoNs, [o ?? options]);
   });
   const listenTls = Deno.listenTls;
   lock(Deno, "listenTls", function listenTls_(options: unknown) {
     const o = snapshot(options);
-    if (o && reusePort(o)) needs("net", "Deno.listenTls({ reusePort: true })");
+    if (o && reusePort(o)) checkReuse("Deno.listenTls({ reusePort: true })", o);
     return apply(listenTls, DenoNs, [o ?? options]);
   });
   const connect = Deno.connect;
@@ -333,7 +428,9 @@ function guardUnstable(): void {
     const o = typeof first === "function" ? null : snapshot(first);
     if (o && !hasOwn(o, "path")) {
       if (hasOwn(o, "cid")) needs("vsock", "Deno.serve({ cid })");
-      else if (o.tunnel !== true && reusePort(o)) needs("net", "Deno.serve({ reusePort: true })");
+      else if (o.tunnel !== true && reusePort(o)) {
+        checkReuse("Deno.serve({ reusePort: true })", o, SERVE_DEFAULTS);
+      }
     }
     return apply(serve, DenoNs, o ? [o, second] : [first, second]);
   });

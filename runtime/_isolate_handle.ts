@@ -244,7 +244,9 @@ export abstract class IsolateHandle implements InstanceHandle {
 /** A `data:` module that installs the container guard of `spec`'s isolate (see `_guard.ts`). */
 function guardEntry(spec: ContainerSpec): string {
   const guard = new URL("./_guard.ts", import.meta.url).href;
-  const options = { container: spec.name, mode: spec.mode, unstable: spec.unstable };
+  // The serve: address (port 0 resolved: this is the launch spec) is where reusePort may listen.
+  const serve = spec.serve ? { hostname: spec.serve.hostname, port: spec.serve.port } : undefined;
+  const options = { container: spec.name, mode: spec.mode, unstable: spec.unstable, serve };
   const source = installSource(guard, JSON.stringify(options), spec.mode === "worker");
   return `data:application/javascript,${encodeURIComponent(source)}`;
 }

@@ -346,20 +346,27 @@ export class Node {
     if (!Number.isInteger(retries) || retries < 0) {
       throw new RangeError(`request retries must be a whole number >= 0, got ${retries}`);
     }
+    const total = options.totalTimeout ?? Infinity;
+    if (!(total > 0)) {
+      throw new RangeError(`request totalTimeout must be a positive number of ms, got ${total}`);
+    }
     if (typeof topic !== "string") {
       throw new TypeError(`topic must be a string, got ${typeof topic}`);
     }
     const target = this.#book.choose(name, options.key, retries > 0);
+    const start = this.#pending.now();
     return new Promise((resolve, reject) => {
       const waiting: WaitingRequest = {
         id: this.#nextId++,
-        deadline: this.#pending.now() + timeout,
+        deadline: Math.min(start + timeout, start + total),
         name,
         topic,
         body: copied,
         timeout,
         key: options.key,
         retriesLeft: retries,
+        until: start + total,
+        start,
         retriable: retries > 0,
         held: false,
         hold: options.hold !== false,

@@ -46,6 +46,17 @@ export interface RequestOptions {
    * reuse the request id and the receiving instance drops duplicates, so the handler runs once.
    */
   retries?: number;
+  /**
+   * Milliseconds all attempts together may take, waits for a restarting container included:
+   * once passed, the request fails with `TimeoutError` and is sent no more (default: no bound
+   * but `timeout` per attempt).
+   *
+   * @example
+   * ```ts ignore
+   * await ref.request("slow", {}, { timeout: 1000, retries: 100, totalTimeout: 3000 }); // ≤ 3 s
+   * ```
+   */
+  totalTimeout?: number;
   /** Routing key for `balance: key_hash` (requests with equal keys reach the same replica). */
   key?: string;
   /**

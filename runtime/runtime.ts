@@ -40,6 +40,7 @@ import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { transportsFor } from "./_transports.ts";
 import { ServePorts } from "./_serve_ports.ts";
+import { listenGrantWarnings } from "../config/_ports.ts";
 import { migrateReqAdvice } from "./_serve_check.ts";
 import type { LogEntry, RuntimeEvents, RuntimeOptions, TreeSnapshot } from "./types.ts";
 
@@ -201,6 +202,9 @@ export class Runtime {
     }
     const advice = this.#topology.containers.some((c) => c.serve) ? migrateReqAdvice() : null;
     if (advice) this.#log("warn", advice, "runtime");
+    for (const warning of listenGrantWarnings(this.#topology.containers)) {
+      this.#log("warn", warning, "runtime");
+    }
     const count = this.#topology.containers.length;
     this.#log(
       "info",

@@ -141,6 +141,28 @@ Deno.test("the call route answers replies and typed errors of a real runtime's c
     });
 
     await t.step(
+      "a call's overall deadline, timeout × (retries + 1), ends the server's wait whatever the client does",
+      async () => {
+        // The client gives up at once; the server still answers (to no one) at its deadline,
+        // 3 × 100 ms, and not when the 2 s handler would have replied.
+        const gaveUp = new AbortController();
+        const started = Date.now();
+        const answered = Promise.resolve(app.request("/v1/containers/callee/call", {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+          body: JSON.stringify({ topic: "slow", body: { ms: 2000 }, timeout: 100, retries: 2 }),
+          signal: gaveUp.signal,
+        }));
+        gaveUp.abort();
+        const response = await answered;
+        const took = Date.now() - started;
+        assert.equal(response.status, 504);
+        assert.match((await response.json()).error.message, /no reply within 100 ms/);
+        assert.ok(took >= 290 && took < 1000, `the server's wait ended after ${took} ms`);
+      },
+    );
+
+    await t.step(
       "a handler that throws is 502 RemoteError with its name, message and stack",
       async () => {
         const { status, body } = await call("callee", { topic: "fail", body: { message: "boom" } });
@@ -164,15 +186,24 @@ Deno.test("the call route answers replies and typed errors of a real runtime's c
         [
           { topic: "add", timeout: "soon" },
           "timeout",
-          /timeout must be a number of ms > 0 or a duration/,
+          /timeout must be a whole number of ms from 1 to 300000 \(5 minutes\) or a duration/,
         ],
         [{ topic: "add", timeout: 0 }, "timeout", /got 0$/],
-        [{ topic: "add", retries: -1 }, "retries", /retries must be a whole number >= 0, got -1/],
         [
-          { topic: "add", timeout: "6m" },
-          "timeout",
-          /at most 300000 ms \(5 minutes\), got 360000 ms × 1/,
+          { topic: "add", retries: -1 },
+          "retries",
+          /retries must be a whole number from 0 to 100, got -1/,
         ],
+        [{ topic: "add", timeout: "6m" }, "timeout", /from 1 to 300000 .*, got "6m"$/],
+        // A fractional timeout would make the product bound meaningless (1e-300 × 1e300 = 1).
+        [{ topic: "add", timeout: 1e-300, retries: 1e300 }, "timeout", /got 1e-300$/],
+        [{ topic: "add", timeout: 0.5 }, "timeout", /got 0\.5$/],
+        [{ topic: "add", timeout: "0.5ms" }, "timeout", /got "0\.5ms"$/],
+        [{ topic: "add", timeout: 300_001 }, "timeout", /got 300001$/],
+        [{ topic: "add", retries: 1e300 }, "retries", /from 0 to 100, got 1e\+300$/],
+        [{ topic: "add", retries: 101 }, "retries", /from 0 to 100, got 101$/],
+        [{ topic: "add", retries: 1.5 }, "retries", /got 1\.5$/],
+        [{ topic: "add", timeout: 2999, retries: 100 }, "timeout", /got 2999 ms × 101/],
         [{ topic: "add", timeout: "1m", retries: 5 }, "timeout", /got 60000 ms × 6/],
         [{ topic: "add", send: "yes" }, "send", /send must be true or false/],
         [

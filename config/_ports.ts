@@ -1,0 +1,142 @@
+/**
+ * Who listens where in a topology: every container's `serve:` address, `management.listen` and
+ * `transports.listen`. Two that overlap (same TCP port, hostnames equal or either a wildcard) are a
+ * `TopologyError` — they would split the traffic silently, or fail late; a `net` grant that would
+ * let a sandboxed container listen on another's `serve:` address is a warning (Deno's `net` grant
+ * does not tell connecting from listening). Pure: no `Deno.*` here.
+ *
+ * @module
+ */
+import type { ContainerSpec } from "./model.ts";
+
+/** Hostnames that listen on every interface (an empty one too, as Deno reads it). */
+const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]"]);
+
+function host(hostname: string): string {
+  return hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+}
+
+/**
+ * Whether two TCP listeners would share a port: the same port (0, one picked, never collides)
+ * and hostnames equal or either a wildcard.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { overlaps } from "./_ports.ts";
+ * assert.ok(overlaps({ hostname: "0.0.0.0", port: 80 }, { hostname: "127.0.0.1", port: 80 }));
+ * assert.ok(!overlaps({ hostname: "127.0.0.1", port: 80 }, { hostname: "127.0.0.2", port: 80 }));
+ * assert.ok(!overlaps({ hostname: "0.0.0.0", port: 0 }, { hostname: "0.0.0.0", port: 0 }));
+ * ```
+ */
+export function overlaps(
+  a: { hostname: string; port: number },
+  b: { hostname: string; port: number },
+): boolean {
+  if (a.port === 0 || a.port !== b.port) return false;
+  const x = host(a.hostname);
+  const y = host(b.hostname);
+  return x === y || WILDCARDS.has(x) || WILDCARDS.has(y);
+}
+
+/**
+ * The address a `transports.listen` URL (`tcp://` or `ws://`) listens on, if it names one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { transportsAddress } from "./_ports.ts";
+ * assert.deepEqual(transportsAddress("tcp://127.0.0.1:7070"), { hostname: "127.0.0.1", port: 7070 });
+ * assert.deepEqual(transportsAddress("ws://[::1]"), { hostname: "::1", port: 80 });
+ * ```
+ */
+export function transportsAddress(listen: string): { hostname: string; port: number } | null {
+  let url: URL;
+  try {
+    url = new URL(listen);
+  } catch {
+    return null;
+  }
+  const defaults: Record<string, number> = { "ws:": 80, "wss:": 443 };
+  const port = url.port === "" ? defaults[url.protocol] : Number(url.port);
+  if (port === undefined || !Number.isInteger(port)) return null;
+  return { hostname: host(url.hostname), port };
+}
+
+/**
+ * What a `net` grant lets its holder listen on that overlaps `serve` (whose owner is another
+ * container): `true` (every address), or a `host` or `host:port` item on the same port whose host
+ * is equal or a wildcard (or `serve`'s is). `undefined` when nothing does.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenGrantOn } from "./_ports.ts";
+ * const api = { hostname: "0.0.0.0", port: 8080, protocol: "http" as const };
+ * assert.equal(listenGrantOn(["127.0.0.1:8080"], api), "127.0.0.1:8080");
+ * assert.equal(listenGrantOn(["127.0.0.1:9090"], api), undefined);
+ * ```
+ */
+export function listenGrantOn(
+  net: true | readonly string[] | undefined,
+  serve: { hostname: string; port: number },
+): string | undefined {
+  if (net === undefined || serve.port === 0) return undefined;
+  if (net === true) return "net: true";
+  for (const item of net) {
+    const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(item);
+    if (!m) continue;
+    const port = m[2] === undefined ? serve.port : Number(m[2]);
+    if (overlaps({ hostname: m[1], port }, serve)) return item;
+  }
+  return undefined;
+}
+
+/** Every container of `containers` and its descendants, depth first. */
+function* walk(containers: readonly ContainerSpec[]): Generator<ContainerSpec> {
+  for (const c of containers) {
+    yield c;
+    yield* walk(c.children);
+  }
+}
+
+/**
+ * The warnings for sandboxed (worker or process) containers whose `net` grant would let them
+ * listen on another container's `serve:` address: Deno's grant does not tell connecting from
+ * listening, so a grant to call a served port also lets its holder listen there.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateTopology } from "./topology.ts";
+ * import { listenGrantWarnings } from "./_ports.ts";
+ * const t = validateTopology({ containers: {
+ *   api: { module: "./api.ts", serve: 8080 },
+ *   web: { module: "./web.ts", mode: "process", permissions: { net: ["127.0.0.1:8080"] } },
+ * } }, { baseUrl: "file:///app/" });
+ * assert.match(listenGrantWarnings(t.containers)[0], /container "web".*"127\.0\.0\.1:8080".*"api"/);
+ * ```
+ */
+export function listenGrantWarnings(containers: readonly ContainerSpec[]): string[] {
+  const all = [...walk(containers)];
+  const out: string[] = [];
+  for (const holder of all) {
+    if (holder.mode !== "worker" && holder.mode !== "process") continue;
+    for (const served of all) {
+      if (served === holder || !served.serve) continue;
+      const item = listenGrantOn(holder.permissions.net, served.serve);
+      if (item === undefined) continue;
+      const address = `${served.serve.hostname}:${served.serve.port}`;
+      out.push(
+        `${holder.mode} container "${holder.name}" has net grant "${item}", which lets it listen on ${address}, the serve: address of container "${served.name}" (Deno's net grant does not tell connecting from listening)${
+          holder.serve
+            ? ""
+            : holder.unstable.includes("net")
+            ? `; with unstable: [net] and no serve: of its own it may even join that port with reusePort and take a share of "${served.name}"'s clients`
+            : ""
+        }; if it only calls "${served.name}", prefer request/reply over the runtime, or a grant on another address (see docs/security.md)`,
+      );
+    }
+  }
+  return out;
+}
