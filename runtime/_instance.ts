@@ -35,6 +35,7 @@ import { settlesWithin } from "./_timing.ts";
 import { MetricsRecorder } from "./_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
 import { RetriedRequests } from "./_dedupe.ts";
+import { Throttle } from "../transports/_accept.ts";
 import { CLOSE_GRACE_MS, Listener, RESERVED, type ServingEntry, servingEntry } from "./_serve.ts";
 import type { ServeSpec } from "../config/topology.ts";
 
@@ -109,6 +110,7 @@ export class ContainerInstance implements Context, HostedInstance {
   #ended: Promise<void> | null = null;
   /** Its listener, when it serves (`serve:`). */
   #listener: Listener | null = null;
+  #serveErrors: Throttle<string> | null = null;
 
   /**
    * @param node The node hosting it.
@@ -180,6 +182,7 @@ export class ContainerInstance implements Context, HostedInstance {
     if (this.#settings.serve) await this.#listen(this.#settings.serve, entry);
     if (this.#state !== "starting") {
       await this.#listener?.close();
+      this.#serveErrors?.close();
       return [];
     }
     this.#state = "running";
@@ -190,10 +193,15 @@ export class ContainerInstance implements Context, HostedInstance {
 
   /** Listens where `serve:` says; a request's error is answered and logged, never a crash. */
   async #listen(spec: ServeSpec, entry: ServingEntry): Promise<void> {
+    // Clients choose how often a handler throws: at most one line a second, with a count.
+    const errors = new Throttle<string>((line, more) =>
+      this.log.warn(more > 0 ? `${line} (and ${more} more handler errors)` : line)
+    );
+    this.#serveErrors = errors;
     this.#listener = await Listener.open(spec, entry, {
       error: (what, error) => {
         this.metrics.errors++;
-        this.log.warn(
+        errors.note(
           `${what} threw: ${error instanceof Error ? `${error.name}: ${error.message}` : error}`,
         );
       },
@@ -513,6 +521,7 @@ export class ContainerInstance implements Context, HostedInstance {
       : new Promise<void>((resolve) => (this.#drained = resolve));
     await settlesWithin(Promise.all([hooks, drained, served]), this.#settings.shutdown);
     await listener?.close();
+    this.#serveErrors?.close();
     this.#state = "stopped";
     this.#events.stopped();
   }

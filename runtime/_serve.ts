@@ -12,6 +12,7 @@
  * @module
  */
 import type { ServeSpec } from "../config/topology.ts";
+import { acceptLoop } from "../transports/_accept.ts";
 import { httpErrorResponse } from "./http_errors.ts";
 import { HttpConnections, nativeServeOnConnection } from "./_serve_http.ts";
 
@@ -266,29 +267,31 @@ export class Listener {
     return new Promise((resolve) => (this.#allClosed = resolve));
   }
 
-  async #acceptLoop(
+  /**
+   * Accepts until the listener is closed. A failed accept (out of file descriptors while clients
+   * hold connections open) never ends the loop: it pauses (10 ms doubling to 1 s) and tries again,
+   * reported at most once a second — one flood must not leave the port deaf, nor spin a core.
+   */
+  #acceptLoop(
     tcp: Deno.TcpListener,
     accept: (conn: Deno.TcpConn) => unknown,
     events: ListenerEvents,
   ): Promise<void> {
-    while (true) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await tcp.accept();
-      } catch (error) {
-        if (this.#draining) return;
-        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-          return;
-        }
-        events.error("accept", error);
-        continue;
-      }
-      if (this.#draining) {
-        closeQuietly(conn);
-        continue;
-      }
-      this.#conns.set(conn, this.#serveConn(conn, accept, events));
-    }
+    return acceptLoop(tcp, (conn) => {
+      if (this.#draining) return closeQuietly(conn);
+      const socket = conn as Deno.TcpConn;
+      this.#conns.set(socket, this.#serveConn(socket, accept, events));
+    }, (error, more, pause) => {
+      if (this.#draining) return;
+      events.error(
+        "accept",
+        new Error(
+          `${error.message}${
+            more > 0 ? ` (and ${more} more failed accepts)` : ""
+          }; retrying every ${pause} ms`,
+        ),
+      );
+    }).done;
   }
 
   /** One connection's life: its handler's promise; a throw closes that connection and is logged. */
