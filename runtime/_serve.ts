@@ -55,6 +55,9 @@ export interface ListenerEvents {
   answered?(failed: boolean): void;
 }
 
+/** Most bytes a served WebSocket may have queued unsent before it is closed (16 MiB). */
+export const MAX_WS_BUFFERED = 16 * 1024 * 1024;
+
 /** How long a stopping listener waits for the WebSockets it closed to finish closing. */
 export const CLOSE_GRACE_MS = 250;
 
@@ -254,6 +257,15 @@ export class Listener {
   #track(socket: WebSocket): void {
     if (socket.readyState === WebSocket.CLOSED) return;
     this.#sockets.add(socket);
+    // A client that never reads would have every message sent to it queued in this process: past
+    // MAX_WS_BUFFERED unsent bytes the socket is closed (1008) and further sends are dropped.
+    const send = socket.send.bind(socket);
+    socket.send = (data) => {
+      send(data);
+      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > MAX_WS_BUFFERED) {
+        socket.close(1008, "the client reads too slowly");
+      }
+    };
     socket.addEventListener("close", () => {
       this.#sockets.delete(socket);
       if (this.#sockets.size === 0) this.#allClosed?.();
