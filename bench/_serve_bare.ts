@@ -167,7 +167,9 @@ function serveInternalConn(): (conn: Conn) => void {
   const key = Object.getOwnPropertySymbols(Deno).find((s) => s.description === "Deno.internal");
   const internal = key ? (Deno as unknown as Record<symbol, Record<string, unknown>>)[key] : null;
   const serveOn = internal?.serveHttpOnConnection as ServeOnConnection | undefined;
-  if (typeof serveOn !== "function") throw new Error("no Deno[Deno.internal].serveHttpOnConnection");
+  if (typeof serveOn !== "function") {
+    throw new Error("no Deno[Deno.internal].serveHttpOnConnection");
+  }
   return (conn) => {
     conn.setNoDelay(true);
     serveOn(
