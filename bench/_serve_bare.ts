@@ -13,6 +13,11 @@
 //                 of the load client itself (the server does almost nothing)
 //   accept        a raw TCP accept loop closing every connection it accepts
 //   ws            Deno.serve upgrading every request to a WebSocket and holding it, idle
+//   http-conn     an accept loop serving each connection with Deno.serveHttp (what a serving
+//                 container runs, without Kraken): the cost of the mechanism alone
+//   http-conn-internal  the same with Deno's internal per-connection server
+//                 (Deno[Deno.internal].serveHttpOnConnection, which ends a WebSocket at its upgrade;
+//                 see tests/serve/platform_test.ts): what that path would give
 import { lookup } from "./_serve_work.ts";
 
 const [kind, portArg] = Deno.args;
@@ -130,6 +135,53 @@ async function cannedConnection(conn: Deno.TcpConn): Promise<void> {
   }
 }
 
+type Conn = Deno.TcpConn;
+/** One request on a connection served by `Deno.serveHttp` (untyped in Deno 2, kept at run time). */
+type RequestEvent = { request: Request; respondWith(r: Response): Promise<void> };
+type ServeHttp = (conn: Conn) => AsyncIterable<RequestEvent>;
+type ServeOnConnection = (
+  conn: Conn,
+  signal: undefined,
+  handler: (request: Request) => Response,
+  onError: () => Response,
+  onListen: () => void,
+) => unknown;
+
+/** Each accepted connection served by Deno.serveHttp, as runtime/_serve_http.ts does. */
+function serveHttpConn(conn: Conn): void {
+  conn.setNoDelay(true);
+  const serveHttp = (Deno as unknown as { serveHttp: ServeHttp }).serveHttp;
+  (async () => {
+    try {
+      for await (const event of serveHttp.call(Deno, conn)) {
+        event.respondWith(Response.json(lookup("A-100"))).catch(() => {});
+      }
+    } catch {
+      // the client went away
+    }
+  })();
+}
+
+/** Each accepted connection served by Deno's internal per-connection server. */
+function serveInternalConn(): (conn: Conn) => void {
+  const key = Object.getOwnPropertySymbols(Deno).find((s) => s.description === "Deno.internal");
+  const internal = key ? (Deno as unknown as Record<symbol, Record<string, unknown>>)[key] : null;
+  const serveOn = internal?.serveHttpOnConnection as ServeOnConnection | undefined;
+  if (typeof serveOn !== "function") {
+    throw new Error("no Deno[Deno.internal].serveHttpOnConnection");
+  }
+  return (conn) => {
+    conn.setNoDelay(true);
+    serveOn(
+      conn,
+      undefined,
+      () => Response.json(lookup("A-100")),
+      () => new Response(null, { status: 500 }),
+      () => {},
+    );
+  };
+}
+
 async function listenLoop(each: (conn: Deno.TcpConn) => void): Promise<void> {
   const listener = Deno.listen({ port, hostname });
   said(listener.addr.port);
@@ -153,7 +205,16 @@ const served = kind === "http" || kind === "http-reuse"
   ? listenLoop((conn) => void cannedConnection(conn))
   : kind === "accept"
   ? listenLoop((conn) => conn.close())
-  : Promise.reject(new Error(`unknown kind ${kind}: expected http, canned, accept or ws`));
+  : kind === "http-conn"
+  ? listenLoop(serveHttpConn)
+  : kind === "http-conn-internal"
+  ? listenLoop(serveInternalConn())
+  : Promise.reject(
+    new Error(
+      `unknown kind ${kind}: expected http, http-reuse, http-worker, http-hop, http-conn, ` +
+        `http-conn-internal, canned, accept or ws`,
+    ),
+  );
 
 // Stops when the bench closes our stdin.
 for await (const _ of Deno.stdin.readable) {

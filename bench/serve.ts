@@ -4,6 +4,9 @@
 //
 //   deno task bench:serve            full run (5 rounds of 2 s per HTTP setup, about 6 minutes)
 //   deno task bench:serve --quick    smoke run
+//   deno task bench:serve --http=bare:http,kraken:inline
+//                                    only these HTTP setups (the first is every ratio's base),
+//                                    no TCP or WebSocket figures: a quick comparison
 //
 // Every server is its own process (bench/_serve_bare.ts, bench/_serve_kraken.ts) and so is every
 // load client (bench/_http_load.ts, bench/_connect_load.ts, bench/_ws_hold.ts): the client
@@ -19,6 +22,8 @@ import type { WsHoldResult } from "./_ws_hold.ts";
 import { openFilesLimits } from "./_open_files.ts";
 
 const quick = Deno.args.includes("--quick");
+/** `--http=A,B,...`: only these HTTP setups, compared with the first. */
+const ONLY = Deno.args.find((a) => a.startsWith("--http="))?.slice("--http=".length).split(",");
 const CFG = quick
   ? { rounds: 1, warmupMs: 300, durationMs: 1_000, connectMs: 1_000, wsCount: 2_000 }
   : { rounds: 5, warmupMs: 500, durationMs: 2_000, connectMs: 2_000, wsCount: 10_000 };
@@ -217,12 +222,14 @@ console.log(
 
 // 1-3. HTTP: one replica, N replicas, one hop; setups interleaved each round.
 let since = performance.now();
-const HTTP_SETUPS = [
+const ALL_HTTP_SETUPS = [
   "bare:canned",
   "bare:http",
   "kraken:inline",
   "kraken:worker",
   "kraken:process",
+  "bare:http-conn",
+  "bare:http-conn-internal",
   "bare:http-worker",
   "kraken:hop",
   "kraken:hop-inline",
@@ -232,6 +239,7 @@ const HTTP_SETUPS = [
   `kraken:worker-${REPLICAS}`,
   `kraken:process-${REPLICAS}`,
 ];
+const HTTP_SETUPS = ONLY ?? ALL_HTTP_SETUPS;
 const httpRounds: Record<string, HttpLoadResult[]> = Object.fromEntries(
   HTTP_SETUPS.map((s) => [s, []]),
 );
@@ -275,6 +283,7 @@ function roundRatios(setup: string, base: string): { median: number; min: number
 }
 
 const httpRow = (label: string, setup: string, base: string, target?: number) => {
+  if (ONLY && !(setup in http && base in http)) return null;
   const r = http[setup];
   const x = roundRatios(setup, base);
   return [
@@ -289,154 +298,175 @@ const httpRow = (label: string, setup: string, base: string, target?: number) =>
   ];
 };
 console.log(`\n1-3. HTTP requests served ${took(since)}`);
-table(["setup", "req/s", "p50", "p99", "errors", "ratio", "rounds", "target"], [
-  httpRow("bare Deno.serve (1 process)", "bare:http", "bare:http"),
-  httpRow("kraken inline, 1 replica / bare", "kraken:inline", "bare:http", TARGET.oneReplica),
-  httpRow("kraken worker, 1 replica / bare", "kraken:worker", "bare:http", TARGET.oneReplica),
-  httpRow("kraken process, 1 replica / bare", "kraken:process", "bare:http", TARGET.oneReplica),
-  httpRow("bare Deno.serve in a bare worker / bare", "bare:http-worker", "bare:http"),
-  httpRow("kraken worker / bare Deno.serve in a worker", "kraken:worker", "bare:http-worker"),
-  httpRow(
-    `bare Deno.serve x${REPLICAS} processes, reusePort`,
-    `bare:http-reuse x${REPLICAS}`,
-    `bare:http-reuse x${REPLICAS}`,
-  ),
-  httpRow(
-    `kraken worker, ${REPLICAS} replicas / bare x${REPLICAS}`,
-    `kraken:worker-${REPLICAS}`,
-    `bare:http-reuse x${REPLICAS}`,
-    TARGET.replicas,
-  ),
-  httpRow(
-    `kraken process, ${REPLICAS} replicas / bare x${REPLICAS}`,
-    `kraken:process-${REPLICAS}`,
-    `bare:http-reuse x${REPLICAS}`,
-    TARGET.replicas,
-  ),
-  httpRow("kraken worker, one hop / work in handler", "kraken:hop", "kraken:worker", TARGET.hop),
-  httpRow(
-    "kraken inline, one hop / work in handler",
-    "kraken:hop-inline",
-    "kraken:inline",
-    TARGET.hop,
-  ),
-  httpRow("kraken inline -> worker, one hop / inline", "kraken:hop-inline-worker", "kraken:inline"),
-  httpRow("bare worker -> worker hop / bare Deno.serve", "bare:http-hop", "bare:http"),
-  httpRow("kraken worker, one hop / bare hop", "kraken:hop", "bare:http-hop"),
-]);
-const ceiling = http["bare:canned"];
-console.log(
-  `   client ceiling (a canned-response TCP loop, no HTTP server): ${rate(ceiling.rps)}; ` +
-    `bare Deno.serve reaches ${ratio(http["bare:http"].rps / ceiling.rps)} of it\n` +
-    "   the JSON: the same lookup (bench/_serve_work.ts) answered with Response.json in every setup;\n" +
-    "   hop: the serving container asks an `inventory` container (worker: another thread; inline:\n" +
-    "   the same isolate) for it by request/reply; bare hop: Deno.serve in a worker asks another\n" +
-    "   worker over a MessageChannel (the same threads and crossings, no Kraken)\n" +
-    "   ratio: the median over rounds of the two setups' req/s in the same round; rounds: the\n" +
-    "   least and most of those per-round ratios (the spread the shared machine adds)",
+const onlyRows = ONLY?.map((s) => httpRow(s === ONLY[0] ? s : `${s} / ${ONLY[0]}`, s, ONLY[0]));
+table(
+  ["setup", "req/s", "p50", "p99", "errors", "ratio", "rounds", "target"],
+  (onlyRows ?? [
+    httpRow("bare Deno.serve (1 process)", "bare:http", "bare:http"),
+    httpRow("kraken inline, 1 replica / bare", "kraken:inline", "bare:http", TARGET.oneReplica),
+    httpRow("kraken worker, 1 replica / bare", "kraken:worker", "bare:http", TARGET.oneReplica),
+    httpRow("kraken process, 1 replica / bare", "kraken:process", "bare:http", TARGET.oneReplica),
+    httpRow("bare Deno.serveHttp per connection / bare", "bare:http-conn", "bare:http"),
+    httpRow("kraken inline / bare Deno.serveHttp per conn", "kraken:inline", "bare:http-conn"),
+    httpRow("bare internal per-conn server / bare", "bare:http-conn-internal", "bare:http"),
+    httpRow("bare Deno.serve in a bare worker / bare", "bare:http-worker", "bare:http"),
+    httpRow("kraken worker / bare Deno.serve in a worker", "kraken:worker", "bare:http-worker"),
+    httpRow(
+      `bare Deno.serve x${REPLICAS} processes, reusePort`,
+      `bare:http-reuse x${REPLICAS}`,
+      `bare:http-reuse x${REPLICAS}`,
+    ),
+    httpRow(
+      `kraken worker, ${REPLICAS} replicas / bare x${REPLICAS}`,
+      `kraken:worker-${REPLICAS}`,
+      `bare:http-reuse x${REPLICAS}`,
+      TARGET.replicas,
+    ),
+    httpRow(
+      `kraken process, ${REPLICAS} replicas / bare x${REPLICAS}`,
+      `kraken:process-${REPLICAS}`,
+      `bare:http-reuse x${REPLICAS}`,
+      TARGET.replicas,
+    ),
+    httpRow("kraken worker, one hop / work in handler", "kraken:hop", "kraken:worker", TARGET.hop),
+    httpRow(
+      "kraken inline, one hop / work in handler",
+      "kraken:hop-inline",
+      "kraken:inline",
+      TARGET.hop,
+    ),
+    httpRow(
+      "kraken inline -> worker, one hop / inline",
+      "kraken:hop-inline-worker",
+      "kraken:inline",
+    ),
+    httpRow("bare worker -> worker hop / bare Deno.serve", "bare:http-hop", "bare:http"),
+    httpRow("kraken worker, one hop / bare hop", "kraken:hop", "bare:http-hop"),
+  ]).filter((row): row is string[] => row !== null),
 );
+const ceiling = http["bare:canned"];
+if (ceiling && http["bare:http"]) {
+  console.log(
+    `   client ceiling (a canned-response TCP loop, no HTTP server): ${rate(ceiling.rps)}; ` +
+      `bare Deno.serve reaches ${ratio(http["bare:http"].rps / ceiling.rps)} of it\n` +
+      "   the JSON: the same lookup (bench/_serve_work.ts) answered with Response.json in every setup;\n" +
+      "   hop: the serving container asks an `inventory` container (worker: another thread; inline:\n" +
+      "   the same isolate) for it by request/reply; bare hop: Deno.serve in a worker asks another\n" +
+      "   worker over a MessageChannel (the same threads and crossings, no Kraken)\n" +
+      "   bare Deno.serveHttp per connection: Kraken's serving mechanism (own accept loop, one\n" +
+      "   Deno.serveHttp per connection, needed for lossless draining) without Kraken; internal\n" +
+      "   per-conn server: Deno's faster per-connection server, which ends WebSockets at upgrade\n" +
+      "   ratio: the median over rounds of the two setups' req/s in the same round; rounds: the\n" +
+      "   least and most of those per-round ratios (the spread the shared machine adds)",
+  );
+}
 for (const s of HTTP_SETUPS) {
   if (http[s].firstError) console.log(`   ${s}: first error: ${http[s].firstError}`);
 }
 
-// 4. New TCP connections accepted per second.
-since = performance.now();
-const CONNECT_SETUPS = ["bare:accept", "kraken:tcp"];
-const connectRounds: Record<string, ConnectLoadResult[]> = { "bare:accept": [], "kraken:tcp": [] };
-for (let round = 0; round < CFG.rounds; round++) {
-  for (const setup of CONNECT_SETUPS) {
+if (!ONLY) {
+  // 4. New TCP connections accepted per second.
+  since = performance.now();
+  const CONNECT_SETUPS = ["bare:accept", "kraken:tcp"];
+  const connectRounds: Record<string, ConnectLoadResult[]> = {
+    "bare:accept": [],
+    "kraken:tcp": [],
+  };
+  for (let round = 0; round < CFG.rounds; round++) {
+    for (const setup of CONNECT_SETUPS) {
+      try {
+        connectRounds[setup][round] = await withServer(setup, (server) => connectLoad(server.port));
+      } catch (error) {
+        report(`${setup}: ${error instanceof Error ? error.message : error}`);
+      }
+    }
+  }
+  const accepted = (setup: string) =>
+    median(connectRounds[setup].filter((r) => r).map((r) => r.perSecond));
+  const acceptErrors = (setup: string) =>
+    connectRounds[setup].filter((r) => r).reduce((n, r) => n + r.errors, 0);
+  const acceptRatios = connectRounds["kraken:tcp"].flatMap((k, round) => {
+    const b = connectRounds["bare:accept"][round];
+    return k && b ? [k.perSecond / b.perSecond] : [];
+  });
+  console.log(
+    `\n4. New TCP connections accepted per second (${CONNECT_CONCURRENCY} connect loops, ` +
+      `${CFG.connectMs} ms, median of ${CFG.rounds}) ${took(since)}`,
+  );
+  const krakenAccept = accepted("kraken:tcp");
+  const bareAccept = accepted("bare:accept");
+  table(["setup", "accepted/s", "errors", "ratio", "target"], [
+    [
+      "bare accept loop (Deno.listen)",
+      rate(bareAccept),
+      String(acceptErrors("bare:accept")),
+      "-",
+      "-",
+    ],
+    [
+      "kraken tcp container (worker)",
+      rate(krakenAccept),
+      String(acceptErrors("kraken:tcp")),
+      `${ratio(median(acceptRatios))}${
+        acceptRatios.length > 1
+          ? ` (${Math.min(...acceptRatios).toFixed(2)}-${Math.max(...acceptRatios).toFixed(2)})`
+          : ""
+      }`,
+      `>= ${TARGET.acceptPerSecond / 1000}k/s: ${verdict(krakenAccept >= TARGET.acceptPerSecond)}`,
+    ],
+  ]);
+  console.log(
+    "   each connection: the client connects, the server accepts and closes, the client closes",
+  );
+
+  // 5. Idle WebSocket connections held by one container.
+  since = performance.now();
+  const limits = openFilesLimits();
+  const wsCount = Math.min(CFG.wsCount, limits.hard - FD_SPARE);
+  const ws: Record<string, WsFigure | undefined> = {};
+  for (const setup of ["bare:ws", "kraken:ws"]) {
     try {
-      connectRounds[setup][round] = await withServer(setup, (server) => connectLoad(server.port));
+      ws[setup] = await wsHold(setup, wsCount);
     } catch (error) {
       report(`${setup}: ${error instanceof Error ? error.message : error}`);
     }
   }
-}
-const accepted = (setup: string) =>
-  median(connectRounds[setup].filter((r) => r).map((r) => r.perSecond));
-const acceptErrors = (setup: string) =>
-  connectRounds[setup].filter((r) => r).reduce((n, r) => n + r.errors, 0);
-const acceptRatios = connectRounds["kraken:tcp"].flatMap((k, round) => {
-  const b = connectRounds["bare:accept"][round];
-  return k && b ? [k.perSecond / b.perSecond] : [];
-});
-console.log(
-  `\n4. New TCP connections accepted per second (${CONNECT_CONCURRENCY} connect loops, ` +
-    `${CFG.connectMs} ms, median of ${CFG.rounds}) ${took(since)}`,
-);
-const krakenAccept = accepted("kraken:tcp");
-const bareAccept = accepted("bare:accept");
-table(["setup", "accepted/s", "errors", "ratio", "target"], [
-  [
-    "bare accept loop (Deno.listen)",
-    rate(bareAccept),
-    String(acceptErrors("bare:accept")),
-    "-",
-    "-",
-  ],
-  [
-    "kraken tcp container (worker)",
-    rate(krakenAccept),
-    String(acceptErrors("kraken:tcp")),
-    `${ratio(median(acceptRatios))}${
-      acceptRatios.length > 1
-        ? ` (${Math.min(...acceptRatios).toFixed(2)}-${Math.max(...acceptRatios).toFixed(2)})`
-        : ""
-    }`,
-    `>= ${TARGET.acceptPerSecond / 1000}k/s: ${verdict(krakenAccept >= TARGET.acceptPerSecond)}`,
-  ],
-]);
-console.log(
-  "   each connection: the client connects, the server accepts and closes, the client closes",
-);
-
-// 5. Idle WebSocket connections held by one container.
-since = performance.now();
-const limits = openFilesLimits();
-const wsCount = Math.min(CFG.wsCount, limits.hard - FD_SPARE);
-const ws: Record<string, WsFigure | undefined> = {};
-for (const setup of ["bare:ws", "kraken:ws"]) {
-  try {
-    ws[setup] = await wsHold(setup, wsCount);
-  } catch (error) {
-    report(`${setup}: ${error instanceof Error ? error.message : error}`);
+  console.log(
+    `\n5. Idle WebSocket connections held (${wsCount} opened, ${WS_CONCURRENCY} handshakes at ` +
+      `once; open-files limit ${limits.hard}, one per connection on each side) ${took(since)}`,
+  );
+  const wsRow = (label: string, f: WsFigure | undefined, target: boolean) =>
+    f
+      ? [
+        label,
+        String(f.open),
+        String(f.errors),
+        ms(f.ms),
+        kb(f.perConnection),
+        !target
+          ? "-"
+          : wsCount < TARGET.ws
+          ? `(${TARGET.ws} in a full run)`
+          : `>= ${TARGET.ws}: ${verdict(f.open >= TARGET.ws)}`,
+      ]
+      : [label, "-", "-", "-", "-", "failed"];
+  table(["setup", "open", "errors", "to open all", "RSS per connection", "target"], [
+    wsRow("bare Deno.serve + upgradeWebSocket", ws["bare:ws"], false),
+    wsRow("kraken ws container (worker)", ws["kraken:ws"], true),
+  ]);
+  if (ws["bare:ws"] && ws["kraken:ws"]) {
+    console.log(
+      `   RSS per connection kraken/bare: ${
+        ratio(ws["kraken:ws"].perConnection / ws["bare:ws"].perConnection)
+      }; RSS = the server process and its children, after all opened minus before`,
+    );
   }
-}
-console.log(
-  `\n5. Idle WebSocket connections held (${wsCount} opened, ${WS_CONCURRENCY} handshakes at ` +
-    `once; open-files limit ${limits.hard}, one per connection on each side) ${took(since)}`,
-);
-const wsRow = (label: string, f: WsFigure | undefined, target: boolean) =>
-  f
-    ? [
-      label,
-      String(f.open),
-      String(f.errors),
-      ms(f.ms),
-      kb(f.perConnection),
-      !target
-        ? "-"
-        : wsCount < TARGET.ws
-        ? `(${TARGET.ws} in a full run)`
-        : `>= ${TARGET.ws}: ${verdict(f.open >= TARGET.ws)}`,
-    ]
-    : [label, "-", "-", "-", "-", "failed"];
-table(["setup", "open", "errors", "to open all", "RSS per connection", "target"], [
-  wsRow("bare Deno.serve + upgradeWebSocket", ws["bare:ws"], false),
-  wsRow("kraken ws container (worker)", ws["kraken:ws"], true),
-]);
-if (ws["bare:ws"] && ws["kraken:ws"]) {
-  console.log(
-    `   RSS per connection kraken/bare: ${
-      ratio(ws["kraken:ws"].perConnection / ws["bare:ws"].perConnection)
-    }; RSS = the server process and its children, after all opened minus before`,
-  );
-}
-if (wsCount < CFG.wsCount) {
-  console.log(
-    `   (capped at ${wsCount} by the hard open-files limit ${limits.hard}: raise it to ` +
-      `${CFG.wsCount + FD_SPARE} or more, ulimit -Hn as root)`,
-  );
+  if (wsCount < CFG.wsCount) {
+    console.log(
+      `   (capped at ${wsCount} by the hard open-files limit ${limits.hard}: raise it to ` +
+        `${CFG.wsCount + FD_SPARE} or more, ulimit -Hn as root)`,
+    );
+  }
 }
 
 const leftover = childPids();

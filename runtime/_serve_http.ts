@@ -8,9 +8,15 @@
  * way (its client sees "connection closed before message completed") — and keep-alive connections
  * their clients are about to reuse. Here a draining replica stops accepting, then closes each
  * connection only at a clean point: after the response to its next request (sent with
- * `connection: close`, so the client knows), or once it has been idle for a while. (Deno's
- * per-connection server behind `Deno.serve` would be faster, but it ends a WebSocket as soon as the
- * upgrade completes.)
+ * `connection: close`, so the client knows), or once it has been idle for a while.
+ *
+ * The price: `Deno.serveHttp` answers about half of what `Deno.serve` does (bench/serve.ts,
+ * `bare:http-conn`), whoever calls it. Deno's faster servers cannot stand in (Deno 2.9.6, both
+ * pinned by tests/serve/platform_test.ts): `Deno.serve` owns its listening socket, so it cannot
+ * stop accepting without `shutdown()`, which drops the connections above; and its per-connection
+ * server (`Deno[Deno.internal].serveHttpOnConnection`, ~0.7× of `Deno.serve`) closes its server
+ * resource as soon as the connection's HTTP side ends — which it does when a WebSocket upgrade
+ * completes, so the WebSocket dies with it (close code 1005).
  *
  * @module
  */
