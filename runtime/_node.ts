@@ -560,7 +560,11 @@ export class Node {
     if (waiting.retriable) env.r = 1;
     const node = this.#instanceNode.get(waiting.target);
     if (node === undefined) {
-      return this.#failover.failover(waiting, `instance ${waiting.target} is gone`);
+      // Never sent: the instance's node is gone while the routes (a new table on its way) still
+      // list it. Nothing ran, so like a refusal before any handler it goes on, elsewhere or held
+      // for a restart, until its deadline — whatever its retries.
+      retarget(waiting, "");
+      return this.#failover.later(waiting);
     }
     this.#deliver(env, node);
   }
