@@ -9,11 +9,35 @@
  */
 import type { ContainerSpec } from "./model.ts";
 
-/** Hostnames that listen on every interface (an empty one too, as Deno reads it). */
-const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]"]);
+/** Stands for every interface (`0.0.0.0`, `::`, an empty hostname as Deno reads it). */
+const ANY = "*";
 
 function host(hostname: string): string {
   return hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+}
+
+/**
+ * The addresses a hostname listens on, each in one canonical spelling, so that aliases compare
+ * equal: IPv4 in any form the URL parser reads (`127.000.000.001`, `0x7f.1`), IPv6 compressed, an
+ * IPv4-mapped IPv6 address as its IPv4 one, `localhost` as both loopbacks, wildcards as {@link ANY}.
+ * Other names are compared by name (resolving them is not this pure function's to do).
+ */
+function addresses(hostname: string): string[] {
+  const name = host(hostname);
+  if (name === "") return [ANY];
+  if (name === "localhost") return ["127.0.0.1", "::1"];
+  let canonical = name;
+  try {
+    canonical = host(new URL(`http://${name.includes(":") ? `[${name}]` : name}/`).hostname);
+  } catch {
+    // not a hostname a URL can hold: compared as written
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped) {
+    const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+    canonical = [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
+  }
+  return canonical === "0.0.0.0" || canonical === "::" ? [ANY] : [canonical];
 }
 
 /**
@@ -27,6 +51,10 @@ function host(hostname: string): string {
  * assert.ok(overlaps({ hostname: "0.0.0.0", port: 80 }, { hostname: "127.0.0.1", port: 80 }));
  * assert.ok(!overlaps({ hostname: "127.0.0.1", port: 80 }, { hostname: "127.0.0.2", port: 80 }));
  * assert.ok(!overlaps({ hostname: "0.0.0.0", port: 0 }, { hostname: "0.0.0.0", port: 0 }));
+ * // Aliases of one address overlap:
+ * assert.ok(overlaps({ hostname: "localhost", port: 80 }, { hostname: "127.000.000.001", port: 80 }));
+ * assert.ok(overlaps({ hostname: "::ffff:127.0.0.1", port: 80 }, { hostname: "127.0.0.1", port: 80 }));
+ * assert.ok(overlaps({ hostname: "0:0:0:0:0:0:0:0", port: 80 }, { hostname: "::1", port: 80 }));
  * ```
  */
 export function overlaps(
@@ -34,9 +62,9 @@ export function overlaps(
   b: { hostname: string; port: number },
 ): boolean {
   if (a.port === 0 || a.port !== b.port) return false;
-  const x = host(a.hostname);
-  const y = host(b.hostname);
-  return x === y || WILDCARDS.has(x) || WILDCARDS.has(y);
+  const x = addresses(a.hostname);
+  const y = addresses(b.hostname);
+  return x.includes(ANY) || y.includes(ANY) || x.some((address) => y.includes(address));
 }
 
 /**

@@ -31,6 +31,18 @@ const CASES: [what: string, yaml: string, line: number, other: RegExp][] = [
     /where container "api" at containers\.api\.serve \(line 4\) already listens \(0\.0\.0\.0:18090\)/,
   ],
   [
+    "two spellings of one address (localhost and 127.000.000.001)",
+    "containers:\n  api:\n    module: ./api.ts\n    serve: { port: 18091, hostname: localhost }\n  evil:\n    module: ./api.ts\n    serve: { port: 18091, hostname: 127.000.000.001 }\n",
+    7,
+    /where container "api" at containers\.api\.serve \(line 4\) already listens \(localhost:18091\)/,
+  ],
+  [
+    "an IPv4-mapped IPv6 address and its IPv4 one",
+    'containers:\n  api:\n    module: ./api.ts\n    serve: { port: 18092, hostname: 127.0.0.1 }\n  evil:\n    module: ./api.ts\n    serve: { port: 18092, hostname: "::ffff:127.0.0.1" }\n',
+    7,
+    /where container "api" at containers\.api\.serve \(line 4\) already listens \(127\.0\.0\.1:18092\)/,
+  ],
+  [
     "the management port",
     "containers:\n  api:\n    module: ./api.ts\n    serve: { port: 19090, hostname: 127.0.0.1 }\nmanagement:\n  listen: 127.0.0.1:19090\n  token: t0k3n-t0k3n-t0k3n\n",
     4,
@@ -53,7 +65,7 @@ const CASES: [what: string, yaml: string, line: number, other: RegExp][] = [
 for (const [what, yaml, line, other] of CASES) {
   Deno.test(`serve: on ${what} is a TopologyError at the later serve key, naming the other owner and its line`, async () => {
     const error = await refusal(yaml);
-    assert.match(error.key ?? "", /^containers\.(api|admin)\.serve$/);
+    assert.match(error.key ?? "", /^containers\.(api|admin|evil)\.serve$/);
     assert.equal(error.line, line);
     assert.match(error.message, other);
     assert.match(error.message, /expected a port of its own/);
