@@ -168,3 +168,55 @@ export function listenGrantWarnings(containers: readonly ContainerSpec[]): strin
   }
   return out;
 }
+
+/**
+ * Who already listens where a container about to be spawned into a running topology would serve:
+ * another container's `serve:` (on the same host), `management.listen` or `transports.listen`;
+ * `null` when nobody does. The whole-topology check runs when a file is validated; this one runs
+ * for what is added later (`rt.spawn`, `kraken spawn`). `portOf` gives the port a running container
+ * listens on (its `port: 0` resolved).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateContainer, validateTopology } from "./topology.ts";
+ * import { listenerClash } from "./_ports.ts";
+ * const options = { baseUrl: "file:///app/" };
+ * const t = validateTopology({ containers: { api: { module: "./api.ts", serve: 8080 } } }, options);
+ * const evil = validateContainer("evil", { module: "./e.ts", serve: { port: 8080, hostname: "localhost" } }, options);
+ * assert.match(listenerClash(evil, t) ?? "", /container "api"/);
+ * ```
+ */
+export function listenerClash(
+  spec: ContainerSpec,
+  topology: {
+    containers: readonly ContainerSpec[];
+    management?: { listen: string };
+    transports?: { listen?: string };
+  },
+  portOf: (name: string) => number | undefined = () => undefined,
+): string | null {
+  const serve = spec.serve;
+  if (!serve || serve.port === 0) return null;
+  for (const other of walk(topology.containers)) {
+    if (other.name === spec.name || !other.serve) continue;
+    const sameHost = (other.mode === "remote") === (spec.mode === "remote") &&
+      (spec.mode !== "remote" || other.host === spec.host);
+    // `port: 0` was resolved when it started: the port it listens on is what counts.
+    const theirs = { hostname: other.serve.hostname, port: portOf(other.name) ?? other.serve.port };
+    if (sameHost && overlaps(serve, theirs)) {
+      return `container "${other.name}" (${theirs.hostname}:${theirs.port})`;
+    }
+  }
+  if (spec.mode === "remote") return null;
+  const management = topology.management?.listen;
+  if (management) {
+    const at = management.lastIndexOf(":");
+    const address = { hostname: management.slice(0, at), port: Number(management.slice(at + 1)) };
+    if (overlaps(serve, address)) return `management.listen (${management})`;
+  }
+  const listen = topology.transports?.listen;
+  const transports = listen ? transportsAddress(listen) : null;
+  if (transports && overlaps(serve, transports)) return `transports.listen (${listen})`;
+  return null;
+}

@@ -10,6 +10,7 @@ import { loadTopology } from "../config/load.ts";
 import { type Plan, planTopology } from "../config/plan.ts";
 import type { ContainerInput, ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
 import { createDistribution, type Distribution } from "../distribution/mod.ts";
+import { TopologyError } from "../protocol/errors.ts";
 import { type Envelope, LOG_LEVEL_RANK, type LogLevel } from "../protocol/envelope.ts";
 import type {
   ContainerDefinition,
@@ -40,7 +41,7 @@ import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { transportsFor } from "./_transports.ts";
 import { ServePorts } from "./_serve_ports.ts";
-import { listenGrantWarnings } from "../config/_ports.ts";
+import { listenerClash, listenGrantWarnings } from "../config/_ports.ts";
 import { migrateReqAdvice } from "./_serve_check.ts";
 import type { LogEntry, RuntimeEvents, RuntimeOptions, TreeSnapshot } from "./types.ts";
 
@@ -156,7 +157,7 @@ export class Runtime {
       },
       sourceReads: (spec) => admitIsolate(spec, (message) => this.#log("warn", message, "runtime")),
       validate: (name, input, parent) =>
-        validateSpawn(name, input, { ...this.#spawnContext(), parent }),
+        this.#assertPortFree(validateSpawn(name, input, { ...this.#spawnContext(), parent })),
       violation: (container, instance, what) => this.#violations.count(container, instance, what),
       claims: new NameClaims(),
       taken: () => this.#takenNames(),
@@ -279,6 +280,7 @@ export class Runtime {
       ...this.#spawnContext(),
       replacing: supervisor.has(name) || remote,
     });
+    this.#assertPortFree(validated);
     if (validated.mode === "remote") {
       if (remote && !options.replace) {
         throw new Error(
@@ -290,6 +292,20 @@ export class Runtime {
     }
     await supervisor.spawn(validated, options);
     this.#refreshTopology();
+  }
+
+  /** A container spawned later (rt.spawn, ctx.spawn) may not serve where another listener does. */
+  #assertPortFree(spec: ContainerSpec): ContainerSpec {
+    const clash = listenerClash(spec, this.#topology, (other) => this.serving(other)?.port);
+    if (clash) {
+      throw new TopologyError(
+        `${spec.serve!.hostname}:${
+          spec.serve!.port
+        } is where ${clash} already listens; two listeners on one port would split its clients; expected another port`,
+        { key: `containers.${spec.name}.serve` },
+      );
+    }
+    return spec;
   }
 
   /**
