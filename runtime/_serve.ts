@@ -58,6 +58,25 @@ export interface ListenerEvents {
 /** Most bytes a served WebSocket may have queued unsent before it is closed (16 MiB). */
 export const MAX_WS_BUFFERED = 16 * 1024 * 1024;
 
+/** Most bytes all of one replica's served WebSockets may have queued unsent together (64 MiB). */
+export const MAX_WS_BUFFERED_TOTAL = 64 * 1024 * 1024;
+
+/** Closes a WebSocket whose client does not keep up (1008); what is sent to it later is dropped. */
+function tooSlow(socket: WebSocket): void {
+  socket.close(1008, "the client reads too slowly");
+}
+
+/** The bytes a WebSocket message takes (a long string's UTF-8 length counted only when it matters). */
+function sizeOf(data: string | ArrayBufferLike | Blob | ArrayBufferView): number {
+  if (typeof data === "string") {
+    return data.length * 3 <= MAX_WS_BUFFERED || data.length > MAX_WS_BUFFERED
+      ? data.length
+      : new TextEncoder().encode(data).byteLength;
+  }
+  if (data instanceof Blob) return data.size;
+  return data.byteLength;
+}
+
 /** How long a stopping listener waits for the WebSockets it closed to finish closing. */
 export const CLOSE_GRACE_MS = 250;
 
@@ -258,18 +277,53 @@ export class Listener {
     if (socket.readyState === WebSocket.CLOSED) return;
     this.#sockets.add(socket);
     // A client that never reads would have every message sent to it queued in this process: past
-    // MAX_WS_BUFFERED unsent bytes the socket is closed (1008) and further sends are dropped.
+    // MAX_WS_BUFFERED unsent bytes the socket is closed (1008) and further sends are dropped; a
+    // message larger than that is refused before it is queued. Many clients each under that cap
+    // are bounded together: past MAX_WS_BUFFERED_TOTAL unsent in this replica, the sockets furthest
+    // behind are closed first.
     const send = socket.send.bind(socket);
     socket.send = (data) => {
+      if (socket.readyState !== WebSocket.OPEN) return send(data);
+      if (sizeOf(data) > MAX_WS_BUFFERED) return tooSlow(socket);
       send(data);
-      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > MAX_WS_BUFFERED) {
-        socket.close(1008, "the client reads too slowly");
-      }
+      const queued = socket.bufferedAmount;
+      this.#wsQueued += queued - (this.#wsLast.get(socket) ?? 0);
+      this.#wsLast.set(socket, queued);
+      if (queued > MAX_WS_BUFFERED) tooSlow(socket);
+      if (this.#wsQueued > MAX_WS_BUFFERED_TOTAL) this.#shedWebSockets();
     };
     socket.addEventListener("close", () => {
+      this.#wsQueued -= this.#wsLast.get(socket) ?? 0;
+      this.#wsLast.delete(socket);
       this.#sockets.delete(socket);
       if (this.#sockets.size === 0) this.#allClosed?.();
     });
+  }
+
+  /** Unsent bytes of this replica's WebSockets as of their last sends (an overestimate: see below). */
+  #wsQueued = 0;
+  #wsLast = new Map<WebSocket, number>();
+
+  /**
+   * Past the total: counts again (queues drain between sends, so the running sum only ever
+   * overestimates), then closes the sockets furthest behind until the rest fit.
+   */
+  #shedWebSockets(): void {
+    const open = [...this.#wsLast.keys()].filter((s) => s.readyState === WebSocket.OPEN);
+    let total = 0;
+    for (const socket of this.#wsLast.keys()) {
+      const queued = socket.readyState === WebSocket.OPEN ? socket.bufferedAmount : 0;
+      this.#wsLast.set(socket, queued);
+      total += queued;
+    }
+    this.#wsQueued = total;
+    open.sort((a, b) => b.bufferedAmount - a.bufferedAmount);
+    for (const socket of open) {
+      if (this.#wsQueued <= MAX_WS_BUFFERED_TOTAL) break;
+      this.#wsQueued -= socket.bufferedAmount;
+      this.#wsLast.set(socket, 0);
+      tooSlow(socket);
+    }
   }
 
   #allClosed: (() => void) | null = null;
