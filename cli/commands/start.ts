@@ -14,6 +14,9 @@ import type { LogLevel } from "../../protocol/envelope.ts";
 import { type LogEntry, Runtime } from "../../runtime/runtime.ts";
 import type { Command, Io } from "../command.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
+
+/** Interrupts closer together than this are one interrupt delivered twice. */
+const SAME_INTERRUPT_MS = 300;
 import { formatDuration, formatLog, plural, renderTree } from "../output.ts";
 
 const LEVELS = ["debug", "info", "warn", "error", "silent"];
@@ -84,8 +87,13 @@ export const start: Command = {
     // starting lets the start finish, then stops what started, gracefully; a second exits now.
     let rt: Runtime | null = null;
     let signals = 0;
+    let firstAt = 0;
     const onSignal = () => {
-      signals++;
+      // One Ctrl-C can arrive twice: from the terminal to the whole process group, and passed on
+      // by whatever started this process (`deno task`, the relaunch for --unstable-net). A second
+      // one counts only once a person could have pressed it.
+      if (signals > 0 && performance.now() - firstAt < SAME_INTERRUPT_MS) return;
+      if (signals++ === 0) firstAt = performance.now();
       if (signals > 1) {
         io.error("kraken start: second interrupt: exiting now");
         Deno.exit(130);

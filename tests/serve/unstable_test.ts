@@ -95,3 +95,58 @@ Deno.test("kraken start without --unstable-net serves a worker container's port 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Ctrl-C to the whole process group of a relaunched kraken start (it arrives twice: from the group and passed on) shuts down gracefully, exit 0", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await configWithoutNet(dir);
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = probe.addr.port;
+    probe.close();
+    await Deno.writeTextFile(
+      `${dir}/kraken.yaml`,
+      `containers:\n  api:\n    module: ${FIXTURES}hello.ts\n    mode: worker\n    serve: { port: ${port}, hostname: 127.0.0.1 }\n`,
+    );
+    // setsid: its own process group, as a terminal's foreground job is; the group gets the signal.
+    const child = new Deno.Command("setsid", {
+      args: [
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--no-prompt",
+        "--config",
+        config,
+        `${ROOT}/cli/main.ts`,
+        "start",
+        `${dir}/kraken.yaml`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    try {
+      const end = performance.now() + 20_000;
+      let up = false;
+      while (!up && performance.now() < end) {
+        up = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.body?.cancel(), () => false)
+          .then((v) => v !== false);
+        if (!up) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(up, "it never served");
+      await new Promise((resolve) => setTimeout(resolve, 300)); // past "Ctrl-C to stop"
+      Deno.kill(-child.pid, "SIGINT"); // the group: setsid made the child its leader
+      const status = await child.status;
+      const text = await stderr;
+      assert.doesNotMatch(text, /second interrupt/);
+      assert.equal(status.code, 0, text);
+      assert.match(text, /stopped\s*$/);
+    } finally {
+      clearTimeout(killer);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
