@@ -58,7 +58,15 @@ function topology(): TopologyInput {
         },
       };
     case "ws":
-      return { containers: { api: { module: "./serve_ws_container.ts", mode: "worker", serve } } };
+      return {
+        containers: {
+          api: {
+            module: "./serve_ws_container.ts",
+            mode: "worker",
+            serve: { ...serve, websocket: true },
+          },
+        },
+      };
     default:
       throw new Error(`unknown scenario ${scenario}`);
   }
