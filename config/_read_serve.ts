@@ -54,9 +54,7 @@ export function readServe(r: Reader, input: unknown, path: Path): ServeSpec | un
   if (spec.protocol === "tcp") {
     r.fail(
       [...path, "websocket"],
-      `websocket: is for protocol: http (WebSocket upgrades of its fetch); protocol: tcp serves raw connections, got websocket: ${
-        describe(s.websocket)
-      }; remove the key or serve http`,
+      "websocket: applies to protocol: http only (WebSocket upgrades of its fetch), and this container serves protocol: tcp (raw connections); remove websocket: or serve http",
       "key",
     );
   }

@@ -35,13 +35,17 @@ export type FastServe = (
 
 /** One request on a connection served by `Deno.serveHttp`. */
 export interface RequestEvent {
+  /** The request. */
   readonly request: Request;
+  /** Sends the response; settles once it is out (or the client went away). */
   respondWith(response: Response | Promise<Response>): Promise<void>;
 }
 
 /** A connection served by `Deno.serveHttp`. */
 export interface HttpConn {
+  /** The next request on the connection; `null` once it has ended. */
   nextRequest(): Promise<RequestEvent | null>;
+  /** Closes the connection. */
   close(): void;
 }
 

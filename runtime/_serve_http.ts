@@ -46,7 +46,7 @@ export interface HttpBounds {
 }
 
 /** One accepted connection and where it stands. */
-interface Connection {
+export interface Connection {
   /** Ends the connection at a clean point (the server's own way). */
   end(): void;
   /** Requests under way on it. */
@@ -55,13 +55,15 @@ interface Connection {
   requests: number;
   /** When it last went idle (or was accepted). */
   idleSince: number;
+  /** It is being closed. */
   closing: boolean;
   /** A request on it was upgraded (a WebSocket now owns it). */
   upgraded: boolean;
 }
 
 /** What a per-connection server is given: how to answer, and where to report its requests. */
-interface Hooks {
+export interface Hooks {
+  /** The connection's record (the server counts its requests there). */
   readonly conn: Connection;
   /** Answers one request (never rejects: failures become the error mapping's response). */
   respond(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response>;
@@ -155,6 +157,10 @@ export class HttpConnections {
   #sweep: ReturnType<typeof setInterval> | null = null;
   #drained: (() => void) | null = null;
 
+  /**
+   * Starts accepting on `listener`, serving each connection with `serve` and each request with
+   * `handler`; `bounds` shortens the waits (tests).
+   */
   constructor(
     listener: Deno.TcpListener,
     serve: ServeConnection,

@@ -75,7 +75,7 @@ Deno.test("serve: websocket is false unless set; true is kept; other values, nea
   assert.match(near.message, /did you mean "websocket"/);
   const tcp = refusal({ serve: { port: 1, protocol: "tcp", websocket: true } });
   assert.equal(tcp.key, "containers.api.serve.websocket");
-  assert.match(tcp.message, /websocket: is for protocol: http/);
+  assert.match(tcp.message, /websocket: applies to protocol: http only/);
 });
 
 Deno.test("serve: under a worker or process parent is refused; under an inline parent it is accepted", () => {
