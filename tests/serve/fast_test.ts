@@ -159,3 +159,36 @@ for (const [name, serve] of servers) {
     }
   });
 }
+
+for (const [name, serve] of servers) {
+  Deno.test(`[${name}] a response still streaming past the idle bound is not cut`, async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const http = new HttpConnections(
+      listener,
+      serve,
+      () => {
+        let i = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            controller.enqueue(new TextEncoder().encode(`${i}\n`));
+            if (++i === 8) controller.close();
+          },
+        });
+        return new Response(body);
+      },
+      { error() {}, acceptFailed() {}, answered() {}, upgraded() {} },
+      {
+        firstRequestMs: 200,
+        idleMs: 300,
+      },
+    );
+    try {
+      const response = await fetch(`http://127.0.0.1:${listener.addr.port}/`);
+      assert.equal(await response.text(), "0\n1\n2\n3\n4\n5\n6\n7\n");
+    } finally {
+      http.close();
+      await http.drain();
+    }
+  });
+}
