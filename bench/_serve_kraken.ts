@@ -5,6 +5,7 @@
 //   inline | worker | process   one replica of bench/serve_json_container.ts in that mode
 //   worker-N            N worker replicas of it, sharing one port
 //   process-N           N process replicas of it, sharing one port
+//   inline-ws | worker-ws | process-ws  one replica served with `websocket: true` (Deno.serveHttp)
 //   hop                 bench/serve_hop_container.ts (worker) calling `inventory` (worker)
 //   hop-inline          the same, both inline (one isolate: no thread crossed)
 //   tcp                 bench/serve_accept_container.ts (worker), protocol tcp
@@ -28,8 +29,8 @@ function topology(): TopologyInput {
           api: {
             module: "./serve_json_container.ts",
             mode,
-            replicas: count ? Number(count) : 1,
-            serve,
+            replicas: count && count !== "ws" ? Number(count) : 1,
+            serve: count === "ws" ? { ...serve, websocket: true } : serve,
           },
         },
       };
@@ -58,7 +59,15 @@ function topology(): TopologyInput {
         },
       };
     case "ws":
-      return { containers: { api: { module: "./serve_ws_container.ts", mode: "worker", serve } } };
+      return {
+        containers: {
+          api: {
+            module: "./serve_ws_container.ts",
+            mode: "worker",
+            serve: { ...serve, websocket: true },
+          },
+        },
+      };
     default:
       throw new Error(`unknown scenario ${scenario}`);
   }

@@ -17,7 +17,8 @@ import type { UnstableFeature } from "./unstable.ts";
 export const SERVE_HOSTNAME = "0.0.0.0";
 
 /**
- * Reads `serve:`: a port alone (`serve: 8080`) or `{ port, hostname?, protocol? }`.
+ * Reads `serve:`: a port alone (`serve: 8080`) or `{ port, hostname?, protocol?, websocket? }`
+ * (`websocket` appears in the result only when `true`).
  *
  * @example
  * ```ts
@@ -41,13 +42,35 @@ export function readServe(r: Reader, input: unknown, path: Path): ServeSpec | un
       "the port every replica listens on, 0 to 65535 (0: one the runtime picks)",
     );
   }
-  return {
+  const spec: ServeSpec = {
     port: port(r, s.port, [...path, "port"]),
     hostname: s.hostname === undefined
       ? SERVE_HOSTNAME
       : hostname(r, s.hostname, [...path, "hostname"]),
     protocol: r.oneOf(s.protocol, [...path, "protocol"], TOPOLOGY_VALUES.protocol, "http"),
   };
+  if (s.websocket === undefined) return spec;
+  const websocket = flag(r, s.websocket, [...path, "websocket"]);
+  if (spec.protocol === "tcp") {
+    r.fail(
+      [...path, "websocket"],
+      "websocket: applies to protocol: http only (WebSocket upgrades of its fetch), and this container serves protocol: tcp (raw connections); remove websocket: or serve http",
+      "key",
+    );
+  }
+  return websocket ? { ...spec, websocket } : spec;
+}
+
+/** `true` or `false` (the strings too: they may come from `${VAR}`). */
+function flag(r: Reader, value: unknown, path: Path): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  return r.fail(
+    path,
+    `expected true (WebSocket upgrades work, through Deno.serveHttp) or false (the fast path, no upgrades), got ${
+      describe(value)
+    }`,
+  );
 }
 
 function port(r: Reader, value: unknown, path: Path): number {

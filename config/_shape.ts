@@ -62,7 +62,7 @@ export interface TopologyKeys {
     "serve",
   ];
   /** A container's `serve:`. */
-  readonly serve: readonly ["port", "hostname", "protocol"];
+  readonly serve: readonly ["port", "hostname", "protocol", "websocket"];
   /** One `on_error:` rule. */
   readonly rule: readonly ["match", "action"];
   /** `transports:`. */
@@ -124,7 +124,7 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
     "serve",
   ],
   /** A container's `serve:`. */
-  serve: ["port", "hostname", "protocol"],
+  serve: ["port", "hostname", "protocol", "websocket"],
   /** One `on_error:` rule. */
   rule: ["match", "action"],
   /** `transports:`. */

@@ -71,6 +71,11 @@ export interface ServeSpec {
   hostname: string;
   /** `http` (the container's `fetch`, WebSocket upgrades included) or `tcp` (its `accept`). */
   protocol: ServeProtocol;
+  /**
+   * HTTP only: `true` serves through `Deno.serveHttp`, on which `Deno.upgradeWebSocket` works
+   * (about half as fast); absent or `false`, the fast path, on which an upgrade is refused.
+   */
+  websocket?: boolean;
 }
 
 /** What a serving container serves: HTTP (`fetch`) or raw TCP connections (`accept`). */
@@ -216,7 +221,12 @@ export interface ContainerInput {
   /** Containers it supervises, in start order. */
   children?: Record<string, ContainerInput>;
   /** Serve a port from every replica: `8080`, or `{ port, hostname?, protocol? }`. */
-  serve?: number | string | { port: number | string; hostname?: string; protocol?: ServeProtocol };
+  serve?: number | string | {
+    port: number | string;
+    hostname?: string;
+    protocol?: ServeProtocol;
+    websocket?: boolean | string;
+  };
 }
 
 /** A topology as written by hand. */

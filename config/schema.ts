@@ -230,7 +230,7 @@ export function topologyJsonSchema(): Record<string, unknown> {
     },
     serve: {
       description: "A port every replica serves (SO_REUSEPORT: the kernel spreads connections): " +
-        "8080, or { port, hostname, protocol }. Its net grant and the unstable net feature " +
+        "8080, or { port, hostname, protocol, websocket }. Its net grant and the unstable net feature " +
         "follow from it (see docs/serving.md).",
       anyOf: [port, ref("serve")],
     },
@@ -250,6 +250,14 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "each connection.",
       "http",
     ),
+    websocket: {
+      description:
+        "HTTP only: true serves through Deno.serveHttp, on which Deno.upgradeWebSocket " +
+        "works (about half as fast); false (the default) serves on the fast path, where an upgrade " +
+        "is refused with a 500.",
+      type: "boolean",
+      default: false,
+    },
   };
 
   const actions = { enum: [...TOPOLOGY_VALUES.action] };

@@ -1,6 +1,7 @@
 /**
- * A serving instance's listener, in the isolate the instance runs in: HTTP through `Deno.serve`
- * (the container's `fetch`, WebSocket upgrades tracked), raw TCP through `Deno.listen` (its
+ * A serving instance's listener, in the isolate the instance runs in: HTTP through Deno's
+ * per-connection servers (runtime/_serve_http.ts; the container's `fetch`, WebSocket upgrades
+ * tracked with `websocket: true`, refused without), raw TCP through `Deno.listen` (its
  * `accept`, each connection tracked). Every replica listens with `reusePort`, so the kernel
  * spreads connections among them.
  *
@@ -14,7 +15,8 @@
 import type { ServeSpec } from "../config/topology.ts";
 import { acceptLoop } from "../transports/_accept.ts";
 import { httpErrorResponse } from "./http_errors.ts";
-import { HttpConnections, nativeServeOnConnection } from "./_serve_http.ts";
+import { fastConnection, HttpConnections, serveHttpConnection } from "./_serve_http.ts";
+import { bootHttpServer } from "./_serve_fast.ts";
 
 /** What a container's factory may return to serve: its HTTP entry, or its TCP one. */
 export interface ServingEntry {
@@ -82,6 +84,8 @@ export const CLOSE_GRACE_MS = 250;
 
 /** Sockets upgraded by `Deno.upgradeWebSocket`, by the request they answer (see `trackUpgrades`). */
 const upgraded = new WeakMap<Request, WebSocket>();
+/** Requests of containers on the fast path (`websocket: false`), by container: no upgrade there. */
+const noUpgrade = new WeakMap<Request, string>();
 let tracking = false;
 
 /**
@@ -97,6 +101,13 @@ function trackUpgrades(): void {
     enumerable: true,
     writable: true,
     value: function upgradeWebSocket(request: Request, options?: Deno.UpgradeWebSocketOptions) {
+      const container = noUpgrade.get(request);
+      if (container !== undefined) {
+        // The fast path's server would end the WebSocket at its upgrade (close code 1005).
+        throw new TypeError(
+          `container "${container}" serves with \`websocket: false\`; a WebSocket upgrade needs \`serve: { websocket: true }\` in the topology`,
+        );
+      }
       const result = original(request, options);
       upgraded.set(request, result.socket);
       return result;
@@ -152,8 +163,8 @@ export class Listener {
     const fetch = entry.fetch;
     if (typeof fetch !== "function") throw missing(container, "fetch", "http");
     trackUpgrades();
-    const native = nativeServeOnConnection();
-    if (!native) return await Listener.#denoServe(spec, fetch, events);
+    const server = bootHttpServer(spec.websocket === true);
+    if (server.kind === "serve") return await Listener.#denoServe(spec, fetch, events);
     const tcp = Deno.listen({
       hostname: spec.hostname,
       port: spec.port,
@@ -161,14 +172,27 @@ export class Listener {
       reusePort: true,
     });
     const listener: Listener = new Listener(tcp.addr, null, null);
-    listener.#http = new HttpConnections(tcp, native, fetch, {
-      error: (error) => events.error("fetch", error),
-      answered: () => events.answered?.(false),
-      upgraded: (request) => {
-        const socket = upgraded.get(request);
-        if (socket) listener.#track(socket);
+    const handler = server.kind === "fast"
+      ? (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+        noUpgrade.set(request, container);
+        return fetch(request, info);
+      }
+      : fetch;
+    listener.#http = new HttpConnections(
+      tcp,
+      server.kind === "fast" ? fastConnection(server.serve) : serveHttpConnection(server.serve),
+      handler,
+      {
+        error: (error) => events.error("fetch", error),
+        acceptFailed: (error, more, pause) =>
+          events.error("accept", acceptFailure(error, more, pause)),
+        answered: () => events.answered?.(false),
+        upgraded: (request) => {
+          const socket = upgraded.get(request);
+          if (socket) listener.#track(socket);
+        },
       },
-    });
+    );
     return listener;
   }
 
@@ -348,15 +372,7 @@ export class Listener {
       const socket = conn as Deno.TcpConn;
       this.#conns.set(socket, this.#serveConn(socket, accept, events));
     }, (error, more, pause) => {
-      if (this.#draining) return;
-      events.error(
-        "accept",
-        new Error(
-          `${error.message}${
-            more > 0 ? ` (and ${more} more failed accepts)` : ""
-          }; retrying every ${pause} ms`,
-        ),
-      );
+      if (!this.#draining) events.error("accept", acceptFailure(error, more, pause));
     }).done;
   }
 
@@ -375,6 +391,15 @@ export class Listener {
       this.#conns.delete(conn);
     }
   }
+}
+
+/** A failed accept as logged: retried, not fatal. */
+function acceptFailure(error: Error, more: number, pause: number): Error {
+  return new Error(
+    `${error.message}${
+      more > 0 ? ` (and ${more} more failed accepts)` : ""
+    }; retrying every ${pause} ms`,
+  );
 }
 
 function closeQuietly(conn: Deno.Conn): void {

@@ -228,6 +228,11 @@ const CASES: [string, string, string][] = [
     'containers.api.on_error[0].action: combines "stop" and "resume": a rule takes one of restart, resume, stop, escalate, plus log',
   ],
   [
+    "serve_websocket_tcp",
+    "8:7",
+    "containers.api.serve.websocket: websocket: applies to protocol: http only (WebSocket upgrades of its fetch), and this container serves protocol: tcp (raw connections); remove websocket: or serve http",
+  ],
+  [
     "period_negative",
     "3:11",
     "supervisor.period: expected a duration such as 250ms, 5s or 2m (or a number of milliseconds), got number -10",

@@ -62,6 +62,22 @@ Deno.test("serve: refuses ports out of 0–65535, bad hostnames, unknown protoco
   assert.match(misplaced.message, /it belongs under a container's serve:/);
 });
 
+Deno.test("serve: websocket is false unless set; true is kept; other values, near misses and tcp are refused naming the key", () => {
+  assert.equal(api({ serve: { port: 1 } }).serve?.websocket, undefined);
+  assert.equal(api({ serve: { port: 1, websocket: false } }).serve?.websocket, undefined);
+  assert.equal(api({ serve: { port: 1, websocket: true } }).serve?.websocket, true);
+  assert.equal(api({ serve: { port: 1, websocket: "true" } }).serve?.websocket, true);
+  const value = refusal({ serve: { port: 1, websocket: "yes" } });
+  assert.equal(value.key, "containers.api.serve.websocket");
+  assert.match(value.message, /expected true .* or false .*got "yes"/);
+  const near = refusal({ serve: { port: 1, websockets: true } });
+  assert.equal(near.key, "containers.api.serve.websockets");
+  assert.match(near.message, /did you mean "websocket"/);
+  const tcp = refusal({ serve: { port: 1, protocol: "tcp", websocket: true } });
+  assert.equal(tcp.key, "containers.api.serve.websocket");
+  assert.match(tcp.message, /websocket: applies to protocol: http only/);
+});
+
 Deno.test("serve: under a worker or process parent is refused; under an inline parent it is accepted", () => {
   const child = { module: "./c.ts", mode: "worker", serve: 8080 };
   assert.throws(
@@ -79,12 +95,19 @@ Deno.test("serve: under a worker or process parent is refused; under an inline p
 Deno.test("serve is a container key of the schema, and a changed serve: replaces the container", () => {
   assert.ok((TOPOLOGY_KEYS.container as readonly string[]).includes("serve"));
   const defs = topologyJsonSchema().$defs as Record<string, { properties: object }>;
-  assert.deepEqual(Object.keys(defs.serve.properties), ["port", "hostname", "protocol"]);
+  assert.deepEqual(Object.keys(defs.serve.properties), [
+    "port",
+    "hostname",
+    "protocol",
+    "websocket",
+  ]);
   const topology = (serve: unknown) =>
     validateTopology({ containers: { api: { module: "./api.ts", serve } } }, base);
   const plan = planTopology(topology(8080), topology(8081));
   assert.equal(plan.steps[0].op, "replace");
   assert.deepEqual(planTopology(topology(0), topology(0)).steps, []);
+  const upgraded = planTopology(topology({ port: 80 }), topology({ port: 80, websocket: true }));
+  assert.equal(upgraded.steps[0].op, "replace");
 });
 
 Deno.test("Runtime.start where the runtime may not listen refuses the container with a PermissionEscalationError naming its serve key", async () => {

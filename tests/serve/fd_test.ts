@@ -103,4 +103,16 @@ for (const mode of ["worker", "process"]) {
     const accepts = stderr.split("\n").filter((line) => /accept threw/.test(line));
     assert.ok(accepts.length <= 5, `${accepts.length} accept lines:\n${accepts.join("\n")}`);
   });
+
+  Deno.test(`[${mode}] an HTTP serving container answers again after a client exhausted its file descriptors`, async () => {
+    await underLowLimit(mode, "http", async (port) => {
+      await flood(port, LIMIT * 2);
+      const response = await within(
+        fetch(`http://127.0.0.1:${port}/after`),
+        5000,
+        "a request after the flood",
+      );
+      assert.deepEqual(await response.json(), { instance: "api#0.1", path: "/after" });
+    });
+  });
 }

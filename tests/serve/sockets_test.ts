@@ -11,7 +11,7 @@ for (const mode of ["inline", "worker"] as const) {
           module: "./ws_echo.ts",
           mode,
           shutdown: "300ms",
-          serve: { port: 0, hostname: "127.0.0.1" },
+          serve: { port: 0, hostname: "127.0.0.1", websocket: true },
         },
       },
     }, { logLevel: "silent", baseUrl: base });

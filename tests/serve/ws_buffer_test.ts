@@ -10,7 +10,12 @@ for (const mode of ["inline", "worker"] as const) {
   Deno.test(`[${mode}] a WebSocket whose client never reads is closed (1008) once ${MAX_WS_BUFFERED >> 20} MiB wait unsent`, async () => {
     const rt = await Runtime.start({
       containers: {
-        hose: { module: FIREHOSE, mode, serve: { port: 0, hostname: "127.0.0.1" }, shutdown: "1s" },
+        hose: {
+          module: FIREHOSE,
+          mode,
+          serve: { port: 0, hostname: "127.0.0.1", websocket: true },
+          shutdown: "1s",
+        },
       },
     }, { logLevel: "error" });
     const { port } = rt.serving("hose")!;
