@@ -54,7 +54,7 @@ Deno.test("[worker] many WebSocket clients that never read, each under the per-s
       hose: {
         module: FIREHOSE,
         mode: "worker",
-        serve: { port: 0, hostname: "127.0.0.1" },
+        serve: { port: 0, hostname: "127.0.0.1", websocket: true },
         shutdown: "1s",
         config: { perSocket: 15 }, // 15 MiB each: under the 16 MiB cap of one socket
       },
