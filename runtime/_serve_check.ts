@@ -8,6 +8,7 @@
 import type { ContainerSpec } from "../config/topology.ts";
 import { serveGrantItem } from "../config/_read_serve.ts";
 import { PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
+import { listenerClash, listenGrantWarnings } from "../config/_ports.ts";
 
 /** Whether this process runs with `--unstable-net` (its APIs show it). */
 export function hasUnstableNet(): boolean {
@@ -69,4 +70,33 @@ export function migrateReqAdvice(): string | null {
     return null;
   }
   return "net.ipv4.tcp_migrate_req is 0 on this host: when a serving replica stops (restart, reload, scale down), connections the kernel has queued on it but it has not accepted yet are reset instead of handed to the other replicas; for lossless rolling restarts under load set sysctl -w net.ipv4.tcp_migrate_req=1 (see docs/serving.md)";
+}
+
+/** The warnings a runtime logs once it started `topology`'s serving containers. */
+export function servingWarnings(topology: { containers: readonly ContainerSpec[] }): string[] {
+  const advice = topology.containers.some((c) => c.serve) ? migrateReqAdvice() : null;
+  return [...(advice ? [advice] : []), ...listenGrantWarnings(topology.containers)];
+}
+
+/**
+ * Refuses a container spawned into a running topology (`rt.spawn`, `ctx.spawn`) that would serve
+ * where another listener already does; `portOf` gives a running container's resolved port.
+ *
+ * @throws {TopologyError} At the container's `serve` key, naming the listener already there.
+ */
+export function assertPortFree(
+  spec: ContainerSpec,
+  topology: Parameters<typeof listenerClash>[1],
+  portOf: (name: string) => number | undefined,
+): ContainerSpec {
+  const clash = listenerClash(spec, topology, portOf);
+  if (clash) {
+    throw new TopologyError(
+      `${spec.serve!.hostname}:${
+        spec.serve!.port
+      } is where ${clash} already listens; two listeners on one port would split its clients; expected another port`,
+      { key: `containers.${spec.name}.serve` },
+    );
+  }
+  return spec;
 }

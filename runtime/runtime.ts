@@ -10,7 +10,6 @@ import { loadTopology } from "../config/load.ts";
 import { type Plan, planTopology } from "../config/plan.ts";
 import type { ContainerInput, ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
 import { createDistribution, type Distribution } from "../distribution/mod.ts";
-import { TopologyError } from "../protocol/errors.ts";
 import { type Envelope, LOG_LEVEL_RANK, type LogLevel } from "../protocol/envelope.ts";
 import type {
   ContainerDefinition,
@@ -41,8 +40,7 @@ import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { transportsFor } from "./_transports.ts";
 import { ServePorts } from "./_serve_ports.ts";
-import { listenerClash, listenGrantWarnings } from "../config/_ports.ts";
-import { migrateReqAdvice } from "./_serve_check.ts";
+import { assertPortFree, servingWarnings } from "./_serve_check.ts";
 import type { LogEntry, RuntimeEvents, RuntimeOptions, TreeSnapshot } from "./types.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
@@ -201,11 +199,7 @@ export class Runtime {
       await this.shutdown();
       throw error;
     }
-    const advice = this.#topology.containers.some((c) => c.serve) ? migrateReqAdvice() : null;
-    if (advice) this.#log("warn", advice, "runtime");
-    for (const warning of listenGrantWarnings(this.#topology.containers)) {
-      this.#log("warn", warning, "runtime");
-    }
+    for (const warning of servingWarnings(this.#topology)) this.#log("warn", warning, "runtime");
     const count = this.#topology.containers.length;
     this.#log(
       "info",
@@ -296,16 +290,7 @@ export class Runtime {
 
   /** A container spawned later (rt.spawn, ctx.spawn) may not serve where another listener does. */
   #assertPortFree(spec: ContainerSpec): ContainerSpec {
-    const clash = listenerClash(spec, this.#topology, (other) => this.serving(other)?.port);
-    if (clash) {
-      throw new TopologyError(
-        `${spec.serve!.hostname}:${
-          spec.serve!.port
-        } is where ${clash} already listens; two listeners on one port would split its clients; expected another port`,
-        { key: `containers.${spec.name}.serve` },
-      );
-    }
-    return spec;
+    return assertPortFree(spec, this.#topology, (other) => this.serving(other)?.port);
   }
 
   /**
