@@ -120,3 +120,22 @@ export function childrenOf(ppid: number): number[] {
   }
   return out;
 }
+
+/**
+ * A free TCP port on 127.0.0.1 for a program told to listen there soon after. Chosen below Linux's
+ * ephemeral range (32768–60999): a port the kernel handed out for `port: 0` may be handed out again
+ * at once as the source port of any outgoing connection, and the listen then fails with AddrInUse
+ * (seen in CI).
+ */
+export function freePort(): number {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // taken: another
+    }
+  }
+  throw new Error("no free port found in 20000–31999");
+}

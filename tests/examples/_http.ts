@@ -2,13 +2,7 @@
 // client, closed at the end) and one that opens a new connection per request (a raw HTTP/1.1
 // request with `connection: close`), both bounded in time.
 
-/** A free TCP port on 127.0.0.1 (bound, read, released: the caller binds it soon after). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+export { freePort } from "../_helpers.ts";
 
 /** A status, a parsed JSON body and the headers of one response. */
 export interface Answer<T = unknown> {

@@ -6,6 +6,7 @@ import { Runtime } from "../../mod.ts";
 import type { Order } from "../../examples/http-api/containers/orders.ts";
 import type { Stock } from "../../examples/http-api/containers/inventory.ts";
 import { nextEvent } from "../_helpers.ts";
+import { netnsWhyNot, runInNetns } from "../_netns.ts";
 import { getOnNewConnection, KeepAliveClient } from "./_http.ts";
 import { HTTP_API, httpApiTopology } from "./_http_api.ts";
 
@@ -127,24 +128,6 @@ Deno.test("http-api keeps answering while a crashed or killed orders process, or
 
 const ROLLING = new URL("./fixtures/http_api_rolling.ts", import.meta.url).pathname;
 
-/**
- * Why a network namespace with net.ipv4.tcp_migrate_req=1 cannot be had here (root and unshare),
- * or null. Without it the kernel resets the connections queued on a replica's listener when that
- * replica stops, and no server sharing a port drains losslessly (docs/serving.md).
- */
-async function netnsWhyNot(): Promise<string | null> {
-  try {
-    const probe = await new Deno.Command("unshare", {
-      args: ["-n", "sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req"],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    return probe.success ? null : new TextDecoder().decode(probe.stderr).trim();
-  } catch (error) {
-    return String(error);
-  }
-}
-
 const noNetns = await netnsWhyNot();
 if (noNetns) {
   console.log(
@@ -158,28 +141,15 @@ Deno.test({
     "http-api loses no request while the gateway restarts replica by replica, and scales, under load",
   ignore: noNetns !== null,
   fn: async () => {
-    const script = [
-      "ip link set lo up",
-      "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req",
-      `exec "$0" run -A --no-prompt ${ROLLING}`,
-    ].join(" && ");
-    const out = await new Deno.Command("unshare", {
-      args: ["-n", "sh", "-c", script, Deno.execPath()],
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(24_000),
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, stderr);
-    const seen = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!) as {
+    const seen = await runInNetns<{
       answered: number;
       failures: string[];
       error: string | null;
       before: string[];
       after: string[];
       servedAfter: string[];
-    };
-    assert.equal(seen.error, null, stderr);
+    }>(ROLLING, { timeout: 24_000 });
+    assert.equal(seen.error, null);
     assert.deepEqual(seen.failures, []);
     assert.ok(seen.answered >= 100, `${seen.answered} answers`);
     assert.equal(seen.after.length, 2);

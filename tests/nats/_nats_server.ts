@@ -1,7 +1,7 @@
 // Real nats-server processes for the NATS tests: one server or a 3-node cluster on free loopback
 // ports, always killed by the test that started them. Where nats-server is not installed (a
 // developer machine), the tests are skipped with a message; CI installs it (.ci/run).
-import { FIXTURES } from "../_helpers.ts";
+import { FIXTURES, freePort } from "../_helpers.ts";
 
 /** Where nats-server is, or null. */
 export const NATS_SERVER: string | null = (() => {
@@ -37,12 +37,7 @@ export function natsTest(name: string, fn: () => Promise<void>): void {
 }
 
 /** A free TCP port on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+export { freePort } from "../_helpers.ts";
 
 /** One running nats-server. */
 export class NatsServer {

@@ -1,5 +1,6 @@
 // A remote serving container: its placement carries serve:, and the agent's replicas listen.
 import assert from "node:assert/strict";
+import { freePort } from "../_helpers.ts";
 import { Runtime } from "../../mod.ts";
 import { SECRET, startAgent } from "../distribution/_agents.ts";
 
@@ -10,9 +11,7 @@ Deno.test("a remote container with serve: is served by its replicas on the agent
     root: FIXTURES,
     maxPermissions: { net: ["127.0.0.1"] },
   });
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const port = freePort();
   try {
     const rt = await Runtime.start({
       name: "dist",

@@ -1,17 +1,11 @@
 // reusePort joins whatever listens on a port: a container may use it only on its own serve:
 // address, so a container granted net to call another one cannot take that one's clients.
 import assert from "node:assert/strict";
+import { freePort } from "../_helpers.ts";
 import { Runtime } from "../../mod.ts";
 import type thief from "./fixtures/port_thief.ts";
 
 const base = new URL("./fixtures/", import.meta.url).href;
-
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = probe.addr;
-  probe.close();
-  return port;
-}
 
 /** The routes whose refusal the caller can catch (node:net binds in a later tick). */
 const ROUTES = ["Deno.serve", "Deno.listen", "tcp_wrap"];

@@ -5,21 +5,9 @@
 // no server on a shared port can drain losslessly (see docs/serving.md). Needs root and unshare;
 // elsewhere the cases are skipped, and say so.
 import assert from "node:assert/strict";
+import { netnsWhyNot, runInNetns } from "../_netns.ts";
 
 const SCENARIO = new URL("./fixtures/rolling_scenario.ts", import.meta.url).pathname;
-
-async function netnsWhyNot(): Promise<string | null> {
-  try {
-    const probe = await new Deno.Command("unshare", {
-      args: ["-n", "sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req"],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    return probe.success ? null : new TextDecoder().decode(probe.stderr).trim();
-  } catch (error) {
-    return String(error);
-  }
-}
 
 const why = await netnsWhyNot();
 if (why) {
@@ -36,23 +24,12 @@ interface Seen {
   peaks: Record<string, number>;
 }
 
-async function scenario(mode: string, replicas: number, keepAlive: boolean): Promise<Seen> {
-  const script = [
-    "ip link set lo up",
-    "echo 1 > /proc/sys/net/ipv4/tcp_migrate_req",
-    `exec "$0" run -A --no-prompt --unstable-net ${SCENARIO} ${mode} ${replicas} ${
-      keepAlive ? "on" : "off"
-    }`,
-  ].join(" && ");
-  const out = await new Deno.Command("unshare", {
-    args: ["-n", "sh", "-c", script, Deno.execPath()],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return JSON.parse(text);
+function scenario(mode: string, replicas: number, keepAlive: boolean): Promise<Seen> {
+  return runInNetns<Seen>(SCENARIO, {
+    flags: ["--unstable-net"],
+    args: [mode, String(replicas), keepAlive ? "on" : "off"],
+    timeout: 60_000,
+  });
 }
 
 const cases = [

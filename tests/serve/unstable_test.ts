@@ -3,6 +3,7 @@
 // flag, and `kraken start` gets it for itself.
 import assert from "node:assert/strict";
 import { ROOT } from "../cli/_cli.ts";
+import { freePort } from "../examples/_http.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
@@ -49,9 +50,7 @@ Deno.test("kraken start without --unstable-net serves a worker container's port 
   const dir = await Deno.makeTempDir();
   try {
     const config = await configWithoutNet(dir);
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = probe.addr.port;
-    probe.close();
+    const port = freePort();
     await Deno.writeTextFile(
       `${dir}/kraken.yaml`,
       `containers:\n  api:\n    module: ${FIXTURES}hello.ts\n    mode: worker\n    replicas: 2\n    serve: { port: ${port}, hostname: 127.0.0.1 }\n`,
@@ -100,9 +99,7 @@ Deno.test("Ctrl-C to the whole process group of a relaunched kraken start (it ar
   const dir = await Deno.makeTempDir();
   try {
     const config = await configWithoutNet(dir);
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = probe.addr.port;
-    probe.close();
+    const port = freePort();
     await Deno.writeTextFile(
       `${dir}/kraken.yaml`,
       `containers:\n  api:\n    module: ${FIXTURES}hello.ts\n    mode: worker\n    serve: { port: ${port}, hostname: 127.0.0.1 }\n`,
