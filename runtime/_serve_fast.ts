@@ -28,7 +28,10 @@ export interface FastConnection {
 export type FastServe = (
   conn: Deno.Conn,
   signal: AbortSignal | undefined,
-  handler: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response>,
+  handler: (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ) => Response | Promise<Response>,
   onError: (error: unknown) => Response,
   onListen: () => void,
 ) => FastConnection;
