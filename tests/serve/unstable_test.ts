@@ -17,6 +17,43 @@ async function configWithoutNet(dir: string): Promise<string> {
   return file;
 }
 
+/**
+ * `kraken start` of a one-container topology serving a worker `api` on `port`, run with `config`
+ * (no --unstable-net) and nothing else: as a user would, in a process group of its own (`setsid`)
+ * when `group` is set. Its stdin and stdout are null; its stderr is piped.
+ */
+async function startWithoutNet(
+  dir: string,
+  config: string,
+  port: number,
+  options: { replicas: number; group?: boolean },
+): Promise<Deno.ChildProcess> {
+  await Deno.writeTextFile(
+    `${dir}/kraken.yaml`,
+    `containers:\n  api:\n    module: ${FIXTURES}hello.ts\n    mode: worker\n    replicas: ${options.replicas}\n    serve: { port: ${port}, hostname: 127.0.0.1 }\n`,
+  );
+  const argv = [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--no-prompt",
+    "--config",
+    config,
+    `${ROOT}/cli/main.ts`,
+    "start",
+    `${dir}/kraken.yaml`,
+  ];
+  // setsid: its own process group, as a terminal's foreground job is; the group gets the signal.
+  const [command, ...args] = options.group ? ["setsid", ...argv] : argv;
+  return new Deno.Command(command, {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
 async function host(config: string, mode: string): Promise<Record<string, unknown>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-prompt", "--config", config, `${FIXTURES}no_net_host.ts`, mode],
@@ -51,26 +88,7 @@ Deno.test("kraken start without --unstable-net serves a worker container's port 
   try {
     const config = await configWithoutNet(dir);
     const port = freePort();
-    await Deno.writeTextFile(
-      `${dir}/kraken.yaml`,
-      `containers:\n  api:\n    module: ${FIXTURES}hello.ts\n    mode: worker\n    replicas: 2\n    serve: { port: ${port}, hostname: 127.0.0.1 }\n`,
-    );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--no-prompt",
-        "--config",
-        config,
-        `${ROOT}/cli/main.ts`,
-        "start",
-        `${dir}/kraken.yaml`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
+    const child = await startWithoutNet(dir, config, port, { replicas: 2 });
     let answer: { instance?: string } = {};
     const end = performance.now() + 30_000;
     try {
@@ -100,28 +118,7 @@ Deno.test("Ctrl-C to the whole process group of a relaunched kraken start (it ar
   try {
     const config = await configWithoutNet(dir);
     const port = freePort();
-    await Deno.writeTextFile(
-      `${dir}/kraken.yaml`,
-      `containers:\n  api:\n    module: ${FIXTURES}hello.ts\n    mode: worker\n    serve: { port: ${port}, hostname: 127.0.0.1 }\n`,
-    );
-    // setsid: its own process group, as a terminal's foreground job is; the group gets the signal.
-    const child = new Deno.Command("setsid", {
-      args: [
-        Deno.execPath(),
-        "run",
-        "-A",
-        "--no-prompt",
-        "--config",
-        config,
-        `${ROOT}/cli/main.ts`,
-        "start",
-        `${dir}/kraken.yaml`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
+    const child = await startWithoutNet(dir, config, port, { replicas: 1, group: true });
     const stderr = new Response(child.stderr).text();
     const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     try {
