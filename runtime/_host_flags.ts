@@ -78,6 +78,11 @@ const VISIBLE: Record<string, () => boolean> = {
   bundle: () => "bundle" in Deno,
   "unsafe-proto": () => "__proto__" in Object.prototype,
 };
+/** Whether this process has unstable `feature` on, as far as its APIs show (`false` when they do not). */
+export function unstableVisible(feature: string): boolean {
+  return VISIBLE[feature]?.() ?? false;
+}
+
 /** Features whose calls end the process when off, and whose presence a program cannot see. */
 const UNSEEN_EXITING = ["vsock"];
 

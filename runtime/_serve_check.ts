@@ -9,10 +9,11 @@ import type { ContainerSpec } from "../config/topology.ts";
 import { serveGrantItem } from "../config/_read_serve.ts";
 import { PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
 import { listenerClash, listenGrantWarnings } from "../config/_ports.ts";
+import { unstableVisible } from "./_host_flags.ts";
 
 /** Whether this process runs with `--unstable-net` (its APIs show it). */
 export function hasUnstableNet(): boolean {
-  return typeof Deno.listenDatagram === "function";
+  return unstableVisible("net");
 }
 
 /**
