@@ -15,7 +15,12 @@
 import type { ServeSpec } from "../config/topology.ts";
 import { acceptLoop } from "../transports/_accept.ts";
 import { httpErrorResponse } from "./http_errors.ts";
-import { fastConnection, HttpConnections, serveHttpConnection } from "./_serve_http.ts";
+import {
+  closeQuietly,
+  fastConnection,
+  HttpConnections,
+  serveHttpConnection,
+} from "./_serve_http.ts";
 import { bootHttpServer } from "./_serve_fast.ts";
 
 /** What a container's factory may return to serve: its HTTP entry, or its TCP one. */
@@ -400,14 +405,6 @@ function acceptFailure(error: Error, more: number, pause: number): Error {
       more > 0 ? ` (and ${more} more failed accepts)` : ""
     }; retrying every ${pause} ms`,
   );
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
 }
 
 function missing(container: string, key: string, protocol: string): TypeError {

@@ -331,7 +331,8 @@ export class HttpConnections {
   }
 }
 
-function closeQuietly(closable: { close(): void }): void {
+/** Closes `closable`, which may be closed already. */
+export function closeQuietly(closable: { close(): void }): void {
   try {
     closable.close();
   } catch {
