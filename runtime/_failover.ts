@@ -177,7 +177,8 @@ export class Failover {
       new TimeoutError(
         waiting.name,
         waiting.topic,
-        total ? waiting.until - waiting.start : waiting.timeout,
+        // Rounded: `until` is `start` plus the total, and their difference may not be exact.
+        total ? Math.round(waiting.until - waiting.start) : waiting.timeout,
       ),
     );
   }
