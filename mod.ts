@@ -53,6 +53,8 @@ export {
   Runtime,
   type RuntimeEvents,
   type RuntimeOptions,
+  type ScheduleEvent,
+  type ScheduleSnapshot,
   type TreeSnapshot,
 } from "./runtime/runtime.ts";
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./runtime/snapshots.ts";
@@ -88,7 +90,13 @@ export {
   type WireError,
 } from "./protocol/errors.ts";
 export type { ExitReason, LogLevel } from "./protocol/envelope.ts";
-export { formatPlan, type Plan, type PlanStep, planTopology } from "./config/plan.ts";
+export {
+  formatPlan,
+  type Plan,
+  type PlanStep,
+  planTopology,
+  type ScheduleStep,
+} from "./config/plan.ts";
 export type { AgentOptions } from "./distribution/mod.ts";
 export {
   type BalanceStrategy,
@@ -97,9 +105,12 @@ export {
   DEFAULTS,
   type Defaults,
   type ManagementSpec,
+  type MissedTicks,
   type Mode,
   type Placement,
   type RestartType,
+  type ScheduleInput,
+  type ScheduleSpec,
   type ServeProtocol,
   type ServeSpec,
   type Strategy,
@@ -110,6 +121,7 @@ export {
   type UnstableFeature,
   validateContainer,
   type ValidateOptions,
+  validateSchedule,
   validateTopology,
 } from "./config/topology.ts";
 export type { ErrorAction, ErrorRule } from "./supervisor/error_rules.ts";

@@ -52,6 +52,10 @@ const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Command
   { names: ["call"], load: async () => (await import("./commands/call.ts")).call },
   { names: ["reload"], load: async () => (await import("./commands/reload.ts")).reload },
   { names: ["logs"], load: async () => (await import("./commands/logs.ts")).logs },
+  {
+    names: ["schedules"],
+    load: async () => (await import("./commands/schedules.ts")).schedules,
+  },
   { names: ["shutdown"], load: async () => (await import("./commands/shutdown.ts")).shutdown },
   { names: ["schema"], load: async () => (await import("./commands/schema.ts")).schema },
   { names: ["check"], load: async () => (await import("./commands/check.ts")).check },

@@ -245,6 +245,7 @@ export interface TreeOptions {
  *   refused: 0,
  *   peers: [],
  *   leaked: [],
+ *   schedules: [],
  * }, palette(false));
  * assert.ok(text.startsWith("shop"));
  * ```

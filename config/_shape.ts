@@ -8,7 +8,14 @@
 import { DURATION_PATTERN } from "./duration.ts";
 import { ERROR_ACTIONS, type ErrorAction } from "../supervisor/error_rules.ts";
 import type { RestartType, Strategy } from "../supervisor/spec.ts";
-import type { BalanceStrategy, KeyPath, Mode, Placement, ServeProtocol } from "./model.ts";
+import type {
+  BalanceStrategy,
+  KeyPath,
+  MissedTicks,
+  Mode,
+  Placement,
+  ServeProtocol,
+} from "./model.ts";
 import { DEFAULTS } from "./defaults.ts";
 
 export { DEFAULTS };
@@ -36,6 +43,7 @@ export interface TopologyKeys {
     "management",
     "hosts",
     "placement",
+    "schedule",
   ];
   /** `supervisor:`, at the top or in a container. */
   readonly supervisor: readonly ["strategy", "intensity", "period", "backoff"];
@@ -83,6 +91,17 @@ export interface TopologyKeys {
   readonly management: readonly ["listen", "token"];
   /** One `hosts.<name>:` entry. */
   readonly host: readonly ["address"];
+  /** One `schedule.<name>:` entry. */
+  readonly schedule: readonly [
+    "cron",
+    "every",
+    "timezone",
+    "to",
+    "entity",
+    "topic",
+    "body",
+    "missed",
+  ];
 }
 
 /**
@@ -98,7 +117,16 @@ export interface TopologyKeys {
  */
 export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
   /** The top level. */
-  topology: ["name", "supervisor", "containers", "transports", "management", "hosts", "placement"],
+  topology: [
+    "name",
+    "supervisor",
+    "containers",
+    "transports",
+    "management",
+    "hosts",
+    "placement",
+    "schedule",
+  ],
   /** `supervisor:`, at the top or in a container. */
   supervisor: ["strategy", "intensity", "period", "backoff"],
   /** `supervisor.backoff:`. */
@@ -137,6 +165,8 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
   management: ["listen", "token"],
   /** One `hosts.<name>:` entry. */
   host: ["address"],
+  /** One `schedule.<name>:` entry. */
+  schedule: ["cron", "every", "timezone", "to", "entity", "topic", "body", "missed"],
 });
 
 /** A block of the topology: a key of {@linkcode TOPOLOGY_KEYS}. */
@@ -162,6 +192,7 @@ export const TOPOLOGY_VALUES: {
   readonly placement: readonly Placement[];
   readonly runs_as: readonly ("process" | "worker")[];
   readonly protocol: readonly ServeProtocol[];
+  readonly missed: readonly MissedTicks[];
 } = Object.freeze({
   mode: ["inline", "worker", "process", "remote"],
   balance: BALANCE_STRATEGIES,
@@ -171,6 +202,7 @@ export const TOPOLOGY_VALUES: {
   placement: ["spread", "least_loaded"],
   runs_as: ["process", "worker"],
   protocol: ["http", "tcp"],
+  missed: ["skip", "run_once"],
 });
 
 /** The shape of {@linkcode TOPOLOGY_PATTERNS}. */

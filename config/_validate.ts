@@ -28,6 +28,7 @@ import { NAME, NAME_RULE, type Path, Reader } from "./_reader.ts";
 import { readErrorRules, readSupervisor } from "./_read_supervisor.ts";
 import { readTransports } from "./_read_transports.ts";
 import { readManagement } from "./_read_management.ts";
+import { readSchedules } from "./_read_schedule.ts";
 import { readListen } from "./_listen.ts";
 import { readServe, withServeGrant, withServeUnstable } from "./_read_serve.ts";
 import { overlaps, transportsAddress } from "./_ports.ts";
@@ -92,11 +93,17 @@ export class Validator extends Reader {
       TOPOLOGY_VALUES.placement,
       DEFAULTS.placement,
     );
+    // A schedule may address a peer runtime's container only when there are peers.
+    const schedules = readSchedules(this, top.schedule, {
+      names: [...this.#names.keys()],
+      strict: transports === undefined && Object.keys(this.#hosts).length === 0,
+    });
     return {
       name,
       supervisor,
       placement,
       containers: specs,
+      schedules,
       file: this.options.file,
       baseUrl: this.options.baseUrl,
       hosts: this.#hosts,

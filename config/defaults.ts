@@ -36,4 +36,5 @@ export const DEFAULTS: Defaults = Object.freeze({
   transports: Object.freeze({ keepalive: 5_000, maxFrame: 16 * 1024 * 1024 }),
   management: Object.freeze({ listen: "127.0.0.1:9090" }),
   placement: "spread",
+  schedule: Object.freeze({ missed: "skip" as const }),
 });

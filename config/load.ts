@@ -12,6 +12,7 @@ import { DENO_FS } from "./_deno_fs.ts";
 import { MAX_TOPOLOGY_BYTES } from "./_limits.ts";
 import { suggest } from "./_suggest.ts";
 import { Validator } from "./_validate.ts";
+import { cronNextRun } from "./cron.ts";
 import {
   type ContainerSpec,
   formatKeyPath,
@@ -58,7 +59,8 @@ export async function loadTopology(
   const env = (name: string) => Deno.env.get(name);
   if (typeof source === "object" && !(source instanceof URL)) {
     const baseUrl = options.baseUrl ?? cwdUrl();
-    return await checkModules(validateTopology(source, { baseUrl, env, fs: DENO_FS }), undefined);
+    const topology = validateTopology(source, { baseUrl, env, fs: DENO_FS });
+    return await checkCron(await checkModules(topology, undefined), undefined);
   }
   const url = source instanceof URL ? source : new URL(source, cwdUrl());
   const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
@@ -66,7 +68,27 @@ export async function loadTopology(
   const { input, locate } = await parseYaml(text, file);
   const baseUrl = new URL(".", url).href;
   const topology = validateTopology(input, { file, baseUrl, locate, env, fs: DENO_FS });
-  return await checkModules(topology, locate);
+  return await checkCron(await checkModules(topology, locate), locate);
+}
+
+/** Every `cron:` of `schedule:` read by the cron parser, so a bad value fails with its line. */
+async function checkCron(
+  topology: Topology,
+  locate: ValidateOptions["locate"],
+): Promise<Topology> {
+  for (const s of topology.schedules ?? []) {
+    if (s.cron === undefined) continue;
+    const path = ["schedule", s.name, "cron"];
+    const at = locate?.(path, "value");
+    await cronNextRun(s.cron, {
+      timezone: s.timezone,
+      key: formatKeyPath(path),
+      file: topology.file,
+      line: at?.line,
+      column: at?.column,
+    });
+  }
+  return topology;
 }
 
 /**

@@ -26,3 +26,4 @@ export * from "./plan.ts";
 export * from "./schema.ts";
 export * from "./load.ts";
 export * from "./duration.ts";
+export * from "./cron.ts";

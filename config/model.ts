@@ -104,6 +104,59 @@ export interface Topology {
   hosts: Record<string, { address: string }>;
   /** The management API (`kraken start` serves it), when the topology has a `management:` block. */
   management?: ManagementSpec;
+  /**
+   * The `schedule:` block: jobs the root runtime sends to a container on a clock, in the order
+   * written (none when absent). See docs/schedules.md.
+   */
+  schedules?: ScheduleSpec[];
+}
+
+/** What a schedule does when it finds ticks in the past: `skip` them, or `run_once` for all. */
+export type MissedTicks = "skip" | "run_once";
+
+/**
+ * One entry of `schedule:` (or of `rt.schedule`), validated: when it fires (exactly one of
+ * `cron` and `every`) and the request each tick sends.
+ */
+export interface ScheduleSpec {
+  /** Its name (unique among the schedules); part of every tick id (`name@ISO time`). */
+  name: string;
+  /** A cron expression of 5 fields, or 6 with seconds first (`0 * * * * *`: every minute). */
+  cron?: string;
+  /** With `cron`: the IANA time zone it is read in (default UTC). */
+  timezone?: string;
+  /** A fixed period in ms (at least 1000), ticks on multiples of it since the Unix epoch. */
+  every?: number;
+  /** The container each tick is sent to, as a request. */
+  to: string;
+  /** An entity of `to` the tick is addressed to, when it hosts entities. */
+  entity?: string;
+  /** The topic of the request. */
+  topic: string;
+  /** Its body (any msgpack-able value; absent: none). */
+  body?: unknown;
+  /** Ticks found in the past when the runtime wakes: `skip` (default) or `run_once`. */
+  missed: MissedTicks;
+}
+
+/** One schedule as written by hand: `{ every: 10s, to: cleaner, topic: cleanup }`. */
+export interface ScheduleInput {
+  /** Cron expression, 5 or 6 fields (seconds first). */
+  cron?: string;
+  /** IANA time zone of `cron` (default UTC). */
+  timezone?: string;
+  /** A period: `10s`, `1m`, or ms (at least 1s). */
+  every?: string | number;
+  /** Target container. */
+  to: string;
+  /** Target entity of `to`. */
+  entity?: string;
+  /** Topic of the request each tick sends. */
+  topic: string;
+  /** Body of that request. */
+  body?: unknown;
+  /** `skip` (default) or `run_once`. */
+  missed?: MissedTicks;
 }
 
 /** The `transports:` block: how this runtime links with the other runtimes of the application. */
@@ -182,6 +235,8 @@ export interface Defaults {
   readonly management: { readonly listen: string };
   /** `placement:`. */
   readonly placement: Placement;
+  /** A `schedule:` entry's fields. */
+  readonly schedule: { readonly missed: MissedTicks };
 }
 
 /** How remote containers are placed on host agents. */
@@ -266,6 +321,8 @@ export interface TopologyInput {
   management?: { listen?: string | number; token: string };
   /** Runtimes this one joins: name → `{ address }`. */
   hosts?: Record<string, { address: string }>;
+  /** Jobs on a clock: name → `{ cron | every, to, topic, body?, missed? }`. */
+  schedule?: Record<string, ScheduleInput>;
 }
 
 /** A path to a key: map keys and list indexes, e.g. `["containers", "api", "on_error", 0]`. */

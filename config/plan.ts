@@ -26,7 +26,7 @@
  *
  * @module
  */
-import type { ContainerSpec, Mode, Topology } from "./topology.ts";
+import type { ContainerSpec, Mode, ScheduleSpec, Topology } from "./topology.ts";
 import type { SupervisorSpec } from "../supervisor/spec.ts";
 
 /** One change of a plan. */
@@ -48,10 +48,22 @@ export type PlanStep =
   /** A supervisor's flags changed: the root (`name: null`) or an inline container's. */
   | { op: "supervisor"; name: string | null; changes: string[] };
 
+/**
+ * A change to `schedule:`, applied after the containers' steps. A schedule left unchanged keeps
+ * its state (its last tick is not fired again); a `replan`ned one starts afresh from the moment
+ * it is applied (its next tick is computed anew, ticks before it are not fired).
+ */
+export type ScheduleStep =
+  | { op: "add"; name: string; when: string; to: string }
+  | { op: "remove"; name: string }
+  | { op: "replan"; name: string; changes: string[] };
+
 /** What applying a topology would do. */
 export interface Plan {
   /** The changes, in the order they are applied. */
   steps: PlanStep[];
+  /** Changes to `schedule:` (absent or empty: none). */
+  schedules?: ScheduleStep[];
   /** Containers left exactly as they are. */
   unchanged: string[];
   /** Differences a running application cannot take (they need a restart of the runtime). */
@@ -112,7 +124,33 @@ export function planTopology(current: Topology, next: Topology): Plan {
     plan.steps.push({ op: "supervisor", name: null, changes: rootChanges });
   }
   diffLevel(current.containers, next.containers, null, plan);
+  const schedules = diffSchedules(current.schedules ?? [], next.schedules ?? []);
+  if (schedules.length > 0) plan.schedules = schedules;
   return plan;
+}
+
+/** Schedules added, changed (with the fields that changed) and removed, by name. */
+function diffSchedules(current: readonly ScheduleSpec[], next: readonly ScheduleSpec[]) {
+  const steps: ScheduleStep[] = [];
+  const before = new Map(current.map((s) => [s.name, s]));
+  for (const spec of next) {
+    const old = before.get(spec.name);
+    if (!old) {
+      const when = spec.cron !== undefined
+        ? `cron "${spec.cron}"${spec.timezone ? ` ${spec.timezone}` : ""}`
+        : `every ${spec.every}ms`;
+      steps.push({ op: "add", name: spec.name, when, to: `${spec.to}.${spec.topic}` });
+      continue;
+    }
+    const fields = new Set([...Object.keys(old), ...Object.keys(spec)]) as Set<keyof ScheduleSpec>;
+    const changes = [...fields].filter((f) => canonical(old[f]) !== canonical(spec[f])).sort();
+    if (changes.length > 0) steps.push({ op: "replan", name: spec.name, changes });
+  }
+  const after = new Set(next.map((s) => s.name));
+  for (const spec of current) {
+    if (!after.has(spec.name)) steps.push({ op: "remove", name: spec.name });
+  }
+  return steps;
 }
 
 /** Compares the containers one supervisor has (`parent`'s children, or the root's). */
@@ -262,6 +300,17 @@ export function formatPlan(plan: Plan): string {
         return `= supervisor ${step.name ?? "root"}: ${step.changes.join("; ")}`;
     }
   });
+  for (const step of plan.schedules ?? []) {
+    lines.push(
+      step.op === "add"
+        ? `+ schedule ${step.name}: ${step.when} → ${step.to}`
+        : step.op === "remove"
+        ? `- unschedule ${step.name}`
+        : `~ replan schedule ${step.name}: ${
+          step.changes.join(", ")
+        } (its next tick is computed anew)`,
+    );
+  }
   for (const refused of plan.refused) lines.push(`! not applied: ${refused}`);
   if (lines.length === 0) lines.push("nothing to change");
   if (plan.unchanged.length > 0) lines.push(`  unchanged: ${plan.unchanged.join(", ")}`);

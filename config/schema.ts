@@ -112,6 +112,13 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "agent running the fewest) or least_loaded (fewest containers, then least memory).",
       DEFAULTS.placement,
     ),
+    schedule: {
+      description: "Jobs on a clock, by name: each tick sends a request to a container, once " +
+        "(from the root runtime only, never per replica). See docs/schedules.md.",
+      type: "object",
+      propertyNames: { pattern: TOPOLOGY_PATTERNS.name },
+      additionalProperties: ref("schedule"),
+    },
   };
 
   const supervisor: Properties<"supervisor"> = {
@@ -372,6 +379,47 @@ export function topologyJsonSchema(): Record<string, unknown> {
     },
   };
 
+  const schedule: Properties<"schedule"> = {
+    cron: {
+      description: 'A cron expression: 5 fields, or 6 with seconds first ("0 * * * * *": every ' +
+        "minute), or @hourly, @daily… Exactly one of cron and every.",
+      type: "string",
+      minLength: 1,
+    },
+    every: {
+      description: "A fixed period, at least 1s (10s, 1m); ticks fall on multiples of it since " +
+        "the Unix epoch. Exactly one of cron and every.",
+      $ref: "#/$defs/duration",
+    },
+    timezone: {
+      description: "With cron: the IANA time zone it is read in, such as Europe/Paris " +
+        "(default UTC).",
+      type: "string",
+      minLength: 1,
+    },
+    to: {
+      description: "The container each tick is sent to, as a request. Required.",
+      ...ref("name"),
+    },
+    entity: {
+      description: "An entity id of the to: container the tick is addressed to.",
+      type: "string",
+      minLength: 1,
+    },
+    topic: {
+      description: "The topic of the request each tick sends. Required.",
+      type: "string",
+      minLength: 1,
+    },
+    body: { description: "The body of that request (any value)." },
+    missed: enumOf(
+      TOPOLOGY_VALUES.missed,
+      "Ticks found in the past when the runtime wakes (it was busy or asleep): skip them " +
+        "(default), or run_once for all of them.",
+      DEFAULTS.schedule.missed,
+    ),
+  };
+
   const grant = { type: "string", minLength: 1, pattern: "^[^,]+$" };
   const permissionDescriptions: Record<PermissionKind, string> = {
     net: "Network: true, or host[:port] entries (e.g. 127.0.0.1:8080).",
@@ -426,6 +474,10 @@ export function topologyJsonSchema(): Record<string, unknown> {
       nats: block(nats, ["servers"]),
       management: block(management, ["token"]),
       host: block(host, ["address"]),
+      schedule: {
+        ...block(schedule, ["to", "topic"]),
+        oneOf: [{ required: ["cron"] }, { required: ["every"] }],
+      },
       name: {
         description: `A name: a letter, then letters, digits, "_" or "-".`,
         anyOf: orVariable({ type: "string", pattern: TOPOLOGY_PATTERNS.name }),

@@ -18,8 +18,9 @@
  * @module
  */
 import type { RestartType, Strategy, SupervisorSpec } from "../supervisor/spec.ts";
-import type { ContainerSpec, Topology, ValidateOptions } from "./model.ts";
+import type { ContainerSpec, ScheduleSpec, Topology, ValidateOptions } from "./model.ts";
 import { Validator } from "./_validate.ts";
+import { readSchedule } from "./_read_schedule.ts";
 
 export { parseListenAddress } from "./_listen.ts";
 export { UNSTABLE_FEATURES, type UnstableFeature } from "./_unstable.ts";
@@ -42,8 +43,11 @@ export type {
   Defaults,
   KeyPath,
   ManagementSpec,
+  MissedTicks,
   Mode,
   Placement,
+  ScheduleInput,
+  ScheduleSpec,
   ServeProtocol,
   ServeSpec,
   Topology,
@@ -103,4 +107,42 @@ export function validateContainer(
   const v = new Validator(options);
   if (options.hosts) v.knownHosts(options.hosts);
   return v.container(name, v.expandSpec(input, [name]), [name], options.parent ?? null);
+}
+
+/**
+ * Validates one schedule written by hand (for `rt.schedule`), as an entry of `schedule:` would be.
+ * The cron expression's shape is checked here; `loadCron` checks its values.
+ *
+ * @param name Its name.
+ * @param input `{ cron | every, timezone?, to, entity?, topic, body?, missed? }`.
+ * @param options `containers`: the names a target may be; without it any name is taken.
+ * @throws {TopologyError} Naming the key of the first problem and the bad value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateSchedule } from "./topology.ts";
+ * const spec = validateSchedule("cleanup", { every: "10s", to: "cleaner", topic: "cleanup" }, {
+ *   baseUrl: "file:///app/",
+ *   containers: ["cleaner"],
+ * });
+ * assert.equal(spec.every, 10_000);
+ * assert.throws(
+ *   () => validateSchedule("c", { every: "10s", to: "cleaner", topic: "t", missed: "always" }, {
+ *     baseUrl: "file:///app/",
+ *   }),
+ *   /c\.missed: expected one of skip, run_once, got "always"/,
+ * );
+ * ```
+ */
+export function validateSchedule(
+  name: string,
+  input: unknown,
+  options: ValidateOptions & { containers?: readonly string[] },
+): ScheduleSpec {
+  const v = new Validator(options);
+  return readSchedule(v, name, v.expandAll(input, [name]), {
+    path: [name],
+    targets: { names: options.containers ?? [], strict: options.containers !== undefined },
+  });
 }

@@ -28,7 +28,7 @@ import { HttpError } from "./_errors.ts";
  *   name: "shop",
  *   supervisor: { strategy: "one_for_one", intensity: 5, period: 10_000, state: "running" },
  *   containers: [{ ...leaf, name: "db", children: [leaf] }],
- *   relayed: 0, refused: 0, peers: [], leaked: [],
+ *   relayed: 0, refused: 0, peers: [], leaked: [], schedules: [],
  * });
  * assert.equal(index.find("shard"), leaf);
  * assert.deepEqual(index.names, ["db", "shard"]);

@@ -93,6 +93,7 @@ export const EVENT_TYPES = [
   "unresponsive",
   "escalate",
   "apply",
+  "schedule",
 ] as const;
 /**
  * One of {@linkcode EVENT_TYPES}.
@@ -219,6 +220,8 @@ export function managementApp(
   });
 
   app.get("/v1/tree", (c) => c.json(rt.tree()));
+
+  app.get("/v1/schedules", (c) => c.json(rt.schedules()));
 
   app.get("/v1/containers/:name", (c) => {
     const name = c.req.param("name");

@@ -89,7 +89,9 @@ export type Envelope =
   /**
    * A request: reply expected at node `s` under id `i`; `r` marks a retriable (deduplicated) one.
    * `dl` (milliseconds the sender still waits) and `tc` (trace context, e.g. a W3C `traceparent`)
-   * are reserved: a peer may send them, this version neither sets nor requires them.
+   * are reserved: a peer may send them, this version neither sets nor requires them. `tk` is the
+   * tick id of a request a schedule sent (`name@ISO time`): the handler sees it as `meta.tick`
+   * when the request comes from a runtime's hub (a container cannot pass one off as a tick).
    */
   | {
     k: "req";
@@ -101,6 +103,7 @@ export type Envelope =
     r?: 1;
     dl?: number;
     tc?: string;
+    tk?: string;
   }
   /** A fire-and-forget message. */
   | { k: "send"; to: string; t: string; b?: unknown }

@@ -40,7 +40,7 @@ type Check = (env: Fields, values: Values) => string | null;
 const REQ_FIELDS: Check = (e, v) =>
   whole(e, "i") ?? text(e, "s") ?? text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ??
     optional(e, "r", (v) => v === 1, "1") ?? optional(e, "dl", isNumber, "a number") ??
-    optional(e, "tc", isString, "a string");
+    optional(e, "tc", isString, "a string") ?? optional(e, "tk", isString, "a string");
 
 /** The fields of each kind (a kind absent here never crosses an edge). */
 const KINDS: Record<string, Check> = {

@@ -16,6 +16,8 @@ export interface WaitingRequest extends Pending {
   readonly body: unknown;
   readonly timeout: number;
   readonly key?: string;
+  /** The tick id, when a schedule sent it (`tk`: the handler's `meta.tick`). */
+  readonly tick?: string;
   retriesLeft: number;
   /** The clock time after which no attempt is made (`totalTimeout`); Infinity without one. */
   readonly until: number;

@@ -342,7 +342,9 @@ export class ContainerInstance implements Context, HostedInstance {
         return;
       }
     }
-    this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
+    // A tick id counts only from a runtime's hub: a container's own requests cannot carry one.
+    const tick = env.tk !== undefined && /(^|\/)host$/.test(env.s) ? { tick: env.tk } : {};
+    this.#run(() => handler(env.b, { topic: env.t, kind: "request", ...tick }), env);
   }
 
   #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {

@@ -335,7 +335,7 @@ export class Node {
     name: string,
     topic: string,
     body: unknown,
-    options: RequestOptions = {},
+    options: RequestOptions & { tick?: string } = {},
   ): Promise<unknown> {
     const copied = copyWireValue(body, "body");
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
@@ -364,6 +364,7 @@ export class Node {
         body: copied,
         timeout,
         key: options.key,
+        ...(options.tick === undefined ? {} : { tick: options.tick }),
         retriesLeft: retries,
         until: start + total,
         start,
@@ -558,6 +559,7 @@ export class Node {
       b: waiting.body,
     };
     if (waiting.retriable) env.r = 1;
+    if (waiting.tick !== undefined) env.tk = waiting.tick;
     const node = this.#instanceNode.get(waiting.target);
     if (node === undefined) {
       // Never sent: the instance's node is gone while the routes (a new table on its way) still

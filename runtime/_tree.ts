@@ -7,7 +7,7 @@
 import type { DistributionSnapshot, RemoteContainer } from "../distribution/mod.ts";
 import type { Topology } from "../config/topology.ts";
 import type { ContainerSnapshot } from "./snapshots.ts";
-import type { TreeSnapshot } from "./types.ts";
+import type { ScheduleSnapshot, TreeSnapshot } from "./types.ts";
 
 /**
  * `rt.tree()`: the runtime's own containers, then the remote ones as placed, with what the hub
@@ -22,6 +22,7 @@ export function treeSnapshot(
     hub: { readonly relayed: number; readonly refused: number };
     leaked: readonly { container: string; instance: string; at: number }[];
     now: number;
+    schedules: ScheduleSnapshot[];
   },
 ): TreeSnapshot {
   const s = topology.supervisor;
@@ -37,6 +38,7 @@ export function treeSnapshot(
       instance: l.instance,
       since: Math.round(parts.now - l.at),
     })),
+    schedules: parts.schedules,
   };
 }
 

@@ -17,6 +17,13 @@ export interface MessageMeta {
   readonly topic: string;
   /** Whether a reply is expected (a request) or not (a send or publication). */
   readonly kind: "request" | "send" | "publish";
+  /**
+   * On a request a schedule sent: its tick id, the schedule's name and the tick's scheduled time
+   * (`cleanup@2026-12-05T00:00:10.000Z`), the same on every retry of that tick. A handler that
+   * must never act twice for one tick (its instance may be killed mid-tick and the tick delivered
+   * again to the next one) records it with what it does. Only a runtime sets it.
+   */
+  readonly tick?: string;
 }
 
 /**

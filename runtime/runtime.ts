@@ -41,7 +41,16 @@ import type { TransportSet } from "../transports/transport_set.ts";
 import { transportsFor } from "./_transports.ts";
 import { ServePorts } from "./_serve_ports.ts";
 import { assertPortFree, servingWarnings } from "./_serve_check.ts";
-import type { LogEntry, RuntimeEvents, RuntimeOptions, TreeSnapshot } from "./types.ts";
+import type {
+  LogEntry,
+  RuntimeEvents,
+  RuntimeOptions,
+  ScheduleSnapshot,
+  TreeSnapshot,
+} from "./types.ts";
+import type { ScheduleInput } from "../config/topology.ts";
+import { Schedules } from "./_schedules.ts";
+import { scheduleSite, validateScheduleHere } from "./_schedule_site.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "../distribution/mod.ts";
@@ -50,6 +59,8 @@ export type {
   LogEntry,
   RuntimeEvents,
   RuntimeOptions,
+  ScheduleEvent,
+  ScheduleSnapshot,
   TreeSnapshot,
 } from "./types.ts";
 
@@ -70,6 +81,8 @@ export class Runtime {
   readonly #hub: Node;
   readonly #root: Supervisor;
   readonly #dist: Distribution;
+  /** `schedule:` and `rt.schedule`: fired here, in the root runtime only. */
+  readonly #schedules: Schedules;
   readonly #handles = new Map<string, InstanceHandle>();
   /** Envelopes dropped per container because its isolate had no right to send them. */
   readonly #violations: Violations;
@@ -135,6 +148,11 @@ export class Runtime {
     this.#root.onGiveUp = (error) => {
       this.#shutdown ??= this.#stopAll(error);
     };
+    this.#schedules = new Schedules(scheduleSite({
+      hub: this.#hub,
+      emit: (event) => this.#emit("schedule", event),
+      log: (level, message) => this.#log(level, message, "runtime"),
+    }));
   }
 
   #site(): SupervisorSite {
@@ -195,6 +213,7 @@ export class Runtime {
     try {
       await this.#root.start(this.#topology.containers.filter((c) => c.mode !== "remote"));
       await this.#dist.start(remote);
+      await this.#schedules.set(this.#topology.schedules ?? []);
     } catch (error) {
       await this.shutdown();
       throw error;
@@ -402,6 +421,9 @@ export class Runtime {
         log: (level, message) => this.#log(level, message, "runtime"),
       });
     } finally {
+      // Schedules follow the file whatever happened to the containers: one kept unchanged keeps
+      // its last tick (never fired twice), a changed one is planned anew.
+      await this.#schedules.set(next.schedules ?? []);
       // What runs now, whatever happened: the next plan starts from the truth.
       this.#topology = { ...this.#topology, placement: next.placement };
       this.#refreshTopology(next.containers.map((c) => c.name));
@@ -421,6 +443,7 @@ export class Runtime {
       ...this.#topology,
       supervisor: this.#root.spec,
       containers: running.sort((a, b) => rank(a.name) - rank(b.name)),
+      schedules: this.#schedules.specs(),
     };
   }
 
@@ -449,6 +472,46 @@ export class Runtime {
     return serve && { hostname: serve.hostname, port: serve.port, protocol: serve.protocol };
   }
 
+  /**
+   * Adds schedule `name` (or replaces it; given unchanged, it keeps its state): each tick sends
+   * one request to its target, from this runtime only, whatever the target's replicas. Validated
+   * like an entry of `schedule:` (see docs/schedules.md).
+   *
+   * @example
+   * ```ts ignore
+   * await rt.schedule("cleanup", { every: "10s", to: "cleaner", topic: "cleanup" });
+   * await rt.schedule("report", { cron: "0 * * * * *", timezone: "Europe/Paris", to: "reports", topic: "run" });
+   * rt.unschedule("cleanup");
+   * ```
+   * @throws {TopologyError} A bad entry, named by key with its value (an unknown target, a cron
+   *   expression the parser refuses, both or neither of `cron` and `every`…).
+   */
+  async schedule(name: string, spec: ScheduleInput): Promise<void> {
+    this.#assertRunning();
+    const validated = await validateScheduleHere(name, spec, {
+      baseUrl: this.#baseUrl,
+      topology: this.#topology,
+      names: Object.keys(this.#hub.routes),
+    });
+    await this.#schedules.put(validated);
+    this.#refreshTopology();
+  }
+
+  /**
+   * Removes schedule `name` (a tick already on its way still arrives).
+   * @returns `false` when there was none.
+   */
+  unschedule(name: string): boolean {
+    const removed = this.#schedules.remove(name);
+    this.#refreshTopology();
+    return removed;
+  }
+
+  /** Every schedule with its next tick and the outcome of its last one. */
+  schedules(): ScheduleSnapshot[] {
+    return this.#schedules.snapshot();
+  }
+
   /** The topology this runtime runs (the latest one applied). */
   get topology(): Topology {
     return this.#topology;
@@ -463,6 +526,7 @@ export class Runtime {
       hub: this.#hub,
       leaked: this.#leaked,
       now,
+      schedules: this.#schedules.snapshot(),
     });
   }
 
@@ -589,6 +653,7 @@ export class Runtime {
   async #stopAll(error: Error | null): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "shutting_down";
+    this.#schedules.close();
     await this.#dist.close();
     await this.#root.stopAll("runtime shutdown");
     // Old incarnations still stopping after a failure: they are bounded by their own timeouts.

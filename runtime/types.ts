@@ -10,6 +10,7 @@ import type { AgentOptions, PeerSnapshot } from "../distribution/mod.ts";
 import type { ExitReason, LogLevel } from "../protocol/envelope.ts";
 import type { SupervisorGaveUpError } from "../protocol/errors.ts";
 import type { ContainerSnapshot } from "./snapshots.ts";
+import type { MissedTicks, ScheduleSpec } from "../config/model.ts";
 
 /** A log line from the runtime or a container. */
 export interface LogEntry {
@@ -74,6 +75,57 @@ export interface RuntimeEvents {
     step?: PlanStep;
     error?: string;
   };
+  /**
+   * A schedule's tick was delivered (`ok`), failed (its target threw, was unavailable or did not
+   * answer within the retries), or ticks were `missed` (the runtime was busy or asleep past them).
+   */
+  schedule: ScheduleEvent;
+}
+
+/** What happened to a schedule's tick (the `schedule` event). */
+export type ScheduleEvent =
+  | {
+    /** The schedule. */
+    schedule: string;
+    /** The tick id: schedule name and scheduled time (`report@2026-12-05T00:01:00.000Z`). */
+    tick: string;
+    /** Delivered (the target's handler returned), or failed. */
+    outcome: "ok" | "failed";
+    /** Milliseconds from firing to the outcome. */
+    ms: number;
+    /** Why it failed: the error's class name and message. */
+    error?: { name: string; message: string };
+  }
+  | {
+    /** The schedule. */
+    schedule: string;
+    /** Ticks that fell in the past while the runtime was busy or asleep. */
+    outcome: "missed";
+    /** How many will never fire (under `run_once`, the one fired for them is not counted). */
+    missed: number;
+    /** The schedule's policy: `skip` fired none of them, `run_once` fired the latest. */
+    policy: MissedTicks;
+  };
+
+/** A schedule as `rt.schedules()`, the tree and `GET /v1/schedules` show it. */
+export interface ScheduleSnapshot extends ScheduleSpec {
+  /** When it fires next (ISO 8601, UTC), or `null` when it never fires again. */
+  next: string | null;
+  /** The last tick it fired, and how that went (`running` while its request is on its way). */
+  last: {
+    tick: string;
+    /** Its scheduled time (ISO 8601). */
+    at: string;
+    outcome: "running" | "ok" | "failed";
+    /** Milliseconds from firing to the outcome. */
+    ms?: number;
+    /** Why it failed (`Class: message`). */
+    error?: string;
+  } | null;
+  /** Ticks fired since it was (re)planned. */
+  fired: number;
+  /** Ticks missed since it was (re)planned (what `missed:` did with them: see docs/schedules.md). */
+  missedTicks: number;
 }
 
 /** A worker thread that was terminated while unresponsive: it may still be spinning. */
@@ -116,4 +168,6 @@ export interface TreeSnapshot {
    * shutdown; a program embedding the runtime should call `Deno.exit()` when this is not empty).
    */
   leaked: LeakedWorker[];
+  /** The schedules this runtime fires (`schedule:` and `rt.schedule`), with next and last tick. */
+  schedules: ScheduleSnapshot[];
 }

@@ -9,6 +9,7 @@ import type { ManagementClient } from "../client.ts";
 import { connect } from "../connection.ts";
 import { usageError } from "../exit.ts";
 import { formatDuration, formatHandlerTime, renderTree, table } from "../output.ts";
+import { renderSchedules } from "../_schedules_view.ts";
 
 /**
  * `kraken status [NAME] [--instances] [--watch]`.
@@ -25,7 +26,8 @@ export const status: Command = {
   aliases: ["tree"],
   args: "[NAME]",
   summary: "show the live tree: name, mode, host, state, replicas, restarts, uptime",
-  description: "Reads GET /v1/tree. With NAME: that container only, with its instances and " +
+  description:
+    "Reads GET /v1/tree (its schedules: next and last tick of each). With NAME: that container only, with its instances and " +
     "metrics (GET /v1/containers/NAME); exit 1 when there is no such container. With --json, " +
     "prints what the API returns.",
   api: true,
@@ -46,7 +48,10 @@ export const status: Command = {
     if (positionals[0]) return await one(client, positionals[0], io);
     const fetchTree = () => client.request<TreeSnapshot>("GET", "/v1/tree");
     const render = (tree: TreeSnapshot) =>
-      renderTree(tree, io.out, { instances: flags.instances === true });
+      renderTree(tree, io.out, { instances: flags.instances === true }) +
+      (tree.schedules?.length
+        ? `\n\n${io.out.bold("schedules")}\n${renderSchedules(tree.schedules, io.out)}`
+        : "");
     if (flags.watch !== true || io.json || !Deno.stdout.isTerminal()) {
       const tree = await fetchTree();
       if (io.json) io.printJson(tree);
@@ -89,7 +94,8 @@ async function one(client: ManagementClient, name: string, io: Io): Promise<numb
     return 0;
   }
   const tree = await client.request<TreeSnapshot>("GET", "/v1/tree");
-  io.print(renderTree({ ...tree, containers: [body.container], peers: [], leaked: [] }, io.out, {
+  const only = { ...tree, containers: [body.container], peers: [], leaked: [], schedules: [] };
+  io.print(renderTree(only, io.out, {
     instances: true,
   }));
   const m = body.metrics;

@@ -52,6 +52,7 @@ const TREE: TreeSnapshot = {
   refused: 0,
   peers: [],
   leaked: [],
+  schedules: [],
 };
 
 Deno.test("renderTree: one row per container with mode, host, state, replicas, restarts, uptime; children indented", () => {
