@@ -56,7 +56,8 @@ export const reload: Command = {
     }
     const client = await connect("reload", flags, file);
     const planned = await client.request<ApplyResult>("POST", "/v1/apply?dry_run=1", { path });
-    const changes = planned.plan.steps.length;
+    // Schedules added, replanned or removed are changes too, even when no container changes.
+    const changes = planned.plan.steps.length + (planned.plan.schedules?.length ?? 0);
     const refused = planned.plan.refused;
     if (!io.json) {
       io.print(
@@ -94,22 +95,12 @@ export const reload: Command = {
       () => client.request<ApplyResult>("POST", "/v1/apply", { path }),
     );
     if (applied.plan.refused.length > 0 && !io.json) {
-      io.print(
-        `applied ${applied.plan.steps.length} change${
-          applied.plan.steps.length === 1 ? "" : "s"
-        } in ${formatDuration(performance.now() - started)}`,
-      );
+      io.print(`applied ${countChanges(applied.plan)} in ${elapsed(started)}`);
     }
     if (applied.plan.refused.length > 0) throw notApplied(applied.plan.refused, applied);
     if (io.json) io.printJson(applied);
     else {
-      io.print(
-        io.out.green(
-          `applied ${applied.plan.steps.length} change${
-            applied.plan.steps.length === 1 ? "" : "s"
-          } in ${formatDuration(performance.now() - started)}`,
-        ),
-      );
+      io.print(io.out.green(`applied ${countChanges(applied.plan)} in ${elapsed(started)}`));
     }
     return 0;
   },
@@ -125,6 +116,16 @@ function notApplied(refused: readonly string[], result: ApplyResult): CliError {
     `reload: not applied: ${refused.join("; ")}`,
     { ...result },
   );
+}
+
+/** `1 change`, `3 changes`: the plan's steps and its schedule changes. */
+function countChanges(plan: ApplyResult["plan"]): string {
+  const n = plan.steps.length + (plan.schedules?.length ?? 0);
+  return `${n} change${n === 1 ? "" : "s"}`;
+}
+
+function elapsed(since: number): string {
+  return formatDuration(performance.now() - since);
 }
 
 function indent(text: string): string {
