@@ -9,6 +9,7 @@
  * | `args.ts`, `command.ts`       | parsing flags; what a command is and its `--help`               |
  * | `client.ts`, `connection.ts`  | the management API client; finding the runtime and its token    |
  * | `output.ts`, `exit.ts`        | what is printed (colours, the tree, log lines); exit codes      |
+ * | `_schedules_view.ts`          | the schedules table of `status` and `schedules`                  |
  * | `_no_prompt.ts`               | `start`/`node` never run where Deno could prompt                 |
  *
  * @module

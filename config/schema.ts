@@ -476,7 +476,8 @@ export function topologyJsonSchema(): Record<string, unknown> {
       host: block(host, ["address"]),
       schedule: {
         ...block(schedule, ["to", "topic"]),
-        oneOf: [{ required: ["cron"] }, { required: ["every"] }],
+        // One of them is required; that it is only one, the validator says.
+        anyOf: [{ required: ["cron"] }, { required: ["every"] }],
       },
       name: {
         description: `A name: a letter, then letters, digits, "_" or "-".`,
