@@ -185,6 +185,7 @@ const SCHEMA_BLOCKS: Record<TopologyBlock, Schema> = {
   nats: defs.nats,
   management: defs.management,
   host: defs.host,
+  schedule: defs.schedule,
 };
 
 Deno.test("the schema lists exactly the keys the validator accepts, block by block", () => {
@@ -225,6 +226,7 @@ const PLACES: Record<TopologyBlock | "permissions", (string | number)[]> = {
   nats: ["transports", "nats"],
   management: ["management"],
   host: ["hosts", "b"],
+  schedule: ["schedule", "s"],
   permissions: ["containers", "a", "permissions"],
 };
 const full = () => ({
@@ -241,6 +243,7 @@ const full = () => ({
   transports: { secret: "s", tls: {}, nats: { servers: ["nats://127.0.0.1:4222"] } },
   management: { token: "t" },
   hosts: { b: { address: "tcp://127.0.0.1:1" } },
+  schedule: { s: { every: "1s", to: "a", topic: "t" } },
 });
 
 /** The validator's message for `input`, or "" when it is accepted. */
