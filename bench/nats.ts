@@ -10,7 +10,7 @@
 //
 // Each setup is one server process (this file again, with --serve=…) and a client in this
 // process: requests with 100 in flight (req/s, p50, p99), then with 1 in flight (round trip p50).
-import { connect, createInbox, type NatsConnection } from "nats";
+import { connect, createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { Runtime } from "../mod.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
 import { type Call, drive } from "./_drive.ts";
@@ -42,7 +42,7 @@ if (serve) {
   if (kind === "raw") {
     // A bare NATS responder: the same bytes straight back.
     const nc = await connect({ servers: [address] });
-    nc.subscribe("bench.echo", { callback: (_e, msg) => msg.respond(msg.data) });
+    nc.subscribe("bench.echo", { callback: (_e, msg) => void msg.respond(msg.data) });
     await nc.flush();
     console.log("ready");
     stop = () => nc.drain();

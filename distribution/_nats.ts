@@ -38,12 +38,13 @@
  * Requests from other runtimes are served by
  * `_nats_serving.ts`. NATS "no responders" is an {@linkcode UnavailableError}.
  *
- * The npm `nats` client is imported only when a bridge starts: isolates that never use NATS (every
+ * The NATS client (nats.js v3: `@nats-io/nats-core` with `@nats-io/transport-node`, see
+ * `_nats_wire.ts`) is imported only when a bridge starts: isolates that never use NATS (every
  * worker and process container) load nothing of it.
  *
  * @module
  */
-import type { Msg, NatsConnection, Subscription } from "nats";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { TransportsSpec } from "../config/topology.ts";
 import { DEFAULTS } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
@@ -460,14 +461,14 @@ export class NatsBridge {
         if (status.type === "disconnect") {
           this.#connected = false;
           socketsClosed();
-          this.#hooks.log("warn", `disconnected from NATS server ${status.data}; reconnecting`);
+          this.#hooks.log("warn", `disconnected from NATS server ${status.server}; reconnecting`);
         } else if (status.type === "reconnect") {
           this.#connected = true;
-          this.#hooks.log("info", `reconnected to NATS server ${status.data}`);
+          this.#hooks.log("info", `reconnected to NATS server ${status.server}`);
           this.#presence.reconnected();
           this.#announce();
         } else if (status.type === "error") {
-          this.#hooks.log("warn", `NATS: ${this.#scrub(status.data)}`);
+          this.#hooks.log("warn", `NATS: ${this.#scrub(status.error)}`);
         }
       }
     })().catch(() => {});

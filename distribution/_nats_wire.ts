@@ -3,9 +3,14 @@
  * edge, start errors that name the servers and never a credential, and the guard against socket
  * resets nats.js leaves unhandled.
  *
+ * The client is nats.js v3: `@nats-io/nats-core` (the protocol, types and errors) with
+ * `@nats-io/transport-node` (its TCP and TLS sockets, on Deno's `node:net`/`node:tls`). The
+ * Deno-native `@nats-io/transport-deno` is published on JSR only, which this project cannot reach
+ * (JSR is unreachable from its builds): on npm, the Node transport is the one that runs on Deno.
+ *
  * @module
  */
-import type { NatsConnection } from "nats";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { TransportsSpec } from "../config/topology.ts";
 import type { Envelope } from "../protocol/envelope.ts";
 import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
@@ -52,7 +57,9 @@ export async function connectNats(
   app: string,
   scrub: (error: unknown) => string,
 ): Promise<{ nc: NatsConnection; nuid: string }> {
-  const { connect, createInbox, credsAuthenticator } = await import("nats");
+  // Loaded here, on demand: an isolate that never starts a bridge (every worker and process
+  // container) loads nothing of the client (tests/nats/on_demand_test.ts).
+  const { connect, createInbox, credsAuthenticator } = await import("@nats-io/transport-node");
   const n = spec.nats;
   let authenticator: ReturnType<typeof credsAuthenticator> | undefined;
   if (n.creds) {
@@ -115,22 +122,48 @@ export function decodePayload(
   }
 }
 
-/** A connection failure as a clear error naming the servers, never a credential. */
+/** What NATS servers say when they refuse a login (nats.js v3 passes their words on). */
+const REFUSALS = [
+  "authorization violation",
+  "authentication timeout",
+  "account authentication expired",
+  "user authentication expired",
+  "permissions violation",
+] as const;
+
+/**
+ * A connection failure as a clear error naming the servers, never a credential. nats.js v3 throws
+ * error classes (`AuthorizationError`, `ConnectionError`, `TimeoutError`, …) whose names are
+ * matched here, so that this file needs no import of the client.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startError } from "./_nats_wire.ts";
+ * const refused = Object.assign(new Error("connection refused"), { name: "ConnectionError" });
+ * const error = startError(refused, "nats://127.0.0.1:4222", String);
+ * assert.equal(error.name, "UnavailableError");
+ * assert.equal(error.message, "cannot connect to NATS at nats://127.0.0.1:4222 (connection refused)");
+ * ```
+ */
 export function startError(error: unknown, where: string, scrub: (e: unknown) => string): Error {
-  const code = (error as { code?: unknown }).code;
+  const name = error instanceof Error ? error.name : "";
+  const said = error instanceof Error ? error.message.toLowerCase() : "";
   if (
-    code === "AUTHORIZATION_VIOLATION" || code === "AUTHENTICATION_EXPIRED" ||
-    code === "AUTHENTICATION_TIMEOUT" || code === "PERMISSIONS_VIOLATION"
+    name === "AuthorizationError" || name === "UserAuthenticationExpiredError" ||
+    name === "PermissionViolationError"
   ) {
+    // The server's own words are not repeated: only which known refusal they are.
+    const why = REFUSALS.find((r) => said.includes(r)) ?? "login refused";
     return new AuthenticationError(
-      `NATS at ${where} refused this runtime's credentials (${
-        String(code).toLowerCase().replaceAll("_", " ")
-      }); check transports.nats: user and password, token or creds`,
+      `NATS at ${where} refused this runtime's credentials (${why}); check transports.nats: user and password, token or creds`,
     );
   }
-  if (code === "CONNECTION_REFUSED" || code === "TIMEOUT") {
+  if (
+    (name === "ConnectionError" && said === "connection refused") || name === "TimeoutError"
+  ) {
     return new UnavailableError(
-      `cannot connect to NATS at ${where} (${String(code).toLowerCase().replaceAll("_", " ")})`,
+      `cannot connect to NATS at ${where} (${name === "TimeoutError" ? "timeout" : said})`,
     );
   }
   return new UnavailableError(`cannot connect to NATS at ${where}: ${scrub(error)}`);

@@ -5,7 +5,7 @@
 // runtimes work as usual, and another client on the same server can neither cut one off, nor
 // overhear a request, nor answer one.
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "nats";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Runtime } from "../../mod.ts";
 import { MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { FIXTURES, waitUntil } from "../_helpers.ts";
@@ -114,9 +114,12 @@ natsTest(
       const other = await connectAs("c"); // a member of the application, serving "side" only
       let overheard = 0;
       for (const nc of [outsider, other]) {
-        nc.subscribe("kraken.shop.c.back", { callback: (e) => e || overheard++ });
-        nc.subscribe("kraken.shop.c.back", { queue: "back", callback: (e) => e || overheard++ });
-        nc.subscribe("kraken.shop.inbox.a.>", { callback: (e) => e || overheard++ });
+        nc.subscribe("kraken.shop.c.back", { callback: (e) => void (e || overheard++) });
+        nc.subscribe("kraken.shop.c.back", {
+          queue: "back",
+          callback: (e) => void (e || overheard++),
+        });
+        nc.subscribe("kraken.shop.inbox.a.>", { callback: (e) => void (e || overheard++) });
       }
       // The outsider tries to cut b off, both try to answer a's requests on its inbox.
       const bId = a.tree().peers.find((p) => p.name === "b")!.address!.slice(5);
