@@ -49,7 +49,8 @@ export class NatsLink implements Link {
  * @param app The application's name (in the connection's name, as servers show it).
  * @param scrub An error's text with the credentials blanked out.
  * @returns The connection, and a unique token for this runtime's inbox.
- * @throws {AuthenticationError} NATS refused the credentials (the message names the servers).
+ * @throws {AuthenticationError} NATS refused the credentials (the message names the servers), or
+ *   the `creds` file cannot be read or is not a `.creds` file.
  * @throws {UnavailableError} No server of the list could be reached.
  */
 export async function connectNats(
@@ -67,11 +68,24 @@ export async function connectNats(
     try {
       creds = await Deno.readFile(n.creds);
     } catch (error) {
-      throw new Error(
-        `cannot read transports.nats.creds file "${n.creds}": ${(error as Error).name}`,
+      throw new AuthenticationError(
+        `cannot read transports.nats.creds file "${n.creds}" (${
+          (error as Error).name
+        }); expected a readable NATS .creds file`,
       );
     }
     authenticator = credsAuthenticator(creds);
+    try {
+      // The client would parse the file only at its first login, and a bad one would then read
+      // as a server that cannot be reached: parsed (and its seed used once) here instead. What
+      // the parser says is not repeated: it may quote the file.
+      authenticator(undefined);
+    } catch {
+      throw new AuthenticationError(
+        `transports.nats.creds file "${n.creds}" is not a NATS .creds file; expected a user JWT ` +
+          "block and a user NKey seed block, as nsc writes them",
+      );
+    }
   }
   try {
     const nc = await connect({
