@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { TransportsSpec } from "../config/topology.ts";
 import type { Envelope } from "../protocol/envelope.ts";
 import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
@@ -108,6 +108,83 @@ export async function connectNats(
     socketsClosed();
     throw startError(error, n.servers.join(", "), scrub);
   }
+}
+
+/**
+ * Subscribes `subject`. nats.js calls a subscription's callback with an error and an empty message
+ * when the server refuses the subscription (a permissions violation; nats.js then closes it): that
+ * goes to `refused`, never to `message` as if it were one.
+ * @param nc The connection.
+ * @param subject What to subscribe to.
+ * @param options `queue`: its queue group; `message`: each message; `refused`: the server's refusal.
+ * @returns The subscription.
+ */
+export function subscribe(
+  nc: NatsConnection,
+  subject: string,
+  options: { queue?: string; message(msg: Msg): void; refused(error: Error): void },
+): Subscription {
+  return nc.subscribe(subject, {
+    ...(options.queue ? { queue: options.queue } : {}),
+    callback: (error, msg) => error ? options.refused(error) : options.message(msg),
+  });
+}
+
+/**
+ * What is logged when the server refuses a subscription of this runtime.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refusal } from "./_nats_wire.ts";
+ * assert.match(refusal("kraken.shop.c.api", "api", "denied"), /^NATS refused .* kraken\.shop\.c\.api/);
+ * ```
+ */
+export function refusal(subject: string, queue: string | undefined, why: string): string {
+  return `NATS refused this runtime's subscription to ${subject}${
+    queue ? ` in queue group ${queue}` : ""
+  } (${why}); check the NATS user's subscribe permissions (docs/transports.md, "Permissions")`;
+}
+
+/** What {@linkcode watch} reports of a connection. */
+export interface ConnectionEvents {
+  /** Lost the server (nats.js reconnects by itself). */
+  down(server: string): void;
+  /** Connected again. */
+  up(server: string): void;
+  /** An error the server reported (a refused subscription is its own callback's, not here). */
+  error(error: Error): void;
+  /** The connection closed because of `error`. */
+  closed(error: Error): void;
+}
+
+/**
+ * Reports a connection's status until it closes; resolves then. A socket lost is noted for
+ * {@linkcode socketsClosed}.
+ * @param nc The connection.
+ * @param events What to call.
+ * @returns When the connection has closed.
+ */
+export async function watch(nc: NatsConnection, events: ConnectionEvents): Promise<void> {
+  const closed = nc.closed().then((error) => error && events.closed(error));
+  (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") {
+        socketsClosed();
+        events.down(status.server);
+      } else if (status.type === "reconnect") events.up(status.server);
+      else if (status.type === "error" && !refusedSubscription(status.error)) {
+        events.error(status.error);
+      }
+    }
+  })().catch(() => {});
+  await closed;
+}
+
+/** Whether an error of the status stream is a refused subscription ({@linkcode subscribe}'s). */
+function refusedSubscription(error: Error): boolean {
+  return error.name === "PermissionViolationError" &&
+    (error as Error & { operation?: string }).operation === "subscription";
 }
 
 /**
