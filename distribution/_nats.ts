@@ -296,8 +296,8 @@ export class NatsBridge {
   }
 
   /**
-   * Leaves: announces it, stops taking requests, waits (at most a keepalive, 2 s at most) for the
-   * ones being served, then closes the connection.
+   * Leaves: stops taking requests, waits (at most a keepalive, 2 s at most) for the ones being
+   * served and sends their replies, announces that it left, then drains the connection.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -307,12 +307,15 @@ export class NatsBridge {
     if (!nc) return;
     for (const sub of this.#served.values()) sub.unsubscribe();
     this.#served.clear();
-    this.#messages.publish(`${this.#prefix}.presence`, this.#presenceBody(true));
-    // Real time: this waits for replies from real instances, it decides nothing.
+    // Real time: this waits for replies from real instances, it decides nothing. Meanwhile a new
+    // request finds no responder here (another replica's runtime takes it, or its requester may
+    // send it again); the leave is announced only after the replies, which NATS delivers first:
+    // a requester that heard the leave first would fail them as sent to a runtime gone.
     const end = performance.now() + Math.min(2_000, this.#spec.keepalive);
     while (this.#serving.size > 0 && performance.now() < end && !nc.isClosed()) {
       await new Promise((r) => setTimeout(r, 10));
     }
+    this.#messages.publish(`${this.#prefix}.presence`, this.#presenceBody(true));
     this.#timers.clear();
     this.#hub.detach(NATS_NODE);
     socketsClosed();
