@@ -86,7 +86,6 @@ for (const mode of ["worker", "process"] as const) {
         for (const rt of runtimes.toReversed()) await rt.shutdown();
         await proxy.close();
         await server.kill();
-        await new Promise((r) => setTimeout(r, 600)); // nats.js's reconnect timer runs out
       }
     },
   );
