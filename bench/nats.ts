@@ -1,7 +1,7 @@
 // NATS benchmark: request/reply between two OS processes, Kraken over a direct TCP link vs Kraken
-// over NATS (unsigned, and signed with transports.secret) vs raw NATS request/reply (the npm nats
-// client alone, same payload), measured in the
-// same run against one nats-server on loopback. Raw NATS twice: the client's request() (a promise
+// over NATS (unsigned, and signed with transports.secret) vs raw NATS request/reply (the nats.js v3
+// client, @nats-io/transport-node, alone, same payload), measured in the same run against one
+// nats-server on loopback. Raw NATS twice: the client's request() (a promise
 // and a timer per request, what an application would write) and one inbox subscription for every
 // reply (what Kraken's bridge does). Reports only; no figure fails the run.
 //
