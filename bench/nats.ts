@@ -1,7 +1,7 @@
 // NATS benchmark: request/reply between two OS processes, Kraken over a direct TCP link vs Kraken
-// over NATS (unsigned, and signed with transports.secret) vs raw NATS request/reply (the npm nats
-// client alone, same payload), measured in the
-// same run against one nats-server on loopback. Raw NATS twice: the client's request() (a promise
+// over NATS (unsigned, and signed with transports.secret) vs raw NATS request/reply (the nats.js v3
+// client, @nats-io/transport-node, alone, same payload), measured in the same run against one
+// nats-server on loopback. Raw NATS twice: the client's request() (a promise
 // and a timer per request, what an application would write) and one inbox subscription for every
 // reply (what Kraken's bridge does). Reports only; no figure fails the run.
 //
@@ -10,7 +10,7 @@
 //
 // Each setup is one server process (this file again, with --serve=…) and a client in this
 // process: requests with 100 in flight (req/s, p50, p99), then with 1 in flight (round trip p50).
-import { connect, createInbox, type NatsConnection } from "nats";
+import { connect, createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { Runtime } from "../mod.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
 import { type Call, drive } from "./_drive.ts";
@@ -42,7 +42,7 @@ if (serve) {
   if (kind === "raw") {
     // A bare NATS responder: the same bytes straight back.
     const nc = await connect({ servers: [address] });
-    nc.subscribe("bench.echo", { callback: (_e, msg) => msg.respond(msg.data) });
+    nc.subscribe("bench.echo", { callback: (_e, msg) => void msg.respond(msg.data) });
     await nc.flush();
     console.log("ready");
     stop = () => nc.drain();

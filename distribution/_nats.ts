@@ -38,12 +38,13 @@
  * Requests from other runtimes are served by
  * `_nats_serving.ts`. NATS "no responders" is an {@linkcode UnavailableError}.
  *
- * The npm `nats` client is imported only when a bridge starts: isolates that never use NATS (every
+ * The NATS client (nats.js v3: `@nats-io/nats-core` with `@nats-io/transport-node`, see
+ * `_nats_wire.ts`) is imported only when a bridge starts: isolates that never use NATS (every
  * worker and process container) load nothing of it.
  *
  * @module
  */
-import type { Msg, NatsConnection, Subscription } from "nats";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { TransportsSpec } from "../config/topology.ts";
 import { DEFAULTS } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
@@ -52,7 +53,16 @@ import { type Clock, SYSTEM_CLOCK, type TimerHandle, Timers } from "./_clock.ts"
 import { NATS_NODE, NATS_SUFFIX, NatsPresence } from "./_nats_presence.ts";
 import { NatsMessages } from "./_nats_messages.ts";
 import { FORGET, NatsServing, notMsgpack } from "./_nats_serving.ts";
-import { bounded, connectNats, NatsLink, scrubbed, socketsClosed } from "./_nats_wire.ts";
+import {
+  bounded,
+  connectNats,
+  NatsLink,
+  refusal,
+  scrubbed,
+  socketsClosed,
+  subscribe,
+  watch,
+} from "./_nats_wire.ts";
 import { Throttle } from "./_throttle.ts";
 import type { Hub, PeerSnapshot } from "./types.ts";
 
@@ -142,6 +152,8 @@ export class NatsBridge {
   #link: NatsLink | null = null;
   /** Containers this runtime serves over NATS, with their subscriptions. */
   readonly #served = new Map<string, Subscription>();
+  /** Containers whose subscription the server refused (permissions): never announced. */
+  readonly #denied = new Set<string>();
   #servedText = "";
   readonly #outgoing = new Map<number, Outgoing>();
   #tick: TimerHandle | undefined;
@@ -214,9 +226,9 @@ export class NatsBridge {
     // Under the application's prefix and this runtime's name: NATS permissions can give each
     // runtime its own inboxes (docs/transports.md, "Permissions").
     this.#inbox = `${this.#prefix}.inbox.${this.#spec.name}.${nuid}`;
-    nc.subscribe(`${this.#inbox}.*`, { callback: (_e, msg) => this.#answered(msg) });
-    nc.subscribe(`${this.#prefix}.presence`, { callback: (_e, msg) => this.#heard(msg) });
-    nc.subscribe(`${this.#prefix}.pub`, { callback: (_e, msg) => this.#published(msg) });
+    this.#subscribe(nc, `${this.#inbox}.*`, (msg) => this.#answered(msg));
+    this.#subscribe(nc, `${this.#prefix}.presence`, (msg) => this.#heard(msg));
+    this.#subscribe(nc, `${this.#prefix}.pub`, (msg) => this.#published(msg));
     this.#link = new NatsLink((env) => this.#out(env));
     this.#hub.attachPeer(PEER, this.#link, () => {});
     this.publishOwn();
@@ -247,12 +259,19 @@ export class NatsBridge {
     const own = this.#hooks.ownRoutes();
     const names = Object.keys(own).filter((n) => own[n].instances.length > 0 || own[n].w);
     for (const name of names) {
-      if (this.#served.has(name)) continue;
-      const sub = nc.subscribe(`${this.#prefix}.c.${name}`, {
+      if (this.#served.has(name) || this.#denied.has(name)) continue;
+      const sub = this.#subscribe(nc, `${this.#prefix}.c.${name}`, (msg) => {
+        const opened = this.#messages.open(msg, `message for "${name}"`, true);
+        if (opened) this.#serving.incoming(name, opened.map, msg.reply);
+      }, {
         queue: name,
-        callback: (_e, msg) => {
-          const opened = this.#messages.open(msg, `message for "${name}"`, true);
-          if (opened) this.#serving.incoming(name, opened.map, msg.reply);
+        // Not served after all: no longer announced, and not asked for again by this runtime.
+        refused: () => {
+          this.#denied.add(name);
+          if (this.#served.get(name) !== sub) return;
+          this.#served.delete(name);
+          this.#servedText = "";
+          this.#announce();
         },
       });
       this.#served.set(name, sub);
@@ -277,8 +296,8 @@ export class NatsBridge {
   }
 
   /**
-   * Leaves: announces it, stops taking requests, waits (at most a keepalive, 2 s at most) for the
-   * ones being served, then closes the connection.
+   * Leaves: stops taking requests, waits (at most a keepalive, 2 s at most) for the ones being
+   * served and sends their replies, announces that it left, then drains the connection.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -288,12 +307,15 @@ export class NatsBridge {
     if (!nc) return;
     for (const sub of this.#served.values()) sub.unsubscribe();
     this.#served.clear();
-    this.#messages.publish(`${this.#prefix}.presence`, this.#presenceBody(true));
-    // Real time: this waits for replies from real instances, it decides nothing.
+    // Real time: this waits for replies from real instances, it decides nothing. Meanwhile a new
+    // request finds no responder here (another replica's runtime takes it, or its requester may
+    // send it again); the leave is announced only after the replies, which NATS delivers first:
+    // a requester that heard the leave first would fail them as sent to a runtime gone.
     const end = performance.now() + Math.min(2_000, this.#spec.keepalive);
     while (this.#serving.size > 0 && performance.now() < end && !nc.isClosed()) {
       await new Promise((r) => setTimeout(r, 10));
     }
+    this.#messages.publish(`${this.#prefix}.presence`, this.#presenceBody(true));
     this.#timers.clear();
     this.#hub.detach(NATS_NODE);
     socketsClosed();
@@ -448,30 +470,43 @@ export class NatsBridge {
 
   // ---- plumbing ------------------------------------------------------------------------------
 
-  /** Logs connection events until the connection closes. */
-  async #watch(nc: NatsConnection): Promise<void> {
-    const closed = nc.closed().then((error) => {
-      if (error && !this.#closed) {
-        this.#hooks.log("error", `NATS connection closed: ${this.#scrub(error)}`);
-      }
+  /** Subscribes `subject`; a refusal by the server is logged (`subscribe` in `_nats_wire.ts`). */
+  #subscribe(
+    nc: NatsConnection,
+    subject: string,
+    message: (msg: Msg) => void,
+    options: { queue?: string; refused?: () => void } = {},
+  ): Subscription {
+    return subscribe(nc, subject, {
+      queue: options.queue,
+      message,
+      refused: (error) => {
+        if (this.#closed) return;
+        this.#hooks.log("error", refusal(subject, options.queue, this.#scrub(error)));
+        options.refused?.();
+      },
     });
-    (async () => {
-      for await (const status of nc.status()) {
-        if (status.type === "disconnect") {
-          this.#connected = false;
-          socketsClosed();
-          this.#hooks.log("warn", `disconnected from NATS server ${status.data}; reconnecting`);
-        } else if (status.type === "reconnect") {
-          this.#connected = true;
-          this.#hooks.log("info", `reconnected to NATS server ${status.data}`);
-          this.#presence.reconnected();
-          this.#announce();
-        } else if (status.type === "error") {
-          this.#hooks.log("warn", `NATS: ${this.#scrub(status.data)}`);
-        }
-      }
-    })().catch(() => {});
-    await closed;
+  }
+
+  /** Logs connection events until the connection closes; tracks whether it is up. */
+  #watch(nc: NatsConnection): Promise<void> {
+    const log = (level: LogLevel, message: string) => this.#hooks.log(level, message);
+    return watch(nc, {
+      down: (server) => {
+        this.#connected = false;
+        log("warn", `disconnected from NATS server ${server}; reconnecting`);
+      },
+      up: (server) => {
+        this.#connected = true;
+        log("info", `reconnected to NATS server ${server}`);
+        this.#presence.reconnected();
+        this.#announce();
+      },
+      error: (error) => log("warn", `NATS: ${this.#scrub(error)}`),
+      closed: (error) => {
+        if (!this.#closed) log("error", `NATS connection closed: ${this.#scrub(error)}`);
+      },
+    });
   }
 
   /** An error's text with any credential of the topology blanked out. */

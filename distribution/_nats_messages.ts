@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Msg, NatsConnection } from "nats";
+import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import type { LogLevel } from "../protocol/envelope.ts";
 import { MsgpackEncoder } from "../protocol/msgpack.ts";
 import { NatsAuth, TRAILER } from "./_nats_auth.ts";

@@ -3,9 +3,14 @@
  * edge, start errors that name the servers and never a credential, and the guard against socket
  * resets nats.js leaves unhandled.
  *
+ * The client is nats.js v3: `@nats-io/nats-core` (the protocol, types and errors) with
+ * `@nats-io/transport-node` (its TCP and TLS sockets, on Deno's `node:net`/`node:tls`). The
+ * Deno-native `@nats-io/transport-deno` is published on JSR only, which this project cannot reach
+ * (JSR is unreachable from its builds): on npm, the Node transport is the one that runs on Deno.
+ *
  * @module
  */
-import type { NatsConnection } from "nats";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { TransportsSpec } from "../config/topology.ts";
 import type { Envelope } from "../protocol/envelope.ts";
 import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
@@ -44,7 +49,8 @@ export class NatsLink implements Link {
  * @param app The application's name (in the connection's name, as servers show it).
  * @param scrub An error's text with the credentials blanked out.
  * @returns The connection, and a unique token for this runtime's inbox.
- * @throws {AuthenticationError} NATS refused the credentials (the message names the servers).
+ * @throws {AuthenticationError} NATS refused the credentials (the message names the servers), or
+ *   the `creds` file cannot be read or is not a `.creds` file.
  * @throws {UnavailableError} No server of the list could be reached.
  */
 export async function connectNats(
@@ -52,7 +58,9 @@ export async function connectNats(
   app: string,
   scrub: (error: unknown) => string,
 ): Promise<{ nc: NatsConnection; nuid: string }> {
-  const { connect, createInbox, credsAuthenticator } = await import("nats");
+  // Loaded here, on demand: an isolate that never starts a bridge (every worker and process
+  // container) loads nothing of the client (tests/nats/on_demand_test.ts).
+  const { connect, createInbox, credsAuthenticator } = await import("@nats-io/transport-node");
   const n = spec.nats;
   let authenticator: ReturnType<typeof credsAuthenticator> | undefined;
   if (n.creds) {
@@ -60,11 +68,24 @@ export async function connectNats(
     try {
       creds = await Deno.readFile(n.creds);
     } catch (error) {
-      throw new Error(
-        `cannot read transports.nats.creds file "${n.creds}": ${(error as Error).name}`,
+      throw new AuthenticationError(
+        `cannot read transports.nats.creds file "${n.creds}" (${
+          (error as Error).name
+        }); expected a readable NATS .creds file`,
       );
     }
     authenticator = credsAuthenticator(creds);
+    try {
+      // The client would parse the file only at its first login, and a bad one would then read
+      // as a server that cannot be reached: parsed (and its seed used once) here instead. What
+      // the parser says is not repeated: it may quote the file.
+      authenticator(undefined);
+    } catch {
+      throw new AuthenticationError(
+        `transports.nats.creds file "${n.creds}" is not a NATS .creds file; expected a user JWT ` +
+          "block and a user NKey seed block, as nsc writes them",
+      );
+    }
   }
   try {
     const nc = await connect({
@@ -87,6 +108,83 @@ export async function connectNats(
     socketsClosed();
     throw startError(error, n.servers.join(", "), scrub);
   }
+}
+
+/**
+ * Subscribes `subject`. nats.js calls a subscription's callback with an error and an empty message
+ * when the server refuses the subscription (a permissions violation; nats.js then closes it): that
+ * goes to `refused`, never to `message` as if it were one.
+ * @param nc The connection.
+ * @param subject What to subscribe to.
+ * @param options `queue`: its queue group; `message`: each message; `refused`: the server's refusal.
+ * @returns The subscription.
+ */
+export function subscribe(
+  nc: NatsConnection,
+  subject: string,
+  options: { queue?: string; message(msg: Msg): void; refused(error: Error): void },
+): Subscription {
+  return nc.subscribe(subject, {
+    ...(options.queue ? { queue: options.queue } : {}),
+    callback: (error, msg) => error ? options.refused(error) : options.message(msg),
+  });
+}
+
+/**
+ * What is logged when the server refuses a subscription of this runtime.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refusal } from "./_nats_wire.ts";
+ * assert.match(refusal("kraken.shop.c.api", "api", "denied"), /^NATS refused .* kraken\.shop\.c\.api/);
+ * ```
+ */
+export function refusal(subject: string, queue: string | undefined, why: string): string {
+  return `NATS refused this runtime's subscription to ${subject}${
+    queue ? ` in queue group ${queue}` : ""
+  } (${why}); check the NATS user's subscribe permissions (docs/transports.md, "Permissions")`;
+}
+
+/** What {@linkcode watch} reports of a connection. */
+export interface ConnectionEvents {
+  /** Lost the server (nats.js reconnects by itself). */
+  down(server: string): void;
+  /** Connected again. */
+  up(server: string): void;
+  /** An error the server reported (a refused subscription is its own callback's, not here). */
+  error(error: Error): void;
+  /** The connection closed because of `error`. */
+  closed(error: Error): void;
+}
+
+/**
+ * Reports a connection's status until it closes; resolves then. A socket lost is noted for
+ * {@linkcode socketsClosed}.
+ * @param nc The connection.
+ * @param events What to call.
+ * @returns When the connection has closed.
+ */
+export async function watch(nc: NatsConnection, events: ConnectionEvents): Promise<void> {
+  const closed = nc.closed().then((error) => error && events.closed(error));
+  (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") {
+        socketsClosed();
+        events.down(status.server);
+      } else if (status.type === "reconnect") events.up(status.server);
+      else if (status.type === "error" && !refusedSubscription(status.error)) {
+        events.error(status.error);
+      }
+    }
+  })().catch(() => {});
+  await closed;
+}
+
+/** Whether an error of the status stream is a refused subscription ({@linkcode subscribe}'s). */
+function refusedSubscription(error: Error): boolean {
+  return error.name === "PermissionViolationError" &&
+    (error as Error & { operation?: string }).operation === "subscription";
 }
 
 /**
@@ -115,22 +213,48 @@ export function decodePayload(
   }
 }
 
-/** A connection failure as a clear error naming the servers, never a credential. */
+/** What NATS servers say when they refuse a login (nats.js v3 passes their words on). */
+const REFUSALS = [
+  "authorization violation",
+  "authentication timeout",
+  "account authentication expired",
+  "user authentication expired",
+  "permissions violation",
+] as const;
+
+/**
+ * A connection failure as a clear error naming the servers, never a credential. nats.js v3 throws
+ * error classes (`AuthorizationError`, `ConnectionError`, `TimeoutError`, …) whose names are
+ * matched here, so that this file needs no import of the client.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startError } from "./_nats_wire.ts";
+ * const refused = Object.assign(new Error("connection refused"), { name: "ConnectionError" });
+ * const error = startError(refused, "nats://127.0.0.1:4222", String);
+ * assert.equal(error.name, "UnavailableError");
+ * assert.equal(error.message, "cannot connect to NATS at nats://127.0.0.1:4222 (connection refused)");
+ * ```
+ */
 export function startError(error: unknown, where: string, scrub: (e: unknown) => string): Error {
-  const code = (error as { code?: unknown }).code;
+  const name = error instanceof Error ? error.name : "";
+  const said = error instanceof Error ? error.message.toLowerCase() : "";
   if (
-    code === "AUTHORIZATION_VIOLATION" || code === "AUTHENTICATION_EXPIRED" ||
-    code === "AUTHENTICATION_TIMEOUT" || code === "PERMISSIONS_VIOLATION"
+    name === "AuthorizationError" || name === "UserAuthenticationExpiredError" ||
+    name === "PermissionViolationError"
   ) {
+    // The server's own words are not repeated: only which known refusal they are.
+    const why = REFUSALS.find((r) => said.includes(r)) ?? "login refused";
     return new AuthenticationError(
-      `NATS at ${where} refused this runtime's credentials (${
-        String(code).toLowerCase().replaceAll("_", " ")
-      }); check transports.nats: user and password, token or creds`,
+      `NATS at ${where} refused this runtime's credentials (${why}); check transports.nats: user and password, token or creds`,
     );
   }
-  if (code === "CONNECTION_REFUSED" || code === "TIMEOUT") {
+  if (
+    (name === "ConnectionError" && said === "connection refused") || name === "TimeoutError"
+  ) {
     return new UnavailableError(
-      `cannot connect to NATS at ${where} (${String(code).toLowerCase().replaceAll("_", " ")})`,
+      `cannot connect to NATS at ${where} (${name === "TimeoutError" ? "timeout" : said})`,
     );
   }
   return new UnavailableError(`cannot connect to NATS at ${where}: ${scrub(error)}`);

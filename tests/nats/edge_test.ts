@@ -2,7 +2,7 @@
 // fields is answered with a FrameError on its reply inbox, anything else is dropped and counted,
 // and no container ever sees it.
 import assert from "node:assert/strict";
-import { connect } from "nats";
+import { connect } from "@nats-io/transport-node";
 import { FrameError, Runtime } from "../../mod.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { FIXTURES, MODES, waitUntil } from "../_helpers.ts";

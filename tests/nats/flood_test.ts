@@ -4,7 +4,7 @@
 // answering its own requests at once; no container restarts. (How often a changing announcement
 // costs a table hand-over is throttle_test.ts.)
 import assert from "node:assert/strict";
-import { connect } from "nats";
+import { connect } from "@nats-io/transport-node";
 import { Runtime } from "../../mod.ts";
 import { MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { FIXTURES } from "../_helpers.ts";

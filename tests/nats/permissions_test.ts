@@ -5,7 +5,7 @@
 // runtimes work as usual, and another client on the same server can neither cut one off, nor
 // overhear a request, nor answer one.
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "nats";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Runtime } from "../../mod.ts";
 import { MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { FIXTURES, waitUntil } from "../_helpers.ts";
@@ -42,9 +42,12 @@ ${users.join("\n")}
 }
 
 async function world(
-  fn: (a: Runtime, b: Runtime, connectAs: (user: string) => Promise<NatsConnection>) => Promise<
-    void
-  >,
+  fn: (
+    a: Runtime,
+    b: Runtime,
+    connectAs: (user: string) => Promise<NatsConnection>,
+    url: string,
+  ) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
   const config = `${dir}/nats.conf`;
@@ -82,7 +85,7 @@ async function world(
       const nc = await connect({ servers: [server.url], user, pass, noEcho: true });
       clients.push(nc);
       return nc;
-    });
+    }, server.url);
   } finally {
     for (const nc of clients) await nc.close().catch(() => {});
     for (const rt of runtimes) await rt.shutdown();
@@ -114,9 +117,12 @@ natsTest(
       const other = await connectAs("c"); // a member of the application, serving "side" only
       let overheard = 0;
       for (const nc of [outsider, other]) {
-        nc.subscribe("kraken.shop.c.back", { callback: (e) => e || overheard++ });
-        nc.subscribe("kraken.shop.c.back", { queue: "back", callback: (e) => e || overheard++ });
-        nc.subscribe("kraken.shop.inbox.a.>", { callback: (e) => e || overheard++ });
+        nc.subscribe("kraken.shop.c.back", { callback: (e) => void (e || overheard++) });
+        nc.subscribe("kraken.shop.c.back", {
+          queue: "back",
+          callback: (e) => void (e || overheard++),
+        });
+        nc.subscribe("kraken.shop.inbox.a.>", { callback: (e) => void (e || overheard++) });
       }
       // The outsider tries to cut b off, both try to answer a's requests on its inbox.
       const bId = a.tree().peers.find((p) => p.name === "b")!.address!.slice(5);
@@ -141,6 +147,54 @@ natsTest(
       }
       assert.equal(overheard, 0);
       assert.deepEqual(a.tree().peers.find((p) => p.name === "b")?.containers, ["back"]);
+    });
+  },
+);
+
+natsTest(
+  "a runtime whose NATS user may not subscribe to a container's subject logs the refusal naming the subject and keeps serving its other containers",
+  async () => {
+    await world(async (a, _b, _connectAs, url) => {
+      const logs: string[] = [];
+      // User c may serve "side" only; this runtime also runs "front" (a's, in the recipe).
+      const c = await Runtime.start({
+        name: "shop",
+        transports: {
+          name: "c",
+          keepalive: "500ms",
+          nats: { servers: [url], user: "c", password: "pc" },
+        },
+        containers: {
+          side: { module: "./member.ts", mode: "inline" },
+          front: { module: "./member.ts", mode: "inline" },
+        },
+      }, {
+        baseUrl: FIXTURES.href,
+        logLevel: "debug",
+        logger: (e) => logs.push(`${e.level} ${e.message}`),
+      });
+      try {
+        await waitUntil(
+          () => logs.some((l) => l.includes("kraken.shop.c.front")),
+          5_000,
+          "the refusal logged",
+        );
+        await waitUntil(
+          () => a.tree().peers.some((p) => p.containers.includes("side")),
+          5_000,
+          "c announces side",
+        );
+        assert.equal(await a.ref("side").request("whoami"), "side#0.1");
+        assert.equal(await a.ref("front").request("whoami"), "front#0.1", "a's own front");
+        const refusal = logs.find((l) => l.includes("kraken.shop.c.front"))!;
+        assert.match(
+          refusal,
+          /^error NATS refused this runtime's subscription to kraken\.shop\.c\.front/,
+        );
+        assert.match(refusal, /subscribe permissions/);
+      } finally {
+        await c.shutdown();
+      }
     });
   },
 );

@@ -1,7 +1,7 @@
 // A retried request whose first reply was lost on its way back over NATS: the handler ran once,
 // and the retry is answered from the instance's stored reply — whatever mode the container runs in.
 import assert from "node:assert/strict";
-import { connect } from "nats";
+import { connect } from "@nats-io/transport-node";
 import { Runtime } from "../../mod.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../../protocol/msgpack.ts";
 import { FIXTURES, MODES, waitUntil } from "../_helpers.ts";
@@ -86,7 +86,6 @@ for (const mode of ["worker", "process"] as const) {
         for (const rt of runtimes.toReversed()) await rt.shutdown();
         await proxy.close();
         await server.kill();
-        await new Promise((r) => setTimeout(r, 600)); // nats.js's reconnect timer runs out
       }
     },
   );

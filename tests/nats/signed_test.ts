@@ -2,7 +2,7 @@
 // application's subjects but without the secret cannot cut a runtime off with forged presence,
 // replay what it overheard, or answer a request; everything it tries is refused and counted.
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "nats";
+import { connect, errors, type NatsConnection } from "@nats-io/transport-node";
 import { NatsAuth, TRAILER } from "../../distribution/_nats_auth.ts";
 import { Runtime } from "../../mod.ts";
 import { MsgpackEncoder } from "../../protocol/msgpack.ts";
@@ -107,7 +107,7 @@ natsTest(
       const heard: { subject: string; data: Uint8Array; reply?: string }[] = [];
       for (const subject of ["kraken.shop.c.back", "kraken.shop.pub"]) {
         nc.subscribe(subject, {
-          callback: (_e, m) => heard.push({ subject, data: m.data.slice(), reply: m.reply }),
+          callback: (_e, m) => void heard.push({ subject, data: m.data.slice(), reply: m.reply }),
         });
       }
       await nc.flush();
@@ -125,7 +125,7 @@ natsTest(
       const req = { o: "tester0000000000", s: "host", i: 1, t: "count", b: null };
       await assert.rejects(
         nc.request("kraken.shop.c.back", encoder.encode(req), { timeout: 300 }),
-        (e: Error & { code?: string }) => e.code === "TIMEOUT",
+        errors.TimeoutError,
       );
       nc.publish("kraken.shop.pub", encoder.encode({ o: "tester0000000000", t: "news", b: 1 }));
       await nc.flush();
