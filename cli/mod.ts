@@ -10,6 +10,7 @@
  * | `client.ts`, `connection.ts`  | the management API client; finding the runtime and its token    |
  * | `output.ts`, `exit.ts`        | what is printed (colours, the tree, log lines); exit codes      |
  * | `_no_prompt.ts`               | `start`/`node` never run where Deno could prompt                 |
+ * | `_run_state.ts`, `_log_files.ts`, `commands/_detach.ts` | `start --detach`: the state file, rotated log files, the background copy |
  *
  * @module
  */

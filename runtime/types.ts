@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AuditRecord } from "./audit.ts";
 import type { Transport } from "../transports/transport.ts";
 import type { Plan, PlanStep } from "../config/plan.ts";
 import type { AgentOptions, PeerSnapshot } from "../distribution/mod.ts";
@@ -74,6 +75,8 @@ export interface RuntimeEvents {
     step?: PlanStep;
     error?: string;
   };
+  /** A change asked through the management API (see `audit.ts`), with who asked. */
+  audit: AuditRecord & { time: number };
 }
 
 /** A worker thread that was terminated while unresponsive: it may still be spinning. */
