@@ -98,3 +98,30 @@ Deno.test("an instance under its max_memory keeps running", async () => {
     assert.equal(instanceOf(rt)!.restarts, 0);
   });
 });
+
+Deno.test("a worker nested in a process is measured and restarted in that process; its max_memory exit reaches the host whole", async () => {
+  const limit = 32 * 2 ** 20;
+  await withRuntime({
+    supervisor: fast,
+    containers: {
+      parent: {
+        module: "./hog.ts",
+        mode: "process",
+        children: { inner: { module: "./hog.ts", mode: "worker", max_memory: limit } },
+      },
+    },
+  }, async (rt) => {
+    const exit = nextEvent(rt, "exit", (e) => e.container === "inner", 8000);
+    await rt.ref("inner").request("grow", { mib: 64 });
+    const { reason } = await exit;
+    assert.equal(reason.kind, "max_memory");
+    assert.equal(reason.limit, limit);
+    assert.ok(reason.used! > limit);
+    await waitUntil(
+      () => rt.tree().containers[0].children?.[0]?.instances[0]?.incarnation === 2,
+      5000,
+      "inner's second incarnation",
+    );
+    assert.equal(await rt.ref("inner").request("ping"), "pong");
+  });
+});
