@@ -54,8 +54,13 @@ export function detachedRun(): Detached | null {
   const raw = Deno.env.get(DETACHED);
   if (!raw) return null;
   const d = JSON.parse(raw) as Detached;
-  // Not passed on to anything this runtime starts.
-  Deno.env.delete(DETACHED);
+  // Not passed on to anything this runtime starts (process containers get a chosen environment
+  // anyway: this is for anything else it runs).
+  try {
+    Deno.env.delete(DETACHED);
+  } catch {
+    // without env access it stays; nothing reads it but this function
+  }
   return d;
 }
 
