@@ -39,9 +39,9 @@ Deno.test("a worker instance's CPU share is its own thread's: it rises while it 
   await withRuntime(hog("worker"), async (rt) => {
     // The machine is shared: a spinning thread gets what the scheduler gives it, not a whole core.
     const spinning = rt.ref("hog").request("spin", { ms: 3000 }, { timeout: 10_000 });
-    await waitUntil(() => (instanceOf(rt)?.cpuPercent ?? 0) > 20, 5000, "a busy thread");
+    await waitUntil(() => (instanceOf(rt)?.cpuPercent ?? 0) > 15, 5000, "a busy thread");
     await spinning;
-    await waitUntil(() => (instanceOf(rt)?.cpuPercent ?? 100) < 10, 5000, "an idle thread");
+    await waitUntil(() => (instanceOf(rt)?.cpuPercent ?? 100) < 5, 5000, "an idle thread");
   });
 });
 
