@@ -58,6 +58,7 @@ export {
   type TreeSnapshot,
 } from "./runtime/runtime.ts";
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./runtime/snapshots.ts";
+export type { AuditActor, AuditRecord } from "./runtime/audit.ts";
 export { httpErrorResponse } from "./runtime/http_errors.ts";
 export type { ContainerMetrics } from "./runtime/metrics.ts";
 export type {

@@ -63,7 +63,7 @@ export async function relaunchWithoutPrompt(): Promise<number | null> {
 }
 
 /** This process's command line (deno, its flags, the module, the arguments), on Linux. */
-function commandLine(): string[] | null {
+export function commandLine(): string[] | null {
   const file = "/proc/self/cmdline";
   if (Deno.build.os !== "linux") return null;
   if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") return null;

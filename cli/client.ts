@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { VERSION } from "./version.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { signRequest } from "../management/signed.ts";
 
@@ -163,6 +164,8 @@ export class ManagementClient {
             }
             : {}),
           ...(body === undefined ? {} : { "content-type": "application/json" }),
+          // The runtime's audit log says a change came from the CLI.
+          "user-agent": `kraken-cli/${VERSION}`,
         },
         body: bytes,
       });

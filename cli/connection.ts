@@ -1,7 +1,8 @@
 /**
  * Where the CLI finds a running topology's management API, and its token: `--url`/`--token`,
- * else `KRAKEN_URL`/`KRAKEN_TOKEN`, else the `management:` block of `./kraken.yaml` (its
- * `${VAR}`s read from the environment), else `http://127.0.0.1:9090`.
+ * else `KRAKEN_URL`/`KRAKEN_TOKEN`, else a runtime detached from `./kraken.yaml` (its state file,
+ * `.kraken/state.json`: the address it listens on), else the `management:` block of
+ * `./kraken.yaml` (its `${VAR}`s read from the environment), else `http://127.0.0.1:9090`.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type * as Yaml from "yaml";
 import { readTopologyText } from "../config/load.ts";
 import { ManagementClient } from "./client.ts";
 import { usageError } from "./exit.ts";
+import { readRunState, runDirOf } from "./_run_state.ts";
 
 /**
  * The URL used when nothing says otherwise.
@@ -163,13 +165,21 @@ export async function connect(
 ): Promise<ManagementClient> {
   const envUrl = Deno.env.get("KRAKEN_URL") || undefined;
   const envToken = Deno.env.get("KRAKEN_TOKEN") || undefined;
-  const block = flags.url && flags.token ? null : await readManagementBlock(file);
+  // A runtime detached from this folder says where it listens (port 0 resolved) and which
+  // topology file holds its token.
+  const found = flags.url && flags.token ? null : readRunState(runDirOf(file));
+  const detached = found?.alive ? found.state : null;
+  const block = flags.url && flags.token
+    ? null
+    : await readManagementBlock(detached?.topology ?? file);
   const token = flags.token ?? envToken ?? block?.token;
   const given = flags.url ?? envUrl;
   let url: URL;
   try {
     url = given
       ? new URL(/^https?:\/\//.test(given) ? given.replace(/\/?$/, "/") : `http://${given}/`)
+      : detached?.url
+      ? new URL(detached.url)
       : block?.listen
       ? urlForListen(block.listen)
       : new URL(DEFAULT_URL);

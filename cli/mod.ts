@@ -11,6 +11,7 @@
  * | `output.ts`, `exit.ts`        | what is printed (colours, the tree, log lines); exit codes      |
  * | `_schedules_view.ts`          | the schedules table of `status` and `schedules`                  |
  * | `_no_prompt.ts`               | `start`/`node` never run where Deno could prompt                 |
+ * | `_run_state.ts`, `_log_files.ts`, `commands/_detach.ts` | `start --detach`: the state file, rotated log files, the background copy |
  *
  * @module
  */

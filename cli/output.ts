@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ContainerSnapshot, TreeSnapshot } from "../runtime/runtime.ts";
+import type { ContainerSnapshot, InstanceSnapshot, TreeSnapshot } from "../runtime/runtime.ts";
 import { printable } from "../runtime/_printable.ts";
 
 /**
@@ -215,6 +215,39 @@ export function table(rows: readonly (readonly string[])[]): string {
 }
 
 /**
+ * Memory and CPU of instances, summed (a container's row) or of one: `-` when none reports any
+ * (inline, or before its first heartbeat).
+ */
+function usageCells(instances: readonly InstanceSnapshot[], c: Palette): [string, string] {
+  let memory: number | null = null;
+  let cpu: number | null = null;
+  for (const i of instances) {
+    if (i.memoryBytes !== undefined) memory = (memory ?? 0) + i.memoryBytes;
+    if (i.cpuPercent !== undefined) cpu = (cpu ?? 0) + i.cpuPercent;
+  }
+  return [
+    memory === null ? c.dim("-") : formatBytes(memory),
+    cpu === null ? c.dim("-") : `${cpu.toFixed(1)}%`,
+  ];
+}
+
+/**
+ * Bytes as the tree shows them: KiB below 1 MiB, MiB below 1 GiB, then GiB.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatBytes } from "./output.ts";
+ * assert.equal(formatBytes(7.5 * 2 ** 20), "7.5 MiB");
+ * ```
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes < 2 ** 20) return `${(bytes / 1024).toFixed(0)} KiB`;
+  if (bytes < 2 ** 30) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+}
+
+/**
  * Options of {@linkcode renderTree}.
  *
  * @example
@@ -258,7 +291,17 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
     }`,
   ];
   const serving = treeServes(tree.containers);
-  const header = ["NAME", "MODE", "HOST", "STATE", "REPLICAS", "RESTARTS", "UPTIME"];
+  const header = [
+    "NAME",
+    "MODE",
+    "HOST",
+    "STATE",
+    "REPLICAS",
+    "RESTARTS",
+    "UPTIME",
+    "MEMORY",
+    "CPU",
+  ];
   // A column for served addresses only when something serves one.
   const rows: string[][] = [(serving ? [...header, "SERVES"] : header).map((h) => c.dim(h))];
   const walk = (list: readonly ContainerSnapshot[], prefix: string) => {
@@ -275,6 +318,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
         `${container.running}/${container.replicas}`,
         container.restarts > 0 ? c.yellow(String(container.restarts)) : "0",
         uptime > 0 ? formatDuration(uptime) : c.dim("-"),
+        ...usageCells(container.instances, c),
         ...(serving ? [container.serving ? formatServing(container.serving) : c.dim("-")] : []),
       ]);
       const childPrefix = prefix + (branch === "" ? "" : last ? "   " : "│  ");
@@ -288,6 +332,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
             "",
             instance.restarts > 0 ? c.yellow(String(instance.restarts)) : c.dim("0"),
             instance.uptime > 0 ? formatDuration(instance.uptime) : c.dim("-"),
+            ...usageCells([instance], c),
             ...(serving ? [""] : []),
           ]);
         }

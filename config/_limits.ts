@@ -79,3 +79,19 @@ export const VALUE_ALIASES: Readonly<Record<string, string>> = Object.freeze({
   hash: "key_hash",
   sticky: "key_hash",
 });
+
+/**
+ * The range of `max_memory:`, bytes: 1 MiB (below it nothing starts: an idle worker's heap is a
+ * few MiB) to 1024 GiB.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_MAX_MEMORY, MIN_MAX_MEMORY } from "./_limits.ts";
+ * assert.equal(MIN_MAX_MEMORY, 2 ** 20);
+ * assert.equal(MAX_MAX_MEMORY, 2 ** 40);
+ * ```
+ */
+export const MIN_MAX_MEMORY = 2 ** 20;
+/** See {@linkcode MIN_MAX_MEMORY}. */
+export const MAX_MAX_MEMORY = 2 ** 40;

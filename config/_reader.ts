@@ -9,7 +9,13 @@ import { TopologyError } from "../protocol/errors.ts";
 import { parseDuration } from "./duration.ts";
 import { didYouMean } from "./_suggest.ts";
 import { PERMISSION_KINDS } from "./permissions.ts";
-import { MAX_BUFFER, MAX_REPLICAS, VALUE_ALIASES } from "./_limits.ts";
+import {
+  MAX_BUFFER,
+  MAX_MAX_MEMORY,
+  MAX_REPLICAS,
+  MIN_MAX_MEMORY,
+  VALUE_ALIASES,
+} from "./_limits.ts";
 import { formatKeyPath, TOPOLOGY_KEYS, TOPOLOGY_PATTERNS, type TopologyBlock } from "./_shape.ts";
 import { describe, describeKind, describeSecret, isMap } from "./_describe.ts";
 import type { ValidateOptions } from "./model.ts";
@@ -237,6 +243,37 @@ export class Reader {
       this.fail(path, `expected at most ${MAX_BUFFER} messages held per sender, got ${n}`);
     }
     return n;
+  }
+
+  /**
+   * `max_memory:` as `{ maxMemory }` (bytes, or with a unit), or `{}` when absent. Only a worker
+   * or a process (or a remote container, which runs as one) has memory of its own to measure.
+   */
+  maxMemory(value: unknown, mode: string, path: Path): { maxMemory?: number } {
+    if (value === undefined) return {};
+    if (mode === "inline") {
+      this.fail(
+        path,
+        "expected max_memory only on a worker, process or remote container: an inline container shares the runtime's isolate, whose memory is not its own",
+      );
+    }
+    const m = typeof value === "number"
+      ? [String(value), String(value), ""]
+      : typeof value === "string"
+      ? SIZE.exec(value)
+      : null;
+    const n = m ? Number(m[1]) * (UNITS[m[2] || "B"] ?? NaN) : NaN;
+    if (!Number.isSafeInteger(n) || n < MIN_MAX_MEMORY || n > MAX_MAX_MEMORY) {
+      // PM2 and Docker spell sizes 256M or 256MB: say which unit is meant.
+      const loose = typeof value === "string" && /^\s*\d+\s*([KMG])B?\s*$/i.exec(value);
+      this.fail(
+        path,
+        `expected a size from 1MiB to 1024GiB such as 268435456, 256MiB or 1GiB, got ${
+          describe(value)
+        }${loose ? ` (did you mean ${value.trim().replace(/B?\s*$/i, "").toUpperCase()}iB?)` : ""}`,
+      );
+    }
+    return { maxMemory: n };
   }
 
   /** A whole number; a string of digits counts (it may come from `${VAR}`). */

@@ -233,6 +233,7 @@ export class Validator extends Reader {
       ...(runsAs ? { runsAs } : {}),
       onError: readErrorRules(this, c.on_error, [...path, "on_error"]),
       buffer: this.buffer(c.buffer, [...path, "buffer"], d.buffer),
+      ...this.maxMemory(c.max_memory, mode, [...path, "max_memory"]),
       supervisor: readSupervisor(this, c.supervisor, [...path, "supervisor"]),
       children: [],
       ...(serve ? { serve } : {}),

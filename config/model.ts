@@ -51,6 +51,12 @@ export interface ContainerSpec {
   onError: ErrorRule[];
   /** Messages held for it per sending node while it restarts; beyond that senders fail fast. */
   buffer: number;
+  /**
+   * Most memory an instance may use, bytes (`max_memory:`): a worker's isolate heap (V8 heap plus
+   * external memory), a process's RSS. An instance seen over it at a heartbeat is restarted, its
+   * exit reason `max_memory`. Absent: no limit.
+   */
+  maxMemory?: number;
   /** Flags of the supervisor it is for its children. */
   supervisor: SupervisorSpec;
   /** Containers it supervises, in start order; they run inside its isolate (see docs). */
@@ -271,6 +277,8 @@ export interface ContainerInput {
   on_error?: { match: string | string[]; action: string | string[] }[];
   /** Messages held per sender while it restarts (default 1000; 0 fails fast). */
   buffer?: number;
+  /** Restart an instance using more memory than this: bytes, or `256MiB`, `1GiB` (worker, process). */
+  max_memory?: number | string;
   /** Flags of the supervisor it is for `children`. */
   supervisor?: TopologyInput["supervisor"];
   /** Containers it supervises, in start order. */

@@ -82,6 +82,7 @@ const AT_START = [
   "host",
   "runsAs",
   "serve",
+  "maxMemory",
 ] as const;
 
 /**

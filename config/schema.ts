@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { MAX_BUFFER, MAX_REPLICAS } from "./_limits.ts";
+import { MAX_BUFFER, MAX_MAX_MEMORY, MAX_REPLICAS, MIN_MAX_MEMORY } from "./_limits.ts";
 import { PERMISSION_KINDS, type PermissionKind } from "./permissions.ts";
 import { UNSTABLE_FEATURES } from "./_unstable.ts";
 import {
@@ -225,6 +225,16 @@ export function topologyJsonSchema(): Record<string, unknown> {
         `Messages held for it per sender while it restarts; beyond that senders fail fast (default ${box.buffer}; at most ${MAX_BUFFER}).`,
       default: box.buffer,
       anyOf: orVariable({ type: "integer", minimum: 0, maximum: MAX_BUFFER }),
+    },
+    max_memory: {
+      description: "Most memory an instance may use (a worker's isolate heap, a process's RSS); " +
+        "one seen over it at a heartbeat is restarted with exit reason max_memory. Bytes, or " +
+        "with a unit B, KiB, MiB, GiB (1MiB to 1024GiB). Not for inline containers.",
+      anyOf: [
+        { type: "integer", minimum: MIN_MAX_MEMORY, maximum: MAX_MAX_MEMORY },
+        { type: "string", pattern: TOPOLOGY_PATTERNS.size },
+        ref("variable"),
+      ],
     },
     supervisor: {
       description: "Flags of the supervisor it is for its children.",

@@ -498,5 +498,7 @@ function placedSpec(spec: ContainerSpec): Record<string, unknown> {
     })),
     // Every replica on the agent listens there too (its own port 0 pick, when 0).
     ...(spec.serve ? { serve: { ...spec.serve } } : {}),
+    // The agent measures and restarts it: the limit travels with the spec.
+    ...(spec.maxMemory !== undefined ? { max_memory: spec.maxMemory } : {}),
   };
 }

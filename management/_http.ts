@@ -32,14 +32,28 @@ const MAX_CHUNK_LINE = 1024;
 /** How long a response's connection waits for the client to hang up after the last byte, ms. */
 const LINGER = 2000;
 
+/**
+ * What the server knows of a request besides the request itself: who connected.
+ *
+ * @example
+ * ```ts
+ * import type { RequestInfo } from "./_http.ts";
+ * const info: RequestInfo = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 } };
+ * ```
+ */
+export interface RequestInfo {
+  /** The client's address. */
+  remoteAddr: Deno.NetAddr;
+}
+
 /** Options of {@linkcode serveHttp}. */
 export interface HttpServerOptions {
   /** Address to listen on. */
   hostname: string;
   /** Port (`0`: a free one). */
   port: number;
-  /** Answers one request. */
-  handler(request: Request): Response | Promise<Response>;
+  /** Answers one request; `info.remoteAddr` is the client's address (for the audit log). */
+  handler(request: Request, info: RequestInfo): Response | Promise<Response>;
   /** Connections open at once (default 64). */
   maxConnections?: number;
   /** Longest wait for a request head after connecting, ms (default 10 s). */
@@ -273,7 +287,9 @@ class Connection {
     }
     let response: Response;
     try {
-      response = await this.#options.handler(request);
+      response = await this.#options.handler(request, {
+        remoteAddr: this.#conn.remoteAddr as Deno.NetAddr,
+      });
     } catch (error) {
       this.#report(error instanceof Error ? error : new Error(String(error)));
       response = Response.json({ error: { type: "Error", message: "internal error" } }, {

@@ -22,6 +22,7 @@ import { signedChecker } from "./signed.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
 import { callContainer } from "./_call.ts";
+import { auditChanges } from "./_audit.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
 
 /**
@@ -94,6 +95,7 @@ export const EVENT_TYPES = [
   "escalate",
   "apply",
   "schedule",
+  "audit",
 ] as const;
 /**
  * One of {@linkcode EVENT_TYPES}.
@@ -218,6 +220,9 @@ export function managementApp(
     }
     await next();
   });
+
+  // Every change asked of the runtime is recorded with who asked (after authentication).
+  app.use("*", auditChanges(rt, token));
 
   app.get("/v1/tree", (c) => c.json(rt.tree()));
 

@@ -80,7 +80,7 @@ const FAMILIES: readonly Family[] = [
   {
     name: "kraken_memory_bytes",
     type: "gauge",
-    help: "Resident memory of the container's processes (process mode only).",
+    help: "Memory of the container's instances: RSS of its processes, isolate heap of its workers.",
     value: (m) => m.memoryBytes,
   },
 ];

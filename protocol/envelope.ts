@@ -19,15 +19,20 @@ export interface ExitReason {
   /**
    * `normal`: ended on its own without error · `stopped`: asked to stop · `error`: a handler, the
    * factory or a subscription threw, or an unhandled rejection · `crashed`: the isolate died ·
-   * `killed`: forcibly ended by a signal · `unresponsive`: missed its heartbeats.
+   * `killed`: forcibly ended by a signal · `unresponsive`: missed its heartbeats ·
+   * `max_memory`: ended because it used more memory than its `max_memory:` (`used`, `limit`).
    */
-  kind: "normal" | "stopped" | "error" | "crashed" | "killed" | "unresponsive";
+  kind: "normal" | "stopped" | "error" | "crashed" | "killed" | "unresponsive" | "max_memory";
   /** Human-readable detail. */
   message: string;
   /** The error, where one was thrown. */
   error?: WireError;
   /** The `on_error` verdict for it, when a rule (or the built-in one) chose other than restart. */
   action?: "stop" | "escalate";
+  /** With `max_memory`: the bytes it was seen using (a worker's isolate heap, a process's RSS). */
+  used?: number;
+  /** With `max_memory`: its `max_memory:` in bytes. */
+  limit?: number;
 }
 
 /** One instance in a routing table. */
@@ -139,8 +144,12 @@ export type Envelope =
   | { k: "stop" }
   /** Heartbeat and its answer. */
   | { k: "ping" }
-  /** `m`: the isolate's metrics, so they reach the host with every heartbeat. */
-  | { k: "pong"; m?: unknown }
+  /**
+   * `m`: the isolate's metrics, so they reach the host with every heartbeat; `u`: what the isolate
+   * itself uses, `[memory bytes, cpu µs so far]` (its heap and external memory; the CPU time of its
+   * thread in a worker, of its whole process in a process).
+   */
+  | { k: "pong"; m?: unknown; u?: [number, number] }
   /** Node → hub: a log line. */
   | { k: "log"; l: LogLevel; m: string; c: string }
   /** Node → parent: the routes of the containers this node supervises (its subtree). */

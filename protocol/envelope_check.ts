@@ -54,7 +54,8 @@ const KINDS: Record<string, Check> = {
   routes: (e) => routeTable(e.r, "r"),
   subroutes: (e) => routeTable(e.r, "r"),
   ping: () => null,
-  pong: (e, v) => data(e, "m", v),
+  pong: (e, v) =>
+    data(e, "m", v) ?? optional(e, "u", isUsage, "[memory bytes, cpu µs] (two numbers >= 0)"),
   log: (e) => oneOf(e, "l", ["debug", "info", "warn", "error"]) ?? text(e, "m") ?? text(e, "c"),
   ready: (e) => texts(e.topics, "topics"),
   exit: (e, v) => exitReason(e.reason) ?? data(e, "m", v),
@@ -266,7 +267,15 @@ function wireError(value: unknown, name: string): string | null {
   return null;
 }
 
-const EXIT_KINDS = ["normal", "stopped", "error", "crashed", "killed", "unresponsive"];
+const EXIT_KINDS = [
+  "normal",
+  "stopped",
+  "error",
+  "crashed",
+  "killed",
+  "unresponsive",
+  "max_memory",
+];
 
 function exitReason(value: unknown): string | null {
   if (!isObject(value)) return expected("reason", value, "an object");
@@ -357,6 +366,11 @@ function isString(value: unknown): boolean {
 
 function isNumber(value: unknown): boolean {
   return typeof value === "number";
+}
+
+function isUsage(value: unknown): boolean {
+  return Array.isArray(value) && value.length === 2 &&
+    value.every((n) => typeof n === "number" && Number.isFinite(n) && n >= 0);
 }
 
 function expected(name: string, value: unknown, what: string): string {

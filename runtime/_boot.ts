@@ -15,6 +15,7 @@ import type { Link } from "../transports/link.ts";
 import { ContainerInstance } from "./_instance.ts";
 import { Node } from "./_node.ts";
 import { metricsBook } from "./_metrics.ts";
+import type { UsageReading } from "./_usage.ts";
 
 /** How the node leaves once its instance has stopped. */
 export interface BootOptions {
@@ -24,6 +25,8 @@ export interface BootOptions {
   onHostLost: (instance: ContainerInstance | null) => void;
   /** Called with the instance id once the host says which instance this isolate is. */
   onInit?: (instance: string) => void;
+  /** Reads what this isolate uses (see `_usage.ts`), sent with every pong. */
+  usage?: () => UsageReading;
 }
 
 /**
@@ -51,6 +54,7 @@ export function bootNode(
   const early: [string, Link][] = [];
   /** Attaches this isolate's figures (`m`) to an envelope for the host; none before `init`. */
   let withFigures = <E extends Envelope>(env: E): E => env;
+  const pong = (): Envelope => options.usage ? { k: "pong", u: options.usage() } : { k: "pong" };
 
   const report = (error: unknown) => {
     if (instance) instance.fail(error);
@@ -78,7 +82,7 @@ export function bootNode(
     const here = new Node(settings.node, {
       onControl(env: Envelope, from: string) {
         if (from !== "host") return handles.get(from)?.control(env);
-        if (env.k === "ping") upstream.send(withFigures({ k: "pong" }));
+        if (env.k === "ping") upstream.send(withFigures(pong()));
         else if (env.k === "stop") instance?.end({ kind: "stopped", message: "stop requested" });
       },
       onLog() {},
@@ -160,7 +164,7 @@ export function bootNode(
     if (env.k === "init") {
       options.onInit?.(env.s.instance);
       start(env.s);
-    } else if (env.k === "ping") upstream.send({ k: "pong" });
+    } else if (env.k === "ping") upstream.send(pong());
   };
 
   return (id, link) => {

@@ -14,6 +14,7 @@ import type { SupervisedInstance } from "../supervisor/instance.ts";
 import type { ChildManager } from "./_instance.ts";
 import type { Node } from "./_node.ts";
 import type { FigureSet, FigureSource } from "./_metrics.ts";
+import type { Usage } from "./_usage.ts";
 
 /** What a mode needs to launch one instance. */
 export interface Launch {
@@ -78,6 +79,8 @@ export interface InstanceHandle extends SupervisedInstance, FigureSource {
   // What only some modes can do is a capability, so nothing above the modes asks for a mode.
   /** Fails it because the supervisor of its children, in this isolate, gave up (inline). */
   escalated?(error: Error): void;
+  /** The memory and CPU share of its own isolate (worker, process). */
+  usage?(): Usage;
   /** Whether it takes messages (worker, process). */
   readonly ready?: boolean;
   /** Its link, which takes direct ports to other nodes (worker). */

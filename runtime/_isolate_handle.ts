@@ -14,7 +14,8 @@ import { within } from "../protocol/routes.ts";
 import { sanitizeExitReason } from "../supervisor/event_check.ts";
 import { declaredNames } from "./_trust.ts";
 import { installSource } from "./_guard.ts";
-import { type FigureSet, readFigureSet } from "./_metrics.ts";
+import { emptyFigures, type FigureSet, readFigureSet } from "./_metrics.ts";
+import { type Usage, UsageMeter } from "./_usage.ts";
 import { type InstanceHandle, type Launch, startError } from "./_handle.ts";
 
 /** Startup, control and stop logic common to instances in another isolate. */
@@ -30,6 +31,8 @@ export abstract class IsolateHandle implements InstanceHandle {
   #lastSeen = performance.now();
   /** The figures of its last pong (or exit, or stopped report). */
   #figures: FigureSet | null = null;
+  /** What its isolate says it uses (pongs' `u`). */
+  readonly #meter = new UsageMeter();
   #ready = false;
   #exited = false;
   #startWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
@@ -142,7 +145,8 @@ export abstract class IsolateHandle implements InstanceHandle {
         return;
       case "pong":
         this.#figures = this.#ownFigures(env) ?? this.#figures;
-        return;
+        if (env.u) this.#meter.read(env.u, performance.now());
+        return this.#checkMemory();
       case "subroutes":
       case "subtree":
       case "event":
@@ -179,8 +183,35 @@ export abstract class IsolateHandle implements InstanceHandle {
     return this.#ready ? now - this.#lastSeen : 0;
   }
 
+  /** Its figures, its own memory included (see {@linkcode usage}). */
   figures(): FigureSet | null {
-    return this.#figures;
+    const memory = this.usage().memoryBytes;
+    if (memory === null) return this.#figures;
+    const own = this.#figures?.[this.container] ?? emptyFigures();
+    return { ...this.#figures, [this.container]: { ...own, m: memory } };
+  }
+
+  /**
+   * Its memory and CPU share as its isolate last reported them: a worker's own heap and thread; a
+   * process overrides the memory with its RSS, read by the host.
+   */
+  usage(): Usage {
+    return this.#meter.usage();
+  }
+
+  /** Over its `max_memory:`: it is ended, and its supervisor restarts it like any failure. */
+  #checkMemory(): void {
+    const limit = this.launch.spec.maxMemory;
+    if (limit === undefined || this.#exited) return;
+    const used = this.usage().memoryBytes;
+    if (used === null || used <= limit) return;
+    const what = this.launch.spec.mode === "process" ? "resident memory" : "isolate heap";
+    this.kill({
+      kind: "max_memory",
+      message: `${what} ${mib(used)} is over its max_memory of ${mib(limit)}`,
+      used,
+      limit,
+    });
   }
 
   async stop(reason: ExitReason, gracefulOnly = false): Promise<boolean> {
@@ -239,6 +270,10 @@ export abstract class IsolateHandle implements InstanceHandle {
     }
     this.onExit(reason);
   }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 /** A `data:` module that installs the container guard of `spec`'s isolate (see `_guard.ts`). */

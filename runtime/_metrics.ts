@@ -42,7 +42,7 @@ export interface Figures {
   q: number;
   /** Recent handler times: a sparse histogram, `[bucket, count, bucket, count, …]`. */
   h: number[];
-  /** RSS in bytes, or `null` where not measurable. */
+  /** Memory in bytes (a process's RSS, a worker's isolate heap), or `null` where not measurable. */
   m: number | null;
 }
 
@@ -491,7 +491,8 @@ export function containerMetrics(
         handlerP50Ms: percentile(f.h, 0.5),
         handlerP99Ms: percentile(f.h, 0.99),
         queueDepth: f.f + f.q,
-        memoryBytes: c.mode === "process" ? f.m : null,
+        // An inline container's isolate is the runtime's: no memory of its own.
+        memoryBytes: c.mode === "inline" ? null : f.m,
         violations: violations.get(c.name) ?? 0,
       });
       if (c.children) walk(c.children);

@@ -8,6 +8,10 @@
  */
 import { bootNode } from "./_boot.ts";
 import { connectToHost } from "./_process_link.ts";
+import { usageReader } from "./_usage.ts";
+
+/** Taken before any container code runs (see `_usage.ts`): this process's heap and CPU. */
+const usage = usageReader("process");
 
 /** Longest cleanup an orphaned process gets once its host is gone, ms. */
 const ORPHAN_GRACE = 1500;
@@ -34,5 +38,6 @@ export async function bootProcess(
       if (!instance) Deno.exit(0);
       instance.end({ kind: "stopped", message: "the host is gone" }).finally(() => Deno.exit(0));
     },
+    usage,
   }, definitions);
 }

@@ -15,7 +15,7 @@ import { assertCanRunProcess, assertWithinHost } from "../config/_grant.ts";
 import type { Link } from "../transports/link.ts";
 import { settlesWithin } from "./_timing.ts";
 import type { Node } from "./_node.ts";
-import { emptyFigures, type FigureSet } from "./_metrics.ts";
+import type { Usage } from "./_usage.ts";
 import { IsolateHandle, withReads } from "./_isolate_handle.ts";
 
 /** Runtimes (by hub) already told that their process containers link over stdin/stdout. */
@@ -151,14 +151,13 @@ export class ProcessHandle extends IsolateHandle {
     return this.#stderrTail.join("\n");
   }
 
-  /** Its last pong's figures, with the process's resident memory read now (even before one). */
-  override figures(): FigureSet | null {
-    const name = this.launch.spec.name;
-    const set = super.figures();
+  /** Its CPU share from its pongs, and its resident memory read now (even before a pong). */
+  override usage(): Usage {
     const pid = this.#child?.pid;
-    if (pid === undefined) return set;
-    const own = set?.[name] ?? emptyFigures();
-    return { ...set, [name]: { ...own, m: residentBytes(pid) } };
+    return {
+      ...super.usage(),
+      memoryBytes: pid === undefined ? null : residentBytes(pid),
+    };
   }
 
   async #pumpLines(stream: ReadableStream<Uint8Array>): Promise<void> {

@@ -131,6 +131,7 @@ export class Supervisor {
         return incarnation?.handle ? incarnation.node : undefined;
       },
       pid: (key) => runner.instance(key)?.handle?.pid,
+      usage: (key) => runner.instance(key)?.handle?.usage?.(),
       children: (key) => runner.instance(key)?.children ?? null,
       reports: (child, replica) => this.#reports.get(child, replica),
       serving: (spec) => this.#ports.resolved(spec),

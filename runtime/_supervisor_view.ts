@@ -11,6 +11,7 @@ import type { SupervisorState } from "../supervisor/state.ts";
 import type { ContainerSnapshot, InstanceSnapshot } from "./snapshots.ts";
 import { childReports, type RoutedInstance, routeViews } from "../supervisor/views.ts";
 import { mergeRoutes } from "../protocol/routes.ts";
+import type { Usage } from "./_usage.ts";
 
 /** What a replica's isolate last reported about its own children (kept across incarnations). */
 export interface Reports {
@@ -33,6 +34,8 @@ export interface ViewSources {
   node(key: number | null): string | undefined;
   /** The OS process id of instance `key`, for a `process` instance while its process lives. */
   pid?(key: number | null): number | undefined;
+  /** The memory and CPU share of instance `key`'s own isolate (worker, process). */
+  usage?(key: number | null): Usage | undefined;
   /** The supervisor of instance `key`'s children in this isolate, if it has one. */
   children(key: number | null): LocalChildren | null;
   /** What replica `replica` of child `child` reported. */
@@ -93,6 +96,7 @@ export function snapshotOf(
     const { spec } = report;
     const instances = report.instances.map((i): InstanceSnapshot => {
       const pid = from.pid?.(i.key);
+      const usage = i.state === "running" ? from.usage?.(i.key) : undefined;
       return {
         id: i.id,
         replica: i.replica,
@@ -102,6 +106,8 @@ export function snapshotOf(
         restarts: i.restarts,
         uptime: i.uptime,
         ...(pid !== undefined ? { pid } : {}),
+        ...(usage?.memoryBytes != null ? { memoryBytes: usage.memoryBytes } : {}),
+        ...(usage?.cpuPercent != null ? { cpuPercent: usage.cpuPercent } : {}),
         ...(i.lastExit ? { lastExit: i.lastExit } : {}),
       };
     });

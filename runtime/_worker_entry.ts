@@ -9,6 +9,10 @@
 import { type MessageEndpoint, PortLink } from "../transports/port_link.ts";
 import type { LogLevel } from "../protocol/envelope.ts";
 import { bootNode } from "./_boot.ts";
+import { usageReader } from "./_usage.ts";
+
+/** Taken before any container code runs (see `_usage.ts`): this worker's heap and thread CPU. */
+const usage = usageReader("thread");
 
 /** A console argument as text (objects as JSON where they can be). */
 function text(value: unknown): string {
@@ -42,6 +46,7 @@ export function bootWorker(
     onStopped() {},
     onHostLost() {},
     onInit: (instance) => (source = instance),
+    usage,
   }, definitions);
   link.onPort = ({ node, port }) => attach(node, new PortLink(port, () => port.close()));
 }

@@ -53,7 +53,11 @@ export interface ContainerMetrics {
   handlerP99Ms: number | null;
   /** Handlers in flight + messages held for it while it restarts. */
   queueDepth: number;
-  /** RSS of its processes (process mode); `null` where not measurable. */
+  /**
+   * Memory of its instances, summed over its replicas: the RSS of each process (process mode), the
+   * isolate heap of each worker (V8 heap in use plus external memory; worker mode); `null` inline
+   * (it shares the runtime's isolate) or where not measurable.
+   */
   memoryBytes: number | null;
   /**
    * Envelopes its isolates sent that they had no right to (a forged sender, a reply to a request

@@ -51,6 +51,7 @@ import type {
 import type { ScheduleInput } from "../config/topology.ts";
 import { Schedules } from "./_schedules.ts";
 import { scheduleSite, validateScheduleHere } from "./_schedule_site.ts";
+import { auditLine, type AuditRecord } from "./audit.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "../distribution/mod.ts";
@@ -256,7 +257,29 @@ export class Runtime {
   }
 
   /**
-   * Observes runtime events (`start`, `exit`, `restart`, `unresponsive`, `escalate`, `log`).
+   * Records a change asked of this runtime from outside (the management API does, for every
+   * change a client asks for): an `audit` event and an `info` log line (`audit: …`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Runtime } from "jsr:@kraken/kraken";
+   * const rt = await Runtime.start({ name: "shop", containers: {} }, { logLevel: "silent" });
+   * const seen: string[] = [];
+   * rt.on("audit", (record) => seen.push(`${record.action} by ${record.by.via}`));
+   * rt.audit({ action: "shutdown", ok: true, by: { via: "cli", client: "token:3f2a9c1e" } });
+   * assert.deepEqual(seen, ["shutdown by cli"]);
+   * await rt.shutdown();
+   * ```
+   */
+  audit(record: AuditRecord): void {
+    this.#log("info", auditLine(record), "runtime");
+    if (this.#listeners.has("audit")) this.#emit("audit", { ...record, time: Date.now() });
+  }
+
+  /**
+   * Observes runtime events (`start`, `exit`, `restart`, `unresponsive`, `escalate`, `log`, `apply`,
+   * `audit`).
    * @returns A function that stops observing.
    */
   on<K extends keyof RuntimeEvents>(

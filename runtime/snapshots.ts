@@ -46,6 +46,19 @@ export interface InstanceSnapshot {
   uptime: number;
   /** The OS process id of a `process` instance while its process lives. */
   pid?: number;
+  /**
+   * Memory of a running worker or process instance, bytes: a worker's isolate heap (V8 heap in
+   * use plus external memory such as ArrayBuffers; the worker's own, not the process it shares),
+   * a process's resident set (RSS, its nested workers included). Absent inline (it shares the
+   * runtime's isolate) and until its first heartbeat.
+   */
+  memoryBytes?: number;
+  /**
+   * CPU share of a running worker or process instance over the last second or so, percent of one
+   * core: a worker's own thread, a process's every thread (above 100 when it uses several cores).
+   * Absent inline and until two heartbeats a second apart.
+   */
+  cpuPercent?: number;
   /** Why it last ended, if it has. */
   lastExit?: ExitReason;
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AuditRecord } from "./audit.ts";
 import type { Transport } from "../transports/transport.ts";
 import type { Plan, PlanStep } from "../config/plan.ts";
 import type { AgentOptions, PeerSnapshot } from "../distribution/mod.ts";
@@ -80,6 +81,8 @@ export interface RuntimeEvents {
    * answer within the retries), or ticks were `missed` (the runtime was busy or asleep past them).
    */
   schedule: ScheduleEvent;
+  /** A change asked through the management API (see `audit.ts`), with who asked. */
+  audit: AuditRecord & { time: number };
 }
 
 /** What happened to a schedule's tick (the `schedule` event). */

@@ -13,7 +13,15 @@ import { instanceOf } from "../protocol/routes.ts";
 import type { ErrorRule } from "./error_rules.ts";
 import type { SupervisorEvent } from "./events.ts";
 
-const EXIT_KINDS = new Set(["normal", "stopped", "error", "crashed", "killed", "unresponsive"]);
+const EXIT_KINDS = new Set([
+  "normal",
+  "stopped",
+  "error",
+  "crashed",
+  "killed",
+  "unresponsive",
+  "max_memory",
+]);
 const WIRE_KINDS = new Set([
   "unavailable",
   "unknown_topic",
@@ -138,6 +146,10 @@ export function sanitizeExitReason(raw: unknown, rules?: readonly ErrorRule[]): 
   };
   const error = sanitizeWireError(raw.error);
   if (error) reason.error = error;
+  if (reason.kind === "max_memory") {
+    if (count(raw.used)) reason.used = raw.used as number;
+    if (count(raw.limit)) reason.limit = raw.limit as number;
+  }
   if (raw.action === "stop") reason.action = "stop";
   else if (raw.action === "escalate") {
     if (rules === undefined || rules.some((rule) => rule.action === "escalate")) {

@@ -6,6 +6,7 @@
 import type { Command } from "../command.ts";
 import { connect } from "../connection.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
+import { processAlive, readRunState, runDirOf } from "../_run_state.ts";
 
 /**
  * `kraken shutdown [--no-wait] [--timeout SECONDS]`.
@@ -43,6 +44,9 @@ export const shutdown: Command = {
       );
     }
     const client = await connect("shutdown", flags);
+    // A runtime detached from here: once its API is gone, wait for its process to end too.
+    const found = flags.url ? null : readRunState(runDirOf("./kraken.yaml"));
+    const pid = found?.alive && found.state.url === client.url.href ? found.state.pid : null;
     await client.request("POST", "/v1/shutdown");
     if (!io.json) io.error(`shutting down the runtime at ${client.url.origin}…`);
     if (flags.wait === false) {
@@ -56,6 +60,15 @@ export const shutdown: Command = {
       } catch (error) {
         // Unreachable: the server is gone with its runtime.
         if (error instanceof CliError && error.code === EXIT.unreachable) {
+          while (pid !== null && processAlive(pid)) {
+            if (performance.now() - started > seconds * 1000) {
+              throw new CliError(
+                EXIT.failed,
+                `the runtime's process ${pid} still runs after ${seconds} s`,
+              );
+            }
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
           if (io.json) io.printJson({ ok: true, stopped: true });
           else io.print(io.out.green("stopped"));
           return 0;

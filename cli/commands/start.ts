@@ -14,6 +14,11 @@ import type { LogLevel } from "../../protocol/envelope.ts";
 import { type LogEntry, Runtime } from "../../runtime/runtime.ts";
 import type { Command, Io } from "../command.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
+import { type Detached, detachedRun, startDetached } from "./_detach.ts";
+import { LOG_DEFAULTS, LogFiles } from "../_log_files.ts";
+import { readRunState, removeRunState, runDirOf, writeRunState } from "../_run_state.ts";
+import { palette, stripAnsi } from "../output.ts";
+import { resolve } from "node:path";
 
 /** Interrupts closer together than this are one interrupt delivered twice. */
 const SAME_INTERRUPT_MS = 300;
@@ -49,11 +54,31 @@ export const start: Command = {
       value: "LEVEL",
       description: "debug | info (default) | warn | error | silent",
     },
+    detach: {
+      type: "boolean",
+      description: "run in the background; logs go to files, state to .kraken/ beside FILE",
+    },
+    "log-dir": {
+      type: "string",
+      value: "DIR",
+      description: "with --detach: where the log files go (default .kraken/logs beside FILE)",
+    },
+    "log-max-size": {
+      type: "string",
+      value: "SIZE",
+      description: "with --detach: rotate a log file past this size (default 10MiB)",
+    },
+    "log-files": {
+      type: "string",
+      value: "N",
+      description: "with --detach: rotated files kept per log (default 5)",
+    },
   },
   examples: [
     "kraken start",
     "kraken start deploy/kraken.yaml --listen 127.0.0.1:9191",
     "kraken start --json | jq -c 'select(.type == \"log\")'",
+    "kraken start --detach --log-max-size 50MiB --log-files 10",
   ],
   async run({ positionals, flags }, io) {
     if (positionals.length > 1) {
@@ -64,6 +89,11 @@ export const start: Command = {
     if (typeof level !== "string" || !LEVELS.includes(level)) {
       throw usageError("start", `--log-level must be one of ${LEVELS.join(", ")}, got "${level}"`);
     }
+    const logging = logOptions(flags, file);
+    // The detached copy of a `--detach` start: its output and logs go to files.
+    const detached = detachedRun();
+    let files: LogFiles | null = null;
+    if (detached) ({ io, files } = toFiles(detached));
     const topology = await load(file);
     const management = topology.management;
     if (flags.listen !== undefined && !management) {
@@ -71,6 +101,7 @@ export const start: Command = {
     }
     const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
     if (listen !== undefined) assertCanListen(listen);
+    if (flags.detach === true) return await startDetached(topology, logging, io);
     const progress = startProgress(topology, io);
     // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
     const backlog: (LogEntry & { time: number })[] = [];
@@ -78,6 +109,7 @@ export const start: Command = {
     const logger = (entry: LogEntry) => {
       const line = { ...entry, time: Date.now() };
       if (keep && backlog.length < 1000) backlog.push(line);
+      if (files) return files.log(entry, line.time);
       progress.pause();
       if (io.json) io.printJson({ type: "log", ...line });
       else io.error(formatLog(line, io.err));
@@ -154,8 +186,18 @@ export const start: Command = {
     keep = false;
     backlog.length = 0;
 
-    announce(rt, io, { file, took, api: api?.url ?? null });
+    announce(rt, io, { file, took, api: api?.url ?? null, detached: detached !== null });
+    if (detached && signals === 0) {
+      try {
+        recordDetached(detached, topology, file, api?.url ?? null);
+      } catch (error) {
+        await rt.shutdown();
+        await api?.close();
+        throw error;
+      }
+    }
     const error = await rt.closed;
+    if (detached) removeRunState(detached.runDir, Deno.pid);
     unlisten();
     await api?.close();
     const leaked = rt.tree().leaked;
@@ -175,6 +217,91 @@ export const start: Command = {
     return 0;
   },
 };
+
+/** `--log-dir`, `--log-max-size`, `--log-files` (only with `--detach`), and the run folder. */
+function logOptions(flags: Record<string, string | boolean>, file: string): Detached {
+  const runDir = runDirOf(file);
+  const given = ["log-dir", "log-max-size", "log-files"].filter((f) => flags[f] !== undefined);
+  if (given.length > 0 && flags.detach !== true && !Deno.env.get("KRAKEN_DETACHED")) {
+    throw usageError(
+      "start",
+      `--${given[0]} needs --detach (in the foreground, logs go to stderr)`,
+    );
+  }
+  const size = flags["log-max-size"];
+  let maxBytes = LOG_DEFAULTS.maxBytes;
+  if (typeof size === "string") {
+    const m = /^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$/.exec(size);
+    const units: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 };
+    maxBytes = m ? Number(m[1]) * units[m[2] ?? "B"] : NaN;
+    if (!(maxBytes >= 1024 && maxBytes <= 2 ** 40)) {
+      throw usageError(
+        "start",
+        `--log-max-size must be a size from 1KiB such as 1048576, 512KiB or 10MiB, got "${size}"`,
+      );
+    }
+  }
+  const files = flags["log-files"];
+  const keep = files === undefined ? LOG_DEFAULTS.keep : Number(files);
+  if (!Number.isSafeInteger(keep) || keep < 1 || keep > 100) {
+    throw usageError("start", `--log-files must be a whole number from 1 to 100, got "${files}"`);
+  }
+  const dir = flags["log-dir"];
+  return {
+    runDir,
+    logDir: typeof dir === "string" ? resolve(dir) : `${runDir}/logs`,
+    maxBytes,
+    keep,
+  };
+}
+
+/**
+ * The detached copy's output: what `kraken start` prints, and anything printed to the console
+ * (a failure's message included), goes to `runtime.log`; nothing has a terminal.
+ */
+function toFiles(detached: Detached): { io: Io; files: LogFiles } {
+  Deno.mkdirSync(detached.logDir, { recursive: true });
+  const files = new LogFiles(detached.logDir, detached);
+  const line = (text: string) => files.line(stripAnsi(text));
+  const write = (...args: unknown[]) => line(args.map(String).join(" "));
+  console.log = write;
+  console.error = write;
+  console.warn = write;
+  const plain = palette(false);
+  const io: Io = {
+    json: false,
+    out: plain,
+    err: plain,
+    print: line,
+    error: line,
+    printJson: (value) => line(JSON.stringify(value)),
+  };
+  return { io, files };
+}
+
+/**
+ * Writes the state file once the runtime runs and its API listens, refusing when another copy of
+ * the same application got there first (two `--detach` at once).
+ */
+function recordDetached(detached: Detached, topology: Topology, file: string, url: URL | null) {
+  const other = readRunState(detached.runDir);
+  if (other?.alive && other.state.pid !== Deno.pid) {
+    throw new CliError(
+      EXIT.failed,
+      `"${other.state.name}" already runs detached (pid ${other.state.pid}): this copy stops`,
+    );
+  }
+  const topologyFile = resolve(file);
+  writeRunState(detached.runDir, {
+    pid: Deno.pid,
+    name: topology.name,
+    topology: topologyFile,
+    url: url?.href ?? null,
+    token: topology.management ? `management.token of ${topologyFile}` : "none",
+    logDir: detached.logDir,
+    started: new Date().toISOString(),
+  });
+}
 
 /**
  * Fails before anything starts when the management API's port is taken (another `kraken start`,
@@ -267,7 +394,11 @@ function startProgress(topology: Topology, io: Io) {
   };
 }
 
-function announce(rt: Runtime, io: Io, info: { file: string; took: number; api: URL | null }) {
+function announce(
+  rt: Runtime,
+  io: Io,
+  info: { file: string; took: number; api: URL | null; detached: boolean },
+) {
   const tree = rt.tree();
   const instances = tree.containers.reduce((n, c) => n + c.running, 0);
   if (io.json) {
@@ -294,5 +425,7 @@ function announce(rt: Runtime, io: Io, info: { file: string; took: number; api: 
       : io.out.dim("no management: block: kraken status/scale/reload cannot reach this runtime"),
   );
   io.print(renderTree(tree, io.out));
-  io.print(io.out.dim("Ctrl-C to stop"));
+  io.print(
+    io.out.dim(info.detached ? `pid ${Deno.pid}: kraken shutdown stops it` : "Ctrl-C to stop"),
+  );
 }

@@ -73,10 +73,13 @@ Deno.test("kraken start → status → scale → reload → restart → logs →
       async () => {
         const human = ok(await kraken(["status"], { env }), "status");
         assert.match(human.stdout, /^e2e\s+running\s+one_for_one/m);
-        assert.match(human.stdout, /^NAME\s+MODE\s+HOST\s+STATE\s+REPLICAS\s+RESTARTS\s+UPTIME$/m);
         assert.match(
           human.stdout,
-          /^web\s+worker\s+local\s+running\s+1\/1\s+0\s+\d+(ms|s|m \d+s)$/m,
+          /^NAME\s+MODE\s+HOST\s+STATE\s+REPLICAS\s+RESTARTS\s+UPTIME\s+MEMORY\s+CPU$/m,
+        );
+        assert.match(
+          human.stdout,
+          /^web\s+worker\s+local\s+running\s+1\/1\s+0\s+\d+(ms|s|m \d+s)\s+(-|[\d.]+ [KM]iB)\s+(-|[\d.]+%)$/m,
         );
         assert.match(human.stdout, /^jobs\s+process\s+local\s+running\s+1\/1\s+0\s+/m);
         assert.ok(!human.stdout.includes("\x1b["), "no colours when stdout is not a terminal");

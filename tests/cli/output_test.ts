@@ -45,6 +45,17 @@ const TREE: TreeSnapshot = {
     container("api", { replicas: 2, running: 1, restarts: 3 }),
     container("billing", {
       mode: "process",
+      instances: [{
+        id: "billing#0.1",
+        replica: 0,
+        incarnation: 1,
+        state: "running",
+        node: "p1",
+        restarts: 0,
+        uptime: 65_000,
+        memoryBytes: 48.25 * 2 ** 20,
+        cpuPercent: 3.5,
+      }],
       children: [container("mailer"), container("ledger", { mode: "inline" })],
     }),
   ],
@@ -55,21 +66,26 @@ const TREE: TreeSnapshot = {
   schedules: [],
 };
 
-Deno.test("renderTree: one row per container with mode, host, state, replicas, restarts, uptime; children indented", () => {
+Deno.test("renderTree: one row per container with mode, host, state, replicas, restarts, uptime, memory, cpu; children indented", () => {
   const text = renderTree(TREE, palette(false));
   assert.equal(
     text,
     [
       "shop  running  one_for_one, at most 5 restarts in 10s",
-      "NAME       MODE     HOST   STATE     REPLICAS  RESTARTS  UPTIME",
-      "api        worker   local  degraded  1/2       3         1m 5s",
-      "billing    process  local  running   1/1       0         1m 5s",
-      "├─ mailer  worker   local  running   1/1       0         1m 5s",
-      "└─ ledger  inline   local  running   1/1       0         1m 5s",
+      "NAME       MODE     HOST   STATE     REPLICAS  RESTARTS  UPTIME  MEMORY    CPU",
+      "api        worker   local  degraded  1/2       3         1m 5s   -         -",
+      "billing    process  local  running   1/1       0         1m 5s   48.3 MiB  3.5%",
+      "├─ mailer  worker   local  running   1/1       0         1m 5s   -         -",
+      "└─ ledger  inline   local  running   1/1       0         1m 5s   -         -",
     ].join("\n"),
   );
   const withInstances = renderTree(TREE, palette(false), { instances: true });
-  assert.match(withInstances, /^ {2}· api#0\.1\s+w1\s+running\s+0\s+1m 5s$/m);
+  assert.match(withInstances, /^ {2}· api#0\.1\s+w1\s+running\s+0\s+1m 5s\s+-\s+-$/m);
+  // An instance's own memory and CPU (a worker's isolate heap and thread; here a process's).
+  assert.match(
+    withInstances,
+    /^ {2}· billing#0\.1\s+p1\s+running\s+0\s+1m 5s\s+48\.3 MiB\s+3\.5%$/m,
+  );
   // An instance's node stands under HOST (where it runs), not under MODE.
   const lines = withInstances.split("\n");
   const header = lines[1];

@@ -37,7 +37,7 @@ Deno.test("plan: only replicas changed is a scale", () => {
   ]);
 });
 
-Deno.test("plan: what an instance starts with (mode, module, permissions, unstable, config) is a replace", () => {
+Deno.test("plan: what an instance starts with (mode, module, permissions, unstable, config, max_memory) is a replace", () => {
   const a = topo({ containers: { api: c({ config: { k: 1 } }) } });
   const cases: [Record<string, unknown>, string[]][] = [
     [{ mode: "process", config: { k: 1 } }, ["mode: worker → process"]],
@@ -45,6 +45,7 @@ Deno.test("plan: what an instance starts with (mode, module, permissions, unstab
     [{ config: { k: 1 }, permissions: { net: ["127.0.0.1:80"] } }, ["permissions"]],
     [{ config: { k: 1 }, unstable: ["net"] }, ["unstable"]],
     [{ config: { k: 2 } }, ["config"]],
+    [{ config: { k: 1 }, max_memory: "64MiB" }, ["maxMemory"]],
     [{ config: { k: 1 }, replicas: 3, mode: "process" }, [
       "mode: worker → process",
       "replicas: 1 → 3",

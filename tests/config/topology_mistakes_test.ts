@@ -19,6 +19,18 @@ const CASES: [string, string, string, string][] = [
     "containers.api.buffer: expected at most 100000 messages held per sender, got 1000000000000000",
   ],
   [
+    "PM2's max_memory_restart spelling of a size (256M)",
+    "containers:\n  api:\n    module: ./api.ts\n    mode: worker\n    max_memory: 256M\n",
+    "5:17",
+    'containers.api.max_memory: expected a size from 1MiB to 1024GiB such as 268435456, 256MiB or 1GiB, got "256M" (did you mean 256MiB?)',
+  ],
+  [
+    "max_memory on an inline container, which has no memory of its own",
+    "containers:\n  api:\n    module: ./api.ts\n    mode: inline\n    max_memory: 256MiB\n",
+    "5:17",
+    "containers.api.max_memory: expected max_memory only on a worker, process or remote container: an inline container shares the runtime's isolate, whose memory is not its own",
+  ],
+  [
     "KrakenPHP's thread for a worker",
     "containers:\n  api:\n    module: ./api.ts\n    mode: thread\n",
     "4:11",
@@ -106,7 +118,7 @@ const CASES: [string, string, string, string][] = [
     "instances for replicas",
     "containers:\n  api:\n    module: ./api.ts\n    instances: 3\n",
     "4:5",
-    'containers.api.instances: unknown key "instances" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, supervisor, children, serve',
+    'containers.api.instances: unknown key "instances" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, max_memory, supervisor, children, serve',
   ],
   [
     "the --unstable- flag instead of the feature's name",

@@ -230,3 +230,24 @@ Deno.test("an agent's supervision events are kept only when well formed and abou
   assert.equal(m.snapshot().find((s) => s.name === "x")?.restarts, 1);
   m.close();
 });
+
+Deno.test("a placement carries max_memory to the agent, which measures and restarts the container", async () => {
+  const f = fake();
+  const m = f.make("spread");
+  m.joined("a", join("a"));
+  await m.add([spec("x", { max_memory: "64MiB" }), spec("y")], 1000);
+  const placed = f.sent.filter(([, env]) => env.k === "place") as [
+    string,
+    Extract<Envelope, { k: "place" }>,
+  ][];
+  assert.deepEqual(placed.map(([, env]) => [env.n, env.s.max_memory]), [
+    ["x", 64 * 2 ** 20],
+    ["y", undefined],
+  ]);
+  // What the agent reads back is the same limit.
+  const read = validateContainer("x", { ...placed[0][1].s, mode: "process" }, {
+    baseUrl: "file:///app/",
+  });
+  assert.equal(read.maxMemory, 64 * 2 ** 20);
+  m.close();
+});

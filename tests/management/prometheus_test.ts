@@ -75,7 +75,7 @@ kraken_restarts_total{container="billing",mode="process"} 0
 # TYPE kraken_queue_depth gauge
 kraken_queue_depth{container="api",mode="worker"} 3
 kraken_queue_depth{container="billing",mode="process"} 0
-# HELP kraken_memory_bytes Resident memory of the container's processes (process mode only).
+# HELP kraken_memory_bytes Memory of the container's instances: RSS of its processes, isolate heap of its workers.
 # TYPE kraken_memory_bytes gauge
 kraken_memory_bytes{container="billing",mode="process"} 52428800
 # HELP kraken_handler_seconds Handler time over the recent window (upper bound of a ~9% bucket).

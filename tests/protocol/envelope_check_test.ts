@@ -41,6 +41,8 @@ const SENT: [Envelope, Edge[]][] = [
   [{ k: "exit", reason: { kind: "error", message: "E", error: wire, action: "stop" } }, ["child"]],
   [{ k: "stopped", m: { a: { requests: 1 } } }, ["child"]],
   [{ k: "pong", m: { a: { requests: 1 } } }, ["child", "peer"]],
+  [{ k: "pong", u: [12_000_000, 250_000] }, ["child", "peer"]],
+  [{ k: "exit", reason: { kind: "max_memory", message: "over", used: 9, limit: 8 } }, ["child"]],
   [{ k: "ping" }, ["peer"]],
   [{ k: "subroutes", r: routes } as Envelope, ["child"]],
   [{ k: "routes", r: routes } as Envelope, ["peer"]],
@@ -131,6 +133,14 @@ Deno.test("envelopeProblem() names the field, the bad value and what was expecte
       `b.deep${"[0]".repeat(MAX_WIRE_DEPTH - 1)} is nested deeper than 64 levels`,
     ],
     [{ k: "pub", t: "x", b: { n: 1n } }, "b.n is a bigint"],
+    [
+      { k: "pong", u: [1, -5] },
+      'field "u" is an array, expected [memory bytes, cpu µs] (two numbers >= 0)',
+    ],
+    [
+      { k: "pong", u: "lots" },
+      'field "u" is "lots", expected [memory bytes, cpu µs] (two numbers >= 0)',
+    ],
   ];
   for (const [env, problem] of cases) {
     assert.equal(
@@ -142,7 +152,7 @@ Deno.test("envelopeProblem() names the field, the bad value and what was expecte
   const exit = { k: "exit", reason: { kind: "exploded", message: "?" } };
   assert.equal(
     envelopeProblem(exit, "child", { from: "w1" }),
-    'field "reason.kind" is "exploded", expected one of normal, stopped, error, crashed, killed, unresponsive',
+    'field "reason.kind" is "exploded", expected one of normal, stopped, error, crashed, killed, unresponsive, max_memory',
   );
 });
 

@@ -20,6 +20,7 @@ const KINDS: ExitReason["kind"][] = [
   "crashed",
   "killed",
   "unresponsive",
+  "max_memory",
 ];
 
 /** Whether OTP restarts a child of `type` that ended for `kind` (written out, not computed). */
@@ -31,6 +32,7 @@ const RESTARTS: Record<RestartType, Record<ExitReason["kind"], boolean>> = {
     crashed: true,
     killed: true,
     unresponsive: true,
+    max_memory: true,
   },
   transient: {
     normal: false,
@@ -39,6 +41,7 @@ const RESTARTS: Record<RestartType, Record<ExitReason["kind"], boolean>> = {
     crashed: true,
     killed: true,
     unresponsive: true,
+    max_memory: true,
   },
   temporary: {
     normal: false,
@@ -47,6 +50,7 @@ const RESTARTS: Record<RestartType, Record<ExitReason["kind"], boolean>> = {
     crashed: false,
     killed: false,
     unresponsive: false,
+    max_memory: false,
   },
 };
 
@@ -135,7 +139,7 @@ const LAYOUTS: Layout[] = [
   },
 ];
 
-Deno.test("decide(): every strategy × restart type × exit reason follows OTP (54 cases, two layouts)", () => {
+Deno.test("decide(): every strategy × restart type × exit reason follows OTP (63 cases, two layouts)", () => {
   let cases = 0;
   for (const layout of LAYOUTS) {
     for (const strategy of STRATEGIES) {
@@ -165,7 +169,7 @@ Deno.test("decide(): every strategy × restart type × exit reason follows OTP (
       }
     }
   }
-  assert.equal(cases, 2 * 54);
+  assert.equal(cases, 2 * 63);
 });
 
 Deno.test("decide(): an exceeded intensity gives up the same way in every strategy × type × reason that restarts", () => {
