@@ -23,6 +23,8 @@ import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
 import { callContainer } from "./_call.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
+import { cookieValue, csrfProblem, SESSION_COOKIE, SessionTable } from "./_session.ts";
+import { dashboardRoutes, signInRoutes } from "./dashboard/routes.ts";
 
 /**
  * Options of {@linkcode managementApp}.
@@ -179,7 +181,8 @@ export function managementApp(
   );
 
   // The body limit comes first, so that checking a signed request's body reads at most 1 MiB;
-  // then authentication: without a valid token (or signature) even a wrong path answers 401.
+  // then the dashboard's page and sign-in, open to all; then authentication: without a valid token
+  // (signature or session cookie) even a wrong path answers 401.
   app.use(
     "*",
     bodyLimit({
@@ -188,6 +191,8 @@ export function managementApp(
         c.json({ error: { type: "PayloadTooLarge", message: "the body is over 1 MiB" } }, 413),
     }),
   );
+  const sessions = new SessionTable();
+  signInRoutes(app, { token, sessions });
   app.use("*", async (c, next) => {
     const header = c.req.header("authorization");
     let verdict: string;
@@ -199,6 +204,12 @@ export function managementApp(
         path: `${url.pathname}${url.search}`,
         body,
       });
+    } else if (
+      header === undefined && sessions.valid(cookieValue(c.req.header("cookie"), SESSION_COOKIE))
+    ) {
+      const problem = csrfProblem(c.req.raw);
+      if (problem) throw new HttpError(403, "Forbidden", problem);
+      verdict = "ok";
     } else verdict = check(header);
     if (verdict !== "ok") {
       c.header("www-authenticate", 'Bearer realm="kraken"');
@@ -219,6 +230,7 @@ export function managementApp(
   });
 
   app.get("/v1/tree", (c) => c.json(rt.tree()));
+  dashboardRoutes(app, { rt, token, signal, heartbeat: options.heartbeat });
 
   app.get("/v1/containers/:name", (c) => {
     const name = c.req.param("name");

@@ -1,0 +1,552 @@
+/**
+ * The dashboard's script, shipped as a string (served as `/dashboard/app.js`): plain DOM, no
+ * library, no network but its own origin. It signs in with the token once (`POST /session`, the
+ * cookie is HttpOnly so the script never sees it), then follows three SSE streams: the tree and
+ * metrics (`/v1/dashboard/stream`), the events (`/v1/events`) and the logs (`/v1/logs`). Every
+ * text that comes from the runtime is put in the page with `textContent`, never as HTML: container
+ * names, log lines and replies are untrusted.
+ *
+ * @module
+ */
+
+/**
+ * The script's source.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PAGE_JS } from "./client.ts";
+ * assert.doesNotThrow(() => new Function(PAGE_JS)); // parses
+ * ```
+ */
+export const PAGE_JS: string = String.raw`"use strict";
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+  var state = {
+    snapshot: null, selected: null, series: {}, logs: [], streams: [], live: false,
+    plannedText: null,
+  };
+  var MAX_SAMPLES = 300, MAX_LOGS = 1000, MAX_EVENTS = 200;
+
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    for (var key in attrs || {}) {
+      if (key === "text") el.textContent = attrs[key];
+      else if (key === "class") el.className = attrs[key];
+      else if (attrs[key] !== undefined && attrs[key] !== null) el.setAttribute(key, attrs[key]);
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined) continue;
+      el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return el;
+  }
+
+  function banner(text, kind) {
+    var el = $("banner");
+    el.hidden = !text;
+    el.textContent = text || "";
+    el.setAttribute("data-kind", kind || "error");
+  }
+
+  function setConn(s, text) {
+    var el = $("conn");
+    el.setAttribute("data-state", s);
+    el.textContent = text;
+  }
+
+  function duration(ms) {
+    if (!ms) return "-";
+    var s = Math.floor(ms / 1000);
+    if (s < 60) return s + "s";
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + "m " + (s % 60) + "s";
+    return Math.floor(m / 60) + "h " + (m % 60) + "m";
+  }
+  function bytes(n) {
+    if (n === null || n === undefined) return "-";
+    return (n / 1048576).toFixed(1) + " MiB";
+  }
+  function num(n, digits) {
+    if (n === null || n === undefined) return "-";
+    return Number(n).toFixed(digits === undefined ? 1 : digits);
+  }
+  function clock(t) {
+    return new Date(t).toTimeString().slice(0, 8);
+  }
+
+  async function api(method, path, body) {
+    var init = { method: method, credentials: "same-origin", headers: { "x-kraken-csrf": "1" } };
+    if (body !== undefined) {
+      init.headers["content-type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    var res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      runtimeGone();
+      throw new Error("the runtime does not answer");
+    }
+    var data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (res.status === 401) {
+      showSignIn("Your session ended: sign in again.");
+      throw new Error("unauthorised");
+    }
+    if (!res.ok) {
+      var message = data && data.error ? data.error.message : "HTTP " + res.status;
+      var error = new Error(message);
+      error.status = res.status;
+      throw error;
+    }
+    return data;
+  }
+
+  // ---- sign-in -----------------------------------------------------------------------------
+  function showSignIn(message) {
+    closeStreams();
+    $("dashboard").hidden = true;
+    $("sign-out").hidden = true;
+    $("sign-in").hidden = false;
+    $("sign-in-error").textContent = message || "";
+    setConn("connecting", "signed out");
+    $("token").focus();
+  }
+
+  $("sign-in-form").addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var input = $("token");
+    var token = input.value;
+    input.value = ""; // the token stays nowhere in the page
+    $("sign-in-error").textContent = "";
+    var res;
+    try {
+      res = await fetch("/session", {
+        method: "POST", credentials: "same-origin",
+        headers: { "content-type": "application/json", "x-kraken-csrf": "1" },
+        body: JSON.stringify({ token: token }),
+      });
+    } catch (e) {
+      $("sign-in-error").textContent = "The runtime does not answer.";
+      return;
+    }
+    token = "";
+    if (res.ok) return showDashboard();
+    var data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    $("sign-in-error").textContent = res.status === 401
+      ? "Wrong token."
+      : (data && data.error ? data.error.message : "Sign-in failed: HTTP " + res.status);
+  });
+
+  $("sign-out").addEventListener("click", async function () {
+    try { await api("DELETE", "/session"); } catch (e) { /* signed out either way */ }
+    showSignIn("Signed out.");
+  });
+
+  // ---- streams -----------------------------------------------------------------------------
+  function closeStreams() {
+    state.streams.forEach(function (s) { s.close(); });
+    state.streams = [];
+  }
+
+  function runtimeGone() {
+    state.live = false;
+    setConn("gone", "runtime gone");
+    banner("The runtime is gone (shut down or unreachable). Retrying…");
+    document.body.classList.add("stale");
+  }
+
+  async function checkSession() {
+    try {
+      var res = await fetch("/session", { credentials: "same-origin" });
+      var data = await res.json();
+      return data.signedIn ? "in" : "out";
+    } catch (e) {
+      return "gone";
+    }
+  }
+
+  function openStreams() {
+    closeStreams();
+    var feed = new EventSource("/v1/dashboard/stream");
+    feed.addEventListener("history", function (e) {
+      var data = JSON.parse(e.data);
+      state.series = data.series || {};
+    });
+    feed.addEventListener("snapshot", function (e) {
+      if (!state.live) {
+        state.live = true;
+        setConn("live", "live");
+        banner("");
+        document.body.classList.remove("stale");
+      }
+      onSnapshot(JSON.parse(e.data));
+    });
+    feed.onerror = async function () {
+      var verdict = await checkSession();
+      if (verdict === "out") showSignIn("Your session ended: sign in again.");
+      else if (verdict === "gone" || feed.readyState === EventSource.CLOSED) {
+        runtimeGone();
+        if (feed.readyState === EventSource.CLOSED) setTimeout(retry, 2000);
+      } else setConn("connecting", "reconnecting…");
+    };
+
+    var events = new EventSource("/v1/events");
+    ["start", "exit", "restart", "unresponsive", "escalate", "apply"].forEach(function (type) {
+      events.addEventListener(type, function (e) { onEvent(type, JSON.parse(e.data)); });
+    });
+
+    var logs = new EventSource("/v1/logs?follow=1&tail=200");
+    logs.addEventListener("log", function (e) { onLog(JSON.parse(e.data)); });
+
+    state.streams = [feed, events, logs];
+  }
+
+  async function retry() {
+    var verdict = await checkSession();
+    if (verdict === "in") openStreams();
+    else if (verdict === "out") showSignIn("Your session ended: sign in again.");
+    else setTimeout(retry, 2000);
+  }
+
+  async function showDashboard() {
+    $("sign-in").hidden = true;
+    $("dashboard").hidden = false;
+    $("sign-out").hidden = false;
+    setConn("connecting", "connecting…");
+    $("logs").textContent = "";
+    $("timeline").textContent = "";
+    state.logs = [];
+    openStreams();
+    loadTopology();
+  }
+
+  // ---- tree --------------------------------------------------------------------------------
+  function onSnapshot(snapshot) {
+    state.snapshot = snapshot;
+    for (var name in snapshot.latest) {
+      var ring = state.series[name] || (state.series[name] = []);
+      var sample = snapshot.latest[name];
+      if (ring.length === 0 || ring[ring.length - 1].t < sample.t) ring.push(sample);
+      if (ring.length > MAX_SAMPLES) ring.splice(0, ring.length - MAX_SAMPLES);
+    }
+    $("app-name").textContent = snapshot.tree.name + " · " + snapshot.tree.supervisor.strategy +
+      " · " + snapshot.tree.supervisor.state;
+    renderTree(snapshot);
+    renderDetail();
+  }
+
+  function walk(list, depth, out) {
+    list.forEach(function (c) {
+      out.push({ c: c, depth: depth });
+      if (c.children) walk(c.children, depth + 1, out);
+    });
+    return out;
+  }
+
+  function renderTree(snapshot) {
+    var tree = snapshot.tree;
+    var metrics = {};
+    snapshot.metrics.forEach(function (m) { metrics[m.container] = m; });
+    var root = $("tree");
+    var all = walk(tree.containers, 0, []);
+    if (all.length === 0) {
+      root.replaceChildren(h("p", { class: "empty", id: "no-containers",
+        text: "No containers: this runtime runs none yet. Add some to the topology below, " +
+          "show the plan and apply it." }));
+      return;
+    }
+    var table = h("table", {},
+      h("thead", {}, h("tr", {},
+        h("th", { text: "name / instance" }), h("th", { text: "mode" }), h("th", { text: "state" }),
+        h("th", { text: "pid / node" }), h("th", { text: "uptime" }),
+        h("th", { text: "restarts" }), h("th", { text: "memory" }), h("th", { text: "CPU" }),
+        h("th", { text: "req/s" }))));
+    var body = h("tbody");
+    table.appendChild(body);
+    var hosts = [];
+    all.forEach(function (e) { if (hosts.indexOf(e.c.host) < 0) hosts.push(e.c.host); });
+    var peers = {};
+    (tree.peers || []).forEach(function (p) { peers[p.name] = p; });
+    hosts.forEach(function (host) {
+      var peer = peers[host];
+      body.appendChild(h("tr", { class: "host", "data-host": host },
+        h("td", { colspan: "9", text: (host === "local" ? "host local (this runtime)" : "host " + host) +
+          (peer ? " · " + peer.state : "") })));
+      all.forEach(function (e) {
+        if (e.c.host !== host) return;
+        renderContainer(body, e.c, e.depth, metrics[e.c.name]);
+      });
+    });
+    (tree.peers || []).forEach(function (p) {
+      if (hosts.indexOf(p.name) >= 0) return;
+      body.appendChild(h("tr", { class: "host", "data-host": p.name },
+        h("td", { colspan: "9", text: "peer " + p.name + " · " + p.state +
+          (p.containers.length ? " · " + p.containers.join(", ") : "") })));
+    });
+    root.replaceChildren(table);
+  }
+
+  function containerState(c) {
+    if (c.placement && c.placement.state !== "running") return c.placement.state;
+    if (c.held) return "stopped";
+    if (c.running === c.replicas) return c.replicas === 0 ? "stopped" : "running";
+    return "restarting";
+  }
+
+  function renderContainer(body, c, depth, m) {
+    var pad = "padding-left:" + (6 + depth * 16) + "px";
+    var latest = state.snapshot.latest[c.name];
+    var cstate = containerState(c);
+    var row = h("tr", {
+      class: "container" + (state.selected === c.name ? " selected" : ""),
+      "data-container": c.name, "data-restarts": String(c.restarts),
+      "data-running": String(c.running),
+    },
+      h("td", { style: pad }, h("b", { text: c.name }),
+        c.supervisor ? h("span", { class: "muted", text: " supervisor " + c.supervisor.strategy }) : null),
+      h("td", {}, h("span", { class: "badge", text: c.mode })),
+      h("td", {}, h("span", { class: "state state-" + cstate, text: cstate + " " + c.running + "/" + c.replicas })),
+      h("td", { text: "" }), h("td", { text: "" }),
+      h("td", { class: "restarts", text: String(c.restarts) }),
+      h("td", { text: bytes(m ? m.memoryBytes : null) }),
+      h("td", { text: "" }),
+      h("td", { text: latest ? num(latest.rps) : "-" }));
+    row.addEventListener("click", function () { select(c.name); });
+    body.appendChild(row);
+    c.instances.forEach(function (i) {
+      body.appendChild(h("tr", { class: "instance", "data-instance": i.id, "data-state": i.state },
+        h("td", { style: "padding-left:" + (22 + depth * 16) + "px", text: i.id }),
+        h("td", { text: "" }),
+        h("td", {}, h("span", { class: "state state-" + i.state, text: i.state })),
+        h("td", { text: (i.pid ? "pid " + i.pid + " · " : "") + i.node }),
+        h("td", { text: duration(i.uptime) }),
+        h("td", { text: String(i.restarts) }),
+        h("td", { text: bytes(i.memoryBytes) }),
+        h("td", { text: i.cpuPercent === undefined ? "-" : num(i.cpuPercent) + "%" }),
+        h("td", { text: "" })));
+    });
+  }
+
+  // ---- detail ------------------------------------------------------------------------------
+  function findContainer(name) {
+    if (!state.snapshot) return null;
+    var all = walk(state.snapshot.tree.containers, 0, []);
+    for (var i = 0; i < all.length; i++) if (all[i].c.name === name) return all[i].c;
+    return null;
+  }
+
+  function select(name) {
+    state.selected = name;
+    var c = findContainer(name);
+    $("replicas").value = c ? String(c.replicas) : "";
+    $("call-result").textContent = "";
+    if (state.snapshot) renderTree(state.snapshot);
+    renderDetail();
+  }
+
+  function spark(svgId, values) {
+    var svg = $(svgId);
+    var w = 300, hgt = 40;
+    svg.setAttribute("viewBox", "0 0 " + w + " " + hgt);
+    svg.setAttribute("preserveAspectRatio", "none");
+    var max = 0;
+    values.forEach(function (v) { if (v !== null && v > max) max = v; });
+    var step = values.length > 1 ? w / (MAX_SAMPLES - 1) : 0;
+    var start = w - step * (values.length - 1);
+    var points = values.map(function (v, i) {
+      var y = hgt - 2 - (max > 0 && v !== null ? (v / max) * (hgt - 4) : 0);
+      return (start + i * step).toFixed(1) + "," + y.toFixed(1);
+    }).join(" ");
+    var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    line.setAttribute("points", points);
+    svg.replaceChildren(line);
+  }
+
+  function renderDetail() {
+    var name = state.selected;
+    var c = name ? findContainer(name) : null;
+    $("detail").hidden = !c;
+    $("detail-title").textContent = c ? name + " (" + c.mode + ", " + c.host + ")"
+      : (name ? name + " is gone" : "Select a container");
+    if (!c) return;
+    var ring = state.series[name] || [];
+    ["rps", "p50", "p99", "errors"].forEach(function (key) {
+      var values = ring.map(function (s) { return s[key]; });
+      spark("s-" + key, values);
+      var last = values.length ? values[values.length - 1] : null;
+      $("v-" + key).textContent = num(last, key === "rps" || key === "errors" ? 1 : 2);
+    });
+  }
+
+  async function action(button, run) {
+    button.disabled = true;
+    try {
+      await run();
+      banner("");
+    } catch (e) {
+      if (e.message !== "unauthorised") {
+        banner((e.status === 403 ? "Not allowed: " : "Failed: ") + e.message);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  $("scale").addEventListener("click", function () {
+    var name = state.selected;
+    var n = Number($("replicas").value);
+    action($("scale"), function () {
+      return api("POST", "/v1/containers/" + encodeURIComponent(name) + "/scale", { replicas: n });
+    });
+  });
+  $("restart").addEventListener("click", function () {
+    var name = state.selected;
+    action($("restart"), function () {
+      return api("POST", "/v1/containers/" + encodeURIComponent(name) + "/restart");
+    });
+  });
+  $("stop").addEventListener("click", function () {
+    var name = state.selected;
+    if (!confirm("Stop " + name + "? It stays stopped until restarted or scaled.")) return;
+    action($("stop"), function () {
+      return api("POST", "/v1/containers/" + encodeURIComponent(name) + "/stop");
+    });
+  });
+  $("call").addEventListener("click", function () {
+    var name = state.selected;
+    var out = $("call-result");
+    var text = $("call-body").value.trim();
+    var body;
+    try {
+      body = text === "" ? null : JSON.parse(text);
+    } catch (e) {
+      out.textContent = "The body is not valid JSON: " + e.message;
+      return;
+    }
+    action($("call"), async function () {
+      out.textContent = "…";
+      try {
+        var reply = await api("POST", "/v1/containers/" + encodeURIComponent(name) + "/call",
+          { topic: $("topic").value, body: body });
+        out.textContent = JSON.stringify(reply, null, 2);
+      } catch (e) {
+        out.textContent = "Error: " + e.message;
+      }
+    });
+  });
+
+  // ---- timeline and logs -------------------------------------------------------------------
+  function describe(type, d) {
+    switch (type) {
+      case "exit": return d.instance + " exited: " + (d.reason ? (d.reason.kind || "") + " " +
+        (d.reason.message || d.reason.error && d.reason.error.message || "") : "");
+      case "restart": return d.instance + " restarts in " + d.delay + " ms";
+      case "start": return d.instance + " started";
+      case "unresponsive": return d.instance + " silent for " + d.silentFor + " ms";
+      case "escalate": return "supervisor " + d.supervisor + " gave up" +
+        (d.child ? " on " + d.child : "") + ": " + (d.error ? d.error.message : "");
+      case "apply": return "apply " + (d.phase || "") + (d.step ? ": " + JSON.stringify(d.step) : "");
+      default: return JSON.stringify(d);
+    }
+  }
+
+  function onEvent(type, data) {
+    var list = $("timeline");
+    list.insertBefore(h("li", { class: "t-" + type, "data-type": type,
+      "data-container": data.container || data.child || "",
+      text: clock(data.time) + " " + type.padEnd(12) + describe(type, data) }), list.firstChild);
+    while (list.childNodes.length > MAX_EVENTS) list.removeChild(list.lastChild);
+  }
+
+  function logMatches(line, filter) {
+    if (!filter) return true;
+    var text = (line.level + " " + line.source + " " + line.message).toLowerCase();
+    return text.indexOf(filter) >= 0;
+  }
+
+  function logNode(line) {
+    return h("div", { class: "log-" + line.level, "data-container": line.container || "",
+      text: clock(line.time) + " " + line.level.padEnd(5) + " " + line.source + "  " + line.message });
+  }
+
+  function onLog(line) {
+    state.logs.push(line);
+    if (state.logs.length > MAX_LOGS) state.logs.shift();
+    var filter = $("log-filter").value.trim().toLowerCase();
+    if (!logMatches(line, filter)) return;
+    var pre = $("logs");
+    var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.appendChild(logNode(line));
+    while (pre.childNodes.length > 300) pre.removeChild(pre.firstChild);
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }
+
+  $("log-filter").addEventListener("input", function () {
+    var filter = $("log-filter").value.trim().toLowerCase();
+    var lines = state.logs.filter(function (l) { return logMatches(l, filter); }).slice(-300);
+    var pre = $("logs");
+    pre.replaceChildren.apply(pre, lines.map(logNode));
+    pre.scrollTop = pre.scrollHeight;
+  });
+
+  // ---- topology ----------------------------------------------------------------------------
+  async function loadTopology() {
+    try {
+      var data = await api("GET", "/v1/dashboard/topology");
+      $("topology-file").textContent = data.file || "(started without a file)";
+      $("topology").value = data.text || "containers: {}\n";
+      state.plannedText = null;
+      $("apply").disabled = true;
+    } catch (e) { /* shown by api() */ }
+  }
+
+  $("topology").addEventListener("input", function () {
+    $("apply").disabled = $("topology").value !== state.plannedText;
+  });
+
+  $("plan").addEventListener("click", function () {
+    var text = $("topology").value;
+    action($("plan"), async function () {
+      try {
+        var result = await api("POST", "/v1/dashboard/apply?dry_run=1", { yaml: text });
+        $("plan-text").textContent = result.text || "no changes";
+        state.plannedText = text;
+        $("apply").disabled = $("topology").value !== text;
+      } catch (e) {
+        $("plan-text").textContent = "Error: " + e.message;
+        state.plannedText = null;
+        $("apply").disabled = true;
+      }
+    });
+  });
+
+  $("apply").addEventListener("click", function () {
+    var text = state.plannedText;
+    // Applied (or refused): the next apply needs a new plan.
+    action($("apply"), async function () {
+      try {
+        var result = await api("POST", "/v1/dashboard/apply", { yaml: text });
+        $("plan-text").textContent = "Applied:\n" + (result.text || "no changes");
+      } catch (e) {
+        $("plan-text").textContent = "Error: " + e.message;
+      }
+      state.plannedText = null;
+    }).then(function () { $("apply").disabled = true; });
+  });
+
+  // ---- start -------------------------------------------------------------------------------
+  (async function start() {
+    var verdict = await checkSession();
+    if (verdict === "in") showDashboard();
+    else if (verdict === "out") showSignIn("");
+    else {
+      runtimeGone();
+      setTimeout(start, 2000);
+    }
+  })();
+})();
+`;
