@@ -33,6 +33,8 @@ export const PAGE_JS: string = String.raw`"use strict";
     for (var key in attrs || {}) {
       if (key === "text") el.textContent = attrs[key];
       else if (key === "class") el.className = attrs[key];
+      // Through the CSSOM: the page's CSP refuses style attributes.
+      else if (key === "indent") el.style.paddingLeft = attrs[key] + "px";
       else if (attrs[key] !== undefined && attrs[key] !== null) el.setAttribute(key, attrs[key]);
     }
     for (var i = 2; i < arguments.length; i++) {
@@ -298,7 +300,6 @@ export const PAGE_JS: string = String.raw`"use strict";
   }
 
   function renderContainer(body, c, depth, m) {
-    var pad = "padding-left:" + (6 + depth * 16) + "px";
     var latest = state.snapshot.latest[c.name];
     var cstate = containerState(c);
     var row = h("tr", {
@@ -306,7 +307,7 @@ export const PAGE_JS: string = String.raw`"use strict";
       "data-container": c.name, "data-restarts": String(c.restarts),
       "data-running": String(c.running),
     },
-      h("td", { style: pad }, h("b", { text: c.name }),
+      h("td", { indent: 6 + depth * 16 }, h("b", { text: c.name }),
         c.supervisor ? h("span", { class: "muted", text: " supervisor " + c.supervisor.strategy }) : null),
       h("td", {}, h("span", { class: "badge", text: c.mode })),
       h("td", {}, h("span", { class: "state state-" + cstate, text: cstate + " " + c.running + "/" + c.replicas })),
@@ -319,7 +320,7 @@ export const PAGE_JS: string = String.raw`"use strict";
     body.appendChild(row);
     c.instances.forEach(function (i) {
       body.appendChild(h("tr", { class: "instance", "data-instance": i.id, "data-state": i.state },
-        h("td", { style: "padding-left:" + (22 + depth * 16) + "px", text: i.id }),
+        h("td", { indent: 22 + depth * 16, text: i.id }),
         h("td", { text: "" }),
         h("td", {}, h("span", { class: "state state-" + i.state, text: i.state })),
         h("td", { text: (i.pid ? "pid " + i.pid + " · " : "") + i.node }),

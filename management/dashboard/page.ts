@@ -22,6 +22,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Kraken</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/dashboard/app.css">
 <script src="/dashboard/app.js" defer></script>
 </head>
@@ -107,6 +108,7 @@ export const PAGE_CSS = `
 :root { --bg: #111217; --panel: #181b1f; --line: #2c3036; --text: #d8d9da; --muted: #8e9297;
   --ok: #73bf69; --warn: #f2cc0c; --bad: #f2495c; --info: #5794f2; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; background: var(--bg); color: var(--text);
   font: 13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
 header { display: flex; gap: 12px; align-items: center; padding: 8px 16px;
