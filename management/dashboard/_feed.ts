@@ -40,14 +40,14 @@ const CHANGES = ["start", "exit", "restart", "apply"] as const;
  * ```ts
  * import assert from "node:assert/strict";
  * import { Runtime } from "../../mod.ts";
- * import { DashboardFeed } from "./_feed.ts";
+ * import { DashboardFeed, type Snapshot } from "./_feed.ts";
  * const rt = await Runtime.start({ containers: {} }, { logLevel: "silent" });
  * const closing = new AbortController();
  * const feed = new DashboardFeed(rt, closing.signal);
- * const first = await new Promise((resolve) => {
- *   const off = feed.listen((snapshot) => (off(), resolve(snapshot)));
- * });
- * assert.deepEqual((first as { metrics: unknown[] }).metrics, []);
+ * const seen: Snapshot[] = [];
+ * const off = feed.listen((snapshot) => seen.push(snapshot)); // the first one at once
+ * off();
+ * assert.deepEqual(seen[0].metrics, []);
  * closing.abort();
  * await rt.shutdown();
  * ```

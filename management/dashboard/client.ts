@@ -316,7 +316,6 @@ export const PAGE_JS: string = String.raw`"use strict";
       h("td", { text: bytes(m ? m.memoryBytes : null) }),
       h("td", { text: "" }),
       h("td", { text: latest ? num(latest.rps) : "-" }));
-    row.addEventListener("click", function () { select(c.name); });
     body.appendChild(row);
     c.instances.forEach(function (i) {
       body.appendChild(h("tr", { class: "instance", "data-instance": i.id, "data-state": i.state },
@@ -331,6 +330,13 @@ export const PAGE_JS: string = String.raw`"use strict";
         h("td", { text: "" })));
     });
   }
+
+  // One listener on the panel, not one per row: the rows are rebuilt every second, and a click
+  // that lands on a row replaced meanwhile still selects its container.
+  $("tree").addEventListener("click", function (event) {
+    var row = event.target.closest && event.target.closest("tr[data-container]");
+    if (row) select(row.getAttribute("data-container"));
+  });
 
   // ---- detail ------------------------------------------------------------------------------
   function findContainer(name) {
@@ -356,7 +362,9 @@ export const PAGE_JS: string = String.raw`"use strict";
     svg.setAttribute("preserveAspectRatio", "none");
     var max = 0;
     values.forEach(function (v) { if (v !== null && v > max) max = v; });
-    var step = values.length > 1 ? w / (MAX_SAMPLES - 1) : 0;
+    // At least the last minute across the width; up to five minutes as samples gather.
+    var span = Math.max(60, values.length);
+    var step = values.length > 1 ? w / (span - 1) : 0;
     var start = w - step * (values.length - 1);
     var points = values.map(function (v, i) {
       var y = hgt - 2 - (max > 0 && v !== null ? (v / max) * (hgt - 4) : 0);

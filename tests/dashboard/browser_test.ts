@@ -104,7 +104,7 @@ Deno.test({
       );
 
       await t.step("scaling from the page shows the new instances within a second", async () => {
-        await page.click("tr[data-container=web]");
+        await page.locator("tr[data-container=web]").click(); // retried if the row is rebuilt
         await page.waitForSelector("#detail:not([hidden])");
         await page.$eval("#replicas", (el) => ((el as unknown as Field).value = "3"));
         const clicked = Date.now();
@@ -123,7 +123,7 @@ Deno.test({
       });
 
       await t.step("a crash shows in the timeline and the restart count rises", async () => {
-        await page.click("tr[data-container=fragile]");
+        await page.locator("tr[data-container=fragile]").click(); // retried if the row is rebuilt
         await page.type("#topic", "crash");
         await page.click("#call");
         await until(
@@ -149,7 +149,7 @@ Deno.test({
       });
 
       await t.step("the log tail streams new lines and the filter keeps only matches", async () => {
-        await page.click("tr[data-container=web]");
+        await page.locator("tr[data-container=web]").click(); // retried if the row is rebuilt
         await page.$eval("#topic", (el) => ((el as unknown as Field).value = "say"));
         await page.$eval(
           "#call-body",
