@@ -61,16 +61,27 @@ export class DashboardFeed {
   #soon: ReturnType<typeof setTimeout> | undefined;
   #offs: (() => void)[] = [];
   #latest: Record<string, Sample> = {};
+  readonly #tick: number;
 
   /**
    * @param rt The runtime to watch.
    * @param signal Stops the timer (the app is closing).
-   * @param samples Per-second samples kept per container.
+   * @param options `samples` kept per container (default 300), `tick`: ms between snapshots
+   * (default 1000; the samples are per tick).
    */
-  constructor(rt: Runtime, signal: AbortSignal, samples = 300) {
+  constructor(rt: Runtime, signal: AbortSignal, options: { samples?: number; tick?: number } = {}) {
     this.#rt = rt;
     this.#signal = signal;
-    this.#rings = new SampleRings(samples);
+    this.#rings = new SampleRings(options.samples ?? 300);
+    this.#tick = options.tick ?? 1000;
+  }
+
+  /**
+   * Something changed that the runtime announces by no event (a scale began: its new instances
+   * are in the tree as `starting` at once): every page gets a snapshot within 50 ms.
+   */
+  changed(): void {
+    this.#publishSoon();
   }
 
   /** Every container's samples so far, oldest first (the page's sparklines start from these). */
@@ -94,7 +105,7 @@ export class DashboardFeed {
     this.#timer = setInterval(() => {
       this.#latest = this.#rings.record(this.#rt.metrics(), Date.now());
       this.#publish();
-    }, 1000);
+    }, this.#tick);
     this.#rings.record(this.#rt.metrics(), Date.now());
     this.#offs = CHANGES.map((type) => this.#rt.on(type, () => this.#publishSoon()));
     this.#signal.addEventListener("abort", () => this.#stop(), { once: true });

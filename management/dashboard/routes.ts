@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Hono } from "hono";
+import type { Hono, MiddlewareHandler } from "hono";
 import { parse as parseYaml } from "yaml";
 import type { Runtime } from "../../runtime/runtime.ts";
 import type { TopologyInput } from "../../config/topology.ts";
@@ -123,7 +123,8 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
  * file's text, the token blanked out) and `POST /v1/dashboard/apply[?dry_run=1]` (`{ yaml }`).
  *
  * @param app The management app (authentication mounted before).
- * @param options The runtime, the token (to keep it out of the page), the closing signal.
+ * @param options The runtime, the token (to keep it out of the page), the closing signal, the SSE
+ * heartbeat and the `tick` between snapshots (ms, default 1000).
  *
  * @example
  * ```ts
@@ -141,10 +142,25 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
  */
 export function dashboardRoutes(
   app: Hono,
-  options: { rt: Runtime; token: string; signal: AbortSignal; heartbeat?: number },
+  options: { rt: Runtime; token: string; signal: AbortSignal; heartbeat?: number; tick?: number },
 ): void {
   const { rt, signal } = options;
-  const feed = new DashboardFeed(rt, signal);
+  const feed = new DashboardFeed(rt, signal, { tick: options.tick });
+
+  // A change asked of the API (from the page, the CLI or curl) shows on every open page at once,
+  // not at the next tick: the slots of a scale are in the tree as soon as it begins, long before
+  // their instances start (and send the events that would publish them).
+  const changing: MiddlewareHandler = async (c, next) => {
+    if (c.req.method !== "POST") return await next();
+    feed.changed();
+    try {
+      await next();
+    } finally {
+      feed.changed();
+    }
+  };
+  app.use("/v1/containers/*", changing);
+  app.use("/v1/apply", changing);
 
   app.get("/v1/dashboard/stream", () =>
     streamResponse({
