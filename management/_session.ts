@@ -1,16 +1,21 @@
 /**
  * Browser sessions of the management API: the dashboard's sign-in trades the token, once, for a
- * random session id in an HttpOnly, SameSite=Strict cookie; the server keeps the table of live
- * ids with their expiry. The token itself is never stored, put in a URL, a cookie or a page.
+ * random session id in an HttpOnly, SameSite=Strict cookie and a random session key the page keeps
+ * in its origin's storage; the server keeps the table of live sessions with their expiry. The token
+ * itself is never stored, put in a URL, a cookie or a page.
  *
- * A request authenticated by its cookie that changes something must also carry
- * {@linkcode CSRF_HEADER} and, when it says where it comes from, come from the API's own origin:
- * a page on another site can make the browser send the cookie (on a top-level navigation at
- * most, with SameSite=Strict), but cannot add a custom header without a CORS preflight, which
- * this API never grants.
+ * A request signed in by cookie must also carry the session's key in {@linkcode SESSION_HEADER}:
+ * cookies are scoped to a host, not to a port, so the browser also sends the cookie to every other
+ * server on the same host — a container serving HTTP on `127.0.0.1:8080` among them. What it
+ * learns opens nothing without the key, which only pages of the API's own origin (scheme, host
+ * and port) can read. The header also stops cross-site requests (no other site can add it without
+ * a CORS preflight, which this API never grants); a change must in addition come from the API's
+ * own origin when the browser says where it comes from ({@linkcode csrfProblem}).
  *
  * @module
  */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { HttpError } from "./_errors.ts";
 
 /**
  * The session cookie's name.
@@ -25,16 +30,16 @@
 export const SESSION_COOKIE = "kraken_session";
 
 /**
- * The header a cookie-authenticated request that changes state must carry (any value).
+ * The header that carries the session's key with the cookie.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { CSRF_HEADER } from "./_session.ts";
- * assert.equal(CSRF_HEADER, "x-kraken-csrf");
+ * import { SESSION_HEADER } from "./_session.ts";
+ * assert.equal(SESSION_HEADER, "x-kraken-session");
  * ```
  */
-export const CSRF_HEADER = "x-kraken-csrf";
+export const SESSION_HEADER = "x-kraken-session";
 
 /**
  * Settings of a {@linkcode SessionTable}.
@@ -69,14 +74,16 @@ export interface SessionOptions {
  * import { SessionTable } from "./_session.ts";
  * let now = 0;
  * const sessions = new SessionTable({ ttl: 1000, now: () => now });
- * const { id } = sessions.create();
- * assert.equal(sessions.valid(id), true);
+ * const { id, key } = sessions.create();
+ * assert.equal(sessions.check(id, key), "ok");
+ * assert.equal(sessions.check(id, undefined), "no-key"); // the cookie alone opens nothing
  * now = 1001;
- * assert.equal(sessions.valid(id), false); // expired
+ * assert.equal(sessions.check(id, key), "none"); // expired
  * ```
  */
 export class SessionTable {
-  readonly #sessions = new Map<string, number>(); // id → expiry; insertion order is age
+  // id → expiry and key digest; insertion order is age.
+  readonly #sessions = new Map<string, { expires: number; key: Uint8Array }>();
   readonly #failures: number[] = [];
   readonly #ttl: number;
   readonly #max: number;
@@ -98,27 +105,32 @@ export class SessionTable {
     return this.#ttl;
   }
 
-  /** Starts a session: a fresh random id (256 bits) and when it expires. */
-  create(): { id: string; expires: number } {
+  /** Starts a session: a fresh random id (256 bits), its key (256 bits), when it expires. */
+  create(): { id: string; key: string; expires: number } {
     while (this.#sessions.size >= this.#max) {
       this.#sessions.delete(this.#sessions.keys().next().value!);
     }
-    const bytes = crypto.getRandomValues(new Uint8Array(32));
-    const id = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
-      .replace(/=+$/, "");
+    const id = randomId();
+    const key = randomId();
     const expires = this.#now() + this.#ttl;
-    this.#sessions.set(id, expires);
-    return { id, expires };
+    this.#sessions.set(id, { expires, key: digest(key) });
+    return { id, key, expires };
   }
 
-  /** Whether `id` names a live session (an expired one is forgotten). */
-  valid(id: string | undefined): boolean {
-    if (id === undefined) return false;
-    const expires = this.#sessions.get(id);
-    if (expires === undefined) return false;
-    if (expires > this.#now()) return true;
-    this.#sessions.delete(id);
-    return false;
+  /**
+   * Whether cookie `id` and header `key` make a live session: `ok`, `none` (no such session, or it
+   * expired: it is forgotten), `no-key` or `wrong-key`.
+   */
+  check(id: string | undefined, key: string | undefined): "ok" | "none" | "no-key" | "wrong-key" {
+    if (id === undefined) return "none";
+    const session = this.#sessions.get(id);
+    if (session === undefined) return "none";
+    if (session.expires <= this.#now()) {
+      this.#sessions.delete(id);
+      return "none";
+    }
+    if (key === undefined || key === "") return "no-key";
+    return timingSafeEqual(digest(key), session.key) ? "ok" : "wrong-key";
   }
 
   /** Ends a session (signing out). */
@@ -141,6 +153,16 @@ export class SessionTable {
     this.#failures.push(this.#now());
     if (this.#failures.length > this.#limit) this.#failures.shift();
   }
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+function digest(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
 }
 
 /**
@@ -192,8 +214,8 @@ export function sessionCookie(id: string, options: { maxAge: number; secure: boo
 
 /**
  * Why a cookie-authenticated request may not go on, or `null` when it may. Reading (GET, HEAD)
- * always may; anything else needs {@linkcode CSRF_HEADER}, an `Origin` (when sent) equal to the
- * API's own, and a `Sec-Fetch-Site` (when sent) of `same-origin`.
+ * always may; a change needs an `Origin` (when sent) equal to the API's own and a
+ * `Sec-Fetch-Site` (when sent) of `same-origin`.
  *
  * @param request The request.
  * @returns The reason it is refused, or `null`.
@@ -204,20 +226,13 @@ export function sessionCookie(id: string, options: { maxAge: number; secure: boo
  * import { csrfProblem } from "./_session.ts";
  * const url = "http://127.0.0.1:9090/v1/containers/api/stop";
  * const forged = new Request(url, { method: "POST", headers: { origin: "https://evil.example" } });
- * assert.match(csrfProblem(forged)!, /x-kraken-csrf/);
- * const page = new Request(url, {
- *   method: "POST",
- *   headers: { origin: "http://127.0.0.1:9090", "x-kraken-csrf": "1" },
- * });
+ * assert.match(csrfProblem(forged)!, /expected the API's own origin/);
+ * const page = new Request(url, { method: "POST", headers: { origin: "http://127.0.0.1:9090" } });
  * assert.equal(csrfProblem(page), null);
  * ```
  */
 export function csrfProblem(request: Request): string | null {
   if (request.method === "GET" || request.method === "HEAD") return null;
-  if (!request.headers.has(CSRF_HEADER)) {
-    return `a request signed in by cookie that changes state must send the header ${CSRF_HEADER} ` +
-      "(the dashboard does); other clients send Authorization: Bearer <token>";
-  }
   const origin = request.headers.get("origin");
   const own = new URL(request.url).origin;
   if (origin !== null && origin !== own) {
@@ -228,4 +243,64 @@ export function csrfProblem(request: Request): string | null {
     return `the request comes from a ${site} page (Sec-Fetch-Site); expected same-origin`;
   }
   return null;
+}
+
+/**
+ * What a 401 says when a session cookie came without its key, or with a wrong one.
+ *
+ * @param verdict What {@linkcode SessionTable.check} said.
+ * @returns The message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sessionRefusal } from "./_session.ts";
+ * assert.match(sessionRefusal("no-key"), /x-kraken-session/);
+ * ```
+ */
+export function sessionRefusal(verdict: "none" | "no-key" | "wrong-key"): string {
+  switch (verdict) {
+    case "none":
+      return "the session cookie names no live session (signed out, expired, or the runtime " +
+        "restarted): sign in again";
+    case "no-key":
+      return `a session cookie must come with its key in the header ${SESSION_HEADER} (the ` +
+        "dashboard sends it); other clients send Authorization: Bearer <token>";
+    case "wrong-key":
+      return `the header ${SESSION_HEADER} is not the key of this session`;
+  }
+}
+
+/**
+ * Authenticates a request by its session cookie: `absent` when it has none (the caller checks the
+ * bearer token), `ok` when cookie and key make a live session and a change comes from the API's
+ * own origin.
+ *
+ * @param request The request (without an `Authorization` header).
+ * @param sessions The live sessions.
+ * @returns `ok` or `absent`.
+ * @throws {HttpError} 401 for a dead session or a missing or wrong key; 403 for a change from
+ * another origin.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cookieAuth, SessionTable } from "./_session.ts";
+ * const sessions = new SessionTable();
+ * const { id, key } = sessions.create();
+ * const request = new Request("http://127.0.0.1:9090/v1/tree", {
+ *   headers: { cookie: `kraken_session=${id}`, "x-kraken-session": key },
+ * });
+ * assert.equal(cookieAuth(request, sessions), "ok");
+ * assert.equal(cookieAuth(new Request("http://127.0.0.1:9090/v1/tree"), sessions), "absent");
+ * ```
+ */
+export function cookieAuth(request: Request, sessions: SessionTable): "ok" | "absent" {
+  const id = cookieValue(request.headers.get("cookie") ?? undefined, SESSION_COOKIE);
+  if (id === undefined) return "absent";
+  const verdict = sessions.check(id, request.headers.get(SESSION_HEADER) ?? undefined);
+  if (verdict !== "ok") throw new HttpError(401, "Unauthorized", sessionRefusal(verdict));
+  const problem = csrfProblem(request);
+  if (problem) throw new HttpError(403, "Forbidden", problem);
+  return "ok";
 }

@@ -23,7 +23,7 @@ import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
 import { callContainer } from "./_call.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
-import { cookieValue, csrfProblem, SESSION_COOKIE, SessionTable } from "./_session.ts";
+import { cookieAuth, SessionTable } from "./_session.ts";
 import { dashboardRoutes, signInRoutes } from "./dashboard/routes.ts";
 
 /**
@@ -204,11 +204,7 @@ export function managementApp(
         path: `${url.pathname}${url.search}`,
         body,
       });
-    } else if (
-      header === undefined && sessions.valid(cookieValue(c.req.header("cookie"), SESSION_COOKIE))
-    ) {
-      const problem = csrfProblem(c.req.raw);
-      if (problem) throw new HttpError(403, "Forbidden", problem);
+    } else if (header === undefined && cookieAuth(c.req.raw, sessions) === "ok") {
       verdict = "ok";
     } else verdict = check(header);
     if (verdict !== "ok") {

@@ -121,7 +121,8 @@ export class DashboardFeed {
 
   // Several instances start together when a container scales: one snapshot shows them all.
   #publishSoon(): void {
-    if (this.#soon !== undefined || this.#signal.aborted) return;
+    // Nobody has opened the feed yet (no timer runs): nobody to tell.
+    if (this.#soon !== undefined || this.#timer === undefined || this.#signal.aborted) return;
     this.#soon = setTimeout(() => {
       this.#soon = undefined;
       this.#publish();

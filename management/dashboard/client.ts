@@ -27,6 +27,19 @@ export const PAGE_JS: string = String.raw`"use strict";
     plannedText: null,
   };
   var MAX_SAMPLES = 300, MAX_LOGS = 1000, MAX_EVENTS = 200;
+  // The session's key: sent with the cookie on every request. Kept in this origin's storage,
+  // which a server on another port of the same host (to which the browser also sends the cookie)
+  // cannot read.
+  var KEY = "kraken-session-key";
+  function sessionKey() {
+    try { return localStorage.getItem(KEY) || ""; } catch (e) { return ""; }
+  }
+  function keepKey(key) {
+    try {
+      if (key) localStorage.setItem(KEY, key);
+      else localStorage.removeItem(KEY);
+    } catch (e) { /* storage refused: the session lasts as long as the page */ }
+  }
 
   function h(tag, attrs) {
     var el = document.createElement(tag);
@@ -79,7 +92,9 @@ export const PAGE_JS: string = String.raw`"use strict";
   }
 
   async function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin", headers: { "x-kraken-csrf": "1" } };
+    var init = {
+      method: method, credentials: "same-origin", headers: { "x-kraken-session": sessionKey() },
+    };
     if (body !== undefined) {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -109,6 +124,7 @@ export const PAGE_JS: string = String.raw`"use strict";
   // ---- sign-in -----------------------------------------------------------------------------
   function showSignIn(message) {
     closeStreams();
+    keepKey("");
     $("dashboard").hidden = true;
     $("sign-out").hidden = true;
     $("sign-in").hidden = false;
@@ -127,7 +143,7 @@ export const PAGE_JS: string = String.raw`"use strict";
     try {
       res = await fetch("/session", {
         method: "POST", credentials: "same-origin",
-        headers: { "content-type": "application/json", "x-kraken-csrf": "1" },
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ token: token }),
       });
     } catch (e) {
@@ -135,9 +151,12 @@ export const PAGE_JS: string = String.raw`"use strict";
       return;
     }
     token = "";
-    if (res.ok) return showDashboard();
     var data = null;
     try { data = await res.json(); } catch (e) { data = null; }
+    if (res.ok && data && data.key) {
+      keepKey(data.key);
+      return showDashboard();
+    }
     $("sign-in-error").textContent = res.status === 401
       ? "Wrong token."
       : (data && data.error ? data.error.message : "Sign-in failed: HTTP " + res.status);
@@ -163,7 +182,9 @@ export const PAGE_JS: string = String.raw`"use strict";
 
   async function checkSession() {
     try {
-      var res = await fetch("/session", { credentials: "same-origin" });
+      var res = await fetch("/session", {
+        credentials: "same-origin", headers: { "x-kraken-session": sessionKey() },
+      });
       var data = await res.json();
       return data.signedIn ? "in" : "out";
     } catch (e) {
@@ -171,43 +192,88 @@ export const PAGE_JS: string = String.raw`"use strict";
     }
   }
 
+  // Server-sent events read with fetch, not EventSource: EventSource cannot send the session's
+  // key header. handlers maps an event type to its function; closed(status) is called once when
+  // the stream ends or fails (not when closed by the page).
+  function openStream(path, handlers, closed) {
+    var controller = new AbortController();
+    (async function () {
+      var status = 0;
+      try {
+        var res = await fetch(path, {
+          credentials: "same-origin", signal: controller.signal,
+          headers: { "x-kraken-session": sessionKey(), accept: "text/event-stream" },
+        });
+        status = res.status;
+        if (res.ok) {
+          var reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+          var buffer = "";
+          while (true) {
+            var chunk = await reader.read();
+            if (chunk.done) break;
+            buffer += chunk.value;
+            var at;
+            while ((at = buffer.indexOf("\n\n")) >= 0) {
+              var type = "message", data = "";
+              buffer.slice(0, at).split("\n").forEach(function (line) {
+                if (line.indexOf("event: ") === 0) type = line.slice(7);
+                else if (line.indexOf("data: ") === 0) data += line.slice(6);
+              });
+              buffer = buffer.slice(at + 2);
+              if (data && handlers[type]) handlers[type](JSON.parse(data));
+            }
+          }
+        }
+      } catch (e) {
+        if (!controller.signal.aborted) console.warn("stream " + path + ": " + e.message);
+      }
+      if (!controller.signal.aborted) closed(status);
+    })();
+    return { close: function () { controller.abort(); } };
+  }
+
+  // One stream ended (the runtime shut down, or the session did): find out which, and say so.
+  async function streamClosed() {
+    closeStreams();
+    var verdict = await checkSession();
+    if (verdict === "out") showSignIn("Your session ended: sign in again.");
+    else if (verdict === "gone") {
+      runtimeGone();
+      setTimeout(retry, 2000);
+    } else {
+      setConn("connecting", "reconnecting…");
+      setTimeout(retry, 1000);
+    }
+  }
+
   function openStreams() {
     closeStreams();
-    var feed = new EventSource("/v1/dashboard/stream");
-    feed.addEventListener("history", function (e) {
-      var data = JSON.parse(e.data);
-      state.series = data.series || {};
-    });
-    feed.addEventListener("snapshot", function (e) {
-      if (!state.live) {
-        state.live = true;
-        setConn("live", "live");
-        banner("");
-        document.body.classList.remove("stale");
-      }
-      onSnapshot(JSON.parse(e.data));
-    });
-    feed.onerror = async function () {
-      var verdict = await checkSession();
-      if (verdict === "out") showSignIn("Your session ended: sign in again.");
-      else if (verdict === "gone" || feed.readyState === EventSource.CLOSED) {
-        runtimeGone();
-        if (feed.readyState === EventSource.CLOSED) setTimeout(retry, 2000);
-      } else setConn("connecting", "reconnecting…");
-    };
-
-    var events = new EventSource("/v1/events");
+    // A reconnect sends the recent log lines again.
+    state.logs = [];
+    $("logs").textContent = "";
+    var feed = openStream("/v1/dashboard/stream", {
+      history: function (data) { state.series = data.series || {}; },
+      snapshot: function (data) {
+        if (!state.live) {
+          state.live = true;
+          setConn("live", "live");
+          banner("");
+          document.body.classList.remove("stale");
+        }
+        onSnapshot(data);
+      },
+    }, streamClosed);
+    var handlers = {};
     ["start", "exit", "restart", "unresponsive", "escalate", "apply"].forEach(function (type) {
-      events.addEventListener(type, function (e) { onEvent(type, JSON.parse(e.data)); });
+      handlers[type] = function (data) { onEvent(type, data); };
     });
-
-    var logs = new EventSource("/v1/logs?follow=1&tail=200");
-    logs.addEventListener("log", function (e) { onLog(JSON.parse(e.data)); });
-
+    var events = openStream("/v1/events", handlers, streamClosed);
+    var logs = openStream("/v1/logs?follow=1&tail=200", { log: onLog }, streamClosed);
     state.streams = [feed, events, logs];
   }
 
   async function retry() {
+    if (state.streams.length > 0) return;
     var verdict = await checkSession();
     if (verdict === "in") openStreams();
     else if (verdict === "out") showSignIn("Your session ended: sign in again.");
@@ -219,9 +285,7 @@ export const PAGE_JS: string = String.raw`"use strict";
     $("dashboard").hidden = false;
     $("sign-out").hidden = false;
     setConn("connecting", "connecting…");
-    $("logs").textContent = "";
     $("timeline").textContent = "";
-    state.logs = [];
     openStreams();
     loadTopology();
   }

@@ -18,6 +18,7 @@ import {
   cookieValue,
   csrfProblem,
   SESSION_COOKIE,
+  SESSION_HEADER,
   sessionCookie,
   type SessionTable,
 } from "../_session.ts";
@@ -54,10 +55,11 @@ const PAGE_HEADERS = {
  * signInRoutes(app, { token: "s3cret", sessions: new SessionTable() });
  * const res = await app.request("/session", {
  *   method: "POST",
- *   headers: { "x-kraken-csrf": "1" },
+ *   headers: { origin: "http://localhost" },
  *   body: JSON.stringify({ token: "s3cret" }),
  * });
  * assert.match(res.headers.get("set-cookie")!, /HttpOnly; SameSite=Strict/);
+ * assert.equal(typeof (await res.json()).key, "string"); // for the x-kraken-session header
  * ```
  */
 export function signInRoutes(app: Hono, options: { token: string; sessions: SessionTable }): void {
@@ -70,8 +72,8 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
   app.get("/dashboard/app.css", asset(PAGE_CSS, "text/css; charset=utf-8"));
 
   app.get("/session", (c) => {
-    const signedIn = sessions.valid(cookieValue(c.req.header("cookie"), SESSION_COOKIE));
-    return c.json({ signedIn });
+    const id = cookieValue(c.req.header("cookie"), SESSION_COOKIE);
+    return c.json({ signedIn: sessions.check(id, c.req.header(SESSION_HEADER)) === "ok" });
   });
 
   app.post("/session", async (c) => {
@@ -100,46 +102,26 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
       sessions.signInFailed();
       throw new HttpError(401, "Unauthorized", "wrong token", "token");
     }
-    const { id } = sessions.create();
+    const { id, key } = sessions.create();
     const secure = new URL(c.req.url).protocol === "https:";
     c.header("set-cookie", sessionCookie(id, { maxAge: sessions.ttl / 1000, secure }));
     c.header("cache-control", "no-store");
-    return c.json({ signedIn: true });
+    // The key goes to the page's script (kept in its origin's storage), the id to the cookie jar.
+    return c.json({ signedIn: true, key });
   });
 
   app.delete("/session", (c) => {
-    const problem = csrfProblem(c.req.raw);
-    if (problem) throw new HttpError(403, "Forbidden", problem);
-    sessions.end(cookieValue(c.req.header("cookie"), SESSION_COOKIE));
+    const id = cookieValue(c.req.header("cookie"), SESSION_COOKIE);
+    // Only the page that holds the key ends the session; the cookie is cleared either way.
+    if (sessions.check(id, c.req.header(SESSION_HEADER)) === "ok" && !csrfProblem(c.req.raw)) {
+      sessions.end(id);
+    }
     const secure = new URL(c.req.url).protocol === "https:";
     c.header("set-cookie", sessionCookie("", { maxAge: 0, secure }));
     return c.json({ signedIn: false });
   });
 }
 
-/**
- * Mounts the authenticated dashboard API: `GET /v1/dashboard/stream` (SSE: `history`, then a
- * `snapshot` every second and after each change), `GET /v1/dashboard/topology` (the topology
- * file's text, the token blanked out) and `POST /v1/dashboard/apply[?dry_run=1]` (`{ yaml }`).
- *
- * @param app The management app (authentication mounted before).
- * @param options The runtime, the token (to keep it out of the page), the closing signal, the SSE
- * heartbeat and the `tick` between snapshots (ms, default 1000).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { Hono } from "hono";
- * import { Runtime } from "../../mod.ts";
- * import { dashboardRoutes } from "./routes.ts";
- * const rt = await Runtime.start({ containers: {} }, { logLevel: "silent" });
- * const app = new Hono();
- * dashboardRoutes(app, { rt, token: "s3cret", signal: AbortSignal.abort() });
- * const res = await app.request("/v1/dashboard/topology");
- * assert.equal((await res.json()).text, null); // not started from a file
- * await rt.shutdown();
- * ```
- */
 export function dashboardRoutes(
   app: Hono,
   options: { rt: Runtime; token: string; signal: AbortSignal; heartbeat?: number; tick?: number },

@@ -85,7 +85,7 @@ Deno.test({
       );
 
       await t.step(
-        "the cookie is HttpOnly, SameSite=Strict, and the token is in no URL or page",
+        "the cookie is HttpOnly, SameSite=Strict, opens nothing alone, and the token is in no URL or page",
         async () => {
           const cookies = await browser.cookies();
           assert.equal(cookies.length, 1);
@@ -95,6 +95,13 @@ Deno.test({
           assert.equal(cookie.sameSite, "Strict");
           assert.equal(cookie.path, "/");
           assert.ok(!cookie.value.includes(TOKEN));
+          // The browser would send this cookie to any server on 127.0.0.1 (cookies ignore ports),
+          // a container's own among them: alone it opens nothing.
+          const alone = await fetch(new URL("v1/tree", shop.url), {
+            headers: { cookie: `${cookie.name}=${cookie.value}` },
+          });
+          assert.equal(alone.status, 401);
+          await alone.body?.cancel();
           assert.equal(await page.evaluate("document.cookie"), "", "no script reads it");
           assert.ok(!page.url().includes(TOKEN));
           assert.ok(!(await page.content()).includes(TOKEN));
@@ -188,6 +195,21 @@ Deno.test({
         await page.waitForSelector("tr[data-container=extra]");
         assert.match(await text(page, "#plan-text"), /^Applied:/);
       });
+
+      await t.step(
+        "signing out ends the session, clears the cookie and forgets the key",
+        async () => {
+          await page.click("#sign-out");
+          await page.waitForSelector("#sign-in", { visible: true });
+          assert.equal(await text(page, "#sign-in-error"), "Signed out.");
+          await until("no cookie", async () => (await browser.cookies()).length === 0);
+          assert.equal(await page.evaluate('localStorage.getItem("kraken-session-key")'), null);
+          // In again, for the last step.
+          await page.type("#token", TOKEN);
+          await page.click("#sign-in-form button");
+          await page.waitForSelector("tr[data-container=web]");
+        },
+      );
 
       await t.step("when the runtime shuts down the page says it is gone", async () => {
         const res = await fetch(new URL("v1/shutdown", shop.url), {

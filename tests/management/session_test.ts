@@ -1,6 +1,7 @@
-// The dashboard's sign-in: a session cookie in exchange for the token, accepted on every API route
-// like the bearer token, with a CSRF defence on changes, a rate limit on wrong tokens, sign-out.
-// Everything through app.request() (no socket); each test starts its own runtime.
+// The dashboard's sign-in: a session cookie and a key in exchange for the token, accepted together
+// on every API route like the bearer token, changes only from the API's own origin, a rate limit
+// on wrong tokens, sign-out. Everything through app.request() (no socket); each test starts its
+// own runtime.
 import assert from "node:assert/strict";
 import { Runtime, type TopologyInput } from "../../mod.ts";
 import { type ManagementApp, managementApp } from "../../management/app.ts";
@@ -33,15 +34,19 @@ async function withApp(fn: (app: ManagementApp, rt: Runtime) => Promise<void>): 
 async function signIn(app: ManagementApp, token = TOKEN): Promise<Response> {
   return await app.request("/session", {
     method: "POST",
-    headers: { "content-type": "application/json", "x-kraken-csrf": "1", origin: ORIGIN },
+    headers: { "content-type": "application/json", origin: ORIGIN },
     body: JSON.stringify({ token }),
   });
 }
 
-function cookieOf(response: Response): string {
-  const set = response.headers.get("set-cookie");
+/** Signs in; the cookie to send back and the key the page would keep. */
+async function session(app: ManagementApp): Promise<{ cookie: string; key: string }> {
+  const res = await signIn(app);
+  assert.equal(res.status, 200);
+  const set = res.headers.get("set-cookie");
   assert.ok(set, "a Set-Cookie header");
-  return set.split(";")[0];
+  const { key } = await res.json();
+  return { cookie: set.split(";")[0], key };
 }
 
 Deno.test("the page at / is served to anyone, with a strict CSP and no token in it", async () => {
@@ -59,7 +64,7 @@ Deno.test("the page at / is served to anyone, with a strict CSP and no token in 
   });
 });
 
-Deno.test("sign-in sets an HttpOnly SameSite=Strict session cookie that opens every API route", async () => {
+Deno.test("sign-in sets an HttpOnly SameSite=Strict session cookie that, with its key, opens every API route", async () => {
   await withApp(async (app) => {
     const res = await signIn(app);
     assert.equal(res.status, 200);
@@ -69,16 +74,45 @@ Deno.test("sign-in sets an HttpOnly SameSite=Strict session cookie that opens ev
       /^kraken_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/,
     );
     assert.ok(!set.includes(TOKEN), "the cookie is not the token");
-    assert.deepEqual(await res.json(), { signedIn: true });
-    const cookie = cookieOf(res);
-    const tree = await app.request("/v1/tree", { headers: { cookie } });
+    const body = await res.json();
+    assert.equal(body.signedIn, true);
+    assert.match(body.key, /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(!set.includes(body.key), "the key is not in the cookie");
+    const headers = { cookie: set.split(";")[0], "x-kraken-session": body.key };
+    const tree = await app.request("/v1/tree", { headers });
     assert.equal(tree.status, 200);
     assert.equal((await tree.json()).name, "session-test");
-    const who = await app.request("/session", { headers: { cookie } });
+    const who = await app.request("/session", { headers });
     assert.deepEqual(await who.json(), { signedIn: true });
-    const forged = await app.request("/v1/tree", { headers: { cookie: "kraken_session=nope" } });
+    const forged = await app.request("/v1/tree", {
+      headers: { cookie: "kraken_session=nope", "x-kraken-session": body.key },
+    });
     assert.equal(forged.status, 401);
-    await forged.body?.cancel();
+    assert.match((await forged.json()).error.message, /names no live session/);
+  });
+});
+
+Deno.test("a session cookie without its key opens nothing (another server on the host sees the cookie)", async () => {
+  await withApp(async (app) => {
+    const { cookie, key } = await session(app);
+    const bare = await app.request("/v1/tree", { headers: { cookie } });
+    assert.equal(bare.status, 401);
+    assert.match(
+      (await bare.json()).error.message,
+      /a session cookie must come with its key in the header x-kraken-session/,
+    );
+    const wrong = await app.request("/v1/containers/web/scale", {
+      method: "POST",
+      headers: { cookie, "x-kraken-session": `x${key.slice(1)}`, origin: ORIGIN },
+      body: JSON.stringify({ replicas: 3 }),
+    });
+    assert.equal(wrong.status, 401);
+    assert.match((await wrong.json()).error.message, /is not the key of this session/);
+    const who = await app.request("/session", { headers: { cookie } });
+    assert.deepEqual(await who.json(), { signedIn: false });
+    const stream = await app.request("/v1/logs?follow=1", { headers: { cookie } });
+    assert.equal(stream.status, 401);
+    await stream.body?.cancel();
   });
 });
 
@@ -86,7 +120,7 @@ Deno.test("the session cookie is Secure when the API is reached over TLS", async
   await withApp(async (app) => {
     const res = await app.request("https://kraken.example/session", {
       method: "POST",
-      headers: { "x-kraken-csrf": "1", origin: "https://kraken.example" },
+      headers: { origin: "https://kraken.example" },
       body: JSON.stringify({ token: TOKEN }),
     });
     assert.equal(res.status, 200);
@@ -95,32 +129,25 @@ Deno.test("the session cookie is Secure when the API is reached over TLS", async
   });
 });
 
-Deno.test("a cookie-signed change needs the CSRF header and the API's own origin", async () => {
+Deno.test("a cookie-signed change must come from the API's own origin", async () => {
   await withApp(async (app) => {
-    const cookie = cookieOf(await signIn(app));
+    const { cookie, key } = await session(app);
     const scale = (headers: Record<string, string>) =>
       app.request("/v1/containers/web/scale", {
         method: "POST",
-        headers: { cookie, "content-type": "application/json", ...headers },
+        headers: { cookie, "x-kraken-session": key, ...headers },
         body: JSON.stringify({ replicas: 2 }),
       });
-    const bare = await scale({});
-    assert.equal(bare.status, 403);
-    assert.match((await bare.json()).error.message, /must send the header x-kraken-csrf/);
-    const elsewhere = await scale({ "x-kraken-csrf": "1", origin: "https://evil.example" });
+    const elsewhere = await scale({ origin: "https://evil.example" });
     assert.equal(elsewhere.status, 403);
     assert.match(
       (await elsewhere.json()).error.message,
       /comes from "https:\/\/evil.example"; expected the API's own origin http:\/\/localhost/,
     );
-    const crossSite = await scale({ "x-kraken-csrf": "1", "sec-fetch-site": "cross-site" });
+    const crossSite = await scale({ "sec-fetch-site": "cross-site" });
     assert.equal(crossSite.status, 403);
     await crossSite.body?.cancel();
-    const page = await scale({
-      "x-kraken-csrf": "1",
-      origin: ORIGIN,
-      "sec-fetch-site": "same-origin",
-    });
+    const page = await scale({ origin: ORIGIN, "sec-fetch-site": "same-origin" });
     assert.equal(page.status, 200);
     assert.equal((await page.json()).to, 2);
   });
@@ -151,15 +178,13 @@ Deno.test("a wrong token is refused with 401, and past five in a minute sign-in 
 
 Deno.test("sign-out ends the session on the server and clears the cookie", async () => {
   await withApp(async (app) => {
-    const cookie = cookieOf(await signIn(app));
-    const out = await app.request("/session", {
-      method: "DELETE",
-      headers: { cookie, "x-kraken-csrf": "1", origin: ORIGIN },
-    });
+    const { cookie, key } = await session(app);
+    const headers = { cookie, "x-kraken-session": key };
+    const out = await app.request("/session", { method: "DELETE", headers });
     assert.equal(out.status, 200);
     assert.match(out.headers.get("set-cookie")!, /^kraken_session=; Path=\/; Max-Age=0; HttpOnly/);
     await out.body?.cancel();
-    const after = await app.request("/v1/tree", { headers: { cookie } });
+    const after = await app.request("/v1/tree", { headers });
     assert.equal(after.status, 401);
     await after.body?.cancel();
   });
@@ -168,19 +193,22 @@ Deno.test("sign-out ends the session on the server and clears the cookie", async
 Deno.test("sessions expire, and the oldest is ended when the table is full", () => {
   let now = 1000;
   const sessions = new SessionTable({ ttl: 500, maxSessions: 2, now: () => now });
-  const a = sessions.create().id;
-  const b = sessions.create().id;
-  const c = sessions.create().id;
-  assert.deepEqual([a, b, c].map((id) => sessions.valid(id)), [false, true, true]);
+  const [a, b, c] = [sessions.create(), sessions.create(), sessions.create()];
+  assert.deepEqual([a, b, c].map((s) => sessions.check(s.id, s.key)), ["none", "ok", "ok"]);
+  assert.equal(sessions.check(b.id, c.key), "wrong-key");
   now = 1501;
-  assert.equal(sessions.valid(b), false);
-  assert.equal(sessions.valid(undefined), false);
+  assert.equal(sessions.check(b.id, b.key), "none");
+  assert.equal(sessions.check(undefined, b.key), "none");
 });
 
-Deno.test("csrfProblem lets reads through and names what a change lacks", () => {
+Deno.test("csrfProblem lets reads through and refuses a change from another origin", () => {
   const url = "http://127.0.0.1:9090/v1/apply";
   assert.equal(csrfProblem(new Request(url)), null);
-  assert.match(csrfProblem(new Request(url, { method: "POST" }))!, /x-kraken-csrf/);
+  assert.equal(csrfProblem(new Request(url, { method: "POST" })), null); // says nothing: the key decides
+  assert.match(
+    csrfProblem(new Request(url, { method: "POST", headers: { "sec-fetch-site": "same-site" } }))!,
+    /a same-site page \(Sec-Fetch-Site\); expected same-origin/,
+  );
 });
 
 Deno.test("the topology editor plans YAML without applying it, and applies it when asked", async () => {
