@@ -30,11 +30,27 @@ export async function launchBrowser(executablePath: string): Promise<Browser> {
   });
 }
 
-/** The shop the dashboard tests look at: a worker, a process and a fragile worker. */
-export function shopYaml(): string {
+/**
+ * The shop the dashboard tests look at: a worker, a process and a fragile worker; `agent` adds a
+ * remote container `stock` placed on that host agent (`{ name, url }` of a `kraken node`).
+ */
+export function shopYaml(agent?: { name: string; url: string; secret: string }): string {
+  const remote = agent
+    ? `transports: { name: shop, secret: ${agent.secret}, keepalive: 1s }
+hosts:
+  ${agent.name}: { address: ${agent.url} }
+`
+    : "";
+  const stock = agent
+    ? `  stock:
+    module: ./member.ts # from the agent's --root (the fixtures)
+    mode: remote
+    host: ${agent.name}
+`
+    : "";
   return `name: shop
 supervisor: { strategy: one_for_one, intensity: 20, period: 10s }
-containers:
+${remote}containers:
   web:
     module: ${FIXTURES}cli/containers/web.ts
     mode: worker
@@ -47,14 +63,17 @@ containers:
   fragile:
     module: ${FIXTURES}dashboard/containers/fragile.ts
     mode: worker
-management:
+${stock}management:
   listen: 127.0.0.1:0
   token: \${KRAKEN_TOKEN}
 `;
 }
 
 /** `kraken start` of the shop in a temporary folder; `stop()` kills it and removes the folder. */
-export async function startShop(token: string): Promise<{
+export async function startShop(
+  token: string,
+  agent?: { name: string; url: string; secret: string },
+): Promise<{
   url: string;
   file: string;
   running: Running;
@@ -62,7 +81,7 @@ export async function startShop(token: string): Promise<{
 }> {
   const dir = await Deno.makeTempDir({ prefix: "kraken-dashboard-" });
   const file = `${dir}/kraken.yaml`;
-  await Deno.writeTextFile(file, shopYaml());
+  await Deno.writeTextFile(file, shopYaml(agent));
   const running = krakenInBackground(["start", file], { env: { KRAKEN_TOKEN: token } });
   const stop = async () => {
     await running.kill();

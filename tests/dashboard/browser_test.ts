@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { chromiumPath, launchBrowser, startShop } from "./_dashboard.ts";
+import { SECRET, startAgent } from "../distribution/_agents.ts";
 
 const CHROMIUM = chromiumPath();
 const TOKEN = "dashboard-token-" + crypto.randomUUID();
@@ -229,6 +230,53 @@ Deno.test({
     } finally {
       await browser.close();
       await shop.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the dashboard shows an agent's containers under their host",
+  ignore: !CHROMIUM,
+  async fn() {
+    const agent = await startAgent("node-b");
+    try {
+      const shop = await startShop(TOKEN, { name: agent.name, url: agent.url, secret: SECRET });
+      const browser = await launchBrowser(CHROMIUM!);
+      try {
+        const page = await browser.newPage();
+        page.setDefaultTimeout(WAIT);
+        await page.goto(shop.url);
+        await page.waitForSelector("#token", { visible: true });
+        await page.type("#token", TOKEN);
+        await page.click("#sign-in-form button");
+        await until(
+          "stock running on node-b",
+          async () => await count(page, "tr[data-instance^='stock#'][data-state=running]") === 1,
+        );
+        // The rows in order: each container's host is the host row above it.
+        const hostOf = await page.$$eval("#tree tr", (rows) => {
+          const out: Record<string, string> = {};
+          let host = "";
+          for (const row of rows) {
+            host = row.getAttribute("data-host") ?? host;
+            const name = row.getAttribute("data-container");
+            if (name) out[name] = host;
+          }
+          return out;
+        });
+        assert.deepEqual(hostOf, {
+          web: "local",
+          jobs: "local",
+          fragile: "local",
+          stock: "node-b",
+        });
+        assert.match(await text(page, "tr[data-container=stock]"), /remote/);
+      } finally {
+        await browser.close();
+        await shop.stop();
+      }
+    } finally {
+      await agent.stop();
     }
   },
 });
