@@ -125,6 +125,7 @@ export const PAGE_JS: string = String.raw`"use strict";
   function showSignIn(message) {
     closeStreams();
     keepKey("");
+    state.live = false;
     $("dashboard").hidden = true;
     $("sign-out").hidden = true;
     $("sign-in").hidden = false;
@@ -522,15 +523,34 @@ export const PAGE_JS: string = String.raw`"use strict";
       case "unresponsive": return d.instance + " silent for " + d.silentFor + " ms";
       case "escalate": return "supervisor " + d.supervisor + " gave up" +
         (d.child ? " on " + d.child : "") + ": " + (d.error ? d.error.message : "");
-      case "apply": return "apply " + (d.phase || "") + (d.step ? ": " + JSON.stringify(d.step) : "");
+      case "apply": return describeApply(d);
       default: return JSON.stringify(d);
+    }
+  }
+
+  function describeStep(step) {
+    if (!step) return "";
+    var what = step.op + " " + (step.name === null ? "root supervisor" : step.name);
+    if (step.op === "scale") what += " " + step.from + " → " + step.to;
+    if (step.op === "add") what += " (" + step.mode + " ×" + step.replicas + ")";
+    if (step.changes && step.changes.length) what += " (" + step.changes.join(", ") + ")";
+    return what;
+  }
+
+  function describeApply(d) {
+    switch (d.phase) {
+      case "start": return "apply: " + (d.plan && d.plan.steps ? d.plan.steps.length : 0) + " step(s)";
+      case "step": return "apply step: " + describeStep(d.step);
+      case "done": return "apply done";
+      case "failed": return "apply failed at " + describeStep(d.step) + ": " + (d.error || "");
+      default: return "apply " + (d.phase || "");
     }
   }
 
   function onEvent(type, data) {
     var list = $("timeline");
     list.insertBefore(h("li", { class: "t-" + type, "data-type": type,
-      "data-container": data.container || data.child || "",
+      "data-container": data.container || data.child || (data.step && data.step.name) || "",
       text: clock(data.time) + " " + type.padEnd(12) + describe(type, data) }), list.firstChild);
     while (list.childNodes.length > MAX_EVENTS) list.removeChild(list.lastChild);
   }

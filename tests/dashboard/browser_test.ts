@@ -195,6 +195,23 @@ Deno.test({
         await page.click("#apply");
         await page.waitForSelector("tr[data-container=extra]");
         assert.match(await text(page, "#plan-text"), /^Applied:/);
+        await page.waitForSelector("#timeline li[data-type=apply][data-container=extra]");
+        assert.match(
+          await text(page, "#timeline li[data-type=apply][data-container=extra]"),
+          /apply step: add extra \(inline ×1\)/,
+        );
+      });
+
+      await t.step("with no containers left the tree says so", async () => {
+        await page.$eval(
+          "#topology",
+          (el) => ((el as unknown as Field).value = "name: shop\ncontainers: {}\n"),
+        );
+        await page.click("#plan");
+        await until("the plan", async () => (await text(page, "#plan-text")).includes("fragile"));
+        await page.click("#apply");
+        await page.waitForSelector("#no-containers");
+        assert.match(await text(page, "#no-containers"), /No containers/);
       });
 
       await t.step(
@@ -208,7 +225,7 @@ Deno.test({
           // In again, for the last step.
           await page.type("#token", TOKEN);
           await page.click("#sign-in-form button");
-          await page.waitForSelector("tr[data-container=web]");
+          await page.waitForSelector("#conn[data-state=live]");
         },
       );
 
