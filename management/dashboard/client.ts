@@ -194,8 +194,9 @@ export const PAGE_JS: string = String.raw`"use strict";
   }
 
   // Server-sent events read with fetch, not EventSource: EventSource cannot send the session's
-  // key header. handlers maps an event type to its function; closed(status) is called once when
-  // the stream ends or fails (not when closed by the page).
+  // key header. handlers maps an event type to its function ("*": any other type, called with the
+  // type first); closed(status) is called once when the stream ends or fails (not when the page
+  // closes it).
   function openStream(path, handlers, closed) {
     var controller = new AbortController();
     (async function () {
@@ -221,7 +222,9 @@ export const PAGE_JS: string = String.raw`"use strict";
                 else if (line.indexOf("data: ") === 0) data += line.slice(6);
               });
               buffer = buffer.slice(at + 2);
-              if (data && handlers[type]) handlers[type](JSON.parse(data));
+              if (!data) continue;
+              if (handlers[type]) handlers[type](JSON.parse(data));
+              else if (handlers["*"]) handlers["*"](type, JSON.parse(data));
             }
           }
         }
@@ -264,11 +267,8 @@ export const PAGE_JS: string = String.raw`"use strict";
         onSnapshot(data);
       },
     }, streamClosed);
-    var handlers = {};
-    ["start", "exit", "restart", "unresponsive", "escalate", "apply"].forEach(function (type) {
-      handlers[type] = function (data) { onEvent(type, data); };
-    });
-    var events = openStream("/v1/events", handlers, streamClosed);
+    // Every type the runtime streams, those added after this page was written included.
+    var events = openStream("/v1/events", { "*": onEvent }, streamClosed);
     var logs = openStream("/v1/logs?follow=1&tail=200", { log: onLog }, streamClosed);
     state.streams = [feed, events, logs];
   }

@@ -178,6 +178,20 @@ Deno.test({
         await until("no line", async () => await count(page, "#logs > div") === 0);
       });
 
+      await t.step("what a container logs or answers is shown as text, never as HTML", async () => {
+        const html = '<img src="x" id="injected"><b>bold</b>';
+        await page.$eval("#log-filter", (el) => ((el as unknown as Field).value = ""));
+        await page.$eval(
+          "#call-body",
+          (el, body) => ((el as unknown as Field).value = body),
+          JSON.stringify({ text: html }),
+        );
+        await page.click("#call");
+        await until("the line", async () => (await text(page, "#logs")).includes(html));
+        assert.equal(await count(page, "#injected"), 0);
+        assert.equal(await count(page, "#logs b, #call-result b"), 0);
+      });
+
       await t.step("an edited topology shows its plan before it is applied", async () => {
         assert.ok(await page.$eval("#apply", (el) => (el as unknown as Field).disabled));
         const yaml = await page.$eval("#topology", (el) => (el as unknown as Field).value);
