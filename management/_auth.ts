@@ -31,12 +31,37 @@ export function bearerChecker(
   if (typeof token !== "string" || token.length === 0) {
     throw new TypeError("the management token must be a non-empty string");
   }
-  const expected = digest(token);
+  const matches = tokenMatcher(token);
   return (header) => {
     const match = header ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
     if (!match) return "missing";
-    return timingSafeEqual(digest(match[1]), expected) ? "ok" : "wrong";
+    return matches(match[1]) ? "ok" : "wrong";
   };
+}
+
+/**
+ * A constant-time comparison of a candidate with the token (the sign-in form of the dashboard
+ * sends the token itself, not a header).
+ *
+ * @param token The expected token (non-empty).
+ * @returns `matches(candidate)`: whether `candidate` is the token.
+ * @throws {TypeError} An empty token.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tokenMatcher } from "./_auth.ts";
+ * const matches = tokenMatcher("s3cret-token");
+ * assert.equal(matches("s3cret-token"), true);
+ * assert.equal(matches("s3cret"), false);
+ * ```
+ */
+export function tokenMatcher(token: string): (candidate: string) => boolean {
+  if (typeof token !== "string" || token.length === 0) {
+    throw new TypeError("the management token must be a non-empty string");
+  }
+  const expected = digest(token);
+  return (candidate) => timingSafeEqual(digest(candidate), expected);
 }
 
 function digest(text: string): Uint8Array {

@@ -24,6 +24,8 @@ import { TreeIndex } from "./_lookup.ts";
 import { callContainer } from "./_call.ts";
 import { auditChanges } from "./_audit.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
+import { cookieAuth, SessionTable } from "./_session.ts";
+import { dashboardRoutes, signInRoutes } from "./dashboard/routes.ts";
 
 /**
  * Options of {@linkcode managementApp}.
@@ -182,7 +184,8 @@ export function managementApp(
   );
 
   // The body limit comes first, so that checking a signed request's body reads at most 1 MiB;
-  // then authentication: without a valid token (or signature) even a wrong path answers 401.
+  // then the dashboard's page and sign-in, open to all; then authentication: without a valid token
+  // (signature or session cookie) even a wrong path answers 401.
   app.use(
     "*",
     bodyLimit({
@@ -191,6 +194,8 @@ export function managementApp(
         c.json({ error: { type: "PayloadTooLarge", message: "the body is over 1 MiB" } }, 413),
     }),
   );
+  const sessions = new SessionTable();
+  signInRoutes(app, { token, sessions });
   app.use("*", async (c, next) => {
     const header = c.req.header("authorization");
     let verdict: string;
@@ -202,6 +207,8 @@ export function managementApp(
         path: `${url.pathname}${url.search}`,
         body,
       });
+    } else if (header === undefined && cookieAuth(c.req.raw, sessions) === "ok") {
+      verdict = "ok";
     } else verdict = check(header);
     if (verdict !== "ok") {
       c.header("www-authenticate", 'Bearer realm="kraken"');
@@ -225,6 +232,7 @@ export function managementApp(
   app.use("*", auditChanges(rt, token));
 
   app.get("/v1/tree", (c) => c.json(rt.tree()));
+  dashboardRoutes(app, { rt, token, signal, heartbeat: options.heartbeat });
 
   app.get("/v1/schedules", (c) => c.json(rt.schedules()));
 
