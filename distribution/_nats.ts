@@ -321,6 +321,8 @@ export class NatsBridge {
           b: env.b,
         };
         if (env.r) body.r = 1;
+        if (env.tc !== undefined) body.tc = env.tc;
+        if (env.ts !== undefined) body.ts = env.ts;
         const refused = this.#messages.publish(
           `${this.#prefix}.c.${name}`,
           body,

@@ -82,14 +82,17 @@ export interface InitSettings {
    * it may spawn them again although the application's table still lists them.
    */
   owned?: string[];
+  /** Tracing is on in the host: this isolate records spans too (see `runtime/_tracing.ts`). */
+  trace?: 1;
 }
 
 /** Every envelope kind. */
 export type Envelope =
   /**
    * A request: reply expected at node `s` under id `i`; `r` marks a retriable (deduplicated) one.
-   * `dl` (milliseconds the sender still waits) and `tc` (trace context, e.g. a W3C `traceparent`)
-   * are reserved: a peer may send them, this version neither sets nor requires them.
+   * `tc` and `ts`: the W3C `traceparent` and `tracestate` of the span that sent it (set only while
+   * tracing is on; a malformed one is removed at the edge). `dl` (milliseconds the sender still
+   * waits) is reserved: a peer may send it, this version neither sets nor requires it.
    */
   | {
     k: "req";
@@ -101,6 +104,7 @@ export type Envelope =
     r?: 1;
     dl?: number;
     tc?: string;
+    ts?: string;
   }
   /** A fire-and-forget message. */
   | { k: "send"; to: string; t: string; b?: unknown }

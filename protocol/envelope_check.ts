@@ -10,7 +10,9 @@
  * string, a reply's error a {@linkcode WireError}, a routing table shaped as one); every body and
  * other plain data satisfies the wire-value rule the sender applied
  * ({@linkcode wireValueProblem}: the same types, depth and tree shape as `copyWireValue`).
- * A request from a child or sibling must name that node (or one below it) as its sender.
+ * A request from a child or sibling must name that node (or one below it) as its sender. A
+ * request's trace context that is not W3C Trace Context is removed from it (the one change this
+ * check makes to what it is given): the request is kept, the bad header is not.
  *
  * Pure: no I/O. What to do with a refusal (answer a request with a `FrameError`, count and log the
  * rest) is the node's business.
@@ -19,6 +21,7 @@
  */
 import { within } from "./routes.ts";
 import { wireValueProblem } from "./wire_value.ts";
+import { dropBadTraceContext } from "./trace_context.ts";
 
 /**
  * The most items a list in a control envelope may hold: names in a `join` (`c`) and its
@@ -40,7 +43,16 @@ type Check = (env: Fields, values: Values) => string | null;
 const REQ_FIELDS: Check = (e, v) =>
   whole(e, "i") ?? text(e, "s") ?? text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ??
     optional(e, "r", (v) => v === 1, "1") ?? optional(e, "dl", isNumber, "a number") ??
-    optional(e, "tc", isString, "a string");
+    traceContext(e);
+
+/**
+ * A request's trace context (`tc`, `ts`) is a hint, not part of the request: a malformed one is
+ * removed from the envelope (the request goes on, starting a new trace) and never passed on.
+ */
+function traceContext(e: Fields): null {
+  dropBadTraceContext(e);
+  return null;
+}
 
 /** The fields of each kind (a kind absent here never crosses an edge). */
 const KINDS: Record<string, Check> = {
@@ -349,10 +361,6 @@ function grantLists(permissions: unknown): string | null {
 
 function isObject(value: unknown): value is Fields {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isString(value: unknown): boolean {
-  return typeof value === "string";
 }
 
 function isNumber(value: unknown): boolean {

@@ -38,6 +38,7 @@ import { RetriedRequests } from "./_dedupe.ts";
 import { Throttle } from "../transports/_accept.ts";
 import { CLOSE_GRACE_MS, Listener, RESERVED, type ServingEntry, servingEntry } from "./_serve.ts";
 import type { ServeSpec } from "../config/topology.ts";
+import { inServerSpan, type ServerSite, tracedFetch, tracingOn } from "./_tracing.ts";
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -171,6 +172,7 @@ export class ContainerInstance implements Context, HostedInstance {
       );
     }
     const entry = servingEntry(handlers);
+    if (entry.fetch && tracingOn()) entry.fetch = tracedFetch(this.#traceSite(), entry.fetch);
     if (entry.topics) {
       for (const [topic, fn] of Object.entries(handlers)) {
         if (typeof fn === "function" && !RESERVED.has(topic)) {
@@ -342,7 +344,12 @@ export class ContainerInstance implements Context, HostedInstance {
         return;
       }
     }
-    this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
+    const call = () => handler(env.b, { topic: env.t, kind: "request" });
+    this.#run(tracingOn() ? () => inServerSpan(this.#traceSite(), env, call) : call, env);
+  }
+
+  #traceSite(): ServerSite {
+    return { container: this.name, instance: this.instance, node: this.#node.id };
   }
 
   #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {

@@ -16,6 +16,7 @@ import { declaredNames } from "./_trust.ts";
 import { installSource } from "./_guard.ts";
 import { type FigureSet, readFigureSet } from "./_metrics.ts";
 import { type InstanceHandle, type Launch, startError } from "./_handle.ts";
+import { tracingOn } from "./_tracing.ts";
 
 /** Startup, control and stop logic common to instances in another isolate. */
 export abstract class IsolateHandle implements InstanceHandle {
@@ -117,6 +118,7 @@ export abstract class IsolateHandle implements InstanceHandle {
         baseUrl: this.launch.baseUrl,
         reads: this.launch.reads,
         ...(this.launch.owned?.length ? { owned: this.launch.owned } : {}),
+        ...(tracingOn() ? { trace: 1 as const } : {}),
       };
       this.link.send({ k: "init", s: settings });
     });

@@ -27,6 +27,7 @@ import { type Held, HeldMessages, notHeld } from "./_held.ts";
 import { RouteBook } from "./_route_book.ts";
 import { type Subscriber, Topics } from "./_topics.ts";
 import { NodeRef } from "./_node_ref.ts";
+import { clientSpan } from "./_tracing.ts";
 
 /** A container instance as the node sees it. */
 export interface HostedInstance {
@@ -355,7 +356,14 @@ export class Node {
     }
     const target = this.#book.choose(name, options.key, retries > 0);
     const start = this.#pending.now();
+    // null unless tracing is on: then the request's client span, ended when it settles.
+    const span = clientSpan(name, topic, this.id);
     return new Promise((resolve, reject) => {
+      if (span !== null) {
+        const [settled, failed] = [resolve, reject];
+        resolve = (value) => (span.end(), settled(value));
+        reject = (error) => (span.end(error), failed(error));
+      }
       const waiting: WaitingRequest = {
         id: this.#nextId++,
         deadline: Math.min(start + timeout, start + total),
@@ -375,6 +383,10 @@ export class Node {
         resolve,
         reject,
       };
+      if (span !== null) {
+        waiting.tc = span.tc;
+        if (span.ts !== undefined) waiting.ts = span.ts;
+      }
       if (target === HOLD) {
         if (!waiting.hold) throw notHeld(name);
         this.#hold(name, { request: waiting }); // throws when the buffer is full
@@ -558,6 +570,10 @@ export class Node {
       b: waiting.body,
     };
     if (waiting.retriable) env.r = 1;
+    if (waiting.tc !== undefined) {
+      env.tc = waiting.tc;
+      if (waiting.ts !== undefined) env.ts = waiting.ts;
+    }
     const node = this.#instanceNode.get(waiting.target);
     if (node === undefined) {
       // Never sent: the instance's node is gone while the routes (a new table on its way) still

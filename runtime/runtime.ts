@@ -42,6 +42,7 @@ import { transportsFor } from "./_transports.ts";
 import { ServePorts } from "./_serve_ports.ts";
 import { assertPortFree, servingWarnings } from "./_serve_check.ts";
 import type { LogEntry, RuntimeEvents, RuntimeOptions, TreeSnapshot } from "./types.ts";
+import { otelEnabled, startTracing } from "./_tracing.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "../distribution/mod.ts";
@@ -181,6 +182,8 @@ export class Runtime {
   ): Promise<Runtime> {
     const validated = await loadTopology(topology, { baseUrl: options.baseUrl });
     assertGrantsWithinHost(validated.containers);
+    // Deno's OpenTelemetry is on: every request becomes spans (nothing is loaded otherwise).
+    if (otelEnabled()) await startTracing();
     const rt = new Runtime(validated, options);
     await rt.#boot();
     return rt;

@@ -1,0 +1,89 @@
+// One request across inline, worker and process containers is one trace in an OTLP collector:
+// `kraken start` runs with Deno's OpenTelemetry on, exporting OTLP/JSON to a receiver in this test.
+import assert from "node:assert/strict";
+import { freePort, waitUntil } from "../_helpers.ts";
+import { krakenInBackground } from "../cli/_cli.ts";
+import { type ExportedSpan, OtlpReceiver, SPAN_KIND } from "../_otlp.ts";
+
+const APP = new URL("../fixtures/traces/kraken.yaml", import.meta.url).pathname;
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER = "00f067aa0ba902b7";
+
+Deno.test("a request gateway(inline) → orders(worker) → inventory(process) is one trace with parent/child links", async () => {
+  const otlp = freePort();
+  const port = freePort();
+  const receiver = new OtlpReceiver(otlp);
+  const app = krakenInBackground(["start", APP], {
+    env: { ...OtlpReceiver.env(otlp), TRACE_PORT: String(port) },
+  });
+  try {
+    await app.waitFor(/Ctrl-C to stop/);
+    const answer = await fetch(`http://127.0.0.1:${port}/order`, {
+      method: "POST",
+      headers: { traceparent: `00-${TRACE}-${CALLER}-01`, tracestate: "shop=1" },
+      body: JSON.stringify({ sku: "kr-1" }),
+    });
+    assert.deepEqual(await answer.json(), { sku: "kr-1", reserved: true });
+    // A malformed traceparent is dropped at the edge: that request starts a trace of its own.
+    const other = await fetch(`http://127.0.0.1:${port}/order`, {
+      method: "POST",
+      headers: { traceparent: `00-${TRACE.toUpperCase()}-${CALLER}-01` },
+      body: JSON.stringify({ sku: "kr-2" }),
+    });
+    assert.equal(other.status, 200);
+    await other.body?.cancel();
+
+    const ours = () => receiver.spans.filter((s) => s.traceId === TRACE);
+    const want = [
+      "gateway POST",
+      "orders place",
+      "inventory reserve",
+    ];
+    await waitUntil(
+      () =>
+        want.every((name) => ours().some((s) => s.name === name && s.kind === SPAN_KIND.server)),
+      20_000,
+      `server spans ${want.join(", ")} in trace ${TRACE}; got ${JSON.stringify(receiver.spans)}`,
+    );
+    const spans = ours();
+    const one = (name: string, kind: number): ExportedSpan => {
+      const found = spans.filter((s) => s.name === name && s.kind === kind);
+      assert.equal(found.length, 1, `one ${name} span of kind ${kind}: ${JSON.stringify(spans)}`);
+      return found[0];
+    };
+    const gateway = one("gateway POST", SPAN_KIND.server);
+    const toOrders = one("orders place", SPAN_KIND.client);
+    const orders = one("orders place", SPAN_KIND.server);
+    const toInventory = one("inventory reserve", SPAN_KIND.client);
+    const inventory = one("inventory reserve", SPAN_KIND.server);
+    // Continues the caller's span: directly, or under the span Deno's HTTP server made for it.
+    const http = spans.find((s) => s.spanId === gateway.parentSpanId);
+    assert.equal(http ? http.parentSpanId : gateway.parentSpanId, CALLER, JSON.stringify(spans));
+    assert.equal(toOrders.parentSpanId, gateway.spanId);
+    assert.equal(orders.parentSpanId, toOrders.spanId, "across the worker boundary");
+    assert.equal(toInventory.parentSpanId, orders.spanId);
+    assert.equal(inventory.parentSpanId, toInventory.spanId, "across the process boundary");
+    assert.equal(gateway.attributes["kraken.node"], "host");
+    assert.match(String(orders.attributes["kraken.node"]), /^w\d+$/);
+    assert.match(String(inventory.attributes["kraken.node"]), /^p\d+$/);
+    assert.equal(inventory.attributes["kraken.instance"], "inventory#0.1");
+
+    // The second request's spans form a trace of their own, not the malformed header's.
+    await waitUntil(
+      () => receiver.spans.some((s) => s.name === "inventory reserve" && s.traceId !== TRACE),
+      20_000,
+      "the second request's spans",
+    );
+    const fresh = receiver.spans.find((s) => s.name === "gateway POST" && s.traceId !== TRACE);
+    assert.ok(fresh, "the second request's gateway span");
+    const freshHttp = receiver.spans.find((s) => s.spanId === fresh.parentSpanId);
+    assert.equal(
+      freshHttp ? freshHttp.parentSpanId : fresh.parentSpanId,
+      undefined,
+      "a malformed traceparent is no parent",
+    );
+  } finally {
+    await app.kill();
+    await receiver.close();
+  }
+});
