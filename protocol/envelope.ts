@@ -142,8 +142,11 @@ export type Envelope =
   | { k: "ping" }
   /** `m`: the isolate's metrics, so they reach the host with every heartbeat. */
   | { k: "pong"; m?: unknown }
-  /** Node → hub: a log line. */
-  | { k: "log"; l: LogLevel; m: string; c: string }
+  /**
+   * Node → hub: a log line from instance `c`; `x`: the trace id of the span it was logged in
+   * (tracing on; a malformed one is removed at the edge).
+   */
+  | { k: "log"; l: LogLevel; m: string; c: string; x?: string }
   /** Node → parent: the routes of the containers this node supervises (its subtree). */
   | { k: "subroutes"; r: RouteTable }
   /** Node → parent: a snapshot of the subtree this node supervises (`t`, plain data). */

@@ -21,7 +21,7 @@
  */
 import { within } from "./routes.ts";
 import { wireValueProblem } from "./wire_value.ts";
-import { dropBadTraceContext } from "./trace_context.ts";
+import { dropBadTraceContext, isTraceId } from "./trace_context.ts";
 
 /**
  * The most items a list in a control envelope may hold: names in a `join` (`c`) and its
@@ -54,6 +54,12 @@ function traceContext(e: Fields): null {
   return null;
 }
 
+/** A log line's trace id (`x`), likewise: removed unless it is 32 lowercase hex digits. */
+function traceId(e: Fields): null {
+  if (e.x !== undefined && !isTraceId(e.x)) delete e.x;
+  return null;
+}
+
 /** The fields of each kind (a kind absent here never crosses an edge). */
 const KINDS: Record<string, Check> = {
   req: REQ_FIELDS,
@@ -67,7 +73,9 @@ const KINDS: Record<string, Check> = {
   subroutes: (e) => routeTable(e.r, "r"),
   ping: () => null,
   pong: (e, v) => data(e, "m", v),
-  log: (e) => oneOf(e, "l", ["debug", "info", "warn", "error"]) ?? text(e, "m") ?? text(e, "c"),
+  log: (e) =>
+    oneOf(e, "l", ["debug", "info", "warn", "error"]) ?? text(e, "m") ?? text(e, "c") ??
+      traceId(e),
   ready: (e) => texts(e.topics, "topics"),
   exit: (e, v) => exitReason(e.reason) ?? data(e, "m", v),
   stopped: (e, v) => data(e, "m", v),

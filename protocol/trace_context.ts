@@ -25,6 +25,7 @@ export const MAX_TRACESTATE = 512;
 
 const PARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = "0".repeat(32);
+const TRACE_ID = /^[0-9a-f]{32}$/;
 const ZERO_SPAN = "0".repeat(16);
 // A list member's key (simple or tenant@system) and value (printable ASCII but `,` and `=`,
 // not ending in a space).
@@ -105,6 +106,24 @@ export function isTraceState(value: unknown): value is string {
     if (member !== "" && !MEMBER.test(member)) return false;
   }
   return true;
+}
+
+/**
+ * Whether `value` is a trace id: 32 lowercase hex digits, not all zero.
+ *
+ * @param value What arrived (untrusted).
+ * @returns `true` for a trace id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isTraceId } from "./trace_context.ts";
+ * assert.ok(isTraceId("4bf92f3577b34da6a3ce929d0e0e4736"));
+ * assert.ok(!isTraceId("4bf92f3577b34da6a3ce929d0e0e4736\nFAKE LOG LINE"));
+ * ```
+ */
+export function isTraceId(value: unknown): value is string {
+  return typeof value === "string" && TRACE_ID.test(value) && value !== ZERO_TRACE;
 }
 
 /**

@@ -38,7 +38,13 @@ import { RetriedRequests } from "./_dedupe.ts";
 import { Throttle } from "../transports/_accept.ts";
 import { CLOSE_GRACE_MS, Listener, RESERVED, type ServingEntry, servingEntry } from "./_serve.ts";
 import type { ServeSpec } from "../config/topology.ts";
-import { inServerSpan, type ServerSite, tracedFetch, tracingOn } from "./_tracing.ts";
+import {
+  activeTraceId,
+  inServerSpan,
+  type ServerSite,
+  tracedFetch,
+  tracingOn,
+} from "./_tracing.ts";
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -134,7 +140,8 @@ export class ContainerInstance implements Context, HostedInstance {
     const min = LOG_LEVEL_RANK[settings.logLevel];
     const at = (level: LogLevel) => (message: string, ...data: unknown[]) => {
       if (LOG_LEVEL_RANK[level] >= min) {
-        node.log(level, formatLog(String(message), data), this.instance);
+        // The trace id of the span it was logged in (tracing on), so the line joins its trace.
+        node.log(level, formatLog(String(message), data), this.instance, activeTraceId());
       }
     };
     this.log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };

@@ -43,7 +43,7 @@ export interface NodeHooks {
    * A log line from a container in this node (or, in the hub, from any node). `from` is the node
    * it came from (this node's id for its own): the owner checks that node may speak for `instance`.
    */
-  onLog(level: LogLevel, message: string, instance: string, from: string): void;
+  onLog(level: LogLevel, message: string, instance: string, from: string, trace?: string): void;
   /**
    * Node `from` sent something it had no right to (a forged sender, a reply to a request it was
    * never given, a routing table or `down` from below) or that breaks the edge rule (malformed,
@@ -449,9 +449,11 @@ export class Node {
   }
 
   /** Sends a log line toward the hub (or hands it to the hub's owner). */
-  log(level: LogLevel, message: string, instance: string): void {
-    if (this.isHub || !this.#upstream) this.#hooks.onLog(level, message, instance, this.id);
-    else this.#upstream.send({ k: "log", l: level, m: message, c: instance });
+  log(level: LogLevel, message: string, instance: string, trace?: string): void {
+    if (this.isHub || !this.#upstream) this.#hooks.onLog(level, message, instance, this.id, trace);
+    else if (trace === undefined) {
+      this.#upstream.send({ k: "log", l: level, m: message, c: instance });
+    } else this.#upstream.send({ k: "log", l: level, m: message, c: instance, x: trace });
   }
 
   /** Fails every waiting request and drops every link. */
@@ -527,7 +529,7 @@ export class Node {
       case "down":
         return this.detach(env.n);
       case "log":
-        if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c, from);
+        if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c, from, env.x);
         else this.#upstream.send(env);
         return;
       default:

@@ -110,8 +110,8 @@ export class Runtime {
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#hub = new Node("host", {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
-      onLog: (level, message, source, from) =>
-        this.#log(level, message, speakerOf(from, source, this.#hub, this.#handles)),
+      onLog: (level, message, source, from, trace) =>
+        this.#log(level, message, speakerOf(from, source, this.#hub, this.#handles), trace),
       onViolation: (from, what, logged) =>
         this.#violations.fromNode(from, what, logged, this.#handles),
     }, { hub: true });
@@ -616,10 +616,12 @@ export class Runtime {
     this.#listeners.emit(type, event, (message) => this.#log("error", message, "runtime"));
   }
 
-  #log(level: LogLevel, message: string, source: string): void {
+  #log(level: LogLevel, message: string, source: string, trace?: string): void {
     this.#dist.forward({ type: "log", level, message, source });
     if (LOG_LEVEL_RANK[level] < LOG_LEVEL_RANK[this.#logLevel]) return;
-    this.#logger({ level, message, source });
+    this.#logger(
+      trace === undefined ? { level, message, source } : { level, message, source, trace },
+    );
     if (this.#listeners.has("log")) {
       this.#emit("log", { level, message, source, time: Date.now() });
     }

@@ -18,11 +18,12 @@ import { CliError, EXIT, usageError } from "../exit.ts";
 /** Interrupts closer together than this are one interrupt delivered twice. */
 const SAME_INTERRUPT_MS = 300;
 import { formatDuration, formatLog, plural, renderTree } from "../output.ts";
+import { hostName, jsonLogLine, LOG_FORMAT_FLAG, logFormat } from "../_log_format.ts";
 
 const LEVELS = ["debug", "info", "warn", "error", "silent"];
 
 /**
- * `kraken start [FILE] [--listen ADDR] [--log-level LEVEL]`.
+ * `kraken start [FILE] [--listen ADDR] [--log-level LEVEL] [--log-format text|json]`.
  *
  * @example
  * ```sh
@@ -49,11 +50,13 @@ export const start: Command = {
       value: "LEVEL",
       description: "debug | info (default) | warn | error | silent",
     },
+    "log-format": LOG_FORMAT_FLAG,
   },
   examples: [
     "kraken start",
     "kraken start deploy/kraken.yaml --listen 127.0.0.1:9191",
     "kraken start --json | jq -c 'select(.type == \"log\")'",
+    "kraken start --log-format json 2>> /var/log/shop.jsonl",
   ],
   async run({ positionals, flags }, io) {
     if (positionals.length > 1) {
@@ -64,14 +67,21 @@ export const start: Command = {
     if (typeof level !== "string" || !LEVELS.includes(level)) {
       throw usageError("start", `--log-level must be one of ${LEVELS.join(", ")}, got "${level}"`);
     }
+    const format = logFormat("start", flags["log-format"]);
     const topology = await load(file);
+    const where = { host: hostName(), runtime: topology.name };
+    // What this command says on stderr itself: in --log-format json, a line like any other.
+    const say = (text: string, level: LogLevel = "info") =>
+      format === "json"
+        ? io.error(jsonLogLine({ level, message: text, source: "runtime" }, where))
+        : io.error(text);
     const management = topology.management;
     if (flags.listen !== undefined && !management) {
       throw usageError("start", `--listen needs a management: block (with a token) in ${file}`);
     }
     const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
     if (listen !== undefined) assertCanListen(listen);
-    const progress = startProgress(topology, io);
+    const progress = startProgress(topology, io, format === "json");
     // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
     const backlog: (LogEntry & { time: number })[] = [];
     let keep = true;
@@ -80,6 +90,7 @@ export const start: Command = {
       if (keep && backlog.length < 1000) backlog.push(line);
       progress.pause();
       if (io.json) io.printJson({ type: "log", ...line });
+      else if (format === "json") io.error(jsonLogLine(entry, where, line.time));
       else io.error(formatLog(line, io.err));
       progress.resume();
     };
@@ -95,11 +106,11 @@ export const start: Command = {
       if (signals > 0 && performance.now() - firstAt < SAME_INTERRUPT_MS) return;
       if (signals++ === 0) firstAt = performance.now();
       if (signals > 1) {
-        io.error("kraken start: second interrupt: exiting now");
+        say("kraken start: second interrupt: exiting now", "warn");
         Deno.exit(130);
       }
       if (!io.json) {
-        io.error(
+        say(
           rt
             ? "shutting down… (Ctrl-C again to exit at once)"
             : "interrupted while starting: stopping once started… (Ctrl-C again to exit at once)",
@@ -161,17 +172,18 @@ export const start: Command = {
     const leaked = rt.tree().leaked;
     if (leaked.length > 0) {
       // Their threads cannot be stopped from JavaScript; this process's exit ends them.
-      io.error(
+      say(
         `kraken start: ${leaked.length} worker thread(s) stuck in a busy loop (${
           leaked.map((l) => l.instance).join(", ")
         }) end with this process`,
+        "warn",
       );
     }
     if (io.json) {
       io.printJson({ type: "stopped", ok: !error, ...(error ? { error: error.message } : {}) });
     }
     if (error) throw new CliError(EXIT.failed, `the application failed: ${error.message}`);
-    if (!io.json) io.error("stopped");
+    if (!io.json) say("stopped");
     return 0;
   },
 };
@@ -220,11 +232,15 @@ async function load(file: string): Promise<Topology> {
  * Shows what is starting: a line per container, then (on a terminal) a ticking elapsed time that
  * log lines interrupt cleanly.
  */
-function startProgress(topology: Topology, io: Io) {
+function startProgress(topology: Topology, io: Io, quiet: boolean) {
   const containers = topology.containers.map((c) => `${c.name} (${c.mode} ×${c.replicas})`);
   // Instances started later (restarts, scaling, reloads) are not progress of this start: the
   // log and `kraken status` tell of those.
   let finished = false;
+  // Structured log lines on stderr (--log-format json): the runtime's own lines say what started.
+  if (quiet && !io.json) {
+    return { pause() {}, resume() {}, done() {}, started() {} };
+  }
   if (io.json) {
     return {
       pause() {},

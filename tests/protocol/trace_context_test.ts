@@ -91,3 +91,12 @@ Deno.test("a request with a valid trace context keeps it across the edge; a bad 
   assert.equal(state.tc, GOOD);
   assert.equal(state.ts, undefined);
 });
+
+Deno.test("a log line's trace id passes the edge only as 32 lowercase hex digits", () => {
+  const good: Record<string, unknown> = { k: "log", l: "info", m: "hi", c: "w#0.1", x: TRACE };
+  assert.equal(envelopeProblem(good, "child"), null);
+  assert.equal(good.x, TRACE);
+  const forged: Record<string, unknown> = { ...good, x: `${TRACE}"}\n{"level":"error"` };
+  assert.equal(envelopeProblem(forged, "child"), null, "the line itself is kept");
+  assert.equal(forged.x, undefined, "its forged trace id is not");
+});
