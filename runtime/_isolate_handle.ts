@@ -198,6 +198,8 @@ export abstract class IsolateHandle implements InstanceHandle {
       this.launch.spec.shutdown + (gracefulOnly ? 1000 : 0),
     );
     if (!stopped && gracefulOnly) return false;
+    // It acknowledged: one that ends itself may take a moment for what it does on its way out.
+    if (stopped && this.exitGrace() > 0) await settlesWithin(this.gone, this.exitGrace());
     this.kill(reason);
     await this.gone;
     return true;
@@ -206,6 +208,14 @@ export abstract class IsolateHandle implements InstanceHandle {
   kill(reason: ExitReason): void {
     this.ended(reason);
     this.destroy();
+  }
+
+  /**
+   * How long (ms) a stopped isolate may take to end by itself once it acknowledged its stop,
+   * before it is killed; 0 (the default): killed at once.
+   */
+  protected exitGrace(): number {
+    return 0;
   }
 
   /** The instance is over (or declared over): report once, stop routing over its link. */
