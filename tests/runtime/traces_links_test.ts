@@ -1,5 +1,6 @@
-// A request keeps its trace across every link between runtimes (tcp, unix, ws, NATS): a worker in
-// runtime A asks a process in runtime B, and B's span is the child of A's, in one trace.
+// A request keeps its trace across every link between runtimes (tcp, unix, ws, NATS) and to a
+// host agent: a worker in runtime A asks a process in runtime B (or one that `kraken node` runs
+// for A), and that process's span is the child of A's, in one trace.
 import assert from "node:assert/strict";
 import { freePort } from "../_helpers.ts";
 import { OtlpReceiver, SPAN_KIND } from "../_otlp.ts";
@@ -8,7 +9,7 @@ import { waitUntil } from "../_wait.ts";
 
 const DRIVER = new URL("../fixtures/traces/federated.ts", import.meta.url).pathname;
 
-Deno.test("a request from a worker in one runtime to a process in another is one trace over tcp, unix, ws and NATS links", async () => {
+Deno.test("a request from a worker in one runtime to a process in another is one trace over tcp, unix, ws and NATS links, and to a process on a host agent", async () => {
   const otlp = freePort();
   const receiver = new OtlpReceiver(otlp);
   const server = NATS_SERVER ? await NatsServer.start() : null;
@@ -24,7 +25,7 @@ Deno.test("a request from a worker in one runtime to a process in another is one
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
     const ids: Record<string, string> = JSON.parse(new TextDecoder().decode(out.stdout));
-    const links = ["tcp", "unix", "ws", ...(server ? ["nats"] : [])];
+    const links = ["tcp", "unix", "ws", ...(server ? ["nats"] : []), "agent"];
     assert.deepEqual(Object.keys(ids), links);
     const of = (link: string) => receiver.spans.filter((s) => s.traceId === ids[link]);
     // The driver exported everything before it exited; the receiver may still be parsing.
