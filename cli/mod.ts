@@ -10,6 +10,7 @@
  * | `client.ts`, `connection.ts`  | the management API client; finding the runtime and its token    |
  * | `output.ts`, `exit.ts`        | what is printed (colours, the tree, log lines); exit codes      |
  * | `_no_prompt.ts`               | `start`/`node` never run where Deno could prompt                 |
+ * | `_log_format.ts`              | `--log-format json`: one JSON log object per stderr line        |
  *
  * @module
  */
