@@ -182,9 +182,21 @@ export class Runtime {
   ): Promise<Runtime> {
     const validated = await loadTopology(topology, { baseUrl: options.baseUrl });
     assertGrantsWithinHost(validated.containers);
-    // Deno's OpenTelemetry is on: every request becomes spans (nothing is loaded otherwise).
-    if (otelEnabled()) await startTracing();
+    // Deno's OpenTelemetry is on: every request becomes spans (nothing is loaded otherwise). An
+    // application whose import map lacks the API still starts, untraced, and is told why.
+    const untraced = otelEnabled() ? await startTracing().then(() => null, (e: Error) => e) : null;
     const rt = new Runtime(validated, options);
+    if (untraced) {
+      rt.#log(
+        "warn",
+        `OTEL_DENO is on but this runtime records no spans: @opentelemetry/api could not be ` +
+          `loaded (${
+            untraced.message.split("\n")[0]
+          }); add "@opentelemetry/api": "npm:@opentelemetry/api@^1.9.0" ` +
+          `to the imports of your deno.json`,
+        "runtime",
+      );
+    }
     await rt.#boot();
     return rt;
   }

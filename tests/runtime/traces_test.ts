@@ -87,3 +87,48 @@ Deno.test("a request gateway(inline) → orders(worker) → inventory(process) i
     await receiver.close();
   }
 });
+
+Deno.test("with OTEL_DENO on but no @opentelemetry/api in the import map, a runtime starts untraced and says why", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-nomap-" });
+  try {
+    const root = new URL("../../", import.meta.url);
+    await Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify({ unstable: ["worker-options"] }));
+    await Deno.writeTextFile(
+      `${dir}/app.ts`,
+      `import { Runtime } from "${new URL("mod.ts", root).href}";
+const logs: string[] = [];
+const rt = await Runtime.start({
+  name: "nomap",
+  containers: { echo: { module: "${
+        new URL("tests/fixtures/echo.ts", root).href
+      }", mode: "worker" } },
+}, { logger: (e) => logs.push(e.message) });
+const reply = await rt.ref("echo").request("echo", "hi");
+await rt.shutdown();
+console.log(JSON.stringify({ reply, logs }));
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-prompt", "--config", `${dir}/deno.json`, `${dir}/app.ts`],
+      cwd: dir,
+      env: { OTEL_DENO: "true", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const { reply, logs } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(reply, "hi");
+    assert.ok(
+      logs.some((l: string) =>
+        /^OTEL_DENO is on but this runtime records no spans: @opentelemetry\/api could not be loaded \(.+\); add "@opentelemetry\/api"/
+          .test(l)
+      ),
+      JSON.stringify(logs),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
