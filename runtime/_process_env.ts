@@ -105,7 +105,7 @@ export const DENO_ENV: HostEnv = {
  * assert.deepEqual(processEnv(undefined, host), { HOME: "/home/app", NO_COLOR: "1" });
  * assert.deepEqual(processEnv(["APP_*"], host), { HOME: "/home/app", APP_A: "1", NO_COLOR: "1" });
  * assert.equal(processEnv(true, host).KRAKEN_SECRET, "s");
- * const traced = { ...vars, OTEL_DENO: "true", OTEL_SERVICE_NAME: "shop" };
+ * const traced: Record<string, string> = { ...vars, OTEL_DENO: "true", OTEL_SERVICE_NAME: "shop" };
  * assert.equal(processEnv(undefined, { get: (n: string) => traced[n], all: () => traced }).OTEL_SERVICE_NAME, "shop");
  * ```
  */
