@@ -351,8 +351,16 @@ export class ContainerInstance implements Context, HostedInstance {
         return;
       }
     }
+    // Apart, so the untraced path allocates what it did before tracing existed (measured: a
+    // shared closure context here made every inline round trip ~1.5x slower).
+    if (tracingOn()) return this.#runTraced(handler, env);
+    this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
+  }
+
+  /** A request's handler run inside its server span (tracing on). */
+  #runTraced(handler: Handler, env: Extract<Envelope, { k: "req" }>): void {
     const call = () => handler(env.b, { topic: env.t, kind: "request" });
-    this.#run(tracingOn() ? () => inServerSpan(this.#traceSite(), env, call) : call, env);
+    this.#run(() => inServerSpan(this.#traceSite(), env, call), env);
   }
 
   #traceSite(): ServerSite {
