@@ -109,11 +109,17 @@ export class NatsServing {
       return;
     }
     if (!reply) {
-      const send = { k: "send", to: name, t: p.t, b: p.b };
+      const send: Record<string, unknown> = { k: "send", to: name, t: p.t, b: p.b };
+      if (p.tc !== undefined) send.tc = p.tc;
+      if (p.ts !== undefined) send.ts = p.ts;
       const problem = envelopeProblem(send, "peer", { values: "tree" });
       if (problem !== null) return hub.reportRefused(NATS_NODE, `a send to "${name}": ${problem}`);
       try {
-        hub.send(name, p.t as string, p.b);
+        // With what the edge check left of its trace context (a malformed one was removed).
+        const trace = send.tc === undefined
+          ? undefined
+          : { tc: send.tc as string, ts: send.ts as string | undefined };
+        hub.send(name, p.t as string, p.b, {}, trace);
       } catch (error) {
         this.#site.log(
           "debug",

@@ -89,8 +89,17 @@ export interface Hub {
   detach(id: string): void;
   /** Counts (and logs) input refused at an edge, from node `from`. */
   reportRefused(from: string, problem: string): void;
-  /** Sends `body` on `topic` to container `name` (no reply). */
-  send(name: string, topic: string, body: unknown): void;
+  /**
+   * Sends `body` on `topic` to container `name` (no reply), carrying the W3C trace context `trace`
+   * that came with it (already checked).
+   */
+  send(
+    name: string,
+    topic: string,
+    body: unknown,
+    options?: Record<string, never>,
+    trace?: { tc?: string; ts?: string },
+  ): void;
 }
 
 /** What distribution needs from its runtime. */

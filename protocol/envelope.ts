@@ -106,8 +106,8 @@ export type Envelope =
     tc?: string;
     ts?: string;
   }
-  /** A fire-and-forget message. */
-  | { k: "send"; to: string; t: string; b?: unknown }
+  /** A fire-and-forget message; `tc`/`ts` as a request's (the sender's producer span). */
+  | { k: "send"; to: string; t: string; b?: unknown; tc?: string; ts?: string }
   /**
    * A reply for request `i` of node `d`, from instance `f` (the one the request was addressed to):
    * relays and the requester accept it only from the link toward `f`, so a node cannot answer a

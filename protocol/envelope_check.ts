@@ -63,7 +63,7 @@ function traceId(e: Fields): null {
 /** The fields of each kind (a kind absent here never crosses an edge). */
 const KINDS: Record<string, Check> = {
   req: REQ_FIELDS,
-  send: (e, v) => text(e, "to") ?? text(e, "t") ?? body(e, "b", v),
+  send: (e, v) => text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ?? traceContext(e),
   res: (e, v) => whole(e, "i") ?? text(e, "d") ?? text(e, "f") ?? body(e, "b", v),
   err: (e) => whole(e, "i") ?? text(e, "d") ?? text(e, "f") ?? wireError(e.e, "e"),
   pub: (e, v) => text(e, "t") ?? body(e, "b", v),

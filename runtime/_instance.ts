@@ -337,6 +337,7 @@ export class ContainerInstance implements Context, HostedInstance {
       return;
     }
     if (env.k === "send") {
+      if (tracingOn()) return this.#runTraced(handler, env);
       this.#run(() => handler(env.b, { topic: env.t, kind: "send" }), null);
       return;
     }
@@ -357,10 +358,11 @@ export class ContainerInstance implements Context, HostedInstance {
     this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
   }
 
-  /** A request's handler run inside its server span (tracing on). */
-  #runTraced(handler: Handler, env: Extract<Envelope, { k: "req" }>): void {
-    const call = () => handler(env.b, { topic: env.t, kind: "request" });
-    this.#run(() => inServerSpan(this.#traceSite(), env, call), env);
+  /** A request's (or a send's) handler run inside its server (consumer) span (tracing on). */
+  #runTraced(handler: Handler, env: Extract<Envelope, { k: "req" | "send" }>): void {
+    const kind = env.k === "req" ? "request" : "send";
+    const call = () => handler(env.b, { topic: env.t, kind });
+    this.#run(() => inServerSpan(this.#traceSite(), env, call), env.k === "req" ? env : null);
   }
 
   #traceSite(): ServerSite {

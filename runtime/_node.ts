@@ -23,11 +23,11 @@ import type { ContainerRef, RequestOptions, SendOptions } from "./container.ts";
 import { PendingRequests } from "./_pending.ts";
 import { within } from "../protocol/routes.ts";
 import { Failover, goneError, HOLD, retarget, type WaitingRequest } from "./_failover.ts";
-import { type Held, HeldMessages, notHeld } from "./_held.ts";
+import { type Held, HeldMessages, type HeldSend, notHeld } from "./_held.ts";
 import { RouteBook } from "./_route_book.ts";
 import { type Subscriber, Topics } from "./_topics.ts";
 import { NodeRef } from "./_node_ref.ts";
-import { clientSpan } from "./_tracing.ts";
+import { clientSpan, producerContext } from "./_tracing.ts";
 
 /** A container instance as the node sees it. */
 export interface HostedInstance {
@@ -295,10 +295,12 @@ export class Node {
         request: (waiting) => this.#failover.resend(waiting),
         send: (name, send) => {
           const target = this.#book.choose(name, send.key, false) as string;
-          this.#deliver(
-            { k: "send", to: target, t: send.t, b: send.b },
-            this.#instanceNode.get(target)!,
-          );
+          const env: Envelope = { k: "send", to: target, t: send.t, b: send.b };
+          if (send.tc !== undefined) {
+            env.tc = send.tc;
+            if (send.ts !== undefined) env.ts = send.ts;
+          }
+          this.#deliver(env, this.#instanceNode.get(target)!);
         },
       });
     }
@@ -412,18 +414,33 @@ export class Node {
     return this.#held.counts();
   }
 
-  /** Sends a message to container `name` without waiting. */
-  send(name: string, topic: string, body: unknown, options: SendOptions = {}): void {
+  /**
+   * Sends a message to container `name` without waiting. `trace`: the trace context it carries
+   * (one that arrived with it from elsewhere, e.g. over NATS); while tracing is on and none is
+   * given, that of a producer span made here.
+   */
+  send(
+    name: string,
+    topic: string,
+    body: unknown,
+    options: SendOptions = {},
+    trace?: { tc?: string; ts?: string },
+  ): void {
     const copied = copyWireValue(body, "body");
     const target = this.#book.choose(name, options.key, false);
+    const context = trace ?? producerContext(name, topic, this.id);
     if (target === HOLD) {
       if (options.hold === false) throw notHeld(name);
-      return this.#hold(name, { send: { t: topic, b: copied, key: options.key } });
+      const held: HeldSend = { t: topic, b: copied, key: options.key };
+      if (context?.tc !== undefined) Object.assign(held, context);
+      return this.#hold(name, { send: held });
     }
-    this.#deliver(
-      { k: "send", to: target!, t: topic, b: copied },
-      this.#instanceNode.get(target!)!,
-    );
+    const env: Envelope = { k: "send", to: target!, t: topic, b: copied };
+    if (context?.tc !== undefined) {
+      env.tc = context.tc;
+      if (context.ts !== undefined) env.ts = context.ts;
+    }
+    this.#deliver(env, this.#instanceNode.get(target!)!);
   }
 
   /** Publishes to every subscriber of `topic` across the application. */

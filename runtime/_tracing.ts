@@ -85,6 +85,28 @@ export function clientSpan(container: string, topic: string, node: string): Clie
   };
 }
 
+/**
+ * The trace context a send to `container` carries: that of a `producer` span, child of the span
+ * active here, ended at once (a send has no reply to wait for); `null` while tracing is off.
+ */
+export function producerContext(
+  container: string,
+  topic: string,
+  node: string,
+): { tc: string; ts?: string } | null {
+  if (on === null) return null;
+  const { api, tracer } = on;
+  const span = tracer.startSpan(`${container} ${topic}`, {
+    kind: api.SpanKind.PRODUCER,
+    attributes: { "kraken.container": container, "kraken.topic": topic, "kraken.node": node },
+  }, api.context.active());
+  span.end();
+  const sc = span.spanContext();
+  const state = sc.traceState?.serialize();
+  const tc = formatTraceParent({ traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags });
+  return state ? { tc, ts: state } : { tc };
+}
+
 /** Who handles a traced call: for the span's name and attributes. */
 export interface ServerSite {
   /** Container name. */
@@ -96,7 +118,8 @@ export interface ServerSite {
 }
 
 /**
- * Runs `call` inside a `server` span named after the container and the request's topic `t`, child
+ * Runs `call` inside a `server` span (`consumer` for a send, `k: "send"`) named after the container
+ * and the message's topic `t`, child
  * of the caller's `traceparent` `tc` (with its `tracestate` `ts`) when it is a valid one, else the
  * root of a new trace; the span ends when what `call` returned settles. While tracing is off, just
  * `call()`.
@@ -108,7 +131,7 @@ export interface ServerSite {
  */
 export function inServerSpan<T>(
   site: ServerSite,
-  request: { t: string; tc?: unknown; ts?: unknown },
+  request: { k?: string; t: string; tc?: unknown; ts?: unknown },
   call: () => T,
 ): T {
   if (on === null) return call();
@@ -119,6 +142,9 @@ export function inServerSpan<T>(
     site,
     remote(api, request.tc, request.ts),
     call,
+    {},
+    // A send's handler consumes a message nobody waits on.
+    request.k === "send" ? api.SpanKind.CONSUMER : api.SpanKind.SERVER,
   );
 }
 
@@ -180,10 +206,11 @@ function inSpan<T>(
   parent: OtelApi.Context,
   call: () => T,
   extra: OtelApi.Attributes = {},
+  kind: OtelApi.SpanKind = state.api.SpanKind.SERVER,
 ): T {
   const { api, tracer } = state;
   const span = tracer.startSpan(name, {
-    kind: api.SpanKind.SERVER,
+    kind,
     attributes: {
       "kraken.container": site.container,
       "kraken.instance": site.instance,

@@ -11,7 +11,7 @@ export interface ExportedSpan {
 }
 
 /** OTLP span kinds. */
-export const SPAN_KIND = { server: 2, client: 3 } as const;
+export const SPAN_KIND = { server: 2, client: 3, producer: 4, consumer: 5 } as const;
 
 interface OtlpAttribute {
   key: string;

@@ -9,7 +9,7 @@ import { waitUntil } from "../_wait.ts";
 
 const DRIVER = new URL("../fixtures/traces/federated.ts", import.meta.url).pathname;
 
-Deno.test("a request from a worker in one runtime to a process in another is one trace over tcp, unix, ws and NATS links, and to a process on a host agent", async () => {
+Deno.test("a request from a worker in one runtime to a process in another is one trace over tcp, unix, ws and NATS links, and to a process on a host agent; so is a send", async () => {
   const otlp = freePort();
   const receiver = new OtlpReceiver(otlp);
   const server = NATS_SERVER ? await NatsServer.start() : null;
@@ -30,9 +30,9 @@ Deno.test("a request from a worker in one runtime to a process in another is one
     const of = (link: string) => receiver.spans.filter((s) => s.traceId === ids[link]);
     // The driver exported everything before it exited; the receiver may still be parsing.
     await waitUntil(
-      () => links.every((link) => of(link).length >= 5),
+      () => links.every((link) => of(link).length >= 10),
       10_000,
-      `5 spans per link; got ${JSON.stringify(receiver.spans)}`,
+      `10 spans per link; got ${JSON.stringify(receiver.spans)}`,
     );
     for (const link of links) {
       const spans = of(link);
@@ -51,6 +51,11 @@ Deno.test("a request from a worker in one runtime to a process in another is one
       assert.equal(toBack.parentSpanId, front.spanId, link);
       assert.equal(back.parentSpanId, toBack.spanId, `${link}: across the link to runtime b`);
       assert.match(String(back.attributes["kraken.node"]), /^p\d+$/, link);
+      // The send that followed: a producer span in A's worker, a consumer span in B's process.
+      const toNote = one("back note", SPAN_KIND.producer);
+      const note = one("back note", SPAN_KIND.consumer);
+      assert.equal(toNote.parentSpanId, one("front tell", SPAN_KIND.server).spanId, link);
+      assert.equal(note.parentSpanId, toNote.spanId, `${link}: a send across the link`);
     }
   } finally {
     await server?.kill();

@@ -47,7 +47,7 @@ Deno.test("a request gateway(inline) → orders(worker) → inventory(process) i
     );
     const spans = ours();
     const one = (name: string, kind: number): ExportedSpan => {
-      const found = spans.filter((s) => s.name === name && s.kind === kind);
+      const found = ours().filter((s) => s.name === name && s.kind === kind);
       assert.equal(found.length, 1, `one ${name} span of kind ${kind}: ${JSON.stringify(spans)}`);
       return found[0];
     };
@@ -67,6 +67,16 @@ Deno.test("a request gateway(inline) → orders(worker) → inventory(process) i
     assert.match(String(orders.attributes["kraken.node"]), /^w\d+$/);
     assert.match(String(inventory.attributes["kraken.node"]), /^p\d+$/);
     assert.equal(inventory.attributes["kraken.instance"], "inventory#0.1");
+    // A send (no reply) is a producer span in the worker and a consumer span in the process.
+    await waitUntil(
+      () => ours().some((s) => s.name === "inventory note" && s.kind === SPAN_KIND.consumer),
+      20_000,
+      "the send's consumer span",
+    );
+    const toNote = one("inventory note", SPAN_KIND.producer);
+    const note = ours().find((s) => s.name === "inventory note" && s.kind === SPAN_KIND.consumer)!;
+    assert.equal(toNote.parentSpanId, orders.spanId);
+    assert.equal(note.parentSpanId, toNote.spanId, "a send across the process boundary");
 
     // The second request's spans form a trace of their own, not the malformed header's.
     await waitUntil(
