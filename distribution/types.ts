@@ -112,8 +112,11 @@ export interface DistributionSite {
   ownRoutes(): RouteTable;
   /** Routes from outside changed (peers, NATS, placements): publish the table again. */
   changed(): void;
-  /** Logs a line as `source` (`runtime`, `agent`, or a remote instance `name#r.i@agent`). */
-  log(level: LogLevel, message: string, source: string): void;
+  /**
+   * Logs a line as `source` (`runtime`, `agent`, or a remote instance `name#r.i@agent`), with the
+   * trace id of the span it was logged in, when it came with one.
+   */
+  log(level: LogLevel, message: string, source: string, trace?: string): void;
   /** A supervision event from outside (a peer's instance unreachable, a placement's start/exit). */
   emit(event: SupervisorEvent): void;
   /** As a host agent: starts placed container `spec` (or replaces it, or scales it). */
@@ -141,6 +144,8 @@ export type Forwarded = SupervisorEvent | {
   message: string;
   /** `runtime`, or the instance that logged it. */
   source: string;
+  /** The trace id of the span it was logged in. */
+  trace?: string;
 };
 
 /**

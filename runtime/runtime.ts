@@ -121,7 +121,7 @@ export class Runtime {
       ownNames: () => this.#root.names(),
       ownRoutes: () => this.#root.routes(),
       changed: () => this.#publishRoutes(),
-      log: (level, message, source) => this.#log(level, message, source),
+      log: (level, message, source, trace) => this.#log(level, message, source, trace),
       emit: (event) => this.#publish(event),
       run: (spec) => runPlaced(this.#root, spec),
       stop: async (name) => {
@@ -629,7 +629,11 @@ export class Runtime {
   }
 
   #log(level: LogLevel, message: string, source: string, trace?: string): void {
-    this.#dist.forward({ type: "log", level, message, source });
+    this.#dist.forward(
+      trace === undefined
+        ? { type: "log", level, message, source }
+        : { type: "log", level, message, source, trace },
+    );
     if (LOG_LEVEL_RANK[level] < LOG_LEVEL_RANK[this.#logLevel]) return;
     this.#logger(
       trace === undefined ? { level, message, source } : { level, message, source, trace },

@@ -24,7 +24,13 @@ Deno.test("a request from a worker in one runtime to a process in another is one
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
-    const ids: Record<string, string> = JSON.parse(new TextDecoder().decode(out.stdout));
+    const { ids, agentLog } = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      ids: Record<string, string>;
+      agentLog: { source: string; trace?: string } | null;
+    };
+    // What the placed container logged on its agent reaches the root with its trace id.
+    assert.match(String(agentLog?.source), /^back#0\.1@agent-b$/, JSON.stringify(agentLog));
+    assert.equal(agentLog?.trace, ids.agent);
     const links = ["tcp", "unix", "ws", ...(server ? ["nats"] : []), "agent"];
     assert.deepEqual(Object.keys(ids), links);
     const of = (link: string) => receiver.spans.filter((s) => s.traceId === ids[link]);
