@@ -12,6 +12,7 @@
  * | `_schedules_view.ts`          | the schedules table of `status` and `schedules`                  |
  * | `_no_prompt.ts`               | `start`/`node` never run where Deno could prompt                 |
  * | `_run_state.ts`, `_log_files.ts`, `commands/_detach.ts` | `start --detach`: the state file, rotated log files, the background copy |
+ * | `_log_format.ts`              | `--log-format json`: one JSON log object per stderr line        |
  *
  * @module
  */

@@ -343,6 +343,8 @@ export class NatsBridge {
           b: env.b,
         };
         if (env.r) body.r = 1;
+        if (env.tc !== undefined) body.tc = env.tc;
+        if (env.ts !== undefined) body.ts = env.ts;
         const refused = this.#messages.publish(
           `${this.#prefix}.c.${name}`,
           body,
@@ -360,13 +362,13 @@ export class NatsBridge {
         }
         return;
       }
-      case "send":
-        this.#messages.publish(`${this.#prefix}.c.${pseudoTarget(env.to)}`, {
-          o: this.id,
-          t: env.t,
-          b: env.b,
-        });
+      case "send": {
+        const body: Record<string, unknown> = { o: this.id, t: env.t, b: env.b };
+        if (env.tc !== undefined) body.tc = env.tc;
+        if (env.ts !== undefined) body.ts = env.ts;
+        this.#messages.publish(`${this.#prefix}.c.${pseudoTarget(env.to)}`, body);
         return;
+      }
       case "pub":
         this.#messages.publish(`${this.#prefix}.pub`, { o: this.id, t: env.t, b: env.b });
         return;

@@ -57,6 +57,9 @@ interface Incoming {
   t: string;
   b: unknown;
   r: boolean;
+  /** W3C trace context, checked at the edge (a malformed one is dropped there). */
+  tc?: string;
+  ts?: string;
   reply: string;
 }
 
@@ -106,11 +109,17 @@ export class NatsServing {
       return;
     }
     if (!reply) {
-      const send = { k: "send", to: name, t: p.t, b: p.b };
+      const send: Record<string, unknown> = { k: "send", to: name, t: p.t, b: p.b };
+      if (p.tc !== undefined) send.tc = p.tc;
+      if (p.ts !== undefined) send.ts = p.ts;
       const problem = envelopeProblem(send, "peer", { values: "tree" });
       if (problem !== null) return hub.reportRefused(NATS_NODE, `a send to "${name}": ${problem}`);
       try {
-        hub.send(name, p.t as string, p.b);
+        // With what the edge check left of its trace context (a malformed one was removed).
+        const trace = send.tc === undefined
+          ? undefined
+          : { tc: send.tc as string, ts: send.ts as string | undefined };
+        hub.send(name, p.t as string, p.b, {}, trace);
       } catch (error) {
         this.#site.log(
           "debug",
@@ -119,13 +128,14 @@ export class NatsServing {
       }
       return;
     }
+    const req = { k: "req", i: p.i, s: p.s, to: name, t: p.t, b: p.b, r: p.r, tc: p.tc, ts: p.ts };
+    if (p.tc === undefined) delete req.tc;
+    if (p.ts === undefined) delete req.ts;
     const problem =
       (typeof p.o === "string"
         ? null
         : `field "o" (the requesting runtime) is ${typeof p.o}, expected a string`) ??
-        envelopeProblem({ k: "req", i: p.i, s: p.s, to: name, t: p.t, b: p.b, r: p.r }, "peer", {
-          values: "tree",
-        });
+        envelopeProblem(req, "peer", { values: "tree" });
     if (problem !== null) {
       hub.reportRefused(NATS_NODE, `a request to "${name}": ${problem}`);
       const topic = typeof p.t === "string" ? `"${p.t}" ` : "";
@@ -142,6 +152,9 @@ export class NatsServing {
       t: p.t as string,
       b: p.b,
       r: p.r === 1,
+      // What the edge check left: a malformed trace context was removed from `req`.
+      tc: req.tc as string | undefined,
+      ts: req.ts as string | undefined,
       reply,
     });
   }
@@ -229,6 +242,8 @@ export class NatsServing {
     this.#serving.set(key, { reply: req.reply, to, at: this.#timers.now() });
     const env: Envelope = { k: "req", i: req.i, s: req.from, to, t: req.t, b: req.b };
     if (req.r) env.r = 1;
+    if (req.tc !== undefined) env.tc = req.tc;
+    if (req.ts !== undefined) env.ts = req.ts;
     this.#site.deliver(env);
   }
 

@@ -32,7 +32,7 @@ export interface PlacementSite {
   /** Logs a line. */
   log(level: "info" | "warn" | "error", message: string): void;
   /** Logs a line a remote instance logged (`source`: its instance id and agent). */
-  logFrom(level: LogLevel, message: string, source: string): void;
+  logFrom(level: LogLevel, message: string, source: string, trace?: string): void;
   /** Reports a supervision event. */
   emit(event: SupervisorEvent): void;
 }
@@ -315,7 +315,7 @@ export class PlacementManager {
     if (env.k === "log") {
       // A line a placed container logged on its agent: it shows here, as `kraken logs` expects.
       const entry = this.#entries.get(env.c.split("#")[0]);
-      if (entry?.host === peer) this.#site.logFrom(env.l, env.m, `${env.c}@${peer}`);
+      if (entry?.host === peer) this.#site.logFrom(env.l, env.m, `${env.c}@${peer}`, env.x);
       return;
     }
     if (env.k === "event") {

@@ -93,7 +93,7 @@ class Distributed implements Distribution {
       liveInstances: (name) => federation.routes()[name]?.instances.length ?? 0,
       changed: () => site.changed(),
       log,
-      logFrom: (level, message, source) => site.log(level, message, source),
+      logFrom: (level, message, source, trace) => site.log(level, message, source, trace),
       emit: (event) => site.emit(event),
     }, { policy: topology.placement, lease: transports.keepalive, self: transports.name, clock });
     const agent = options.agent ? this.#agentHost(options.agent, clock) : null;
@@ -223,6 +223,7 @@ class Distributed implements Distribution {
           l: report.level,
           m: report.message,
           c: report.source,
+          ...(report.trace === undefined ? {} : { x: report.trace }),
         });
       }
       return;

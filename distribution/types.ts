@@ -89,8 +89,17 @@ export interface Hub {
   detach(id: string): void;
   /** Counts (and logs) input refused at an edge, from node `from`. */
   reportRefused(from: string, problem: string): void;
-  /** Sends `body` on `topic` to container `name` (no reply). */
-  send(name: string, topic: string, body: unknown): void;
+  /**
+   * Sends `body` on `topic` to container `name` (no reply), carrying the W3C trace context `trace`
+   * that came with it (already checked).
+   */
+  send(
+    name: string,
+    topic: string,
+    body: unknown,
+    options?: Record<string, never>,
+    trace?: { tc?: string; ts?: string },
+  ): void;
 }
 
 /** What distribution needs from its runtime. */
@@ -103,8 +112,11 @@ export interface DistributionSite {
   ownRoutes(): RouteTable;
   /** Routes from outside changed (peers, NATS, placements): publish the table again. */
   changed(): void;
-  /** Logs a line as `source` (`runtime`, `agent`, or a remote instance `name#r.i@agent`). */
-  log(level: LogLevel, message: string, source: string): void;
+  /**
+   * Logs a line as `source` (`runtime`, `agent`, or a remote instance `name#r.i@agent`), with the
+   * trace id of the span it was logged in, when it came with one.
+   */
+  log(level: LogLevel, message: string, source: string, trace?: string): void;
   /** A supervision event from outside (a peer's instance unreachable, a placement's start/exit). */
   emit(event: SupervisorEvent): void;
   /** As a host agent: starts placed container `spec` (or replaces it, or scales it). */
@@ -132,6 +144,8 @@ export type Forwarded = SupervisorEvent | {
   message: string;
   /** `runtime`, or the instance that logged it. */
   source: string;
+  /** The trace id of the span it was logged in. */
+  trace?: string;
 };
 
 /**

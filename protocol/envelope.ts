@@ -87,14 +87,17 @@ export interface InitSettings {
    * it may spawn them again although the application's table still lists them.
    */
   owned?: string[];
+  /** Tracing is on in the host: this isolate records spans too (see `runtime/_tracing.ts`). */
+  trace?: 1;
 }
 
 /** Every envelope kind. */
 export type Envelope =
   /**
    * A request: reply expected at node `s` under id `i`; `r` marks a retriable (deduplicated) one.
-   * `dl` (milliseconds the sender still waits) and `tc` (trace context, e.g. a W3C `traceparent`)
-   * are reserved: a peer may send them, this version neither sets nor requires them. `tk` is the
+   * `tc` and `ts`: the W3C `traceparent` and `tracestate` of the span that sent it (set only while
+   * tracing is on; a malformed one is removed at the edge). `dl` (milliseconds the sender still
+   * waits) is reserved: a peer may send it, this version neither sets nor requires it. `tk` is the
    * tick id of a request a schedule sent (`name@ISO time`): the handler sees it as `meta.tick`
    * when the request comes from a runtime's hub (a container cannot pass one off as a tick).
    */
@@ -109,9 +112,10 @@ export type Envelope =
     dl?: number;
     tc?: string;
     tk?: string;
+    ts?: string;
   }
-  /** A fire-and-forget message. */
-  | { k: "send"; to: string; t: string; b?: unknown }
+  /** A fire-and-forget message; `tc`/`ts` as a request's (the sender's producer span). */
+  | { k: "send"; to: string; t: string; b?: unknown; tc?: string; ts?: string }
   /**
    * A reply for request `i` of node `d`, from instance `f` (the one the request was addressed to):
    * relays and the requester accept it only from the link toward `f`, so a node cannot answer a
@@ -150,8 +154,11 @@ export type Envelope =
    * thread in a worker, of its whole process in a process).
    */
   | { k: "pong"; m?: unknown; u?: [number, number] }
-  /** Node → hub: a log line. */
-  | { k: "log"; l: LogLevel; m: string; c: string }
+  /**
+   * Node → hub: a log line from instance `c`; `x`: the trace id of the span it was logged in
+   * (tracing on; a malformed one is removed at the edge).
+   */
+  | { k: "log"; l: LogLevel; m: string; c: string; x?: string }
   /** Node → parent: the routes of the containers this node supervises (its subtree). */
   | { k: "subroutes"; r: RouteTable }
   /** Node → parent: a snapshot of the subtree this node supervises (`t`, plain data). */

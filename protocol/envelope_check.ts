@@ -10,7 +10,9 @@
  * string, a reply's error a {@linkcode WireError}, a routing table shaped as one); every body and
  * other plain data satisfies the wire-value rule the sender applied
  * ({@linkcode wireValueProblem}: the same types, depth and tree shape as `copyWireValue`).
- * A request from a child or sibling must name that node (or one below it) as its sender.
+ * A request from a child or sibling must name that node (or one below it) as its sender. A
+ * request's trace context that is not W3C Trace Context is removed from it (the one change this
+ * check makes to what it is given): the request is kept, the bad header is not.
  *
  * Pure: no I/O. What to do with a refusal (answer a request with a `FrameError`, count and log the
  * rest) is the node's business.
@@ -19,6 +21,7 @@
  */
 import { within } from "./routes.ts";
 import { wireValueProblem } from "./wire_value.ts";
+import { dropBadTraceContext, isTraceId } from "./trace_context.ts";
 
 /**
  * The most items a list in a control envelope may hold: names in a `join` (`c`) and its
@@ -40,12 +43,27 @@ type Check = (env: Fields, values: Values) => string | null;
 const REQ_FIELDS: Check = (e, v) =>
   whole(e, "i") ?? text(e, "s") ?? text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ??
     optional(e, "r", (v) => v === 1, "1") ?? optional(e, "dl", isNumber, "a number") ??
-    optional(e, "tc", isString, "a string") ?? optional(e, "tk", isString, "a string");
+    optional(e, "tk", isString, "a string") ?? traceContext(e);
+
+/**
+ * A request's trace context (`tc`, `ts`) is a hint, not part of the request: a malformed one is
+ * removed from the envelope (the request goes on, starting a new trace) and never passed on.
+ */
+function traceContext(e: Fields): null {
+  dropBadTraceContext(e);
+  return null;
+}
+
+/** A log line's trace id (`x`), likewise: removed unless it is 32 lowercase hex digits. */
+function traceId(e: Fields): null {
+  if (e.x !== undefined && !isTraceId(e.x)) delete e.x;
+  return null;
+}
 
 /** The fields of each kind (a kind absent here never crosses an edge). */
 const KINDS: Record<string, Check> = {
   req: REQ_FIELDS,
-  send: (e, v) => text(e, "to") ?? text(e, "t") ?? body(e, "b", v),
+  send: (e, v) => text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ?? traceContext(e),
   res: (e, v) => whole(e, "i") ?? text(e, "d") ?? text(e, "f") ?? body(e, "b", v),
   err: (e) => whole(e, "i") ?? text(e, "d") ?? text(e, "f") ?? wireError(e.e, "e"),
   pub: (e, v) => text(e, "t") ?? body(e, "b", v),
@@ -56,7 +74,9 @@ const KINDS: Record<string, Check> = {
   ping: () => null,
   pong: (e, v) =>
     data(e, "m", v) ?? optional(e, "u", isUsage, "[memory bytes, cpu µs] (two numbers >= 0)"),
-  log: (e) => oneOf(e, "l", ["debug", "info", "warn", "error"]) ?? text(e, "m") ?? text(e, "c"),
+  log: (e) =>
+    oneOf(e, "l", ["debug", "info", "warn", "error"]) ?? text(e, "m") ?? text(e, "c") ??
+      traceId(e),
   ready: (e) => texts(e.topics, "topics"),
   exit: (e, v) => exitReason(e.reason) ?? data(e, "m", v),
   stopped: (e, v) => data(e, "m", v),

@@ -12,6 +12,7 @@
  * | `errors.ts`         | the typed errors Kraken throws, and their wire form                      |
  * | `routes.ts`         | routing tables: node and instance ids, merging, cutting a reported table |
  * | `balancer.ts`       | choosing a replica (`round_robin`, `random`, `key_hash`)                 |
+ * | `trace_context.ts`  | W3C `traceparent` / `tracestate`: parsed, formatted, checked at the edge |
  *
  * @module
  */
@@ -23,3 +24,4 @@ export * from "./framing.ts";
 export * from "./errors.ts";
 export * from "./routes.ts";
 export * from "./balancer.ts";
+export * from "./trace_context.ts";

@@ -16,6 +16,7 @@ import { ContainerInstance } from "./_instance.ts";
 import { Node } from "./_node.ts";
 import { metricsBook } from "./_metrics.ts";
 import type { UsageReading } from "./_usage.ts";
+import { startTracing } from "./_tracing.ts";
 
 /** How the node leaves once its instance has stopped. */
 export interface BootOptions {
@@ -77,6 +78,8 @@ export function bootNode(
   upstream.closed.then(() => options.onHostLost(instance));
 
   const start = async (settings: InitSettings) => {
+    // Loaded before the container's first message, so its handlers' spans link up.
+    if (settings.trace === 1) await startTracing().catch(() => {});
     const spec = settings.spec as ContainerSpec | undefined;
     let supervision: ChildSupervision | null = null;
     const here = new Node(settings.node, {

@@ -34,6 +34,9 @@ export interface WaitingRequest extends Pending {
   /** Its instance left the routing table: a failover is scheduled. */
   orphaned: boolean;
   target: string;
+  /** The W3C `traceparent` (and `tracestate`) every attempt carries, while tracing is on. */
+  tc?: string;
+  ts?: string;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
 }

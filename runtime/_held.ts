@@ -11,14 +11,23 @@ import type { WaitingRequest } from "./_failover.ts";
 import type { PendingRequests } from "./_pending.ts";
 
 /** A message waiting for a container to come back: a request, or a send. */
-export type Held = { request: WaitingRequest } | { send: { t: string; b: unknown; key?: string } };
+export type Held = { request: WaitingRequest } | { send: HeldSend };
+
+/** A send held for a restarting container (with its trace context, while tracing is on). */
+export interface HeldSend {
+  t: string;
+  b: unknown;
+  key?: string;
+  tc?: string;
+  ts?: string;
+}
 
 /** Where held messages go once their container is back. */
 export interface Release {
   /** Sends a held request again (it still waits for its reply). */
   request(waiting: WaitingRequest): void;
   /** Delivers a held send to container `name`, which has live instances. */
-  send(name: string, send: { t: string; b: unknown; key?: string }): void;
+  send(name: string, send: HeldSend): void;
 }
 
 /** The error for a sender that chose not to wait (`hold: false`) for a restarting container. */

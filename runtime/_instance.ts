@@ -38,6 +38,13 @@ import { RetriedRequests } from "./_dedupe.ts";
 import { Throttle } from "../transports/_accept.ts";
 import { CLOSE_GRACE_MS, Listener, RESERVED, type ServingEntry, servingEntry } from "./_serve.ts";
 import type { ServeSpec } from "../config/topology.ts";
+import {
+  activeTraceId,
+  inServerSpan,
+  type ServerSite,
+  tracedFetch,
+  tracingOn,
+} from "./_tracing.ts";
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -133,7 +140,8 @@ export class ContainerInstance implements Context, HostedInstance {
     const min = LOG_LEVEL_RANK[settings.logLevel];
     const at = (level: LogLevel) => (message: string, ...data: unknown[]) => {
       if (LOG_LEVEL_RANK[level] >= min) {
-        node.log(level, formatLog(String(message), data), this.instance);
+        // The trace id of the span it was logged in (tracing on), so the line joins its trace.
+        node.log(level, formatLog(String(message), data), this.instance, activeTraceId());
       }
     };
     this.log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
@@ -171,6 +179,7 @@ export class ContainerInstance implements Context, HostedInstance {
       );
     }
     const entry = servingEntry(handlers);
+    if (entry.fetch && tracingOn()) entry.fetch = tracedFetch(this.#traceSite(), entry.fetch);
     if (entry.topics) {
       for (const [topic, fn] of Object.entries(handlers)) {
         if (typeof fn === "function" && !RESERVED.has(topic)) {
@@ -328,6 +337,7 @@ export class ContainerInstance implements Context, HostedInstance {
       return;
     }
     if (env.k === "send") {
+      if (tracingOn()) return this.#runTraced(handler, env);
       this.#run(() => handler(env.b, { topic: env.t, kind: "send" }), null);
       return;
     }
@@ -342,9 +352,33 @@ export class ContainerInstance implements Context, HostedInstance {
         return;
       }
     }
-    // A tick id counts only from a runtime's hub: a container's own requests cannot carry one.
-    const tick = env.tk !== undefined && /(^|\/)host$/.test(env.s) ? { tick: env.tk } : {};
-    this.#run(() => handler(env.b, { topic: env.t, kind: "request", ...tick }), env);
+    // Apart, so the untraced path allocates what it did before tracing existed (measured: a
+    // shared closure context here made every inline round trip ~1.5x slower).
+    if (tracingOn()) return this.#runTraced(handler, env);
+    if (env.tk !== undefined) return this.#runTick(handler, env);
+    this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
+  }
+
+  /** A request's (or a send's) handler run inside its server (consumer) span (tracing on). */
+  #runTraced(handler: Handler, env: Extract<Envelope, { k: "req" | "send" }>): void {
+    const kind: "request" | "send" = env.k === "req" ? "request" : "send";
+    const tick = env.k === "req" ? tickOf(env) : undefined;
+    const meta = tick === undefined ? { topic: env.t, kind } : { topic: env.t, kind, tick };
+    const call = () => handler(env.b, meta);
+    this.#run(() => inServerSpan(this.#traceSite(), env, call), env.k === "req" ? env : null);
+  }
+
+  /** A schedule's tick: the handler sees its id as `meta.tick` (see {@linkcode tickOf}). */
+  #runTick(handler: Handler, env: Extract<Envelope, { k: "req" }>): void {
+    const tick = tickOf(env);
+    const meta = tick === undefined
+      ? { topic: env.t, kind: "request" as const }
+      : { topic: env.t, kind: "request" as const, tick };
+    this.#run(() => handler(env.b, meta), env);
+  }
+
+  #traceSite(): ServerSite {
+    return { container: this.name, instance: this.instance, node: this.#node.id };
   }
 
   #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {
@@ -557,4 +591,9 @@ class CountingRef implements ContainerRef {
     this.#node.send(this.name, topic, body, options);
     this.#owner.metrics.messagesOut++;
   }
+}
+
+/** A request's tick id, believed only from a runtime's hub: a container cannot pass one off. */
+function tickOf(env: Extract<Envelope, { k: "req" }>): string | undefined {
+  return env.tk !== undefined && /(^|\/)host$/.test(env.s) ? env.tk : undefined;
 }

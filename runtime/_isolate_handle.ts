@@ -17,6 +17,7 @@ import { installSource } from "./_guard.ts";
 import { emptyFigures, type FigureSet, readFigureSet } from "./_metrics.ts";
 import { type Usage, UsageMeter } from "./_usage.ts";
 import { type InstanceHandle, type Launch, startError } from "./_handle.ts";
+import { tracingOn } from "./_tracing.ts";
 
 /** Startup, control and stop logic common to instances in another isolate. */
 export abstract class IsolateHandle implements InstanceHandle {
@@ -120,6 +121,7 @@ export abstract class IsolateHandle implements InstanceHandle {
         baseUrl: this.launch.baseUrl,
         reads: this.launch.reads,
         ...(this.launch.owned?.length ? { owned: this.launch.owned } : {}),
+        ...(tracingOn() ? { trace: 1 as const } : {}),
       };
       this.link.send({ k: "init", s: settings });
     });
@@ -227,6 +229,8 @@ export abstract class IsolateHandle implements InstanceHandle {
       this.launch.spec.shutdown + (gracefulOnly ? 1000 : 0),
     );
     if (!stopped && gracefulOnly) return false;
+    // It acknowledged: one that ends itself may take a moment for what it does on its way out.
+    if (stopped && this.exitGrace() > 0) await settlesWithin(this.gone, this.exitGrace());
     this.kill(reason);
     await this.gone;
     return true;
@@ -235,6 +239,14 @@ export abstract class IsolateHandle implements InstanceHandle {
   kill(reason: ExitReason): void {
     this.ended(reason);
     this.destroy();
+  }
+
+  /**
+   * How long (ms) a stopped isolate may take to end by itself once it acknowledged its stop,
+   * before it is killed; 0 (the default): killed at once.
+   */
+  protected exitGrace(): number {
+    return 0;
   }
 
   /** The instance is over (or declared over): report once, stop routing over its link. */

@@ -23,10 +23,11 @@ import type { ContainerRef, RequestOptions, SendOptions } from "./container.ts";
 import { PendingRequests } from "./_pending.ts";
 import { within } from "../protocol/routes.ts";
 import { Failover, goneError, HOLD, retarget, type WaitingRequest } from "./_failover.ts";
-import { type Held, HeldMessages, notHeld } from "./_held.ts";
+import { type Held, HeldMessages, type HeldSend, notHeld } from "./_held.ts";
 import { RouteBook } from "./_route_book.ts";
 import { type Subscriber, Topics } from "./_topics.ts";
 import { NodeRef } from "./_node_ref.ts";
+import { clientSpan, producerContext } from "./_tracing.ts";
 
 /** A container instance as the node sees it. */
 export interface HostedInstance {
@@ -42,7 +43,7 @@ export interface NodeHooks {
    * A log line from a container in this node (or, in the hub, from any node). `from` is the node
    * it came from (this node's id for its own): the owner checks that node may speak for `instance`.
    */
-  onLog(level: LogLevel, message: string, instance: string, from: string): void;
+  onLog(level: LogLevel, message: string, instance: string, from: string, trace?: string): void;
   /**
    * Node `from` sent something it had no right to (a forged sender, a reply to a request it was
    * never given, a routing table or `down` from below) or that breaks the edge rule (malformed,
@@ -294,10 +295,12 @@ export class Node {
         request: (waiting) => this.#failover.resend(waiting),
         send: (name, send) => {
           const target = this.#book.choose(name, send.key, false) as string;
-          this.#deliver(
-            { k: "send", to: target, t: send.t, b: send.b },
-            this.#instanceNode.get(target)!,
-          );
+          const env: Envelope = { k: "send", to: target, t: send.t, b: send.b };
+          if (send.tc !== undefined) {
+            env.tc = send.tc;
+            if (send.ts !== undefined) env.ts = send.ts;
+          }
+          this.#deliver(env, this.#instanceNode.get(target)!);
         },
       });
     }
@@ -355,7 +358,14 @@ export class Node {
     }
     const target = this.#book.choose(name, options.key, retries > 0);
     const start = this.#pending.now();
+    // null unless tracing is on: then the request's client span, ended when it settles.
+    const span = clientSpan(name, topic, this.id);
     return new Promise((resolve, reject) => {
+      if (span !== null) {
+        const [settled, failed] = [resolve, reject];
+        resolve = (value) => (span.end(), settled(value));
+        reject = (error) => (span.end(error), failed(error));
+      }
       const waiting: WaitingRequest = {
         id: this.#nextId++,
         deadline: Math.min(start + timeout, start + total),
@@ -376,6 +386,10 @@ export class Node {
         resolve,
         reject,
       };
+      if (span !== null) {
+        waiting.tc = span.tc;
+        if (span.ts !== undefined) waiting.ts = span.ts;
+      }
       if (target === HOLD) {
         if (!waiting.hold) throw notHeld(name);
         this.#hold(name, { request: waiting }); // throws when the buffer is full
@@ -401,18 +415,33 @@ export class Node {
     return this.#held.counts();
   }
 
-  /** Sends a message to container `name` without waiting. */
-  send(name: string, topic: string, body: unknown, options: SendOptions = {}): void {
+  /**
+   * Sends a message to container `name` without waiting. `trace`: the trace context it carries
+   * (one that arrived with it from elsewhere, e.g. over NATS); while tracing is on and none is
+   * given, that of a producer span made here.
+   */
+  send(
+    name: string,
+    topic: string,
+    body: unknown,
+    options: SendOptions = {},
+    trace?: { tc?: string; ts?: string },
+  ): void {
     const copied = copyWireValue(body, "body");
     const target = this.#book.choose(name, options.key, false);
+    const context = trace ?? producerContext(name, topic, this.id);
     if (target === HOLD) {
       if (options.hold === false) throw notHeld(name);
-      return this.#hold(name, { send: { t: topic, b: copied, key: options.key } });
+      const held: HeldSend = { t: topic, b: copied, key: options.key };
+      if (context?.tc !== undefined) Object.assign(held, context);
+      return this.#hold(name, { send: held });
     }
-    this.#deliver(
-      { k: "send", to: target!, t: topic, b: copied },
-      this.#instanceNode.get(target!)!,
-    );
+    const env: Envelope = { k: "send", to: target!, t: topic, b: copied };
+    if (context?.tc !== undefined) {
+      env.tc = context.tc;
+      if (context.ts !== undefined) env.ts = context.ts;
+    }
+    this.#deliver(env, this.#instanceNode.get(target!)!);
   }
 
   /** Publishes to every subscriber of `topic` across the application. */
@@ -438,9 +467,11 @@ export class Node {
   }
 
   /** Sends a log line toward the hub (or hands it to the hub's owner). */
-  log(level: LogLevel, message: string, instance: string): void {
-    if (this.isHub || !this.#upstream) this.#hooks.onLog(level, message, instance, this.id);
-    else this.#upstream.send({ k: "log", l: level, m: message, c: instance });
+  log(level: LogLevel, message: string, instance: string, trace?: string): void {
+    if (this.isHub || !this.#upstream) this.#hooks.onLog(level, message, instance, this.id, trace);
+    else if (trace === undefined) {
+      this.#upstream.send({ k: "log", l: level, m: message, c: instance });
+    } else this.#upstream.send({ k: "log", l: level, m: message, c: instance, x: trace });
   }
 
   /** Fails every waiting request and drops every link. */
@@ -516,7 +547,7 @@ export class Node {
       case "down":
         return this.detach(env.n);
       case "log":
-        if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c, from);
+        if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c, from, env.x);
         else this.#upstream.send(env);
         return;
       default:
@@ -560,6 +591,10 @@ export class Node {
     };
     if (waiting.retriable) env.r = 1;
     if (waiting.tick !== undefined) env.tk = waiting.tick;
+    if (waiting.tc !== undefined) {
+      env.tc = waiting.tc;
+      if (waiting.ts !== undefined) env.ts = waiting.ts;
+    }
     const node = this.#instanceNode.get(waiting.target);
     if (node === undefined) {
       // Never sent: the instance's node is gone while the routes (a new table on its way) still

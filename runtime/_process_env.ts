@@ -8,6 +8,10 @@
  *   cache folder and where it lies, the module proxy and certificates, `PATH` for programs named
  *   in a `run` grant), when the host has them;
  * - `NO_COLOR=1` (its output becomes log lines);
+ * - while Deno's OpenTelemetry is on in the host (`OTEL_DENO` is `true` or `1`), every `OTEL_*`
+ *   variable (or, where the host may not list its environment, those of {@linkcode OTEL_NAMES}),
+ *   so the process exports its spans where the host does. `OTEL_EXPORTER_OTLP_HEADERS` may hold a
+ *   collector's credentials: a process container can read them, as it can its own `env` grant;
  * - the variables its `env` grant names (a trailing `*` takes every name it prefixes), read from
  *   the host — all of them with `env: true`.
  *
@@ -37,6 +41,20 @@ export const DENO_NEEDS: readonly string[] = Object.freeze([
   "http_proxy",
   "https_proxy",
   "no_proxy",
+]);
+
+/** The `OTEL_*` variables a process container gets by name when the host cannot list its own. */
+export const OTEL_NAMES: readonly string[] = Object.freeze([
+  "OTEL_DENO",
+  "OTEL_SERVICE_NAME",
+  "OTEL_RESOURCE_ATTRIBUTES",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_PROTOCOL",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_TRACES_SAMPLER",
+  "OTEL_TRACES_SAMPLER_ARG",
+  "OTEL_DENO_CONSOLE",
 ]);
 
 /** How the host's environment is read (injected in tests). */
@@ -75,7 +93,8 @@ export const DENO_ENV: HostEnv = {
  *
  * @param grant The container's `env` permission.
  * @param host The host's environment.
- * @returns Deno's own settings, `NO_COLOR=1`, and what the grant names.
+ * @returns Deno's own settings, `NO_COLOR=1`, the `OTEL_*` settings while tracing is on, and
+ *   what the grant names.
  *
  * @example
  * ```ts
@@ -86,6 +105,8 @@ export const DENO_ENV: HostEnv = {
  * assert.deepEqual(processEnv(undefined, host), { HOME: "/home/app", NO_COLOR: "1" });
  * assert.deepEqual(processEnv(["APP_*"], host), { HOME: "/home/app", APP_A: "1", NO_COLOR: "1" });
  * assert.equal(processEnv(true, host).KRAKEN_SECRET, "s");
+ * const traced: Record<string, string> = { ...vars, OTEL_DENO: "true", OTEL_SERVICE_NAME: "shop" };
+ * assert.equal(processEnv(undefined, { get: (n: string) => traced[n], all: () => traced }).OTEL_SERVICE_NAME, "shop");
  * ```
  */
 export function processEnv(
@@ -97,6 +118,14 @@ export function processEnv(
     if (value !== undefined) env[name] = value;
   };
   for (const name of DENO_NEEDS) take(name, host.get(name));
+  const otel = host.get("OTEL_DENO")?.toLowerCase();
+  if (otel === "true" || otel === "1") {
+    const all = host.all();
+    if (all === undefined) { for (const name of OTEL_NAMES) take(name, host.get(name)); }
+    else {for (const [name, value] of Object.entries(all)) {
+        if (name.startsWith("OTEL_")) take(name, value);
+      }}
+  }
   if (grant === true) Object.assign(env, host.all() ?? {});
   else {
     for (const item of grant ?? []) {

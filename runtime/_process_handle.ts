@@ -17,6 +17,10 @@ import { settlesWithin } from "./_timing.ts";
 import type { Node } from "./_node.ts";
 import type { Usage } from "./_usage.ts";
 import { IsolateHandle, withReads } from "./_isolate_handle.ts";
+import { tracingOn } from "./_tracing.ts";
+
+/** The longest a stopped process exporting spans gets to exit by itself, ms. */
+const EXIT_FLUSH_MS = 2000;
 
 /** Runtimes (by hub) already told that their process containers link over stdin/stdout. */
 const toldStdio = new WeakSet<Node>();
@@ -137,6 +141,14 @@ export class ProcessHandle extends IsolateHandle {
       this.released();
     });
     return link;
+  }
+
+  /**
+   * While tracing is on, a stopped process exits by itself (`Deno.exit` flushes the spans Deno's
+   * exporter still holds) rather than being killed at once, which would lose its last spans.
+   */
+  protected override exitGrace(): number {
+    return tracingOn() ? EXIT_FLUSH_MS : 0;
   }
 
   protected destroy(): void {

@@ -19,6 +19,7 @@
  * | `_apply.ts`, `_tree.ts`, `_events.ts`, `_metrics.ts`, `_usage.ts`, `_route_pace.ts`, `_transports.ts`, `_placed.ts` | live changes, the tree, events, figures, each isolate's memory and CPU |
  * | `_schedule_plan.ts`, `_schedules.ts`, `_schedule_site.ts` | schedules: which tick fires (pure), the timers and state, the delivery of a tick |
  * | `audit.ts`                              | who asked for which change (`rt.audit`, `audit` events)   |
+ * | `_tracing.ts`                           | traces: client and server spans through Deno's OpenTelemetry, W3C context on requests |
  *
  * @module
  */

@@ -52,6 +52,7 @@ import type { ScheduleInput } from "../config/topology.ts";
 import { Schedules } from "./_schedules.ts";
 import { scheduleSite, validateScheduleHere } from "./_schedule_site.ts";
 import { auditLine, type AuditRecord } from "./audit.ts";
+import { otelEnabled, startTracing } from "./_tracing.ts";
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "../distribution/mod.ts";
@@ -123,8 +124,8 @@ export class Runtime {
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#hub = new Node("host", {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
-      onLog: (level, message, source, from) =>
-        this.#log(level, message, speakerOf(from, source, this.#hub, this.#handles)),
+      onLog: (level, message, source, from, trace) =>
+        this.#log(level, message, speakerOf(from, source, this.#hub, this.#handles), trace),
       onViolation: (from, what, logged) =>
         this.#violations.fromNode(from, what, logged, this.#handles),
     }, { hub: true });
@@ -134,7 +135,7 @@ export class Runtime {
       ownNames: () => this.#root.names(),
       ownRoutes: () => this.#root.routes(),
       changed: () => this.#publishRoutes(),
-      log: (level, message, source) => this.#log(level, message, source),
+      log: (level, message, source, trace) => this.#log(level, message, source, trace),
       emit: (event) => this.#publish(event),
       run: (spec) => runPlaced(this.#root, spec),
       stop: async (name) => {
@@ -200,7 +201,21 @@ export class Runtime {
   ): Promise<Runtime> {
     const validated = await loadTopology(topology, { baseUrl: options.baseUrl });
     assertGrantsWithinHost(validated.containers);
+    // Deno's OpenTelemetry is on: every request becomes spans (nothing is loaded otherwise). An
+    // application whose import map lacks the API still starts, untraced, and is told why.
+    const untraced = otelEnabled() ? await startTracing().then(() => null, (e: Error) => e) : null;
     const rt = new Runtime(validated, options);
+    if (untraced) {
+      rt.#log(
+        "warn",
+        `OTEL_DENO is on but this runtime records no spans: @opentelemetry/api could not be ` +
+          `loaded (${
+            untraced.message.split("\n")[0]
+          }); add "@opentelemetry/api": "npm:@opentelemetry/api@^1.9.0" ` +
+          `to the imports of your deno.json`,
+        "runtime",
+      );
+    }
     await rt.#boot();
     return rt;
   }
@@ -701,10 +716,16 @@ export class Runtime {
     this.#listeners.emit(type, event, (message) => this.#log("error", message, "runtime"));
   }
 
-  #log(level: LogLevel, message: string, source: string): void {
-    this.#dist.forward({ type: "log", level, message, source });
+  #log(level: LogLevel, message: string, source: string, trace?: string): void {
+    this.#dist.forward(
+      trace === undefined
+        ? { type: "log", level, message, source }
+        : { type: "log", level, message, source, trace },
+    );
     if (LOG_LEVEL_RANK[level] < LOG_LEVEL_RANK[this.#logLevel]) return;
-    this.#logger({ level, message, source });
+    this.#logger(
+      trace === undefined ? { level, message, source } : { level, message, source, trace },
+    );
     if (this.#listeners.has("log")) {
       this.#emit("log", { level, message, source, time: Date.now() });
     }

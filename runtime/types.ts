@@ -21,6 +21,8 @@ export interface LogEntry {
   message: string;
   /** `runtime`, or the instance id that logged it. */
   source: string;
+  /** The trace id of the span it was logged in (only while tracing is on, and in a span). */
+  trace?: string;
 }
 
 /** Options of `Runtime.start`. */

@@ -12,6 +12,7 @@ import { TOPOLOGY_PATTERNS } from "../../config/topology.ts";
 import { Runtime } from "../../runtime/runtime.ts";
 import type { Command } from "../command.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
+import { hostName, jsonLogLine, LOG_FORMAT_FLAG, logFormat } from "../_log_format.ts";
 
 /**
  * `kraken node --listen tcp://0.0.0.0:7071 --secret $KRAKEN_SECRET --name node-b --root /srv/app`.
@@ -53,6 +54,7 @@ export const node: Command = {
       value: "DIR",
       description: "the folder whose modules it may run (default: the working directory)",
     },
+    "log-format": LOG_FORMAT_FLAG,
     "max-permissions": {
       type: "string",
       value: "JSON",
@@ -120,6 +122,7 @@ export const node: Command = {
     if (!Number.isInteger(keepalive) || keepalive < 50) {
       throw usageError("node", `--keepalive must be ms (>= 50) or a duration like 1s`);
     }
+    const format = logFormat("node", flags["log-format"]);
     let rt: Runtime;
     try {
       rt = await Runtime.start({
@@ -138,6 +141,9 @@ export const node: Command = {
         baseUrl: pathToFileURL(`${root}/`).href, // percent-encoded: a root may hold spaces, "%"
         agent: { root, maxPermissions: grant.value, lease: keepalive },
         logLevel: io.json ? "warn" : "info",
+        ...(format === "json"
+          ? { logger: (entry) => io.error(jsonLogLine(entry, { host: hostName(), runtime: name })) }
+          : {}),
       });
     } catch (error) {
       throw new CliError(EXIT.failed, `node: cannot start: ${(error as Error).message}`);

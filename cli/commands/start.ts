@@ -23,11 +23,12 @@ import { resolve } from "node:path";
 /** Interrupts closer together than this are one interrupt delivered twice. */
 const SAME_INTERRUPT_MS = 300;
 import { formatDuration, formatLog, plural, renderTree } from "../output.ts";
+import { hostName, jsonLogLine, LOG_FORMAT_FLAG, logFormat } from "../_log_format.ts";
 
 const LEVELS = ["debug", "info", "warn", "error", "silent"];
 
 /**
- * `kraken start [FILE] [--listen ADDR] [--log-level LEVEL]`.
+ * `kraken start [FILE] [--listen ADDR] [--log-level LEVEL] [--log-format text|json]`.
  *
  * @example
  * ```sh
@@ -73,12 +74,14 @@ export const start: Command = {
       value: "N",
       description: "with --detach: rotated files kept per log (default 5)",
     },
+    "log-format": LOG_FORMAT_FLAG,
   },
   examples: [
     "kraken start",
     "kraken start deploy/kraken.yaml --listen 127.0.0.1:9191",
     "kraken start --json | jq -c 'select(.type == \"log\")'",
     "kraken start --detach --log-max-size 50MiB --log-files 10",
+    "kraken start --log-format json 2>> /var/log/shop.jsonl",
   ],
   async run({ positionals, flags }, io) {
     if (positionals.length > 1) {
@@ -94,7 +97,14 @@ export const start: Command = {
     const detached = detachedRun();
     let files: LogFiles | null = null;
     if (detached) ({ io, files } = toFiles(detached));
+    const format = logFormat("start", flags["log-format"]);
     const topology = await load(file);
+    const where = { host: hostName(), runtime: topology.name };
+    // What this command says on stderr itself: in --log-format json, a line like any other.
+    const say = (text: string, level: LogLevel = "info") =>
+      format === "json"
+        ? io.error(jsonLogLine({ level, message: text, source: "runtime" }, where))
+        : io.error(text);
     const management = topology.management;
     if (flags.listen !== undefined && !management) {
       throw usageError("start", `--listen needs a management: block (with a token) in ${file}`);
@@ -102,7 +112,7 @@ export const start: Command = {
     const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
     if (listen !== undefined) assertCanListen(listen);
     if (flags.detach === true) return await startDetached(topology, logging, io);
-    const progress = startProgress(topology, io);
+    const progress = startProgress(topology, io, format === "json");
     // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
     const backlog: (LogEntry & { time: number })[] = [];
     let keep = true;
@@ -112,6 +122,7 @@ export const start: Command = {
       if (files) return files.log(entry, line.time);
       progress.pause();
       if (io.json) io.printJson({ type: "log", ...line });
+      else if (format === "json") io.error(jsonLogLine(entry, where, line.time));
       else io.error(formatLog(line, io.err));
       progress.resume();
     };
@@ -127,11 +138,11 @@ export const start: Command = {
       if (signals > 0 && performance.now() - firstAt < SAME_INTERRUPT_MS) return;
       if (signals++ === 0) firstAt = performance.now();
       if (signals > 1) {
-        io.error("kraken start: second interrupt: exiting now");
+        say("kraken start: second interrupt: exiting now", "warn");
         Deno.exit(130);
       }
       if (!io.json) {
-        io.error(
+        say(
           rt
             ? "shutting down… (Ctrl-C again to exit at once)"
             : "interrupted while starting: stopping once started… (Ctrl-C again to exit at once)",
@@ -203,17 +214,18 @@ export const start: Command = {
     const leaked = rt.tree().leaked;
     if (leaked.length > 0) {
       // Their threads cannot be stopped from JavaScript; this process's exit ends them.
-      io.error(
+      say(
         `kraken start: ${leaked.length} worker thread(s) stuck in a busy loop (${
           leaked.map((l) => l.instance).join(", ")
         }) end with this process`,
+        "warn",
       );
     }
     if (io.json) {
       io.printJson({ type: "stopped", ok: !error, ...(error ? { error: error.message } : {}) });
     }
     if (error) throw new CliError(EXIT.failed, `the application failed: ${error.message}`);
-    if (!io.json) io.error("stopped");
+    if (!io.json) say("stopped");
     return 0;
   },
 };
@@ -347,11 +359,15 @@ async function load(file: string): Promise<Topology> {
  * Shows what is starting: a line per container, then (on a terminal) a ticking elapsed time that
  * log lines interrupt cleanly.
  */
-function startProgress(topology: Topology, io: Io) {
+function startProgress(topology: Topology, io: Io, quiet: boolean) {
   const containers = topology.containers.map((c) => `${c.name} (${c.mode} ×${c.replicas})`);
   // Instances started later (restarts, scaling, reloads) are not progress of this start: the
   // log and `kraken status` tell of those.
   let finished = false;
+  // Structured log lines on stderr (--log-format json): the runtime's own lines say what started.
+  if (quiet && !io.json) {
+    return { pause() {}, resume() {}, done() {}, started() {} };
+  }
   if (io.json) {
     return {
       pause() {},

@@ -99,15 +99,64 @@ Deno.test("kraken new refuses a folder that is not empty (exit 2) and writes not
   }
 });
 
-Deno.test("kraken new without --kraken-path imports @kraken/kraken from JSR", async () => {
+Deno.test("kraken new --jsr imports @kraken/kraken from JSR even from a checkout, and says so", async () => {
   const parent = await Deno.makeTempDir({ prefix: "kraken-new-" });
   try {
-    const result = await kraken(["new", `${parent}/app`, "--json"], { env: { KRAKEN_PATH: "" } });
+    const result = await kraken(["new", `${parent}/app`, "--jsr"], { env: { KRAKEN_PATH: "" } });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(JSON.parse(result.stdout).name, "app");
+    assert.match(result.stdout, /Kraken from jsr:@kraken\/kraken@\^0\.1 \(--jsr\)/);
     const config = JSON.parse(await Deno.readTextFile(`${parent}/app/deno.json`));
     assert.equal(config.imports["@kraken/kraken"], "jsr:@kraken/kraken@^0.1");
     assert.match(config.tasks.start, /jsr:@kraken\/kraken@\^0\.1\/cli start kraken\.yaml/);
+    const both = await kraken(["new", `${parent}/other`, "--jsr", "--kraken-path", ROOT]);
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--kraken-path and --jsr/);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
+// No network: a dead proxy for every URL (JSR, and the npm registry: packages come from Deno's
+// cache, where this checkout's own tests put them).
+const OFFLINE = {
+  HTTP_PROXY: "http://127.0.0.1:9",
+  HTTPS_PROXY: "http://127.0.0.1:9",
+  http_proxy: "http://127.0.0.1:9",
+  https_proxy: "http://127.0.0.1:9",
+  NO_PROXY: "",
+  no_proxy: "",
+  DENO_NO_UPDATE_CHECK: "1",
+};
+
+Deno.test("kraken new run from a checkout points the project at that checkout by default, says so, and its test passes offline", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "kraken-new-" });
+  const dir = `${parent}/offline`;
+  try {
+    const created = await kraken(["new", dir], { env: { KRAKEN_PATH: "", ...OFFLINE } });
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(
+      created.stdout,
+      /Kraken from the checkout at \S+ \(this kraken runs from that checkout; --jsr for JSR\)/,
+    );
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/deno.json`));
+    const mod = config.imports["@kraken/kraken"] as string;
+    assert.ok(mod.endsWith("/mod.ts"), mod);
+    assert.equal(
+      await Deno.realPath(new URL(mod, `file://${dir}/`).pathname),
+      await Deno.realPath(`${ROOT}/mod.ts`),
+      "the project imports this very checkout",
+    );
+    const test = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "test"],
+      cwd: dir,
+      env: { NO_COLOR: "1", ...OFFLINE },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(test.stdout) + new TextDecoder().decode(test.stderr);
+    assert.equal(test.code, 0, out);
+    assert.match(out, /1 passed/);
   } finally {
     await Deno.remove(parent, { recursive: true });
   }

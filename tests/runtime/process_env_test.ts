@@ -63,3 +63,25 @@ Deno.test("processEnv() passes the host's whole environment only with env: true"
   const unlisted = { get: (name: string) => vars[name], all: () => undefined };
   assert.deepEqual(processEnv(["KRAKEN_*"], unlisted), { PATH: "/bin", NO_COLOR: "1" });
 });
+
+Deno.test("processEnv() passes the host's OTEL_* settings only while its OpenTelemetry is on", () => {
+  const off: Record<string, string> = {
+    PATH: "/bin",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+  };
+  const host = (vars: Record<string, string>, list = true) => ({
+    get: (name: string) => vars[name],
+    all: () => list ? vars : undefined,
+  });
+  assert.deepEqual(processEnv(undefined, host(off)), { PATH: "/bin", NO_COLOR: "1" });
+  const on = { ...off, OTEL_DENO: "true", OTEL_SERVICE_NAME: "shop", OTEL_CUSTOM: "x" };
+  assert.deepEqual(processEnv(undefined, host(on)), { ...on, NO_COLOR: "1" });
+  // Where the host may not list its variables, the known OTEL names are read one by one.
+  assert.deepEqual(processEnv(undefined, host(on, false)), {
+    PATH: "/bin",
+    OTEL_DENO: "true",
+    OTEL_SERVICE_NAME: "shop",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+    NO_COLOR: "1",
+  });
+});
