@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { HTTPException } from "hono/http-exception";
 import type { ContainerInput, TopologyInput } from "../config/topology.ts";
 import { MAX_REPLICAS } from "../config/_limits.ts";
 import { specModuleProblem } from "../config/load.ts";
@@ -17,8 +17,7 @@ import { formatPlan } from "../config/plan.ts";
 import type { StopMode } from "../runtime/container.ts";
 import type { Runtime, RuntimeEvents } from "../runtime/runtime.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
-import { bearerChecker } from "./_auth.ts";
-import { signedChecker } from "./signed.ts";
+import { managementAuth } from "./_auth.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
 import { callContainer } from "./_call.ts";
@@ -46,6 +45,12 @@ export interface ManagementAppOptions {
    * start the history `GET /v1/logs` serves.
    */
   backlog?: readonly { time: number; level: string; source: string; message: string }[];
+  /**
+   * Another way to authenticate a request than the token (e.g. a session cookie): tried first,
+   * `true` lets the request through; `false` leaves it to the signed-request and bearer checks.
+   * It sees the request's method, URL and headers, and must not read its body.
+   */
+  authenticate?: Authenticate;
 }
 
 /**
@@ -75,6 +80,24 @@ export interface ManagementApp {
   /** Answers a request given as a path or URL (and init), without a socket. */
   request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
 }
+
+/**
+ * Decides whether a request is authenticated by some other means than the token (a session
+ * cookie, a client certificate checked by a proxy, …): `true` lets it through, `false` leaves it
+ * to the signed-request and bearer checks. It sees the request's method, URL and headers, and must
+ * not read its body.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Authenticate } from "./app.ts";
+ * const session: Authenticate = (request) =>
+ *   request.headers.get("cookie")?.includes("kraken_session=ok") ?? false;
+ * const request = new Request("http://x/", { headers: { cookie: "kraken_session=ok" } });
+ * assert.equal(await session(request), true);
+ * ```
+ */
+export type Authenticate = (request: Request) => boolean | Promise<boolean>;
 
 /**
  * The events `GET /v1/events` streams.
@@ -141,8 +164,6 @@ export function managementApp(
   token: string,
   options: ManagementAppOptions = {},
 ): ManagementApp {
-  const check = bearerChecker(token);
-  const checkSigned = signedChecker(token);
   const history = new LogHistory(options.logHistory ?? 1000);
   for (const line of options.backlog ?? []) {
     history.add({ ...line, container: containerOf(line.source) });
@@ -168,8 +189,10 @@ export function managementApp(
   const app = new Hono();
 
   app.onError((error, c) => {
+    // hono's HTTPException carries its own response (bearerAuth's 401, an HttpError's JSON body).
+    if (error instanceof HTTPException) return error.getResponse();
     const { status, body } = errorResponse(error);
-    return c.json(body, status as ContentfulStatusCode);
+    return c.json(body, status);
   });
   app.notFound((c) =>
     c.json(
@@ -188,35 +211,7 @@ export function managementApp(
         c.json({ error: { type: "PayloadTooLarge", message: "the body is over 1 MiB" } }, 413),
     }),
   );
-  app.use("*", async (c, next) => {
-    const header = c.req.header("authorization");
-    let verdict: string;
-    if (header !== undefined && /^Kraken-Signed[ \t]/i.test(header)) {
-      const url = new URL(c.req.url);
-      const body = new Uint8Array(await c.req.arrayBuffer()); // cached: handlers read it again
-      verdict = checkSigned(header, {
-        method: c.req.method,
-        path: `${url.pathname}${url.search}`,
-        body,
-      });
-    } else verdict = check(header);
-    if (verdict !== "ok") {
-      c.header("www-authenticate", 'Bearer realm="kraken"');
-      return c.json({
-        error: {
-          type: "Unauthorized",
-          message: verdict === "missing"
-            ? "missing bearer token: send the header Authorization: Bearer <token>"
-            : verdict === "stale"
-            ? "the request's signature is more than a minute away from the runtime's clock"
-            : verdict === "replayed"
-            ? "the request's signature was used before"
-            : "wrong bearer token or signature",
-        },
-      }, 401);
-    }
-    await next();
-  });
+  app.use("*", managementAuth(token, { authenticate: options.authenticate }));
 
   app.get("/v1/tree", (c) => c.json(rt.tree()));
 
@@ -340,7 +335,7 @@ export function managementApp(
 
   app.get("/v1/events", (c) => {
     const types = eventTypes(c.req.query("types"));
-    return streamResponse({
+    return streamResponse(c, {
       format: streamFormat(c),
       signal,
       heartbeat: options.heartbeat,
@@ -363,7 +358,7 @@ export function managementApp(
         throw new HttpError(404, "NotFound", index.unknown(container), "container");
       }
     }
-    return streamResponse({
+    return streamResponse(c, {
       format: streamFormat(c),
       signal,
       heartbeat: options.heartbeat,
