@@ -57,7 +57,7 @@ export {
 } from "./runtime/runtime.ts";
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./runtime/snapshots.ts";
 export { httpErrorResponse } from "./runtime/http_errors.ts";
-export type { ContainerMetrics } from "./runtime/metrics.ts";
+export type { ContainerMetrics, TopicMetrics } from "./runtime/metrics.ts";
 export type {
   ByteConnection,
   LinkClosed,

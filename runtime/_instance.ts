@@ -33,6 +33,7 @@ import type { ContainerInput } from "../config/topology.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 import { settlesWithin } from "./_timing.ts";
 import { MetricsRecorder } from "./_metrics.ts";
+import { TopicSampler } from "./_topic_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
 import { RetriedRequests } from "./_dedupe.ts";
 import { Throttle } from "../transports/_accept.ts";
@@ -101,7 +102,10 @@ export class ContainerInstance implements Context, HostedInstance {
   #reportedLate = false;
   /** Retried requests seen, with their replies (bounded by count and bytes). */
   readonly #seen = new RetriedRequests();
-  #handlers = new Map<string, Handler>();
+  /** Handlers by topic, each with the sampler of its handler time. */
+  #handlers = new Map<string, { fn: Handler; time: TopicSampler }>();
+  /** Timer callbacks are timed for the recent window, not counted under a topic. */
+  readonly #timerTime = new TopicSampler();
   #state: "starting" | "running" | "stopping" | "stopped" = "starting";
   /** What it counts; its `inflight` is also what a graceful stop waits for. */
   readonly metrics: MetricsRecorder = new MetricsRecorder();
@@ -174,7 +178,10 @@ export class ContainerInstance implements Context, HostedInstance {
     if (entry.topics) {
       for (const [topic, fn] of Object.entries(handlers)) {
         if (typeof fn === "function" && !RESERVED.has(topic)) {
-          this.#handlers.set(topic, fn as Handler);
+          this.#handlers.set(topic, {
+            fn: fn as Handler,
+            time: this.metrics.topics.of("h", topic),
+          });
         }
       }
     }
@@ -258,7 +265,7 @@ export class ContainerInstance implements Context, HostedInstance {
 
   /** A timer came due: its callback runs like a handler, while the instance runs. */
   #tick(callback: () => unknown): void {
-    if (this.#state === "running") return this.#run(callback, null);
+    if (this.#state === "running") return this.#run(callback, null, this.#timerTime);
     if (this.#state === "starting" && !this.#due.includes(callback)) this.#due.push(callback);
   }
 
@@ -269,10 +276,11 @@ export class ContainerInstance implements Context, HostedInstance {
   }
 
   subscribe(topic: string, listener: (body: unknown, meta: MessageMeta) => unknown): () => void {
+    const time = this.metrics.topics.of("s", topic);
     const guarded = (body: unknown, meta: MessageMeta) => {
       if (this.#state !== "running") return;
       this.metrics.messagesIn++;
-      this.#run(() => listener(body, meta), null);
+      this.#run(() => listener(body, meta), null, time);
     };
     const unsubscribe = this.#node.subscribe(topic, guarded);
     this.#unsubscribes.add(unsubscribe);
@@ -328,7 +336,7 @@ export class ContainerInstance implements Context, HostedInstance {
       return;
     }
     if (env.k === "send") {
-      this.#run(() => handler(env.b, { topic: env.t, kind: "send" }), null);
+      this.#run(() => handler.fn(env.b, { topic: env.t, kind: "send" }), null, handler.time);
       return;
     }
     if (env.r) {
@@ -342,39 +350,53 @@ export class ContainerInstance implements Context, HostedInstance {
         return;
       }
     }
-    this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
+    this.#run(() => handler.fn(env.b, { topic: env.t, kind: "request" }), env, handler.time);
   }
 
-  #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {
-    const metrics = this.metrics;
-    const t0 = --metrics.skip > 0 ? -1 : metrics.start(); // -1: this run is not timed
+  #run(
+    call: () => unknown,
+    request: Extract<Envelope, { k: "req" }> | null,
+    time: TopicSampler,
+  ): void {
+    // Is this run timed? Then `runs` is how many runs it stands for (0: not timed).
+    const runs = --time.skip > 0 ? 0 : time.take();
+    const t0 = runs > 0 ? performance.now() : 0;
     let result: unknown;
     try {
       result = call();
     } catch (error) {
-      if (t0 >= 0) metrics.stop(t0);
+      if (runs > 0) this.#timed(time, t0, runs);
       return this.#failed(error, request);
     }
-    if (result instanceof Promise) return this.#settle(result, request, t0);
-    if (t0 >= 0) metrics.stop(t0);
+    if (result instanceof Promise) return this.#settle(result, request, time, t0, runs);
+    if (runs > 0) this.#timed(time, t0, runs);
     this.#succeeded(result, request);
+  }
+
+  /** A timed run ended: its topic's histogram and the container's recent window take it. */
+  #timed(time: TopicSampler, t0: number, runs: number): void {
+    const ms = performance.now() - t0;
+    time.record(ms, runs);
+    this.metrics.record(ms);
   }
 
   /** An async handler's outcome (its closures live here: #run, the sync path, allocates none). */
   #settle(
     result: Promise<unknown>,
     request: Extract<Envelope, { k: "req" }> | null,
+    time: TopicSampler,
     t0: number,
+    runs: number,
   ): void {
     const metrics = this.metrics;
     metrics.inflight++;
     result.then(
       (value) => {
-        if (t0 >= 0) metrics.stop(t0);
+        if (runs > 0) this.#timed(time, t0, runs);
         this.#succeeded(value, request);
       },
       (error) => {
-        if (t0 >= 0) metrics.stop(t0);
+        if (runs > 0) this.#timed(time, t0, runs);
         this.#failed(error, request);
       },
     ).finally(() => {
