@@ -201,6 +201,11 @@ export class PlacementManager {
   }
 
   /** Whether `peer`'s routes for `name` are the current placement's. */
+  /** Whether container `name` is placed on agent `peer` from here (it may report on it). */
+  placedOn(peer: string, name: string): boolean {
+    return this.#entries.get(name)?.host === peer;
+  }
+
   acceptsRoute(peer: string, name: string): boolean {
     const entry = this.#entries.get(name);
     if (entry) return entry.host === peer && entry.state !== "held";

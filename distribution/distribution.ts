@@ -121,6 +121,16 @@ class Distributed implements Distribution {
         },
         sharedName: (name) => placement.has(name) || (agent?.runs(name) ?? false),
         acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
+        // A host agent's figures of what a root placed on it ride on its keepalive answers.
+        pongExtra: (peer) => {
+          const names = agent?.names().filter((name) => agent.placerOf(name) === peer) ?? [];
+          const m = names.length > 0 ? site.figures?.(names) : undefined;
+          return m === undefined ? {} : { m };
+        },
+        pong: (peer, env) => {
+          if (env.m === undefined) return;
+          site.remoteFigures?.(peer, env.m, (name) => placement.placedOn(peer, name));
+        },
       },
     });
     this.#parts = { federation, placement, agent, nats: null };

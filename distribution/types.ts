@@ -113,6 +113,16 @@ export interface DistributionSite {
   stop(name: string): Promise<void>;
   /** As a host agent: how many replicas this runtime runs (its load, for `least_loaded`). */
   replicas(): number;
+  /**
+   * As a host agent: the figures of containers `names` (the runtime's own shape, opaque here), for
+   * the runtime that placed them; `undefined` when there are none.
+   */
+  figures?(names: readonly string[]): unknown;
+  /**
+   * Figures host agent `peer` reported for what it runs (untrusted: the runtime checks them),
+   * and which containers it may report on (those placed on it from here).
+   */
+  remoteFigures?(peer: string, figures: unknown, placedOn: (name: string) => boolean): void;
 }
 
 /** How distribution is made, beyond its topology and site. */
