@@ -56,10 +56,11 @@ export interface FederationHooks {
   /** A control envelope the federation itself does not handle (placements). */
   control?(peer: string, env: Envelope): void;
   /**
-   * What this runtime's answer to a keepalive ping from `peer` carries besides itself (a host
-   * agent: the figures of what it runs for that peer, so they come at the keepalive's pace).
+   * Peer `peer` pinged this runtime: what the answering pong carries besides itself (a host
+   * agent: the figures of what it runs for that peer; it sends its load then too, so both come
+   * at the keepalive's pace).
    */
-  pongExtra?(peer: string): { m?: unknown };
+  pinged?(peer: string): { m?: unknown };
   /** A peer's answer to a keepalive ping (untrusted, like everything a peer sends). */
   pong?(peer: string, env: Extract<Envelope, { k: "pong" }>): void;
   /** Whether two runtimes may both announce container `name` (a placement being moved). */
@@ -376,7 +377,7 @@ export class Federation {
   #control(peer: Peer, env: Envelope): void {
     if (env.k === "routes") this.#announced(peer, env.r);
     else if (env.k === "ping") {
-      peer.link?.send({ k: "pong", ...this.#hooks.pongExtra?.(peer.name) });
+      peer.link?.send({ k: "pong", ...this.#hooks.pinged?.(peer.name) });
     } else if (env.k === "pong") this.#hooks.pong?.(peer.name, env);
     else this.#hooks.control?.(peer.name, env);
   }

@@ -35,6 +35,11 @@ export interface PeerSnapshot {
   since: number;
   /** Its containers. */
   containers: string[];
+  /**
+   * A host agent's load as it last reported it (with its keepalive answers while it runs
+   * something placed from here): replicas it runs, its process's resident memory.
+   */
+  load?: { replicas: number; memoryBytes: number };
 }
 
 /** The state of one remote container (`mode: remote`), placed from this runtime. */

@@ -17,6 +17,7 @@ import { formatPlan } from "../config/plan.ts";
 import type { StopMode } from "../runtime/container.ts";
 import type { Runtime, RuntimeEvents } from "../runtime/runtime.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
+import { hostMetrics } from "./_hosts.ts";
 import { managementAuth } from "./_auth.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
@@ -383,10 +384,11 @@ export function managementApp(
 
   app.get("/v1/metrics", (c) => c.json(rt.metrics()));
 
-  app.get(
-    "/metrics",
-    (c) => c.body(prometheusText(rt.metrics()), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
-  );
+  app.get("/metrics", (c) => {
+    const hosts = hostMetrics(rt.tree(), Deno.memoryUsage().rss);
+    const text = prometheusText(rt.metrics(), { hosts });
+    return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+  });
 
   return app;
 }

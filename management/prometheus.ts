@@ -8,8 +8,36 @@
 import type { ContainerMetrics, TopicMetrics } from "../runtime/metrics.ts";
 import { HANDLER_BUCKETS_MS } from "../runtime/_topic_metrics.ts";
 
+/**
+ * The figures of one runtime of the application (this one, `local`, or a host agent), served
+ * labelled `host`. What is not known (an agent's relayed messages) is left out.
+ *
+ * @example
+ * ```ts
+ * import type { HostMetrics } from "./prometheus.ts";
+ * const here: HostMetrics = { host: "local", up: true, memoryBytes: 80_000_000, relayed: 12, refused: 0 };
+ * const agent: HostMetrics = { host: "node-b", up: true, replicas: 3, memoryBytes: 60_000_000 };
+ * ```
+ */
+export interface HostMetrics {
+  /** `local`, or the peer's name. */
+  host: string;
+  /** Whether it is linked now (`local`: always). */
+  up: boolean;
+  /** Resident memory of its process, bytes. */
+  memoryBytes?: number;
+  /** Replicas it runs (a host agent's load). */
+  replicas?: number;
+  /** Messages it relayed between two containers outside it. */
+  relayed?: number;
+  /** Input it refused at its edges (children, peers, NATS). */
+  refused?: number;
+}
+
 /** Options of {@linkcode prometheusText}. */
 export interface PrometheusOptions {
+  /** Figures of the runtimes themselves: this one and its peers (see {@linkcode HostMetrics}). */
+  hosts?: readonly HostMetrics[];
   /**
    * Labels added to every sample, e.g. `{ app: "shop" }` (names as Prometheus allows them; not
    * `container`, `mode`, `host`, `topic`, `kind`, `quantile` or `le`, which Kraken sets).
@@ -83,6 +111,47 @@ const FAMILIES: readonly Family[] = [
     type: "gauge",
     help: "Resident memory of the container's processes (process mode only).",
     value: (m) => m.memoryBytes,
+  },
+];
+
+type HostFamily = {
+  name: string;
+  type: "counter" | "gauge";
+  help: string;
+  value: (h: HostMetrics) => number | undefined;
+};
+
+/** The runtimes' own figures, one sample per host. */
+const HOST_FAMILIES: readonly HostFamily[] = [
+  {
+    name: "kraken_host_up",
+    type: "gauge",
+    help: "1 when the runtime (this one, or a peer or host agent) is linked, else 0.",
+    value: (h) => (h.up ? 1 : 0),
+  },
+  {
+    name: "kraken_host_memory_bytes",
+    type: "gauge",
+    help: "Resident memory of the runtime's own process (its workers included, not its processes).",
+    value: (h) => h.memoryBytes,
+  },
+  {
+    name: "kraken_host_replicas",
+    type: "gauge",
+    help: "Replicas a host agent runs (for every root that placed them).",
+    value: (h) => h.replicas,
+  },
+  {
+    name: "kraken_host_relayed_total",
+    type: "counter",
+    help: "Messages the runtime relayed between two containers outside it.",
+    value: (h) => h.relayed,
+  },
+  {
+    name: "kraken_host_refused_total",
+    type: "counter",
+    help: "Input the runtime refused at its edges (children, peers, NATS): dropped and logged.",
+    value: (h) => h.refused,
   },
 ];
 
@@ -187,6 +256,17 @@ export function prometheusText(
   );
   for (const m of metrics) {
     for (const t of m.topics ?? []) lines.push(...histogram(`${labels(m)}${topicLabels(t)}`, t));
+  }
+  for (const family of HOST_FAMILIES) {
+    lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`);
+    for (const h of options.hosts ?? []) {
+      const value = family.value(h);
+      if (value !== undefined) {
+        lines.push(
+          `${family.name}{host="${escapeLabelValue(h.host)}"${extra}} ${formatValue(value)}`,
+        );
+      }
+    }
   }
   return lines.join("\n") + "\n";
 }

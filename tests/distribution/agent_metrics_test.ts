@@ -3,7 +3,7 @@
 // keepalive answers.
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
-import { prometheusText } from "../../management/prometheus.ts";
+import { managementApp } from "../../management/app.ts";
 import { eventually, FIXTURES_DIR, SECRET, startAgent } from "./_agents.ts";
 
 Deno.test("a remote container's figures come from its agent, merged with the root's own and labelled by host", async () => {
@@ -33,7 +33,21 @@ Deno.test("a remote container's figures come from its agent, merged with the roo
       const shop = of("shop")!;
       assert.deepEqual([shop.host, shop.requests], ["local", 3]);
 
-      const text = prometheusText(rt.metrics());
+      // The agent's own figures come with them: linked, its memory, the replicas it runs.
+      const app = managementApp(rt, "agent-metrics-token", { heartbeat: 0 });
+      const headers = { authorization: "Bearer agent-metrics-token" };
+      let text = "";
+      await eventually(
+        async () => {
+          text = await (await app.request("/metrics", { headers })).text();
+          return /^kraken_host_memory_bytes\{host="node-b"\} \d+$/m.test(text);
+        },
+        10_000,
+        "node-b's memory in GET /metrics",
+      );
+      assert.match(text, /^kraken_host_up\{host="node-b"\} 1$/m);
+      assert.match(text, /^kraken_host_replicas\{host="node-b"\} 1$/m);
+      assert.match(text, /^kraken_host_memory_bytes\{host="local"\} \d+$/m);
       assert.match(
         text,
         /^kraken_requests_total\{container="stock",mode="remote",host="node-b"\} 5$/m,
@@ -51,5 +65,43 @@ Deno.test("a remote container's figures come from its agent, merged with the roo
     }
   } finally {
     await agent.stop();
+  }
+});
+
+Deno.test("a host agent's load reaches its root at the keepalive's pace, not only when it places something", async () => {
+  // The agent runs in this process: its resident memory is this process's, which the test grows.
+  const agent = await Runtime.start({
+    name: "node-a",
+    transports: { name: "node-a", listen: "tcp://127.0.0.1:0", secret: SECRET, keepalive: 400 },
+    containers: {},
+  }, {
+    baseUrl: `file://${FIXTURES_DIR}`,
+    agent: { root: FIXTURES_DIR, maxPermissions: {}, lease: 400 },
+    logLevel: "silent",
+  });
+  try {
+    const rt = await Runtime.start({
+      name: "fresh",
+      transports: { name: "root", secret: SECRET, keepalive: 400 },
+      hosts: { "node-a": { address: agent.listening!.href } },
+      containers: { stock: { module: "./metered.ts", mode: "remote" } },
+    }, { baseUrl: `file://${FIXTURES_DIR}`, logLevel: "silent" });
+    try {
+      const load = () => rt.tree().peers.find((p) => p.name === "node-a")?.load;
+      await eventually(() => load() !== undefined, 5000, "node-a's first load report");
+      const before = load()!;
+      assert.equal(before.replicas, 1);
+      const ballast = new Uint8Array(96 * 2 ** 20).fill(1); // touched: resident
+      await eventually(
+        () => load()!.memoryBytes >= before.memoryBytes + 64 * 2 ** 20,
+        5000,
+        `node-a's memory report to grow by the 96 MiB it took (was ${before.memoryBytes}, now ${load()?.memoryBytes})`,
+      );
+      assert.equal(ballast[0], 1);
+    } finally {
+      await rt.shutdown();
+    }
+  } finally {
+    await agent.shutdown();
   }
 });

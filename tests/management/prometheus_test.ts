@@ -51,8 +51,12 @@ const HELP = /^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* [^\n]*$/;
 const TYPE = /^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped)$/;
 
 Deno.test("prometheusText renders a small fixture exactly", () => {
+  const hosts = [
+    { host: "local", up: true, memoryBytes: 80_000_000, relayed: 12, refused: 1 },
+    { host: "node-b", up: false, replicas: 1, memoryBytes: 60_000_000 },
+  ];
   assert.equal(
-    prometheusText([api, billing]),
+    prometheusText([api, billing], { hosts }),
     `# HELP kraken_container_instances Running instances of the container.
 # TYPE kraken_container_instances gauge
 kraken_container_instances{container="api",mode="worker",host="local"} 2
@@ -123,13 +127,30 @@ kraken_handler_duration_seconds_bucket{container="api",mode="worker",host="local
 kraken_handler_duration_seconds_bucket{container="api",mode="worker",host="local",topic="greet",kind="handler",le="+Inf"} 118
 kraken_handler_duration_seconds_sum{container="api",mode="worker",host="local",topic="greet",kind="handler"} 0.2365
 kraken_handler_duration_seconds_count{container="api",mode="worker",host="local",topic="greet",kind="handler"} 118
+# HELP kraken_host_up 1 when the runtime (this one, or a peer or host agent) is linked, else 0.
+# TYPE kraken_host_up gauge
+kraken_host_up{host="local"} 1
+kraken_host_up{host="node-b"} 0
+# HELP kraken_host_memory_bytes Resident memory of the runtime's own process (its workers included, not its processes).
+# TYPE kraken_host_memory_bytes gauge
+kraken_host_memory_bytes{host="local"} 80000000
+kraken_host_memory_bytes{host="node-b"} 60000000
+# HELP kraken_host_replicas Replicas a host agent runs (for every root that placed them).
+# TYPE kraken_host_replicas gauge
+kraken_host_replicas{host="node-b"} 1
+# HELP kraken_host_relayed_total Messages the runtime relayed between two containers outside it.
+# TYPE kraken_host_relayed_total counter
+kraken_host_relayed_total{host="local"} 12
+# HELP kraken_host_refused_total Input the runtime refused at its edges (children, peers, NATS): dropped and logged.
+# TYPE kraken_host_refused_total counter
+kraken_host_refused_total{host="local"} 1
 `,
   );
 });
 
 Deno.test("prometheusText with no containers is only HELP and TYPE lines", () => {
   const lines = prometheusText([]).trimEnd().split("\n");
-  assert.equal(lines.length, 22);
+  assert.equal(lines.length, 32);
   assert.ok(lines.every((line) => HELP.test(line) || TYPE.test(line)));
 });
 
