@@ -137,6 +137,10 @@ Deno.test({
         'sum(kraken_handler_seconds_sum{container="stock"}) / sum(kraken_handler_seconds_count{container="stock"})',
       );
       assert.ok(mean.value >= 0.02 && mean.value < 2, `mean ${mean.value} s`);
+
+      // The runtime itself, labelled by host too.
+      const [memory] = await query(base, 'kraken_host_memory_bytes{host="local"}');
+      assert.ok(memory?.value > 10 * 2 ** 20, `the runtime's resident memory: ${memory?.value}`);
     } finally {
       if (prometheus) {
         prometheus.child.kill("SIGTERM");
