@@ -60,7 +60,7 @@ export {
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./runtime/snapshots.ts";
 export type { AuditActor, AuditRecord } from "./runtime/audit.ts";
 export { httpErrorResponse } from "./runtime/http_errors.ts";
-export type { ContainerMetrics } from "./runtime/metrics.ts";
+export type { ContainerMetrics, TopicMetrics } from "./runtime/metrics.ts";
 export type {
   ByteConnection,
   LinkClosed,

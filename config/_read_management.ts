@@ -11,6 +11,34 @@ import type { Reader } from "./_reader.ts";
 import type { ManagementSpec } from "./model.ts";
 
 /**
+ * What the management token may hold: RFC 6750's `b64token` (letters, digits, `-._~+/`, then `=`
+ * padding), all a bearer header can carry (hono's `bearerAuth` refuses anything else).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BEARER_TOKEN } from "./_read_management.ts";
+ * assert.ok(BEARER_TOKEN.test("s3cret-t0ken"));
+ * assert.ok(!BEARER_TOKEN.test("two words"));
+ * ```
+ */
+export const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/**
+ * What {@linkcode BEARER_TOKEN} allows, in words (the token itself is never echoed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BEARER_TOKEN_RULE } from "./_read_management.ts";
+ * assert.match(BEARER_TOKEN_RULE, /RFC 6750/);
+ * ```
+ */
+export const BEARER_TOKEN_RULE =
+  "letters, digits and - . _ ~ + / (then = padding), as a bearer token is (RFC 6750), e.g. " +
+  "the output of openssl rand -hex 32";
+
+/**
  * A `management:` block, `undefined` when there is none.
  *
  * @example
@@ -50,6 +78,12 @@ export function readManagement(r: Reader, input: unknown): ManagementSpec | unde
     r.fail(
       [...path, "token"],
       `expected a non-empty string (e.g. token: \${KRAKEN_TOKEN}), got ${describeSecret(m.token)}`,
+    );
+  }
+  if (!BEARER_TOKEN.test(m.token)) {
+    r.fail(
+      [...path, "token"],
+      `expected ${BEARER_TOKEN_RULE}, got a string with another character (not shown: a secret)`,
     );
   }
   return { listen, token: m.token };

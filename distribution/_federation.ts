@@ -55,6 +55,14 @@ export interface FederationHooks {
   lost?(peer: string, lastSeen: number): void;
   /** A control envelope the federation itself does not handle (placements). */
   control?(peer: string, env: Envelope): void;
+  /**
+   * Peer `peer` pinged this runtime: what the answering pong carries besides itself (a host
+   * agent: the figures of what it runs for that peer; it sends its load then too, so both come
+   * at the keepalive's pace).
+   */
+  pinged?(peer: string): { m?: unknown };
+  /** A peer's answer to a keepalive ping (untrusted, like everything a peer sends). */
+  pong?(peer: string, env: Extract<Envelope, { k: "pong" }>): void;
   /** Whether two runtimes may both announce container `name` (a placement being moved). */
   sharedName?(name: string): boolean;
   /** Whether `peer`'s routes for `name` are taken (a stale placement's are not). */
@@ -368,8 +376,10 @@ export class Federation {
 
   #control(peer: Peer, env: Envelope): void {
     if (env.k === "routes") this.#announced(peer, env.r);
-    else if (env.k === "ping") peer.link?.send({ k: "pong" });
-    else if (env.k !== "pong") this.#hooks.control?.(peer.name, env);
+    else if (env.k === "ping") {
+      peer.link?.send({ k: "pong", ...this.#hooks.pinged?.(peer.name) });
+    } else if (env.k === "pong") this.#hooks.pong?.(peer.name, env);
+    else this.#hooks.control?.(peer.name, env);
   }
 
   /** A peer's routes: cut to what it may announce, node ids put under `@peer/`. */

@@ -201,6 +201,19 @@ export class PlacementManager {
   }
 
   /** Whether `peer`'s routes for `name` are the current placement's. */
+  /** What agent `peer` last reported of its load (`undefined`: not an agent, or nothing yet). */
+  loadOf(peer: string): { replicas: number; memoryBytes: number } | undefined {
+    const load = this.#agents.get(peer)?.load;
+    return load && load.memory > 0
+      ? { replicas: load.containers, memoryBytes: load.memory }
+      : undefined;
+  }
+
+  /** Whether container `name` is placed on agent `peer` from here (it may report on it). */
+  placedOn(peer: string, name: string): boolean {
+    return this.#entries.get(name)?.host === peer;
+  }
+
   acceptsRoute(peer: string, name: string): boolean {
     const entry = this.#entries.get(name);
     if (entry) return entry.host === peer && entry.state !== "held";

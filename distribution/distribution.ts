@@ -121,6 +121,19 @@ class Distributed implements Distribution {
         },
         sharedName: (name) => placement.has(name) || (agent?.runs(name) ?? false),
         acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
+        // A host agent's figures of what a root placed on it ride on its keepalive answers, and
+        // its load goes with them: a root's metrics are as fresh as its keepalive.
+        pinged: (peer) => {
+          const names = agent?.names().filter((name) => agent.placerOf(name) === peer) ?? [];
+          if (names.length === 0) return {};
+          federation.send(peer, this.#load());
+          const m = site.figures?.(names);
+          return m === undefined ? {} : { m };
+        },
+        pong: (peer, env) => {
+          if (env.m === undefined) return;
+          site.remoteFigures?.(peer, env.m, (name) => placement.placedOn(peer, name));
+        },
       },
     });
     this.#parts = { federation, placement, agent, nats: null };
@@ -203,7 +216,13 @@ class Distributed implements Distribution {
     const routed = parts.federation.routes();
     return {
       listening: parts.federation.listening,
-      peers: [...parts.federation.snapshot(now), ...(parts.nats?.snapshot(now) ?? [])],
+      peers: [
+        ...parts.federation.snapshot(now).map((peer) => {
+          const load = parts.placement.loadOf(peer.name);
+          return load ? { ...peer, load } : peer;
+        }),
+        ...(parts.nats?.snapshot(now) ?? []),
+      ],
       remote: parts.placement.snapshot(now).map((p) => ({
         ...p,
         instances: routed[p.name]?.instances ?? [],

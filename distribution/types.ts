@@ -35,6 +35,11 @@ export interface PeerSnapshot {
   since: number;
   /** Its containers. */
   containers: string[];
+  /**
+   * A host agent's load as it last reported it (with its keepalive answers while it runs
+   * something placed from here): replicas it runs, its process's resident memory.
+   */
+  load?: { replicas: number; memoryBytes: number };
 }
 
 /** The state of one remote container (`mode: remote`), placed from this runtime. */
@@ -125,6 +130,16 @@ export interface DistributionSite {
   stop(name: string): Promise<void>;
   /** As a host agent: how many replicas this runtime runs (its load, for `least_loaded`). */
   replicas(): number;
+  /**
+   * As a host agent: the figures of containers `names` (the runtime's own shape, opaque here), for
+   * the runtime that placed them; `undefined` when there are none.
+   */
+  figures?(names: readonly string[]): unknown;
+  /**
+   * Figures host agent `peer` reported for what it runs (untrusted: the runtime checks them),
+   * and which containers it may report on (those placed on it from here).
+   */
+  remoteFigures?(peer: string, figures: unknown, placedOn: (name: string) => boolean): void;
 }
 
 /** How distribution is made, beyond its topology and site. */

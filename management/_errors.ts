@@ -2,17 +2,21 @@
  * How the management API answers a failure: one JSON shape for every error, and one table from
  * error class to HTTP status, so clients (the `kraken` CLI, scripts) can rely on both.
  *
- * Pure: no `Deno.*`, no hono.
+ * Errors with a status are hono's `HTTPException` (so hono's own middleware and ours throw the same
+ * kind); their response is still the one JSON shape of `error_body.ts`. No `Deno.*`.
  *
  * @module
  */
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { PermissionEscalationError, TopologyError } from "../protocol/errors.ts";
 import type { ErrorBody } from "./error_body.ts";
 
 export type { ErrorBody };
 
 /**
- * An error that already knows its status (bad input, conflicts, …).
+ * An error that already knows its status (bad input, conflicts, …): a hono `HTTPException` whose
+ * response is the JSON error body.
  *
  * @example
  * ```ts
@@ -22,9 +26,7 @@ export type { ErrorBody };
  * assert.equal(error.status, 409);
  * ```
  */
-export class HttpError extends Error {
-  /** The HTTP status to answer with. */
-  readonly status: number;
+export class HttpError extends HTTPException {
   /** The `error.type` of the body. */
   readonly type: string;
   /** The offending body field or query parameter, where there is one. */
@@ -36,12 +38,17 @@ export class HttpError extends Error {
    * @param message What was wrong and what was expected.
    * @param key The offending field.
    */
-  constructor(status: number, type: string, message: string, key?: string) {
-    super(message);
+  constructor(status: ContentfulStatusCode, type: string, message: string, key?: string) {
+    super(status, { message });
     this.name = "HttpError";
-    this.status = status;
     this.type = type;
     this.key = key;
+  }
+
+  /** The JSON error body with this status (what hono's `HTTPException` answers). */
+  override getResponse(): Response {
+    const { status, body } = errorResponse(this);
+    return Response.json(body, { status });
   }
 }
 
@@ -65,6 +72,7 @@ export function badRequest(message: string, key?: string): HttpError {
  * | error                                          | status |
  * | ---------------------------------------------- | ------ |
  * | `HttpError` (bad input, conflict, unavailable) | its own |
+ * | another hono `HTTPException`                   | its own |
  * | `TopologyError`                                | 400    |
  * | `RangeError` "no container named …"            | 404    |
  * | other `RangeError` (e.g. not manageable here)  | 400    |
@@ -80,7 +88,9 @@ export function badRequest(message: string, key?: string): HttpError {
  * assert.equal(body.error.type, "NotFound");
  * ```
  */
-export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
+export function errorResponse(
+  error: unknown,
+): { status: ContentfulStatusCode; body: ErrorBody } {
   const { status, body } = classify(error);
   // Messages may carry Deno's coloured error text (a module that failed in its isolate): a JSON
   // body is read by scripts and printed by the CLI, neither of which wants terminal escapes.
@@ -94,11 +104,18 @@ function plain(text: string): string {
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
 }
 
-function classify(error: unknown): { status: number; body: ErrorBody } {
+function classify(error: unknown): { status: ContentfulStatusCode; body: ErrorBody } {
   if (error instanceof HttpError) {
     return {
       status: error.status,
       body: { error: { type: error.type, message: error.message, ...keyOf(error.key) } },
+    };
+  }
+  if (error instanceof HTTPException) {
+    // Thrown by a hono middleware with a plain-text message: the same JSON shape, typed by status.
+    return {
+      status: error.status,
+      body: { error: { type: STATUS_TYPES[error.status] ?? "HttpError", message: error.message } },
     };
   }
   if (error instanceof TopologyError) {
@@ -134,6 +151,16 @@ function classify(error: unknown): { status: number; body: ErrorBody } {
   const err = error instanceof Error ? error : new Error(String(error));
   return { status: 500, body: { error: { type: err.name || "Error", message: err.message } } };
 }
+
+const STATUS_TYPES: Partial<Record<number, string>> = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  409: "Conflict",
+  413: "PayloadTooLarge",
+  503: "Unavailable",
+};
 
 function keyOf(key: string | undefined): { key?: string } {
   return key ? { key } : {};

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { Context } from "hono";
+import { type SSEStreamingApi, stream, streamSSE } from "hono/streaming";
 
 /**
  * How a stream is written: SSE (`text/event-stream`) or one JSON object per line.
@@ -47,83 +49,123 @@ export interface StreamOptions {
   maxBuffered?: number;
 }
 
-const encoder = new TextEncoder();
-
 /**
- * A streaming `Response`. In SSE each event is `id: n`, `event: type`, `data: <json>`; in NDJSON
- * each line is `{"type": type, ...data}`.
+ * A streaming response made by hono's own helpers: `streamSSE` (each event `event: type`,
+ * `data: <json>`, `id: n`) or `stream` for NDJSON (each line `{"type": type, ...data}`).
+ *
+ * What the helpers do not do is added here: the opening `: kraken` comment and keep-alive comments
+ * (SSE comments, which `writeSSE` cannot write), ending when `signal` aborts or the client hangs
+ * up, and cutting off a client that does not read once `maxBuffered` bytes wait for it (the
+ * helpers queue every write without bound).
+ *
+ * @param c The hono context of the request.
+ * @param options The format, the feed, the end signal and the limits.
+ * @returns The response to return from the route.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { Hono } from "hono";
  * import { streamResponse } from "./_streams.ts";
- * const response = streamResponse({
- *   format: "ndjson",
- *   heartbeat: 0,
- *   subscribe(push, end) {
- *     push("hello", { n: 1 });
- *     end();
- *     return () => {};
- *   },
- * });
- * assert.equal((await response.text()), '{"type":"hello","n":1}\n');
+ * const app = new Hono();
+ * app.get("/", (c) =>
+ *   streamResponse(c, {
+ *     format: "ndjson",
+ *     heartbeat: 0,
+ *     subscribe(push, end) {
+ *       push("hello", { n: 1 });
+ *       end();
+ *       return () => {};
+ *     },
+ *   }));
+ * const response = await app.request("/");
+ * assert.equal(await response.text(), '{"type":"hello","n":1}\n');
  * ```
  */
-export function streamResponse(options: StreamOptions): Response {
+export function streamResponse(c: Context, options: StreamOptions): Response {
   const format = options.format ?? "sse";
+  c.header("cache-control", "no-cache");
+  if (format === "ndjson") {
+    c.header("content-type", "application/x-ndjson");
+    return stream(c, (out) =>
+      feed(out, options, (type, data) => {
+        const line = `${JSON.stringify({ type, ...data })}\n`;
+        return { size: line.length, written: out.write(line) };
+      }));
+  }
+  let id = 0;
+  return streamSSE(c, (out) =>
+    feed(out, options, (type, data) => {
+      const json = JSON.stringify(data);
+      return {
+        size: json.length + type.length + 32,
+        written: out.writeSSE({ id: String(++id), event: type, data: json }),
+      };
+    }));
+}
+
+/** The part of hono's streaming API a feed uses. */
+type StreamingApi = Pick<SSEStreamingApi, "write" | "abort" | "onAbort">;
+
+/** Feeds `out` until the feed ends, the signal aborts, the client leaves or stops reading. */
+function feed(
+  out: StreamingApi,
+  options: StreamOptions,
+  write: (
+    type: string,
+    data: Record<string, unknown>,
+  ) => { size: number; written: Promise<unknown> },
+): Promise<void> {
   const heartbeat = options.heartbeat ?? 15_000;
-  let finish = () => {};
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      let done = false;
-      let id = 0;
-      let timer: ReturnType<typeof setInterval> | undefined;
-      let unsubscribe: (() => void) | null = null;
-      finish = () => {
-        if (done) return;
-        done = true;
-        clearInterval(timer);
-        options.signal?.removeEventListener("abort", finish);
-        unsubscribe?.();
-        try {
-          controller.close();
-        } catch {
-          // already cancelled by the client
-        }
-      };
-      const write = (text: string) => {
-        if (done) return;
-        controller.enqueue(encoder.encode(text));
-        // The queue is over its limit: this client does not read. Cut it off.
-        if ((controller.desiredSize ?? 0) < 0) finish();
-      };
-      const push = (type: string, data: Record<string, unknown>) => {
-        write(
-          format === "ndjson"
-            ? `${JSON.stringify({ type, ...data })}\n`
-            : `id: ${++id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`,
-        );
-      };
-      if (options.signal?.aborted) return finish();
-      options.signal?.addEventListener("abort", finish);
-      if (format === "sse") {
-        // Tells the client the stream is open even before the first event.
-        write(": kraken\n\n");
-        if (heartbeat > 0) timer = setInterval(() => write(": keep-alive\n\n"), heartbeat);
-      }
-      const stop = options.subscribe(push, () => finish());
-      if (done) stop();
-      else unsubscribe = stop;
-    },
-    cancel() {
-      finish();
-    },
-  }, new ByteLengthQueuingStrategy({ highWaterMark: options.maxBuffered ?? 1 << 20 }));
-  return new Response(body, {
-    headers: {
-      "content-type": format === "ndjson" ? "application/x-ndjson" : "text/event-stream",
-      "cache-control": "no-cache",
-    },
+  const maxBuffered = options.maxBuffered ?? 1 << 20;
+  return new Promise<void>((resolve) => {
+    let done = false;
+    let queued = 0; // characters written but not yet taken by the client
+    const pending = new Set<Promise<unknown>>();
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let unsubscribe: (() => void) | null = null;
+    const finish = (cutOff = false) => {
+      if (done) return;
+      done = true;
+      clearInterval(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      unsubscribe?.();
+      // A client that does not read is dropped with what is queued for it; any other end lets
+      // the queue drain first (the helper closes the stream once this promise resolves).
+      if (cutOff) out.abort();
+      // writeSSE writes after a few microtasks: the helper closes the stream once this resolves,
+      // so wait until every write is taken (or dropped, if the client left) not to lose the last.
+      resolve(Promise.all(pending).then(() => {}));
+    };
+    const onAbort = () => finish();
+    const account = (size: number, written: Promise<unknown>) => {
+      queued += size;
+      pending.add(written);
+      written.then(() => {
+        queued -= size;
+        pending.delete(written);
+      });
+      if (queued > maxBuffered) finish(true);
+    };
+    const comment = (text: string) => {
+      if (!done) account(text.length, out.write(text));
+    };
+    if (options.signal?.aborted) return finish();
+    options.signal?.addEventListener("abort", onAbort);
+    out.onAbort(() => finish());
+    if ((options.format ?? "sse") === "sse") {
+      // Tells the client the stream is open even before the first event.
+      comment(": kraken\n\n");
+      if (heartbeat > 0) timer = setInterval(() => comment(": keep-alive\n\n"), heartbeat);
+    }
+    const push = (type: string, data: Record<string, unknown>) => {
+      if (done) return;
+      const { size, written } = write(type, data);
+      account(size, written);
+    };
+    const stop = options.subscribe(push, () => finish());
+    if (done) stop();
+    else unsubscribe = stop;
   });
 }
 

@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { HTTPException } from "hono/http-exception";
 import type { ContainerInput, TopologyInput } from "../config/topology.ts";
 import { MAX_REPLICAS } from "../config/_limits.ts";
 import { specModuleProblem } from "../config/load.ts";
@@ -17,8 +17,8 @@ import { formatPlan } from "../config/plan.ts";
 import type { StopMode } from "../runtime/container.ts";
 import type { Runtime, RuntimeEvents } from "../runtime/runtime.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
-import { bearerChecker } from "./_auth.ts";
-import { signedChecker } from "./signed.ts";
+import { hostMetrics } from "./_hosts.ts";
+import { managementAuth } from "./_auth.ts";
 import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
 import { callContainer } from "./_call.ts";
@@ -49,6 +49,12 @@ export interface ManagementAppOptions {
    * start the history `GET /v1/logs` serves.
    */
   backlog?: readonly { time: number; level: string; source: string; message: string }[];
+  /**
+   * Another way to authenticate a request than the token (e.g. a session cookie): tried first,
+   * `true` lets the request through; `false` leaves it to the signed-request and bearer checks.
+   * It sees the request's method, URL and headers, and must not read its body.
+   */
+  authenticate?: Authenticate;
 }
 
 /**
@@ -78,6 +84,24 @@ export interface ManagementApp {
   /** Answers a request given as a path or URL (and init), without a socket. */
   request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
 }
+
+/**
+ * Decides whether a request is authenticated by some other means than the token (a session
+ * cookie, a client certificate checked by a proxy, …): `true` lets it through, `false` leaves it
+ * to the signed-request and bearer checks. It sees the request's method, URL and headers, and must
+ * not read its body.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Authenticate } from "./app.ts";
+ * const session: Authenticate = (request) =>
+ *   request.headers.get("cookie")?.includes("kraken_session=ok") ?? false;
+ * const request = new Request("http://x/", { headers: { cookie: "kraken_session=ok" } });
+ * assert.equal(await session(request), true);
+ * ```
+ */
+export type Authenticate = (request: Request) => boolean | Promise<boolean>;
 
 /**
  * The events `GET /v1/events` streams.
@@ -146,8 +170,6 @@ export function managementApp(
   token: string,
   options: ManagementAppOptions = {},
 ): ManagementApp {
-  const check = bearerChecker(token);
-  const checkSigned = signedChecker(token);
   const history = new LogHistory(options.logHistory ?? 1000);
   for (const line of options.backlog ?? []) {
     history.add({ ...line, container: containerOf(line.source) });
@@ -173,8 +195,10 @@ export function managementApp(
   const app = new Hono();
 
   app.onError((error, c) => {
+    // hono's HTTPException carries its own response (bearerAuth's 401, an HttpError's JSON body).
+    if (error instanceof HTTPException) return error.getResponse();
     const { status, body } = errorResponse(error);
-    return c.json(body, status as ContentfulStatusCode);
+    return c.json(body, status);
   });
   app.notFound((c) =>
     c.json(
@@ -196,37 +220,12 @@ export function managementApp(
   );
   const sessions = new SessionTable();
   signInRoutes(app, { token, sessions });
-  app.use("*", async (c, next) => {
-    const header = c.req.header("authorization");
-    let verdict: string;
-    if (header !== undefined && /^Kraken-Signed[ \t]/i.test(header)) {
-      const url = new URL(c.req.url);
-      const body = new Uint8Array(await c.req.arrayBuffer()); // cached: handlers read it again
-      verdict = checkSigned(header, {
-        method: c.req.method,
-        path: `${url.pathname}${url.search}`,
-        body,
-      });
-    } else if (header === undefined && cookieAuth(c.req.raw, sessions) === "ok") {
-      verdict = "ok";
-    } else verdict = check(header);
-    if (verdict !== "ok") {
-      c.header("www-authenticate", 'Bearer realm="kraken"');
-      return c.json({
-        error: {
-          type: "Unauthorized",
-          message: verdict === "missing"
-            ? "missing bearer token: send the header Authorization: Bearer <token>"
-            : verdict === "stale"
-            ? "the request's signature is more than a minute away from the runtime's clock"
-            : verdict === "replayed"
-            ? "the request's signature was used before"
-            : "wrong bearer token or signature",
-        },
-      }, 401);
-    }
-    await next();
-  });
+  // The dashboard's session (cookie + key, no Authorization header) is one more way in, asked
+  // after the embedder's own hook; signed requests and bearer tokens are checked by managementAuth.
+  const authenticate = async (request: Request) =>
+    (options.authenticate !== undefined && await options.authenticate(request)) ||
+    (request.headers.get("authorization") === null && cookieAuth(request, sessions) === "ok");
+  app.use("*", managementAuth(token, { authenticate }));
 
   // Every change asked of the runtime is recorded with who asked (after authentication).
   app.use("*", auditChanges(rt, token));
@@ -356,7 +355,7 @@ export function managementApp(
 
   app.get("/v1/events", (c) => {
     const types = eventTypes(c.req.query("types"));
-    return streamResponse({
+    return streamResponse(c, {
       format: streamFormat(c),
       signal,
       heartbeat: options.heartbeat,
@@ -379,7 +378,7 @@ export function managementApp(
         throw new HttpError(404, "NotFound", index.unknown(container), "container");
       }
     }
-    return streamResponse({
+    return streamResponse(c, {
       format: streamFormat(c),
       signal,
       heartbeat: options.heartbeat,
@@ -404,10 +403,11 @@ export function managementApp(
 
   app.get("/v1/metrics", (c) => c.json(rt.metrics()));
 
-  app.get(
-    "/metrics",
-    (c) => c.body(prometheusText(rt.metrics()), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
-  );
+  app.get("/metrics", (c) => {
+    const hosts = hostMetrics(rt.tree(), Deno.memoryUsage().rss);
+    const text = prometheusText(rt.metrics(), { hosts });
+    return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+  });
 
   return app;
 }

@@ -10,7 +10,7 @@
  * | `signed.ts`     | signed requests: the token never travels                                 |
  * | `prometheus.ts` | `rt.metrics()` in Prometheus text                                        |
  * | `error_body.ts` | the one JSON shape of every failure                                      |
- * | `_http.ts`, `_auth.ts`, `_streams.ts`, `_lookup.ts`, `_errors.ts` | the HTTP server, token check, SSE/NDJSON, lookups, status table |
+ * | `_http.ts`, `_auth.ts`, `_streams.ts`, `_lookup.ts`, `_errors.ts` | the HTTP server, authentication (hono `bearerAuth`, signatures, a hook), SSE/NDJSON (hono `streamSSE`/`stream`), lookups, status table |
  * | `_call.ts`      | `POST /v1/containers/:name/call`: a request to a container, as JSON      |
  * | `_audit.ts`     | every change asked, with who asked, handed to `rt.audit`                 |
  *

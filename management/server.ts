@@ -33,6 +33,7 @@ import { managementApp, type ManagementAppOptions } from "./app.ts";
 import { type HttpServer, serveHttp } from "./_http.ts";
 
 export {
+  type Authenticate,
   EVENT_TYPES,
   type EventType,
   type ManagementApp,
@@ -73,6 +74,8 @@ export interface ServeManagementOptions {
   token: string;
   /** Milliseconds between SSE keep-alive comments (default 15 s). */
   heartbeat?: number;
+  /** Another way in than the token, tried first (e.g. a session cookie); see `managementApp`. */
+  authenticate?: ManagementAppOptions["authenticate"];
   /** Log lines from before the server started (e.g. while the runtime booted), oldest first. */
   backlog?: ManagementAppOptions["backlog"];
   /**
@@ -156,6 +159,7 @@ function listen(rt: Runtime, options: ServeManagementOptions): ManagementServer 
     signal: closing.signal,
     heartbeat: options.heartbeat,
     backlog: options.backlog,
+    authenticate: options.authenticate,
   });
   let server: HttpServer;
   try {

@@ -33,6 +33,7 @@ import type { ContainerInput } from "../config/topology.ts";
 import type { SpawnOptions, StopMode } from "./container.ts";
 import { settlesWithin } from "./_timing.ts";
 import { MetricsRecorder } from "./_metrics.ts";
+import { TopicSampler } from "./_topic_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
 import { RetriedRequests } from "./_dedupe.ts";
 import { Throttle } from "../transports/_accept.ts";
@@ -81,6 +82,8 @@ export interface InstanceEvents {
 }
 
 type Handler = (body: unknown, meta: MessageMeta) => unknown;
+/** A topic's handler and the sampler that times it. */
+type TopicHandler = { fn: Handler; time: TopicSampler };
 
 /** Formats log arguments the way `console` would. */
 export function formatLog(message: string, data: unknown[]): string {
@@ -108,7 +111,10 @@ export class ContainerInstance implements Context, HostedInstance {
   #reportedLate = false;
   /** Retried requests seen, with their replies (bounded by count and bytes). */
   readonly #seen = new RetriedRequests();
-  #handlers = new Map<string, Handler>();
+  /** Handlers by topic, each with the sampler of its handler time. */
+  #handlers = new Map<string, TopicHandler>();
+  /** Timer callbacks are timed for the recent window, not counted under a topic. */
+  readonly #timerTime = new TopicSampler();
   #state: "starting" | "running" | "stopping" | "stopped" = "starting";
   /** What it counts; its `inflight` is also what a graceful stop waits for. */
   readonly metrics: MetricsRecorder = new MetricsRecorder();
@@ -183,7 +189,10 @@ export class ContainerInstance implements Context, HostedInstance {
     if (entry.topics) {
       for (const [topic, fn] of Object.entries(handlers)) {
         if (typeof fn === "function" && !RESERVED.has(topic)) {
-          this.#handlers.set(topic, fn as Handler);
+          this.#handlers.set(topic, {
+            fn: fn as Handler,
+            time: this.metrics.topics.of("h", topic),
+          });
         }
       }
     }
@@ -267,7 +276,7 @@ export class ContainerInstance implements Context, HostedInstance {
 
   /** A timer came due: its callback runs like a handler, while the instance runs. */
   #tick(callback: () => unknown): void {
-    if (this.#state === "running") return this.#run(callback, null);
+    if (this.#state === "running") return this.#run(callback, null, this.#timerTime);
     if (this.#state === "starting" && !this.#due.includes(callback)) this.#due.push(callback);
   }
 
@@ -278,10 +287,11 @@ export class ContainerInstance implements Context, HostedInstance {
   }
 
   subscribe(topic: string, listener: (body: unknown, meta: MessageMeta) => unknown): () => void {
+    const time = this.metrics.topics.of("s", topic);
     const guarded = (body: unknown, meta: MessageMeta) => {
       if (this.#state !== "running") return;
       this.metrics.messagesIn++;
-      this.#run(() => listener(body, meta), null);
+      this.#run(() => listener(body, meta), null, time);
     };
     const unsubscribe = this.#node.subscribe(topic, guarded);
     this.#unsubscribes.add(unsubscribe);
@@ -338,7 +348,7 @@ export class ContainerInstance implements Context, HostedInstance {
     }
     if (env.k === "send") {
       if (tracingOn()) return this.#runTraced(handler, env);
-      this.#run(() => handler(env.b, { topic: env.t, kind: "send" }), null);
+      this.#run(() => handler.fn(env.b, { topic: env.t, kind: "send" }), null, handler.time);
       return;
     }
     if (env.r) {
@@ -356,61 +366,79 @@ export class ContainerInstance implements Context, HostedInstance {
     // shared closure context here made every inline round trip ~1.5x slower).
     if (tracingOn()) return this.#runTraced(handler, env);
     if (env.tk !== undefined) return this.#runTick(handler, env);
-    this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
+    this.#run(() => handler.fn(env.b, { topic: env.t, kind: "request" }), env, handler.time);
   }
 
   /** A request's (or a send's) handler run inside its server (consumer) span (tracing on). */
-  #runTraced(handler: Handler, env: Extract<Envelope, { k: "req" | "send" }>): void {
+  #runTraced(handler: TopicHandler, env: Extract<Envelope, { k: "req" | "send" }>): void {
     const kind: "request" | "send" = env.k === "req" ? "request" : "send";
     const tick = env.k === "req" ? tickOf(env) : undefined;
     const meta = tick === undefined ? { topic: env.t, kind } : { topic: env.t, kind, tick };
-    const call = () => handler(env.b, meta);
-    this.#run(() => inServerSpan(this.#traceSite(), env, call), env.k === "req" ? env : null);
+    const call = () => handler.fn(env.b, meta);
+    this.#run(
+      () => inServerSpan(this.#traceSite(), env, call),
+      env.k === "req" ? env : null,
+      handler.time,
+    );
   }
 
   /** A schedule's tick: the handler sees its id as `meta.tick` (see {@linkcode tickOf}). */
-  #runTick(handler: Handler, env: Extract<Envelope, { k: "req" }>): void {
+  #runTick(handler: TopicHandler, env: Extract<Envelope, { k: "req" }>): void {
     const tick = tickOf(env);
     const meta = tick === undefined
       ? { topic: env.t, kind: "request" as const }
       : { topic: env.t, kind: "request" as const, tick };
-    this.#run(() => handler(env.b, meta), env);
+    this.#run(() => handler.fn(env.b, meta), env, handler.time);
   }
 
   #traceSite(): ServerSite {
     return { container: this.name, instance: this.instance, node: this.#node.id };
   }
 
-  #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {
-    const metrics = this.metrics;
-    const t0 = --metrics.skip > 0 ? -1 : metrics.start(); // -1: this run is not timed
+  #run(
+    call: () => unknown,
+    request: Extract<Envelope, { k: "req" }> | null,
+    time: TopicSampler,
+  ): void {
+    // Is this run timed? Then `runs` is how many runs it stands for (0: not timed).
+    const runs = --time.skip > 0 ? 0 : time.take();
+    const t0 = runs > 0 ? performance.now() : 0;
     let result: unknown;
     try {
       result = call();
     } catch (error) {
-      if (t0 >= 0) metrics.stop(t0);
+      if (runs > 0) this.#timed(time, t0, runs);
       return this.#failed(error, request);
     }
-    if (result instanceof Promise) return this.#settle(result, request, t0);
-    if (t0 >= 0) metrics.stop(t0);
+    if (result instanceof Promise) return this.#settle(result, request, time, t0, runs);
+    if (runs > 0) this.#timed(time, t0, runs);
     this.#succeeded(result, request);
+  }
+
+  /** A timed run ended: its topic's histogram and the container's recent window take it. */
+  #timed(time: TopicSampler, t0: number, runs: number): void {
+    const ms = performance.now() - t0;
+    time.record(ms, runs);
+    this.metrics.record(ms);
   }
 
   /** An async handler's outcome (its closures live here: #run, the sync path, allocates none). */
   #settle(
     result: Promise<unknown>,
     request: Extract<Envelope, { k: "req" }> | null,
+    time: TopicSampler,
     t0: number,
+    runs: number,
   ): void {
     const metrics = this.metrics;
     metrics.inflight++;
     result.then(
       (value) => {
-        if (t0 >= 0) metrics.stop(t0);
+        if (runs > 0) this.#timed(time, t0, runs);
         this.#succeeded(value, request);
       },
       (error) => {
-        if (t0 >= 0) metrics.stop(t0);
+        if (runs > 0) this.#timed(time, t0, runs);
         this.#failed(error, request);
       },
     ).finally(() => {

@@ -12,6 +12,13 @@
  */
 import type { Mode } from "../config/topology.ts";
 import type { ContainerMetrics } from "./metrics.ts";
+import {
+  addTopicSets,
+  readTopicSet,
+  topicMetrics,
+  TopicSamplers,
+  type TopicSet,
+} from "./_topic_metrics.ts";
 
 export type { ContainerMetrics };
 
@@ -44,6 +51,8 @@ export interface Figures {
   h: number[];
   /** Memory in bytes (a process's RSS, a worker's isolate heap), or `null` where not measurable. */
   m: number | null;
+  /** Handler time per topic, since the start (`_topic_metrics.ts`); absent: none yet. */
+  t?: TopicSet;
 }
 
 /** Figures by container name: what one isolate (and everything below it) reports. */
@@ -82,6 +91,8 @@ export function readFigureSet(envelope: object): FigureSet | null {
     }
     const mem = f.m;
     if (mem !== null && mem !== undefined && (typeof mem !== "number" || !(mem >= 0))) return null;
+    const topics = readTopicSet(f.t);
+    if (topics === null) return null;
     set[name] = {
       i: f.i as number,
       o: f.o as number,
@@ -91,6 +102,7 @@ export function readFigureSet(envelope: object): FigureSet | null {
       q: f.q as number,
       h: h as number[],
       m: (mem as number | undefined) ?? null,
+      ...(topics ? { t: topics } : {}),
     };
   }
   return set;
@@ -230,6 +242,8 @@ export class MetricsRecorder {
   readonly #counts = new Uint32Array(BUCKETS);
   #pos = 0;
   #filled = 0;
+  /** Handler time per topic (sampled by the instance, topic by topic). */
+  readonly topics: TopicSamplers = new TopicSamplers();
 
   /**
    * Starts timing a run: call it when `--skip` reached 0 (see the class example).
@@ -264,6 +278,7 @@ export class MetricsRecorder {
     if (this.#filled > 0) {
       for (let b = 0; b < BUCKETS; b++) if (this.#counts[b] > 0) h.push(b, this.#counts[b]);
     }
+    const t = this.topics.figures();
     return {
       i: this.messagesIn,
       o: this.messagesOut,
@@ -273,6 +288,7 @@ export class MetricsRecorder {
       q: 0,
       h,
       m: null,
+      ...(t ? { t } : {}),
     };
   }
 }
@@ -314,6 +330,8 @@ export function addFigures(a: Figures, b: Figures): Figures {
   a.q += b.q;
   if (b.h.length > 0) a.h = mergeHistograms(a.h, b.h);
   if (b.m !== null) a.m = (a.m ?? 0) + b.m;
+  const t = addTopicSets(a.t, b.t);
+  if (t) a.t = t;
   return a;
 }
 
@@ -450,6 +468,8 @@ export interface TreeEntry {
   running: number;
   /** Restarts across its replicas. */
   restarts: number;
+  /** The host it runs on (`local`: this runtime). */
+  host?: string;
   /** Its children, when it supervises any. */
   children?: TreeEntry[];
 }
@@ -494,6 +514,8 @@ export function containerMetrics(
         // An inline container's isolate is the runtime's: no memory of its own.
         memoryBytes: c.mode === "inline" ? null : f.m,
         violations: violations.get(c.name) ?? 0,
+        host: c.host ?? "local",
+        topics: topicMetrics(f.t),
       });
       if (c.children) walk(c.children);
     }

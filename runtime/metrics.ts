@@ -65,4 +65,47 @@ export interface ContainerMetrics {
    * dropped and logged. Anything above 0 means its code is broken or hostile.
    */
   violations: number;
+  /**
+   * The host it runs on: `local` for this runtime, the agent's name for a `remote` container
+   * (whose figures the agent reports). Absent in figures made by hand.
+   */
+  host?: string;
+  /**
+   * Handler time per topic since the runtime started, as a cumulative histogram (what
+   * `GET /metrics` serves as `kraken_handler_duration_seconds`). Absent in figures made by hand.
+   */
+  topics?: TopicMetrics[];
+}
+
+/**
+ * Handler time of one topic of a container, since the runtime started, over every replica and
+ * incarnation. Runs are sampled (a fast handler is timed one run in up to 512): a timed run
+ * counts for every run since the previous timed one, so `runs` is the runs (but the last few of
+ * a very fast handler) and each bucket an unbiased estimate.
+ *
+ * @example Mean and share of slow runs
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TopicMetrics } from "jsr:@kraken/kraken";
+ * const greet: TopicMetrics = {
+ *   topic: "greet", kind: "handler", runs: 4, sumMs: 10, buckets: [0, 0, 0, 0, 0, 0, 0, 0, 3, 1],
+ * };
+ * assert.equal(greet.sumMs / greet.runs, 2.5);
+ * assert.equal(greet.buckets.slice(9).reduce((a, b) => a + b, 0) / greet.runs, 0.25);
+ * ```
+ */
+export interface TopicMetrics {
+  /** The topic. Past 64 topics of a container, the rest count as `(other)`. */
+  topic: string;
+  /** `handler`: a request or send handler; `subscription`: a `ctx.subscribe` listener. */
+  kind: "handler" | "subscription";
+  /** Runs. */
+  runs: number;
+  /** Their total time, ms. */
+  sumMs: number;
+  /**
+   * Runs per bucket (not cumulative). Bucket `i` holds runs of at most 2^(i+4) µs (16 µs,
+   * 32 µs, … 33.6 s, twice the one before); the last, bucket 22, those longer.
+   */
+  buckets: number[];
 }

@@ -10,6 +10,7 @@ import { loadTopology } from "../config/load.ts";
 import { type Plan, planTopology } from "../config/plan.ts";
 import type { ContainerInput, ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
 import { createDistribution, type Distribution } from "../distribution/mod.ts";
+import { RemoteFigures } from "./_remote_metrics.ts";
 import { type Envelope, LOG_LEVEL_RANK, type LogLevel } from "../protocol/envelope.ts";
 import type {
   ContainerDefinition,
@@ -88,6 +89,8 @@ export class Runtime {
   readonly #handles = new Map<string, InstanceHandle>();
   /** Envelopes dropped per container because its isolate had no right to send them. */
   readonly #violations: Violations;
+  /** What host agents report of the containers placed on them from here. */
+  readonly #remoteFigures = new RemoteFigures();
   /** Every handle not yet gone, old incarnations still cleaning up included. */
   readonly #live = new Set<InstanceHandle>();
   readonly #leaked: { container: string; instance: string; at: number }[] = [];
@@ -142,6 +145,16 @@ export class Runtime {
         if (this.#root.has(name)) await this.#root.remove(name);
       },
       replicas: () => this.#root.specs().reduce((n, s) => n + s.replicas, 0),
+      figures: (names) => {
+        const all = metricsBook(this.#hub).collect(this.#hub.heldCounts());
+        const own = names.filter((name) => all.has(name)).map((name) => [name, all.get(name)]);
+        return own.length > 0 ? Object.fromEntries(own) : undefined;
+      },
+      remoteFigures: (peer, figures, placedOn) => {
+        if (!this.#remoteFigures.report(peer, figures, placedOn)) {
+          this.#hub.reportRefused(`@${peer}`, "malformed figures in a keepalive answer");
+        }
+      },
     }, { agent: options.agent, transports: this.#transports });
     for (const [type, listener] of Object.entries(options.on ?? {})) {
       if (listener) this.#listeners.on(type as keyof RuntimeEvents, listener as () => void);
@@ -584,9 +597,12 @@ export class Runtime {
    * ```
    */
   metrics(): ContainerMetrics[] {
+    const figures = metricsBook(this.#hub).collect(this.#hub.heldCounts());
+    // Remote containers' figures come from their agents, labelled with the agent's name.
+    const remote = this.#remoteFigures.entries(this.#dist.snapshot().remote, figures);
     return containerMetrics(
-      this.#root.snapshot(),
-      metricsBook(this.#hub).collect(this.#hub.heldCounts()),
+      [...this.#root.snapshot(), ...remote],
+      figures,
       this.#violations.counts,
     );
   }

@@ -144,8 +144,8 @@ export function dashboardRoutes(
   app.use("/v1/containers/*", changing);
   app.use("/v1/apply", changing);
 
-  app.get("/v1/dashboard/stream", () =>
-    streamResponse({
+  app.get("/v1/dashboard/stream", (c) =>
+    streamResponse(c, {
       signal,
       heartbeat: options.heartbeat,
       subscribe(push) {

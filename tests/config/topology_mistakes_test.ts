@@ -115,6 +115,12 @@ const CASES: [string, string, string, string][] = [
     'management.host: unknown key "host" (the address goes in listen:, e.g. listen: 127.0.0.1:9090); expected one of listen, token',
   ],
   [
+    "a management.token a bearer header cannot carry (never echoed)",
+    "containers: {}\nmanagement:\n  token: two words\n",
+    "3:10",
+    "management.token: expected letters, digits and - . _ ~ + / (then = padding), as a bearer token is (RFC 6750), e.g. the output of openssl rand -hex 32, got a string with another character (not shown: a secret)",
+  ],
+  [
     "instances for replicas",
     "containers:\n  api:\n    module: ./api.ts\n    instances: 3\n",
     "4:5",

@@ -5,6 +5,7 @@
 // runtime in its own process.
 import assert from "node:assert/strict";
 import { MAX_TOPOLOGY_BYTES } from "../../config/_limits.ts";
+import { Hono } from "hono";
 import { LogHistory, MAX_LOG_MESSAGE, streamResponse } from "../../management/_streams.ts";
 import { readUntil } from "../_wait.ts";
 
@@ -119,22 +120,30 @@ Deno.test("the log history keeps at most 16 KiB of each message, so a container'
 });
 
 Deno.test("an event or log stream whose client does not read is cut off at 1 MiB queued", async () => {
-  let push: (type: string, data: Record<string, unknown>) => void = () => {};
-  let stopped = false;
-  const response = streamResponse({
-    format: "ndjson",
-    heartbeat: 0,
-    subscribe(feed) {
-      push = feed;
-      return () => (stopped = true);
-    },
-  });
-  let pushed = 0;
-  while (!stopped && pushed < 1000) {
-    push("log", { message: "x".repeat(10_000) }); // as log lines arrive
-    pushed++;
+  for (const format of ["ndjson", "sse"] as const) {
+    let push: (type: string, data: Record<string, unknown>) => void = () => {};
+    let stopped = false;
+    const app = new Hono();
+    app.get("/", (c) =>
+      streamResponse(c, {
+        format,
+        heartbeat: 0,
+        subscribe(feed) {
+          push = feed;
+          return () => (stopped = true);
+        },
+      }));
+    const response = await app.request("/");
+    let pushed = 0;
+    while (!stopped && pushed < 1000) {
+      push("log", { message: "x".repeat(10_000) }); // as log lines arrive
+      pushed++;
+    }
+    assert.ok(stopped, `${format}: the slow client was cut off`);
+    assert.ok(
+      pushed <= 110,
+      `${format}: ${pushed} events of 10 kB were queued for a client that reads nothing`,
+    );
+    await response.body!.cancel();
   }
-  assert.ok(stopped, "the slow client was cut off");
-  assert.ok(pushed <= 110, `${pushed} events of 10 kB were queued for a client that reads nothing`);
-  await response.body!.cancel();
 });

@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { Runtime, type TopologyInput } from "../../mod.ts";
 import { type ManagementApp, managementApp } from "../../management/app.ts";
 import { serveManagement } from "../../management/server.ts";
-import { bearerChecker } from "../../management/_auth.ts";
+import { managementAuth } from "../../management/_auth.ts";
+import { Hono } from "hono";
+import type { HTTPException } from "hono/http-exception";
 import { nextEvent, readToEnd } from "../_helpers.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -124,16 +126,61 @@ Deno.test("every route answers 401 without a token and with a wrong one, and act
   });
 });
 
-Deno.test("bearer tokens: scheme is case-insensitive, anything else is wrong or missing", () => {
-  const check = bearerChecker("abc");
-  assert.equal(check("Bearer abc"), "ok");
-  assert.equal(check("bearer   abc "), "ok");
-  assert.equal(check("Bearer abcd"), "wrong");
-  assert.equal(check("Bearer ab"), "wrong");
-  assert.equal(check("Basic abc"), "missing");
-  assert.equal(check("Bearer"), "missing");
-  assert.equal(check(undefined), "missing");
-  assert.throws(() => bearerChecker(""), TypeError);
+Deno.test("bearer tokens: scheme is case-insensitive, anything else is wrong or missing", async () => {
+  const app = new Hono();
+  app.use("*", managementAuth("abc"));
+  app.get("/", (c) => c.text("in"));
+  app.onError((error) => (error as HTTPException).getResponse());
+  const verdict = async (authorization?: string) => {
+    const res = await app.request("/", { headers: authorization ? { authorization } : {} });
+    if (res.status === 200) return (await res.text(), "ok");
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="kraken"');
+    const { message } = (await res.json()).error;
+    return message.startsWith("missing") ? "missing" : "wrong";
+  };
+  assert.equal(await verdict("Bearer abc"), "ok");
+  assert.equal(await verdict("bearer   abc "), "ok");
+  assert.equal(await verdict("Bearer abcd"), "wrong");
+  assert.equal(await verdict("Bearer ab"), "wrong");
+  assert.equal(await verdict("Basic abc"), "missing");
+  assert.equal(await verdict("Bearer"), "missing");
+  assert.equal(await verdict(undefined), "missing");
+  assert.throws(() => managementAuth(""), TypeError);
+});
+
+Deno.test("a token a bearer header cannot carry is refused when the app is built, without echoing it", () => {
+  for (const token of ["two words", "p@ss:word", "tab\there"]) {
+    assert.throws(
+      () => managementAuth(token),
+      (error: Error) =>
+        error instanceof TypeError && /RFC 6750/.test(error.message) &&
+        !error.message.includes(token),
+    );
+  }
+});
+
+Deno.test("an authenticate hook lets a request in without a token; when it says no, the token still works", async () => {
+  await withApp(async (_app, rt) => {
+    const seen: string[] = [];
+    const app = managementApp(rt, TOKEN, {
+      heartbeat: 0,
+      authenticate: (request) => {
+        seen.push(new URL(request.url).pathname);
+        return request.headers.get("cookie") === "session=valid";
+      },
+    });
+    const viaCookie = await app.request("/v1/tree", { headers: { cookie: "session=valid" } });
+    assert.equal(viaCookie.status, 200);
+    assert.equal((await viaCookie.json()).name, "api-test");
+    const badCookie = await app.request("/v1/tree", { headers: { cookie: "session=forged" } });
+    assert.equal(badCookie.status, 401);
+    assert.equal((await badCookie.json()).error.type, "Unauthorized");
+    const viaToken = await app.request("/v1/tree", { headers: AUTH });
+    assert.equal(viaToken.status, 200);
+    await viaToken.body?.cancel();
+    assert.deepEqual(seen, ["/v1/tree", "/v1/tree", "/v1/tree"]);
+  });
 });
 
 Deno.test("GET /v1/tree returns the live supervision tree", async () => {
@@ -437,6 +484,20 @@ Deno.test("GET /v1/logs gives a container's recent lines, follows new ones, and 
     assert.equal((await unknown.json()).error.key, "container");
     const badTail = await app.request("/v1/logs?tail=-1", { headers: AUTH });
     assert.equal(badTail.status, 400);
+  });
+});
+
+Deno.test("GET /v1/logs as SSE without follow sends every recent line, in order, then ends", async () => {
+  await withApp(async (app, rt) => {
+    for (const text of ["one", "two", "three"]) await rt.ref("web").request("say", { text });
+    const res = await app.request("/v1/logs?container=web", { headers: AUTH });
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const blocks = (await res.text()).split("\n\n").filter((b) => b.includes("data: "));
+    assert.deepEqual(
+      blocks.map((b) => JSON.parse(/^data: (.*)$/m.exec(b)![1]).message),
+      ["one", "two", "three"],
+    );
+    assert.deepEqual(blocks.map((b) => /^id: (.*)$/m.exec(b)![1]), ["1", "2", "3"]);
   });
 });
 
