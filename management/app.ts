@@ -195,8 +195,9 @@ export function managementApp(
   const app = new Hono();
 
   app.onError((error, c) => {
-    // hono's HTTPException carries its own response (bearerAuth's 401, an HttpError's JSON body).
-    if (error instanceof HTTPException) return error.getResponse();
+    // hono's HTTPException carries its own response (bearerAuth's 401); an HttpError's JSON body
+    // is answered through the context, keeping headers a handler set before throwing (Retry-After).
+    if (error instanceof HTTPException && !(error instanceof HttpError)) return error.getResponse();
     const { status, body } = errorResponse(error);
     return c.json(body, status);
   });
