@@ -132,6 +132,7 @@ export default container(async (ctx) => {
           suspect = true;
           counts.retried++;
           errors.push(`${name} (not counted: replica lost with other jobs in flight): ${message}`);
+          ctx.log.info(`job ${id}: its worker was lost with other jobs in flight; trying it alone`);
           continue;
         }
         attempts++;
