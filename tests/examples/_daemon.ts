@@ -147,3 +147,12 @@ export async function gone(identities: Iterable<string>, ms: number): Promise<vo
   const left = () => all.filter((id) => processIdentity(Number(id.split(":")[0])) === id);
   await waitUntil(() => left().length === 0, ms, `worker processes to exit (left: ${left()})`);
 }
+
+/** How many jobs `dir/state/` holds now (temporary dot files left out). */
+export function count(dir: string, state: "done" | "failed"): number {
+  let n = 0;
+  for (const entry of Deno.readDirSync(`${dir}/${state}`)) {
+    if (entry.name.endsWith(".json") && !entry.name.startsWith(".")) n++;
+  }
+  return n;
+}

@@ -4,7 +4,16 @@
 import assert from "node:assert/strict";
 import type { Outcome } from "../../examples/daemon/containers/folder_queue.ts";
 import { waitUntil } from "../_helpers.ts";
-import { type Daemon, enqueue, FolderQueue, gone, type Job, look, startDaemon } from "./_daemon.ts";
+import {
+  count,
+  type Daemon,
+  enqueue,
+  FolderQueue,
+  gone,
+  type Job,
+  look,
+  startDaemon,
+} from "./_daemon.ts";
 
 /** A temporary queue folder, removed after `fn` (and the daemons it started) ended. */
 async function withQueue(fn: (dir: string, queue: FolderQueue) => Promise<void>): Promise<void> {
@@ -65,7 +74,7 @@ Deno.test("daemon does every good job once, sets poison jobs aside with their re
 
       // kill -9 of a worker process once some jobs are done: its jobs in flight are retried.
       await waitUntil(
-        () => Deno.readDirSync(`${dir}/done`).toArray().length >= 8,
+        () => count(dir, "done") >= 8,
         30_000,
         "8 jobs done",
       );
@@ -74,8 +83,8 @@ Deno.test("daemon does every good job once, sets poison jobs aside with their re
 
       await waitUntil(
         () =>
-          Deno.readDirSync(`${dir}/done`).toArray().length +
-              Deno.readDirSync(`${dir}/failed`).toArray().length >= 50,
+          count(dir, "done") +
+              count(dir, "failed") >= 50,
         90_000,
         "all 50 jobs to end in done/ or failed/",
       );
@@ -139,7 +148,7 @@ Deno.test("daemon drains on shutdown (jobs in progress finish, nothing new is cl
     for (let n = 0; n < 40; n++) jobs.push({ ...good(n), ms: 500 });
     for (const job of jobs) await enqueue(queue.root, job);
     const ids = jobs.map((j) => j.id);
-    const doneCount = () => Deno.readDirSync(`${dir}/done`).toArray().length;
+    const doneCount = () => count(dir, "done");
     let daemon: Daemon | undefined;
     try {
       // 1. Shutdown mid-run: every job claimed ends in done/, the rest stays in incoming/.

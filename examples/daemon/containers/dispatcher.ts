@@ -119,7 +119,10 @@ export default container(async (ctx) => {
         await pause(settings.backoff_ms * 2 ** Math.max(attempts - 1, 0));
       }
       const alone = suspect;
-      if (!(await gate.enter(alone, ctx.signal))) return release(id, attempts);
+      // A job claimed before the stop is in progress: its first attempt goes even while draining.
+      // Only retries stop with the dispatcher (the job goes back to incoming/).
+      const until = deliveries === 0 ? NEVER : ctx.signal;
+      if (!(await gate.enter(alone, until))) return release(id, attempts);
       let result: JobResult;
       try {
         result = await pool.request("run", { job, attempt: ++deliveries }, {
@@ -224,6 +227,9 @@ export default container(async (ctx) => {
     },
   };
 });
+
+/** A signal that never aborts. */
+const NEVER = new AbortController().signal;
 
 /** An error's class name (the remote one for a RemoteError) and message. */
 function named(error: unknown): { name: string; message: string } {

@@ -3,7 +3,10 @@
 // renaming the same file, one wins and the other gets NotFound. An outcome is written next to the
 // job's final place first and only then is the claim removed, so a kill -9 between the two leaves
 // both, and recovery sees the outcome and drops the leftover instead of running the job again.
-import { type Job, JOB_ID } from "./jobs.ts";
+import { BadJob, type Job, JOB_ID } from "./jobs.ts";
+
+/** The largest job file the dispatcher reads: anyone who can write to incoming/ is a sender. */
+export const MAX_JOB_BYTES = 256 * 1024;
 
 /** The subfolders, by state. */
 export const STATES = ["incoming", "processing", "done", "failed"] as const;
@@ -74,9 +77,14 @@ export class FolderQueue {
     }
   }
 
-  /** The claimed job's text. */
-  read(id: string): Promise<string> {
-    return Deno.readTextFile(this.file("processing", id));
+  /** The claimed job's text; BadJob if the file is larger than MAX_JOB_BYTES (not read). */
+  async read(id: string): Promise<string> {
+    const file = this.file("processing", id);
+    const { size } = await Deno.stat(file);
+    if (size > MAX_JOB_BYTES) {
+      throw new BadJob(`the file: expected at most ${MAX_JOB_BYTES} bytes, got ${size}`);
+    }
+    return Deno.readTextFile(file);
   }
 
   /**
