@@ -27,8 +27,10 @@ export interface Daemon {
   workerPids(): Promise<number[]>;
   /** Every worker process seen so far, as `pid:start time`. */
   seen: Set<string>;
-  /** `POST /v1/shutdown`, then its exit code (within `ms`). */
+  /** `POST /v1/shutdown` (what `kraken shutdown` sends), then its exit code (within `ms`). */
   shutdown(ms: number): Promise<number>;
+  /** Ctrl-C at its terminal: SIGINT to its whole process group; then its exit code (within `ms`). */
+  interrupt(ms: number): Promise<number>;
   /** Ends it for sure (SIGKILL) if it still runs; waits for it and its output. */
   close(): Promise<void>;
 }
@@ -56,6 +58,8 @@ export async function startDaemon(queue: string): Promise<Daemon> {
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    // Its own process group, as a shell's foreground job: `interrupt` is Ctrl-C at its terminal.
+    detached: true,
   }).spawn();
   let text = "";
   const read = async (stream: ReadableStream<Uint8Array>) => {
@@ -99,6 +103,10 @@ export async function startDaemon(queue: string): Promise<Daemon> {
     async shutdown(ms) {
       await call("POST", "/v1/shutdown");
       return (await within(status, ms, "kraken start to exit after /v1/shutdown")).code;
+    },
+    async interrupt(ms) {
+      Deno.kill(-process.pid, "SIGINT");
+      return (await within(status, ms, "kraken start to exit after Ctrl-C")).code;
     },
     async close() {
       if (!exited) {

@@ -142,7 +142,7 @@ Deno.test("daemon does every good job once, sets poison jobs aside with their re
   });
 });
 
-Deno.test("daemon drains on shutdown (jobs in progress finish, nothing new is claimed) and puts back what a kill -9 left in processing/", async () => {
+Deno.test("daemon drains on Ctrl-C (jobs in progress finish, nothing new is claimed) and puts back what a kill -9 left in processing/", async () => {
   await withQueue(async (dir, queue) => {
     const jobs: Job[] = [];
     for (let n = 0; n < 40; n++) jobs.push({ ...good(n), ms: 500 });
@@ -151,10 +151,10 @@ Deno.test("daemon drains on shutdown (jobs in progress finish, nothing new is cl
     const doneCount = () => count(dir, "done");
     let daemon: Daemon | undefined;
     try {
-      // 1. Shutdown mid-run: every job claimed ends in done/, the rest stays in incoming/.
+      // 1. Ctrl-C mid-run: every job claimed ends in done/, the rest stays in incoming/.
       daemon = await startDaemon(dir);
       await waitUntil(() => doneCount() >= 3, 30_000, "3 jobs done");
-      assert.equal(await daemon.shutdown(30_000), 0);
+      assert.equal(await daemon.interrupt(30_000), 0);
       await daemon.close();
       await gone(daemon.seen, 10_000);
       let seen = await look(queue);
