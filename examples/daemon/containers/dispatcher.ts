@@ -204,7 +204,7 @@ export default container(async (ctx) => {
   });
 
   ctx.setInterval(poll, settings.poll_ms);
-  queueMicrotask(poll);
+  ctx.setTimeout(poll, 0); // as soon as it runs
 
   return {
     /** Counts since this incarnation started, and what is in progress. */
