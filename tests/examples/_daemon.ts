@@ -118,6 +118,8 @@ export async function startDaemon(queue: string): Promise<Daemon> {
       }
       await status;
       await reading;
+      // Its workers exit once their link to it closes: wait for that here too, on every path.
+      await gone(seen, 10_000).catch(() => {});
     },
   };
   try {
