@@ -35,8 +35,14 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-/** Starts the example on `queue` and waits (within 30 s) until it says it started. */
-export async function startDaemon(queue: string): Promise<Daemon> {
+/**
+ * Starts the example on `queue` (taking jobs from `nats` too when its subject is not empty) and
+ * waits (within 30 s) until it says it started.
+ */
+export async function startDaemon(
+  queue: string,
+  nats: { address: string; subject: string } = { address: "127.0.0.1:4222", subject: "" },
+): Promise<Daemon> {
   const api = `http://127.0.0.1:${freePort()}`;
   const process = new Deno.Command(Deno.execPath(), {
     args: [
@@ -53,6 +59,8 @@ export async function startDaemon(queue: string): Promise<Daemon> {
       DAEMON_QUEUE: queue,
       DAEMON_MANAGEMENT: api.slice("http://".length),
       KRAKEN_TOKEN: TOKEN,
+      DAEMON_NATS_ADDRESS: nats.address,
+      DAEMON_NATS_SUBJECT: nats.subject,
       NO_COLOR: "1",
     },
     stdin: "null",

@@ -3,7 +3,9 @@
 // as files the way the producer writes them, and a kill -9 and shutdowns from outside.
 import assert from "node:assert/strict";
 import type { Outcome } from "../../examples/daemon/containers/folder_queue.ts";
+import { connect } from "nats";
 import { waitUntil } from "../_helpers.ts";
+import { NatsServer, natsTest } from "../nats/_nats_server.ts";
 import {
   count,
   type Daemon,
@@ -201,3 +203,45 @@ Deno.test("daemon drains on Ctrl-C (jobs in progress finish, nothing new is clai
     }
   });
 });
+
+natsTest(
+  "daemon takes jobs sent on a NATS subject into its queue, answering once each is written, and does them",
+  async () => {
+    await withQueue(async (dir, queue) => {
+      const server = await NatsServer.start();
+      let daemon: Daemon | undefined;
+      const nc = await connect({ servers: server.url });
+      try {
+        daemon = await startDaemon(dir, {
+          address: `127.0.0.1:${server.port}`,
+          subject: "daemon.jobs",
+        });
+        const ask = async (body: string) => {
+          const msg = await nc.request("daemon.jobs", new TextEncoder().encode(body), {
+            timeout: 5000,
+          });
+          return JSON.parse(new TextDecoder().decode(msg.data));
+        };
+        const ids: string[] = [];
+        for (let n = 0; n < 10; n++) {
+          const job = good(n);
+          assert.deepEqual(await ask(JSON.stringify(job)), { queued: `incoming/${job.id}.json` });
+          ids.push(job.id);
+        }
+        const refused = await ask(JSON.stringify({ id: "../escape", input: "x" }));
+        assert.equal(refused.error, "BadJob");
+        assert.match(refused.message, /^id: expected/);
+        assert.equal((await ask("{ not json")).error, "BadJob");
+        await waitUntil(() => count(dir, "done") >= 10, 30_000, "the 10 jobs from NATS done");
+        const seen = await look(queue);
+        assert.deepEqual(seen.done, ids);
+        assert.deepEqual([...seen.failed, ...seen.incoming, ...seen.processing], []);
+        assert.equal(await daemon.shutdown(30_000), 0);
+      } finally {
+        await nc.close();
+        await daemon?.close();
+        await server.kill();
+      }
+    });
+  },
+);

@@ -7,6 +7,7 @@ import { container, RemoteError } from "../../../mod.ts";
 import { enqueue, FolderQueue, type Outcome } from "./folder_queue.ts";
 import { Gate } from "./gate.ts";
 import { BadJob, type Job, type JobResult, parseJob } from "./jobs.ts";
+import { type Intake, type IntakeSettings, startIntake } from "./nats_intake.ts";
 import type workers from "./worker.ts";
 
 /** The dispatcher's `config:` block, with its defaults. */
@@ -27,9 +28,11 @@ export interface DispatcherSettings {
   drain_ms: number;
   /** Error names worth another attempt; anything else sets the job aside at once. */
   retry: string[];
+  /** Jobs from a NATS subject too (see nats_intake.ts); null or an empty subject: files only. */
+  nats: IntakeSettings | null;
 }
 
-const DEFAULTS: Omit<DispatcherSettings, "queue"> = {
+const DEFAULTS: Omit<DispatcherSettings, "queue" | "nats"> = {
   concurrency: 6,
   poll_ms: 250,
   timeout_ms: 2000,
@@ -187,10 +190,17 @@ export default container(async (ctx) => {
     });
   }
 
+  let intake: Intake | null = null;
+  if (settings.nats) {
+    intake = await startIntake(settings.nats, queue.root, () => ctx.setTimeout(poll, 0));
+    ctx.log.info(`taking jobs from NATS subject "${settings.nats.subject}" too`);
+  }
+
   // Graceful drain: ctx.signal is aborted first (no claim, no new attempt, no retry), then this
   // waits for the attempts in flight — their jobs end in done/ or failed/, or go back — and puts
   // back what is still claimed after drain_ms (a reply arriving later finds no claim to settle).
   ctx.onStop(async () => {
+    await intake?.close(); // what it took is in incoming/ for the next start
     const pending = [...claimed.values()];
     if (pending.length > 0) ctx.log.info(`draining: ${pending.length} job(s) in progress`);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -247,7 +257,11 @@ function settingsOf(config: Readonly<Record<string, unknown>>): DispatcherSettin
       `config.queue: expected the queue folder (a path), got ${JSON.stringify(config.queue)}`,
     );
   }
-  const settings: DispatcherSettings = { ...DEFAULTS, queue: config.queue };
+  const settings: DispatcherSettings = {
+    ...DEFAULTS,
+    queue: config.queue,
+    nats: natsOf(config.nats),
+  };
   for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
     const value = config[key];
     if (value === undefined) continue;
@@ -270,4 +284,24 @@ function settingsOf(config: Readonly<Record<string, unknown>>): DispatcherSettin
     );
   }
   return settings;
+}
+
+/** The `nats:` block: null when absent or its subject is empty (a `${VAR}` left blank). */
+function natsOf(value: unknown): IntakeSettings | null {
+  if (value === undefined || value === null) return null;
+  const nats = value as Record<string, unknown>;
+  if (typeof value !== "object" || typeof nats.address !== "string" || !nats.address) {
+    throw new TypeError(
+      `config.nats: expected { address: host:port, subject }, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (nats.subject === undefined || nats.subject === null || nats.subject === "") return null;
+  if (typeof nats.subject !== "string" || !/^[A-Za-z0-9_.-]+$/.test(nats.subject)) {
+    throw new TypeError(
+      `config.nats.subject: expected a NATS subject (letters, digits, "_", "-", "."), got ${
+        JSON.stringify(nats.subject)
+      }`,
+    );
+  }
+  return { address: nats.address, subject: nats.subject };
 }
