@@ -105,6 +105,12 @@ export class ProcessHandle extends IsolateHandle {
       // Not the host's environment (its secrets): Deno's settings and what the grant names.
       env: processEnv(grant.env),
       clearEnv: true,
+      // Its own session and process group: Ctrl-C (and Ctrl-\, Ctrl-Z) at a terminal signal the
+      // whole foreground group, and the host answers with a graceful shutdown that stops this
+      // process in its turn, within `shutdown:`; in the group, the signal's default action would
+      // end it first, its requests in flight lost. Its end still follows the host's: the link
+      // closes (see _process_entry.ts).
+      detached: true,
     });
     let child: Deno.ChildProcess;
     try {
