@@ -89,7 +89,9 @@ export type Envelope =
   /**
    * A request: reply expected at node `s` under id `i`; `r` marks a retriable (deduplicated) one.
    * `dl` (milliseconds the sender still waits) and `tc` (trace context, e.g. a W3C `traceparent`)
-   * are reserved: a peer may send them, this version neither sets nor requires them.
+   * are reserved: a peer may send them, this version neither sets nor requires them. `e`: the
+   * entity the request is for (see `entity_owner.ts`), when the container hosts entities; a
+   * node that predates entities ignores it.
    */
   | {
     k: "req";
@@ -101,9 +103,10 @@ export type Envelope =
     r?: 1;
     dl?: number;
     tc?: string;
+    e?: string;
   }
-  /** A fire-and-forget message. */
-  | { k: "send"; to: string; t: string; b?: unknown }
+  /** A fire-and-forget message (`e`: the entity it is for, as for a request). */
+  | { k: "send"; to: string; t: string; b?: unknown; e?: string }
   /**
    * A reply for request `i` of node `d`, from instance `f` (the one the request was addressed to):
    * relays and the requester accept it only from the link toward `f`, so a node cannot answer a

@@ -12,6 +12,7 @@
  * | `errors.ts`         | the typed errors Kraken throws, and their wire form                      |
  * | `routes.ts`         | routing tables: node and instance ids, merging, cutting a reported table |
  * | `balancer.ts`       | choosing a replica (`round_robin`, `random`, `key_hash`)                 |
+ * | `entity_owner.ts`   | which replica owns an entity id (rendezvous hashing), valid entity ids   |
  *
  * @module
  */
@@ -23,3 +24,4 @@ export * from "./framing.ts";
 export * from "./errors.ts";
 export * from "./routes.ts";
 export * from "./balancer.ts";
+export * from "./entity_owner.ts";

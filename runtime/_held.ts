@@ -11,14 +11,16 @@ import type { WaitingRequest } from "./_failover.ts";
 import type { PendingRequests } from "./_pending.ts";
 
 /** A message waiting for a container to come back: a request, or a send. */
-export type Held = { request: WaitingRequest } | { send: { t: string; b: unknown; key?: string } };
+export type Held =
+  | { request: WaitingRequest }
+  | { send: { t: string; b: unknown; key?: string; e?: string } };
 
 /** Where held messages go once their container is back. */
 export interface Release {
   /** Sends a held request again (it still waits for its reply). */
   request(waiting: WaitingRequest): void;
   /** Delivers a held send to container `name`, which has live instances. */
-  send(name: string, send: { t: string; b: unknown; key?: string }): void;
+  send(name: string, send: { t: string; b: unknown; key?: string; e?: string }): void;
 }
 
 /** The error for a sender that chose not to wait (`hold: false`) for a restarting container. */

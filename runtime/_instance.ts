@@ -38,6 +38,11 @@ import { RetriedRequests } from "./_dedupe.ts";
 import { Throttle } from "../transports/_accept.ts";
 import { CLOSE_GRACE_MS, Listener, RESERVED, type ServingEntry, servingEntry } from "./_serve.ts";
 import type { ServeSpec } from "../config/topology.ts";
+import { isEntitiesDefinition } from "./entities.ts";
+import { EntityHost, type EntityOverrides, Undelivered } from "./_entity_host.ts";
+import { ownerIndex } from "../protocol/entity_owner.ts";
+import { SenderEntityRef } from "./_node_ref.ts";
+import type { EntityRef } from "./container.ts";
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -55,6 +60,8 @@ export interface InstanceSettings {
   onError?: readonly ErrorRule[];
   /** Where it listens, when it serves (port 0 already resolved by the runtime). */
   serve?: ServeSpec;
+  /** The topology's `entities:` block (for a container made by `entities()`). */
+  entities?: EntityOverrides;
 }
 
 /** What `ctx.spawn` and `ctx.stop` act on: the supervisor of this instance's children. */
@@ -111,6 +118,8 @@ export class ContainerInstance implements Context, HostedInstance {
   /** Its listener, when it serves (`serve:`). */
   #listener: Listener | null = null;
   #serveErrors: Throttle<string> | null = null;
+  /** Its entities, when its module was made by `entities()`. */
+  #entities: EntityHost | null = null;
 
   /**
    * @param node The node hosting it.
@@ -161,6 +170,13 @@ export class ContainerInstance implements Context, HostedInstance {
         })`,
         { key: `containers.${this.name}.module` },
       );
+    }
+    if (isEntitiesDefinition(definition)) {
+      this.#entities = new EntityHost(this, definition.entities, this.#settings.entities);
+      if (this.#state !== "starting") return [];
+      this.#state = "running";
+      this.#node.host(this.instance, this);
+      return [];
     }
     const handlers = await (definition as ContainerDefinition).factory(this);
     if (typeof handlers !== "object" || handlers === null) {
@@ -314,6 +330,7 @@ export class ContainerInstance implements Context, HostedInstance {
       }
       return;
     }
+    if (this.#entities) return this.#receiveEntity(this.#entities, env);
     const handler = this.#handlers.get(env.t);
     if (!handler) {
       if (env.k === "req") {
@@ -343,6 +360,90 @@ export class ContainerInstance implements Context, HostedInstance {
       }
     }
     this.#run(() => handler(env.b, { topic: env.t, kind: "request" }), env);
+  }
+
+  /** Entities active in this instance (0 for a plain container). */
+  get entities(): number {
+    return this.#entities?.count ?? 0;
+  }
+
+  /**
+   * A message for an entity: checked to be this replica's (the sender's table may be a moment
+   * old), deduplicated when retried, then queued in the entity's mailbox. Its outcome is answered
+   * here; an entity's failure does not fail the instance (`_entity_host.ts` says why).
+   */
+  #receiveEntity(host: EntityHost, env: Extract<Envelope, { k: "req" | "send" }>): void {
+    const id = env.e;
+    if (id === undefined) {
+      if (env.k === "req") {
+        const error = new TypeError(
+          `container "${this.name}" hosts entities: address one with ref("${this.name}").entity(id)`,
+        );
+        this.#node.replyError(env, errorToWire(error, this.name));
+      }
+      return;
+    }
+    const owner = this.#ownerOf(id);
+    if (owner !== this.instance) {
+      if (env.k === "send") return this.#node.send(this.name, env.t, env.b, {}, id);
+      return this.#node.replyError(env, {
+        name: "UnavailableError",
+        message: `entity "${id}" of "${this.name}" is owned by ${owner}, not ${this.instance}`,
+        kind: "unavailable",
+        undelivered: true,
+      });
+    }
+    if (env.k === "req" && env.r && !this.#seen.first(env.s, env.i)) {
+      const stored = this.#seen.reply(env.s, env.i);
+      if (stored?.k === "res") this.#node.reply(env, stored.b);
+      else if (stored?.k === "err") this.#node.replyError(env, stored.e);
+      return;
+    }
+    const metrics = this.metrics;
+    const t0 = --metrics.skip > 0 ? -1 : metrics.start();
+    metrics.inflight++;
+    const request = env.k === "req" ? env : null;
+    host.deliver(id, env.t, env.b, env.k === "req" ? "request" : "send", (ok, value) => {
+      if (t0 >= 0) metrics.stop(t0);
+      this.#entityDone(request, ok, value);
+      if (--metrics.inflight === 0) this.#drained?.();
+    });
+  }
+
+  /**
+   * The owner of entity `id` by this node's table, or this instance when the table does not list
+   * it yet (just started: the sender's newer table chose it).
+   */
+  #ownerOf(id: string): string {
+    const instances = this.#node.routes[this.name]?.instances;
+    if (!instances || !instances.some((inst) => inst.i === this.instance)) return this.instance;
+    return instances[ownerIndex(id, instances)].i;
+  }
+
+  #entityDone(request: Extract<Envelope, { k: "req" }> | null, ok: boolean, value: unknown): void {
+    let wire: WireError | null = null;
+    let body: unknown;
+    if (ok) {
+      try {
+        body = copyWireValue(value, "reply");
+      } catch (error) {
+        wire = errorToWire(error, this.name);
+      }
+    } else if (value instanceof Undelivered) {
+      wire = { name: "UnavailableError", message: value.message, kind: "unavailable" };
+      wire.undelivered = true;
+      if (request) this.#node.replyError(request, wire);
+      return;
+    } else wire = errorToWire(value, this.name);
+    if (wire) this.metrics.errors++;
+    if (!request) return;
+    this.metrics.requests++;
+    const reply: Extract<Envelope, { k: "res" | "err" }> = wire
+      ? { k: "err", i: request.i, d: request.s, f: request.to, e: wire }
+      : { k: "res", i: request.i, d: request.s, f: request.to, b: body };
+    if (request.r) this.#remember(request, reply);
+    if (wire) this.#node.replyError(request, wire);
+    else this.#node.reply(request, body);
   }
 
   #run(call: () => unknown, request: Extract<Envelope, { k: "req" }> | null): void {
@@ -554,5 +655,25 @@ class CountingRef implements ContainerRef {
     if (this.#owner.late(`a send "${topic}" to "${this.name}"`)) return;
     this.#node.send(this.name, topic, body, options);
     this.#owner.metrics.messagesOut++;
+  }
+  entity(id: string): EntityRef {
+    const node = this.#node;
+    const owner = this.#owner;
+    return new SenderEntityRef(
+      {
+        request(name, topic, body, options, entity) {
+          const reply = node.request(name, topic, body, options, entity);
+          owner.metrics.messagesOut++;
+          return reply;
+        },
+        send(name, topic, body, options, entity) {
+          if (owner.late(`a send "${topic}" to entity "${entity}" of "${name}"`)) return;
+          node.send(name, topic, body, options, entity);
+          owner.metrics.messagesOut++;
+        },
+      },
+      this.name,
+      id,
+    );
   }
 }

@@ -26,7 +26,7 @@ import { Failover, goneError, HOLD, retarget, type WaitingRequest } from "./_fai
 import { type Held, HeldMessages, notHeld } from "./_held.ts";
 import { RouteBook } from "./_route_book.ts";
 import { type Subscriber, Topics } from "./_topics.ts";
-import { NodeRef } from "./_node_ref.ts";
+import { checkEntityId, NodeRef } from "./_node_ref.ts";
 
 /** A container instance as the node sees it. */
 export interface HostedInstance {
@@ -54,6 +54,11 @@ export interface NodeHooks {
 }
 
 const DEFAULT_TIMEOUT = 5000;
+
+/** A bad entity id is the caller's mistake, refused before anything is sent. */
+function checkEntity(entity: unknown): void {
+  if (entity !== undefined) checkEntityId(entity);
+}
 
 /** One isolate's router. */
 export class Node {
@@ -97,7 +102,8 @@ export class Node {
     this.#instanceNode = this.#book.instanceNode;
     this.#held = new HeldMessages(this.#pending);
     this.#failover = new Failover(this.#pending, {
-      choose: (name, key, mayWait, prefer) => this.#book.choose(name, key, mayWait, prefer),
+      choose: (name, key, mayWait, prefer, entity) =>
+        this.#book.choose(name, key, mayWait, prefer, entity),
       hold: (waiting) => {
         if (!waiting.hold) throw notHeld(waiting.name);
         this.#hold(waiting.name, { request: waiting });
@@ -293,11 +299,10 @@ export class Node {
       this.#held.release(this.#book.routes, {
         request: (waiting) => this.#failover.resend(waiting),
         send: (name, send) => {
-          const target = this.#book.choose(name, send.key, false) as string;
-          this.#deliver(
-            { k: "send", to: target, t: send.t, b: send.b },
-            this.#instanceNode.get(target)!,
-          );
+          const target = this.#book.choose(name, send.key, false, undefined, send.e) as string;
+          const env: Envelope = { k: "send", to: target, t: send.t, b: send.b };
+          if (send.e !== undefined) env.e = send.e;
+          this.#deliver(env, this.#instanceNode.get(target)!);
         },
       });
     }
@@ -330,13 +335,18 @@ export class Node {
     return new NodeRef(this, name);
   }
 
-  /** Sends a request to container `name` and waits for its reply. */
+  /**
+   * Sends a request to container `name` (to the owner of `entity` among its replicas, when given)
+   * and waits for its reply.
+   */
   request(
     name: string,
     topic: string,
     body: unknown,
     options: RequestOptions = {},
+    entity?: string,
   ): Promise<unknown> {
+    checkEntity(entity);
     const copied = copyWireValue(body, "body");
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     if (!(timeout > 0) || !Number.isFinite(timeout)) {
@@ -353,7 +363,7 @@ export class Node {
     if (typeof topic !== "string") {
       throw new TypeError(`topic must be a string, got ${typeof topic}`);
     }
-    const target = this.#book.choose(name, options.key, retries > 0);
+    const target = this.#book.choose(name, options.key, retries > 0, undefined, entity);
     const start = this.#pending.now();
     return new Promise((resolve, reject) => {
       const waiting: WaitingRequest = {
@@ -364,6 +374,7 @@ export class Node {
         body: copied,
         timeout,
         key: options.key,
+        entity,
         retriesLeft: retries,
         until: start + total,
         start,
@@ -400,18 +411,27 @@ export class Node {
     return this.#held.counts();
   }
 
-  /** Sends a message to container `name` without waiting. */
-  send(name: string, topic: string, body: unknown, options: SendOptions = {}): void {
+  /**
+   * Sends a message to container `name` (to the owner of `entity` among its replicas, when given)
+   * without waiting.
+   */
+  send(
+    name: string,
+    topic: string,
+    body: unknown,
+    options: SendOptions = {},
+    entity?: string,
+  ): void {
+    checkEntity(entity);
     const copied = copyWireValue(body, "body");
-    const target = this.#book.choose(name, options.key, false);
+    const target = this.#book.choose(name, options.key, false, undefined, entity);
     if (target === HOLD) {
       if (options.hold === false) throw notHeld(name);
-      return this.#hold(name, { send: { t: topic, b: copied, key: options.key } });
+      return this.#hold(name, { send: { t: topic, b: copied, key: options.key, e: entity } });
     }
-    this.#deliver(
-      { k: "send", to: target!, t: topic, b: copied },
-      this.#instanceNode.get(target!)!,
-    );
+    const env: Envelope = { k: "send", to: target!, t: topic, b: copied };
+    if (entity !== undefined) env.e = entity;
+    this.#deliver(env, this.#instanceNode.get(target!)!);
   }
 
   /** Publishes to every subscriber of `topic` across the application. */
@@ -558,6 +578,7 @@ export class Node {
       b: waiting.body,
     };
     if (waiting.retriable) env.r = 1;
+    if (waiting.entity !== undefined) env.e = waiting.entity;
     const node = this.#instanceNode.get(waiting.target);
     if (node === undefined) {
       // Never sent: the instance's node is gone while the routes (a new table on its way) still
