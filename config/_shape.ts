@@ -60,9 +60,12 @@ export interface TopologyKeys {
     "supervisor",
     "children",
     "serve",
+    "entities",
   ];
   /** A container's `serve:`. */
   readonly serve: readonly ["port", "hostname", "protocol", "websocket"];
+  /** A container's `entities:` (one made by `entities()`). */
+  readonly entities: readonly ["idle", "store", "dir"];
   /** One `on_error:` rule. */
   readonly rule: readonly ["match", "action"];
   /** `transports:`. */
@@ -122,9 +125,12 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
     "supervisor",
     "children",
     "serve",
+    "entities",
   ],
   /** A container's `serve:`. */
   serve: ["port", "hostname", "protocol", "websocket"],
+  /** A container's `entities:` (one made by `entities()`). */
+  entities: ["idle", "store", "dir"],
   /** One `on_error:` rule. */
   rule: ["match", "action"],
   /** `transports:`. */
@@ -162,6 +168,7 @@ export const TOPOLOGY_VALUES: {
   readonly placement: readonly Placement[];
   readonly runs_as: readonly ("process" | "worker")[];
   readonly protocol: readonly ServeProtocol[];
+  readonly store: readonly ("none" | "memory" | "file")[];
 } = Object.freeze({
   mode: ["inline", "worker", "process", "remote"],
   balance: BALANCE_STRATEGIES,
@@ -171,6 +178,7 @@ export const TOPOLOGY_VALUES: {
   placement: ["spread", "least_loaded"],
   runs_as: ["process", "worker"],
   protocol: ["http", "tcp"],
+  store: ["none", "memory", "file"],
 });
 
 /** The shape of {@linkcode TOPOLOGY_PATTERNS}. */

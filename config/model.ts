@@ -61,6 +61,18 @@ export interface ContainerSpec {
    * has picked the port).
    */
   serve?: ServeSpec;
+  /** How it hosts entities (`entities:`, for a module made by `entities()`): overrides its options. */
+  entities?: EntitiesSpec;
+}
+
+/** A container's `entities:`: what overrides the module's `entities()` options. */
+export interface EntitiesSpec {
+  /** Passivate an entity idle this long (ms). */
+  idle?: number;
+  /** Where state goes on passivation: `none`, `memory` or `file`. */
+  store?: "none" | "memory" | "file";
+  /** The file store's folder (absolute for a local container; the agent's for a remote one). */
+  dir?: string;
 }
 
 /** A container's `serve:`: where every replica listens, and what it serves there. */
@@ -227,6 +239,8 @@ export interface ContainerInput {
     protocol?: ServeProtocol;
     websocket?: boolean | string;
   };
+  /** For a module made by `entities()`: idle time, store and the file store's folder. */
+  entities?: { idle?: number | string; store?: "none" | "memory" | "file"; dir?: string };
 }
 
 /** A topology as written by hand. */

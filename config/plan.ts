@@ -70,6 +70,7 @@ const AT_START = [
   "host",
   "runsAs",
   "serve",
+  "entities",
 ] as const;
 
 /**
