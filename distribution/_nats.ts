@@ -321,6 +321,7 @@ export class NatsBridge {
           b: env.b,
         };
         if (env.r) body.r = 1;
+        if (env.e !== undefined) body.e = env.e;
         const refused = this.#messages.publish(
           `${this.#prefix}.c.${name}`,
           body,
@@ -343,6 +344,7 @@ export class NatsBridge {
           o: this.id,
           t: env.t,
           b: env.b,
+          ...(env.e === undefined ? {} : { e: env.e }),
         });
         return;
       case "pub":

@@ -13,6 +13,7 @@ import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { envelopeProblem } from "../protocol/envelope_check.ts";
 import type { WireError } from "../protocol/errors.ts";
 import { pickReplica } from "../protocol/balancer.ts";
+import { ownerIndex } from "../protocol/entity_owner.ts";
 import type { Timers } from "./_clock.ts";
 import { NATS_NODE } from "./_nats_presence.ts";
 import type { Hub } from "./types.ts";
@@ -57,6 +58,8 @@ interface Incoming {
   t: string;
   b: unknown;
   r: boolean;
+  /** The entity it is for: it goes to that id's owner. */
+  e?: string;
   reply: string;
 }
 
@@ -106,11 +109,11 @@ export class NatsServing {
       return;
     }
     if (!reply) {
-      const send = { k: "send", to: name, t: p.t, b: p.b };
+      const send = { k: "send", to: name, t: p.t, b: p.b, e: p.e };
       const problem = envelopeProblem(send, "peer", { values: "tree" });
       if (problem !== null) return hub.reportRefused(NATS_NODE, `a send to "${name}": ${problem}`);
       try {
-        hub.send(name, p.t as string, p.b);
+        hub.send(name, p.t as string, p.b, {}, p.e as string | undefined);
       } catch (error) {
         this.#site.log(
           "debug",
@@ -123,9 +126,13 @@ export class NatsServing {
       (typeof p.o === "string"
         ? null
         : `field "o" (the requesting runtime) is ${typeof p.o}, expected a string`) ??
-        envelopeProblem({ k: "req", i: p.i, s: p.s, to: name, t: p.t, b: p.b, r: p.r }, "peer", {
-          values: "tree",
-        });
+        envelopeProblem(
+          { k: "req", i: p.i, s: p.s, to: name, t: p.t, b: p.b, r: p.r, e: p.e },
+          "peer",
+          {
+            values: "tree",
+          },
+        );
     if (problem !== null) {
       hub.reportRefused(NATS_NODE, `a request to "${name}": ${problem}`);
       const topic = typeof p.t === "string" ? `"${p.t}" ` : "";
@@ -142,6 +149,7 @@ export class NatsServing {
       t: p.t as string,
       b: p.b,
       r: p.r === 1,
+      e: p.e as string | undefined,
       reply,
     });
   }
@@ -220,7 +228,8 @@ export class NatsServing {
     // A retry goes where its first attempt went: that instance answers it from its stored reply.
     const earlier = this.#serving.get(key)?.to ?? this.#recent.get(key)?.to;
     let to = earlier;
-    if (to === undefined || !entry.instances.some((inst) => inst.i === to)) {
+    if (req.e !== undefined) to = entry.instances[ownerIndex(req.e, entry.instances)].i;
+    else if (to === undefined || !entry.instances.some((inst) => inst.i === to)) {
       let turns = this.#turns.get(req.name);
       if (!turns) this.#turns.set(req.name, turns = { turn: 0, random: 0 });
       turns.random = Math.random();
@@ -229,6 +238,7 @@ export class NatsServing {
     this.#serving.set(key, { reply: req.reply, to, at: this.#timers.now() });
     const env: Envelope = { k: "req", i: req.i, s: req.from, to, t: req.t, b: req.b };
     if (req.r) env.r = 1;
+    if (req.e !== undefined) env.e = req.e;
     this.#site.deliver(env);
   }
 

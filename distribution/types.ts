@@ -89,8 +89,14 @@ export interface Hub {
   detach(id: string): void;
   /** Counts (and logs) input refused at an edge, from node `from`. */
   reportRefused(from: string, problem: string): void;
-  /** Sends `body` on `topic` to container `name` (no reply). */
-  send(name: string, topic: string, body: unknown): void;
+  /** Sends `body` on `topic` to container `name` (to its entity `entity`, if given; no reply). */
+  send(
+    name: string,
+    topic: string,
+    body: unknown,
+    options?: { key?: string },
+    entity?: string,
+  ): void;
 }
 
 /** What distribution needs from its runtime. */
