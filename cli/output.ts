@@ -257,9 +257,15 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
     }`,
   ];
   const serving = treeServes(tree.containers);
+  const hosting = treeHostsEntities(tree.containers);
   const header = ["NAME", "MODE", "HOST", "STATE", "REPLICAS", "RESTARTS", "UPTIME"];
-  // A column for served addresses only when something serves one.
-  const rows: string[][] = [(serving ? [...header, "SERVES"] : header).map((h) => c.dim(h))];
+  // A column for served addresses only when something serves one; for active entities likewise.
+  const rows: string[][] = [
+    [...header, ...(serving ? ["SERVES"] : []), ...(hosting ? ["ENTITIES"] : [])].map((h) =>
+      c.dim(h)
+    ),
+  ];
+  const count = (n: number | undefined) => n === undefined ? c.dim("-") : String(n);
   const walk = (list: readonly ContainerSnapshot[], prefix: string) => {
     list.forEach((container, index) => {
       const last = index === list.length - 1;
@@ -275,6 +281,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
         container.restarts > 0 ? c.yellow(String(container.restarts)) : "0",
         uptime > 0 ? formatDuration(uptime) : c.dim("-"),
         ...(serving ? [container.serving ? formatServing(container.serving) : c.dim("-")] : []),
+        ...(hosting ? [count(sumEntities(container))] : []),
       ]);
       const childPrefix = prefix + (branch === "" ? "" : last ? "   " : "│  ");
       if (options.instances) {
@@ -288,6 +295,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
             instance.restarts > 0 ? c.yellow(String(instance.restarts)) : c.dim("0"),
             instance.uptime > 0 ? formatDuration(instance.uptime) : c.dim("-"),
             ...(serving ? [""] : []),
+            ...(hosting ? [count(instance.entities)] : []),
           ]);
         }
       }
@@ -317,6 +325,21 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
     );
   }
   return lines.join("\n");
+}
+
+/** Whether any container of the tree reports active entities. */
+function treeHostsEntities(list: readonly ContainerSnapshot[]): boolean {
+  return list.some((c) =>
+    c.instances.some((i) => i.entities !== undefined) ||
+    (c.children !== undefined && treeHostsEntities(c.children))
+  );
+}
+
+/** Active entities over a container's instances (`undefined`: it reports none). */
+function sumEntities(container: ContainerSnapshot): number | undefined {
+  let sum: number | undefined;
+  for (const i of container.instances) if (i.entities !== undefined) sum = (sum ?? 0) + i.entities;
+  return sum;
 }
 
 /** Whether any container of `list`, nested ones included, serves an address. */

@@ -172,7 +172,9 @@ export class ContainerInstance implements Context, HostedInstance {
       );
     }
     if (isEntitiesDefinition(definition)) {
-      this.#entities = new EntityHost(this, definition.entities, this.#settings.entities);
+      const host = new EntityHost(this, definition.entities, this.#settings.entities);
+      this.#entities = host;
+      this.metrics.activeEntities = () => host.count;
       if (this.#state !== "starting") return [];
       this.#state = "running";
       this.#node.host(this.instance, this);

@@ -44,6 +44,8 @@ export interface Figures {
   h: number[];
   /** RSS in bytes, or `null` where not measurable. */
   m: number | null;
+  /** Entities active now (a container made by `entities()` only). */
+  a?: number;
 }
 
 /** Figures by container name: what one isolate (and everything below it) reports. */
@@ -82,6 +84,10 @@ export function readFigureSet(envelope: object): FigureSet | null {
     }
     const mem = f.m;
     if (mem !== null && mem !== undefined && (typeof mem !== "number" || !(mem >= 0))) return null;
+    const active = f.a;
+    if (active !== undefined && (!Number.isSafeInteger(active) || (active as number) < 0)) {
+      return null;
+    }
     set[name] = {
       i: f.i as number,
       o: f.o as number,
@@ -91,6 +97,7 @@ export function readFigureSet(envelope: object): FigureSet | null {
       q: f.q as number,
       h: h as number[],
       m: (mem as number | undefined) ?? null,
+      ...(active === undefined ? {} : { a: active as number }),
     };
   }
   return set;
@@ -258,13 +265,16 @@ export class MetricsRecorder {
     if (++this.#pos === WINDOW) this.#pos = 0;
   }
 
+  /** Entities active now, for a container made by `entities()` (its host sets it). */
+  activeEntities: (() => number) | null = null;
+
   /** The figures now, as plain data. */
   figures(): Figures {
     const h: number[] = [];
     if (this.#filled > 0) {
       for (let b = 0; b < BUCKETS; b++) if (this.#counts[b] > 0) h.push(b, this.#counts[b]);
     }
-    return {
+    const figures: Figures = {
       i: this.messagesIn,
       o: this.messagesOut,
       r: this.requests,
@@ -274,6 +284,8 @@ export class MetricsRecorder {
       h,
       m: null,
     };
+    if (this.activeEntities) figures.a = this.activeEntities();
+    return figures;
   }
 }
 
@@ -314,6 +326,7 @@ export function addFigures(a: Figures, b: Figures): Figures {
   a.q += b.q;
   if (b.h.length > 0) a.h = mergeHistograms(a.h, b.h);
   if (b.m !== null) a.m = (a.m ?? 0) + b.m;
+  if (b.a !== undefined) a.a = (a.a ?? 0) + b.a;
   return a;
 }
 

@@ -131,6 +131,7 @@ export class Supervisor {
         return incarnation?.handle ? incarnation.node : undefined;
       },
       pid: (key) => runner.instance(key)?.handle?.pid,
+      entities: (key, name) => runner.instance(key)?.handle?.figures()?.[name]?.a,
       children: (key) => runner.instance(key)?.children ?? null,
       reports: (child, replica) => this.#reports.get(child, replica),
       serving: (spec) => this.#ports.resolved(spec),

@@ -33,6 +33,8 @@ export interface ViewSources {
   node(key: number | null): string | undefined;
   /** The OS process id of instance `key`, for a `process` instance while its process lives. */
   pid?(key: number | null): number | undefined;
+  /** Entities active in instance `key` of container `name`, for one made by `entities()`. */
+  entities?(key: number | null, name: string): number | undefined;
   /** The supervisor of instance `key`'s children in this isolate, if it has one. */
   children(key: number | null): LocalChildren | null;
   /** What replica `replica` of child `child` reported. */
@@ -93,6 +95,7 @@ export function snapshotOf(
     const { spec } = report;
     const instances = report.instances.map((i): InstanceSnapshot => {
       const pid = from.pid?.(i.key);
+      const entities = i.state === "running" ? from.entities?.(i.key, spec.name) : undefined;
       return {
         id: i.id,
         replica: i.replica,
@@ -102,6 +105,7 @@ export function snapshotOf(
         restarts: i.restarts,
         uptime: i.uptime,
         ...(pid !== undefined ? { pid } : {}),
+        ...(entities !== undefined ? { entities } : {}),
         ...(i.lastExit ? { lastExit: i.lastExit } : {}),
       };
     });

@@ -46,6 +46,11 @@ export interface InstanceSnapshot {
   uptime: number;
   /** The OS process id of a `process` instance while its process lives. */
   pid?: number;
+  /**
+   * Entities active in it, for a container made by `entities()` (as of its last heartbeat, for a
+   * worker or process).
+   */
+  entities?: number;
   /** Why it last ended, if it has. */
   lastExit?: ExitReason;
 }

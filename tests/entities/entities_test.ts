@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { type Mode, RemoteError, type Runtime, type TopologyInput } from "../../mod.ts";
 import type room from "../fixtures/entities/room.ts";
 import { MODES, waitUntil, withRuntime } from "../_helpers.ts";
+import { palette, renderTree } from "../../cli/output.ts";
 
 type Room = typeof room;
 type Probe = { what: string; id: string; instance?: string; ticks?: number };
@@ -157,6 +158,27 @@ for (const mode of MODES) {
         rt.ref("rooms").request("players"),
         /hosts entities: address one with ref\("rooms"\)\.entity\(id\)/,
       );
+    });
+  });
+}
+
+for (const mode of MODES) {
+  Deno.test(`[${mode}] the tree counts active entities per instance, and kraken status shows them`, async () => {
+    const topology: TopologyInput = {
+      containers: {
+        rooms: { module: "./entities/room_memory.ts", mode, replicas: 2, keepalive: "300ms" },
+      },
+    };
+    await withRuntime(topology, async (rt) => {
+      const rooms = rt.ref<Room>("rooms");
+      for (let n = 0; n < 10; n++) await rooms.entity(`r${n}`).request("players");
+      const counts = () => rt.tree().containers[0].instances.map((i) => i.entities ?? 0);
+      // A worker's or process's count comes with its heartbeat answer.
+      await waitUntil(() => counts().reduce((a, b) => a + b, 0) === 10, 5000, "10 entities");
+      assert.ok(counts().every((n) => n > 0), `both replicas own some: ${counts()}`);
+      const text = renderTree(rt.tree(), palette(false), { instances: true });
+      assert.match(text, /ENTITIES/);
+      assert.match(text.split("\n").find((l) => l.startsWith("rooms"))!, /\s10$/);
     });
   });
 }
