@@ -170,15 +170,16 @@ export type EntitySendOptions = Omit<SendOptions, "key">;
  *
  * @example Join a room, typed end to end
  * ```ts
- * import { entities, type EntityRef } from "jsr:@kraken/kraken";
+ * import { entities, type EntityContext, type EntityRef } from "jsr:@kraken/kraken";
  *
- * const room = entities<{ players: string[] }>((e) => ({
+ * const room = entities((e: EntityContext<{ players: string[] }>) => ({
  *   join: (body: { player: string }) => e.state.players.push(body.player),
  * }), { initial: () => ({ players: [] }) });
  *
  * async function join(r: EntityRef<typeof room>): Promise<number> {
+ *   const misnamed = { who: "ada" };
  *   // @ts-expect-error the body is { player: string }
- *   await r.request("join", { who: "ada" });
+ *   await r.request("join", misnamed);
  *   return await r.request("join", { player: "ada" }, { timeout: 1000, retries: 2 });
  * }
  * ```
