@@ -387,7 +387,16 @@ export class ContainerInstance implements Context, HostedInstance {
     }
     const owner = this.#ownerOf(id);
     if (owner !== this.instance) {
-      if (env.k === "send") return this.#node.send(this.name, env.t, env.b, {}, id);
+      if (env.k === "send") {
+        // Passed on to the owner this node sees (the sender's table was older or newer); a
+        // send that cannot go anywhere now is dropped, as any send to a container gone.
+        try {
+          this.#node.send(this.name, env.t, env.b, {}, id);
+        } catch (error) {
+          this.log.debug(`a send to entity "${id}" dropped: ${(error as Error).message}`);
+        }
+        return;
+      }
       return this.#node.replyError(env, {
         name: "UnavailableError",
         message: `entity "${id}" of "${this.name}" is owned by ${owner}, not ${this.instance}`,
