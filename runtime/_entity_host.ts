@@ -44,6 +44,17 @@ export interface EntityOverrides {
   dir?: string;
 }
 
+/**
+ * Who owns which id, as this instance's node sees it: `version` changes whenever the routing
+ * table does (the table object itself will do), `owns` says whether an id is this instance's.
+ */
+export interface Ownership {
+  /** Changes with the routing table. */
+  version(): unknown;
+  /** Whether this instance owns entity `id` by the table in force. */
+  owns(id: string): boolean;
+}
+
 /** An entity's life in this instance. */
 type Phase = "loading" | "active" | "busy" | "passivating" | "gone";
 
@@ -126,11 +137,14 @@ export class EntityHost {
   /** Active entities, least recently used first (a message moves its entity to the end). */
   readonly #active = new Map<string, Activation>();
   #closing = false;
+  readonly #ownership: Ownership | null;
+  #seenVersion: unknown = undefined;
 
   /**
    * @param ctx The hosting instance.
    * @param spec What `entities()` recorded.
    * @param overrides What the topology says (wins over the module's options).
+   * @param ownership Who owns which id (none: this instance owns every id it is sent).
    * @param now The clock (ms).
    * @throws {RangeError} A bad `idle` · {@linkcode TypeError} a bad `store` ·
    * `TopologyError` the file store's folder is not granted.
@@ -139,8 +153,10 @@ export class EntityHost {
     ctx: Context,
     spec: EntitySpec,
     overrides: EntityOverrides = {},
+    ownership: Ownership | null = null,
     now: () => number = Date.now,
   ) {
+    this.#ownership = ownership;
     this.ctx = ctx;
     this.#spec = spec;
     this.#options = spec.options;
@@ -344,10 +360,30 @@ export class EntityHost {
   }
 
   #sweep(): void {
+    this.#handOff();
     const now = this.#now();
     for (const a of this.#active.values()) {
       if (now - a.lastUsed < this.#idle) break;
       if (a.phase === "active" && a.queue.length === 0) this.#passivate(a);
+    }
+  }
+  /**
+   * The routing table changed since the last sweep: entities this instance no longer owns (a
+   * replica was added, or this one's table caught up) are passivated now, so their state is saved
+   * for the new owner rather than when they would have gone idle. Idle ones only: one with
+   * messages queued passivates when they are done (it takes no new ones: the instance refuses
+   * what is not its own).
+   */
+  #handOff(): void {
+    const ownership = this.#ownership;
+    if (!ownership) return;
+    const version = ownership.version();
+    if (version === this.#seenVersion) return;
+    this.#seenVersion = version;
+    for (const a of [...this.#active.values()]) {
+      if (ownership.owns(a.id)) continue;
+      if (a.phase === "active" && a.queue.length === 0) this.#passivate(a);
+      else a.wantsPassivation = true;
     }
   }
 }

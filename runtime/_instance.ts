@@ -172,7 +172,10 @@ export class ContainerInstance implements Context, HostedInstance {
       );
     }
     if (isEntitiesDefinition(definition)) {
-      const host = new EntityHost(this, definition.entities, this.#settings.entities);
+      const host = new EntityHost(this, definition.entities, this.#settings.entities, {
+        version: () => this.#node.routes,
+        owns: (id) => this.#ownerOf(id) === this.instance,
+      });
       this.#entities = host;
       this.metrics.activeEntities = () => host.count;
       if (this.#state !== "starting") return [];

@@ -84,3 +84,49 @@ Deno.test("[worker] scaling 3 → 2 moves only the ids of the replica scaled awa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("[worker] scaling 2 → 3 hands the moved ids off: their old owner saves them, the new one loads them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-entities-" });
+  try {
+    const topology = {
+      containers: {
+        rooms: {
+          module: "./entities/room.ts",
+          mode: "worker" as const,
+          replicas: 2,
+          permissions: { read: [dir], write: [dir] },
+          // Long idle: without a hand-off the moved entities would stay unsaved on the old owner.
+          entities: { store: "file" as const, dir, idle: "1m" },
+        },
+      },
+    };
+    await withRuntime(topology, async (rt) => {
+      await waitUntil(() => live(rt).length === 2, 10_000, "two replicas");
+      const rooms = rt.ref<Room>("rooms");
+      const ids = Array.from({ length: 30 }, (_, n) => `room-${n}`);
+      for (const id of ids) await rooms.entity(id).request("join", { player: `p-${id}` });
+      await rt.scale("rooms", 3);
+      await waitUntil(() => live(rt).length === 3, 10_000, "three replicas");
+      // The old owners see the new table at their next sweep (at most a second) and passivate
+      // what they no longer own, saving it.
+      const files = () => {
+        try {
+          return [...Deno.readDirSync(`${dir}/rooms`)].length;
+        } catch {
+          return 0; // nothing saved yet
+        }
+      };
+      await waitUntil(() => files() > 0, 3000, "hand-off saves");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      let moved = 0;
+      for (const id of ids) {
+        const { instance } = await rooms.entity(id).request("where", undefined, { retries: 3 });
+        if (replicaOf(instance) === "rooms#2") moved++;
+        assert.deepEqual(await rooms.entity(id).request("players"), [`p-${id}`], id);
+      }
+      assert.ok(moved > 0, "some ids moved to the new replica");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
