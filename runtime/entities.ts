@@ -197,6 +197,11 @@ export function isEntitiesDefinition(value: unknown): value is EntitiesDefinitio
  * entity and returns its handlers; `options` say how state is kept and when idle entities are
  * passivated.
  *
+ * Give the state type on the factory's parameter (`(e: EntityContext<State>) => …`) rather than
+ * as a type argument (`entities<State>(…)`): TypeScript infers both the state and the handlers
+ * from the annotated parameter, but infers nothing once one type argument is given, and the
+ * handler map (the protocol refs check) would be lost.
+ *
  * @param factory Builds one activation's handlers from its {@linkcode EntityContext}.
  * @param options Initial state, idle time, store, hooks.
  * @returns The definition, to be the module's default export.

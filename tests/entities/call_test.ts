@@ -25,7 +25,12 @@ Deno.test("POST /v1/containers/:name/call with entity reaches that entity; a bad
     assert.deepEqual(await call(join), { status: 200, body: { ok: true, reply: 1 } });
     assert.equal((await call({ ...join, body: { player: "bob" } })).body.reply, 2);
     assert.equal((await call({ topic: "players", entity: "room-7" })).body.reply.length, 0);
-    const sent = await call({ topic: "join", body: { player: "cy" }, entity: "room-42", send: true });
+    const sent = await call({
+      topic: "join",
+      body: { player: "cy" },
+      entity: "room-42",
+      send: true,
+    });
     assert.equal(sent.status, 202);
     const bad = await call({ topic: "players", entity: "x".repeat(300) });
     assert.equal(bad.status, 400);
