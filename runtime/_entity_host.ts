@@ -42,6 +42,8 @@ export interface EntityOverrides {
   store?: "none" | "memory" | "file";
   /** The file store's folder. */
   dir?: string;
+  /** The most entities active at once in one instance. */
+  max?: number;
 }
 
 /**
@@ -132,6 +134,9 @@ export class EntityHost {
   readonly #spec: EntitySpec;
   readonly #options: EntityOptions<unknown>;
   readonly #idle: number;
+  readonly #max: number;
+  /** Entities being passivated (still in `#active` until saved). */
+  #passivating = 0;
   readonly #store: EntityStore | null;
   readonly #now: () => number;
   /** Active entities, least recently used first (a message moves its entity to the end). */
@@ -170,6 +175,15 @@ export class EntityHost {
       );
     }
     this.#idle = idle;
+    const max = overrides.max ?? spec.options.max ?? Infinity;
+    if (!(max >= 1)) {
+      throw new RangeError(
+        `entities() option max must be a whole number >= 1, got ${
+          JSON.stringify(spec.options.max)
+        }`,
+      );
+    }
+    this.#max = max;
     this.#store = storeFor(ctx.name, overrides, spec.options);
     // Checked often enough that an entity is passivated within a quarter of `idle` past it.
     ctx.setInterval(() => this.#sweep(), Math.min(1000, Math.max(5, idle / 4)));
@@ -193,6 +207,7 @@ export class EntityHost {
     }
     let a = this.#active.get(id);
     if (a === undefined) {
+      if (this.#active.size - this.#passivating >= this.#max) this.#evict();
       a = new Activation(this, id, this.#now());
       this.#active.set(id, a);
       a.queue.push({ topic, body, kind, done });
@@ -326,6 +341,7 @@ export class EntityHost {
 
   #passivate(a: Activation): void {
     a.phase = "passivating";
+    this.#passivating++;
     for (const cancel of [...a.timers]) cancel();
     (async () => {
       try {
@@ -338,6 +354,7 @@ export class EntityHost {
           }`,
         );
       }
+      this.#passivating--;
       this.#leave(a);
       this.#redeliver(a);
     })();
@@ -356,6 +373,17 @@ export class EntityHost {
     for (const job of a.queue.splice(0)) {
       if ("timer" in job) continue;
       this.deliver(a.id, job.topic, job.body, job.kind, job.done);
+    }
+  }
+
+  /**
+   * At `max`: the least recently used idle entity is passivated to make room (kept in last-used
+   * order, so it is the first idle one). With none idle (all busy), the new one is activated all
+   * the same: `max` bounds what sits idle in memory, never a message's progress.
+   */
+  #evict(): void {
+    for (const a of this.#active.values()) {
+      if (a.phase === "active" && a.queue.length === 0) return this.#passivate(a);
     }
   }
 

@@ -86,6 +86,12 @@ export interface EntityOptions<S = unknown> {
   store?: EntityStoreName | EntityStore<S>;
   /** The folder of the `file` store (default `./state`); the topology's `entities: { dir }` wins. */
   dir?: string;
+  /**
+   * The most entities active at once in one replica (default: no limit). At the limit, a new
+   * activation first passivates the least recently used idle entity (saving it). A topology's
+   * `entities: { max }` overrides it.
+   */
+  max?: number;
   /** Runs at each activation, after the factory and before the first message. */
   onActivate?: (e: EntityContext<S>) => unknown;
   /** Runs at each passivation, before the state is saved (it may still change `e.state`). */

@@ -122,3 +122,23 @@ Deno.test("a stopping instance passivates and saves every entity before it is do
   // Once stopping, a new message is refused undelivered (safe to send elsewhere).
   await assert.rejects(ask(host, "w", "add"), { name: "UnavailableError" });
 });
+
+Deno.test("at max active entities, a new activation passivates the least recently used idle one first", async () => {
+  const store = new MemoryStore();
+  const room = entities((e: EntityContext<{ n: number }>) => ({ add: () => ++e.state.n }), {
+    initial: () => ({ n: 0 }),
+    store: store as EntityStore<{ n: number }>,
+    max: 2,
+  });
+  const fake = fakeContext();
+  const host = new EntityHost(fake.ctx, room.entities);
+  await ask(host, "a", "add");
+  await ask(host, "b", "add");
+  await ask(host, "a", "add"); // a is now the most recently used: b goes first
+  await ask(host, "c", "add");
+  await settle();
+  assert.equal(host.count, 2);
+  assert.ok(host.has("a") && host.has("c") && !host.has("b"));
+  assert.deepEqual(await store.load("rooms", "b"), { n: 1 }, "saved as it was passivated");
+  assert.equal(await ask(host, "b", "add"), 2);
+});
