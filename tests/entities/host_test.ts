@@ -131,14 +131,40 @@ Deno.test("at max active entities, a new activation passivates the least recentl
     max: 2,
   });
   const fake = fakeContext();
-  const host = new EntityHost(fake.ctx, room.entities);
+  let now = 0;
+  const host = new EntityHost(fake.ctx, room.entities, {}, null, () => now);
   await ask(host, "a", "add");
+  now = 1;
   await ask(host, "b", "add");
+  now = 2;
   await ask(host, "a", "add"); // a is now the most recently used: b goes first
+  now = 3;
   await ask(host, "c", "add");
   await settle();
   assert.equal(host.count, 2);
   assert.ok(host.has("a") && host.has("c") && !host.has("b"));
   assert.deepEqual(await store.load("rooms", "b"), { n: 1 }, "saved as it was passivated");
   assert.equal(await ask(host, "b", "add"), 2);
+});
+
+Deno.test("a message soon after the last still counts: the sweep measures idle from the latest one", async () => {
+  const { host, fake, events, at } = makeHost();
+  await ask(host, "q", "add");
+  await ask(host, "r", "add");
+  at(100);
+  await ask(host, "q", "add");
+  at(1000);
+  fake.fire();
+  await settle();
+  assert.ok(host.has("q"), "q was used 900 ms ago");
+  assert.ok(!host.has("r"), "r was idle for 1000 ms");
+  at(1099);
+  fake.fire();
+  await settle();
+  assert.ok(host.has("q"));
+  at(1100);
+  fake.fire();
+  await settle();
+  assert.ok(!host.has("q"));
+  assert.deepEqual(events, ["passivate r at 1000", "passivate q at 1100"]);
 });
