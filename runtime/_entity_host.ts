@@ -1,8 +1,8 @@
 /**
  * The entities of one container instance: activation on first message, one mailbox per entity
  * (one message at a time, in order; different entities run concurrently), passivation after
- * `idle` (one sweep timer for all of them: entities are kept in the order they were last used, so
- * a sweep stops at the first one still fresh), entity-owned timers, and the store.
+ * `idle` (one sweep timer for all of them, comparing each entity's last message with the clock),
+ * entity-owned timers, and the store.
  *
  * A handler (or timer callback) that throws answers its caller with the error and deactivates
  * that entity without saving it: its next message activates it again from the store, as Orleans
@@ -28,6 +28,9 @@ export class Undelivered extends UnavailableError {}
 type Job =
   | { topic: string; body: unknown; kind: "request" | "send"; done: Done }
   | { timer: () => unknown };
+
+/** Idle entities compared to find the least recently used one at `max`. */
+const EVICTION_WINDOW = 64;
 
 /** Default idle time before passivation. */
 export const DEFAULT_IDLE_MS = 5 * 60_000;
@@ -139,7 +142,7 @@ export class EntityHost {
   #passivating = 0;
   readonly #store: EntityStore | null;
   readonly #now: () => number;
-  /** Active entities, least recently used first (a message moves its entity to the end). */
+  /** Active entities, in the order they were activated. */
   readonly #active = new Map<string, Activation>();
   #closing = false;
   readonly #ownership: Ownership | null;
@@ -267,11 +270,7 @@ export class EntityHost {
       const job = a.queue.shift()!;
       // A message keeps its entity active; a timer does not (as in Orleans): an entity left with
       // only a ticking timer is passivated once idle, and its timers end with it.
-      if (!("timer" in job)) {
-        a.lastUsed = this.#now();
-        this.#active.delete(a.id);
-        this.#active.set(a.id, a);
-      }
+      if (!("timer" in job)) a.lastUsed = this.#now();
       let result: unknown;
       try {
         result = this.#run(a, job);
@@ -377,22 +376,32 @@ export class EntityHost {
   }
 
   /**
-   * At `max`: the least recently used idle entity is passivated to make room (kept in last-used
-   * order, so it is the first idle one). With none idle (all busy), the new one is activated all
-   * the same: `max` bounds what sits idle in memory, never a message's progress.
+   * At `max`: the least recently used of the 64 idle entities activated longest ago is passivated
+   * to make room. With none idle (all busy), the new one is activated all the same: `max` bounds
+   * what sits idle in memory, never a message's progress.
    */
   #evict(): void {
+    // Among the idle ones activated longest ago, the least recently used: the order is that of
+    // activation (keeping it by use would cost a Map delete and set per message).
+    let oldest: Activation | null = null;
+    let seen = 0;
     for (const a of this.#active.values()) {
-      if (a.phase === "active" && a.queue.length === 0) return this.#passivate(a);
+      if (a.phase !== "active" || a.queue.length > 0) continue;
+      if (oldest === null || a.lastUsed < oldest.lastUsed) oldest = a;
+      if (++seen >= EVICTION_WINDOW) break;
     }
+    if (oldest) this.#passivate(oldest);
   }
 
   #sweep(): void {
     this.#handOff();
     const now = this.#now();
+    // Every active entity, each sweep: a comparison each (100,000 take about a millisecond), so a
+    // message costs no bookkeeping of the order of use.
     for (const a of this.#active.values()) {
-      if (now - a.lastUsed < this.#idle) break;
-      if (a.phase === "active" && a.queue.length === 0) this.#passivate(a);
+      if (now - a.lastUsed >= this.#idle && a.phase === "active" && a.queue.length === 0) {
+        this.#passivate(a);
+      }
     }
   }
   /**
