@@ -22,12 +22,14 @@ function recordingLink(): Link & { sent: Envelope[] } {
   };
 }
 
-Deno.test("a replica that does not own an id refuses its request undelivered, names the owner, and runs nothing", async () => {
+Deno.test("a replica that does not own an id refuses its request undelivered (naming the owner) and passes its send on, running nothing", async () => {
   const ran: string[] = [];
   const room = entities((e: EntityContext<unknown>) => ({ touch: () => void ran.push(e.id) }));
   const node = new Node("host", { onControl() {}, onLog() {} }, { hub: true });
   const link = recordingLink();
   node.attach("w9", link);
+  const owner = recordingLink();
+  node.attach("w1", owner);
   const instances = [{ i: "rooms#0.1", n: "host" }, { i: "rooms#1.1", n: "w1" }];
   node.setRoutes({ rooms: { balance: "round_robin", instances } });
   const instance = new ContainerInstance(node, {
@@ -60,6 +62,12 @@ Deno.test("a replica that does not own an id refuses its request undelivered, na
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.ok(link.sent.some((env) => env.k === "res" && env.i === 8));
     assert.deepEqual(ran, [mine], "only the id it owns ran here");
+    // A send for the other replica's id is passed on to it, with its entity id.
+    node.receive({ k: "send", to: "rooms#0.1", t: "touch", e: other }, "w9");
+    assert.deepEqual(owner.sent.filter((env) => env.k === "send"), [
+      { k: "send", to: "rooms#1.1", t: "touch", b: undefined, e: other },
+    ]);
+    assert.deepEqual(ran, [mine]);
   } finally {
     await instance.end({ kind: "stopped", message: "test over" });
     node.close();
