@@ -32,6 +32,9 @@ export {
   type ContainerDefinition,
   type ContainerRef,
   type Context,
+  type EntityRef,
+  type EntityRequestOptions,
+  type EntitySendOptions,
   type FetchApp,
   type Handlers,
   type IsUntyped,
@@ -46,6 +49,16 @@ export {
   type StopMode,
   type TopicOf,
 } from "./runtime/container.ts";
+export {
+  entities,
+  type EntitiesDefinition,
+  type EntityContext,
+  type EntityFactory,
+  type EntityOptions,
+  type EntitySpec,
+  type EntityStore,
+  type EntityStoreName,
+} from "./runtime/entities.ts";
 export {
   type LeakedWorker,
   type LogEntry,
@@ -105,6 +118,7 @@ export {
   type ContainerSpec,
   DEFAULTS,
   type Defaults,
+  type EntitiesSpec,
   type ManagementSpec,
   type MissedTicks,
   type Mode,

@@ -291,6 +291,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
     }`,
   ];
   const serving = treeServes(tree.containers);
+  const hosting = treeHostsEntities(tree.containers);
   const header = [
     "NAME",
     "MODE",
@@ -302,8 +303,13 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
     "MEMORY",
     "CPU",
   ];
-  // A column for served addresses only when something serves one.
-  const rows: string[][] = [(serving ? [...header, "SERVES"] : header).map((h) => c.dim(h))];
+  // A column for served addresses only when something serves one; for active entities likewise.
+  const rows: string[][] = [
+    [...header, ...(serving ? ["SERVES"] : []), ...(hosting ? ["ENTITIES"] : [])].map((h) =>
+      c.dim(h)
+    ),
+  ];
+  const count = (n: number | undefined) => n === undefined ? c.dim("-") : String(n);
   const walk = (list: readonly ContainerSnapshot[], prefix: string) => {
     list.forEach((container, index) => {
       const last = index === list.length - 1;
@@ -320,6 +326,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
         uptime > 0 ? formatDuration(uptime) : c.dim("-"),
         ...usageCells(container.instances, c),
         ...(serving ? [container.serving ? formatServing(container.serving) : c.dim("-")] : []),
+        ...(hosting ? [count(sumEntities(container))] : []),
       ]);
       const childPrefix = prefix + (branch === "" ? "" : last ? "   " : "│  ");
       if (options.instances) {
@@ -334,6 +341,7 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
             instance.uptime > 0 ? formatDuration(instance.uptime) : c.dim("-"),
             ...usageCells([instance], c),
             ...(serving ? [""] : []),
+            ...(hosting ? [count(instance.entities)] : []),
           ]);
         }
       }
@@ -363,6 +371,21 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
     );
   }
   return lines.join("\n");
+}
+
+/** Whether any container of the tree reports active entities. */
+function treeHostsEntities(list: readonly ContainerSnapshot[]): boolean {
+  return list.some((c) =>
+    c.instances.some((i) => i.entities !== undefined) ||
+    (c.children !== undefined && treeHostsEntities(c.children))
+  );
+}
+
+/** Active entities over a container's instances (`undefined`: it reports none). */
+function sumEntities(container: ContainerSnapshot): number | undefined {
+  let sum: number | undefined;
+  for (const i of container.instances) if (i.entities !== undefined) sum = (sum ?? 0) + i.entities;
+  return sum;
 }
 
 /** Whether any container of `list`, nested ones included, serves an address. */

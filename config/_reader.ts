@@ -37,6 +37,7 @@ const BLOCK_PLACES: Record<TopologyBlock | "permissions", string> = {
   backoff: "under supervisor.backoff:",
   container: "in a container",
   serve: "under a container's serve:",
+  entities: "under a container's entities:",
   rule: "in an on_error: rule",
   transports: "under transports:",
   tls: "under transports.tls:",

@@ -69,9 +69,12 @@ export interface TopologyKeys {
     "supervisor",
     "children",
     "serve",
+    "entities",
   ];
   /** A container's `serve:`. */
   readonly serve: readonly ["port", "hostname", "protocol", "websocket"];
+  /** A container's `entities:` (one made by `entities()`). */
+  readonly entities: readonly ["idle", "store", "dir", "max"];
   /** One `on_error:` rule. */
   readonly rule: readonly ["match", "action"];
   /** `transports:`. */
@@ -152,9 +155,12 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
     "supervisor",
     "children",
     "serve",
+    "entities",
   ],
   /** A container's `serve:`. */
   serve: ["port", "hostname", "protocol", "websocket"],
+  /** A container's `entities:` (one made by `entities()`). */
+  entities: ["idle", "store", "dir", "max"],
   /** One `on_error:` rule. */
   rule: ["match", "action"],
   /** `transports:`. */
@@ -195,6 +201,7 @@ export const TOPOLOGY_VALUES: {
   readonly runs_as: readonly ("process" | "worker")[];
   readonly protocol: readonly ServeProtocol[];
   readonly missed: readonly MissedTicks[];
+  readonly store: readonly ("none" | "memory" | "file")[];
 } = Object.freeze({
   mode: ["inline", "worker", "process", "remote"],
   balance: BALANCE_STRATEGIES,
@@ -205,6 +212,7 @@ export const TOPOLOGY_VALUES: {
   runs_as: ["process", "worker"],
   protocol: ["http", "tcp"],
   missed: ["skip", "run_once"],
+  store: ["none", "memory", "file"],
 });
 
 /** The shape of {@linkcode TOPOLOGY_PATTERNS}. */

@@ -31,6 +31,7 @@ import { readManagement } from "./_read_management.ts";
 import { readSchedules } from "./_read_schedule.ts";
 import { readListen } from "./_listen.ts";
 import { readServe, withServeGrant, withServeUnstable } from "./_read_serve.ts";
+import { readEntities } from "./_read_entities.ts";
 import { overlaps, transportsAddress } from "./_ports.ts";
 import type { ServeSpec } from "./model.ts";
 
@@ -217,6 +218,13 @@ export class Validator extends Reader {
     const permissions = serve && serve.port !== 0
       ? withServeGrant(perms.value, serve)
       : perms.value;
+    const entities = readEntities(this, c.entities, [...path, "entities"], {
+      mode,
+      grant: permissions,
+      base: mode === "remote"
+        ? null
+        : decodeURIComponent(new URL(".", this.options.baseUrl).pathname),
+    });
     const spec: ContainerSpec = {
       name,
       module,
@@ -237,6 +245,7 @@ export class Validator extends Reader {
       supervisor: readSupervisor(this, c.supervisor, [...path, "supervisor"]),
       children: [],
       ...(serve ? { serve } : {}),
+      ...(entities ? { entities } : {}),
     };
     if (c.children !== undefined) {
       const children = this.named(c.children, [...path, "children"], "child names to containers");

@@ -15,7 +15,8 @@
  * | `load.ts`             | reading a YAML file (bounded), with file, line and column in every error |
  * | `duration.ts`, `unstable.ts`, `file_system_view.ts` | durations; Deno's unstable features; what the permission checks read of the file system |
  * | `cron.ts`             | cron expressions, read by `npm:croner` loaded on demand (an adapter)     |
- * | `_validate.ts`, `_reader.ts`, `_read_*.ts`, `_shape.ts`, `_describe.ts`, `_suggest.ts` | the validator, block by block (`_read_serve.ts`: `serve:` and what it takes; `_read_schedule.ts`: `schedule:`), and its messages |
+ * | `_validate.ts`, `_reader.ts`, `_read_*.ts`, `_shape.ts`, `_describe.ts`, `_suggest.ts` | the validator, block by block (`_read_serve.ts`: `serve:` and what it takes; `_read_entities.ts`: `entities:`), and its messages |
+; `_read_schedule.ts`: `schedule:`), and its messages |
  * | `_canonical.ts`, `_grant.ts`, `_deno_fs.ts` | permission items by meaning; a grant within this process's |
  *
  * @module

@@ -67,6 +67,20 @@ export interface ContainerSpec {
    * has picked the port).
    */
   serve?: ServeSpec;
+  /** How it hosts entities (`entities:`, for a module made by `entities()`): overrides its options. */
+  entities?: EntitiesSpec;
+}
+
+/** A container's `entities:`: what overrides the module's `entities()` options. */
+export interface EntitiesSpec {
+  /** Passivate an entity idle this long (ms). */
+  idle?: number;
+  /** Where state goes on passivation: `none`, `memory` or `file`. */
+  store?: "none" | "memory" | "file";
+  /** The file store's folder (absolute for a local container; the agent's for a remote one). */
+  dir?: string;
+  /** The most entities active at once in one replica. */
+  max?: number;
 }
 
 /** A container's `serve:`: where every replica listens, and what it serves there. */
@@ -289,6 +303,13 @@ export interface ContainerInput {
     hostname?: string;
     protocol?: ServeProtocol;
     websocket?: boolean | string;
+  };
+  /** For a module made by `entities()`: idle time, store and the file store's folder. */
+  entities?: {
+    idle?: number | string;
+    store?: "none" | "memory" | "file";
+    dir?: string;
+    max?: number | string;
   };
 }
 

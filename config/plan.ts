@@ -83,6 +83,7 @@ const AT_START = [
   "runsAs",
   "serve",
   "maxMemory",
+  "entities",
 ] as const;
 
 /**

@@ -251,6 +251,36 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "follow from it (see docs/serving.md).",
       anyOf: [port, ref("serve")],
     },
+    entities: {
+      description: "For a module made by entities(): idle time before an entity is passivated, " +
+        "where its state goes (none, memory, file) and the file store's folder (see " +
+        "docs/entities.md). Overrides the module's options.",
+      ...ref("entities"),
+    },
+  };
+
+  const entities: Properties<"entities"> = {
+    idle: {
+      description: "Passivate an entity after this long without a message (default 5m).",
+      anyOf: [{ type: "string", pattern: TOPOLOGY_PATTERNS.duration }, { type: "number" }],
+    },
+    store: enumOf(
+      TOPOLOGY_VALUES.store,
+      "none: state lives only while active; memory: kept in the replica's isolate across " +
+        "passivation (lost on restart or move); file: a file per entity under dir (needs the " +
+        "container's read and write grant on it).",
+      "none",
+    ),
+    dir: {
+      description: "The file store's folder, relative to the topology's (default ./state).",
+      type: "string",
+      minLength: 1,
+    },
+    max: {
+      description: "The most entities active at once in one replica; at the limit the least " +
+        "recently used idle one is passivated to make room (default: no limit).",
+      anyOf: orVariable({ type: "integer", minimum: 1 }),
+    },
   };
 
   const serve: Properties<"serve"> = {
@@ -472,6 +502,7 @@ export function topologyJsonSchema(): Record<string, unknown> {
       },
       container: block(container, ["module"]),
       serve: block(serve, ["port"]),
+      entities: block(entities),
       rule: block(rule, ["match", "action"]),
       permissions: block(permissions),
       // The secret is required unless the runtime only uses NATS (listen/hosts need it; the

@@ -41,6 +41,7 @@ export type {
   ContainerInput,
   ContainerSpec,
   Defaults,
+  EntitiesSpec,
   KeyPath,
   ManagementSpec,
   MissedTicks,

@@ -345,6 +345,7 @@ export class NatsBridge {
         if (env.r) body.r = 1;
         if (env.tc !== undefined) body.tc = env.tc;
         if (env.ts !== undefined) body.ts = env.ts;
+        if (env.e !== undefined) body.e = env.e;
         const refused = this.#messages.publish(
           `${this.#prefix}.c.${name}`,
           body,
@@ -364,6 +365,7 @@ export class NatsBridge {
       }
       case "send": {
         const body: Record<string, unknown> = { o: this.id, t: env.t, b: env.b };
+        if (env.e !== undefined) body.e = env.e;
         if (env.tc !== undefined) body.tc = env.tc;
         if (env.ts !== undefined) body.ts = env.ts;
         this.#messages.publish(`${this.#prefix}.c.${pseudoTarget(env.to)}`, body);

@@ -13,6 +13,7 @@ import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { envelopeProblem } from "../protocol/envelope_check.ts";
 import type { WireError } from "../protocol/errors.ts";
 import { pickReplica } from "../protocol/balancer.ts";
+import { ownerIndex } from "../protocol/entity_owner.ts";
 import type { Timers } from "./_clock.ts";
 import { NATS_NODE } from "./_nats_presence.ts";
 import type { Hub } from "./types.ts";
@@ -60,6 +61,8 @@ interface Incoming {
   /** W3C trace context, checked at the edge (a malformed one is dropped there). */
   tc?: string;
   ts?: string;
+  /** The entity it is for: it goes to that id's owner. */
+  e?: string;
   reply: string;
 }
 
@@ -109,7 +112,7 @@ export class NatsServing {
       return;
     }
     if (!reply) {
-      const send: Record<string, unknown> = { k: "send", to: name, t: p.t, b: p.b };
+      const send: Record<string, unknown> = { k: "send", to: name, t: p.t, b: p.b, e: p.e };
       if (p.tc !== undefined) send.tc = p.tc;
       if (p.ts !== undefined) send.ts = p.ts;
       const problem = envelopeProblem(send, "peer", { values: "tree" });
@@ -119,7 +122,7 @@ export class NatsServing {
         const trace = send.tc === undefined
           ? undefined
           : { tc: send.tc as string, ts: send.ts as string | undefined };
-        hub.send(name, p.t as string, p.b, {}, trace);
+        hub.send(name, p.t as string, p.b, {}, p.e as string | undefined, trace);
       } catch (error) {
         this.#site.log(
           "debug",
@@ -155,6 +158,7 @@ export class NatsServing {
       // What the edge check left: a malformed trace context was removed from `req`.
       tc: req.tc as string | undefined,
       ts: req.ts as string | undefined,
+      e: p.e as string | undefined,
       reply,
     });
   }
@@ -233,7 +237,8 @@ export class NatsServing {
     // A retry goes where its first attempt went: that instance answers it from its stored reply.
     const earlier = this.#serving.get(key)?.to ?? this.#recent.get(key)?.to;
     let to = earlier;
-    if (to === undefined || !entry.instances.some((inst) => inst.i === to)) {
+    if (req.e !== undefined) to = entry.instances[ownerIndex(req.e, entry.instances)].i;
+    else if (to === undefined || !entry.instances.some((inst) => inst.i === to)) {
       let turns = this.#turns.get(req.name);
       if (!turns) this.#turns.set(req.name, turns = { turn: 0, random: 0 });
       turns.random = Math.random();
@@ -244,6 +249,7 @@ export class NatsServing {
     if (req.r) env.r = 1;
     if (req.tc !== undefined) env.tc = req.tc;
     if (req.ts !== undefined) env.ts = req.ts;
+    if (req.e !== undefined) env.e = req.e;
     this.#site.deliver(env);
   }
 

@@ -95,14 +95,15 @@ export interface Hub {
   /** Counts (and logs) input refused at an edge, from node `from`. */
   reportRefused(from: string, problem: string): void;
   /**
-   * Sends `body` on `topic` to container `name` (no reply), carrying the W3C trace context `trace`
-   * that came with it (already checked).
+   * Sends `body` on `topic` to container `name` (to its entity `entity`, if given; no reply),
+   * carrying the W3C trace context `trace` that came with it (already checked).
    */
   send(
     name: string,
     topic: string,
     body: unknown,
-    options?: Record<string, never>,
+    options?: { key?: string },
+    entity?: string,
     trace?: { tc?: string; ts?: string },
   ): void;
 }

@@ -99,7 +99,9 @@ export type Envelope =
    * tracing is on; a malformed one is removed at the edge). `dl` (milliseconds the sender still
    * waits) is reserved: a peer may send it, this version neither sets nor requires it. `tk` is the
    * tick id of a request a schedule sent (`name@ISO time`): the handler sees it as `meta.tick`
-   * when the request comes from a runtime's hub (a container cannot pass one off as a tick).
+   * when the request comes from a runtime's hub (a container cannot pass one off as a tick). `e`:
+   * the entity the request is for (see `entity_owner.ts`), when the container hosts entities; a
+   * node that predates entities ignores it.
    */
   | {
     k: "req";
@@ -113,9 +115,13 @@ export type Envelope =
     tc?: string;
     tk?: string;
     ts?: string;
+    e?: string;
   }
-  /** A fire-and-forget message; `tc`/`ts` as a request's (the sender's producer span). */
-  | { k: "send"; to: string; t: string; b?: unknown; tc?: string; ts?: string }
+  /**
+   * A fire-and-forget message; `tc`/`ts` as a request's (the sender's producer span), `e`: the
+   * entity it is for, as for a request.
+   */
+  | { k: "send"; to: string; t: string; b?: unknown; tc?: string; ts?: string; e?: string }
   /**
    * A reply for request `i` of node `d`, from instance `f` (the one the request was addressed to):
    * relays and the requester accept it only from the link toward `f`, so a node cannot answer a

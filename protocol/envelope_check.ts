@@ -22,6 +22,7 @@
 import { within } from "./routes.ts";
 import { wireValueProblem } from "./wire_value.ts";
 import { dropBadTraceContext, isTraceId } from "./trace_context.ts";
+import { entityIdProblem } from "./entity_owner.ts";
 
 /**
  * The most items a list in a control envelope may hold: names in a `join` (`c`) and its
@@ -43,7 +44,7 @@ type Check = (env: Fields, values: Values) => string | null;
 const REQ_FIELDS: Check = (e, v) =>
   whole(e, "i") ?? text(e, "s") ?? text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ??
     optional(e, "r", (v) => v === 1, "1") ?? optional(e, "dl", isNumber, "a number") ??
-    optional(e, "tk", isString, "a string") ?? traceContext(e);
+    optional(e, "tk", isString, "a string") ?? traceContext(e) ?? entity(e);
 
 /**
  * A request's trace context (`tc`, `ts`) is a hint, not part of the request: a malformed one is
@@ -63,7 +64,7 @@ function traceId(e: Fields): null {
 /** The fields of each kind (a kind absent here never crosses an edge). */
 const KINDS: Record<string, Check> = {
   req: REQ_FIELDS,
-  send: (e, v) => text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ?? traceContext(e),
+  send: (e, v) => text(e, "to") ?? text(e, "t") ?? body(e, "b", v) ?? traceContext(e) ?? entity(e),
   res: (e, v) => whole(e, "i") ?? text(e, "d") ?? text(e, "f") ?? body(e, "b", v),
   err: (e) => whole(e, "i") ?? text(e, "d") ?? text(e, "f") ?? wireError(e.e, "e"),
   pub: (e, v) => text(e, "t") ?? body(e, "b", v),
@@ -221,6 +222,13 @@ const EDGE_NAMES: Record<Edge, string> = {
 
 function text(e: Fields, key: string, name = key): string | null {
   return typeof e[key] === "string" ? null : expected(name, e[key], "a string");
+}
+
+/** An entity id (`e`), when there is one: a bounded, non-empty string. */
+function entity(e: Fields): string | null {
+  if (e.e === undefined) return null;
+  const problem = entityIdProblem(e.e);
+  return problem === null ? null : `field "e": ${problem}`;
 }
 
 function whole(e: Fields, key: string): string | null {

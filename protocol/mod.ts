@@ -13,6 +13,7 @@
  * | `routes.ts`         | routing tables: node and instance ids, merging, cutting a reported table |
  * | `balancer.ts`       | choosing a replica (`round_robin`, `random`, `key_hash`)                 |
  * | `trace_context.ts`  | W3C `traceparent` / `tracestate`: parsed, formatted, checked at the edge |
+ * | `entity_owner.ts`   | which replica owns an entity id (rendezvous hashing), valid entity ids   |
  *
  * @module
  */
@@ -25,3 +26,4 @@ export * from "./errors.ts";
 export * from "./routes.ts";
 export * from "./balancer.ts";
 export * from "./trace_context.ts";
+export * from "./entity_owner.ts";

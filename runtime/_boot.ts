@@ -129,6 +129,7 @@ export function bootNode(
       logLevel: settings.logLevel as LogLevel,
       onError: spec?.onError,
       serve: spec?.serve,
+      entities: spec?.entities,
     }, {
       exit(reason: ExitReason) {
         // With the figures: the error that ended it is counted there, whenever the next pong.

@@ -18,6 +18,8 @@ export interface WaitingRequest extends Pending {
   readonly key?: string;
   /** The tick id, when a schedule sent it (`tk`: the handler's `meta.tick`). */
   readonly tick?: string;
+  /** The entity it is for: every attempt goes to the owner of that id at the time. */
+  readonly entity?: string;
   retriesLeft: number;
   /** The clock time after which no attempt is made (`totalTimeout`); Infinity without one. */
   readonly until: number;
@@ -56,7 +58,13 @@ const RETRY_DELAY = 25;
 /** What failing over needs from its node. */
 export interface FailoverSite {
   /** The instance for container `name` (see {@linkcode Choice}); throws when there is none. */
-  choose(name: string, key: string | undefined, mayWait: boolean, prefer?: string): Choice;
+  choose(
+    name: string,
+    key: string | undefined,
+    mayWait: boolean,
+    prefer?: string,
+    entity?: string,
+  ): Choice;
   /** Holds a request for its restarting container; throws when it may not wait or no room is left. */
   hold(waiting: WaitingRequest): void;
   /** Sends a request (again) to its target. */
@@ -149,7 +157,13 @@ export class Failover {
   resend(waiting: WaitingRequest): void {
     let target: Choice;
     try {
-      target = this.#site.choose(waiting.name, waiting.key, true, waiting.target);
+      target = this.#site.choose(
+        waiting.name,
+        waiting.key,
+        true,
+        waiting.target,
+        waiting.entity,
+      );
       if (target === HOLD) return this.#site.hold(waiting);
     } catch (error) {
       this.#pending.take(waiting.id);

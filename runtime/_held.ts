@@ -18,6 +18,8 @@ export interface HeldSend {
   t: string;
   b: unknown;
   key?: string;
+  /** The entity it is for. */
+  e?: string;
   tc?: string;
   ts?: string;
 }

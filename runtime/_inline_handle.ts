@@ -39,6 +39,7 @@ export class InlineHandle implements InstanceHandle {
       logLevel: launch.logLevel,
       onError: launch.spec.onError,
       serve: launch.spec.serve,
+      entities: launch.spec.entities,
     }, {
       exit: (reason) => this.#exit(reason),
       stopped: () => this.#markStopped(),

@@ -46,6 +46,11 @@ import {
   tracedFetch,
   tracingOn,
 } from "./_tracing.ts";
+import { isEntitiesDefinition } from "./entities.ts";
+import { EntityHost, type EntityOverrides, Undelivered } from "./_entity_host.ts";
+import { ownerIndex } from "../protocol/entity_owner.ts";
+import { SenderEntityRef } from "./_node_ref.ts";
+import type { EntityRef } from "./container.ts";
 
 /** Who this instance is. */
 export interface InstanceSettings {
@@ -63,6 +68,8 @@ export interface InstanceSettings {
   onError?: readonly ErrorRule[];
   /** Where it listens, when it serves (port 0 already resolved by the runtime). */
   serve?: ServeSpec;
+  /** The topology's `entities:` block (for a container made by `entities()`). */
+  entities?: EntityOverrides;
 }
 
 /** What `ctx.spawn` and `ctx.stop` act on: the supervisor of this instance's children. */
@@ -124,6 +131,8 @@ export class ContainerInstance implements Context, HostedInstance {
   /** Its listener, when it serves (`serve:`). */
   #listener: Listener | null = null;
   #serveErrors: Throttle<string> | null = null;
+  /** Its entities, when its module was made by `entities()`. */
+  #entities: EntityHost | null = null;
 
   /**
    * @param node The node hosting it.
@@ -175,6 +184,18 @@ export class ContainerInstance implements Context, HostedInstance {
         })`,
         { key: `containers.${this.name}.module` },
       );
+    }
+    if (isEntitiesDefinition(definition)) {
+      const host = new EntityHost(this, definition.entities, this.#settings.entities, {
+        version: () => this.#node.routes,
+        owns: (id) => this.#ownerOf(id) === this.instance,
+      });
+      this.#entities = host;
+      this.metrics.activeEntities = () => host.count;
+      if (this.#state !== "starting") return [];
+      this.#state = "running";
+      this.#node.host(this.instance, this);
+      return [];
     }
     const handlers = await (definition as ContainerDefinition).factory(this);
     if (typeof handlers !== "object" || handlers === null) {
@@ -333,6 +354,7 @@ export class ContainerInstance implements Context, HostedInstance {
       }
       return;
     }
+    if (this.#entities) return this.#receiveEntity(this.#entities, env);
     const handler = this.#handlers.get(env.t);
     if (!handler) {
       if (env.k === "req") {
@@ -393,6 +415,106 @@ export class ContainerInstance implements Context, HostedInstance {
 
   #traceSite(): ServerSite {
     return { container: this.name, instance: this.instance, node: this.#node.id };
+  }
+
+  /** Entities active in this instance (0 for a plain container). */
+  get entities(): number {
+    return this.#entities?.count ?? 0;
+  }
+
+  /**
+   * A message for an entity: checked to be this replica's (the sender's table may be a moment
+   * old), deduplicated when retried, then queued in the entity's mailbox. Its outcome is answered
+   * here; an entity's failure does not fail the instance (`_entity_host.ts` says why).
+   */
+  #receiveEntity(host: EntityHost, env: Extract<Envelope, { k: "req" | "send" }>): void {
+    const id = env.e;
+    if (id === undefined) {
+      if (env.k === "req") {
+        const error = new TypeError(
+          `container "${this.name}" hosts entities: address one with ref("${this.name}").entity(id)`,
+        );
+        this.#node.replyError(env, errorToWire(error, this.name));
+      }
+      return;
+    }
+    const owner = this.#ownerOf(id);
+    if (owner !== this.instance) {
+      if (env.k === "send") {
+        // Passed on to the owner this node sees (the sender's table was older or newer); a
+        // send that cannot go anywhere now is dropped, as any send to a container gone.
+        try {
+          this.#node.send(this.name, env.t, env.b, {}, id);
+        } catch (error) {
+          this.log.debug(`a send to entity "${id}" dropped: ${(error as Error).message}`);
+        }
+        return;
+      }
+      return this.#node.replyError(env, {
+        name: "UnavailableError",
+        message: `entity "${id}" of "${this.name}" is owned by ${owner}, not ${this.instance}`,
+        kind: "unavailable",
+        undelivered: true,
+      });
+    }
+    if (env.k === "req" && env.r && !this.#seen.first(env.s, env.i)) {
+      const stored = this.#seen.reply(env.s, env.i);
+      if (stored?.k === "res") this.#node.reply(env, stored.b);
+      else if (stored?.k === "err") this.#node.replyError(env, stored.e);
+      return;
+    }
+    const metrics = this.metrics;
+    const t0 = --metrics.skip > 0 ? -1 : metrics.start();
+    metrics.inflight++;
+    const request = env.k === "req" ? env : null;
+    host.deliver(id, env.t, env.b, env.k === "req" ? "request" : "send", (ok, value) => {
+      if (t0 >= 0) metrics.stop(t0);
+      this.#entityDone(request, ok, value);
+      if (--metrics.inflight === 0) this.#drained?.();
+    });
+  }
+
+  /**
+   * The owner of entity `id` by this node's table, or this instance when the table does not list
+   * it yet (just started: the sender's newer table chose it).
+   */
+  #ownerOf(id: string): string {
+    const instances = this.#node.routes[this.name]?.instances;
+    // One replica (or none listed) leaves nothing to check: this one is the owner.
+    if (!instances || instances.length <= 1) return this.instance;
+    let listed = false;
+    for (const inst of instances) if (inst.i === this.instance) listed = true;
+    return listed ? instances[ownerIndex(id, instances)].i : this.instance;
+  }
+
+  #entityDone(request: Extract<Envelope, { k: "req" }> | null, ok: boolean, value: unknown): void {
+    let wire: WireError | null = null;
+    let body: unknown;
+    if (ok) {
+      try {
+        body = copyWireValue(value, "reply");
+      } catch (error) {
+        wire = errorToWire(error, this.name);
+      }
+    } else if (value instanceof Undelivered) {
+      wire = { name: "UnavailableError", message: value.message, kind: "unavailable" };
+      wire.undelivered = true;
+      if (request) this.#node.replyError(request, wire);
+      return;
+    } else wire = errorToWire(value, this.name);
+    if (wire) this.metrics.errors++;
+    if (!request) return;
+    this.metrics.requests++;
+    if (request.r) {
+      this.#remember(
+        request,
+        wire
+          ? { k: "err", i: request.i, d: request.s, f: request.to, e: wire }
+          : { k: "res", i: request.i, d: request.s, f: request.to, b: body },
+      );
+    }
+    if (wire) this.#node.replyError(request, wire);
+    else this.#node.reply(request, body);
   }
 
   #run(
@@ -618,6 +740,26 @@ class CountingRef implements ContainerRef {
     if (this.#owner.late(`a send "${topic}" to "${this.name}"`)) return;
     this.#node.send(this.name, topic, body, options);
     this.#owner.metrics.messagesOut++;
+  }
+  entity(id: string): EntityRef {
+    const node = this.#node;
+    const owner = this.#owner;
+    return new SenderEntityRef(
+      {
+        request(name, topic, body, options, entity) {
+          const reply = node.request(name, topic, body, options, entity);
+          owner.metrics.messagesOut++;
+          return reply;
+        },
+        send(name, topic, body, options, entity) {
+          if (owner.late(`a send "${topic}" to entity "${entity}" of "${name}"`)) return;
+          node.send(name, topic, body, options, entity);
+          owner.metrics.messagesOut++;
+        },
+      },
+      this.name,
+      id,
+    );
   }
 }
 

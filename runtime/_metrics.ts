@@ -53,6 +53,8 @@ export interface Figures {
   m: number | null;
   /** Handler time per topic, since the start (`_topic_metrics.ts`); absent: none yet. */
   t?: TopicSet;
+  /** Entities active now (a container made by `entities()` only). */
+  a?: number;
 }
 
 /** Figures by container name: what one isolate (and everything below it) reports. */
@@ -93,6 +95,10 @@ export function readFigureSet(envelope: object): FigureSet | null {
     if (mem !== null && mem !== undefined && (typeof mem !== "number" || !(mem >= 0))) return null;
     const topics = readTopicSet(f.t);
     if (topics === null) return null;
+    const active = f.a;
+    if (active !== undefined && (!Number.isSafeInteger(active) || (active as number) < 0)) {
+      return null;
+    }
     set[name] = {
       i: f.i as number,
       o: f.o as number,
@@ -103,6 +109,7 @@ export function readFigureSet(envelope: object): FigureSet | null {
       h: h as number[],
       m: (mem as number | undefined) ?? null,
       ...(topics ? { t: topics } : {}),
+      ...(active === undefined ? {} : { a: active as number }),
     };
   }
   return set;
@@ -272,6 +279,9 @@ export class MetricsRecorder {
     if (++this.#pos === WINDOW) this.#pos = 0;
   }
 
+  /** Entities active now, for a container made by `entities()` (its host sets it). */
+  activeEntities: (() => number) | null = null;
+
   /** The figures now, as plain data. */
   figures(): Figures {
     const h: number[] = [];
@@ -279,7 +289,7 @@ export class MetricsRecorder {
       for (let b = 0; b < BUCKETS; b++) if (this.#counts[b] > 0) h.push(b, this.#counts[b]);
     }
     const t = this.topics.figures();
-    return {
+    const figures: Figures = {
       i: this.messagesIn,
       o: this.messagesOut,
       r: this.requests,
@@ -290,6 +300,8 @@ export class MetricsRecorder {
       m: null,
       ...(t ? { t } : {}),
     };
+    if (this.activeEntities) figures.a = this.activeEntities();
+    return figures;
   }
 }
 
@@ -332,6 +344,7 @@ export function addFigures(a: Figures, b: Figures): Figures {
   if (b.m !== null) a.m = (a.m ?? 0) + b.m;
   const t = addTopicSets(a.t, b.t);
   if (t) a.t = t;
+  if (b.a !== undefined) a.a = (a.a ?? 0) + b.a;
   return a;
 }
 

@@ -26,7 +26,7 @@ import { Failover, goneError, HOLD, retarget, type WaitingRequest } from "./_fai
 import { type Held, HeldMessages, type HeldSend, notHeld } from "./_held.ts";
 import { RouteBook } from "./_route_book.ts";
 import { type Subscriber, Topics } from "./_topics.ts";
-import { NodeRef } from "./_node_ref.ts";
+import { checkEntityId, NodeRef } from "./_node_ref.ts";
 import { clientSpan, producerContext } from "./_tracing.ts";
 
 /** A container instance as the node sees it. */
@@ -55,6 +55,11 @@ export interface NodeHooks {
 }
 
 const DEFAULT_TIMEOUT = 5000;
+
+/** A bad entity id is the caller's mistake, refused before anything is sent. */
+function checkEntity(entity: unknown): void {
+  if (entity !== undefined) checkEntityId(entity);
+}
 
 /** One isolate's router. */
 export class Node {
@@ -98,7 +103,8 @@ export class Node {
     this.#instanceNode = this.#book.instanceNode;
     this.#held = new HeldMessages(this.#pending);
     this.#failover = new Failover(this.#pending, {
-      choose: (name, key, mayWait, prefer) => this.#book.choose(name, key, mayWait, prefer),
+      choose: (name, key, mayWait, prefer, entity) =>
+        this.#book.choose(name, key, mayWait, prefer, entity),
       hold: (waiting) => {
         if (!waiting.hold) throw notHeld(waiting.name);
         this.#hold(waiting.name, { request: waiting });
@@ -294,8 +300,9 @@ export class Node {
       this.#held.release(this.#book.routes, {
         request: (waiting) => this.#failover.resend(waiting),
         send: (name, send) => {
-          const target = this.#book.choose(name, send.key, false) as string;
+          const target = this.#book.choose(name, send.key, false, undefined, send.e) as string;
           const env: Envelope = { k: "send", to: target, t: send.t, b: send.b };
+          if (send.e !== undefined) env.e = send.e;
           if (send.tc !== undefined) {
             env.tc = send.tc;
             if (send.ts !== undefined) env.ts = send.ts;
@@ -333,13 +340,18 @@ export class Node {
     return new NodeRef(this, name);
   }
 
-  /** Sends a request to container `name` and waits for its reply. */
+  /**
+   * Sends a request to container `name` (to the owner of `entity` among its replicas, when given)
+   * and waits for its reply.
+   */
   request(
     name: string,
     topic: string,
     body: unknown,
     options: RequestOptions & { tick?: string } = {},
+    entity?: string,
   ): Promise<unknown> {
+    checkEntity(entity);
     const copied = copyWireValue(body, "body");
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     if (!(timeout > 0) || !Number.isFinite(timeout)) {
@@ -356,7 +368,7 @@ export class Node {
     if (typeof topic !== "string") {
       throw new TypeError(`topic must be a string, got ${typeof topic}`);
     }
-    const target = this.#book.choose(name, options.key, retries > 0);
+    const target = this.#book.choose(name, options.key, retries > 0, undefined, entity);
     const start = this.#pending.now();
     // null unless tracing is on: then the request's client span, ended when it settles.
     const span = clientSpan(name, topic, this.id);
@@ -375,6 +387,7 @@ export class Node {
         timeout,
         key: options.key,
         ...(options.tick === undefined ? {} : { tick: options.tick }),
+        entity,
         retriesLeft: retries,
         until: start + total,
         start,
@@ -416,27 +429,31 @@ export class Node {
   }
 
   /**
-   * Sends a message to container `name` without waiting. `trace`: the trace context it carries
-   * (one that arrived with it from elsewhere, e.g. over NATS); while tracing is on and none is
-   * given, that of a producer span made here.
+   * Sends a message to container `name` (to the owner of `entity` among its replicas, when given)
+   * without waiting. `trace`: the trace context it carries (one that arrived with it from
+   * elsewhere, e.g. over NATS); while tracing is on and none is given, that of a producer span made
+   * here.
    */
   send(
     name: string,
     topic: string,
     body: unknown,
     options: SendOptions = {},
+    entity?: string,
     trace?: { tc?: string; ts?: string },
   ): void {
+    checkEntity(entity);
     const copied = copyWireValue(body, "body");
-    const target = this.#book.choose(name, options.key, false);
+    const target = this.#book.choose(name, options.key, false, undefined, entity);
     const context = trace ?? producerContext(name, topic, this.id);
     if (target === HOLD) {
       if (options.hold === false) throw notHeld(name);
-      const held: HeldSend = { t: topic, b: copied, key: options.key };
+      const held: HeldSend = { t: topic, b: copied, key: options.key, e: entity };
       if (context?.tc !== undefined) Object.assign(held, context);
       return this.#hold(name, { send: held });
     }
     const env: Envelope = { k: "send", to: target!, t: topic, b: copied };
+    if (entity !== undefined) env.e = entity;
     if (context?.tc !== undefined) {
       env.tc = context.tc;
       if (context.ts !== undefined) env.ts = context.ts;
@@ -595,6 +612,7 @@ export class Node {
       env.tc = waiting.tc;
       if (waiting.ts !== undefined) env.ts = waiting.ts;
     }
+    if (waiting.entity !== undefined) env.e = waiting.entity;
     const node = this.#instanceNode.get(waiting.target);
     if (node === undefined) {
       // Never sent: the instance's node is gone while the routes (a new table on its way) still

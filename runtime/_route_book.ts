@@ -9,6 +9,7 @@
 import type { RouteTable } from "../protocol/envelope.ts";
 import { UnavailableError } from "../protocol/errors.ts";
 import { pickReplica } from "../protocol/balancer.ts";
+import { ownerIndex } from "../protocol/entity_owner.ts";
 import { type Choice, HOLD } from "./_failover.ts";
 
 /**
@@ -83,10 +84,18 @@ export class RouteBook {
   /**
    * The instance of container `name` to address (`prefer` while it is live), by the container's
    * balancing; {@linkcode HOLD} when the container is restarting (hold the message); `undefined`
-   * when none is live but the sender may wait for one.
+   * when none is live but the sender may wait for one. With `entity`, the live instance that owns
+   * that entity id (rendezvous hashing, whatever the balancing, `prefer` ignored: a retry goes to
+   * the owner of the moment).
    * @throws {UnavailableError} When there is no such container, or no live instance to wait for.
    */
-  choose(name: string, key: string | undefined, mayWait: boolean, prefer?: string): Choice {
+  choose(
+    name: string,
+    key: string | undefined,
+    mayWait: boolean,
+    prefer?: string,
+    entity?: string,
+  ): Choice {
     const entry = this.#routes[name];
     if (!entry) {
       throw new UnavailableError(
@@ -99,6 +108,7 @@ export class RouteBook {
       if (mayWait) return undefined;
       throw new UnavailableError(`container "${name}" has no live instance (it may be restarting)`);
     }
+    if (entity !== undefined) return instances[ownerIndex(entity, instances)].i;
     if (prefer !== undefined && instances.some((inst) => inst.i === prefer)) return prefer;
     let state = this.#turns.get(name);
     if (!state) this.#turns.set(name, state = { turn: 0, random: 0 });

@@ -132,6 +132,7 @@ export class Supervisor {
       },
       pid: (key) => runner.instance(key)?.handle?.pid,
       usage: (key) => runner.instance(key)?.handle?.usage?.(),
+      entities: (key, name) => runner.instance(key)?.handle?.figures()?.[name]?.a,
       children: (key) => runner.instance(key)?.children ?? null,
       reports: (child, replica) => this.#reports.get(child, replica),
       serving: (spec) => this.#ports.resolved(spec),

@@ -36,6 +36,8 @@ export interface ViewSources {
   pid?(key: number | null): number | undefined;
   /** The memory and CPU share of instance `key`'s own isolate (worker, process). */
   usage?(key: number | null): Usage | undefined;
+  /** Entities active in instance `key` of container `name`, for one made by `entities()`. */
+  entities?(key: number | null, name: string): number | undefined;
   /** The supervisor of instance `key`'s children in this isolate, if it has one. */
   children(key: number | null): LocalChildren | null;
   /** What replica `replica` of child `child` reported. */
@@ -97,6 +99,7 @@ export function snapshotOf(
     const instances = report.instances.map((i): InstanceSnapshot => {
       const pid = from.pid?.(i.key);
       const usage = i.state === "running" ? from.usage?.(i.key) : undefined;
+      const entities = i.state === "running" ? from.entities?.(i.key, spec.name) : undefined;
       return {
         id: i.id,
         replica: i.replica,
@@ -108,6 +111,7 @@ export function snapshotOf(
         ...(pid !== undefined ? { pid } : {}),
         ...(usage?.memoryBytes != null ? { memoryBytes: usage.memoryBytes } : {}),
         ...(usage?.cpuPercent != null ? { cpuPercent: usage.cpuPercent } : {}),
+        ...(entities !== undefined ? { entities } : {}),
         ...(i.lastExit ? { lastExit: i.lastExit } : {}),
       };
     });

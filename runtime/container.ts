@@ -24,6 +24,8 @@ export interface MessageMeta {
    * again to the next one) records it with what it does. Only a runtime sets it.
    */
   readonly tick?: string;
+  /** The entity the message is for, in a container made by `entities()`. */
+  readonly entity?: string;
 }
 
 /**
@@ -155,6 +157,60 @@ export interface ContainerRef<D extends ContainerDefinition = ContainerDefinitio
    * @throws {UnavailableError} No live instance · `SerializationError` bad body.
    */
   send<T extends TopicOf<D>>(topic: T, ...args: BodyArgs<D, T, SendOptions>): void;
+  /**
+   * A handle to entity `id` of this container (one made by `entities()`): its messages go to
+   * the replica that owns the id, which activates the entity on its first message.
+   * @throws {TypeError} `id` is not a string · {@linkcode RangeError} it is empty or longer than
+   * 256 characters.
+   */
+  entity(id: string): EntityRef<D>;
+}
+
+/** Options of a request to an entity (the entity id is the routing key). */
+export type EntityRequestOptions = Omit<RequestOptions, "key">;
+/** Options of a send to an entity. */
+export type EntitySendOptions = Omit<SendOptions, "key">;
+
+/**
+ * A handle to one entity (a virtual actor) of a container made by `entities()`: `(container, id)`
+ * from anywhere. Typed with the module's default export, like a {@linkcode ContainerRef}.
+ *
+ * @example Join a room, typed end to end
+ * ```ts
+ * import { entities, type EntityContext, type EntityRef } from "jsr:@kraken/kraken";
+ *
+ * const room = entities((e: EntityContext<{ players: string[] }>) => ({
+ *   join: (body: { player: string }) => e.state.players.push(body.player),
+ * }), { initial: () => ({ players: [] }) });
+ *
+ * async function join(r: EntityRef<typeof room>): Promise<number> {
+ *   const misnamed = { who: "ada" };
+ *   // @ts-expect-error the body is { player: string }
+ *   await r.request("join", misnamed);
+ *   return await r.request("join", { player: "ada" }, { timeout: 1000, retries: 2 });
+ * }
+ * ```
+ */
+export interface EntityRef<D extends ContainerDefinition = ContainerDefinition> {
+  /** The container hosting the entity. */
+  readonly container: string;
+  /** The entity id. */
+  readonly id: string;
+  /**
+   * Sends a request to the entity and waits for the reply. With `retries`, a request whose owner
+   * was lost is sent again to the new owner (which activates the entity there).
+   * @throws {TimeoutError} No reply in time · {@linkcode UnavailableError} no live replica ·
+   * `RemoteError` the handler (or the entity's activation) threw · `UnknownTopicError`.
+   */
+  request<T extends TopicOf<D>>(
+    topic: T,
+    ...args: BodyArgs<D, T, EntityRequestOptions>
+  ): Promise<ReplyOf<D, T>>;
+  /**
+   * Sends a message to the entity without waiting.
+   * @throws {UnavailableError} No live replica · `SerializationError` bad body.
+   */
+  send<T extends TopicOf<D>>(topic: T, ...args: BodyArgs<D, T, EntitySendOptions>): void;
 }
 
 /** The context a container's factory receives. */

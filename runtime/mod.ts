@@ -2,12 +2,14 @@
  * The runtime: containers at work. `Runtime` starts a topology, routes messages to containers by
  * name, supervises them (with `supervisor/`'s machine), changes them live and shuts them down; the
  * same node router runs in the host and in every worker and process. Public API in `runtime.ts`,
- * `container.ts`, `types.ts`, `snapshots.ts` and `metrics.ts`; everything `_`-private is how.
+ * `container.ts`, `entities.ts`, `types.ts`, `snapshots.ts` and `metrics.ts`; everything
+ * `_`-private is how.
  *
  * | files                                   | what                                                    |
  * | --------------------------------------- | ------------------------------------------------------- |
  * | `runtime.ts`, `types.ts`                | the `Runtime`: start, ref, scale, apply, tree, shutdown  |
  * | `container.ts`                          | `container()`, the context and refs a container gets     |
+ * | `entities.ts`, `_entity_host.ts`, `_entity_store.ts` | `entities()`: virtual actors in a container's replicas, their mailboxes, passivation, stores |
  * | `_node.ts`, `_route_book.ts`, `_failover.ts`, `_held.ts`, `_topics.ts`, `_pending.ts` | the node router: routes, requests and retries, restart buffers, publish/subscribe, deadlines |
  * | `_instance.ts`, `_timers.ts`, `_dedupe.ts` | one incarnation: handlers, its timers, retried replies |
  * | `_modes.ts`, `_handle.ts`, `_inline_handle.ts`, `_isolate_handle.ts`, `_worker_handle.ts`, `_process_handle.ts`, `_incarnation.ts` | inline, worker and process: starting, watching, ending |
@@ -25,6 +27,7 @@
  */
 export * from "./runtime.ts";
 export * from "./container.ts";
+export * from "./entities.ts";
 export type * from "./snapshots.ts";
 export type * from "./metrics.ts";
 export * from "./http_errors.ts";

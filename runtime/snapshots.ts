@@ -59,6 +59,11 @@ export interface InstanceSnapshot {
    * Absent inline and until two heartbeats a second apart.
    */
   cpuPercent?: number;
+  /**
+   * Entities active in it, for a container made by `entities()` (as of its last heartbeat, for a
+   * worker or process).
+   */
+  entities?: number;
   /** Why it last ended, if it has. */
   lastExit?: ExitReason;
 }

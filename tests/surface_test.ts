@@ -27,6 +27,7 @@ const INTERNAL = [
   "BUILTIN_ERROR_RULES",
   "ERROR_ACTIONS",
   "isContainerDefinition",
+  "isEntitiesDefinition",
   "UNSTABLE_FEATURES",
 ];
 
@@ -57,6 +58,10 @@ const PROMISED = [
   "ServeInfo",
   "FetchApp",
   "ServeSpec",
+  "entities",
+  "EntityContext",
+  "EntityRef",
+  "EntityStore",
 ];
 
 interface Declared {
