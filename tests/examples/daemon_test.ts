@@ -3,7 +3,7 @@
 // as files the way the producer writes them, and a kill -9 and shutdowns from outside.
 import assert from "node:assert/strict";
 import type { Outcome } from "../../examples/daemon/containers/folder_queue.ts";
-import { connect } from "npm:@nats-io/transport-node@3.4.0";
+import { connect } from "@nats-io/transport-node";
 import { waitUntil } from "../_helpers.ts";
 import { NatsServer, natsTest } from "../nats/_nats_server.ts";
 import {

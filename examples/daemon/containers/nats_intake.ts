@@ -32,7 +32,7 @@ export async function startIntake(
   queued: (id: string) => void,
 ): Promise<Intake> {
   // Loaded only when the intake is on: a static npm import would slow every start of the worker.
-  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const { connect } = await import("@nats-io/transport-node");
   const nc = await connect({ servers: settings.address, name: "daemon-dispatcher" });
   const sub = nc.subscribe(settings.subject, { queue: "daemon" });
   const text = new TextDecoder();
