@@ -1,0 +1,188 @@
+// The game example, run from its own kraken.yaml (gateway on a free port, the rooms' store in a
+// temporary folder): two players in one room see each other move at the room's ticks, across the
+// two gateway replicas; a room whose replica is killed comes back on its new owner with its
+// players and their places, and ticks on; bad input is refused; a shutdown closes every socket
+// and saves every room.
+import assert from "node:assert/strict";
+import type { Runtime } from "../../mod.ts";
+import { MAX_MESSAGE_BYTES, TICK_HZ } from "../../examples/game/protocol.ts";
+import { waitUntil } from "../_wait.ts";
+import { gatewayPort, Player, startGame, where } from "./_game_clients.ts";
+
+/** Runs `body` on a fresh game; every player it opened is closed, the runtime shut down. */
+async function withGame(
+  body: (rt: Runtime, players: Player[], dir: string) => Promise<void>,
+  mode: "worker" | "process" = "worker",
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-game-" });
+  const players: Player[] = [];
+  try {
+    const rt = await startGame(dir, mode);
+    try {
+      await body(rt, players, dir);
+    } finally {
+      await Promise.all(players.map((p) => p.close()));
+      await rt.shutdown();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Two players in `room`, on the two gateway replicas (the kernel picks: retried until so). */
+async function twoPlayers(port: number, room: string): Promise<[Player, Player]> {
+  const ada = await Player.join(port, room, "ada");
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const bob = await Player.join(port, room, "bob");
+    if (bob.gateway !== ada.gateway) return [ada, bob];
+    await bob.close();
+  }
+  await ada.close();
+  throw new Error(`40 connections all landed on ${ada.gateway}`);
+}
+
+Deno.test("game: two players on different gateway replicas see each other's moves at the room's ticks", async () => {
+  await withGame(async (rt, players) => {
+    const port = gatewayPort(rt);
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+    assert.match(await page.text(), /<script src="\/app.js"/);
+    const script = await (await fetch(`http://127.0.0.1:${port}/app.js`)).text();
+    assert.doesNotMatch(script, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+
+    const [ada, bob] = await twoPlayers(port, "arena");
+    players.push(ada, bob);
+    assert.notEqual(ada.gateway, bob.gateway);
+    const start = await bob.state((s) => where(s, ada.id) !== undefined && !!where(s, bob.id));
+    const from = where(start, ada.id)!;
+    ada.move(from.x < 20 ? 1 : -1, 0); // toward the middle: 5 cells without reaching a wall
+    const moved = await bob.state((s) => Math.abs(where(s, ada.id)!.x - from.x) >= 5);
+    assert.equal(where(moved, ada.id)!.y, from.y);
+    assert.ok(moved.tick >= start.tick + 5, `5 cells take 5 ticks: ${start.tick} → ${moved.tick}`);
+    ada.move(0, 0);
+    // And the other way round: ada sees bob's move.
+    const bobFrom = where(await ada.state(() => true), bob.id)!;
+    bob.move(0, bobFrom.y < 15 ? 1 : -1);
+    await ada.state((s) => Math.abs(where(s, bob.id)!.y - bobFrom.y) >= 3);
+
+    // Snapshots come at the room's tick rate (10 Hz: about 10 a second, whatever the load).
+    const before = ada.messages.filter((m) => m.t === "state").length;
+    await new Promise((r) => setTimeout(r, 1000));
+    const count = ada.messages.filter((m) => m.t === "state").length - before;
+    assert.ok(count >= TICK_HZ / 2 && count <= TICK_HZ * 1.5, `${count} snapshots in 1 s`);
+  });
+});
+
+Deno.test("game: kill -9 of the rooms replica owning a room: it comes back on its new owner with its players and places, and ticks on", async () => {
+  await withGame(async (rt, players) => {
+    const port = gatewayPort(rt);
+    const [ada, bob] = await twoPlayers(port, "crashy");
+    players.push(ada, bob);
+    const first = await ada.state((s) => s.players.length === 2);
+    ada.move(where(first, ada.id)!.x < 20 ? 1 : -1, 0);
+    await ada.state((s) => where(s, ada.id)!.x !== where(first, ada.id)!.x);
+    ada.move(0, 0);
+    // Stopped: the room checkpoints within a second of the last change; wait for two.
+    await new Promise((r) => setTimeout(r, 2500));
+    const last = await bob.state(() => true);
+    const owner = last.instance;
+    const rooms = rt.tree().containers.find((c) => c.name === "rooms")!;
+    Deno.kill(rooms.instances.find((i) => i.id === owner)!.pid!, "SIGKILL");
+
+    // The gateways' next `alive` activates the room on whichever replica owns it now.
+    const back = await bob.state((s) => s.instance !== owner, 10_000);
+    assert.deepEqual(where(back, ada.id), where(last, ada.id));
+    assert.deepEqual(where(back, bob.id), where(last, bob.id));
+    assert.deepEqual(back.players.map((p) => p.name).sort(), ["ada", "bob"]);
+    // The tick count comes back from the checkpoint (taken after the last move) and goes on.
+    assert.ok(back.tick >= first.tick, `tick ${back.tick} restored from ≥ ${first.tick}`);
+    const later = await ada.state((s) => s.tick >= back.tick + 5);
+    assert.equal(later.instance, back.instance);
+    // The sockets stayed up (the gateways did not go), and moves reach the room again.
+    assert.ok(!ada.closed && !bob.closed);
+    const from = where(later, bob.id)!;
+    bob.move(0, from.y < 15 ? 1 : -1);
+    await ada.state((s) => Math.abs(where(s, bob.id)!.y - from.y) >= 2);
+  }, "process");
+});
+
+Deno.test("game: bad input is refused: foreign origin, bad query, oversize, malformed, floods", async () => {
+  await withGame(async (rt, players) => {
+    const port = gatewayPort(rt);
+    const upgrade = {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+    };
+    // A page of another site may not play in its visitor's name.
+    const foreign = await fetch(`http://127.0.0.1:${port}/ws?room=a&name=eve`, {
+      headers: { ...upgrade, origin: "http://elsewhere.example" },
+    });
+    assert.equal(foreign.status, 403);
+    await foreign.body?.cancel();
+    for (
+      const [query, field] of [
+        ["room=A%20B&name=eve", /bad room/],
+        ["room=a&name=%3Cb%3E", /bad name/],
+        ["room=a&name=eve&key=guess", /bad key/],
+        [`room=${"r".repeat(33)}&name=eve`, /bad room/],
+      ] as const
+    ) {
+      const response = await fetch(`http://127.0.0.1:${port}/ws?${query}`, { headers: upgrade });
+      assert.equal(response.status, 400, query);
+      assert.match(await response.text(), field);
+    }
+
+    const [eve, bob] = await twoPlayers(port, "rules");
+    players.push(eve, bob);
+    eve.send("x".repeat(MAX_MESSAGE_BYTES + 1));
+    assert.match(await eve.error(), /at most 256/);
+    eve.send("{not json");
+    assert.match(await eve.error(), /expected JSON/);
+    eve.send(JSON.stringify({ t: "teleport", x: 0, y: 0 }));
+    assert.match(await eve.error(), /unknown message/);
+    eve.send(JSON.stringify({ t: "move", dx: 40, dy: 0 }));
+    assert.match(await eve.error(), /-1, 0 or 1/);
+    eve.send(new Uint8Array([1, 2, 3]));
+    assert.match(await eve.error(), /text message/);
+    // A flood: the burst goes through, the rest is dropped and the player told.
+    for (let i = 0; i < 60; i++) eve.move(0, 0);
+    assert.match(await eve.error(), /slow down/);
+    // Still playing after all that, and nobody else was touched.
+    await new Promise((r) => setTimeout(r, 1100)); // the bucket fills again
+    const from = where(await bob.state(() => true), eve.id)!;
+    eve.move(0, from.y < 15 ? 1 : -1);
+    await bob.state((s) => Math.abs(where(s, eve.id)!.y - from.y) >= 2);
+    assert.ok(!bob.messages.some((m) => m.t === "error"));
+    // A connection that keeps sending garbage is closed (1008).
+    // (One at a time: what a client sends after the server's close frame is not for this test.)
+    for (let i = 0; i < 10 && !eve.closed; i++) {
+      eve.send("garbage");
+      await eve.next((m) => m.t === "error", 2000, eve.messages.length);
+    }
+    await eve.closedByServer();
+    assert.equal(eve.closeCode, 1008);
+    assert.ok(!bob.closed);
+  });
+});
+
+Deno.test("game: a shutdown with players connected closes every socket (1001) and saves every room", async () => {
+  await withGame(async (rt, players, dir) => {
+    const port = gatewayPort(rt);
+    const rooms = ["north", "south"];
+    for (const room of rooms) players.push(await Player.join(port, room, "ada"));
+    for (const p of players) await p.state((s) => s.players.length === 1);
+    players[0].move(1, 1);
+    const moved = await players[0].state((s) => s.tick > 0 && where(s, players[0].id)!.x > 0);
+    await rt.shutdown();
+    for (const p of players) {
+      await p.closedByServer();
+      assert.equal(p.closeCode, 1001);
+    }
+    const saved = [...Deno.readDirSync(`${dir}/rooms`)].map((f) => f.name).sort();
+    assert.deepEqual(saved, ["north.msgpack", "south.msgpack"]);
+    assert.ok(moved.tick > 0);
+  });
+});
