@@ -9,6 +9,7 @@ import {
   validateTopology,
 } from "../../mod.ts";
 import type room from "../fixtures/entities/room.ts";
+import type checkpointed from "../fixtures/entities/room_checkpoint.ts";
 import { FIXTURES, MODES, waitUntil, withRuntime } from "../_helpers.ts";
 
 type Room = typeof room;
@@ -146,4 +147,18 @@ Deno.test("[process] e.save() checkpoints without passivating: after kill -9 of 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("[inline] e.save() saves the state as at the call, and a slower earlier save never lands after a later one", async () => {
+  const topology: TopologyInput = {
+    containers: { counters: { module: "./entities/room_checkpoint.ts", mode: "inline" } },
+  };
+  await withRuntime(topology, async (rt) => {
+    const c = rt.ref<typeof checkpointed>("counters").entity("c1");
+    assert.equal(await c.request("twoSaves"), true);
+    // The first save was slow; the second waited for it: the store ends with the newer state.
+    assert.deepEqual(await c.request("written"), { written: [1, 2], stored: 2 });
+    assert.equal(await c.request("bumpAndSave"), true);
+    assert.deepEqual(await c.request("written"), { written: [1, 2, 3], stored: 3 });
+  });
 });
