@@ -122,6 +122,49 @@ Deno.test("game: kill -9 of the rooms replica owning a room: it comes back on it
   }, "process");
 });
 
+Deno.test("game: a dropped player comes back with its key to the same place; one that leaves goes at once, one that vanishes after its lease", async () => {
+  await withGame(async (rt, players) => {
+    const port = gatewayPort(rt);
+    const [ada, bob] = await twoPlayers(port, "return");
+    players.push(ada, bob);
+    const start = await bob.state((s) => s.players.length === 2);
+    ada.move(where(start, ada.id)!.x < 20 ? 1 : -1, 0);
+    await bob.state((s) => where(s, ada.id)!.x !== where(start, ada.id)!.x);
+    ada.move(0, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    const before = where(await bob.state(() => true), ada.id)!;
+    // Dropped without leaving (a network blip, a gateway replica gone): the seat is kept...
+    await ada.close(4000);
+    const again = await Player.join(port, "return", "ada", ada.key);
+    players.push(again);
+    assert.equal(again.id, ada.id);
+    const back = await again.state(() => true);
+    assert.deepEqual(where(back, ada.id), before);
+    assert.equal(back.players.length, 2);
+    // ...and a key not of the server's making is refused before the upgrade (a well-formed
+    // unknown one seats a new player: a key is 122 random bits, not guessed into a seat).
+    const guess = await fetch(
+      `http://127.0.0.1:${port}/ws?room=return&name=ada&key=${"0".repeat(36)}`,
+      {
+        headers: { upgrade: "websocket" },
+      },
+    );
+    assert.equal(guess.status, 400);
+    await guess.body?.cancel();
+    // Leaving on purpose (1000): gone from the next snapshots.
+    await again.close(1000);
+    await bob.state((s) => where(s, ada.id) === undefined, 2000);
+    // Vanishing (no close at all reaches the room): gone once no gateway vouched for it for 5 s.
+    const cy = await Player.join(port, "return", "cy");
+    players.push(cy);
+    await bob.state((s) => where(s, cy.id) !== undefined);
+    await cy.close(4000);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(where(await bob.state(() => true), cy.id), "kept during its lease");
+    await bob.state((s) => where(s, cy.id) === undefined, 5000);
+  });
+});
+
 Deno.test("game: bad input is refused: foreign origin, bad query, oversize, malformed, floods", async () => {
   await withGame(async (rt, players) => {
     const port = gatewayPort(rt);
