@@ -86,6 +86,12 @@ export interface EntityOptions<S = unknown> {
   store?: EntityStoreName | EntityStore<S>;
   /** The folder of the `file` store (default `./state`); the topology's `entities: { dir }` wins. */
   dir?: string;
+  /**
+   * The most entities active at once in one replica (default: no limit). At the limit, a new
+   * activation first passivates the least recently used idle entity (saving it). A topology's
+   * `entities: { max }` overrides it.
+   */
+  max?: number;
   /** Runs at each activation, after the factory and before the first message. */
   onActivate?: (e: EntityContext<S>) => unknown;
   /** Runs at each passivation, before the state is saved (it may still change `e.state`). */
@@ -219,6 +225,11 @@ export function isEntitiesDefinition(value: unknown): value is EntitiesDefinitio
  * Defines a container whose replicas host entities: `factory` runs at each activation of an
  * entity and returns its handlers; `options` say how state is kept and when idle entities are
  * passivated.
+ *
+ * Give the state type on the factory's parameter (`(e: EntityContext<State>) => …`) rather than
+ * as a type argument (`entities<State>(…)`): TypeScript infers both the state and the handlers
+ * from the annotated parameter, but infers nothing once one type argument is given, and the
+ * handler map (the protocol refs check) would be lost.
  *
  * @param factory Builds one activation's handlers from its {@linkcode EntityContext}.
  * @param options Initial state, idle time, store, hooks.
