@@ -49,19 +49,31 @@ export default container(async (ctx) => {
     files.set(path, { body: await Deno.readTextFile(new URL(name, PUBLIC)), type });
   }
   const rooms = ctx.ref<typeof room>("rooms");
-  /** Players here by room, and the subscription that feeds them. */
-  const here = new Map<string, { conns: Set<Conn>; unsubscribe: () => void }>();
+  /**
+   * Players here by room, the subscription that feeds them, and the instance the room answered
+   * from last (its owner as this replica last heard).
+   */
+  const here = new Map<string, { conns: Set<Conn>; unsubscribe: () => void; owner?: string }>();
 
   ctx.setInterval(() => {
-    for (const [id, { conns }] of here) {
-      rooms.entity(id).send("alive", { players: [...conns].map((c) => c.seat) });
+    for (const [id, entry] of here) {
+      const players = [...entry.conns].map((c) => c.seat);
+      rooms.entity(id).request("alive", { players }, { timeout: ALIVE_EVERY_MS }).then(
+        (answer) => void (entry.owner = answer.instance),
+        () => {}, // the room is moving (its owner died): the next round finds it
+      );
     }
   }, ALIVE_EVERY_MS);
 
   const relay = (body: unknown) => {
     const snapshot = body as Snapshot;
-    const conns = here.get(snapshot?.room)?.conns;
-    if (!conns) return;
+    const entry = here.get(snapshot?.room);
+    if (!entry) return;
+    // While the replica set changes, two activations of a room may tick for a moment (until the
+    // old owner hands off): relay only the one the room's messages reach, so nobody sees the
+    // room flicker between two states.
+    if (entry.owner !== undefined && snapshot.instance !== entry.owner) return;
+    const conns = entry.conns;
     const text = JSON.stringify({ t: "state", ...snapshot }); // once for every player of the room
     for (const { socket } of conns) {
       if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount < MAX_BUFFERED) {
@@ -70,12 +82,13 @@ export default container(async (ctx) => {
     }
   };
 
-  const enter = (conn: Conn) => {
+  const enter = (conn: Conn, owner: string) => {
     let entry = here.get(conn.room);
     if (!entry) {
       entry = { conns: new Set(), unsubscribe: ctx.subscribe(roomTopic(conn.room), relay) };
       here.set(conn.room, entry);
     }
+    entry.owner = owner;
     entry.conns.add(conn);
   };
 
@@ -153,7 +166,7 @@ export default container(async (ctx) => {
         seat.id = joined.id; // a player coming back with its key keeps its id
         if (socket.readyState !== WebSocket.OPEN) return;
         conn = { socket, room: roomId, seat };
-        enter(conn);
+        enter(conn, joined.instance);
         say({ t: "welcome", room: roomId, id: seat.id, key, gateway: ctx.instance });
       } catch (error) {
         ctx.log.warn(`join ${roomId} failed: ${(error as Error).message}`);

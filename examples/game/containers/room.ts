@@ -130,14 +130,15 @@ export default entities((e: EntityContext<RoomState>) => {
     /**
      * A gateway vouches for its players here (every second): their lease is renewed, and one the
      * room does not know (it came back from a checkpoint older than the join) is seated again.
-     * It is also what wakes a room up on its new owner after a crash.
+     * It is also what wakes a room up on its new owner after a crash, and its answer tells the
+     * gateway which activation to relay.
      */
     alive(body: { players: Seat[] }) {
-      if (!Array.isArray(body?.players)) return 0;
+      const players = Array.isArray(body?.players) ? body.players.slice(0, MAX_PLAYERS) : [];
       const now = Date.now();
       let seated = 0;
-      for (const s of body.players.slice(0, MAX_PLAYERS)) if (isSeat(s) && seat(s, now)) seated++;
-      return seated;
+      for (const s of players) if (isSeat(s) && seat(s, now)) seated++;
+      return { seated, instance: e.instance }; // where the room is: the gateway relays this one
     },
     /** The room as the players see it now. */
     snapshot,
