@@ -76,6 +76,8 @@ class Activation implements EntityContext {
   lastUsed: number;
   readonly timers = new Set<() => void>();
   wantsPassivation = false;
+  /** The last save under way: saves of one entity reach the store one after another, in order. */
+  saving: Promise<void> = Promise.resolve();
   /** Resolves once it has left the host (passivated, deactivated or failed to activate). */
   readonly ended: Promise<void>;
   end!: () => void;
@@ -110,6 +112,9 @@ class Activation implements EntityContext {
   }
   passivate(): void {
     this.wantsPassivation = true;
+  }
+  save(): Promise<void> {
+    return this.#host.save(this);
   }
 
   #timer(callback: () => unknown, ms: number, repeat: boolean): () => void {
@@ -231,6 +236,21 @@ export class EntityHost {
     if (a.phase === "active") this.#pump(a);
   }
 
+  /**
+   * Saves an activation's state now (`e.save()`), as it is at the call: a copy is taken at once, so
+   * the entity may go on changing it while the store writes. Saves of one entity are written one
+   * after another, so an older state never lands after a newer one; an entity that has left saves
+   * nothing (its next activation, maybe elsewhere, owns the state now).
+   */
+  save(a: Activation): Promise<void> {
+    const store = this.#store;
+    if (store === null || a.phase === "gone") return Promise.resolve();
+    const state = structuredClone(a.state);
+    const saved = a.saving.catch(() => {}).then(() => store.save(this.ctx.name, a.id, state));
+    a.saving = saved;
+    return saved;
+  }
+
   /** Passivates every entity (the instance is stopping): resolves once all have saved. */
   async close(): Promise<void> {
     this.#closing = true;
@@ -345,6 +365,7 @@ export class EntityHost {
     (async () => {
       try {
         await this.#options.onPassivate?.(a);
+        await a.saving.catch(() => {}); // a checkpoint still being written must not land after
         await this.#store?.save(this.ctx.name, a.id, a.state);
       } catch (error) {
         this.ctx.log.error(

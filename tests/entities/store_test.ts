@@ -9,6 +9,7 @@ import {
   validateTopology,
 } from "../../mod.ts";
 import type room from "../fixtures/entities/room.ts";
+import type checkpointed from "../fixtures/entities/room_checkpoint.ts";
 import { FIXTURES, MODES, waitUntil, withRuntime } from "../_helpers.ts";
 
 type Room = typeof room;
@@ -123,4 +124,55 @@ Deno.test("[worker] a module asking for the file store without the grant fails t
     }, { logLevel: "silent", baseUrl: FIXTURES.href }),
     /permissions\.read does not include that folder/,
   );
+});
+
+Deno.test("[process] e.save() checkpoints without passivating: after kill -9 of the owner the entity comes back with the saved state", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-entities-" });
+  try {
+    const topology: TopologyInput = {
+      containers: {
+        rooms: {
+          module: "./entities/room.ts",
+          mode: "process",
+          replicas: 2,
+          permissions: { read: [dir], write: [dir] },
+          entities: { store: "file", dir, idle: "1m" },
+        },
+      },
+      supervisor: { backoff: { min: "3s", max: "3s", jitter: 0 } },
+    };
+    await withRuntime(topology, async (rt) => {
+      await waitUntil(
+        () => rt.tree().containers[0].instances.filter((i) => i.state === "running").length === 2,
+        10_000,
+        "two replicas",
+      );
+      const r = rt.ref<Room>("rooms").entity("checkpointed");
+      await r.request("join", { player: "ada" });
+      assert.equal(await r.request("save"), true);
+      // Still active (not passivated): it keeps taking messages on the same activation.
+      await r.request("join", { player: "bob" }); // after the checkpoint: lost with the crash
+      const { instance: owner } = await r.request("where");
+      const pid = rt.tree().containers[0].instances.find((i) => i.id === owner)!.pid!;
+      Deno.kill(pid, "SIGKILL");
+      const players = await r.request("players", undefined, { timeout: 1000, retries: 5 });
+      assert.deepEqual(players, ["ada"]);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("[inline] e.save() saves the state as at the call, and a slower earlier save never lands after a later one", async () => {
+  const topology: TopologyInput = {
+    containers: { counters: { module: "./entities/room_checkpoint.ts", mode: "inline" } },
+  };
+  await withRuntime(topology, async (rt) => {
+    const c = rt.ref<typeof checkpointed>("counters").entity("c1");
+    assert.equal(await c.request("twoSaves"), true);
+    // The first save was slow; the second waited for it: the store ends with the newer state.
+    assert.deepEqual(await c.request("written"), { written: [1, 2], stored: 2 });
+    assert.equal(await c.request("bumpAndSave"), true);
+    assert.deepEqual(await c.request("written"), { written: [1, 2, 3], stored: 3 });
+  });
 });
