@@ -7,7 +7,14 @@ import { parse } from "yaml";
 import type agent from "../../examples/agents/containers/agent.ts";
 import type world from "../../examples/agents/containers/world.ts";
 import type { WorldStatus } from "../../examples/agents/containers/world.ts";
-import { agentId, DEFAULT_PARAMS, type Seen } from "../../examples/agents/model.ts";
+import {
+  agentId,
+  DEFAULT_PARAMS,
+  freshAgent,
+  meet,
+  type Seen,
+  step,
+} from "../../examples/agents/model.ts";
 import { Runtime, type TopologyInput } from "../../mod.ts";
 import { childrenOf, nextEvent, waitUntil } from "../_helpers.ts";
 
@@ -217,4 +224,38 @@ Deno.test("agents: deno task example:agents prints a line per tick and stops cle
   assert.match(logs, /100 agents on a 10 × 10 grid/);
   assert.match(logs, /tick 3 · [\d.]+ ticks\/s · S \d+ I \d+ R \d+ = 100 · agents#0\.1 \d+/);
   assert.match(logs + await stdout, /stopped/);
+});
+
+// The model's own rules (pure): what the crash tests above rely on.
+const P = { ...DEFAULT_PARAMS, w: 10, h: 10, spark: 0 };
+const always = () => 0; // every chance taken
+const never = () => 0.999_999; // no chance taken
+
+Deno.test("agents model: a meeting of tick t counts at tick t + 1, whether it arrives before or after its target took tick t", () => {
+  const early = freshAgent(), late = freshAgent();
+  step(early, 1, { h: "S", d: 0 }, P, 0, never);
+  step(late, 1, { h: "S", d: 0 }, P, 1, never);
+  meet(early, 2); // sent in tick 2, before this agent took tick 2
+  step(early, 2, { h: "S", d: 1 }, P, 0, never);
+  step(late, 2, { h: "S", d: 1 }, P, 1, never);
+  meet(late, 2); // sent in tick 2, after this agent took it
+  assert.equal(early.h, "S", "not weighed at tick 2");
+  step(early, 3, { h: "S", d: 2 }, P, 0, always);
+  step(late, 3, { h: "S", d: 2 }, P, 1, always);
+  assert.equal(early.h, "I");
+  assert.equal(late.h, "I");
+});
+
+Deno.test("agents model: a fresh activation adopts the world's record, and a step taken twice changes nothing", () => {
+  const agent = freshAgent();
+  const first = step(agent, 7, { h: "I", d: 2 }, P, 55, always);
+  assert.equal(first.adopted, true);
+  assert.deepEqual({ h: agent.h, d: agent.d, t: agent.t }, { h: "I", d: 3, t: 7 });
+  assert.deepEqual(first.meets, [44, 45, 46, 54, 56, 64, 65, 66, 0]);
+  const again = step(agent, 7, { h: "I", d: 2 }, P, 55, always);
+  assert.deepEqual(again, { meets: [], adopted: false });
+  assert.deepEqual({ h: agent.h, d: agent.d, t: agent.t }, { h: "I", d: 3, t: 7 });
+  const next = step(agent, 8, { h: "S", d: 0 }, P, 55, never);
+  assert.equal(next.adopted, false, "it took tick 7 here: the record is not needed");
+  assert.equal(agent.d, 4);
 });

@@ -81,7 +81,8 @@ export default entities((e: EntityContext<AgentState>) => ({
   /**
    * Crashes the replica this agent is active on, for the demo: an error thrown outside any handler
    * is uncaught, so the whole isolate fails (a worker is terminated, a process exits) and its
-   * supervisor starts a new incarnation. Returns the instance that is about to go.
+   * supervisor starts a new incarnation. Returns the instance that is about to go. (Run inline,
+   * this would take the host down with it: the example runs its agents as workers or processes.)
    */
   crash(): string {
     setTimeout(() => {
