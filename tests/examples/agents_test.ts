@@ -226,6 +226,23 @@ Deno.test("agents: deno task example:agents prints a line per tick and stops cle
   assert.match(logs + await stdout, /stopped/);
 });
 
+Deno.test("agents: a restarted world takes its census back from the agents and ticks on from their tick", async () => {
+  const rt = await start("worker");
+  try {
+    const before = await untilTick(rt, 10, 30_000);
+    await rt.restart("world");
+    // Its first status with a tick is the agents' tick, not 1: no tick is taken over again.
+    const back = await untilTick(rt, 1, 30_000);
+    assert.ok(back.tick >= before.tick, `back at tick ${back.tick}, was at ${before.tick}`);
+    const paused = await rt.ref<typeof world>("world").request("pause");
+    const agents = await lookAll(rt);
+    assert.ok(agents.every((a) => a.t === paused.tick), "every agent took the world's last tick");
+    assert.deepEqual(countsOf(agents), paused.counts);
+  } finally {
+    await rt.shutdown();
+  }
+});
+
 // The model's own rules (pure): what the crash tests above rely on.
 const P = { ...DEFAULT_PARAMS, w: 10, h: 10, spark: 0 };
 const always = () => 0; // every chance taken

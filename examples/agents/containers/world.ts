@@ -3,13 +3,24 @@
 // nor time out waiting in them), records each answer, and logs ticks/s and the population. A tick
 // starts only when the one before has ended: every meeting of tick t is sent before tick t + 1.
 //
+// Before its first tick the world asks every agent where it is (a roll call): a world that
+// restarted mid-run takes the census back from its agents and ticks on from where they are.
+//
 // An agent whose replica crashed answers its next step from a fresh activation that adopted the
 // census's record of it (see agent.ts): the world counts those as re-derived. A step that still
 // fails after its retries leaves the agent as last seen and is counted as unanswered; it is asked
 // again next tick.
 import { container, TopologyError } from "../../../mod.ts";
 import { Census } from "../census.ts";
-import { agentId, DEFAULT_PARAMS, type Health, indexOf, MAX_SIDE, type Params } from "../model.ts";
+import {
+  agentId,
+  DEFAULT_PARAMS,
+  type Health,
+  indexOf,
+  isSeen,
+  MAX_SIDE,
+  type Params,
+} from "../model.ts";
 import type agent from "./agent.ts";
 
 /** What `status` answers. */
@@ -65,7 +76,6 @@ export default container((ctx) => {
   const agents = ctx.ref<typeof agent>("agents");
 
   const census = new Census(n);
-  for (let k = 0; k < seed; k++) census.set(Math.floor(Math.random() * n), { h: "I", d: 0 });
   let tick = 0;
   let paused = false;
   let running: Promise<void> | null = null;
@@ -73,33 +83,74 @@ export default container((ctx) => {
   let last = { on: {} as Record<string, number>, answered: 0, rederived: 0, unanswered: 0 };
   const totals = { rederived: 0, unanswered: 0 };
 
+  /** Runs `visit` for every agent, at most `window` at once; stops early when the world stops. */
+  async function everyAgent(visit: (i: number) => Promise<void>): Promise<void> {
+    let next = 0;
+    const lane = async () => {
+      while (next < n && !ctx.signal.aborted) await visit(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(window, n) }, lane));
+  }
+
+  /**
+   * Before the first tick, the world asks every agent where it is: a new world of a running model
+   * (the world restarted, or was reloaded) takes its census back from the agents and ticks on from
+   * the latest tick they took. When none has taken a tick, the model starts: `seed` agents fall ill.
+   */
+  async function rollCall(): Promise<void> {
+    let known = 0, latest = 0;
+    await everyAgent(async (i) => {
+      try {
+        const a = await agents.entity(agentId(i)).request("look", undefined, {
+          timeout,
+          retries: 3,
+        });
+        if (!Number.isInteger(a?.t) || a.t < 1 || !isSeen(a)) return;
+        census.set(i, a);
+        known++;
+        latest = Math.max(latest, a.t);
+      } catch {
+        // Unknown: it starts over susceptible (counted below).
+      }
+    });
+    if (ctx.signal.aborted) return;
+    if (known === 0) {
+      for (let k = 0; k < seed; k++) census.set(Math.floor(Math.random() * n), { h: "I", d: 0 });
+      ctx.log.info(`${n} agents on a ${side} × ${side} grid, ${seed} infectious at the start`);
+      return;
+    }
+    tick = latest;
+    ctx.log.info(
+      `${n} agents on a ${side} × ${side} grid: took the census back from ${known} of them, ` +
+        `at tick ${latest}${known < n ? ` (${n - known} unknown start over susceptible)` : ""}`,
+    );
+  }
+
   async function takeTick(): Promise<void> {
     const t = tick + 1;
     const seen = { on: {} as Record<string, number>, answered: 0, rederived: 0, unanswered: 0 };
-    let next = 0;
-    const lane = async () => {
-      while (next < n && !ctx.signal.aborted) {
-        const i = next++;
-        try {
-          const reply = await agents.entity(agentId(i)).request(
-            "step",
-            { t, last: census.get(i), p },
-            { timeout, retries: 3 },
-          );
-          census.set(i, reply);
-          seen.answered++;
-          seen.on[reply.at] = (seen.on[reply.at] ?? 0) + 1;
-          // At tick 1 every agent adopts the seeded census: that is how they start.
-          if (reply.adopted && t > 1) seen.rederived++;
-        } catch (error) {
-          seen.unanswered++;
-          if (seen.unanswered === 1) {
-            ctx.log.warn(`tick ${t}: ${agentId(i)} did not answer: ${error}`);
-          }
+    await everyAgent(async (i) => {
+      try {
+        const reply = await agents.entity(agentId(i)).request(
+          "step",
+          { t, last: census.get(i), p },
+          { timeout, retries: 3 },
+        );
+        if (!isSeen(reply) || typeof reply.at !== "string") {
+          throw new TypeError(`a reply without h, d and at: ${JSON.stringify(reply)}`);
+        }
+        census.set(i, reply);
+        seen.answered++;
+        seen.on[reply.at] = (seen.on[reply.at] ?? 0) + 1;
+        // At tick 1 every agent adopts the seeded census: that is how they start.
+        if (reply.adopted && t > 1) seen.rederived++;
+      } catch (error) {
+        seen.unanswered++;
+        if (seen.unanswered === 1) {
+          ctx.log.warn(`tick ${t}: ${agentId(i)} did not answer: ${error}`);
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(window, n) }, lane));
+    });
     if (ctx.signal.aborted) return; // stopping mid-tick: it does not count
     tick = t;
     last = seen;
@@ -141,7 +192,7 @@ export default container((ctx) => {
     };
   }
 
-  ctx.log.info(`${n} agents on a ${side} × ${side} grid, ${seed} infectious at the start`);
+  running = rollCall().finally(() => running = null);
   ctx.setInterval(() => {
     if (running || paused || ctx.signal.aborted) return;
     running = takeTick().finally(() => running = null);
