@@ -109,6 +109,7 @@ export {
   type ContainerSpec,
   DEFAULTS,
   type Defaults,
+  type EntitiesSpec,
   type ManagementSpec,
   type Mode,
   type Placement,

@@ -16,7 +16,7 @@ import type { EntitiesSpec, Mode } from "./model.ts";
 export const ENTITIES_DIR = "./state";
 
 /**
- * Reads `entities: { idle?, store?, dir? }`. For a local container, `dir` is resolved against
+ * Reads `entities: { idle?, store?, dir?, max? }`. For a local container, `dir` is resolved against
  * the topology's folder (`base`) and, with `store: file`, must lie within the container's `read`
  * and `write` grant.
  *
@@ -60,6 +60,7 @@ export function readEntities(
     const dir = r.string(e.dir, [...path, "dir"], "a folder");
     spec.dir = at.base === null ? dir : normalizePath(dir, at.base);
   }
+  if (e.max !== undefined) spec.max = r.integer(e.max, [...path, "max"], 1, 1);
   if (spec.store === "file" && at.base !== null) {
     const dir = spec.dir ?? normalizePath(ENTITIES_DIR, at.base);
     spec.dir = dir;

@@ -65,7 +65,7 @@ export interface TopologyKeys {
   /** A container's `serve:`. */
   readonly serve: readonly ["port", "hostname", "protocol", "websocket"];
   /** A container's `entities:` (one made by `entities()`). */
-  readonly entities: readonly ["idle", "store", "dir"];
+  readonly entities: readonly ["idle", "store", "dir", "max"];
   /** One `on_error:` rule. */
   readonly rule: readonly ["match", "action"];
   /** `transports:`. */
@@ -130,7 +130,7 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
   /** A container's `serve:`. */
   serve: ["port", "hostname", "protocol", "websocket"],
   /** A container's `entities:` (one made by `entities()`). */
-  entities: ["idle", "store", "dir"],
+  entities: ["idle", "store", "dir", "max"],
   /** One `on_error:` rule. */
   rule: ["match", "action"],
   /** `transports:`. */

@@ -73,6 +73,8 @@ export interface EntitiesSpec {
   store?: "none" | "memory" | "file";
   /** The file store's folder (absolute for a local container; the agent's for a remote one). */
   dir?: string;
+  /** The most entities active at once in one replica. */
+  max?: number;
 }
 
 /** A container's `serve:`: where every replica listens, and what it serves there. */
@@ -240,7 +242,12 @@ export interface ContainerInput {
     websocket?: boolean | string;
   };
   /** For a module made by `entities()`: idle time, store and the file store's folder. */
-  entities?: { idle?: number | string; store?: "none" | "memory" | "file"; dir?: string };
+  entities?: {
+    idle?: number | string;
+    store?: "none" | "memory" | "file";
+    dir?: string;
+    max?: number | string;
+  };
 }
 
 /** A topology as written by hand. */

@@ -259,6 +259,11 @@ export function topologyJsonSchema(): Record<string, unknown> {
       type: "string",
       minLength: 1,
     },
+    max: {
+      description: "The most entities active at once in one replica; at the limit the least " +
+        "recently used idle one is passivated to make room (default: no limit).",
+      anyOf: orVariable({ type: "integer", minimum: 1 }),
+    },
   };
 
   const serve: Properties<"serve"> = {

@@ -40,6 +40,7 @@ export type {
   ContainerInput,
   ContainerSpec,
   Defaults,
+  EntitiesSpec,
   KeyPath,
   ManagementSpec,
   Mode,

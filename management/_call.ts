@@ -22,7 +22,8 @@ import {
   UnknownTopicError,
 } from "../protocol/errors.ts";
 import { MAX_WIRE_DEPTH } from "../protocol/wire_value.ts";
-import type { RequestOptions } from "../runtime/container.ts";
+import type { ContainerRef, RequestOptions } from "../runtime/container.ts";
+import { entityIdProblem } from "../protocol/entity_owner.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { badRequest } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
@@ -35,7 +36,7 @@ export const MAX_CALL_RETRIES = 100;
 /** A request's timeout when the call gives none, ms. */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
-const FIELDS = ["topic", "body", "timeout", "retries", "key", "send"];
+const FIELDS = ["topic", "body", "timeout", "retries", "key", "send", "entity"];
 
 /** What a call answers: a status and a JSON body. */
 export interface CallAnswer {
@@ -51,7 +52,8 @@ export interface CallAnswer {
  *
  * @param rt The runtime the request is sent from.
  * @param name The container.
- * @param input The request's JSON body: `{ topic, body?, timeout?, retries?, key?, send? }`.
+ * @param input The request's JSON body: `{ topic, body?, timeout?, retries?, key?, send?,
+ *   entity? }` (`entity`: the id of an entity of a container made by `entities()`).
  * @returns The status and JSON body to answer with.
  * @throws {HttpError} 400 for a bad field (naming it), 503 when the runtime is not running.
  *
@@ -71,7 +73,7 @@ export async function callContainer(
   name: string,
   input: Record<string, unknown>,
 ): Promise<CallAnswer> {
-  const { topic, send, key } = input;
+  const { topic, send, key, entity } = input;
   for (const field of Object.keys(input)) {
     if (!FIELDS.includes(field)) {
       const near = suggest(field, FIELDS);
@@ -94,6 +96,13 @@ export async function callContainer(
   if (key !== undefined && typeof key !== "string") {
     throw badRequest(`key must be a string, got ${JSON.stringify(key)}`, "key");
   }
+  if (entity !== undefined) {
+    const problem = entityIdProblem(entity);
+    if (problem !== null) throw badRequest(problem, "entity");
+    if (key !== undefined) {
+      throw badRequest("key routes to a replica; an entity's id already does: drop key", "key");
+    }
+  }
   if (send === true) {
     for (const field of ["timeout", "retries"]) {
       if (input[field] !== undefined) {
@@ -103,7 +112,9 @@ export async function callContainer(
   }
   const body = fromJsonValue(input.body ?? null, "body");
   TreeIndex.of(rt).assertRunning();
-  const ref = rt.ref(name);
+  const ref: Pick<ContainerRef, "request" | "send"> = entity === undefined
+    ? rt.ref(name)
+    : entityRef(rt, name, entity as string);
   try {
     if (send === true) {
       ref.send(topic, body, key === undefined ? {} : { key });
@@ -115,6 +126,14 @@ export async function callContainer(
   } catch (error) {
     return replyError(error);
   }
+}
+
+/**
+ * Entity `id` of container `name`, as the untyped reference the call goes through (an entity
+ * reference takes the same topics, bodies and options, its id being the routing key).
+ */
+function entityRef(rt: Runtime, name: string, id: string): Pick<ContainerRef, "request" | "send"> {
+  return rt.ref(name).entity(id);
 }
 
 /**

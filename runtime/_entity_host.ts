@@ -1,8 +1,8 @@
 /**
  * The entities of one container instance: activation on first message, one mailbox per entity
  * (one message at a time, in order; different entities run concurrently), passivation after
- * `idle` (one sweep timer for all of them: entities are kept in the order they were last used, so
- * a sweep stops at the first one still fresh), entity-owned timers, and the store.
+ * `idle` (one sweep timer for all of them, comparing each entity's last message with the clock),
+ * entity-owned timers, and the store.
  *
  * A handler (or timer callback) that throws answers its caller with the error and deactivates
  * that entity without saving it: its next message activates it again from the store, as Orleans
@@ -29,6 +29,9 @@ type Job =
   | { topic: string; body: unknown; kind: "request" | "send"; done: Done }
   | { timer: () => unknown };
 
+/** Idle entities compared to find the least recently used one at `max`. */
+const EVICTION_WINDOW = 64;
+
 /** Default idle time before passivation. */
 export const DEFAULT_IDLE_MS = 5 * 60_000;
 /** Default folder of the file store. */
@@ -42,6 +45,8 @@ export interface EntityOverrides {
   store?: "none" | "memory" | "file";
   /** The file store's folder. */
   dir?: string;
+  /** The most entities active at once in one instance. */
+  max?: number;
 }
 
 /**
@@ -132,9 +137,12 @@ export class EntityHost {
   readonly #spec: EntitySpec;
   readonly #options: EntityOptions<unknown>;
   readonly #idle: number;
+  readonly #max: number;
+  /** Entities being passivated (still in `#active` until saved). */
+  #passivating = 0;
   readonly #store: EntityStore | null;
   readonly #now: () => number;
-  /** Active entities, least recently used first (a message moves its entity to the end). */
+  /** Active entities, in the order they were activated. */
   readonly #active = new Map<string, Activation>();
   #closing = false;
   readonly #ownership: Ownership | null;
@@ -170,6 +178,15 @@ export class EntityHost {
       );
     }
     this.#idle = idle;
+    const max = overrides.max ?? spec.options.max ?? Infinity;
+    if (!(max >= 1)) {
+      throw new RangeError(
+        `entities() option max must be a whole number >= 1, got ${
+          JSON.stringify(spec.options.max)
+        }`,
+      );
+    }
+    this.#max = max;
     this.#store = storeFor(ctx.name, overrides, spec.options);
     // Checked often enough that an entity is passivated within a quarter of `idle` past it.
     ctx.setInterval(() => this.#sweep(), Math.min(1000, Math.max(5, idle / 4)));
@@ -193,6 +210,7 @@ export class EntityHost {
     }
     let a = this.#active.get(id);
     if (a === undefined) {
+      if (this.#active.size - this.#passivating >= this.#max) this.#evict();
       a = new Activation(this, id, this.#now());
       this.#active.set(id, a);
       a.queue.push({ topic, body, kind, done });
@@ -252,11 +270,7 @@ export class EntityHost {
       const job = a.queue.shift()!;
       // A message keeps its entity active; a timer does not (as in Orleans): an entity left with
       // only a ticking timer is passivated once idle, and its timers end with it.
-      if (!("timer" in job)) {
-        a.lastUsed = this.#now();
-        this.#active.delete(a.id);
-        this.#active.set(a.id, a);
-      }
+      if (!("timer" in job)) a.lastUsed = this.#now();
       let result: unknown;
       try {
         result = this.#run(a, job);
@@ -326,6 +340,7 @@ export class EntityHost {
 
   #passivate(a: Activation): void {
     a.phase = "passivating";
+    this.#passivating++;
     for (const cancel of [...a.timers]) cancel();
     (async () => {
       try {
@@ -338,6 +353,7 @@ export class EntityHost {
           }`,
         );
       }
+      this.#passivating--;
       this.#leave(a);
       this.#redeliver(a);
     })();
@@ -359,12 +375,33 @@ export class EntityHost {
     }
   }
 
+  /**
+   * At `max`: the least recently used of the 64 idle entities activated longest ago is passivated
+   * to make room. With none idle (all busy), the new one is activated all the same: `max` bounds
+   * what sits idle in memory, never a message's progress.
+   */
+  #evict(): void {
+    // Among the idle ones activated longest ago, the least recently used: the order is that of
+    // activation (keeping it by use would cost a Map delete and set per message).
+    let oldest: Activation | null = null;
+    let seen = 0;
+    for (const a of this.#active.values()) {
+      if (a.phase !== "active" || a.queue.length > 0) continue;
+      if (oldest === null || a.lastUsed < oldest.lastUsed) oldest = a;
+      if (++seen >= EVICTION_WINDOW) break;
+    }
+    if (oldest) this.#passivate(oldest);
+  }
+
   #sweep(): void {
     this.#handOff();
     const now = this.#now();
+    // Every active entity, each sweep: a comparison each (100,000 take about a millisecond), so a
+    // message costs no bookkeeping of the order of use.
     for (const a of this.#active.values()) {
-      if (now - a.lastUsed < this.#idle) break;
-      if (a.phase === "active" && a.queue.length === 0) this.#passivate(a);
+      if (now - a.lastUsed >= this.#idle && a.phase === "active" && a.queue.length === 0) {
+        this.#passivate(a);
+      }
     }
   }
   /**

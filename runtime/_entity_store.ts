@@ -88,7 +88,8 @@ export class FileStore implements EntityStore {
 
 /** A file name for `name`: itself, escaped; a hash for a long one (a name has at most 255 bytes). */
 async function fileName(name: string): Promise<string> {
-  const plain = encodeURIComponent(name).replaceAll(".", "%2E");
+  // "." escaped: no name is "." or ".."; "~" escaped: only a hashed name starts with one.
+  const plain = encodeURIComponent(name).replaceAll(".", "%2E").replaceAll("~", "%7E");
   if (plain.length <= MAX_PLAIN_NAME) return plain;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(name));
   return `~${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;

@@ -430,8 +430,11 @@ export class ContainerInstance implements Context, HostedInstance {
    */
   #ownerOf(id: string): string {
     const instances = this.#node.routes[this.name]?.instances;
-    if (!instances || !instances.some((inst) => inst.i === this.instance)) return this.instance;
-    return instances[ownerIndex(id, instances)].i;
+    // One replica (or none listed) leaves nothing to check: this one is the owner.
+    if (!instances || instances.length <= 1) return this.instance;
+    let listed = false;
+    for (const inst of instances) if (inst.i === this.instance) listed = true;
+    return listed ? instances[ownerIndex(id, instances)].i : this.instance;
   }
 
   #entityDone(request: Extract<Envelope, { k: "req" }> | null, ok: boolean, value: unknown): void {
@@ -452,10 +455,14 @@ export class ContainerInstance implements Context, HostedInstance {
     if (wire) this.metrics.errors++;
     if (!request) return;
     this.metrics.requests++;
-    const reply: Extract<Envelope, { k: "res" | "err" }> = wire
-      ? { k: "err", i: request.i, d: request.s, f: request.to, e: wire }
-      : { k: "res", i: request.i, d: request.s, f: request.to, b: body };
-    if (request.r) this.#remember(request, reply);
+    if (request.r) {
+      this.#remember(
+        request,
+        wire
+          ? { k: "err", i: request.i, d: request.s, f: request.to, e: wire }
+          : { k: "res", i: request.i, d: request.s, f: request.to, b: body },
+      );
+    }
     if (wire) this.#node.replyError(request, wire);
     else this.#node.reply(request, body);
   }

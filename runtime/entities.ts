@@ -15,7 +15,29 @@
  */
 import type { ContainerDefinition, ContainerRef, Handlers, Logger } from "./container.ts";
 
-/** Where an entity's state goes when it is passivated or its replica stops. */
+/**
+ * Where an entity's state goes when it is passivated or its replica stops: your own adapter
+ * (a database, a KV store) in place of the built-in `none`, `memory` and `file`.
+ *
+ * @example A store over a map, as an adapter over a database would be written
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { entities, type EntityContext, type EntityStore } from "jsr:@kraken/kraken";
+ *
+ * const rows = new Map<string, { n: number }>();
+ * const store: EntityStore<{ n: number }> = {
+ *   load: (container, id) => Promise.resolve(rows.get(`${container}/${id}`)),
+ *   save: (container, id, state) => Promise.resolve(void rows.set(`${container}/${id}`, state)),
+ * };
+ * const counter = entities((e: EntityContext<{ n: number }>) => ({ add: () => ++e.state.n }), {
+ *   initial: () => ({ n: 0 }),
+ *   store,
+ * });
+ * await store.save("counters", "c1", { n: 41 });
+ * assert.deepEqual(await store.load("counters", "c1"), { n: 41 });
+ * assert.equal(counter.entities.options.store, store);
+ * ```
+ */
 export interface EntityStore<S = unknown> {
   /** The saved state of entity `id` of `container`, or `undefined` for a fresh one. */
   load(container: string, id: string): Promise<S | undefined>;
@@ -34,7 +56,24 @@ export interface EntityStore<S = unknown> {
  */
 export type EntityStoreName = "none" | "memory" | "file";
 
-/** How a container hosts its entities. */
+/**
+ * How a container hosts its entities.
+ *
+ * @example Options, and what a topology's `entities:` block may override
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EntityOptions } from "jsr:@kraken/kraken";
+ *
+ * const options: EntityOptions<{ players: string[] }> = {
+ *   initial: () => ({ players: [] }),
+ *   idle: "30s", // topology: entities: { idle }
+ *   store: "file", // topology: entities: { store }
+ *   dir: "./state", // topology: entities: { dir }
+ *   onPassivate: (e) => e.log.info(`room ${e.id} saved with ${e.state.players.length} players`),
+ * };
+ * assert.deepEqual(options.initial?.("room-1"), { players: [] });
+ * ```
+ */
 export interface EntityOptions<S = unknown> {
   /** The state of an entity the store has nothing for (default: `undefined`). */
   initial?: (id: string) => S;
@@ -47,13 +86,42 @@ export interface EntityOptions<S = unknown> {
   store?: EntityStoreName | EntityStore<S>;
   /** The folder of the `file` store (default `./state`); the topology's `entities: { dir }` wins. */
   dir?: string;
+  /**
+   * The most entities active at once in one replica (default: no limit). At the limit, a new
+   * activation first passivates the least recently used idle entity (saving it). A topology's
+   * `entities: { max }` overrides it.
+   */
+  max?: number;
   /** Runs at each activation, after the factory and before the first message. */
   onActivate?: (e: EntityContext<S>) => unknown;
   /** Runs at each passivation, before the state is saved (it may still change `e.state`). */
   onPassivate?: (e: EntityContext<S>) => unknown;
 }
 
-/** What an entity's factory receives: who it is, its state, and what it may do. */
+/**
+ * What an entity's factory receives: who it is, its state, and what it may do.
+ *
+ * @example A room with a tick loop of its own, stopped when it is passivated
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+ *
+ * const room = entities((e: EntityContext<{ tick: number; players: string[] }>) => {
+ *   e.setInterval(() => e.publish(`room.${e.id}`, { tick: ++e.state.tick }), 100);
+ *   return {
+ *     join(body: { player: string }) {
+ *       e.state.players.push(body.player);
+ *       return e.state.players.length;
+ *     },
+ *     close() {
+ *       e.passivate(); // saved, timers cleared, once this message is answered
+ *       return true;
+ *     },
+ *   };
+ * }, { initial: () => ({ tick: 0, players: [] }) });
+ * assert.equal(typeof room.entities.factory, "function");
+ * ```
+ */
 export interface EntityContext<S = unknown> {
   /** The entity id. */
   readonly id: string;
@@ -81,7 +149,19 @@ export interface EntityContext<S = unknown> {
   passivate(): void;
 }
 
-/** Builds one activation's handlers. */
+/**
+ * Builds one activation's handlers (the first argument of {@linkcode entities}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EntityContext, EntityFactory } from "jsr:@kraken/kraken";
+ * const factory: EntityFactory<{ n: number }, { add: () => number }> = (
+ *   e: EntityContext<{ n: number }>,
+ * ) => ({ add: () => ++e.state.n });
+ * assert.equal(typeof factory, "function");
+ * ```
+ */
 export type EntityFactory<S, H extends Handlers> = (e: EntityContext<S>) => H | Promise<H>;
 
 /** What `entities()` records besides the container definition (read by the runtime). */
@@ -122,6 +202,11 @@ export function isEntitiesDefinition(value: unknown): value is EntitiesDefinitio
  * Defines a container whose replicas host entities: `factory` runs at each activation of an
  * entity and returns its handlers; `options` say how state is kept and when idle entities are
  * passivated.
+ *
+ * Give the state type on the factory's parameter (`(e: EntityContext<State>) => …`) rather than
+ * as a type argument (`entities<State>(…)`): TypeScript infers both the state and the handlers
+ * from the annotated parameter, but infers nothing once one type argument is given, and the
+ * handler map (the protocol refs check) would be lost.
  *
  * @param factory Builds one activation's handlers from its {@linkcode EntityContext}.
  * @param options Initial state, idle time, store, hooks.

@@ -55,12 +55,18 @@ export const call: Command = {
       description: "attempts after the first on a timeout (the handler still runs once)",
     },
     key: { type: "string", value: "KEY", description: "routing key (balance: key_hash)" },
+    entity: {
+      type: "string",
+      value: "ID",
+      description: "the entity of a container made by entities() (see docs/entities.md)",
+    },
     send: { type: "boolean", description: "fire and forget: no reply is waited for" },
   },
   examples: [
     'kraken call greeter greet \'{"who":"ada"}\'',
     "kraken call orders list --timeout 30s --retries 2",
     "kraken call carts add '{\"item\":3}' --key user-7",
+    'kraken call rooms join \'{"player":"ada"}\' --entity room-42',
     "kraken call audit note '\"deployed\"' --send",
     "jq -c .order order.json | kraken call orders place - --json",
   ],
@@ -80,6 +86,7 @@ export const call: Command = {
       ...waitFlags(args.flags),
     };
     if (typeof args.flags.key === "string") request.key = args.flags.key;
+    if (typeof args.flags.entity === "string") request.entity = args.flags.entity;
     if (args.flags.send === true) request.send = true;
     const size = new TextEncoder().encode(JSON.stringify(request)).length;
     if (size > MAX_BODY_BYTES) {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import type room from "../fixtures/entities/room.ts";
 import type lobby from "../fixtures/entities/lobby.ts";
-import { eventually, FIXTURES_DIR, SECRET, startAgent } from "../distribution/_agents.ts";
+import { eventually, FIXTURES_DIR, pause, SECRET, startAgent } from "../distribution/_agents.ts";
 
 Deno.test("[remote] entities on a host agent: activation, order under 100 concurrent requests, ctx.ref(...).entity(id)", async () => {
   const agent = await startAgent("node-b");
@@ -50,5 +50,43 @@ Deno.test("[remote] entities on a host agent: activation, order under 100 concur
     }
   } finally {
     await agent.stop();
+  }
+});
+
+Deno.test("[remote] host lost: the agent running the entities is SIGKILLed; the next request (with retries) activates the entity on the other agent", async () => {
+  const b = await startAgent("node-b");
+  const c = await startAgent("node-c");
+  try {
+    const rt = await Runtime.start({
+      name: "ents",
+      transports: { name: "root", secret: SECRET, keepalive: "1s" },
+      hosts: { "node-b": { address: b.url }, "node-c": { address: c.url } },
+      containers: { rooms: { module: "./entities/room.ts", mode: "remote" } },
+    }, { baseUrl: `file://${FIXTURES_DIR}`, logLevel: "silent" });
+    try {
+      const rooms = () => rt.tree().containers.find((x) => x.name === "rooms")!;
+      const r = rt.ref<typeof room>("rooms").entity("nomad");
+      assert.equal(await r.request("join", { player: "ada" }), 1);
+      const first = rooms().host;
+      const [victim, survivor] = first === "node-b" ? [b, c] : [c, b];
+      const before = await r.request("where");
+      victim.child.kill("SIGKILL");
+      await pause(50);
+      // Held while the agent's lease runs out and the container is placed on the survivor.
+      const after = await r.request("where", undefined, {
+        timeout: 1000,
+        retries: 8,
+        totalTimeout: 8000,
+      });
+      assert.equal(rooms().host, survivor.name);
+      assert.equal(after.id, before.id);
+      // Store none: activated afresh on the new host.
+      assert.deepEqual(await r.request("players"), []);
+    } finally {
+      await rt.shutdown();
+    }
+  } finally {
+    await b.stop();
+    await c.stop();
   }
 });

@@ -98,6 +98,20 @@ Deno.test("entities: store file without the read/write grant on its folder is a 
       }, { baseUrl: "file:///app/" }),
     /containers\.rooms\.entities\.store.*none, memory, file/,
   );
+  assert.throws(
+    () =>
+      validateTopology({
+        containers: { rooms: { module: "./room.ts", entities: { max: 0 } } },
+      }, { baseUrl: "file:///app/" }),
+    /containers\.rooms\.entities\.max: expected a whole number >= 1, got number 0/,
+  );
+  assert.throws(
+    () =>
+      validateTopology({
+        containers: { rooms: { module: "./room.ts", entities: { idel: "5s" } } },
+      }, { baseUrl: "file:///app/" }),
+    /unknown key "idel" \(did you mean "idle"\?\)/,
+  );
 });
 
 Deno.test("[worker] a module asking for the file store without the grant fails to start with a TopologyError", async () => {
