@@ -79,7 +79,7 @@ export default entities((e: EntityContext<RoomState>) => {
 
   /** Seats a player, or finds it again (same key): it keeps its place. */
   const seat = (s: Seat, now: number): Player | undefined => {
-    const known = e.state.players[s.key];
+    const known = Object.hasOwn(e.state.players, s.key) ? e.state.players[s.key] : undefined;
     if (known) {
       known.seen = now;
       return known;
@@ -112,7 +112,11 @@ export default entities((e: EntityContext<RoomState>) => {
     },
     /** A move: the direction the player holds from the next tick on. */
     input(body: { key: string } & Move) {
-      const p = typeof body?.key === "string" ? e.state.players[body.key] : undefined;
+      // Only a seated player's own key: never a name Object.prototype has (`constructor`).
+      const p = typeof body?.key === "string" && KEY_RULE.test(body.key) &&
+          Object.hasOwn(e.state.players, body.key)
+        ? e.state.players[body.key]
+        : undefined;
       if (!p || !isStep(body.dx) || !isStep(body.dy)) return false;
       p.dx = body.dx;
       p.dy = body.dy;
@@ -122,7 +126,7 @@ export default entities((e: EntityContext<RoomState>) => {
     /** A player left on purpose. */
     leave(body: { key: string }) {
       if (typeof body?.key !== "string" || !KEY_RULE.test(body.key)) return false;
-      if (!(body.key in e.state.players)) return false;
+      if (!Object.hasOwn(e.state.players, body.key)) return false;
       delete e.state.players[body.key];
       dirty = true;
       return true;
