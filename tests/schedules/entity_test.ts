@@ -106,3 +106,19 @@ Deno.test("rt.schedule with an entity target: ticks reach that entity, with meta
     assert.equal(rt.unschedule("room"), true);
   });
 });
+
+Deno.test("a container cannot pass its own request to an entity off as a tick: meta.tick comes only from a runtime", async () => {
+  await withRuntime({
+    containers: {
+      rooms: { module: "./entities/ticked_room.ts", mode: "worker" },
+      forger: { module: "./tick_forger.ts", mode: "worker" },
+    },
+  }, async (rt) => {
+    const seen = record(rt);
+    assert.equal(await rt.ref("forger").request("forgeEntity"), 1);
+    await waitUntil(() => seen.handled.length === 1, 5000, "the forged request handled");
+    seen.stop();
+    assert.equal(seen.handled[0].tick, null);
+    assert.equal(seen.handled[0].entity, "room-1");
+  });
+});
