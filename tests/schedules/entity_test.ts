@@ -95,6 +95,43 @@ Deno.test("[process] kill -9 of the entity's owner mid-schedule: the next tick a
   });
 });
 
+Deno.test("[process] a tick in flight when the entity's owner is killed is run on the new owner, and counted once", async () => {
+  const topology: TopologyInput = {
+    containers: { rooms: { module: "./entities/ticked_room.ts", mode: "process", replicas: 3 } },
+    schedule: {
+      room: { every: "2s", to: "rooms", entity: "room-1", topic: "beat", body: { ms: 1000 } },
+    },
+    supervisor: { backoff: { min: "4s", max: "4s", jitter: 0 } },
+  };
+  await withRuntime(topology, async (rt) => {
+    const seen = record(rt);
+    const started: { tick: string; instance: string }[] = [];
+    const off = rt.subscribe("started", (body) => void started.push(body as typeof started[0]));
+    await waitUntil(() => started.length >= 1, 15_000, "a slow tick started");
+    const { tick, instance: owner } = started[0];
+    const rooms = rt.tree().containers.find((c) => c.name === "rooms")!;
+    const pid = rooms.instances.find((i) => i.id === owner)!.pid!;
+    Deno.kill(pid, "SIGKILL");
+    const delivered = await nextEvent(
+      rt,
+      "schedule",
+      (e) => e.outcome !== "missed" && e.tick === tick,
+      20_000,
+    );
+    off();
+    seen.stop();
+    assert.equal(delivered.outcome, "ok", JSON.stringify(delivered));
+    const ran = seen.handled.filter((h) => h.tick === tick);
+    assert.equal(ran.length, 1, `${tick} completed ${ran.length} times`);
+    assert.notEqual(replicaOf(ran[0].instance), replicaOf(owner));
+    // Started on the killed owner, then again (same tick id) on the new one: at least once.
+    assert.deepEqual(started.filter((s) => s.tick === tick).map((s) => s.instance), [
+      owner,
+      ran[0].instance,
+    ]);
+  });
+});
+
 Deno.test("rt.schedule with an entity target: ticks reach that entity, with meta.tick", async () => {
   await withRuntime({
     containers: { rooms: { module: "./entities/ticked_room.ts", mode: "inline" } },
