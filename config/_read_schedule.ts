@@ -12,6 +12,7 @@ import { didYouMean } from "./_suggest.ts";
 import { NAME, NAME_RULE, type Path, type Reader } from "./_reader.ts";
 import { DEFAULTS, TOPOLOGY_VALUES } from "./_shape.ts";
 import type { ScheduleSpec } from "./model.ts";
+import { MAX_ENTITY_ID_LENGTH } from "../protocol/entity_owner.ts";
 
 /** The shortest `every:` period: cron's own resolution is one second. */
 export const MIN_EVERY_MS = 1000;
@@ -127,6 +128,13 @@ export function readSchedule(
   }
   if (s.entity !== undefined) {
     spec.entity = r.string(s.entity, [...path, "entity"], `an entity id of container "${spec.to}"`);
+    // Refused here, not at each tick: the runtime would refuse to send every one of them.
+    if (spec.entity.length > MAX_ENTITY_ID_LENGTH) {
+      r.fail(
+        [...path, "entity"],
+        `expected an entity id of at most ${MAX_ENTITY_ID_LENGTH} characters, got one of ${spec.entity.length}`,
+      );
+    }
   }
   if (s.body !== undefined) spec.body = s.body;
   return spec;

@@ -26,7 +26,7 @@ export class Undelivered extends UnavailableError {}
 
 /** A message for an entity, or one of its timers come due. */
 type Job =
-  | { topic: string; body: unknown; kind: "request" | "send"; done: Done }
+  | { topic: string; body: unknown; kind: "request" | "send"; done: Done; tick?: string }
   | { timer: () => unknown };
 
 /** Idle entities compared to find the least recently used one at `max`. */
@@ -63,7 +63,10 @@ export interface Ownership {
 /** An entity's life in this instance. */
 type Phase = "loading" | "active" | "busy" | "passivating" | "gone";
 
-type Handler = (body: unknown, meta: { topic: string; kind: string; entity: string }) => unknown;
+type Handler = (
+  body: unknown,
+  meta: { topic: string; kind: string; entity: string; tick?: string },
+) => unknown;
 
 /** One activation of one entity: its context, its mailbox and its timers. */
 class Activation implements EntityContext {
@@ -208,21 +211,35 @@ export class EntityHost {
     return this.#active.has(id);
   }
 
-  /** Delivers a message to entity `id`, activating it first when it is not active. */
-  deliver(id: string, topic: string, body: unknown, kind: "request" | "send", done: Done): void {
+  /**
+   * Delivers a message to entity `id`, activating it first when it is not active. `tick` is the
+   * id of the schedule's tick it carries (checked by the caller to come from a runtime): its
+   * handler sees it as `meta.tick`.
+   */
+  deliver(
+    id: string,
+    topic: string,
+    body: unknown,
+    kind: "request" | "send",
+    done: Done,
+    tick?: string,
+  ): void {
     if (this.#closing) {
       return done(false, new Undelivered(`instance ${this.ctx.instance} is stopping`));
     }
+    const job: Job = tick === undefined
+      ? { topic, body, kind, done }
+      : { topic, body, kind, done, tick };
     let a = this.#active.get(id);
     if (a === undefined) {
       if (this.#active.size - this.#passivating >= this.#max) this.#evict();
       a = new Activation(this, id, this.#now());
       this.#active.set(id, a);
-      a.queue.push({ topic, body, kind, done });
+      a.queue.push(job);
       this.#activate(a);
       return;
     }
-    this.enqueue(a, { topic, body, kind, done });
+    this.enqueue(a, job);
   }
 
   /** Queues a job in an activation's mailbox; runs it at once when the entity is idle. */
@@ -230,7 +247,7 @@ export class EntityHost {
     if (a.phase === "gone") {
       // A timer that fired just as its entity left: nothing to run it on.
       if ("timer" in job) return;
-      return this.deliver(a.id, job.topic, job.body, job.kind, job.done);
+      return this.deliver(a.id, job.topic, job.body, job.kind, job.done, job.tick);
     }
     a.queue.push(job);
     if (a.phase === "active") this.#pump(a);
@@ -327,7 +344,10 @@ export class EntityHost {
         Object.keys(a.handlers).filter((k) => typeof a.handlers[k] === "function"),
       );
     }
-    return (handler as Handler)(job.body, { topic: job.topic, kind: job.kind, entity: a.id });
+    const meta = job.tick === undefined
+      ? { topic: job.topic, kind: job.kind, entity: a.id }
+      : { topic: job.topic, kind: job.kind, entity: a.id, tick: job.tick };
+    return (handler as Handler)(job.body, meta);
   }
 
   /** A job threw: its caller gets the error, the entity is deactivated without saving. */
@@ -392,7 +412,7 @@ export class EntityHost {
   #redeliver(a: Activation): void {
     for (const job of a.queue.splice(0)) {
       if ("timer" in job) continue;
-      this.deliver(a.id, job.topic, job.body, job.kind, job.done);
+      this.deliver(a.id, job.topic, job.body, job.kind, job.done, job.tick);
     }
   }
 

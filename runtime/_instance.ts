@@ -355,6 +355,19 @@ export class ContainerInstance implements Context, HostedInstance {
       return;
     }
     if (this.#entities) return this.#receiveEntity(this.#entities, env);
+    if (env.e !== undefined) {
+      // Meant for an entity, and this container hosts none: its handlers must not take it as
+      // their own (a schedule's `entity:` or a ref's `.entity(id)` naming the wrong container).
+      if (env.k === "req") {
+        const error = new TypeError(
+          `container "${this.name}" hosts no entities (it is not made by entities()): a message for entity ${
+            JSON.stringify(env.e)
+          } cannot be delivered; address the container itself with ref("${this.name}")`,
+        );
+        this.#node.replyError(env, errorToWire(error, this.name));
+      }
+      return;
+    }
     const handler = this.#handlers.get(env.t);
     if (!handler) {
       if (env.k === "req") {
@@ -471,7 +484,7 @@ export class ContainerInstance implements Context, HostedInstance {
       if (t0 >= 0) metrics.stop(t0);
       this.#entityDone(request, ok, value);
       if (--metrics.inflight === 0) this.#drained?.();
-    });
+    }, request === null ? undefined : tickOf(request));
   }
 
   /**

@@ -33,6 +33,7 @@ interface Hub {
     topic: string,
     body: unknown,
     options: RequestOptions & { tick: string },
+    entity?: string,
   ): Promise<unknown>;
 }
 
@@ -60,19 +61,16 @@ export function scheduleSite(parts: {
         ? Promise.resolve(everyTick(spec.every))
         : cronNextRun(spec.cron!, { timezone: spec.timezone, key: `schedule.${spec.name}.cron` }),
     deliver: (spec, tick) => {
-      if (spec.entity !== undefined) {
-        // TODO(issue 14, entities): address the entity once `ref.entity(id)` lands, e.g.
-        // hub.ref(spec.to).entity(spec.entity).request(spec.topic, spec.body, TICK_DELIVERY).
-        // Until then a tick to an entity fails (a `schedule` event with the reason), never
-        // silently reaching the container itself.
-        return Promise.reject(
-          new Error(
-            `schedule "${spec.name}" targets entity "${spec.entity}" of "${spec.to}", and this build has no entities yet`,
-          ),
-        );
-      }
-      // Sent from the hub with the tick id, which the handler sees as `meta.tick`.
-      return parts.hub.request(spec.to, spec.topic, spec.body, { ...TICK_DELIVERY, tick });
+      // Sent from the hub with the tick id, which the handler sees as `meta.tick`; to an entity,
+      // it goes to the replica owning the id (chosen anew on each retry, so a tick whose owner
+      // died reaches the new one), which activates the entity if it is not active.
+      return parts.hub.request(
+        spec.to,
+        spec.topic,
+        spec.body,
+        { ...TICK_DELIVERY, tick },
+        spec.entity,
+      );
     },
     emit: parts.emit,
     log: parts.log,

@@ -525,13 +525,17 @@ export class Runtime {
 
   /**
    * Adds schedule `name` (or replaces it; given unchanged, it keeps its state): each tick sends
-   * one request to its target, from this runtime only, whatever the target's replicas. Validated
-   * like an entry of `schedule:` (see docs/schedules.md).
+   * one request to its target, from this runtime only, whatever the target's replicas. With
+   * `entity`, the tick goes to that entity of `to` (a container made by `entities()`), on the
+   * replica owning its id, which activates it if need be. Validated like an entry of `schedule:`
+   * (see docs/schedules.md).
    *
    * @example
    * ```ts ignore
    * await rt.schedule("cleanup", { every: "10s", to: "cleaner", topic: "cleanup" });
    * await rt.schedule("report", { cron: "0 * * * * *", timezone: "Europe/Paris", to: "reports", topic: "run" });
+   * // To one entity: its handler `tick(body, meta)` sees `meta.tick` and `meta.entity`.
+   * await rt.schedule("room-1", { every: "1s", to: "rooms", entity: "room-1", topic: "tick" });
    * rt.unschedule("cleanup");
    * ```
    * @throws {TopologyError} A bad entry, named by key with its value (an unknown target, a cron

@@ -95,6 +95,10 @@ Deno.test("schedule: each bad field is refused naming the key and the bad value"
     /schedule\.a\.entity: expected an entity id of container "cleaner", got number 7/,
   );
   refused(
+    { a: { every: "1s", to: "cleaner", topic: "t", entity: "r".repeat(257) } },
+    /schedule\.a\.entity: expected an entity id of at most 256 characters, got one of 257/,
+  );
+  refused(
     { a: { every: "1s", to: "cleaner", topic: "t", when: "now" } },
     /schedule\.a\.when: unknown key "when"/,
   );

@@ -148,20 +148,9 @@ Deno.test("rt.schedule adds a schedule checked like schedule: entries; rt.unsche
   );
 });
 
-Deno.test(
-  "a tick to an entity target reaches that entity (pending: entities, issue 14 item 1, ref.entity)",
-  {
-    // TODO(issue 14, entities): once `ref.entity(id)` lands, deliver to entity "room-1" of an
-    // entity-hosting fixture and check that the entity, not the container, handled the tick
-    // (runtime/_schedule_site.ts has the matching TODO in `deliver`).
-    ignore: true,
-  },
-  () => {},
-);
-
-Deno.test("until entities land, a tick to an entity target fails with an event naming it (never reaching the container)", async () => {
+Deno.test("a tick to an entity of a container that hosts none fails with an event naming it, never reaching the container", async () => {
   await withRuntime({
-    containers: { target: { module: "./ticked.ts", mode: "inline" } },
+    containers: { target: { module: "./ticked.ts", mode: "worker" } },
     schedule: { beat: { every: "1s", to: "target", entity: "room-1", topic: "tick" } },
   }, async (rt) => {
     const seen = record(rt);
@@ -169,7 +158,7 @@ Deno.test("until entities land, a tick to an entity target fails with an event n
     seen.stop();
     assert.match(
       failed.outcome === "failed" ? failed.error!.message : "",
-      /entity "room-1" of "target"/,
+      /container "target" hosts no entities .*entity "room-1"/,
     );
     assert.equal(seen.handled.length, 0);
   });
