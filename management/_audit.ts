@@ -1,7 +1,8 @@
 /**
  * The audit middleware: every change a client asks of the runtime (scale, restart, stop, spawn,
- * call, apply, shutdown) is handed to `rt.audit` once it has been answered, with who asked (which
- * credential, from where, with which client) and what, and whether it was done. Reads only: the
+ * call, apply — from the API or the dashboard's editor —, shutdown) is handed to `rt.audit` once
+ * it has been answered, with who asked (which credential, from where, with which client) and
+ * what, and whether it was done. Reads only: the
  * request's body comes from the cache the handler filled, and the answer is cloned.
  *
  * @module
@@ -10,18 +11,41 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createHash } from "node:crypto";
 import type { AuditActor, AuditRecord } from "../runtime/audit.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { queryFlag } from "./_apply.ts";
 
 type Action = AuditRecord["action"];
 
+/** The change a request asks for (and where it came from), or `null` for one that reads. */
+interface Asked {
+  action: Action;
+  target?: string;
+  /** Set for an apply whose topology is not in the body as `path` or `containers`. */
+  topology?: string;
+}
+
 /** The change a request asks for, or `null` for one that reads (or is no route). */
-function actionOf(method: string, path: string): { action: Action; target?: string } | null {
+function actionOf(method: string, path: string): Asked | null {
   if (method !== "POST") return null;
   const own = /^\/v1\/containers\/([^/]+)\/(restart|stop|scale|call)$/.exec(path);
   if (own) return { action: own[2] as Action, target: decodeURIComponent(own[1]) };
   if (path === "/v1/containers") return { action: "spawn" };
   if (path === "/v1/apply") return { action: "apply" };
+  // The dashboard's editor: the same apply, its topology YAML from the page.
+  if (path === "/v1/dashboard/apply") return { action: "apply", topology: "dashboard" };
   if (path === "/v1/shutdown") return { action: "shutdown" };
   return null;
+}
+
+/**
+ * Whether an apply is a dry run, read by the parser its route uses (so the two cannot disagree).
+ * A value the route refuses (400, nothing changed) is not recorded either.
+ */
+function planOnly(c: Context): boolean {
+  try {
+    return queryFlag(c, "dry_run");
+  } catch {
+    return true;
+  }
 }
 
 /** What of the body goes into the record, by action: never a call's body (it may hold data). */
@@ -58,7 +82,7 @@ export function auditChanges(rt: Runtime, token: string): MiddlewareHandler {
   const tokenPrint = `token:${fingerprint(token)}`;
   return async (c, next) => {
     const asked = actionOf(c.req.method, c.req.path);
-    if (!asked || (asked.action === "apply" && isDryRun(c))) return await next();
+    if (!asked || (asked.action === "apply" && planOnly(c))) return await next();
     const by = actorOf(c, tokenPrint);
     if (asked.action === "shutdown") {
       // Recorded first: answering it ends the runtime that records.
@@ -74,7 +98,8 @@ export function auditChanges(rt: Runtime, token: string): MiddlewareHandler {
         detail[key] = typeof value === "string" ? value.slice(0, 200) : value as number | boolean;
       }
     }
-    if (asked.action === "apply" && detail.path === undefined && "containers" in body) {
+    if (asked.topology !== undefined) detail.topology = asked.topology;
+    else if (asked.action === "apply" && detail.path === undefined && "containers" in body) {
       detail.topology = "inline object";
     }
     const target = asked.target ?? (typeof body.name === "string" ? body.name : undefined);
@@ -88,11 +113,6 @@ export function auditChanges(rt: Runtime, token: string): MiddlewareHandler {
       ...(ok ? {} : { error: await errorOf(c) }),
     });
   };
-}
-
-function isDryRun(c: Context): boolean {
-  const value = c.req.query("dry_run");
-  return value !== undefined && value !== "0" && value !== "false";
 }
 
 /** Who sent the request: its credential, its address, its client. */

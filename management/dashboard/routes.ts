@@ -9,11 +9,11 @@ import type { Hono, MiddlewareHandler } from "hono";
 import { parse as parseYaml } from "yaml";
 import type { Runtime } from "../../runtime/runtime.ts";
 import type { TopologyInput } from "../../config/topology.ts";
-import { formatPlan } from "../../config/plan.ts";
 import { TopologyError } from "../../protocol/errors.ts";
 import { tokenMatcher } from "../_auth.ts";
 import { badRequest, HttpError } from "../_errors.ts";
 import { streamResponse } from "../_streams.ts";
+import { ApplyGate, queryFlag } from "../_apply.ts";
 import {
   cookieValue,
   csrfProblem,
@@ -124,9 +124,18 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
 
 export function dashboardRoutes(
   app: Hono,
-  options: { rt: Runtime; token: string; signal: AbortSignal; heartbeat?: number; tick?: number },
+  options: {
+    rt: Runtime;
+    token: string;
+    signal: AbortSignal;
+    heartbeat?: number;
+    tick?: number;
+    /** The app's one gate for applies (`/v1/apply` and this page's apply never run at once). */
+    applies?: ApplyGate;
+  },
 ): void {
   const { rt, signal } = options;
+  const applies = options.applies ?? new ApplyGate(rt);
   const feed = new DashboardFeed(rt, signal, { tick: options.tick });
 
   // A change asked of the API (from the page, the CLI or curl) shows on every open page at once,
@@ -143,6 +152,7 @@ export function dashboardRoutes(
   };
   app.use("/v1/containers/*", changing);
   app.use("/v1/apply", changing);
+  app.use("/v1/dashboard/apply", changing);
 
   app.get("/v1/dashboard/stream", (c) =>
     streamResponse(c, {
@@ -168,7 +178,7 @@ export function dashboardRoutes(
   });
 
   app.post("/v1/dashboard/apply", async (c) => {
-    const dryRun = ["1", "true", ""].includes(c.req.query("dry_run") ?? "0");
+    const dryRun = queryFlag(c, "dry_run");
     let body: unknown;
     try {
       body = JSON.parse(await c.req.text());
@@ -188,7 +198,6 @@ export function dashboardRoutes(
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       throw new TopologyError("the topology must be a map with a containers: key", { key: "" });
     }
-    const plan = await rt.apply(input as TopologyInput, { dryRun });
-    return c.json({ applied: !dryRun, plan, text: formatPlan(plan) });
+    return c.json(await applies.run(input as TopologyInput, dryRun));
   });
 }
