@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import type { AuditActor, AuditRecord } from "../runtime/audit.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { queryFlag } from "./_apply.ts";
+import { acceptedSession } from "./_session.ts";
 
 type Action = AuditRecord["action"];
 
@@ -118,18 +119,18 @@ export function auditChanges(rt: Runtime, token: string): MiddlewareHandler {
 /** Who sent the request: its credential, its address, its client. */
 function actorOf(c: Context, tokenPrint: string): AuditActor {
   const auth = c.req.header("authorization") ?? "";
-  const cookie = c.req.header("cookie");
   const agent = c.req.header("user-agent");
   const remote = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
   const bearer = /^Bearer[ \t]+(\S+)/i.exec(auth);
-  // Without a token header, what let it in was the dashboard's session cookie.
-  const session = !auth && cookie ? sessionOf(cookie) : null;
+  // The session that let it in, as cookieAuth accepted it: not any cookie the request carries,
+  // which a server on another port of the host may have set to be recorded in its stead.
+  const session = acceptedSession(c.req.raw);
   const client = bearer
     ? `token:${fingerprint(bearer[1])}`
-    : session !== null
+    : session !== undefined
     ? `session:${fingerprint(session)}`
     : tokenPrint;
-  const via = agent?.startsWith("kraken-cli/") ? "cli" : session !== null ? "page" : "api";
+  const via = agent?.startsWith("kraken-cli/") ? "cli" : session !== undefined ? "page" : "api";
   return {
     via,
     client,
@@ -142,15 +143,6 @@ function actorOf(c: Context, tokenPrint: string): AuditActor {
       : {}),
     ...(agent ? { userAgent: agent.slice(0, 200) } : {}),
   };
-}
-
-/** The session cookie's value (one whose name says session), else the whole header. */
-function sessionOf(cookie: string): string {
-  for (const part of cookie.split(";")) {
-    const [name, ...value] = part.trim().split("=");
-    if (/session/i.test(name)) return value.join("=");
-  }
-  return cookie;
 }
 
 async function bodyOf(c: Context): Promise<Record<string, unknown>> {

@@ -14,14 +14,7 @@ import { tokenMatcher } from "../_auth.ts";
 import { badRequest, HttpError } from "../_errors.ts";
 import { streamResponse } from "../_streams.ts";
 import { ApplyGate, queryFlag } from "../_apply.ts";
-import {
-  cookieValue,
-  csrfProblem,
-  SESSION_COOKIE,
-  SESSION_HEADER,
-  sessionCookie,
-  type SessionTable,
-} from "../_session.ts";
+import { csrfProblem, requestSession, sessionCookie, type SessionTable } from "../_session.ts";
 import { DashboardFeed } from "./_feed.ts";
 import { PAGE_CSS, PAGE_HTML } from "./page.ts";
 import { PAGE_JS } from "./client.ts";
@@ -72,8 +65,7 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
   app.get("/dashboard/app.css", asset(PAGE_CSS, "text/css; charset=utf-8"));
 
   app.get("/session", (c) => {
-    const id = cookieValue(c.req.header("cookie"), SESSION_COOKIE);
-    return c.json({ signedIn: sessions.check(id, c.req.header(SESSION_HEADER)) === "ok" });
+    return c.json({ signedIn: requestSession(c.req.raw, sessions).verdict === "ok" });
   });
 
   app.post("/session", async (c) => {
@@ -111,11 +103,9 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
   });
 
   app.delete("/session", (c) => {
-    const id = cookieValue(c.req.header("cookie"), SESSION_COOKIE);
     // Only the page that holds the key ends the session; the cookie is cleared either way.
-    if (sessions.check(id, c.req.header(SESSION_HEADER)) === "ok" && !csrfProblem(c.req.raw)) {
-      sessions.end(id);
-    }
+    const session = requestSession(c.req.raw, sessions);
+    if (session.verdict === "ok" && !csrfProblem(c.req.raw)) sessions.end(session.id);
     const secure = new URL(c.req.url).protocol === "https:";
     c.header("set-cookie", sessionCookie("", { maxAge: 0, secure }));
     return c.json({ signedIn: false });
