@@ -10,7 +10,8 @@ import { TopologyError } from "../protocol/errors.ts";
 
 /**
  * When a cron expression fires next: the first time strictly after `after` (ms since the epoch),
- * or `null` when it never fires again (such as `0 0 30 2 *`, February 30th).
+ * or `null` when it never fires again (an expression that never fires at all, such as
+ * `0 0 30 2 *`, February 30th, is refused by {@linkcode cronNextRun}).
  */
 export type NextRun = (after: number) => number | null;
 
@@ -22,7 +23,8 @@ export type NextRun = (after: number) => number | null;
  *   error names (default `cron`).
  * @returns Its {@linkcode NextRun}.
  * @throws {TopologyError} A value the parser refuses (an out-of-range field, an unknown name or
- *   zone), naming the key, the expression and the parser's reason.
+ *   zone), naming the key, the expression and the parser's reason; or one that never fires
+ *   (`0 0 30 2 *`).
  *
  * @example
  * ```ts
@@ -31,6 +33,7 @@ export type NextRun = (after: number) => number | null;
  * const next = await cronNextRun("0 * * * * *", { timezone: "Europe/Paris" });
  * assert.equal(next(Date.parse("2026-01-01T00:00:30Z")), Date.parse("2026-01-01T00:01:00Z"));
  * await assert.rejects(cronNextRun("61 * * * * *"), /cron: "61 \* \* \* \* \*" is not a valid/);
+ * await assert.rejects(cronNextRun("0 0 30 2 *"), /cron: "0 0 30 2 \*" never fires/);
  * ```
  */
 export async function cronNextRun(
@@ -38,11 +41,18 @@ export async function cronNextRun(
   options: { timezone?: string; key?: string; file?: string; line?: number; column?: number } = {},
 ): Promise<NextRun> {
   const { Cron }: typeof Croner = await import("croner");
+  const where = {
+    key: options.key ?? "cron",
+    file: options.file,
+    line: options.line,
+    column: options.column,
+  };
   let cron: Croner.Cron;
+  let first: Date | null;
   try {
     // Without a zone, cron is read in UTC, not in whatever zone this machine is set to.
     cron = new Cron(expression, { timezone: options.timezone ?? "UTC", paused: true });
-    cron.nextRun(new Date(0)); // a bad zone is only noticed when a time is computed
+    first = cron.nextRun(new Date(0)); // a bad zone is only noticed when a time is computed
   } catch (error) {
     throw new TopologyError(
       `"${expression}" is not a valid cron expression${
@@ -50,12 +60,16 @@ export async function cronNextRun(
       }: ${
         (error as Error).message
       }; expected 5 fields (minute hour day month weekday) or 6 (seconds first)`,
-      {
-        key: options.key ?? "cron",
-        file: options.file,
-        line: options.line,
-        column: options.column,
-      },
+      where,
+    );
+  }
+  // Its fields repeat every year (there is no year field), so one that has no time at all since
+  // 1970 never has one: a schedule that would sit there with `next: null`, silently never run.
+  if (first === null) {
+    throw new TopologyError(
+      `"${expression}" never fires (no date matches all its fields, such as February 30th); ` +
+        "expected a cron expression that matches at least one time",
+      where,
     );
   }
   return (after) => cron.nextRun(new Date(after))?.getTime() ?? null;

@@ -1,7 +1,8 @@
 /**
  * The audit middleware: every change a client asks of the runtime (scale, restart, stop, spawn,
- * call, apply, shutdown) is handed to `rt.audit` once it has been answered, with who asked (which
- * credential, from where, with which client) and what, and whether it was done. Reads only: the
+ * call, apply — from the API or the dashboard's editor —, shutdown) is handed to `rt.audit` once
+ * it has been answered, with who asked (which credential, from where, with which client) and
+ * what, and whether it was done. Reads only: the
  * request's body comes from the cache the handler filled, and the answer is cloned.
  *
  * @module
@@ -10,18 +11,42 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createHash } from "node:crypto";
 import type { AuditActor, AuditRecord } from "../runtime/audit.ts";
 import type { Runtime } from "../runtime/runtime.ts";
+import { queryFlag } from "./_apply.ts";
+import { acceptedSession } from "./_session.ts";
 
 type Action = AuditRecord["action"];
 
+/** The change a request asks for (and where it came from), or `null` for one that reads. */
+interface Asked {
+  action: Action;
+  target?: string;
+  /** Set for an apply whose topology is not in the body as `path` or `containers`. */
+  topology?: string;
+}
+
 /** The change a request asks for, or `null` for one that reads (or is no route). */
-function actionOf(method: string, path: string): { action: Action; target?: string } | null {
+function actionOf(method: string, path: string): Asked | null {
   if (method !== "POST") return null;
   const own = /^\/v1\/containers\/([^/]+)\/(restart|stop|scale|call)$/.exec(path);
   if (own) return { action: own[2] as Action, target: decodeURIComponent(own[1]) };
   if (path === "/v1/containers") return { action: "spawn" };
   if (path === "/v1/apply") return { action: "apply" };
+  // The dashboard's editor: the same apply, its topology YAML from the page.
+  if (path === "/v1/dashboard/apply") return { action: "apply", topology: "dashboard" };
   if (path === "/v1/shutdown") return { action: "shutdown" };
   return null;
+}
+
+/**
+ * Whether an apply is a dry run, read by the parser its route uses (so the two cannot disagree).
+ * A value the route refuses (400, nothing changed) is not recorded either.
+ */
+function planOnly(c: Context): boolean {
+  try {
+    return queryFlag(c, "dry_run");
+  } catch {
+    return true;
+  }
 }
 
 /** What of the body goes into the record, by action: never a call's body (it may hold data). */
@@ -58,7 +83,7 @@ export function auditChanges(rt: Runtime, token: string): MiddlewareHandler {
   const tokenPrint = `token:${fingerprint(token)}`;
   return async (c, next) => {
     const asked = actionOf(c.req.method, c.req.path);
-    if (!asked || (asked.action === "apply" && isDryRun(c))) return await next();
+    if (!asked || (asked.action === "apply" && planOnly(c))) return await next();
     const by = actorOf(c, tokenPrint);
     if (asked.action === "shutdown") {
       // Recorded first: answering it ends the runtime that records.
@@ -74,7 +99,8 @@ export function auditChanges(rt: Runtime, token: string): MiddlewareHandler {
         detail[key] = typeof value === "string" ? value.slice(0, 200) : value as number | boolean;
       }
     }
-    if (asked.action === "apply" && detail.path === undefined && "containers" in body) {
+    if (asked.topology !== undefined) detail.topology = asked.topology;
+    else if (asked.action === "apply" && detail.path === undefined && "containers" in body) {
       detail.topology = "inline object";
     }
     const target = asked.target ?? (typeof body.name === "string" ? body.name : undefined);
@@ -90,26 +116,21 @@ export function auditChanges(rt: Runtime, token: string): MiddlewareHandler {
   };
 }
 
-function isDryRun(c: Context): boolean {
-  const value = c.req.query("dry_run");
-  return value !== undefined && value !== "0" && value !== "false";
-}
-
 /** Who sent the request: its credential, its address, its client. */
 function actorOf(c: Context, tokenPrint: string): AuditActor {
   const auth = c.req.header("authorization") ?? "";
-  const cookie = c.req.header("cookie");
   const agent = c.req.header("user-agent");
   const remote = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
   const bearer = /^Bearer[ \t]+(\S+)/i.exec(auth);
-  // Without a token header, what let it in was the dashboard's session cookie.
-  const session = !auth && cookie ? sessionOf(cookie) : null;
+  // The session that let it in, as cookieAuth accepted it: not any cookie the request carries,
+  // which a server on another port of the host may have set to be recorded in its stead.
+  const session = acceptedSession(c.req.raw);
   const client = bearer
     ? `token:${fingerprint(bearer[1])}`
-    : session !== null
+    : session !== undefined
     ? `session:${fingerprint(session)}`
     : tokenPrint;
-  const via = agent?.startsWith("kraken-cli/") ? "cli" : session !== null ? "page" : "api";
+  const via = agent?.startsWith("kraken-cli/") ? "cli" : session !== undefined ? "page" : "api";
   return {
     via,
     client,
@@ -122,15 +143,6 @@ function actorOf(c: Context, tokenPrint: string): AuditActor {
       : {}),
     ...(agent ? { userAgent: agent.slice(0, 200) } : {}),
   };
-}
-
-/** The session cookie's value (one whose name says session), else the whole header. */
-function sessionOf(cookie: string): string {
-  for (const part of cookie.split(";")) {
-    const [name, ...value] = part.trim().split("=");
-    if (/session/i.test(name)) return value.join("=");
-  }
-  return cookie;
 }
 
 async function bodyOf(c: Context): Promise<Record<string, unknown>> {

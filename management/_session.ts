@@ -30,6 +30,39 @@ import { HttpError } from "./_errors.ts";
 export const SESSION_COOKIE = "kraken_session";
 
 /**
+ * The session cookie's name when the API is served over TLS. The `__Host-` prefix makes the
+ * browser refuse such a cookie unless it is Secure, Path=/ and has no Domain: a page of another
+ * server on the same host reached over plain HTTP cannot set (toss) one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SECURE_SESSION_COOKIE } from "./_session.ts";
+ * assert.equal(SECURE_SESSION_COOKIE, "__Host-kraken_session");
+ * ```
+ */
+export const SECURE_SESSION_COOKIE = "__Host-kraken_session";
+
+/**
+ * The name of the session cookie for a request: {@linkcode SECURE_SESSION_COOKIE} over https,
+ * {@linkcode SESSION_COOKIE} otherwise.
+ *
+ * @param url The request's URL.
+ * @returns The cookie's name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sessionCookieName } from "./_session.ts";
+ * assert.equal(sessionCookieName("https://ops.example:9090/v1/tree"), "__Host-kraken_session");
+ * assert.equal(sessionCookieName("http://127.0.0.1:9090/v1/tree"), "kraken_session");
+ * ```
+ */
+export function sessionCookieName(url: string): string {
+  return new URL(url).protocol === "https:" ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
+}
+
+/**
  * The header that carries the session's key with the cookie.
  *
  * @example
@@ -166,32 +199,36 @@ function digest(text: string): Uint8Array {
 }
 
 /**
- * The value of cookie `name` in a `Cookie` header.
+ * Every value of cookie `name` in a `Cookie` header, in the order sent. A browser sends one per
+ * cookie of that name it holds (one per path, and per host-wide cookie another server on the same
+ * host set), so the first is not necessarily the one this server set.
  *
  * @param header The request's `Cookie` header.
  * @param name The cookie's name.
- * @returns Its value, or `undefined`.
+ * @returns Its values (none when absent).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { cookieValue } from "./_session.ts";
- * assert.equal(cookieValue("a=1; kraken_session=xyz", "kraken_session"), "xyz");
- * assert.equal(cookieValue(undefined, "kraken_session"), undefined);
+ * import { cookieValues } from "./_session.ts";
+ * assert.deepEqual(cookieValues("kraken_session=x; a=1; kraken_session=xyz", "kraken_session"), ["x", "xyz"]);
+ * assert.deepEqual(cookieValues(undefined, "kraken_session"), []);
  * ```
  */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
+export function cookieValues(header: string | undefined | null, name: string): string[] {
+  if (!header) return [];
+  const values: string[] = [];
   for (const part of header.split(";")) {
     const at = part.indexOf("=");
-    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+    if (at > 0 && part.slice(0, at).trim() === name) values.push(part.slice(at + 1).trim());
   }
-  return undefined;
+  return values;
 }
 
 /**
  * The `Set-Cookie` value of a session: HttpOnly (no script reads it), SameSite=Strict (no other
- * site's page sends it), Path=/; Secure when the API is served over TLS.
+ * site's page sends it), Path=/; Secure, and named {@linkcode SECURE_SESSION_COOKIE}, when the API
+ * is served over TLS.
  *
  * @param id The session id (`""` clears the cookie).
  * @param options `maxAge` in seconds (0 clears it) and whether the request came over TLS.
@@ -205,10 +242,15 @@ export function cookieValue(header: string | undefined, name: string): string | 
  *   sessionCookie("abc", { maxAge: 60, secure: false }),
  *   "kraken_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict",
  * );
+ * assert.equal(
+ *   sessionCookie("abc", { maxAge: 60, secure: true }),
+ *   "__Host-kraken_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure",
+ * );
  * ```
  */
 export function sessionCookie(id: string, options: { maxAge: number; secure: boolean }): string {
-  return `${SESSION_COOKIE}=${id}; Path=/; Max-Age=${Math.floor(options.maxAge)}; HttpOnly; ` +
+  const name = options.secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
+  return `${name}=${id}; Path=/; Max-Age=${Math.floor(options.maxAge)}; HttpOnly; ` +
     `SameSite=Strict${options.secure ? "; Secure" : ""}`;
 }
 
@@ -272,9 +314,51 @@ export function sessionRefusal(verdict: "none" | "no-key" | "wrong-key"): string
 }
 
 /**
+ * The live session a request's cookies and key open. Every session cookie it carries is tried
+ * (another server on the host may have added its own before ours), and the one whose key the
+ * request holds is the session: `ok` with its id. Otherwise the verdict that says most: a live
+ * session without its key (`no-key`, `wrong-key`) before `none`.
+ *
+ * @param request The request.
+ * @param sessions The live sessions.
+ * @returns The verdict, and the session's id when `ok`; `absent` when it carries no session cookie.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestSession, SessionTable } from "./_session.ts";
+ * const sessions = new SessionTable();
+ * const { id, key } = sessions.create();
+ * const tossed = new Request("http://127.0.0.1:9090/v1/tree", {
+ *   headers: { cookie: `kraken_session=x; kraken_session=${id}`, "x-kraken-session": key },
+ * });
+ * assert.deepEqual(requestSession(tossed, sessions), { verdict: "ok", id });
+ * ```
+ */
+export function requestSession(
+  request: Request,
+  sessions: SessionTable,
+): { verdict: "ok"; id: string } | { verdict: "absent" | "none" | "no-key" | "wrong-key" } {
+  const ids = cookieValues(request.headers.get("cookie"), sessionCookieName(request.url));
+  if (ids.length === 0) return { verdict: "absent" };
+  const key = request.headers.get(SESSION_HEADER) ?? undefined;
+  let verdict: "none" | "no-key" | "wrong-key" = "none";
+  for (const id of ids) {
+    const found = sessions.check(id, key);
+    if (found === "ok") return { verdict: "ok", id };
+    if (found !== "none") verdict = found;
+  }
+  return { verdict };
+}
+
+// The session each request was let in with, for the audit (see acceptedSession).
+const accepted = new WeakMap<Request, string>();
+
+/**
  * Authenticates a request by its session cookie: `absent` when it has none (the caller checks the
- * bearer token), `ok` when cookie and key make a live session and a change comes from the API's
- * own origin.
+ * bearer token), `ok` when a session cookie and the key make a live session and a change comes
+ * from the API's own origin. The session it accepted is remembered for
+ * {@linkcode acceptedSession}.
  *
  * @param request The request (without an `Authorization` header).
  * @param sessions The live sessions.
@@ -285,22 +369,45 @@ export function sessionRefusal(verdict: "none" | "no-key" | "wrong-key"): string
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { cookieAuth, SessionTable } from "./_session.ts";
+ * import { acceptedSession, cookieAuth, SessionTable } from "./_session.ts";
  * const sessions = new SessionTable();
  * const { id, key } = sessions.create();
  * const request = new Request("http://127.0.0.1:9090/v1/tree", {
  *   headers: { cookie: `kraken_session=${id}`, "x-kraken-session": key },
  * });
  * assert.equal(cookieAuth(request, sessions), "ok");
+ * assert.equal(acceptedSession(request), id);
  * assert.equal(cookieAuth(new Request("http://127.0.0.1:9090/v1/tree"), sessions), "absent");
  * ```
  */
 export function cookieAuth(request: Request, sessions: SessionTable): "ok" | "absent" {
-  const id = cookieValue(request.headers.get("cookie") ?? undefined, SESSION_COOKIE);
-  if (id === undefined) return "absent";
-  const verdict = sessions.check(id, request.headers.get(SESSION_HEADER) ?? undefined);
-  if (verdict !== "ok") throw new HttpError(401, "Unauthorized", sessionRefusal(verdict));
+  const session = requestSession(request, sessions);
+  if (session.verdict === "absent") return "absent";
+  if (session.verdict !== "ok") {
+    throw new HttpError(401, "Unauthorized", sessionRefusal(session.verdict));
+  }
   const problem = csrfProblem(request);
   if (problem) throw new HttpError(403, "Forbidden", problem);
+  accepted.set(request, session.id);
   return "ok";
+}
+
+/**
+ * The session id {@linkcode cookieAuth} let `request` in with, or `undefined` when it was not let
+ * in by a session (a token, a signature, the embedder's own check). What the audit records as the
+ * page's session: not just any cookie the request carries, which another server on the host may
+ * have set.
+ *
+ * @param request The request, as `cookieAuth` was given it.
+ * @returns The session's id, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { acceptedSession } from "./_session.ts";
+ * assert.equal(acceptedSession(new Request("http://127.0.0.1:9090/v1/tree")), undefined);
+ * ```
+ */
+export function acceptedSession(request: Request): string | undefined {
+  return accepted.get(request);
 }

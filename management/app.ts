@@ -13,7 +13,6 @@ import type { ContainerInput, TopologyInput } from "../config/topology.ts";
 import { MAX_REPLICAS } from "../config/_limits.ts";
 import { specModuleProblem } from "../config/load.ts";
 import { TopologyError } from "../protocol/errors.ts";
-import { formatPlan } from "../config/plan.ts";
 import type { StopMode } from "../runtime/container.ts";
 import type { Runtime, RuntimeEvents } from "../runtime/runtime.ts";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.ts";
@@ -23,6 +22,7 @@ import { badRequest, errorResponse, HttpError } from "./_errors.ts";
 import { TreeIndex } from "./_lookup.ts";
 import { callContainer } from "./_call.ts";
 import { auditChanges } from "./_audit.ts";
+import { ApplyGate, queryFlag } from "./_apply.ts";
 import { containerOf, LogHistory, type StreamFormat, streamResponse } from "./_streams.ts";
 import { cookieAuth, SessionTable } from "./_session.ts";
 import { dashboardRoutes, signInRoutes } from "./dashboard/routes.ts";
@@ -190,7 +190,7 @@ export function managementApp(
     : stopped.signal;
   rt.closed.then(() => stopped.abort());
   signal.addEventListener("abort", offLog, { once: true });
-  let applying = false;
+  const applies = new ApplyGate(rt);
 
   const app = new Hono();
 
@@ -232,7 +232,7 @@ export function managementApp(
   app.use("*", auditChanges(rt, token));
 
   app.get("/v1/tree", (c) => c.json(rt.tree()));
-  dashboardRoutes(app, { rt, token, signal, heartbeat: options.heartbeat });
+  dashboardRoutes(app, { rt, token, signal, heartbeat: options.heartbeat, applies });
 
   app.get("/v1/schedules", (c) => c.json(rt.schedules()));
 
@@ -325,7 +325,7 @@ export function managementApp(
   });
 
   app.post("/v1/apply", async (c) => {
-    const dryRun = flag(c, "dry_run");
+    const dryRun = queryFlag(c, "dry_run");
     const body = await readBody(c);
     let source: string | TopologyInput;
     if (typeof body.path === "string" && !("containers" in body)) source = body.path;
@@ -336,22 +336,7 @@ export function managementApp(
         'the body must be a topology object ({ "containers": { … } }) or { "path": "kraken.yaml" }',
       );
     }
-    TreeIndex.of(rt).assertRunning();
-    if (dryRun) {
-      const plan = await rt.apply(source, { dryRun });
-      return c.json({ applied: false, plan, text: formatPlan(plan) });
-    }
-    // Two clients applying at once is a mistake to report, not a queue to build.
-    if (applying) {
-      throw new HttpError(409, "Conflict", "another apply is in progress; try again when it ends");
-    }
-    applying = true;
-    try {
-      const plan = await rt.apply(source);
-      return c.json({ applied: true, plan, text: formatPlan(plan) });
-    } finally {
-      applying = false;
-    }
+    return c.json(await applies.run(source, dryRun));
   });
 
   app.get("/v1/events", (c) => {
@@ -371,7 +356,7 @@ export function managementApp(
 
   app.get("/v1/logs", (c) => {
     const container = c.req.query("container") || undefined;
-    const follow = flag(c, "follow");
+    const follow = queryFlag(c, "follow");
     const tail = count(c, "tail", 100);
     if (container !== undefined && container !== "runtime" && !history.has(container)) {
       const index = TreeIndex.of(rt);
@@ -439,15 +424,6 @@ function stopMode(c: Context, body: Record<string, unknown>): StopMode | undefin
     );
   }
   return mode as StopMode;
-}
-
-/** `?name=1`, `true`, `yes` or a bare `?name` are on; `0`, `false`, `no` off. */
-function flag(c: Context, name: string): boolean {
-  const value = c.req.query(name);
-  if (value === undefined) return false;
-  if (["", "1", "true", "yes"].includes(value)) return true;
-  if (["0", "false", "no"].includes(value)) return false;
-  throw badRequest(`${name} must be 1 or 0, got ${JSON.stringify(value)}`, name);
 }
 
 function count(c: Context, name: string, fallback: number): number {

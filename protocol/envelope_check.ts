@@ -11,8 +11,9 @@
  * other plain data satisfies the wire-value rule the sender applied
  * ({@linkcode wireValueProblem}: the same types, depth and tree shape as `copyWireValue`).
  * A request from a child or sibling must name that node (or one below it) as its sender. A
- * request's trace context that is not W3C Trace Context is removed from it (the one change this
- * check makes to what it is given): the request is kept, the bad header is not.
+ * request's trace context that is not W3C Trace Context is removed from it, and so is a tick id
+ * (`tk`) that did not come from a peer runtime's own hub (the only changes this check makes to
+ * what it is given): the request is kept, the bad header is not.
  *
  * Pure: no I/O. What to do with a refusal (answer a request with a `FrameError`, count and log the
  * rest) is the node's business.
@@ -209,7 +210,18 @@ export function envelopeProblem(
       describe(env.s)
     }: a request from node "${from}" names it or a node below it`;
   }
+  if (kind === "req") dropForeignTick(env, edge);
   return null;
+}
+
+/**
+ * A request's tick id (`tk`) is believed only from the hub that ran the schedule: a child or a
+ * sibling worker never sends one (its containers' requests are never ticks), and a peer runtime
+ * only in its own hub's name (`s` is `host` before the `@peer/` prefix is added). Anything else
+ * is removed, so no name a node may use below itself (`w2/host`) passes a request off as a tick.
+ */
+function dropForeignTick(e: Fields, edge: Edge): void {
+  if (e.tk !== undefined && (edge !== "peer" || e.s !== "host")) delete e.tk;
 }
 
 const EDGE_NAMES: Record<Edge, string> = {

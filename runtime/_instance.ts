@@ -776,7 +776,14 @@ class CountingRef implements ContainerRef {
   }
 }
 
-/** A request's tick id, believed only from a runtime's hub: a container cannot pass one off. */
+/**
+ * A request's tick id, believed only from a runtime's hub: this one (`host`) or a peer's
+ * (`@peer/host`). The edge already removed `tk` from what a child, a sibling or a peer's non-hub
+ * node sent; a sender such as `w2/host` (a name node `w2` may use below itself) is refused here too.
+ */
 function tickOf(env: Extract<Envelope, { k: "req" }>): string | undefined {
-  return env.tk !== undefined && /(^|\/)host$/.test(env.s) ? env.tk : undefined;
+  return env.tk !== undefined && HUB_SENDER.test(env.s) ? env.tk : undefined;
 }
+
+/** The sender of a request from a runtime's hub: `host`, or a peer's hub as `@name/host`. */
+const HUB_SENDER = /^(?:@[^/]+\/)?host$/;

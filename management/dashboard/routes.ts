@@ -9,19 +9,12 @@ import type { Hono, MiddlewareHandler } from "hono";
 import { parse as parseYaml } from "yaml";
 import type { Runtime } from "../../runtime/runtime.ts";
 import type { TopologyInput } from "../../config/topology.ts";
-import { formatPlan } from "../../config/plan.ts";
 import { TopologyError } from "../../protocol/errors.ts";
 import { tokenMatcher } from "../_auth.ts";
 import { badRequest, HttpError } from "../_errors.ts";
 import { streamResponse } from "../_streams.ts";
-import {
-  cookieValue,
-  csrfProblem,
-  SESSION_COOKIE,
-  SESSION_HEADER,
-  sessionCookie,
-  type SessionTable,
-} from "../_session.ts";
+import { ApplyGate, queryFlag } from "../_apply.ts";
+import { csrfProblem, requestSession, sessionCookie, type SessionTable } from "../_session.ts";
 import { DashboardFeed } from "./_feed.ts";
 import { PAGE_CSS, PAGE_HTML } from "./page.ts";
 import { PAGE_JS } from "./client.ts";
@@ -72,8 +65,7 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
   app.get("/dashboard/app.css", asset(PAGE_CSS, "text/css; charset=utf-8"));
 
   app.get("/session", (c) => {
-    const id = cookieValue(c.req.header("cookie"), SESSION_COOKIE);
-    return c.json({ signedIn: sessions.check(id, c.req.header(SESSION_HEADER)) === "ok" });
+    return c.json({ signedIn: requestSession(c.req.raw, sessions).verdict === "ok" });
   });
 
   app.post("/session", async (c) => {
@@ -111,11 +103,9 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
   });
 
   app.delete("/session", (c) => {
-    const id = cookieValue(c.req.header("cookie"), SESSION_COOKIE);
     // Only the page that holds the key ends the session; the cookie is cleared either way.
-    if (sessions.check(id, c.req.header(SESSION_HEADER)) === "ok" && !csrfProblem(c.req.raw)) {
-      sessions.end(id);
-    }
+    const session = requestSession(c.req.raw, sessions);
+    if (session.verdict === "ok" && !csrfProblem(c.req.raw)) sessions.end(session.id);
     const secure = new URL(c.req.url).protocol === "https:";
     c.header("set-cookie", sessionCookie("", { maxAge: 0, secure }));
     return c.json({ signedIn: false });
@@ -124,9 +114,18 @@ export function signInRoutes(app: Hono, options: { token: string; sessions: Sess
 
 export function dashboardRoutes(
   app: Hono,
-  options: { rt: Runtime; token: string; signal: AbortSignal; heartbeat?: number; tick?: number },
+  options: {
+    rt: Runtime;
+    token: string;
+    signal: AbortSignal;
+    heartbeat?: number;
+    tick?: number;
+    /** The app's one gate for applies (`/v1/apply` and this page's apply never run at once). */
+    applies?: ApplyGate;
+  },
 ): void {
   const { rt, signal } = options;
+  const applies = options.applies ?? new ApplyGate(rt);
   const feed = new DashboardFeed(rt, signal, { tick: options.tick });
 
   // A change asked of the API (from the page, the CLI or curl) shows on every open page at once,
@@ -143,6 +142,7 @@ export function dashboardRoutes(
   };
   app.use("/v1/containers/*", changing);
   app.use("/v1/apply", changing);
+  app.use("/v1/dashboard/apply", changing);
 
   app.get("/v1/dashboard/stream", (c) =>
     streamResponse(c, {
@@ -168,7 +168,7 @@ export function dashboardRoutes(
   });
 
   app.post("/v1/dashboard/apply", async (c) => {
-    const dryRun = ["1", "true", ""].includes(c.req.query("dry_run") ?? "0");
+    const dryRun = queryFlag(c, "dry_run");
     let body: unknown;
     try {
       body = JSON.parse(await c.req.text());
@@ -188,7 +188,6 @@ export function dashboardRoutes(
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       throw new TopologyError("the topology must be a map with a containers: key", { key: "" });
     }
-    const plan = await rt.apply(input as TopologyInput, { dryRun });
-    return c.json({ applied: !dryRun, plan, text: formatPlan(plan) });
+    return c.json(await applies.run(input as TopologyInput, dryRun));
   });
 }

@@ -111,6 +111,25 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "a session cookie another server on the host sets for /v1 does not lock the page out",
+        async () => {
+          // What a container serving on another port of 127.0.0.1 may set (cookies ignore ports):
+          // with the longer path it is sent before ours, on every API request.
+          await page.setCookie({
+            name: "kraken_session",
+            value: "x",
+            domain: "127.0.0.1",
+            path: "/v1",
+          });
+          await page.reload();
+          await page.waitForSelector("tr[data-container=web]");
+          await page.waitForSelector("#conn[data-state=live]");
+          await page.deleteCookie({ name: "kraken_session", domain: "127.0.0.1", path: "/v1" });
+          assert.equal((await browser.cookies()).length, 1);
+        },
+      );
+
       await t.step("scaling from the page shows the new instances within a second", async () => {
         await page.locator("tr[data-container=web]").click(); // retried if the row is rebuilt
         await page.waitForSelector("#detail:not([hidden])");

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type AuditRecord, type LogEntry, Runtime } from "../../mod.ts";
 import { serveManagement } from "../../management/server.ts";
+import { managementApp } from "../../management/mod.ts";
 import { ManagementClient } from "../../cli/client.ts";
 import { auditChanges } from "../../management/_audit.ts";
 import { Hono } from "hono";
@@ -145,8 +146,54 @@ Deno.test("a token header wins over a cookie: such a request is recorded as api 
   });
 });
 
-Deno.test("a page signed in with a session cookie (no token header) is recorded as page with the session's fingerprint", async () => {
-  // The dashboard's own sign-in lets such a request in; here nothing stands before the audit.
+Deno.test("a page's change is recorded as page with the fingerprint of the session that let it in, not of a cookie another server on the host set", async () => {
+  const rt = await Runtime.start({
+    name: "page",
+    containers: { web: { module: "./containers/web.ts", mode: "inline" } },
+  }, { logLevel: "silent", baseUrl: FIXTURES.href });
+  try {
+    const records: AuditRecord[] = [];
+    rt.on("audit", (record) => records.push(record));
+    const app = managementApp(rt, TOKEN);
+    const own = "http://127.0.0.1:9090";
+    const signIn = async () => {
+      const res = await app.request(`${own}/session`, {
+        method: "POST",
+        headers: { origin: own },
+        body: JSON.stringify({ token: TOKEN }),
+      });
+      const id = /^kraken_session=([^;]+)/.exec(res.headers.get("set-cookie")!)![1];
+      return { id, key: (await res.json()).key as string };
+    };
+    const alice = await signIn();
+    const bob = await signIn();
+    // Bob's id, learned by a container serving on another port, tossed into Alice's browser
+    // under names sent before hers.
+    const res = await app.request(`${own}/v1/containers/web/restart`, {
+      method: "POST",
+      headers: {
+        origin: own,
+        cookie: `a_session=${bob.id}; kraken_session=${bob.id}; theme=dark; ` +
+          `kraken_session=${alice.id}`,
+        "x-kraken-session": alice.key,
+        "user-agent": "Mozilla/5.0",
+      },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    await res.body?.cancel();
+    const print = (id: string) => createHash("sha256").update(id).digest("hex").slice(0, 8);
+    assert.deepEqual(records.map((r) => r.by), [{
+      via: "page",
+      client: `session:${print(alice.id)}`,
+      userAgent: "Mozilla/5.0",
+    }]);
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+Deno.test("a request no session let in is not recorded as a session, whatever session cookie it carries", async () => {
+  // Nothing stands before the audit here: no session was accepted, so none is recorded.
   const rt = await Runtime.start({ name: "page", containers: {} }, { logLevel: "silent" });
   try {
     const records: AuditRecord[] = [];
@@ -159,12 +206,7 @@ Deno.test("a page signed in with a session cookie (no token header) is recorded 
       headers: { cookie: "theme=dark; kraken_session=abc123", "user-agent": "Mozilla/5.0" },
     });
     await res.body?.cancel();
-    const session = createHash("sha256").update("abc123").digest("hex").slice(0, 8);
-    assert.deepEqual(records[0].by, {
-      via: "page",
-      client: `session:${session}`,
-      userAgent: "Mozilla/5.0",
-    });
+    assert.deepEqual(records[0].by, { via: "api", client: PRINT, userAgent: "Mozilla/5.0" });
   } finally {
     await rt.shutdown();
   }

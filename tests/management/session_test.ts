@@ -116,7 +116,7 @@ Deno.test("a session cookie without its key opens nothing (another server on the
   });
 });
 
-Deno.test("the session cookie is Secure when the API is reached over TLS", async () => {
+Deno.test("over TLS the session cookie is Secure and __Host- prefixed, and only that name opens the API", async () => {
   await withApp(async (app) => {
     const res = await app.request("https://kraken.example/session", {
       method: "POST",
@@ -124,8 +124,61 @@ Deno.test("the session cookie is Secure when the API is reached over TLS", async
       body: JSON.stringify({ token: TOKEN }),
     });
     assert.equal(res.status, 200);
-    assert.match(res.headers.get("set-cookie")!, /; HttpOnly; SameSite=Strict; Secure$/);
-    await res.body?.cancel();
+    const set = res.headers.get("set-cookie")!;
+    assert.match(
+      set,
+      /^__Host-kraken_session=[^;]+; Path=\/; .*; HttpOnly; SameSite=Strict; Secure$/,
+    );
+    const { key } = await res.json();
+    const id = set.split(";")[0].split("=")[1];
+    const tree = await app.request("https://kraken.example/v1/tree", {
+      headers: { cookie: `__Host-kraken_session=${id}`, "x-kraken-session": key },
+    });
+    assert.equal(tree.status, 200);
+    await tree.body?.cancel();
+    // A cookie without the prefix, which any server on the host could set, is not a session here.
+    const plain = await app.request("https://kraken.example/v1/tree", {
+      headers: { cookie: `kraken_session=${id}`, "x-kraken-session": key },
+    });
+    assert.equal(plain.status, 401);
+    await plain.body?.cancel();
+  });
+});
+
+Deno.test("a session cookie another server on the host tossed before ours neither locks the page out nor changes whose session it is", async () => {
+  await withApp(async (app) => {
+    const alice = await session(app);
+    const bob = await session(app);
+    const aliceId = alice.cookie.split("=")[1];
+    const bobId = bob.cookie.split("=")[1];
+    // RFC 6265: a cookie with a longer path (`Path=/v1`) is sent first.
+    for (const tossed of ["kraken_session=x", `kraken_session=${bobId}`]) {
+      const headers = { cookie: `${tossed}; ${alice.cookie}`, "x-kraken-session": alice.key };
+      const tree = await app.request("/v1/tree", { headers });
+      assert.equal(tree.status, 200, `${tossed}: ${await tree.clone().text()}`);
+      await tree.body?.cancel();
+      const who = await app.request("/session", { headers });
+      assert.deepEqual(await who.json(), { signedIn: true });
+    }
+    // Signing out ends the session whose key the page holds, not the tossed one.
+    const out = await app.request("/session", {
+      method: "DELETE",
+      headers: {
+        cookie: `kraken_session=${bobId}; kraken_session=${aliceId}`,
+        "x-kraken-session": alice.key,
+      },
+    });
+    await out.body?.cancel();
+    const bobStill = await app.request("/v1/tree", {
+      headers: { cookie: bob.cookie, "x-kraken-session": bob.key },
+    });
+    assert.equal(bobStill.status, 200, "bob's session lives on");
+    await bobStill.body?.cancel();
+    const aliceGone = await app.request("/v1/tree", {
+      headers: { cookie: alice.cookie, "x-kraken-session": alice.key },
+    });
+    assert.equal(aliceGone.status, 401, "alice signed out");
+    await aliceGone.body?.cancel();
   });
 });
 

@@ -361,3 +361,29 @@ Deno.test("a timestamp outside a Date's range is marked, never decoded to an inv
   assert.ok(value instanceof Malformed && /timestamp .* is out of range/.test(value.reason));
   assert.throws(() => decodeMsgpack(bytes), /out of range/);
 });
+
+Deno.test("a tick id (tk) is kept only from a peer runtime's own hub, removed from any other sender", () => {
+  const tick = {
+    k: "req",
+    i: 1,
+    to: "job#0.1",
+    t: "run",
+    b: null,
+    tk: "nightly@2026-12-05T00:00:00.000Z",
+  };
+  const fromPeerHub = { ...tick, s: "host" };
+  assert.equal(envelopeProblem(fromPeerHub, "peer"), null);
+  assert.equal(fromPeerHub.tk, tick.tk, "a peer's hub sends ticks");
+  for (const s of ["w3", "w3/host", "@other/host"]) {
+    const fromPeerNode: Record<string, unknown> = { ...tick, s };
+    assert.equal(envelopeProblem(fromPeerNode, "peer"), null);
+    assert.equal(fromPeerNode.tk, undefined, `a peer's node ${s} sends no ticks`);
+  }
+  for (const edge of ["child", "sibling"] as const) {
+    for (const s of ["w2", "w2/host"]) {
+      const forged: Record<string, unknown> = { ...tick, s };
+      assert.equal(envelopeProblem(forged, edge, { from: "w2" }), null, "the request is kept");
+      assert.equal(forged.tk, undefined, `a ${edge} never sends a tick (sender ${s})`);
+    }
+  }
+});

@@ -3,6 +3,7 @@
 // is dropped at the hub, logged and counted against it; the rest of the application sees nothing.
 import assert from "node:assert/strict";
 import { type ForgeryResult, runForgery } from "../fixtures/forgery_scenario.ts";
+import { runTickForgery, type TickForgeryResult } from "../fixtures/tick_forgery_scenario.ts";
 
 function assertHeld(result: ForgeryResult): void {
   assert.deepEqual(result.victimAnswers, ["victim#0.1"], "claiming its name steals no traffic");
@@ -45,4 +46,33 @@ Deno.test("a process on the stdio link cannot do so by writing frames to its std
   assert.equal(out.code, 0, stderr);
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
   assertHeld(JSON.parse(lines.at(-1)!));
+});
+
+function assertNoTick(result: TickForgeryResult): void {
+  assert.deepEqual(result.ticks, [null, null, null], "every forgery handled, none as a tick");
+}
+
+Deno.test("a worker granted nothing cannot pass a request off as a schedule's tick (meta.tick)", async () => {
+  assertNoTick(await runTickForgery("worker"));
+});
+
+Deno.test("a process on the stdio link cannot pass a request off as a schedule's tick", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--no-lock",
+      new URL("../fixtures/tick_forgery_scenario.ts", import.meta.url).pathname,
+      "process",
+    ],
+    env: { KRAKEN_PROCESS_LINK: "stdio", NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  assertNoTick(JSON.parse(lines.at(-1)!));
 });

@@ -5,6 +5,7 @@ import {
   formatPlan,
   loadTopology,
   planTopology,
+  Runtime,
   TopologyError,
   validateTopology,
 } from "../../mod.ts";
@@ -145,6 +146,43 @@ Deno.test("schedule: a cron value the parser refuses fails at load with the file
     assert.match(error.message, /"61 \* \* \* \* \*" is not a valid cron expression: .*second/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("schedule: a cron that never fires (February 30th) fails at load naming the key and line, and so does rt.schedule", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/c.ts`, "export default {};\n");
+    await Deno.writeTextFile(
+      `${dir}/kraken.yaml`,
+      [
+        "containers:",
+        "  cleaner: { module: ./c.ts }",
+        "schedule:",
+        '  never: { cron: "0 0 30 2 *", to: cleaner, topic: t }',
+        "",
+      ].join("\n"),
+    );
+    const error = await loadTopology(`${dir}/kraken.yaml`).catch((e) => e);
+    assert.ok(error instanceof TopologyError, String(error));
+    assert.equal(error.line, 4);
+    assert.equal(error.key, "schedule.never.cron");
+    assert.match(error.message, /"0 0 30 2 \*" never fires/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const rt = await Runtime.start({
+    containers: { cleaner: { module: "../fixtures/echo.ts", mode: "inline" } },
+  }, { logLevel: "silent", baseUrl: import.meta.url });
+  try {
+    await assert.rejects(
+      rt.schedule("nightly", { cron: "0 0 31 4 *", to: "cleaner", topic: "t" }),
+      (e: unknown) =>
+        e instanceof TopologyError && e.key === "nightly.cron" && /never fires/.test(e.message),
+    );
+    assert.deepEqual(rt.schedules(), []);
+  } finally {
+    await rt.shutdown();
   }
 });
 

@@ -120,8 +120,10 @@ Deno.test("cron skip vs run_once after a jump of the clock past three minutely t
   assert.deepEqual([iso(once.fire), once.missed], ["2026-12-05T10:03:00.000Z", 2]);
 });
 
-Deno.test("a cron expression that never fires again leaves no next tick", async () => {
-  const next = await cronNextRun("0 0 30 2 *"); // February 30th
+Deno.test("a schedule with no next time leaves no next tick", () => {
+  // cronNextRun refuses an expression that never fires at all (see config_test.ts); the plan
+  // still handles a NextRun that has no time left.
+  const next = () => null;
   const state = firstState(next, at("2026-01-01T00:00:00Z"));
   assert.equal(state.next, null);
   assert.equal(decideTick(next, state, at("2027-01-01T00:00:00Z"), "run_once").fire, null);
