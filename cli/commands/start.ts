@@ -14,7 +14,7 @@ import type { LogLevel } from "../../protocol/envelope.ts";
 import { type LogEntry, Runtime } from "../../runtime/runtime.ts";
 import type { Command, Io } from "../command.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
-import { type Detached, detachedRun, startDetached } from "./_detach.ts";
+import { assertNotDetached, type Detached, detachedRun, startDetached } from "./_detach.ts";
 import { LOG_DEFAULTS, LogFiles } from "../_log_files.ts";
 import { readRunState, removeRunState, runDirOf, writeRunState } from "../_run_state.ts";
 import { palette, stripAnsi } from "../output.ts";
@@ -109,6 +109,9 @@ export const start: Command = {
     if (flags.listen !== undefined && !management) {
       throw usageError("start", `--listen needs a management: block (with a token) in ${file}`);
     }
+    // A copy already detached from this folder holds the port: say which copy, not that the port
+    // is taken.
+    if (flags.detach === true) assertNotDetached(logging.runDir, io);
     const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
     if (listen !== undefined) assertCanListen(listen);
     if (flags.detach === true) return await startDetached(topology, logging, io);
