@@ -115,7 +115,7 @@ export const start: Command = {
     const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
     if (listen !== undefined) assertCanListen(listen);
     if (flags.detach === true) return await startDetached(topology, logging, io);
-    const progress = startProgress(topology, io, format === "json");
+    const progress = startProgress(topology, io, format === "json" ? say : null);
     // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
     const backlog: (LogEntry & { time: number })[] = [];
     let keep = true;
@@ -360,16 +360,26 @@ async function load(file: string): Promise<Topology> {
 
 /**
  * Shows what is starting: a line per container, then (on a terminal) a ticking elapsed time that
- * log lines interrupt cleanly.
+ * log lines interrupt cleanly. With `structured` (`--log-format json`), the same lines go through
+ * it, one JSON log object each, and nothing ticks.
  */
-function startProgress(topology: Topology, io: Io, quiet: boolean) {
+function startProgress(
+  topology: Topology,
+  io: Io,
+  structured: ((text: string) => void) | null,
+) {
   const containers = topology.containers.map((c) => `${c.name} (${c.mode} ×${c.replicas})`);
   // Instances started later (restarts, scaling, reloads) are not progress of this start: the
   // log and `kraken status` tell of those.
   let finished = false;
-  // Structured log lines on stderr (--log-format json): the runtime's own lines say what started.
-  if (quiet && !io.json) {
-    return { pause() {}, resume() {}, done() {}, started() {} };
+  if (structured && !io.json) {
+    structured(`starting ${topology.name}: ${containers.join(", ") || "no containers"}`);
+    return {
+      pause() {},
+      resume() {},
+      done: () => void (finished = true),
+      started: (instance: string) => finished || structured(`started ${instance}`),
+    };
   }
   if (io.json) {
     return {
