@@ -106,6 +106,31 @@ Deno.test("kraken start --log-format json: the start progress (starting …, eac
   }
 });
 
+Deno.test("kraken start --log-format json: a failure once the topology is loaded is a JSON error line too, with the exit code", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-log-format-" });
+  const port = freePort();
+  await Deno.writeTextFile(
+    `${dir}/kraken.yaml`,
+    `name: taken\ncontainers: {}\nmanagement: { listen: "127.0.0.1:${port}", token: t0123456789abcdef }\n`,
+  );
+  const held = Deno.listen({ hostname: "127.0.0.1", port });
+  try {
+    const failed = await kraken(["start", "--log-format", "json"], { cwd: dir });
+    assert.equal(failed.code, 1, failed.stderr);
+    const all = lines(failed.stderr);
+    assert.equal(all.length, 1, failed.stderr);
+    assert.equal(all[0].level, "error");
+    assert.equal(all[0].runtime, "taken");
+    assert.match(
+      all[0].msg,
+      /^kraken start: the management API cannot listen on 127\.0\.0\.1:\d+: /,
+    );
+  } finally {
+    held.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("kraken node --log-format json: the agent's log lines are JSON objects named after it", async () => {
   const root = await Deno.makeTempDir({ prefix: "kraken-node-log-" });
   const agent = krakenInBackground([
