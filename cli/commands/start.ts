@@ -137,7 +137,7 @@ async function startRun(
   // is taken.
   if (flags.detach === true) assertNotDetached(logging.runDir, io);
   const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
-  if (listen !== undefined) assertCanListen(listen);
+  if (listen !== undefined) assertCanListen(listen, logging.runDir);
   if (flags.detach === true) return await startDetached(topology, logging, io);
   const progress = startProgress(topology, io, format === "json" ? say : null);
   // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
@@ -345,7 +345,7 @@ function recordDetached(detached: Detached, topology: Topology, file: string, ur
  * Fails before anything starts when the management API's port is taken (another `kraken start`,
  * most often), rather than starting every container only to stop them all again.
  */
-function assertCanListen(listen: string): void {
+function assertCanListen(listen: string, runDir: string): void {
   let address: { hostname: string; port: number };
   try {
     address = parseListenAddress(listen);
@@ -359,12 +359,22 @@ function assertCanListen(listen: string): void {
     throw new CliError(
       EXIT.failed,
       `the management API cannot listen on ${listen}: ${(error as Error).message}${
-        error instanceof Deno.errors.AddrInUse
-          ? ' (is another "kraken start" running? --listen 127.0.0.1:0 picks a free port)'
-          : ""
+        error instanceof Deno.errors.AddrInUse ? ` (${whoListens(runDir)})` : ""
       }`,
     );
   }
+}
+
+/** A guess at who holds the API's port: the copy detached from this folder, when one runs. */
+function whoListens(runDir: string): string {
+  const found = readRunState(runDir);
+  if (found?.alive) {
+    const { state } = found;
+    return `"${state.name}" runs detached from this folder (pid ${state.pid}${
+      state.url ? `, management API ${state.url}` : ""
+    }): "kraken shutdown" stops it`;
+  }
+  return 'is another "kraken start" running? --listen 127.0.0.1:0 picks a free port';
 }
 
 async function load(file: string): Promise<Topology> {

@@ -168,7 +168,7 @@ Deno.test("kraken start --detach replaces a stale state file whose process is go
   }
 });
 
-Deno.test("a second kraken start --detach on a fixed port is refused naming the running copy's pid and address, not the taken port", async () => {
+Deno.test("with a copy detached on a fixed port, a second --detach is refused naming its pid and address (not the taken port), and a foreground start names it as who holds the port", async () => {
   const dir = await project();
   const port = freePort();
   const topology = `${dir}/kraken.yaml`;
@@ -203,6 +203,15 @@ Deno.test("a second kraken start --detach on a fixed port is refused naming the 
     );
     assert.doesNotMatch(again.stderr, /cannot listen/);
     assert.equal(state(dir)!.pid, Deno.pid, "the running copy's state file is left alone");
+
+    const foreground = await kraken(["start"], { cwd: dir, env: { KRAKEN_TOKEN: TOKEN } });
+    assert.equal(foreground.code, 1, foreground.stderr);
+    assert.match(
+      foreground.stderr,
+      new RegExp(
+        `cannot listen on 127\\.0\\.0\\.1:${port}: .*\\("bg" runs detached from this folder \\(pid ${Deno.pid}, management API http://127\\.0\\.0\\.1:${port}/\\): "kraken shutdown" stops it\\)`,
+      ),
+    );
   } finally {
     held.close();
     await Deno.remove(dir, { recursive: true });
