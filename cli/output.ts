@@ -257,7 +257,7 @@ export function formatBytes(bytes: number): string {
  * ```
  */
 export interface TreeOptions {
-  /** One row per instance under each container (id, node, state, restarts, uptime). */
+  /** One row per instance under each container (id, node and pid, state, restarts, uptime). */
   instances?: boolean;
 }
 
@@ -334,7 +334,11 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
           rows.push([
             c.dim(`${childPrefix}  · ${instance.id}`),
             "",
-            c.dim(instance.node), // where it runs: its worker thread (w…) or process (p…)
+            // Where it runs: its worker thread (w…) or process (p…), with the OS pid of a
+            // process, for ps, top and kill.
+            c.dim(
+              instance.pid === undefined ? instance.node : `${instance.node} (pid ${instance.pid})`,
+            ),
             colourState(instance.state, c),
             "",
             instance.restarts > 0 ? c.yellow(String(instance.restarts)) : c.dim("0"),

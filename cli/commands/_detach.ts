@@ -65,17 +65,24 @@ export function detachedRun(): Detached | null {
 }
 
 /**
- * Starts the detached copy and waits until it is ready; returns the exit code.
+ * Refuses a second `--detach` of an application that already runs detached from the same folder,
+ * naming its pid and address, and removes a stale state file (its pid is gone). Called before
+ * anything else is checked: the running copy holds the API's port, and "the port is taken" would
+ * hide who took it.
  *
- * @throws {CliError} When the application already runs detached, this process's command line
- * cannot be read, or the copy ended before it was ready (with the last lines of its log).
+ * @throws {CliError} When the application already runs detached (exit 1).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { assertNotDetached } from "./_detach.ts";
+ * import { makeIo } from "../command.ts";
+ * // Nothing runs detached from there: nothing to refuse.
+ * assert.doesNotThrow(() => assertNotDetached("/nonexistent/.kraken", makeIo({ json: true })));
+ * ```
  */
-export async function startDetached(
-  topology: Topology,
-  detached: Detached,
-  io: Io,
-): Promise<number> {
-  const found = readRunState(detached.runDir);
+export function assertNotDetached(runDir: string, io: Io): void {
+  const found = readRunState(runDir);
   if (found?.alive) {
     const { state } = found;
     throw new CliError(
@@ -86,11 +93,25 @@ export async function startDetached(
     );
   }
   if (found) {
-    removeRunState(detached.runDir, 0);
+    removeRunState(runDir, 0);
     if (!io.json) {
       io.error(`removed a stale state file: pid ${found.state.pid} is gone (it did not shut down)`);
     }
   }
+}
+
+/**
+ * Starts the detached copy and waits until it is ready; returns the exit code. The caller has
+ * called {@linkcode assertNotDetached} first.
+ *
+ * @throws {CliError} When this process's command line cannot be read, or the copy ended before it
+ * was ready (with the last lines of its log).
+ */
+export async function startDetached(
+  topology: Topology,
+  detached: Detached,
+  io: Io,
+): Promise<number> {
   const argv = commandLine();
   if (!argv) {
     throw new CliError(

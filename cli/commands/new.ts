@@ -79,22 +79,29 @@ export const create: Command = {
       });
       return 0;
     }
-    io.print(`${io.out.green("created")} ${io.out.bold(name)} in ${dir}`);
-    io.print(`  Kraken from ${from}`);
+    // The folder once; the application's name only when it is not the folder's.
+    const folder = dir.endsWith("/") ? dir : `${dir}/`;
+    const named = name === basename(target) ? "" : ` (application ${io.out.bold(name)})`;
+    const count = Object.keys(files).length;
+    io.print(`${io.out.green("created")} ${io.out.bold(folder)}${named} with ${count} files:`);
     for (const path of Object.keys(files)) io.print(io.out.dim(`  ${path}`));
+    io.print(`  Kraken from ${from}`);
     io.print(
       [
         "",
-        "next:",
-        `  cd ${dir}`,
+        `next: ${io.out.bold(`cd ${shellWord(dir)} && deno task start`)}   # Ctrl-C stops it`,
         "  deno task test             # starts the topology and asks both containers",
-        "  deno task start            # runs it; Ctrl-C stops it",
-        "  deno task kraken status    # from another terminal",
+        "  deno task kraken status    # from another terminal, while it runs",
       ].join("\n"),
     );
     return 0;
   },
 };
+
+/** `word` as one shell word: as it is when that is safe, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w./@%+=:,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
 
 /** What `kraken new` was told, and where it runs from. */
 export interface SourceChoice {

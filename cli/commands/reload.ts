@@ -142,35 +142,60 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 /**
- * Runs `apply` while printing the runtime's `apply` step events from `GET /v1/events` (stderr;
- * nothing with --json). The stream is opened before the apply so no step is missed.
+ * Runs `apply` while printing each step as it is done (stderr; nothing with --json): container
+ * steps live, from the runtime's `apply` step events on `GET /v1/events` (opened before the apply
+ * so none is missed); then, from the applied plan, every step the stream did not show. Schedule
+ * steps have no event of their own (the runtime sets the schedules after the containers' steps),
+ * and a step event still in flight when the answer comes is cut off with the stream.
  */
-async function withProgress<T>(
+async function withProgress(
   client: ManagementClient,
   io: Io,
-  apply: () => Promise<T>,
-): Promise<T> {
+  apply: () => Promise<ApplyResult>,
+): Promise<ApplyResult> {
   if (io.json) return await apply();
+  const tick = (line: string) => io.error(`  ${io.err.green("✓")} ${line}`);
+  // How many times each step's line was ticked (a plan may in principle say a line twice).
+  const ticked = new Map<string, number>();
   const stop = new AbortController();
   const { promise: opened, resolve: open } = Promise.withResolvers<void>();
   const events = client.stream("/v1/events?types=apply", (event) => {
     const step = event.data.step as PlanStep | undefined;
     if (event.data.phase === "step" && step) {
-      io.error(`  ${io.err.green("✓")} ${describeStep(step)}`);
+      const line = describeStep(step);
+      ticked.set(line, (ticked.get(line) ?? 0) + 1);
+      tick(line);
     }
   }, { signal: stop.signal, onOpen: open }).catch(() => {
     // Progress is a nicety: a lost stream must not fail the apply.
   }).finally(open);
   await opened;
+  let applied: ApplyResult;
   try {
-    return await apply();
+    applied = await apply();
   } finally {
     stop.abort();
     await events;
   }
+  for (const line of stepLines(applied.plan)) {
+    const seen = ticked.get(line) ?? 0;
+    if (seen > 0) ticked.set(line, seen - 1);
+    else tick(line);
+  }
+  return applied;
 }
 
-/** One step as the plan prints it (its first line). */
+/** One container step as the plan prints it (its first line). */
 function describeStep(step: PlanStep): string {
   return formatPlan({ steps: [step], unchanged: [], refused: [] }).split("\n")[0];
+}
+
+/** Every step of a plan, container steps then schedule steps, each as the plan prints it. */
+function stepLines(plan: Plan): string[] {
+  return [
+    ...plan.steps.map(describeStep),
+    ...(plan.schedules ?? []).map((schedule) =>
+      formatPlan({ steps: [], schedules: [schedule], unchanged: [], refused: [] }).split("\n")[0]
+    ),
+  ];
 }

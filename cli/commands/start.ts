@@ -13,8 +13,9 @@ import { TopologyError } from "../../protocol/errors.ts";
 import type { LogLevel } from "../../protocol/envelope.ts";
 import { type LogEntry, Runtime } from "../../runtime/runtime.ts";
 import type { Command, Io } from "../command.ts";
+import type { ParsedArgs } from "../args.ts";
 import { CliError, EXIT, usageError } from "../exit.ts";
-import { type Detached, detachedRun, startDetached } from "./_detach.ts";
+import { assertNotDetached, type Detached, detachedRun, startDetached } from "./_detach.ts";
 import { LOG_DEFAULTS, LogFiles } from "../_log_files.ts";
 import { readRunState, removeRunState, runDirOf, writeRunState } from "../_run_state.ts";
 import { palette, stripAnsi } from "../output.ts";
@@ -83,152 +84,177 @@ export const start: Command = {
     "kraken start --detach --log-max-size 50MiB --log-files 10",
     "kraken start --log-format json 2>> /var/log/shop.jsonl",
   ],
-  async run({ positionals, flags }, io) {
-    if (positionals.length > 1) {
-      throw usageError("start", `unexpected argument "${positionals[1]}"`);
-    }
-    const file = positionals[0] ?? "./kraken.yaml";
-    const level = flags["log-level"] ?? "info";
-    if (typeof level !== "string" || !LEVELS.includes(level)) {
-      throw usageError("start", `--log-level must be one of ${LEVELS.join(", ")}, got "${level}"`);
-    }
-    const logging = logOptions(flags, file);
-    // The detached copy of a `--detach` start: its output and logs go to files.
-    const detached = detachedRun();
-    let files: LogFiles | null = null;
-    if (detached) ({ io, files } = toFiles(detached));
-    const format = logFormat("start", flags["log-format"]);
-    const topology = await load(file);
-    const where = { host: hostName(), runtime: topology.name };
-    // What this command says on stderr itself: in --log-format json, a line like any other.
-    const say = (text: string, level: LogLevel = "info") =>
-      format === "json"
-        ? io.error(jsonLogLine({ level, message: text, source: "runtime" }, where))
-        : io.error(text);
-    const management = topology.management;
-    if (flags.listen !== undefined && !management) {
-      throw usageError("start", `--listen needs a management: block (with a token) in ${file}`);
-    }
-    const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
-    if (listen !== undefined) assertCanListen(listen);
-    if (flags.detach === true) return await startDetached(topology, logging, io);
-    const progress = startProgress(topology, io, format === "json");
-    // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
-    const backlog: (LogEntry & { time: number })[] = [];
-    let keep = true;
-    const logger = (entry: LogEntry) => {
-      const line = { ...entry, time: Date.now() };
-      if (keep && backlog.length < 1000) backlog.push(line);
-      if (files) return files.log(entry, line.time);
-      progress.pause();
-      if (io.json) io.printJson({ type: "log", ...line });
-      else if (format === "json") io.error(jsonLogLine(entry, where, line.time));
-      else io.error(formatLog(line, io.err));
-      progress.resume();
-    };
-    // Ctrl-C (or SIGTERM) is ours from before the first container starts: one that comes while
-    // starting lets the start finish, then stops what started, gracefully; a second exits now.
-    let rt: Runtime | null = null;
-    let signals = 0;
-    let firstAt = 0;
-    const onSignal = () => {
-      // One Ctrl-C can arrive twice: from the terminal to the whole process group, and passed on
-      // by whatever started this process (`deno task`, the relaunch for --unstable-net). A second
-      // one counts only once a person could have pressed it.
-      if (signals > 0 && performance.now() - firstAt < SAME_INTERRUPT_MS) return;
-      if (signals++ === 0) firstAt = performance.now();
-      if (signals > 1) {
-        say("kraken start: second interrupt: exiting now", "warn");
-        Deno.exit(130);
-      }
-      if (!io.json) {
-        say(
-          rt
-            ? "shutting down… (Ctrl-C again to exit at once)"
-            : "interrupted while starting: stopping once started… (Ctrl-C again to exit at once)",
-        );
-      }
-      rt?.shutdown();
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
-    const unlisten = () => {
-      Deno.removeSignalListener("SIGINT", onSignal);
-      Deno.removeSignalListener("SIGTERM", onSignal);
-    };
-    const began = performance.now();
+  async run(args, io) {
+    // Once the topology is loaded, in --log-format json, a failure is a JSON log line like any
+    // other on stderr (a log shipper gets no line it cannot parse), not main's plain one.
+    const failures: { say?: (text: string, level: LogLevel) => void } = {};
     try {
-      rt = await Runtime.start(file, {
-        logLevel: level as LogLevel | "silent",
-        logger,
-        on: { start: (event) => progress.started(event.instance) },
+      return await startRun(args, io, failures);
+    } catch (error) {
+      if (!failures.say || !(error instanceof CliError)) throw error;
+      const message = stripAnsi(error.message);
+      failures.say(`kraken ${message.startsWith("start:") ? "" : "start: "}${message}`, "error");
+      return error.code;
+    }
+  },
+};
+
+/**
+ * What `kraken start` does; `failures.say` is set once failures are to be said as log lines.
+ */
+async function startRun(
+  { positionals, flags }: ParsedArgs,
+  io: Io,
+  failures: { say?: (text: string, level: LogLevel) => void },
+): Promise<number> {
+  if (positionals.length > 1) {
+    throw usageError("start", `unexpected argument "${positionals[1]}"`);
+  }
+  const file = positionals[0] ?? "./kraken.yaml";
+  const level = flags["log-level"] ?? "info";
+  if (typeof level !== "string" || !LEVELS.includes(level)) {
+    throw usageError("start", `--log-level must be one of ${LEVELS.join(", ")}, got "${level}"`);
+  }
+  const logging = logOptions(flags, file);
+  // The detached copy of a `--detach` start: its output and logs go to files.
+  const detached = detachedRun();
+  let files: LogFiles | null = null;
+  if (detached) ({ io, files } = toFiles(detached));
+  const format = logFormat("start", flags["log-format"]);
+  const topology = await load(file);
+  const where = { host: hostName(), runtime: topology.name };
+  // What this command says on stderr itself: in --log-format json, a line like any other.
+  const say = (text: string, level: LogLevel = "info") =>
+    format === "json"
+      ? io.error(jsonLogLine({ level, message: text, source: "runtime" }, where))
+      : io.error(text);
+  if (format === "json" && !io.json) failures.say = say;
+  const management = topology.management;
+  if (flags.listen !== undefined && !management) {
+    throw usageError("start", `--listen needs a management: block (with a token) in ${file}`);
+  }
+  // A copy already detached from this folder holds the port: say which copy, not that the port
+  // is taken.
+  if (flags.detach === true) assertNotDetached(logging.runDir, io);
+  const listen = typeof flags.listen === "string" ? flags.listen : management?.listen;
+  if (listen !== undefined) assertCanListen(listen, logging.runDir);
+  if (flags.detach === true) return await startDetached(topology, logging, io);
+  const progress = startProgress(topology, io, format === "json" ? say : null);
+  // Lines logged while starting are kept for `kraken logs` (the API starts after the runtime).
+  const backlog: (LogEntry & { time: number })[] = [];
+  let keep = true;
+  const logger = (entry: LogEntry) => {
+    const line = { ...entry, time: Date.now() };
+    if (keep && backlog.length < 1000) backlog.push(line);
+    if (files) return files.log(entry, line.time);
+    progress.pause();
+    if (io.json) io.printJson({ type: "log", ...line });
+    else if (format === "json") io.error(jsonLogLine(entry, where, line.time));
+    else io.error(formatLog(line, io.err));
+    progress.resume();
+  };
+  // Ctrl-C (or SIGTERM) is ours from before the first container starts: one that comes while
+  // starting lets the start finish, then stops what started, gracefully; a second exits now.
+  let rt: Runtime | null = null;
+  let signals = 0;
+  let firstAt = 0;
+  const onSignal = () => {
+    // One Ctrl-C can arrive twice: from the terminal to the whole process group, and passed on
+    // by whatever started this process (`deno task`, the relaunch for --unstable-net). A second
+    // one counts only once a person could have pressed it.
+    if (signals > 0 && performance.now() - firstAt < SAME_INTERRUPT_MS) return;
+    if (signals++ === 0) firstAt = performance.now();
+    if (signals > 1) {
+      say("kraken start: second interrupt: exiting now", "warn");
+      Deno.exit(130);
+    }
+    if (!io.json) {
+      say(
+        rt
+          ? "shutting down… (Ctrl-C again to exit at once)"
+          : "interrupted while starting: stopping once started… (Ctrl-C again to exit at once)",
+      );
+    }
+    rt?.shutdown();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const unlisten = () => {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  };
+  const began = performance.now();
+  try {
+    rt = await Runtime.start(file, {
+      logLevel: level as LogLevel | "silent",
+      logger,
+      on: { start: (event) => progress.started(event.instance) },
+    });
+  } catch (error) {
+    unlisten();
+    if (error instanceof TopologyError) throw new CliError(EXIT.usage, error.message);
+    throw new CliError(
+      EXIT.failed,
+      `the application failed to start: ${(error as Error).message}`,
+    );
+  } finally {
+    progress.done();
+  }
+  const took = performance.now() - began;
+  if (signals > 0) rt.shutdown();
+  let api: Awaited<ReturnType<typeof serveManagement>> | null = null;
+  if (management && signals === 0) {
+    try {
+      api = await serveManagement(rt, {
+        listen: typeof flags.listen === "string" ? flags.listen : management.listen,
+        token: management.token,
+        backlog: backlog.splice(0),
       });
     } catch (error) {
       unlisten();
-      if (error instanceof TopologyError) throw new CliError(EXIT.usage, error.message);
+      await rt.shutdown();
       throw new CliError(
-        EXIT.failed,
-        `the application failed to start: ${(error as Error).message}`,
+        error instanceof TypeError ? EXIT.usage : EXIT.failed,
+        `the management API cannot listen on ${flags.listen ?? management.listen}: ${
+          (error as Error).message
+        }`,
       );
-    } finally {
-      progress.done();
     }
-    const took = performance.now() - began;
-    if (signals > 0) rt.shutdown();
-    let api: Awaited<ReturnType<typeof serveManagement>> | null = null;
-    if (management && signals === 0) {
-      try {
-        api = await serveManagement(rt, {
-          listen: typeof flags.listen === "string" ? flags.listen : management.listen,
-          token: management.token,
-          backlog: backlog.splice(0),
-        });
-      } catch (error) {
-        unlisten();
-        await rt.shutdown();
-        throw new CliError(
-          error instanceof TypeError ? EXIT.usage : EXIT.failed,
-          `the management API cannot listen on ${flags.listen ?? management.listen}: ${
-            (error as Error).message
-          }`,
-        );
-      }
-    }
-    keep = false;
-    backlog.length = 0;
+  }
+  keep = false;
+  backlog.length = 0;
 
-    announce(rt, io, { file, took, api: api?.url ?? null, detached: detached !== null });
-    if (detached && signals === 0) {
-      try {
-        recordDetached(detached, topology, file, api?.url ?? null);
-      } catch (error) {
-        await rt.shutdown();
-        await api?.close();
-        throw error;
-      }
+  announce(rt, io, { file, took, api: api?.url ?? null, detached: detached !== null });
+  if (detached && signals === 0) {
+    try {
+      recordDetached(detached, topology, file, api?.url ?? null);
+    } catch (error) {
+      await rt.shutdown();
+      await api?.close();
+      throw error;
     }
-    const error = await rt.closed;
-    if (detached) removeRunState(detached.runDir, Deno.pid);
-    unlisten();
-    await api?.close();
-    const leaked = rt.tree().leaked;
-    if (leaked.length > 0) {
-      // Their threads cannot be stopped from JavaScript; this process's exit ends them.
-      say(
-        `kraken start: ${leaked.length} worker thread(s) stuck in a busy loop (${
-          leaked.map((l) => l.instance).join(", ")
-        }) end with this process`,
-        "warn",
-      );
-    }
-    if (io.json) {
-      io.printJson({ type: "stopped", ok: !error, ...(error ? { error: error.message } : {}) });
-    }
-    if (error) throw new CliError(EXIT.failed, `the application failed: ${error.message}`);
-    if (!io.json) say("stopped");
-    return 0;
-  },
-};
+  }
+  const error = await rt.closed;
+  if (detached) removeRunState(detached.runDir, Deno.pid);
+  unlisten();
+  await api?.close();
+  const leaked = rt.tree().leaked;
+  if (leaked.length > 0) {
+    // Their threads cannot be stopped from JavaScript; this process's exit ends them.
+    say(
+      `kraken start: ${leaked.length} worker thread(s) stuck in a busy loop (${
+        leaked.map((l) => l.instance).join(", ")
+      }) end with this process`,
+      "warn",
+    );
+  }
+  if (io.json) {
+    io.printJson({ type: "stopped", ok: !error, ...(error ? { error: error.message } : {}) });
+  }
+  if (error) throw new CliError(EXIT.failed, `the application failed: ${error.message}`);
+  if (!io.json) say("stopped");
+  return 0;
+}
 
 /** `--log-dir`, `--log-max-size`, `--log-files` (only with `--detach`), and the run folder. */
 function logOptions(flags: Record<string, string | boolean>, file: string): Detached {
@@ -319,7 +345,7 @@ function recordDetached(detached: Detached, topology: Topology, file: string, ur
  * Fails before anything starts when the management API's port is taken (another `kraken start`,
  * most often), rather than starting every container only to stop them all again.
  */
-function assertCanListen(listen: string): void {
+function assertCanListen(listen: string, runDir: string): void {
   let address: { hostname: string; port: number };
   try {
     address = parseListenAddress(listen);
@@ -333,12 +359,22 @@ function assertCanListen(listen: string): void {
     throw new CliError(
       EXIT.failed,
       `the management API cannot listen on ${listen}: ${(error as Error).message}${
-        error instanceof Deno.errors.AddrInUse
-          ? ' (is another "kraken start" running? --listen 127.0.0.1:0 picks a free port)'
-          : ""
+        error instanceof Deno.errors.AddrInUse ? ` (${whoListens(runDir)})` : ""
       }`,
     );
   }
+}
+
+/** A guess at who holds the API's port: the copy detached from this folder, when one runs. */
+function whoListens(runDir: string): string {
+  const found = readRunState(runDir);
+  if (found?.alive) {
+    const { state } = found;
+    return `"${state.name}" runs detached from this folder (pid ${state.pid}${
+      state.url ? `, management API ${state.url}` : ""
+    }): "kraken shutdown" stops it`;
+  }
+  return 'is another "kraken start" running? --listen 127.0.0.1:0 picks a free port';
 }
 
 async function load(file: string): Promise<Topology> {
@@ -357,16 +393,26 @@ async function load(file: string): Promise<Topology> {
 
 /**
  * Shows what is starting: a line per container, then (on a terminal) a ticking elapsed time that
- * log lines interrupt cleanly.
+ * log lines interrupt cleanly. With `structured` (`--log-format json`), the same lines go through
+ * it, one JSON log object each, and nothing ticks.
  */
-function startProgress(topology: Topology, io: Io, quiet: boolean) {
+function startProgress(
+  topology: Topology,
+  io: Io,
+  structured: ((text: string) => void) | null,
+) {
   const containers = topology.containers.map((c) => `${c.name} (${c.mode} ×${c.replicas})`);
   // Instances started later (restarts, scaling, reloads) are not progress of this start: the
   // log and `kraken status` tell of those.
   let finished = false;
-  // Structured log lines on stderr (--log-format json): the runtime's own lines say what started.
-  if (quiet && !io.json) {
-    return { pause() {}, resume() {}, done() {}, started() {} };
+  if (structured && !io.json) {
+    structured(`starting ${topology.name}: ${containers.join(", ") || "no containers"}`);
+    return {
+      pause() {},
+      resume() {},
+      done: () => void (finished = true),
+      started: (instance: string) => finished || structured(`started ${instance}`),
+    };
   }
   if (io.json) {
     return {

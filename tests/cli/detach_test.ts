@@ -2,7 +2,7 @@
 // its logs go to rotated files, and `status`, `logs`, `shutdown` find it from its folder without
 // flags; a second detached start is refused, a stale state file replaced, nothing left behind.
 import assert from "node:assert/strict";
-import { alive, waitUntil } from "../_helpers.ts";
+import { alive, freePort, waitUntil } from "../_helpers.ts";
 import { descendants, kraken } from "./_cli.ts";
 
 const TOKEN = "detach-test-token-0123456789";
@@ -164,6 +164,56 @@ Deno.test("kraken start --detach replaces a stale state file whose process is go
     assert.ok(!alive(started[0]));
   } finally {
     cleanUp(started);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("with a copy detached on a fixed port, a second --detach is refused naming its pid and address (not the taken port), and a foreground start names it as who holds the port", async () => {
+  const dir = await project();
+  const port = freePort();
+  const topology = `${dir}/kraken.yaml`;
+  await Deno.writeTextFile(
+    topology,
+    (await Deno.readTextFile(topology)).replace("127.0.0.1:0", `127.0.0.1:${port}`),
+  );
+  // The running copy, as a second start sees it: a live pid in the state file, the port held.
+  // This test process plays it.
+  const held = Deno.listen({ hostname: "127.0.0.1", port });
+  try {
+    await Deno.mkdir(`${dir}/.kraken`);
+    await Deno.writeTextFile(
+      `${dir}/.kraken/state.json`,
+      JSON.stringify({
+        pid: Deno.pid,
+        name: "bg",
+        topology,
+        url: `http://127.0.0.1:${port}/`,
+        token: `management.token of ${topology}`,
+        logDir: `${dir}/.kraken/logs`,
+        started: new Date().toISOString(),
+      }),
+    );
+    const again = await kraken(["start", "--detach"], { cwd: dir, env: { KRAKEN_TOKEN: TOKEN } });
+    assert.equal(again.code, 1, again.stderr);
+    assert.match(
+      again.stderr,
+      new RegExp(
+        `"bg" already runs detached from .*kraken\\.yaml \\(pid ${Deno.pid}, management API http://127\\.0\\.0\\.1:${port}/`,
+      ),
+    );
+    assert.doesNotMatch(again.stderr, /cannot listen/);
+    assert.equal(state(dir)!.pid, Deno.pid, "the running copy's state file is left alone");
+
+    const foreground = await kraken(["start"], { cwd: dir, env: { KRAKEN_TOKEN: TOKEN } });
+    assert.equal(foreground.code, 1, foreground.stderr);
+    assert.match(
+      foreground.stderr,
+      new RegExp(
+        `cannot listen on 127\\.0\\.0\\.1:${port}: .*\\("bg" runs detached from this folder \\(pid ${Deno.pid}, management API http://127\\.0\\.0\\.1:${port}/\\): "kraken shutdown" stops it\\)`,
+      ),
+    );
+  } finally {
+    held.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

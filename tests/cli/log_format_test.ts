@@ -76,6 +76,61 @@ Deno.test("kraken start --log-format json: every stderr line is a JSON log objec
   }
 });
 
+Deno.test("kraken start --log-format json: the start progress (starting …, each instance started) is JSON log lines too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-log-format-" });
+  const chatty = new URL("../fixtures/cli/containers/chatty.ts", import.meta.url).pathname;
+  await Deno.writeTextFile(
+    `${dir}/kraken.yaml`,
+    `name: greeting\ncontainers:\n  greeter: { module: ${chatty}, mode: worker, replicas: 2 }\n`,
+  );
+  const app = krakenInBackground(["start", "--log-format", "json"], { cwd: dir });
+  try {
+    await app.waitFor(/Ctrl-C to stop/);
+    app.child.kill("SIGTERM");
+    assert.equal(await app.exit(), 0, app.stderr);
+    const all = lines(app.stderr);
+    const starting = all.find((l) => l.msg.startsWith("starting greeting:"));
+    assert.ok(starting, app.stderr);
+    assert.equal(starting.msg, "starting greeting: greeter (worker ×2)");
+    assert.equal(starting.container, "runtime");
+    assert.equal(starting.runtime, "greeting");
+    for (const instance of ["greeter#0.1", "greeter#1.1"]) {
+      const started = all.find((l) => l.msg === `started ${instance}`);
+      assert.ok(started, `started ${instance} in\n${app.stderr}`);
+      assert.equal(started.level, "info");
+      assert.equal(started.instance, null, "the command's own line, not the instance's");
+    }
+  } finally {
+    await app.kill();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kraken start --log-format json: a failure once the topology is loaded is a JSON error line too, with the exit code", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kraken-log-format-" });
+  const port = freePort();
+  await Deno.writeTextFile(
+    `${dir}/kraken.yaml`,
+    `name: taken\ncontainers: {}\nmanagement: { listen: "127.0.0.1:${port}", token: t0123456789abcdef }\n`,
+  );
+  const held = Deno.listen({ hostname: "127.0.0.1", port });
+  try {
+    const failed = await kraken(["start", "--log-format", "json"], { cwd: dir });
+    assert.equal(failed.code, 1, failed.stderr);
+    const all = lines(failed.stderr);
+    assert.equal(all.length, 1, failed.stderr);
+    assert.equal(all[0].level, "error");
+    assert.equal(all[0].runtime, "taken");
+    assert.match(
+      all[0].msg,
+      /^kraken start: the management API cannot listen on 127\.0\.0\.1:\d+: /,
+    );
+  } finally {
+    held.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("kraken node --log-format json: the agent's log lines are JSON objects named after it", async () => {
   const root = await Deno.makeTempDir({ prefix: "kraken-node-log-" });
   const agent = krakenInBackground([

@@ -161,3 +161,32 @@ Deno.test("kraken new run from a checkout points the project at that checkout by
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+Deno.test("kraken new says once which folder it created, then what to run next", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "kraken-new-" });
+  try {
+    const created = await kraken(["new", "app"], {
+      cwd: parent,
+      env: { KRAKEN_PATH: "", ...OFFLINE },
+    });
+    assert.equal(created.code, 0, created.stderr);
+    const lines = created.stdout.split("\n");
+    assert.match(lines[0], /^created app\/ with \d+ files:$/);
+    const said = lines.filter((line) => !line.startsWith("  Kraken from")).join("\n");
+    assert.equal(said.match(/\bapp\b/g)?.length, 2, "the folder once, then in `cd app`");
+    assert.ok(
+      lines.includes("next: cd app && deno task start   # Ctrl-C stops it"),
+      created.stdout,
+    );
+
+    const named = await kraken(["new", "my shop", "--name", "shop"], {
+      cwd: parent,
+      env: { KRAKEN_PATH: "", ...OFFLINE },
+    });
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stdout, /^created my shop\/ \(application shop\) with \d+ files:$/m);
+    assert.match(named.stdout, /^next: cd 'my shop' && deno task start/m);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});

@@ -93,6 +93,23 @@ Deno.test("renderTree: one row per container with mode, host, state, replicas, r
   assert.equal(row.indexOf("w1"), header.indexOf("HOST"));
 });
 
+Deno.test("renderTree with instances: a process instance's row shows its node and its OS pid; a worker's only its node", () => {
+  const billing = TREE.containers[1];
+  const tree: TreeSnapshot = {
+    ...TREE,
+    containers: [
+      TREE.containers[0],
+      { ...billing, instances: [{ ...billing.instances[0], node: "p8", pid: 12345 }] },
+    ],
+  };
+  const text = renderTree(tree, palette(false), { instances: true });
+  assert.match(text, /^ {2}· billing#0\.1\s+p8 \(pid 12345\)\s+running\s/m);
+  assert.match(text, /^ {2}· api#0\.1\s+w1\s+running\s/m);
+  const lines = text.split("\n");
+  const row = lines.find((line) => line.includes("· billing#0.1"))!;
+  assert.equal(row.indexOf("p8"), lines[1].indexOf("HOST"), "under HOST, where it runs");
+});
+
 Deno.test("plural: one container, two containers, no replicas", () => {
   assert.equal(plural(1, "container"), "1 container");
   assert.equal(plural(2, "container"), "2 containers");
