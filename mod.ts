@@ -57,6 +57,7 @@ export {
   type EntityOptions,
   type EntitySpec,
   type EntityStore,
+  type EntityOnError,
   type EntityStoreName,
 } from "./runtime/entities.ts";
 export {

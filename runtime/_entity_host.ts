@@ -4,18 +4,27 @@
  * `idle` (one sweep timer for all of them, comparing each entity's last message with the clock),
  * entity-owned timers, and the store.
  *
- * A handler (or timer callback) that throws answers its caller with the error and deactivates
- * that entity without saving it: its next message activates it again from the store, as Orleans
- * does with a faulted grain. The instance and its other entities go on — one entity's bug is not
- * a reason to drop thousands of others' state. An activation that fails (the store's load, the
- * factory, `onActivate`) fails the messages waiting for it, and the next message tries again.
+ * A handler (or timer callback) that throws answers its caller with the error. By default
+ * (`onError: "keep"`) the entity stays active with its state as the handler left it, as an Orleans
+ * grain whose call threw does: throwing is how a container answers a bad request, and a shopping
+ * cart must not vanish because one `add` lacked a sku. With `onError: "deactivate"` it is dropped
+ * without saving, and its next message activates it again from the store. Either way the instance
+ * and its other entities go on — one entity's bug is not a reason to drop thousands of others'
+ * state. An activation that fails (the store's load, the factory, `onActivate`) fails the messages
+ * waiting for it, and the next message tries again.
  *
  * @module
  */
 import { UnavailableError, UnknownTopicError } from "../protocol/errors.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { ContainerDefinition, ContainerRef, Context, Logger } from "./container.ts";
-import type { EntityContext, EntityOptions, EntitySpec, EntityStore } from "./entities.ts";
+import type {
+  EntityContext,
+  EntityOnError,
+  EntityOptions,
+  EntitySpec,
+  EntityStore,
+} from "./entities.ts";
 import { checkFileStoreGrant, FileStore, MemoryStore } from "./_entity_store.ts";
 
 /** How a message's outcome is reported: `ok` and the reply, or not `ok` and the error. */
@@ -47,6 +56,8 @@ export interface EntityOverrides {
   dir?: string;
   /** The most entities active at once in one instance. */
   max?: number;
+  /** What a handler that throws does to its entity. */
+  onError?: EntityOnError;
 }
 
 /**
@@ -143,6 +154,7 @@ export class EntityHost {
   readonly #options: EntityOptions<unknown>;
   readonly #idle: number;
   readonly #max: number;
+  readonly #onError: EntityOnError;
   /** Entities being passivated (still in `#active` until saved). */
   #passivating = 0;
   readonly #store: EntityStore | null;
@@ -159,7 +171,7 @@ export class EntityHost {
    * @param overrides What the topology says (wins over the module's options).
    * @param ownership Who owns which id (none: this instance owns every id it is sent).
    * @param now The clock (ms).
-   * @throws {RangeError} A bad `idle` · {@linkcode TypeError} a bad `store` ·
+   * @throws {RangeError} A bad `idle` · {@linkcode TypeError} a bad `store` or `onError` ·
    * `TopologyError` the file store's folder is not granted.
    */
   constructor(
@@ -192,6 +204,15 @@ export class EntityHost {
       );
     }
     this.#max = max;
+    const onError = overrides.onError ?? spec.options.onError ?? "keep";
+    if (onError !== "keep" && onError !== "deactivate") {
+      throw new TypeError(
+        `entities() option onError must be "keep" or "deactivate", got ${
+          JSON.stringify(spec.options.onError)
+        }`,
+      );
+    }
+    this.#onError = onError;
     this.#store = storeFor(ctx.name, overrides, spec.options);
     // Checked often enough that an entity is passivated within a quarter of `idle` past it.
     ctx.setInterval(() => this.#sweep(), Math.min(1000, Math.max(5, idle / 4)));
@@ -295,7 +316,10 @@ export class EntityHost {
       try {
         result = this.#run(a, job);
       } catch (error) {
-        return this.#crash(a, job, error);
+        // Kept: on to the next job in this loop (not by recursion: a mailbox of thousands of
+        // bad requests must not grow the stack).
+        if (this.#crash(a, job, error)) continue;
+        return;
       }
       if (result instanceof Promise) {
         a.phase = "busy";
@@ -303,7 +327,11 @@ export class EntityHost {
           a.phase = "active";
           if (!("timer" in job)) job.done(true, value);
           this.#after(a);
-        }, (error) => this.#crash(a, job, error));
+        }, (error) => {
+          if (!this.#crash(a, job, error)) return;
+          a.phase = "active";
+          this.#after(a);
+        });
         return;
       }
       if (!("timer" in job)) job.done(true, result);
@@ -330,21 +358,31 @@ export class EntityHost {
     return (handler as Handler)(job.body, { topic: job.topic, kind: job.kind, entity: a.id });
   }
 
-  /** A job threw: its caller gets the error, the entity is deactivated without saving. */
-  #crash(a: Activation, job: Job, error: unknown): void {
+  /**
+   * A job threw: its caller gets the error; the entity stays active as the handler left it, or
+   * (`onError: "deactivate"`) is deactivated without saving.
+   * @returns Whether the entity was kept (the caller goes on with its mailbox).
+   */
+  #crash(a: Activation, job: Job, error: unknown): boolean {
     if (!("timer" in job)) job.done(false, error);
-    if (error instanceof UnknownTopicError) {
-      // The caller's mistake, not the entity's: it stays as it is.
-      a.phase = "active";
-      return this.#after(a);
+    // An unknown topic is the caller's mistake, not the entity's: it stays as it is, whatever
+    // onError says.
+    if (this.#onError === "keep" || error instanceof UnknownTopicError) {
+      // A handler's error is its caller's answer (a bad request): logging each would let any
+      // sender flood the log. A timer's has no caller to tell, so it is logged.
+      if ("timer" in job) {
+        this.ctx.log.warn(`entity "${a.id}": a timer callback threw ${describeError(error)}`);
+      }
+      return true;
     }
     this.ctx.log.warn(
       `entity "${a.id}" deactivated without saving: ${
         "timer" in job ? "a timer callback" : `handler "${job.topic}"`
-      } threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+      } threw ${describeError(error)}`,
     );
     this.#leave(a);
     this.#redeliver(a);
+    return false;
   }
 
   /** Activation failed: the messages waiting for it fail with the error. */
@@ -444,6 +482,10 @@ export class EntityHost {
       else a.wantsPassivation = true;
     }
   }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 function storeFor(

@@ -12,9 +12,13 @@ import type { EntityStore } from "./entities.ts";
 export class MemoryStore implements EntityStore {
   readonly #states = new Map<string, unknown>();
 
-  /** The state saved for `id`, if any. */
+  /**
+   * A copy of the state saved for `id`, if any: the activation changes its copy, never the saved
+   * one, so an entity deactivated without saving goes back to what was saved.
+   */
   load(container: string, id: string): Promise<unknown> {
-    return Promise.resolve(this.#states.get(`${container}\0${id}`));
+    const saved = this.#states.get(`${container}\0${id}`);
+    return Promise.resolve(saved === undefined ? undefined : structuredClone(saved));
   }
 
   /** Keeps `state` for `id`. */
