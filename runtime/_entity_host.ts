@@ -109,6 +109,9 @@ class Activation implements EntityContext {
   get log(): Logger {
     return this.#host.ctx.log;
   }
+  get config(): Readonly<Record<string, unknown>> {
+    return this.#host.ctx.config;
+  }
   ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D> {
     return this.#host.ctx.ref<D>(name);
   }

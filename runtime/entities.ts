@@ -165,6 +165,22 @@ export interface EntityContext<S = unknown> {
   readonly instance: string;
   /** Logger tagged with the instance. */
   readonly log: Logger;
+  /**
+   * The container's `config:` block from the topology (as `ctx.config` of a plain container):
+   * the same for every entity of the container; empty when the topology gives none.
+   *
+   * @example A world whose size comes from kraken.yaml (`config: { size: 64 }`)
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+   *
+   * const agents = entities((e: EntityContext<{ x: number }>) => ({
+   *   step: () => (e.state.x = (e.state.x + 1) % Number(e.config.size ?? 100)),
+   * }), { initial: () => ({ x: 0 }) });
+   * assert.equal(typeof agents.entities.factory, "function");
+   * ```
+   */
+  readonly config: Readonly<Record<string, unknown>>;
   /** A handle to a container, by name (`.entity(id)` for another entity). */
   ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D>;
   /** Publishes to every subscriber of `topic` in the application. */

@@ -108,6 +108,16 @@ for (const mode of MODES) {
     });
   });
 
+  Deno.test(`[${mode}] e.config is the container's config: block`, async () => {
+    const t = topology(mode, "./entities/room_memory.ts");
+    t.containers!.rooms.config = { size: 64, name: "world" };
+    await withRuntime(t, async (rt) => {
+      const rooms = rt.ref<RoomMemory>("rooms");
+      assert.deepEqual(await rooms.entity("a").request("settings"), { size: 64, name: "world" });
+      assert.deepEqual(await rooms.entity("b").request("settings"), { size: 64, name: "world" });
+    });
+  });
+
   Deno.test(`[${mode}] an idle entity is passivated with its hook; with store none its state is lost`, async () => {
     await withRuntime(topology(mode), async (rt) => {
       const seen = probe(rt);
