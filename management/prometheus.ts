@@ -107,6 +107,12 @@ const FAMILIES: readonly Family[] = [
     value: (m) => m.queueDepth,
   },
   {
+    name: "kraken_entities_active",
+    type: "gauge",
+    help: "Entities active in the container's instances (a container made by entities() only).",
+    value: (m) => m.entities ?? null,
+  },
+  {
     name: "kraken_memory_bytes",
     type: "gauge",
     help: "Memory of the container's instances: RSS of its processes, isolate heap of its workers.",
@@ -172,6 +178,9 @@ const LE = [...HANDLER_BUCKETS_MS.map((ms) => formatValue(ms / 1000)), "+Inf"];
  * - `kraken_handler_duration_seconds`, a histogram per container and topic (labels `topic`, and
  *   `kind` = `handler` or `subscription`): cumulative `_bucket{le}` at 2^k µs (16 µs … 33.6 s, then
  *   `+Inf`), `_sum` and `_count`, for `histogram_quantile()` over any set of them.
+ *
+ * An entity's handler runs count in both, under their topic. `kraken_entities_active` is a gauge
+ * of the entities active in a container made by `entities()`.
  *
  * A container without a figure (no handler run yet, memory not measurable) has no sample in
  * that family. Label values are escaped (backslash, double quote, newline); the text ends with a

@@ -26,6 +26,7 @@ import type {
   EntityStore,
 } from "./entities.ts";
 import { checkFileStoreGrant, FileStore, MemoryStore } from "./_entity_store.ts";
+import type { TopicSampler } from "./_topic_metrics.ts";
 
 /** How a message's outcome is reported: `ok` and the reply, or not `ok` and the error. */
 export type Done = (ok: boolean, value: unknown) => void;
@@ -58,6 +59,18 @@ export interface EntityOverrides {
   max?: number;
   /** What a handler that throws does to its entity. */
   onError?: EntityOnError;
+}
+
+/**
+ * Where handler time goes (the instance's metrics): a sampler per topic, whose timed runs count in
+ * `kraken_handler_duration_seconds` and `kraken_handler_seconds_sum`/`_count`, and the recent
+ * window of the quantiles. Timed is the handler's own run, not the wait in the mailbox.
+ */
+export interface HandlerTiming {
+  /** The sampler of handler topic `topic`. */
+  of(topic: string): TopicSampler;
+  /** A timed run took `ms` (the recent window). */
+  record(ms: number): void;
 }
 
 /**
@@ -166,6 +179,7 @@ export class EntityHost {
   readonly #active = new Map<string, Activation>();
   #closing = false;
   readonly #ownership: Ownership | null;
+  readonly #timing: HandlerTiming | null;
   #seenVersion: unknown = undefined;
 
   /**
@@ -174,6 +188,7 @@ export class EntityHost {
    * @param overrides What the topology says (wins over the module's options).
    * @param ownership Who owns which id (none: this instance owns every id it is sent).
    * @param now The clock (ms).
+   * @param timing Where handler time goes (none: not timed).
    * @throws {RangeError} A bad `idle` · {@linkcode TypeError} a bad `store` or `onError` ·
    * `TopologyError` the file store's folder is not granted.
    */
@@ -183,8 +198,10 @@ export class EntityHost {
     overrides: EntityOverrides = {},
     ownership: Ownership | null = null,
     now: () => number = Date.now,
+    timing: HandlerTiming | null = null,
   ) {
     this.#ownership = ownership;
+    this.#timing = timing;
     this.ctx = ctx;
     this.#spec = spec;
     this.#options = spec.options;
@@ -315,10 +332,15 @@ export class EntityHost {
       // A message keeps its entity active; a timer does not (as in Orleans): an entity left with
       // only a ticking timer is passivated once idle, and its timers end with it.
       if (!("timer" in job)) a.lastUsed = this.#now();
+      // Is this run timed? Then `runs` is how many runs it stands for (as a container's handler).
+      const time = this.#samplerOf(a, job);
+      const runs = time === null || --time.skip > 0 ? 0 : time.take();
+      const t0 = runs > 0 ? performance.now() : 0;
       let result: unknown;
       try {
         result = this.#run(a, job);
       } catch (error) {
+        if (runs > 0) this.#timed(time!, t0, runs);
         // Kept: on to the next job in this loop (not by recursion: a mailbox of thousands of
         // bad requests must not grow the stack).
         if (this.#crash(a, job, error)) continue;
@@ -327,19 +349,34 @@ export class EntityHost {
       if (result instanceof Promise) {
         a.phase = "busy";
         result.then((value) => {
+          if (runs > 0) this.#timed(time!, t0, runs);
           a.phase = "active";
           if (!("timer" in job)) job.done(true, value);
           this.#after(a);
         }, (error) => {
+          if (runs > 0) this.#timed(time!, t0, runs);
           if (!this.#crash(a, job, error)) return;
           a.phase = "active";
           this.#after(a);
         });
         return;
       }
+      if (runs > 0) this.#timed(time!, t0, runs);
       if (!("timer" in job)) job.done(true, result);
     }
     this.#after(a);
+  }
+
+  /** The sampler of a message's handler; none for a timer or a topic the entity lacks. */
+  #samplerOf(a: Activation, job: Job): TopicSampler | null {
+    if (this.#timing === null || "timer" in job) return null;
+    return typeof a.handlers[job.topic] === "function" ? this.#timing.of(job.topic) : null;
+  }
+
+  #timed(time: TopicSampler, t0: number, runs: number): void {
+    const ms = performance.now() - t0;
+    time.record(ms, runs);
+    this.#timing!.record(ms);
   }
 
   #after(a: Activation): void {

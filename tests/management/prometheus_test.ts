@@ -18,6 +18,7 @@ const api: ContainerMetrics = {
   memoryBytes: null,
   violations: 0,
   host: "local",
+  entities: 1500,
   topics: [{
     topic: "greet",
     kind: "handler",
@@ -89,6 +90,9 @@ kraken_restarts_total{container="billing",mode="process",host="node-b"} 0
 # TYPE kraken_queue_depth gauge
 kraken_queue_depth{container="api",mode="worker",host="local"} 3
 kraken_queue_depth{container="billing",mode="process",host="node-b"} 0
+# HELP kraken_entities_active Entities active in the container's instances (a container made by entities() only).
+# TYPE kraken_entities_active gauge
+kraken_entities_active{container="api",mode="worker",host="local"} 1500
 # HELP kraken_memory_bytes Memory of the container's instances: RSS of its processes, isolate heap of its workers.
 # TYPE kraken_memory_bytes gauge
 kraken_memory_bytes{container="billing",mode="process",host="node-b"} 52428800
@@ -150,7 +154,7 @@ kraken_host_refused_total{host="local"} 1
 
 Deno.test("prometheusText with no containers is only HELP and TYPE lines", () => {
   const lines = prometheusText([]).trimEnd().split("\n");
-  assert.equal(lines.length, 32);
+  assert.equal(lines.length, 34);
   assert.ok(lines.every((line) => HELP.test(line) || TYPE.test(line)));
 });
 
@@ -181,9 +185,9 @@ Deno.test("every line of the output parses as HELP, TYPE or a sample", () => {
       samples++;
     }
   }
-  // 8 families × 3 containers, memory for 2, quantiles for 2 containers × 2, summary sum and
-  // count for 3, and one topic's histogram: 23 buckets, sum and count.
-  assert.equal(samples, 8 * 3 + 2 + 2 * 2 + 3 * 2 + 25);
+  // 8 families × 3 containers, memory for 2, active entities for 1 (api), quantiles for 2
+  // containers × 2, summary sum and count for 3, and one topic's histogram: 23 buckets, sum, count.
+  assert.equal(samples, 8 * 3 + 2 + 1 + 2 * 2 + 3 * 2 + 25);
   // Each family's TYPE comes once, before its samples.
   const types = lines.filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
   assert.equal(new Set(types).size, types.length);
