@@ -45,6 +45,7 @@ Deno.test({
         c: { module: "./metered.ts", mode: "process", config: { listen: true } },
         rooms: { module: "./entities/room.ts", mode: "worker", entities: { idle: "1m" } },
       },
+      schedule: { beat: { every: "1s", to: "a", topic: "count" } },
     }, { logLevel: "silent", baseUrl: FIXTURES.href });
     const closing = new AbortController();
     try {
@@ -63,9 +64,11 @@ Deno.test({
           ?.runs;
       // Each replica of b and c got the publication; their heartbeats bring the figures.
       await waitUntil(
-        () => news("b") === 2 && news("c") === 1 && rooms()?.entities === 2,
+        () =>
+          news("b") === 2 && news("c") === 1 && rooms()?.entities === 2 &&
+          rt.schedules()[0].okTicks >= 1,
         5000,
-        "b's and c's news counted, and rooms' 2 entities",
+        "b's and c's news counted, rooms' 2 entities, and a tick of beat answered",
       );
       const res = await app.request("/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(res.status, 200);
@@ -79,6 +82,11 @@ Deno.test({
       );
       assert.match(text, /^kraken_handler_seconds_count\{container="b",/m);
       assert.match(text, /^# TYPE kraken_entities_active gauge$/m);
+      assert.match(text, /^kraken_schedule_ticks_total\{schedule="beat",outcome="ok"\} [1-9]\d*$/m);
+      assert.match(
+        text,
+        /^kraken_schedule_next_timestamp_seconds\{schedule="beat"\} \d+(\.\d+)?$/m,
+      );
       assert.match(
         text,
         /^kraken_entities_active\{container="rooms",mode="worker",host="local"\} 2$/m,
