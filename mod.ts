@@ -54,10 +54,10 @@ export {
   type EntitiesDefinition,
   type EntityContext,
   type EntityFactory,
+  type EntityOnError,
   type EntityOptions,
   type EntitySpec,
   type EntityStore,
-  type EntityOnError,
   type EntityStoreName,
 } from "./runtime/entities.ts";
 export {

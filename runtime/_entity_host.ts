@@ -25,7 +25,7 @@ import type {
   EntitySpec,
   EntityStore,
 } from "./entities.ts";
-import { checkFileStoreGrant, FileStore, MemoryStore } from "./_entity_store.ts";
+import { storeFor } from "./_entity_store.ts";
 import type { TopicSampler } from "./_topic_metrics.ts";
 
 /** How a message's outcome is reported: `ok` and the reply, or not `ok` and the error. */
@@ -44,8 +44,6 @@ const EVICTION_WINDOW = 64;
 
 /** Default idle time before passivation. */
 export const DEFAULT_IDLE_MS = 5 * 60_000;
-/** Default folder of the file store. */
-export const DEFAULT_STORE_DIR = "./state";
 
 /** What the topology may say of a container's entities (overrides the module's options). */
 export interface EntityOverrides {
@@ -428,9 +426,7 @@ export class EntityHost {
   /** Activation failed: the messages waiting for it fail with the error. */
   #drop(a: Activation, error: unknown): void {
     this.ctx.log.warn(
-      `entity "${a.id}" could not be activated: ${
-        error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-      }`,
+      `entity "${a.id}" could not be activated: ${describeError(error)}`,
     );
     this.#leave(a);
     for (const job of a.queue.splice(0)) if (!("timer" in job)) job.done(false, error);
@@ -447,9 +443,7 @@ export class EntityHost {
         await this.#store?.save(this.ctx.name, a.id, a.state);
       } catch (error) {
         this.ctx.log.error(
-          `entity "${a.id}" passivated, but its state was not saved: ${
-            error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-          }`,
+          `entity "${a.id}" passivated, but its state was not saved: ${describeError(error)}`,
         );
       }
       this.#passivating--;
@@ -526,37 +520,4 @@ export class EntityHost {
 
 function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function storeFor(
-  container: string,
-  overrides: EntityOverrides,
-  options: EntityOptions<unknown>,
-): EntityStore | null {
-  const store = overrides.store ?? options.store ?? "none";
-  if (typeof store === "object" && store !== null) {
-    if (typeof store.load !== "function" || typeof store.save !== "function") {
-      throw new TypeError(
-        `entities() option store must be "none", "memory", "file" or an object with load() and save()`,
-      );
-    }
-    return store;
-  }
-  switch (store) {
-    case "none":
-      return null;
-    case "memory":
-      return new MemoryStore();
-    case "file": {
-      const dir = overrides.dir ?? options.dir ?? DEFAULT_STORE_DIR;
-      checkFileStoreGrant(container, dir);
-      return new FileStore(dir);
-    }
-    default:
-      throw new TypeError(
-        `entities() option store must be "none", "memory", "file" or a store object, got ${
-          JSON.stringify(store)
-        }`,
-      );
-  }
 }
