@@ -54,6 +54,7 @@ export {
   type EntitiesDefinition,
   type EntityContext,
   type EntityFactory,
+  type EntityOnError,
   type EntityOptions,
   type EntitySpec,
   type EntityStore,

@@ -17,7 +17,7 @@ import { formatHandlerTime, type Palette, table } from "./output.ts";
  * import { palette } from "./output.ts";
  * const text = renderSchedules([{
  *   name: "cleanup", every: 10_000, to: "cleaner", topic: "cleanup", missed: "skip",
- *   next: "2026-12-05T00:00:10.000Z", last: null, fired: 0, missedTicks: 0,
+ *   next: "2026-12-05T00:00:10.000Z", last: null, fired: 0, missedTicks: 0, okTicks: 0, failedTicks: 0,
  * }], palette(false), Date.parse("2026-12-05T00:00:03Z"));
  * assert.match(text, /cleanup\s+every 10s\s+cleaner\.cleanup\s+2026-12-05T00:00:10Z \(in 7s\)\s+-/);
  * ```

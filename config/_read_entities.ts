@@ -16,7 +16,7 @@ import type { EntitiesSpec, Mode } from "./model.ts";
 export const ENTITIES_DIR = "./state";
 
 /**
- * Reads `entities: { idle?, store?, dir?, max? }`. For a local container, `dir` is resolved against
+ * Reads `entities: { idle?, store?, dir?, max?, on_error? }`. For a local container, `dir` is resolved against
  * the topology's folder (`base`) and, with `store: file`, must lie within the container's `read`
  * and `write` grant.
  *
@@ -45,7 +45,10 @@ export function readEntities(
 ): EntitiesSpec | undefined {
   if (input === undefined) return undefined;
   if (!isMap(input)) {
-    return r.fail(path, `expected a map { idle, store, dir }, got ${describe(input)}`);
+    return r.fail(
+      path,
+      `expected a map { idle, store, dir, max, on_error }, got ${describe(input)}`,
+    );
   }
   const e = r.block(input, path, "entities");
   const spec: EntitiesSpec = {};
@@ -61,6 +64,14 @@ export function readEntities(
     spec.dir = at.base === null ? dir : normalizePath(dir, at.base);
   }
   if (e.max !== undefined) spec.max = r.integer(e.max, [...path, "max"], 1, 1);
+  if (e.on_error !== undefined) {
+    spec.onError = r.oneOf(
+      e.on_error,
+      [...path, "on_error"],
+      TOPOLOGY_VALUES.entity_on_error,
+      "keep",
+    );
+  }
   if (spec.store === "file" && at.base !== null) {
     const dir = spec.dir ?? normalizePath(ENTITIES_DIR, at.base);
     spec.dir = dir;

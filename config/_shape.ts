@@ -74,7 +74,7 @@ export interface TopologyKeys {
   /** A container's `serve:`. */
   readonly serve: readonly ["port", "hostname", "protocol", "websocket"];
   /** A container's `entities:` (one made by `entities()`). */
-  readonly entities: readonly ["idle", "store", "dir", "max"];
+  readonly entities: readonly ["idle", "store", "dir", "max", "on_error"];
   /** One `on_error:` rule. */
   readonly rule: readonly ["match", "action"];
   /** `transports:`. */
@@ -160,7 +160,7 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
   /** A container's `serve:`. */
   serve: ["port", "hostname", "protocol", "websocket"],
   /** A container's `entities:` (one made by `entities()`). */
-  entities: ["idle", "store", "dir", "max"],
+  entities: ["idle", "store", "dir", "max", "on_error"],
   /** One `on_error:` rule. */
   rule: ["match", "action"],
   /** `transports:`. */
@@ -202,6 +202,7 @@ export const TOPOLOGY_VALUES: {
   readonly protocol: readonly ServeProtocol[];
   readonly missed: readonly MissedTicks[];
   readonly store: readonly ("none" | "memory" | "file")[];
+  readonly entity_on_error: readonly ("keep" | "deactivate")[];
 } = Object.freeze({
   mode: ["inline", "worker", "process", "remote"],
   balance: BALANCE_STRATEGIES,
@@ -213,6 +214,7 @@ export const TOPOLOGY_VALUES: {
   protocol: ["http", "tcp"],
   missed: ["skip", "run_once"],
   store: ["none", "memory", "file"],
+  entity_on_error: ["keep", "deactivate"],
 });
 
 /** The shape of {@linkcode TOPOLOGY_PATTERNS}. */

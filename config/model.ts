@@ -81,6 +81,8 @@ export interface EntitiesSpec {
   dir?: string;
   /** The most entities active at once in one replica. */
   max?: number;
+  /** What a handler that throws does to its entity: keep it (default) or deactivate it unsaved. */
+  onError?: "keep" | "deactivate";
 }
 
 /** A container's `serve:`: where every replica listens, and what it serves there. */
@@ -310,6 +312,7 @@ export interface ContainerInput {
     store?: "none" | "memory" | "file";
     dir?: string;
     max?: number | string;
+    on_error?: "keep" | "deactivate";
   };
 }
 

@@ -281,6 +281,13 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "recently used idle one is passivated to make room (default: no limit).",
       anyOf: orVariable({ type: "integer", minimum: 1 }),
     },
+    on_error: enumOf(
+      TOPOLOGY_VALUES.entity_on_error,
+      "What a handler (or timer callback) that throws does to its entity: keep: the caller gets " +
+        "the error and the entity stays active, its state as the handler left it; deactivate: " +
+        "dropped without saving, the next message reloads the last saved state.",
+      "keep",
+    ),
   };
 
   const serve: Properties<"serve"> = {

@@ -391,7 +391,7 @@ export function managementApp(
 
   app.get("/metrics", (c) => {
     const hosts = hostMetrics(rt.tree(), Deno.memoryUsage().rss);
-    const text = prometheusText(rt.metrics(), { hosts });
+    const text = prometheusText(rt.metrics(), { hosts, schedules: rt.schedules() });
     return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   });
 

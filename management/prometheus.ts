@@ -6,6 +6,7 @@
  * @module
  */
 import type { ContainerMetrics, TopicMetrics } from "../runtime/metrics.ts";
+import type { ScheduleSnapshot } from "../runtime/types.ts";
 import { HANDLER_BUCKETS_MS } from "../runtime/_topic_metrics.ts";
 
 /**
@@ -34,13 +35,35 @@ export interface HostMetrics {
   refused?: number;
 }
 
+/**
+ * What {@linkcode prometheusText} reads of a schedule (`rt.schedules()` gives it).
+ *
+ * @example
+ * ```ts
+ * import type { ScheduleMetrics } from "./prometheus.ts";
+ * const beat: ScheduleMetrics = {
+ *   name: "beat", next: "2026-12-05T00:00:10.000Z", okTicks: 3, failedTicks: 1, missedTicks: 0,
+ * };
+ * ```
+ */
+export type ScheduleMetrics = Pick<
+  ScheduleSnapshot,
+  "name" | "next" | "okTicks" | "failedTicks" | "missedTicks"
+>;
+
 /** Options of {@linkcode prometheusText}. */
 export interface PrometheusOptions {
   /** Figures of the runtimes themselves: this one and its peers (see {@linkcode HostMetrics}). */
   hosts?: readonly HostMetrics[];
   /**
+   * The schedules (`rt.schedules()`): `kraken_schedule_ticks_total{schedule,outcome}` and
+   * `kraken_schedule_next_timestamp_seconds{schedule}`.
+   */
+  schedules?: readonly ScheduleMetrics[];
+  /**
    * Labels added to every sample, e.g. `{ app: "shop" }` (names as Prometheus allows them; not
-   * `container`, `mode`, `host`, `topic`, `kind`, `quantile` or `le`, which Kraken sets).
+   * `container`, `mode`, `host`, `topic`, `kind`, `quantile`, `le`, `schedule` or `outcome`,
+   * which Kraken sets).
    */
   labels?: Record<string, string>;
 }
@@ -107,6 +130,12 @@ const FAMILIES: readonly Family[] = [
     value: (m) => m.queueDepth,
   },
   {
+    name: "kraken_entities_active",
+    type: "gauge",
+    help: "Entities active in the container's instances (a container made by entities() only).",
+    value: (m) => m.entities ?? null,
+  },
+  {
     name: "kraken_memory_bytes",
     type: "gauge",
     help: "Memory of the container's instances: RSS of its processes, isolate heap of its workers.",
@@ -157,7 +186,17 @@ const HOST_FAMILIES: readonly HostFamily[] = [
 
 const QUANTILES = [["0.5", "handlerP50Ms"], ["0.99", "handlerP99Ms"]] as const;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const RESERVED = new Set(["container", "mode", "host", "topic", "kind", "quantile", "le"]);
+const RESERVED = new Set([
+  "container",
+  "mode",
+  "host",
+  "topic",
+  "kind",
+  "quantile",
+  "le",
+  "schedule",
+  "outcome",
+]);
 /** The `le` label of each bucket: bounds in seconds, as Go would print them, then `+Inf`. */
 const LE = [...HANDLER_BUCKETS_MS.map((ms) => formatValue(ms / 1000)), "+Inf"];
 
@@ -172,6 +211,9 @@ const LE = [...HANDLER_BUCKETS_MS.map((ms) => formatValue(ms / 1000)), "+Inf"];
  * - `kraken_handler_duration_seconds`, a histogram per container and topic (labels `topic`, and
  *   `kind` = `handler` or `subscription`): cumulative `_bucket{le}` at 2^k µs (16 µs … 33.6 s, then
  *   `+Inf`), `_sum` and `_count`, for `histogram_quantile()` over any set of them.
+ *
+ * An entity's handler runs count in both, under their topic. `kraken_entities_active` is a gauge
+ * of the entities active in a container made by `entities()`.
  *
  * A container without a figure (no handler run yet, memory not measurable) has no sample in
  * that family. Label values are escaped (backslash, double quote, newline); the text ends with a
@@ -268,7 +310,45 @@ export function prometheusText(
       }
     }
   }
+  lines.push(...scheduleLines(options.schedules ?? [], extra));
   return lines.join("\n") + "\n";
+}
+
+/** The schedules' families: ticks by outcome, and the next tick's time. */
+function scheduleLines(schedules: readonly ScheduleMetrics[], extra: string): string[] {
+  const lines = [
+    "# HELP kraken_schedule_ticks_total Ticks of the schedule since it was (re)planned, by outcome: ok, failed (its request failed) or missed.",
+    "# TYPE kraken_schedule_ticks_total counter",
+  ];
+  for (const s of schedules) {
+    const name = escapeLabelValue(s.name);
+    for (
+      const [outcome, n] of [["ok", s.okTicks], ["failed", s.failedTicks], [
+        "missed",
+        s.missedTicks,
+      ]] as const
+    ) {
+      lines.push(
+        `kraken_schedule_ticks_total{schedule="${name}"${extra},outcome="${outcome}"} ${
+          formatValue(n)
+        }`,
+      );
+    }
+  }
+  lines.push(
+    "# HELP kraken_schedule_next_timestamp_seconds When the schedule fires next, Unix time in seconds (absent: it never fires again).",
+    "# TYPE kraken_schedule_next_timestamp_seconds gauge",
+  );
+  for (const s of schedules) {
+    const next = s.next === null ? NaN : Date.parse(s.next);
+    if (Number.isNaN(next)) continue;
+    lines.push(
+      `kraken_schedule_next_timestamp_seconds{schedule="${escapeLabelValue(s.name)}"${extra}} ${
+        formatValue(next / 1000)
+      }`,
+    );
+  }
+  return lines;
 }
 
 function topicLabels(t: TopicMetrics): string {

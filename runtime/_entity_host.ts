@@ -4,19 +4,29 @@
  * `idle` (one sweep timer for all of them, comparing each entity's last message with the clock),
  * entity-owned timers, and the store.
  *
- * A handler (or timer callback) that throws answers its caller with the error and deactivates
- * that entity without saving it: its next message activates it again from the store, as Orleans
- * does with a faulted grain. The instance and its other entities go on — one entity's bug is not
- * a reason to drop thousands of others' state. An activation that fails (the store's load, the
- * factory, `onActivate`) fails the messages waiting for it, and the next message tries again.
+ * A handler (or timer callback) that throws answers its caller with the error. By default
+ * (`onError: "keep"`) the entity stays active with its state as the handler left it, as an Orleans
+ * grain whose call threw does: throwing is how a container answers a bad request, and a shopping
+ * cart must not vanish because one `add` lacked a sku. With `onError: "deactivate"` it is dropped
+ * without saving, and its next message activates it again from the store. Either way the instance
+ * and its other entities go on — one entity's bug is not a reason to drop thousands of others'
+ * state. An activation that fails (the store's load, the factory, `onActivate`) fails the messages
+ * waiting for it, and the next message tries again.
  *
  * @module
  */
 import { UnavailableError, UnknownTopicError } from "../protocol/errors.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { ContainerDefinition, ContainerRef, Context, Logger } from "./container.ts";
-import type { EntityContext, EntityOptions, EntitySpec, EntityStore } from "./entities.ts";
-import { checkFileStoreGrant, FileStore, MemoryStore } from "./_entity_store.ts";
+import type {
+  EntityContext,
+  EntityOnError,
+  EntityOptions,
+  EntitySpec,
+  EntityStore,
+} from "./entities.ts";
+import { storeFor } from "./_entity_store.ts";
+import type { TopicSampler } from "./_topic_metrics.ts";
 
 /** How a message's outcome is reported: `ok` and the reply, or not `ok` and the error. */
 export type Done = (ok: boolean, value: unknown) => void;
@@ -34,8 +44,6 @@ const EVICTION_WINDOW = 64;
 
 /** Default idle time before passivation. */
 export const DEFAULT_IDLE_MS = 5 * 60_000;
-/** Default folder of the file store. */
-export const DEFAULT_STORE_DIR = "./state";
 
 /** What the topology may say of a container's entities (overrides the module's options). */
 export interface EntityOverrides {
@@ -47,6 +55,20 @@ export interface EntityOverrides {
   dir?: string;
   /** The most entities active at once in one instance. */
   max?: number;
+  /** What a handler that throws does to its entity. */
+  onError?: EntityOnError;
+}
+
+/**
+ * Where handler time goes (the instance's metrics): a sampler per topic, whose timed runs count in
+ * `kraken_handler_duration_seconds` and `kraken_handler_seconds_sum`/`_count`, and the recent
+ * window of the quantiles. Timed is the handler's own run, not the wait in the mailbox.
+ */
+export interface HandlerTiming {
+  /** The sampler of handler topic `topic`. */
+  of(topic: string): TopicSampler;
+  /** A timed run took `ms` (the recent window). */
+  record(ms: number): void;
 }
 
 /**
@@ -101,6 +123,9 @@ class Activation implements EntityContext {
   get log(): Logger {
     return this.#host.ctx.log;
   }
+  get config(): Readonly<Record<string, unknown>> {
+    return this.#host.ctx.config;
+  }
   ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D> {
     return this.#host.ctx.ref<D>(name);
   }
@@ -146,6 +171,7 @@ export class EntityHost {
   readonly #options: EntityOptions<unknown>;
   readonly #idle: number;
   readonly #max: number;
+  readonly #onError: EntityOnError;
   /** Entities being passivated (still in `#active` until saved). */
   #passivating = 0;
   readonly #store: EntityStore | null;
@@ -154,6 +180,7 @@ export class EntityHost {
   readonly #active = new Map<string, Activation>();
   #closing = false;
   readonly #ownership: Ownership | null;
+  readonly #timing: HandlerTiming | null;
   #seenVersion: unknown = undefined;
 
   /**
@@ -162,7 +189,8 @@ export class EntityHost {
    * @param overrides What the topology says (wins over the module's options).
    * @param ownership Who owns which id (none: this instance owns every id it is sent).
    * @param now The clock (ms).
-   * @throws {RangeError} A bad `idle` · {@linkcode TypeError} a bad `store` ·
+   * @param timing Where handler time goes (none: not timed).
+   * @throws {RangeError} A bad `idle` · {@linkcode TypeError} a bad `store` or `onError` ·
    * `TopologyError` the file store's folder is not granted.
    */
   constructor(
@@ -171,8 +199,10 @@ export class EntityHost {
     overrides: EntityOverrides = {},
     ownership: Ownership | null = null,
     now: () => number = Date.now,
+    timing: HandlerTiming | null = null,
   ) {
     this.#ownership = ownership;
+    this.#timing = timing;
     this.ctx = ctx;
     this.#spec = spec;
     this.#options = spec.options;
@@ -195,6 +225,15 @@ export class EntityHost {
       );
     }
     this.#max = max;
+    const onError = overrides.onError ?? spec.options.onError ?? "keep";
+    if (onError !== "keep" && onError !== "deactivate") {
+      throw new TypeError(
+        `entities() option onError must be "keep" or "deactivate", got ${
+          JSON.stringify(spec.options.onError)
+        }`,
+      );
+    }
+    this.#onError = onError;
     this.#store = storeFor(ctx.name, overrides, spec.options);
     // Checked often enough that an entity is passivated within a quarter of `idle` past it.
     ctx.setInterval(() => this.#sweep(), Math.min(1000, Math.max(5, idle / 4)));
@@ -308,24 +347,51 @@ export class EntityHost {
       // A message keeps its entity active; a timer does not (as in Orleans): an entity left with
       // only a ticking timer is passivated once idle, and its timers end with it.
       if (!("timer" in job)) a.lastUsed = this.#now();
+      // Is this run timed? Then `runs` is how many runs it stands for (as a container's handler).
+      const time = this.#samplerOf(a, job);
+      const runs = time === null || --time.skip > 0 ? 0 : time.take();
+      const t0 = runs > 0 ? performance.now() : 0;
       let result: unknown;
       try {
         result = this.#run(a, job);
       } catch (error) {
-        return this.#crash(a, job, error);
+        if (runs > 0) this.#timed(time!, t0, runs);
+        // Kept: on to the next job in this loop (not by recursion: a mailbox of thousands of
+        // bad requests must not grow the stack).
+        if (this.#crash(a, job, error)) continue;
+        return;
       }
       if (result instanceof Promise) {
         a.phase = "busy";
         result.then((value) => {
+          if (runs > 0) this.#timed(time!, t0, runs);
           a.phase = "active";
           if (!("timer" in job)) job.done(true, value);
           this.#after(a);
-        }, (error) => this.#crash(a, job, error));
+        }, (error) => {
+          if (runs > 0) this.#timed(time!, t0, runs);
+          if (!this.#crash(a, job, error)) return;
+          a.phase = "active";
+          this.#after(a);
+        });
         return;
       }
+      if (runs > 0) this.#timed(time!, t0, runs);
       if (!("timer" in job)) job.done(true, result);
     }
     this.#after(a);
+  }
+
+  /** The sampler of a message's handler; none for a timer or a topic the entity lacks. */
+  #samplerOf(a: Activation, job: Job): TopicSampler | null {
+    if (this.#timing === null || "timer" in job) return null;
+    return typeof a.handlers[job.topic] === "function" ? this.#timing.of(job.topic) : null;
+  }
+
+  #timed(time: TopicSampler, t0: number, runs: number): void {
+    const ms = performance.now() - t0;
+    time.record(ms, runs);
+    this.#timing!.record(ms);
   }
 
   #after(a: Activation): void {
@@ -350,29 +416,37 @@ export class EntityHost {
     return (handler as Handler)(job.body, meta);
   }
 
-  /** A job threw: its caller gets the error, the entity is deactivated without saving. */
-  #crash(a: Activation, job: Job, error: unknown): void {
+  /**
+   * A job threw: its caller gets the error; the entity stays active as the handler left it, or
+   * (`onError: "deactivate"`) is deactivated without saving.
+   * @returns Whether the entity was kept (the caller goes on with its mailbox).
+   */
+  #crash(a: Activation, job: Job, error: unknown): boolean {
     if (!("timer" in job)) job.done(false, error);
-    if (error instanceof UnknownTopicError) {
-      // The caller's mistake, not the entity's: it stays as it is.
-      a.phase = "active";
-      return this.#after(a);
+    // An unknown topic is the caller's mistake, not the entity's: it stays as it is, whatever
+    // onError says.
+    if (this.#onError === "keep" || error instanceof UnknownTopicError) {
+      // A handler's error is its caller's answer (a bad request): logging each would let any
+      // sender flood the log. A timer's has no caller to tell, so it is logged.
+      if ("timer" in job) {
+        this.ctx.log.warn(`entity "${a.id}": a timer callback threw ${describeError(error)}`);
+      }
+      return true;
     }
     this.ctx.log.warn(
       `entity "${a.id}" deactivated without saving: ${
         "timer" in job ? "a timer callback" : `handler "${job.topic}"`
-      } threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+      } threw ${describeError(error)}`,
     );
     this.#leave(a);
     this.#redeliver(a);
+    return false;
   }
 
   /** Activation failed: the messages waiting for it fail with the error. */
   #drop(a: Activation, error: unknown): void {
     this.ctx.log.warn(
-      `entity "${a.id}" could not be activated: ${
-        error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-      }`,
+      `entity "${a.id}" could not be activated: ${describeError(error)}`,
     );
     this.#leave(a);
     for (const job of a.queue.splice(0)) if (!("timer" in job)) job.done(false, error);
@@ -389,9 +463,7 @@ export class EntityHost {
         await this.#store?.save(this.ctx.name, a.id, a.state);
       } catch (error) {
         this.ctx.log.error(
-          `entity "${a.id}" passivated, but its state was not saved: ${
-            error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-          }`,
+          `entity "${a.id}" passivated, but its state was not saved: ${describeError(error)}`,
         );
       }
       this.#passivating--;
@@ -466,35 +538,6 @@ export class EntityHost {
   }
 }
 
-function storeFor(
-  container: string,
-  overrides: EntityOverrides,
-  options: EntityOptions<unknown>,
-): EntityStore | null {
-  const store = overrides.store ?? options.store ?? "none";
-  if (typeof store === "object" && store !== null) {
-    if (typeof store.load !== "function" || typeof store.save !== "function") {
-      throw new TypeError(
-        `entities() option store must be "none", "memory", "file" or an object with load() and save()`,
-      );
-    }
-    return store;
-  }
-  switch (store) {
-    case "none":
-      return null;
-    case "memory":
-      return new MemoryStore();
-    case "file": {
-      const dir = overrides.dir ?? options.dir ?? DEFAULT_STORE_DIR;
-      checkFileStoreGrant(container, dir);
-      return new FileStore(dir);
-    }
-    default:
-      throw new TypeError(
-        `entities() option store must be "none", "memory", "file" or a store object, got ${
-          JSON.stringify(store)
-        }`,
-      );
-  }
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

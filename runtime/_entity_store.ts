@@ -6,15 +6,22 @@
  */
 import { TopologyError } from "../protocol/errors.ts";
 import { decodeMsgpack, MsgpackEncoder } from "../protocol/msgpack.ts";
-import type { EntityStore } from "./entities.ts";
+import type { EntityOptions, EntityStore } from "./entities.ts";
+
+/** Default folder of the file store. */
+export const DEFAULT_STORE_DIR = "./state";
 
 /** Keeps state in this isolate: survives passivation, not a restart nor a move. */
 export class MemoryStore implements EntityStore {
   readonly #states = new Map<string, unknown>();
 
-  /** The state saved for `id`, if any. */
+  /**
+   * A copy of the state saved for `id`, if any: the activation changes its copy, never the saved
+   * one, so an entity deactivated without saving goes back to what was saved.
+   */
   load(container: string, id: string): Promise<unknown> {
-    return Promise.resolve(this.#states.get(`${container}\0${id}`));
+    const saved = this.#states.get(`${container}\0${id}`);
+    return Promise.resolve(saved === undefined ? undefined : structuredClone(saved));
   }
 
   /** Keeps `state` for `id`. */
@@ -109,5 +116,44 @@ export function checkFileStoreGrant(container: string, dir: string): void {
         { key: `containers.${container}.permissions.${name}` },
       );
     }
+  }
+}
+
+/**
+ * The store of a container's entities: the topology's choice (`overrides`) over the module's
+ * (`options`); `null` for `none`.
+ * @throws {TypeError} Neither a built-in store's name nor an object with `load` and `save` ·
+ * `TopologyError` the file store's folder is not granted.
+ */
+export function storeFor(
+  container: string,
+  overrides: { store?: "none" | "memory" | "file"; dir?: string },
+  options: EntityOptions<unknown>,
+): EntityStore | null {
+  const store = overrides.store ?? options.store ?? "none";
+  if (typeof store === "object" && store !== null) {
+    if (typeof store.load !== "function" || typeof store.save !== "function") {
+      throw new TypeError(
+        `entities() option store must be "none", "memory", "file" or an object with load() and save()`,
+      );
+    }
+    return store;
+  }
+  switch (store) {
+    case "none":
+      return null;
+    case "memory":
+      return new MemoryStore();
+    case "file": {
+      const dir = overrides.dir ?? options.dir ?? DEFAULT_STORE_DIR;
+      checkFileStoreGrant(container, dir);
+      return new FileStore(dir);
+    }
+    default:
+      throw new TypeError(
+        `entities() option store must be "none", "memory", "file" or a store object, got ${
+          JSON.stringify(store)
+        }`,
+      );
   }
 }

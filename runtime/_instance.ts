@@ -186,10 +186,21 @@ export class ContainerInstance implements Context, HostedInstance {
       );
     }
     if (isEntitiesDefinition(definition)) {
-      const host = new EntityHost(this, definition.entities, this.#settings.entities, {
-        version: () => this.#node.routes,
-        owns: (id) => this.#ownerOf(id) === this.instance,
-      });
+      const metrics = this.metrics;
+      const host = new EntityHost(
+        this,
+        definition.entities,
+        this.#settings.entities,
+        {
+          version: () => this.#node.routes,
+          owns: (id) => this.#ownerOf(id) === this.instance,
+        },
+        Date.now,
+        {
+          of: (topic) => metrics.topics.of("h", topic),
+          record: (ms) => metrics.record(ms),
+        },
+      );
       this.#entities = host;
       this.metrics.activeEntities = () => host.count;
       if (this.#state !== "starting") return [];
@@ -476,12 +487,11 @@ export class ContainerInstance implements Context, HostedInstance {
       else if (stored?.k === "err") this.#node.replyError(env, stored.e);
       return;
     }
+    // Handler time is taken by the host, around the handler's own run (not its mailbox wait).
     const metrics = this.metrics;
-    const t0 = --metrics.skip > 0 ? -1 : metrics.start();
     metrics.inflight++;
     const request = env.k === "req" ? env : null;
     host.deliver(id, env.t, env.b, env.k === "req" ? "request" : "send", (ok, value) => {
-      if (t0 >= 0) metrics.stop(t0);
       this.#entityDone(request, ok, value);
       if (--metrics.inflight === 0) this.#drained?.();
     }, request === null ? undefined : tickOf(request));

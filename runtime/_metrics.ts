@@ -529,6 +529,7 @@ export function containerMetrics(
         violations: violations.get(c.name) ?? 0,
         host: c.host ?? "local",
         topics: topicMetrics(f.t),
+        ...(f.a === undefined ? {} : { entities: f.a }),
       });
       if (c.children) walk(c.children);
     }

@@ -43,6 +43,8 @@ interface Entry {
   timer: unknown;
   fired: number;
   missed: number;
+  ok: number;
+  failed: number;
   last: ScheduleSnapshot["last"];
 }
 
@@ -113,6 +115,8 @@ export class Schedules {
       last: e.last && { ...e.last },
       fired: e.fired,
       missedTicks: e.missed,
+      okTicks: e.ok,
+      failedTicks: e.failed,
     }));
   }
 
@@ -136,6 +140,8 @@ export class Schedules {
       timer: undefined,
       fired: 0,
       missed: 0,
+      ok: 0,
+      failed: 0,
       last: null,
     };
   }
@@ -177,6 +183,8 @@ export class Schedules {
     const settle = (error: Error | null) => {
       if (this.#closed) return;
       last.outcome = error ? "failed" : "ok";
+      if (error) entry.failed++;
+      else entry.ok++;
       last.ms = Math.round(this.#site.clock.now() - started);
       if (error) last.error = `${error.name}: ${error.message}`;
       this.#site.emit({

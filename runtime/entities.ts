@@ -7,9 +7,11 @@
  * the entity on its first message: it loads the state from the store (or makes the initial one),
  * runs the factory with an {@linkcode EntityContext} and takes the entity's messages one at a
  * time, in order. An entity idle for `idle` is passivated: its timers are cleared, `onPassivate`
- * runs and its state is saved. A handler that throws answers the caller with a `RemoteError` and
- * deactivates that entity without saving (its next message activates it again from the store);
- * the replica and its other entities go on. See docs/entities.md.
+ * runs and its state is saved. A handler that throws answers the caller with a `RemoteError`, and
+ * the entity stays active with its state as the handler left it (option `onError: "keep"`, the
+ * default, as Orleans keeps a grain whose call threw); with `onError: "deactivate"` it is dropped
+ * without saving instead (its next message activates it again from the store). Either way the
+ * replica and its other entities go on. See docs/entities.md.
  *
  * @module
  */
@@ -49,12 +51,19 @@ export interface EntityStore<S = unknown> {
 
 /**
  * The built-in stores: `none` (default: state lives only while the entity is active), `memory`
- * (kept in the owning replica's isolate across passivations; lost when the replica restarts or
- * the id moves to another replica), `file` (msgpack files under `dir`; needs the container's read
+ * (kept in the owning replica's isolate across passivations, each activation loading a
+ * structured clone of it; lost when the replica restarts or the id moves to another replica), `file` (msgpack files under `dir`; needs the container's read
  * and write grant on it; kept across passivation, restarts and moves between replicas that share
  * the folder).
  */
 export type EntityStoreName = "none" | "memory" | "file";
+
+/**
+ * What becomes of an entity whose handler (or timer callback) throws: `keep` (default) leaves it
+ * active with its state as the handler left it; `deactivate` drops it without saving, so its next
+ * message activates it again from the last saved state. The caller gets the error either way.
+ */
+export type EntityOnError = "keep" | "deactivate";
 
 /**
  * How a container hosts its entities.
@@ -92,6 +101,29 @@ export interface EntityOptions<S = unknown> {
    * `entities: { max }` overrides it.
    */
   max?: number;
+  /**
+   * What a handler (or timer callback) that throws does to its entity (default `keep`): `keep`
+   * answers the caller with the error and leaves the entity active, its state as the handler left
+   * it — a handler that changes `e.state` and then throws keeps its change, so validate before
+   * you mutate; `deactivate` drops the entity without saving (its timers cleared), and its next
+   * message activates it again from the store. A topology's `entities: { on_error }` overrides it.
+   *
+   * @example Validation by throwing, in a cart that must not lose its lines
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+   *
+   * const cart = entities((e: EntityContext<{ lines: string[] }>) => ({
+   *   add(body: { sku?: string }) {
+   *     if (!body.sku) throw new TypeError("sku required"); // before any change to e.state
+   *     e.state.lines.push(body.sku);
+   *     return e.state.lines.length;
+   *   },
+   * }), { initial: () => ({ lines: [] }), onError: "keep" });
+   * assert.equal(cart.entities.options.onError, "keep");
+   * ```
+   */
+  onError?: EntityOnError;
   /** Runs at each activation, after the factory and before the first message. */
   onActivate?: (e: EntityContext<S>) => unknown;
   /** Runs at each passivation, before the state is saved (it may still change `e.state`). */
@@ -133,13 +165,30 @@ export interface EntityContext<S = unknown> {
   readonly instance: string;
   /** Logger tagged with the instance. */
   readonly log: Logger;
+  /**
+   * The container's `config:` block from the topology (as `ctx.config` of a plain container):
+   * the same for every entity of the container; empty when the topology gives none.
+   *
+   * @example A world whose size comes from kraken.yaml (`config: { size: 64 }`)
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+   *
+   * const agents = entities((e: EntityContext<{ x: number }>) => ({
+   *   step: () => (e.state.x = (e.state.x + 1) % Number(e.config.size ?? 100)),
+   * }), { initial: () => ({ x: 0 }) });
+   * assert.equal(typeof agents.entities.factory, "function");
+   * ```
+   */
+  readonly config: Readonly<Record<string, unknown>>;
   /** A handle to a container, by name (`.entity(id)` for another entity). */
   ref<D extends ContainerDefinition = ContainerDefinition>(name: string): ContainerRef<D>;
   /** Publishes to every subscriber of `topic` in the application. */
   publish(topic: string, body?: unknown): void;
   /**
    * Calls `callback` once after `ms`, in the entity's turn (one message at a time): cleared when
-   * the entity is passivated or deactivated. A callback that throws deactivates the entity.
+   * the entity is passivated or deactivated. A callback that throws is logged, and deactivates
+   * the entity only with `onError: "deactivate"`.
    * @returns A function that cancels it.
    */
   setTimer(callback: () => unknown, ms: number): () => void;

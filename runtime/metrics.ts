@@ -75,6 +75,11 @@ export interface ContainerMetrics {
    * `GET /metrics` serves as `kraken_handler_duration_seconds`). Absent in figures made by hand.
    */
   topics?: TopicMetrics[];
+  /**
+   * Entities active in its instances now, for a container made by `entities()` (a worker's or
+   * process's count as of its last heartbeat); absent for any other container.
+   */
+  entities?: number;
 }
 
 /**

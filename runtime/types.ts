@@ -131,6 +131,10 @@ export interface ScheduleSnapshot extends ScheduleSpec {
   fired: number;
   /** Ticks missed since it was (re)planned (what `missed:` did with them: see docs/schedules.md). */
   missedTicks: number;
+  /** Ticks fired since it was (re)planned whose request was answered. */
+  okTicks: number;
+  /** Ticks fired since it was (re)planned whose request failed (after its retries). */
+  failedTicks: number;
 }
 
 /** A worker thread that was terminated while unresponsive: it may still be spinning. */

@@ -4,10 +4,12 @@
 import assert from "node:assert/strict";
 import { type Mode, RemoteError, type Runtime, type TopologyInput } from "../../mod.ts";
 import type room from "../fixtures/entities/room.ts";
+import type roomMemory from "../fixtures/entities/room_memory.ts";
 import { MODES, waitUntil, withRuntime } from "../_helpers.ts";
 import { palette, renderTree } from "../../cli/output.ts";
 
 type Room = typeof room;
+type RoomMemory = typeof roomMemory;
 type Probe = { what: string; id: string; instance?: string; ticks?: number };
 
 /** Collects what the rooms publish on "probe". */
@@ -62,24 +64,57 @@ for (const mode of MODES) {
     });
   });
 
-  Deno.test(`[${mode}] a handler that throws answers RemoteError and deactivates only its entity, unsaved`, async () => {
+  Deno.test(`[${mode}] a handler that throws answers RemoteError and its entity stays active with its state as the handler left it`, async () => {
     await withRuntime(topology(mode, "./entities/room_memory.ts"), async (rt) => {
-      const rooms = rt.ref<Room>("rooms");
+      const seen = probe(rt);
+      const r = rt.ref<RoomMemory>("rooms").entity("cart");
+      await r.request("join", { player: "ada" });
+      await assert.rejects(r.request("boom"), (error: Error) => {
+        assert.ok(error instanceof RemoteError);
+        assert.match(error.message, /room cart exploded/);
+        return true;
+      });
+      assert.deepEqual(await r.request("players"), ["ada"]);
+      // A handler that changes the state and then throws keeps its change (validate first).
+      await assert.rejects(r.request("spoil"), /room cart spoiled/);
+      assert.deepEqual(await r.request("players"), ["ada", "spoiler"]);
+      // Same activation throughout: activated once, never passivated, the instance not restarted.
+      assert.equal(seen.filter((p) => p.what === "activate").length, 1);
+      assert.equal(seen.filter((p) => p.what === "passivate").length, 0);
+      assert.equal(rt.tree().containers[0].instances[0].restarts ?? 0, 0);
+    });
+  });
+
+  Deno.test(`[${mode}] with on_error: deactivate, a handler that throws deactivates only its entity, unsaved`, async () => {
+    const t = topology(mode, "./entities/room_memory.ts");
+    t.containers!.rooms.entities = { on_error: "deactivate" };
+    await withRuntime(t, async (rt) => {
+      const rooms = rt.ref<RoomMemory>("rooms");
       const other = rooms.entity("other");
       await other.request("join", { player: "cy" });
       const r = rooms.entity("doomed");
       await r.request("join", { player: "ada" });
-      await assert.rejects(r.request("boom"), (error: Error) => {
+      await assert.rejects(r.request("spoil"), (error: Error) => {
         assert.ok(error instanceof RemoteError);
-        assert.match(error.message, /room doomed exploded/);
+        assert.match(error.message, /room doomed spoiled/);
         return true;
       });
       // The instance goes on: same incarnation, the other entity still active with its state.
       assert.equal(rt.tree().containers[0].instances[0].restarts ?? 0, 0);
       assert.deepEqual(await other.request("players"), ["cy"]);
       // The failed entity was deactivated without saving (nothing was saved: it was never
-      // passivated), so its next message activates it fresh.
+      // passivated), so its next message activates it fresh: neither "ada" nor the spoil.
       assert.deepEqual(await r.request("players"), []);
+    });
+  });
+
+  Deno.test(`[${mode}] e.config is the container's config: block`, async () => {
+    const t = topology(mode, "./entities/room_memory.ts");
+    t.containers!.rooms.config = { size: 64, name: "world" };
+    await withRuntime(t, async (rt) => {
+      const rooms = rt.ref<RoomMemory>("rooms");
+      assert.deepEqual(await rooms.entity("a").request("settings"), { size: 64, name: "world" });
+      assert.deepEqual(await rooms.entity("b").request("settings"), { size: 64, name: "world" });
     });
   });
 

@@ -168,3 +168,82 @@ Deno.test("a message soon after the last still counts: the sweep measures idle f
   assert.ok(!host.has("q"));
   assert.deepEqual(events, ["passivate r at 1000", "passivate q at 1100"]);
 });
+
+function failingHost(onError?: "keep" | "deactivate", overrides = {}) {
+  const store = new MemoryStore();
+  const warnings: string[] = [];
+  const cart = entities((e: EntityContext<{ lines: string[] }>) => ({
+    add: (sku: string) => {
+      e.state.lines.push(sku);
+      if (sku === "") throw new TypeError("sku required");
+      return e.state.lines.length;
+    },
+    tickBad: () => {
+      e.setTimer(() => {
+        throw new Error("tick failed");
+      }, 10);
+      return true;
+    },
+    lines: () => e.state.lines,
+  }), {
+    initial: () => ({ lines: [] }),
+    store: store as EntityStore<{ lines: string[] }>,
+    ...(onError ? { onError } : {}),
+  });
+  const fake = fakeContext();
+  (fake.ctx.log as { warn: (line: string) => void }).warn = (line) => void warnings.push(line);
+  const host = new EntityHost(fake.ctx, cart.entities, overrides, null, () => 0);
+  return { host, fake, store, warnings };
+}
+
+Deno.test("by default a handler that throws leaves its entity active, its change kept, and the next messages run", async () => {
+  const { host } = failingHost();
+  await ask(host, "c", "add", "a");
+  await assert.rejects(ask(host, "c", "add", ""), /sku required/);
+  assert.ok(host.has("c"));
+  assert.deepEqual(await ask(host, "c", "lines"), ["a", ""]);
+});
+
+Deno.test("a mailbox of 20,000 requests that all throw is answered in one pass, without growing the stack", async () => {
+  const { host } = failingHost();
+  const answers = await Promise.allSettled(
+    Array.from({ length: 20_000 }, () => ask(host, "c", "add", "")),
+  );
+  assert.ok(answers.every((a) => a.status === "rejected" && /sku required/.test(String(a.reason))));
+  assert.equal((await ask(host, "c", "lines") as string[]).length, 20_000);
+});
+
+Deno.test("with onError deactivate a handler that throws drops its entity unsaved; the next message reloads the last save", async () => {
+  const { host, store } = failingHost("deactivate");
+  await store.save("rooms", "c", { lines: ["saved"] });
+  await ask(host, "c", "add", "a");
+  await assert.rejects(ask(host, "c", "add", ""), /sku required/);
+  assert.ok(!host.has("c"));
+  assert.deepEqual(await ask(host, "c", "lines"), ["saved"]);
+});
+
+Deno.test("the topology's onError overrides the module's", async () => {
+  const { host } = failingHost("keep", { onError: "deactivate" });
+  await assert.rejects(ask(host, "c", "add", ""), /sku required/);
+  assert.ok(!host.has("c"));
+});
+
+Deno.test("by default a timer callback that throws is logged and its entity stays active", async () => {
+  const { host, fake, warnings } = failingHost();
+  await ask(host, "c", "tickBad");
+  fake.fire();
+  await settle();
+  assert.ok(host.has("c"));
+  assert.match(warnings.join("\n"), /entity "c": a timer callback threw Error: tick failed/);
+});
+
+Deno.test("an onError other than keep or deactivate is a TypeError naming the option and the value", () => {
+  const spec = entities(() => ({}), { onError: "restart" as "keep" });
+  assert.throws(
+    () => new EntityHost(fakeContext().ctx, spec.entities),
+    (error: Error) =>
+      error instanceof TypeError && /onError must be "keep" or "deactivate", got "restart"/.test(
+        error.message,
+      ),
+  );
+});

@@ -176,3 +176,24 @@ Deno.test("[inline] e.save() saves the state as at the call, and a slower earlie
     assert.deepEqual(await c.request("written"), { written: [1, 2, 3], stored: 3 });
   });
 });
+
+Deno.test("entities: on_error takes keep or deactivate; another value is a TopologyError naming the key, with a suggestion", () => {
+  const topology = (on_error: unknown) => ({
+    containers: { rooms: { module: "./room.ts", entities: { on_error } } },
+  });
+  const spec = validateTopology(topology("deactivate") as TopologyInput, {
+    baseUrl: "file:///app/",
+  });
+  assert.equal(spec.containers[0].entities?.onError, "deactivate");
+  assert.throws(
+    () => validateTopology(topology("deactivated") as TopologyInput, { baseUrl: "file:///app/" }),
+    (error: Error) => {
+      assert.ok(error instanceof TopologyError);
+      assert.match(
+        error.message,
+        /containers\.rooms\.entities\.on_error: expected one of keep, deactivate, got "deactivated" \(did you mean "deactivate"\?\)/,
+      );
+      return true;
+    },
+  );
+});

@@ -18,6 +18,7 @@ const api: ContainerMetrics = {
   memoryBytes: null,
   violations: 0,
   host: "local",
+  entities: 1500,
   topics: [{
     topic: "greet",
     kind: "handler",
@@ -89,6 +90,9 @@ kraken_restarts_total{container="billing",mode="process",host="node-b"} 0
 # TYPE kraken_queue_depth gauge
 kraken_queue_depth{container="api",mode="worker",host="local"} 3
 kraken_queue_depth{container="billing",mode="process",host="node-b"} 0
+# HELP kraken_entities_active Entities active in the container's instances (a container made by entities() only).
+# TYPE kraken_entities_active gauge
+kraken_entities_active{container="api",mode="worker",host="local"} 1500
 # HELP kraken_memory_bytes Memory of the container's instances: RSS of its processes, isolate heap of its workers.
 # TYPE kraken_memory_bytes gauge
 kraken_memory_bytes{container="billing",mode="process",host="node-b"} 52428800
@@ -144,13 +148,17 @@ kraken_host_relayed_total{host="local"} 12
 # HELP kraken_host_refused_total Input the runtime refused at its edges (children, peers, NATS): dropped and logged.
 # TYPE kraken_host_refused_total counter
 kraken_host_refused_total{host="local"} 1
+# HELP kraken_schedule_ticks_total Ticks of the schedule since it was (re)planned, by outcome: ok, failed (its request failed) or missed.
+# TYPE kraken_schedule_ticks_total counter
+# HELP kraken_schedule_next_timestamp_seconds When the schedule fires next, Unix time in seconds (absent: it never fires again).
+# TYPE kraken_schedule_next_timestamp_seconds gauge
 `,
   );
 });
 
 Deno.test("prometheusText with no containers is only HELP and TYPE lines", () => {
   const lines = prometheusText([]).trimEnd().split("\n");
-  assert.equal(lines.length, 32);
+  assert.equal(lines.length, 38);
   assert.ok(lines.every((line) => HELP.test(line) || TYPE.test(line)));
 });
 
@@ -181,9 +189,9 @@ Deno.test("every line of the output parses as HELP, TYPE or a sample", () => {
       samples++;
     }
   }
-  // 8 families × 3 containers, memory for 2, quantiles for 2 containers × 2, summary sum and
-  // count for 3, and one topic's histogram: 23 buckets, sum and count.
-  assert.equal(samples, 8 * 3 + 2 + 2 * 2 + 3 * 2 + 25);
+  // 8 families × 3 containers, memory for 2, active entities for 1 (api), quantiles for 2
+  // containers × 2, summary sum and count for 3, and one topic's histogram: 23 buckets, sum, count.
+  assert.equal(samples, 8 * 3 + 2 + 1 + 2 * 2 + 3 * 2 + 25);
   // Each family's TYPE comes once, before its samples.
   const types = lines.filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
   assert.equal(new Set(types).size, types.length);
@@ -195,5 +203,40 @@ Deno.test("prometheusText refuses extra labels Prometheus or Kraken would not ac
   assert.throws(
     () => prometheusText([api], { labels: { container: "x" } }),
     /label "container" is set by Kraken/,
+  );
+});
+
+Deno.test("prometheusText serves each schedule's ticks by outcome and its next tick's time", () => {
+  const text = prometheusText([], {
+    labels: { app: "shop" },
+    schedules: [
+      {
+        name: "beat",
+        next: "2026-12-05T00:00:10.500Z",
+        okTicks: 3,
+        failedTicks: 1,
+        missedTicks: 2,
+      },
+      { name: "once", next: null, okTicks: 1, failedTicks: 0, missedTicks: 0 },
+    ],
+  });
+  const lines = text.split("\n");
+  const from = lines.indexOf("# TYPE kraken_schedule_ticks_total counter");
+  assert.deepEqual(lines.slice(from + 1), [
+    'kraken_schedule_ticks_total{schedule="beat",app="shop",outcome="ok"} 3',
+    'kraken_schedule_ticks_total{schedule="beat",app="shop",outcome="failed"} 1',
+    'kraken_schedule_ticks_total{schedule="beat",app="shop",outcome="missed"} 2',
+    'kraken_schedule_ticks_total{schedule="once",app="shop",outcome="ok"} 1',
+    'kraken_schedule_ticks_total{schedule="once",app="shop",outcome="failed"} 0',
+    'kraken_schedule_ticks_total{schedule="once",app="shop",outcome="missed"} 0',
+    "# HELP kraken_schedule_next_timestamp_seconds When the schedule fires next, Unix time in seconds (absent: it never fires again).",
+    "# TYPE kraken_schedule_next_timestamp_seconds gauge",
+    // A schedule that never fires again has no sample.
+    'kraken_schedule_next_timestamp_seconds{schedule="beat",app="shop"} 1796428810.5',
+    "",
+  ]);
+  assert.throws(
+    () => prometheusText([], { labels: { outcome: "x" } }),
+    /label "outcome" is set by Kraken/,
   );
 });

@@ -43,7 +43,9 @@ Deno.test({
         a: { module: "./metered.ts", mode: "inline" },
         b: { module: "./metered.ts", mode: "worker", replicas: 2, config: { listen: true } },
         c: { module: "./metered.ts", mode: "process", config: { listen: true } },
+        rooms: { module: "./entities/room.ts", mode: "worker", entities: { idle: "1m" } },
       },
+      schedule: { beat: { every: "1s", to: "a", topic: "count" } },
     }, { logLevel: "silent", baseUrl: FIXTURES.href });
     const closing = new AbortController();
     try {
@@ -55,11 +57,19 @@ Deno.test({
         await ref.request("sleep", { ms: 5 });
       }
       await assert.rejects(rt.ref("a").request("fail"), RemoteError);
+      for (const id of ["r1", "r2"]) await rt.ref("rooms").entity(id).request("bump", { ms: 2 });
+      const rooms = () => rt.metrics().find((m) => m.container === "rooms");
       const news = (name: string) =>
         rt.metrics().find((m) => m.container === name)?.topics?.find((t) => t.topic === "news")
           ?.runs;
       // Each replica of b and c got the publication; their heartbeats bring the figures.
-      await waitUntil(() => news("b") === 2 && news("c") === 1, 5000, "b's and c's news counted");
+      await waitUntil(
+        () =>
+          news("b") === 2 && news("c") === 1 && rooms()?.entities === 2 &&
+          rt.schedules()[0].okTicks >= 1,
+        5000,
+        "b's and c's news counted, rooms' 2 entities, and a tick of beat answered",
+      );
       const res = await app.request("/metrics", { headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(res.status, 200);
       const text = await res.text();
@@ -71,6 +81,20 @@ Deno.test({
         /^kraken_handler_duration_seconds_bucket\{container="c",.*topic="news",kind="subscription",le="\+Inf"\} 1$/m,
       );
       assert.match(text, /^kraken_handler_seconds_count\{container="b",/m);
+      assert.match(text, /^# TYPE kraken_entities_active gauge$/m);
+      assert.match(text, /^kraken_schedule_ticks_total\{schedule="beat",outcome="ok"\} [1-9]\d*$/m);
+      assert.match(
+        text,
+        /^kraken_schedule_next_timestamp_seconds\{schedule="beat"\} \d+(\.\d+)?$/m,
+      );
+      assert.match(
+        text,
+        /^kraken_entities_active\{container="rooms",mode="worker",host="local"\} 2$/m,
+      );
+      assert.match(
+        text,
+        /^kraken_handler_duration_seconds_count\{container="rooms",.*topic="bump",kind="handler"\} 2$/m,
+      );
       const { code, said } = await promtool(text);
       assert.equal(said, "", "promtool has nothing to say");
       assert.equal(code, 0);

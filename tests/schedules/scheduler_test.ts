@@ -87,6 +87,9 @@ Deno.test("a tick whose delivery fails is a failed event with the error, and the
   assert.equal(failed.tick, at(10));
   assert.deepEqual(failed.error, { name: "RangeError", message: "target threw" });
   assert.equal(schedules.snapshot()[0].last?.outcome, "ok");
+  // Counted by outcome (what kraken_schedule_ticks_total serves).
+  const [snap] = schedules.snapshot();
+  assert.deepEqual([snap.okTicks, snap.failedTicks, snap.fired], [1, 1, 2]);
   schedules.close();
 });
 

@@ -8,8 +8,8 @@
 // from the census, and only the meetings sent to it but not yet weighed are lost.
 //
 // Its callers are the world and other agents: bodies are checked, and a bad one is refused with a
-// TypeError (the caller gets a RemoteError; this agent is deactivated and starts over, as agents
-// do after a crash).
+// TypeError (the caller gets a RemoteError). The checks come before any change to the state, so
+// the agent stays active as it was (entities' default onError: "keep").
 import { entities, type EntityContext } from "../../../mod.ts";
 import {
   agentId,
