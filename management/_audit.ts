@@ -27,7 +27,7 @@ function actionOf(method: string, path: string): { action: Action; target?: stri
 /** What of the body goes into the record, by action: never a call's body (it may hold data). */
 const DETAIL: Record<Action, readonly string[]> = {
   scale: ["replicas"],
-  restart: ["mode"],
+  restart: ["mode", "rolling"],
   stop: ["mode"],
   spawn: ["name", "replace", "parent"],
   call: ["topic", "send", "timeout"],

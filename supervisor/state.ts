@@ -7,7 +7,7 @@
  * @module
  */
 import type { ExitReason } from "../protocol/envelope.ts";
-import type { ChildSpec, SupervisorSpec } from "./spec.ts";
+import type { ChildSpec, StopMode, SupervisorSpec } from "./spec.ts";
 
 /** `running` until asked to stop (`stopping`, then `stopped`) or until it gives up (`gave_up`). */
 export type SupervisorStatus = "running" | "stopping" | "stopped" | "gave_up";
@@ -165,6 +165,8 @@ export type Operation =
     readonly cursor: number;
     /** The new instances started, in order. */
     readonly keys: readonly number[];
+    /** How each old replica stops once its successor runs. */
+    readonly mode: StopMode;
   }
   | CallBase & {
     readonly kind: "walk";

@@ -205,8 +205,11 @@ export const PANELS_JS: string = String
   });
   $("restart").addEventListener("click", function () {
     var name = state.selected;
+    // Rolling: one replica at a time, so the container keeps answering while it restarts.
     action($("restart"), function () {
-      return api("POST", "/v1/containers/" + encodeURIComponent(name) + "/restart");
+      return api("POST", "/v1/containers/" + encodeURIComponent(name) + "/restart", {
+        rolling: true,
+      });
     });
   });
   $("stop").addEventListener("click", function () {
