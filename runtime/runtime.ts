@@ -33,7 +33,7 @@ import {
   validateSpawn,
 } from "./_startable.ts";
 import { Supervisor, type SupervisorEvent, type SupervisorSite } from "./_supervisor.ts";
-import { treeSnapshot } from "./_tree.ts";
+import { instanceUsage, treeSnapshot } from "./_tree.ts";
 import { NameClaims, takenNames } from "./_claims.ts";
 import { RoutePace } from "./_route_pace.ts";
 import { speakerOf, Violations } from "./_violations.ts";
@@ -141,6 +141,7 @@ export class Runtime {
         if (this.#root.has(name)) await this.#root.remove(name);
       },
       replicas: () => this.#root.specs().reduce((n, s) => n + s.replicas, 0),
+      usage: () => instanceUsage(this.#root.snapshot()),
     }, { agent: options.agent, transports: this.#transports });
     for (const [type, listener] of Object.entries(options.on ?? {})) {
       if (listener) this.#listeners.on(type as keyof RuntimeEvents, listener as () => void);

@@ -90,6 +90,20 @@ export const PANELS_JS: string = String
     return "restarting";
   }
 
+  // A container's memory and CPU: its instances' summed, as kraken status shows them (an agent's
+  // instances included); null when none reports any.
+  function sum(instances, key) {
+    var total = null;
+    instances.forEach(function (i) {
+      if (typeof i[key] === "number") total = (total || 0) + i[key];
+    });
+    return total;
+  }
+
+  function percent(value) {
+    return typeof value === "number" ? num(value) + "%" : "-";
+  }
+
   function renderContainer(body, c, depth, m) {
     var latest = state.snapshot.latest[c.name];
     var cstate = containerState(c);
@@ -104,8 +118,8 @@ export const PANELS_JS: string = String
       h("td", {}, h("span", { class: "state state-" + cstate, text: cstate + " " + c.running + "/" + c.replicas })),
       h("td", { text: "" }), h("td", { text: "" }),
       h("td", { class: "restarts", text: String(c.restarts) }),
-      h("td", { text: bytes(m ? m.memoryBytes : null) }),
-      h("td", { text: "" }),
+      h("td", { text: bytes(sum(c.instances, "memoryBytes") ?? (m ? m.memoryBytes : null)) }),
+      h("td", { text: percent(sum(c.instances, "cpuPercent")) }),
       h("td", { text: latest ? num(latest.rps) : "-" }));
     body.appendChild(row);
     c.instances.forEach(function (i) {
@@ -117,7 +131,7 @@ export const PANELS_JS: string = String
         h("td", { text: duration(i.uptime) }),
         h("td", { text: String(i.restarts) }),
         h("td", { text: bytes(i.memoryBytes) }),
-        h("td", { text: i.cpuPercent === undefined ? "-" : num(i.cpuPercent) + "%" }),
+        h("td", { text: percent(i.cpuPercent) }),
         h("td", { text: "" })));
     });
   }

@@ -326,7 +326,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the dashboard shows an agent's containers under their host",
+  name:
+    "the dashboard shows an agent's containers under their host, with the memory and CPU the agent measures",
   ignore: !CHROMIUM,
   async fn() {
     const agent = await startAgent("node-b");
@@ -362,6 +363,16 @@ Deno.test({
           stock: "node-b",
         });
         assert.match(await text(page, "tr[data-container=stock]"), /remote/);
+        // Memory and CPU of the agent's instance, measured there (a process of the agent's).
+        const cells = (selector: string) =>
+          page.$$eval(`${selector} td`, (tds) => tds.map((td) => td.textContent ?? ""));
+        await until("stock's memory and CPU from its agent", async () => {
+          const row = await cells("tr[data-instance^='stock#']");
+          return /^\d+\.\d MiB$/.test(row[6] ?? "") && /^\d+\.\d%$/.test(row[7] ?? "");
+        });
+        const container = await cells("tr[data-container=stock]");
+        assert.match(container[6], /^\d+\.\d MiB$/, container.join(" | "));
+        assert.match(container[7], /^\d+\.\d%$/, container.join(" | "));
       } finally {
         await browser.close();
         await shop.stop();
