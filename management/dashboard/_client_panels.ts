@@ -267,6 +267,7 @@ export const PANELS_JS: string = String
       case "escalate": return "supervisor " + d.supervisor + " gave up" +
         (d.child ? " on " + d.child : "") + ": " + (d.error ? d.error.message : "");
       case "apply": return describeApply(d);
+      case "audit": return describeAudit(d);
       default: return JSON.stringify(d);
     }
   }
@@ -278,6 +279,15 @@ export const PANELS_JS: string = String
     if (step.op === "add") what += " (" + step.mode + " ×" + step.replicas + ")";
     if (step.changes && step.changes.length) what += " (" + step.changes.join(", ") + ")";
     return what;
+  }
+
+  // As the runtime's audit log line says it, without the address and client.
+  function describeAudit(d) {
+    var detail = "";
+    for (var key in d.detail || {}) detail += " " + key + "=" + JSON.stringify(d.detail[key]);
+    var by = d.by ? " by " + d.by.via + " " + d.by.client : "";
+    return d.action + (d.target ? " " + d.target : "") + detail + by +
+      (d.ok ? "" : ": failed: " + (d.error || ""));
   }
 
   function describeApply(d) {
@@ -293,7 +303,8 @@ export const PANELS_JS: string = String
   function onEvent(type, data) {
     var list = $("timeline");
     list.insertBefore(h("li", { class: "t-" + type, "data-type": type,
-      "data-container": data.container || data.child || (data.step && data.step.name) || "",
+      "data-container": data.container || data.child || (data.step && data.step.name) ||
+        data.target || "",
       text: clock(data.time) + " " + type.padEnd(12) + describe(type, data) }), list.firstChild);
     while (list.childNodes.length > MAX_EVENTS) list.removeChild(list.lastChild);
   }

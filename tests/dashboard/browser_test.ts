@@ -152,6 +152,12 @@ Deno.test({
                 ),
               ),
           );
+          // The timeline reads it as the log line does, not as JSON.
+          await page.waitForSelector("#timeline li[data-type=audit][data-container=web]");
+          assert.match(
+            await text(page, "#timeline li[data-type=audit][data-container=web]"),
+            /audit\s+scale web replicas=3 by page session:[0-9a-f]{8}$/,
+          );
           assert.ok(!shop.running.stdout.includes(TOKEN) && !shop.running.stderr.includes(TOKEN));
         },
       );
