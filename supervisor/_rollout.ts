@@ -5,7 +5,8 @@
  * 1. the new replica 0 starts beside the old replicas (the new child is `staged`: no traffic);
  * 2. once it runs, the new child takes the old one's place (routes, start order); the old child is
  *    set aside: its instances take no new message but keep running (a serving one keeps its
- *    listener) and answer what they hold;
+ *    listener) and answer what they hold — but in a rolling restart (`restart`: the same spec),
+ *    where its running instances keep taking messages beside the new ones until their turn;
  * 3. after one timer turn (the new routes reach the senders first), for i = 0, 1, …: old replica i
  *    drains and stops (the call's stop mode, `graceful-then-kill` unless given); once it is gone, new replica i + 1 starts; once that one runs, old replica
  *    i + 1 drains, … until every new replica runs and no old one is left.
@@ -114,6 +115,7 @@ export function replace<S extends ChildSpec>(
     waiting: waits([first]),
     failures: [],
     mode,
+    restart: options.restart === true,
   };
   t.s.operations.push(call);
   if (call.waiting.length === 0) advanceReplace(t, call);
@@ -165,6 +167,8 @@ function switchOver<S extends ChildSpec>(
     t.s.children[t.s.children.indexOf(old)] = next;
     old.removed = true;
     old.held = true;
+    // A restart's new replicas run the same code: the old ones serve on until their turn.
+    if (call.restart) old.handover = true;
     t.s.aside.push(old);
     changed(t);
     const timer = nextId(t);

@@ -58,13 +58,17 @@ function requestLoop(rt: Runtime) {
   let running = true;
   const failures: string[] = [];
   const answeredBy = new Set<string>();
+  const order: string[] = [];
   let answered = 0;
   const loops = Array.from({ length: 4 }, async () => {
     while (running) {
       try {
-        answeredBy.add(
-          await rt.ref("api").request("whoami", null, { retries: 0, timeout: 5000 }) as string,
-        );
+        const who = await rt.ref("api").request("whoami", null, {
+          retries: 0,
+          timeout: 5000,
+        }) as string;
+        answeredBy.add(who);
+        order.push(who);
         answered++;
       } catch (error) {
         failures.push(String(error));
@@ -76,6 +80,7 @@ function requestLoop(rt: Runtime) {
   return {
     failures,
     answeredBy,
+    order,
     answered: () => answered,
     stop: async () => {
       running = false;
@@ -85,7 +90,7 @@ function requestLoop(rt: Runtime) {
 }
 
 for (const mode of ["worker", "process"] as const) {
-  Deno.test(`POST restart of a ${mode} container with 3 replicas is rolling: each new instance runs before its predecessor stops, no request is lost, every incarnation rises`, async () => {
+  Deno.test(`POST restart of a ${mode} container with 3 replicas is rolling: each new instance runs before its predecessor stops, the old ones serve until their turn, no request is lost, every incarnation rises`, async () => {
     await withApi(mode, async (app, rt) => {
       const before = rt.tree().containers[0].instances.map((i) => i.incarnation);
       assert.deepEqual(before, [1, 1, 1]);
@@ -114,6 +119,11 @@ for (const mode of ["worker", "process"] as const) {
           "every instance's incarnation rose",
         );
         assert.ok(loop.answeredBy.has("api#2.2"), "the new instances answer");
+        // The old replicas not yet replaced keep taking requests once the first new one runs (a
+        // restart keeps the container's capacity): more answers than the 4 requests in flight.
+        const firstNew = loop.order.indexOf("api#0.2");
+        const oldAfter = loop.order.slice(firstNew).filter((w) => w === "api#2.1").length;
+        assert.ok(oldAfter > 8, `api#2.1 answered ${oldAfter} requests after api#0.2 ran`);
         // One replica at a time: never fewer than 3 running, never more than 4 instances, and
         // each replica has its old or its new instance running at every moment.
         const { pictures } = tree;
