@@ -61,16 +61,24 @@ export class ManagementClient {
   readonly url: URL;
   readonly #token: string | undefined;
   readonly #hint: string | undefined;
+  readonly #unreachable: string | undefined;
 
   /**
    * @param url Base URL of the API (`http://127.0.0.1:9090/`).
    * @param token The bearer token, if known (without one every call is refused with exit 4).
-   * @param hint What to say when the token is missing (default: set --token or KRAKEN_TOKEN).
+   * @param options `hint`: what to say when the token is missing (default: set --token or
+   *   KRAKEN_TOKEN); `unreachable`: what to say when nothing answers at `url` (default: is
+   *   "kraken start" running…).
    */
-  constructor(url: URL, token: string | undefined, hint?: string) {
+  constructor(
+    url: URL,
+    token: string | undefined,
+    options: { hint?: string; unreachable?: string } = {},
+  ) {
     this.url = url;
     this.#token = token;
-    this.#hint = hint;
+    this.#hint = options.hint;
+    this.#unreachable = options.unreachable;
   }
 
   /**
@@ -173,9 +181,10 @@ export class ManagementClient {
       if (signal?.aborted) throw error;
       throw new CliError(
         EXIT.unreachable,
-        `cannot reach the runtime at ${this.url.origin} (${
-          why(error)
-        }); is "kraken start" running with a management: block? Set --url or KRAKEN_URL.`,
+        `cannot reach the runtime at ${this.url.origin} (${why(error)}); ${
+          this.#unreachable ??
+            'is "kraken start" running with a management: block? Set --url or KRAKEN_URL.'
+        }`,
       );
     }
     if (response.ok) return response;

@@ -192,5 +192,20 @@ export async function connect(
       block.unset.map((name) => `\${${name}}`).join(", ")
     }, which is not set here: a project made by "kraken new" keeps it in .env (run "deno task kraken ${command}"), or set --token or KRAKEN_TOKEN`
     : undefined;
-  return new ManagementClient(url, token, hint);
+  return new ManagementClient(url, token, {
+    hint,
+    unreachable: given || !found || found.alive ? undefined : staleNote(found.state, file),
+  });
+}
+
+/**
+ * What to say when a detached runtime's state file outlived it (killed, or its machine
+ * restarted): the runtime it names is gone, which no other address will fix.
+ */
+function staleNote(state: { pid: unknown; started?: unknown }, file: string): string {
+  const started = typeof state.started === "string" ? `, started ${state.started}` : "";
+  return `the runtime detached from ${file} (pid ${state.pid}${started}) is not running: ` +
+    `${runDirOf(file)}/state.json is stale (no process ${state.pid}). It was stopped without ` +
+    `"kraken shutdown" (killed, or the machine restarted); "kraken start --detach" starts it ` +
+    `again and replaces the file.`;
 }

@@ -59,6 +59,8 @@ interface Entry {
   moveTimer?: TimerHandle;
   /** Settles {@linkcode PlacementManager.add} on the first placement's outcome. */
   first?: { resolve(): void; reject(error: Error): void };
+  /** What its agent last reported its instances use, by instance id. */
+  usage?: Record<string, { memoryBytes: number | null; cpuPercent: number | null }>;
 }
 
 /** How long an agent may take to start a placed container, ms. */
@@ -232,6 +234,7 @@ export class PlacementManager {
       restarts: e.restarts,
       ...(e.why ? { why: e.why } : {}),
       spec: e.spec,
+      ...(e.usage && e.host !== null ? { usage: { ...e.usage } } : {}),
     }));
   }
 
@@ -345,6 +348,7 @@ export class PlacementManager {
     if (env.k === "load") {
       const agent = this.#agents.get(peer);
       if (agent) agent.load = { containers: env.c, memory: env.m };
+      if (env.u) this.#usageFrom(peer, env.u);
       return;
     }
     if (env.k !== "placed") return;
@@ -352,6 +356,24 @@ export class PlacementManager {
     if (!entry?.waiter || entry.waiter.epoch !== env.e || entry.host !== peer) return;
     if (env.ok) entry.waiter.resolve(true);
     else entry.waiter.reject(errorFromWire(env.x ?? { name: "Error", message: "refused" }));
+  }
+
+  /**
+   * What an agent says the instances it runs for us use: kept only for containers placed on
+   * that agent (an agent speaks for nothing else), each report replacing the last.
+   */
+  #usageFrom(peer: string, figures: readonly [string, number | null, number | null][]): void {
+    const fresh = new Map<Entry, NonNullable<Entry["usage"]>>();
+    for (const [instance, memoryBytes, cpuPercent] of figures) {
+      const entry = this.#entries.get(instance.split("#")[0]);
+      if (entry?.host !== peer) continue;
+      const usage = fresh.get(entry) ?? {};
+      usage[instance] = { memoryBytes, cpuPercent };
+      fresh.set(entry, usage);
+    }
+    for (const entry of this.#entries.values()) {
+      if (entry.host === peer) entry.usage = fresh.get(entry) ?? {};
+    }
   }
 
   /** Stops placing (the runtime shuts down); agents stop what they run when the link closes. */
@@ -394,6 +416,7 @@ export class PlacementManager {
       : null;
     entry.epoch++;
     entry.host = target;
+    entry.usage = undefined; // the last agent's figures are not the new one's
     this.#set(entry, "placing");
     const epoch = entry.epoch;
     let fail!: (error: Error) => void;

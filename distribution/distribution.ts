@@ -11,9 +11,10 @@ import { defaultTransports } from "../transports/defaults.ts";
 import { DENO_FS } from "../config/_deno_fs.ts";
 import { type ContainerSpec, type Topology, validateContainer } from "../config/topology.ts";
 import type { Envelope, RouteTable } from "../protocol/envelope.ts";
+import { MAX_LIST_ITEMS } from "../protocol/envelope_check.ts";
 import { TopologyError } from "../protocol/errors.ts";
 import { AgentHost } from "./_agent.ts";
-import { type Clock, SYSTEM_CLOCK } from "./_clock.ts";
+import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
 import { Federation } from "./_federation.ts";
 import type { NatsBridge } from "./_nats.ts";
 import { PlacementManager } from "./_placement.ts";
@@ -27,6 +28,8 @@ import type {
 
 /** How long `start` waits for host agents to take the remote containers, ms. */
 const PLACEMENT_WAIT = 10_000;
+/** How often a host agent tells each root what the instances it placed use, ms. */
+const USAGE_INTERVAL = 1000;
 
 /**
  * Builds the distribution of a runtime: nothing runs until `start`. A topology without
@@ -75,6 +78,8 @@ class Distributed implements Distribution {
   readonly #site: DistributionSite;
   readonly #options: DistributionOptions;
   readonly #parts: Parts | null;
+  /** A host agent's usage reports. */
+  #timers: Timers | null = null;
 
   constructor(topology: Topology, site: DistributionSite, options: DistributionOptions) {
     this.#topology = topology;
@@ -126,7 +131,7 @@ class Distributed implements Distribution {
         pinged: (peer) => {
           const names = agent?.names().filter((name) => agent.placerOf(name) === peer) ?? [];
           if (names.length === 0) return {};
-          federation.send(peer, this.#load());
+          federation.send(peer, this.#load(peer));
           const m = site.figures?.(names);
           return m === undefined ? {} : { m };
         },
@@ -137,6 +142,12 @@ class Distributed implements Distribution {
       },
     });
     this.#parts = { federation, placement, agent, nats: null };
+    if (agent && site.usage) {
+      this.#timers = new Timers(clock);
+      this.#timers.every(USAGE_INTERVAL, () => {
+        for (const peer of agent.placers()) federation.send(peer, this.#load(peer));
+      });
+    }
   }
 
   async start(remote: readonly ContainerSpec[]): Promise<void> {
@@ -173,6 +184,7 @@ class Distributed implements Distribution {
   async close(): Promise<void> {
     const parts = this.#parts;
     if (!parts) return;
+    this.#timers?.clear();
     parts.placement.close();
     parts.agent?.close();
     await parts.federation.close();
@@ -272,7 +284,7 @@ class Distributed implements Distribution {
     const agent: AgentHost = new AgentHost(options, {
       run: async (spec) => {
         await site.run(spec);
-        for (const peer of agent.placers()) this.#parts?.federation.send(peer, this.#load());
+        for (const peer of agent.placers()) this.#parts?.federation.send(peer, this.#load(peer));
       },
       stop: (name) => site.stop(name),
       // No `${VAR}` expansion: a root must not read this host's environment through a spec (an
@@ -289,8 +301,20 @@ class Distributed implements Distribution {
     return agent;
   }
 
-  /** How loaded this host is, for a root's least_loaded placement. */
-  #load(): Envelope {
-    return { k: "load", c: this.#site.replicas(), m: Deno.memoryUsage().rss };
+  /**
+   * How loaded this host is, for a root's least_loaded placement, and what the instances it runs
+   * for root `peer` use (only those: one root is not shown another's).
+   */
+  #load(peer: string): Envelope {
+    const agent = this.#parts?.agent;
+    const u = (this.#site.usage?.() ?? [])
+      .filter((f) => agent?.placerOf(f.container) === peer)
+      .slice(0, MAX_LIST_ITEMS)
+      .map((f): [string, number | null, number | null] => [
+        f.instance,
+        f.memoryBytes,
+        f.cpuPercent,
+      ]);
+    return { k: "load", c: this.#site.replicas(), m: Deno.memoryUsage().rss, u };
   }
 }

@@ -40,6 +40,7 @@ export type {
   DistributionSnapshot,
   Forwarded,
   Hub,
+  InstanceUsage,
   PeerSnapshot,
   PlacementSnapshot,
   RemoteContainer,

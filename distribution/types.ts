@@ -63,6 +63,8 @@ export interface PlacementSnapshot {
   why?: string;
   /** Its spec. */
   spec: ContainerSpec;
+  /** What its agent last reported each instance uses, by instance id (absent: no report yet). */
+  usage?: Readonly<Record<string, { memoryBytes: number | null; cpuPercent: number | null }>>;
 }
 
 /** A remote container with the instances its agent routes now. */
@@ -141,6 +143,23 @@ export interface DistributionSite {
    * and which containers it may report on (those placed on it from here).
    */
   remoteFigures?(peer: string, figures: unknown, placedOn: (name: string) => boolean): void;
+  /**
+   * As a host agent: what each of its running instances uses (resident bytes, CPU %; `null`
+   * where it is not measured), reported to the roots that placed them. Absent: nothing reported.
+   */
+  usage?(): readonly InstanceUsage[];
+}
+
+/** What one instance uses, as a host agent reports it to the root that placed it. */
+export interface InstanceUsage {
+  /** Container name. */
+  container: string;
+  /** Instance id, `name#replica.incarnation`. */
+  instance: string;
+  /** Resident memory, bytes (`null`: not measured, e.g. inline). */
+  memoryBytes: number | null;
+  /** CPU, percent of one core over the last window (`null`: not measured yet). */
+  cpuPercent: number | null;
 }
 
 /** How distribution is made, beyond its topology and site. */

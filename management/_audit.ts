@@ -52,7 +52,7 @@ function planOnly(c: Context): boolean {
 /** What of the body goes into the record, by action: never a call's body (it may hold data). */
 const DETAIL: Record<Action, readonly string[]> = {
   scale: ["replicas"],
-  restart: ["mode"],
+  restart: ["mode", "rolling"],
   stop: ["mode"],
   spawn: ["name", "replace", "parent"],
   call: ["topic", "send", "timeout"],
@@ -98,6 +98,12 @@ export function auditChanges(rt: Runtime, token: string): MiddlewareHandler {
       if (["string", "number", "boolean"].includes(typeof value)) {
         detail[key] = typeof value === "string" ? value.slice(0, 200) : value as number | boolean;
       }
+    }
+    // `?rolling=0` says it as well as the body does: recorded as the route reads it.
+    if (asked.action === "restart" && c.req.query("rolling") !== undefined) {
+      try {
+        detail.rolling = queryFlag(c, "rolling");
+      } catch { /* refused with a 400: recorded as failed, without it */ }
     }
     if (asked.topology !== undefined) detail.topology = asked.topology;
     else if (asked.action === "apply" && detail.path === undefined && "containers" in body) {

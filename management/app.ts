@@ -245,9 +245,11 @@ export function managementApp(
 
   app.post("/v1/containers/:name/restart", async (c) => {
     const name = c.req.param("name");
-    const mode = stopMode(c, await readBody(c));
+    const body = await readBody(c);
+    const mode = stopMode(c, body);
+    const rolling = rollingOf(c, body);
     TreeIndex.of(rt).assertRunning();
-    await rt.restart(name, mode ? { mode } : {});
+    await rt.restart(name, { ...(mode ? { mode } : {}), rolling });
     return c.json({ ok: true, container: TreeIndex.of(rt).mustFind(name) });
   });
 
@@ -424,6 +426,21 @@ function stopMode(c: Context, body: Record<string, unknown>): StopMode | undefin
     );
   }
   return mode as StopMode;
+}
+
+/** Whether a restart rolls (the default): `{"rolling": false}` or `?rolling=0` restarts all at once. */
+function rollingOf(c: Context, body: Record<string, unknown>): boolean {
+  if (c.req.query("rolling") !== undefined) return queryFlag(c, "rolling");
+  const rolling = body.rolling ?? true;
+  if (typeof rolling !== "boolean") {
+    throw badRequest(
+      `rolling must be true (one replica at a time) or false (all at once), got ${
+        JSON.stringify(rolling)
+      }`,
+      "rolling",
+    );
+  }
+  return rolling;
 }
 
 function count(c: Context, name: string, fallback: number): number {

@@ -193,8 +193,11 @@ export type Envelope =
   | { k: "unplace"; n: string; e: number }
   /** Host agent → root runtime: placement `n`/`e` runs (`ok`), or was refused or failed (`x`). */
   | { k: "placed"; n: string; e: number; ok: boolean; x?: WireError }
-  /** Host agent → root runtime: how loaded it is (containers it runs, resident memory). */
-  | { k: "load"; c: number; m: number };
+  /**
+   * Host agent → root runtime: how loaded it is (containers it runs, resident memory), and `u`:
+   * what each instance it runs for that root uses (id, resident bytes, CPU %; `null` unmeasured).
+   */
+  | { k: "load"; c: number; m: number; u?: [string, number | null, number | null][] };
 
 /** Log levels, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

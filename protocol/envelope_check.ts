@@ -104,7 +104,7 @@ const KINDS: Record<string, Check> = {
       (e.x === undefined ? null : wireError(e.x, "x")),
   load: (e) =>
     (isNumber(e.c) ? null : expected("c", e.c, "a number")) ??
-      (isNumber(e.m) ? null : expected("m", e.m, "a number")),
+      (isNumber(e.m) ? null : expected("m", e.m, "a number")) ?? instanceUsage(e.u),
 };
 
 /** The kinds each edge may carry. */
@@ -361,6 +361,30 @@ function instances(value: unknown, name: string): string | null {
     const inst = value[n];
     if (!isObject(inst) || typeof inst.i !== "string" || typeof inst.n !== "string") {
       return expected(`${name}[${n}]`, inst, "an instance {i: string, n: string}");
+    }
+  }
+  return null;
+}
+
+/** A host agent's figures per instance (optional): `[id, memory bytes | null, CPU % | null]`. */
+function instanceUsage(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value)) return expected("u", value, "an array of [id, memory, cpu]");
+  const long = bounded(value, "u");
+  if (long !== null) return long;
+  const figure = (n: unknown) =>
+    n === null || (typeof n === "number" && Number.isFinite(n) && n >= 0);
+  for (let n = 0; n < value.length; n++) {
+    const u = value[n];
+    if (
+      !Array.isArray(u) || u.length !== 3 || typeof u[0] !== "string" || u[0].length > 200 ||
+      !figure(u[1]) || !figure(u[2])
+    ) {
+      return expected(
+        `u[${n}]`,
+        u,
+        "[instance id (a string), memory bytes, CPU %] (numbers >= 0 or null)",
+      );
     }
   }
   return null;

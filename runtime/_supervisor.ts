@@ -219,14 +219,23 @@ export class Supervisor {
   }
 
   /**
-   * Stops then starts every replica of `name` again (not counted toward intensity). A serving
-   * container is replaced instead, one replica at a time (see {@linkcode Supervisor.replace}): a
-   * new replica listens before an old one stops accepting and drains, so no connection finds the
-   * port closed.
+   * Starts every replica of `name` again (not counted toward intensity). Rolling (the default):
+   * the container is replaced by itself one replica at a time (see {@linkcode Supervisor.replace}):
+   * a new replica runs (and listens, if it serves) before an old one stops taking messages, drains
+   * and stops with `mode`, so no request and no connection finds it gone. With `rolling: false`,
+   * or when no replica runs (nothing to keep serving), every replica stops with `mode`, then all
+   * start again.
    */
-  restart(name: string, mode: StopMode = "graceful-then-kill"): Promise<void> {
-    const spec = this.#child(name).spec;
-    if (spec.serve && mode !== "kill") return this.#runner.replace(spec);
+  restart(
+    name: string,
+    mode: StopMode = "graceful-then-kill",
+    options: { rolling?: boolean } = {},
+  ): Promise<void> {
+    const child = this.#child(name);
+    const serving = child.slots.some((slot) => slot.phase.state === "running");
+    if (options.rolling !== false && serving) {
+      return this.#runner.replace(child.spec, { mode, restart: true });
+    }
     return this.#runner.restart(name, mode);
   }
 

@@ -1,10 +1,11 @@
 /**
  * Remote containers in the live tree: each as its placement stands (on which agent, which epoch,
- * held or running) with the instances its agent routes now.
+ * held or running) with the instances its agent routes now and what its agent last reported they
+ * use; and, on a host agent, what its own instances use, for the roots that placed them.
  *
  * @module
  */
-import type { DistributionSnapshot, RemoteContainer } from "../distribution/mod.ts";
+import type { DistributionSnapshot, InstanceUsage, RemoteContainer } from "../distribution/mod.ts";
 import type { Topology } from "../config/topology.ts";
 import type { ContainerSnapshot } from "./snapshots.ts";
 import type { ScheduleSnapshot, TreeSnapshot } from "./types.ts";
@@ -77,7 +78,50 @@ export function remoteSnapshots(remote: readonly RemoteContainer[]): ContainerSn
         node: i.n,
         restarts: 0,
         uptime: p.state === "running" ? p.since : 0,
+        ...figures(p.usage?.[i.i]),
       })),
     };
   });
+}
+
+/** An agent's figures of one instance, as the tree's optional fields (`-` where absent). */
+function figures(
+  usage: { memoryBytes: number | null; cpuPercent: number | null } | undefined,
+): { memoryBytes?: number; cpuPercent?: number } {
+  return {
+    ...(usage?.memoryBytes != null ? { memoryBytes: usage.memoryBytes } : {}),
+    ...(usage?.cpuPercent != null ? { cpuPercent: usage.cpuPercent } : {}),
+  };
+}
+
+/**
+ * What each running instance of `containers` (children included) uses, as a host agent reports
+ * it to the roots that placed them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { instanceUsage } from "./_tree.ts";
+ * const usage = instanceUsage([{
+ *   name: "api", mode: "worker", host: "local", replicas: 1, running: 1, restarts: 0, held: false,
+ *   instances: [{
+ *     id: "api#0.1", replica: 0, incarnation: 1, state: "running", node: "w1", restarts: 0,
+ *     uptime: 5, memoryBytes: 7_000_000,
+ *   }],
+ * }]);
+ * assert.deepEqual(usage, [
+ *   { container: "api", instance: "api#0.1", memoryBytes: 7_000_000, cpuPercent: null },
+ * ]);
+ * ```
+ */
+export function instanceUsage(containers: readonly ContainerSnapshot[]): InstanceUsage[] {
+  return containers.flatMap((c) => [
+    ...c.instances.filter((i) => i.state === "running").map((i) => ({
+      container: c.name,
+      instance: i.id,
+      memoryBytes: i.memoryBytes ?? null,
+      cpuPercent: i.cpuPercent ?? null,
+    })),
+    ...instanceUsage(c.children ?? []),
+  ]);
 }

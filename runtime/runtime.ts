@@ -34,7 +34,7 @@ import {
   validateSpawn,
 } from "./_startable.ts";
 import { Supervisor, type SupervisorEvent, type SupervisorSite } from "./_supervisor.ts";
-import { treeSnapshot } from "./_tree.ts";
+import { instanceUsage, treeSnapshot } from "./_tree.ts";
 import { NameClaims, takenNames } from "./_claims.ts";
 import { RoutePace } from "./_route_pace.ts";
 import { speakerOf, Violations } from "./_violations.ts";
@@ -155,6 +155,7 @@ export class Runtime {
           this.#hub.reportRefused(`@${peer}`, "malformed figures in a keepalive answer");
         }
       },
+      usage: () => instanceUsage(this.#root.snapshot()),
     }, { agent: options.agent, transports: this.#transports });
     for (const [type, listener] of Object.entries(options.on ?? {})) {
       if (listener) this.#listeners.on(type as keyof RuntimeEvents, listener as () => void);
@@ -380,19 +381,33 @@ export class Runtime {
   }
 
   /**
-   * Stops and starts container `name` again (every replica; not counted toward intensity).
+   * Starts every replica of container `name` again (not counted toward intensity). By default
+   * the restart is rolling: one replica at a time, a new instance runs before an old one stops
+   * taking messages, drains what it holds and stops (with `mode`), so requests keep being
+   * answered throughout; never more than replicas + 1 instances run. `rolling: false` stops every
+   * replica, then starts them all (a gap in service). A remote container is placed again, which
+   * its agent does without a gap either way.
    *
+   * @param options `mode`: how old instances stop (`graceful-then-kill` by default); `rolling`:
+   *   `false` for all at once.
+   * @throws {RolloutError} A new replica after the first could not start (the ones that started
+   *   run; the old ones left keep running). If the first cannot start, its start error is thrown
+   *   and the old replicas keep running.
    * @example
    * ```ts ignore
-   * await rt.restart("cache");
+   * await rt.restart("cache");                      // rolling
+   * await rt.restart("cache", { rolling: false });  // every replica at once
    * ```
    */
-  async restart(name: string, options: { mode?: StopMode } = {}): Promise<void> {
+  async restart(
+    name: string,
+    options: { mode?: StopMode; rolling?: boolean } = {},
+  ): Promise<void> {
     this.#assertRunning();
     const remote = this.#remoteSpec(name);
     // A remote container is placed again (a new epoch): its agent replaces it without a gap.
     if (remote) return await this.#dist.place(remote);
-    await this.#owner(name).restart(name, options.mode);
+    await this.#owner(name).restart(name, options.mode, { rolling: options.rolling });
   }
 
   /**

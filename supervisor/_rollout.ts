@@ -5,9 +5,10 @@
  * 1. the new replica 0 starts beside the old replicas (the new child is `staged`: no traffic);
  * 2. once it runs, the new child takes the old one's place (routes, start order); the old child is
  *    set aside: its instances take no new message but keep running (a serving one keeps its
- *    listener) and answer what they hold;
+ *    listener) and answer what they hold — but in a rolling restart (`restart`: the same spec),
+ *    where its running instances keep taking messages beside the new ones until their turn;
  * 3. after one timer turn (the new routes reach the senders first), for i = 0, 1, …: old replica i
- *    drains and stops; once it is gone, new replica i + 1 starts; once that one runs, old replica
+ *    drains and stops (the call's stop mode, `graceful-then-kill` unless given); once it is gone, new replica i + 1 starts; once that one runs, old replica
  *    i + 1 drains, … until every new replica runs and no old one is left.
  *
  * If new replica 0 cannot start, nothing changed: it is stopped, the old child keeps serving and
@@ -26,7 +27,7 @@
  * @module
  */
 import { RolloutError } from "../protocol/errors.ts";
-import type { ChildSpec } from "./spec.ts";
+import type { ChildSpec, StopMode } from "./spec.ts";
 import { type Failure, instanceId, instanceKey, type Wait } from "./state.ts";
 import {
   changed,
@@ -67,7 +68,13 @@ export function rollingNow(name: string): RangeError {
 }
 
 /** Starts replacing child `spec.name` with `spec`, one replica at a time. */
-export function replace<S extends ChildSpec>(t: Turn<S>, op: number, spec: S): void {
+export function replace<S extends ChildSpec>(
+  t: Turn<S>,
+  op: number,
+  spec: S,
+  options: { mode?: StopMode; restart?: boolean } = {},
+): void {
+  const mode = options.mode ?? "graceful-then-kill";
   const refuse = (error: Error) => reply(t, op, { key: -1, error });
   if (t.s.status !== "running") {
     return refuse(new Error(`supervisor "${t.s.name}" is ${t.s.status}`));
@@ -88,6 +95,8 @@ export function replace<S extends ChildSpec>(t: Turn<S>, op: number, spec: S): v
   };
   for (let replica = 0; replica < spec.replicas; replica++) {
     const slot = newSlot(replica, from);
+    // A rolling restart is a restart of each replica: its count goes on from the old one's.
+    if (options.restart) slot.restarts = (old.slots[replica]?.restarts ?? 0) + 1;
     // Replicas after the first wait their turn (the rollout starts them one at a time).
     if (replica > 0) slot.phase = RESTARTING;
     next.slots.push(slot);
@@ -105,6 +114,8 @@ export function replace<S extends ChildSpec>(t: Turn<S>, op: number, spec: S): v
     keys: first ? [first.id] : [],
     waiting: waits([first]),
     failures: [],
+    mode,
+    restart: options.restart === true,
   };
   t.s.operations.push(call);
   if (call.waiting.length === 0) advanceReplace(t, call);
@@ -156,6 +167,8 @@ function switchOver<S extends ChildSpec>(
     t.s.children[t.s.children.indexOf(old)] = next;
     old.removed = true;
     old.held = true;
+    // A restart's new replicas run the same code: the old ones serve on until their turn.
+    if (call.restart) old.handover = true;
     t.s.aside.push(old);
     changed(t);
     const timer = nextId(t);
@@ -205,7 +218,7 @@ function roll<S extends ChildSpec>(
       // New replica `cursor` runs (or a restart plan has it): its old counterpart drains.
       call.stage = "drain";
       const slot = old?.slots[call.cursor];
-      const stop = slot && stopSlot(t, old!, slot, "graceful-then-kill", "replaced", "stopped");
+      const stop = slot && stopSlot(t, old!, slot, call.mode, "replaced", "stopped");
       if (stop) {
         call.waiting = [stop];
         return;
@@ -257,7 +270,7 @@ function fail<S extends ChildSpec>(
       old!.slots[replica] = { ...from, phase: STOPPED, plan: null };
       kept.push(instanceId(name, from));
     } else {
-      pending.push(stopSlot(t, old!, from, "graceful-then-kill", "replaced", "stopped"));
+      pending.push(stopSlot(t, old!, from, call.mode, "replaced", "stopped"));
     }
   }
   // A slot left with no instance is the supervisor's to fill, by its usual restart rules.
@@ -298,9 +311,7 @@ function stopRest<S extends ChildSpec>(
   call.stage = "end";
   call.failures = [{ key: -1, error }];
   call.waiting = waits(
-    (old?.slots ?? []).map((slot) =>
-      stopSlot(t, old!, slot, "graceful-then-kill", "replaced", "stopped")
-    ),
+    (old?.slots ?? []).map((slot) => stopSlot(t, old!, slot, call.mode, "replaced", "stopped")),
   );
   if (call.waiting.length === 0) end(t, call, old);
 }

@@ -38,8 +38,18 @@ export type SupervisorCall<S extends ChildSpec> =
     readonly name: string;
     readonly replicas: number;
   }
-  /** Replaces the child of its name with `spec`, one replica at a time (see `machine.ts`). */
-  | { readonly type: "replace"; readonly op: number; readonly spec: S }
+  /**
+   * Replaces the child of its name with `spec`, one replica at a time (see `machine.ts`); each old
+   * replica stops with `mode` (default `graceful-then-kill`). `restart`: a rolling restart (the
+   * same spec), so each new replica counts one restart more than the one it replaces.
+   */
+  | {
+    readonly type: "replace";
+    readonly op: number;
+    readonly spec: S;
+    readonly mode?: StopMode;
+    readonly restart?: boolean;
+  }
   /** Takes a new spec for child `spec.name` without restarting anything. */
   | { readonly type: "update"; readonly op: number; readonly spec: S }
   /** New flags from now on. */

@@ -162,9 +162,10 @@ export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance>
   /**
    * Replaces child `spec.name` without a gap in service, one replica at a time; rejects with the
    * start error of new replica 0 (nothing changed) or a `RolloutError` (it stopped midway).
+   * `mode`: how old replicas stop; `restart`: a rolling restart, counted on each replica.
    */
-  replace(spec: S): Promise<void> {
-    return this.#call((op) => ({ type: "replace", op, spec }));
+  replace(spec: S, options: { mode?: StopMode; restart?: boolean } = {}): Promise<void> {
+    return this.#call((op) => ({ type: "replace", op, spec, ...options }));
   }
 
   /**

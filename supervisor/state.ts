@@ -7,7 +7,7 @@
  * @module
  */
 import type { ExitReason } from "../protocol/envelope.ts";
-import type { ChildSpec, SupervisorSpec } from "./spec.ts";
+import type { ChildSpec, StopMode, SupervisorSpec } from "./spec.ts";
 
 /** `running` until asked to stop (`stopping`, then `stopped`) or until it gives up (`gave_up`). */
 export type SupervisorStatus = "running" | "stopping" | "stopped" | "gave_up";
@@ -82,6 +82,12 @@ export interface Child<S extends ChildSpec> {
   readonly removed: boolean;
   /** Starting beside the child it replaces: no traffic yet, a failure abandons the replacement. */
   readonly staged: boolean;
+  /**
+   * Set aside by a rolling restart (its successor has the same spec): its running instances keep
+   * taking messages beside the new ones until each is stopped in turn, so the container keeps
+   * its capacity throughout. A replacement by a new spec (a reload) sends the new one everything.
+   */
+  readonly handover?: boolean;
 }
 
 /** What a plan or a call waits for: a start's outcome, a stop's end, or a timer. */
@@ -165,6 +171,10 @@ export type Operation =
     readonly cursor: number;
     /** The new instances started, in order. */
     readonly keys: readonly number[];
+    /** How each old replica stops once its successor runs. */
+    readonly mode: StopMode;
+    /** A rolling restart (same spec): the old replicas keep serving until their turn. */
+    readonly restart: boolean;
   }
   | CallBase & {
     readonly kind: "walk";

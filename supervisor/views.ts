@@ -179,9 +179,11 @@ function routeView<S extends ChildSpec>(state: SupervisorState<S>, child: Child<
   });
   const live: RoutedInstance[] = [];
   const draining: RoutedInstance[] = [];
+  // A child a rolling restart set aside serves on until each instance's turn to stop.
+  const serving = !child.removed || child.handover === true;
   for (const slot of child.slots) {
     const { phase } = slot;
-    if (phase.state === "running" && !child.removed) live.push(ref(slot, phase.key));
+    if (phase.state === "running" && serving) live.push(ref(slot, phase.key));
     else if (phase.state === "stopping" || (phase.state === "running" && child.removed)) {
       draining.push(ref(slot, phase.key));
     }

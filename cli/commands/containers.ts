@@ -88,30 +88,47 @@ export const scale: Command = {
 };
 
 /**
- * `kraken restart NAME`: stop and start every replica (not counted toward intensity).
+ * `kraken restart NAME`: start every replica again, rolling (one at a time) unless
+ * `--all-at-once` (not counted toward intensity).
  *
  * @example
  * ```sh
- * kraken restart billing --mode kill
+ * kraken restart billing
+ * kraken restart billing --all-at-once --mode kill
  * ```
  */
 export const restart: Command = {
   name: "restart",
   args: "NAME",
-  summary: "stop and start a container again (every replica; not counted as a failure)",
+  summary: "start a container's replicas again, one at a time (not counted as a failure)",
+  description: "Rolling: a new replica runs before an old one drains and stops, so requests keep " +
+    "being answered. --all-at-once stops every replica, then starts them all.",
   api: true,
-  flags: stopModeFlag,
-  examples: ["kraken restart billing", "kraken restart billing --mode kill"],
+  flags: {
+    ...stopModeFlag,
+    "all-at-once": {
+      type: "boolean",
+      description: "stop every replica, then start them all (a gap in service)",
+    },
+  },
+  examples: [
+    "kraken restart billing",
+    "kraken restart billing --all-at-once",
+    "kraken restart billing --mode kill",
+  ],
   async run(args, io) {
     const name = nameOf("restart", args);
     const mode = modeOf("restart", args.flags);
+    const rolling = args.flags["all-at-once"] !== true;
     const client = await connect("restart", args.flags);
+    const how = rolling ? "rolling, one replica at a time" : "all replicas at once";
+    if (!io.json) io.print(`restarting ${io.out.bold(name)} (${how})…`);
     const result = await client.request<{ container: ContainerSnapshot }>(
       "POST",
       `/v1/containers/${encodeURIComponent(name)}/restart`,
-      mode ? { mode } : {},
+      { ...(mode ? { mode } : {}), rolling },
     );
-    if (io.json) io.printJson(result);
+    if (io.json) io.printJson({ ...result, rolling });
     else io.print(`${io.out.bold(name)} restarted (${summary(result.container, io)})`);
     return 0;
   },

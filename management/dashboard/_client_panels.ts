@@ -90,6 +90,20 @@ export const PANELS_JS: string = String
     return "restarting";
   }
 
+  // A container's memory and CPU: its instances' summed, as kraken status shows them (an agent's
+  // instances included); null when none reports any.
+  function sum(instances, key) {
+    var total = null;
+    instances.forEach(function (i) {
+      if (typeof i[key] === "number") total = (total || 0) + i[key];
+    });
+    return total;
+  }
+
+  function percent(value) {
+    return typeof value === "number" ? num(value) + "%" : "-";
+  }
+
   function renderContainer(body, c, depth, m) {
     var latest = state.snapshot.latest[c.name];
     var cstate = containerState(c);
@@ -104,8 +118,8 @@ export const PANELS_JS: string = String
       h("td", {}, h("span", { class: "state state-" + cstate, text: cstate + " " + c.running + "/" + c.replicas })),
       h("td", { text: "" }), h("td", { text: "" }),
       h("td", { class: "restarts", text: String(c.restarts) }),
-      h("td", { text: bytes(m ? m.memoryBytes : null) }),
-      h("td", { text: "" }),
+      h("td", { text: bytes(sum(c.instances, "memoryBytes") ?? (m ? m.memoryBytes : null)) }),
+      h("td", { text: percent(sum(c.instances, "cpuPercent")) }),
       h("td", { text: latest ? num(latest.rps) : "-" }));
     body.appendChild(row);
     c.instances.forEach(function (i) {
@@ -117,7 +131,7 @@ export const PANELS_JS: string = String
         h("td", { text: duration(i.uptime) }),
         h("td", { text: String(i.restarts) }),
         h("td", { text: bytes(i.memoryBytes) }),
-        h("td", { text: i.cpuPercent === undefined ? "-" : num(i.cpuPercent) + "%" }),
+        h("td", { text: percent(i.cpuPercent) }),
         h("td", { text: "" })));
     });
   }
@@ -205,8 +219,11 @@ export const PANELS_JS: string = String
   });
   $("restart").addEventListener("click", function () {
     var name = state.selected;
+    // Rolling: one replica at a time, so the container keeps answering while it restarts.
     action($("restart"), function () {
-      return api("POST", "/v1/containers/" + encodeURIComponent(name) + "/restart");
+      return api("POST", "/v1/containers/" + encodeURIComponent(name) + "/restart", {
+        rolling: true,
+      });
     });
   });
   $("stop").addEventListener("click", function () {
@@ -250,6 +267,7 @@ export const PANELS_JS: string = String
       case "escalate": return "supervisor " + d.supervisor + " gave up" +
         (d.child ? " on " + d.child : "") + ": " + (d.error ? d.error.message : "");
       case "apply": return describeApply(d);
+      case "audit": return describeAudit(d);
       default: return JSON.stringify(d);
     }
   }
@@ -261,6 +279,15 @@ export const PANELS_JS: string = String
     if (step.op === "add") what += " (" + step.mode + " ×" + step.replicas + ")";
     if (step.changes && step.changes.length) what += " (" + step.changes.join(", ") + ")";
     return what;
+  }
+
+  // As the runtime's audit log line says it, without the address and client.
+  function describeAudit(d) {
+    var detail = "";
+    for (var key in d.detail || {}) detail += " " + key + "=" + JSON.stringify(d.detail[key]);
+    var by = d.by ? " by " + d.by.via + " " + d.by.client : "";
+    return d.action + (d.target ? " " + d.target : "") + detail + by +
+      (d.ok ? "" : ": failed: " + (d.error || ""));
   }
 
   function describeApply(d) {
@@ -276,7 +303,8 @@ export const PANELS_JS: string = String
   function onEvent(type, data) {
     var list = $("timeline");
     list.insertBefore(h("li", { class: "t-" + type, "data-type": type,
-      "data-container": data.container || data.child || (data.step && data.step.name) || "",
+      "data-container": data.container || data.child || (data.step && data.step.name) ||
+        data.target || "",
       text: clock(data.time) + " " + type.padEnd(12) + describe(type, data) }), list.firstChild);
     while (list.childNodes.length > MAX_EVENTS) list.removeChild(list.lastChild);
   }

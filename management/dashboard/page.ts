@@ -61,7 +61,7 @@ export const PAGE_HTML = `<!doctype html>
       <div class="actions">
         <label>replicas <input id="replicas" type="number" min="0" step="1"></label>
         <button id="scale" type="button">Scale</button>
-        <button id="restart" type="button">Restart</button>
+        <button id="restart" type="button" title="one replica at a time: a new one runs before an old one stops">Restart (rolling)</button>
         <button id="stop" type="button" class="danger">Stop</button>
       </div>
       <div class="call">

@@ -231,3 +231,42 @@ Deno.test("kraken start: the --log-* flags need --detach, and a bad size is name
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kraken status, logs and shutdown against a stale state file (its process gone) say the detached runtime is not running, not only that nothing answers", async () => {
+  const dir = await project();
+  try {
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    await Deno.mkdir(`${dir}/.kraken`);
+    await Deno.writeTextFile(
+      `${dir}/.kraken/state.json`,
+      JSON.stringify({
+        pid: gone.pid,
+        name: "bg",
+        url: "http://127.0.0.1:1/",
+        logDir: dir,
+        started: "2026-12-05T00:00:00.000Z",
+      }),
+    );
+    const env = { KRAKEN_TOKEN: TOKEN };
+    for (const command of [["status"], ["logs", "chat"], ["shutdown"]]) {
+      const out = await kraken(command, { cwd: dir, env });
+      assert.equal(out.code, 3, `${command[0]}: ${out.stderr}`);
+      assert.match(
+        out.stderr,
+        new RegExp(
+          `the runtime detached from \\./kraken\\.yaml \\(pid ${gone.pid}, started 2026-12-05T00:00:00\\.000Z\\) is not running: .*/\\.kraken/state\\.json is stale \\(no process ${gone.pid}\\)`,
+        ),
+        command[0],
+      );
+      assert.match(out.stderr, /"kraken start --detach" starts it again/);
+      assert.doesNotMatch(out.stderr, /is "kraken start" running/);
+    }
+    // --url says where to look: the state file is not the question then.
+    const given = await kraken(["status", "--url", "http://127.0.0.1:1"], { cwd: dir, env });
+    assert.equal(given.code, 3);
+    assert.doesNotMatch(given.stderr, /stale/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

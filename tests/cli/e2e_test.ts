@@ -194,28 +194,36 @@ Deno.test("kraken start → status → scale → reload → restart → logs →
       },
     );
 
-    await t.step("restart: every replica starts again, in new processes", async () => {
-      const incarnations = (snapshot: Tree, name: string) =>
-        snapshot.containers.find((c) => c.name === name)!.instances.map((i) => i.incarnation);
-      const was = await tree();
-      const before = new Set(processes());
-      assert.equal(before.size, 3, "jobs and web's two processes");
-      const web = ok(await kraken(["restart", "web"], { env }), "restart web");
-      assert.match(web.stdout, /web restarted \(2\/2 running\)/);
-      const jobs = ok(await kraken(["restart", "jobs"], { env }), "restart jobs");
-      assert.match(jobs.stdout, /jobs restarted/);
-      const after = await tree();
-      assert.deepEqual(incarnations(after, "web"), incarnations(was, "web").map((n) => n + 1));
-      assert.deepEqual(incarnations(after, "jobs"), [2]);
-      await waitUntil(
-        () => {
-          const now = processes();
-          return now.length === 3 && now.every((pid) => !before.has(pid));
-        },
-        10_000,
-        "three new processes",
-      );
-    });
+    await t.step(
+      "restart: every replica starts again, in new processes, rolling unless --all-at-once (and says which)",
+      async () => {
+        const incarnations = (snapshot: Tree, name: string) =>
+          snapshot.containers.find((c) => c.name === name)!.instances.map((i) => i.incarnation);
+        const was = await tree();
+        const before = new Set(processes());
+        assert.equal(before.size, 3, "jobs and web's two processes");
+        const web = ok(await kraken(["restart", "web"], { env }), "restart web");
+        assert.match(web.stdout, /^restarting web \(rolling, one replica at a time\)…$/m);
+        assert.match(web.stdout, /web restarted \(2\/2 running\)/);
+        const jobs = ok(
+          await kraken(["restart", "jobs", "--all-at-once"], { env }),
+          "restart jobs",
+        );
+        assert.match(jobs.stdout, /^restarting jobs \(all replicas at once\)…$/m);
+        assert.match(jobs.stdout, /jobs restarted/);
+        const after = await tree();
+        assert.deepEqual(incarnations(after, "web"), incarnations(was, "web").map((n) => n + 1));
+        assert.deepEqual(incarnations(after, "jobs"), [2]);
+        await waitUntil(
+          () => {
+            const now = processes();
+            return now.length === 3 && now.every((pid) => !before.has(pid));
+          },
+          10_000,
+          "three new processes",
+        );
+      },
+    );
 
     await t.step("spawn and stop: a container started live, looked at, then removed", async () => {
       const spawned = ok(

@@ -96,3 +96,82 @@ export async function startShop(
     throw error;
   }
 }
+
+/**
+ * The runtime's `audit` events, read with the bearer token from `GET /v1/events` (NDJSON) as they
+ * come: each line as sent (to check what is not in it) and parsed. `close()` ends the stream.
+ */
+export function auditStream(url: string, token: string): {
+  lines: string[];
+  records: {
+    action: string;
+    target?: string;
+    detail?: Record<string, unknown>;
+    by: { via: string; client: string };
+  }[];
+  close(): Promise<void>;
+} {
+  const lines: string[] = [];
+  const records: ReturnType<typeof auditStream>["records"] = [];
+  const aborting = new AbortController();
+  const reading = (async () => {
+    const res = await fetch(new URL("v1/events?types=audit&format=ndjson", url), {
+      headers: { authorization: `Bearer ${token}` },
+      signal: aborting.signal,
+    });
+    let buffer = "";
+    for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let end;
+      while ((end = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, end).trim();
+        buffer = buffer.slice(end + 1);
+        if (line === "") continue;
+        lines.push(line);
+        records.push(JSON.parse(line));
+      }
+    }
+  })().catch((error) => {
+    if (!aborting.signal.aborted) throw error;
+  });
+  return {
+    lines,
+    records,
+    close: async () => {
+      aborting.abort();
+      await reading;
+    },
+  };
+}
+
+/**
+ * Polls `GET /v1/tree` (bearer token) as fast as it answers until `stop()`: each distinct picture
+ * of `container`'s instances as `id:state` lists.
+ */
+export function sampleTree(url: string, token: string, container: string): {
+  pictures: string[][];
+  stop(): Promise<void>;
+} {
+  const pictures: string[][] = [];
+  let running = true;
+  const sampling = (async () => {
+    while (running) {
+      const res = await fetch(new URL("v1/tree", url), {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const tree = await res.json() as {
+        containers: { name: string; instances: { id: string; state: string }[] }[];
+      };
+      const found = tree.containers.find((c) => c.name === container);
+      const picture = (found?.instances ?? []).map((i) => `${i.id}:${i.state}`);
+      if (pictures.at(-1)?.join() !== picture.join()) pictures.push(picture);
+    }
+  })();
+  return {
+    pictures,
+    stop: async () => {
+      running = false;
+      await sampling;
+    },
+  };
+}

@@ -4,7 +4,7 @@
 // Skipped, saying so, only where Chromium is absent (.ci/run installs it).
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { chromiumPath, launchBrowser, startShop } from "./_dashboard.ts";
+import { auditStream, chromiumPath, launchBrowser, sampleTree, startShop } from "./_dashboard.ts";
 import { SECRET, startAgent } from "../distribution/_agents.ts";
 
 const CHROMIUM = chromiumPath();
@@ -49,6 +49,7 @@ Deno.test({
   async fn(t) {
     const shop = await startShop(TOKEN);
     const browser = await launchBrowser(CHROMIUM!);
+    const audit = auditStream(shop.url, TOKEN);
     const errors: string[] = [];
     try {
       const page = await browser.newPage();
@@ -148,6 +149,70 @@ Deno.test({
           async () => await count(page, "tr[data-instance^='web#'][data-state=running]") === 3,
         );
       });
+
+      await t.step(
+        "the scale from the page is audited as the page's, by its session, never with the token",
+        async () => {
+          await until("the audit event of the scale", () =>
+            Promise.resolve(
+              audit.records.some((r) => r.action === "scale" && r.target === "web"),
+            ));
+          const scale = audit.records.find((r) => r.action === "scale" && r.target === "web")!;
+          assert.equal(scale.by.via, "page");
+          assert.match(scale.by.client, /^session:[0-9a-f]{8}$/);
+          assert.deepEqual(scale.detail, { replicas: 3 });
+          assert.ok(audit.lines.every((line) => !line.includes(TOKEN)), "no token in an event");
+          await until(
+            "the audit log line",
+            () =>
+              Promise.resolve(
+                /audit: scale web replicas=3 by page session:[0-9a-f]{8} /.test(
+                  shop.running.stderr,
+                ),
+              ),
+          );
+          // The timeline reads it as the log line does, not as JSON.
+          await page.waitForSelector("#timeline li[data-type=audit][data-container=web]");
+          assert.match(
+            await text(page, "#timeline li[data-type=audit][data-container=web]"),
+            /audit\s+scale web replicas=3 by page session:[0-9a-f]{8}$/,
+          );
+          assert.ok(!shop.running.stdout.includes(TOKEN) && !shop.running.stderr.includes(TOKEN));
+        },
+      );
+
+      await t.step(
+        "Restart from the page rolls web one replica at a time: three keep running, every incarnation rises",
+        async () => {
+          await page.locator("tr[data-container=web]").click(); // retried if the row is rebuilt
+          await page.waitForSelector("#detail:not([hidden])");
+          assert.match(await text(page, "#restart"), /rolling/);
+          const tree = sampleTree(shop.url, TOKEN, "web");
+          try {
+            await page.click("#restart");
+            for (const id of ["web#0.2", "web#1.2", "web#2.2"]) {
+              await page.waitForSelector(`tr[data-instance='${id}'][data-state=running]`);
+            }
+            await until(
+              "the old instances gone from the page",
+              async () => await count(page, "tr[data-instance^='web#']") === 3,
+            );
+          } finally {
+            await tree.stop();
+          }
+          const running = (p: string[]) => p.filter((x) => x.endsWith(":running")).length;
+          assert.ok(tree.pictures.length > 1, "the restart was seen");
+          assert.ok(tree.pictures.every((p) => running(p) >= 3), JSON.stringify(tree.pictures));
+          assert.ok(tree.pictures.every((p) => p.length <= 4), JSON.stringify(tree.pictures));
+          await until("the audit event of the restart", () =>
+            Promise.resolve(
+              audit.records.some((r) => r.action === "restart" && r.target === "web"),
+            ));
+          const restart = audit.records.find((r) => r.action === "restart")!;
+          assert.equal(restart.by.via, "page");
+          assert.deepEqual(restart.detail, { rolling: true });
+        },
+      );
 
       await t.step("a crash shows in the timeline and the restart count rises", async () => {
         await page.locator("tr[data-container=fragile]").click(); // retried if the row is rebuilt
@@ -278,6 +343,7 @@ Deno.test({
       });
       assert.deepEqual(errors, [], "no script errors in the page");
     } finally {
+      await audit.close();
       await browser.close();
       await shop.stop();
     }
@@ -285,7 +351,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the dashboard shows an agent's containers under their host",
+  name:
+    "the dashboard shows an agent's containers under their host, with the memory and CPU the agent measures",
   ignore: !CHROMIUM,
   async fn() {
     const agent = await startAgent("node-b");
@@ -321,6 +388,16 @@ Deno.test({
           stock: "node-b",
         });
         assert.match(await text(page, "tr[data-container=stock]"), /remote/);
+        // Memory and CPU of the agent's instance, measured there (a process of the agent's).
+        const cells = (selector: string) =>
+          page.$$eval(`${selector} td`, (tds) => tds.map((td) => td.textContent ?? ""));
+        await until("stock's memory and CPU from its agent", async () => {
+          const row = await cells("tr[data-instance^='stock#']");
+          return /^\d+\.\d MiB$/.test(row[6] ?? "") && /^\d+\.\d%$/.test(row[7] ?? "");
+        });
+        const container = await cells("tr[data-container=stock]");
+        assert.match(container[6], /^\d+\.\d MiB$/, container.join(" | "));
+        assert.match(container[7], /^\d+\.\d%$/, container.join(" | "));
       } finally {
         await browser.close();
         await shop.stop();

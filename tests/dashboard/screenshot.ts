@@ -1,9 +1,11 @@
 // `deno task screenshot`: takes docs/images/dashboard.png — the dashboard of a real `kraken start`
-// with some traffic, an error or two and a crash, so every panel has something to show.
+// with some traffic (from a container spawned for it: API calls would each be an audit line), an
+// error or two and a crash, so every panel has something to show.
 import { chromiumPath, launchBrowser, startShop } from "./_dashboard.ts";
 
 const OUT = new URL("../../docs/images/dashboard.png", import.meta.url).pathname;
 const TOKEN = "screenshot-" + crypto.randomUUID();
+const SHOPPER = new URL("../fixtures/dashboard/containers/shopper.ts", import.meta.url).pathname;
 
 const chromium = chromiumPath();
 if (!chromium) {
@@ -34,24 +36,11 @@ try {
   await post("v1/containers/fragile/call", { topic: "crash" });
   await post("v1/containers/web/call", { topic: "say", body: { text: "order 1042 shipped" } });
   await post("v1/containers/web/call", { topic: "fail", body: { message: "out of stock" } });
-  // Twenty seconds of uneven traffic (bounded), still flowing when the picture is taken.
-  const until = Date.now() + 20_000;
-  const traffic = (async () => {
-    for (let i = 0; Date.now() < until; i++) {
-      const burst = 4 + Math.round(16 * Math.abs(Math.sin(i / 8)));
-      await Promise.all(
-        Array.from(
-          { length: burst },
-          (_, n) => post("v1/containers/web/call", { topic: "echo", body: { n } }),
-        ),
-      );
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
+  // Twenty seconds of uneven traffic, still flowing when the picture is taken.
+  await post("v1/containers", { name: "shopper", spec: { module: SHOPPER, mode: "inline" } });
   await page.locator("tr[data-container=web]").click();
-  await new Promise((resolve) => setTimeout(resolve, until - Date.now() - 1500));
+  await new Promise((resolve) => setTimeout(resolve, 18_500));
   await page.screenshot({ path: OUT });
-  await traffic;
   console.log(`wrote ${OUT}`);
 } finally {
   await browser.close();

@@ -251,3 +251,24 @@ Deno.test("a placement carries max_memory to the agent, which measures and resta
   assert.equal(read.maxMemory, 64 * 2 ** 20);
   m.close();
 });
+
+Deno.test("an agent's usage figures are kept only for the instances of containers placed on it, each report replacing the last", async () => {
+  const f = fake();
+  const m = f.make("spread");
+  m.joined("a", join("a"));
+  m.joined("b", join("b"));
+  await m.add([spec("x", { host: "a" }), spec("y", { host: "b" })], 0);
+  const usage = (name: string) => m.snapshot().find((s) => s.name === name)?.usage;
+  assert.equal(usage("x"), undefined, "no report yet");
+  m.control("a", {
+    k: "load",
+    c: 1,
+    m: 100,
+    u: [["x#0.1", 30_000_000, 2.5], ["y#0.1", 1, 1], ["z#0.1", 1, 1]], // y is b's; z is no one's
+  });
+  assert.deepEqual(usage("x"), { "x#0.1": { memoryBytes: 30_000_000, cpuPercent: 2.5 } });
+  assert.equal(usage("y"), undefined, "a cannot speak for b's container");
+  m.control("a", { k: "load", c: 1, m: 100, u: [["x#0.2", 31_000_000, null]] });
+  assert.deepEqual(usage("x"), { "x#0.2": { memoryBytes: 31_000_000, cpuPercent: null } });
+  m.close();
+});

@@ -53,6 +53,7 @@ const SENT: [Envelope, Edge[]][] = [
   [{ k: "unplace", n: "a", e: 3 }, ["peer"]],
   [{ k: "placed", n: "a", e: 3, ok: false, x: wire }, ["peer"]],
   [{ k: "load", c: 2, m: 1e6 }, ["peer"]],
+  [{ k: "load", c: 2, m: 1e6, u: [["x#0.1", 3e7, 1.5], ["x#1.1", null, null]] }, ["peer"]],
 ];
 
 Deno.test("envelopeProblem() accepts every envelope the runtime sends, over the edges it may take", () => {
@@ -133,6 +134,14 @@ Deno.test("envelopeProblem() names the field, the bad value and what was expecte
       `b.deep${"[0]".repeat(MAX_WIRE_DEPTH - 1)} is nested deeper than 64 levels`,
     ],
     [{ k: "pub", t: "x", b: { n: 1n } }, "b.n is a bigint"],
+    [
+      { k: "load", c: 1, m: 1, u: [["x#0.1", -1, 0]] },
+      'field "u[0]" is an array, expected [instance id (a string), memory bytes, CPU %] (numbers >= 0 or null)',
+    ],
+    [
+      { k: "load", c: 1, m: 1, u: { "x#0.1": 1 } },
+      'field "u" is an object, expected an array of [id, memory, cpu]',
+    ],
     [
       { k: "pong", u: [1, -5] },
       'field "u" is an array, expected [memory bytes, cpu µs] (two numbers >= 0)',

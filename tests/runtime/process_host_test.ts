@@ -68,8 +68,8 @@ Deno.test("a process container is refused before it spawns once the host no long
   assert.match(runFlag!.message, /--allow-run/);
   assert.deepEqual(
     run.running,
-    { p: "2/2", n: "0/1", q: "1/1" },
-    "the refused scale changed nothing",
+    { p: "2/2", n: "1/1", q: "1/1" },
+    "the refused scale changed nothing; the refused (rolling) restart left the old instance serving",
   );
 });
 
