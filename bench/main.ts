@@ -10,11 +10,15 @@ import type { MemProbeResult } from "./mem_probe.ts";
 import { type Body, childPids, RawProcess, RawWorker } from "./_raw.ts";
 import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
 import { median, ms, rate, ratio, table, verdict } from "./_format.ts";
+import { comedyLoad, type ComedyMode, ensureComedy } from "./_comedy.ts";
+import { addSummaryRow, printSummary, SUMMARY_ENV, summaryRows } from "./_summary.ts";
 
 type Mode = "inline" | "worker" | "process";
 const MODES: Mode[] = ["inline", "worker", "process"];
 
 const quick = Deno.args.includes("--quick");
+// Only sections 1-2 (throughput against Comedy and the raw baselines), for profiling runs.
+const throughputOnly = Deno.args.includes("--throughput-only");
 const CFG = quick
   ? {
     requests: 3_000,
@@ -38,6 +42,13 @@ const CFG = quick
   };
 const baseUrl = new URL("./", import.meta.url).href;
 const MODULE = "./echo_container.ts";
+
+/** Comedy's mode paired with each of Kraken's, and the ratio of req/s Kraken aims at (issue 16). */
+const COMEDY: Record<Mode, { mode: ComedyMode; target: number }> = {
+  inline: { mode: "in-memory", target: 2 },
+  worker: { mode: "threaded", target: 4 },
+  process: { mode: "forked", target: 4 },
+};
 
 const TARGET = {
   inlineRps: 1_000_000,
@@ -210,16 +221,25 @@ console.log(
 
 // 1 + 2. Throughput and latency, Kraken beside its raw baselines, kinds interleaved each round.
 let since = performance.now();
+const comedyMissing = await ensureComedy();
+if (comedyMissing) console.log(`Comedy left out: ${comedyMissing}`);
 const loadKinds = [
   ...MODES.map((m) => `kraken ${m}`),
+  ...(comedyMissing ? [] : MODES.map((m) => `comedy ${COMEDY[m].mode}`)),
   ...["inline", "worker", "process", "worker-batched", "process-batched"].map((k) => `raw ${k}`),
 ];
 const rounds: Record<string, LoadResult[]> = Object.fromEntries(loadKinds.map((k) => [k, []]));
 for (let round = 0; round < CFG.rounds; round++) {
-  for (const kind of loadKinds) {
+  // Every other round in reverse order, so no kind always runs right after another's load.
+  const order = round % 2 ? [...loadKinds].reverse() : loadKinds;
+  for (const kind of order) {
     const [who, what] = kind.split(" ");
     rounds[kind].push(
-      who === "kraken" ? await krakenLoad(what as Mode) : await rawLoad(what as RawKind),
+      who === "kraken"
+        ? await krakenLoad(what as Mode)
+        : who === "comedy"
+        ? await comedyLoad(what as ComedyMode, CFG)
+        : await rawLoad(what as RawKind),
     );
   }
 }
@@ -283,6 +303,54 @@ table(
     ];
   }),
 );
+
+if (!comedyMissing) {
+  console.log(
+    "\n   Against Comedy 2.1.7 under node " +
+      "(same window, same body, same count; one node process per run)",
+  );
+  table(
+    ["kraken", "comedy", "kraken req/s", "comedy req/s", "comedy p50", "kraken/comedy", "target"],
+    MODES.map((mode) => {
+      const kraken = loads[`kraken ${mode}`];
+      const comedy = loads[`comedy ${COMEDY[mode].mode}`];
+      const r = kraken.rps / comedy.rps;
+      const target = COMEDY[mode].target;
+      addSummaryRow({
+        figure: `${mode} req/s vs Comedy ${COMEDY[mode].mode}`,
+        value: `${ratio(r)} (${rate(kraken.rps)} / ${rate(comedy.rps)})`,
+        target: `>= ${target}x`,
+        met: r >= target,
+        bench: "main.ts",
+      });
+      return [
+        mode,
+        COMEDY[mode].mode,
+        rate(kraken.rps),
+        rate(comedy.rps),
+        ms(comedy.p50),
+        ratio(r),
+        `>= ${target}x: ${verdict(r >= target)}`,
+      ];
+    }),
+  );
+}
+for (const mode of MODES) {
+  const r = loads[`kraken ${mode}`].rps / loads[`raw ${mode}`].rps;
+  addSummaryRow({
+    figure: `${mode} req/s vs raw Deno (${
+      mode === "inline" ? "await fn" : mode === "worker" ? "postMessage" : "stdio frames"
+    })`,
+    value: ratio(r),
+    target: "-",
+    met: null,
+    bench: "main.ts",
+  });
+}
+if (throughputOnly) {
+  printSummary();
+  Deno.exit(0);
+}
 
 // 3. Spawn to ready: start until the first reply; kinds interleaved each round, first round discarded.
 const spawnKinds = [
@@ -408,6 +476,9 @@ console.log(
   } s; leftover subprocesses: ${leftover.length}`,
 );
 
+// Child benches append their summary rows to this file (bench/_summary.ts).
+const summaryFile = await Deno.makeTempFile({ prefix: "kraken-bench-summary-" });
+
 // 6. Links between runtimes in two processes (bench/transports.ts), run as its own process.
 console.log("");
 const transportsRun = await new Deno.Command(Deno.execPath(), {
@@ -418,6 +489,7 @@ const transportsRun = await new Deno.Command(Deno.execPath(), {
     new URL("./transports.ts", import.meta.url).pathname,
     ...(quick ? ["--quick"] : []),
   ],
+  env: { [SUMMARY_ENV]: summaryFile },
   stdout: "inherit",
   stderr: "inherit",
 }).spawn().status;
@@ -433,7 +505,11 @@ const serveRun = await new Deno.Command(Deno.execPath(), {
     new URL("./serve.ts", import.meta.url).pathname,
     ...(quick ? ["--quick"] : []),
   ],
+  env: { [SUMMARY_ENV]: summaryFile },
   stdout: "inherit",
   stderr: "inherit",
 }).spawn().status;
 if (!serveRun.success) console.log(`bench/serve.ts failed (exit ${serveRun.code})`);
+
+printSummary(summaryRows(summaryFile));
+await Deno.remove(summaryFile);

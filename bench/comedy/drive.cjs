@@ -1,0 +1,70 @@
+// Comedy under node, in one mode (in-memory, threaded or forked), driven like Kraken's modes in
+// bench/_drive.ts: `window` echo requests in flight, { id, payload: "x" x 80 } bodies, a warm-up,
+// then `total` measured. Prints one JSON line { mode, rps, p50, p99 }.
+//   node bench/comedy/drive.cjs MODE TOTAL WARMUP WINDOW
+"use strict";
+const actors = require("comedy");
+
+const [mode, total, warmup, window] = [
+  process.argv[2],
+  Number(process.argv[3] ?? 20000),
+  Number(process.argv[4] ?? 2000),
+  Number(process.argv[5] ?? 100),
+];
+const PAYLOAD = "x".repeat(80);
+
+// Class-defined, as Comedy's quick start writes actors: Comedy sends its source to a forked or
+// threaded child. It echoes its body back, like bench/echo_container.ts.
+class EchoActor {
+  echo(body) {
+    return body;
+  }
+}
+
+function drive(actor, count, idBase) {
+  const latencies = new Float64Array(count);
+  let issued = 0;
+  let done = 0;
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const issue = () => {
+      const i = issued++;
+      const id = idBase + i;
+      const sent = performance.now();
+      actor.sendAndReceive("echo", { id, payload: PAYLOAD }).then((reply) => {
+        latencies[i] = performance.now() - sent;
+        if (!reply || reply.id !== id) return reject(new Error(`reply ${i} is not its echo`));
+        done++;
+        if (issued < count) issue();
+        else if (done === count) {
+          const elapsed = performance.now() - t0;
+          latencies.sort();
+          resolve({
+            rps: count / (elapsed / 1000),
+            p50: latencies[Math.floor(count * 0.5)],
+            p99: latencies[Math.min(count - 1, Math.floor(count * 0.99))],
+          });
+        }
+      }, reject);
+    };
+    for (let i = 0; i < Math.min(window, count); i++) issue();
+  });
+}
+
+async function main() {
+  const system = actors({ log: { level: 0 }, loggerConfiguration: undefined, test: true });
+  try {
+    const root = await system.rootActor();
+    const actor = await root.createChild(EchoActor, { mode });
+    await drive(actor, warmup, 0);
+    const result = await drive(actor, total, 1000000);
+    process.stdout.write(JSON.stringify({ mode, ...result }) + "\n");
+  } finally {
+    await system.destroy();
+  }
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err);
+  process.exit(1);
+});
