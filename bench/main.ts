@@ -31,8 +31,8 @@ const CFG = quick
     restarts: 10,
   }
   : {
-    requests: 20_000,
-    warmup: 2_000,
+    requests: 50_000,
+    warmup: 5_000,
     window: 100,
     rounds: 3,
     spawnRuns: 5,
@@ -60,9 +60,15 @@ const TARGET = {
 
 // ---- measuring ---------------------------------------------------------------------------------
 
-async function load(call: Call): Promise<LoadResult> {
-  await drive(call, CFG.warmup, CFG.window, 0);
-  return drive(call, CFG.requests, CFG.window, 1_000_000);
+/**
+ * Requests per run of a kind: the same-isolate kinds (inline, Comedy in-memory, raw inline) get
+ * FAST_SCALE times more, so a run lasts long enough (~0.3 s at 600k/s) to outweigh a GC pause.
+ */
+const FAST_SCALE = 4;
+
+async function load(call: Call, scale = 1): Promise<LoadResult> {
+  await drive(call, CFG.warmup * scale, CFG.window, 0);
+  return drive(call, CFG.requests * scale, CFG.window, 1_000_000);
 }
 
 function startKraken(mode: Mode, replicas = 1): Promise<Runtime> {
@@ -75,7 +81,7 @@ async function krakenLoad(mode: Mode): Promise<LoadResult> {
   const rt = await startKraken(mode);
   try {
     const ref = rt.ref("echo");
-    return await load((body) => ref.request("echo", body));
+    return await load((body) => ref.request("echo", body), mode === "inline" ? FAST_SCALE : 1);
   } finally {
     await rt.shutdown();
   }
@@ -87,7 +93,7 @@ async function rawLoad(kind: RawKind): Promise<LoadResult> {
   switch (kind) {
     case "inline": {
       const fn = async (body: Body) => await body;
-      return load((body) => fn(body));
+      return load((body) => fn(body), FAST_SCALE);
     }
     case "worker":
     case "worker-batched": {
@@ -215,8 +221,8 @@ console.log(
     `${navigator.hardwareConcurrency} CPUs`,
 );
 console.log(
-  `load: ${CFG.requests} requests after ${CFG.warmup} warm-up, ${CFG.window} kept in flight, ` +
-    `body { id, payload: "x" x 80 }`,
+  `load: ${CFG.requests} requests after ${CFG.warmup} warm-up (x${FAST_SCALE} for inline, ` +
+    `Comedy in-memory, raw inline), ${CFG.window} kept in flight, body { id, payload: "x" x 80 }`,
 );
 
 // 1 + 2. Throughput and latency, Kraken beside its raw baselines, kinds interleaved each round.
@@ -238,7 +244,11 @@ for (let round = 0; round < CFG.rounds; round++) {
       who === "kraken"
         ? await krakenLoad(what as Mode)
         : who === "comedy"
-        ? await comedyLoad(what as ComedyMode, CFG)
+        ? await comedyLoad(what as ComedyMode, {
+          ...CFG,
+          requests: CFG.requests * (what === "in-memory" ? FAST_SCALE : 1),
+          warmup: CFG.warmup * (what === "in-memory" ? FAST_SCALE : 1),
+        })
         : await rawLoad(what as RawKind),
     );
   }

@@ -21,6 +21,7 @@ import { checksFor, EdgeGuard, refusalAnswer } from "./_edge.ts";
 import type { Link } from "../transports/link.ts";
 import type { ContainerRef, RequestOptions, SendOptions } from "./container.ts";
 import { PendingRequests } from "./_pending.ts";
+import { turnClock } from "./_turn_clock.ts";
 import { within } from "../protocol/routes.ts";
 import { Failover, goneError, HOLD, retarget, type WaitingRequest } from "./_failover.ts";
 import { type Held, HeldMessages, type HeldSend, notHeld } from "./_held.ts";
@@ -97,7 +98,8 @@ export class Node {
     this.#hooks = hooks;
     this.#pending = new PendingRequests<WaitingRequest>({
       onExpire: (p) => this.#failover.expired(p),
-      now: options.now,
+      // A request's deadline needs the time; one reading serves every request of a turn.
+      now: options.now ?? turnClock(),
     });
     this.#book = new RouteBook(this.#pending.now);
     this.#instanceNode = this.#book.instanceNode;
