@@ -61,6 +61,6 @@ export async function comedyLoad(
       `Comedy ${mode} run failed (exit ${out.code}): ${new TextDecoder().decode(out.stderr)}`,
     );
   }
-  const { rps, p50, p99 } = JSON.parse(text) as LoadResult;
-  return { rps, p50, p99 };
+  const { rps, p50, p99, cpuUs } = JSON.parse(text) as LoadResult;
+  return { rps, p50, p99, cpuUs };
 }

@@ -10,6 +10,11 @@ export interface LoadResult {
   p50: number;
   /** Latency p99, ms. */
   p99: number;
+  /**
+   * CPU time per request, µs, of the measuring process and its children (what the load cost the
+   * machine; moves far less than the rate when other work shares the cores).
+   */
+  cpuUs?: number;
 }
 
 /** Sends one echo request. */

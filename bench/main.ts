@@ -7,7 +7,7 @@
 // TCP and WebSocket) as their own processes.
 import { Runtime } from "../mod.ts";
 import type { MemProbeResult } from "./mem_probe.ts";
-import { type Body, childPids, RawProcess, RawWorker } from "./_raw.ts";
+import { type Body, childPids, cpuMs, RawProcess, RawWorker } from "./_raw.ts";
 import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
 import { median, ms, rate, ratio, table, verdict } from "./_format.ts";
 import { comedyLoad, type ComedyMode, ensureComedy } from "./_comedy.ts";
@@ -68,7 +68,9 @@ const FAST_SCALE = 4;
 
 async function load(call: Call, scale = 1): Promise<LoadResult> {
   await drive(call, CFG.warmup * scale, CFG.window, 0);
-  return drive(call, CFG.requests * scale, CFG.window, 1_000_000);
+  const cpu0 = cpuMs();
+  const result = await drive(call, CFG.requests * scale, CFG.window, 1_000_000);
+  return { ...result, cpuUs: (cpuMs() - cpu0) * 1000 / (CFG.requests * scale) };
 }
 
 function startKraken(mode: Mode, replicas = 1): Promise<Runtime> {
@@ -122,6 +124,7 @@ function medianLoad(results: LoadResult[]): LoadResult {
     rps: median(results.map((r) => r.rps)),
     p50: median(results.map((r) => r.p50)),
     p99: median(results.map((r) => r.p99)),
+    cpuUs: median(results.map((r) => r.cpuUs ?? NaN)),
   };
 }
 
@@ -207,6 +210,10 @@ function took(since: number): string {
 }
 
 // ---- formatting --------------------------------------------------------------------------------
+
+function us(value: number | undefined): string {
+  return value === undefined || Number.isNaN(value) ? "-" : `${value.toFixed(1)} µs`;
+}
 
 function mb(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(2)} MB`;
@@ -320,7 +327,18 @@ if (!comedyMissing) {
       "(same window, same body, same count; one node process per run)",
   );
   table(
-    ["kraken", "comedy", "kraken req/s", "comedy req/s", "comedy p50", "kraken/comedy", "target"],
+    [
+      "kraken",
+      "comedy",
+      "kraken req/s",
+      "comedy req/s",
+      "comedy p50",
+      "kraken/comedy",
+      "target",
+      "CPU µs/req kraken",
+      "comedy",
+      "comedy/kraken",
+    ],
     MODES.map((mode) => {
       const kraken = loads[`kraken ${mode}`];
       const comedy = loads[`comedy ${COMEDY[mode].mode}`];
@@ -333,6 +351,15 @@ if (!comedyMissing) {
         met: r >= target,
         bench: "main.ts",
       });
+      addSummaryRow({
+        figure: `${mode} CPU per request: Comedy ${COMEDY[mode].mode} / kraken`,
+        value: `${ratio((comedy.cpuUs ?? NaN) / (kraken.cpuUs ?? NaN))} (${us(comedy.cpuUs)} / ${
+          us(kraken.cpuUs)
+        })`,
+        target: "-",
+        met: null,
+        bench: "main.ts",
+      });
       return [
         mode,
         COMEDY[mode].mode,
@@ -341,6 +368,9 @@ if (!comedyMissing) {
         ms(comedy.p50),
         ratio(r),
         `>= ${target}x: ${verdict(r >= target)}`,
+        us(kraken.cpuUs),
+        us(comedy.cpuUs),
+        ratio((comedy.cpuUs ?? NaN) / (kraken.cpuUs ?? NaN)),
       ];
     }),
   );
@@ -393,6 +423,15 @@ table(
     const rawTimes = spawns[`raw ${mode}`];
     const r = rawTimes?.length ? median(rawTimes) : NaN;
     const target = TARGET.spawn[mode];
+    if (target) {
+      addSummaryRow({
+        figure: `${mode}: start to first reply`,
+        value: ms(k),
+        target: `<= ${target} ms`,
+        met: k <= target,
+        bench: "main.ts",
+      });
+    }
     return [
       mode,
       ms(k),
@@ -428,6 +467,15 @@ table(
     const split = (p: MemProbeResult) =>
       `(${mb(p.hostDelta / p.n)} + ${mb(p.childRss / p.n)} x${p.children})`;
     const memRatio = b ? k.perInstance / b.perInstance : NaN;
+    if (b) {
+      addSummaryRow({
+        figure: `${mode}: idle memory per instance / bare`,
+        value: ratio(memRatio),
+        target: `<= ${TARGET.memRatio}x`,
+        met: memRatio <= TARGET.memRatio,
+        bench: "main.ts",
+      });
+    }
     return [
       mode,
       mb(k.perInstance),
@@ -458,6 +506,15 @@ for (
   const r = await restartToServing(mode, how, CFG.restarts);
   const spawnMs = median(spawns[`kraken ${mode}`]);
   const target = TARGET.restart[mode];
+  if (target) {
+    addSummaryRow({
+      figure: `${mode} (${how}): restart to serving p99`,
+      value: ms(r.p99),
+      target: `<= ${target} ms`,
+      met: r.p99 <= target,
+      bench: "main.ts",
+    });
+  }
   restartRows.push([
     `${mode} (${how === "throw" ? "handler throws" : "SIGKILL"})`,
     ms(r.p50),

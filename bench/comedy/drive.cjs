@@ -3,7 +3,35 @@
 // then `total` measured. Prints one JSON line { mode, rps, p50, p99 }.
 //   node bench/comedy/drive.cjs MODE TOTAL WARMUP WINDOW
 "use strict";
+const fs = require("node:fs");
 const actors = require("comedy");
+
+// CPU time (ms) of this process (all threads) and its live direct children, as bench/_raw.ts's
+// cpuMs() reads it for Deno: /proc/<pid>/stat, utime + stime in 10 ms ticks.
+function cpuMs() {
+  const pids = [process.pid];
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] !== "Z" && Number(fields[1]) === process.pid) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * 10;
+}
 
 const [mode, total, warmup, window] = [
   process.argv[2],
@@ -60,8 +88,10 @@ async function main() {
     const root = await system.rootActor();
     const actor = await root.createChild(EchoActor, { mode });
     await drive(actor, warmup, 0);
+    const cpu0 = cpuMs();
     const result = await drive(actor, total, 1000000);
-    process.stdout.write(JSON.stringify({ mode, ...result }) + "\n");
+    const cpuUs = (cpuMs() - cpu0) * 1000 / total;
+    process.stdout.write(JSON.stringify({ mode, ...result, cpuUs }) + "\n");
   } finally {
     await system.destroy();
   }
