@@ -388,7 +388,9 @@ export class Node {
         body: copied,
         timeout,
         key: options.key,
-        ...(options.tick === undefined ? {} : { tick: options.tick }),
+        // One shape for every request (no spread, no field added later): a spread in the
+        // literal built each request through the runtime's slow object-copy path.
+        tick: options.tick,
         entity,
         retriesLeft: retries,
         until: start + total,
@@ -400,11 +402,10 @@ export class Node {
         target: typeof target === "string" ? target : "",
         resolve,
         reject,
+        tc: span?.tc,
+        ts: span?.ts,
+        tried: undefined,
       };
-      if (span !== null) {
-        waiting.tc = span.tc;
-        if (span.ts !== undefined) waiting.ts = span.ts;
-      }
       if (target === HOLD) {
         if (!waiting.hold) throw notHeld(name);
         this.#hold(name, { request: waiting }); // throws when the buffer is full
