@@ -212,7 +212,8 @@ function took(since: number): string {
 // ---- formatting --------------------------------------------------------------------------------
 
 function us(value: number | undefined): string {
-  return value === undefined || Number.isNaN(value) ? "-" : `${value.toFixed(1)} µs`;
+  if (value === undefined || Number.isNaN(value)) return "-";
+  return `${value.toFixed(value < 10 ? 2 : 1)} µs`;
 }
 
 function mb(bytes: number): string {
