@@ -14,6 +14,12 @@ const dir = new URL("./comedy/", import.meta.url).pathname;
  */
 export async function ensureComedy(): Promise<string | null> {
   try {
+    const out = await new Deno.Command("node", { args: ["--version"], stdout: "null" }).output();
+    if (!out.success) return `node --version failed (exit ${out.code}); Comedy runs under node`;
+  } catch (err) {
+    return `node not found (${(err as Error).message}); Comedy runs under node`;
+  }
+  try {
     await Deno.stat(`${dir}node_modules/comedy/package.json`);
     return null;
   } catch {
