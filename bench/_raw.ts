@@ -202,3 +202,21 @@ export function vmRss(pid: number): number {
     return 0;
   }
 }
+
+/**
+ * CPU time (user + system, ms) used so far by this process (all its threads, workers included)
+ * and its live direct children, from /proc/<pid>/stat (clock ticks of 10 ms).
+ */
+export function cpuMs(): number {
+  let ticks = 0;
+  for (const pid of [Deno.pid, ...childPids()]) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * 10;
+}

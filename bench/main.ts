@@ -7,14 +7,18 @@
 // TCP and WebSocket) as their own processes.
 import { Runtime } from "../mod.ts";
 import type { MemProbeResult } from "./mem_probe.ts";
-import { type Body, childPids, RawProcess, RawWorker } from "./_raw.ts";
+import { type Body, childPids, cpuMs, RawProcess, RawWorker } from "./_raw.ts";
 import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
 import { median, ms, rate, ratio, table, verdict } from "./_format.ts";
+import { comedyLoad, type ComedyMode, ensureComedy } from "./_comedy.ts";
+import { addSummaryRow, printSummary, SUMMARY_ENV, summaryRows } from "./_summary.ts";
 
 type Mode = "inline" | "worker" | "process";
 const MODES: Mode[] = ["inline", "worker", "process"];
 
 const quick = Deno.args.includes("--quick");
+// Only sections 1-2 (throughput against Comedy and the raw baselines), for profiling runs.
+const throughputOnly = Deno.args.includes("--throughput-only");
 const CFG = quick
   ? {
     requests: 3_000,
@@ -27,8 +31,8 @@ const CFG = quick
     restarts: 10,
   }
   : {
-    requests: 20_000,
-    warmup: 2_000,
+    requests: 50_000,
+    warmup: 5_000,
     window: 100,
     rounds: 3,
     spawnRuns: 5,
@@ -38,6 +42,13 @@ const CFG = quick
   };
 const baseUrl = new URL("./", import.meta.url).href;
 const MODULE = "./echo_container.ts";
+
+/** Comedy's mode paired with each of Kraken's, and the ratio of req/s Kraken aims at (issue 16). */
+const COMEDY: Record<Mode, { mode: ComedyMode; target: number }> = {
+  inline: { mode: "in-memory", target: 2 },
+  worker: { mode: "threaded", target: 4 },
+  process: { mode: "forked", target: 4 },
+};
 
 const TARGET = {
   inlineRps: 1_000_000,
@@ -49,9 +60,17 @@ const TARGET = {
 
 // ---- measuring ---------------------------------------------------------------------------------
 
-async function load(call: Call): Promise<LoadResult> {
-  await drive(call, CFG.warmup, CFG.window, 0);
-  return drive(call, CFG.requests, CFG.window, 1_000_000);
+/**
+ * Requests per run of a kind: the same-isolate kinds (inline, Comedy in-memory, raw inline) get
+ * FAST_SCALE times more, so a run lasts long enough (~0.3 s at 600k/s) to outweigh a GC pause.
+ */
+const FAST_SCALE = 4;
+
+async function load(call: Call, scale = 1): Promise<LoadResult> {
+  await drive(call, CFG.warmup * scale, CFG.window, 0);
+  const cpu0 = cpuMs();
+  const result = await drive(call, CFG.requests * scale, CFG.window, 1_000_000);
+  return { ...result, cpuUs: (cpuMs() - cpu0) * 1000 / (CFG.requests * scale) };
 }
 
 function startKraken(mode: Mode, replicas = 1): Promise<Runtime> {
@@ -64,7 +83,7 @@ async function krakenLoad(mode: Mode): Promise<LoadResult> {
   const rt = await startKraken(mode);
   try {
     const ref = rt.ref("echo");
-    return await load((body) => ref.request("echo", body));
+    return await load((body) => ref.request("echo", body), mode === "inline" ? FAST_SCALE : 1);
   } finally {
     await rt.shutdown();
   }
@@ -76,7 +95,7 @@ async function rawLoad(kind: RawKind): Promise<LoadResult> {
   switch (kind) {
     case "inline": {
       const fn = async (body: Body) => await body;
-      return load((body) => fn(body));
+      return load((body) => fn(body), FAST_SCALE);
     }
     case "worker":
     case "worker-batched": {
@@ -105,6 +124,7 @@ function medianLoad(results: LoadResult[]): LoadResult {
     rps: median(results.map((r) => r.rps)),
     p50: median(results.map((r) => r.p50)),
     p99: median(results.map((r) => r.p99)),
+    cpuUs: median(results.map((r) => r.cpuUs ?? NaN)),
   };
 }
 
@@ -191,6 +211,11 @@ function took(since: number): string {
 
 // ---- formatting --------------------------------------------------------------------------------
 
+function us(value: number | undefined): string {
+  if (value === undefined || Number.isNaN(value)) return "-";
+  return `${value.toFixed(value < 10 ? 2 : 1)} µs`;
+}
+
 function mb(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(2)} MB`;
 }
@@ -204,22 +229,35 @@ console.log(
     `${navigator.hardwareConcurrency} CPUs`,
 );
 console.log(
-  `load: ${CFG.requests} requests after ${CFG.warmup} warm-up, ${CFG.window} kept in flight, ` +
-    `body { id, payload: "x" x 80 }`,
+  `load: ${CFG.requests} requests after ${CFG.warmup} warm-up (x${FAST_SCALE} for inline, ` +
+    `Comedy in-memory, raw inline), ${CFG.window} kept in flight, body { id, payload: "x" x 80 }`,
 );
 
 // 1 + 2. Throughput and latency, Kraken beside its raw baselines, kinds interleaved each round.
 let since = performance.now();
+const comedyMissing = await ensureComedy();
+if (comedyMissing) console.log(`Comedy left out: ${comedyMissing}`);
 const loadKinds = [
   ...MODES.map((m) => `kraken ${m}`),
+  ...(comedyMissing ? [] : MODES.map((m) => `comedy ${COMEDY[m].mode}`)),
   ...["inline", "worker", "process", "worker-batched", "process-batched"].map((k) => `raw ${k}`),
 ];
 const rounds: Record<string, LoadResult[]> = Object.fromEntries(loadKinds.map((k) => [k, []]));
 for (let round = 0; round < CFG.rounds; round++) {
-  for (const kind of loadKinds) {
+  // Every other round in reverse order, so no kind always runs right after another's load.
+  const order = round % 2 ? [...loadKinds].reverse() : loadKinds;
+  for (const kind of order) {
     const [who, what] = kind.split(" ");
     rounds[kind].push(
-      who === "kraken" ? await krakenLoad(what as Mode) : await rawLoad(what as RawKind),
+      who === "kraken"
+        ? await krakenLoad(what as Mode)
+        : who === "comedy"
+        ? await comedyLoad(what as ComedyMode, {
+          ...CFG,
+          requests: CFG.requests * (what === "in-memory" ? FAST_SCALE : 1),
+          warmup: CFG.warmup * (what === "in-memory" ? FAST_SCALE : 1),
+        })
+        : await rawLoad(what as RawKind),
     );
   }
 }
@@ -284,6 +322,77 @@ table(
   }),
 );
 
+if (!comedyMissing) {
+  console.log(
+    "\n   Against Comedy 2.1.7 under node " +
+      "(same window, same body, same count; one node process per run)",
+  );
+  table(
+    [
+      "kraken",
+      "comedy",
+      "kraken req/s",
+      "comedy req/s",
+      "comedy p50",
+      "kraken/comedy",
+      "target",
+      "CPU µs/req kraken",
+      "comedy",
+      "comedy/kraken",
+    ],
+    MODES.map((mode) => {
+      const kraken = loads[`kraken ${mode}`];
+      const comedy = loads[`comedy ${COMEDY[mode].mode}`];
+      const r = kraken.rps / comedy.rps;
+      const target = COMEDY[mode].target;
+      addSummaryRow({
+        figure: `${mode} req/s vs Comedy ${COMEDY[mode].mode}`,
+        value: `${ratio(r)} (${rate(kraken.rps)} / ${rate(comedy.rps)})`,
+        target: `>= ${target}x`,
+        met: r >= target,
+        bench: "main.ts",
+      });
+      addSummaryRow({
+        figure: `${mode} CPU per request: Comedy ${COMEDY[mode].mode} / kraken`,
+        value: `${ratio((comedy.cpuUs ?? NaN) / (kraken.cpuUs ?? NaN))} (${us(comedy.cpuUs)} / ${
+          us(kraken.cpuUs)
+        })`,
+        target: "-",
+        met: null,
+        bench: "main.ts",
+      });
+      return [
+        mode,
+        COMEDY[mode].mode,
+        rate(kraken.rps),
+        rate(comedy.rps),
+        ms(comedy.p50),
+        ratio(r),
+        `>= ${target}x: ${verdict(r >= target)}`,
+        us(kraken.cpuUs),
+        us(comedy.cpuUs),
+        ratio((comedy.cpuUs ?? NaN) / (kraken.cpuUs ?? NaN)),
+      ];
+    }),
+  );
+}
+for (const mode of MODES) {
+  const r = loads[`kraken ${mode}`].rps / loads[`raw ${mode}`].rps;
+  addSummaryRow({
+    figure: `${mode} req/s vs raw Deno (${
+      mode === "inline" ? "await fn" : mode === "worker" ? "postMessage" : "stdio frames"
+    })`,
+    value: ratio(r),
+    target: "-",
+    met: null,
+    bench: "main.ts",
+  });
+}
+if (throughputOnly) {
+  printSummary();
+  Deno.exit(0);
+}
+
 // 3. Spawn to ready: start until the first reply; kinds interleaved each round, first round discarded.
 const spawnKinds = [
   "kraken inline",
@@ -315,6 +424,15 @@ table(
     const rawTimes = spawns[`raw ${mode}`];
     const r = rawTimes?.length ? median(rawTimes) : NaN;
     const target = TARGET.spawn[mode];
+    if (target) {
+      addSummaryRow({
+        figure: `${mode}: start to first reply`,
+        value: ms(k),
+        target: `<= ${target} ms`,
+        met: k <= target,
+        bench: "main.ts",
+      });
+    }
     return [
       mode,
       ms(k),
@@ -350,6 +468,15 @@ table(
     const split = (p: MemProbeResult) =>
       `(${mb(p.hostDelta / p.n)} + ${mb(p.childRss / p.n)} x${p.children})`;
     const memRatio = b ? k.perInstance / b.perInstance : NaN;
+    if (b) {
+      addSummaryRow({
+        figure: `${mode}: idle memory per instance / bare`,
+        value: ratio(memRatio),
+        target: `<= ${TARGET.memRatio}x`,
+        met: memRatio <= TARGET.memRatio,
+        bench: "main.ts",
+      });
+    }
     return [
       mode,
       mb(k.perInstance),
@@ -380,6 +507,15 @@ for (
   const r = await restartToServing(mode, how, CFG.restarts);
   const spawnMs = median(spawns[`kraken ${mode}`]);
   const target = TARGET.restart[mode];
+  if (target) {
+    addSummaryRow({
+      figure: `${mode} (${how}): restart to serving p99`,
+      value: ms(r.p99),
+      target: `<= ${target} ms`,
+      met: r.p99 <= target,
+      bench: "main.ts",
+    });
+  }
   restartRows.push([
     `${mode} (${how === "throw" ? "handler throws" : "SIGKILL"})`,
     ms(r.p50),
@@ -408,6 +544,9 @@ console.log(
   } s; leftover subprocesses: ${leftover.length}`,
 );
 
+// Child benches append their summary rows to this file (bench/_summary.ts).
+const summaryFile = await Deno.makeTempFile({ prefix: "kraken-bench-summary-" });
+
 // 6. Links between runtimes in two processes (bench/transports.ts), run as its own process.
 console.log("");
 const transportsRun = await new Deno.Command(Deno.execPath(), {
@@ -418,6 +557,7 @@ const transportsRun = await new Deno.Command(Deno.execPath(), {
     new URL("./transports.ts", import.meta.url).pathname,
     ...(quick ? ["--quick"] : []),
   ],
+  env: { [SUMMARY_ENV]: summaryFile },
   stdout: "inherit",
   stderr: "inherit",
 }).spawn().status;
@@ -433,7 +573,11 @@ const serveRun = await new Deno.Command(Deno.execPath(), {
     new URL("./serve.ts", import.meta.url).pathname,
     ...(quick ? ["--quick"] : []),
   ],
+  env: { [SUMMARY_ENV]: summaryFile },
   stdout: "inherit",
   stderr: "inherit",
 }).spawn().status;
 if (!serveRun.success) console.log(`bench/serve.ts failed (exit ${serveRun.code})`);
+
+printSummary(summaryRows(summaryFile));
+await Deno.remove(summaryFile);

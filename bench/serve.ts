@@ -15,6 +15,7 @@
 // hits every setup alike.
 import { childPids } from "./_raw.ts";
 import { median, ms, rate, ratio, table, verdict } from "./_format.ts";
+import { addSummaryRow } from "./_summary.ts";
 import { ServerProcess } from "./_server_process.ts";
 import type { HttpLoadResult } from "./_http_load.ts";
 import type { ConnectLoadResult } from "./_connect_load.ts";
@@ -287,6 +288,15 @@ const httpRow = (label: string, setup: string, base: string, target?: number) =>
   if (ONLY && !(setup in http && base in http)) return null;
   const r = http[setup];
   const x = roundRatios(setup, base);
+  if (target !== undefined) {
+    addSummaryRow({
+      figure: label,
+      value: ratio(x.median),
+      target: `>= ${target}x`,
+      met: x.median >= target,
+      bench: "serve.ts",
+    });
+  }
   return [
     label,
     rate(r.rps),
@@ -397,6 +407,13 @@ if (!ONLY) {
   );
   const krakenAccept = accepted("kraken:tcp");
   const bareAccept = accepted("bare:accept");
+  addSummaryRow({
+    figure: "new TCP connections accepted by one container, per s",
+    value: rate(krakenAccept),
+    target: `>= ${TARGET.acceptPerSecond / 1000}k/s`,
+    met: krakenAccept >= TARGET.acceptPerSecond,
+    bench: "serve.ts",
+  });
   table(["setup", "accepted/s", "errors", "ratio", "target"], [
     [
       "bare accept loop (Deno.listen)",
@@ -452,6 +469,16 @@ if (!ONLY) {
           : `>= ${TARGET.ws}: ${verdict(f.open >= TARGET.ws)}`,
       ]
       : [label, "-", "-", "-", "-", "failed"];
+  const krakenWs = ws["kraken:ws"];
+  if (wsCount >= TARGET.ws) {
+    addSummaryRow({
+      figure: "idle WebSockets held by one container",
+      value: krakenWs ? String(krakenWs.open) : "failed",
+      target: `>= ${TARGET.ws}`,
+      met: (krakenWs?.open ?? 0) >= TARGET.ws,
+      bench: "serve.ts",
+    });
+  }
   table(["setup", "open", "errors", "to open all", "RSS per connection", "target"], [
     wsRow("bare Deno.serve + upgradeWebSocket", ws["bare:ws"], false),
     wsRow("kraken ws container (worker)", ws["kraken:ws"], true),

@@ -15,6 +15,7 @@ import { Runtime } from "../mod.ts";
 import { childPids } from "./_raw.ts";
 import { type Call, drive, type LoadResult, PAYLOAD } from "./_drive.ts";
 import { median, ms, rate, ratio, table, verdict } from "./_format.ts";
+import { addSummaryRow } from "./_summary.ts";
 import { ServerProcess } from "./_server_process.ts";
 import { RawClient } from "./_raw_client.ts";
 import { stdioWire } from "./_wire.ts";
@@ -242,7 +243,7 @@ try {
 }
 
 const med = (transport: TransportName, kind: Kind, key: keyof SetupResult) =>
-  median(results[`${transport} ${kind}`].map((r) => r[key]));
+  median(results[`${transport} ${kind}`].map((r) => r[key] ?? NaN));
 const label: Record<TransportName, string> = {
   tcp: "tcp://127.0.0.1",
   unix: "unix:///tmp/…/k.sock",
@@ -279,7 +280,16 @@ const compare = (
 console.log(`\n1. Request/reply throughput, ${CFG.window} in flight`);
 table(
   [...head("req/s"), `target >= ${TARGET.requestRps / 1000}k req/s`],
-  compare("rps", rate, (_t, k) => verdict(k >= TARGET.requestRps)),
+  compare("rps", rate, (t, k) => {
+    addSummaryRow({
+      figure: `request/reply over ${t} between two runtimes, req/s`,
+      value: rate(k),
+      target: `>= ${TARGET.requestRps / 1000}k/s`,
+      met: k >= TARGET.requestRps,
+      bench: "transports.ts",
+    });
+    return verdict(k >= TARGET.requestRps);
+  }),
 );
 
 if (TRANSPORTS.includes("ws") && med("ws", "kraken", "p50") > 20) {
@@ -298,7 +308,16 @@ table(head("p99"), compare("p99", ms));
 console.log(`\n4. Round trip, 1 in flight (p50 of ${CFG.sequential} sequential requests)`);
 table(
   [...head("p50"), `target kraken/raw <= ${TARGET.roundTripRatio}x`],
-  compare("roundTrip", ms, (_t, k, raw) => verdict(k / raw <= TARGET.roundTripRatio)),
+  compare("roundTrip", ms, (t, k, raw) => {
+    addSummaryRow({
+      figure: `round trip over ${t}, kraken / raw`,
+      value: ratio(k / raw),
+      target: `<= ${TARGET.roundTripRatio}x`,
+      met: k / raw <= TARGET.roundTripRatio,
+      bench: "transports.ts",
+    });
+    return verdict(k / raw <= TARGET.roundTripRatio);
+  }),
 );
 
 console.log(
@@ -332,7 +351,7 @@ if (!only) {
   console.log(
     "\n6. Host <-> child process channel: raw batched echo of the same frames to a child process",
   );
-  const cmed = (c: string, key: keyof SetupResult) => median(channels[c].map((r) => r[key]));
+  const cmed = (c: string, key: keyof SetupResult) => median(channels[c].map((r) => r[key] ?? NaN));
   table(
     ["channel", "req/s, 100 in flight", "round trip p50", "one-way msg/s", "round trip vs stdio"],
     CHANNELS.map((c) => [

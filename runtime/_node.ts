@@ -21,6 +21,7 @@ import { checksFor, EdgeGuard, refusalAnswer } from "./_edge.ts";
 import type { Link } from "../transports/link.ts";
 import type { ContainerRef, RequestOptions, SendOptions } from "./container.ts";
 import { PendingRequests } from "./_pending.ts";
+import { turnClock } from "./_turn_clock.ts";
 import { within } from "../protocol/routes.ts";
 import { Failover, goneError, HOLD, retarget, type WaitingRequest } from "./_failover.ts";
 import { type Held, HeldMessages, type HeldSend, notHeld } from "./_held.ts";
@@ -97,7 +98,8 @@ export class Node {
     this.#hooks = hooks;
     this.#pending = new PendingRequests<WaitingRequest>({
       onExpire: (p) => this.#failover.expired(p),
-      now: options.now,
+      // A request's deadline needs the time; one reading serves every request of a turn.
+      now: options.now ?? turnClock(),
     });
     this.#book = new RouteBook(this.#pending.now);
     this.#instanceNode = this.#book.instanceNode;
@@ -386,7 +388,9 @@ export class Node {
         body: copied,
         timeout,
         key: options.key,
-        ...(options.tick === undefined ? {} : { tick: options.tick }),
+        // One shape for every request (no spread, no field added later): a spread in the
+        // literal built each request through the runtime's slow object-copy path.
+        tick: options.tick,
         entity,
         retriesLeft: retries,
         until: start + total,
@@ -398,11 +402,10 @@ export class Node {
         target: typeof target === "string" ? target : "",
         resolve,
         reject,
+        tc: span?.tc,
+        ts: span?.ts,
+        tried: undefined,
       };
-      if (span !== null) {
-        waiting.tc = span.tc;
-        if (span.ts !== undefined) waiting.ts = span.ts;
-      }
       if (target === HOLD) {
         if (!waiting.hold) throw notHeld(name);
         this.#hold(name, { request: waiting }); // throws when the buffer is full
