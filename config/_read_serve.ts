@@ -16,9 +16,13 @@ import type { UnstableFeature } from "./unstable.ts";
 /** `hostname` when `serve:` leaves it out: every interface, as `Deno.serve`'s own default. */
 export const SERVE_HOSTNAME = "0.0.0.0";
 
+/** The largest `max_message:`: Deno's own bound on a WebSocket message (64 MiB). */
+export const MAX_WS_MESSAGE = 64 * 1024 * 1024;
+
 /**
- * Reads `serve:`: a port alone (`serve: 8080`) or `{ port, hostname?, protocol?, websocket? }`
- * (`websocket` appears in the result only when `true`).
+ * Reads `serve:`: a port alone (`serve: 8080`) or
+ * `{ port, hostname?, protocol?, websocket?, max_message? }` (`websocket` appears in the result
+ * only when `true`, `maxMessage` only when `max_message:` is given, which needs `websocket: true`).
  *
  * @example
  * ```ts
@@ -28,6 +32,10 @@ export const SERVE_HOSTNAME = "0.0.0.0";
  * const read = new Reader({ baseUrl: "file:///app/" });
  * assert.deepEqual(readServe(read, 8080, ["serve"]), { port: 8080, hostname: "0.0.0.0", protocol: "http" });
  * assert.throws(() => readServe(read, { port: 70000 }, ["serve"]), /0 to 65535/);
+ * assert.equal(
+ *   readServe(read, { port: 8080, websocket: true, max_message: "64KiB" }, ["serve"])?.maxMessage,
+ *   65536,
+ * );
  * ```
  */
 export function readServe(r: Reader, input: unknown, path: Path): ServeSpec | undefined {
@@ -49,16 +57,44 @@ export function readServe(r: Reader, input: unknown, path: Path): ServeSpec | un
       : hostname(r, s.hostname, [...path, "hostname"]),
     protocol: r.oneOf(s.protocol, [...path, "protocol"], TOPOLOGY_VALUES.protocol, "http"),
   };
-  if (s.websocket === undefined) return spec;
-  const websocket = flag(r, s.websocket, [...path, "websocket"]);
+  const maxMessage = s.max_message === undefined
+    ? undefined
+    : messageSize(r, s.max_message, [...path, "max_message"]);
+  if (s.websocket === undefined && maxMessage === undefined) return spec;
+  const websocket = s.websocket === undefined
+    ? false
+    : flag(r, s.websocket, [...path, "websocket"]);
   if (spec.protocol === "tcp") {
+    const key = s.websocket === undefined ? "max_message" : "websocket";
     r.fail(
-      [...path, "websocket"],
-      "websocket: applies to protocol: http only (WebSocket upgrades of its fetch), and this container serves protocol: tcp (raw connections); remove websocket: or serve http",
+      [...path, key],
+      `${key}: applies to protocol: http only (WebSocket upgrades of its fetch), and this container serves protocol: tcp (raw connections); remove ${key}: or serve http`,
       "key",
     );
   }
-  return websocket ? { ...spec, websocket } : spec;
+  if (maxMessage !== undefined && !websocket) {
+    r.fail(
+      [...path, "max_message"],
+      "max_message: bounds incoming WebSocket messages, which need websocket: true; add websocket: true or remove max_message:",
+      "key",
+    );
+  }
+  if (!websocket) return spec;
+  return maxMessage === undefined ? { ...spec, websocket } : { ...spec, websocket, maxMessage };
+}
+
+/** `max_message:`: a size from 1 KiB to Deno's 64 MiB. */
+function messageSize(r: Reader, value: unknown, path: Path): number {
+  const n = r.size(value, path, 0);
+  if (n > MAX_WS_MESSAGE) {
+    r.fail(
+      path,
+      `expected a size from 1KiB to 64MiB (Deno's own bound on a WebSocket message) such as 64KiB, got ${
+        describe(value)
+      }`,
+    );
+  }
+  return n;
 }
 
 /** `true` or `false` (the strings too: they may come from `${VAR}`). */

@@ -72,7 +72,7 @@ export interface TopologyKeys {
     "entities",
   ];
   /** A container's `serve:`. */
-  readonly serve: readonly ["port", "hostname", "protocol", "websocket"];
+  readonly serve: readonly ["port", "hostname", "protocol", "websocket", "max_message"];
   /** A container's `entities:` (one made by `entities()`). */
   readonly entities: readonly ["idle", "store", "dir", "max", "on_error"];
   /** One `on_error:` rule. */
@@ -158,7 +158,7 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
     "entities",
   ],
   /** A container's `serve:`. */
-  serve: ["port", "hostname", "protocol", "websocket"],
+  serve: ["port", "hostname", "protocol", "websocket", "max_message"],
   /** A container's `entities:` (one made by `entities()`). */
   entities: ["idle", "store", "dir", "max", "on_error"],
   /** One `on_error:` rule. */

@@ -98,6 +98,11 @@ export interface ServeSpec {
    * (about half as fast); absent or `false`, the fast path, on which an upgrade is refused.
    */
   websocket?: boolean;
+  /**
+   * With `websocket: true`: the most bytes one incoming WebSocket message may take (`max_message:`,
+   * default 1 MiB, at most Deno's 64 MiB); a larger one closes the socket with 1009.
+   */
+  maxMessage?: number;
 }
 
 /** What a serving container serves: HTTP (`fetch`) or raw TCP connections (`accept`). */
@@ -299,12 +304,14 @@ export interface ContainerInput {
   supervisor?: TopologyInput["supervisor"];
   /** Containers it supervises, in start order. */
   children?: Record<string, ContainerInput>;
-  /** Serve a port from every replica: `8080`, or `{ port, hostname?, protocol? }`. */
+  /** Serve a port from every replica: `8080`, or `{ port, hostname?, protocol?, websocket? }`. */
   serve?: number | string | {
     port: number | string;
     hostname?: string;
     protocol?: ServeProtocol;
     websocket?: boolean | string;
+    /** With `websocket: true`: the largest incoming message, `64KiB` (default `1MiB`). */
+    max_message?: number | string;
   };
   /** For a module made by `entities()`: idle time, store and the file store's folder. */
   entities?: {

@@ -247,7 +247,7 @@ export function topologyJsonSchema(): Record<string, unknown> {
     },
     serve: {
       description: "A port every replica serves (SO_REUSEPORT: the kernel spreads connections): " +
-        "8080, or { port, hostname, protocol, websocket }. Its net grant and the unstable net feature " +
+        "8080, or { port, hostname, protocol, websocket, max_message }. Its net grant and the unstable net feature " +
         "follow from it (see docs/serving.md).",
       anyOf: [port, ref("serve")],
     },
@@ -311,6 +311,13 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "is refused with a 500.",
       type: "boolean",
       default: false,
+    },
+    max_message: {
+      description: "With websocket: true, the most bytes one incoming WebSocket message may take " +
+        "(1KiB to 64MiB, default 1MiB): a larger one closes the socket with 1009 before the " +
+        "container sees it (Deno has read it whole by then).",
+      default: "1MiB",
+      ...ref("size"),
     },
   };
 

@@ -103,6 +103,8 @@ class Activation implements EntityContext {
   wantsPassivation = false;
   /** The last save under way: saves of one entity reach the store one after another, in order. */
   saving: Promise<void> = Promise.resolve();
+  /** `e.forget()` was called (and no `e.save()` since): its passivation deletes, never saves. */
+  forgotten = false;
   /** Resolves once it has left the host (passivated, deactivated or failed to activate). */
   readonly ended: Promise<void>;
   end!: () => void;
@@ -143,6 +145,9 @@ class Activation implements EntityContext {
   }
   save(): Promise<void> {
     return this.#host.save(this);
+  }
+  forget(): Promise<void> {
+    return this.#host.forget(this);
   }
 
   #timer(callback: () => unknown, ms: number, repeat: boolean): () => void {
@@ -301,10 +306,33 @@ export class EntityHost {
   save(a: Activation): Promise<void> {
     const store = this.#store;
     if (store === null || a.phase === "gone") return Promise.resolve();
+    a.forgotten = false;
     const state = structuredClone(a.state);
     const saved = a.saving.catch(() => {}).then(() => store.save(this.ctx.name, a.id, state));
     a.saving = saved;
     return saved;
+  }
+
+  /**
+   * Deletes an activation's saved state (`e.forget()`), in order with its saves, and marks it so
+   * that its passivation saves nothing. An entity that has left deletes nothing (its next
+   * activation owns the state now).
+   */
+  forget(a: Activation): Promise<void> {
+    const store = this.#store;
+    if (store === null || a.phase === "gone") return Promise.resolve();
+    const remove = store.delete?.bind(store);
+    if (remove === undefined) {
+      return Promise.reject(
+        new TypeError(
+          `e.forget(): the entity store of container "${this.ctx.name}" has no delete(); give the store a delete(container, id) method`,
+        ),
+      );
+    }
+    a.forgotten = true;
+    const deleted = a.saving.catch(() => {}).then(() => remove(this.ctx.name, a.id));
+    a.saving = deleted;
+    return deleted;
   }
 
   /** Passivates every entity (the instance is stopping): resolves once all have saved. */
@@ -459,8 +487,12 @@ export class EntityHost {
     (async () => {
       try {
         await this.#options.onPassivate?.(a);
-        await a.saving.catch(() => {}); // a checkpoint still being written must not land after
-        await this.#store?.save(this.ctx.name, a.id, a.state);
+        if (a.forgotten) {
+          await a.saving; // its delete: a failure is logged below, nothing is saved instead
+        } else {
+          await a.saving.catch(() => {}); // a checkpoint still being written must not land after
+          await this.#store?.save(this.ctx.name, a.id, a.state);
+        }
       } catch (error) {
         this.ctx.log.error(
           `entity "${a.id}" passivated, but its state was not saved: ${describeError(error)}`,

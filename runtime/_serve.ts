@@ -73,10 +73,19 @@ function tooSlow(socket: WebSocket): void {
   socket.close(1008, "the client reads too slowly");
 }
 
-/** The bytes a WebSocket message takes (a long string's UTF-8 length counted only when it matters). */
-function sizeOf(data: string | ArrayBufferLike | Blob | ArrayBufferView): number {
+/**
+ * Most bytes one incoming WebSocket message may take when `serve:` sets no `max_message` (1 MiB);
+ * Deno's own bound is 64 MiB.
+ */
+export const DEFAULT_WS_MAX_MESSAGE = 1024 * 1024;
+
+/**
+ * The bytes a WebSocket message takes, exact at least up to `bound` (a long string's UTF-8 length
+ * is counted only when its length alone cannot tell which side of `bound` it is on).
+ */
+function sizeOf(data: string | ArrayBufferLike | Blob | ArrayBufferView, bound: number): number {
   if (typeof data === "string") {
-    return data.length * 3 <= MAX_WS_BUFFERED || data.length > MAX_WS_BUFFERED
+    return data.length * 3 <= bound || data.length > bound
       ? data.length
       : new TextEncoder().encode(data).byteLength;
   }
@@ -91,7 +100,25 @@ export const CLOSE_GRACE_MS = 250;
 const upgraded = new WeakMap<Request, WebSocket>();
 /** Requests of containers on the fast path (`websocket: false`), by container: no upgrade there. */
 const noUpgrade = new WeakMap<Request, string>();
+/** The `max_message` bound of a served request's container, for the socket it may upgrade to. */
+const messageBound = new WeakMap<Request, number>();
 let tracking = false;
+
+/**
+ * Closes `socket` (1009, "message too big") at the first message over `max` bytes, before any
+ * listener of the container sees it. Deno reads a whole message (up to its own 64 MiB) before the
+ * `message` event and offers no earlier hook, so this bounds what the container handles and keeps,
+ * not the one message Deno has already buffered.
+ */
+function boundMessages(socket: WebSocket, max: number): void {
+  // Added at the upgrade, before the container can add its own: it runs first, and
+  // stopImmediatePropagation keeps the message from every listener after it (onmessage included).
+  socket.addEventListener("message", (event) => {
+    if (sizeOf(event.data, max) <= max) return;
+    event.stopImmediatePropagation();
+    socket.close(1009, `message too big: expected at most ${max} bytes`);
+  });
+}
 
 /**
  * Wraps this isolate's `Deno.upgradeWebSocket` once, so the listener learns which socket a request
@@ -114,6 +141,8 @@ function trackUpgrades(): void {
         );
       }
       const result = original(request, options);
+      const max = messageBound.get(request);
+      if (max !== undefined) boundMessages(result.socket, max);
       upgraded.set(request, result.socket);
       return result;
     },
@@ -177,12 +206,16 @@ export class Listener {
       reusePort: true,
     });
     const listener: Listener = new Listener(tcp.addr, null, null);
+    const maxMessage = spec.maxMessage ?? DEFAULT_WS_MAX_MESSAGE;
     const handler = server.kind === "fast"
       ? (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
         noUpgrade.set(request, container);
         return fetch(request, info);
       }
-      : fetch;
+      : (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+        messageBound.set(request, maxMessage);
+        return fetch(request, info);
+      };
     listener.#http = new HttpConnections(
       tcp,
       server.kind === "fast" ? fastConnection(server.serve) : serveHttpConnection(server.serve),
@@ -221,6 +254,7 @@ export class Listener {
         return httpErrorResponse(error);
       },
     }, async (request, info) => {
+      messageBound.set(request, spec.maxMessage ?? DEFAULT_WS_MAX_MESSAGE);
       const response = await fetch(request, info as Deno.ServeHandlerInfo<Deno.NetAddr>);
       if (!(response instanceof Response)) {
         throw new TypeError(
@@ -313,7 +347,7 @@ export class Listener {
     const send = socket.send.bind(socket);
     socket.send = (data) => {
       if (socket.readyState !== WebSocket.OPEN) return send(data);
-      if (sizeOf(data) > MAX_WS_BUFFERED) return tooSlow(socket);
+      if (sizeOf(data, MAX_WS_BUFFERED) > MAX_WS_BUFFERED) return tooSlow(socket);
       send(data);
       const queued = socket.bufferedAmount;
       this.#wsQueued += queued - (this.#wsLast.get(socket) ?? 0);

@@ -219,6 +219,31 @@ export interface EntityContext<S = unknown> {
    * ```
    */
   save(): Promise<void>;
+  /**
+   * Deletes the entity's saved state from the store (its `delete()`), after any save under way,
+   * and saves nothing at its passivation: the next activation starts from `initial`, and no file
+   * (store `file`) or entry (`memory`) is left behind. A later `e.save()` in the same activation
+   * saves again. With store `none` it does nothing.
+   * @returns Resolves once the store has deleted it; rejects with the store's error, or with a
+   * TypeError when a custom store has no `delete()`.
+   *
+   * @example A room that empties leaves nothing behind when it is passivated
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+   *
+   * type Room = { players: string[] };
+   * const room = entities((e: EntityContext<Room>) => ({
+   *   join: (name: string) => e.state.players.push(name),
+   * }), {
+   *   initial: () => ({ players: [] }),
+   *   store: "file",
+   *   onPassivate: (e) => e.state.players.length === 0 ? e.forget() : undefined,
+   * });
+   * assert.equal(typeof room.entities.options.onPassivate, "function");
+   * ```
+   */
+  forget(): Promise<void>;
 }
 
 /**

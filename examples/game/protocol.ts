@@ -71,7 +71,14 @@ export function isSeat(value: unknown): value is Seat {
 /** Reads one message from a browser: a move, or why it is refused. */
 export function parseClientMessage(data: unknown): { move: Move } | { refused: string } {
   if (typeof data !== "string") return { refused: "expected a text message" };
-  const size = new TextEncoder().encode(data).length;
+  // A character (a UTF-16 unit) is 1 to 3 bytes of UTF-8: the length alone decides unless it is
+  // close to the bound, so a long message is never copied to be measured.
+  if (data.length > MAX_MESSAGE_BYTES) {
+    return { refused: `message of at least ${data.length} bytes: at most ${MAX_MESSAGE_BYTES}` };
+  }
+  const size = data.length * 3 <= MAX_MESSAGE_BYTES
+    ? data.length
+    : new TextEncoder().encode(data).length;
   if (size > MAX_MESSAGE_BYTES) {
     return { refused: `message of ${size} bytes: at most ${MAX_MESSAGE_BYTES}` };
   }

@@ -263,3 +263,79 @@ Deno.test("game: a shutdown with players connected closes every socket (1001) an
     assert.ok(moved.tick > 0);
   });
 });
+
+/** Asks for an upgrade with fetch: what a refused upgrade answers (status and reason). */
+async function upgradeStatus(port: number, query: string): Promise<[number, string]> {
+  const response = await fetch(`http://127.0.0.1:${port}/ws?${query}`, {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+    },
+  });
+  return [response.status, await response.text()];
+}
+
+Deno.test("game: a gateway replica refuses (503) a room past max_rooms and a connection past max_per_address, and an emptied room leaves no file", async () => {
+  await withGame(
+    async (rt, players, dir) => {
+      const port = gatewayPort(rt);
+      const ada = await Player.join(port, "r1", "ada");
+      players.push(ada);
+      const bob = await Player.join(port, "r2", "bob");
+      players.push(bob);
+      const [status, reason] = await upgradeStatus(port, "room=r3&name=eve");
+      assert.equal(status, 503);
+      assert.match(reason, /most rooms open \(2\)/);
+      // A room in play still takes players, up to the connections one address may hold.
+      players.push(await Player.join(port, "r1", "carol"));
+      const [again, why] = await upgradeStatus(port, "room=r1&name=dan");
+      assert.equal(again, 503);
+      assert.match(why, /too many connections from 127\.0\.0\.1: at most 3/);
+
+      // bob leaves: r2 is empty, so it is passivated and forgotten (its join checkpoint deleted),
+      // and its place and bob's connection are free again.
+      const file = `${dir}/rooms/r2.msgpack`;
+      assert.ok(Deno.statSync(file).isFile, "a join checkpoints the room");
+      await bob.close();
+      await waitUntil(() => !exists(file), 5000, "the empty room's file to be deleted");
+      let eve: Player | undefined;
+
+      for (let attempt = 0; attempt < 20 && !eve; attempt++) {
+        eve = await Player.join(port, "r3", "eve").catch(() => undefined);
+        if (!eve) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(eve, "a new room opens once another emptied");
+      players.push(eve);
+    },
+    "worker",
+    (topology) => {
+      const gateway = topology.containers.gateway;
+      gateway.replicas = 1; // the bounds are per replica: one, for counts the test can know
+      gateway.config = { ...(gateway.config as object), max_rooms: 2, max_per_address: 3 };
+    },
+  );
+});
+
+Deno.test("game: a message over the gateway's max_message closes the socket (1009); one over 256 bytes is refused unread", async () => {
+  await withGame(async (rt, players) => {
+    const port = gatewayPort(rt);
+    const eve = await Player.join(port, "big", "eve");
+    players.push(eve);
+    eve.send("x".repeat(1000));
+    assert.match(await eve.error(), /message of at least 1000 bytes: at most 256/);
+    eve.send("x".repeat(1025)); // over the 1KiB of kraken.yaml
+    await eve.closedByServer();
+    assert.equal(eve.closeCode, 1009);
+  });
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

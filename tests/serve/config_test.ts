@@ -78,6 +78,28 @@ Deno.test("serve: websocket is false unless set; true is kept; other values, nea
   assert.match(tcp.message, /websocket: applies to protocol: http only/);
 });
 
+Deno.test("serve: max_message is a size from 1KiB to 64MiB kept with websocket: true, refused without it, naming the key", () => {
+  assert.equal(api({ serve: { port: 1, websocket: true } }).serve?.maxMessage, undefined);
+  assert.equal(
+    api({ serve: { port: 1, websocket: true, max_message: "64KiB" } }).serve?.maxMessage,
+    65536,
+  );
+  assert.equal(
+    api({ serve: { port: 1, websocket: true, max_message: 2048 } }).serve?.maxMessage,
+    2048,
+  );
+  const big = refusal({ serve: { port: 1, websocket: true, max_message: "65MiB" } });
+  assert.equal(big.key, "containers.api.serve.max_message");
+  assert.match(big.message, /expected a size from 1KiB to 64MiB .* got "65MiB"/);
+  const small = refusal({ serve: { port: 1, websocket: true, max_message: 100 } });
+  assert.equal(small.key, "containers.api.serve.max_message");
+  const without = refusal({ serve: { port: 1, max_message: "64KiB" } });
+  assert.equal(without.key, "containers.api.serve.max_message");
+  assert.match(without.message, /need websocket: true/);
+  const off = refusal({ serve: { port: 1, websocket: false, max_message: "64KiB" } });
+  assert.equal(off.key, "containers.api.serve.max_message");
+});
+
 Deno.test("serve: under a worker or process parent is refused; under an inline parent it is accepted", () => {
   const child = { module: "./c.ts", mode: "worker", serve: 8080 };
   assert.throws(
@@ -100,6 +122,7 @@ Deno.test("serve is a container key of the schema, and a changed serve: replaces
     "hostname",
     "protocol",
     "websocket",
+    "max_message",
   ]);
   const topology = (serve: unknown) =>
     validateTopology({ containers: { api: { module: "./api.ts", serve } } }, base);

@@ -59,7 +59,9 @@ export class FolderQueue {
   async list(state: JobState): Promise<string[]> {
     const ids: string[] = [];
     for await (const entry of Deno.readDir(new URL(state, this.root))) {
-      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+      // Not only regular files: a FIFO or a link named like a job is claimed too, so that read()
+      // refuses it into failed/ with the reason instead of leaving it unexplained in incoming/.
+      if (entry.isDirectory || !entry.name.endsWith(".json")) continue;
       const id = entry.name.slice(0, -".json".length);
       if (JOB_ID.test(id)) ids.push(id);
     }
@@ -77,14 +79,35 @@ export class FolderQueue {
     }
   }
 
-  /** The claimed job's text; BadJob if the file is larger than MAX_JOB_BYTES (not read). */
+  /**
+   * The claimed job's text. BadJob if what was claimed is not a regular file (a FIFO or a link
+   * swapped in under the name between list() and claim(): never opened) or holds more than
+   * MAX_JOB_BYTES (at most MAX_JOB_BYTES + 1 bytes are read to know it).
+   */
   async read(id: string): Promise<string> {
-    const file = this.file("processing", id);
-    const { size } = await Deno.stat(file);
-    if (size > MAX_JOB_BYTES) {
-      throw new BadJob(`the file: expected at most ${MAX_JOB_BYTES} bytes, got ${size}`);
+    const path = this.file("processing", id);
+    // lstat: the claim moved whatever the name pointed to by then, and a link is not followed.
+    const kind = fileKind(await Deno.lstat(path));
+    if (kind !== "regular file") {
+      throw new BadJob(`the file: expected a regular file, got a ${kind}`);
     }
-    return Deno.readTextFile(file);
+    using file = await Deno.open(path, { read: true });
+    // Checked again on the handle read from: what was opened is what was checked.
+    const opened = fileKind(await file.stat());
+    if (opened !== "regular file") {
+      throw new BadJob(`the file: expected a regular file, got a ${opened}`);
+    }
+    const buffer = new Uint8Array(MAX_JOB_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = await file.read(buffer.subarray(length));
+      if (n === null) break;
+      length += n;
+    }
+    if (length > MAX_JOB_BYTES) {
+      throw new BadJob(`the file: expected at most ${MAX_JOB_BYTES} bytes, got more`);
+    }
+    return new TextDecoder().decode(buffer.subarray(0, length));
   }
 
   /**
@@ -94,7 +117,7 @@ export class FolderQueue {
   async settle(id: string, state: "done" | "failed", outcome: Outcome): Promise<boolean> {
     const claim = this.file("processing", id);
     try {
-      await Deno.stat(claim);
+      await Deno.lstat(claim); // the claim itself, even a dangling link refused by read()
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
       throw error;
@@ -150,7 +173,7 @@ export class FolderQueue {
 
   async #exists(state: JobState, id: string): Promise<boolean> {
     try {
-      await Deno.stat(this.file(state, id));
+      await Deno.lstat(this.file(state, id));
       return true;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
@@ -171,6 +194,17 @@ export async function enqueue(root: URL, job: Job): Promise<URL> {
   const target = queue.file("incoming", job.id);
   await Deno.rename(temporary, target);
   return target;
+}
+
+/** What `info` is, in words for a BadJob's message. */
+function fileKind(info: Deno.FileInfo): string {
+  if (info.isSymlink) return "symbolic link";
+  if (info.isFile) return "regular file";
+  if (info.isDirectory) return "directory";
+  if (info.isFifo) return "FIFO";
+  if (info.isSocket) return "socket";
+  if (info.isCharDevice || info.isBlockDevice) return "device";
+  return "special file";
 }
 
 function ignoreNotFound(error: unknown): void {

@@ -44,6 +44,13 @@ interface Conn {
 export default container(async (ctx) => {
   const burst = Number(ctx.config.burst ?? 20);
   const perSecond = Number(ctx.config.per_second ?? 20);
+  // Each room a client names is an entity with a 10 Hz tick: without a bound one client could
+  // open rooms (and connections) until the machine gives out.
+  const maxRooms = Number(ctx.config.max_rooms ?? 200);
+  const maxPerAddress = Number(ctx.config.max_per_address ?? 16);
+  /** Sockets on this replica, from the upgrade to the close: by room, and by remote address. */
+  const byRoom = new Map<string, number>();
+  const byAddress = new Map<string, number>();
   const files = new Map<string, { body: string; type: string }>();
   for (const [path, [name, type]] of Object.entries(FILES)) {
     files.set(path, { body: await Deno.readTextFile(new URL(name, PUBLIC)), type });
@@ -100,9 +107,9 @@ export default container(async (ctx) => {
   };
 
   return {
-    fetch(request: Request): Response {
+    fetch(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response {
       const url = new URL(request.url);
-      if (url.pathname === "/ws") return upgrade(request, url);
+      if (url.pathname === "/ws") return upgrade(request, url, info.remoteAddr.hostname);
       const file = files.get(url.pathname);
       if (request.method !== "GET" || file === undefined) {
         return new Response("not found\n", { status: 404 });
@@ -120,7 +127,7 @@ export default container(async (ctx) => {
     },
   };
 
-  function upgrade(request: Request, url: URL): Response {
+  function upgrade(request: Request, url: URL, address: string): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade\n", { status: 426 });
     }
@@ -140,8 +147,16 @@ export default container(async (ctx) => {
       ? "key: the key this server gave you, or none"
       : undefined;
     if (bad) return new Response(`bad ${bad}\n`, { status: 400 });
+    if ((byAddress.get(address) ?? 0) >= maxPerAddress) {
+      return busy(`too many connections from ${address}: at most ${maxPerAddress}`);
+    }
+    if (!byRoom.has(roomId) && byRoom.size >= maxRooms) {
+      return busy(`this server has its most rooms open (${maxRooms}): join one in play or retry`);
+    }
 
     const { socket, response } = Deno.upgradeWebSocket(request);
+    count(byAddress, address, 1);
+    count(byRoom, roomId, 1);
     const seat: Seat = { key, id: crypto.randomUUID().slice(0, 8), name };
     const target = rooms.entity(roomId);
     const limit = new RateLimit(burst, perSecond);
@@ -195,6 +210,8 @@ export default container(async (ctx) => {
 
     socket.addEventListener("close", (event) => {
       ctx.signal.removeEventListener("abort", goingAway);
+      count(byAddress, address, -1);
+      count(byRoom, roomId, -1);
       if (!conn) return;
       exit(conn);
       // Closed on purpose (1000): the player leaves at once. Otherwise (a network blip, this
@@ -204,3 +221,15 @@ export default container(async (ctx) => {
     return response;
   }
 });
+
+/** Refused for now (503): the client may retry later. */
+function busy(reason: string): Response {
+  return new Response(`${reason}\n`, { status: 503, headers: { "retry-after": "5" } });
+}
+
+/** Adds `by` to `key`'s count in `counts`; a count that reaches 0 is removed. */
+function count(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
+}

@@ -60,6 +60,9 @@ export default entities((e: EntityContext<RoomState>) => {
       p.x = x;
       p.y = y;
     }
+    // Nobody left (or woken by a message for a room nobody is in): nothing to tick for. It goes
+    // now, and onPassivate forgets it: an empty room leaves no file behind.
+    if (Object.keys(e.state.players).length === 0) return e.passivate();
     e.publish(roomTopic(e.id), snapshot());
     if (dirty && e.state.tick % CHECKPOINT_TICKS === 0) checkpoint();
   }, 1000 / TICK_HZ);
@@ -151,6 +154,9 @@ export default entities((e: EntityContext<RoomState>) => {
   initial: (): RoomState => ({ tick: 0, players: {} }),
   idle: "30s", // no gateway vouched for anyone for 30 s: nobody is playing, the room is saved
   store: "file",
+  // A room passivated empty is deleted from the store rather than saved: room ids are chosen by
+  // clients, and every one ever named would otherwise stay on disk.
+  onPassivate: (e) => Object.keys(e.state.players).length === 0 ? e.forget() : undefined,
 });
 
 const isStep = (v: unknown): v is -1 | 0 | 1 => v === -1 || v === 0 || v === 1;
