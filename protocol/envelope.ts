@@ -14,6 +14,28 @@ import type { WireError } from "./errors.ts";
 /** Version of the envelope schema, first item of every batch on a byte stream. */
 export const ENVELOPE_VERSION = 1;
 
+/**
+ * Every kind of {@linkcode ExitReason}, the one list the edge rule and the supervisor's report check
+ * compare a reported kind with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXIT_KINDS } from "./envelope.ts";
+ * assert.ok(EXIT_KINDS.includes("max_memory"));
+ * assert.equal(EXIT_KINDS.includes("vanished" as never), false);
+ * ```
+ */
+export const EXIT_KINDS = [
+  "normal",
+  "stopped",
+  "error",
+  "crashed",
+  "killed",
+  "unresponsive",
+  "max_memory",
+] as const;
+
 /** Why an instance ended. */
 export interface ExitReason {
   /**
@@ -22,7 +44,7 @@ export interface ExitReason {
    * `killed`: forcibly ended by a signal · `unresponsive`: missed its heartbeats ·
    * `max_memory`: ended because it used more memory than its `max_memory:` (`used`, `limit`).
    */
-  kind: "normal" | "stopped" | "error" | "crashed" | "killed" | "unresponsive" | "max_memory";
+  kind: typeof EXIT_KINDS[number];
   /** Human-readable detail. */
   message: string;
   /** The error, where one was thrown. */

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { EXIT_KINDS } from "./envelope.ts";
 import { within } from "./routes.ts";
 import { wireValueProblem } from "./wire_value.ts";
 import { dropBadTraceContext, isTraceId } from "./trace_context.ts";
@@ -306,16 +307,6 @@ function wireError(value: unknown, name: string): string | null {
   }
   return null;
 }
-
-const EXIT_KINDS = [
-  "normal",
-  "stopped",
-  "error",
-  "crashed",
-  "killed",
-  "unresponsive",
-  "max_memory",
-];
 
 function exitReason(value: unknown): string | null {
   if (!isObject(value)) return expected("reason", value, "an object");

@@ -9,19 +9,12 @@
 import type { ExitReason } from "../protocol/envelope.ts";
 import { count, isRecord, short } from "./_report_values.ts";
 import type { WireError } from "../protocol/errors.ts";
+import { EXIT_KINDS } from "../protocol/envelope.ts";
 import { instanceOf } from "../protocol/routes.ts";
 import type { ErrorRule } from "./error_rules.ts";
 import type { SupervisorEvent } from "./events.ts";
 
-const EXIT_KINDS = new Set([
-  "normal",
-  "stopped",
-  "error",
-  "crashed",
-  "killed",
-  "unresponsive",
-  "max_memory",
-]);
+const EXIT_KIND_SET: ReadonlySet<string> = new Set(EXIT_KINDS);
 const WIRE_KINDS = new Set([
   "unavailable",
   "unknown_topic",
@@ -137,7 +130,7 @@ export function sanitizeEvent(raw: unknown, authority: ReportAuthority): Supervi
  * ```
  */
 export function sanitizeExitReason(raw: unknown, rules?: readonly ErrorRule[]): ExitReason {
-  if (!isRecord(raw) || !EXIT_KINDS.has(raw.kind as string)) {
+  if (!isRecord(raw) || !EXIT_KIND_SET.has(raw.kind as string)) {
     return { kind: "crashed", message: "it reported a malformed exit" };
   }
   const reason: ExitReason = {
