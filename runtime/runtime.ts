@@ -42,13 +42,22 @@ import type { ScheduleInput } from "../config/topology.ts";
 import type { Schedules } from "./_schedules.ts";
 import { auditLine, type AuditRecord } from "./audit.ts";
 import { otelEnabled, startTracing } from "./_tracing.ts";
+import { guarded } from "./_guard.ts";
 import type * as Parts from "./_runtime_parts.ts";
 
 /**
- * The runtime's parts, loaded when the first runtime starts: a container's isolate imports this
- * module (through `mod.ts`) but never starts a runtime, so it never loads them.
+ * The runtime's parts. A container's isolate (its guard installed) imports this module through
+ * `mod.ts` but never starts a runtime, so it never loads them; an application's isolate starts
+ * loading them at once, while it goes on with its own start-up, and `Runtime.start` waits for them.
  */
 let parts: typeof Parts;
+let loadingParts: Promise<typeof Parts> | null = guarded() ? null : loadParts();
+
+function loadParts(): Promise<typeof Parts> {
+  const loading = import("./_runtime_parts.ts");
+  loading.then((loaded) => (parts = loaded), () => (loadingParts = null));
+  return loading;
+}
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "../distribution/mod.ts";
@@ -208,7 +217,7 @@ export class Runtime {
     topology: string | URL | TopologyInput,
     options: RuntimeOptions = {},
   ): Promise<Runtime> {
-    parts ??= await import("./_runtime_parts.ts");
+    parts ??= await (loadingParts ??= loadParts());
     const validated = await parts.loadTopology(topology, { baseUrl: options.baseUrl });
     parts.assertGrantsWithinHost(validated.containers);
     // Deno's OpenTelemetry is on: every request becomes spans (nothing is loaded otherwise). An
