@@ -693,8 +693,15 @@ export class Runtime {
     this.#hub.setRoutes({ ...this.#dist.routes(), ...this.#root.routes() });
   }
 
-  /** Every node below the hub, and every peer runtime, gets the table. */
+  /**
+   * Every node below the hub, and every peer runtime, gets the table. Not the nodes while this
+   * runtime shuts down: each container that stops would otherwise send the whole table to every
+   * node still running (quadratic in the containers: minutes for hundreds), and what they need to
+   * know — that a node is gone — each already gets as a `down` (see `_supervisor.ts`), after which
+   * a request to the stopped container fails fast at the hub.
+   */
   #broadcastRoutes(): void {
+    if (this.#state === "shutting_down") return this.#dist.announce();
     const env: Envelope = { k: "routes", r: this.#hub.routes };
     for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
     this.#dist.announce();
