@@ -231,6 +231,8 @@ async function readGraph(module: string, flags: readonly string[]): Promise<Entr
     ...graph.data.map((f) => f.path),
     ...graph.unloadable,
     ...(config === -1 ? [] : [flags[config + 1]]),
+    // An import map decides what a bare specifier loads: a changed one is a changed graph.
+    ...flags.filter((f) => f.startsWith("--import-map=")).map((f) => localPath(f.slice(13))),
   ];
   const stamps = files.map((path): [string, Stamp] => [path, stampOf(path)]);
   // A file written while Deno read it may have been read before the change: not kept.
@@ -325,6 +327,11 @@ async function store(
   } catch {
     // not stored: the next process reads the graph again
   }
+}
+
+/** A flag's file as a path (it may be given as a `file:` URL). */
+function localPath(file: string): string {
+  return file.startsWith("file:") ? fileURLToPath(file) : file;
 }
 
 /** `f:<mtime ms>:<size>:<inode>`, `none` when absent, `?` when this process may not look. */

@@ -75,3 +75,27 @@ Deno.test("a fresh process uses the stored graph of an unchanged module, and rea
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a kept module graph is read again when the import map its bare specifiers go through changes", async () => {
+  const { moduleGraph } = await import("../../runtime/_graph.ts");
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const path = `${dir}/mapped.ts`;
+    const map = `${dir}/import_map.json`;
+    const past = new Date(Date.now() - 60_000);
+    await Deno.writeTextFile(`${dir}/a.json`, "1");
+    await Deno.writeTextFile(`${dir}/b.json`, "2");
+    await Deno.writeTextFile(path, `import v from "config-file" with { type: "json" };\nvoid v;\n`);
+    await Deno.writeTextFile(map, JSON.stringify({ imports: { "config-file": "./a.json" } }));
+    for (const file of [path, map]) await Deno.utime(file, past, past);
+    const flags = ["--no-config", `--import-map=${map}`];
+    const first = await moduleGraph(new URL(`file://${path}`).href, flags);
+    assert.deepEqual(first?.data.map((f) => f.path), [`${dir}/a.json`]);
+    // Only the map changes: the module itself is the same file.
+    await Deno.writeTextFile(map, JSON.stringify({ imports: { "config-file": "./b.json" } }));
+    const second = await moduleGraph(new URL(`file://${path}`).href, flags);
+    assert.deepEqual(second?.data.map((f) => f.path), [`${dir}/b.json`]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
