@@ -87,7 +87,9 @@ Deno.test("a kept module graph is read again when the import map its bare specif
     await Deno.writeTextFile(`${dir}/b.json`, "2");
     await Deno.writeTextFile(path, `import v from "config-file" with { type: "json" };\nvoid v;\n`);
     await Deno.writeTextFile(map, JSON.stringify({ imports: { "config-file": "./a.json" } }));
-    for (const file of [path, map]) await Deno.utime(file, past, past);
+    for (const file of [path, map, `${dir}/a.json`, `${dir}/b.json`]) {
+      await Deno.utime(file, past, past);
+    }
     const flags = ["--no-config", `--import-map=${map}`];
     const first = await moduleGraph(new URL(`file://${path}`).href, flags);
     assert.deepEqual(first?.data.map((f) => f.path), [`${dir}/a.json`]);
