@@ -8,7 +8,12 @@
  *
  * The graph is Deno's own (`deno info --json`, which works offline and resolves as `deno run`
  * does, given the same config and unstable flags), read once per module and flags for the life of
- * this process, and read again when a file of it (or the config) has changed since.
+ * this process, and read again when a file of it (or the config) has changed since. It is also
+ * stored in Deno's cache folder (`kraken_graphs/`), so a fresh application does not run `deno info`
+ * again for a module none of whose files changed: a stored graph is used only when every file it
+ * was read from is still the same file (path, inode, size, modification time) and this process can
+ * see each. The store is trusted as Deno's own cache beside it is: whoever can write Deno's cache
+ * folder can also change the code Deno runs from it.
  *
  * What counts as what, by how Deno loads the file rather than its name:
  * - **code**: a JavaScript, TypeScript, JSX/TSX or WebAssembly module imported as such (an
@@ -205,6 +210,8 @@ async function readGraph(module: string, flags: readonly string[]): Promise<Entr
   if (Deno.permissions.querySync({ name: "run", command: deno }).state !== "granted") {
     return { graph: null, stamps: [], keep: true };
   }
+  const stored = await readStored(module, flags);
+  if (stored) return stored;
   const started = Date.now();
   const out = await new Deno.Command(deno, {
     args: ["info", "--json", ...flags, "--no-lock", module],
@@ -224,11 +231,107 @@ async function readGraph(module: string, flags: readonly string[]): Promise<Entr
     ...graph.data.map((f) => f.path),
     ...graph.unloadable,
     ...(config === -1 ? [] : [flags[config + 1]]),
+    // An import map decides what a bare specifier loads: a changed one is a changed graph.
+    ...flags.filter((f) => f.startsWith("--import-map=")).map((f) => localPath(f.slice(13))),
   ];
   const stamps = files.map((path): [string, Stamp] => [path, stampOf(path)]);
   // A file written while Deno read it may have been read before the change: not kept.
   const keep = stamps.every(([, stamp]) => !stamp.startsWith("f") || changedBefore(stamp, started));
+  if (keep) await store(module, flags, graph, stamps);
   return { graph, stamps, keep };
+}
+
+/**
+ * Where graphs read by earlier processes are kept: `kraken_graphs/` in Deno's own cache folder
+ * (`DENO_DIR`, else `$XDG_CACHE_HOME/deno`, else `~/.cache/deno`), when this process may read and
+ * write it; `null` otherwise. A fresh application then starts without running `deno info` for a
+ * module whose files have not changed since.
+ */
+function storeFolder(): string | null {
+  const env = (name: string) =>
+    Deno.permissions.querySync({ name: "env", variable: name }).state === "granted"
+      ? Deno.env.get(name)
+      : undefined;
+  const base = env("DENO_DIR") ??
+    (env("XDG_CACHE_HOME") ?? (env("HOME") ? `${env("HOME")}/.cache` : undefined))?.concat("/deno");
+  if (!base) return null;
+  const folder = `${base}/kraken_graphs`;
+  for (const name of ["read", "write"] as const) {
+    if (Deno.permissions.querySync({ name, path: folder }).state !== "granted") return null;
+  }
+  return folder;
+}
+
+/** Longest stored graph read back, bytes. */
+const MAX_STORED = 4 * 1024 * 1024;
+
+async function storedPath(module: string, flags: readonly string[]): Promise<string | null> {
+  const folder = storeFolder();
+  if (!folder) return null;
+  const key = JSON.stringify([Deno.version.deno, module, flags]);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${folder}/${hex}.json`;
+}
+
+/**
+ * The graph an earlier process stored for `module` and `flags`, when every file it was read from
+ * (each module of it, the config) is still the same file, unchanged, and this process can see
+ * each; otherwise `null` and the graph is read again.
+ */
+async function readStored(module: string, flags: readonly string[]): Promise<Entry | null> {
+  try {
+    const path = await storedPath(module, flags);
+    if (!path || Deno.statSync(path).size > MAX_STORED) return null;
+    const saved = JSON.parse(await Deno.readTextFile(path)) as {
+      module?: unknown;
+      flags?: unknown;
+      graph?: ModuleGraph;
+      stamps?: [string, Stamp][];
+    };
+    if (saved.module !== module || JSON.stringify(saved.flags) !== JSON.stringify(flags)) {
+      return null;
+    }
+    const { graph, stamps } = saved;
+    if (!graph || !Array.isArray(stamps) || stamps.length === 0) return null;
+    if (!Array.isArray(graph.code) || !Array.isArray(graph.data)) return null;
+    if (!Array.isArray(graph.unloadable)) return null;
+    // Every file it was read from must be here now, unchanged, and visible to this process.
+    for (const stamp of stamps) {
+      if (!Array.isArray(stamp) || typeof stamp[0] !== "string") return null;
+      const now = stampOf(stamp[0]);
+      if (!now.startsWith("f") || now !== stamp[1]) return null;
+    }
+    return { graph, stamps, keep: true };
+  } catch {
+    return null;
+  }
+}
+
+/** Stores a graph for later processes (best effort: a folder it cannot write is no error). */
+async function store(
+  module: string,
+  flags: readonly string[],
+  graph: ModuleGraph,
+  stamps: [string, Stamp][],
+): Promise<void> {
+  // Only a graph whose every file this process could stamp: one it cannot check later is not kept.
+  if (stamps.length === 0 || !stamps.every(([, stamp]) => stamp.startsWith("f"))) return;
+  try {
+    const path = await storedPath(module, flags);
+    if (!path) return;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    const temp = `${path}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(temp, JSON.stringify({ module, flags, graph, stamps }));
+    await Deno.rename(temp, path);
+  } catch {
+    // not stored: the next process reads the graph again
+  }
+}
+
+/** A flag's file as a path (it may be given as a `file:` URL). */
+function localPath(file: string): string {
+  return file.startsWith("file:") ? fileURLToPath(file) : file;
 }
 
 /** `f:<mtime ms>:<size>:<inode>`, `none` when absent, `?` when this process may not look. */

@@ -159,6 +159,21 @@ export function installGuard(options: GuardOptions, shared?: SharedProcessGuard)
   if (worker) shared!(refuse);
 }
 
+/**
+ * Whether this isolate is a container's (its guard is installed): such an isolate runs container
+ * code and never starts a runtime of its own.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { guarded } from "./_guard.ts";
+ * assert.equal(guarded(), false); // an application's own isolate
+ * ```
+ */
+export function guarded(): boolean {
+  return state !== null;
+}
+
 // ---- messages that arrive while a worker's entry loads ---------------------------------------
 
 /** What arrived before the entry released it, and the listener that keeps it; null once released. */

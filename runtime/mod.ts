@@ -8,6 +8,7 @@
  * | files                                   | what                                                    |
  * | --------------------------------------- | ------------------------------------------------------- |
  * | `runtime.ts`, `types.ts`                | the `Runtime`: start, ref, scale, apply, tree, shutdown  |
+ * | `_runtime_parts.ts`                     | what a runtime loads only when it starts (a container's isolate never does) |
  * | `container.ts`                          | `container()`, the context and refs a container gets     |
  * | `entities.ts`, `_entity_host.ts`, `_entity_store.ts` | `entities()`: virtual actors in a container's replicas, their mailboxes, passivation, stores |
  * | `_node.ts`, `_route_book.ts`, `_failover.ts`, `_held.ts`, `_topics.ts`, `_pending.ts`, `_turn_clock.ts` | the node router: routes, requests and retries, restart buffers, publish/subscribe, deadlines and their clock |

@@ -6,10 +6,9 @@
  *
  * @module
  */
-import { loadTopology } from "../config/load.ts";
 import { type Plan, planTopology } from "../config/plan.ts";
 import type { ContainerInput, ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
-import { createDistribution, type Distribution } from "../distribution/mod.ts";
+import type { Distribution } from "../distribution/mod.ts";
 import { RemoteFigures } from "./_remote_metrics.ts";
 import { type Envelope, LOG_LEVEL_RANK, type LogLevel } from "../protocol/envelope.ts";
 import type {
@@ -22,26 +21,16 @@ import type {
 import { applyPlan } from "./_apply.ts";
 import { defaultLogger, RuntimeListeners } from "./_events.ts";
 import { type ContainerMetrics, containerMetrics, metricsBook } from "./_metrics.ts";
-import { InlineHandle, type InstanceHandle } from "./_modes.ts";
+import type { InstanceHandle } from "./_modes.ts";
 import { Node } from "./_node.ts";
 import { runPlaced } from "./_placed.ts";
-import { admitIsolate } from "./_sources.ts";
-import {
-  assertGrantsWithinHost,
-  assertStartableHere,
-  hasInline,
-  type SpawnContext,
-  validateSpawn,
-} from "./_startable.ts";
-import { Supervisor, type SupervisorEvent, type SupervisorSite } from "./_supervisor.ts";
+import type { SpawnContext } from "./_startable.ts";
+import type { Supervisor, SupervisorEvent, SupervisorSite } from "./_supervisor.ts";
 import { instanceUsage, treeSnapshot } from "./_tree.ts";
 import { NameClaims, takenNames } from "./_claims.ts";
 import { RoutePace } from "./_route_pace.ts";
 import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
-import { transportsFor } from "./_transports.ts";
-import { ServePorts } from "./_serve_ports.ts";
-import { assertPortFree, servingWarnings } from "./_serve_check.ts";
 import type {
   LogEntry,
   RuntimeEvents,
@@ -50,10 +39,25 @@ import type {
   TreeSnapshot,
 } from "./types.ts";
 import type { ScheduleInput } from "../config/topology.ts";
-import { Schedules } from "./_schedules.ts";
-import { scheduleSite, validateScheduleHere } from "./_schedule_site.ts";
+import type { Schedules } from "./_schedules.ts";
 import { auditLine, type AuditRecord } from "./audit.ts";
 import { otelEnabled, startTracing } from "./_tracing.ts";
+import { guarded } from "./_guard.ts";
+import type * as Parts from "./_runtime_parts.ts";
+
+/**
+ * The runtime's parts. A container's isolate (its guard installed) imports this module through
+ * `mod.ts` but never starts a runtime, so it never loads them; an application's isolate starts
+ * loading them at once, while it goes on with its own start-up, and `Runtime.start` waits for them.
+ */
+let parts: typeof Parts;
+let loadingParts: Promise<typeof Parts> | null = guarded() ? null : loadParts();
+
+function loadParts(): Promise<typeof Parts> {
+  const loading = import("./_runtime_parts.ts");
+  loading.then((loaded) => (parts = loaded), () => (loadingParts = null));
+  return loading;
+}
 
 export type { ContainerSnapshot, InstanceSnapshot, SlotState } from "./_supervisor.ts";
 export type { PeerSnapshot } from "../distribution/mod.ts";
@@ -99,7 +103,7 @@ export class Runtime {
   readonly #logger: (entry: LogEntry) => void;
   readonly #baseUrl: string;
   /** Ports picked for `serve: { port: 0 }`, kept for the runtime's life. */
-  readonly #ports = new ServePorts();
+  readonly #ports = new parts.ServePorts();
   #nextNode = 1;
   readonly #transports: TransportSet;
   /** When the routing table goes out (paced for what children report: they may flood). */
@@ -123,7 +127,7 @@ export class Runtime {
     this.#violations = new Violations((level, message, source) =>
       this.#log(level, message, source)
     );
-    this.#transports = transportsFor(topology, options.transports);
+    this.#transports = parts.transportsFor(topology, options.transports);
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve));
     this.#hub = new Node("host", {
       onControl: (env, from) => this.#handles.get(from)?.control(env),
@@ -133,7 +137,7 @@ export class Runtime {
         this.#violations.fromNode(from, what, logged, this.#handles),
     }, { hub: true });
     // Built before anything can log: every log line may go to the root that placed a container.
-    this.#dist = createDistribution(topology, {
+    this.#dist = parts.createDistribution(topology, {
       hub: this.#hub,
       ownNames: () => this.#root.names(),
       ownRoutes: () => this.#root.routes(),
@@ -160,11 +164,11 @@ export class Runtime {
     for (const [type, listener] of Object.entries(options.on ?? {})) {
       if (listener) this.#listeners.on(type as keyof RuntimeEvents, listener as () => void);
     }
-    this.#root = new Supervisor("root", topology.supervisor, this.#site());
+    this.#root = new parts.Supervisor("root", topology.supervisor, this.#site());
     this.#root.onGiveUp = (error) => {
       this.#shutdown ??= this.#stopAll(error);
     };
-    this.#schedules = new Schedules(scheduleSite({
+    this.#schedules = new parts.Schedules(parts.scheduleSite({
       hub: this.#hub,
       emit: (event) => this.#emit("schedule", event),
       log: (level, message) => this.#log(level, message, "runtime"),
@@ -187,9 +191,10 @@ export class Runtime {
         this.#live.add(handle);
         handle.gone.then(() => this.#live.delete(handle));
       },
-      sourceReads: (spec) => admitIsolate(spec, (message) => this.#log("warn", message, "runtime")),
+      sourceReads: (spec) =>
+        parts.admitIsolate(spec, (message) => this.#log("warn", message, "runtime")),
       validate: (name, input, parent) =>
-        this.#assertPortFree(validateSpawn(name, input, { ...this.#spawnContext(), parent })),
+        this.#assertPortFree(parts.validateSpawn(name, input, { ...this.#spawnContext(), parent })),
       violation: (container, instance, what) => this.#violations.count(container, instance, what),
       claims: new NameClaims(),
       taken: () => this.#takenNames(),
@@ -213,8 +218,9 @@ export class Runtime {
     topology: string | URL | TopologyInput,
     options: RuntimeOptions = {},
   ): Promise<Runtime> {
-    const validated = await loadTopology(topology, { baseUrl: options.baseUrl });
-    assertGrantsWithinHost(validated.containers);
+    parts ??= await (loadingParts ??= loadParts());
+    const validated = await parts.loadTopology(topology, { baseUrl: options.baseUrl });
+    parts.assertGrantsWithinHost(validated.containers);
     // Deno's OpenTelemetry is on: every request becomes spans (nothing is loaded otherwise). An
     // application whose import map lacks the API still starts, untraced, and is told why.
     const untraced = otelEnabled() ? await startTracing().then(() => null, (e: Error) => e) : null;
@@ -235,7 +241,7 @@ export class Runtime {
   }
 
   async #boot(): Promise<void> {
-    if (hasInline(this.#topology.containers)) {
+    if (parts.hasInline(this.#topology.containers)) {
       globalThis.addEventListener("unhandledrejection", this.#onRejection);
     }
     this.#publishRoutes();
@@ -248,7 +254,9 @@ export class Runtime {
       await this.shutdown();
       throw error;
     }
-    for (const warning of servingWarnings(this.#topology)) this.#log("warn", warning, "runtime");
+    for (const warning of parts.servingWarnings(this.#topology)) {
+      this.#log("warn", warning, "runtime");
+    }
     const count = this.#topology.containers.length;
     this.#log(
       "info",
@@ -341,7 +349,7 @@ export class Runtime {
     this.#assertRunning();
     const supervisor = options.parent ? this.#supervisorOf(options.parent) : this.#root;
     const remote = this.#remoteSpec(name) !== undefined;
-    const validated = validateSpawn(name, spec, {
+    const validated = parts.validateSpawn(name, spec, {
       ...this.#spawnContext(),
       replacing: supervisor.has(name) || remote,
     });
@@ -361,7 +369,7 @@ export class Runtime {
 
   /** A container spawned later (rt.spawn, ctx.spawn) may not serve where another listener does. */
   #assertPortFree(spec: ContainerSpec): ContainerSpec {
-    return assertPortFree(spec, this.#topology, (other) => this.serving(other)?.port);
+    return parts.assertPortFree(spec, this.#topology, (other) => this.serving(other)?.port);
   }
 
   /**
@@ -430,7 +438,7 @@ export class Runtime {
       const owner = this.#owner(name);
       // Refused before the group changes: permissions may have been revoked since it started.
       const spec = owner.specs().find((s) => s.name === name);
-      if (spec) assertStartableHere(spec);
+      if (spec) parts.assertStartableHere(spec);
       await owner.scale(name, replicas);
     }
     this.#refreshTopology();
@@ -471,8 +479,8 @@ export class Runtime {
   ): Promise<Plan> {
     this.#assertRunning();
     const isObject = typeof source === "object" && !(source instanceof URL);
-    const next = await loadTopology(source, isObject ? { baseUrl: this.#baseUrl } : {});
-    assertGrantsWithinHost(next.containers);
+    const next = await parts.loadTopology(source, isObject ? { baseUrl: this.#baseUrl } : {});
+    parts.assertGrantsWithinHost(next.containers);
     const plan = planTopology(this.#topology, next);
     if (options.dryRun) return plan;
     try {
@@ -558,7 +566,7 @@ export class Runtime {
    */
   async schedule(name: string, spec: ScheduleInput): Promise<void> {
     this.#assertRunning();
-    const validated = await validateScheduleHere(name, spec, {
+    const validated = await parts.validateScheduleHere(name, spec, {
       baseUrl: this.#baseUrl,
       topology: this.#topology,
       names: Object.keys(this.#hub.routes),
@@ -704,8 +712,15 @@ export class Runtime {
     this.#hub.setRoutes({ ...this.#dist.routes(), ...this.#root.routes() });
   }
 
-  /** Every node below the hub, and every peer runtime, gets the table. */
+  /**
+   * Every node below the hub, and every peer runtime, gets the table. Not the nodes while this
+   * runtime shuts down: each container that stops would otherwise send the whole table to every
+   * node still running (quadratic in the containers: minutes for hundreds), and what they need to
+   * know — that a node is gone — each already gets as a `down` (see `_supervisor.ts`), after which
+   * a request to the stopped container fails fast at the hub.
+   */
   #broadcastRoutes(): void {
+    if (this.#state === "shutting_down") return this.#dist.announce();
     const env: Envelope = { k: "routes", r: this.#hub.routes };
     for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
     this.#dist.announce();
@@ -714,7 +729,7 @@ export class Runtime {
   #unhandledRejection(event: PromiseRejectionEvent): void {
     const stack = event.reason instanceof Error ? event.reason.stack ?? "" : "";
     for (const handle of this.#live) {
-      if (handle instanceof InlineHandle && handle.running && handle.owns(stack)) {
+      if (handle instanceof parts.InlineHandle && handle.running && handle.owns(stack)) {
         // Traced to an inline container: it fails like any other; the host lives on.
         event.preventDefault();
         handle.fail(event.reason);

@@ -3,16 +3,82 @@
  * share the supervisor's isolate and are never pinged); an instance silent for longer than its
  * child's `keepalive` is unresponsive — reported, killed, and then handled like any failure.
  *
+ * Silence is judged so that a starved host is not mistaken for a dead child:
+ * - **the host's own lag.** The heartbeat timer knows when it was due; when it fires late, the
+ *   supervisor's own isolate was starved in between (a long synchronous turn, a machine busy
+ *   starting hundreds of isolates), and a child's answers may be waiting, unread, in its queue.
+ *   Those stretches are remembered and do not count toward any child's silence.
+ * - **a start grace.** An instance that has just started competes for the CPU with everything
+ *   else starting; the first `keepalive` after its start does not count toward its silence, so a
+ *   new instance is declared unresponsive after twice its keepalive at the earliest.
+ * The event reports the silence as it was, whole: `silentFor` is never shortened.
+ *
  * @module
  */
 import type { Silence } from "./messages.ts";
 import type { ChildSpec } from "./spec.ts";
+import type { Starved } from "./state.ts";
 import { emit, nextId, type Turn } from "./_draft.ts";
 import { instanceId } from "./state.ts";
 
 /** How often a child with this keepalive is pinged: a quarter of it, from 10 to 250 ms. */
 export function heartbeatEvery(keepalive: number): number {
   return Math.max(10, Math.min(250, keepalive / 4));
+}
+
+/** Lateness of a timer (ms) that is ordinary scheduling, not starvation. */
+const ON_TIME = 2;
+
+/** Most starved stretches remembered (the oldest go first). */
+const MAX_STARVED = 256;
+
+/**
+ * How much of the stretch `[from, to]` the host spent starved, ms.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { starvedWithin } from "./_liveness.ts";
+ * const starved = [{ from: 100, to: 400 }, { from: 900, to: 1000 }];
+ * assert.equal(starvedWithin(starved, 300, 1000), 200);
+ * ```
+ */
+export function starvedWithin(starved: readonly Starved[], from: number, to: number): number {
+  let total = 0;
+  for (const s of starved) total += Math.max(0, Math.min(to, s.to) - Math.max(from, s.from));
+  return total;
+}
+
+/**
+ * How long an instance has been silent in the sense that counts: its silence since `startedAt +
+ * grace`, less the stretches in which the host itself was starved.
+ *
+ * @param silentFor Its raw silence, ms (now minus its last sign of life).
+ * @param now The supervisor's clock.
+ * @param startedAt When it started (took messages).
+ * @param grace The start grace, ms: the first `grace` ms after its start do not count.
+ * @param starved The host's starved stretches.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { countedSilence } from "./_liveness.ts";
+ * // Silent 6 s, but the host was blocked 3 s of those: 3 s count.
+ * assert.equal(countedSilence(6_000, 20_000, 0, 5_000, [{ from: 15_000, to: 18_000 }]), 3_000);
+ * // Started 7 s ago with a 5 s grace: only the last 2 s count.
+ * assert.equal(countedSilence(7_000, 20_000, 13_000, 5_000, []), 2_000);
+ * ```
+ */
+export function countedSilence(
+  silentFor: number,
+  now: number,
+  startedAt: number,
+  grace: number,
+  starved: readonly Starved[],
+): number {
+  const from = Math.max(now - silentFor, startedAt + grace);
+  if (from >= now) return 0;
+  return now - from - starvedWithin(starved, from, now);
 }
 
 /** Pings `spec`'s instances from now on: the timer runs at the pace of the most demanding child. */
@@ -22,7 +88,7 @@ export function watch<S extends ChildSpec>(t: Turn<S>, spec: S): void {
   if (t.s.heartbeat && every >= t.s.heartbeat.every) return;
   if (t.s.heartbeat) t.fx.push({ kind: "clear_timer", id: t.s.heartbeat.timer });
   const timer = nextId(t);
-  t.s.heartbeat = { every, timer };
+  t.s.heartbeat = { every, timer, due: t.now + every, starved: t.s.heartbeat?.starved ?? [] };
   t.fx.push({ kind: "set_timer", id: timer, delay: every });
 }
 
@@ -34,15 +100,22 @@ export function unwatch<S extends ChildSpec>(t: Turn<S>): void {
 }
 
 /**
- * Timer `id` fired: when it is the heartbeat, pings every running instance and sets the next one.
+ * Timer `id` fired: when it is the heartbeat, notes how late it fired (the host's own
+ * starvation), pings every running instance and sets the next one.
  *
  * @returns Whether it was the heartbeat timer.
  */
 export function heartbeatFired<S extends ChildSpec>(t: Turn<S>, id: number): boolean {
   const beat = t.s.heartbeat;
   if (!beat || beat.timer !== id) return false;
+  // Only what could still count: the longest a child's silence can reach back is its keepalive
+  // plus the start grace, plus the starved time it would leave out.
+  const horizon = t.now - 2 * longestKeepalive(t) - starvedWithin(beat.starved, 0, t.now);
+  const starved = beat.starved.filter((s) => s.to >= horizon);
+  if (t.now - beat.due > ON_TIME) starved.push({ from: beat.due, to: t.now });
+  if (starved.length > MAX_STARVED) starved.splice(0, starved.length - MAX_STARVED);
   const timer = nextId(t);
-  t.s.heartbeat = { every: beat.every, timer };
+  t.s.heartbeat = { every: beat.every, timer, due: t.now + beat.every, starved };
   t.fx.push({ kind: "set_timer", id: timer, delay: beat.every });
   const keys: number[] = [];
   for (const child of t.s.children) {
@@ -52,15 +125,30 @@ export function heartbeatFired<S extends ChildSpec>(t: Turn<S>, id: number): boo
   return true;
 }
 
-/** Heartbeat readings: the running instances silent beyond their keepalive are killed. */
+function longestKeepalive<S extends ChildSpec>(t: Turn<S>): number {
+  let longest = 0;
+  for (const child of t.s.children) longest = Math.max(longest, child.spec.keepalive);
+  return longest;
+}
+
+/**
+ * Heartbeat readings: the running instances silent beyond their keepalive — not counting the
+ * start grace nor the stretches in which the host itself was starved — are killed.
+ */
 export function silence<S extends ChildSpec>(t: Turn<S>, readings: readonly Silence[]): void {
+  const starved = t.s.heartbeat?.starved ?? [];
   for (const { key, silentFor } of readings) {
     for (const child of t.s.children) {
       const slot = child.slots.find((s) => s.phase.state === "running" && s.phase.key === key);
-      // Decided on the whole milliseconds it reports, so a report never says "silent for 300 ms"
+      if (!slot) continue;
+      const { keepalive } = child.spec;
+      // Decided on whole milliseconds, as reported, so a report never says "silent for 300 ms"
       // of an instance whose keepalive is 300 ms.
+      const counted = Math.round(
+        countedSilence(silentFor, t.now, slot.startedAt, keepalive, starved),
+      );
+      if (counted <= keepalive) continue;
       const silent = Math.round(silentFor);
-      if (!slot || silent <= child.spec.keepalive) continue;
       emit(t, {
         type: "unresponsive",
         container: child.spec.name,

@@ -202,10 +202,30 @@ export interface SupervisorState<S extends ChildSpec> {
   readonly plans: readonly RestartPlan[];
   /** Calls under way. */
   readonly operations: readonly Operation[];
-  /** The heartbeat timer, while any child is pinged. */
-  readonly heartbeat: { readonly every: number; readonly timer: number } | null;
+  /** The heartbeat timer, while any child is pinged (see `_liveness.ts`). */
+  readonly heartbeat: Heartbeat | null;
   /** The next free number for keys, timers, plans and children. */
   readonly seq: number;
+}
+
+/** A stretch of time in which this supervisor's own isolate was starved (ms, its clock). */
+export interface Starved {
+  /** When its heartbeat timer was due. */
+  readonly from: number;
+  /** When it fired. */
+  readonly to: number;
+}
+
+/** The heartbeat timer and what its lateness told of the host's own starvation. */
+export interface Heartbeat {
+  /** Its period, ms. */
+  readonly every: number;
+  /** Its timer id. */
+  readonly timer: number;
+  /** When it is due to fire. */
+  readonly due: number;
+  /** The recent stretches in which it fired late, oldest first (see `_liveness.ts`). */
+  readonly starved: readonly Starved[];
 }
 
 /**

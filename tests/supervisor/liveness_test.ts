@@ -90,3 +90,24 @@ for (const mode of MODES) {
     });
   });
 }
+
+Deno.test("[worker] 40 workers answering through a host event loop blocked beyond their keepalive are never declared unresponsive", async () => {
+  const unresponsive: string[] = [];
+  await withRuntime({
+    containers: { m: { module: "./member.ts", mode: "worker", replicas: 40, keepalive: "300ms" } },
+  }, async (rt) => {
+    rt.on("unresponsive", (event) => void unresponsive.push(event.instance));
+    // Past the start grace, so what is tested is the host's own lag.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    for (let round = 0; round < 3; round++) {
+      // The host is starved (a long synchronous turn): no timer runs, the workers' answers queue.
+      const until = performance.now() + 1000;
+      while (performance.now() < until) { /* blocked */ }
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    assert.deepEqual(unresponsive, []);
+    const [m] = rt.tree().containers;
+    assert.equal(m.running, 40);
+    assert.ok(m.instances.every((i) => i.id.endsWith(".1")), "none was restarted");
+  });
+});

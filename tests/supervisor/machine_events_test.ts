@@ -13,7 +13,7 @@ Deno.test("an instance silent beyond its keepalive is reported unresponsive, kil
   const sim = new Sim();
   sim.add(child("w", { mode: "worker", keepalive: 300 }));
   const key = sim.key("w");
-  sim.advance(75);
+  sim.advance(600);
   assert.deepEqual(sim.seen("unresponsive"), [], "answering: nothing happens");
   sim.instances.get(key)!.silentFor = 400;
   sim.advance(75);
@@ -31,6 +31,7 @@ Deno.test("an instance silent beyond its keepalive is reported unresponsive, kil
 Deno.test("an unresponsive event always reports a silence longer than the keepalive (in whole ms)", () => {
   const sim = new Sim();
   sim.add(child("w", { mode: "worker", keepalive: 300 }));
+  sim.advance(600); // past its start grace
   sim.instances.get(sim.key("w"))!.silentFor = 300.4;
   sim.advance(75);
   assert.deepEqual(sim.seen("unresponsive"), [], "300.4 ms is 300 ms: not beyond 300");

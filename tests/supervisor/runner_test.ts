@@ -277,6 +277,7 @@ Deno.test("runner: update of an unknown child throws at once; setFlags and reord
 Deno.test("runner: heartbeats ping running instances on the injected clock; one silent too long is killed and restarted", async () => {
   const w = world();
   await w.runner.add(child("w", { mode: "worker", keepalive: 100 }));
+  await w.clock.advance(200); // answering, and past its start grace
   latest(w, "w").silentFor = 150;
   await w.clock.advance(24);
   assert.deepEqual(latest(w, "w").kills, [], "not pinged yet");
