@@ -45,6 +45,11 @@ export interface ContainerSpec {
   config: Record<string, unknown>;
   /** The host agent it is placed on (`mode: remote`); without it, the placement policy chooses. */
   host?: string;
+  /**
+   * `placement: spread` (`mode: remote`): each replica placed on its own choice of agent, within
+   * `hosts:` and `max_per_host:`. Without it, all replicas run together on one agent.
+   */
+  spread?: SpreadSpec;
   /** How the agent runs a remote container: `process` (default) or `worker`. */
   runsAs?: "process" | "worker";
   /** `on_error:` rules, first match wins (the built-in rules apply after them). */
@@ -264,6 +269,24 @@ export interface Defaults {
   readonly placement: Placement;
   /** A `schedule:` entry's fields. */
   readonly schedule: { readonly missed: MissedTicks };
+}
+
+/**
+ * Where a remote container's replicas may go (`placement: spread`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SpreadSpec } from "./model.ts";
+ * const spread: SpreadSpec = { hosts: ["a", "b"], maxPerHost: 2 };
+ * assert.equal(spread.maxPerHost, 2);
+ * ```
+ */
+export interface SpreadSpec {
+  /** The agents (names from the top-level `hosts:`) it may use; all of them when absent. */
+  hosts?: string[];
+  /** At most this many of its replicas on one agent; no limit when absent. */
+  maxPerHost?: number;
 }
 
 /** How remote containers are placed on host agents. */
