@@ -315,6 +315,12 @@ export interface ContainerInput {
   config?: Record<string, unknown>;
   /** Host agent, with `mode: remote`. */
   host?: string;
+  /** `placement: spread` (`mode: remote`): each replica on its own choice of agent. */
+  placement?: "spread";
+  /** With `placement: spread`: the agents (from `hosts:`) it may use. */
+  hosts?: string[];
+  /** With `placement: spread`: at most this many of its replicas on one agent. */
+  max_per_host?: number | string;
   /** With `mode: remote`: run as a `process` (default) or a `worker` on the agent. */
   runs_as?: "process" | "worker";
   /** Rules by error class: `{ match: "DbError", action: ["log", "resume"] }`. */

@@ -1,0 +1,191 @@
+// `placement: spread` with real host agents (`kraken node` processes on loopback): replicas on
+// several agents, an agent SIGKILLed or frozen (SIGSTOP) under retried load — nothing lost, the
+// longest gap between replies within one retry timeout, the lost replicas re-placed on the
+// survivors — and a returning agent taking replicas back by rebalance without losing a request.
+import assert from "node:assert/strict";
+import type { Runtime, TopologyInput } from "../../mod.ts";
+import { Runtime as RT } from "../../mod.ts";
+import { freePort } from "../_helpers.ts";
+import {
+  type AgentProcess,
+  eventually,
+  FIXTURES_DIR,
+  pause,
+  SECRET,
+  startAgent,
+} from "./_agents.ts";
+
+/** How long one try of a request may take before it is retried, ms. */
+const RETRY_TIMEOUT = 1_000;
+
+function topology(agents: AgentProcess[], replicas: number): TopologyInput {
+  return {
+    name: "dist",
+    transports: { name: "root", secret: SECRET, keepalive: "1s" },
+    hosts: Object.fromEntries(agents.map((a) => [a.name, { address: a.url }])),
+    containers: {
+      x: { module: "./member.ts", mode: "remote", placement: "spread", replicas },
+    },
+  };
+}
+
+const start = (t: TopologyInput) =>
+  RT.start(t, { baseUrl: `file://${FIXTURES_DIR}`, logLevel: "error", logger: () => {} });
+
+const placementOf = (rt: Runtime) =>
+  rt.tree().containers.find((c) => c.name === "x")!.placement?.replicasOn ?? {};
+
+/**
+ * Requests with retries to `x` from 4 loops until stopped (at most `ms`): counts failures, the
+ * processes that answered, and the longest gap between two replies.
+ */
+function load(rt: Runtime, ms = 60_000) {
+  let running = true;
+  const end = performance.now() + ms;
+  let last = performance.now();
+  const stats = { ok: 0, failed: [] as string[], pids: new Set<number>(), gap: 0 };
+  const loops = Array.from({ length: 4 }, async () => {
+    while (running && performance.now() < end) {
+      try {
+        const pid = await rt.ref("x").request("pid", undefined, {
+          timeout: RETRY_TIMEOUT,
+          retries: 3,
+        }) as number;
+        const now = performance.now();
+        stats.gap = Math.max(stats.gap, now - last);
+        last = now;
+        stats.pids.add(pid);
+        stats.ok++;
+      } catch (error) {
+        stats.failed.push(`${(error as Error).name}: ${(error as Error).message}`);
+      }
+      await pause(2);
+    }
+  });
+  return {
+    stats,
+    /** Starts measuring the gap afresh (after warm-up). */
+    mark() {
+      last = performance.now();
+      stats.gap = 0;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return stats;
+    },
+  };
+}
+
+async function withAgents(
+  names: string[],
+  fn: (agents: AgentProcess[]) => Promise<void>,
+): Promise<void> {
+  const agents: AgentProcess[] = [];
+  try {
+    for (const name of names) {
+      agents.push(await startAgent(name, { listen: `tcp://127.0.0.1:${freePort()}` }));
+    }
+    await fn(agents);
+  } finally {
+    await Promise.all(agents.map((a) => {
+      try {
+        a.child.kill("SIGCONT");
+      } catch {
+        // gone
+      }
+      return a.stop();
+    }));
+  }
+}
+
+for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
+  Deno.test(`spread: an agent lost by ${signal} under retried load loses no request, no reply waits over one retry timeout, and its replicas are re-placed on the survivors`, async () => {
+    await withAgents(["node-b", "node-c"], async ([b, c]) => {
+      const rt = await start(topology([b, c], 4));
+      try {
+        await eventually(
+          () => rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+          10_000,
+          "4 replicas routed",
+        );
+        assert.deepEqual(placementOf(rt), { "node-b": 2, "node-c": 2 });
+        const traffic = load(rt);
+        await pause(300);
+        traffic.mark();
+        const lostAt = performance.now();
+        b.child.kill(signal);
+        await eventually(
+          () =>
+            JSON.stringify(placementOf(rt)) === JSON.stringify({ "node-c": 4 }) &&
+            rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+          8_000,
+          "the lost replicas re-placed on node-c",
+        );
+        const replaced = performance.now() - lostAt;
+        await pause(300);
+        const stats = await traffic.stop();
+        assert.deepEqual(stats.failed, [], `${stats.ok} requests answered`);
+        assert.ok(
+          stats.gap <= RETRY_TIMEOUT,
+          `longest gap between replies ${
+            Math.round(stats.gap)
+          } ms (one retry timeout: ${RETRY_TIMEOUT} ms)`,
+        );
+        console.log(
+          `  ${signal}: ${stats.ok} replies, longest gap ${
+            Math.round(stats.gap)
+          } ms, re-placed in ${Math.round(replaced)} ms`,
+        );
+      } finally {
+        await rt.shutdown();
+      }
+    });
+  });
+}
+
+Deno.test("spread: a returning agent takes replicas back by rebalance, one at a time, without losing a request", async () => {
+  await withAgents(["node-b", "node-c"], async ([b, c]) => {
+    const rt = await start(topology([b, c], 4));
+    let back: AgentProcess | undefined;
+    try {
+      await eventually(
+        () => rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+        10_000,
+        "4 replicas routed",
+      );
+      b.child.kill("SIGKILL");
+      await b.stop();
+      await eventually(
+        () => JSON.stringify(placementOf(rt)) === JSON.stringify({ "node-c": 4 }),
+        8_000,
+        "all on node-c",
+      );
+      // node-b returns at its address; it rejoins as capacity, running nothing.
+      back = await startAgent("node-b", { listen: b.url });
+      await eventually(
+        () => rt.tree().peers.some((p) => p.name === "node-b" && p.state === "connected"),
+        10_000,
+        "node-b rejoined",
+      );
+      assert.deepEqual(placementOf(rt), { "node-c": 4 });
+      const traffic = load(rt);
+      await pause(200);
+      const moves = await rt.rebalance("x");
+      await pause(300);
+      const stats = await traffic.stop();
+      assert.deepEqual(moves, [{ from: "node-c", to: "node-b" }, { from: "node-c", to: "node-b" }]);
+      assert.deepEqual(placementOf(rt), { "node-b": 2, "node-c": 2 });
+      assert.deepEqual(stats.failed, [], `${stats.ok} requests answered`);
+      assert.deepEqual(await rt.rebalance("x"), [], "even: nothing more to move");
+      await eventually(
+        () => rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+        5_000,
+        "4 replicas routed",
+      );
+    } finally {
+      await rt.shutdown();
+      await back?.stop();
+    }
+  });
+});
