@@ -21,6 +21,7 @@ import { sanitizeEvent } from "../supervisor/event_check.ts";
 import type { SupervisorEvent } from "../supervisor/events.ts";
 import type { PlacementSnapshot } from "./types.ts";
 import { SpreadPlacements } from "./_spread_placement.ts";
+import { moveDelay, placedSpec } from "./_placed_spec.ts";
 
 /** What placement needs from its runtime. */
 export interface PlacementSite {
@@ -66,8 +67,6 @@ interface Entry {
 
 /** How long an agent may take to start a placed container, ms. */
 const PLACE_TIMEOUT = 30_000;
-/** Margin past an agent's lease before moving its containers, ms. */
-const LEASE_MARGIN = 100;
 
 /** How a placement manager is made. */
 export interface PlacementOptions {
@@ -79,26 +78,6 @@ export interface PlacementOptions {
   self?: string;
   /** Time for lease expiry and answer timeouts (default: this isolate's). */
   clock?: Clock;
-}
-
-/**
- * How long after now a lost agent's containers move: once the longer of our keepalive and the
- * lease the agent announced has run out since it was last heard, plus a margin — by then the
- * agent has stopped them itself (it fences on the same silence), so there is never a second copy.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { moveDelay } from "./_placement.ts";
- * assert.equal(moveDelay({ lastSeen: 1_000, lease: 500, agentLease: 0, now: 1_200 }), 400);
- * assert.equal(moveDelay({ lastSeen: 1_000, lease: 500, agentLease: 2_000, now: 1_200 }), 1_900);
- * assert.equal(moveDelay({ lastSeen: 0, lease: 500, agentLease: 0, now: 9_000 }), 0);
- * ```
- */
-export function moveDelay(
-  at: { lastSeen: number; lease: number; agentLease: number; now: number },
-): number {
-  return Math.max(0, at.lastSeen + Math.max(at.lease, at.agentLease) + LEASE_MARGIN - at.now);
 }
 
 /** Places remote containers on agents and moves them when an agent is lost. */
@@ -578,30 +557,4 @@ export class PlacementManager {
 
 function instanceId(entry: Entry): string {
   return `${entry.spec.name}@${entry.host}#${entry.epoch}`;
-}
-
-/** What an agent gets: the container as its own topology would have it (durations in ms). */
-function placedSpec(spec: ContainerSpec): Record<string, unknown> {
-  return {
-    module: spec.module,
-    mode: spec.runsAs ?? "process",
-    replicas: spec.replicas,
-    balance: spec.balance,
-    restart: spec.restart,
-    shutdown: spec.shutdown,
-    keepalive: spec.keepalive,
-    permissions: spec.permissions,
-    unstable: spec.unstable,
-    config: spec.config,
-    buffer: spec.buffer,
-    supervisor: spec.supervisor,
-    on_error: spec.onError.map((r) => ({
-      match: [...r.match],
-      action: r.log ? ["log", r.action] : r.action,
-    })),
-    // Every replica on the agent listens there too (its own port 0 pick, when 0).
-    ...(spec.serve ? { serve: { ...spec.serve } } : {}),
-    // The agent measures and restarts it: the limit travels with the spec.
-    ...(spec.maxMemory !== undefined ? { max_memory: spec.maxMemory } : {}),
-  };
 }
