@@ -81,8 +81,10 @@ export class SpreadPlacements {
     if (!current) {
       this.#all.set(spec.name, { spec, groups: new Map(), epoch: 0, restarts: 0 });
     } else {
-      const changed = JSON.stringify({ ...current.spec, replicas: 0 }) !==
-        JSON.stringify({ ...spec, replicas: 0 });
+      // What the agents run is the same when only the count or where it may go changed: then
+      // reconciling is enough (no group is replaced).
+      const same = (x: ContainerSpec) => JSON.stringify({ ...x, replicas: 0, spread: undefined });
+      const changed = same(current.spec) !== same(spec);
       current.spec = spec;
       // Changed beyond its count: every group is placed again (the agent replaces it).
       if (changed) {

@@ -140,3 +140,16 @@ Deno.test("spread: hosts: and max_per_host: bound where replicas go; a new agent
   assert.deepEqual(on(m), { a: 2, b: 1 });
   m.close();
 });
+
+Deno.test("spread: changing only hosts: or max_per_host: moves replicas without replacing the groups that stay", async () => {
+  const { m, sent } = fake();
+  m.joined("a", join("a"));
+  m.joined("b", join("b"));
+  await m.add([spec(2)], 1000);
+  sent.length = 0;
+  await m.update(spec(2, { hosts: ["a"], max_per_host: 2 }));
+  assert.deepEqual(on(m), { a: 2 });
+  assert.deepEqual(sent.map(([p, e]) => `${p}:${e.k}`), ["a:place", "b:unplace"]);
+  assert.deepEqual(placed(sent), ["a:2"], "a rescales once; nothing is replaced");
+  m.close();
+});
