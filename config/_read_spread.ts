@@ -1,7 +1,8 @@
 /**
  * A remote container's per-replica placement: `placement: spread` places each replica on its own
  * choice of agent (fewest replicas of it first), within `hosts: [a, b]` (the agents it may use)
- * and `max_per_host: N` (at most N of its replicas on one agent).
+ * and `max_per_host: N` (at most N of its replicas on one agent); `rebalance: auto` moves replicas
+ * onto an agent as it links.
  *
  * @module
  */
@@ -34,7 +35,7 @@ export function readSpread(
 ): SpreadSpec | undefined {
   const { path, mode, host, known } = at;
   if (c.placement === undefined) {
-    for (const key of ["hosts", "max_per_host"]) {
+    for (const key of ["hosts", "max_per_host", "rebalance"]) {
       if (c[key] !== undefined) {
         reader.fail(
           [...path, key],
@@ -93,6 +94,10 @@ export function readSpread(
   }
   if (c.max_per_host !== undefined) {
     spread.maxPerHost = reader.integer(c.max_per_host, [...path, "max_per_host"], 1, 1);
+  }
+  if (c.rebalance !== undefined) {
+    const how = reader.oneOf(c.rebalance, [...path, "rebalance"], ["manual", "auto"], "manual");
+    if (how === "auto") spread.rebalance = "auto";
   }
   return spread;
 }

@@ -287,6 +287,11 @@ export interface SpreadSpec {
   hosts?: string[];
   /** At most this many of its replicas on one agent; no limit when absent. */
   maxPerHost?: number;
+  /**
+   * `auto`: when an agent links, replicas move to it one at a time until even (as
+   * `kraken rebalance` does); absent (`manual`): only `kraken rebalance` moves them.
+   */
+  rebalance?: "auto";
 }
 
 /** How remote containers are placed on host agents. */
@@ -321,6 +326,8 @@ export interface ContainerInput {
   hosts?: string[];
   /** With `placement: spread`: at most this many of its replicas on one agent. */
   max_per_host?: number | string;
+  /** With `placement: spread`: `auto` rebalances onto an agent as it links (default `manual`). */
+  rebalance?: "auto" | "manual";
   /** With `mode: remote`: run as a `process` (default) or a `worker` on the agent. */
   runs_as?: "process" | "worker";
   /** Rules by error class: `{ match: "DbError", action: ["log", "resume"] }`. */

@@ -224,6 +224,11 @@ export function topologyJsonSchema(): Record<string, unknown> {
       description: "With placement: spread: at most this many of its replicas on one agent.",
       anyOf: orVariable({ type: "integer", minimum: 1 }),
     },
+    rebalance: enumOf(
+      ["manual", "auto"],
+      "With placement: spread: auto moves replicas onto an agent as it links, one at a time.",
+      "manual",
+    ),
     runs_as: enumOf(
       TOPOLOGY_VALUES.runs_as,
       "With mode: remote: how the agent runs it, process (default) or worker.",

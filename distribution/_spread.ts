@@ -60,8 +60,9 @@ export function spreadReplicas(input: SpreadInput): Record<string, number> {
 }
 
 /**
- * The replica counts after moving one replica toward even: from the agent with the most to the
- * usable one with the fewest, when they differ by two or more; `undefined` when already even.
+ * One replica's move toward even, among the replicas running now: from the agent with the most
+ * to the usable one with the fewest (under `maxPerHost`), when they differ by two or more;
+ * `undefined` when already even.
  * Rebalancing applies it one step at a time, so only one replica is ever moving.
  *
  * @example
@@ -73,9 +74,9 @@ export function spreadReplicas(input: SpreadInput): Record<string, number> {
  * ```
  */
 export function rebalanceStep(input: SpreadInput): { from: string; to: string } | undefined {
-  const now = spreadReplicas(input);
+  // The replicas as they run now: a missing one is reconciling's to place, not a reason to move.
   const usable = [...input.agents].filter((a) => !input.hosts || input.hosts.includes(a)).sort();
-  const counts = new Map(usable.map((a) => [a, now[a] ?? 0]));
+  const counts = new Map(usable.map((a) => [a, input.current[a] ?? 0]));
   const cap = input.maxPerHost ?? Infinity;
   const from = pick(usable, counts, (n) => n > 0, (a, b) => b - a, true);
   const to = pick(usable, counts, (n) => n < cap, (a, b) => a - b, false);

@@ -49,6 +49,8 @@ interface Spread {
   groups: Map<string, Group>;
   /** The last epoch given to any of its groups: epochs only grow, across agents. */
   epoch: number;
+  /** The rebalancing step under way, if any: the next one waits for it. */
+  moving: Promise<void>;
   restarts: number;
 }
 
@@ -79,7 +81,13 @@ export class SpreadPlacements {
   async set(spec: ContainerSpec): Promise<void> {
     const current = this.#all.get(spec.name);
     if (!current) {
-      this.#all.set(spec.name, { spec, groups: new Map(), epoch: 0, restarts: 0 });
+      this.#all.set(spec.name, {
+        spec,
+        groups: new Map(),
+        epoch: 0,
+        restarts: 0,
+        moving: Promise.resolve(),
+      });
     } else {
       // What the agents run is the same when only the count or where it may go changed: then
       // reconciling is enough (no group is replaced).
@@ -139,7 +147,24 @@ export class SpreadPlacements {
    * agent with the fewest first, and only once it serves is one stopped on the agent with the
    * most. Resolves with the move made, or `undefined` when already even.
    */
-  async rebalance(name: string): Promise<{ from: string; to: string } | undefined> {
+  rebalance(name: string): Promise<{ from: string; to: string } | undefined> {
+    // One move at a time per container, whoever asks (an operator, or an agent linking).
+    const spread = this.#all.get(name);
+    if (!spread) return Promise.resolve(undefined);
+    const move = spread.moving.then(() => this.#step(name));
+    spread.moving = move.then(() => {}, () => {});
+    return move;
+  }
+
+  /** Moves until even, one replica at a time (`rebalance: auto`, once an agent linked). */
+  async #rebalanceAll(name: string): Promise<void> {
+    const most = this.#all.get(name)?.spec.replicas ?? 0;
+    for (let i = 0; i < most; i++) {
+      if (!this.#all.has(name) || !(await this.rebalance(name))) return;
+    }
+  }
+
+  async #step(name: string): Promise<{ from: string; to: string } | undefined> {
     const spread = this.#all.get(name);
     if (!spread) return undefined;
     const current: Record<string, number> = {};
@@ -148,7 +173,8 @@ export class SpreadPlacements {
     }
     const step = rebalanceStep({
       replicas: spread.spec.replicas,
-      agents: this.#site.linked(),
+      // An agent whose group is held (lost, its lease not run out) takes nothing until it has.
+      agents: this.#site.linked().filter((a) => spread.groups.get(a)?.state !== "held"),
       current,
       hosts: spread.spec.spread?.hosts,
       maxPerHost: spread.spec.spread?.maxPerHost,
@@ -201,7 +227,10 @@ export class SpreadPlacements {
 
   /** Agent `peer` linked: missing replicas are placed (a held group there waits its lease). */
   joined(): void {
-    for (const name of this.#all.keys()) this.reconcile(name).catch(() => {});
+    for (const [name, spread] of this.#all) {
+      const auto = spread.spec.spread?.rebalance === "auto";
+      this.reconcile(name).then(() => auto ? this.#rebalanceAll(name) : undefined).catch(() => {});
+    }
   }
 
   /** Agent `peer` was lost: its groups are held, then placed again once its lease has run out. */

@@ -50,7 +50,11 @@ Deno.test("hosts: and max_per_host: are refused without placement: spread, or wh
   );
   refused({ placement: "spread", hosts: ["a", "a"] }, "containers.api.hosts[1]", /listed twice/);
   refused({ placement: "spread", hosts: [] }, "containers.api.hosts", /non-empty list/);
-  refused({ placement: "spread", max_per_host: 0 }, "containers.api.max_per_host", />= 1, got number 0/);
+  refused(
+    { placement: "spread", max_per_host: 0 },
+    "containers.api.max_per_host",
+    />= 1, got number 0/,
+  );
 });
 
 Deno.test("replicas that cannot fit on hosts: × max_per_host are refused", () => {
@@ -58,5 +62,18 @@ Deno.test("replicas that cannot fit on hosts: × max_per_host are refused", () =
     { placement: "spread", replicas: 5, hosts: ["a", "b"], max_per_host: 2 },
     "containers.api.replicas",
     /5 replicas do not fit on 2 agents with max_per_host: 2; expected at most 4/,
+  );
+});
+
+Deno.test("rebalance: auto is read with placement: spread; another value or without it is refused", () => {
+  assert.deepEqual(top({ placement: "spread", rebalance: "auto" }).containers[0].spread, {
+    rebalance: "auto",
+  });
+  assert.deepEqual(top({ placement: "spread", rebalance: "manual" }).containers[0].spread, {});
+  refused({ rebalance: "auto" }, "containers.api.rebalance", /with placement: spread/);
+  refused(
+    { placement: "spread", rebalance: "sometimes" },
+    "containers.api.rebalance",
+    /expected one of manual, auto/,
   );
 });

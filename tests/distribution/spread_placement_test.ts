@@ -153,3 +153,49 @@ Deno.test("spread: changing only hosts: or max_per_host: moves replicas without 
   assert.deepEqual(placed(sent), ["a:2"], "a rescales once; nothing is replaced");
   m.close();
 });
+
+Deno.test("spread: rebalance: auto moves replicas onto an agent as it links, one at a time, until even", async () => {
+  const { m, sent } = fake();
+  m.joined("b", join("b"));
+  await m.add([spec(4, { rebalance: "auto" })], 1000);
+  assert.deepEqual(on(m), { b: 4 });
+  sent.length = 0;
+  m.joined("a", join("a"));
+  for (let i = 0; i < 20; i++) await flush();
+  assert.deepEqual(on(m), { a: 2, b: 2 });
+  assert.deepEqual(placed(sent), ["a:1", "b:3", "a:2", "b:2"], "start there, then stop here");
+  m.close();
+});
+
+Deno.test("spread: without rebalance: auto a linking agent takes nothing from the others", async () => {
+  const { m } = fake();
+  m.joined("b", join("b"));
+  await m.add([spec(4)], 1000);
+  m.joined("a", join("a"));
+  for (let i = 0; i < 20; i++) await flush();
+  assert.deepEqual(on(m), { b: 4 });
+  m.close();
+});
+
+Deno.test("spread: an agent back within its lease takes no replicas by rebalance until its held group is re-placed", async () => {
+  const { m, clock } = fake(80);
+  m.joined("a", join("a"));
+  m.joined("b", join("b"));
+  await m.add([spec(6)], 1000);
+  assert.deepEqual(on(m), { a: 3, b: 3 });
+  m.lost("a", clock.now());
+  m.joined("a", join("a"));
+  m.joined("c", join("c"));
+  await flush();
+  // a's group is still held: c, not a, takes the move.
+  assert.deepEqual(await m.rebalance("x"), { from: "b", to: "c" });
+  assert.deepEqual(on(m), { a: 3, b: 2, c: 1 });
+  await clock.advance(200);
+  for (let i = 0; i < 10; i++) await flush();
+  assert.deepEqual(
+    Object.values(on(m) ?? {}).reduce((n, k) => n + k, 0),
+    6,
+    "re-placed once the lease ran out: 6 in all",
+  );
+  m.close();
+});
