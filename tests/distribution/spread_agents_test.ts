@@ -3,6 +3,7 @@
 // longest gap between replies within one retry timeout, the lost replicas re-placed on the
 // survivors — and a returning agent taking replicas back by rebalance without losing a request.
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import type { Runtime, TopologyInput } from "../../mod.ts";
 import { Runtime as RT } from "../../mod.ts";
 import { freePort } from "../_helpers.ts";
@@ -23,13 +24,17 @@ const RETRY_TIMEOUT = 1_000;
 /** The root's keepalive: silence for this long and an agent is lost, ms. */
 const KEEPALIVE = 1_000;
 
-function topology(agents: AgentProcess[], replicas: number): TopologyInput {
+function topology(
+  agents: AgentProcess[],
+  replicas: number,
+  extra: Record<string, unknown> = {},
+): TopologyInput {
   return {
     name: "dist",
     transports: { name: "root", secret: SECRET, keepalive: "1s" },
     hosts: Object.fromEntries(agents.map((a) => [a.name, { address: a.url }])),
     containers: {
-      x: { module: "./member.ts", mode: "remote", placement: "spread", replicas },
+      x: { module: "./member.ts", mode: "remote", placement: "spread", replicas, ...extra },
     },
   };
 }
@@ -125,7 +130,7 @@ for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
         b.child.kill(signal);
         await eventually(
           () =>
-            JSON.stringify(placementOf(rt)) === JSON.stringify({ "node-c": 4 }) &&
+            isDeepStrictEqual(placementOf(rt), { "node-c": 4 }) &&
             rt.tree().containers.find((x) => x.name === "x")!.running === 4,
           8_000,
           "the lost replicas re-placed on node-c",
@@ -167,7 +172,7 @@ Deno.test("spread: a returning agent takes replicas back by rebalance, one at a 
       b.child.kill("SIGKILL");
       await b.stop();
       await eventually(
-        () => JSON.stringify(placementOf(rt)) === JSON.stringify({ "node-c": 4 }),
+        () => isDeepStrictEqual(placementOf(rt), { "node-c": 4 }),
         8_000,
         "all on node-c",
       );
@@ -203,6 +208,42 @@ Deno.test("spread: a returning agent takes replicas back by rebalance, one at a 
         5_000,
         "4 replicas routed",
       );
+    } finally {
+      await rt.shutdown();
+      await back?.stop();
+    }
+  });
+});
+
+Deno.test("spread with rebalance: auto: a returning agent takes half the replicas back by itself while requests keep being answered", async () => {
+  await withAgents(["node-b", "node-c"], async ([b, c]) => {
+    const rt = await start(topology([b, c], 4, { rebalance: "auto" }));
+    let back: AgentProcess | undefined;
+    try {
+      await eventually(
+        () => rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+        10_000,
+        "4 replicas routed",
+      );
+      b.child.kill("SIGKILL");
+      await b.stop();
+      await eventually(
+        () => isDeepStrictEqual(placementOf(rt), { "node-c": 4 }),
+        8_000,
+        "all on node-c",
+      );
+      const traffic = load(rt);
+      back = await startAgent("node-b", { listen: b.url });
+      await eventually(
+        () =>
+          isDeepStrictEqual(placementOf(rt), { "node-b": 2, "node-c": 2 }) &&
+          rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+        15_000,
+        "two replicas back on node-b",
+      );
+      await pause(300);
+      const stats = await traffic.stop();
+      assert.deepEqual(stats.failed, [], `${stats.ok} requests answered`);
     } finally {
       await rt.shutdown();
       await back?.stop();
