@@ -129,6 +129,7 @@ export {
   type ScheduleSpec,
   type ServeProtocol,
   type ServeSpec,
+  type SpreadSpec,
   type Strategy,
   type SupervisorSpec,
   type Topology,

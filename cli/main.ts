@@ -46,6 +46,10 @@ const COMMANDS: readonly { names: readonly string[]; load: () => Promise<Command
   { names: ["start"], load: async () => (await import("./commands/start.ts")).start },
   { names: ["status", "tree"], load: async () => (await import("./commands/status.ts")).status },
   { names: ["scale"], load: async () => (await import("./commands/containers.ts")).scale },
+  {
+    names: ["rebalance"],
+    load: async () => (await import("./commands/containers.ts")).rebalance,
+  },
   { names: ["restart"], load: async () => (await import("./commands/containers.ts")).restart },
   { names: ["stop"], load: async () => (await import("./commands/containers.ts")).stop },
   { names: ["spawn"], load: async () => (await import("./commands/containers.ts")).spawn },

@@ -32,6 +32,7 @@ import { readSchedules } from "./_read_schedule.ts";
 import { readListen } from "./_listen.ts";
 import { readServe, withServeGrant, withServeUnstable } from "./_read_serve.ts";
 import { readEntities } from "./_read_entities.ts";
+import { readSpread } from "./_read_spread.ts";
 import { overlaps, transportsAddress } from "./_ports.ts";
 import type { ServeSpec } from "./model.ts";
 
@@ -167,6 +168,7 @@ export class Validator extends Reader {
       : this.oneOf(c.mode, [...path, "mode"], LOCAL_MODES, d.mode);
     if (mode === "remote") this.remote(parent, c, path);
     const host = this.host(c.host, [...path, "host"], mode);
+    const spread = readSpread(this, c, { path, mode, host, known: Object.keys(this.#hosts) });
     const module = mode === "remote"
       ? this.agentModule(c.module, [...path, "module"])
       : this.module(c.module, [...path, "module"]);
@@ -238,6 +240,7 @@ export class Validator extends Reader {
       unstable: serve ? withServeUnstable(unstable.value) : unstable.value,
       config,
       host,
+      ...(spread ? { spread } : {}),
       ...(runsAs ? { runsAs } : {}),
       onError: readErrorRules(this, c.on_error, [...path, "on_error"]),
       buffer: this.buffer(c.buffer, [...path, "buffer"], d.buffer),
@@ -247,6 +250,7 @@ export class Validator extends Reader {
       ...(serve ? { serve } : {}),
       ...(entities ? { entities } : {}),
     };
+    if (spread) this.spreadFits(spread, spec.replicas, path);
     if (c.children !== undefined) {
       const children = this.named(c.children, [...path, "children"], "child names to containers");
       for (const [cname, raw] of Object.entries(children)) {
@@ -362,6 +366,18 @@ export class Validator extends Reader {
       );
     }
     return raw;
+  }
+
+  /** `replicas:` fits where `placement: spread` may put them (`hosts:` × `max_per_host:`). */
+  spreadFits(spread: NonNullable<ContainerSpec["spread"]>, replicas: number, path: Path): void {
+    const agents = spread.hosts?.length ?? Object.keys(this.#hosts).length;
+    if (spread.maxPerHost === undefined || replicas <= agents * spread.maxPerHost) return;
+    this.fail(
+      [...path, "replicas"],
+      `${replicas} replicas do not fit on ${agents} agents with max_per_host: ${spread.maxPerHost}; expected at most ${
+        agents * spread.maxPerHost
+      }`,
+    );
   }
 
   /** `host:` names one of `hosts:`; it places the container there, which needs `mode: remote`. */

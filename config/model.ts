@@ -45,6 +45,11 @@ export interface ContainerSpec {
   config: Record<string, unknown>;
   /** The host agent it is placed on (`mode: remote`); without it, the placement policy chooses. */
   host?: string;
+  /**
+   * `placement: spread` (`mode: remote`): each replica placed on its own choice of agent, within
+   * `hosts:` and `max_per_host:`. Without it, all replicas run together on one agent.
+   */
+  spread?: SpreadSpec;
   /** How the agent runs a remote container: `process` (default) or `worker`. */
   runsAs?: "process" | "worker";
   /** `on_error:` rules, first match wins (the built-in rules apply after them). */
@@ -266,6 +271,29 @@ export interface Defaults {
   readonly schedule: { readonly missed: MissedTicks };
 }
 
+/**
+ * Where a remote container's replicas may go (`placement: spread`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SpreadSpec } from "./model.ts";
+ * const spread: SpreadSpec = { hosts: ["a", "b"], maxPerHost: 2 };
+ * assert.equal(spread.maxPerHost, 2);
+ * ```
+ */
+export interface SpreadSpec {
+  /** The agents (names from the top-level `hosts:`) it may use; all of them when absent. */
+  hosts?: string[];
+  /** At most this many of its replicas on one agent; no limit when absent. */
+  maxPerHost?: number;
+  /**
+   * `auto`: when an agent links, replicas move to it one at a time until even (as
+   * `kraken rebalance` does); absent (`manual`): only `kraken rebalance` moves them.
+   */
+  rebalance?: "auto";
+}
+
 /** How remote containers are placed on host agents. */
 export type Placement = "spread" | "least_loaded";
 /** A container as written by hand (YAML or object): durations may be strings, module a URL. */
@@ -292,6 +320,14 @@ export interface ContainerInput {
   config?: Record<string, unknown>;
   /** Host agent, with `mode: remote`. */
   host?: string;
+  /** `placement: spread` (`mode: remote`): each replica on its own choice of agent. */
+  placement?: "spread";
+  /** With `placement: spread`: the agents (from `hosts:`) it may use. */
+  hosts?: string[];
+  /** With `placement: spread`: at most this many of its replicas on one agent. */
+  max_per_host?: number | string;
+  /** With `placement: spread`: `auto` rebalances onto an agent as it links (default `manual`). */
+  rebalance?: "auto" | "manual";
   /** With `mode: remote`: run as a `process` (default) or a `worker` on the agent. */
   runs_as?: "process" | "worker";
   /** Rules by error class: `{ match: "DbError", action: ["log", "resume"] }`. */

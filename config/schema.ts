@@ -210,6 +210,25 @@ export function topologyJsonSchema(): Record<string, unknown> {
         "placement policy chooses.",
       type: "string",
     },
+    placement: enumOf(
+      ["spread"],
+      "With mode: remote: spread places each replica on its own agent (fewest of it first).",
+    ),
+    hosts: {
+      description: "With placement: spread: the agents (from the top-level hosts:) it may use.",
+      type: "array",
+      items: { type: "string" },
+      minItems: 1,
+    },
+    max_per_host: {
+      description: "With placement: spread: at most this many of its replicas on one agent.",
+      anyOf: orVariable({ type: "integer", minimum: 1 }),
+    },
+    rebalance: enumOf(
+      ["manual", "auto"],
+      "With placement: spread: auto moves replicas onto an agent as it links, one at a time.",
+      "manual",
+    ),
     runs_as: enumOf(
       TOPOLOGY_VALUES.runs_as,
       "With mode: remote: how the agent runs it, process (default) or worker.",

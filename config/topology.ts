@@ -51,6 +51,7 @@ export type {
   ScheduleSpec,
   ServeProtocol,
   ServeSpec,
+  SpreadSpec,
   Topology,
   TopologyInput,
   TransportsSpec,

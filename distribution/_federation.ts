@@ -67,6 +67,12 @@ export interface FederationHooks {
   sharedName?(name: string): boolean;
   /** Whether `peer`'s routes for `name` are taken (a stale placement's are not). */
   acceptsRoute?(peer: string, name: string): boolean;
+  /**
+   * Whether container `name` runs on several peers under the same instance ids (a spread
+   * placement's groups): its ids are then told apart here as `id@peer`, and put back as the
+   * peer knows them on the way to it.
+   */
+  qualified?(name: string): boolean;
 }
 
 /** How a federation is made. */
@@ -358,11 +364,16 @@ export class Federation {
   #joined(link: Link, name: string, containers: string[]): void {
     const peer = this.#peers.linked(name, link, containers);
     this.#current.set(name, link);
+    this.#qualify(link, peer.name);
     this.#hub.attachPeer(peer.name, link, (env) => this.#control(peer, env));
     const deliver = link.onEnvelope;
-    link.onEnvelope = (env) => {
+    link.onEnvelope = (env, checked) => {
       this.#peers.heard(peer);
-      deliver(env);
+      // A reply names the instance that answered: as the routes name it here.
+      if ((env.k === "res" || env.k === "err") && this.#isQualified(env.f)) {
+        env = { ...env, f: `${env.f}@${peer.name}` };
+      }
+      deliver(env, checked);
     };
     link.closed.then(() => {
       if (this.#current.get(name) === link) this.#current.delete(name);
@@ -372,6 +383,24 @@ export class Federation {
     });
     link.send({ k: "routes", r: this.#hooks.ownRoutes() });
     this.#hooks.log("info", `linked with runtime "${peer.name}" (${containers.length} containers)`);
+  }
+
+  /** On the way to `peer`, an instance id qualified here (`id@peer`) goes back to its own. */
+  #qualify(link: Link, peer: string): void {
+    if (!this.#hooks.qualified) return;
+    const send = link.send.bind(link);
+    const suffix = `@${peer}`;
+    link.send = (env) => {
+      if ((env.k === "req" || env.k === "send") && env.to.endsWith(suffix)) {
+        const bare = env.to.slice(0, -suffix.length);
+        if (this.#isQualified(bare)) env = { ...env, to: bare };
+      }
+      send(env);
+    };
+  }
+
+  #isQualified(id: unknown): boolean {
+    return typeof id === "string" && (this.#hooks.qualified?.(id.split("#")[0]) ?? false);
   }
 
   #control(peer: Peer, env: Envelope): void {
@@ -423,10 +452,11 @@ export class Federation {
       );
     }
     for (const [name, entry] of Object.entries(routes)) {
+      const tag = this.#hooks.qualified?.(name) ? `@${peer.name}` : "";
       table[name] = {
         ...entry,
-        instances: entry.instances.map((i) => ({ i: i.i, n: prefix + i.n })),
-        ...(entry.x ? { x: entry.x.map((i) => ({ i: i.i, n: prefix + i.n })) } : {}),
+        instances: entry.instances.map((i) => ({ i: i.i + tag, n: prefix + i.n })),
+        ...(entry.x ? { x: entry.x.map((i) => ({ i: i.i + tag, n: prefix + i.n })) } : {}),
       };
     }
     this.#peers.announced(peer, table);

@@ -20,6 +20,8 @@ import { type Clock, SYSTEM_CLOCK, type TimerHandle, Timers } from "./_clock.ts"
 import { sanitizeEvent } from "../supervisor/event_check.ts";
 import type { SupervisorEvent } from "../supervisor/events.ts";
 import type { PlacementSnapshot } from "./types.ts";
+import { SpreadPlacements } from "./_spread_placement.ts";
+import { moveDelay, placedSpec } from "./_placed_spec.ts";
 
 /** What placement needs from its runtime. */
 export interface PlacementSite {
@@ -65,8 +67,6 @@ interface Entry {
 
 /** How long an agent may take to start a placed container, ms. */
 const PLACE_TIMEOUT = 30_000;
-/** Margin past an agent's lease before moving its containers, ms. */
-const LEASE_MARGIN = 100;
 
 /** How a placement manager is made. */
 export interface PlacementOptions {
@@ -78,26 +78,6 @@ export interface PlacementOptions {
   self?: string;
   /** Time for lease expiry and answer timeouts (default: this isolate's). */
   clock?: Clock;
-}
-
-/**
- * How long after now a lost agent's containers move: once the longer of our keepalive and the
- * lease the agent announced has run out since it was last heard, plus a margin — by then the
- * agent has stopped them itself (it fences on the same silence), so there is never a second copy.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { moveDelay } from "./_placement.ts";
- * assert.equal(moveDelay({ lastSeen: 1_000, lease: 500, agentLease: 0, now: 1_200 }), 400);
- * assert.equal(moveDelay({ lastSeen: 1_000, lease: 500, agentLease: 2_000, now: 1_200 }), 1_900);
- * assert.equal(moveDelay({ lastSeen: 0, lease: 500, agentLease: 0, now: 9_000 }), 0);
- * ```
- */
-export function moveDelay(
-  at: { lastSeen: number; lease: number; agentLease: number; now: number },
-): number {
-  return Math.max(0, at.lastSeen + Math.max(at.lease, at.agentLease) + LEASE_MARGIN - at.now);
 }
 
 /** Places remote containers on agents and moves them when an agent is lost. */
@@ -112,6 +92,8 @@ export class PlacementManager {
   /** Peers that linked as runtimes, not agents. */
   readonly #runtimes = new Set<string>();
   readonly #entries = new Map<string, Entry>();
+  /** `placement: spread` containers: a group of replicas per agent. */
+  readonly #spread: SpreadPlacements;
   #closed = false;
 
   /**
@@ -124,11 +106,44 @@ export class PlacementManager {
     this.#policy = options.policy ?? "spread";
     this.#lease = options.lease;
     this.#timers = new Timers(options.clock ?? SYSTEM_CLOCK);
+    this.#spread = new SpreadPlacements({
+      send: (peer, env) => this.#site.send(peer, env),
+      linked: () => [...this.#agents.values()].filter((a) => a.linked).map((a) => a.name),
+      moveDelay: (peer) => {
+        const agent = this.#agents.get(peer);
+        return moveDelay({
+          lastSeen: agent?.lastSeen ?? 0,
+          lease: this.#lease,
+          agentLease: agent?.lease ?? 0,
+          now: this.#timers.now(),
+        });
+      },
+      placed: (spec, replicas) => placedSpec({ ...spec, replicas }),
+      changed: () => this.#site.changed(),
+      log: (level, message) => this.#site.log(level, message),
+    }, this.#timers);
   }
 
   /** Whether `name` is a remote container placed from here. */
   has(name: string): boolean {
-    return this.#entries.has(name);
+    return this.#entries.has(name) || this.#spread.has(name);
+  }
+
+  /**
+   * Whether `name` runs as groups of replicas on several agents (`placement: spread`): their
+   * instance ids repeat across agents, so the root tells them apart by agent.
+   */
+  spreads(name: string): boolean {
+    return this.#spread.has(name);
+  }
+
+  /**
+   * Moves one replica of spread container `name` toward even (a returning or new agent takes
+   * it): started there first, then one stopped on the fullest agent.
+   * @returns The move made, or `undefined` when its replicas are already even.
+   */
+  rebalance(name: string): Promise<{ from: string; to: string } | undefined> {
+    return this.#spread.rebalance(name);
   }
 
   /**
@@ -141,6 +156,10 @@ export class PlacementManager {
     const outcomes: Promise<void>[] = [];
     const timers = this.#timers;
     for (const spec of specs) {
+      if (spec.spread) {
+        outcomes.push(this.#spread.set(spec));
+        continue;
+      }
       const entry: Entry = {
         spec,
         host: null,
@@ -171,6 +190,12 @@ export class PlacementManager {
 
   /** Places `spec` again (a changed spec or replica count): same agent unless `host:` moved it. */
   async update(spec: ContainerSpec): Promise<void> {
+    if (spec.spread || this.#spread.has(spec.name)) {
+      // Between whole and spread placement: the old form stops first.
+      if (!spec.spread) this.#spread.remove(spec.name);
+      else if (this.#entries.has(spec.name)) await this.remove(spec.name);
+      if (spec.spread) return this.#spread.set(spec);
+    }
     const entry = this.#entries.get(spec.name);
     if (!entry) return this.add([spec], PLACE_TIMEOUT);
     const old = { host: entry.host, epoch: entry.epoch };
@@ -181,6 +206,7 @@ export class PlacementManager {
 
   /** Stops remote container `name` wherever it runs and forgets it. */
   remove(name: string): Promise<void> {
+    this.#spread.remove(name);
     const entry = this.#entries.get(name);
     if (!entry) return Promise.resolve();
     this.#entries.delete(name);
@@ -199,6 +225,11 @@ export class PlacementManager {
       if (entry.state === "failed") continue;
       table[name] = { balance: entry.spec.balance, instances: [], w: 1, q: entry.spec.buffer };
     }
+    for (const spec of this.#spread.specs()) {
+      if (this.#spread.waiting(spec.name) || this.#site.liveInstances(spec.name) === 0) {
+        table[spec.name] = { balance: spec.balance, instances: [], w: 1, q: spec.buffer };
+      }
+    }
     return table;
   }
 
@@ -213,10 +244,11 @@ export class PlacementManager {
 
   /** Whether container `name` is placed on agent `peer` from here (it may report on it). */
   placedOn(peer: string, name: string): boolean {
-    return this.#entries.get(name)?.host === peer;
+    return this.#entries.get(name)?.host === peer || this.#spread.placedOn(peer, name);
   }
 
   acceptsRoute(peer: string, name: string): boolean {
+    if (this.#spread.has(name)) return this.#spread.acceptsRoute(peer, name);
     const entry = this.#entries.get(name);
     if (entry) return entry.host === peer && entry.state !== "held";
     // From an agent, only what this runtime placed there: another root's containers are theirs.
@@ -225,7 +257,7 @@ export class PlacementManager {
 
   /** The remote containers, for the tree. */
   snapshot(now = this.#timers.now()): PlacementSnapshot[] {
-    return [...this.#entries.values()].map((e) => ({
+    return [...this.#entries.values()].map((e): PlacementSnapshot => ({
       name: e.spec.name,
       host: e.host,
       epoch: e.epoch,
@@ -235,7 +267,7 @@ export class PlacementManager {
       ...(e.why ? { why: e.why } : {}),
       spec: e.spec,
       ...(e.usage && e.host !== null ? { usage: { ...e.usage } } : {}),
-    }));
+    })).concat(this.#spread.snapshot(now));
   }
 
   // ---- federation hooks --------------------------------------------------------------------
@@ -266,6 +298,13 @@ export class PlacementManager {
     // stops now. What it runs for other runtimes is theirs.
     for (const p of join.p ?? []) {
       if (p.b !== undefined && p.b !== this.#self) continue;
+      if (this.#spread.has(p.n)) {
+        if (!this.#spread.current(peer, p.n, p.e)) {
+          this.#site.log("warn", `agent "${peer}" still ran ${p.n} (epoch ${p.e}): stopping it`);
+          this.#site.send(peer, { k: "unplace", n: p.n, e: p.e });
+        }
+        continue;
+      }
       const entry = this.#entries.get(p.n);
       if (!entry || entry.host !== peer || entry.epoch !== p.e) {
         this.#site.log("warn", `agent "${peer}" still ran ${p.n} (epoch ${p.e}): stopping it`);
@@ -276,6 +315,7 @@ export class PlacementManager {
     for (const entry of this.#entries.values()) {
       if (entry.state === "waiting") this.#place(entry).catch(() => {});
     }
+    this.#spread.joined();
   }
 
   /** A peer's link was lost: its placements are held, then moved once its lease has run out. */
@@ -285,12 +325,13 @@ export class PlacementManager {
     this.#runtimes.delete(peer);
     const agent = this.#agents.get(peer);
     if (!agent) return;
-    if (![...this.#entries.values()].some((e) => e.host === peer)) {
+    if (![...this.#entries.values()].some((e) => e.host === peer) && !this.#spread.uses(peer)) {
       this.#agents.delete(peer);
       return;
     }
     agent.linked = false;
     agent.lastSeen = lastSeen;
+    this.#spread.lost(peer);
     for (const entry of this.#entries.values()) {
       if (entry.host !== peer || (entry.state !== "running" && entry.state !== "placing")) continue;
       entry.waiter?.resolve(false);
@@ -331,17 +372,20 @@ export class PlacementManager {
     if (env.k === "log") {
       // A line a placed container logged on its agent: it shows here, as `kraken logs` expects.
       const entry = this.#entries.get(env.c.split("#")[0]);
-      if (entry?.host === peer) this.#site.logFrom(env.l, env.m, `${env.c}@${peer}`, env.x);
+      if (entry?.host === peer || this.#spread.placedOn(peer, env.c.split("#")[0])) {
+        this.#site.logFrom(env.l, env.m, `${env.c}@${peer}`, env.x);
+      }
       return;
     }
     if (env.k === "event") {
       // What the agent's own supervisor did with a container placed from here: untrusted, kept
       // only when well formed and about a container placed on that agent.
-      const event = sanitizeEvent(env.e, { may: (name) => this.#entries.get(name)?.host === peer });
+      const event = sanitizeEvent(env.e, { may: (name) => this.placedOn(peer, name) });
       if (!event || (event.type !== "start" && event.type !== "exit" && event.type !== "restart")) {
         return;
       }
-      if (event.type === "restart") this.#entries.get(event.container)!.restarts++;
+      const entry = this.#entries.get(event.container);
+      if (event.type === "restart" && entry) entry.restarts++;
       this.#site.emit(event);
       return;
     }
@@ -352,6 +396,7 @@ export class PlacementManager {
       return;
     }
     if (env.k !== "placed") return;
+    if (this.#spread.placed(peer, env)) return;
     const entry = this.#entries.get(env.n);
     if (!entry?.waiter || entry.waiter.epoch !== env.e || entry.host !== peer) return;
     if (env.ok) entry.waiter.resolve(true);
@@ -379,6 +424,7 @@ export class PlacementManager {
   /** Stops placing (the runtime shuts down); agents stop what they run when the link closes. */
   close(): void {
     this.#closed = true;
+    this.#spread.close();
     for (const entry of this.#entries.values()) {
       this.#timers.cancel(entry.moveTimer);
       entry.waiter?.resolve(false);
@@ -511,30 +557,4 @@ export class PlacementManager {
 
 function instanceId(entry: Entry): string {
   return `${entry.spec.name}@${entry.host}#${entry.epoch}`;
-}
-
-/** What an agent gets: the container as its own topology would have it (durations in ms). */
-function placedSpec(spec: ContainerSpec): Record<string, unknown> {
-  return {
-    module: spec.module,
-    mode: spec.runsAs ?? "process",
-    replicas: spec.replicas,
-    balance: spec.balance,
-    restart: spec.restart,
-    shutdown: spec.shutdown,
-    keepalive: spec.keepalive,
-    permissions: spec.permissions,
-    unstable: spec.unstable,
-    config: spec.config,
-    buffer: spec.buffer,
-    supervisor: spec.supervisor,
-    on_error: spec.onError.map((r) => ({
-      match: [...r.match],
-      action: r.log ? ["log", r.action] : r.action,
-    })),
-    // Every replica on the agent listens there too (its own port 0 pick, when 0).
-    ...(spec.serve ? { serve: { ...spec.serve } } : {}),
-    // The agent measures and restarts it: the limit travels with the spec.
-    ...(spec.maxMemory !== undefined ? { max_memory: spec.maxMemory } : {}),
-  };
 }

@@ -126,6 +126,7 @@ class Distributed implements Distribution {
         },
         sharedName: (name) => placement.has(name) || (agent?.runs(name) ?? false),
         acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
+        qualified: (name) => placement.spreads(name),
         // A host agent's figures of what a root placed on it ride on its keepalive answers, and
         // its load goes with them: a root's metrics are as fresh as its keepalive.
         pinged: (peer) => {
@@ -220,6 +221,10 @@ class Distributed implements Distribution {
 
   unplace(name: string): Promise<void> {
     return this.#parts?.placement.remove(name) ?? Promise.resolve();
+  }
+
+  rebalance(name: string): Promise<{ from: string; to: string } | undefined> {
+    return this.#parts?.placement.rebalance(name) ?? Promise.resolve(undefined);
   }
 
   snapshot(now?: number): DistributionSnapshot {

@@ -16,6 +16,9 @@
  * | `_nats_auth.ts`      | signatures of NATS messages with `transports.secret`, replays         |
  * | `_throttle.ts`       | at once while rare, at most once per interval while frequent          |
  * | `_placement.ts`      | a root placing `mode: remote` containers on host agents, leases        |
+ * | `_spread_placement.ts` | `placement: spread`: a group of a container's replicas per agent    |
+ * | `_spread.ts`         | the pure decision of how many replicas go on which agent, rebalancing |
+ * | `_placed_spec.ts`    | the spec an agent is given, and when a lost agent's placements move   |
  * | `_agent.ts`          | a host agent (`kraken node`) running what roots place on it, fencing   |
  * | `_clock.ts`          | the injected clock every timed decision here runs on                  |
  * | `types.ts`           | the shapes shared with the runtime                                    |

@@ -63,6 +63,11 @@ export interface PlacementSnapshot {
   why?: string;
   /** Its spec. */
   spec: ContainerSpec;
+  /**
+   * `placement: spread`: its replicas per agent (those held on a lost agent included); `host` is
+   * then the agents joined by ", ".
+   */
+  replicasOn?: Readonly<Record<string, number>>;
   /** What its agent last reported each instance uses, by instance id (absent: no report yet). */
   usage?: Readonly<Record<string, { memoryBytes: number | null; cpuPercent: number | null }>>;
 }
@@ -205,6 +210,11 @@ export interface Distribution {
   place(spec: ContainerSpec): Promise<void>;
   /** Stops remote container `name` on its agent and forgets it. */
   unplace(name: string): Promise<void>;
+  /**
+   * Moves one replica of `placement: spread` container `name` toward even (a returning or new
+   * agent takes it back): `undefined` when already even.
+   */
+  rebalance(name: string): Promise<{ from: string; to: string } | undefined>;
   /** Peers, agents and remote containers now. */
   snapshot(now?: number): DistributionSnapshot;
   /** As a host agent: sends what happened to a placed container to the runtime that placed it. */

@@ -27,7 +27,7 @@ interface Asked {
 /** The change a request asks for, or `null` for one that reads (or is no route). */
 function actionOf(method: string, path: string): Asked | null {
   if (method !== "POST") return null;
-  const own = /^\/v1\/containers\/([^/]+)\/(restart|stop|scale|call)$/.exec(path);
+  const own = /^\/v1\/containers\/([^/]+)\/(restart|stop|scale|rebalance|call)$/.exec(path);
   if (own) return { action: own[2] as Action, target: decodeURIComponent(own[1]) };
   if (path === "/v1/containers") return { action: "spawn" };
   if (path === "/v1/apply") return { action: "apply" };
@@ -52,6 +52,7 @@ function planOnly(c: Context): boolean {
 /** What of the body goes into the record, by action: never a call's body (it may hold data). */
 const DETAIL: Record<Action, readonly string[]> = {
   scale: ["replicas"],
+  rebalance: [],
   restart: ["mode", "rolling"],
   stop: ["mode"],
   spawn: ["name", "replace", "parent"],

@@ -284,6 +284,13 @@ export function managementApp(
     return c.json({ ok: true, from, to: replicas, container: TreeIndex.of(rt).mustFind(name) });
   });
 
+  app.post("/v1/containers/:name/rebalance", async (c) => {
+    const name = c.req.param("name");
+    TreeIndex.of(rt).assertRunning();
+    const moves = await rt.rebalance(name);
+    return c.json({ ok: true, moves, container: TreeIndex.of(rt).mustFind(name) });
+  });
+
   app.post("/v1/containers/:name/call", async (c) => {
     const { status, body } = await callContainer(rt, c.req.param("name"), await readBody(c));
     return c.json(body, status);

@@ -69,11 +69,17 @@ export function remoteSnapshots(remote: readonly RemoteContainer[]): ContainerSn
       running: p.state === "running" ? routed.length : 0,
       restarts: p.restarts,
       held: p.state === "held",
-      placement: { state: p.state, epoch: p.epoch, ...(p.why ? { why: p.why } : {}) },
+      placement: {
+        state: p.state,
+        epoch: p.epoch,
+        ...(p.why ? { why: p.why } : {}),
+        ...(p.replicasOn ? { replicasOn: p.replicasOn } : {}),
+      },
       instances: routed.map((i) => ({
         id: i.i,
         replica: Number(i.i.split("#")[1]?.split(".")[0] ?? 0),
-        incarnation: Number(i.i.split(".").pop() ?? 0),
+        // (A spread group's ids end in "@agent": the root tells the agents' ids apart so.)
+        incarnation: Number(i.i.split("@")[0].split(".").pop() ?? 0),
         state: "running" as const,
         node: i.n,
         restarts: 0,

@@ -51,7 +51,7 @@ export interface AuditActor {
  */
 export interface AuditRecord {
   /** `scale`, `restart`, `stop`, `spawn`, `call`, `apply` or `shutdown`. */
-  action: "scale" | "restart" | "stop" | "spawn" | "call" | "apply" | "shutdown";
+  action: "scale" | "rebalance" | "restart" | "stop" | "spawn" | "call" | "apply" | "shutdown";
   /** The container it is about, when one. */
   target?: string;
   /** What was asked besides (replicas, stop mode, topic, module, topology path, …). */

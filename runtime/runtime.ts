@@ -11,6 +11,7 @@ import type { ContainerInput, ContainerSpec, Topology, TopologyInput } from "../
 import type { Distribution } from "../distribution/mod.ts";
 import { RemoteFigures } from "./_remote_metrics.ts";
 import { type Envelope, LOG_LEVEL_RANK, type LogLevel } from "../protocol/envelope.ts";
+import { TopologyError } from "../protocol/errors.ts";
 import type {
   ContainerDefinition,
   ContainerRef,
@@ -442,6 +443,37 @@ export class Runtime {
       await owner.scale(name, replicas);
     }
     this.#refreshTopology();
+  }
+
+  /**
+   * Moves the replicas of a `placement: spread` remote container toward even over the agents
+   * linked now (a returning or new agent takes some back), one replica at a time: each starts on
+   * the agent with the fewest and serves before one on the agent with the most is stopped, so no
+   * request is lost. Resolves with the moves made (none when already even).
+   *
+   * @example
+   * ```ts ignore
+   * const moves = await rt.rebalance("api"); // [{ from: "node-b", to: "node-c" }]
+   * ```
+   * @throws {TopologyError} `name` is not a remote container placed with `placement: spread`.
+   */
+  async rebalance(name: string): Promise<{ from: string; to: string }[]> {
+    this.#assertRunning();
+    const remote = this.#remoteSpec(name);
+    if (!remote?.spread) {
+      throw new TopologyError(
+        `container "${name}" is not placed with placement: spread; expected a remote container whose replicas are spread over agents`,
+        { key: `containers.${name}.placement` },
+      );
+    }
+    const moves: { from: string; to: string }[] = [];
+    // Bounded: each step narrows the spread, so there are at most `replicas` of them.
+    for (let i = 0; i < remote.replicas; i++) {
+      const move = await this.#dist.rebalance(name);
+      if (!move) break;
+      moves.push(move);
+    }
+    return moves;
   }
 
   /**

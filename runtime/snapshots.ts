@@ -116,7 +116,13 @@ export interface ContainerSnapshot {
    * For a `mode: remote` container: its placement — `placing`, `running`, `held` (its agent is
    * lost; about to move), `waiting` (for an agent), `failed` (refused: `why`) — and epoch.
    */
-  placement?: { state: string; epoch: number; why?: string };
+  placement?: {
+    state: string;
+    epoch: number;
+    why?: string;
+    /** `placement: spread`: its replicas per agent (a lost agent's, held, included). */
+    replicasOn?: Readonly<Record<string, number>>;
+  };
   /** The address every replica serves (`serve:`; port 0 resolved once the runtime picked it). */
   serving?: { hostname: string; port: number; protocol: "http" | "tcp" };
 }

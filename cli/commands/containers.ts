@@ -88,6 +88,43 @@ export const scale: Command = {
 };
 
 /**
+ * `kraken rebalance NAME`: move a `placement: spread` container's replicas toward even over the
+ * agents linked now (a returning or new agent takes some back), one replica at a time.
+ *
+ * @example
+ * ```sh
+ * kraken rebalance api
+ * ```
+ */
+export const rebalance: Command = {
+  name: "rebalance",
+  args: "NAME",
+  summary: "spread a remote container's replicas evenly again over the agents (placement: spread)",
+  description: "One replica at a time: it starts on the agent with the fewest and serves before " +
+    "one on the agent with the most stops, so requests keep being answered.",
+  api: true,
+  flags: {},
+  examples: ["kraken rebalance api"],
+  async run(args, io) {
+    const name = nameOf("rebalance", args, 1);
+    const client = await connect("rebalance", args.flags);
+    const result = await client.request<{
+      moves: { from: string; to: string }[];
+      container: ContainerSnapshot;
+    }>("POST", `/v1/containers/${encodeURIComponent(name)}/rebalance`, {});
+    if (io.json) io.printJson(result);
+    else if (result.moves.length === 0) io.print(`${io.out.bold(name)}: already even`);
+    else {
+      for (const m of result.moves) {
+        io.print(`${io.out.bold(name)}: one replica ${m.from} → ${m.to}`);
+      }
+      io.print(`${io.out.bold(name)}: ${summary(result.container, io)}`);
+    }
+    return 0;
+  },
+};
+
+/**
  * `kraken restart NAME`: start every replica again, rolling (one at a time) unless
  * `--all-at-once` (not counted toward intensity).
  *

@@ -130,7 +130,7 @@ const CASES: [string, string, string][] = [
   [
     "key_in_wrong_block",
     "5:5",
-    'containers.api.intensity: unknown key "intensity" here (it belongs under supervisor:); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
+    'containers.api.intensity: unknown key "intensity" here (it belongs under supervisor:); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, placement, hosts, max_per_host, rebalance, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
   ],
   [
     "malformed_yaml",
@@ -245,7 +245,7 @@ const CASES: [string, string, string][] = [
   [
     "permission_outside_permissions",
     "5:5",
-    'containers.api.net: unknown key "net" here (it belongs under permissions:); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
+    'containers.api.net: unknown key "net" here (it belongs under permissions:); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, placement, hosts, max_per_host, rebalance, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
   ],
   [
     "permission_unknown",
@@ -297,12 +297,12 @@ const CASES: [string, string, string][] = [
   [
     "unknown_container_key",
     "5:5",
-    'containers.api.replica: unknown key "replica" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
+    'containers.api.replica: unknown key "replica" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, placement, hosts, max_per_host, rebalance, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
   ],
   [
     "unknown_key_no_suggestion",
     "5:5",
-    'containers.api.colour: unknown key "colour"; expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
+    'containers.api.colour: unknown key "colour"; expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, placement, hosts, max_per_host, rebalance, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
   ],
   [
     "unknown_top_key",

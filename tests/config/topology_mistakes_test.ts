@@ -124,7 +124,7 @@ const CASES: [string, string, string, string][] = [
     "instances for replicas",
     "containers:\n  api:\n    module: ./api.ts\n    instances: 3\n",
     "4:5",
-    'containers.api.instances: unknown key "instances" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
+    'containers.api.instances: unknown key "instances" (did you mean "replicas"?); expected one of module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, placement, hosts, max_per_host, rebalance, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities',
   ],
   [
     "the --unstable- flag instead of the feature's name",

@@ -99,7 +99,7 @@ Deno.test("validateTopology() parses durations, resolves permission paths and re
 });
 
 const KEYS_OF_CONTAINER =
-  "module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities";
+  "module, mode, replicas, balance, restart, shutdown, keepalive, permissions, unstable, config, host, placement, hosts, max_per_host, rebalance, runs_as, on_error, buffer, max_memory, supervisor, children, serve, entities";
 const LISTEN = `expected "host:port", "port" or ":port" such as 127.0.0.1:9090`;
 
 /** [what, input, key, the whole message]: object topologies name the key path, never a line. */
