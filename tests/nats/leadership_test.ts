@@ -51,9 +51,10 @@ natsTest(
       proxy.cut();
       await waitUntil(() => b.acting(), 5_000, "root-b leads");
       assert.ok(!a.acting(), "root-a stopped acting");
-      const down = events.find((e) => e.startsWith("root-a down@"))!;
+      const down = events.find((e) => e.startsWith("root-a down@"));
       const lead = events.find((e) => e.startsWith("root-b leads@"))!;
-      const downAt = Number(down.split("@")[1].split(":")[0]);
+      assert.ok(down, `root-a never stepped down: ${events.join("; ")}`);
+      const downAt = Number(down!.split("@")[1].split(":")[0]);
       const leadAt = Number(lead.split("@")[1]);
       assert.ok(downAt < leadAt, `root-a acted until ${downAt} ms, root-b from ${leadAt} ms`);
       assert.ok(leadAt - cutAt <= TTL + 1_000, `hand-over took ${leadAt - cutAt} ms`);
