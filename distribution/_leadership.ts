@@ -119,7 +119,9 @@ export class Leadership {
     this.#timers = new Timers(clock);
     this.#margin = options.margin ?? options.ttl / 4;
     if (!(this.#margin > 0 && this.#margin < options.ttl)) {
-      throw new RangeError(`margin must lie between 0 and ttl (${options.ttl} ms), got ${this.#margin}`);
+      throw new RangeError(
+        `margin must lie between 0 and ttl (${options.ttl} ms), got ${this.#margin}`,
+      );
     }
   }
 
