@@ -18,6 +18,8 @@ import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
 import { Federation } from "./_federation.ts";
 import type { NatsBridge } from "./_nats.ts";
 import { PlacementManager } from "./_placement.ts";
+import type { Leader } from "./_leader.ts";
+import { UnavailableError } from "../protocol/errors.ts";
 import type {
   Distribution,
   DistributionOptions,
@@ -80,6 +82,8 @@ class Distributed implements Distribution {
   readonly #parts: Parts | null;
   /** A host agent's usage reports. */
   #timers: Timers | null = null;
+  /** The root's lease, with a `leadership:` block. */
+  #leader: Leader | null = null;
 
   constructor(topology: Topology, site: DistributionSite, options: DistributionOptions) {
     this.#topology = topology;
@@ -174,11 +178,47 @@ class Distributed implements Distribution {
       await parts.nats.start();
     }
     // Remote containers: placed as agents link; start waits a while for that.
-    if (remote.length > 0) {
+    const place = async () => {
+      if (remote.length === 0) return;
       // Every agent that is up gets a say (spread), not just the first to answer.
       await parts.federation.contacted(PLACEMENT_WAIT);
       await parts.placement.add(remote, PLACEMENT_WAIT);
+    };
+    const leadership = this.#topology.leadership;
+    if (!leadership || this.#options.agent) return await place();
+    // A root with a lease places only while it leads; a standby places once it takes over.
+    const log = (level: "info" | "warn" | "error", message: string) =>
+      this.#site.log(level, message, "runtime");
+    let starting = true;
+    const { startLeader } = await import("./_leader.ts");
+    const leader = this.#leader = await startLeader(leadership, {
+      name: transports.name,
+      nats: transports.nats,
+      clock: this.#options.clock,
+    }, {
+      lead: () => {
+        if (!starting) place().catch((e) => log("error", `placing failed: ${e.message}`));
+      },
+      stepDown: (error) => {
+        // Stops placing and moving at once, before the lease can expire on the server.
+        parts.placement.close();
+        this.#site.fail?.(error);
+      },
+      log,
+    });
+    starting = false;
+    if (leader.acting()) return await place();
+    if (!this.#options.standby) {
+      const holder = await leader.holder();
+      await leader.close();
+      this.#leader = null;
+      throw new UnavailableError(
+        `another root${
+          holder ? ` ("${holder}")` : ""
+        } holds the lease in bucket "${leadership.bucket}": start this one with kraken start --standby to take over when that root is lost`,
+      );
     }
+    log("info", `standing by: root "${(await leader.holder()) ?? "?"}" leads`);
   }
 
   async close(): Promise<void> {
@@ -186,6 +226,8 @@ class Distributed implements Distribution {
     if (!parts) return;
     this.#timers?.clear();
     parts.placement.close();
+    // Before the links close: the standby leads at its next look, not after the TTL.
+    await this.#leader?.close();
     parts.agent?.close();
     await parts.federation.close();
     await parts.nats?.close();

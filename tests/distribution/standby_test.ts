@@ -1,0 +1,155 @@
+// A standby root (`kraken start --standby`, a `leadership:` block) with real processes: a
+// `nats-server -js`, two `kraken start` roots of one topology and a `kraken node` agent. The active
+// root is killed with SIGKILL, or cut off from NATS behind a proxy; the standby takes over and
+// places the remote container again.
+import assert from "node:assert/strict";
+import { NatsServer, natsTest } from "../nats/_nats_server.ts";
+import { CuttableProxy } from "../_proxy.ts";
+import { type AgentProcess, eventually, FIXTURES_DIR, SECRET, startAgent } from "./_agents.ts";
+
+const CLI = new URL("../../cli/main.ts", import.meta.url).pathname;
+const TTL = 1_000;
+
+/** A `kraken start` of `file` as root `name`, its stderr collected. */
+function startRoot(file: string, name: string, standby: boolean) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-lock", CLI, "start", file, ...(standby ? ["--standby"] : [])],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ROOT_NAME: name },
+  }).spawn();
+  const log: string[] = [];
+  (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log.push(chunk);
+  })().catch(() => {});
+  return {
+    child,
+    log,
+    text: () => log.join(""),
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone already
+      }
+      await child.status;
+    },
+  };
+}
+
+async function withSetup(
+  fn: (s: {
+    agent: AgentProcess;
+    server: NatsServer;
+    yaml: (natsPort: number) => Promise<string>;
+  }) => Promise<void>,
+) {
+  const store = await Deno.makeTempDir({ prefix: "kraken_standby_" });
+  const server = await NatsServer.start(["-js", "--store_dir", store]);
+  const files: string[] = [];
+  let agent: AgentProcess | null = null;
+  try {
+    agent = await startAgent("node-b");
+    const yaml = async (natsPort: number) => {
+      // Beside the fixtures: the agent runs ./member.ts from its --root, the fixtures folder.
+      const file = `${FIXTURES_DIR}standby_${crypto.randomUUID()}.yaml`;
+      files.push(file);
+      await Deno.writeTextFile(
+        file,
+        `name: dist
+transports: { name: "\${ROOT_NAME}", secret: ${SECRET}, keepalive: 1s }
+hosts: { node-b: { address: "${agent!.url}" } }
+leadership: { nats: "nats://127.0.0.1:${natsPort}", bucket: dist_leader, ttl: ${TTL}ms }
+containers:
+  x: { module: ./member.ts, mode: remote }
+`,
+      );
+      return file;
+    };
+    await fn({ agent, server, yaml });
+  } finally {
+    await agent?.stop();
+    for (const file of files) await Deno.remove(file).catch(() => {});
+    await server.kill();
+    await Deno.remove(store, { recursive: true });
+  }
+}
+
+const placedFor = (agent: AgentProcess, root: string) =>
+  agent.log.some((line) => line.includes(`running x (epoch 1) for runtime "${root}"`));
+
+natsTest(
+  "root SIGKILLed: the standby root leads and places the remote container again within 3 s",
+  async () => {
+    await withSetup(async ({ agent, server, yaml }) => {
+      const file = await yaml(server.port);
+      const a = startRoot(file, "root-a", false);
+      let b: ReturnType<typeof startRoot> | null = null;
+      try {
+        await eventually(() => placedFor(agent, "root-a"), 20_000, "root-a placed x");
+        b = startRoot(file, "root-b", true);
+        await eventually(() => /standing by/.test(b!.text()), 20_000, "root-b stands by");
+        const killed = performance.now();
+        a.child.kill("SIGKILL");
+        await eventually(() => placedFor(agent, "root-b"), 10_000, "root-b placed x");
+        const took = performance.now() - killed;
+        console.log(`hand-over after SIGKILL: ${Math.round(took)} ms (ttl ${TTL} ms)`);
+        assert.ok(took <= 3_000, `root-b placed x ${Math.round(took)} ms after the kill`);
+        assert.match(b!.text(), /leads \(lease "dist_leader", term \d+\)/);
+      } finally {
+        await a.stop();
+        await b?.stop();
+      }
+    });
+  },
+);
+
+natsTest(
+  "a root cut off from NATS stops (exit 1, lease lost) before the standby leads, and the standby places",
+  async () => {
+    await withSetup(async ({ agent, server, yaml }) => {
+      const proxy = CuttableProxy.start({ port: server.port });
+      const a = startRoot(await yaml(proxy.port), "root-a", false);
+      let b: ReturnType<typeof startRoot> | null = null;
+      try {
+        await eventually(() => placedFor(agent, "root-a"), 20_000, "root-a placed x");
+        b = startRoot(await yaml(server.port), "root-b", true);
+        await eventually(() => /standing by/.test(b!.text()), 20_000, "root-b stands by");
+        const cut = performance.now();
+        proxy.cut();
+        let bound: ReturnType<typeof setTimeout> | undefined;
+        const status = await Promise.race([
+          a.child.status,
+          new Promise<never>((_, reject) => {
+            bound = setTimeout(() => reject(new Error(`root-a still runs:\n${a.text()}`)), 5_000);
+          }),
+        ]).finally(() => clearTimeout(bound));
+        const stopped = performance.now() - cut;
+        assert.equal(status.code, 1, a.text());
+        assert.match(a.text(), /this root lost its lease in bucket "dist_leader"/);
+        await eventually(() => placedFor(agent, "root-b"), 10_000, "root-b placed x");
+        // Its log's clock times: root-a stopped acting before root-b began (same machine clock).
+        const at = (text: string, what: RegExp) => {
+          const line = text.split("\n").find((l) => what.test(l));
+          assert.ok(line, `no line ${what} in:\n${text}`);
+          const [h, m, sec] = line.slice(0, 12).split(":").map(Number);
+          return (h * 60 + m) * 60_000 + sec * 1000;
+        };
+        const aStopped = at(a.text(), /stops acting as the root/);
+        const bLeads = at(b!.text(), /leads \(lease/);
+        assert.ok(aStopped < bLeads, `root-a acted until ${aStopped}, root-b from ${bLeads}`);
+        console.log(
+          `cut off: root-a stopped acting ${
+            Math.round(stopped)
+          } ms after the cut (process exited), ` +
+            `root-b led ${bLeads - aStopped} ms after root-a stopped acting`,
+        );
+      } finally {
+        await a.stop();
+        await b?.stop();
+        await proxy.close();
+      }
+    });
+  },
+);
