@@ -5,38 +5,8 @@
 import assert from "node:assert/strict";
 import { NatsServer, natsTest } from "../nats/_nats_server.ts";
 import { CuttableProxy } from "../_proxy.ts";
-import { type AgentProcess, eventually, FIXTURES_DIR, SECRET, startAgent } from "./_agents.ts";
-
-const CLI = new URL("../../cli/main.ts", import.meta.url).pathname;
-const TTL = 1_000;
-
-/** A `kraken start` of `file` as root `name`, its stderr collected. */
-function startRoot(file: string, name: string, standby: boolean) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", CLI, "start", file, ...(standby ? ["--standby"] : [])],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ROOT_NAME: name },
-  }).spawn();
-  const log: string[] = [];
-  (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log.push(chunk);
-  })().catch(() => {});
-  return {
-    child,
-    log,
-    text: () => log.join(""),
-    async stop() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // gone already
-      }
-      await child.status;
-    },
-  };
-}
+import { type AgentProcess, eventually, startAgent } from "./_agents.ts";
+import { placedFor, rootTopology, startRoot, TTL } from "./_roots.ts";
 
 async function withSetup(
   fn: (s: {
@@ -52,19 +22,8 @@ async function withSetup(
   try {
     agent = await startAgent("node-b");
     const yaml = async (natsPort: number) => {
-      // Beside the fixtures: the agent runs ./member.ts from its --root, the fixtures folder.
-      const file = `${FIXTURES_DIR}standby_${crypto.randomUUID()}.yaml`;
+      const file = await rootTopology(agent!.url, natsPort);
       files.push(file);
-      await Deno.writeTextFile(
-        file,
-        `name: dist
-transports: { name: "\${ROOT_NAME}", secret: ${SECRET}, keepalive: 1s }
-hosts: { node-b: { address: "${agent!.url}" } }
-leadership: { nats: "nats://127.0.0.1:${natsPort}", bucket: dist_leader, ttl: ${TTL}ms }
-containers:
-  x: { module: ./member.ts, mode: remote }
-`,
-      );
       return file;
     };
     await fn({ agent, server, yaml });
@@ -75,9 +34,6 @@ containers:
     await Deno.remove(store, { recursive: true });
   }
 }
-
-const placedFor = (agent: AgentProcess, root: string) =>
-  agent.log.some((line) => line.includes(`running x (epoch 1) for runtime "${root}"`));
 
 natsTest(
   "root SIGKILLed: the standby root leads and places the remote container again within 3 s",
