@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LeadershipSpec, TransportsSpec } from "../config/model.ts";
 import { UnavailableError } from "../protocol/errors.ts";
 import type { Clock } from "./_clock.ts";
-import { Leadership, type LeaseHolder, parseHolder } from "./_leadership.ts";
+import { Leadership, type LeaseHolder, type LeaseStore, parseHolder } from "./_leadership.ts";
 import { kvLeaseStore } from "./_leadership_kv.ts";
 
 /** What the root is told. */
@@ -65,8 +65,11 @@ export async function startLeader(
     );
   }
   let leadership: Leadership;
+  let store: LeaseStore;
   try {
-    const store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl });
+    // One copy per server named, up to JetStream's 5: a cluster's lease survives a node.
+    const replicas = Math.min(5, spec.servers.length);
+    store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas });
     leadership = new Leadership(store, {
       name: context.name,
       ttl: spec.ttl,
@@ -96,7 +99,6 @@ export async function startLeader(
   return {
     acting: () => leadership.acting(),
     async holder() {
-      const store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl });
       const held = await store.read().catch(() => null);
       return held ? parseHolder(held.value)?.root ?? null : null;
     },

@@ -25,8 +25,8 @@ function lostRace(error: unknown): boolean {
 }
 
 /**
- * Opens (creating when missing) bucket `bucket` with TTL `ttl` ms on `nc`, and returns the lease
- * key in it. Each request is bounded by `timeout` ms (a root cut off from NATS finds out then).
+ * Opens (creating when missing) bucket `bucket` with TTL `ttl` ms (and `replicas` copies on a
+ * JetStream cluster) on `nc`, and returns the lease key in it. Each request is bounded by `timeout` ms (a root cut off from NATS finds out then).
  *
  * @example
  * ```ts ignore
@@ -38,10 +38,14 @@ function lostRace(error: unknown): boolean {
  */
 export async function kvLeaseStore(
   nc: NatsConnection,
-  options: { bucket: string; ttl: number; timeout?: number },
+  options: { bucket: string; ttl: number; timeout?: number; replicas?: number },
 ): Promise<LeaseStore> {
   const js = jetstream(nc, { timeout: options.timeout ?? Math.max(200, options.ttl / 4) });
-  const kv: KV = await new Kvm(js).create(options.bucket, { ttl: options.ttl, history: 1 });
+  const kv: KV = await new Kvm(js).create(options.bucket, {
+    ttl: options.ttl,
+    history: 1,
+    replicas: options.replicas ?? 1,
+  });
   return {
     async create(value) {
       try {
