@@ -28,6 +28,14 @@ import type {
   Forwarded,
 } from "./types.ts";
 
+/**
+ * How long agents hold what a lost leading root placed, for its standby to adopt, ms: the lease
+ * may outlive the root by its TTL, the standby looks about every TTL / 4, then places (a start).
+ */
+export function standbyWait(ttl: number): number {
+  return 2 * ttl + 2_000;
+}
+
 /** How long `start` waits for host agents to take the remote containers, ms. */
 const PLACEMENT_WAIT = 10_000;
 /** How often a host agent tells each root what the instances it placed use, ms. */
@@ -84,6 +92,8 @@ class Distributed implements Distribution {
   #timers: Timers | null = null;
   /** The root's lease, with a `leadership:` block. */
   #leader: Leader | null = null;
+  /** The lease term this root leads in (0: it does not lead). */
+  #term = 0;
 
   constructor(topology: Topology, site: DistributionSite, options: DistributionOptions) {
     this.#topology = topology;
@@ -97,14 +107,28 @@ class Distributed implements Distribution {
     const clock = options.clock ?? SYSTEM_CLOCK;
     const log = (level: "info" | "warn" | "error", message: string) =>
       site.log(level, message, "runtime");
+    // With a standby root, agents hold a lost root's placements for the standby's take-over
+    // (`standbyWait`): this root moves a lost agent's containers only after that hold, too.
+    const hold = topology.leadership ? standbyWait(topology.leadership.ttl) : 0;
     const placement = new PlacementManager({
-      send: (peer, env) => federation.send(peer, env),
+      send: (peer, env) =>
+        federation.send(
+          peer,
+          env.k === "place" && this.#term && topology.leadership
+            ? { ...env, l: { g: topology.leadership.bucket, t: this.#term, w: hold } }
+            : env,
+        ),
       liveInstances: (name) => federation.routes()[name]?.instances.length ?? 0,
       changed: () => site.changed(),
       log,
       logFrom: (level, message, source, trace) => site.log(level, message, source, trace),
       emit: (event) => site.emit(event),
-    }, { policy: topology.placement, lease: transports.keepalive, self: transports.name, clock });
+    }, {
+      policy: topology.placement,
+      lease: transports.keepalive + hold,
+      self: transports.name,
+      clock,
+    });
     const agent = options.agent ? this.#agentHost(options.agent, clock) : null;
     const federation: Federation = new Federation(site.hub, {
       spec: transports,
@@ -196,10 +220,12 @@ class Distributed implements Distribution {
       nats: transports.nats,
       clock: this.#options.clock,
     }, {
-      lead: () => {
+      lead: (holder) => {
+        this.#term = holder.term;
         if (!starting) place().catch((e) => log("error", `placing failed: ${e.message}`));
       },
       stepDown: (error) => {
+        this.#term = 0;
         // Stops placing and moving at once, before the lease can expire on the server.
         parts.placement.close();
         this.#site.fail?.(error);

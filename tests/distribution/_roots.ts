@@ -54,6 +54,9 @@ containers:
   return file;
 }
 
-/** Whether `agent` logged running x, first epoch, for root `root`. */
+/** Whether `agent` logged running (or adopting) x, first epoch, for root `root`. */
 export const placedFor = (agent: AgentProcess, root: string): boolean =>
-  agent.log.some((line) => line.includes(`running x (epoch 1) for runtime "${root}"`));
+  agent.log.some((line) =>
+    line.includes(`running x (epoch 1) for runtime "${root}"`) ||
+    line.includes(`adopted x (epoch 1) for runtime "${root}"`)
+  );

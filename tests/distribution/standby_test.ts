@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { NatsServer, natsTest } from "../nats/_nats_server.ts";
 import { CuttableProxy } from "../_proxy.ts";
-import { type AgentProcess, eventually, startAgent } from "./_agents.ts";
+import { type AgentProcess, childrenOf, eventually, startAgent } from "./_agents.ts";
 import { placedFor, rootTopology, startRoot, TTL } from "./_roots.ts";
 
 async function withSetup(
@@ -36,7 +36,7 @@ async function withSetup(
 }
 
 natsTest(
-  "root SIGKILLed: the standby root leads and places the remote container again within 3 s",
+  "root SIGKILLed: the standby root leads within 3 s and adopts the remote container, which keeps running (same process, not fenced)",
   async () => {
     await withSetup(async ({ agent, server, yaml }) => {
       const file = await yaml(server.port);
@@ -46,6 +46,8 @@ natsTest(
         await eventually(() => placedFor(agent, "root-a"), 20_000, "root-a placed x");
         b = startRoot(file, "root-b", true);
         await eventually(() => /standing by/.test(b!.text()), 20_000, "root-b stands by");
+        const before = childrenOf(agent.pid);
+        assert.equal(before.length, 1, "x runs as one process of the agent");
         const killed = performance.now();
         a.child.kill("SIGKILL");
         await eventually(() => placedFor(agent, "root-b"), 10_000, "root-b placed x");
@@ -53,6 +55,12 @@ natsTest(
         console.log(`hand-over after SIGKILL: ${Math.round(took)} ms (ttl ${TTL} ms)`);
         assert.ok(took <= 3_000, `root-b placed x ${Math.round(took)} ms after the kill`);
         assert.match(b!.text(), /leads \(lease "dist_leader", term \d+\)/);
+        assert.ok(
+          agent.log.some((l) => /adopted x \(epoch 1\) for runtime "root-b" from "root-a"/.test(l)),
+          agent.log.join("\n"),
+        );
+        assert.deepEqual(childrenOf(agent.pid), before, "the same x process, never stopped");
+        assert.ok(!agent.log.some((l) => /stopping x/.test(l)), "x was not fenced");
       } finally {
         await a.stop();
         await b?.stop();
