@@ -1,11 +1,12 @@
 // Root hand-over for bench/distribution.ts: a `nats-server -js`, a `kraken node` agent and two
 // `kraken start` roots of one topology with a `leadership:` block (ttl 1 s); the active root is
-// SIGKILLed, and the time until the standby has placed the remote container again is measured.
+// SIGKILLed, and the time until the standby has adopted the remote container (it keeps running)
+// on the agent is measured.
 import { NatsServer } from "../tests/nats/_nats_server.ts";
 import { startAgent } from "../tests/distribution/_agents.ts";
 import { placedFor, rootTopology, startRoot } from "../tests/distribution/_roots.ts";
 
-/** Milliseconds from the SIGKILL of the active root to the standby's placement; null: none in 10 s. */
+/** Milliseconds from the SIGKILL of the active root to the standby's adoption; null: none in 10 s. */
 export async function rootHandOver(): Promise<number | null> {
   const store = await Deno.makeTempDir({ prefix: "kraken_bench_standby_" });
   const server = await NatsServer.start(["-js", "--store_dir", store]);

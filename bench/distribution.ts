@@ -95,7 +95,7 @@ try {
 // A root you can lose: the standby's hand-over (its own agent, NATS server and two roots).
 const handOver = await rootHandOver();
 console.log(
-  `root SIGKILLed -> standby placing (ttl 1 s)       ${
+  `root SIGKILLed -> standby adopted x (ttl 1 s)    ${
     handOver ? handOver.toFixed(0).padStart(7) : "  >10000"
   } ms  (target <= 3000 ms: ${handOver && handOver <= 3000 ? "ok" : "MISS"})`,
 );
