@@ -39,7 +39,11 @@ export function startRoot(file: string, name: string, standby: boolean) {
  * `natsPort`, beside the fixtures (the agent runs ./member.ts from its --root, the fixtures
  * folder); the caller removes the file. Each root's name comes from `ROOT_NAME`.
  */
-export async function rootTopology(agentUrl: string, natsPort: number): Promise<string> {
+export async function rootTopology(
+  agentUrl: string,
+  natsPort: number,
+  options: { caller?: boolean } = {},
+): Promise<string> {
   const file = `${FIXTURES_DIR}standby_${crypto.randomUUID()}.yaml`;
   await Deno.writeTextFile(
     file,
@@ -49,9 +53,17 @@ hosts: { node-b: { address: "${agentUrl}" } }
 leadership: { nats: "nats://127.0.0.1:${natsPort}", bucket: dist_leader, ttl: ${TTL}ms }
 containers:
   x: { module: ./member.ts, mode: remote }
-`,
+${options.caller ? "  y: { module: ./caller.ts, mode: remote, config: { to: x } }\n" : ""}`,
   );
   return file;
+}
+
+/** The last figures caller.ts logged on `agent` (it logs them every 200 ms). */
+export function callerStats(
+  agent: AgentProcess,
+): { ok: number; failed: number; errors: string[]; longestGap: number } | null {
+  const line = agent.log.findLast((l) => l.includes("caller stats "));
+  return line ? JSON.parse(line.slice(line.indexOf("caller stats ") + 13)) : null;
 }
 
 /** Whether `agent` logged running (or adopting) x, first epoch, for root `root`. */
