@@ -31,6 +31,13 @@ import type {
 /**
  * How long agents hold what a lost leading root placed, for its standby to adopt, ms: the lease
  * may outlive the root by its TTL, the standby looks about every TTL / 4, then places (a start).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { standbyWait } from "./distribution.ts";
+ * assert.equal(standbyWait(1_000), 4_000);
+ * ```
  */
 export function standbyWait(ttl: number): number {
   return 2 * ttl + 2_000;
