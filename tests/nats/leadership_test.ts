@@ -104,3 +104,84 @@ natsTest(
     }
   },
 );
+
+natsTest(
+  "over a 3-node JetStream cluster: the node the leader is connected to is SIGKILLed, and exactly one root leads again within 10 s, never two at once",
+  async () => {
+    const stores = await Promise.all(
+      [0, 1, 2].map(() => Deno.makeTempDir({ prefix: "kraken_js3_" })),
+    );
+    const nodes = await NatsServer.cluster(3, (i) => [
+      "-js",
+      "--store_dir",
+      stores[i],
+      "--server_name",
+      `n${i}`,
+    ]);
+    const connections: NatsConnection[] = [];
+    const roots: Leadership[] = [];
+    let stepDowns = 0;
+    try {
+      const servers = nodes.map((n) => n.url);
+      const open = async (name: string, first: number) => {
+        // Each root first connects to a node of its own (the list rotated), then fails over.
+        const nc = await connect({
+          servers: [...servers.slice(first), ...servers.slice(0, first)],
+          noRandomize: true,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 100,
+          pingInterval: 250,
+          maxPingOut: 2,
+        });
+        connections.push(nc);
+        // The cluster's JetStream needs a meta leader first: bounded retries while it elects one.
+        let store;
+        for (let tries = 0;; tries++) {
+          try {
+            store = await kvLeaseStore(nc, { bucket: "shop_leader", ttl: TTL, replicas: 3 });
+            break;
+          } catch (error) {
+            if (tries > 50) throw error;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+        const leadership = new Leadership(store, {
+          name,
+          ttl: TTL,
+          onLead() {},
+          onStepDown: () => stepDowns++,
+        });
+        roots.push(leadership);
+        await leadership.start();
+        return leadership;
+      };
+      const a = await open("root-a", 0);
+      const b = await open("root-b", 1);
+      await waitUntil(() => a.acting() || b.acting(), 5_000, "a root leads");
+      const leader = a.acting() ? 0 : 1;
+      let both = 0;
+      const watch = setInterval(() => {
+        if (a.acting() && b.acting()) both++;
+      }, 5);
+      try {
+        await nodes[leader].kill();
+        const killed = performance.now();
+        await new Promise((r) => setTimeout(r, 500));
+        await waitUntil(() => a.acting() !== b.acting(), 10_000, "exactly one root leads");
+        console.log(
+          `NATS node of the leader killed: a root leads ${
+            Math.round(performance.now() - killed)
+          } ms later (${a.acting() ? "root-a" : "root-b"}; ${stepDowns} step-down(s))`,
+        );
+      } finally {
+        clearInterval(watch);
+      }
+      assert.equal(both, 0, "two roots acted at once");
+    } finally {
+      for (const root of roots) await root.close().catch(() => {});
+      for (const nc of connections) await nc.close().catch(() => {});
+      await Promise.all(nodes.map((n) => n.kill()));
+      for (const store of stores) await Deno.remove(store, { recursive: true });
+    }
+  },
+);
