@@ -290,11 +290,22 @@ class Distributed implements Distribution {
         { key: `containers.${spec.name}.mode` },
       );
     }
+    this.#assertLeads(spec.name);
     return this.#parts.placement.update(spec);
   }
 
   unplace(name: string): Promise<void> {
+    if (this.#parts) this.#assertLeads(name);
     return this.#parts?.placement.remove(name) ?? Promise.resolve();
+  }
+
+  /** A root with a `leadership:` block places and stops only while it leads (never a standby). */
+  #assertLeads(name: string): void {
+    const leadership = this.#topology.leadership;
+    if (!leadership || this.#options.agent || this.#leader?.acting()) return;
+    throw new UnavailableError(
+      `cannot place or stop remote container "${name}": this root does not hold the lease in bucket "${leadership.bucket}" (it is a standby, or lost the lease); do it on the root that leads`,
+    );
   }
 
   snapshot(now?: number): DistributionSnapshot {

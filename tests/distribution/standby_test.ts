@@ -5,7 +5,18 @@
 import assert from "node:assert/strict";
 import { NatsServer, natsTest } from "../nats/_nats_server.ts";
 import { CuttableProxy } from "../_proxy.ts";
-import { type AgentProcess, childrenOf, eventually, startAgent } from "./_agents.ts";
+import { connect } from "@nats-io/transport-node";
+import { Runtime } from "../../mod.ts";
+import { Leadership } from "../../distribution/_leadership.ts";
+import { kvLeaseStore } from "../../distribution/_leadership_kv.ts";
+import {
+  type AgentProcess,
+  childrenOf,
+  eventually,
+  FIXTURES_DIR,
+  SECRET,
+  startAgent,
+} from "./_agents.ts";
 import { callerStats, placedFor, rootTopology, startRoot, TTL } from "./_roots.ts";
 
 async function withSetup(
@@ -149,6 +160,41 @@ natsTest(
       } finally {
         await a.stop();
         await b?.stop();
+      }
+    });
+  },
+);
+
+natsTest(
+  "a standby root places and stops nothing: spawning a remote container there fails with UnavailableError naming the lease",
+  async () => {
+    await withSetup(async ({ agent, server }) => {
+      const nc = await connect({ servers: [server.url] });
+      const holder = new Leadership(
+        await kvLeaseStore(nc, { bucket: "dist_leader", ttl: TTL }),
+        { name: "root-a", ttl: TTL, onLead() {}, onStepDown() {} },
+      );
+      await holder.start();
+      const rt = await Runtime.start({
+        name: "dist",
+        transports: { name: "root-b", secret: SECRET, keepalive: "1s" },
+        hosts: { "node-b": { address: agent.url } },
+        leadership: { nats: server.url, bucket: "dist_leader", ttl: TTL },
+        containers: {},
+      }, { baseUrl: `file://${FIXTURES_DIR}`, logLevel: "silent", standby: true });
+      try {
+        await assert.rejects(
+          rt.spawn("x", { module: "./member.ts", mode: "remote" }),
+          (e: Error) =>
+            e.name === "UnavailableError" &&
+            /cannot place or stop remote container "x": this root does not hold the lease in bucket "dist_leader"/
+              .test(e.message),
+        );
+        assert.ok(!agent.log.some((l) => /running x/.test(l)), "nothing placed on the agent");
+      } finally {
+        await rt.shutdown();
+        await holder.close();
+        await nc.close();
       }
     });
   },
