@@ -120,6 +120,7 @@ export {
   DEFAULTS,
   type Defaults,
   type EntitiesSpec,
+  type LeadershipSpec,
   type ManagementSpec,
   type MissedTicks,
   type Mode,

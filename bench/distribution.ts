@@ -1,13 +1,15 @@
 // Kraken distribution benchmark: placing a remote container on a host agent (`kraken node`, its
 // own OS process) and having it answer, beside starting the same container as a local process in
-// the same run; how long a container takes to serve again after its agent is SIGKILLed; and, with
+// the same run; how long a container takes to serve again after its agent is SIGKILLed; with
 // `placement: spread` replicas on two agents under retried load, the longest gap between replies
-// when one agent is SIGKILLed and the time until its replicas are re-placed on the survivor.
+// when one agent is SIGKILLed and the time until its replicas are re-placed on the survivor; and
+// how long a standby root takes to place again after the active root is SIGKILLed.
 // Reports only; no figure fails the run.
 //
 //   deno task bench:distribution [--quick]
 import { Runtime } from "../mod.ts";
 import { startAgent } from "../tests/distribution/_agents.ts";
+import { rootHandOver } from "./_standby.ts";
 
 const quick = Deno.args.includes("--quick");
 const ROUNDS = quick ? 3 : 10;
@@ -159,3 +161,11 @@ try {
     await Promise.all([e.stop(), f.stop()]);
   }
 }
+
+// A root you can lose: the standby's hand-over (its own agent, NATS server and two roots).
+const handOver = await rootHandOver();
+console.log(
+  `root SIGKILLed -> standby adopted x (ttl 1 s)    ${
+    handOver ? handOver.toFixed(0).padStart(7) : "  >10000"
+  } ms  (target <= 3000 ms: ${handOver && handOver <= 3000 ? "ok" : "MISS"})`,
+);

@@ -180,7 +180,7 @@ function readNats(r: Reader, input: unknown, appName: string): NonNullable<Trans
 }
 
 /** One NATS server URL: `nats://host[:port]`, without credentials (they would be logged). */
-function natsServer(r: Reader, value: unknown, path: Path): string {
+export function natsServer(r: Reader, value: unknown, path: Path): string {
   if (typeof value === "string" && /^[^/]*\/\/[^/]*@/.test(value)) {
     r.fail(
       path,

@@ -44,6 +44,7 @@ const BLOCK_PLACES: Record<TopologyBlock | "permissions", string> = {
   nats: "under transports.nats:",
   management: "under management:",
   host: "in a hosts: entry",
+  leadership: "under leadership:",
   schedule: "in a schedule: entry",
   permissions: "under permissions:",
 };

@@ -44,6 +44,7 @@ export interface TopologyKeys {
     "hosts",
     "placement",
     "schedule",
+    "leadership",
   ];
   /** `supervisor:`, at the top or in a container. */
   readonly supervisor: readonly ["strategy", "intensity", "period", "backoff"];
@@ -99,6 +100,8 @@ export interface TopologyKeys {
   readonly management: readonly ["listen", "token"];
   /** One `hosts.<name>:` entry. */
   readonly host: readonly ["address"];
+  /** `leadership:`. */
+  readonly leadership: readonly ["nats", "bucket", "ttl"];
   /** One `schedule.<name>:` entry. */
   readonly schedule: readonly [
     "cron",
@@ -134,6 +137,7 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
     "hosts",
     "placement",
     "schedule",
+    "leadership",
   ],
   /** `supervisor:`, at the top or in a container. */
   supervisor: ["strategy", "intensity", "period", "backoff"],
@@ -181,6 +185,8 @@ export const TOPOLOGY_KEYS: TopologyKeys = Object.freeze<TopologyKeys>({
   management: ["listen", "token"],
   /** One `hosts.<name>:` entry. */
   host: ["address"],
+  /** `leadership:`. */
+  leadership: ["nats", "bucket", "ttl"],
   /** One `schedule.<name>:` entry. */
   schedule: ["cron", "every", "timezone", "to", "entity", "topic", "body", "missed"],
 });

@@ -28,6 +28,7 @@ import { NAME, NAME_RULE, type Path, Reader } from "./_reader.ts";
 import { readErrorRules, readSupervisor } from "./_read_supervisor.ts";
 import { readTransports } from "./_read_transports.ts";
 import { readManagement } from "./_read_management.ts";
+import { readLeadership } from "./_read_leadership.ts";
 import { readSchedules } from "./_read_schedule.ts";
 import { readListen } from "./_listen.ts";
 import { readServe, withServeGrant, withServeUnstable } from "./_read_serve.ts";
@@ -88,6 +89,7 @@ export class Validator extends Reader {
     }
     const transports = readTransports(this, top.transports, { appName: name, hosts: this.#hosts });
     const management = readManagement(this, top.management);
+    const leadership = readLeadership(this, top.leadership, name, transports);
     this.ports(management?.listen, transports?.listen);
     const placement = this.oneOf(
       top.placement,
@@ -111,6 +113,7 @@ export class Validator extends Reader {
       hosts: this.#hosts,
       ...(transports ? { transports } : {}),
       ...(management ? { management } : {}),
+      ...(leadership ? { leadership } : {}),
     };
   }
 

@@ -136,6 +136,8 @@ export interface Topology {
   hosts: Record<string, { address: string }>;
   /** The management API (`kraken start` serves it), when the topology has a `management:` block. */
   management?: ManagementSpec;
+  /** Where the root's lease lives (a standby root takes over), when there is a `leadership:` block. */
+  leadership?: LeadershipSpec;
   /**
    * The `schedule:` block: jobs the root runtime sends to a container on a clock, in the order
    * written (none when absent). See docs/schedules.md.
@@ -228,6 +230,16 @@ export interface TransportsSpec {
     /** Absolute path of a `.creds` file (JWT and NKey seed), resolved against the topology's folder. */
     creds?: string;
   };
+}
+
+/** The `leadership:` block: the root's lease on NATS JetStream key-value (docs/distribution.md). */
+export interface LeadershipSpec {
+  /** NATS servers with JetStream (`nats-server -js`). */
+  servers: string[];
+  /** The key-value bucket holding the lease (default `<application>_leader`). */
+  bucket: string;
+  /** The lease's TTL, ms: a lost root's standby takes over after about this long. */
+  ttl: number;
 }
 
 /** The `management:` block: where the management API listens and the token it demands. */
@@ -396,6 +408,8 @@ export interface TopologyInput {
   management?: { listen?: string | number; token: string };
   /** Runtimes this one joins: name → `{ address }`. */
   hosts?: Record<string, { address: string }>;
+  /** The root's lease, for a standby root: NATS servers with JetStream, bucket, TTL. */
+  leadership?: { nats?: string | string[]; bucket?: string; ttl?: string | number };
   /** Jobs on a clock: name → `{ cron | every, to, topic, body?, missed? }`. */
   schedule?: Record<string, ScheduleInput>;
 }

@@ -119,6 +119,11 @@ export function topologyJsonSchema(): Record<string, unknown> {
       propertyNames: { pattern: TOPOLOGY_PATTERNS.name },
       additionalProperties: ref("schedule"),
     },
+    leadership: {
+      description: "Where the root's lease lives, for a standby root (kraken start --standby): " +
+        "NATS JetStream key-value. See docs/distribution.md.",
+      ...ref("leadership"),
+    },
   };
 
   const supervisor: Properties<"supervisor"> = {
@@ -445,6 +450,26 @@ export function topologyJsonSchema(): Record<string, unknown> {
     },
   };
 
+  const leadership: Properties<"leadership"> = {
+    nats: {
+      description: "NATS server URLs with JetStream (nats-server -js); default the servers of " +
+        "transports.nats, with its credentials.",
+      anyOf: [
+        { type: "string", pattern: "^nats://[^/@,]+/?(\\s*,\\s*nats://[^/@,]+/?)*$" },
+        { type: "array", minItems: 1, items: anyOfVariable(natsServer) },
+        ref("variable"),
+      ],
+    },
+    bucket: {
+      description: "The key-value bucket holding the lease (default <application>_leader).",
+      anyOf: orVariable({ type: "string", pattern: "^[A-Za-z0-9_-]+$" }),
+    },
+    ttl: duration(
+      "The lease's time to live (300ms to 1h): a lost root's standby leads after about this long.",
+      2_000,
+    ),
+  };
+
   const host: Properties<"host"> = {
     address: {
       description: "The URL that runtime listens on (its transports.listen). Required.",
@@ -548,6 +573,7 @@ export function topologyJsonSchema(): Record<string, unknown> {
       nats: block(nats, ["servers"]),
       management: block(management, ["token"]),
       host: block(host, ["address"]),
+      leadership: block(leadership),
       schedule: {
         ...block(schedule, ["to", "topic"]),
         // One of them is required; that it is only one, the validator says.

@@ -43,6 +43,7 @@ export type {
   Defaults,
   EntitiesSpec,
   KeyPath,
+  LeadershipSpec,
   ManagementSpec,
   MissedTicks,
   Mode,

@@ -65,6 +65,17 @@ interface Running {
   epoch: number;
   /** The runtime that placed it: its silence ends the placement (fencing). */
   by: string;
+  /** The lease term that root led in (a standby root): a later term of the group adopts it. */
+  lease?: LeaseTerm;
+  /** The checked spec it runs, as JSON: the same spec adopted keeps running as it is. */
+  spec?: string;
+}
+
+type LeaseTerm = NonNullable<Extract<Envelope, { k: "place" }>["l"]>;
+
+/** Whether a placement in lease term `next` may take over one made in term `held`. */
+function adopts(next: LeaseTerm | undefined, held: LeaseTerm | undefined): boolean {
+  return !!next && !!held && next.g === held.g && next.t > held.t;
 }
 
 /** A placement being started. */
@@ -204,6 +215,20 @@ export class AgentHost {
     const why = `lost the runtime "${peer}" that placed it (fenced)`;
     for (const [name, r] of [...this.#running]) {
       if (r.by !== peer) continue;
+      if (r.lease && r.lease.w > 0) {
+        // A root with a standby: what it placed keeps running until the standby takes over (a
+        // later term of its lease group adopts it), or is fenced once that cannot have happened.
+        this.#site.log(
+          "info",
+          `holding ${name} (epoch ${r.epoch}) for up to ${r.lease.w} ms: lost the runtime "${peer}" that placed it, whose standby may adopt it`,
+        );
+        this.#timers.after(r.lease.w, () => {
+          if (this.#running.get(name) !== r) return;
+          this.#running.delete(name);
+          this.#fence(name, r.epoch, `${why}; no standby adopted it`);
+        });
+        continue;
+      }
       this.#running.delete(name);
       this.#fence(name, r.epoch, why);
     }
@@ -239,7 +264,9 @@ export class AgentHost {
 
   async #place(peer: string, env: Extract<Envelope, { k: "place" }>): Promise<void> {
     const current = this.#running.get(env.n);
-    if (current && current.by !== peer) {
+    // A later term of the same lease group takes over what a lost root placed (no fencing).
+    const adopting = current && current.by !== peer && adopts(env.l, current.lease);
+    if (current && current.by !== peer && !adopting) {
       return void this.#site.send(peer, {
         k: "placed",
         n: env.n,
@@ -252,7 +279,7 @@ export class AgentHost {
         ),
       });
     }
-    if (current && current.epoch > env.e) {
+    if (current && !adopting && current.epoch > env.e) {
       return void this.#site.send(peer, {
         k: "placed",
         n: env.n,
@@ -261,9 +288,23 @@ export class AgentHost {
         x: errorToWire(new Error(`stale placement: epoch ${env.e} < ${current.epoch}`)),
       });
     }
+    // Adopted: no longer the lost root's (its hold ends), the new root's once it runs.
+    if (adopting) this.#running.delete(env.n);
     const starting: Starting = { epoch: env.e, by: peer, fenced: false };
     try {
       const spec = this.#check(env.n, env.s);
+      const json = JSON.stringify(spec);
+      if (adopting && current!.spec === json) {
+        // What the lost root placed, as the new one places it: it keeps running, not restarted.
+        this.#running.set(env.n, { epoch: env.e, by: peer, lease: env.l, spec: json });
+        this.#site.log(
+          "info",
+          `adopted ${env.n} (epoch ${env.e}) for runtime "${peer}" from "${current!.by}" (term ${
+            env.l!.t
+          }): it keeps running`,
+        );
+        return void this.#site.send(peer, { k: "placed", n: env.n, e: env.e, ok: true });
+      }
       this.#starting.set(env.n, starting);
       const run = this.#site.run(spec);
       const started = await this.#within(run, this.#startTimeout);
@@ -278,7 +319,11 @@ export class AgentHost {
           `container "${env.n}" did not start within ${this.#startTimeout} ms on this agent; it was stopped`,
         );
       }
-      this.#running.set(env.n, { epoch: env.e, by: peer });
+      this.#running.set(env.n, {
+        epoch: env.e,
+        by: peer,
+        ...(env.l ? { lease: env.l, spec: json } : {}),
+      });
       this.#site.log("info", `running ${env.n} (epoch ${env.e}) for runtime "${peer}"`);
       this.#site.send(peer, { k: "placed", n: env.n, e: env.e, ok: true });
     } catch (error) {

@@ -18,6 +18,8 @@ import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
 import { Federation } from "./_federation.ts";
 import type { NatsBridge } from "./_nats.ts";
 import { PlacementManager } from "./_placement.ts";
+import type { Leader } from "./_leader.ts";
+import { UnavailableError } from "../protocol/errors.ts";
 import type {
   Distribution,
   DistributionOptions,
@@ -25,6 +27,21 @@ import type {
   DistributionSnapshot,
   Forwarded,
 } from "./types.ts";
+
+/**
+ * How long agents hold what a lost leading root placed, for its standby to adopt, ms: the lease
+ * may outlive the root by its TTL, the standby looks about every TTL / 4, then places (a start).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { standbyWait } from "./distribution.ts";
+ * assert.equal(standbyWait(1_000), 4_000);
+ * ```
+ */
+export function standbyWait(ttl: number): number {
+  return 2 * ttl + 2_000;
+}
 
 /** How long `start` waits for host agents to take the remote containers, ms. */
 const PLACEMENT_WAIT = 10_000;
@@ -80,6 +97,10 @@ class Distributed implements Distribution {
   readonly #parts: Parts | null;
   /** A host agent's usage reports. */
   #timers: Timers | null = null;
+  /** The root's lease, with a `leadership:` block. */
+  #leader: Leader | null = null;
+  /** The lease term this root leads in (0: it does not lead). */
+  #term = 0;
 
   constructor(topology: Topology, site: DistributionSite, options: DistributionOptions) {
     this.#topology = topology;
@@ -93,14 +114,28 @@ class Distributed implements Distribution {
     const clock = options.clock ?? SYSTEM_CLOCK;
     const log = (level: "info" | "warn" | "error", message: string) =>
       site.log(level, message, "runtime");
+    // With a standby root, agents hold a lost root's placements for the standby's take-over
+    // (`standbyWait`): this root moves a lost agent's containers only after that hold, too.
+    const hold = topology.leadership ? standbyWait(topology.leadership.ttl) : 0;
     const placement = new PlacementManager({
-      send: (peer, env) => federation.send(peer, env),
+      send: (peer, env) =>
+        federation.send(
+          peer,
+          env.k === "place" && this.#term && topology.leadership
+            ? { ...env, l: { g: topology.leadership.bucket, t: this.#term, w: hold } }
+            : env,
+        ),
       liveInstances: (name) => federation.routes()[name]?.instances.length ?? 0,
       changed: () => site.changed(),
       log,
       logFrom: (level, message, source, trace) => site.log(level, message, source, trace),
       emit: (event) => site.emit(event),
-    }, { policy: topology.placement, lease: transports.keepalive, self: transports.name, clock });
+    }, {
+      policy: topology.placement,
+      lease: transports.keepalive + hold,
+      self: transports.name,
+      clock,
+    });
     const agent = options.agent ? this.#agentHost(options.agent, clock) : null;
     const federation: Federation = new Federation(site.hub, {
       spec: transports,
@@ -175,11 +210,49 @@ class Distributed implements Distribution {
       await parts.nats.start();
     }
     // Remote containers: placed as agents link; start waits a while for that.
-    if (remote.length > 0) {
+    const place = async () => {
+      if (remote.length === 0) return;
       // Every agent that is up gets a say (spread), not just the first to answer.
       await parts.federation.contacted(PLACEMENT_WAIT);
       await parts.placement.add(remote, PLACEMENT_WAIT);
+    };
+    const leadership = this.#topology.leadership;
+    if (!leadership || this.#options.agent) return await place();
+    // A root with a lease places only while it leads; a standby places once it takes over.
+    const log = (level: "info" | "warn" | "error", message: string) =>
+      this.#site.log(level, message, "runtime");
+    let starting = true;
+    const { startLeader } = await import("./_leader.ts");
+    const leader = this.#leader = await startLeader(leadership, {
+      name: transports.name,
+      nats: transports.nats,
+      clock: this.#options.clock,
+    }, {
+      lead: (holder) => {
+        this.#term = holder.term;
+        if (!starting) place().catch((e) => log("error", `placing failed: ${e.message}`));
+      },
+      stepDown: (error) => {
+        this.#term = 0;
+        // Stops placing and moving at once, before the lease can expire on the server.
+        parts.placement.close();
+        this.#site.fail?.(error);
+      },
+      log,
+    });
+    starting = false;
+    if (leader.acting()) return await place();
+    if (!this.#options.standby) {
+      const holder = await leader.holder();
+      await leader.close();
+      this.#leader = null;
+      throw new UnavailableError(
+        `another root${
+          holder ? ` ("${holder}")` : ""
+        } holds the lease in bucket "${leadership.bucket}": start this one with kraken start --standby to take over when that root is lost`,
+      );
     }
+    log("info", `standing by: root "${(await leader.holder()) ?? "?"}" leads`);
   }
 
   async close(): Promise<void> {
@@ -187,6 +260,8 @@ class Distributed implements Distribution {
     if (!parts) return;
     this.#timers?.clear();
     parts.placement.close();
+    // Before the links close: the standby leads at its next look, not after the TTL.
+    await this.#leader?.close();
     parts.agent?.close();
     await parts.federation.close();
     await parts.nats?.close();
@@ -216,15 +291,26 @@ class Distributed implements Distribution {
         { key: `containers.${spec.name}.mode` },
       );
     }
+    this.#assertLeads(spec.name);
     return this.#parts.placement.update(spec);
   }
 
   unplace(name: string): Promise<void> {
+    if (this.#parts) this.#assertLeads(name);
     return this.#parts?.placement.remove(name) ?? Promise.resolve();
   }
 
   rebalance(name: string): Promise<{ from: string; to: string } | undefined> {
     return this.#parts?.placement.rebalance(name) ?? Promise.resolve(undefined);
+  }
+
+  /** A root with a `leadership:` block places and stops only while it leads (never a standby). */
+  #assertLeads(name: string): void {
+    const leadership = this.#topology.leadership;
+    if (!leadership || this.#options.agent || this.#leader?.acting()) return;
+    throw new UnavailableError(
+      `cannot place or stop remote container "${name}": this root does not hold the lease in bucket "${leadership.bucket}" (it is a standby, or lost the lease); do it on the root that leads`,
+    );
   }
 
   snapshot(now?: number): DistributionSnapshot {

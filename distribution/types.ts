@@ -119,6 +119,8 @@ export interface Hub {
 export interface DistributionSite {
   /** The hub node. */
   readonly hub: Hub;
+  /** This root lost its lease (`leadership:`): it must stop, with this error. */
+  fail?(error: Error): void;
   /** The names of the containers this runtime runs itself (nested ones included). */
   ownNames(): string[];
   /** The routes of this runtime's own containers (never a peer's). */
@@ -175,6 +177,11 @@ export interface DistributionOptions {
   clock?: Clock;
   /** The transports links listen and dial with (default: the built-in set). */
   transports?: TransportSet;
+  /**
+   * With a `leadership:` block: wait as a standby while another root leads, instead of failing
+   * the start (what `kraken start --standby` sets).
+   */
+  standby?: boolean;
 }
 
 /** Something this runtime's own supervisors reported, which a host agent forwards to its placer. */

@@ -208,9 +208,17 @@ export type Envelope =
   | { k: "event"; e: Record<string, unknown> }
   /**
    * Root runtime → host agent: run container `n` (`s`: its validated spec, module relative to the
-   * agent's root), placement epoch `e` (a later epoch fences every earlier one).
+   * agent's root), placement epoch `e` (a later epoch fences every earlier one). `l`: the root
+   * leads lease group `g` (its `leadership:` bucket) in term `t`, whose standby takes over within
+   * `w` ms: a lost root's placements are held that long, and a later term of the group adopts them.
    */
-  | { k: "place"; n: string; s: Record<string, unknown>; e: number }
+  | {
+    k: "place";
+    n: string;
+    s: Record<string, unknown>;
+    e: number;
+    l?: { g: string; t: number; w: number };
+  }
   /** Root runtime → host agent: stop placement `n` of epoch `e` or older. */
   | { k: "unplace"; n: string; e: number }
   /** Host agent → root runtime: placement `n`/`e` runs (`ok`), or was refused or failed (`x`). */

@@ -93,6 +93,7 @@ const KINDS: Record<string, Check> = {
       data(e, "a", v) ?? placements(e.p),
   place: (e, v) =>
     text(e, "n") ?? whole(e, "e") ??
+      optional(e, "l", isLeaseTerm, "{ g: a group name, t: a term, w: a wait in ms }") ??
       (isObject(e.s) ? data(e, "s", v) ?? grantLists(e.s.permissions) : expected(
         "s",
         e.s,
@@ -255,6 +256,15 @@ function body(e: Fields, key: string, values: Values): string | null {
 /** Plain data (optional): the wire-value rule, as for bodies. */
 function data(e: Fields, key: string, values: Values): string | null {
   return e[key] === undefined ? null : body(e, key, values);
+}
+
+/** A placement's lease term: group `g`, term `t`, and how long its standby needs `w` (ms, ≤ 1 h). */
+function isLeaseTerm(value: unknown): boolean {
+  if (!isObject(value)) return false;
+  const { g, t, w } = value as Record<string, unknown>;
+  return typeof g === "string" && g !== "" && g.length <= 256 && Number.isSafeInteger(t) &&
+    (t as number) > 0 && Number.isSafeInteger(w) && (w as number) >= 0 &&
+    (w as number) <= 3_600_000;
 }
 
 function optional(

@@ -161,7 +161,11 @@ export class Runtime {
         }
       },
       usage: () => instanceUsage(this.#root.snapshot()),
-    }, { agent: options.agent, transports: this.#transports });
+      // A root that lost its lease stops, as a root whose supervisor gave up: it exits failed.
+      fail: (error) => {
+        this.#shutdown ??= this.#stopAll(error);
+      },
+    }, { agent: options.agent, transports: this.#transports, standby: options.standby });
     for (const [type, listener] of Object.entries(options.on ?? {})) {
       if (listener) this.#listeners.on(type as keyof RuntimeEvents, listener as () => void);
     }

@@ -44,6 +44,11 @@ export interface RuntimeOptions {
    */
   agent?: AgentOptions;
   /**
+   * With a `leadership:` block: start as a standby root while another root leads (it places
+   * nothing until it takes over), instead of failing the start (`kraken start --standby`).
+   */
+  standby?: boolean;
+  /**
    * The transports this runtime listens and dials with, by URL scheme (default: `tcp()`,
    * `unix()`, `ws()` and `memory()`, see `defaultTransports()`). A transport of your own is one
    * more object in the list; `transports.listen` and every `hosts:` address need one.

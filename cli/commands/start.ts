@@ -56,6 +56,11 @@ export const start: Command = {
       value: "LEVEL",
       description: "debug | info (default) | warn | error | silent",
     },
+    standby: {
+      type: "boolean",
+      description: "with a leadership: block, wait as a standby root while another root leads " +
+        "and take over when it is lost",
+    },
     detach: {
       type: "boolean",
       description: "run in the background; logs go to files, state to .kraken/ beside FILE",
@@ -189,6 +194,7 @@ async function startRun(
       logLevel: level as LogLevel | "silent",
       logger,
       on: { start: (event) => progress.started(event.instance) },
+      standby: flags.standby === true,
     });
   } catch (error) {
     unlisten();

@@ -187,6 +187,7 @@ const SCHEMA_BLOCKS: Record<TopologyBlock, Schema> = {
   management: defs.management,
   host: defs.host,
   schedule: defs.schedule,
+  leadership: defs.leadership,
 };
 
 Deno.test("the schema lists exactly the keys the validator accepts, block by block", () => {
@@ -229,6 +230,7 @@ const PLACES: Record<TopologyBlock | "permissions", (string | number)[]> = {
   management: ["management"],
   host: ["hosts", "b"],
   schedule: ["schedule", "s"],
+  leadership: ["leadership"],
   permissions: ["containers", "a", "permissions"],
 };
 const full = () => ({
@@ -247,6 +249,7 @@ const full = () => ({
   management: { token: "t" },
   hosts: { b: { address: "tcp://127.0.0.1:1" } },
   schedule: { s: { every: "1s", to: "a", topic: "t" } },
+  leadership: {},
 });
 
 /** The validator's message for `input`, or "" when it is accepted. */

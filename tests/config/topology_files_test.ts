@@ -39,7 +39,7 @@ const CASES: [string, string, string][] = [
   [
     "container_key_at_top",
     "2:1",
-    'replicas: unknown key "replicas" here (it belongs in a container); expected one of name, supervisor, containers, transports, management, hosts, placement, schedule',
+    'replicas: unknown key "replicas" here (it belongs in a container); expected one of name, supervisor, containers, transports, management, hosts, placement, schedule, leadership',
   ],
   [
     "container_level_missing",
@@ -282,7 +282,7 @@ const CASES: [string, string, string][] = [
   [
     "top_is_a_list",
     "2:1",
-    "expected a map with keys name, supervisor, containers, transports, management, hosts, placement, schedule, got a list",
+    "expected a map with keys name, supervisor, containers, transports, management, hosts, placement, schedule, leadership, got a list",
   ],
   [
     "transports_listen_not_url",
@@ -307,7 +307,7 @@ const CASES: [string, string, string][] = [
   [
     "unknown_top_key",
     "3:1",
-    'contaners: unknown key "contaners" (did you mean "containers"?); expected one of name, supervisor, containers, transports, management, hosts, placement, schedule',
+    'contaners: unknown key "contaners" (did you mean "containers"?); expected one of name, supervisor, containers, transports, management, hosts, placement, schedule, leadership',
   ],
 ];
 

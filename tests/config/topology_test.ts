@@ -108,7 +108,7 @@ const bad: [string, unknown, string, string][] = [
     "an unknown top-level key, suggesting the close one",
     { containers: {}, contaners: {} },
     "contaners",
-    'unknown key "contaners" (did you mean "containers"?); expected one of name, supervisor, containers, transports, management, hosts, placement, schedule',
+    'unknown key "contaners" (did you mean "containers"?); expected one of name, supervisor, containers, transports, management, hosts, placement, schedule, leadership',
   ],
   [
     "a camelCase spelling of a snake_case key",

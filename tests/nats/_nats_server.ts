@@ -76,13 +76,16 @@ export class NatsServer {
     return server;
   }
 
-  /** A 3-node cluster (one route URL list, one cluster name), every node ready. */
-  static async cluster(size = 3): Promise<NatsServer[]> {
+  /**
+   * A 3-node cluster (one route URL list, one cluster name), every node ready; `extra(i)`: more
+   * arguments for node `i` (e.g. `-js`, its own `--store_dir` and `--server_name`).
+   */
+  static async cluster(size = 3, extra: (i: number) => string[] = () => []): Promise<NatsServer[]> {
     const ports = Array.from({ length: size }, () => freePort());
     const routes = ports.map((p) => `nats://127.0.0.1:${p}`).join(",");
     const nodes: NatsServer[] = [];
     try {
-      for (const cport of ports) {
+      for (const [i, cport] of ports.entries()) {
         nodes.push(
           await NatsServer.start([
             "--cluster_name",
@@ -91,6 +94,7 @@ export class NatsServer {
             `nats://127.0.0.1:${cport}`,
             "--routes",
             routes,
+            ...extra(i),
           ]),
         );
       }

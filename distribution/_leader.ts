@@ -1,0 +1,110 @@
+/**
+ * A root runtime's leadership as `distribution.ts` uses it: connects to the NATS servers of
+ * `leadership:` (with the credentials of `transports.nats`, when set), holds or waits for the
+ * lease ({@linkcode Leadership} on {@linkcode kvLeaseStore}), and reports when this root leads and
+ * when it must stop. Loaded only by a runtime with a `leadership:` block.
+ *
+ * @module
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { LeadershipSpec, TransportsSpec } from "../config/model.ts";
+import { UnavailableError } from "../protocol/errors.ts";
+import type { Clock } from "./_clock.ts";
+import { Leadership, type LeaseHolder, type LeaseStore, parseHolder } from "./_leadership.ts";
+import { kvLeaseStore } from "./_leadership_kv.ts";
+
+/** What the root is told. */
+export interface LeaderHooks {
+  /** This root leads now: it may place (and fence). */
+  lead(holder: LeaseHolder): void;
+  /** This root must stop acting now (its lease could not be renewed, or another root holds it). */
+  stepDown(error: UnavailableError): void;
+  /** A line for the runtime's log. */
+  log(level: "info" | "warn" | "error", message: string): void;
+}
+
+/** A root's hold on the lease: close it to hand over at once. */
+export interface Leader {
+  /** Whether this root leads and may act now. */
+  acting(): boolean;
+  /** The root that leads, as the lease key says (`null`: no one, or unreadable). */
+  holder(): Promise<string | null>;
+  /** Deletes the key if held (the standby leads at its next look), then disconnects. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects and makes one attempt to lead, then keeps renewing (leader) or watching (standby).
+ * @throws {UnavailableError} No server of `spec.servers` could be reached, or JetStream is off.
+ */
+export async function startLeader(
+  spec: LeadershipSpec,
+  context: { name: string; nats?: TransportsSpec["nats"]; clock?: Clock },
+  hooks: LeaderHooks,
+): Promise<Leader> {
+  const creds = context.nats;
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: spec.servers,
+      name: `kraken leadership ${context.name}`,
+      ...(creds?.user !== undefined ? { user: creds.user, pass: creds.password } : {}),
+      ...(creds?.token !== undefined ? { token: creds.token } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+      // A dead server is noticed well within the lease: the client moves to another node.
+      pingInterval: Math.max(250, spec.ttl / 4),
+      maxPingOut: 2,
+      timeout: Math.max(1_000, spec.ttl),
+    });
+  } catch (error) {
+    throw new UnavailableError(
+      `leadership.nats: no server of ${spec.servers.join(", ")} could be reached (${
+        (error as Error).message
+      })`,
+    );
+  }
+  let leadership: Leadership;
+  let store: LeaseStore;
+  try {
+    // One copy per server named, up to JetStream's 5: a cluster's lease survives a node.
+    const replicas = Math.min(5, spec.servers.length);
+    store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas });
+    leadership = new Leadership(store, {
+      name: context.name,
+      ttl: spec.ttl,
+      onLead: (holder) => {
+        hooks.log("info", `leads (lease "${spec.bucket}", term ${holder.term})`);
+        hooks.lead(holder);
+      },
+      onStepDown: (why) => {
+        hooks.log("error", `stops acting as the root: ${why}`);
+        hooks.stepDown(
+          new UnavailableError(
+            `this root lost its lease in bucket "${spec.bucket}": ${why}; it stopped so that the standby leads`,
+          ),
+        );
+      },
+      onError: (error) => hooks.log("warn", `leadership: ${error.message}`),
+    }, context.clock);
+    await leadership.start();
+  } catch (error) {
+    await nc.close().catch(() => {});
+    throw new UnavailableError(
+      `leadership: cannot use key-value bucket "${spec.bucket}" on ${
+        spec.servers.join(", ")
+      } (is JetStream on, nats-server -js?): ${(error as Error).message}`,
+    );
+  }
+  return {
+    acting: () => leadership.acting(),
+    async holder() {
+      const held = await store.read().catch(() => null);
+      return held ? parseHolder(held.value)?.root ?? null : null;
+    },
+    async close() {
+      await leadership.close();
+      await nc.close().catch(() => {});
+    },
+  };
+}

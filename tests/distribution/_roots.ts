@@ -1,0 +1,74 @@
+// Root runtimes for the standby tests and bench: `kraken start` of a topology with a
+// `leadership:` block as a real OS process, and what its agent logged of it.
+import { type AgentProcess, FIXTURES_DIR, SECRET } from "./_agents.ts";
+
+export const CLI = new URL("../../cli/main.ts", import.meta.url).pathname;
+/** The lease TTL of these topologies, ms. */
+export const TTL = 1_000;
+
+/** A `kraken start` of `file` as root `name`, its stderr collected. */
+export function startRoot(file: string, name: string, standby: boolean) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-lock", CLI, "start", file, ...(standby ? ["--standby"] : [])],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ROOT_NAME: name },
+  }).spawn();
+  const log: string[] = [];
+  (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log.push(chunk);
+  })().catch(() => {});
+  return {
+    child,
+    log,
+    text: () => log.join(""),
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone already
+      }
+      await child.status;
+    },
+  };
+}
+
+/**
+ * Writes a topology of remote container `x` on agent `agentUrl`, its lease on the NATS server at
+ * `natsPort`, beside the fixtures (the agent runs ./member.ts from its --root, the fixtures
+ * folder); the caller removes the file. Each root's name comes from `ROOT_NAME`.
+ */
+export async function rootTopology(
+  agentUrl: string,
+  natsPort: number,
+  options: { caller?: boolean } = {},
+): Promise<string> {
+  const file = `${FIXTURES_DIR}standby_${crypto.randomUUID()}.yaml`;
+  await Deno.writeTextFile(
+    file,
+    `name: dist
+transports: { name: "\${ROOT_NAME}", secret: ${SECRET}, keepalive: 1s }
+hosts: { node-b: { address: "${agentUrl}" } }
+leadership: { nats: "nats://127.0.0.1:${natsPort}", bucket: dist_leader, ttl: ${TTL}ms }
+containers:
+  x: { module: ./member.ts, mode: remote }
+${options.caller ? "  y: { module: ./caller.ts, mode: remote, config: { to: x } }\n" : ""}`,
+  );
+  return file;
+}
+
+/** The last figures caller.ts logged on `agent` (it logs them every 200 ms). */
+export function callerStats(
+  agent: AgentProcess,
+): { ok: number; failed: number; errors: string[]; longestGap: number } | null {
+  const line = agent.log.findLast((l) => l.includes("caller stats "));
+  return line ? JSON.parse(line.slice(line.indexOf("caller stats ") + 13)) : null;
+}
+
+/** Whether `agent` logged running (or adopting) x, first epoch, for root `root`. */
+export const placedFor = (agent: AgentProcess, root: string): boolean =>
+  agent.log.some((line) =>
+    line.includes(`running x (epoch 1) for runtime "${root}"`) ||
+    line.includes(`adopted x (epoch 1) for runtime "${root}"`)
+  );

@@ -1,0 +1,95 @@
+// A host agent and a root with a standby (`leadership:`): what a lost leading root placed is held
+// for its standby to adopt (a later term of the same lease group), never handed to anyone else.
+import assert from "node:assert/strict";
+import type { ContainerInput, ContainerSpec } from "../../config/topology.ts";
+import type { Envelope } from "../../protocol/envelope.ts";
+import { AgentHost } from "../../distribution/_agent.ts";
+import { FIXTURES_DIR } from "./_agents.ts";
+import { FakeClock, flush } from "../_fake_clock.ts";
+
+function agent() {
+  const clock = new FakeClock(0);
+  const sent: [string, Envelope][] = [];
+  const ran: string[] = [];
+  const stopped: string[] = [];
+  const host = new AgentHost({ root: FIXTURES_DIR, maxPermissions: {} }, {
+    run: (spec: ContainerSpec) => (ran.push(spec.name), Promise.resolve()),
+    stop: (name: string) => (stopped.push(name), Promise.resolve()),
+    validate: (name: string, input: ContainerInput) =>
+      ({ name, mode: input.mode ?? "process", config: input.config }) as ContainerSpec,
+    send: (peer: string, env: Envelope) => (sent.push([peer, env]), true),
+    log: () => {},
+  }, { clock });
+  return { host, sent, ran, stopped, clock };
+}
+
+const place = (t: number, extra: Record<string, unknown> = {}, g = "shop_leader") =>
+  ({
+    k: "place",
+    n: "x",
+    s: { module: "./member.ts", ...extra },
+    e: 1,
+    l: { g, t, w: 4_000 },
+  }) as Envelope;
+
+Deno.test("a lost leading root's container keeps running, and its standby (a later term) adopts it without a restart", async () => {
+  const { host, sent, ran, stopped, clock } = agent();
+  host.control("root-a", place(1));
+  await clock.advance(10);
+  host.lost("root-a");
+  await clock.advance(3_000);
+  assert.deepEqual(stopped, [], "held, not fenced");
+  host.control("root-b", place(5));
+  await clock.advance(10);
+  assert.deepEqual(ran, ["x"], "the same spec: adopted as it runs, not started again");
+  assert.equal(host.placerOf("x"), "root-b");
+  assert.deepEqual(sent.at(-1), ["root-b", { k: "placed", n: "x", e: 1, ok: true }]);
+  await clock.advance(10_000);
+  assert.deepEqual(stopped, [], "the hold's end does not fence what was adopted");
+});
+
+Deno.test("a standby that places a changed spec replaces the held container (a start, no fencing)", async () => {
+  const { host, ran, stopped, clock } = agent();
+  host.control("root-a", place(1));
+  await clock.advance(10);
+  host.lost("root-a");
+  host.control("root-b", place(2, { config: { v: 2 } }));
+  await clock.advance(10_000);
+  assert.deepEqual([ran, stopped, host.placerOf("x")], [["x", "x"], [], "root-b"]);
+});
+
+Deno.test("nobody adopts within the hold: the lost root's container is fenced then", async () => {
+  const { host, stopped, clock } = agent();
+  host.control("root-a", place(1));
+  await clock.advance(10);
+  host.lost("root-a");
+  await clock.advance(3_999);
+  assert.deepEqual(stopped, []);
+  await clock.advance(2);
+  assert.deepEqual(stopped, ["x"]);
+  assert.deepEqual(host.names(), []);
+});
+
+Deno.test("only a later term of the same lease group adopts: an older term, another group or no lease is refused", async () => {
+  const { host, sent, clock } = agent();
+  host.control("root-a", place(3));
+  await clock.advance(10);
+  host.lost("root-a");
+  for (
+    const [peer, env] of [
+      ["root-b", place(3)],
+      ["root-c", place(2)],
+      ["root-d", place(9, {}, "other_leader")],
+      ["root-e", { k: "place", n: "x", s: { module: "./member.ts" }, e: 7 } as Envelope],
+    ] as const
+  ) {
+    host.control(peer, env);
+    await clock.advance(10);
+    const [to, answer] = sent.at(-1)!;
+    assert.equal(to, peer);
+    assert.ok(answer.k === "placed" && !answer.ok, `${peer} was refused`);
+    assert.match(answer.x!.message, /already runs a container named "x" for runtime "root-a"/);
+  }
+  assert.equal(host.placerOf("x"), "root-a");
+  await flush();
+});
