@@ -26,7 +26,7 @@ export const ENVELOPE_VERSION = 1;
  * assert.equal(EXIT_KINDS.includes("vanished" as never), false);
  * ```
  */
-export const EXIT_KINDS = [
+export const EXIT_KINDS: readonly ExitReason["kind"][] = [
   "normal",
   "stopped",
   "error",
@@ -34,7 +34,7 @@ export const EXIT_KINDS = [
   "killed",
   "unresponsive",
   "max_memory",
-] as const;
+];
 
 /** Why an instance ended. */
 export interface ExitReason {
@@ -44,7 +44,7 @@ export interface ExitReason {
    * `killed`: forcibly ended by a signal · `unresponsive`: missed its heartbeats ·
    * `max_memory`: ended because it used more memory than its `max_memory:` (`used`, `limit`).
    */
-  kind: typeof EXIT_KINDS[number];
+  kind: "normal" | "stopped" | "error" | "crashed" | "killed" | "unresponsive" | "max_memory";
   /** Human-readable detail. */
   message: string;
   /** The error, where one was thrown. */
