@@ -55,12 +55,28 @@ Deno.test("the NATS client is loaded by a dynamic import only: mod.ts, a worker'
   const importers = [...modules].filter(([, deps]) =>
     deps.some((d) => d.code && natsClient(d.code.specifier))
   );
-  assert.deepEqual(importers.map(([m]) => m.slice(ROOT.href.length)), [
+  assert.deepEqual(importers.map(([m]) => m.slice(ROOT.href.length)).sort(), [
+    "distribution/_leader.ts",
+    "distribution/_leadership_kv.ts",
     "distribution/_nats_wire.ts",
   ]);
-  assert.ok(importers[0][1].every((d) => !d.code || !natsClient(d.code.specifier) || d.isDynamic));
+  const wire = importers.find(([m]) => m.endsWith("distribution/_nats_wire.ts"))!;
+  assert.ok(wire[1].every((d) => !d.code || !natsClient(d.code.specifier) || d.isDynamic));
   assert.ok(
-    importers[0][1].some((d) => d.code?.specifier === "npm:@nats-io/transport-node@3.4.0"),
+    wire[1].some((d) => d.code?.specifier === "npm:@nats-io/transport-node@3.4.0"),
     "the v3 Node transport",
+  );
+  // The leadership lease's modules import the client statically, but are themselves reached
+  // only through one dynamic import, made when a topology has a leadership: block.
+  const leaderImporters = [...modules].filter(([, deps]) =>
+    deps.some((d) => d.code?.specifier.endsWith("/distribution/_leader.ts"))
+  );
+  assert.deepEqual(leaderImporters.map(([m]) => m.slice(ROOT.href.length)), [
+    "distribution/distribution.ts",
+  ]);
+  assert.ok(
+    leaderImporters[0][1].filter((d) => d.code?.specifier.endsWith("/distribution/_leader.ts"))
+      .every((d) => d.isDynamic),
+    "distribution.ts loads _leader.ts by a dynamic import only",
   );
 });
