@@ -57,6 +57,8 @@ export class ChatHub {
   readonly #options: HubOptions;
   readonly #rooms: ContainerRef<typeof rooms>;
   readonly #sessions = new Set<Session>();
+  /** Presence claims on their way to `rooms` (a sync waits for them: see #sync). */
+  readonly #claims = new Set<Promise<unknown>>();
   /** Room → the local sessions in it; a room with local members has one subscription. */
   readonly #local = new Map<string, Set<Session>>();
   readonly #unsubscribe = new Map<string, () => void>();
@@ -204,7 +206,9 @@ export class ChatHub {
     room: string,
   ): Promise<"ok" | "taken" | "unavailable"> {
     const member = { id: session.id, nick, room, instance: this.#ctx.instance };
-    const reply = await this.#ask(() => this.#rooms.request("set", member, PRESENCE));
+    const asked = this.#ask(() => this.#rooms.request("set", member, PRESENCE));
+    this.#claims.add(asked);
+    const reply = await asked.finally(() => this.#claims.delete(asked));
     if (reply?.ok === true) return "ok";
     return reply !== undefined && "reason" in reply && reply.reason === "taken"
       ? "taken"
@@ -252,7 +256,10 @@ export class ChatHub {
     for (const session of members) session.peer.send(line);
   }
 
-  #sync(): void {
+  async #sync(): Promise<void> {
+    // A sync built while a claim is on its way would carry the old nick or room and, arriving
+    // after the claim, undo it: wait for the claims (and the sessions they update) first.
+    if (this.#claims.size > 0) await Promise.allSettled([...this.#claims]);
     const members = [...this.#sessions].map((s) => ({ id: s.id, nick: s.nick, room: s.room }));
     this.#ask(() =>
       this.#rooms.request("sync", { instance: this.#ctx.instance, members }, PRESENCE)
