@@ -10,6 +10,7 @@ import { jetstream, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstr
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { LeaseStore } from "./_leadership.ts";
+import { ROW_PREFIX, type TableStore } from "./_placement_table.ts";
 
 /** The key the leading root holds. */
 export const LEADER_KEY = "leader";
@@ -70,6 +71,60 @@ export async function kvLeaseStore(
     },
     async remove(revision) {
       await kv.delete(LEADER_KEY, { previousSeq: revision });
+    },
+  };
+}
+
+/**
+ * Opens (creating when missing) bucket `bucket` without a TTL for the placement table (one key
+ * per container, `placement.<name>`) and returns its rows. Each request is bounded by `timeout` ms.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nats-io/transport-node";
+ * const nc = await connect({ servers: ["nats://127.0.0.1:4222"] });
+ * const table = await kvTableStore(nc, { bucket: "shop_leader_placement" });
+ * console.log(await table.list());
+ * ```
+ */
+export async function kvTableStore(
+  nc: NatsConnection,
+  options: { bucket: string; timeout?: number; replicas?: number },
+): Promise<TableStore> {
+  const js = jetstream(nc, { timeout: options.timeout ?? 1_000 });
+  const kv: KV = await new Kvm(js).create(options.bucket, {
+    history: 1,
+    replicas: options.replicas ?? 1,
+  });
+  const read = async (name: string) => {
+    const entry = await kv.get(ROW_PREFIX + name);
+    return entry && entry.operation === "PUT"
+      ? { value: entry.value, revision: entry.revision }
+      : null;
+  };
+  return {
+    async list() {
+      const names: string[] = [];
+      for await (const key of await kv.keys(`${ROW_PREFIX}>`)) {
+        names.push(key.slice(ROW_PREFIX.length));
+      }
+      const rows = new Map<string, { value: Uint8Array; revision: number }>();
+      for (const name of names) {
+        const row = await read(name);
+        if (row) rows.set(name, row);
+      }
+      return rows;
+    },
+    read,
+    async write(name, value, revision) {
+      try {
+        return revision === null
+          ? await kv.create(ROW_PREFIX + name, value)
+          : await kv.update(ROW_PREFIX + name, value, revision);
+      } catch (error) {
+        if (lostRace(error)) return null;
+        throw error;
+      }
     },
   };
 }

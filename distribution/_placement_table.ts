@@ -1,0 +1,346 @@
+/**
+ * The placement table: what the leading root placed where, kept in a store with revisions (NATS
+ * JetStream key-value, `_leadership_kv.ts`) beside its lease, so that a standby taking over places
+ * each container on the agent that already runs it (the agent adopts it: same process) instead of
+ * wherever its own policy would choose.
+ *
+ * One row per remote container (key `placement.<name>` in bucket `<lease bucket>_placement`): the
+ * lease term that wrote it, and its groups — for each agent, how many replicas and the epoch (a
+ * whole placement is one group). Only the root leading in that term writes: every write names the
+ * row's revision the writer last saw (compare-and-set), a row written in a later term is never
+ * overwritten, and a new leader first rewrites every row under its own term, so whatever an
+ * earlier leader still sends afterwards fails on the revision.
+ *
+ * The decisions (a row ↔ a placement plan) are pure; {@linkcode PlacementTable} does the writing.
+ *
+ * @module
+ */
+import { spreadReplicas } from "./_spread.ts";
+
+/** One agent's share of a container. */
+export interface TableGroup {
+  /** The agent's name. */
+  agent: string;
+  /** How many of the container's replicas run there. */
+  replicas: number;
+  /** The epoch of that placement. */
+  epoch: number;
+}
+
+/** What the table holds of one container. */
+export interface TableRow {
+  /** The lease term of the root that wrote it. */
+  term: number;
+  /** Where it runs (empty: nowhere now). */
+  groups: TableGroup[];
+}
+
+/** A row as stored: its bytes and its revision. */
+export interface Versioned {
+  value: Uint8Array;
+  revision: number;
+}
+
+/** The rows' keys in the store: what {@linkcode PlacementTable} needs of it. */
+export interface TableStore {
+  /** Every row, by container name. */
+  list(): Promise<Map<string, Versioned>>;
+  /** One row, or `null` when it was never written. */
+  read(name: string): Promise<Versioned | null>;
+  /**
+   * Writes row `name` if its revision is still `revision` (`null`: only if it does not exist):
+   * the new revision, or `null` when someone else wrote first. Rejects when unreachable.
+   */
+  write(name: string, value: Uint8Array, revision: number | null): Promise<number | null>;
+}
+
+/** The key prefix of a row in the bucket. */
+export const ROW_PREFIX = "placement.";
+/** Most groups a row may list (one per agent): a longer one is not a row. */
+const MAX_GROUPS = 1024;
+/** Names of containers and agents as the topology allows them. */
+const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A row's bytes. */
+export function encodeRow(row: TableRow): Uint8Array {
+  return encoder.encode(JSON.stringify(row));
+}
+
+const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * Parses a row; `null` when it is not one (untrusted: anyone with write access to the bucket may
+ * have put it there). Groups naming one agent twice are not a row either.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeRow, parseRow } from "./_placement_table.ts";
+ * const row = { term: 7, groups: [{ agent: "node-b", replicas: 2, epoch: 3 }] };
+ * assert.deepEqual(parseRow(encodeRow(row)), row);
+ * assert.equal(parseRow(new TextEncoder().encode('{"term":"7"}')), null);
+ * ```
+ */
+export function parseRow(bytes: Uint8Array): TableRow | null {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(decoder.decode(bytes));
+  } catch {
+    return null;
+  }
+  if (typeof v !== "object" || v === null || !count(v.term) || !Array.isArray(v.groups)) {
+    return null;
+  }
+  if (v.groups.length > MAX_GROUPS) return null;
+  const groups: TableGroup[] = [];
+  const seen = new Set<string>();
+  for (const g of v.groups as Record<string, unknown>[]) {
+    if (typeof g !== "object" || g === null) return null;
+    const { agent, replicas, epoch } = g;
+    if (typeof agent !== "string" || !NAME.test(agent) || seen.has(agent)) return null;
+    if (!count(replicas) || replicas === 0 || !count(epoch)) return null;
+    seen.add(agent);
+    groups.push({ agent, replicas, epoch });
+  }
+  return { term: v.term, groups };
+}
+
+/** What a container's placement is decided from: the part of its spec that matters here. */
+export interface PlanSpec {
+  replicas: number;
+  /** `host:`: pinned to one agent. */
+  host?: string;
+  /** `placement: spread` and its constraints (absent: placed whole). */
+  spread?: { hosts?: readonly string[]; maxPerHost?: number };
+}
+
+/** Where a container goes when a new leader takes over, from its row. */
+export interface Plan {
+  /** The last epoch the row gave: the new leader's placements continue above it. */
+  epoch: number;
+  /** Replicas per agent: the agents listed run it now (adopted in place when the count is theirs). */
+  on: Record<string, number>;
+}
+
+/**
+ * Where container `spec` goes under a new leader, from its `row`: on the agents that run it now,
+ * as far as they are linked and the spec still allows them (pin, `hosts:`, `max_per_host:`,
+ * count). A whole container keeps its agent when that is its only group; a spread one keeps each
+ * group that fits, and what is missing goes where {@linkcode spreadReplicas} says. `undefined`
+ * when the row has nothing usable: the leader's own policy decides.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { planFromRow } from "./_placement_table.ts";
+ * const row = {
+ *   term: 5,
+ *   groups: [{ agent: "b", replicas: 2, epoch: 4 }, { agent: "c", replicas: 3, epoch: 6 }],
+ * };
+ * // The spread policy alone would give b 3 and c 2: the table keeps what runs.
+ * assert.deepEqual(
+ *   planFromRow(row, { replicas: 5, spread: { maxPerHost: 3 } }, ["b", "c"]),
+ *   { epoch: 6, on: { b: 2, c: 3 } },
+ * );
+ * assert.equal(planFromRow(row, { replicas: 1 }, ["b", "c"]), undefined);
+ * ```
+ */
+export function planFromRow(
+  row: TableRow,
+  spec: PlanSpec,
+  linked: readonly string[],
+): Plan | undefined {
+  const usable = row.groups.filter((g) => linked.includes(g.agent));
+  if (usable.length === 0) return undefined;
+  const epoch = Math.max(...row.groups.map((g) => g.epoch));
+  if (!spec.spread) {
+    if (row.groups.length !== 1 || usable.length !== 1) return undefined;
+    const [g] = usable;
+    if (spec.host !== undefined && spec.host !== g.agent) return undefined;
+    return { epoch, on: { [g.agent]: spec.replicas } };
+  }
+  const on = spreadReplicas({
+    replicas: spec.replicas,
+    agents: linked,
+    current: Object.fromEntries(usable.map((g) => [g.agent, g.replicas])),
+    hosts: spec.spread.hosts,
+    maxPerHost: spec.spread.maxPerHost,
+  });
+  return { epoch, on };
+}
+
+/** How a {@linkcode PlacementTable} is set up. */
+export interface TableOptions {
+  /** The term this root leads in and may write now; 0 when it may not (standby, lease lost). */
+  term(): number;
+  /** A row was written in a later term: another root leads; this one must stop at once. */
+  stale(why: string): void;
+  /** Failures of the store and refused writes, logged (never thrown). */
+  log(level: "info" | "warn", message: string): void;
+}
+
+/** How often one row's write is tried when its revision moved under it. */
+const ATTEMPTS = 3;
+
+/**
+ * The leading root's writer of the table: {@linkcode PlacementTable.load} once when it leads
+ * (reads every row and rewrites it under its term), then {@linkcode PlacementTable.sync} with
+ * what is placed whenever that changes (only rows that differ are written, one write at a time
+ * per row, the latest state winning).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PlacementTable, parseRow, type TableStore, type Versioned } from "./_placement_table.ts";
+ * const rows = new Map<string, Versioned>();
+ * let revision = 0;
+ * const store: TableStore = {
+ *   list: () => Promise.resolve(new Map(rows)),
+ *   read: (name) => Promise.resolve(rows.get(name) ?? null),
+ *   write(name, value, r) {
+ *     if ((rows.get(name)?.revision ?? null) !== r) return Promise.resolve(null);
+ *     rows.set(name, { value, revision: ++revision });
+ *     return Promise.resolve(revision);
+ *   },
+ * };
+ * const table = new PlacementTable(store, { term: () => 9, stale() {}, log() {} });
+ * await table.load();
+ * await table.sync(new Map([["x", [{ agent: "b", replicas: 2, epoch: 1 }]]]));
+ * assert.deepEqual(parseRow(rows.get("x")!.value), {
+ *   term: 9,
+ *   groups: [{ agent: "b", replicas: 2, epoch: 1 }],
+ * });
+ * ```
+ */
+export class PlacementTable {
+  readonly #store: TableStore;
+  readonly #options: TableOptions;
+  /** Each row's revision as this root last wrote or read it. */
+  readonly #revisions = new Map<string, number>();
+  /** What was last written (or is being written) of each row, as JSON of its groups. */
+  readonly #written = new Map<string, string>();
+  /** The groups still to write per row (the latest only), and the write under way. */
+  readonly #pending = new Map<string, TableGroup[]>();
+  readonly #writing = new Map<string, Promise<void>>();
+  #loaded = false;
+  /** Told it is stale: another root leads; it writes nothing more. */
+  #stale = false;
+
+  constructor(store: TableStore, options: TableOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  /**
+   * Reads every row and rewrites each under this root's term (after which a write by an earlier
+   * leader fails on its revision). Resolves the rows as they were, by container name; nothing is
+   * written before it resolved.
+   */
+  async load(): Promise<Map<string, TableRow>> {
+    const term = this.#options.term();
+    const out = new Map<string, TableRow>();
+    if (term === 0) return out;
+    const all = await this.#store.list();
+    for (const [name, stored] of all) {
+      const row = parseRow(stored.value);
+      if (!row) {
+        this.#options.log("warn", `placement table: row "${name}" is not a row; ignored`);
+        continue;
+      }
+      if (row.term > term) {
+        this.#staleRow(name, row.term, term);
+        return new Map();
+      }
+      this.#revisions.set(name, stored.revision);
+      if (row.groups.length === 0) continue;
+      out.set(name, row);
+      // Claimed under this term (the same groups): an earlier leader's next write fails.
+      this.#written.set(name, JSON.stringify(row.groups));
+      await this.#write(name, row.groups);
+    }
+    this.#loaded = true;
+    return out;
+  }
+
+  /**
+   * Writes what is placed now (`placed`: groups by container name; a name absent that was
+   * written before is written empty). Resolves once every write it started is done.
+   */
+  sync(placed: ReadonlyMap<string, TableGroup[]>): Promise<void> {
+    if (!this.#loaded) return Promise.resolve();
+    const work: Promise<void>[] = [];
+    const names = new Set([...placed.keys(), ...this.#written.keys()]);
+    for (const name of names) {
+      const groups = placed.get(name) ?? [];
+      const json = JSON.stringify(groups);
+      if ((this.#written.get(name) ?? "[]") === json) continue;
+      this.#written.set(name, json);
+      this.#pending.set(name, groups);
+      work.push(this.#drain(name));
+    }
+    return Promise.all(work).then(() => {});
+  }
+
+  /** Writes row `name`'s pending groups, one write at a time, until none is pending. */
+  #drain(name: string): Promise<void> {
+    const running = this.#writing.get(name);
+    if (running) return running;
+    const run = (async () => {
+      try {
+        for (let groups = this.#take(name); groups; groups = this.#take(name)) {
+          await this.#write(name, groups);
+        }
+      } finally {
+        this.#writing.delete(name);
+      }
+    })();
+    this.#writing.set(name, run);
+    return run;
+  }
+
+  #take(name: string): TableGroup[] | undefined {
+    const groups = this.#pending.get(name);
+    this.#pending.delete(name);
+    return groups;
+  }
+
+  async #write(name: string, groups: TableGroup[]): Promise<void> {
+    const term = this.#options.term();
+    if (this.#stale) return;
+    if (term === 0) {
+      this.#options.log("warn", `placement table: not written (${name}): this root does not lead`);
+      return;
+    }
+    const value = encodeRow({ term, groups });
+    try {
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        if (!this.#revisions.has(name)) {
+          const current = await this.#store.read(name);
+          const row = current && parseRow(current.value);
+          if (row && row.term > term) return this.#staleRow(name, row.term, term);
+          if (current) this.#revisions.set(name, current.revision);
+        }
+        const revision = await this.#store.write(name, value, this.#revisions.get(name) ?? null);
+        if (revision !== null) return void this.#revisions.set(name, revision);
+        // Someone wrote it since: read again (a later term there ends this root's acting).
+        this.#revisions.delete(name);
+      }
+      this.#options.log("warn", `placement table: row "${name}" kept changing; not written`);
+    } catch (error) {
+      // Unwritten: the next change of that row tries again.
+      this.#written.delete(name);
+      this.#options.log("warn", `placement table: ${(error as Error).message}`);
+    }
+  }
+
+  #staleRow(name: string, theirs: number, ours: number): void {
+    if (this.#stale) return;
+    this.#stale = true;
+    this.#options.stale(
+      `the placement table's row "${name}" was written in term ${theirs}, after this root's term ${ours}`,
+    );
+  }
+}
