@@ -11,7 +11,8 @@ import type { LeadershipSpec, TransportsSpec } from "../config/model.ts";
 import { UnavailableError } from "../protocol/errors.ts";
 import type { Clock } from "./_clock.ts";
 import { Leadership, type LeaseHolder, type LeaseStore, parseHolder } from "./_leadership.ts";
-import { kvLeaseStore } from "./_leadership_kv.ts";
+import { kvLeaseStore, kvTableStore } from "./_leadership_kv.ts";
+import { PlacementTable, type TableGroup, type TableRow } from "./_placement_table.ts";
 
 /** What the root is told. */
 export interface LeaderHooks {
@@ -29,8 +30,29 @@ export interface Leader {
   acting(): boolean;
   /** The root that leads, as the lease key says (`null`: no one, or unreadable). */
   holder(): Promise<string | null>;
+  /**
+   * Once this root leads: reads the placement table (and claims it for this term) before it
+   * places anything; the rows by container name.
+   */
+  loadTable(): Promise<Map<string, TableRow>>;
+  /** Writes what is placed now where it changed (only while this root leads). */
+  syncTable(placed: ReadonlyMap<string, TableGroup[]>): void;
   /** Deletes the key if held (the standby leads at its next look), then disconnects. */
   close(): Promise<void>;
+}
+
+/**
+ * The bucket of the placement table beside lease bucket `bucket`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tableBucket } from "./_leader.ts";
+ * assert.equal(tableBucket("shop_leader"), "shop_leader_placement");
+ * ```
+ */
+export function tableBucket(bucket: string): string {
+  return `${bucket}_placement`;
 }
 
 /**
@@ -66,10 +88,24 @@ export async function startLeader(
   }
   let leadership: Leadership;
   let store: LeaseStore;
+  let table: PlacementTable;
   try {
     // One copy per server named, up to JetStream's 5: a cluster's lease survives a node.
     const replicas = Math.min(5, spec.servers.length);
     store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas });
+    // Beside the lease, without its TTL: the table outlives the root that wrote it.
+    table = new PlacementTable(
+      await kvTableStore(nc, {
+        bucket: tableBucket(spec.bucket),
+        replicas,
+        timeout: Math.max(200, spec.ttl / 4),
+      }),
+      {
+        term: () => leadership.acting() ? leadership.holder?.term ?? 0 : 0,
+        stale: (why) => leadership.resign(why),
+        log: (level, message) => hooks.log(level, message),
+      },
+    );
     leadership = new Leadership(store, {
       name: context.name,
       ttl: spec.ttl,
@@ -98,6 +134,8 @@ export async function startLeader(
   }
   return {
     acting: () => leadership.acting(),
+    loadTable: () => table.load(),
+    syncTable: (placed) => void table.sync(placed),
     async holder() {
       const held = await store.read().catch(() => null);
       return held ? parseHolder(held.value)?.root ?? null : null;

@@ -140,6 +140,11 @@ export class Leadership {
     return this.#holder !== null && this.#timers.now() < this.#actUntil;
   }
 
+  /** Stops acting now (another root leads, as this root found out elsewhere); it stands by again. */
+  resign(why: string): void {
+    if (this.#holder) this.#stepDown(why);
+  }
+
   /** Tries once to lead, then keeps renewing (leader) or watching (standby) until closed. */
   async start(): Promise<void> {
     await this.#step();

@@ -22,6 +22,7 @@ import type { SupervisorEvent } from "../supervisor/events.ts";
 import type { PlacementSnapshot } from "./types.ts";
 import { SpreadPlacements } from "./_spread_placement.ts";
 import { moveDelay, placedSpec } from "./_placed_spec.ts";
+import { planFromRow, type TableGroup, type TableRow } from "./_placement_table.ts";
 
 /** What placement needs from its runtime. */
 export interface PlacementSite {
@@ -151,13 +152,30 @@ export class PlacementManager {
    * @returns Resolves once each one runs, or rejects with the first refusal (e.g. a grant wider
    *   than its agent allows); containers still waiting for an agent after `wait` ms resolve too
    *   (they stay held and are placed when an agent links).
+   * @param table The placement table a root read when it took over (by container name): each
+   *   container goes first where it runs now, so that its agent adopts it in place.
    */
-  add(specs: readonly ContainerSpec[], wait = 0): Promise<void> {
+  add(
+    specs: readonly ContainerSpec[],
+    wait = 0,
+    table?: ReadonlyMap<string, TableRow>,
+  ): Promise<void> {
     const outcomes: Promise<void>[] = [];
     const timers = this.#timers;
+    const linked = [...this.#agents.values()].filter((a) => a.linked).map((a) => a.name);
     for (const spec of specs) {
+      const row = table?.get(spec.name);
+      const plan = row && planFromRow(row, spec, linked);
+      if (plan) {
+        this.#site.log(
+          "info",
+          `${spec.name} runs on ${
+            Object.keys(plan.on).map((a) => `"${a}"`).join(", ")
+          } (placement table, term ${row.term}): placed there again`,
+        );
+      }
       if (spec.spread) {
-        outcomes.push(this.#spread.set(spec));
+        outcomes.push(this.#spread.set(spec, plan));
         continue;
       }
       const entry: Entry = {
@@ -182,7 +200,8 @@ export class PlacementManager {
         }),
       );
       this.#entries.set(spec.name, entry);
-      this.#place(entry).catch(() => {});
+      if (plan) entry.epoch = plan.epoch;
+      this.#place(entry, plan && Object.keys(plan.on)[0]).catch(() => {});
     }
     this.#site.changed();
     return Promise.all(outcomes).then(() => {});
@@ -233,7 +252,23 @@ export class PlacementManager {
     return table;
   }
 
-  /** Whether `peer`'s routes for `name` are the current placement's. */
+  /**
+   * Where each remote container is placed or being placed (`[]`: nowhere now), for the
+   * placement table.
+   */
+  table(): Map<string, TableGroup[]> {
+    const out = this.#spread.table();
+    for (const [name, e] of this.#entries) {
+      const placed = e.host !== null &&
+        (e.state === "running" || e.state === "placing" || e.state === "held");
+      out.set(
+        name,
+        placed ? [{ agent: e.host!, replicas: e.spec.replicas, epoch: e.epoch }] : [],
+      );
+    }
+    return out;
+  }
+
   /** What agent `peer` last reported of its load (`undefined`: not an agent, or nothing yet). */
   loadOf(peer: string): { replicas: number; memoryBytes: number } | undefined {
     const load = this.#agents.get(peer)?.load;
@@ -247,6 +282,7 @@ export class PlacementManager {
     return this.#entries.get(name)?.host === peer || this.#spread.placedOn(peer, name);
   }
 
+  /** Whether `peer`'s routes for `name` are the current placement's. */
   acceptsRoute(peer: string, name: string): boolean {
     if (this.#spread.has(name)) return this.#spread.acceptsRoute(peer, name);
     const entry = this.#entries.get(name);

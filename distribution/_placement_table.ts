@@ -236,14 +236,22 @@ export class PlacementTable {
 
   /**
    * Reads every row and rewrites each under this root's term (after which a write by an earlier
-   * leader fails on its revision). Resolves the rows as they were, by container name; nothing is
-   * written before it resolved.
+   * leader fails on its revision). Resolves the rows as they were, by container name (none when
+   * the store could not be read: logged); nothing is written before it resolved.
    */
   async load(): Promise<Map<string, TableRow>> {
     const term = this.#options.term();
     const out = new Map<string, TableRow>();
     if (term === 0) return out;
-    const all = await this.#store.list();
+    let all: Map<string, Versioned>;
+    try {
+      all = await this.#store.list();
+    } catch (error) {
+      // Unread: this leader places by its own policy, and writes what it places.
+      this.#options.log("warn", `placement table: not read: ${(error as Error).message}`);
+      this.#loaded = true;
+      return out;
+    }
     for (const [name, stored] of all) {
       const row = parseRow(stored.value);
       if (!row) {

@@ -16,6 +16,7 @@ import { errorFromWire } from "../protocol/errors.ts";
 import type { TimerHandle, Timers } from "./_clock.ts";
 import { rebalanceStep, spreadReplicas } from "./_spread.ts";
 import type { PlacementSnapshot } from "./types.ts";
+import type { Plan, TableGroup } from "./_placement_table.ts";
 
 /** What spread placement needs from the placement manager. */
 export interface SpreadSite {
@@ -77,17 +78,27 @@ export class SpreadPlacements {
     return this.#all.has(name);
   }
 
-  /** Adds or updates spread container `spec`; resolves once each group placed answers. */
-  async set(spec: ContainerSpec): Promise<void> {
+  /**
+   * Adds or updates spread container `spec`; resolves once each group placed answers.
+   * @param plan Where a new one runs now (from the placement table, when this root took over):
+   *   its groups are placed there first (the agents adopt them as they run), epochs continuing.
+   */
+  async set(spec: ContainerSpec, plan?: Plan): Promise<void> {
     const current = this.#all.get(spec.name);
     if (!current) {
-      this.#all.set(spec.name, {
+      const spread: Spread = {
         spec,
         groups: new Map(),
-        epoch: 0,
+        epoch: plan?.epoch ?? 0,
         restarts: 0,
         moving: Promise.resolve(),
-      });
+      };
+      this.#all.set(spec.name, spread);
+      if (plan) {
+        await Promise.all(
+          Object.entries(plan.on).map(([host, n]) => this.#place(spread, host, n)),
+        );
+      }
     } else {
       // What the agents run is the same when only the count or where it may go changed: then
       // reconciling is enough (no group is replaced).
@@ -190,6 +201,19 @@ export class SpreadPlacements {
       `rebalanced ${name}: one replica moved from "${step.from}" to "${step.to}"`,
     );
     return step;
+  }
+
+  /** Where each spread container is placed or being placed, for the placement table. */
+  table(): Map<string, TableGroup[]> {
+    const out = new Map<string, TableGroup[]>();
+    for (const [name, s] of this.#all) {
+      out.set(
+        name,
+        [...s.groups.values()].filter((g) => g.state !== "failed")
+          .map((g) => ({ agent: g.host, replicas: g.replicas, epoch: g.epoch })),
+      );
+    }
+    return out;
   }
 
   /** The spread containers' specs. */

@@ -126,7 +126,11 @@ class Distributed implements Distribution {
             : env,
         ),
       liveInstances: (name) => federation.routes()[name]?.instances.length ?? 0,
-      changed: () => site.changed(),
+      changed: () => {
+        site.changed();
+        // What is placed where, in the table beside the lease (written only while leading).
+        this.#leader?.syncTable(placement.table());
+      },
       log,
       logFrom: (level, message, source, trace) => site.log(level, message, source, trace),
       emit: (event) => site.emit(event),
@@ -211,10 +215,12 @@ class Distributed implements Distribution {
     }
     // Remote containers: placed as agents link; start waits a while for that.
     const place = async () => {
+      // A root taking over reads what its predecessor placed where, before it places anything.
+      const table = await this.#leader?.loadTable();
       if (remote.length === 0) return;
       // Every agent that is up gets a say (spread), not just the first to answer.
       await parts.federation.contacted(PLACEMENT_WAIT);
-      await parts.placement.add(remote, PLACEMENT_WAIT);
+      await parts.placement.add(remote, PLACEMENT_WAIT, table);
     };
     const leadership = this.#topology.leadership;
     if (!leadership || this.#options.agent) return await place();

@@ -66,9 +66,8 @@ export function callerStats(
   return line ? JSON.parse(line.slice(line.indexOf("caller stats ") + 13)) : null;
 }
 
-/** Whether `agent` logged running (or adopting) x, first epoch, for root `root`. */
+/** Whether `agent` logged running (or adopting) x, any epoch, for root `root`. */
 export const placedFor = (agent: AgentProcess, root: string): boolean =>
   agent.log.some((line) =>
-    line.includes(`running x (epoch 1) for runtime "${root}"`) ||
-    line.includes(`adopted x (epoch 1) for runtime "${root}"`)
+    new RegExp(`(running|adopted) x \\(epoch \\d+\\) for runtime "${root}"`).test(line)
   );

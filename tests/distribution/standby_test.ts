@@ -67,7 +67,7 @@ natsTest(
         assert.ok(took <= 3_000, `root-b placed x ${Math.round(took)} ms after the kill`);
         assert.match(b!.text(), /leads \(lease "dist_leader", term \d+\)/);
         assert.ok(
-          agent.log.some((l) => /adopted x \(epoch 1\) for runtime "root-b" from "root-a"/.test(l)),
+          agent.log.some((l) => /adopted x \(epoch 2\) for runtime "root-b" from "root-a"/.test(l)),
           agent.log.join("\n"),
         );
         assert.deepEqual(childrenOf(agent.pid), before, "the same x process, never stopped");
@@ -143,7 +143,7 @@ natsTest(
         const before = callerStats(agent)!;
         a.child.kill("SIGKILL");
         await eventually(
-          () => agent.log.some((l) => /adopted y \(epoch 1\) for runtime "root-b"/.test(l)),
+          () => agent.log.some((l) => /adopted y \(epoch 2\) for runtime "root-b"/.test(l)),
           10_000,
           "root-b adopted y",
         );
