@@ -6,10 +6,19 @@ export const CLI = new URL("../../cli/main.ts", import.meta.url).pathname;
 /** The lease TTL of these topologies, ms. */
 export const TTL = 1_000;
 
-/** A `kraken start` of `file` as root `name`, its stderr collected. */
-export function startRoot(file: string, name: string, standby: boolean) {
+/** A `kraken start` of `file` as root `name` (`extra`: more flags), its stderr collected. */
+export function startRoot(file: string, name: string, standby: boolean, extra: string[] = []) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-lock", CLI, "start", file, ...(standby ? ["--standby"] : [])],
+    args: [
+      "run",
+      "-A",
+      "--no-lock",
+      CLI,
+      "start",
+      file,
+      ...(standby ? ["--standby"] : []),
+      ...extra,
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
