@@ -8,7 +8,8 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LeadershipSpec, TransportsSpec } from "../config/model.ts";
-import { UnavailableError } from "../protocol/errors.ts";
+import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
+import { natsLogin, scrubbed, startError } from "./_nats_wire.ts";
 import type { Clock } from "./_clock.ts";
 import { Leadership, type LeaseHolder, type LeaseStore, parseHolder } from "./_leadership.ts";
 import { kvLeaseStore, kvTableStore } from "./_leadership_kv.ts";
@@ -58,6 +59,8 @@ export function tableBucket(bucket: string): string {
 /**
  * Connects and makes one attempt to lead, then keeps renewing (leader) or watching (standby).
  * @throws {UnavailableError} No server of `spec.servers` could be reached, or JetStream is off.
+ * @throws {AuthenticationError} NATS refused the credentials of `transports.nats`, or its `creds`
+ *   file cannot be read.
  */
 export async function startLeader(
   spec: LeadershipSpec,
@@ -65,13 +68,14 @@ export async function startLeader(
   hooks: LeaderHooks,
 ): Promise<Leader> {
   const creds = context.nats;
+  // The same login as transports.nats (user and password, token or creds file).
+  const login = creds ? await natsLogin(creds) : {};
   let nc: NatsConnection;
   try {
     nc = await connect({
       servers: spec.servers,
       name: `kraken leadership ${context.name}`,
-      ...(creds?.user !== undefined ? { user: creds.user, pass: creds.password } : {}),
-      ...(creds?.token !== undefined ? { token: creds.token } : {}),
+      ...login,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 100,
       // A dead server is noticed well within the lease: the client moves to another node.
@@ -80,11 +84,16 @@ export async function startLeader(
       timeout: Math.max(1_000, spec.ttl),
     });
   } catch (error) {
-    throw new UnavailableError(
-      `leadership.nats: no server of ${spec.servers.join(", ")} could be reached (${
-        (error as Error).message
-      })`,
+    // Refused credentials read as such (AuthenticationError), never quoting them.
+    const failure = startError(
+      error,
+      spec.servers.join(", "),
+      (e) => scrubbed(e, [creds?.password, creds?.token]),
     );
+    const message = `leadership.nats: ${failure.message}`;
+    throw failure instanceof AuthenticationError
+      ? new AuthenticationError(message)
+      : new UnavailableError(message);
   }
   let leadership: Leadership;
   let store: LeaseStore;

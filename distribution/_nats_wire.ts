@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Authenticator, Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { TransportsSpec } from "../config/topology.ts";
 import type { Envelope } from "../protocol/envelope.ts";
 import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
@@ -43,26 +43,31 @@ export class NatsLink implements Link {
   }
 }
 
+/** How a NATS client logs in: the options of `connect` that carry the credentials. */
+export interface NatsLogin {
+  user?: string;
+  pass?: string;
+  token?: string;
+  authenticator?: Authenticator;
+}
+
 /**
- * Connects to the servers of `spec.nats` with its credentials; resolves once connected.
- * @param spec The validated `transports:` block, with `nats`.
- * @param app The application's name (in the connection's name, as servers show it).
- * @param scrub An error's text with the credentials blanked out.
- * @returns The connection, and a unique token for this runtime's inbox.
- * @throws {AuthenticationError} NATS refused the credentials (the message names the servers), or
- *   the `creds` file cannot be read or is not a `.creds` file.
- * @throws {UnavailableError} No server of the list could be reached.
+ * The login options for the credentials of `transports.nats` (user and password, token, or a
+ * `.creds` file, read and parsed here), shared by the bridge and the root's lease connection.
+ * @throws {AuthenticationError} The `creds` file cannot be read or is not a `.creds` file (the
+ *   message names the file, never what it holds).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { natsLogin } from "./_nats_wire.ts";
+ * const login = await natsLogin({ servers: [], user: "app", password: "s3cret" });
+ * assert.deepEqual(login, { user: "app", pass: "s3cret" });
+ * ```
  */
-export async function connectNats(
-  spec: TransportsSpec & { nats: NonNullable<TransportsSpec["nats"]> },
-  app: string,
-  scrub: (error: unknown) => string,
-): Promise<{ nc: NatsConnection; nuid: string }> {
-  // Loaded here, on demand: an isolate that never starts a bridge (every worker and process
-  // container) loads nothing of the client (tests/nats/on_demand_test.ts).
-  const { connect, createInbox, credsAuthenticator } = await import("@nats-io/transport-node");
-  const n = spec.nats;
-  let authenticator: ReturnType<typeof credsAuthenticator> | undefined;
+export async function natsLogin(n: NonNullable<TransportsSpec["nats"]>): Promise<NatsLogin> {
+  const { credsAuthenticator } = await import("@nats-io/transport-node");
+  let authenticator: Authenticator | undefined;
   if (n.creds) {
     let creds: Uint8Array;
     try {
@@ -87,13 +92,38 @@ export async function connectNats(
       );
     }
   }
+  return {
+    ...(n.user !== undefined ? { user: n.user, pass: n.password } : {}),
+    ...(n.token !== undefined ? { token: n.token } : {}),
+    ...(authenticator ? { authenticator } : {}),
+  };
+}
+
+/**
+ * Connects to the servers of `spec.nats` with its credentials; resolves once connected.
+ * @param spec The validated `transports:` block, with `nats`.
+ * @param app The application's name (in the connection's name, as servers show it).
+ * @param scrub An error's text with the credentials blanked out.
+ * @returns The connection, and a unique token for this runtime's inbox.
+ * @throws {AuthenticationError} NATS refused the credentials (the message names the servers), or
+ *   the `creds` file cannot be read or is not a `.creds` file.
+ * @throws {UnavailableError} No server of the list could be reached.
+ */
+export async function connectNats(
+  spec: TransportsSpec & { nats: NonNullable<TransportsSpec["nats"]> },
+  app: string,
+  scrub: (error: unknown) => string,
+): Promise<{ nc: NatsConnection; nuid: string }> {
+  // Loaded here, on demand: an isolate that never starts a bridge (every worker and process
+  // container) loads nothing of the client (tests/nats/on_demand_test.ts).
+  const { connect, createInbox } = await import("@nats-io/transport-node");
+  const n = spec.nats;
+  const login = await natsLogin(n);
   try {
     const nc = await connect({
       servers: n.servers,
       name: `kraken ${app} ${spec.name}`,
-      ...(n.user !== undefined ? { user: n.user, pass: n.password } : {}),
-      ...(n.token !== undefined ? { token: n.token } : {}),
-      ...(authenticator ? { authenticator } : {}),
+      ...login,
       // Our own publications never come back: no echo of presence, publications or requests.
       noEcho: true,
       maxReconnectAttempts: -1,
