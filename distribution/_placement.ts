@@ -166,7 +166,7 @@ export class PlacementManager {
     for (const spec of specs) {
       const row = table?.get(spec.name);
       const plan = row && planFromRow(row, spec, linked);
-      if (plan) {
+      if (plan && Object.keys(plan.on).length > 0) {
         this.#site.log(
           "info",
           `${spec.name} runs on ${
@@ -200,6 +200,7 @@ export class PlacementManager {
         }),
       );
       this.#entries.set(spec.name, entry);
+      // Epochs continue from the table's, wherever it goes.
       if (plan) entry.epoch = plan.epoch;
       this.#place(entry, plan && Object.keys(plan.on)[0]).catch(() => {});
     }

@@ -69,7 +69,10 @@ export function encodeRow(row: TableRow): Uint8Array {
   return encoder.encode(JSON.stringify(row));
 }
 
-const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+/** Terms, epochs and counts above this are not a row's: epochs continue from it, by one. */
+const MAX_COUNT = 2 ** 48;
+const count = (v: unknown): v is number =>
+  Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= MAX_COUNT;
 
 /**
  * Parses a row; `null` when it is not one (untrusted: anyone with write access to the bucket may
@@ -129,8 +132,8 @@ export interface Plan {
  * Where container `spec` goes under a new leader, from its `row`: on the agents that run it now,
  * as far as they are linked and the spec still allows them (pin, `hosts:`, `max_per_host:`,
  * count). A whole container keeps its agent when that is its only group; a spread one keeps each
- * group that fits, and what is missing goes where {@linkcode spreadReplicas} says. `undefined`
- * when the row has nothing usable: the leader's own policy decides.
+ * group that fits, and what is missing goes where {@linkcode spreadReplicas} says. When the row
+ * has nothing usable, `on` is empty (the leader's own policy decides) and only the epoch counts.
  *
  * @example
  * ```ts
@@ -145,22 +148,22 @@ export interface Plan {
  *   planFromRow(row, { replicas: 5, spread: { maxPerHost: 3 } }, ["b", "c"]),
  *   { epoch: 6, on: { b: 2, c: 3 } },
  * );
- * assert.equal(planFromRow(row, { replicas: 1 }, ["b", "c"]), undefined);
+ * // A whole container on two agents is not adopted by guess: the policy decides, epochs go on.
+ * assert.deepEqual(planFromRow(row, { replicas: 1 }, ["b", "c"]), { epoch: 6, on: {} });
  * ```
  */
 export function planFromRow(
   row: TableRow,
   spec: PlanSpec,
   linked: readonly string[],
-): Plan | undefined {
+): Plan {
   const usable = row.groups.filter((g) => linked.includes(g.agent));
-  if (usable.length === 0) return undefined;
-  const epoch = Math.max(...row.groups.map((g) => g.epoch));
+  const epoch = Math.max(0, ...row.groups.map((g) => g.epoch));
+  if (usable.length === 0) return { epoch, on: {} };
   if (!spec.spread) {
-    if (row.groups.length !== 1 || usable.length !== 1) return undefined;
     const [g] = usable;
-    if (spec.host !== undefined && spec.host !== g.agent) return undefined;
-    return { epoch, on: { [g.agent]: spec.replicas } };
+    const kept = row.groups.length === 1 && (spec.host === undefined || spec.host === g.agent);
+    return { epoch, on: kept ? { [g.agent]: spec.replicas } : {} };
   }
   const on = spreadReplicas({
     replicas: spec.replicas,

@@ -145,3 +145,20 @@ Deno.test("a leader that closes deletes its key: the standby leads at its next l
   assert.deepEqual(b.seen, [`lead@${b.leadership.interval}`]);
   await b.leadership.close();
 });
+
+Deno.test("a leader told elsewhere that another root leads (a stale placement table) resigns: it stops acting at once", async () => {
+  const clock = new FakeClock(0);
+  const store = new MemoryStore(clock, 1_000);
+  const a = root(store, "root-a", clock);
+  await a.leadership.start();
+  assert.ok(a.leadership.acting());
+  a.leadership.resign('the placement table\'s row "x" was written in term 9');
+  assert.ok(!a.leadership.acting());
+  assert.deepEqual(a.seen, [
+    "lead@0",
+    'down@0: the placement table\'s row "x" was written in term 9',
+  ]);
+  a.leadership.resign("twice");
+  assert.equal(a.seen.length, 2, "told once");
+  await a.leadership.close();
+});

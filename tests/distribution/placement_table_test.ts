@@ -66,6 +66,7 @@ Deno.test("a row that is not one (wrong types, a duplicate agent, a bad name, no
     '{"term":1,"groups":{}}',
     '{"term":1,"groups":[{"agent":"b","replicas":0,"epoch":1}]}',
     '{"term":1,"groups":[{"agent":"b","replicas":1,"epoch":1.5}]}',
+    `{"term":1,"groups":[{"agent":"b","replicas":1,"epoch":${2 ** 53}}]}`,
     '{"term":1,"groups":[{"agent":"../b","replicas":1,"epoch":1}]}',
     '{"term":1,"groups":[{"agent":"b","replicas":1,"epoch":1},{"agent":"b","replicas":1,"epoch":2}]}',
   ];
@@ -74,14 +75,15 @@ Deno.test("a row that is not one (wrong types, a duplicate agent, a bad name, no
   assert.deepEqual(parseRow(encodeRow(row)), row);
 });
 
-Deno.test("a whole container's plan keeps its one agent when linked and allowed by its pin, else none", () => {
+Deno.test("a whole container's plan keeps its one agent when linked and allowed by its pin, else leaves it to the policy with epochs continuing", () => {
   const row = { term: 2, groups: [g("c", 1, 4)] };
+  const none = { epoch: 4, on: {} };
   assert.deepEqual(planFromRow(row, { replicas: 2 }, ["b", "c"]), { epoch: 4, on: { c: 2 } });
-  assert.equal(planFromRow(row, { replicas: 2 }, ["b"]), undefined, "its agent is not linked");
-  assert.equal(planFromRow(row, { replicas: 2, host: "b" }, ["b", "c"]), undefined, "pinned away");
-  assert.equal(
-    planFromRow({ term: 2, groups: [g("b", 1, 1), g("c", 1, 2)] }, { replicas: 1 }, ["b", "c"]),
-    undefined,
+  assert.deepEqual(planFromRow(row, { replicas: 2 }, ["b"]), none, "its agent is not linked");
+  assert.deepEqual(planFromRow(row, { replicas: 2, host: "b" }, ["b", "c"]), none, "pinned away");
+  assert.deepEqual(
+    planFromRow({ term: 2, groups: [g("b", 1, 1), g("c", 1, 4)] }, { replicas: 1 }, ["b", "c"]),
+    none,
     "a whole container on two agents is not adopted by guess",
   );
 });
@@ -111,7 +113,7 @@ Deno.test("a spread container's plan keeps every group that still fits and place
       on: { b: 3, d: 2 },
     },
   );
-  assert.equal(planFromRow(row, { replicas: 5, spread: {} }, ["d"]), undefined);
+  assert.deepEqual(planFromRow(row, { replicas: 5, spread: {} }, ["d"]), { epoch: 7, on: {} });
 });
 
 Deno.test("the leader writes what changed only, each row revision-checked under its term", async () => {
