@@ -3,13 +3,16 @@
 // the same run; how long a container takes to serve again after its agent is SIGKILLed; with
 // `placement: spread` replicas on two agents under retried load, the longest gap between replies
 // when one agent is SIGKILLed and the time until its replicas are re-placed on the survivor; and
-// how long a standby root takes to place again after the active root is SIGKILLed.
+// how long a standby root takes to place again after the active root is SIGKILLed, alone and with
+// spread replicas under retried load (placed again where they run, from the placement table).
 // Reports only; no figure fails the run.
 //
 //   deno task bench:distribution [--quick]
 import { Runtime } from "../mod.ts";
 import { startAgent } from "../tests/distribution/_agents.ts";
 import { rootHandOver } from "./_standby.ts";
+import { spreadHandOver } from "../tests/distribution/_standby_spread.ts";
+import { addSummaryRow } from "./_summary.ts";
 
 const quick = Deno.args.includes("--quick");
 const ROUNDS = quick ? 3 : 10;
@@ -169,3 +172,31 @@ console.log(
     handOver ? handOver.toFixed(0).padStart(7) : "  >10000"
   } ms  (target <= 3000 ms: ${handOver && handOver <= 3000 ? "ok" : "MISS"})`,
 );
+
+// The same with `placement: spread` (1 + 3 replicas on two agents, a caller sending retried
+// requests): the standby places every group where it runs, from the placement table.
+const spreadStandby = await spreadHandOver();
+const spreadStandbyOk = spreadStandby.placing <= 3000 && spreadStandby.failed === 0 &&
+  spreadStandby.adopted &&
+  spreadStandby.replaced.length === 0;
+console.log(
+  `spread + root SIGKILLed -> standby placing again ${
+    Number.isFinite(spreadStandby.placing)
+      ? spreadStandby.placing.toFixed(0).padStart(7)
+      : "  >10000"
+  } ms  (target <= 3000 ms, 0 lost: ${
+    spreadStandbyOk ? "ok" : "MISS"
+  }), ${spreadStandby.calls} retried calls, ` +
+    `${spreadStandby.failed} lost, longest gap ${spreadStandby.longestGap} ms, groups adopted in place: ${
+      spreadStandby.adopted && spreadStandby.replaced.length === 0 ? "yes" : "NO"
+    }`,
+);
+addSummaryRow({
+  figure: "spread + standby: root SIGKILLed -> placing again, 0 lost",
+  value: `${
+    Number.isFinite(spreadStandby.placing) ? spreadStandby.placing.toFixed(0) : ">10000"
+  } ms, ${spreadStandby.failed} lost`,
+  target: "<= 3000 ms, 0 lost",
+  met: spreadStandbyOk,
+  bench: "distribution.ts",
+});
