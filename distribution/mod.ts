@@ -19,6 +19,9 @@
  * | `_spread_placement.ts` | `placement: spread`: a group of a container's replicas per agent    |
  * | `_spread.ts`         | the pure decision of how many replicas go on which agent, rebalancing |
  * | `_placed_spec.ts`    | the spec an agent is given, and when a lost agent's placements move   |
+ * | `_leadership.ts`     | a root's lease (leader or standby) on a store with revisions           |
+ * | `_leader.ts`         | the lease and placement table on NATS, as `distribution.ts` uses them  |
+ * | `_placement_table.ts` | what the leader placed where, in KV: a new leader places it there again |
  * | `_agent.ts`          | a host agent (`kraken node`) running what roots place on it, fencing   |
  * | `_clock.ts`          | the injected clock every timed decision here runs on                  |
  * | `types.ts`           | the shapes shared with the runtime                                    |
