@@ -229,6 +229,8 @@ export class PlacementTable {
   readonly #pending = new Map<string, TableGroup[]>();
   readonly #writing = new Map<string, Promise<void>>();
   #loaded = false;
+  /** A write was refused for want of the lease (said once). */
+  #refused = false;
   /** Told it is stale: another root leads; it writes nothing more. */
   #stale = false;
 
@@ -322,7 +324,15 @@ export class PlacementTable {
     const term = this.#options.term();
     if (this.#stale) return;
     if (term === 0) {
-      this.#options.log("warn", `placement table: not written (${name}): this root does not lead`);
+      // Expected after a step-down (the root stops): said once.
+      if (!this.#refused) {
+        this.#options.log(
+          "warn",
+          `placement table: not written (${name}): this root does not lead`,
+        );
+      }
+      this.#refused = true;
+      this.#written.delete(name);
       return;
     }
     const value = encodeRow({ term, groups });

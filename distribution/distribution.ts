@@ -45,6 +45,8 @@ export function standbyWait(ttl: number): number {
 
 /** How long `start` waits for host agents to take the remote containers, ms. */
 const PLACEMENT_WAIT = 10_000;
+/** How often a leading root writes what of its placement table is not written yet, ms. */
+const TABLE_RESYNC = 1_000;
 /** How often a host agent tells each root what the instances it placed use, ms. */
 const USAGE_INTERVAL = 1000;
 
@@ -99,6 +101,8 @@ class Distributed implements Distribution {
   #timers: Timers | null = null;
   /** The root's lease, with a `leadership:` block. */
   #leader: Leader | null = null;
+  /** Writes the placement table again now and then (with a `leadership:` block). */
+  #resync: Timers | null = null;
   /** The lease term this root leads in (0: it does not lead). */
   #term = 0;
 
@@ -247,9 +251,13 @@ class Distributed implements Distribution {
       log,
     });
     starting = false;
+    // A table write that failed (the store slow or away) is tried again even when nothing changes.
+    this.#resync = new Timers(this.#options.clock ?? SYSTEM_CLOCK);
+    this.#resync.every(TABLE_RESYNC, () => leader.syncTable(parts.placement.table()));
     if (leader.acting()) return await place();
     if (!this.#options.standby) {
       const holder = await leader.holder();
+      this.#resync.clear();
       await leader.close();
       this.#leader = null;
       throw new UnavailableError(
@@ -265,6 +273,7 @@ class Distributed implements Distribution {
     const parts = this.#parts;
     if (!parts) return;
     this.#timers?.clear();
+    this.#resync?.clear();
     parts.placement.close();
     // Before the links close: the standby leads at its next look, not after the TTL.
     await this.#leader?.close();

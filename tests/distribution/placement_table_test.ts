@@ -186,7 +186,7 @@ Deno.test("a leader finding a row of a later term when it loads is stale and ado
   assert.deepEqual(store.row("x"), { term: 9, groups: [g("b", 1, 1)] });
 });
 
-Deno.test("a store that fails is logged, and the row is written again on its next change", async () => {
+Deno.test("a write the store failed is logged, and the next sync writes the row again even with nothing changed", async () => {
   const store = new MemoryTable();
   const { table, logs } = writer(store, { now: 2 });
   await table.load();
