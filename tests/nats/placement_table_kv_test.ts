@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { kvTableStore } from "../../distribution/_leadership_kv.ts";
 import { encodeRow, parseRow, PlacementTable } from "../../distribution/_placement_table.ts";
+import { startLeader, tableBucket } from "../../distribution/_leader.ts";
+import type { UnavailableError } from "../../mod.ts";
+import { waitUntil } from "../_helpers.ts";
 import { NatsServer, natsTest } from "./_nats_server.ts";
 
 natsTest(
@@ -41,6 +44,42 @@ natsTest(
     } finally {
       await a.close();
       await b.close();
+      await server.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+natsTest(
+  "a leading root whose table write meets a row of a later term stops acting at once (UnavailableError naming the row and terms)",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "kraken_table_" });
+    const server = await NatsServer.start(["-js", "--store_dir", dir]);
+    const nc = await connect({ servers: [server.url] });
+    const downs: UnavailableError[] = [];
+    const leader = await startLeader(
+      { servers: [server.url], bucket: "shop_leader", ttl: 1_000 },
+      { name: "root-a" },
+      { lead() {}, stepDown: (e) => downs.push(e), log() {} },
+    );
+    try {
+      assert.ok(leader.acting());
+      await leader.loadTable();
+      // Another root, in a later term, wrote x's row (as if root-a were cut off and replaced).
+      const other = await kvTableStore(nc, { bucket: tableBucket("shop_leader") });
+      const row = { term: 2 ** 40, groups: [{ agent: "node-c", replicas: 1, epoch: 9 }] };
+      await other.write("x", encodeRow(row), null);
+      leader.syncTable(new Map([["x", [{ agent: "node-b", replicas: 1, epoch: 1 }]]]));
+      await waitUntil(() => downs.length > 0, 5_000, "root-a stepped down");
+      assert.ok(!leader.acting());
+      assert.match(
+        downs[0].message,
+        /this root lost its lease in bucket "shop_leader": the placement table's row "x" was written in term 1099511627776, after this root's term \d+/,
+      );
+      assert.deepEqual(parseRow((await other.read("x"))!.value), row, "not overwritten");
+    } finally {
+      await leader.close();
+      await nc.close();
       await server.kill();
       await Deno.remove(dir, { recursive: true });
     }
