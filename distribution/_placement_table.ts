@@ -64,7 +64,20 @@ const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A row's bytes. */
+/**
+ * A row's bytes (JSON), as stored.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeRow } from "./_placement_table.ts";
+ * const bytes = encodeRow({ term: 2, groups: [{ agent: "node-b", replicas: 1, epoch: 1 }] });
+ * assert.equal(
+ *   new TextDecoder().decode(bytes),
+ *   '{"term":2,"groups":[{"agent":"node-b","replicas":1,"epoch":1}]}',
+ * );
+ * ```
+ */
 export function encodeRow(row: TableRow): Uint8Array {
   return encoder.encode(JSON.stringify(row));
 }
