@@ -166,6 +166,7 @@ export class PlacementManager {
     for (const spec of specs) {
       const row = table?.get(spec.name);
       const plan = row && planFromRow(row, spec, linked);
+      for (const agent of Object.keys(plan?.away ?? {})) this.#away(agent);
       if (plan && Object.keys(plan.on).length > 0) {
         this.#site.log(
           "info",
@@ -202,7 +203,9 @@ export class PlacementManager {
       this.#entries.set(spec.name, entry);
       // Epochs continue from the table's, wherever it goes.
       if (plan) entry.epoch = plan.epoch;
-      this.#place(entry, plan && Object.keys(plan.on)[0]).catch(() => {});
+      const [away] = Object.keys(plan?.away ?? {});
+      if (away) this.#holdAway(entry, away);
+      else this.#place(entry, plan && Object.keys(plan.on)[0]).catch(() => {});
     }
     this.#site.changed();
     return Promise.all(outcomes).then(() => {});
@@ -569,6 +572,41 @@ export class PlacementManager {
       return a1 - b1 || a2 - b2 || (a.name < b.name ? -1 : 1);
     });
     return linked[0].name;
+  }
+
+  /**
+   * The placement table names agent `name`, not linked now: it may still run what the lost root
+   * placed there (its hold), so it is counted from now like a lost agent.
+   */
+  #away(name: string): void {
+    if (this.#agents.has(name)) return;
+    this.#agents.set(name, {
+      name,
+      linked: false,
+      lastSeen: this.#timers.now(),
+      lease: 0,
+      load: { containers: 0, memory: 0 },
+    });
+  }
+
+  /**
+   * Holds `entry`, which the table says runs on agent `away` (not linked), until that agent's
+   * lease has run out — never a second copy meanwhile — then places it, there if it linked again.
+   */
+  #holdAway(entry: Entry, away: string): void {
+    entry.host = away;
+    this.#set(entry, "held", `agent "${away}" is unreachable; it may still run it`);
+    const agent = this.#agents.get(away)!;
+    const wait = moveDelay({
+      lastSeen: agent.lastSeen,
+      lease: this.#lease,
+      agentLease: agent.lease,
+      now: this.#timers.now(),
+    });
+    entry.moveTimer = this.#timers.after(wait, () => {
+      if (this.#closed || entry.state !== "held" || entry.host !== away) return;
+      this.#place(entry, this.#linked(away) ? away : undefined).catch(() => {});
+    });
   }
 
   #notAnAgent(entry: Entry, peer: string): void {

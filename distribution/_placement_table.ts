@@ -139,14 +139,21 @@ export interface Plan {
   epoch: number;
   /** Replicas per agent: the agents listed run it now (adopted in place when the count is theirs). */
   on: Record<string, number>;
+  /**
+   * Replicas per agent the row names but that is not linked now: it may still run them (its
+   * hold for the lost root), so they are held, not placed elsewhere, until that hold has run out.
+   */
+  away: Record<string, number>;
 }
 
 /**
  * Where container `spec` goes under a new leader, from its `row`: on the agents that run it now,
  * as far as they are linked and the spec still allows them (pin, `hosts:`, `max_per_host:`,
  * count). A whole container keeps its agent when that is its only group; a spread one keeps each
- * group that fits, and what is missing goes where {@linkcode spreadReplicas} says. When the row
- * has nothing usable, `on` is empty (the leader's own policy decides) and only the epoch counts.
+ * group that fits, and what is missing goes where {@linkcode spreadReplicas} says. What runs on
+ * an agent that is not linked is `away` (never a second copy while it may still run), and the
+ * replicas placed on the linked agents leave room for it. When the row has nothing usable, `on`
+ * and `away` are empty (the leader's own policy decides) and only the epoch counts.
  *
  * @example
  * ```ts
@@ -159,10 +166,13 @@ export interface Plan {
  * // The spread policy alone would give b 3 and c 2: the table keeps what runs.
  * assert.deepEqual(
  *   planFromRow(row, { replicas: 5, spread: { maxPerHost: 3 } }, ["b", "c"]),
- *   { epoch: 6, on: { b: 2, c: 3 } },
+ *   { epoch: 6, on: { b: 2, c: 3 }, away: {} },
  * );
- * // A whole container on two agents is not adopted by guess: the policy decides, epochs go on.
- * assert.deepEqual(planFromRow(row, { replicas: 1 }, ["b", "c"]), { epoch: 6, on: {} });
+ * // Agent c is not linked: it may still run its 3, so only the 2 are placed.
+ * assert.deepEqual(
+ *   planFromRow(row, { replicas: 5, spread: {} }, ["b", "d"]),
+ *   { epoch: 6, on: { b: 2 }, away: { c: 3 } },
+ * );
  * ```
  */
 export function planFromRow(
@@ -170,22 +180,30 @@ export function planFromRow(
   spec: PlanSpec,
   linked: readonly string[],
 ): Plan {
-  const usable = row.groups.filter((g) => linked.includes(g.agent));
   const epoch = Math.max(0, ...row.groups.map((g) => g.epoch));
-  if (usable.length === 0) return { epoch, on: {} };
+  const none: Plan = { epoch, on: {}, away: {} };
   if (!spec.spread) {
-    const [g] = usable;
-    const kept = row.groups.length === 1 && (spec.host === undefined || spec.host === g.agent);
-    return { epoch, on: kept ? { [g.agent]: spec.replicas } : {} };
+    // A whole container on two agents is not adopted by guess: the policy decides.
+    if (row.groups.length !== 1) return none;
+    const [g] = row.groups;
+    if (spec.host !== undefined && spec.host !== g.agent) return none;
+    return linked.includes(g.agent)
+      ? { epoch, on: { [g.agent]: spec.replicas }, away: {} }
+      : { epoch, on: {}, away: { [g.agent]: g.replicas } };
   }
+  const away: Record<string, number> = {};
+  for (const g of row.groups) if (!linked.includes(g.agent)) away[g.agent] = g.replicas;
+  const held = Object.values(away).reduce((sum, n) => sum + n, 0);
   const on = spreadReplicas({
-    replicas: spec.replicas,
+    replicas: Math.max(0, spec.replicas - held),
     agents: linked,
-    current: Object.fromEntries(usable.map((g) => [g.agent, g.replicas])),
+    current: Object.fromEntries(
+      row.groups.filter((g) => linked.includes(g.agent)).map((g) => [g.agent, g.replicas]),
+    ),
     hosts: spec.spread.hosts,
     maxPerHost: spec.spread.maxPerHost,
   });
-  return { epoch, on };
+  return { epoch, on, away };
 }
 
 /** How a {@linkcode PlacementTable} is set up. */

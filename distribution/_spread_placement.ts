@@ -94,6 +94,12 @@ export class SpreadPlacements {
         moving: Promise.resolve(),
       };
       this.#all.set(spec.name, spread);
+      for (const [host, replicas] of Object.entries(plan?.away ?? {})) {
+        // An agent not linked may still run its group (its hold for the lost root): held.
+        const g: Group = { host, replicas, epoch: spread.epoch, state: "held", since: 0 };
+        spread.groups.set(host, g);
+        this.#hold(spread, g, `agent "${host}" is unreachable; it may still run them`);
+      }
       if (plan) {
         await Promise.all(
           Object.entries(plan.on).map(([host, n]) => this.#place(spread, host, n)),
@@ -263,19 +269,25 @@ export class SpreadPlacements {
       const g = spread.groups.get(peer);
       if (!g || g.state === "held") continue;
       g.waiter?.resolve(false);
-      this.#set(g, "held", `agent "${peer}" is unreachable`);
-      g.moveTimer = this.#timers.after(this.#site.moveDelay(peer), () => {
-        if (spread.groups.get(peer) !== g || g.state !== "held") return;
-        spread.groups.delete(peer);
-        spread.restarts += g.replicas;
-        this.#site.log(
-          "info",
-          `${spread.spec.name}: ${g.replicas} replica(s) of "${peer}" re-placed`,
-        );
-        this.reconcile(spread.spec.name).catch(() => {});
-      });
+      this.#hold(spread, g, `agent "${peer}" is unreachable`);
     }
     this.#site.changed();
+  }
+
+  /** Holds group `g` until its agent's lease has run out, then places its replicas again. */
+  #hold(spread: Spread, g: Group, why: string): void {
+    const peer = g.host;
+    this.#set(g, "held", why);
+    g.moveTimer = this.#timers.after(this.#site.moveDelay(peer), () => {
+      if (spread.groups.get(peer) !== g || g.state !== "held") return;
+      spread.groups.delete(peer);
+      spread.restarts += g.replicas;
+      this.#site.log(
+        "info",
+        `${spread.spec.name}: ${g.replicas} replica(s) of "${peer}" re-placed`,
+      );
+      this.reconcile(spread.spec.name).catch(() => {});
+    });
   }
 
   /** An agent's answer to a placement. */

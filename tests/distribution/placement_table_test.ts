@@ -75,11 +75,15 @@ Deno.test("a row that is not one (wrong types, a duplicate agent, a bad name, no
   assert.deepEqual(parseRow(encodeRow(row)), row);
 });
 
-Deno.test("a whole container's plan keeps its one agent when linked and allowed by its pin, else leaves it to the policy with epochs continuing", () => {
+Deno.test("a whole container's plan keeps its one agent when linked and allowed by its pin; unlinked, it is away (held), never placed twice", () => {
   const row = { term: 2, groups: [g("c", 1, 4)] };
-  const none = { epoch: 4, on: {} };
-  assert.deepEqual(planFromRow(row, { replicas: 2 }, ["b", "c"]), { epoch: 4, on: { c: 2 } });
-  assert.deepEqual(planFromRow(row, { replicas: 2 }, ["b"]), none, "its agent is not linked");
+  assert.deepEqual(planFromRow(row, { replicas: 2 }, ["b", "c"]), {
+    epoch: 4,
+    on: { c: 2 },
+    away: {},
+  });
+  assert.deepEqual(planFromRow(row, { replicas: 2 }, ["b"]), { epoch: 4, on: {}, away: { c: 1 } });
+  const none = { epoch: 4, on: {}, away: {} };
   assert.deepEqual(planFromRow(row, { replicas: 2, host: "b" }, ["b", "c"]), none, "pinned away");
   assert.deepEqual(
     planFromRow({ term: 2, groups: [g("b", 1, 1), g("c", 1, 4)] }, { replicas: 1 }, ["b", "c"]),
@@ -88,32 +92,37 @@ Deno.test("a whole container's plan keeps its one agent when linked and allowed 
   );
 });
 
-Deno.test("a spread container's plan keeps every group that still fits and places the rest by the policy", () => {
+Deno.test("a spread container's plan keeps every group that still fits, holds those on unlinked agents, and places the rest by the policy", () => {
   const row = { term: 2, groups: [g("b", 2, 5), g("c", 3, 7)] };
   // The policy alone, from nothing, gives b 3 and c 2 (ties by name): the table keeps b 2, c 3.
   assert.deepEqual(planFromRow(row, { replicas: 5, spread: { maxPerHost: 3 } }, ["b", "c"]), {
     epoch: 7,
     on: { b: 2, c: 3 },
+    away: {},
   });
-  // Agent c is not linked: its replicas go to the linked agents.
+  // Agent c is not linked: its 3 are held (it may still run them), the rest stays on b.
   assert.deepEqual(planFromRow(row, { replicas: 5, spread: {} }, ["b", "d"]), {
     epoch: 7,
-    on: { b: 3, d: 2 },
+    on: { b: 2 },
+    away: { c: 3 },
+  });
+  // More wanted than the table held: the new one goes by the policy.
+  assert.deepEqual(planFromRow(row, { replicas: 6, spread: {} }, ["b", "c", "d"]), {
+    epoch: 7,
+    on: { b: 2, c: 3, d: 1 },
+    away: {},
   });
   // Fewer replicas wanted now: the fullest agent gives one up.
   assert.deepEqual(planFromRow(row, { replicas: 4, spread: {} }, ["b", "c"]), {
     epoch: 7,
     on: { b: 2, c: 2 },
+    away: {},
   });
   // c is no longer among its hosts.
   assert.deepEqual(
     planFromRow(row, { replicas: 5, spread: { hosts: ["b", "d"] } }, ["b", "c", "d"]),
-    {
-      epoch: 7,
-      on: { b: 3, d: 2 },
-    },
+    { epoch: 7, on: { b: 3, d: 2 }, away: {} },
   );
-  assert.deepEqual(planFromRow(row, { replicas: 5, spread: {} }, ["d"]), { epoch: 7, on: {} });
 });
 
 Deno.test("the leader writes what changed only, each row revision-checked under its term", async () => {

@@ -199,36 +199,3 @@ Deno.test("spread: an agent back within its lease takes no replicas by rebalance
   );
   m.close();
 });
-
-Deno.test("a root taking over places each group where the placement table says it runs (same counts, epochs continuing), not where its policy alone would", async () => {
-  const { m, sent } = fake();
-  m.joined("a", join("a"));
-  m.joined("b", join("b"));
-  const whole = validateContainer("w", { module: "./m.ts", mode: "remote" }, {
-    baseUrl: "file:///app/",
-    hosts,
-  });
-  const table = new Map([
-    ["x", {
-      term: 4,
-      groups: [{ agent: "a", replicas: 1, epoch: 6 }, { agent: "b", replicas: 3, epoch: 7 }],
-    }],
-    ["w", { term: 4, groups: [{ agent: "b", replicas: 1, epoch: 3 }] }],
-  ]);
-  // Alone, the policy gives x a: 2, b: 2, and w (fewest placements, ties by name) agent a.
-  await m.add([spec(4, { max_per_host: 3 }), whole], 1000, table);
-  assert.deepEqual(m.snapshot().find((p) => p.name === "x")?.replicasOn, { a: 1, b: 3 });
-  assert.deepEqual(placed(sent).sort(), ["a:1", "b:1", "b:3"]);
-  const epochs = sent.filter(([, e]) => e.k === "place").map(([peer, e]) =>
-    `${(e as { n: string }).n}@${peer}#${(e as { e: number }).e}`
-  );
-  assert.deepEqual(epochs.sort(), ["w@b#4", "x@a#8", "x@b#9"]);
-  assert.deepEqual(
-    m.table(),
-    new Map([
-      ["x", [{ agent: "a", replicas: 1, epoch: 8 }, { agent: "b", replicas: 3, epoch: 9 }]],
-      ["w", [{ agent: "b", replicas: 1, epoch: 4 }]],
-    ]),
-  );
-  m.close();
-});
