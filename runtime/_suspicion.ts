@@ -20,7 +20,11 @@
 export const MIN_WINDOW = 100;
 /** How often quiet links are checked while requests are outstanding on one, ms. */
 export const CHECK_EVERY = 20;
-/** Quiet this long with requests outstanding, a link is probed, ms (doubling while it answers). */
+/**
+ * Quiet this long with requests outstanding, a link is probed, ms: the least of an adaptive delay
+ * that doubles while only probes are answered (a slow handler, not a silent peer) and shrinks
+ * back while replies come.
+ */
 const PROBE_AFTER = 20;
 /** The longest quiet before a probe, ms, reached while only probes (no replies) are answered. */
 const PROBE_AFTER_MAX = 1_000;
@@ -32,7 +36,20 @@ export interface Watched<K> {
   readonly key: K;
   /** Requests sent over it and not answered yet (approximately: a lost reply is never counted). */
   out: number;
-  /** When it was last heard from, or when requests started to be outstanding if later. */
+  /**
+   * Envelopes heard over it, and replies among them: counted on arrival, the clock read only by
+   * the check (what every reply costs is two increments).
+   */
+  heard: number;
+  replies: number;
+  /** The counts as the last check saw them, and `replies` when the unanswered probe was sent. */
+  seenHeard: number;
+  seenReplies: number;
+  probedReplies: number;
+  /**
+   * When it was last heard from (as of the check after), or when requests started to be
+   * outstanding if later.
+   */
   since: number;
   /** When the unanswered probe was sent, or `undefined`. */
   probedAt: number | undefined;
@@ -112,6 +129,11 @@ export class LinkSuspicion<K> {
     const watched: Watched<K> = {
       key,
       out: 0,
+      heard: 0,
+      replies: 0,
+      seenHeard: 0,
+      seenReplies: 0,
+      probedReplies: 0,
       since: this.#options.now(),
       probedAt: undefined,
       probeAfter: PROBE_AFTER,
@@ -148,7 +170,7 @@ export class LinkSuspicion<K> {
   /** A reply came over the link. */
   replied(watched: Watched<K>): void {
     if (watched.out > 0) watched.out--;
-    watched.probeAfter = PROBE_AFTER;
+    watched.replies++;
     this.heard(watched, false);
   }
 
@@ -157,14 +179,18 @@ export class LinkSuspicion<K> {
    * measure when it answers a probe).
    */
   heard(watched: Watched<K>, pong: boolean): void {
+    watched.heard++;
+    if (watched.probedAt === undefined && !watched.suspect) return;
     const now = this.#options.now();
     watched.since = now;
     if (watched.probedAt !== undefined) {
       if (pong) {
         const trip = now - watched.probedAt;
         watched.rtt = watched.rtt === undefined ? trip : 0.8 * watched.rtt + 0.2 * trip;
-        // Only probes answered, no reply: a slow handler, not a silent peer; probe less often.
-        watched.probeAfter = Math.min(PROBE_AFTER_MAX, watched.probeAfter * 2);
+        if (watched.replies === watched.probedReplies) {
+          // Only the probe answered, no reply: a slow handler, not a silent peer.
+          watched.probeAfter = Math.min(PROBE_AFTER_MAX, watched.probeAfter * 2);
+        }
       }
       watched.probedAt = undefined;
     }
@@ -207,10 +233,21 @@ export class LinkSuspicion<K> {
     let again = false;
     let changed = false;
     for (const watched of this.#watched) {
+      if (watched.heard !== watched.seenHeard) {
+        watched.seenHeard = watched.heard;
+        watched.since = Math.max(watched.since, now - CHECK_EVERY);
+      }
+      if (watched.replies !== watched.seenReplies) {
+        watched.seenReplies = watched.replies;
+        // Replies come: slowly back toward the shortest delay before a probe (a link whose
+        // handlers take 50 ms is probed about once in ten requests, not once each).
+        watched.probeAfter = Math.max(PROBE_AFTER, watched.probeAfter * 0.95);
+      }
       if (watched.out === 0 || watched.suspect) continue;
       if (watched.probedAt === undefined) {
         if (now - watched.since >= watched.probeAfter) {
           watched.probedAt = now;
+          watched.probedReplies = watched.replies;
           this.#options.probe(watched.key);
         }
       } else if (judge && now - watched.probedAt >= this.window(watched)) {

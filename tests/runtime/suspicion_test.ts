@@ -12,13 +12,17 @@ import { envelopeProblem } from "../../protocol/envelope_check.ts";
 function watched() {
   let now = 0;
   let timer: (() => void) | undefined;
+  let due = 0;
   const probes: string[] = [];
   let changes = 0;
   const suspicion = new LinkSuspicion<string>({
     now: () => now,
     probe: (key) => probes.push(key),
     changed: () => changes++,
-    setTimer: (fn) => (timer = fn),
+    setTimer: (fn, ms) => {
+      due = now + ms;
+      timer = fn;
+    },
     clearTimer: () => (timer = undefined),
   });
   const fire = () => {
@@ -44,8 +48,8 @@ function watched() {
     /** Moves the clock `ms` ahead, the check timer firing on time on the way. */
     run(ms: number) {
       const end = now + ms;
-      while (timer !== undefined && now + CHECK_EVERY <= end) {
-        now += CHECK_EVERY;
+      while (timer !== undefined && due <= end) {
+        now = Math.max(now, due);
         fire();
       }
       now = end;
@@ -90,6 +94,25 @@ Deno.test("a link that answers its probes while a slow request runs is never sus
   assert.equal(b.out, 0);
   w.run(200);
   assert.equal(w.armed, false, "no check runs once nothing is outstanding");
+});
+
+Deno.test("a link whose every request takes 50 ms to answer is probed now and then, not once a request, and never suspect", () => {
+  const w = watched();
+  const b = w.suspicion.watch("@b");
+  let requests = 0;
+  for (let t = 0; t < 5_000; t += 60) {
+    w.suspicion.requested(b);
+    requests++;
+    for (let step = 0; step < 50; step += CHECK_EVERY / 2) {
+      const before = w.probes.length;
+      w.run(CHECK_EVERY / 2);
+      if (w.probes.length > before) w.suspicion.heard(b, true);
+    }
+    w.suspicion.replied(b);
+    w.run(10);
+  }
+  assert.deepEqual([...w.suspicion.suspects], []);
+  assert.ok(w.probes.length * 5 < requests, `${w.probes.length} probes for ${requests} requests`);
 });
 
 Deno.test("a link with nothing outstanding is neither probed nor suspected however quiet, and arms no timer", () => {
