@@ -162,6 +162,42 @@ for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
   });
 }
 
+Deno.test("spread: a worker container's retried calls route around a frozen agent too (the hub's table marks its instances suspect): none lost, the longest gap well within one retry timeout", async () => {
+  await withAgents(["node-b", "node-c"], async ([b, c]) => {
+    const rt = await start({
+      ...topology([b, c], 4),
+      containers: {
+        ...topology([b, c], 4).containers,
+        y: { module: "./caller.ts", mode: "worker", config: { to: "x" } },
+      },
+    });
+    try {
+      await eventually(
+        () => rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+        10_000,
+        "4 replicas routed",
+      );
+      const y = rt.ref("y");
+      await eventually(async () => (await y.request("mark") as number) > 50, 10_000, "y calls x");
+      type Stats = { failed: number; longestGap: number; ok: number; errors: string[] };
+      await y.request("mark");
+      // (Calls made before x was placed at the start may have failed: not counted.)
+      const before = await y.request("stats") as Stats;
+      b.child.kill("SIGSTOP");
+      await pause(1_500); // through the keepalive: its routes then leave the table
+      const stats = await y.request("stats") as Stats;
+      assert.equal(stats.failed, before.failed, stats.errors.join("; "));
+      assert.ok(
+        stats.longestGap <= FROZEN_GAP,
+        `longest gap between y's replies ${stats.longestGap} ms (bound ${FROZEN_GAP} ms)`,
+      );
+      console.log(`  worker caller: ${stats.ok} replies, longest gap ${stats.longestGap} ms`);
+    } finally {
+      await rt.shutdown();
+    }
+  });
+});
+
 Deno.test("spread: 400 ms stalls of the root's own event loop under retried load make no agent's link suspect and lose nothing", async () => {
   await withAgents(["node-b", "node-c"], async ([b, c]) => {
     const lines: string[] = [];
