@@ -128,6 +128,13 @@ for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
         traffic.mark();
         const lostAt = performance.now();
         b.child.kill(signal);
+        if (signal === "SIGSTOP") {
+          await eventually(
+            () => rt.tree().peers.some((p) => p.name === "node-b" && p.suspect === true),
+            900,
+            "node-b shown suspect in the tree before its keepalive runs out",
+          );
+        }
         await eventually(
           () =>
             isDeepStrictEqual(placementOf(rt), { "node-c": 4 }) &&
