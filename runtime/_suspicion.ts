@@ -188,7 +188,11 @@ export class LinkSuspicion<K> {
         const trip = now - watched.probedAt;
         watched.rtt = watched.rtt === undefined ? trip : 0.8 * watched.rtt + 0.2 * trip;
         if (watched.replies === watched.probedReplies) {
-          // Only the probe answered, no reply: a slow handler, not a silent peer.
+          // Only the probe answered, no reply: a slow handler, not a silent peer. Answering
+          // probes with no reply for the longest delay, what is counted outstanding is
+          // presumed lost (a reply that never comes, e.g. its instance crashed): counted
+          // afresh from the next request, so such a link is not checked for ever.
+          if (watched.probeAfter >= PROBE_AFTER_MAX) watched.out = 0;
           watched.probeAfter = Math.min(PROBE_AFTER_MAX, watched.probeAfter * 2);
         }
       }

@@ -115,6 +115,22 @@ Deno.test("a link whose every request takes 50 ms to answer is probed now and th
   assert.ok(w.probes.length * 5 < requests, `${w.probes.length} probes for ${requests} requests`);
 });
 
+Deno.test("a request whose reply never comes does not keep its link checked for ever: once the probes, answered, have backed off to 1 s, the link is idle again", () => {
+  const w = watched();
+  const b = w.suspicion.watch("@b");
+  w.suspicion.requested(b); // its instance crashes: no reply, ever
+  for (let t = 0; t < 5_000 && w.armed; t += CHECK_EVERY) {
+    const before = w.probes.length;
+    w.run(CHECK_EVERY);
+    if (w.probes.length > before) w.suspicion.heard(b, true);
+  }
+  assert.equal(w.armed, false, "no check left running");
+  assert.equal(b.out, 0);
+  assert.deepEqual([...w.suspicion.suspects], []);
+  w.suspicion.requested(b);
+  assert.equal(w.armed, true, "the next request is watched again");
+});
+
 Deno.test("a link with nothing outstanding is neither probed nor suspected however quiet, and arms no timer", () => {
   const w = watched();
   w.suspicion.watch("@b");
