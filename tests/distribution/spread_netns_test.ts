@@ -1,8 +1,9 @@
 // `placement: spread` with one agent cut off rather than killed: it runs in its own network
 // namespace behind a veth pair whose link goes down (silence, no closed socket). Under retried
-// load nothing is lost, the survivor's group serves meanwhile, the cut-off group is re-placed on
-// the survivor; when the link is back the cut-off agent has stopped its own replicas, rejoins,
-// and takes half of them back by rebalance without losing a request.
+// load nothing is lost, the survivor's group serves meanwhile (the cut link is suspect within
+// ~150 ms), the cut-off group is re-placed on the survivor; when the link is back the cut-off
+// agent has stopped its own replicas, rejoins, and takes half of them back by rebalance without
+// losing a request.
 //
 // Needs root and `ip netns` (CI runs as root); elsewhere the test is skipped, and says so.
 import assert from "node:assert/strict";
@@ -20,6 +21,8 @@ import {
 
 const RETRY_TIMEOUT = 1_000;
 const KEEPALIVE = 1_000;
+/** The longest gap between replies allowed, ms: well within one retry timeout (see below). */
+const CUT_GAP = 450;
 
 const why = await VethNamespace.whyNot();
 if (why) console.log(`spread_netns_test.ts: skipping (${why})`);
@@ -104,10 +107,13 @@ Deno.test({
       running = false;
       await Promise.all(loops);
       assert.deepEqual(stats.failed, [], `${stats.ok} requests answered`);
+      // Cut off, its link is suspect long before the keepalive judges it lost (a ping
+      // unanswered for 100 ms): requests go to node-z at once, those waiting on node-a with them.
       assert.ok(
-        gap <= KEEPALIVE + RETRY_TIMEOUT,
-        `longest gap between replies ${Math.round(gap)} ms (bound ${KEEPALIVE + RETRY_TIMEOUT} ms)`,
+        gap <= CUT_GAP,
+        `longest gap between replies ${Math.round(gap)} ms (bound ${CUT_GAP} ms)`,
       );
+      console.log(`  cut off: ${stats.ok} replies, longest gap ${Math.round(gap)} ms`);
       assert.equal(moves.length, 2);
       assert.deepEqual(x().placement?.replicasOn, { "node-a": 2, "node-z": 2 });
       await eventually(() => x().running === 4, 5_000, "4 replicas routed again");
