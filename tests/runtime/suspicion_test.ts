@@ -7,6 +7,7 @@ import { Failover, type WaitingRequest } from "../../runtime/_failover.ts";
 import { PendingRequests } from "../../runtime/_pending.ts";
 import type { RouteTable } from "../../protocol/envelope.ts";
 import { envelopeProblem } from "../../protocol/envelope_check.ts";
+import { sanitizeRoutes } from "../../protocol/routes.ts";
 
 /** A suspicion on a hand-moved clock: `run(ms)` fires its check timer on time for `ms`. */
 function watched() {
@@ -234,6 +235,13 @@ Deno.test("when every instance of a container is suspect, the route book chooses
   const all = new Set(Array.from({ length: 8 }, () => book.choose("api", undefined, false)));
   assert.equal(all.size, 4);
   assert.equal(book.choose("api", undefined, false, "api#1.1@b"), "api#1.1@b");
+});
+
+Deno.test("a peer runtime cannot mark instances suspect: its routes keep only id and node", () => {
+  const { routes } = sanitizeRoutes({
+    api: { balance: "round_robin", instances: [{ i: "api#0.1", n: "w1", s: 1 }] },
+  }, { node: null, may: () => true });
+  assert.deepEqual(routes.api.instances, [{ i: "api#0.1", n: "w1" }]);
 });
 
 Deno.test("a suspect mark other than 1 in a routing table is refused at the edge, naming the field", () => {
