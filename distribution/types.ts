@@ -40,6 +40,11 @@ export interface PeerSnapshot {
    * something placed from here): replicas it runs, its process's resident memory.
    */
   load?: { replicas: number; memoryBytes: number };
+  /**
+   * Its link is suspect: quiet with requests outstanding, a ping unanswered for the suspicion
+   * window (docs/distribution.md); its instances are routed around until it speaks again.
+   */
+  suspect?: true;
 }
 
 /** The state of one remote container (`mode: remote`), placed from this runtime. */

@@ -63,6 +63,11 @@ export interface RouteInstance {
   i: string;
   /** The node it lives in. */
   n: string;
+  /**
+   * Suspect: its link to a peer runtime went quiet with requests outstanding (see
+   * `runtime/_suspicion.ts`); chosen only when every instance of its container is.
+   */
+  s?: 1;
 }
 
 /** Where each container's live instances are, and how to choose among them. */

@@ -363,6 +363,7 @@ function instances(value: unknown, name: string): string | null {
     if (!isObject(inst) || typeof inst.i !== "string" || typeof inst.n !== "string") {
       return expected(`${name}[${n}]`, inst, "an instance {i: string, n: string}");
     }
+    if (inst.s !== undefined && inst.s !== 1) return expected(`${name}[${n}].s`, inst.s, "1");
   }
   return null;
 }

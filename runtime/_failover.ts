@@ -71,6 +71,8 @@ export interface FailoverSite {
   send(waiting: WaitingRequest): void;
   /** Whether instance `id` is in the routing table. */
   routed(id: string): boolean;
+  /** Whether instance `id` is marked suspect (its link went quiet: `_suspicion.ts`). */
+  suspect?(id: string): boolean;
 }
 
 /**
@@ -209,7 +211,12 @@ export class Failover {
    */
   watch(): void {
     const orphans: [WaitingRequest, string][] = [];
+    const suspect = this.#site.suspect;
     for (const waiting of this.#pending.values()) {
+      if (suspect !== undefined && waiting.target !== "" && suspect(waiting.target)) {
+        this.#leaveSuspect(waiting);
+        continue;
+      }
       if (
         !waiting.held && !waiting.orphaned && waiting.target !== "" &&
         !this.#site.routed(waiting.target)
@@ -231,6 +238,32 @@ export class Failover {
       }
     }, RETRY_DELAY);
     this.#timers.add(timer);
+  }
+
+  /**
+   * A request waiting at an instance now suspect: with a retry left, it is sent at once to an
+   * instance that is not (as a retry after its timeout would be, one retry spent, a fresh
+   * timeout), instead of waiting out its timeout. Its first instance may still answer: whichever
+   * reply comes first is taken. Without a retry, or with no other instance to go to, it waits.
+   */
+  #leaveSuspect(waiting: WaitingRequest): void {
+    if (waiting.held || !waiting.retriable || waiting.retriesLeft <= 0) return;
+    const now = this.#pending.now();
+    if (now >= waiting.until) return;
+    let target: Choice;
+    try {
+      target = this.#site.choose(waiting.name, waiting.key, false, undefined, waiting.entity);
+    } catch {
+      return; // nothing to go to: it waits where it is
+    }
+    if (typeof target !== "string" || target === waiting.target || this.#site.suspect!(target)) {
+      return;
+    }
+    waiting.retriesLeft--;
+    waiting.deadline = Math.min(now + waiting.timeout, waiting.until);
+    this.#pending.add(waiting);
+    retarget(waiting, target);
+    this.#site.send(waiting);
   }
 
   /** Cancels every scheduled retry (the node is closing). */

@@ -29,6 +29,7 @@ import { RouteBook } from "./_route_book.ts";
 import { type Subscriber, Topics } from "./_topics.ts";
 import { checkEntityId, NodeRef } from "./_node_ref.ts";
 import { clientSpan, producerContext } from "./_tracing.ts";
+import { LinkSuspicion, type Watched } from "./_suspicion.ts";
 
 /** A container instance as the node sees it. */
 export interface HostedInstance {
@@ -53,6 +54,11 @@ export interface NodeHooks {
   onViolation?(from: string, what: string, logged: boolean): void;
   /** The hub handed down a new application table (a node below the hub). */
   onRoutes?(): void;
+  /**
+   * The hub's set of suspect peer links changed (its table marks their instances now): the nodes
+   * below need the table again.
+   */
+  onSuspicion?(): void;
 }
 
 const DEFAULT_TIMEOUT = 5000;
@@ -82,6 +88,11 @@ export class Node {
   readonly #topics: Topics;
   /** Links to peer runtimes (hub only): replies crossing them lose their `@peer/` prefix. */
   readonly #peerLinks = new Set<Link>();
+  /** The suspicion of each peer link (hub only; made with the first peer link). */
+  #suspicion: LinkSuspicion<string> | null = null;
+  readonly #peerWatch = new Map<Link, Watched<string>>();
+  /** The peer nodes suspect as last told to the book (for the log). */
+  #suspectNodes: ReadonlySet<string> = new Set();
   #nextId = 1;
   #closed = false;
   #relayed = 0;
@@ -113,6 +124,7 @@ export class Node {
       },
       send: (waiting) => this.#sendRequest(waiting),
       routed: (instance) => this.#instanceNode.has(instance),
+      suspect: (instance) => this.#book.isSuspect(instance),
     });
     this.#topics = new Topics({
       id,
@@ -172,10 +184,20 @@ export class Node {
     this.#links.get(id)?.close();
     this.#links.set(id, link);
     this.#peerLinks.add(link);
-    link.closed.then(() => this.#peerLinks.delete(link));
+    const suspicion = this.#suspicion ??= this.#newSuspicion();
+    const watched = suspicion.watch(id);
+    this.#peerWatch.set(link, watched);
+    link.closed.then(() => {
+      this.#peerLinks.delete(link);
+      this.#peerWatch.delete(link);
+      suspicion.unwatch(watched);
+    });
     const checks = checksFor(link);
     link.onRefused = (problem) => this.reportRefused(id, problem);
     link.onEnvelope = (env, checked) => {
+      // Whatever arrives, well-formed or not, shows the peer is alive.
+      if (env.k === "res" || env.k === "err") suspicion.replied(watched);
+      else suspicion.heard(watched, env.k === "pong");
       const problem = envelopeProblem(env, "peer", checked ? checks.checked : checks.unchecked);
       if (problem !== null) return this.#refuse(env, id, link, problem, "peer");
       switch (env.k) {
@@ -190,6 +212,46 @@ export class Node {
           return onControl(env);
       }
     };
+  }
+
+  /** The suspicion of peer links: probes are pings; a change re-marks the table. */
+  #newSuspicion(): LinkSuspicion<string> {
+    return new LinkSuspicion<string>({
+      now: this.#pending.now,
+      probe: (id) => this.#links.get(id)?.send({ k: "ping" }),
+      changed: () => this.#suspicionChanged(),
+    });
+  }
+
+  #suspicionChanged(): void {
+    if (this.#closed) return;
+    const before = this.#suspectNodes;
+    const now = new Set(this.#suspicion?.suspects ?? []);
+    this.#suspectNodes = now;
+    for (const id of now) {
+      if (!before.has(id)) {
+        this.log(
+          "warn",
+          `runtime "${
+            id.slice(1)
+          }" is suspect: requests wait on its link and a probe went unanswered; its instances are routed around until it speaks`,
+          "runtime",
+        );
+      }
+    }
+    for (const id of before) {
+      if (!now.has(id) && this.#links.has(id)) {
+        this.log("info", `runtime "${id.slice(1)}" spoke again: trusted`, "runtime");
+      }
+    }
+    this.#book.setSuspects(now);
+    this.#routesChanged();
+    this.#hooks.onSuspicion?.();
+  }
+
+  /** Peer nodes (`@name`) whose link is suspect now (hub only). */
+  get suspects(): ReadonlySet<string> {
+    return this.#suspectNodes;
   }
 
   /** An envelope refused at the edge: never handled here, answered where it is owed, counted. */
@@ -220,6 +282,10 @@ export class Node {
 
   /** Sends `env` over `link` toward node `node`; a reply leaving for a peer loses the prefix. */
   #send(link: Link, env: Envelope, _node: string): void {
+    if (env.k === "req" && this.#peerWatch.size > 0) {
+      const watched = this.#peerWatch.get(link);
+      if (watched !== undefined) this.#suspicion!.requested(watched);
+    }
     if ((env.k === "res" || env.k === "err") && this.#peerLinks.has(link)) {
       const slash = env.d.indexOf("/");
       link.send({ ...env, d: env.d.slice(slash + 1) });
@@ -499,6 +565,7 @@ export class Node {
     if (this.#closed) return;
     this.#closed = true;
     this.#failover.close();
+    this.#suspicion?.close();
     for (const waiting of this.#pending.drain()) waiting.reject(new UnavailableError(reason));
     for (const id of [...this.#links.keys()]) this.detach(id);
     this.#upstream?.close();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { RouteTable } from "../protocol/envelope.ts";
+import type { RouteInstance, RouteTable } from "../protocol/envelope.ts";
 import { UnavailableError } from "../protocol/errors.ts";
 import { pickReplica } from "../protocol/balancer.ts";
 import { ownerIndex } from "../protocol/entity_owner.ts";
@@ -45,6 +45,15 @@ export class RouteBook {
   #local: RouteTable | null = null;
   /** Instances that left the table recently, with their node and when (oldest first). */
   readonly #departed = new Map<string, { node: string; at: number }>();
+  /** Peer nodes (`@name`) whose link is suspect (see `_suspicion.ts`): marked in the table. */
+  #suspectNodes: ReadonlySet<string> = new Set();
+  /** Instances marked suspect (`s`) in the table in force. */
+  readonly #suspect = new Set<string>();
+  /**
+   * Per container with some instances suspect but not all: the others, which are chosen alone.
+   * Empty while nothing is suspect (the common case costs one size check per message).
+   */
+  readonly #trusted = new Map<string, RouteInstance[]>();
   /** Balancing state per container. */
   readonly #turns = new Map<string, { turn: number; random: number; key?: string }>();
   readonly #now: () => number;
@@ -76,6 +85,20 @@ export class RouteBook {
     this.#apply();
   }
 
+  /**
+   * Marks the instances behind peer nodes `nodes` (`@name`, and every node below one) suspect in
+   * the table from now on: they are chosen only when every instance of their container is.
+   */
+  setSuspects(nodes: ReadonlySet<string>): void {
+    this.#suspectNodes = nodes;
+    this.#apply();
+  }
+
+  /** Whether instance `id` is marked suspect. */
+  isSuspect(id: string): boolean {
+    return this.#suspect.size > 0 && this.#suspect.has(id);
+  }
+
   /** The node instance `id` lives in (or lived in until a moment ago). */
   nodeOf(id: string): string | undefined {
     return this.instanceNode.get(id) ?? this.#departed.get(id)?.node;
@@ -86,7 +109,8 @@ export class RouteBook {
    * balancing; {@linkcode HOLD} when the container is restarting (hold the message); `undefined`
    * when none is live but the sender may wait for one. With `entity`, the live instance that owns
    * that entity id (rendezvous hashing, whatever the balancing, `prefer` ignored: a retry goes to
-   * the owner of the moment).
+   * the owner of the moment). Instances marked suspect are left out (`prefer` too) while their
+   * container has others; an entity's owner is its owner, suspect or not.
    * @throws {UnavailableError} When there is no such container, or no live instance to wait for.
    */
   choose(
@@ -109,16 +133,17 @@ export class RouteBook {
       throw new UnavailableError(`container "${name}" has no live instance (it may be restarting)`);
     }
     if (entity !== undefined) return instances[ownerIndex(entity, instances)].i;
-    if (prefer !== undefined && instances.some((inst) => inst.i === prefer)) return prefer;
+    const usable = this.#trusted.size > 0 ? this.#trusted.get(name) ?? instances : instances;
+    if (prefer !== undefined && usable.some((inst) => inst.i === prefer)) return prefer;
     let state = this.#turns.get(name);
     if (!state) this.#turns.set(name, state = { turn: 0, random: 0 });
     state.key = key;
     state.random = Math.random();
-    return instances[pickReplica(entry.balance, instances.length, state)].i;
+    return usable[pickReplica(entry.balance, usable.length, state)].i;
   }
 
   #apply(): void {
-    const routes = this.#local ? { ...this.#global, ...this.#local } : this.#global;
+    const routes = this.#marked(this.#local ? { ...this.#global, ...this.#local } : this.#global);
     this.#routes = routes;
     const before = new Map(this.instanceNode);
     this.instanceNode.clear();
@@ -130,6 +155,38 @@ export class RouteBook {
     for (const name in routes) routes[name].instances.forEach(place);
     for (const name in routes) routes[name].x?.forEach(place);
     this.#rememberDeparted(before);
+  }
+
+  /**
+   * `routes` with the instances behind suspect nodes marked (`s: 1`; a table from above may carry
+   * marks of its own), and the suspect and trusted instances of each container noted.
+   */
+  #marked(routes: RouteTable): RouteTable {
+    this.#suspect.clear();
+    this.#trusted.clear();
+    const nodes = this.#suspectNodes;
+    const behind = (n: string) => {
+      if (nodes.size === 0) return false;
+      const slash = n.indexOf("/");
+      return nodes.has(slash < 0 ? n : n.slice(0, slash));
+    };
+    let out = routes;
+    for (const name in routes) {
+      const entry = routes[name];
+      let marks = 0;
+      for (const inst of entry.instances) if (inst.s === 1 || behind(inst.n)) marks++;
+      if (marks === 0) continue;
+      const instances = entry.instances.map((inst) =>
+        inst.s === 1 || behind(inst.n) ? { i: inst.i, n: inst.n, s: 1 as const } : inst
+      );
+      for (const inst of instances) if (inst.s === 1) this.#suspect.add(inst.i);
+      if (marks < instances.length) {
+        this.#trusted.set(name, instances.filter((inst) => inst.s !== 1));
+      }
+      if (out === routes) out = { ...routes };
+      out[name] = { ...entry, instances };
+    }
+    return out;
   }
 
   /** Keeps the node of each instance that just left the table, for a while (bounded). */

@@ -20,7 +20,12 @@ export function treeSnapshot(
   parts: {
     own: ContainerSnapshot[];
     outside: DistributionSnapshot;
-    hub: { readonly relayed: number; readonly refused: number };
+    hub: {
+      readonly relayed: number;
+      readonly refused: number;
+      /** Peer nodes (`@name`) whose link is suspect. */
+      readonly suspects?: ReadonlySet<string>;
+    };
     leaked: readonly { container: string; instance: string; at: number }[];
     now: number;
     schedules: ScheduleSnapshot[];
@@ -33,7 +38,13 @@ export function treeSnapshot(
     containers: [...parts.own, ...remoteSnapshots(parts.outside.remote)],
     relayed: parts.hub.relayed,
     refused: parts.hub.refused,
-    peers: parts.outside.peers,
+    peers: parts.hub.suspects?.size
+      ? parts.outside.peers.map((p) =>
+        parts.hub.suspects!.has(`@${p.name}`) && p.state === "connected"
+          ? { ...p, suspect: true as const }
+          : p
+      )
+      : parts.outside.peers,
     leaked: parts.leaked.map((l) => ({
       container: l.container,
       instance: l.instance,

@@ -11,7 +11,7 @@
  * | `_runtime_parts.ts`                     | what a runtime loads only when it starts (a container's isolate never does) |
  * | `container.ts`                          | `container()`, the context and refs a container gets     |
  * | `entities.ts`, `_entity_host.ts`, `_entity_store.ts` | `entities()`: virtual actors in a container's replicas, their mailboxes, passivation, stores |
- * | `_node.ts`, `_route_book.ts`, `_failover.ts`, `_held.ts`, `_topics.ts`, `_pending.ts`, `_turn_clock.ts` | the node router: routes, requests and retries, restart buffers, publish/subscribe, deadlines and their clock |
+ * | `_node.ts`, `_route_book.ts`, `_failover.ts`, `_held.ts`, `_topics.ts`, `_pending.ts`, `_turn_clock.ts`, `_suspicion.ts` | the node router: routes, requests and retries, restart buffers, publish/subscribe, deadlines and their clock, suspect peer links |
  * | `_instance.ts`, `_timers.ts`, `_dedupe.ts` | one incarnation: handlers, its timers, retried replies |
  * | `_modes.ts`, `_handle.ts`, `_inline_handle.ts`, `_isolate_handle.ts`, `_worker_handle.ts`, `_process_handle.ts`, `_incarnation.ts` | inline, worker and process: starting, watching, ending |
  * | `_worker_entry.ts`, `_process_entry.ts`, `_boot.ts`, `_boot_children.ts`, `_guard*.ts` | inside a worker or process: the guard, the boot, its own children |

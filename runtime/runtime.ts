@@ -136,6 +136,8 @@ export class Runtime {
         this.#log(level, message, speakerOf(from, source, this.#hub, this.#handles), trace),
       onViolation: (from, what, logged) =>
         this.#violations.fromNode(from, what, logged, this.#handles),
+      // The nodes below route around suspect peer links too: they get the marked table.
+      onSuspicion: () => this.#publishRoutes(),
     }, { hub: true });
     // Built before anything can log: every log line may go to the root that placed a container.
     this.#dist = parts.createDistribution(topology, {

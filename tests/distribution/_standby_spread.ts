@@ -103,7 +103,7 @@ export async function spreadHandOver(): Promise<SpreadHandOver> {
     // node-b links (root-a redials it): the 4th replica goes there; nothing moves back.
     await eventually(() => on(nodeB, "x"), 20_000, "x's 4th replica on node-b");
     await eventually(() => (callerStats(c)?.ok ?? 0) > 50, 30_000, "y calls x");
-    b = startRoot(file, "root-b", true, ["--listen", `127.0.0.1:${api}`]);
+    b = startRoot(file, "root-b", true, { extra: ["--listen", `127.0.0.1:${api}`] });
     await eventually(() => /standing by/.test(b!.text()), 20_000, "root-b stands by");
     const refusedWhileStandby = !(await spawnOn(api, "early"));
     await pause(300); // root-a's table write of its last change has settled

@@ -7,32 +7,9 @@
 import assert from "node:assert/strict";
 import { Runtime } from "../../mod.ts";
 import { alive, eventually, FIXTURES_DIR, pause, SECRET, startAgent } from "./_agents.ts";
+import { VethNamespace } from "../_netns.ts";
 
-const NS = `kns${Deno.pid % 10_000}`;
-const HOST_IF = `kh${Deno.pid % 10_000}`;
-const NS_IF = `kn${Deno.pid % 10_000}`;
-const HOST_IP = "10.231.7.1";
-const NS_IP = "10.231.7.2";
-
-async function ip(...args: string[]): Promise<{ ok: boolean; err: string }> {
-  try {
-    const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
-    return { ok: out.success, err: new TextDecoder().decode(out.stderr).trim() };
-  } catch (error) {
-    return { ok: false, err: (error as Error).message };
-  }
-}
-
-/** Whether this machine lets us make network namespaces (root with iproute2). */
-async function namespacesAllowed(): Promise<string | null> {
-  if (Deno.uid?.() !== 0) return "not root";
-  const probe = await ip("netns", "add", `${NS}probe`);
-  if (!probe.ok) return `ip netns add failed: ${probe.err}`;
-  await ip("netns", "del", `${NS}probe`);
-  return null;
-}
-
-const why = await namespacesAllowed();
+const why = await VethNamespace.whyNot();
 if (why) console.log(`netns_test.ts: skipping the network-namespace cases (${why})`);
 
 Deno.test({
@@ -40,27 +17,14 @@ Deno.test({
     "a host agent cut off by a link down (netns): its container moves within 3 s, requests complete, the agent fences its copy and rejoins",
   ignore: why !== null,
   async fn() {
-    const setup = [
-      ["netns", "add", NS],
-      ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF],
-      ["link", "set", NS_IF, "netns", NS],
-      ["addr", "add", `${HOST_IP}/24`, "dev", HOST_IF],
-      ["link", "set", HOST_IF, "up"],
-      ["-n", NS, "addr", "add", `${NS_IP}/24`, "dev", NS_IF],
-      ["-n", NS, "link", "set", NS_IF, "up"],
-      ["-n", NS, "link", "set", "lo", "up"],
-    ];
     const agents: Awaited<ReturnType<typeof startAgent>>[] = [];
     let rt: Runtime | null = null;
+    const ns = await VethNamespace.create("ns", 7);
     try {
-      for (const args of setup) {
-        const r = await ip(...args);
-        assert.ok(r.ok, `ip ${args.join(" ")}: ${r.err}`);
-      }
       // "node-a" sorts first: with both agents idle, spread places x on it (behind the veth).
       const cut = await startAgent("node-a", {
-        listen: `tcp://${NS_IP}:0`,
-        prefix: ["ip", "netns", "exec", NS],
+        listen: `tcp://${ns.nsIp}:0`,
+        prefix: ns.exec,
       });
       agents.push(cut);
       const other = await startAgent("node-z");
@@ -92,7 +56,7 @@ Deno.test({
       });
       await pause(200);
       const cutAt = performance.now();
-      assert.ok((await ip("link", "set", HOST_IF, "down")).ok);
+      await ns.cut();
       await eventually(() => x().host === "node-z" && x().running === 1, 3_000, "x moved");
       const moved = performance.now() - cutAt;
       await pause(300);
@@ -104,7 +68,7 @@ Deno.test({
       // The cut-off agent stopped its own copy when it lost the root (its lease), before the link
       // is back: there never were two reachable copies.
       await eventually(() => !alive(stalePid), 4_000, "the cut-off copy stopped itself");
-      assert.ok((await ip("link", "set", HOST_IF, "up")).ok);
+      await ns.restore();
       await eventually(
         () => runtime.tree().peers.some((p) => p.name === "node-a" && p.state === "connected"),
         12_000,
@@ -120,8 +84,7 @@ Deno.test({
     } finally {
       await rt?.shutdown();
       await Promise.all(agents.map((a) => a.stop()));
-      await ip("link", "del", HOST_IF);
-      await ip("netns", "del", NS);
+      await ns.remove();
     }
   },
 });

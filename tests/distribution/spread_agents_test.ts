@@ -21,8 +21,8 @@ const TOKEN = "spread-token-0123456789";
 
 /** How long one try of a request may take before it is retried, ms. */
 const RETRY_TIMEOUT = 1_000;
-/** The root's keepalive: silence for this long and an agent is lost, ms. */
-const KEEPALIVE = 1_000;
+/** The longest gap between replies allowed when an agent freezes, ms (see its test). */
+const FROZEN_GAP = 450;
 
 function topology(
   agents: AgentProcess[],
@@ -112,7 +112,7 @@ async function withAgents(
 for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
   const within = signal === "SIGKILL"
     ? "no reply waits over one retry timeout"
-    : "replies resume within the keepalive plus one retry timeout";
+    : "replies resume well within one retry timeout (its link is suspect, not lost)";
   Deno.test(`spread: an agent lost by ${signal} under retried load loses no request, ${within}, and its replicas are re-placed on the survivors`, async () => {
     await withAgents(["node-b", "node-c"], async ([b, c]) => {
       const rt = await start(topology([b, c], 4));
@@ -128,6 +128,13 @@ for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
         traffic.mark();
         const lostAt = performance.now();
         b.child.kill(signal);
+        if (signal === "SIGSTOP") {
+          await eventually(
+            () => rt.tree().peers.some((p) => p.name === "node-b" && p.suspect === true),
+            900,
+            "node-b shown suspect in the tree before its keepalive runs out",
+          );
+        }
         await eventually(
           () =>
             isDeepStrictEqual(placementOf(rt), { "node-c": 4 }) &&
@@ -140,9 +147,12 @@ for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
         const stats = await traffic.stop();
         assert.deepEqual(stats.failed, [], `${stats.ok} requests answered`);
         // A killed agent's socket closes: its routes go at once, its requests in flight are
-        // resent to the survivors. A frozen one is judged lost after the keepalive (1 s) of
-        // silence; until then a try to it waits out its retry timeout.
-        const bound = signal === "SIGKILL" ? RETRY_TIMEOUT : KEEPALIVE + RETRY_TIMEOUT;
+        // resent to the survivors. A frozen one is lost only after the keepalive (1 s) of
+        // silence, but its link is suspect long before (a probe unanswered for 100 ms): new
+        // requests and the retries of those waiting on it go to the survivor at once. (The bench
+        // holds it to 250 ms; here, on a machine shared with other runs, to under half a retry
+        // timeout: without suspicion a try waits out its whole timeout, 1 s.)
+        const bound = signal === "SIGKILL" ? RETRY_TIMEOUT : FROZEN_GAP;
         assert.ok(
           stats.gap <= bound,
           `longest gap between replies ${Math.round(stats.gap)} ms (bound ${bound} ms)`,
@@ -158,6 +168,76 @@ for (const signal of ["SIGKILL", "SIGSTOP"] as const) {
     });
   });
 }
+
+Deno.test("spread: a worker container's retried calls route around a frozen agent too (the hub's table marks its instances suspect): none lost, the longest gap well within one retry timeout", async () => {
+  await withAgents(["node-b", "node-c"], async ([b, c]) => {
+    const rt = await start({
+      ...topology([b, c], 4),
+      containers: {
+        ...topology([b, c], 4).containers,
+        y: { module: "./caller.ts", mode: "worker", config: { to: "x" } },
+      },
+    });
+    try {
+      await eventually(
+        () => rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+        10_000,
+        "4 replicas routed",
+      );
+      const y = rt.ref("y");
+      await eventually(async () => (await y.request("mark") as number) > 50, 10_000, "y calls x");
+      type Stats = { failed: number; longestGap: number; ok: number; errors: string[] };
+      await y.request("mark");
+      // (Calls made before x was placed at the start may have failed: not counted.)
+      const before = await y.request("stats") as Stats;
+      b.child.kill("SIGSTOP");
+      await pause(1_500); // through the keepalive: its routes then leave the table
+      const stats = await y.request("stats") as Stats;
+      assert.equal(stats.failed, before.failed, stats.errors.join("; "));
+      assert.ok(
+        stats.longestGap <= FROZEN_GAP,
+        `longest gap between y's replies ${stats.longestGap} ms (bound ${FROZEN_GAP} ms)`,
+      );
+      console.log(`  worker caller: ${stats.ok} replies, longest gap ${stats.longestGap} ms`);
+    } finally {
+      await rt.shutdown();
+    }
+  });
+});
+
+Deno.test("spread: 400 ms stalls of the root's own event loop under retried load make no agent's link suspect and lose nothing", async () => {
+  await withAgents(["node-b", "node-c"], async ([b, c]) => {
+    const lines: string[] = [];
+    const rt = await RT.start(topology([b, c], 4), {
+      baseUrl: `file://${FIXTURES_DIR}`,
+      logLevel: "info",
+      logger: (entry) => lines.push(entry.message),
+    });
+    try {
+      await eventually(
+        () => rt.tree().containers.find((x) => x.name === "x")!.running === 4,
+        10_000,
+        "4 replicas routed",
+      );
+      const traffic = load(rt);
+      await pause(300);
+      for (let i = 0; i < 3; i++) {
+        // The root's thread is busy: replies and pongs arrive meanwhile and wait to be read.
+        const until = performance.now() + 400;
+        while (performance.now() < until) {
+          // busy
+        }
+        await pause(300);
+      }
+      const stats = await traffic.stop();
+      assert.deepEqual(stats.failed, [], `${stats.ok} requests answered`);
+      assert.deepEqual(lines.filter((l) => /suspect/.test(l)), []);
+      assert.deepEqual(placementOf(rt), { "node-b": 2, "node-c": 2 });
+    } finally {
+      await rt.shutdown();
+    }
+  });
+});
 
 Deno.test("spread: a returning agent takes replicas back by rebalance, one at a time, without losing a request", async () => {
   await withAgents(["node-b", "node-c"], async ([b, c]) => {

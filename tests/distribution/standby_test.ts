@@ -17,7 +17,7 @@ import {
   SECRET,
   startAgent,
 } from "./_agents.ts";
-import { callerStats, placedFor, rootTopology, startRoot, TTL } from "./_roots.ts";
+import { callerStats, loggedAt, placedFor, rootTopology, startRoot, TTL } from "./_roots.ts";
 
 async function withSetup(
   fn: (s: {
@@ -105,14 +105,8 @@ natsTest(
         assert.match(a.text(), /this root lost its lease in bucket "dist_leader"/);
         await eventually(() => placedFor(agent, "root-b"), 10_000, "root-b placed x");
         // Its log's clock times: root-a stopped acting before root-b began (same machine clock).
-        const at = (text: string, what: RegExp) => {
-          const line = text.split("\n").find((l) => what.test(l));
-          assert.ok(line, `no line ${what} in:\n${text}`);
-          const [h, m, sec] = line.slice(0, 12).split(":").map(Number);
-          return (h * 60 + m) * 60_000 + sec * 1000;
-        };
-        const aStopped = at(a.text(), /stops acting as the root/);
-        const bLeads = at(b!.text(), /leads \(lease/);
+        const aStopped = loggedAt(a.text(), /stops acting as the root/);
+        const bLeads = loggedAt(b!.text(), /leads \(lease/);
         assert.ok(aStopped < bLeads, `root-a acted until ${aStopped}, root-b from ${bLeads}`);
         console.log(
           `cut off: root-a stopped acting ${
