@@ -69,6 +69,11 @@ interface Running {
   lease?: LeaseTerm;
   /** The checked spec it runs, as JSON: the same spec adopted keeps running as it is. */
   spec?: string;
+  /**
+   * Its placer's link was lost and it is held (until this clock time) for that root's standby:
+   * only a held placement is ever adopted, never one whose placer is linked and leading.
+   */
+  heldUntil?: number;
 }
 
 type LeaseTerm = NonNullable<Extract<Envelope, { k: "place" }>["l"]>;
@@ -222,6 +227,7 @@ export class AgentHost {
           "info",
           `holding ${name} (epoch ${r.epoch}) for up to ${r.lease.w} ms: lost the runtime "${peer}" that placed it, whose standby may adopt it`,
         );
+        r.heldUntil = this.#timers.now() + r.lease.w;
         this.#timers.after(r.lease.w, () => {
           if (this.#running.get(name) !== r) return;
           this.#running.delete(name);
@@ -237,6 +243,12 @@ export class AgentHost {
       s.fenced = true;
       this.#fence(name, s.epoch, why);
     }
+  }
+
+  /** Whether `r` is held for a standby: its placer's link is lost, and the hold not run out. */
+  #held(r: Running): boolean {
+    return r.heldUntil !== undefined && !this.#sessions.has(r.by) &&
+      this.#timers.now() < r.heldUntil;
   }
 
   /** The runtime that placed `name` (running or starting), if any. */
@@ -264,8 +276,34 @@ export class AgentHost {
 
   async #place(peer: string, env: Extract<Envelope, { k: "place" }>): Promise<void> {
     const current = this.#running.get(env.n);
-    // A later term of the same lease group takes over what a lost root placed (no fencing).
-    const adopting = current && current.by !== peer && adopts(env.l, current.lease);
+    // A later term of the same lease group takes over what a lost root placed (no fencing), and
+    // only while it is held: a placer linked now still leads (a term pushed up by anyone who
+    // holds the secret and a bucket of that name must not take a live root's container).
+    const later = current && current.by !== peer && adopts(env.l, current.lease);
+    const adopting = later && this.#held(current);
+    if (later && !adopting) {
+      this.#site.log(
+        "warn",
+        `refused to let runtime "${peer}" (term ${env.l!.t}) adopt ${env.n}: runtime "${
+          current!.by
+        }" that placed it is linked`,
+      );
+      return void this.#site.send(peer, {
+        k: "placed",
+        n: env.n,
+        e: env.e,
+        ok: false,
+        x: errorToWire(
+          new UnavailableError(
+            `container "${env.n}" runs on this agent for runtime "${
+              current!.by
+            }", which is linked: a later lease term (${
+              env.l!.t
+            }) adopts only what a lost root placed, within its hold`,
+          ),
+        ),
+      });
+    }
     if (current && current.by !== peer && !adopting) {
       return void this.#site.send(peer, {
         k: "placed",
