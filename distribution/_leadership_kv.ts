@@ -77,14 +77,16 @@ export async function kvLeaseStore(
 
 /**
  * Opens (creating when missing) bucket `bucket` without a TTL for the placement table (one key
- * per container, `placement.<name>`) and returns its rows. Each request is bounded by `timeout` ms.
+ * per container, `placement.<name>`) and returns its rows, read and written by name only (the
+ * bucket is never listed: anyone who may write it could fill it). Each request is bounded by
+ * `timeout` ms.
  *
  * @example
  * ```ts ignore
  * import { connect } from "@nats-io/transport-node";
  * const nc = await connect({ servers: ["nats://127.0.0.1:4222"] });
  * const table = await kvTableStore(nc, { bucket: "shop_leader_placement" });
- * console.log(await table.list());
+ * console.log(await table.read("x"));
  * ```
  */
 export async function kvTableStore(
@@ -103,18 +105,6 @@ export async function kvTableStore(
       : null;
   };
   return {
-    async list() {
-      const names: string[] = [];
-      for await (const key of await kv.keys(`${ROW_PREFIX}>`)) {
-        names.push(key.slice(ROW_PREFIX.length));
-      }
-      const rows = new Map<string, { value: Uint8Array; revision: number }>();
-      for (const name of names) {
-        const row = await read(name);
-        if (row) rows.set(name, row);
-      }
-      return rows;
-    },
     read,
     async write(name, value, revision) {
       try {

@@ -220,7 +220,12 @@ class Distributed implements Distribution {
     // Remote containers: placed as agents link; start waits a while for that.
     const place = async () => {
       // A root taking over reads what its predecessor placed where, before it places anything.
-      const table = await this.#leader?.loadTable();
+      // Only its own containers' rows (the topology's, and what it placed since): never the
+      // whole bucket, which anyone who may write it could fill.
+      const table = await this.#leader?.loadTable([
+        ...remote.map((spec) => spec.name),
+        ...parts.placement.table().keys(),
+      ]);
       if (remote.length === 0) return;
       // Every agent that is up gets a say (spread), not just the first to answer.
       await parts.federation.contacted(PLACEMENT_WAIT);
