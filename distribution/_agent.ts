@@ -44,6 +44,9 @@ import type { AgentOptions } from "./types.ts";
  */
 export const START_TIMEOUT = 25_000;
 
+/** Most lost roots whose adopted placements an agent remembers, to tell them when they link. */
+const MAX_REMEMBERED = 64;
+
 /** What the agent needs from its runtime. */
 export interface AgentSite {
   /** Starts (or, when it runs, replaces without a gap) container `spec.name`. */
@@ -107,6 +110,11 @@ export class AgentHost {
    * queued before is dropped. Held only for roots linked now, and by the work they queued.
    */
   readonly #sessions = new Map<string, { lost: boolean }>();
+  /**
+   * What a later lease term adopted from each lost root (by container name): that root is told
+   * its placement is gone when it links again, never left believing it still runs here.
+   */
+  readonly #adopted = new Map<string, Map<string, { epoch: number; by: string; term: number }>>();
   readonly #timers: Timers;
   readonly #startTimeout: number;
   /** Where grant paths are resolved (the real file system, but for tests). */
@@ -146,6 +154,29 @@ export class AgentHost {
         b: r.by,
       })),
     };
+  }
+
+  /**
+   * Runtime `peer` linked (again): if a later term adopted what it had placed here while it was
+   * away, it is told now (a refused `placed` for that epoch, naming the adopter).
+   */
+  joined(peer: string): void {
+    const taken = this.#adopted.get(peer);
+    if (!taken) return;
+    this.#adopted.delete(peer);
+    for (const [name, t] of taken) {
+      this.#site.send(peer, {
+        k: "placed",
+        n: name,
+        e: t.epoch,
+        ok: false,
+        x: errorToWire(
+          new UnavailableError(
+            `container "${name}" (epoch ${t.epoch}) no longer runs on this agent for runtime "${peer}": runtime "${t.by}" adopted it in lease term ${t.term} while "${peer}" was unreachable`,
+          ),
+        ),
+      });
+    }
   }
 
   /** Names of the containers placed here. */
@@ -245,6 +276,18 @@ export class AgentHost {
     }
   }
 
+  /** Remembers (bounded) that `from`'s container `name` was adopted, to tell `from` if it links. */
+  #noteAdopted(from: string, name: string, what: { epoch: number; by: string; term: number }) {
+    const taken = this.#adopted.get(from) ?? new Map();
+    taken.set(name, what);
+    this.#adopted.delete(from);
+    this.#adopted.set(from, taken);
+    // The oldest root's first: only so many lost roots are remembered.
+    if (this.#adopted.size > MAX_REMEMBERED) {
+      this.#adopted.delete(this.#adopted.keys().next().value!);
+    }
+  }
+
   /** Whether `r` is held for a standby: its placer's link is lost, and the hold not run out. */
   #held(r: Running): boolean {
     return r.heldUntil !== undefined && !this.#sessions.has(r.by) &&
@@ -327,7 +370,10 @@ export class AgentHost {
       });
     }
     // Adopted: no longer the lost root's (its hold ends), the new root's once it runs.
-    if (adopting) this.#running.delete(env.n);
+    if (adopting) {
+      this.#running.delete(env.n);
+      this.#noteAdopted(current!.by, env.n, { epoch: current!.epoch, by: peer, term: env.l!.t });
+    }
     const starting: Starting = { epoch: env.e, by: peer, fenced: false };
     try {
       const spec = this.#check(env.n, env.s);

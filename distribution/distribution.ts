@@ -158,7 +158,10 @@ class Distributed implements Distribution {
         unreachable: (container, instance, silentFor) =>
           site.emit({ type: "unresponsive", container, instance, silentFor }),
         joinExtra: (peer) => agent?.joinExtra(peer) ?? {},
-        joined: (peer, join) => placement.joined(peer, join),
+        joined: (peer, join) => {
+          placement.joined(peer, join);
+          agent?.joined(peer);
+        },
         lost: (peer, lastSeen) => {
           placement.lost(peer, lastSeen);
           agent?.lost(peer);

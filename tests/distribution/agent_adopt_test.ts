@@ -128,3 +128,27 @@ Deno.test("a held placement whose placer links again is no longer adoptable: a l
   assert.ok(answer.k === "placed" && !answer.ok, "root-a is linked again: refused");
   assert.equal(host.placerOf("x"), "root-a");
 });
+
+Deno.test("a root whose held container a later term adopted is told, when it links again, that it no longer runs there (UnavailableError naming the adopter)", async () => {
+  const { host, sent, clock } = agent();
+  host.control("root-a", place(1));
+  await clock.advance(10);
+  host.lost("root-a");
+  host.control("root-b", place(5));
+  await clock.advance(10);
+  assert.equal(host.placerOf("x"), "root-b");
+  host.joined("root-c");
+  assert.ok(!sent.some(([to]) => to === "root-c"), "nothing to tell a root that lost nothing");
+  host.joined("root-a");
+  const [to, told] = sent.at(-1)!;
+  assert.equal(to, "root-a");
+  assert.ok(told.k === "placed" && !told.ok && told.n === "x" && told.e === 1);
+  assert.equal(told.x!.name, "UnavailableError");
+  assert.match(
+    told.x!.message,
+    /"x" \(epoch 1\) no longer runs on this agent for runtime "root-a": runtime "root-b" adopted it in lease term 5/,
+  );
+  const count = sent.length;
+  host.joined("root-a");
+  assert.equal(sent.length, count, "told once");
+});
