@@ -354,7 +354,7 @@ export class AgentHost {
         e: env.e,
         ok: false,
         x: errorToWire(
-          new Error(
+          new UnavailableError(
             `this agent already runs a container named "${env.n}" for runtime "${current.by}"`,
           ),
         ),
@@ -589,6 +589,13 @@ function memoized(fs: FileSystemView): FileSystemView {
 function wellFormed(env: Extract<Envelope, { k: "place" | "unplace" }>): boolean {
   const e = env as { n?: unknown; e?: unknown; s?: unknown; k: string };
   if (typeof e.n !== "string" || !Number.isSafeInteger(e.e) || (e.e as number) < 0) return false;
+  // A lease term, when given, is compared: a group name and whole numbers, nothing else.
+  const l = (env as { l?: unknown }).l as Record<string, unknown> | undefined;
+  if (
+    l !== undefined &&
+    (typeof l !== "object" || l === null || typeof l.g !== "string" || l.g.length > 512 ||
+      !Number.isSafeInteger(l.t) || !Number.isSafeInteger(l.w) || (l.w as number) < 0)
+  ) return false;
   return e.k !== "place" ||
     (typeof e.s === "object" && e.s !== null && !Array.isArray(e.s));
 }

@@ -29,6 +29,12 @@ export interface LeaderHooks {
 export interface Leader {
   /** Whether this root leads and may act now. */
   acting(): boolean;
+  /**
+   * The lease group agents know its placements by: the application's name, the bucket's and the
+   * random id stored in the bucket when it was first used (a later term of this group adopts
+   * what an earlier one placed; another deployment's bucket of the same name is another group).
+   */
+  readonly group: string;
   /** The root that leads, as the lease key says (`null`: no one, or unreadable). */
   holder(): Promise<string | null>;
   /**
@@ -64,7 +70,7 @@ export function tableBucket(bucket: string): string {
  */
 export async function startLeader(
   spec: LeadershipSpec,
-  context: { name: string; nats?: TransportsSpec["nats"]; clock?: Clock },
+  context: { name: string; app?: string; nats?: TransportsSpec["nats"]; clock?: Clock },
   hooks: LeaderHooks,
 ): Promise<Leader> {
   const creds = context.nats;
@@ -109,17 +115,20 @@ export async function startLeader(
   let leadership: Leadership;
   let store: LeaseStore;
   let table: PlacementTable;
+  let group: string;
   try {
     // One copy per server named, up to JetStream's 5: a cluster's lease survives a node.
     const replicas = Math.min(5, spec.servers.length);
     store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas });
     // Beside the lease, without its TTL: the table outlives the root that wrote it.
+    const rows = await kvTableStore(tableNc, {
+      bucket: tableBucket(spec.bucket),
+      replicas,
+      timeout: Math.max(200, spec.ttl / 4),
+    });
+    group = `${context.app ?? ""}/${spec.bucket}/${await rows.identity()}`;
     table = new PlacementTable(
-      await kvTableStore(tableNc, {
-        bucket: tableBucket(spec.bucket),
-        replicas,
-        timeout: Math.max(200, spec.ttl / 4),
-      }),
+      rows,
       {
         term: () => leadership.acting() ? leadership.holder?.term ?? 0 : 0,
         // A row of a later term is a hint only: the lease key itself says who leads.
@@ -156,6 +165,7 @@ export async function startLeader(
     );
   }
   return {
+    group,
     acting: () => leadership.acting(),
     loadTable: (names) => table.load(names),
     syncTable: (placed) => void table.sync(placed),

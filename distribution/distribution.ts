@@ -126,7 +126,7 @@ class Distributed implements Distribution {
         federation.send(
           peer,
           env.k === "place" && this.#term && topology.leadership
-            ? { ...env, l: { g: topology.leadership.bucket, t: this.#term, w: hold } }
+            ? { ...env, l: { g: this.#leader?.group ?? "", t: this.#term, w: hold } }
             : env,
         ),
       liveInstances: (name) => federation.routes()[name]?.instances.length ?? 0,
@@ -243,6 +243,7 @@ class Distributed implements Distribution {
     const { startLeader } = await import("./_leader.ts");
     const leader = this.#leader = await startLeader(leadership, {
       name: transports.name,
+      app: this.#topology.name,
       nats: transports.nats,
       clock: this.#options.clock,
     }, {

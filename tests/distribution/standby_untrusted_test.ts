@@ -137,7 +137,7 @@ natsTest(
 );
 
 natsTest(
-  "an impostor root with the secret and a lease of its own (same bucket name, later term) cannot adopt a live root's container: refused, and x keeps running for root-a",
+  "an impostor root with the secret and a lease of its own (same app and bucket name, later term) is another lease group: it cannot adopt root-a's container, which keeps running for root-a",
   async () => {
     await withSetup(async ({ agent, server, yaml }) => {
       const store = await Deno.makeTempDir({ prefix: "kraken_impostor_" });
@@ -159,7 +159,7 @@ natsTest(
         assert.equal(code, 1, `the impostor failed:\n${evil.text()}`);
         assert.match(
           evil.text(),
-          /container "x" runs on this agent for runtime "root-a", which is linked: a later lease term \(\d+\) adopts only what a lost root placed/,
+          /could not place x on agent "node-b": this agent already runs a container named "x" for runtime "root-a"/,
         );
         await pause(1_500);
         assert.ok(!agent.log.some((l) => /adopted x|stopping x/.test(l)), agent.log.join("\n"));

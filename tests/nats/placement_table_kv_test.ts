@@ -100,3 +100,35 @@ natsTest(
     }
   },
 );
+
+natsTest(
+  "two roots of one deployment share a lease group (app, bucket and the id stored in the bucket); a bucket of the same name on another server is another group",
+  async () => {
+    const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+    const servers = [
+      await NatsServer.start(["-js", "--store_dir", dirs[0]]),
+      await NatsServer.start(["-js", "--store_dir", dirs[1]]),
+    ];
+    const hooks = { lead() {}, stepDown() {}, log() {} };
+    const spec = (server: NatsServer) => ({
+      servers: [server.url],
+      bucket: "shop_leader",
+      ttl: 1_000,
+    });
+    const leaders = [
+      await startLeader(spec(servers[0]), { name: "root-a", app: "shop" }, hooks),
+      await startLeader(spec(servers[0]), { name: "root-b", app: "shop" }, hooks),
+      await startLeader(spec(servers[1]), { name: "evil", app: "shop" }, hooks),
+    ];
+    try {
+      const [a, b, evil] = leaders.map((l) => l.group);
+      assert.match(a, /^shop\/shop_leader\/[0-9a-f-]{36}$/);
+      assert.equal(b, a, "the standby's group is the leader's");
+      assert.notEqual(evil, a, "another deployment's bucket of the same name");
+    } finally {
+      for (const leader of leaders) await leader.close();
+      for (const server of servers) await server.kill();
+      for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
