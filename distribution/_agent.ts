@@ -44,6 +44,9 @@ import type { AgentOptions } from "./types.ts";
  */
 export const START_TIMEOUT = 25_000;
 
+/** Most lost roots whose adopted placements an agent remembers, to tell them when they link. */
+const MAX_REMEMBERED = 64;
+
 /** What the agent needs from its runtime. */
 export interface AgentSite {
   /** Starts (or, when it runs, replaces without a gap) container `spec.name`. */
@@ -69,6 +72,11 @@ interface Running {
   lease?: LeaseTerm;
   /** The checked spec it runs, as JSON: the same spec adopted keeps running as it is. */
   spec?: string;
+  /**
+   * Its placer's link was lost and it is held (until this clock time) for that root's standby:
+   * only a held placement is ever adopted, never one whose placer is linked and leading.
+   */
+  heldUntil?: number;
 }
 
 type LeaseTerm = NonNullable<Extract<Envelope, { k: "place" }>["l"]>;
@@ -102,6 +110,11 @@ export class AgentHost {
    * queued before is dropped. Held only for roots linked now, and by the work they queued.
    */
   readonly #sessions = new Map<string, { lost: boolean }>();
+  /**
+   * What a later lease term adopted from each lost root (by container name): that root is told
+   * its placement is gone when it links again, never left believing it still runs here.
+   */
+  readonly #adopted = new Map<string, Map<string, { epoch: number; by: string; term: number }>>();
   readonly #timers: Timers;
   readonly #startTimeout: number;
   /** Where grant paths are resolved (the real file system, but for tests). */
@@ -141,6 +154,29 @@ export class AgentHost {
         b: r.by,
       })),
     };
+  }
+
+  /**
+   * Runtime `peer` linked (again): if a later term adopted what it had placed here while it was
+   * away, it is told now (a refused `placed` for that epoch, naming the adopter).
+   */
+  joined(peer: string): void {
+    const taken = this.#adopted.get(peer);
+    if (!taken) return;
+    this.#adopted.delete(peer);
+    for (const [name, t] of taken) {
+      this.#site.send(peer, {
+        k: "placed",
+        n: name,
+        e: t.epoch,
+        ok: false,
+        x: errorToWire(
+          new UnavailableError(
+            `container "${name}" (epoch ${t.epoch}) no longer runs on this agent for runtime "${peer}": runtime "${t.by}" adopted it in lease term ${t.term} while "${peer}" was unreachable`,
+          ),
+        ),
+      });
+    }
   }
 
   /** Names of the containers placed here. */
@@ -222,6 +258,7 @@ export class AgentHost {
           "info",
           `holding ${name} (epoch ${r.epoch}) for up to ${r.lease.w} ms: lost the runtime "${peer}" that placed it, whose standby may adopt it`,
         );
+        r.heldUntil = this.#timers.now() + r.lease.w;
         this.#timers.after(r.lease.w, () => {
           if (this.#running.get(name) !== r) return;
           this.#running.delete(name);
@@ -237,6 +274,24 @@ export class AgentHost {
       s.fenced = true;
       this.#fence(name, s.epoch, why);
     }
+  }
+
+  /** Remembers (bounded) that `from`'s container `name` was adopted, to tell `from` if it links. */
+  #noteAdopted(from: string, name: string, what: { epoch: number; by: string; term: number }) {
+    const taken = this.#adopted.get(from) ?? new Map();
+    taken.set(name, what);
+    this.#adopted.delete(from);
+    this.#adopted.set(from, taken);
+    // The oldest root's first: only so many lost roots are remembered.
+    if (this.#adopted.size > MAX_REMEMBERED) {
+      this.#adopted.delete(this.#adopted.keys().next().value!);
+    }
+  }
+
+  /** Whether `r` is held for a standby: its placer's link is lost, and the hold not run out. */
+  #held(r: Running): boolean {
+    return r.heldUntil !== undefined && !this.#sessions.has(r.by) &&
+      this.#timers.now() < r.heldUntil;
   }
 
   /** The runtime that placed `name` (running or starting), if any. */
@@ -264,8 +319,34 @@ export class AgentHost {
 
   async #place(peer: string, env: Extract<Envelope, { k: "place" }>): Promise<void> {
     const current = this.#running.get(env.n);
-    // A later term of the same lease group takes over what a lost root placed (no fencing).
-    const adopting = current && current.by !== peer && adopts(env.l, current.lease);
+    // A later term of the same lease group takes over what a lost root placed (no fencing), and
+    // only while it is held: a placer linked now still leads (a term pushed up by anyone who
+    // holds the secret and a bucket of that name must not take a live root's container).
+    const later = current && current.by !== peer && adopts(env.l, current.lease);
+    const adopting = later && this.#held(current);
+    if (later && !adopting) {
+      this.#site.log(
+        "warn",
+        `refused to let runtime "${peer}" (term ${env.l!.t}) adopt ${env.n}: runtime "${
+          current!.by
+        }" that placed it is linked`,
+      );
+      return void this.#site.send(peer, {
+        k: "placed",
+        n: env.n,
+        e: env.e,
+        ok: false,
+        x: errorToWire(
+          new UnavailableError(
+            `container "${env.n}" runs on this agent for runtime "${
+              current!.by
+            }", which is linked: a later lease term (${
+              env.l!.t
+            }) adopts only what a lost root placed, within its hold`,
+          ),
+        ),
+      });
+    }
     if (current && current.by !== peer && !adopting) {
       return void this.#site.send(peer, {
         k: "placed",
@@ -273,7 +354,7 @@ export class AgentHost {
         e: env.e,
         ok: false,
         x: errorToWire(
-          new Error(
+          new UnavailableError(
             `this agent already runs a container named "${env.n}" for runtime "${current.by}"`,
           ),
         ),
@@ -289,7 +370,10 @@ export class AgentHost {
       });
     }
     // Adopted: no longer the lost root's (its hold ends), the new root's once it runs.
-    if (adopting) this.#running.delete(env.n);
+    if (adopting) {
+      this.#running.delete(env.n);
+      this.#noteAdopted(current!.by, env.n, { epoch: current!.epoch, by: peer, term: env.l!.t });
+    }
     const starting: Starting = { epoch: env.e, by: peer, fenced: false };
     try {
       const spec = this.#check(env.n, env.s);
@@ -505,6 +589,13 @@ function memoized(fs: FileSystemView): FileSystemView {
 function wellFormed(env: Extract<Envelope, { k: "place" | "unplace" }>): boolean {
   const e = env as { n?: unknown; e?: unknown; s?: unknown; k: string };
   if (typeof e.n !== "string" || !Number.isSafeInteger(e.e) || (e.e as number) < 0) return false;
+  // A lease term, when given, is compared: a group name and whole numbers, nothing else.
+  const l = (env as { l?: unknown }).l as Record<string, unknown> | undefined;
+  if (
+    l !== undefined &&
+    (typeof l !== "object" || l === null || typeof l.g !== "string" || l.g.length > 512 ||
+      !Number.isSafeInteger(l.t) || !Number.isSafeInteger(l.w) || (l.w as number) < 0)
+  ) return false;
   return e.k !== "place" ||
     (typeof e.s === "object" && e.s !== null && !Array.isArray(e.s));
 }

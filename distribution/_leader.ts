@@ -29,13 +29,19 @@ export interface LeaderHooks {
 export interface Leader {
   /** Whether this root leads and may act now. */
   acting(): boolean;
+  /**
+   * The lease group agents know its placements by: the application's name, the bucket's and the
+   * random id stored in the bucket when it was first used (a later term of this group adopts
+   * what an earlier one placed; another deployment's bucket of the same name is another group).
+   */
+  readonly group: string;
   /** The root that leads, as the lease key says (`null`: no one, or unreadable). */
   holder(): Promise<string | null>;
   /**
-   * Once this root leads: reads the placement table (and claims it for this term) before it
-   * places anything; the rows by container name.
+   * Once this root leads: reads the rows of containers `names` (its own) from the placement
+   * table, and claims them for this term, before it places anything; the rows by container name.
    */
-  loadTable(): Promise<Map<string, TableRow>>;
+  loadTable(names: Iterable<string>): Promise<Map<string, TableRow>>;
   /** Writes what is placed now where it changed (only while this root leads). */
   syncTable(placed: ReadonlyMap<string, TableGroup[]>): void;
   /** Deletes the key if held (the standby leads at its next look), then disconnects. */
@@ -64,53 +70,69 @@ export function tableBucket(bucket: string): string {
  */
 export async function startLeader(
   spec: LeadershipSpec,
-  context: { name: string; nats?: TransportsSpec["nats"]; clock?: Clock },
+  context: { name: string; app?: string; nats?: TransportsSpec["nats"]; clock?: Clock },
   hooks: LeaderHooks,
 ): Promise<Leader> {
   const creds = context.nats;
   // The same login as transports.nats (user and password, token or creds file).
   const login = creds ? await natsLogin(creds) : {};
-  let nc: NatsConnection;
+  const open = async (role: string): Promise<NatsConnection> => {
+    try {
+      return await connect({
+        servers: spec.servers,
+        name: `kraken ${role} ${context.name}`,
+        ...login,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 100,
+        // A dead server is noticed well within the lease: the client moves to another node.
+        pingInterval: Math.max(250, spec.ttl / 4),
+        maxPingOut: 2,
+        timeout: Math.max(1_000, spec.ttl),
+      });
+    } catch (error) {
+      // Refused credentials read as such (AuthenticationError), never quoting them.
+      const failure = startError(
+        error,
+        spec.servers.join(", "),
+        (e) => scrubbed(e, [creds?.password, creds?.token]),
+      );
+      const message = `leadership.nats: ${failure.message}`;
+      throw failure instanceof AuthenticationError
+        ? new AuthenticationError(message)
+        : new UnavailableError(message);
+    }
+  };
+  const nc = await open("leadership");
+  // The table on a connection of its own: however many rows it writes, a renewal of the lease
+  // never waits behind them (a late renewal would end this root's leadership).
+  let tableNc: NatsConnection;
   try {
-    nc = await connect({
-      servers: spec.servers,
-      name: `kraken leadership ${context.name}`,
-      ...login,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 100,
-      // A dead server is noticed well within the lease: the client moves to another node.
-      pingInterval: Math.max(250, spec.ttl / 4),
-      maxPingOut: 2,
-      timeout: Math.max(1_000, spec.ttl),
-    });
+    tableNc = await open("placement table");
   } catch (error) {
-    // Refused credentials read as such (AuthenticationError), never quoting them.
-    const failure = startError(
-      error,
-      spec.servers.join(", "),
-      (e) => scrubbed(e, [creds?.password, creds?.token]),
-    );
-    const message = `leadership.nats: ${failure.message}`;
-    throw failure instanceof AuthenticationError
-      ? new AuthenticationError(message)
-      : new UnavailableError(message);
+    await nc.close().catch(() => {});
+    throw error;
   }
   let leadership: Leadership;
   let store: LeaseStore;
   let table: PlacementTable;
+  let group: string;
   try {
     // One copy per server named, up to JetStream's 5: a cluster's lease survives a node.
     const replicas = Math.min(5, spec.servers.length);
     store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas });
     // Beside the lease, without its TTL: the table outlives the root that wrote it.
+    const rows = await kvTableStore(tableNc, {
+      bucket: tableBucket(spec.bucket),
+      replicas,
+      timeout: Math.max(200, spec.ttl / 4),
+    });
+    group = `${context.app ?? ""}/${spec.bucket}/${await rows.identity()}`;
     table = new PlacementTable(
-      await kvTableStore(nc, {
-        bucket: tableBucket(spec.bucket),
-        replicas,
-        timeout: Math.max(200, spec.ttl / 4),
-      }),
+      rows,
       {
         term: () => leadership.acting() ? leadership.holder?.term ?? 0 : 0,
+        // A row of a later term is a hint only: the lease key itself says who leads.
+        confirm: () => leadership.confirm(),
         stale: (why) => leadership.resign(why),
         log: (level, message) => hooks.log(level, message),
       },
@@ -135,6 +157,7 @@ export async function startLeader(
     await leadership.start();
   } catch (error) {
     await nc.close().catch(() => {});
+    await tableNc.close().catch(() => {});
     throw new UnavailableError(
       `leadership: cannot use key-value bucket "${spec.bucket}" on ${
         spec.servers.join(", ")
@@ -142,8 +165,9 @@ export async function startLeader(
     );
   }
   return {
+    group,
     acting: () => leadership.acting(),
-    loadTable: () => table.load(),
+    loadTable: (names) => table.load(names),
     syncTable: (placed) => void table.sync(placed),
     async holder() {
       const held = await store.read().catch(() => null);
@@ -151,7 +175,7 @@ export async function startLeader(
     },
     async close() {
       await leadership.close();
-      await nc.close().catch(() => {});
+      await Promise.all([nc.close().catch(() => {}), tableNc.close().catch(() => {})]);
     },
   };
 }

@@ -140,6 +140,20 @@ export class Leadership {
     return this.#holder !== null && this.#timers.now() < this.#actUntil;
   }
 
+  /**
+   * Whether the lease key, read now, still names this root's term (its token): what a hint that
+   * another root leads (a table row of a later term) is checked against before this root stops.
+   * `false` when it does not lead here. Rejects when the store cannot be read.
+   */
+  async confirm(): Promise<boolean> {
+    const holder = this.#holder;
+    if (!holder || !this.acting()) return false;
+    const current = await this.#store.read();
+    const named = current !== null && current.revision >= holder.term &&
+      parseHolder(current.value)?.token === holder.token;
+    return named && this.#holder === holder;
+  }
+
   /** Stops acting now (another root leads, as this root found out elsewhere); it stands by again. */
   resign(why: string): void {
     if (this.#holder) this.#stepDown(why);

@@ -15,6 +15,13 @@ import { ROW_PREFIX, type TableStore } from "./_placement_table.ts";
 /** The key the leading root holds. */
 export const LEADER_KEY = "leader";
 
+/**
+ * The key of the table's bucket naming this lease group: a random id written once, when the
+ * bucket is first used, so that two deployments with a bucket of the same name (on other
+ * servers) are two groups.
+ */
+export const GROUP_KEY = "group";
+
 /** JetStream's "wrong last sequence" codes: a compare-and-set lost to another writer. */
 const WRONG_LAST_SEQUENCE = new Set<number>([
   JetStreamApiCodes.StreamWrongLastSequence,
@@ -77,20 +84,23 @@ export async function kvLeaseStore(
 
 /**
  * Opens (creating when missing) bucket `bucket` without a TTL for the placement table (one key
- * per container, `placement.<name>`) and returns its rows. Each request is bounded by `timeout` ms.
+ * per container, `placement.<name>`, and the group's id, {@linkcode GROUP_KEY}) and returns its
+ * rows, read and written by name only (the
+ * bucket is never listed: anyone who may write it could fill it). Each request is bounded by
+ * `timeout` ms.
  *
  * @example
  * ```ts ignore
  * import { connect } from "@nats-io/transport-node";
  * const nc = await connect({ servers: ["nats://127.0.0.1:4222"] });
  * const table = await kvTableStore(nc, { bucket: "shop_leader_placement" });
- * console.log(await table.list());
+ * console.log(await table.read("x"));
  * ```
  */
 export async function kvTableStore(
   nc: NatsConnection,
   options: { bucket: string; timeout?: number; replicas?: number },
-): Promise<TableStore> {
+): Promise<TableStore & { identity(): Promise<string> }> {
   const js = jetstream(nc, { timeout: options.timeout ?? 1_000 });
   const kv: KV = await new Kvm(js).create(options.bucket, {
     history: 1,
@@ -103,19 +113,19 @@ export async function kvTableStore(
       : null;
   };
   return {
-    async list() {
-      const names: string[] = [];
-      for await (const key of await kv.keys(`${ROW_PREFIX}>`)) {
-        names.push(key.slice(ROW_PREFIX.length));
-      }
-      const rows = new Map<string, { value: Uint8Array; revision: number }>();
-      for (const name of names) {
-        const row = await read(name);
-        if (row) rows.set(name, row);
-      }
-      return rows;
-    },
     read,
+    async identity() {
+      // The first root to open the bucket names the group; every later one reads that name.
+      const mine = new TextEncoder().encode(crypto.randomUUID());
+      try {
+        await kv.create(GROUP_KEY, mine);
+      } catch (error) {
+        if (!lostRace(error)) throw error;
+      }
+      const entry = await kv.get(GROUP_KEY);
+      if (!entry || entry.operation !== "PUT") throw new Error(`key "${GROUP_KEY}" vanished`);
+      return new TextDecoder().decode(entry.value);
+    },
     async write(name, value, revision) {
       try {
         return revision === null

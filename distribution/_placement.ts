@@ -438,9 +438,30 @@ export class PlacementManager {
     if (env.k !== "placed") return;
     if (this.#spread.placed(peer, env)) return;
     const entry = this.#entries.get(env.n);
+    if (entry && !env.ok && entry.host === peer && entry.epoch === env.e && !entry.waiter) {
+      return this.#gone(entry, peer, env.x?.message ?? "refused");
+    }
     if (!entry?.waiter || entry.waiter.epoch !== env.e || entry.host !== peer) return;
     if (env.ok) entry.waiter.resolve(true);
     else entry.waiter.reject(errorFromWire(env.x ?? { name: "Error", message: "refused" }));
+  }
+
+  /**
+   * Agent `peer` says what it ran for us at the entry's epoch runs there no more (another root's
+   * later lease term adopted it while we were away): not reported running on; placed again now
+   * (refused while the adopter is linked there: then it reads as failed, never as running).
+   */
+  #gone(entry: Entry, peer: string, why: string): void {
+    if (entry.state !== "running" && entry.state !== "held") return;
+    this.#site.log("error", `${entry.spec.name} no longer runs on agent "${peer}": ${why}`);
+    this.#site.emit({
+      type: "exit",
+      container: entry.spec.name,
+      instance: instanceId(entry),
+      incarnation: entry.epoch,
+      reason: { kind: "unresponsive", message: why },
+    });
+    this.#place(entry).catch(() => {});
   }
 
   /**

@@ -7,9 +7,15 @@
  * One row per remote container (key `placement.<name>` in bucket `<lease bucket>_placement`): the
  * lease term that wrote it, and its groups — for each agent, how many replicas and the epoch (a
  * whole placement is one group). Only the root leading in that term writes: every write names the
- * row's revision the writer last saw (compare-and-set), a row written in a later term is never
- * overwritten, and a new leader first rewrites every row under its own term, so whatever an
- * earlier leader still sends afterwards fails on the revision.
+ * row's revision the writer last saw (compare-and-set), and a new leader first rewrites its
+ * containers' rows under its own term, so whatever an earlier leader still sends afterwards fails
+ * on the revision.
+ *
+ * The bucket is untrusted (anyone who may write it may put anything there): a leader reads only
+ * the rows of its own containers, never lists the bucket, and a row claiming a later term is only
+ * a hint — the leader asks the lease itself whether it still leads. If another root holds the
+ * lease, this one stops at once; if this root still does, the row is forged (or left by a bucket
+ * that was reset): it is logged once and overwritten, and its groups are never adopted.
  *
  * The decisions (a row ↔ a placement plan) are pure; {@linkcode PlacementTable} does the writing.
  *
@@ -43,8 +49,6 @@ export interface Versioned {
 
 /** The rows' keys in the store: what {@linkcode PlacementTable} needs of it. */
 export interface TableStore {
-  /** Every row, by container name. */
-  list(): Promise<Map<string, Versioned>>;
   /** One row, or `null` when it was never written. */
   read(name: string): Promise<Versioned | null>;
   /**
@@ -210,7 +214,13 @@ export function planFromRow(
 export interface TableOptions {
   /** The term this root leads in and may write now; 0 when it may not (standby, lease lost). */
   term(): number;
-  /** A row was written in a later term: another root leads; this one must stop at once. */
+  /**
+   * Whether the lease still names this root's term, asked of the lease key itself when a row
+   * claims a later term: `true` this root leads (the row is forged), `false` another root does.
+   * Rejects when the lease cannot be read (nothing is decided then).
+   */
+  confirm(): Promise<boolean>;
+  /** Another root leads (a row of a later term, and the lease agrees): this one must stop at once. */
   stale(why: string): void;
   /** Failures of the store and refused writes, logged (never thrown). */
   log(level: "info" | "warn", message: string): void;
@@ -218,10 +228,32 @@ export interface TableOptions {
 
 /** How often one row's write is tried when its revision moved under it. */
 const ATTEMPTS = 3;
+/** Most requests to the store in flight at once (reads and writes of all rows together). */
+export const TABLE_CONCURRENCY = 8;
+
+/** Runs at most `limit` tasks at once, the others in the order they came. */
+class Gate {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
 
 /**
  * The leading root's writer of the table: {@linkcode PlacementTable.load} once when it leads
- * (reads every row and rewrites it under its term), then {@linkcode PlacementTable.sync} with
+ * (reads its containers' rows and rewrites them under its term), then {@linkcode PlacementTable.sync} with
  * what is placed whenever that changes (only rows that differ are written, one write at a time
  * per row, the latest state winning).
  *
@@ -232,7 +264,6 @@ const ATTEMPTS = 3;
  * const rows = new Map<string, Versioned>();
  * let revision = 0;
  * const store: TableStore = {
- *   list: () => Promise.resolve(new Map(rows)),
  *   read: (name) => Promise.resolve(rows.get(name) ?? null),
  *   write(name, value, r) {
  *     if ((rows.get(name)?.revision ?? null) !== r) return Promise.resolve(null);
@@ -240,8 +271,13 @@ const ATTEMPTS = 3;
  *     return Promise.resolve(revision);
  *   },
  * };
- * const table = new PlacementTable(store, { term: () => 9, stale() {}, log() {} });
- * await table.load();
+ * const table = new PlacementTable(store, {
+ *   term: () => 9,
+ *   confirm: () => Promise.resolve(true),
+ *   stale() {},
+ *   log() {},
+ * });
+ * await table.load(["x"]);
  * await table.sync(new Map([["x", [{ agent: "b", replicas: 2, epoch: 1 }]]]));
  * assert.deepEqual(parseRow(rows.get("x")!.value), {
  *   term: 9,
@@ -264,6 +300,10 @@ export class PlacementTable {
   #refused = false;
   /** Told it is stale: another root leads; it writes nothing more. */
   #stale = false;
+  /** Rows found claiming a later term while this root led (forged): logged once each. */
+  readonly #forged = new Set<string>();
+  /** Bounds the requests in flight: a flood of rows never crowds the store (nor the lease). */
+  readonly #gate = new Gate(TABLE_CONCURRENCY);
 
   constructor(store: TableStore, options: TableOptions) {
     this.#store = store;
@@ -271,40 +311,62 @@ export class PlacementTable {
   }
 
   /**
-   * Reads every row and rewrites each under this root's term (after which a write by an earlier
-   * leader fails on its revision). Resolves the rows as they were, by container name (none when
-   * the store could not be read: logged); nothing is written before it resolved.
+   * Reads the rows of containers `names` (this root's own; never the whole bucket) and rewrites
+   * each under this root's term (after which a write by an earlier leader fails on its
+   * revision). Resolves the rows as they were, by container name (none when the store could not
+   * be read: logged); nothing is written before it resolved. A row claiming a later term is
+   * checked against the lease (see the module's notes).
    */
-  async load(): Promise<Map<string, TableRow>> {
+  async load(names: Iterable<string>): Promise<Map<string, TableRow>> {
     const term = this.#options.term();
     const out = new Map<string, TableRow>();
     if (term === 0) return out;
-    let all: Map<string, Versioned>;
+    const wanted = [...new Set(names)].filter((name) => NAME.test(name));
+    let stored: (Versioned | null)[];
     try {
-      all = await this.#store.list();
+      stored = await Promise.all(
+        wanted.map((name) => this.#gate.run(() => this.#store.read(name))),
+      );
     } catch (error) {
       // Unread: this leader places by its own policy, and writes what it places.
       this.#options.log("warn", `placement table: not read: ${(error as Error).message}`);
       this.#loaded = true;
       return out;
     }
-    for (const [name, stored] of all) {
-      const row = parseRow(stored.value);
+    const claims: Promise<void>[] = [];
+    for (const [i, name] of wanted.entries()) {
+      const current = stored[i];
+      if (!current) continue;
+      const row = parseRow(current.value);
       if (!row) {
         this.#options.log("warn", `placement table: row "${name}" is not a row; ignored`);
+        this.#revisions.set(name, current.revision);
         continue;
       }
       if (row.term > term) {
-        this.#staleRow(name, row.term, term);
-        return new Map();
+        let leads: boolean;
+        try {
+          leads = await this.#stillLeads(name, row.term, term);
+        } catch (error) {
+          // Undecided (the lease unreadable): not adopted; its next write asks again.
+          this.#options.log("warn", `placement table: ${(error as Error).message}`);
+          continue;
+        }
+        if (!leads) return new Map();
+        // Forged: never adopted; claimed empty under this term (sync writes what is placed).
+        this.#revisions.set(name, current.revision);
+        claims.push(this.#write(name, []));
+        continue;
       }
-      this.#revisions.set(name, stored.revision);
+      this.#revisions.set(name, current.revision);
       if (row.groups.length === 0) continue;
       out.set(name, row);
       // Claimed under this term (the same groups): an earlier leader's next write fails.
       this.#written.set(name, JSON.stringify(row.groups));
-      await this.#write(name, row.groups);
+      claims.push(this.#write(name, row.groups));
     }
+    await Promise.all(claims);
+    if (this.#stale) return new Map();
     this.#loaded = true;
     return out;
   }
@@ -370,12 +432,16 @@ export class PlacementTable {
     try {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         if (!this.#revisions.has(name)) {
-          const current = await this.#store.read(name);
+          const current = await this.#gate.run(() => this.#store.read(name));
           const row = current && parseRow(current.value);
-          if (row && row.term > term) return this.#staleRow(name, row.term, term);
+          // A later term: another root leads (stop), or the row is forged (overwrite it).
+          if (row && row.term > term && !await this.#stillLeads(name, row.term, term)) return;
+          if (this.#stale) return;
           if (current) this.#revisions.set(name, current.revision);
         }
-        const revision = await this.#store.write(name, value, this.#revisions.get(name) ?? null);
+        const revision = await this.#gate.run(() =>
+          this.#store.write(name, value, this.#revisions.get(name) ?? null)
+        );
         if (revision !== null) return void this.#revisions.set(name, revision);
         // Someone wrote it since: read again (a later term there ends this root's acting).
         this.#revisions.delete(name);
@@ -386,6 +452,27 @@ export class PlacementTable {
       this.#written.delete(name);
       this.#options.log("warn", `placement table: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * Row `name` claims term `theirs`, later than this root's `ours`: whether this root still
+   * leads, as the lease key says. If not, it is stale (told once). If so, the row is forged or
+   * left over: logged once, to be overwritten. Rejects when the lease cannot be read.
+   */
+  async #stillLeads(name: string, theirs: number, ours: number): Promise<boolean> {
+    if (this.#stale) return false;
+    if (!await this.#options.confirm()) {
+      this.#staleRow(name, theirs, ours);
+      return false;
+    }
+    if (!this.#forged.has(name)) {
+      this.#forged.add(name);
+      this.#options.log(
+        "warn",
+        `placement table: row "${name}" claims term ${theirs}, after this root's term ${ours}, but the lease says this root leads: forged or left over (who may write the bucket?); overwritten, not adopted`,
+      );
+    }
+    return true;
   }
 
   #staleRow(name: string, theirs: number, ours: number): void {

@@ -126,7 +126,7 @@ class Distributed implements Distribution {
         federation.send(
           peer,
           env.k === "place" && this.#term && topology.leadership
-            ? { ...env, l: { g: topology.leadership.bucket, t: this.#term, w: hold } }
+            ? { ...env, l: { g: this.#leader?.group ?? "", t: this.#term, w: hold } }
             : env,
         ),
       liveInstances: (name) => federation.routes()[name]?.instances.length ?? 0,
@@ -158,7 +158,10 @@ class Distributed implements Distribution {
         unreachable: (container, instance, silentFor) =>
           site.emit({ type: "unresponsive", container, instance, silentFor }),
         joinExtra: (peer) => agent?.joinExtra(peer) ?? {},
-        joined: (peer, join) => placement.joined(peer, join),
+        joined: (peer, join) => {
+          placement.joined(peer, join);
+          agent?.joined(peer);
+        },
         lost: (peer, lastSeen) => {
           placement.lost(peer, lastSeen);
           agent?.lost(peer);
@@ -220,7 +223,12 @@ class Distributed implements Distribution {
     // Remote containers: placed as agents link; start waits a while for that.
     const place = async () => {
       // A root taking over reads what its predecessor placed where, before it places anything.
-      const table = await this.#leader?.loadTable();
+      // Only its own containers' rows (the topology's, and what it placed since): never the
+      // whole bucket, which anyone who may write it could fill.
+      const table = await this.#leader?.loadTable([
+        ...remote.map((spec) => spec.name),
+        ...parts.placement.table().keys(),
+      ]);
       if (remote.length === 0) return;
       // Every agent that is up gets a say (spread), not just the first to answer.
       await parts.federation.contacted(PLACEMENT_WAIT);
@@ -235,6 +243,7 @@ class Distributed implements Distribution {
     const { startLeader } = await import("./_leader.ts");
     const leader = this.#leader = await startLeader(leadership, {
       name: transports.name,
+      app: this.#topology.name,
       nats: transports.nats,
       clock: this.#options.clock,
     }, {

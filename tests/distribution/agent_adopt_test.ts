@@ -93,3 +93,62 @@ Deno.test("only a later term of the same lease group adopts: an older term, anot
   assert.equal(host.placerOf("x"), "root-a");
   await flush();
 });
+
+Deno.test("a later term cannot adopt a container whose placer is linked: refused (UnavailableError naming both), the placer keeps it running", async () => {
+  const { host, sent, ran, stopped, clock } = agent();
+  host.control("root-a", place(1));
+  await clock.advance(10);
+  // An impostor with the secret and a bucket of the same name, its term pushed up.
+  host.control("evil", place(2 ** 40));
+  await clock.advance(10);
+  const [to, answer] = sent.at(-1)!;
+  assert.equal(to, "evil");
+  assert.ok(answer.k === "placed" && !answer.ok);
+  assert.equal(answer.x!.name, "UnavailableError");
+  assert.match(answer.x!.message, /"x" runs on this agent for runtime "root-a", which is linked/);
+  assert.equal(host.placerOf("x"), "root-a");
+  // The impostor leaves: nothing of root-a's is fenced.
+  host.lost("evil");
+  await clock.advance(10_000);
+  assert.deepEqual([ran, stopped, host.placerOf("x")], [["x"], [], "root-a"]);
+});
+
+Deno.test("a held placement whose placer links again is no longer adoptable: a later term is refused", async () => {
+  const { host, sent, clock } = agent();
+  host.control("root-a", place(1));
+  await clock.advance(10);
+  host.lost("root-a");
+  await clock.advance(1_000);
+  // root-a links again (it still leads): what it placed is no longer held.
+  host.control("root-a", { k: "unplace", n: "y", e: 1 } as Envelope);
+  host.control("root-b", place(5));
+  await clock.advance(10);
+  const [to, answer] = sent.at(-1)!;
+  assert.equal(to, "root-b");
+  assert.ok(answer.k === "placed" && !answer.ok, "root-a is linked again: refused");
+  assert.equal(host.placerOf("x"), "root-a");
+});
+
+Deno.test("a root whose held container a later term adopted is told, when it links again, that it no longer runs there (UnavailableError naming the adopter)", async () => {
+  const { host, sent, clock } = agent();
+  host.control("root-a", place(1));
+  await clock.advance(10);
+  host.lost("root-a");
+  host.control("root-b", place(5));
+  await clock.advance(10);
+  assert.equal(host.placerOf("x"), "root-b");
+  host.joined("root-c");
+  assert.ok(!sent.some(([to]) => to === "root-c"), "nothing to tell a root that lost nothing");
+  host.joined("root-a");
+  const [to, told] = sent.at(-1)!;
+  assert.equal(to, "root-a");
+  assert.ok(told.k === "placed" && !told.ok && told.n === "x" && told.e === 1);
+  assert.equal(told.x!.name, "UnavailableError");
+  assert.match(
+    told.x!.message,
+    /"x" \(epoch 1\) no longer runs on this agent for runtime "root-a": runtime "root-b" adopted it in lease term 5/,
+  );
+  const count = sent.length;
+  host.joined("root-a");
+  assert.equal(sent.length, count, "told once");
+});

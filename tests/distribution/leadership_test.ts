@@ -162,3 +162,23 @@ Deno.test("a leader told elsewhere that another root leads (a stale placement ta
   assert.equal(a.seen.length, 2, "told once");
   await a.leadership.close();
 });
+
+Deno.test("confirm asks the lease key whether it still names this root's term: yes while it leads, no once another root's term is there, and rejects when the store is cut off", async () => {
+  const clock = new FakeClock(0);
+  const store = new MemoryStore(clock, 1_000);
+  const a = root(store, "root-a", clock);
+  await a.leadership.start();
+  await clock.advance(500);
+  assert.equal(await a.leadership.confirm(), true, "renewed since: the same term");
+  store.cut = true;
+  await assert.rejects(a.leadership.confirm(), /no responders/);
+  store.cut = false;
+  // Another root's lease (as if root-a had been cut off and replaced): not this root's term.
+  store.held = {
+    value: new TextEncoder().encode('{"root":"root-b","token":"root-b.1"}'),
+    revision: ++store.revision,
+    at: clock.now(),
+  };
+  assert.equal(await a.leadership.confirm(), false);
+  await a.leadership.close();
+});

@@ -124,3 +124,24 @@ Deno.test("a spread group the table puts on an agent not linked now is held; the
   assert.deepEqual(x().replicasOn, { a: 2, b: 2 }, "c's replicas placed on the linked agents");
   m.close();
 });
+
+Deno.test("a root told by its agent that a container no longer runs there for it (adopted by a later term meanwhile) places it again rather than report it running", async () => {
+  const { m, join, places, sent } = fake();
+  join("a");
+  await m.add([spec("w")], 1000);
+  assert.deepEqual(places(), ["w@a#1:1"]);
+  m.control("a", {
+    k: "placed",
+    n: "w",
+    e: 1,
+    ok: false,
+    x: { name: "UnavailableError", message: 'runtime "root-b" adopted it in lease term 5' },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(places(), ["w@a#1:1", "w@a#2:1"]);
+  // A stale refusal (an epoch it no longer runs at) changes nothing.
+  m.control("a", { k: "placed", n: "w", e: 1, ok: false, x: { name: "Error", message: "old" } });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(sent.filter(([, e]) => e.k === "place").length, 2);
+  m.close();
+});

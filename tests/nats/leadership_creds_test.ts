@@ -47,7 +47,7 @@ natsTest(
       const servers = [server.url];
       const byCreds = await lead(server, { servers, creds: `${dir}/app.creds` });
       assert.ok(byCreds.led && byCreds.leader.acting(), "led with the creds file");
-      assert.deepEqual(await byCreds.leader.loadTable(), new Map(), "and reads the table");
+      assert.deepEqual(await byCreds.leader.loadTable(["x"]), new Map(), "and reads the table");
       await byCreds.leader.close();
 
       const byPassword = await lead(server, { servers, user: "app", password: "pw-0123456789" });
