@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { pathToFileUrl } from "./_file_url.ts";
 import type * as Yaml from "yaml";
 import { TopologyError } from "../protocol/errors.ts";
 import { DENO_FS } from "./_deno_fs.ts";
@@ -57,11 +58,11 @@ export async function loadTopology(
 ): Promise<Topology> {
   const env = (name: string) => Deno.env.get(name);
   if (typeof source === "object" && !(source instanceof URL)) {
-    const baseUrl = options.baseUrl ?? await cwdUrl();
+    const baseUrl = options.baseUrl ?? cwdUrl();
     const topology = validateTopology(source, { baseUrl, env, fs: DENO_FS });
     return await checkCron(await checkModules(topology, undefined), undefined);
   }
-  const url = source instanceof URL ? source : new URL(source, await cwdUrl());
+  const url = source instanceof URL ? source : new URL(source, cwdUrl());
   const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
   const text = await readTopologyText(url);
   const { input, locate } = await parseYaml(text, file);
@@ -131,7 +132,7 @@ export const PSEUDO_FILESYSTEMS: readonly string[] = ["/proc", "/sys", "/dev"];
  * ```
  */
 export async function readTopologyText(source: string | URL): Promise<string> {
-  const url = source instanceof URL ? source : new URL(source, await cwdUrl());
+  const url = source instanceof URL ? source : new URL(source, cwdUrl());
   const file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
   const fail = (message: string) => new TopologyError(message, { file, key: "" });
   const tooLarge = (size: string) =>
@@ -350,14 +351,9 @@ async function parseYaml(
   return { input, locate };
 }
 
-/**
- * The working directory as a folder URL, percent-encoded (spaces, `#`, `%` in paths). `node:url`
- * is imported here, not by the module: every container's isolate evaluates this module (through
- * `mod.ts`), and a first `node:` module starts Deno's Node layer there (see `runtime/_usage.ts`).
- */
-async function cwdUrl(): Promise<string> {
-  const { pathToFileURL } = await import("node:url");
-  return pathToFileURL(`${Deno.cwd()}/`).href;
+/** The working directory as a folder URL, percent-encoded (spaces, `#`, `%` in paths). */
+function cwdUrl(): string {
+  return pathToFileUrl(`${Deno.cwd()}/`).href;
 }
 
 /** A module path that does not exist is a topology error, found before anything starts. */

@@ -68,10 +68,11 @@ for (const entry of ["mod.ts", "runtime/_worker_entry.ts", "runtime/_process_ent
 }
 
 // The first `node:` module an isolate loads starts Deno's Node layer (~20 ms of CPU): a process
-// container that does not import one itself must not pay it for Kraken's own code. (A worker's
-// guard imports `node:process`: it decides what the container's imports of it resolve to.)
-for (const entry of ["mod.ts", "runtime/_process_entry.ts"]) {
-  Deno.test(`a process container's isolate evaluating ${entry} loads no node: module`, async () => {
+// container, or an application starting a runtime, that does not import one itself must not pay it
+// for Kraken's own code. (A worker's guard imports `node:process`: it decides what the container's
+// imports of it resolve to.)
+for (const entry of ["mod.ts", "runtime/_process_entry.ts", "runtime/_runtime_parts.ts"]) {
+  Deno.test(`an isolate evaluating ${entry} loads no node: module`, async () => {
     const node = [...await evaluatedAll(entry)].filter((s) => s.startsWith("node:"));
     assert.deepEqual(node, [], `${entry} evaluates ${node.join(", ")}`);
   });
