@@ -77,3 +77,17 @@ for (const entry of ["mod.ts", "runtime/_process_entry.ts", "runtime/_runtime_pa
     assert.deepEqual(node, [], `${entry} evaluates ${node.join(", ")}`);
   });
 }
+
+/** What only a serving instance (`serve:`) or an `entities()` one needs: loaded when it starts. */
+const FEATURE_ONLY = [
+  /^runtime\/_serve(_http|_fast)?\.ts$/,
+  /^runtime\/_entity_(host|store)\.ts$/,
+];
+
+for (const entry of ["mod.ts", "runtime/_worker_entry.ts", "runtime/_process_entry.ts"]) {
+  Deno.test(`a container's isolate evaluating ${entry} loads no listener or entity host code`, async () => {
+    const modules = await evaluated(entry);
+    const needless = [...modules].filter((m) => FEATURE_ONLY.some((re) => re.test(m)));
+    assert.deepEqual(needless, [], `${entry} evaluates ${needless.join(", ")}`);
+  });
+}
