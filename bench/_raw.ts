@@ -185,7 +185,9 @@ export function processCpuMs(pid: number): number {
   try {
     for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
       try {
-        ns += Number(Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`).split(" ")[0]);
+        ns += Number(
+          Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`).split(" ")[0],
+        );
       } catch {
         // the thread ended meanwhile
       }
