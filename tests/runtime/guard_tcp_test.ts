@@ -39,6 +39,33 @@ Deno.test("a process guard with a TCP grant (or not told) guards Node's TCP hand
   assert.equal(await readsProcess(undefined), true);
 });
 
+/** The guard options a guarded isolate without TCP hands a worker it starts (`new Worker`). */
+async function nestedOptions(tcp: boolean): Promise<string> {
+  const options = JSON.stringify({ container: "c", mode: "process", unstable: [], tcp });
+  // A stand-in Worker records the entry the guard builds, and starts nothing.
+  const script = `
+    let entry = "";
+    globalThis.Worker = class { constructor(url) { entry = String(url); } };
+    const { installGuard } = await import(${JSON.stringify(GUARD)});
+    installGuard(${options});
+    new Worker("data:application/javascript,1", { type: "module" });
+    const install = decodeURIComponent(decodeURIComponent(entry)).match(/installGuard\\((.*?)\\);/);
+    console.log(install[1]);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-lock", script],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(out.success, "deno eval");
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+Deno.test("a worker started in an isolate without TCP is told so (its grant is within its parent's)", async () => {
+  assert.match(await nestedOptions(false), /"tcp":false/);
+  assert.doesNotMatch(await nestedOptions(true), /"tcp"/);
+});
+
 function spec(permissions: Record<string, unknown>, serve?: Record<string, unknown>) {
   const topology = validateTopology({
     containers: {
