@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { pathToFileURL } from "node:url";
+import { pathToFileUrl } from "./_file_url.ts";
 import type * as Yaml from "yaml";
 import { TopologyError } from "../protocol/errors.ts";
 import { DENO_FS } from "./_deno_fs.ts";
@@ -353,7 +353,7 @@ async function parseYaml(
 
 /** The working directory as a folder URL, percent-encoded (spaces, `#`, `%` in paths). */
 function cwdUrl(): string {
-  return pathToFileURL(`${Deno.cwd()}/`).href;
+  return pathToFileUrl(`${Deno.cwd()}/`).href;
 }
 
 /** A module path that does not exist is a topology error, found before anything starts. */

@@ -18,6 +18,7 @@
  * | `_validate.ts`, `_reader.ts`, `_read_*.ts`, `_shape.ts`, `_describe.ts`, `_suggest.ts` | the validator, block by block (`_read_serve.ts`: `serve:` and what it takes; `_read_entities.ts`: `entities:`), and its messages |
 ; `_read_schedule.ts`: `schedule:`), and its messages |
  * | `_canonical.ts`, `_grant.ts`, `_deno_fs.ts` | permission items by meaning; a grant within this process's |
+ * | `_file_url.ts`        | `file:` URLs and paths as `node:url` makes them, without loading Deno's Node layer |
  *
  * @module
  */

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { pathToFileURL } from "node:url";
+import { pathToFileUrl } from "../config/_file_url.ts";
 import { normalizePath, pathWithin, realPath } from "../config/_canonical.ts";
 import { DENO_FS } from "../config/_deno_fs.ts";
 import { canonicalGrant, grantOutside, type Permissions } from "../config/permissions.ts";
@@ -512,7 +512,7 @@ export class AgentHost {
         { key },
       );
     }
-    return pathToFileURL(real).href;
+    return pathToFileUrl(real).href;
   }
 
   /**

@@ -28,8 +28,7 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-
+import { fileUrlToPath } from "../config/_file_url.ts";
 /** One local file of a module graph, with the first module seen importing it. */
 export interface GraphFile {
   /** Its absolute path. */
@@ -130,7 +129,7 @@ export function classifyGraph(info: unknown): ModuleGraph {
       continue;
     }
     seen.add(specifier);
-    const path = typeof module.local === "string" ? module.local : fileURLToPath(specifier);
+    const path = typeof module.local === "string" ? module.local : fileUrlToPath(specifier);
     if (module.error !== undefined) {
       graph.unloadable.push(path);
       continue;
@@ -331,7 +330,7 @@ async function store(
 
 /** A flag's file as a path (it may be given as a `file:` URL). */
 function localPath(file: string): string {
-  return file.startsWith("file:") ? fileURLToPath(file) : file;
+  return file.startsWith("file:") ? fileUrlToPath(file) : file;
 }
 
 /** `f:<mtime ms>:<size>:<inode>`, `none` when absent, `?` when this process may not look. */

@@ -75,6 +75,13 @@ export interface GuardOptions {
    * `reusePort`. Without it, `reusePort` needs `net` in `unstable` (and `node:net`'s is refused).
    */
   serve?: { hostname: string; port: number };
+  /**
+   * Whether the isolate's grant lets it listen on TCP at all (a `net` grant other than `unix:`
+   * and `vsock:` items). `false` leaves Node's TCP handle unguarded: without such a grant Deno
+   * refuses its bind whatever the flags (`--no-prompt`: no grant can be had later), and guarding
+   * it would load Deno's Node layer (~20 ms of CPU) in every process container. Default `true`.
+   */
+  tcp?: boolean;
 }
 
 // Taken when this module is evaluated, before any container code: later tampering with these
@@ -101,6 +108,8 @@ interface GuardState {
   allowed: Record<string, true>;
   /** Where `reusePort` is allowed (with `net`): `null` anywhere, else the only address. */
   reuseAt: Address | null;
+  /** Whether the isolate may listen on TCP (see `GuardOptions.tcp`): its Node TCP handle is guarded. */
+  tcp: boolean;
 }
 
 let state: GuardState | null = null;
@@ -137,6 +146,7 @@ export function installGuard(options: GuardOptions, shared?: SharedProcessGuard)
   for (const feature of options.unstable) listed[Text(feature)] = true;
   const serve = options.serve;
   const reuseAt = serve ? addressOf(serve.hostname, serve.port) : null;
+  const tcp = options.tcp !== false;
   if (state !== null) {
     for (const feature of keys(state.allowed)) {
       if (listed[feature] !== true) delete state.allowed[feature];
@@ -145,6 +155,8 @@ export function installGuard(options: GuardOptions, shared?: SharedProcessGuard)
     if (state.reuseAt === null) state.reuseAt = reuseAt;
     else if (reuseAt !== null && reuseAt.key !== state.reuseAt.key) delete state.allowed.net;
     state.container = Text(options.container);
+    // The handle stays guarded; a narrower grant only tells the workers it starts (optionsSource).
+    if (!tcp) state.tcp = false;
     if (worker && !state.worker) {
       state.worker = true;
       shared!(refuse);
@@ -152,9 +164,9 @@ export function installGuard(options: GuardOptions, shared?: SharedProcessGuard)
     return;
   }
   holdMessages();
-  state = { container: Text(options.container), worker, allowed: listed, reuseAt };
+  state = { container: Text(options.container), worker, allowed: listed, reuseAt, tcp };
   guardUnstable();
-  guardNodeReusePort(reusePortAt);
+  if (tcp) guardNodeReusePort(reusePortAt);
   guardWebWorkers();
   if (worker) shared!(refuse);
 }
@@ -318,9 +330,11 @@ function optionsSource(): string {
   for (let i = 0; i < features.length; i++) list += `${i ? "," : ""}${toJson(features[i])}`;
   const at = current.reuseAt;
   const serve = at ? `,"serve":{"hostname":${toJson(at.hostname)},"port":${at.port}}` : "";
+  // A worker's grant is within its parent's (Deno checks): without TCP here, none there either.
+  const tcp = current.tcp ? "" : `,"tcp":false`;
   return `{"container":${toJson(current.container)},"mode":${
     toJson(current.worker ? "worker" : "process")
-  },"unstable":[${list}]${serve}}`;
+  },"unstable":[${list}]${serve}${tcp}}`;
 }
 
 // ---- calls that would exit the process (both modes) -----------------------------------------

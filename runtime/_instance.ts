@@ -37,7 +37,8 @@ import { TopicSampler } from "./_topic_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
 import { RetriedRequests } from "./_dedupe.ts";
 import { Throttle } from "../transports/_accept.ts";
-import { CLOSE_GRACE_MS, Listener, RESERVED, type ServingEntry, servingEntry } from "./_serve.ts";
+import type { Listener } from "./_serve.ts";
+import { CLOSE_GRACE_MS, RESERVED, type ServingEntry, servingEntry } from "./_serving_entry.ts";
 import type { ServeSpec } from "../config/topology.ts";
 import {
   activeTraceId,
@@ -47,7 +48,8 @@ import {
   tracingOn,
 } from "./_tracing.ts";
 import { isEntitiesDefinition } from "./entities.ts";
-import { EntityHost, type EntityOverrides, Undelivered } from "./_entity_host.ts";
+// Loaded by the instances that need them (serve:, entities()): the others start without that code.
+import type { EntityHost, EntityOverrides } from "./_entity_host.ts";
 import { ownerIndex } from "../protocol/entity_owner.ts";
 import { SenderEntityRef } from "./_node_ref.ts";
 import type { EntityRef } from "./container.ts";
@@ -133,6 +135,8 @@ export class ContainerInstance implements Context, HostedInstance {
   #serveErrors: Throttle<string> | null = null;
   /** Its entities, when its module was made by `entities()`. */
   #entities: EntityHost | null = null;
+  /** The entity host's "not delivered" error class, once its module is loaded. */
+  #undelivered: (new (...args: never[]) => Error) | null = null;
 
   /**
    * @param node The node hosting it.
@@ -186,6 +190,8 @@ export class ContainerInstance implements Context, HostedInstance {
       );
     }
     if (isEntitiesDefinition(definition)) {
+      const { EntityHost, Undelivered } = await import("./_entity_host.ts");
+      this.#undelivered = Undelivered;
       const metrics = this.metrics;
       const host = new EntityHost(
         this,
@@ -243,6 +249,7 @@ export class ContainerInstance implements Context, HostedInstance {
 
   /** Listens where `serve:` says; a request's error is answered and logged, never a crash. */
   async #listen(spec: ServeSpec, entry: ServingEntry): Promise<void> {
+    const { Listener } = await import("./_serve.ts");
     // Clients choose how often a handler throws: at most one line a second, with a count.
     const errors = new Throttle<string>((line, more) =>
       this.log.warn(more > 0 ? `${line} (and ${more} more handler errors)` : line)
@@ -517,7 +524,7 @@ export class ContainerInstance implements Context, HostedInstance {
       } catch (error) {
         wire = errorToWire(error, this.name);
       }
-    } else if (value instanceof Undelivered) {
+    } else if (this.#undelivered && value instanceof this.#undelivered) {
       wire = { name: "UnavailableError", message: value.message, kind: "unavailable" };
       wire.undelivered = true;
       if (request) this.#node.replyError(request, wire);

@@ -13,7 +13,7 @@ import { settlesWithin } from "./_timing.ts";
 import { within } from "../protocol/routes.ts";
 import { sanitizeExitReason } from "../supervisor/event_check.ts";
 import { declaredNames } from "./_trust.ts";
-import { installSource } from "./_guard.ts";
+import { type GuardOptions, installSource } from "./_guard.ts";
 import { emptyFigures, type FigureSet, readFigureSet } from "./_metrics.ts";
 import { type Usage, UsageMeter } from "./_usage.ts";
 import { type InstanceHandle, type Launch, startError } from "./_handle.ts";
@@ -291,11 +291,34 @@ function mib(bytes: number): string {
 /** A `data:` module that installs the container guard of `spec`'s isolate (see `_guard.ts`). */
 function guardEntry(spec: ContainerSpec): string {
   const guard = new URL("./_guard.ts", import.meta.url).href;
+  const source = installSource(guard, JSON.stringify(guardOptions(spec)), spec.mode === "worker");
+  return `data:application/javascript,${encodeURIComponent(source)}`;
+}
+
+/**
+ * The guard options of worker or process container `spec`'s isolate (see `_guard.ts`).
+ *
+ * @example
+ * ```ts ignore
+ * guardOptions(spec); // { container: "billing", mode: "process", unstable: [], tcp: false }
+ * ```
+ */
+export function guardOptions(spec: ContainerSpec): GuardOptions {
   // The serve: address (port 0 resolved: this is the launch spec) is where reusePort may listen.
   const serve = spec.serve ? { hostname: spec.serve.hostname, port: spec.serve.port } : undefined;
-  const options = { container: spec.name, mode: spec.mode, unstable: spec.unstable, serve };
-  const source = installSource(guard, JSON.stringify(options), spec.mode === "worker");
-  return `data:application/javascript,${encodeURIComponent(source)}`;
+  return {
+    container: spec.name,
+    mode: spec.mode === "worker" ? "worker" : "process",
+    unstable: spec.unstable,
+    serve,
+    tcp: tcpGranted(spec.permissions),
+  };
+}
+
+/** Whether `grant` lets an isolate listen on TCP: `net` of all hosts, or of one that is not `unix:`/`vsock:`. */
+function tcpGranted(grant: Permissions): boolean {
+  const net = grant.net;
+  return net === true || (net ?? []).some((item) => !/^(unix|vsock):/.test(item));
 }
 
 /** Modules of the inline descendants of a container (they run in its isolate). */

@@ -8,10 +8,10 @@
  */
 import { bootNode } from "./_boot.ts";
 import { connectToHost } from "./_process_link.ts";
-import { usageReader } from "./_usage.ts";
+import { processCpu, usageReader } from "./_usage.ts";
 
 /** Taken before any container code runs (see `_usage.ts`): this process's heap and CPU. */
-const usage = usageReader("process");
+const usage = usageReader(processCpu());
 
 /** Longest cleanup an orphaned process gets once its host is gone, ms. */
 const ORPHAN_GRACE = 1500;

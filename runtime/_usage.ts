@@ -3,42 +3,73 @@
  * its memory (the V8 heap in use plus external memory, such as ArrayBuffers, of this isolate
  * alone: `Deno.memoryUsage()` reads the isolate it is called in) and its CPU time so far (a
  * worker: the CPU time of its own thread, `process.threadCpuUsage()`; a process: of the whole
- * process, `process.cpuUsage()`). The parent turns two readings into a CPU share over the time
+ * process, `Deno.cpuUsage()`). The parent turns two readings into a CPU share over the time
  * between them ({@linkcode UsageMeter}).
  *
  * The functions are taken when the entry module is evaluated, before any container code runs, so
  * a container replacing `Deno.memoryUsage` does not change what is reported; the figures are
  * still the isolate's own word (a worker is a soft sandbox: see docs/security.md).
  *
+ * This module imports no `node:` module: the first one an isolate loads starts Deno's Node
+ * compatibility layer, ~20 ms of CPU, which a process container would pay at every start only to
+ * read its CPU time (a worker's guard loads `node:process` anyway: its entry hands the thread
+ * reader in).
+ *
  * @module
  */
-import process from "node:process";
 
 /** A reading: `[memory bytes, cpu µs so far]`. */
 export type UsageReading = [number, number];
 
+/** CPU time so far, µs, as `process.cpuUsage()` gives it. */
+export interface CpuTimes {
+  /** In user mode, µs. */
+  user: number;
+  /** In the kernel, µs. */
+  system: number;
+}
+
 /**
  * The reader of this isolate's usage; call it at module evaluation, before container code.
  *
- * @param cpu `thread` (a worker: its own thread) or `process` (a process: all its threads).
+ * @param cpu Reads the CPU time to report: a worker's own thread (`process.threadCpuUsage`), a
+ *   process's threads together ({@linkcode processCpu}). Called with no `this`.
  * @returns A function reading `[memory bytes, cpu µs so far]`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { usageReader } from "./_usage.ts";
- * const [memory, cpu] = usageReader("thread")();
+ * import { processCpu, usageReader } from "./_usage.ts";
+ * const [memory, cpu] = usageReader(processCpu())();
  * assert.ok(memory > 0 && cpu >= 0);
  * ```
  */
-export function usageReader(cpu: "thread" | "process"): () => UsageReading {
+export function usageReader(cpu: () => CpuTimes): () => UsageReading {
   const memoryUsage = Deno.memoryUsage;
-  const times = cpu === "thread" ? process.threadCpuUsage : process.cpuUsage;
   return () => {
     const m = memoryUsage();
-    const t = times.call(process);
+    const t = cpu();
     return [m.heapUsed + m.external, t.user + t.system];
   };
+}
+
+/**
+ * The CPU time of this whole process (all its threads), without loading Deno's Node layer:
+ * `Deno.cpuUsage` (Deno 2.9.6 has it, untyped), else `process.cpuUsage` of the `process` global,
+ * read when first called.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { processCpu } from "./_usage.ts";
+ * const { user, system } = processCpu()();
+ * assert.ok(user >= 0 && system >= 0);
+ * ```
+ */
+export function processCpu(): () => CpuTimes {
+  const own = (Deno as unknown as { cpuUsage?: () => CpuTimes }).cpuUsage;
+  if (typeof own === "function") return () => own();
+  return () => (globalThis as unknown as { process: { cpuUsage(): CpuTimes } }).process.cpuUsage();
 }
 
 /** An instance's usage as the tree shows it. */

@@ -10,9 +10,11 @@ import { type MessageEndpoint, PortLink } from "../transports/port_link.ts";
 import type { LogLevel } from "../protocol/envelope.ts";
 import { bootNode } from "./_boot.ts";
 import { usageReader } from "./_usage.ts";
+// Loaded by the guard already (`_guard_shared.ts`): the thread CPU reader costs no extra module.
+import process from "node:process";
 
 /** Taken before any container code runs (see `_usage.ts`): this worker's heap and thread CPU. */
-const usage = usageReader("thread");
+const usage = usageReader(process.threadCpuUsage.bind(process));
 
 /** A console argument as text (objects as JSON where they can be). */
 function text(value: unknown): string {

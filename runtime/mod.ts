@@ -18,7 +18,7 @@
  * | `_supervisor.ts`, `_supervisor_view.ts` | a supervisor at work in an isolate, its routes and tree  |
  * | `_trust.ts`, `_claims.ts`, `_edge.ts`, `_violations.ts` | what a child may say, and what is refused |
  * | `_sources.ts`, `_graph.ts`, `_host_config.ts`, `_host_flags.ts`, `_process_link.ts`, `_process_env.ts`, `_startable.ts` | what may start where, and how a process is linked and resolved |
- * | `http_errors.ts`, `_serve.ts`, `_serve_ports.ts`, `_serve_check.ts` | serving a port: the listener in each isolate, port 0, what it takes, error → status |
+ * | `http_errors.ts`, `_serve.ts`, `_serving_entry.ts`, `_serve_ports.ts`, `_serve_check.ts` | serving a port: the listener in each isolate (loaded by a serving instance only), port 0, what it takes, error → status |
  * | `_apply.ts`, `_tree.ts`, `_events.ts`, `_metrics.ts`, `_usage.ts`, `_topic_metrics.ts`, `_remote_metrics.ts`, `_route_pace.ts`, `_transports.ts`, `_placed.ts` | live changes, the tree, events, figures, each isolate's memory and CPU |
  * | `_schedule_plan.ts`, `_schedules.ts`, `_schedule_site.ts` | schedules: which tick fires (pure), the timers and state, the delivery of a tick |
  * | `audit.ts`                              | who asked for which change (`rt.audit`, `audit` events)   |

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url);
 
-/** Local modules an isolate evaluates from `root`: static imports only (not type-only, not dynamic). */
-async function evaluated(root: string): Promise<Set<string>> {
+/** Modules an isolate evaluates from `root`: static imports only (not type-only, not dynamic). */
+async function evaluatedAll(root: string): Promise<Set<string>> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "--no-lock", new URL(root, ROOT).href],
     stdout: "piped",
@@ -33,6 +33,12 @@ async function evaluated(root: string): Promise<Set<string>> {
       if (dep.code && !dep.isDynamic) stack.push(dep.code.specifier);
     }
   }
+  return seen;
+}
+
+/** Local modules an isolate evaluates from `root`, relative to the package. */
+async function evaluated(root: string): Promise<Set<string>> {
+  const seen = await evaluatedAll(root);
   return new Set(
     [...seen].filter((s) => s.startsWith(ROOT.href)).map((s) => s.slice(ROOT.href.length)),
   );
@@ -58,5 +64,30 @@ for (const entry of ["mod.ts", "runtime/_worker_entry.ts", "runtime/_process_ent
     const needless = [...modules].filter((m) => RUNTIME_ONLY.some((re) => re.test(m)));
     assert.deepEqual(needless, [], `${entry} evaluates ${needless.join(", ")}`);
     assert.ok(modules.size < 100, `${entry} evaluates ${modules.size} modules`);
+  });
+}
+
+// The first `node:` module an isolate loads starts Deno's Node layer (~20 ms of CPU): a process
+// container, or an application starting a runtime, that does not import one itself must not pay it
+// for Kraken's own code. (A worker's guard imports `node:process`: it decides what the container's
+// imports of it resolve to.)
+for (const entry of ["mod.ts", "runtime/_process_entry.ts", "runtime/_runtime_parts.ts"]) {
+  Deno.test(`an isolate evaluating ${entry} loads no node: module`, async () => {
+    const node = [...await evaluatedAll(entry)].filter((s) => s.startsWith("node:"));
+    assert.deepEqual(node, [], `${entry} evaluates ${node.join(", ")}`);
+  });
+}
+
+/** What only a serving instance (`serve:`) or an `entities()` one needs: loaded when it starts. */
+const FEATURE_ONLY = [
+  /^runtime\/_serve(_http|_fast)?\.ts$/,
+  /^runtime\/_entity_(host|store)\.ts$/,
+];
+
+for (const entry of ["mod.ts", "runtime/_worker_entry.ts", "runtime/_process_entry.ts"]) {
+  Deno.test(`a container's isolate evaluating ${entry} loads no listener or entity host code`, async () => {
+    const modules = await evaluated(entry);
+    const needless = [...modules].filter((m) => FEATURE_ONLY.some((re) => re.test(m)));
+    assert.deepEqual(needless, [], `${entry} evaluates ${needless.join(", ")}`);
   });
 }
