@@ -8,7 +8,7 @@
 import { toProcessFlags } from "../config/permissions.ts";
 import { toUnstableFlags, type UnstableFeature } from "../config/_unstable.ts";
 import { StreamLink } from "../transports/stream_link.ts";
-import { openProcessLink, PROCESS_LINK_OPTIONS } from "./_process_link.ts";
+import { openProcessLink } from "./_process_link.ts";
 import { processEnv } from "./_process_env.ts";
 import { hostResolutionFlags } from "./_host_config.ts";
 import { assertCanRunProcess, assertWithinHost } from "../config/_grant.ts";
@@ -125,9 +125,7 @@ export class ProcessHandle extends IsolateHandle {
       this.#pumpLines(child.stderr),
       socket ? this.#pumpLines(child.stdout) : Promise.resolve(),
     ]);
-    const link = socket
-      ? socket.link
-      : new StreamLink(child.stdout, child.stdin, PROCESS_LINK_OPTIONS);
+    const link = socket ? socket.link : new StreamLink(child.stdout, child.stdin);
     socket?.connected.catch((error: Error) => {
       this.kill({ kind: "crashed", message: error.message });
     });

@@ -16,13 +16,7 @@
  * @module
  */
 import type { Permissions } from "../config/permissions.ts";
-import { StreamLink, type StreamLinkOptions } from "../transports/stream_link.ts";
-
-/**
- * Options of both ends of a process link: they run the same Kraken, so plain requests and replies
- * travel as tuples.
- */
-export const PROCESS_LINK_OPTIONS: StreamLinkOptions = { compact: true };
+import { StreamLink } from "../transports/stream_link.ts";
 
 /** How long a process has to connect back, ms (module loading included). */
 const CONNECT_TIMEOUT = 60_000;
@@ -140,7 +134,7 @@ function listenAt(path: string): PendingProcessLink {
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
   const listener = Deno.listen({ transport: "unix", path });
-  const link = new StreamLink(null, null, PROCESS_LINK_OPTIONS);
+  const link = new StreamLink(null, null);
   let done = false;
   const finish = () => {
     if (done) return;
@@ -243,13 +237,11 @@ async function proves(conn: Deno.Conn, token: string): Promise<boolean> {
  */
 export async function connectToHost(args: readonly string[]): Promise<StreamLink> {
   const [path, token] = args;
-  if (!path || !token) {
-    return new StreamLink(Deno.stdin.readable, Deno.stdout.writable, PROCESS_LINK_OPTIONS);
-  }
+  if (!path || !token) return new StreamLink(Deno.stdin.readable, Deno.stdout.writable);
   const conn = await Deno.connect({ transport: "unix", path });
   forgetSocketGrant(path);
   await conn.write(new TextEncoder().encode(token));
-  const link = new StreamLink(conn.readable, conn.writable, PROCESS_LINK_OPTIONS);
+  const link = new StreamLink(conn.readable, conn.writable);
   link.closed.then(() => {
     try {
       conn.close();

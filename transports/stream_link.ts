@@ -15,7 +15,6 @@ import { type Envelope, ENVELOPE_VERSION } from "../protocol/envelope.ts";
 import { UnavailableError } from "../protocol/errors.ts";
 import { DEFAULT_MAX_FRAME, FrameDecoder } from "../protocol/framing.ts";
 import { decodeLenient, MsgpackEncoder } from "../protocol/msgpack.ts";
-import { packEnvelope, unpackBatch } from "../protocol/envelope_pack.ts";
 import { MAX_WIRE_DEPTH } from "../protocol/wire_value.ts";
 import { BatchingLink } from "./link.ts";
 
@@ -34,12 +33,6 @@ export interface StreamLinkOptions {
    * envelope bound only after gigabytes.
    */
   maxQueuedBytes?: number;
-  /**
-   * Plain requests and replies travel as tuples (`protocol/envelope_pack.ts`): about half the
-   * encoding and decoding of a six-key map. Only for a link whose other end runs this same Kraken
-   * and sets it too (a process container's link); a link to a peer runtime keeps the maps.
-   */
-  compact?: boolean;
 }
 
 /** Bytes after which a batch is cut into another frame (1 MiB). */
@@ -73,7 +66,6 @@ export class StreamLink extends BatchingLink {
   readonly #maxFrame: number;
   // A long queue leaves in frames of about this size, so no write outgrows the peer's maximum.
   readonly #softLimit: number;
-  readonly #compact: boolean;
 
   /**
    * @param readable Incoming bytes; `null` with `writable` `null` too: a link whose byte streams
@@ -90,7 +82,6 @@ export class StreamLink extends BatchingLink {
     this.#maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
     this.#softLimit = Math.min(SOFT_FRAME, this.#maxFrame >>> 1);
     this.#decoder = new FrameDecoder(this.#maxFrame);
-    this.#compact = options.compact === true;
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.#maxQueuedBytes = options.maxQueuedBytes ??
       Math.max(DEFAULT_MAX_QUEUED_BYTES, 4 * this.#maxFrame);
@@ -167,7 +158,6 @@ export class StreamLink extends BatchingLink {
       );
       return null;
     }
-    if (this.#compact) unpackBatch(batch, 1);
     return { items: batch, checked: marked === 0 };
   }
 
@@ -195,17 +185,11 @@ export class StreamLink extends BatchingLink {
    */
   #encode(batch: Envelope[]): boolean {
     const instead: Envelope[] = [];
-    let items: readonly unknown[] = batch;
-    if (this.#compact) {
-      const packed = new Array<unknown>(batch.length);
-      for (let i = 0; i < batch.length; i++) packed[i] = packEnvelope(batch[i]);
-      items = packed;
-    }
     try {
       for (let next = 0; next < batch.length;) {
         const part = this.#encoder.encodeBatchFrame(
           ENVELOPE_VERSION,
-          items,
+          batch,
           next,
           this.#softLimit,
           this.#maxFrame,
