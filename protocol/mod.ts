@@ -6,6 +6,7 @@
  * | ------------------- | ------------------------------------------------------------------------ |
  * | `envelope.ts`       | the envelopes (request, reply, publication, control) and routing tables   |
  * | `envelope_check.ts` | the edge rule: what an envelope from outside an isolate must be           |
+ * | `envelope_pack.ts`  | plain requests and replies as tuples, for a worker's port (not exported)  |
  * | `wire_value.ts`     | the values that may cross a container boundary, one rule for both sides  |
  * | `msgpack.ts`        | the msgpack codec (decoding with a depth and object budget)              |
  * | `framing.ts`        | length-prefixed frames for byte-stream links                             |

@@ -181,6 +181,11 @@ export function wireValueProblem(
   if (options.tree) {
     if (fastCheck(value, 0, null)) return null;
   } else {
+    // A fresh set now and then (see `seen`).
+    if (++seenUses >= RENEW_SEEN_EVERY) {
+      seenUses = 0;
+      seen = new Set();
+    }
     try {
       if (fastCheck(value, 0, seen)) return null;
     } finally {
@@ -199,8 +204,17 @@ export interface WireCheckOptions {
   tree?: boolean;
 }
 
-/** Objects met in the current fast check (reused: the walk is synchronous). */
-const seen = new Set<object>();
+/**
+ * Objects met in the current fast check (reused: the walk is synchronous), replaced by a fresh set
+ * every {@linkcode RENEW_SEEN_EVERY} checks: V8 allocates the table a `clear()` makes in the
+ * generation of the one it drops, so once the set's table has been promoted, each check would
+ * leave an old-space table holding the checked body's objects alive through the next scavenge
+ * (nepotism: measured as most of what survived the host's scavenges under load).
+ */
+let seen = new Set<object>();
+let seenUses = 0;
+/** Checks after which {@linkcode seen} is replaced. */
+const RENEW_SEEN_EVERY = 4096;
 
 /**
  * Whether `value` is a wire value, building no path strings. With `met`, every object is
