@@ -402,6 +402,7 @@ class Distributed implements Distribution {
           fs: DENO_FS,
         }),
       send: (peer, env) => this.#parts?.federation.send(peer, env) ?? false,
+      announce: (peer) => this.#parts?.federation.send(peer, { k: "routes", r: site.ownRoutes() }),
       log: (level, message) => site.log(level, message, "agent"),
     }, { clock });
     return agent;
