@@ -8,11 +8,11 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LeadershipSpec, TransportsSpec } from "../config/model.ts";
-import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
+import { AuthenticationError, TopologyError, UnavailableError } from "../protocol/errors.ts";
 import { natsLogin, scrubbed, startError } from "./_nats_wire.ts";
 import type { Clock } from "./_clock.ts";
 import { Leadership, type LeaseHolder, type LeaseStore, parseHolder } from "./_leadership.ts";
-import { kvLeaseStore, kvTableStore } from "./_leadership_kv.ts";
+import { kvLeaseStore, kvTableStore, OPEN_RETRY } from "./_leadership_kv.ts";
 import { PlacementTable, type TableGroup, type TableRow } from "./_placement_table.ts";
 
 /** What the root is told. */
@@ -58,13 +58,18 @@ export function tableBucket(bucket: string): string {
 
 /**
  * Connects and makes one attempt to lead, then keeps renewing (leader) or watching (standby).
- * @throws {UnavailableError} No server of `spec.servers` could be reached, or JetStream is off.
+ * Opening the buckets is tried again for `context.retryFor` ms (default 10 s): a fresh JetStream
+ * cluster answers only once it elected its meta leader.
+ * @throws {UnavailableError} No server of `spec.servers` could be reached, or JetStream did not
+ *   answer within the retries (off, or a cluster still electing its meta leader).
+ * @throws {TopologyError} The lease bucket exists with another TTL than `spec.ttl` (or the table's
+ *   with one): fix the bucket or the topology, as the message says.
  * @throws {AuthenticationError} NATS refused the credentials of `transports.nats`, or its `creds`
  *   file cannot be read.
  */
 export async function startLeader(
   spec: LeadershipSpec,
-  context: { name: string; nats?: TransportsSpec["nats"]; clock?: Clock },
+  context: { name: string; nats?: TransportsSpec["nats"]; clock?: Clock; retryFor?: number },
   hooks: LeaderHooks,
 ): Promise<Leader> {
   const creds = context.nats;
@@ -101,13 +106,15 @@ export async function startLeader(
   try {
     // One copy per server named, up to JetStream's 5: a cluster's lease survives a node.
     const replicas = Math.min(5, spec.servers.length);
-    store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas });
+    const open = { clock: context.clock, retryFor: context.retryFor ?? OPEN_RETRY };
+    store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas, ...open });
     // Beside the lease, without its TTL: the table outlives the root that wrote it.
     table = new PlacementTable(
       await kvTableStore(nc, {
         bucket: tableBucket(spec.bucket),
         replicas,
         timeout: Math.max(200, spec.ttl / 4),
+        ...open,
       }),
       {
         term: () => leadership.acting() ? leadership.holder?.term ?? 0 : 0,
@@ -135,10 +142,13 @@ export async function startLeader(
     await leadership.start();
   } catch (error) {
     await nc.close().catch(() => {});
+    if (error instanceof TopologyError) throw error;
     throw new UnavailableError(
       `leadership: cannot use key-value bucket "${spec.bucket}" on ${
         spec.servers.join(", ")
-      } (is JetStream on, nats-server -js?): ${(error as Error).message}`,
+      }, tried for ${(context.retryFor ?? OPEN_RETRY) / 1000} s: ${
+        (error as Error).message
+      }. Likely causes: JetStream is off (start nats-server with -js, or jetstream {} in its config), or a JetStream cluster is still electing its meta leader (a majority of its nodes must be up and routed to each other: see each node's log for "JetStream cluster new metadata leader")`,
     );
   }
   return {
