@@ -105,6 +105,8 @@ class Distributed implements Distribution {
   #resync: Timers | null = null;
   /** The lease term this root leads in (0: it does not lead). */
   #term = 0;
+  /** Started as a standby, and has not led since. */
+  #standingBy = false;
 
   constructor(topology: Topology, site: DistributionSite, options: DistributionOptions) {
     this.#topology = topology;
@@ -194,10 +196,14 @@ class Distributed implements Distribution {
     }
   }
 
-  async start(remote: readonly ContainerSpec[]): Promise<void> {
+  standingBy(): boolean {
+    return this.#standingBy;
+  }
+
+  async start(remote: readonly ContainerSpec[], local?: () => Promise<void>): Promise<void> {
     const parts = this.#parts;
     const transports = this.#topology.transports;
-    if (!parts || !transports) return;
+    if (!parts || !transports) return await local?.();
     await parts.federation.start();
     if (transports.nats) {
       // Loaded only here: a runtime without NATS (and every container isolate) never loads it.
@@ -227,7 +233,10 @@ class Distributed implements Distribution {
       await parts.placement.add(remote, PLACEMENT_WAIT, table);
     };
     const leadership = this.#topology.leadership;
-    if (!leadership || this.#options.agent) return await place();
+    if (!leadership || this.#options.agent) {
+      await local?.();
+      return await place();
+    }
     // A root with a lease places only while it leads; a standby places once it takes over.
     const log = (level: "info" | "warn" | "error", message: string) =>
       this.#site.log(level, message, "runtime");
@@ -240,7 +249,19 @@ class Distributed implements Distribution {
     }, {
       lead: (holder) => {
         this.#term = holder.term;
-        if (!starting) place().catch((e) => log("error", `placing failed: ${e.message}`));
+        if (starting) return;
+        this.#standingBy = false;
+        // Taking over: the local containers first (a cold standby ran none), then placing.
+        (async () => {
+          await local?.().catch((error: Error) => {
+            const e = new UnavailableError(
+              `this root took over but its local containers failed to start: ${error.message}`,
+            );
+            this.#site.fail?.(e);
+            throw e;
+          });
+          await place();
+        })().catch((e) => log("error", `taking over failed: ${e.message}`));
       },
       stepDown: (error) => {
         this.#term = 0;
@@ -254,7 +275,10 @@ class Distributed implements Distribution {
     // A table write that failed (the store slow or away) is tried again even when nothing changes.
     this.#resync = new Timers(this.#options.clock ?? SYSTEM_CLOCK);
     this.#resync.every(TABLE_RESYNC, () => leader.syncTable(parts.placement.table()));
-    if (leader.acting()) return await place();
+    if (leader.acting()) {
+      await local?.();
+      return await place();
+    }
     if (!this.#options.standby) {
       const holder = await leader.holder();
       this.#resync.clear();
@@ -266,6 +290,7 @@ class Distributed implements Distribution {
         } holds the lease in bucket "${leadership.bucket}": start this one with kraken start --standby to take over when that root is lost`,
       );
     }
+    this.#standingBy = true;
     log("info", `standing by: root "${(await leader.holder()) ?? "?"}" leads`);
   }
 

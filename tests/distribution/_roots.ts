@@ -6,7 +6,7 @@ export const CLI = new URL("../../cli/main.ts", import.meta.url).pathname;
 /** The lease TTL of these topologies, ms. */
 export const TTL = 1_000;
 
-/** A `kraken start` of `file` as root `name` (`extra`: more flags), its stderr collected. */
+/** A `kraken start` of `file` as root `name` (`extra`: more flags), its stderr and stdout collected. */
 export function startRoot(file: string, name: string, standby: boolean, extra: string[] = []) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -20,18 +20,24 @@ export function startRoot(file: string, name: string, standby: boolean, extra: s
       ...extra,
     ],
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1", ROOT_NAME: name },
   }).spawn();
   const log: string[] = [];
+  const out: string[] = [];
   (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log.push(chunk);
+  })().catch(() => {});
+  (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out.push(chunk);
   })().catch(() => {});
   return {
     child,
     log,
     text: () => log.join(""),
+    /** What it printed on stdout (what `kraken start` tells its user). */
+    printed: () => out.join(""),
     async stop() {
       try {
         child.kill("SIGKILL");
@@ -46,12 +52,13 @@ export function startRoot(file: string, name: string, standby: boolean, extra: s
 /**
  * Writes a topology of remote container `x` on agent `agentUrl`, its lease on the NATS server at
  * `natsPort`, beside the fixtures (the agent runs ./member.ts from its --root, the fixtures
- * folder); the caller removes the file. Each root's name comes from `ROOT_NAME`.
+ * folder); the caller removes the file. Each root's name comes from `ROOT_NAME`. `caller`: y on
+ * the agent calls x; `local`: each root runs its own container `frontend` too.
  */
 export async function rootTopology(
   agentUrl: string,
   natsPort: number,
-  options: { caller?: boolean } = {},
+  options: { caller?: boolean; local?: boolean } = {},
 ): Promise<string> {
   const file = `${FIXTURES_DIR}standby_${crypto.randomUUID()}.yaml`;
   await Deno.writeTextFile(
@@ -62,7 +69,9 @@ hosts: { node-b: { address: "${agentUrl}" } }
 leadership: { nats: "nats://127.0.0.1:${natsPort}", bucket: dist_leader, ttl: ${TTL}ms }
 containers:
   x: { module: ./member.ts, mode: remote }
-${options.caller ? "  y: { module: ./caller.ts, mode: remote, config: { to: x } }\n" : ""}`,
+${options.caller ? "  y: { module: ./caller.ts, mode: remote, config: { to: x } }\n" : ""}${
+      options.local ? "  frontend: { module: ./member.ts, mode: worker }\n" : ""
+    }`,
   );
   return file;
 }
