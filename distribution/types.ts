@@ -33,6 +33,11 @@ export interface PeerSnapshot {
   state: "connected" | "connecting" | "gone";
   /** Milliseconds in that state. */
   since: number;
+  /**
+   * Why it refused this runtime's last link, as it said (while `connecting`; cleared once
+   * linked): e.g. a container name both claim.
+   */
+  refused?: string;
   /** Its containers. */
   containers: string[];
   /**
