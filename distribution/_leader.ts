@@ -69,7 +69,14 @@ export function tableBucket(bucket: string): string {
  */
 export async function startLeader(
   spec: LeadershipSpec,
-  context: { name: string; nats?: TransportsSpec["nats"]; clock?: Clock; retryFor?: number },
+  context: {
+    name: string;
+    nats?: TransportsSpec["nats"];
+    clock?: Clock;
+    retryFor?: number;
+    /** The replica count this root's topology gives container `name` (written with its row). */
+    declared?: (name: string) => number | undefined;
+  },
   hooks: LeaderHooks,
 ): Promise<Leader> {
   const creds = context.nats;
@@ -120,6 +127,7 @@ export async function startLeader(
         term: () => leadership.acting() ? leadership.holder?.term ?? 0 : 0,
         stale: (why) => leadership.resign(why),
         log: (level, message) => hooks.log(level, message),
+        declared: context.declared,
       },
     );
     leadership = new Leadership(store, {

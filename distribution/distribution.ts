@@ -246,6 +246,7 @@ class Distributed implements Distribution {
       name: transports.name,
       nats: transports.nats,
       clock: this.#options.clock,
+      declared: (name) => this.#topology.containers.find((c) => c.name === name)?.replicas,
     }, {
       lead: (holder) => {
         this.#term = holder.term;
