@@ -282,6 +282,11 @@ export class PlacementManager {
     return out;
   }
 
+  /** The longest lease (keepalive) an agent announced, ms (0: no agent). */
+  longestLease(): number {
+    return Math.max(0, ...[...this.#agents.values()].map((a) => a.lease));
+  }
+
   /** What agent `peer` last reported of its load (`undefined`: not an agent, or nothing yet). */
   loadOf(peer: string): { replicas: number; memoryBytes: number } | undefined {
     const load = this.#agents.get(peer)?.load;

@@ -261,6 +261,7 @@ class Distributed implements Distribution {
             this.#site.fail?.(e);
             throw e;
           });
+          this.#reannounce();
           await place();
         })().catch((e) => log("error", `taking over failed: ${e.message}`));
       },
@@ -293,6 +294,32 @@ class Distributed implements Distribution {
     }
     this.#standingBy = true;
     log("info", `standing by: root "${(await leader.holder()) ?? "?"}" leads`);
+  }
+
+  /**
+   * After taking over: each peer still holds the lost leader's claims on container names (this
+   * root's local ones among them) until that leader is gone there — 2 × the peer's keepalive
+   * after it was last heard — and drops this root's routes for those names meanwhile. Nothing
+   * would send them again (they do not change), so they are sent to every linked peer each
+   * keepalive until every peer has let the lost leader go.
+   */
+  #reannounce(): void {
+    const parts = this.#parts;
+    const keepalive = this.#topology.transports?.keepalive;
+    if (!parts || !keepalive || !this.#resync) return;
+    const longest = Math.max(keepalive, parts.placement.longestLease());
+    let left = Math.ceil((2 * longest + 2 * keepalive) / keepalive);
+    const timers = this.#resync;
+    const send = () => {
+      const routes = this.#site.ownRoutes();
+      for (const peer of parts.federation.snapshot()) {
+        if (peer.state === "connected") {
+          parts.federation.send(peer.name, { k: "routes", r: routes });
+        }
+      }
+      if (--left <= 0) timers.cancel(every);
+    };
+    const every = timers.every(keepalive, send);
   }
 
   async close(): Promise<void> {

@@ -53,12 +53,12 @@ export function startRoot(file: string, name: string, standby: boolean, extra: s
  * Writes a topology of remote container `x` on agent `agentUrl`, its lease on the NATS server at
  * `natsPort`, beside the fixtures (the agent runs ./member.ts from its --root, the fixtures
  * folder); the caller removes the file. Each root's name comes from `ROOT_NAME`. `caller`: y on
- * the agent calls x; `local`: each root runs its own container `frontend` too.
+ * the agent calls x (or `callerTo`); `local`: each root runs its own container `frontend` too.
  */
 export async function rootTopology(
   agentUrl: string,
   natsPort: number,
-  options: { caller?: boolean; local?: boolean } = {},
+  options: { caller?: boolean; local?: boolean; callerTo?: string } = {},
 ): Promise<string> {
   const file = `${FIXTURES_DIR}standby_${crypto.randomUUID()}.yaml`;
   await Deno.writeTextFile(
@@ -69,9 +69,11 @@ hosts: { node-b: { address: "${agentUrl}" } }
 leadership: { nats: "nats://127.0.0.1:${natsPort}", bucket: dist_leader, ttl: ${TTL}ms }
 containers:
   x: { module: ./member.ts, mode: remote }
-${options.caller ? "  y: { module: ./caller.ts, mode: remote, config: { to: x } }\n" : ""}${
-      options.local ? "  frontend: { module: ./member.ts, mode: worker }\n" : ""
-    }`,
+${
+      options.caller
+        ? `  y: { module: ./caller.ts, mode: remote, config: { to: ${options.callerTo ?? "x"} } }\n`
+        : ""
+    }${options.local ? "  frontend: { module: ./member.ts, mode: worker }\n" : ""}`,
   );
   return file;
 }
