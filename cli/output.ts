@@ -362,7 +362,9 @@ export function renderTree(tree: TreeSnapshot, c: Palette, options: TreeOptions 
       peer.address ?? c.dim("(dialed in)"),
       peer.state === "connected" ? c.green(peer.state) : c.yellow(peer.state),
       `for ${formatDuration(peer.since)}`,
-      c.dim(peer.containers.join(", ")),
+      peer.refused !== undefined
+        ? c.yellow(`refused: ${peer.refused}`)
+        : c.dim(peer.containers.join(", ")),
     ])));
   }
   if (tree.leaked.length > 0) {

@@ -60,6 +60,12 @@ export interface AgentSite {
   validate(name: string, input: ContainerInput): ContainerSpec;
   /** Sends a control envelope to peer runtime `peer`. */
   send(peer: string, env: Envelope): boolean;
+  /**
+   * Sends runtime `peer` the routes of every container running here now: a root that adopts a
+   * container took none of its routes when it linked (it had not placed it then), and an adopted
+   * container's routes do not change, so nothing else would tell it.
+   */
+  announce(peer: string): void;
   /** Logs a line. */
   log(level: "info" | "warn" | "error", message: string): void;
 }
@@ -387,6 +393,8 @@ export class AgentHost {
             env.l!.t
           }): it keeps running`,
         );
+        // Its routes first: the root takes them while placing, so it serves once it is told ok.
+        this.#site.announce(peer);
         return void this.#site.send(peer, { k: "placed", n: env.n, e: env.e, ok: true });
       }
       this.#starting.set(env.n, starting);

@@ -4,7 +4,8 @@
  * lost, not while that host is linked over a link it dialed itself). Each link is authenticated
  * (`transports/`), then both sides introduce themselves (`join`: name and containers) — the
  * dialer first; the listener answers only once it accepted the dialer's introduction, so a runtime
- * it refuses learns nothing of it — and the hub treats the peer as node `@name`: the peer's
+ * it refuses learns nothing of it but why, told in terms of what it said itself (`refused`) — and
+ * the hub treats the peer as node `@name`: the peer's
  * containers join the routing table with node ids under `@name/`, so `ref(name).request()` reaches
  * them unchanged.
  *
@@ -111,6 +112,37 @@ const REDIAL_MAX = 5_000;
 export function redialDelay(previous: number | null, joined: boolean): number {
   if (previous === null || joined) return REDIAL_MIN;
   return Math.min(REDIAL_MAX, previous * 2);
+}
+
+/** The longest refusal reason kept from a peer, characters. */
+const MAX_REASON = 300;
+
+/**
+ * A refusal as the refused dialer `dialer` is told it: other runtimes' names (which may hold a
+ * claim on its containers) become "another runtime"; its own stays.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { forDialer } from "./_federation.ts";
+ * assert.equal(
+ *   forDialer('"frontend" already runs on runtime "root-a"', "root-b"),
+ *   '"frontend" already runs on another runtime',
+ * );
+ * ```
+ */
+export function forDialer(problem: string, dialer: string): string {
+  return problem.replace(
+    /runtime "((?:[^"\\]|\\.)*)"/g,
+    (all, name: string) => name === dialer ? all : "another runtime",
+  );
+}
+
+/** A reason a peer gave (untrusted): one line, control characters escaped, cut short. */
+function quoteReason(reason: string): string {
+  // deno-lint-ignore no-control-regex
+  const line = reason.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return line.length > MAX_REASON ? `${line.slice(0, MAX_REASON)}…` : line;
 }
 
 /** This runtime's links to the other runtimes of its application. */
@@ -313,6 +345,17 @@ export class Federation {
       });
       link.onEnvelope = (env) => {
         this.#timers.cancel(timer);
+        if (dialer && env.k === "refused" && envelopeProblem(env, "peer") === null) {
+          // The runtime we dialed says why it refused us: logged here, shown on the peer.
+          const why = quoteReason(env.m);
+          this.#peers.peer(expected).refused = why;
+          this.#hooks.log(
+            "warn",
+            `runtime "${expected}" at ${from} refused this runtime's link: ${why}`,
+          );
+          link.close();
+          return resolve(false);
+        }
         if (env.k !== "join") {
           this.#hooks.log("warn", `the runtime at ${from} spoke before introducing itself`);
           link.close();
@@ -331,6 +374,9 @@ export class Federation {
             "error",
             `refused runtime ${quoteName(String(env.n))} at ${from}: ${problem}`,
           );
+          // A runtime that dialed us and proved the secret is told why (else it sees only a
+          // closed link, and redials in the dark): never another runtime's name.
+          if (!dialer) link.send({ k: "refused", m: forDialer(problem, String(env.n)) });
           link.close();
           return resolve(false);
         }

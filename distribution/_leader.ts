@@ -8,11 +8,11 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LeadershipSpec, TransportsSpec } from "../config/model.ts";
-import { AuthenticationError, UnavailableError } from "../protocol/errors.ts";
+import { AuthenticationError, TopologyError, UnavailableError } from "../protocol/errors.ts";
 import { natsLogin, scrubbed, startError } from "./_nats_wire.ts";
 import type { Clock } from "./_clock.ts";
 import { Leadership, type LeaseHolder, type LeaseStore, parseHolder } from "./_leadership.ts";
-import { kvLeaseStore, kvTableStore } from "./_leadership_kv.ts";
+import { kvLeaseStore, kvTableStore, OPEN_RETRY } from "./_leadership_kv.ts";
 import { PlacementTable, type TableGroup, type TableRow } from "./_placement_table.ts";
 
 /** What the root is told. */
@@ -64,13 +64,26 @@ export function tableBucket(bucket: string): string {
 
 /**
  * Connects and makes one attempt to lead, then keeps renewing (leader) or watching (standby).
- * @throws {UnavailableError} No server of `spec.servers` could be reached, or JetStream is off.
+ * Opening the buckets is tried again for `context.retryFor` ms (default 10 s): a fresh JetStream
+ * cluster answers only once it elected its meta leader.
+ * @throws {UnavailableError} No server of `spec.servers` could be reached, or JetStream did not
+ *   answer within the retries (off, or a cluster still electing its meta leader).
+ * @throws {TopologyError} The lease bucket exists with another TTL than `spec.ttl` (or the table's
+ *   with one): fix the bucket or the topology, as the message says.
  * @throws {AuthenticationError} NATS refused the credentials of `transports.nats`, or its `creds`
  *   file cannot be read.
  */
 export async function startLeader(
   spec: LeadershipSpec,
-  context: { name: string; app?: string; nats?: TransportsSpec["nats"]; clock?: Clock },
+  context: {
+    name: string;
+    app?: string;
+    nats?: TransportsSpec["nats"];
+    clock?: Clock;
+    retryFor?: number;
+    /** The replica count this root's topology gives container `name` (written with its row). */
+    declared?: (name: string) => number | undefined;
+  },
   hooks: LeaderHooks,
 ): Promise<Leader> {
   const creds = context.nats;
@@ -119,12 +132,14 @@ export async function startLeader(
   try {
     // One copy per server named, up to JetStream's 5: a cluster's lease survives a node.
     const replicas = Math.min(5, spec.servers.length);
-    store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas });
+    const retry = { clock: context.clock, retryFor: context.retryFor ?? OPEN_RETRY };
+    store = await kvLeaseStore(nc, { bucket: spec.bucket, ttl: spec.ttl, replicas, ...retry });
     // Beside the lease, without its TTL: the table outlives the root that wrote it.
     const rows = await kvTableStore(tableNc, {
       bucket: tableBucket(spec.bucket),
       replicas,
       timeout: Math.max(200, spec.ttl / 4),
+      ...retry,
     });
     group = `${context.app ?? ""}/${spec.bucket}/${await rows.identity()}`;
     table = new PlacementTable(
@@ -135,6 +150,7 @@ export async function startLeader(
         confirm: () => leadership.confirm(),
         stale: (why) => leadership.resign(why),
         log: (level, message) => hooks.log(level, message),
+        declared: context.declared,
       },
     );
     leadership = new Leadership(store, {
@@ -158,10 +174,13 @@ export async function startLeader(
   } catch (error) {
     await nc.close().catch(() => {});
     await tableNc.close().catch(() => {});
+    if (error instanceof TopologyError) throw error;
     throw new UnavailableError(
       `leadership: cannot use key-value bucket "${spec.bucket}" on ${
         spec.servers.join(", ")
-      } (is JetStream on, nats-server -js?): ${(error as Error).message}`,
+      }, tried for ${(context.retryFor ?? OPEN_RETRY) / 1000} s: ${
+        (error as Error).message
+      }. Likely causes: JetStream is off (start nats-server with -js, or jetstream {} in its config), or a JetStream cluster is still electing its meta leader (a majority of its nodes must be up and routed to each other: see each node's log for "JetStream cluster new metadata leader")`,
     );
   }
   return {

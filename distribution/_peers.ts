@@ -90,6 +90,8 @@ export interface Peer {
    */
   ran?: string[];
   gone?: TimerHandle;
+  /** Why it refused this runtime's last link, as it said (cleared once linked). */
+  refused?: string;
 }
 
 /** What a join is checked against (see {@linkcode PeerTable.refusal}). */
@@ -233,6 +235,7 @@ export class PeerTable {
     peer.since = now;
     peer.lastSeen = now;
     peer.ran = undefined;
+    peer.refused = undefined;
     this.#claim(peer, new Set(containers));
     // Until the peer's routes arrive, its containers are known only by name: messages for them
     // wait (as for a restarting container) instead of failing with "no container named".
@@ -358,6 +361,7 @@ export class PeerTable {
       ...(p.address ? { address: p.address } : {}),
       state: p.state,
       since: Math.round(now - p.since),
+      ...(p.refused !== undefined && p.state !== "connected" ? { refused: p.refused } : {}),
       containers: p.state === "gone" ? [...p.ran ?? []] : [...p.containers],
     }));
   }

@@ -22,7 +22,12 @@ import type { SupervisorEvent } from "../supervisor/events.ts";
 import type { PlacementSnapshot } from "./types.ts";
 import { SpreadPlacements } from "./_spread_placement.ts";
 import { moveDelay, placedSpec } from "./_placed_spec.ts";
-import { planFromRow, type TableGroup, type TableRow } from "./_placement_table.ts";
+import {
+  planFromRow,
+  replicasFromRow,
+  type TableGroup,
+  type TableRow,
+} from "./_placement_table.ts";
 
 /** What placement needs from its runtime. */
 export interface PlacementSite {
@@ -163,8 +168,12 @@ export class PlacementManager {
     const outcomes: Promise<void>[] = [];
     const timers = this.#timers;
     const linked = [...this.#agents.values()].filter((a) => a.linked).map((a) => a.name);
-    for (const spec of specs) {
-      const row = table?.get(spec.name);
+    for (const declared of specs) {
+      const row = table?.get(declared.name);
+      // A run-time scale on the earlier leader is kept (unless the topology was edited since).
+      const kept = row && replicasFromRow(row, declared);
+      if (kept?.note) this.#site.log(kept.note.level, kept.note.message);
+      const spec = kept ? { ...declared, replicas: kept.replicas } : declared;
       const plan = row && planFromRow(row, spec, linked);
       for (const agent of Object.keys(plan?.away ?? {})) this.#away(agent);
       if (plan && Object.keys(plan.on).length > 0) {
@@ -271,6 +280,11 @@ export class PlacementManager {
       );
     }
     return out;
+  }
+
+  /** The longest lease (keepalive) an agent announced, ms (0: no agent). */
+  longestLease(): number {
+    return Math.max(0, ...[...this.#agents.values()].map((a) => a.lease));
   }
 
   /** What agent `peer` last reported of its load (`undefined`: not an agent, or nothing yet). */

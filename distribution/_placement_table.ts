@@ -39,6 +39,12 @@ export interface TableRow {
   term: number;
   /** Where it runs (empty: nowhere now). */
   groups: TableGroup[];
+  /**
+   * The replica count the topology of the root that wrote it gives the container (absent: not
+   * in that topology, or an older row). Its groups may add up to more or fewer (a `kraken
+   * scale` since): a new leader whose topology still says this keeps the groups' count.
+   */
+  declared?: number;
 }
 
 /** A row as stored: its bytes and its revision. */
@@ -115,6 +121,7 @@ export function parseRow(bytes: Uint8Array): TableRow | null {
     return null;
   }
   if (v.groups.length > MAX_GROUPS) return null;
+  if (v.declared !== undefined && !count(v.declared)) return null;
   const groups: TableGroup[] = [];
   const seen = new Set<string>();
   for (const g of v.groups as Record<string, unknown>[]) {
@@ -125,7 +132,53 @@ export function parseRow(bytes: Uint8Array): TableRow | null {
     seen.add(agent);
     groups.push({ agent, replicas, epoch });
   }
-  return { term: v.term, groups };
+  return { term: v.term, groups, ...(v.declared !== undefined ? { declared: v.declared } : {}) };
+}
+
+/**
+ * How many replicas container `spec` gets under a new leader, from its `row`: the count its
+ * groups add up to — a `kraken scale` on an earlier leader is state, kept like a Deployment's
+ * replica count across a controller's restart — unless this root's topology gives another count
+ * than the one the row was written under (the topology was edited since: it wins). `note` says
+ * which won when the two differ (logged).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replicasFromRow } from "./_placement_table.ts";
+ * const row = { term: 3, groups: [{ agent: "b", replicas: 6, epoch: 2 }], declared: 4 };
+ * assert.equal(replicasFromRow(row, { name: "orders", replicas: 4 }).replicas, 6); // scaled
+ * assert.equal(replicasFromRow(row, { name: "orders", replicas: 8 }).replicas, 8); // edited
+ * ```
+ */
+export function replicasFromRow(
+  row: TableRow,
+  spec: { name: string; replicas: number },
+): { replicas: number; note?: { level: "info" | "warn"; message: string } } {
+  const live = row.groups.reduce((sum, g) => sum + g.replicas, 0);
+  if (row.groups.length === 0 || live === spec.replicas) return { replicas: spec.replicas };
+  if (row.declared === spec.replicas) {
+    return {
+      replicas: live,
+      note: {
+        level: "info",
+        message:
+          `${spec.name}: keeps ${live} replicas, as the placement table says (scaled at run time on an earlier leader), not the topology's ${spec.replicas}; kraken scale changes it`,
+      },
+    };
+  }
+  return {
+    replicas: spec.replicas,
+    note: {
+      level: "warn",
+      message:
+        `${spec.name}: ${spec.replicas} replicas, as this root's topology says, not the ${live} the placement table says run (${
+          row.declared === undefined
+            ? "that row does not say which topology count it was written under"
+            : `written under a topology of ${row.declared}: the topology was edited since`
+        })`,
+    },
+  };
 }
 
 /** What a container's placement is decided from: the part of its spec that matters here. */
@@ -224,6 +277,8 @@ export interface TableOptions {
   stale(why: string): void;
   /** Failures of the store and refused writes, logged (never thrown). */
   log(level: "info" | "warn", message: string): void;
+  /** The replica count this root's topology gives container `name`, written with its row. */
+  declared?(name: string): number | undefined;
 }
 
 /** How often one row's write is tried when its revision moved under it. */
@@ -363,7 +418,7 @@ export class PlacementTable {
       out.set(name, row);
       // Claimed under this term (the same groups): an earlier leader's next write fails.
       this.#written.set(name, JSON.stringify(row.groups));
-      claims.push(this.#write(name, row.groups));
+      claims.push(this.#write(name, row.groups, row.declared));
     }
     await Promise.all(claims);
     if (this.#stale) return new Map();
@@ -413,7 +468,11 @@ export class PlacementTable {
     return groups;
   }
 
-  async #write(name: string, groups: TableGroup[]): Promise<void> {
+  async #write(
+    name: string,
+    groups: TableGroup[],
+    declared = this.#options.declared?.(name),
+  ): Promise<void> {
     const term = this.#options.term();
     if (this.#stale) return;
     if (term === 0) {
@@ -428,7 +487,7 @@ export class PlacementTable {
       this.#written.delete(name);
       return;
     }
-    const value = encodeRow({ term, groups });
+    const value = encodeRow({ term, groups, ...(declared !== undefined ? { declared } : {}) });
     try {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         if (!this.#revisions.has(name)) {

@@ -105,6 +105,8 @@ class Distributed implements Distribution {
   #resync: Timers | null = null;
   /** The lease term this root leads in (0: it does not lead). */
   #term = 0;
+  /** Started as a standby, and has not led since. */
+  #standingBy = false;
 
   constructor(topology: Topology, site: DistributionSite, options: DistributionOptions) {
     this.#topology = topology;
@@ -197,10 +199,14 @@ class Distributed implements Distribution {
     }
   }
 
-  async start(remote: readonly ContainerSpec[]): Promise<void> {
+  standingBy(): boolean {
+    return this.#standingBy;
+  }
+
+  async start(remote: readonly ContainerSpec[], local?: () => Promise<void>): Promise<void> {
     const parts = this.#parts;
     const transports = this.#topology.transports;
-    if (!parts || !transports) return;
+    if (!parts || !transports) return await local?.();
     await parts.federation.start();
     if (transports.nats) {
       // Loaded only here: a runtime without NATS (and every container isolate) never loads it.
@@ -235,7 +241,10 @@ class Distributed implements Distribution {
       await parts.placement.add(remote, PLACEMENT_WAIT, table);
     };
     const leadership = this.#topology.leadership;
-    if (!leadership || this.#options.agent) return await place();
+    if (!leadership || this.#options.agent) {
+      await local?.();
+      return await place();
+    }
     // A root with a lease places only while it leads; a standby places once it takes over.
     const log = (level: "info" | "warn" | "error", message: string) =>
       this.#site.log(level, message, "runtime");
@@ -246,10 +255,24 @@ class Distributed implements Distribution {
       app: this.#topology.name,
       nats: transports.nats,
       clock: this.#options.clock,
+      declared: (name) => this.#topology.containers.find((c) => c.name === name)?.replicas,
     }, {
       lead: (holder) => {
         this.#term = holder.term;
-        if (!starting) place().catch((e) => log("error", `placing failed: ${e.message}`));
+        if (starting) return;
+        this.#standingBy = false;
+        // Taking over: the local containers first (a cold standby ran none), then placing.
+        (async () => {
+          await local?.().catch((error: Error) => {
+            const e = new UnavailableError(
+              `this root took over but its local containers failed to start: ${error.message}`,
+            );
+            this.#site.fail?.(e);
+            throw e;
+          });
+          this.#reannounce();
+          await place();
+        })().catch((e) => log("error", `taking over failed: ${e.message}`));
       },
       stepDown: (error) => {
         this.#term = 0;
@@ -263,7 +286,10 @@ class Distributed implements Distribution {
     // A table write that failed (the store slow or away) is tried again even when nothing changes.
     this.#resync = new Timers(this.#options.clock ?? SYSTEM_CLOCK);
     this.#resync.every(TABLE_RESYNC, () => leader.syncTable(parts.placement.table()));
-    if (leader.acting()) return await place();
+    if (leader.acting()) {
+      await local?.();
+      return await place();
+    }
     if (!this.#options.standby) {
       const holder = await leader.holder();
       this.#resync.clear();
@@ -275,7 +301,34 @@ class Distributed implements Distribution {
         } holds the lease in bucket "${leadership.bucket}": start this one with kraken start --standby to take over when that root is lost`,
       );
     }
+    this.#standingBy = true;
     log("info", `standing by: root "${(await leader.holder()) ?? "?"}" leads`);
+  }
+
+  /**
+   * After taking over: each peer still holds the lost leader's claims on container names (this
+   * root's local ones among them) until that leader is gone there — 2 × the peer's keepalive
+   * after it was last heard — and drops this root's routes for those names meanwhile. Nothing
+   * would send them again (they do not change), so they are sent to every linked peer each
+   * keepalive until every peer has let the lost leader go.
+   */
+  #reannounce(): void {
+    const parts = this.#parts;
+    const keepalive = this.#topology.transports?.keepalive;
+    if (!parts || !keepalive || !this.#resync) return;
+    const longest = Math.max(keepalive, parts.placement.longestLease());
+    let left = Math.ceil((2 * longest + 2 * keepalive) / keepalive);
+    const timers = this.#resync;
+    const send = () => {
+      const routes = this.#site.ownRoutes();
+      for (const peer of parts.federation.snapshot()) {
+        if (peer.state === "connected") {
+          parts.federation.send(peer.name, { k: "routes", r: routes });
+        }
+      }
+      if (--left <= 0) timers.cancel(every);
+    };
+    const every = timers.every(keepalive, send);
   }
 
   async close(): Promise<void> {
@@ -411,6 +464,7 @@ class Distributed implements Distribution {
           fs: DENO_FS,
         }),
       send: (peer, env) => this.#parts?.federation.send(peer, env) ?? false,
+      announce: (peer) => this.#parts?.federation.send(peer, { k: "routes", r: site.ownRoutes() }),
       log: (level, message) => site.log(level, message, "agent"),
     }, { clock });
     return agent;

@@ -33,6 +33,11 @@ export interface PeerSnapshot {
   state: "connected" | "connecting" | "gone";
   /** Milliseconds in that state. */
   since: number;
+  /**
+   * Why it refused this runtime's last link, as it said (while `connecting`; cleared once
+   * linked): e.g. a container name both claim.
+   */
+  refused?: string;
   /** Its containers. */
   containers: string[];
   /**
@@ -208,10 +213,16 @@ export interface Distribution {
   /**
    * Listens and dials peers, connects to NATS, then places `remote` containers on host agents,
    * waiting a bounded while for agents to link.
+   * @param local With a `leadership:` block, on a root: starts the root's local containers. It
+   *   is called once this root leads — at once when it takes the lease at start, else when it
+   *   takes over as a standby, before it places — so a standby runs none of them (a cold
+   *   standby: its links claim no container name the leading root runs).
    * @throws {AuthenticationError} NATS refused the credentials.
    * @throws {UnavailableError} No NATS server could be reached.
    */
-  start(remote: readonly ContainerSpec[]): Promise<void>;
+  start(remote: readonly ContainerSpec[], local?: () => Promise<void>): Promise<void>;
+  /** Whether this root stands by (started with a `leadership:` block, another root leading). */
+  standingBy(): boolean;
   /** Stops placing, closes every link and the NATS connection. */
   close(): Promise<void>;
   /** Containers reached outside this runtime (peers, NATS, placements held for). */

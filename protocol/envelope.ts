@@ -209,6 +209,12 @@ export type Envelope =
     a?: { permissions?: Record<string, unknown>; lease?: number };
     p?: { n: string; e: number; b?: string }[];
   }
+  /**
+   * Runtime → a runtime that dialed it, instead of its introduction: why it refused that
+   * runtime's `join` (`m`, naming only what the dialer itself said: never another runtime), then
+   * it closes the link. The dialer logs it and shows it on the peer in its tree.
+   */
+  | { k: "refused"; m: string }
   /** Node → parent: a supervision event in its subtree (`e`, plain data with a `type`). */
   | { k: "event"; e: Record<string, unknown> }
   /**

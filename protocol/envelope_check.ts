@@ -100,6 +100,7 @@ const KINDS: Record<string, Check> = {
         "an object",
       )),
   unplace: (e) => text(e, "n") ?? whole(e, "e"),
+  refused: (e) => text(e, "m"),
   placed: (e) =>
     text(e, "n") ?? whole(e, "e") ??
       (typeof e.ok === "boolean" ? null : expected("ok", e.ok, "a boolean")) ??
@@ -143,6 +144,7 @@ const ALLOWED: Record<Edge, ReadonlySet<string>> = {
     "ping",
     "pong",
     "join",
+    "refused",
     "place",
     "unplace",
     "placed",

@@ -120,6 +120,9 @@ export class Runtime {
   /** Settles when the runtime has shut down: with `null`, or the error that brought it down. */
   readonly closed: Promise<Error | null>;
 
+  /** A host agent (`kraken node`), not a root. */
+  readonly #agent: boolean;
+
   private constructor(topology: Topology, options: RuntimeOptions) {
     this.#topology = topology;
     this.#logLevel = options.logLevel ?? "info";
@@ -168,6 +171,7 @@ export class Runtime {
         this.#shutdown ??= this.#stopAll(error);
       },
     }, { agent: options.agent, transports: this.#transports, standby: options.standby });
+    this.#agent = !!options.agent;
     for (const [type, listener] of Object.entries(options.on ?? {})) {
       if (listener) this.#listeners.on(type as keyof RuntimeEvents, listener as () => void);
     }
@@ -253,9 +257,30 @@ export class Runtime {
     }
     this.#publishRoutes();
     const remote = this.#topology.containers.filter((c) => c.mode === "remote");
+    const local = this.#topology.containers.filter((c) => c.mode !== "remote");
+    const count = this.#topology.containers.length;
+    const started = () =>
+      this.#log(
+        "info",
+        `started ${this.#topology.name}: ${count} container${count === 1 ? "" : "s"}`,
+        "runtime",
+      );
+    // A root with a lease runs its own containers only while it leads: a standby is cold, so its
+    // links claim no name the leading root's containers hold (agents would refuse them).
+    const leased = !!this.#topology.leadership && !this.#agent;
+    let booted = false;
     try {
-      await this.#root.start(this.#topology.containers.filter((c) => c.mode !== "remote"));
-      await this.#dist.start(remote);
+      if (!leased) await this.#root.start(local);
+      await this.#dist.start(
+        remote,
+        leased
+          ? async () => {
+            await this.#root.start(local);
+            if (booted) started(); // a standby taking over
+          }
+          : undefined,
+      );
+      booted = true;
       await this.#schedules.set(this.#topology.schedules ?? []);
     } catch (error) {
       await this.shutdown();
@@ -264,12 +289,31 @@ export class Runtime {
     for (const warning of parts.servingWarnings(this.#topology)) {
       this.#log("warn", warning, "runtime");
     }
-    const count = this.#topology.containers.length;
+    if (!this.standingBy) return started();
     this.#log(
       "info",
-      `started ${this.#topology.name}: ${count} container${count === 1 ? "" : "s"}`,
+      `standing by: ${this.#topology.name}: ${count} container${
+        count === 1 ? "" : "s"
+      } start once this root leads (local ones too: a cold standby)`,
       "runtime",
     );
+  }
+
+  /**
+   * Whether this root stands by: started with `standby` and a `leadership:` block while another
+   * root leads, it runs and places none of the topology's containers until it takes over.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Runtime } from "jsr:@kraken/kraken";
+   * const rt = await Runtime.start({ name: "shop", containers: {} }, { logLevel: "silent" });
+   * assert.equal(rt.standingBy, false);
+   * await rt.shutdown();
+   * ```
+   */
+  get standingBy(): boolean {
+    return this.#dist.standingBy();
   }
 
   // ---- public API ------------------------------------------------------------------------------

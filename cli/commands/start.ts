@@ -473,6 +473,7 @@ function announce(
     io.printJson({
       type: "started",
       name: tree.name,
+      ...(rt.standingBy ? { standingBy: true } : {}),
       file: info.file,
       pid: Deno.pid,
       containers: tree.containers.length,
@@ -483,9 +484,14 @@ function announce(
     return;
   }
   io.print(
-    `${io.out.green("running")} ${io.out.bold(tree.name)}: ${
-      plural(tree.containers.length, "container")
-    }, ${plural(instances, "instance")}, started in ${formatDuration(info.took)}`,
+    rt.standingBy
+      // A cold standby runs none of them yet: saying "running … 0 containers" would mislead.
+      ? `${io.out.yellow("standing by")} ${io.out.bold(tree.name)}: another root leads; ${
+        plural(rt.topology.containers.length, "container")
+      } start here once this root takes over (ready in ${formatDuration(info.took)})`
+      : `${io.out.green("running")} ${io.out.bold(tree.name)}: ${
+        plural(tree.containers.length, "container")
+      }, ${plural(instances, "instance")}, started in ${formatDuration(info.took)}`,
   );
   io.print(
     info.api

@@ -9,7 +9,7 @@ export const TTL = 1_000;
 
 /**
  * A `kraken start` of `file` as root `name`, its stderr collected; `prefix` before the command
- * (e.g. `ip netns exec ns1`), `env` besides `ROOT_NAME`, `extra` more flags.
+ * (e.g. `ip netns exec ns1`), `env` besides `ROOT_NAME`, `extra` more flags; its stdout too.
  */
 export function startRoot(
   file: string,
@@ -31,18 +31,24 @@ export function startRoot(
   const child = new Deno.Command(cmd ?? Deno.execPath(), {
     args: cmd === undefined ? args : [...pre, Deno.execPath(), ...args],
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1", ROOT_NAME: name, ...options.env },
   }).spawn();
   const log: string[] = [];
+  const out: string[] = [];
   (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log.push(chunk);
+  })().catch(() => {});
+  (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out.push(chunk);
   })().catch(() => {});
   return {
     child,
     log,
     text: () => log.join(""),
+    /** What it printed on stdout (what `kraken start` tells its user). */
+    printed: () => out.join(""),
     async stop() {
       try {
         child.kill("SIGKILL");
@@ -59,12 +65,13 @@ export function startRoot(
  * `natsPort`, beside the fixtures (the agent runs ./member.ts from its --root, the fixtures
  * folder); the caller removes the file. Each root's name comes from `ROOT_NAME`. With `perRoot`,
  * the agent's address and the NATS server's URL come from each root's `AGENT_URL` and `NATS_URL`
- * (roots in different networks reach them at different addresses).
+ * (roots in different networks reach them at different addresses). `caller`: y on the agent calls
+ * x (or `callerTo`); `local`: each root runs its own container `frontend` too.
  */
 export async function rootTopology(
   agentUrl: string,
   natsPort: number,
-  options: { caller?: boolean; perRoot?: boolean } = {},
+  options: { caller?: boolean; perRoot?: boolean; local?: boolean; callerTo?: string } = {},
 ): Promise<string> {
   const file = `${FIXTURES_DIR}standby_${crypto.randomUUID()}.yaml`;
   const agent = options.perRoot ? "\${AGENT_URL}" : agentUrl;
@@ -77,7 +84,11 @@ hosts: { node-b: { address: "${agent}" } }
 leadership: { nats: "${nats}", bucket: dist_leader, ttl: ${TTL}ms }
 containers:
   x: { module: ./member.ts, mode: remote }
-${options.caller ? "  y: { module: ./caller.ts, mode: remote, config: { to: x } }\n" : ""}`,
+${
+      options.caller
+        ? `  y: { module: ./caller.ts, mode: remote, config: { to: ${options.callerTo ?? "x"} } }\n`
+        : ""
+    }${options.local ? "  frontend: { module: ./member.ts, mode: worker }\n" : ""}`,
   );
   return file;
 }

@@ -18,6 +18,7 @@ function agent() {
     validate: (name: string, input: ContainerInput) =>
       ({ name, mode: input.mode ?? "process", config: input.config }) as ContainerSpec,
     send: (peer: string, env: Envelope) => (sent.push([peer, env]), true),
+    announce: (peer: string) => void sent.push([peer, { k: "routes", r: {} }]),
     log: () => {},
   }, { clock });
   return { host, sent, ran, stopped, clock };
@@ -43,7 +44,10 @@ Deno.test("a lost leading root's container keeps running, and its standby (a lat
   await clock.advance(10);
   assert.deepEqual(ran, ["x"], "the same spec: adopted as it runs, not started again");
   assert.equal(host.placerOf("x"), "root-b");
-  assert.deepEqual(sent.at(-1), ["root-b", { k: "placed", n: "x", e: 1, ok: true }]);
+  assert.deepEqual(sent.slice(-2), [
+    ["root-b", { k: "routes", r: {} }],
+    ["root-b", { k: "placed", n: "x", e: 1, ok: true }],
+  ], "its routes go to the adopting root before the answer");
   await clock.advance(10_000);
   assert.deepEqual(stopped, [], "the hold's end does not fence what was adopted");
 });

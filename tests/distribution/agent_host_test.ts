@@ -16,6 +16,7 @@ function agent() {
     validate: (name: string, input: ContainerInput) =>
       ({ name, mode: input.mode ?? "worker" }) as ContainerSpec,
     send: (_peer: string, env: Envelope) => (sent.push(env), true),
+    announce: () => {},
     log: () => {},
   });
   return { host, sent, ran };
@@ -81,6 +82,7 @@ function gatedAgent(startTimeout = 25_000) {
     validate: (name: string, input: ContainerInput) =>
       ({ name, mode: "process", config: input.config }) as ContainerSpec,
     send: (peer: string, env: Envelope) => (sent.push([peer, env]), true),
+    announce: () => {},
     log: (_level, message) => log.push(message),
   }, { clock, startTimeout });
   const place = (peer: string, n: string, e: number, gated = false) =>
@@ -158,6 +160,7 @@ Deno.test("an agent resolves each path of a grant against its file system once p
     validate: (name: string, input: ContainerInput) =>
       ({ name, mode: "process", permissions: input.permissions }) as ContainerSpec,
     send: (_peer: string, env: Envelope) => (sent.push(env), true),
+    announce: () => {},
     log: () => {},
   }, {
     fs: {

@@ -292,3 +292,29 @@ Deno.test("the table keeps at most TABLE_CONCURRENCY requests to the store in fl
   assert.ok(most <= TABLE_CONCURRENCY, `${most} in flight`);
   assert.ok(most > 1, "but concurrent");
 });
+
+Deno.test("each row says which topology count it was written under, and a new leader's load keeps what the row said", async () => {
+  const store = new MemoryTable();
+  const a = new PlacementTable(store, {
+    term: () => 2,
+    confirm: () => Promise.resolve(true),
+    stale() {},
+    log() {},
+    declared: (name) => name === "x" ? 4 : undefined,
+  });
+  await a.load(["x", "spawned"]);
+  await a.sync(new Map([["x", [g("b", 6, 1)]], ["spawned", [g("b", 1, 1)]]]));
+  assert.deepEqual(store.row("x"), { term: 2, groups: [g("b", 6, 1)], declared: 4 });
+  assert.deepEqual(store.row("spawned"), { term: 2, groups: [g("b", 1, 1)] });
+  const b = new PlacementTable(store, {
+    term: () => 5,
+    confirm: () => Promise.resolve(true),
+    stale() {},
+    log() {},
+    declared: () => 8,
+  });
+  const rows = await b.load(["x", "spawned"]);
+  assert.equal(rows.get("x")?.declared, 4);
+  assert.deepEqual(store.row("x"), { term: 5, groups: [g("b", 6, 1)], declared: 4 });
+  assert.equal(parseRow(new TextEncoder().encode('{"term":1,"groups":[],"declared":-1}')), null);
+});

@@ -23,7 +23,10 @@ async function withSetup(
   fn: (s: {
     agent: AgentProcess;
     server: NatsServer;
-    yaml: (natsPort: number, options?: { caller?: boolean }) => Promise<string>;
+    yaml: (
+      natsPort: number,
+      options?: { caller?: boolean; local?: boolean; callerTo?: string },
+    ) => Promise<string>;
   }) => Promise<void>,
 ) {
   const store = await Deno.makeTempDir({ prefix: "kraken_standby_" });
@@ -32,7 +35,10 @@ async function withSetup(
   let agent: AgentProcess | null = null;
   try {
     agent = await startAgent("node-b");
-    const yaml = async (natsPort: number, options?: { caller?: boolean }) => {
+    const yaml = async (
+      natsPort: number,
+      options?: { caller?: boolean; local?: boolean; callerTo?: string },
+    ) => {
       const file = await rootTopology(agent!.url, natsPort, options);
       files.push(file);
       return file;
@@ -72,6 +78,78 @@ natsTest(
         );
         assert.deepEqual(childrenOf(agent.pid), before, "the same x process, never stopped");
         assert.ok(!agent.log.some((l) => /stopping x/.test(l)), "x was not fenced");
+      } finally {
+        await a.stop();
+        await b?.stop();
+      }
+    });
+  },
+);
+
+natsTest(
+  "a standby root runs no local container until it leads: agents link with it at once (no name refused), and it adopts without fencing after the leader's SIGKILL",
+  async () => {
+    await withSetup(async ({ agent, server, yaml }) => {
+      const file = await yaml(server.port, { local: true });
+      const a = startRoot(file, "root-a", false);
+      let b: ReturnType<typeof startRoot> | null = null;
+      try {
+        await eventually(() => placedFor(agent, "root-a"), 20_000, "root-a placed x");
+        b = startRoot(file, "root-b", true);
+        await eventually(
+          () => /standing by: dist: 2 containers start once this root leads/.test(b!.text()),
+          20_000,
+          "root-b stands by",
+        );
+        assert.doesNotMatch(b!.text(), /started dist/, "a cold standby started nothing");
+        await eventually(() => /standing by/.test(b!.printed()), 5_000, "kraken start printed");
+        assert.match(
+          b!.printed(),
+          /standing by dist: another root leads; 2 containers start here once this root takes over/,
+        );
+        assert.doesNotMatch(b!.printed(), /running dist/);
+        // root-b dials the agent at once; nothing it claims is root-a's, so the link is kept.
+        await eventually(
+          () => agent.log.some((l) => /linked with runtime "root-b"/.test(l)),
+          5_000,
+          `the agent linked with root-b:\n${agent.log.join("\n")}`,
+        );
+        assert.ok(!agent.log.some((l) => /refused runtime "root-b"/.test(l)), agent.log.join("\n"));
+        a.child.kill("SIGKILL");
+        await eventually(() => placedFor(agent, "root-b"), 10_000, "root-b adopted x");
+        await eventually(() => /started dist: 2 containers/.test(b!.text()), 10_000, "frontend");
+        assert.ok(!agent.log.some((l) => /stopping x/.test(l)), "x was not fenced");
+      } finally {
+        await a.stop();
+        await b?.stop();
+      }
+    });
+  },
+);
+
+natsTest(
+  "after the hand-over, a container on an agent reaches the new leader's local container (its routes are taken once the lost leader's claim on the name is gone)",
+  async () => {
+    await withSetup(async ({ agent, server, yaml }) => {
+      const file = await yaml(server.port, { local: true, caller: true, callerTo: "frontend" });
+      const a = startRoot(file, "root-a", false);
+      let b: ReturnType<typeof startRoot> | null = null;
+      try {
+        await eventually(() => (callerStats(agent)?.ok ?? 0) > 20, 30_000, "y calls frontend");
+        b = startRoot(file, "root-b", true);
+        await eventually(() => /standing by: dist/.test(b!.text()), 20_000, "root-b stands by");
+        a.child.kill("SIGKILL");
+        const killed = performance.now();
+        await eventually(() => /started dist: 3 containers/.test(b!.text()), 10_000, "frontend");
+        const before = callerStats(agent)!.ok;
+        await eventually(
+          () => callerStats(agent)!.ok > before + 20,
+          15_000,
+          `y calls frontend on root-b: ${JSON.stringify(callerStats(agent))}`,
+        );
+        console.log(
+          `y reaches root-b's frontend ${Math.round(performance.now() - killed)} ms after the kill`,
+        );
       } finally {
         await a.stop();
         await b?.stop();

@@ -26,6 +26,7 @@ const LEASE = 50;
 function fake() {
   const clock = new FakeClock();
   const sent: [string, Envelope][] = [];
+  const logs: string[] = [];
   const site = {
     send(peer: string, env: Envelope) {
       sent.push([peer, env]);
@@ -36,7 +37,7 @@ function fake() {
     },
     liveInstances: () => 1,
     changed() {},
-    log() {},
+    log: (level: string, message: string) => void logs.push(`${level} ${message}`),
     logFrom() {},
     emit() {},
   };
@@ -48,7 +49,7 @@ function fake() {
       const p = e as Extract<Envelope, { k: "place" }>;
       return `${p.n}@${peer}#${p.e}:${(p.s as { replicas: number }).replicas}`;
     }).sort();
-  return { clock, sent, m, join, places };
+  return { clock, sent, m, join, places, logs };
 }
 
 const group = (agent: string, replicas: number, epoch: number) => ({ agent, replicas, epoch });
@@ -143,5 +144,47 @@ Deno.test("a root told by its agent that a container no longer runs there for it
   m.control("a", { k: "placed", n: "w", e: 1, ok: false, x: { name: "Error", message: "old" } });
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(sent.filter(([, e]) => e.k === "place").length, 2);
+  m.close();
+});
+
+Deno.test("a run-time scale survives a take-over: the table's count is kept over the topology's when the topology is the one the row was written under (logged)", async () => {
+  const { m, join, places, logs } = fake();
+  join("a");
+  join("b");
+  // Scaled from 4 to 6 on the earlier leader; this root's topology still says 4.
+  const table = new Map<string, TableRow>([
+    ["x", { term: 4, groups: [group("a", 3, 6), group("b", 3, 7)], declared: 4 }],
+    ["w", { term: 4, groups: [group("b", 3, 3)], declared: 1 }],
+  ]);
+  await m.add([spec("x", { placement: "spread", replicas: 4 }), spec("w")], 1000, table);
+  assert.deepEqual(places(), ["w@b#4:3", "x@a#8:3", "x@b#9:3"], "adopted as they run");
+  const x = m.snapshot().find((p) => p.name === "x")!;
+  assert.deepEqual([x.spec.replicas, x.replicasOn], [6, { a: 3, b: 3 }]);
+  assert.ok(
+    logs.some((l) =>
+      /^info x: keeps 6 replicas, as the placement table says .* not the topology's 4/.test(l)
+    ),
+    logs.join("\n"),
+  );
+  m.close();
+});
+
+Deno.test("a topology edited since the row was written wins over the table's count, with a warning naming both", async () => {
+  const { m, join, places, logs } = fake();
+  join("a");
+  join("b");
+  const table = new Map<string, TableRow>([
+    ["x", { term: 4, groups: [group("a", 3, 6), group("b", 3, 7)], declared: 4 }],
+  ]);
+  await m.add([spec("x", { placement: "spread", replicas: 8 })], 1000, table);
+  assert.deepEqual(m.snapshot()[0].replicasOn, { a: 4, b: 4 });
+  assert.deepEqual(places(), ["x@a#8:4", "x@b#9:4"]);
+  assert.ok(
+    logs.some((l) =>
+      /^warn x: 8 replicas, as this root's topology says, not the 6 .* topology of 4: the topology was edited since/
+        .test(l)
+    ),
+    logs.join("\n"),
+  );
   m.close();
 });

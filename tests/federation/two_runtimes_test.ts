@@ -128,6 +128,41 @@ Deno.test("two runtimes running a container of the same name are refused with a 
   }
 });
 
+Deno.test("a refused runtime is told why: it logs the reason and shows it on the peer in its tree, never naming another runtime", async () => {
+  const logsB: string[] = [];
+  const rtA = await start({
+    transports: { name: "a", listen: "tcp://127.0.0.1:0", secret: SECRET },
+    containers: { same: { module: "./member.ts", mode: "inline" } },
+  });
+  const rtC = await start({
+    transports: { name: "c", secret: SECRET },
+    hosts: { a: { address: rtA.listening!.href } },
+    containers: { back: { module: "./member.ts", mode: "inline" } },
+  });
+  await waitUntil(() => connected(rtA, "c"), 3000, "c links with a");
+  const rtB = await start({
+    transports: { name: "b", secret: SECRET },
+    hosts: { a: { address: rtA.listening!.href } },
+    containers: { back: { module: "./member.ts", mode: "inline" } },
+  }, logsB);
+  try {
+    const refusal = () => logsB.find((l) => l.includes("refused this runtime's link"));
+    await waitUntil(() => refusal() !== undefined, 3000, "b hears why");
+    assert.match(
+      refusal()!,
+      /runtime "a" at tcp:\/\/127\.0\.0\.1:\d+\/? refused this runtime's link: "back" already runs on another runtime$/,
+    );
+    const [peer] = rtB.tree().peers;
+    assert.equal(peer.state, "connecting");
+    assert.equal(peer.refused, '"back" already runs on another runtime');
+    assert.ok(!logsB.some((l) => l.includes('"c"')), "c's name is not told to b");
+  } finally {
+    await rtB.shutdown();
+    await rtC.shutdown();
+    await rtA.shutdown();
+  }
+});
+
 Deno.test("a request made the moment a peer links waits for the peer's routes instead of failing", async () => {
   const { a, b } = pair("tcp://127.0.0.1:0");
   const rtA = await start(a);
