@@ -30,6 +30,7 @@ import type { Listener } from "../transports/transport.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
 import { nameProblem, type Peer, type PeerLink, PeerTable, quoteName } from "./_peers.ts";
+import { relayedFor } from "./_relay.ts";
 import type { Hub, PeerSnapshot } from "./types.ts";
 
 /** What the federation needs from its runtime. */
@@ -73,6 +74,17 @@ export interface FederationHooks {
    * peer knows them on the way to it.
    */
   qualified?(name: string): boolean;
+  /**
+   * Routes learned from peers that this runtime passes on to its other peers (a root: those of
+   * the containers it placed on agents, node ids under `@agent/`); each peer gets them without
+   * its own instances (`_relay.ts`).
+   */
+  relayed?(): RouteTable;
+  /**
+   * Whether `peer` may announce container `name` although this runtime runs it (a host agent:
+   * the root that placed it here tells where its other groups run).
+   */
+  relaysFrom?(peer: string, name: string): boolean;
 }
 
 /** How a federation is made. */
@@ -130,7 +142,8 @@ export class Federation {
   /** The current link of each linked peer (to wait on before dialing it again). */
   readonly #current = new Map<string, Link>();
   #listener: Listener | null = null;
-  #lastSent = "";
+  /** The routes last sent to each peer (each gets its own: what is relayed leaves out its own). */
+  readonly #lastSent = new Map<string, string>();
   #closed = false;
   readonly #dialers: Promise<void>[] = [];
   #firstContact: Promise<void> = Promise.resolve();
@@ -199,13 +212,25 @@ export class Federation {
     return this.#peers.routes();
   }
 
-  /** Sends this runtime's own routes to every peer, when they changed since last time. */
+  /**
+   * Sends every peer this runtime's own routes, and what it relays to that peer, when they
+   * changed since last time.
+   */
   publishOwn(): void {
     const own = this.#hooks.ownRoutes();
-    const text = JSON.stringify(own);
-    if (text === this.#lastSent) return;
-    this.#lastSent = text;
-    this.#peers.broadcast({ k: "routes", r: own });
+    const relayed = this.#hooks.relayed?.() ?? {};
+    for (const peer of this.#peers.linkedPeers()) this.#sendRoutes(peer, own, relayed);
+  }
+
+  /** Sends `peer` its table, unless it is what it got last. */
+  #sendRoutes(peer: Peer, own: RouteTable, relayed: RouteTable): void {
+    const table = Object.keys(relayed).length === 0
+      ? own
+      : { ...relayedFor(peer.name, relayed, (name) => peer.containers.has(name)), ...own };
+    const text = JSON.stringify(table);
+    if (text === this.#lastSent.get(peer.name)) return;
+    this.#lastSent.set(peer.name, text);
+    peer.link?.send({ k: "routes", r: table });
   }
 
   /** The peers, for the tree. */
@@ -377,11 +402,13 @@ export class Federation {
     };
     link.closed.then(() => {
       if (this.#current.get(name) === link) this.#current.delete(name);
+      this.#lastSent.delete(name);
       if (peer.link !== link) return;
       this.#hub.detach(`@${peer.name}`);
       this.#peers.unlinked(peer, link);
     });
-    link.send({ k: "routes", r: this.#hooks.ownRoutes() });
+    this.#lastSent.delete(peer.name);
+    this.#sendRoutes(peer, this.#hooks.ownRoutes(), this.#hooks.relayed?.() ?? {});
     this.#hooks.log("info", `linked with runtime "${peer.name}" (${containers.length} containers)`);
   }
 
@@ -423,6 +450,8 @@ export class Federation {
     const own = new Set(this.#hooks.ownNames());
     const accepts = this.#hooks.acceptsRoute;
     const shared = this.#hooks.sharedName;
+    // A name of ours only from the root that placed it here (its groups elsewhere).
+    const relays = (name: string) => this.#hooks.relaysFrom?.(peer.name, name) ?? false;
     const dropped: string[] = [];
     let offered: unknown = reported;
     if (typeof reported === "object" && reported !== null) {
@@ -442,7 +471,7 @@ export class Federation {
     }
     const { routes, refused } = sanitizeRoutes(offered, {
       node: null,
-      may: (name) => !own.has(name),
+      may: (name) => !own.has(name) || relays(name),
     });
     dropped.push(...refused);
     if (dropped.length > 0) {

@@ -351,6 +351,11 @@ export class PeerTable {
     for (const peer of this.#peers.values()) peer.link?.send(env);
   }
 
+  /** The peers linked now. */
+  linkedPeers(): Peer[] {
+    return [...this.#peers.values()].filter((peer) => peer.link !== null);
+  }
+
   /** The peers, for the tree. */
   snapshot(now = this.#timers.now()): PeerSnapshot[] {
     return [...this.#peers.values()].map((p) => ({

@@ -16,6 +16,7 @@ import { TopologyError } from "../protocol/errors.ts";
 import { AgentHost } from "./_agent.ts";
 import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
 import { Federation } from "./_federation.ts";
+import { preferOwn } from "./_relay.ts";
 import type { NatsBridge } from "./_nats.ts";
 import { PlacementManager } from "./_placement.ts";
 import type { Leader } from "./_leader.ts";
@@ -170,6 +171,10 @@ class Distributed implements Distribution {
         sharedName: (name) => placement.has(name) || (agent?.runs(name) ?? false),
         acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
         qualified: (name) => placement.spreads(name),
+        // A root passes on to each agent where what it placed on the others runs: a container on
+        // one agent reaches one on another by name, through this root's hub.
+        relayed: () => this.#relayed(),
+        relaysFrom: (peer, name) => agent?.placerOf(name) === peer,
         // A host agent's figures of what a root placed on it ride on its keepalive answers, and
         // its load goes with them: a root's metrics are as fresh as its keepalive.
         pinged: (peer) => {
@@ -291,6 +296,29 @@ class Distributed implements Distribution {
       ...parts.placement.routes(),
       ...parts.federation.routes(),
     };
+  }
+
+  overlay(own: RouteTable): RouteTable {
+    const outside = this.routes();
+    const table = { ...outside, ...own };
+    const agent = this.#parts?.agent;
+    if (!agent) return table;
+    // A group this agent runs of a container with groups elsewhere: its own first, the others'
+    // while none of its own is live (`preferOwn`).
+    for (const name of Object.keys(own)) {
+      if (outside[name] && agent.runs(name)) table[name] = preferOwn(own[name], outside[name]);
+    }
+    return table;
+  }
+
+  /** The routes of what this root placed on agents (none on an agent), for the other agents. */
+  #relayed(): RouteTable {
+    const parts = this.#parts;
+    if (!parts || parts.agent) return {};
+    const all = { ...parts.placement.routes(), ...parts.federation.routes() };
+    const table: RouteTable = {};
+    for (const name of Object.keys(all)) if (parts.placement.has(name)) table[name] = all[name];
+    return table;
   }
 
   announce(): void {
