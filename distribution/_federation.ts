@@ -80,6 +80,8 @@ export interface FederationHooks {
    * its own instances (`_relay.ts`).
    */
   relayed?(): RouteTable;
+  /** Whether `peer` gets the `relayed` routes (a host agent of this root; not another runtime). */
+  relaysTo?(peer: string): boolean;
   /**
    * Whether `peer` may announce container `name` although this runtime runs it (a host agent:
    * the root that placed it here tells where its other groups run).
@@ -224,7 +226,7 @@ export class Federation {
 
   /** Sends `peer` its table, unless it is what it got last. */
   #sendRoutes(peer: Peer, own: RouteTable, relayed: RouteTable): void {
-    const table = Object.keys(relayed).length === 0
+    const table = Object.keys(relayed).length === 0 || !this.#hooks.relaysTo?.(peer.name)
       ? own
       : { ...relayedFor(peer.name, relayed, (name) => peer.containers.has(name)), ...own };
     const text = JSON.stringify(table);
@@ -360,8 +362,10 @@ export class Federation {
           return resolve(false);
         }
         if (!dialer) this.#sendJoin(link, env.n);
-        this.#joined(link, env.n, env.c);
+        const peer = this.#joined(link, env.n, env.c);
         this.#hooks.joined?.(env.n, env);
+        // Known as an agent only now: what is relayed to it goes too.
+        this.#sendRoutes(peer, this.#hooks.ownRoutes(), this.#hooks.relayed?.() ?? {});
         resolve(true);
       };
     });
@@ -386,7 +390,7 @@ export class Federation {
     return this.#dialed.has(link) && !this.#dialed.has(current) && this.#spec.name < name;
   }
 
-  #joined(link: Link, name: string, containers: string[]): void {
+  #joined(link: Link, name: string, containers: string[]): Peer {
     const peer = this.#peers.linked(name, link, containers);
     this.#current.set(name, link);
     this.#qualify(link, peer.name);
@@ -410,6 +414,7 @@ export class Federation {
     this.#lastSent.delete(peer.name);
     this.#sendRoutes(peer, this.#hooks.ownRoutes(), this.#hooks.relayed?.() ?? {});
     this.#hooks.log("info", `linked with runtime "${peer.name}" (${containers.length} containers)`);
+    return peer;
   }
 
   /** On the way to `peer`, an instance id qualified here (`id@peer`) goes back to its own. */

@@ -174,7 +174,8 @@ class Distributed implements Distribution {
         // A root passes on to each agent where what it placed on the others runs: a container on
         // one agent reaches one on another by name, through this root's hub.
         relayed: () => this.#relayed(),
-        relaysFrom: (peer, name) => agent?.placerOf(name) === peer,
+        relaysTo: (peer) => placement.isAgent(peer),
+        relaysFrom: (peer, name) => agent?.placedBy(name) === peer,
         // A host agent's figures of what a root placed on it ride on its keepalive answers, and
         // its load goes with them: a root's metrics are as fresh as its keepalive.
         pinged: (peer) => {
