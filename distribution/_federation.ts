@@ -144,6 +144,11 @@ export class Federation {
   /** The current link of each linked peer (to wait on before dialing it again). */
   readonly #current = new Map<string, Link>();
   #listener: Listener | null = null;
+  /**
+   * The last routes of each linked peer that were cut because another peer claimed a name (e.g. a
+   * new leading root's, while the lost one's claims last): taken again once that peer is gone.
+   */
+  readonly #claimedAway = new Map<string, unknown>();
   /** The routes last sent to each peer (each gets its own: what is relayed leaves out its own). */
   readonly #lastSent = new Map<string, string>();
   #closed = false;
@@ -164,6 +169,7 @@ export class Federation {
       unreachable: (container, instance, silentFor) =>
         hooks.unreachable(container, instance, silentFor),
       lost: (peer, lastSeen) => hooks.lost?.(peer, lastSeen),
+      released: () => this.#reconsider(),
     }, this.#timers);
   }
 
@@ -222,6 +228,15 @@ export class Federation {
     const own = this.#hooks.ownRoutes();
     const relayed = this.#hooks.relayed?.() ?? {};
     for (const peer of this.#peers.linkedPeers()) this.#sendRoutes(peer, own, relayed);
+  }
+
+  /**
+   * Sends `peer` its table at the next publication even when unchanged: an agent that just took
+   * a placement from here (or adopted one) takes the routes relayed for that container now, where
+   * it declined them before (it ran it for another root, or not at all).
+   */
+  resend(peer: string): void {
+    this.#lastSent.delete(peer);
   }
 
   /** Sends `peer` its table, unless it is what it got last. */
@@ -443,6 +458,15 @@ export class Federation {
     else this.#hooks.control?.(peer.name, env);
   }
 
+  /** A peer is gone: the routes others announced for the names it claimed are taken now. */
+  #reconsider(): void {
+    for (const [name, reported] of [...this.#claimedAway]) {
+      const peer = this.#peers.linkedPeers().find((p) => p.name === name);
+      if (peer) this.#announced(peer, reported);
+      else this.#claimedAway.delete(name);
+    }
+  }
+
   /** A peer's routes: cut to what it may announce, node ids put under `@peer/`. */
   #announced(peer: Peer, reported: unknown): void {
     const prefix = `@${peer.name}/`;
@@ -458,6 +482,7 @@ export class Federation {
     // A name of ours only from the root that placed it here (its groups elsewhere).
     const relays = (name: string) => this.#hooks.relaysFrom?.(peer.name, name) ?? false;
     const dropped: string[] = [];
+    let claimedAway = false;
     let offered: unknown = reported;
     if (typeof reported === "object" && reported !== null) {
       const kept: Record<string, unknown> = {};
@@ -470,9 +495,12 @@ export class Federation {
         if (bad !== null) dropped.push(`routes for ${bad}`);
         else if (other !== undefined) {
           dropped.push(`routes for container "${name}", which runtime "${other}" runs`);
+          claimedAway = true;
         } else kept[name] = entry;
       }
       offered = kept;
+      if (claimedAway) this.#claimedAway.set(peer.name, reported);
+      else this.#claimedAway.delete(peer.name);
     }
     const { routes, refused } = sanitizeRoutes(offered, {
       node: null,

@@ -70,6 +70,8 @@ export interface PeerHooks {
   unreachable(container: string, instance: string, silentFor: number): void;
   /** A peer's link was lost; `lastSeen` is when it was last heard (on the table's clock). */
   lost(peer: string, lastSeen: number): void;
+  /** A peer is gone: the container names it claimed are free for another peer's routes. */
+  released?(): void;
 }
 
 /** One peer runtime. */
@@ -297,6 +299,7 @@ export class PeerTable {
       peer.ran = [...peer.containers];
       this.#claim(peer, new Set());
       this.#forgetGone();
+      this.#hooks.released?.();
       this.#hooks.changed();
     });
     return true;

@@ -165,6 +165,8 @@ class Distributed implements Distribution {
           agent?.lost(peer);
         },
         control: (peer, env) => {
+          // (Before placement hears of it: what it changes then is published to that agent.)
+          if (env.k === "placed" && env.ok) federation.resend(peer);
           placement.control(peer, env);
           agent?.control(peer, env);
         },
@@ -315,7 +317,8 @@ class Distributed implements Distribution {
   /** The routes of what this root placed on agents (none on an agent), for the other agents. */
   #relayed(): RouteTable {
     const parts = this.#parts;
-    if (!parts || parts.agent) return {};
+    // A standby relays nothing: what it would announce is the leader's to say.
+    if (!parts || parts.agent || (this.#topology.leadership && !this.#leader?.acting())) return {};
     const all = { ...parts.placement.routes(), ...parts.federation.routes() };
     const table: RouteTable = {};
     for (const name of Object.keys(all)) if (parts.placement.has(name)) table[name] = all[name];
