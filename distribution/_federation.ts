@@ -24,13 +24,13 @@
 import type { TransportsSpec } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { envelopeProblem } from "../protocol/envelope_check.ts";
-import { sanitizeRoutes } from "../protocol/routes.ts";
 import type { Link } from "../transports/link.ts";
 import type { Listener } from "../transports/transport.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
-import { nameProblem, type Peer, type PeerLink, PeerTable, quoteName } from "./_peers.ts";
+import { type Peer, type PeerLink, PeerTable, quoteName } from "./_peers.ts";
 import { relayedFor } from "./_relay.ts";
+import { cutAnnounced } from "./_peer_routes.ts";
 import type { Hub, PeerSnapshot } from "./types.ts";
 
 /** What the federation needs from its runtime. */
@@ -469,57 +469,25 @@ export class Federation {
 
   /** A peer's routes: cut to what it may announce, node ids put under `@peer/`. */
   #announced(peer: Peer, reported: unknown): void {
-    const prefix = `@${peer.name}/`;
-    const table: RouteTable = {};
-    // A peer speaks for its own containers: not for ours, not for those another peer (connected
-    // or away) claimed first, and only with instance ids of the container they are listed under
-    // (an id of one of ours would reroute its traffic). (What `acceptsRoute` declines — e.g.
-    // another root's containers on a shared agent — is not ours to route, and is left out
-    // quietly.) Every lookup is a set's or a map's: a frame of N names costs O(N).
-    const own = new Set(this.#hooks.ownNames());
-    const accepts = this.#hooks.acceptsRoute;
-    const shared = this.#hooks.sharedName;
-    // A name of ours only from the root that placed it here (its groups elsewhere).
-    const relays = (name: string) => this.#hooks.relaysFrom?.(peer.name, name) ?? false;
-    const dropped: string[] = [];
-    let claimedAway = false;
-    let offered: unknown = reported;
-    if (typeof reported === "object" && reported !== null) {
-      const kept: Record<string, unknown> = {};
-      for (const [name, entry] of Object.entries(reported)) {
-        if (accepts && !accepts(peer.name, name)) continue;
-        const bad = nameProblem("container", name);
-        const other = bad === null && !own.has(name) && !shared?.(name)
-          ? this.#peers.claimant(name, peer.name)
-          : undefined;
-        if (bad !== null) dropped.push(`routes for ${bad}`);
-        else if (other !== undefined) {
-          dropped.push(`routes for container "${name}", which runtime "${other}" runs`);
-          claimedAway = true;
-        } else kept[name] = entry;
-      }
-      offered = kept;
-      if (claimedAway) this.#claimedAway.set(peer.name, reported);
-      else this.#claimedAway.delete(peer.name);
-    }
-    const { routes, refused } = sanitizeRoutes(offered, {
-      node: null,
-      may: (name) => !own.has(name) || relays(name),
+    // (What `acceptsRoute` declines — e.g. another root's containers on a shared agent — is not
+    // ours to route, and is left out quietly.)
+    const hooks = this.#hooks;
+    const { table, dropped, claimedAway } = cutAnnounced(peer.name, reported, {
+      own: new Set(hooks.ownNames()),
+      accepts: hooks.acceptsRoute && ((name) => hooks.acceptsRoute!(peer.name, name)),
+      shared: hooks.sharedName,
+      // A name of ours only from the root that placed it here (its groups elsewhere).
+      relays: (name) => hooks.relaysFrom?.(peer.name, name) ?? false,
+      claimant: (name) => this.#peers.claimant(name, peer.name),
+      qualified: hooks.qualified,
     });
-    dropped.push(...refused);
+    if (claimedAway) this.#claimedAway.set(peer.name, reported);
+    else this.#claimedAway.delete(peer.name);
     if (dropped.length > 0) {
-      this.#hooks.log(
+      hooks.log(
         "warn",
         `runtime "${peer.name}": dropped from its routes: ${dropped.slice(0, 5).join("; ")}`,
       );
-    }
-    for (const [name, entry] of Object.entries(routes)) {
-      const tag = this.#hooks.qualified?.(name) ? `@${peer.name}` : "";
-      table[name] = {
-        ...entry,
-        instances: entry.instances.map((i) => ({ i: i.i + tag, n: prefix + i.n })),
-        ...(entry.x ? { x: entry.x.map((i) => ({ i: i.i + tag, n: prefix + i.n })) } : {}),
-      };
     }
     this.#peers.announced(peer, table);
   }
