@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import type { RouteTable } from "../../protocol/envelope.ts";
 import { preferOwn, relayedFor } from "../../distribution/_relay.ts";
+import { cutAnnounced } from "../../distribution/_peer_routes.ts";
 
 const entry = (...ids: [string, string][]): RouteTable[string] => ({
   balance: "round_robin",
@@ -70,4 +71,26 @@ Deno.test("an instance id of the agent's own, listed by a relaying root under an
   );
   assert.deepEqual(down.instances, [{ i: "x#0.1@node-b", n: "@root/@node-b/p1" }]);
   assert.deepEqual(down.x, [{ i: "x#0.1", n: "p1" }]);
+});
+
+Deno.test("an agent takes routes for a container it runs only from the root that placed it there", () => {
+  const reported = {
+    x: { balance: "round_robin", instances: [{ i: "x#0.1@node-b", n: "@node-b/p1" }] },
+  };
+  const judge = { own: new Set(["x"]), claimant: () => undefined };
+  const other = cutAnnounced("root-2", reported, { ...judge, relays: () => false });
+  assert.deepEqual(other.table, {});
+  assert.deepEqual(other.dropped, ['routes for container "x", which is not below it']);
+  const placer = cutAnnounced("root", reported, { ...judge, relays: (name) => name === "x" });
+  assert.deepEqual(placer.table, {
+    x: { balance: "round_robin", instances: [{ i: "x#0.1@node-b", n: "@root/@node-b/p1" }] },
+  });
+});
+
+Deno.test("routes dropped because another peer claims the name are flagged, to be taken once that peer is gone", () => {
+  const reported = { x: { balance: "round_robin", instances: [{ i: "x#0.1", n: "@node-b/p1" }] } };
+  const cut = cutAnnounced("root-b", reported, { own: new Set(), claimant: () => "root-a" });
+  assert.deepEqual(cut.table, {});
+  assert.equal(cut.claimedAway, true);
+  assert.deepEqual(cut.dropped, ['routes for container "x", which runtime "root-a" runs']);
 });
