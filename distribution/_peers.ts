@@ -349,11 +349,6 @@ export class PeerTable {
     return true;
   }
 
-  /** Sends `env` to every linked peer. */
-  broadcast(env: Envelope): void {
-    for (const peer of this.#peers.values()) peer.link?.send(env);
-  }
-
   /** The peers linked now. */
   linkedPeers(): Peer[] {
     return [...this.#peers.values()].filter((peer) => peer.link !== null);
