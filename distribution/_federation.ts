@@ -145,10 +145,12 @@ export class Federation {
   readonly #current = new Map<string, Link>();
   #listener: Listener | null = null;
   /**
-   * The last routes of each linked peer that were cut because another peer claimed a name (e.g. a
-   * new leading root's, while the lost one's claims last): taken again once that peer is gone.
+   * The last routes of each linked peer of which something was left out that may be taken later:
+   * a name another peer claimed (e.g. a new leading root's, while the lost one's claim lasts), or
+   * one not placed on it from here yet (an agent a new leading root adopts from). Judged again
+   * once that peer is gone, or the placement changed (`reconsider`).
    */
-  readonly #claimedAway = new Map<string, unknown>();
+  readonly #later = new Map<string, unknown>();
   /** The routes last sent to each peer (each gets its own: what is relayed leaves out its own). */
   readonly #lastSent = new Map<string, string>();
   #closed = false;
@@ -169,7 +171,7 @@ export class Federation {
       unreachable: (container, instance, silentFor) =>
         hooks.unreachable(container, instance, silentFor),
       lost: (peer, lastSeen) => hooks.lost?.(peer, lastSeen),
-      released: () => this.#reconsider(),
+      released: () => this.reconsider(),
     }, this.#timers);
   }
 
@@ -458,12 +460,15 @@ export class Federation {
     else this.#hooks.control?.(peer.name, env);
   }
 
-  /** A peer is gone: the routes others announced for the names it claimed are taken now. */
-  #reconsider(): void {
-    for (const [name, reported] of [...this.#claimedAway]) {
+  /**
+   * Judges again the last routes of each peer of which something was left out that may be taken
+   * now: a peer that claimed those names is gone, or a placement changed (an agent took one).
+   */
+  reconsider(): void {
+    for (const [name, reported] of [...this.#later]) {
       const peer = this.#peers.linkedPeers().find((p) => p.name === name);
       if (peer) this.#announced(peer, reported);
-      else this.#claimedAway.delete(name);
+      else this.#later.delete(name);
     }
   }
 
@@ -472,7 +477,7 @@ export class Federation {
     // (What `acceptsRoute` declines — e.g. another root's containers on a shared agent — is not
     // ours to route, and is left out quietly.)
     const hooks = this.#hooks;
-    const { table, dropped, claimedAway } = cutAnnounced(peer.name, reported, {
+    const { table, dropped, later } = cutAnnounced(peer.name, reported, {
       own: new Set(hooks.ownNames()),
       accepts: hooks.acceptsRoute && ((name) => hooks.acceptsRoute!(peer.name, name)),
       shared: hooks.sharedName,
@@ -481,8 +486,8 @@ export class Federation {
       claimant: (name) => this.#peers.claimant(name, peer.name),
       qualified: hooks.qualified,
     });
-    if (claimedAway) this.#claimedAway.set(peer.name, reported);
-    else this.#claimedAway.delete(peer.name);
+    if (later) this.#later.set(peer.name, reported);
+    else this.#later.delete(peer.name);
     if (dropped.length > 0) {
       hooks.log(
         "warn",

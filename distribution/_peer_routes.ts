@@ -33,8 +33,11 @@ export interface CutRoutes {
   table: RouteTable;
   /** What was dropped, one phrase each (for the log). */
   dropped: string[];
-  /** Whether a name was dropped because another peer claims it (it may be free later). */
-  claimedAway: boolean;
+  /**
+   * Whether something was left out that may be taken later: a name another peer claims (it may
+   * go), or one `accepts` declined (e.g. not placed on it from here yet).
+   */
+  later: boolean;
 }
 
 /**
@@ -52,19 +55,22 @@ export interface CutRoutes {
  * assert.deepEqual(cut.table, {
  *   api: { balance: "round_robin", instances: [{ i: "api#0.1", n: "@node-b/w1" }] },
  * });
- * assert.equal(cut.claimedAway, true);
+ * assert.equal(cut.later, true);
  * ```
  */
 export function cutAnnounced(peer: string, reported: unknown, judge: RouteJudge): CutRoutes {
   const prefix = `@${peer}/`;
   const { own, accepts, shared, relays } = judge;
   const dropped: string[] = [];
-  let claimedAway = false;
+  let later = false;
   let offered: unknown = reported;
   if (typeof reported === "object" && reported !== null) {
     const kept: Record<string, unknown> = {};
     for (const [name, entry] of Object.entries(reported)) {
-      if (accepts && !accepts(name)) continue;
+      if (accepts && !accepts(name)) {
+        later = true;
+        continue;
+      }
       const bad = nameProblem("container", name);
       const other = bad === null && !own.has(name) && !shared?.(name)
         ? judge.claimant(name)
@@ -72,7 +78,7 @@ export function cutAnnounced(peer: string, reported: unknown, judge: RouteJudge)
       if (bad !== null) dropped.push(`routes for ${bad}`);
       else if (other !== undefined) {
         dropped.push(`routes for container "${name}", which runtime "${other}" runs`);
-        claimedAway = true;
+        later = true;
       } else kept[name] = entry;
     }
     offered = kept;
@@ -91,5 +97,5 @@ export function cutAnnounced(peer: string, reported: unknown, judge: RouteJudge)
       ...(entry.x ? { x: entry.x.map((i) => ({ i: i.i + tag, n: prefix + i.n })) } : {}),
     };
   }
-  return { table, dropped, claimedAway };
+  return { table, dropped, later };
 }

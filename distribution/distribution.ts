@@ -166,8 +166,11 @@ class Distributed implements Distribution {
         },
         control: (peer, env) => {
           // (Before placement hears of it: what it changes then is published to that agent.)
-          if (env.k === "placed" && env.ok) federation.resend(peer);
+          const placed = env.k === "placed" && env.ok;
+          if (placed) federation.resend(peer);
           placement.control(peer, env);
+          // Its routes for what it took (adopted: unchanged, so not sent again) are taken now.
+          if (placed) federation.reconsider();
           agent?.control(peer, env);
         },
         sharedName: (name) => placement.has(name) || (agent?.runs(name) ?? false),

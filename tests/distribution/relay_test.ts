@@ -87,10 +87,20 @@ Deno.test("an agent takes routes for a container it runs only from the root that
   });
 });
 
-Deno.test("routes dropped because another peer claims the name are flagged, to be taken once that peer is gone", () => {
+Deno.test("routes dropped because another peer claims the name are flagged, to be judged again once that peer is gone", () => {
   const reported = { x: { balance: "round_robin", instances: [{ i: "x#0.1", n: "@node-b/p1" }] } };
   const cut = cutAnnounced("root-b", reported, { own: new Set(), claimant: () => "root-a" });
   assert.deepEqual(cut.table, {});
-  assert.equal(cut.claimedAway, true);
+  assert.equal(cut.later, true);
   assert.deepEqual(cut.dropped, ['routes for container "x", which runtime "root-a" runs']);
+});
+
+Deno.test("routes a root declines (not placed on that agent from here yet) are flagged, to be judged again once it places them", () => {
+  const reported = { x: { balance: "round_robin", instances: [{ i: "x#0.1", n: "p1" }] } };
+  const judge = { own: new Set<string>(), claimant: () => undefined };
+  const before = cutAnnounced("node-b", reported, { ...judge, accepts: () => false });
+  assert.deepEqual(before, { table: {}, dropped: [], later: true });
+  const after = cutAnnounced("node-b", reported, { ...judge, accepts: () => true });
+  assert.equal(after.later, false);
+  assert.deepEqual(after.table.x.instances, [{ i: "x#0.1", n: "@node-b/p1" }]);
 });
