@@ -205,6 +205,11 @@ export class AgentHost {
     return this.#running.get(name)?.by;
   }
 
+  /** The runtime that placed container `name` here, running or still starting. */
+  placedBy(name: string): string | undefined {
+    return this.#placerOf(name);
+  }
+
   /** The runtimes that placed something here. */
   placers(): string[] {
     return [...new Set([...this.#running.values()].map((r) => r.by))];

@@ -25,12 +25,13 @@
 import type { TransportsSpec } from "../config/topology.ts";
 import type { Envelope, LogLevel, RouteTable } from "../protocol/envelope.ts";
 import { envelopeProblem } from "../protocol/envelope_check.ts";
-import { sanitizeRoutes } from "../protocol/routes.ts";
 import type { Link } from "../transports/link.ts";
 import type { Listener } from "../transports/transport.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
-import { nameProblem, type Peer, type PeerLink, PeerTable, quoteName } from "./_peers.ts";
+import { type Peer, type PeerLink, PeerTable, quoteName } from "./_peers.ts";
+import { relayedFor } from "./_relay.ts";
+import { cutAnnounced } from "./_peer_routes.ts";
 import type { Hub, PeerSnapshot } from "./types.ts";
 
 /** What the federation needs from its runtime. */
@@ -74,6 +75,19 @@ export interface FederationHooks {
    * peer knows them on the way to it.
    */
   qualified?(name: string): boolean;
+  /**
+   * Routes learned from peers that this runtime passes on to its other peers (a root: those of
+   * the containers it placed on agents, node ids under `@agent/`); each peer gets them without
+   * its own instances (`_relay.ts`).
+   */
+  relayed?(): RouteTable;
+  /** Whether `peer` gets the `relayed` routes (a host agent of this root; not another runtime). */
+  relaysTo?(peer: string): boolean;
+  /**
+   * Whether `peer` may announce container `name` although this runtime runs it (a host agent:
+   * the root that placed it here tells where its other groups run).
+   */
+  relaysFrom?(peer: string, name: string): boolean;
 }
 
 /** How a federation is made. */
@@ -162,7 +176,15 @@ export class Federation {
   /** The current link of each linked peer (to wait on before dialing it again). */
   readonly #current = new Map<string, Link>();
   #listener: Listener | null = null;
-  #lastSent = "";
+  /**
+   * The last routes of each linked peer of which something was left out that may be taken later:
+   * a name another peer claimed (e.g. a new leading root's, while the lost one's claim lasts), or
+   * one not placed on it from here yet (an agent a new leading root adopts from). Judged again
+   * once that peer is gone, or the placement changed (`reconsider`).
+   */
+  readonly #later = new Map<string, unknown>();
+  /** The routes last sent to each peer (each gets its own: what is relayed leaves out its own). */
+  readonly #lastSent = new Map<string, string>();
   #closed = false;
   readonly #dialers: Promise<void>[] = [];
   #firstContact: Promise<void> = Promise.resolve();
@@ -181,6 +203,7 @@ export class Federation {
       unreachable: (container, instance, silentFor) =>
         hooks.unreachable(container, instance, silentFor),
       lost: (peer, lastSeen) => hooks.lost?.(peer, lastSeen),
+      released: () => this.reconsider(),
     }, this.#timers);
   }
 
@@ -231,13 +254,44 @@ export class Federation {
     return this.#peers.routes();
   }
 
-  /** Sends this runtime's own routes to every peer, when they changed since last time. */
+  /**
+   * Sends every peer this runtime's own routes, and what it relays to that peer, when they
+   * changed since last time.
+   */
   publishOwn(): void {
     const own = this.#hooks.ownRoutes();
-    const text = JSON.stringify(own);
-    if (text === this.#lastSent) return;
-    this.#lastSent = text;
-    this.#peers.broadcast({ k: "routes", r: own });
+    const relayed = this.#hooks.relayed?.() ?? {};
+    for (const peer of this.#peers.linkedPeers()) this.#sendRoutes(peer, own, relayed);
+  }
+
+  /**
+   * Sends every linked peer its table again, changed or not (its own routes and what is relayed
+   * to it): a peer that dropped them (e.g. while another runtime's claim on a name lasted) takes
+   * them now. Never send a peer `ownRoutes()` alone: that would withdraw what is relayed to it.
+   */
+  republish(): void {
+    this.#lastSent.clear();
+    this.publishOwn();
+  }
+
+  /**
+   * Sends `peer` its table at the next publication even when unchanged: an agent that just took
+   * a placement from here (or adopted one) takes the routes relayed for that container now, where
+   * it declined them before (it ran it for another root, or not at all).
+   */
+  resend(peer: string): void {
+    this.#lastSent.delete(peer);
+  }
+
+  /** Sends `peer` its table, unless it is what it got last. */
+  #sendRoutes(peer: Peer, own: RouteTable, relayed: RouteTable): void {
+    const table = Object.keys(relayed).length === 0 || !this.#hooks.relaysTo?.(peer.name)
+      ? own
+      : { ...relayedFor(peer.name, relayed, (name) => peer.containers.has(name)), ...own };
+    const text = JSON.stringify(table);
+    if (text === this.#lastSent.get(peer.name)) return;
+    this.#lastSent.set(peer.name, text);
+    peer.link?.send({ k: "routes", r: table });
   }
 
   /** The peers, for the tree. */
@@ -381,8 +435,10 @@ export class Federation {
           return resolve(false);
         }
         if (!dialer) this.#sendJoin(link, env.n);
-        this.#joined(link, env.n, env.c);
+        const peer = this.#joined(link, env.n, env.c);
         this.#hooks.joined?.(env.n, env);
+        // Known as an agent only now: what is relayed to it goes too.
+        this.#sendRoutes(peer, this.#hooks.ownRoutes(), this.#hooks.relayed?.() ?? {});
         resolve(true);
       };
     });
@@ -407,7 +463,7 @@ export class Federation {
     return this.#dialed.has(link) && !this.#dialed.has(current) && this.#spec.name < name;
   }
 
-  #joined(link: Link, name: string, containers: string[]): void {
+  #joined(link: Link, name: string, containers: string[]): Peer {
     const peer = this.#peers.linked(name, link, containers);
     this.#current.set(name, link);
     this.#qualify(link, peer.name);
@@ -423,12 +479,15 @@ export class Federation {
     };
     link.closed.then(() => {
       if (this.#current.get(name) === link) this.#current.delete(name);
+      this.#lastSent.delete(name);
       if (peer.link !== link) return;
       this.#hub.detach(`@${peer.name}`);
       this.#peers.unlinked(peer, link);
     });
-    link.send({ k: "routes", r: this.#hooks.ownRoutes() });
+    this.#lastSent.delete(peer.name);
+    this.#sendRoutes(peer, this.#hooks.ownRoutes(), this.#hooks.relayed?.() ?? {});
     this.#hooks.log("info", `linked with runtime "${peer.name}" (${containers.length} containers)`);
+    return peer;
   }
 
   /** On the way to `peer`, an instance id qualified here (`id@peer`) goes back to its own. */
@@ -457,53 +516,39 @@ export class Federation {
     else this.#hooks.control?.(peer.name, env);
   }
 
+  /**
+   * Judges again the last routes of each peer of which something was left out that may be taken
+   * now: a peer that claimed those names is gone, or a placement changed (an agent took one).
+   */
+  reconsider(): void {
+    for (const [name, reported] of [...this.#later]) {
+      const peer = this.#peers.linkedPeers().find((p) => p.name === name);
+      if (peer) this.#announced(peer, reported);
+      else this.#later.delete(name);
+    }
+  }
+
   /** A peer's routes: cut to what it may announce, node ids put under `@peer/`. */
   #announced(peer: Peer, reported: unknown): void {
-    const prefix = `@${peer.name}/`;
-    const table: RouteTable = {};
-    // A peer speaks for its own containers: not for ours, not for those another peer (connected
-    // or away) claimed first, and only with instance ids of the container they are listed under
-    // (an id of one of ours would reroute its traffic). (What `acceptsRoute` declines — e.g.
-    // another root's containers on a shared agent — is not ours to route, and is left out
-    // quietly.) Every lookup is a set's or a map's: a frame of N names costs O(N).
-    const own = new Set(this.#hooks.ownNames());
-    const accepts = this.#hooks.acceptsRoute;
-    const shared = this.#hooks.sharedName;
-    const dropped: string[] = [];
-    let offered: unknown = reported;
-    if (typeof reported === "object" && reported !== null) {
-      const kept: Record<string, unknown> = {};
-      for (const [name, entry] of Object.entries(reported)) {
-        if (accepts && !accepts(peer.name, name)) continue;
-        const bad = nameProblem("container", name);
-        const other = bad === null && !own.has(name) && !shared?.(name)
-          ? this.#peers.claimant(name, peer.name)
-          : undefined;
-        if (bad !== null) dropped.push(`routes for ${bad}`);
-        else if (other !== undefined) {
-          dropped.push(`routes for container "${name}", which runtime "${other}" runs`);
-        } else kept[name] = entry;
-      }
-      offered = kept;
-    }
-    const { routes, refused } = sanitizeRoutes(offered, {
-      node: null,
-      may: (name) => !own.has(name),
+    // (What `acceptsRoute` declines — e.g. another root's containers on a shared agent — is not
+    // ours to route, and is left out quietly.)
+    const hooks = this.#hooks;
+    const { table, dropped, later } = cutAnnounced(peer.name, reported, {
+      own: new Set(hooks.ownNames()),
+      accepts: hooks.acceptsRoute && ((name) => hooks.acceptsRoute!(peer.name, name)),
+      shared: hooks.sharedName,
+      // A name of ours only from the root that placed it here (its groups elsewhere).
+      relays: (name) => hooks.relaysFrom?.(peer.name, name) ?? false,
+      claimant: (name) => this.#peers.claimant(name, peer.name),
+      qualified: hooks.qualified,
     });
-    dropped.push(...refused);
+    if (later) this.#later.set(peer.name, reported);
+    else this.#later.delete(peer.name);
     if (dropped.length > 0) {
-      this.#hooks.log(
+      hooks.log(
         "warn",
         `runtime "${peer.name}": dropped from its routes: ${dropped.slice(0, 5).join("; ")}`,
       );
-    }
-    for (const [name, entry] of Object.entries(routes)) {
-      const tag = this.#hooks.qualified?.(name) ? `@${peer.name}` : "";
-      table[name] = {
-        ...entry,
-        instances: entry.instances.map((i) => ({ i: i.i + tag, n: prefix + i.n })),
-        ...(entry.x ? { x: entry.x.map((i) => ({ i: i.i + tag, n: prefix + i.n })) } : {}),
-      };
     }
     this.#peers.announced(peer, table);
   }

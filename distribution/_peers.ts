@@ -70,6 +70,8 @@ export interface PeerHooks {
   unreachable(container: string, instance: string, silentFor: number): void;
   /** A peer's link was lost; `lastSeen` is when it was last heard (on the table's clock). */
   lost(peer: string, lastSeen: number): void;
+  /** A peer is gone: the container names it claimed are free for another peer's routes. */
+  released?(): void;
 }
 
 /** One peer runtime. */
@@ -300,6 +302,7 @@ export class PeerTable {
       peer.ran = [...peer.containers];
       this.#claim(peer, new Set());
       this.#forgetGone();
+      this.#hooks.released?.();
       this.#hooks.changed();
     });
     return true;
@@ -349,9 +352,9 @@ export class PeerTable {
     return true;
   }
 
-  /** Sends `env` to every linked peer. */
-  broadcast(env: Envelope): void {
-    for (const peer of this.#peers.values()) peer.link?.send(env);
+  /** The peers linked now. */
+  linkedPeers(): Peer[] {
+    return [...this.#peers.values()].filter((peer) => peer.link !== null);
   }
 
   /** The peers, for the tree. */

@@ -130,6 +130,11 @@ export class PlacementManager {
     }, this.#timers);
   }
 
+  /** Whether peer `peer` linked as a host agent (not as a runtime). */
+  isAgent(peer: string): boolean {
+    return this.#agents.has(peer);
+  }
+
   /** Whether `name` is a remote container placed from here. */
   has(name: string): boolean {
     return this.#entries.has(name) || this.#spread.has(name);

@@ -16,6 +16,7 @@ import { TopologyError } from "../protocol/errors.ts";
 import { AgentHost } from "./_agent.ts";
 import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
 import { Federation } from "./_federation.ts";
+import { preferOwn } from "./_relay.ts";
 import type { NatsBridge } from "./_nats.ts";
 import { PlacementManager } from "./_placement.ts";
 import type { Leader } from "./_leader.ts";
@@ -169,12 +170,22 @@ class Distributed implements Distribution {
           agent?.lost(peer);
         },
         control: (peer, env) => {
+          // (Before placement hears of it: what it changes then is published to that agent.)
+          const placed = env.k === "placed" && env.ok;
+          if (placed) federation.resend(peer);
           placement.control(peer, env);
+          // Its routes for what it took (adopted: unchanged, so not sent again) are taken now.
+          if (placed) federation.reconsider();
           agent?.control(peer, env);
         },
         sharedName: (name) => placement.has(name) || (agent?.runs(name) ?? false),
         acceptsRoute: (peer, name) => placement.acceptsRoute(peer, name),
         qualified: (name) => placement.spreads(name),
+        // A root passes on to each agent where what it placed on the others runs: a container on
+        // one agent reaches one on another by name, through this root's hub.
+        relayed: () => this.#relayed(),
+        relaysTo: (peer) => placement.isAgent(peer),
+        relaysFrom: (peer, name) => agent?.placedBy(name) === peer,
         // A host agent's figures of what a root placed on it ride on its keepalive answers, and
         // its load goes with them: a root's metrics are as fresh as its keepalive.
         pinged: (peer) => {
@@ -320,12 +331,8 @@ class Distributed implements Distribution {
     let left = Math.ceil((2 * longest + 2 * keepalive) / keepalive);
     const timers = this.#resync;
     const send = () => {
-      const routes = this.#site.ownRoutes();
-      for (const peer of parts.federation.snapshot()) {
-        if (peer.state === "connected") {
-          parts.federation.send(peer.name, { k: "routes", r: routes });
-        }
-      }
+      // The whole table each peer gets (own routes and what is relayed to it), never own alone.
+      parts.federation.republish();
       if (--left <= 0) timers.cancel(every);
     };
     const every = timers.every(keepalive, send);
@@ -353,6 +360,30 @@ class Distributed implements Distribution {
       ...parts.placement.routes(),
       ...parts.federation.routes(),
     };
+  }
+
+  overlay(own: RouteTable): RouteTable {
+    const outside = this.routes();
+    const table = { ...outside, ...own };
+    const agent = this.#parts?.agent;
+    if (!agent) return table;
+    // A group this agent runs of a container with groups elsewhere: its own first, the others'
+    // while none of its own is live (`preferOwn`).
+    for (const name of Object.keys(own)) {
+      if (outside[name] && agent.runs(name)) table[name] = preferOwn(own[name], outside[name]);
+    }
+    return table;
+  }
+
+  /** The routes of what this root placed on agents (none on an agent), for the other agents. */
+  #relayed(): RouteTable {
+    const parts = this.#parts;
+    // A standby relays nothing: what it would announce is the leader's to say.
+    if (!parts || parts.agent || (this.#topology.leadership && !this.#leader?.acting())) return {};
+    const all = { ...parts.placement.routes(), ...parts.federation.routes() };
+    const table: RouteTable = {};
+    for (const name of Object.keys(all)) if (parts.placement.has(name)) table[name] = all[name];
+    return table;
   }
 
   announce(): void {

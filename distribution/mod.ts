@@ -22,6 +22,8 @@
  * | `_leadership.ts`     | a root's lease (leader or standby) on a store with revisions           |
  * | `_leader.ts`         | the lease and placement table on NATS, as `distribution.ts` uses them  |
  * | `_placement_table.ts` | what the leader placed where, in KV: a new leader places it there again |
+ * | `_peer_routes.ts`   | a peer's announced routes, cut to what it may announce                 |
+ * | `_relay.ts`          | what a root relays to each agent of the others'; own group first       |
  * | `_agent.ts`          | a host agent (`kraken node`) running what roots place on it, fencing   |
  * | `_clock.ts`          | the injected clock every timed decision here runs on                  |
  * | `types.ts`           | the shapes shared with the runtime                                    |

@@ -227,6 +227,12 @@ export interface Distribution {
   close(): Promise<void>;
   /** Containers reached outside this runtime (peers, NATS, placements held for). */
   routes(): RouteTable;
+  /**
+   * The hub's table: this runtime's own routes over those from outside; on a host agent, a
+   * container it runs a group of, also run on other agents, is served here while any of its own
+   * instances is live and by the other groups otherwise.
+   */
+  overlay(own: RouteTable): RouteTable;
   /** This runtime's own routes changed: tell its peers and NATS. */
   announce(): void;
   /** Places remote container `spec` (again: a new epoch, same agent unless `host:` moved it). */

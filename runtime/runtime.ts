@@ -791,7 +791,7 @@ export class Runtime {
   /** The hub's own table: this runtime's routes over the peers' and placements'. */
   #updateRoutes(): void {
     // Peers' containers first: this runtime's own entries win on a name both claim.
-    this.#hub.setRoutes({ ...this.#dist.routes(), ...this.#root.routes() });
+    this.#hub.setRoutes(this.#dist.overlay(this.#root.routes()));
   }
 
   /**
