@@ -80,7 +80,7 @@ Deno.test("docs/containers.md's container modules import the light entry; only i
       ? "jsr:@kraken/kraken"
       : "jsr:@kraken/kraken/container";
     assert.ok(from.length > 0, `${block.name} imports Kraken`);
-    for (const specifier of from) assert.equal(specifier, expected, block.name);
+    for (const specifier of from) assert.equal(specifier, expected, `${block.name}`);
   }
 });
 
