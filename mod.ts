@@ -6,10 +6,15 @@
  * permission sandbox. Containers reach each other by name ({@linkcode ContainerRef}); the
  * {@linkcode Runtime} starts a topology, restarts what fails and shuts down without orphans.
  *
+ * This entry is for the application that starts a runtime. Container modules import the light
+ * entry, `jsr:@kraken/kraken/container` (`container.ts`): the same `container`, `entities`, types
+ * and errors, without the validator, transports and runtime that every worker and process running
+ * the container would otherwise load.
+ *
  * @example A container and a runtime
  * ```ts ignore
  * // containers/greeter.ts
- * import { container } from "jsr:@kraken/kraken";
+ * import { container } from "jsr:@kraken/kraken/container";
  * export default container((ctx) => ({
  *   greet: (body: { who: string }) => ({ text: `${ctx.config.greeting ?? "hello"} ${body.who}` }),
  * }));

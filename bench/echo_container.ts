@@ -1,6 +1,6 @@
 // The container the benchmark drives: a topic that echoes its body back, one that crashes it,
 // and one that tells its pid (to SIGKILL it).
-import { container } from "../mod.ts";
+import { container } from "../container.ts";
 
 export default container(() => ({
   echo(body: unknown) {

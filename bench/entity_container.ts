@@ -1,6 +1,6 @@
 // The entity container the entity bench drives: an echo, a counter in each entity's state, and
 // what it needs to measure memory and find the owner's process.
-import { entities, type EntityContext } from "../mod.ts";
+import { entities, type EntityContext } from "../container.ts";
 
 export default entities((e: EntityContext<{ n: number }>) => ({
   echo: (body: unknown) => body,

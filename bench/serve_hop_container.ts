@@ -1,7 +1,7 @@
 // A serving container of bench/serve.ts: answers every HTTP request with the bench JSON, looked
 // up by the `inventory` container (bench/serve_inventory_container.ts) behind one request/reply
 // hop.
-import { container } from "../mod.ts";
+import { container } from "../container.ts";
 
 export default container((ctx) => {
   const inventory = ctx.ref("inventory");

@@ -36,7 +36,7 @@ import { MetricsRecorder } from "./_metrics.ts";
 import { TopicSampler } from "./_topic_metrics.ts";
 import { OwnedTimers } from "./_timers.ts";
 import { RetriedRequests } from "./_dedupe.ts";
-import { Throttle } from "../transports/_accept.ts";
+import type { Throttle } from "../transports/_accept.ts";
 import type { Listener } from "./_serve.ts";
 import { CLOSE_GRACE_MS, RESERVED, type ServingEntry, servingEntry } from "./_serving_entry.ts";
 import type { ServeSpec } from "../config/topology.ts";
@@ -249,7 +249,11 @@ export class ContainerInstance implements Context, HostedInstance {
 
   /** Listens where `serve:` says; a request's error is answered and logged, never a crash. */
   async #listen(spec: ServeSpec, entry: ServingEntry): Promise<void> {
-    const { Listener } = await import("./_serve.ts");
+    // Loaded with the listener: an instance that does not serve never loads either.
+    const [{ Listener }, { Throttle }] = await Promise.all([
+      import("./_serve.ts"),
+      import("../transports/_accept.ts"),
+    ]);
     // Clients choose how often a handler throws: at most one line a second, with a count.
     const errors = new Throttle<string>((line, more) =>
       this.log.warn(more > 0 ? `${line} (and ${more} more handler errors)` : line)

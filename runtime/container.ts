@@ -122,7 +122,7 @@ export type ReplyOf<D extends ContainerDefinition, T extends TopicOf<D>> = IsUnt
  *
  * @example Typed request: topics, bodies and replies checked at compile time
  * ```ts
- * import { container, type ContainerRef } from "jsr:@kraken/kraken";
+ * import { container, type ContainerRef } from "jsr:@kraken/kraken/container";
  *
  * // In containers/greeter.ts; elsewhere `import type greeter from "./containers/greeter.ts"`.
  * const greeter = container(() => ({
@@ -177,7 +177,7 @@ export type EntitySendOptions = Omit<SendOptions, "key">;
  *
  * @example Join a room, typed end to end
  * ```ts
- * import { entities, type EntityContext, type EntityRef } from "jsr:@kraken/kraken";
+ * import { entities, type EntityContext, type EntityRef } from "jsr:@kraken/kraken/container";
  *
  * const room = entities((e: EntityContext<{ players: string[] }>) => ({
  *   join: (body: { player: string }) => e.state.players.push(body.player),
@@ -262,7 +262,7 @@ export interface Context {
    *
    * @example A ticker that publishes
    * ```ts
-   * import { container } from "jsr:@kraken/kraken";
+   * import { container } from "jsr:@kraken/kraken/container";
    *
    * export default container((ctx) => {
    *   let ticks = 0;
@@ -284,7 +284,7 @@ export interface Context {
    *
    * @example Retrying a connection later
    * ```ts
-   * import { container } from "jsr:@kraken/kraken";
+   * import { container } from "jsr:@kraken/kraken/container";
    *
    * export default container((ctx) => {
    *   let connected = false;
@@ -308,7 +308,7 @@ export interface Context {
    *
    * @example
    * ```ts
-   * import { container } from "jsr:@kraken/kraken";
+   * import { container } from "jsr:@kraken/kraken/container";
    *
    * export default container(async (ctx) => {
    *   await ctx.spawn("shard-1", { module: "./shard.ts", mode: "worker", config: { id: 1 } });
@@ -363,7 +363,7 @@ export interface SpawnOptions {
  *
  * @example A greeter
  * ```ts
- * import { container } from "jsr:@kraken/kraken";
+ * import { container } from "jsr:@kraken/kraken/container";
  *
  * export default container((ctx) => {
  *   let greeted = 0;
@@ -391,7 +391,7 @@ export function container<H extends Handlers>(
  * @example A hono app
  * ```ts ignore
  * import { Hono } from "npm:hono";
- * import { container, httpErrorResponse } from "jsr:@kraken/kraken";
+ * import { container, httpErrorResponse } from "jsr:@kraken/kraken/container";
  *
  * export default container((ctx) => {
  *   const app = new Hono();

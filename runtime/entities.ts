@@ -24,7 +24,7 @@ import type { ContainerDefinition, ContainerRef, Handlers, Logger } from "./cont
  * @example A store over a map, as an adapter over a database would be written
  * ```ts
  * import assert from "node:assert/strict";
- * import { entities, type EntityContext, type EntityStore } from "jsr:@kraken/kraken";
+ * import { entities, type EntityContext, type EntityStore } from "jsr:@kraken/kraken/container";
  *
  * const rows = new Map<string, { n: number }>();
  * const store: EntityStore<{ n: number }> = {
@@ -71,7 +71,7 @@ export type EntityOnError = "keep" | "deactivate";
  * @example Options, and what a topology's `entities:` block may override
  * ```ts
  * import assert from "node:assert/strict";
- * import type { EntityOptions } from "jsr:@kraken/kraken";
+ * import type { EntityOptions } from "jsr:@kraken/kraken/container";
  *
  * const options: EntityOptions<{ players: string[] }> = {
  *   initial: () => ({ players: [] }),
@@ -111,7 +111,7 @@ export interface EntityOptions<S = unknown> {
    * @example Validation by throwing, in a cart that must not lose its lines
    * ```ts
    * import assert from "node:assert/strict";
-   * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+   * import { entities, type EntityContext } from "jsr:@kraken/kraken/container";
    *
    * const cart = entities((e: EntityContext<{ lines: string[] }>) => ({
    *   add(body: { sku?: string }) {
@@ -136,7 +136,7 @@ export interface EntityOptions<S = unknown> {
  * @example A room with a tick loop of its own, stopped when it is passivated
  * ```ts
  * import assert from "node:assert/strict";
- * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+ * import { entities, type EntityContext } from "jsr:@kraken/kraken/container";
  *
  * const room = entities((e: EntityContext<{ tick: number; players: string[] }>) => {
  *   e.setInterval(() => e.publish(`room.${e.id}`, { tick: ++e.state.tick }), 100);
@@ -172,7 +172,7 @@ export interface EntityContext<S = unknown> {
    * @example A world whose size comes from kraken.yaml (`config: { size: 64 }`)
    * ```ts
    * import assert from "node:assert/strict";
-   * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+   * import { entities, type EntityContext } from "jsr:@kraken/kraken/container";
    *
    * const agents = entities((e: EntityContext<{ x: number }>) => ({
    *   step: () => (e.state.x = (e.state.x + 1) % Number(e.config.size ?? 100)),
@@ -206,7 +206,7 @@ export interface EntityContext<S = unknown> {
    * @example Checkpoint a room every second from its tick loop
    * ```ts
    * import assert from "node:assert/strict";
-   * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+   * import { entities, type EntityContext } from "jsr:@kraken/kraken/container";
    *
    * const room = entities((e: EntityContext<{ tick: number }>) => {
    *   e.setInterval(() => {
@@ -230,7 +230,7 @@ export interface EntityContext<S = unknown> {
    * @example A room that empties leaves nothing behind when it is passivated
    * ```ts
    * import assert from "node:assert/strict";
-   * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+   * import { entities, type EntityContext } from "jsr:@kraken/kraken/container";
    *
    * type Room = { players: string[] };
    * const room = entities((e: EntityContext<Room>) => ({
@@ -252,7 +252,7 @@ export interface EntityContext<S = unknown> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { EntityContext, EntityFactory } from "jsr:@kraken/kraken";
+ * import type { EntityContext, EntityFactory } from "jsr:@kraken/kraken/container";
  * const factory: EntityFactory<{ n: number }, { add: () => number }> = (
  *   e: EntityContext<{ n: number }>,
  * ) => ({ add: () => ++e.state.n });
@@ -312,7 +312,7 @@ export function isEntitiesDefinition(value: unknown): value is EntitiesDefinitio
  * @example A room, one entity per id (containers/room.ts)
  * ```ts
  * import assert from "node:assert/strict";
- * import { entities, type EntityContext } from "jsr:@kraken/kraken";
+ * import { entities, type EntityContext } from "jsr:@kraken/kraken/container";
  *
  * const room = entities((e: EntityContext<{ players: string[] }>) => ({
  *   join: (body: { player: string }) => e.state.players.push(body.player),

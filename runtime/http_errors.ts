@@ -26,7 +26,7 @@ const STATUS: Readonly<Record<string, number>> = Object.freeze({
  * @example A hono app whose errors map like a plain fetch's
  * ```ts
  * import assert from "node:assert/strict";
- * import { httpErrorResponse, UnavailableError } from "jsr:@kraken/kraken";
+ * import { httpErrorResponse, UnavailableError } from "jsr:@kraken/kraken/container";
  * import { Hono } from "hono";
  *
  * const app = new Hono();

@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["config"],
   ["distribution"],
   ["runtime"],
-  ["mod.ts"],
+  ["mod.ts", "container.ts"],
   ["management"],
   ["cli"],
 ];

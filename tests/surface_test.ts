@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url);
-const ENTRIES = ["mod.ts", "cli/main.ts", "management/server.ts"];
+const ENTRIES = ["mod.ts", "container.ts", "cli/main.ts", "management/server.ts"];
 
 /**
  * Names that are still declared in a private file, each with why and who moves it. Once a name has
@@ -82,7 +82,16 @@ async function exported(): Promise<Declared[]> {
   const doc = JSON.parse(new TextDecoder().decode(stdout)) as {
     nodes: Record<
       string,
-      { symbols?: { name: string; declarations: { location: { filename: string } }[] }[] }
+      {
+        symbols?: {
+          name: string;
+          declarations: {
+            location: { filename: string };
+            // A re-export deno doc resolves to a reference: its target is where it is declared.
+            def?: { target?: { filename: string } };
+          }[];
+        }[];
+      }
     >;
   };
   return Object.entries(doc.nodes).flatMap(([entry, node]) =>
@@ -90,7 +99,7 @@ async function exported(): Promise<Declared[]> {
       symbol.declarations.map((d) => ({
         entry: entry.slice(ROOT.href.length),
         name: symbol.name,
-        file: d.location.filename.slice(ROOT.href.length),
+        file: (d.def?.target?.filename ?? d.location.filename).slice(ROOT.href.length),
       }))
     )
   );
@@ -108,6 +117,51 @@ Deno.test("mod.ts keeps every name the contract and the docs show users", async 
   const names = new Set((await exported()).filter((d) => d.entry === "mod.ts").map((d) => d.name));
   const missing = PROMISED.filter((name) => !names.has(name));
   assert.deepEqual(missing, [], `promised names missing from mod.ts: ${missing.join(", ")}`);
+});
+
+/** What docs/containers.md, the scaffold and the examples show container modules importing. */
+const CONTAINER_PROMISED = [
+  "container",
+  "Context",
+  "ContainerRef",
+  "MessageMeta",
+  "entities",
+  "EntityContext",
+  "EntityRef",
+  "EntityStore",
+  "httpErrorResponse",
+  "ServeInfo",
+  "FetchApp",
+  "TimeoutError",
+  "UnavailableError",
+  "RemoteError",
+];
+
+Deno.test("container.ts exports what container modules are shown importing, each also from mod.ts, and no internals", async () => {
+  const declared = await exported();
+  const light = declared.filter((d) => d.entry === "container.ts");
+  const names = new Set(light.map((d) => d.name));
+  const missing = CONTAINER_PROMISED.filter((name) => !names.has(name));
+  assert.deepEqual(missing, [], `missing from container.ts: ${missing.join(", ")}`);
+  const leaked = INTERNAL.filter((name) => names.has(name));
+  assert.deepEqual(leaked, [], `internal names exported from container.ts: ${leaked.join(", ")}`);
+  // One symbol, two entries: an app may import a name from either and get the same class.
+  const full = new Set(
+    declared.filter((d) => d.entry === "mod.ts").map((d) => `${d.name} ${d.file}`),
+  );
+  const notInMod = light.filter((d) => !full.has(`${d.name} ${d.file}`)).map((d) => d.name);
+  assert.deepEqual(notInMod, [], `exported by container.ts, not by mod.ts: ${notInMod.join(", ")}`);
+  assert.ok(!names.has("Runtime"), "container.ts exports Runtime");
+});
+
+Deno.test("every path deno.json exports is an entry point checked here", async () => {
+  const { exports } = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) as {
+    exports: Record<string, string>;
+  };
+  assert.deepEqual(
+    Object.values(exports).map((path) => path.replace(/^\.\//, "")).sort(),
+    [...ENTRIES].sort(),
+  );
 });
 
 Deno.test("every symbol the entry points export is declared in a public file", async () => {

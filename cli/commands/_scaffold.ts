@@ -81,9 +81,18 @@ export function appName(folder: string): string {
 export function scaffold(options: ScaffoldOptions): Record<string, string> {
   const { name, kraken, token } = options;
   const cli = kraken.kind === "jsr" ? `${kraken.specifier}/cli` : `${kraken.path}/cli/main.ts`;
+  // Container modules import the light entry (`/container`: what container code needs, loaded in
+  // every worker and process); the app that starts a runtime imports the whole library.
   const imports = kraken.kind === "jsr"
-    ? { "@kraken/kraken": kraken.specifier }
-    : { ...kraken.imports, "@kraken/kraken": `${kraken.path}/mod.ts` };
+    ? {
+      "@kraken/kraken": kraken.specifier,
+      "@kraken/kraken/container": `${kraken.specifier}/container`,
+    }
+    : {
+      ...kraken.imports,
+      "@kraken/kraken": `${kraken.path}/mod.ts`,
+      "@kraken/kraken/container": `${kraken.path}/container.ts`,
+    };
   // --no-prompt: a worker container touching what it was not granted is refused, never asked
   // about (Kraken refuses to start worker containers where Deno could prompt).
   const denoJson = {
@@ -130,7 +139,7 @@ management: # the API that kraken status / scale / reload / logs talk to
   token: \${KRAKEN_TOKEN} # from .env
 `;
 
-const GREETER = `import { container } from "@kraken/kraken";
+const GREETER = `import { container } from "@kraken/kraken/container";
 
 /** Greets people. Two replicas in worker threads share the requests (see kraken.yaml). */
 export default container((ctx) => {
@@ -144,7 +153,7 @@ export default container((ctx) => {
 });
 `;
 
-const COUNTER = `import { container } from "@kraken/kraken";
+const COUNTER = `import { container } from "@kraken/kraken/container";
 import type greeter from "./greeter.ts";
 
 /** Counts, in its own process; asks the greeter by name, wherever that one runs. */

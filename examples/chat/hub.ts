@@ -2,7 +2,7 @@
 // sessions, the rooms they are in, and the two ways it talks to the rest of the application.
 // Messages go by publish/subscribe, one topic per room, so users on different replicas (and on
 // the web page) share rooms; presence goes by request/reply to `rooms`, so /who sees everyone.
-import type { ContainerRef, Context } from "../../mod.ts";
+import type { ContainerRef, Context } from "../../container.ts";
 import {
   cleanText,
   HELP,

@@ -107,6 +107,7 @@ Deno.test("kraken new --jsr imports @kraken/kraken from JSR even from a checkout
     assert.match(result.stdout, /Kraken from jsr:@kraken\/kraken@\^0\.1 \(--jsr\)/);
     const config = JSON.parse(await Deno.readTextFile(`${parent}/app/deno.json`));
     assert.equal(config.imports["@kraken/kraken"], "jsr:@kraken/kraken@^0.1");
+    assert.equal(config.imports["@kraken/kraken/container"], "jsr:@kraken/kraken@^0.1/container");
     assert.match(config.tasks.start, /jsr:@kraken\/kraken@\^0\.1\/cli start kraken\.yaml/);
     const both = await kraken(["new", `${parent}/other`, "--jsr", "--kraken-path", ROOT]);
     assert.equal(both.code, 2, both.stderr);
@@ -128,7 +129,7 @@ const OFFLINE = {
   DENO_NO_UPDATE_CHECK: "1",
 };
 
-Deno.test("kraken new run from a checkout points the project at that checkout by default, says so, and its test passes offline", async () => {
+Deno.test("kraken new run from a checkout points the project at that checkout by default, its containers at its light entry, says so, and its test passes offline", async () => {
   const parent = await Deno.makeTempDir({ prefix: "kraken-new-" });
   const dir = `${parent}/offline`;
   try {
@@ -146,6 +147,16 @@ Deno.test("kraken new run from a checkout points the project at that checkout by
       await Deno.realPath(`${ROOT}/mod.ts`),
       "the project imports this very checkout",
     );
+    // Its container modules import the light entry, of the same checkout.
+    const light = config.imports["@kraken/kraken/container"] as string;
+    assert.equal(
+      await Deno.realPath(new URL(light, `file://${dir}/`).pathname),
+      await Deno.realPath(`${ROOT}/container.ts`),
+    );
+    for (const file of ["greeter.ts", "counter.ts"]) {
+      const source = await Deno.readTextFile(`${dir}/containers/${file}`);
+      assert.match(source, /^import \{ container \} from "@kraken\/kraken\/container";$/m, file);
+    }
     const test = await new Deno.Command(Deno.execPath(), {
       args: ["task", "test"],
       cwd: dir,

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 const ROOT = new URL("../../", import.meta.url);
 const GUIDE = await Deno.readTextFile(new URL("docs/containers.md", ROOT));
 const LIBRARY = new URL("mod.ts", ROOT).href;
+const LIGHT = new URL("container.ts", ROOT).href;
 const CONFIG = new URL("deno.json", ROOT).pathname;
 
 interface Block {
@@ -35,7 +36,9 @@ async function writeGuide(): Promise<{ dir: string; modules: string[] }> {
     assert.match(block.name, /^[a-z_]+\.(ts|yaml)$/, `a plain file name: ${block.name}`);
     await Deno.writeTextFile(
       `${dir}/${block.name}`,
-      block.code.replaceAll('"jsr:@kraken/kraken"', JSON.stringify(LIBRARY)),
+      block.code
+        .replaceAll('"jsr:@kraken/kraken/container"', JSON.stringify(LIGHT))
+        .replaceAll('"jsr:@kraken/kraken"', JSON.stringify(LIBRARY)),
     );
     if (block.lang === "ts") modules.push(block.name);
   }
@@ -68,6 +71,17 @@ Deno.test("every ts block of docs/containers.md is a complete module named by mo
   const names = ts.map((b) => b.name);
   assert.equal(new Set(names).size, names.length, `module names are unique: ${names}`);
   assert.ok(blocks().some((b) => b.name === "kraken.yaml"), "the guide's kraken.yaml is marked");
+});
+
+Deno.test("docs/containers.md's container modules import the light entry; only its test imports the whole library", () => {
+  for (const block of blocks().filter((b) => b.lang === "ts")) {
+    const from = [...block.code.matchAll(/from "(jsr:@kraken\/kraken[^"]*)"/g)].map((m) => m[1]);
+    const expected = block.name === "guide_test.ts"
+      ? "jsr:@kraken/kraken"
+      : "jsr:@kraken/kraken/container";
+    assert.ok(from.length > 0, `${block.name} imports Kraken`);
+    for (const specifier of from) assert.equal(specifier, expected, `${block.name}`);
+  }
 });
 
 Deno.test("docs/containers.md's modules type-check and its test passes on a real runtime", async () => {

@@ -1,7 +1,8 @@
 // Start-up: a container's isolate evaluates only what a container needs. Every worker and process
-// container imports the library (`mod.ts`) and its entry (`_worker_entry.ts`, `_process_entry.ts`);
-// none of them starts a runtime, so none evaluates supervisors, distribution, the topology loader,
-// the source check or the modes (a runtime loads those when it starts: `_runtime_parts.ts`).
+// container imports the library (the light entry `container.ts`, or all of it: `mod.ts`) and its
+// entry (`_worker_entry.ts`, `_process_entry.ts`); none of them starts a runtime, so none evaluates
+// supervisors, distribution, the topology loader, the source check or the modes (a runtime loads
+// those when it starts: `_runtime_parts.ts`).
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -89,5 +90,64 @@ for (const entry of ["mod.ts", "runtime/_worker_entry.ts", "runtime/_process_ent
     const modules = await evaluated(entry);
     const needless = [...modules].filter((m) => FEATURE_ONLY.some((re) => re.test(m)));
     assert.deepEqual(needless, [], `${entry} evaluates ${needless.join(", ")}`);
+  });
+}
+
+/**
+ * What container code never needs: the topology validator and loader, the links between runtimes,
+ * the supervisors, distribution, the management API, the CLI and the `Runtime` class (and `mod.ts`,
+ * which brings them all).
+ */
+const APP_ONLY = [
+  /^mod\.ts$/,
+  /^config\//,
+  /^transports\//,
+  /^distribution\//,
+  /^supervisor\//,
+  /^management\//,
+  /^cli\//,
+  /^runtime\/runtime\.ts$/,
+  /^runtime\/_runtime_parts\.ts$/,
+];
+
+Deno.test("importing the light entry (container.ts) loads no config, transports, distribution, supervisor, management or Runtime code", async () => {
+  const modules = await evaluated("container.ts");
+  const needless = [...modules].filter((m) => APP_ONLY.some((re) => re.test(m)));
+  assert.deepEqual(needless, [], `container.ts evaluates ${needless.join(", ")}`);
+  // container(), entities(), httpErrorResponse and the errors: a handful of small files.
+  assert.ok(modules.size <= 6, `container.ts evaluates ${[...modules].join(", ")}`);
+});
+
+/**
+ * What a container's isolate still loads from those folders, each for a reason of its own (any
+ * other file from them fails the test below).
+ */
+const ISOLATE_NEEDS: Record<string, string> = {
+  "transports/link.ts": "the base both links to the host share",
+  "transports/port_link.ts": "a worker's link to its host (postMessage)",
+  "transports/stream_link.ts": "a process's link to its host (frames over its socket)",
+  "supervisor/error_rules.ts":
+    "the instance applies its on_error rules where the handler failed, at once (a resume must not wait for the host)",
+  "config/_limits.ts":
+    "MAX_BUFFER: every node holds messages for a restarting container up to it, whatever a peer announced",
+};
+
+for (
+  const [kind, entry, link] of [
+    ["worker", "runtime/_worker_entry.ts", "transports/port_link.ts"],
+    ["process", "runtime/_process_entry.ts", "transports/stream_link.ts"],
+  ] as const
+) {
+  Deno.test(`a ${kind} container's isolate, its container importing only container.ts, loads from config/, transports/ and supervisor/ only its link, its on_error rules and its buffer bound`, async () => {
+    // What the isolate's `data:` entry imports: the guard, the entry, the container module.
+    const modules = new Set<string>();
+    for (const root of ["runtime/_guard.ts", entry, "tests/fixtures/light_echo.ts"]) {
+      for (const m of await evaluated(root)) modules.add(m);
+    }
+    const loaded = [...modules].filter((m) => APP_ONLY.some((re) => re.test(m))).sort();
+    const expected = Object.keys(ISOLATE_NEEDS)
+      .filter((m) => !m.endsWith("_link.ts") || m === link)
+      .sort();
+    assert.deepEqual(loaded, expected);
   });
 }

@@ -10,7 +10,7 @@
 // Its callers are the world and other agents: bodies are checked, and a bad one is refused with a
 // TypeError (the caller gets a RemoteError). The checks come before any change to the state, so
 // the agent stays active as it was (entities' default onError: "keep").
-import { entities, type EntityContext } from "../../../mod.ts";
+import { entities, type EntityContext } from "../../../container.ts";
 import {
   agentId,
   type AgentState,

@@ -10,7 +10,7 @@
 // census's record of it (see agent.ts): the world counts those as re-derived. A step that still
 // fails after its retries leaves the agent as last seen and is counted as unanswered; it is asked
 // again next tick.
-import { container, TopologyError } from "../../../mod.ts";
+import { container, TopologyError } from "../../../container.ts";
 import { Census } from "../census.ts";
 import {
   agentId,

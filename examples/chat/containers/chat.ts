@@ -1,7 +1,7 @@
 // The chat as a TCP socket program: `nc localhost 6667`, one line per message or command. Every
 // replica accepts on the same port (the topology's `serve:`; the kernel spreads connections), and
 // all of them share rooms through publish/subscribe and presence through `rooms`.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import { ChatHub, hubOptions, type Peer } from "../hub.ts";
 
 /** Bytes queued for a client that does not read; past this it is disconnected, not buffered. */

@@ -5,7 +5,7 @@
 // that stops says goodbye on a topic, and its users go at once.
 // Its callers are other containers: what they send is checked, and a bad body is answered with
 // `ok: false`, never thrown (a throw would fail this instance and empty the table).
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import { NICK_RULE, ROOM_RULE } from "../lines.ts";
 import { GOODBYE, type Member, Presence } from "../presence.ts";
 

@@ -1,6 +1,6 @@
 // The chat in a browser: a small page at `/` and a WebSocket at `/ws` carrying the same line
 // protocol as the TCP program, into the same rooms (publish/subscribe) and the same presence.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import { ChatHub, hubOptions, type Peer } from "../hub.ts";
 import { MAX_LINE_BYTES } from "../lines.ts";
 

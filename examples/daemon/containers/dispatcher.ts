@@ -3,7 +3,7 @@
 // what fails `attempts` times or cannot succeed at all (BadJob). One replica owns the folder: at
 // start it puts back what a killed predecessor left in processing/ (recovery), and on stop it
 // claims nothing new, lets attempts in flight finish and puts back every job it did not end.
-import { container, RemoteError } from "../../../mod.ts";
+import { container, RemoteError } from "../../../container.ts";
 import { enqueue, FolderQueue, type Outcome } from "./folder_queue.ts";
 import { Gate } from "./gate.ts";
 import { BadJob, type Job, type JobResult, parseJob } from "./jobs.ts";

@@ -4,7 +4,7 @@
 // `throw` -> JobFailed, which kraken.yaml's on_error resumes (the job failed, not the worker);
 // `crash` -> the process exits, and its supervisor starts a new one;
 // `hang`  -> no answer until the replica stops; the dispatcher's timeout cuts the attempt.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import { BadJob, JobFailed, type JobResult, parseJob } from "./jobs.ts";
 
 export default container((ctx) => ({

@@ -6,7 +6,7 @@
 // and wakes a room up again on its new owner after a crash.
 // Everything a browser sends is untrusted: the query is checked before the upgrade, the Origin
 // must be this host, each message is bounded, shaped and rate-limited per connection.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import type room from "./room.ts";
 import {
   ALIVE_EVERY_MS,

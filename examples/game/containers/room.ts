@@ -6,7 +6,7 @@
 // every join, so a crash of its replica takes it back at most a second: the next message (a
 // gateway's `alive`, every second) activates it on the new owner from that checkpoint.
 // Its callers are other containers (the gateways): what they send is checked all the same.
-import { entities, type EntityContext } from "../../../mod.ts";
+import { entities, type EntityContext } from "../../../container.ts";
 import {
   HEIGHT,
   isSeat,

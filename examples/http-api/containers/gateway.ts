@@ -2,7 +2,7 @@
 // spreads connections over the replicas). It holds no state: each route asks inventory (a worker)
 // and orders (a process) by name, with a timeout, and turns their answers into HTTP.
 import { Hono } from "hono";
-import { container, httpErrorResponse, RemoteError } from "../../../mod.ts";
+import { container, httpErrorResponse, RemoteError } from "../../../container.ts";
 import { BadRequest, MAX_QTY, qtyOf, skuOf } from "./errors.ts";
 import type Inventory from "./inventory.ts";
 import type Orders from "./orders.ts";

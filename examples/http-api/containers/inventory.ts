@@ -1,7 +1,7 @@
 // Inventory: stock per SKU, in a Web Worker with no permission at all. Its state lives in this
 // factory, so a restart (after /crash/inventory) starts again from the stock in kraken.yaml's
 // config: what a real service would keep in a database is kept here in memory, on purpose.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import { OutOfStock, qtyOf, skuOf, UnknownSku } from "./errors.ts";
 
 /** One SKU's stock. */

@@ -1,7 +1,7 @@
 // Orders: a separate Deno process with no permission at all (kill -9 it and watch it come back).
 // Orders live in this process's memory: a restart starts with none, which is what /crash/orders
 // and `kill -9` show (a real service would keep them in a database).
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import { BadRequest, qtyOf, skuOf, UnknownOrder } from "./errors.ts";
 
 /** A recorded order. */

@@ -1,7 +1,7 @@
 // The cleanup job, in a subprocess with no permission at all: it drops the entries of its cache
 // older than 30 s (here, made up as it goes) and says how many in the journal. Kill -9 one of the
 // processes: its replica restarts, and the ticks go on to whichever replica is up.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import type journal from "./journal.ts";
 
 export default container((ctx) => {

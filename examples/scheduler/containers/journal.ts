@@ -1,7 +1,7 @@
 // The journal: one line per tick a job ran — `<tick id>  <job>  <instance>  <what it did>` — kept
 // in memory and appended to the file of `config.file`. `check` counts the ticks and lists any that
 // ran more than once (there should be none, whatever is scaled, reloaded or killed).
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 
 /** One line of the journal, as a job sends it. */
 export interface Entry {

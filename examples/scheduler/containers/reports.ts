@@ -1,6 +1,6 @@
 // The minutely report: what the journal holds so far, written back to it as one line. Any replica
 // may get a tick; the schedule sends each tick to one of them, once.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import type journal from "./journal.ts";
 
 export default container((ctx) => ({

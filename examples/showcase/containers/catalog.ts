@@ -1,5 +1,5 @@
 // The catalog: runs in a Web Worker (two replicas) whose sandbox may read ./data and nothing else.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 
 export interface Product {
   sku: string;

@@ -1,6 +1,6 @@
 // A container that fails on purpose. A handler that throws fails its instance; the supervisor
 // then calls this factory again: a fresh incarnation with fresh state.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 
 export default container((ctx) => {
   let calls = 0;

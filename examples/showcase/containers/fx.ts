@@ -1,6 +1,6 @@
 // Exchange rates: a worker nested inside pricing's process and supervised there. A bad currency
 // is answered with an error but keeps the rates (on_error: resume); "crash" fails the instance.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 
 class UnknownCurrency extends Error {}
 

@@ -1,5 +1,5 @@
 // The gateway: runs inline and answers by asking other containers by name, wherever they run.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 import type Catalog from "./catalog.ts";
 import type Pricing from "./pricing.ts";
 

@@ -1,6 +1,6 @@
 // Pricing: runs in its own Deno process with no permission. It learns its currency and VAT from
 // ctx.config and listens for "sale" publications, announcing each change with a publication.
-import { container } from "../../../mod.ts";
+import { container } from "../../../container.ts";
 
 export default container((ctx) => {
   const vat = Number(ctx.config.vat ?? 0);
