@@ -334,7 +334,11 @@ export class AgentHost {
     // only while it is held: a placer linked now still leads (a term pushed up by anyone who
     // holds the secret and a bucket of that name must not take a live root's container).
     const later = current && current.by !== peer && adopts(env.l, current.lease);
-    const adopting = later && this.#held(current);
+    // The same root restarted (killed, then started again under its name within the hold) and
+    // leading in a later term of the group: its own held placement, adopted as a standby's would be.
+    const again = !!current && current.by === peer && adopts(env.l, current.lease) &&
+      current.heldUntil !== undefined && this.#timers.now() < current.heldUntil;
+    const adopting = (later && this.#held(current)) || again;
     if (later && !adopting) {
       this.#site.log(
         "warn",
@@ -383,7 +387,9 @@ export class AgentHost {
     // Adopted: no longer the lost root's (its hold ends), the new root's once it runs.
     if (adopting) {
       this.#running.delete(env.n);
-      this.#noteAdopted(current!.by, env.n, { epoch: current!.epoch, by: peer, term: env.l!.t });
+      if (!again) {
+        this.#noteAdopted(current!.by, env.n, { epoch: current!.epoch, by: peer, term: env.l!.t });
+      }
     }
     const starting: Starting = { epoch: env.e, by: peer, fenced: false };
     try {

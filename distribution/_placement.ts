@@ -331,8 +331,12 @@ export class PlacementManager {
 
   // ---- federation hooks --------------------------------------------------------------------
 
-  /** A peer linked; an agent says so in its introduction. */
-  joined(peer: string, join: Extract<Envelope, { k: "join" }>): void {
+  /**
+   * A peer linked; an agent says so in its introduction. With `fence` false (a root with a lease
+   * that does not lead now), what the agent still runs for this runtime is left alone: it may be
+   * held for a standby's take-over, or for this root's own once it leads again.
+   */
+  joined(peer: string, join: Extract<Envelope, { k: "join" }>, fence = true): void {
     if (!join.a) {
       // A runtime, not an agent: a container pinned to it would wait for ever; say why now.
       this.#runtimes.add(peer);
@@ -355,7 +359,7 @@ export class PlacementManager {
     this.#agents.set(peer, agent);
     // Fencing: whatever it still runs for this runtime from an older epoch (or no longer placed)
     // stops now. What it runs for other runtimes is theirs.
-    for (const p of join.p ?? []) {
+    for (const p of fence ? join.p ?? [] : []) {
       if (p.b !== undefined && p.b !== this.#self) continue;
       if (this.#spread.has(p.n)) {
         if (!this.#spread.current(peer, p.n, p.e)) {

@@ -162,7 +162,9 @@ class Distributed implements Distribution {
           site.emit({ type: "unresponsive", container, instance, silentFor }),
         joinExtra: (peer) => agent?.joinExtra(peer) ?? {},
         joined: (peer, join) => {
-          placement.joined(peer, join);
+          // A root with a lease fences nothing it does not lead for: what an agent still runs for
+          // this root's name may be held for the standby (or for this root once it leads again).
+          placement.joined(peer, join, !topology.leadership || this.#term !== 0);
           agent?.joined(peer);
         },
         lost: (peer, lastSeen) => {
@@ -260,6 +262,8 @@ class Distributed implements Distribution {
     const log = (level: "info" | "warn" | "error", message: string) =>
       this.#site.log(level, message, "runtime");
     let starting = true;
+    // Settled when a take-over after start has placed (or failed): a restarted root waits on it.
+    let tookOver: PromiseWithResolvers<void> | null = null;
     const { startLeader } = await import("./_leader.ts");
     const leader = this.#leader = await startLeader(leadership, {
       name: transports.name,
@@ -283,7 +287,11 @@ class Distributed implements Distribution {
           });
           this.#reannounce();
           await place();
-        })().catch((e) => log("error", `taking over failed: ${e.message}`));
+          tookOver?.resolve();
+        })().catch((e) => {
+          log("error", `taking over failed: ${e.message}`);
+          tookOver?.reject(e);
+        });
       },
       stepDown: (error) => {
         this.#term = 0;
@@ -302,7 +310,28 @@ class Distributed implements Distribution {
       return await place();
     }
     if (!this.#options.standby) {
-      const holder = await leader.holder();
+      let holder = await leader.holder();
+      if (holder === transports.name) {
+        // Its own name: an earlier run of this root (killed, restarted at once) whose key expires
+        // within the TTL. It waits for that like a standby, then leads and adopts what the agents
+        // hold for it; if another root leads first, it fails as below.
+        const wait = 2 * leadership.ttl + 1_000;
+        log(
+          "info",
+          `the lease in bucket "${leadership.bucket}" is still held under this root's name (an earlier run of it): waiting up to ${wait} ms for it to expire`,
+        );
+        this.#standingBy = true;
+        tookOver = Promise.withResolvers<void>();
+        let bound: ReturnType<typeof setTimeout> | undefined;
+        const led = await Promise.race([
+          tookOver.promise.then(() => true),
+          new Promise<false>((resolve) => bound = setTimeout(() => resolve(false), wait)),
+        ]).finally(() => clearTimeout(bound));
+        tookOver = null;
+        if (led) return;
+        this.#standingBy = false;
+        holder = await leader.holder();
+      }
       this.#resync.clear();
       await leader.close();
       this.#leader = null;
