@@ -53,6 +53,8 @@ export interface NodeHooks {
   onViolation?(from: string, what: string, logged: boolean): void;
   /** The hub handed down a new application table (a node below the hub). */
   onRoutes?(): void;
+  /** This node passed a message from node `from` on to node `to` (the hub may link the two). */
+  onRelay?(from: string, to: string): void;
 }
 
 const DEFAULT_TIMEOUT = 5000;
@@ -580,6 +582,7 @@ export class Node {
     if (!link || link === this.#hop(from)) return false;
     this.#relayed++;
     this.#send(link, env, node);
+    this.#hooks.onRelay?.(from, node);
     return true;
   }
 

@@ -23,7 +23,8 @@ import { type Clock, type Launching, SupervisorRunner } from "../supervisor/runn
 import type { StopMode } from "../supervisor/spec.ts";
 import { type Child, instanceId, instanceKey, slotState } from "../supervisor/state.ts";
 import { routeViews } from "../supervisor/views.ts";
-import { connectPeers, Incarnation } from "./_incarnation.ts";
+import { Incarnation } from "./_incarnation.ts";
+import type { PeerPorts } from "./_peer_ports.ts";
 import { createHandle, type InstanceHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
 import { type Reports, routesOf, snapshotOf, type ViewSources } from "./_supervisor_view.ts";
@@ -45,6 +46,8 @@ export interface SupervisorSite {
   readonly node: Node;
   /** Handles of the child nodes of this isolate, by node id (control envelopes find them here). */
   readonly handles: Map<string, InstanceHandle>;
+  /** The hub's direct channels between workers: who must hear that a node is gone. */
+  readonly peers?: PeerPorts;
   /** A fresh node id for a worker or process child. */
   newNodeId(mode: "worker" | "process"): string;
   /** Lowest log level forwarded. */
@@ -116,9 +119,6 @@ export class Supervisor {
     const source = name === "root" ? "runtime" : `supervisor ${name}`;
     this.#runner = new SupervisorRunner(name, spec, {
       launch: (child, launching) => this.#launch(child, launching),
-      running: (incarnation) => {
-        if (site.node.isHub && incarnation.handle) connectPeers(incarnation.handle, site.handles);
-      },
       log: (level, message) => site.log(level, message, source),
       emit: (event) => site.emit(event),
       changed: () => site.changed(),
@@ -539,10 +539,16 @@ export class Supervisor {
     });
   }
 
-  /** Tells the other nodes linked here that an instance's node is gone. */
+  /** Tells the other nodes linked to an instance's node that it is gone. */
   #forgetNode(handle: InstanceHandle): void {
     const node = this.#site.node;
     if (handle.node === node.id) return;
+    const peers = this.#site.peers;
+    if (peers) {
+      // The hub's children hold direct links only to the workers they were introduced to.
+      for (const id of peers.forget(handle.node)) node.sendTo(id, { k: "down", n: handle.node });
+      return;
+    }
     for (const id of node.linkedNodes) {
       if (id === handle.node) continue;
       // The hub tells its children (peer runtimes, `@name`, have node ids of their own); a node

@@ -92,6 +92,8 @@ export class Runtime {
   /** `schedule:` and `rt.schedule`: fired here, in the root runtime only. */
   readonly #schedules: Schedules;
   readonly #handles = new Map<string, InstanceHandle>();
+  /** Direct channels between workers, made once two of them talk (see `_peer_ports.ts`). */
+  readonly #peers = new parts.PeerPorts(this.#handles);
   /** Envelopes dropped per container because its isolate had no right to send them. */
   readonly #violations: Violations;
   /** What host agents report of the containers placed on them from here. */
@@ -136,6 +138,7 @@ export class Runtime {
         this.#log(level, message, speakerOf(from, source, this.#hub, this.#handles), trace),
       onViolation: (from, what, logged) =>
         this.#violations.fromNode(from, what, logged, this.#handles),
+      onRelay: (from, to) => this.#peers.introduce(from, to),
     }, { hub: true });
     // Built before anything can log: every log line may go to the root that placed a container.
     this.#dist = parts.createDistribution(topology, {
@@ -184,6 +187,7 @@ export class Runtime {
     return {
       node: this.#hub,
       handles: this.#handles,
+      peers: this.#peers,
       newNodeId: (mode) => `${mode === "worker" ? "w" : "p"}${this.#nextNode++}`,
       logLevel: this.#logLevel,
       log: (level, message, source) => this.#log(level, message, source),
