@@ -561,7 +561,12 @@ export class Node {
       case "unsub":
         return this.#topics.note(env, from);
       case "routes":
-        this.setRoutes(env.r);
+      case "routes_delta":
+        if (env.k === "routes") this.setRoutes(env.r);
+        else {
+          this.#book.patchGlobal(env);
+          this.#routesChanged();
+        }
         // The nodes below this one get the application's table from here.
         for (const id of this.#links.keys()) if (this.#below(id)) this.#links.get(id)!.send(env);
         this.#hooks.onRoutes?.();

@@ -10,7 +10,13 @@ import { type Plan, planTopology } from "../config/plan.ts";
 import type { ContainerInput, ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
 import type { Distribution } from "../distribution/mod.ts";
 import { RemoteFigures } from "./_remote_metrics.ts";
-import { type Envelope, LOG_LEVEL_RANK, type LogLevel } from "../protocol/envelope.ts";
+import {
+  type Envelope,
+  LOG_LEVEL_RANK,
+  type LogLevel,
+  type RouteTable,
+} from "../protocol/envelope.ts";
+import { routeDelta } from "../protocol/route_delta.ts";
 import { TopologyError } from "../protocol/errors.ts";
 import type {
   ContainerDefinition,
@@ -92,6 +98,9 @@ export class Runtime {
   /** `schedule:` and `rt.schedule`: fired here, in the root runtime only. */
   readonly #schedules: Schedules;
   readonly #handles = new Map<string, InstanceHandle>();
+  /** The table last handed to the nodes, and the nodes started since (they get it whole). */
+  #sentRoutes: RouteTable = {};
+  readonly #fresh = new Set<string>();
   /** Direct channels between workers, made once two of them talk (see `_peer_ports.ts`). */
   readonly #peers = new parts.PeerPorts(this.#handles);
   /** Envelopes dropped per container because its isolate had no right to send them. */
@@ -197,6 +206,7 @@ export class Runtime {
         this.#leaked.push({ container, instance, at: performance.now() });
       },
       track: (handle) => {
+        this.#fresh.add(handle.node);
         this.#live.add(handle);
         handle.gone.then(() => this.#live.delete(handle));
       },
@@ -761,8 +771,20 @@ export class Runtime {
    */
   #broadcastRoutes(): void {
     if (this.#state === "shutting_down") return this.#dist.announce();
-    const env: Envelope = { k: "routes", r: this.#hub.routes };
-    for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
+    const routes = this.#hub.routes;
+    const full: Envelope = { k: "routes", r: routes };
+    // A node already running gets what changed since the last table; one started since then
+    // (its init carried the table of that moment, possibly newer) gets the whole table.
+    const { r, g } = routeDelta(this.#sentRoutes, routes);
+    const delta: Envelope | null = g.length > 0 || Object.keys(r).length > 0
+      ? { k: "routes_delta", r, g }
+      : null;
+    for (const id of this.#handles.keys()) {
+      if (this.#fresh.has(id)) this.#hub.sendTo(id, full);
+      else if (delta) this.#hub.sendTo(id, delta);
+    }
+    this.#fresh.clear();
+    this.#sentRoutes = routes;
     this.#dist.announce();
   }
 
