@@ -89,6 +89,16 @@ export interface SupervisorSite {
   readonly ports?: ServePorts;
 }
 
+/**
+ * How many worker or process containers boot at once when a supervisor starts its list: booting
+ * is mostly the new isolate's own work (loading modules) on its own thread, so a few at a time
+ * keep the cores busy where one at a time left them waiting on each other.
+ */
+export const START_AHEAD: number = Math.min(
+  16,
+  Math.max(2, 2 * ((globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 1)),
+);
+
 /** This isolate's clock and timers. */
 const SYSTEM_CLOCK: Clock = {
   now: () => performance.now(),
@@ -189,14 +199,36 @@ export class Supervisor {
   }
 
   /**
-   * Starts containers in order (the replicas of one in parallel). Rejects with the first failure;
-   * what did start keeps running (the caller decides whether to stop everything).
+   * Starts containers in order (the replicas of one in parallel), booting up to
+   * {@linkcode START_AHEAD} worker or process containers at once: each begins once those before it
+   * have begun and are in the routing table (as starting: what is sent to one is held until it
+   * runs). An inline container starts alone: after everything before it is running, and before
+   * anything after it begins. Rejects with the failure of the first container (in order) that
+   * could not start, once the others under way have started or failed; what did start keeps
+   * running (the caller decides whether to stop everything).
    */
   async start(specs: readonly ContainerSpec[]): Promise<void> {
-    for (const spec of specs) {
-      if (this.state !== "running") return; // stopped meanwhile: start no more
-      await this.#runner.add(spec);
+    const underway = new Set<Promise<void>>();
+    const failures: { index: number; error: unknown }[] = [];
+    const settle = async () => {
+      if (underway.size > 0) await Promise.race(underway);
+    };
+    for (const [index, spec] of specs.entries()) {
+      const alone = spec.mode === "inline";
+      while (underway.size >= (alone ? 1 : START_AHEAD)) await settle();
+      // Stopped meanwhile, or one failed: start no more.
+      if (this.state !== "running" || failures.length > 0) break;
+      const adding: Promise<void> = this.#runner.add(spec).catch((error) => {
+        failures.push({ index, error });
+      }).finally(() => underway.delete(adding));
+      underway.add(adding);
+      if (alone) await adding;
+      // One turn, so the routing table (updated at the end of the turn) lists it as starting
+      // before the next one's isolate gets its table.
+      else await null;
     }
+    while (underway.size > 0) await settle();
+    if (failures.length > 0) throw failures.toSorted((a, b) => a.index - b.index)[0].error;
   }
 
   /** Adds and starts one container (the runtime manager's spawn). */
