@@ -224,7 +224,8 @@ export class Runtime {
 
   /**
    * Starts a topology: validates it, refuses any permission wider than this process's, then starts
-   * the containers in order (replicas of one container in parallel).
+   * the containers in order (replicas of one container in parallel; a few worker or process
+   * containers boot at once, each after the ones before it began: see docs/supervision.md).
    *
    * @param topology A YAML file path or URL, or a topology object.
    * @param options Logging and base URL.
