@@ -90,13 +90,15 @@ export interface SupervisorSite {
 }
 
 /**
- * How many worker or process containers boot at once when a supervisor starts its list: booting
- * is mostly the new isolate's own work (loading modules) on its own thread, so a few at a time
- * keep the cores busy where one at a time left them waiting on each other.
+ * How many worker or process containers boot at once when a supervisor starts its list: one per
+ * core (2 to 16). Booting is mostly the new isolate's own work on its own thread, so a few at a time
+ * keep the cores busy where one at a time left them waiting on each other; more than the cores
+ * starved the running ones (400 workers, 4 at a time on 2 cores: dozens of them silent for 7 s,
+ * declared unresponsive; 2 at a time: none).
  */
 export const START_AHEAD: number = Math.min(
   16,
-  Math.max(2, 2 * ((globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 1)),
+  Math.max(2, (globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 1),
 );
 
 /** This isolate's clock and timers. */
