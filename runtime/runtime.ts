@@ -35,7 +35,7 @@ import type { SpawnContext } from "./_startable.ts";
 import type { Supervisor, SupervisorEvent, SupervisorSite } from "./_supervisor.ts";
 import { instanceUsage, treeSnapshot } from "./_tree.ts";
 import { NameClaims, takenNames } from "./_claims.ts";
-import { RoutePace } from "./_route_pace.ts";
+import { ownPace, RoutePace } from "./_route_pace.ts";
 import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import type {
@@ -122,6 +122,7 @@ export class Runtime {
   readonly #routePace = new RoutePace({
     update: () => this.#updateRoutes(),
     broadcast: () => this.#broadcastRoutes(),
+    ownInterval: () => ownPace(this.#handles.size),
   });
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;

@@ -37,3 +37,32 @@ Deno.test("[worker] running nodes get what changed in the routing table, a new n
   assert.ok(deltas > 0);
   assert.ok(largest <= 2, `a delta named ${largest} containers`);
 });
+
+Deno.test("with hundreds of nodes the runtime's own route changes go out paced, the last one never lost", async () => {
+  const { RoutePace, ownPace } = await import("../../runtime/_route_pace.ts");
+  let now = 0;
+  let broadcasts = 0;
+  const pace = new RoutePace(
+    {
+      update: () => {},
+      broadcast: () => void broadcasts++,
+      ownInterval: () => ownPace(40),
+    },
+    50,
+    () => now,
+  );
+  try {
+    for (let start = 0; start < 5; start++) {
+      pace.changed(); // a container started
+      await Promise.resolve();
+      now += 5;
+    }
+    assert.equal(broadcasts, 1, "one table for five starts within 40 ms of each other");
+    now += 40;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(broadcasts, 2, "the starts since went out once the interval was over");
+  } finally {
+    pace.close();
+  }
+  assert.equal(ownPace(8), 0, "a small application's changes go out within the turn");
+});
