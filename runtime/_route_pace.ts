@@ -2,9 +2,10 @@
  * When the hub hands its routing table out. Every change updates the hub's own table within the
  * turn (what this isolate sends goes by it at once). The table then goes to every node below and
  * to the peer runtimes: within the turn when the runtime itself changed something (a container
- * started, a peer linked, a placement moved), but at most once per interval when only children's
- * reports changed it — a hostile child may report in a flood, and each broadcast copies the whole
- * table to every node.
+ * started, a peer linked, a placement moved) — with more than {@linkcode OWN_PACE_FROM} nodes, at
+ * most once per 1 ms per node, since each broadcast wakes every node — but at most once per
+ * interval when only children's reports changed it — a hostile child may report in a flood, and
+ * each broadcast goes to every node.
  *
  * @module
  */
