@@ -54,3 +54,11 @@ Deno.test("a book patched by deltas routes as one given the whole table, and rem
   assert.equal(patched.choose("b", undefined, false), "b#1.1");
   assert.throws(() => patched.choose("c", undefined, false), { name: "UnavailableError" });
 });
+
+Deno.test("a routing-table delta comes only from the hub: refused from a child, a sibling and a peer", async () => {
+  const { envelopeProblem } = await import("../../protocol/envelope_check.ts");
+  const delta = { k: "routes_delta", r: {}, g: ["a"] };
+  for (const edge of ["child", "sibling", "peer"] as const) {
+    assert.match(envelopeProblem(delta, edge, { from: "w1" }) ?? "", /routes_delta/, edge);
+  }
+});
