@@ -164,6 +164,11 @@ export type Envelope =
   | { k: "unsub"; t: string }
   /** Hub → node: the routing table changed. */
   | { k: "routes"; r: RouteTable }
+  /**
+   * Hub → node: what changed in the routing table since the last one it sent (`r`: entries new or
+   * changed, `g`: names gone). Never crosses an edge from below or from a peer.
+   */
+  | { k: "routes_delta"; r: RouteTable; g: string[] }
   /** Hub → node: node `n` is gone (drop any direct link to it). */
   | { k: "down"; n: string }
   /** Hub → node: start the container. */

@@ -171,25 +171,3 @@ export class Incarnation<C extends ChildrenSupervisor> implements SupervisedInst
     return this.#childrenDown;
   }
 }
-
-/**
- * Gives a newly ready instance a direct MessageChannel to every other ready instance of this
- * isolate that takes one (workers), so that they talk without the hub.
- */
-export function connectPeers(handle: InstanceHandle, handles: Map<string, InstanceHandle>): void {
-  const mine = handle.portLink;
-  if (!mine) return;
-  for (const [id, other] of handles) {
-    const theirs = other !== handle && other.ready ? other.portLink : null;
-    if (!theirs || id.includes("/")) continue;
-    const channel = new MessageChannel();
-    mine.handOver(id, channel.port1);
-    theirs.handOver(handle.node, channel.port2);
-    // A port posted to a worker that has silently died is never taken over: close it here once
-    // either end is gone (closing a port that was transferred does nothing).
-    Promise.race([handle.gone, other.gone]).then(() => {
-      channel.port1.close();
-      channel.port2.close();
-    });
-  }
-}

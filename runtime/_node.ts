@@ -59,6 +59,8 @@ export interface NodeHooks {
    * below need the table again.
    */
   onSuspicion?(): void;
+  /** This node passed a message from node `from` on to node `to` (the hub may link the two). */
+  onRelay?(from: string, to: string): void;
 }
 
 const DEFAULT_TIMEOUT = 5000;
@@ -626,7 +628,12 @@ export class Node {
       case "unsub":
         return this.#topics.note(env, from);
       case "routes":
-        this.setRoutes(env.r);
+      case "routes_delta":
+        if (env.k === "routes") this.setRoutes(env.r);
+        else {
+          this.#book.patchGlobal(env);
+          this.#routesChanged();
+        }
         // The nodes below this one get the application's table from here.
         for (const id of this.#links.keys()) if (this.#below(id)) this.#links.get(id)!.send(env);
         this.#hooks.onRoutes?.();
@@ -647,6 +654,7 @@ export class Node {
     if (!link || link === this.#hop(from)) return false;
     this.#relayed++;
     this.#send(link, env, node);
+    this.#hooks.onRelay?.(from, node);
     return true;
   }
 

@@ -11,6 +11,7 @@ import { UnavailableError } from "../protocol/errors.ts";
 import { pickReplica } from "../protocol/balancer.ts";
 import { ownerIndex } from "../protocol/entity_owner.ts";
 import { type Choice, HOLD } from "./_failover.ts";
+import { applyRouteDelta, type RouteDelta } from "../protocol/route_delta.ts";
 
 /**
  * How long an instance that left the routing table is still known by its node: a reply it sent
@@ -77,6 +78,41 @@ export class RouteBook {
   setGlobal(routes: RouteTable): void {
     this.#global = routes;
     this.#apply();
+  }
+
+  /**
+   * Changes the application's table by what the hub says changed (the table is this book's own,
+   * changed in place). Only the instances of the entries it names are re-indexed: a start costs a
+   * node the one entry that changed, not the whole table.
+   */
+  patchGlobal(delta: RouteDelta): void {
+    // Suspect marks (here, or in what changed) are noted over the whole table: the slow path.
+    if (
+      this.#suspectNodes.size > 0 || this.#suspect.size > 0 ||
+      Object.values(delta.r).some((entry) => entry.instances.some((inst) => inst.s === 1))
+    ) {
+      applyRouteDelta(this.#global, delta);
+      return this.#apply();
+    }
+    const names = [...Object.keys(delta.r), ...delta.g];
+    const before = names.map((name) => this.#routes[name]);
+    applyRouteDelta(this.#global, delta);
+    this.#routes = this.#local ? { ...this.#global, ...this.#local } : this.#global;
+    const left = new Map<string, string>();
+    for (const entry of before) {
+      if (!entry) continue;
+      for (const inst of [...entry.instances, ...entry.x ?? []]) {
+        if (this.instanceNode.get(inst.i) !== inst.n) continue;
+        this.instanceNode.delete(inst.i);
+        left.set(inst.i, inst.n);
+      }
+    }
+    const place = (inst: { i: string; n: string }) => {
+      if (!this.instanceNode.has(inst.i)) this.instanceNode.set(inst.i, inst.n);
+    };
+    for (const name of names) this.#routes[name]?.instances.forEach(place);
+    for (const name of names) this.#routes[name]?.x?.forEach(place);
+    this.#rememberDeparted(left);
   }
 
   /** Replaces the table of the subtree supervised here (`null`: none). */

@@ -18,6 +18,7 @@ export {
   validateSpawn,
 } from "./_startable.ts";
 export { Supervisor } from "./_supervisor.ts";
+export { PeerPorts } from "./_peer_ports.ts";
 export { transportsFor } from "./_transports.ts";
 export { ServePorts } from "./_serve_ports.ts";
 export { assertPortFree, servingWarnings } from "./_serve_check.ts";

@@ -23,7 +23,8 @@ import { type Clock, type Launching, SupervisorRunner } from "../supervisor/runn
 import type { StopMode } from "../supervisor/spec.ts";
 import { type Child, instanceId, instanceKey, slotState } from "../supervisor/state.ts";
 import { routeViews } from "../supervisor/views.ts";
-import { connectPeers, Incarnation } from "./_incarnation.ts";
+import { Incarnation } from "./_incarnation.ts";
+import type { PeerPorts } from "./_peer_ports.ts";
 import { createHandle, type InstanceHandle } from "./_modes.ts";
 import type { Node } from "./_node.ts";
 import { type Reports, routesOf, snapshotOf, type ViewSources } from "./_supervisor_view.ts";
@@ -45,6 +46,8 @@ export interface SupervisorSite {
   readonly node: Node;
   /** Handles of the child nodes of this isolate, by node id (control envelopes find them here). */
   readonly handles: Map<string, InstanceHandle>;
+  /** The hub's direct channels between workers: who must hear that a node is gone. */
+  readonly peers?: PeerPorts;
   /** A fresh node id for a worker or process child. */
   newNodeId(mode: "worker" | "process"): string;
   /** Lowest log level forwarded. */
@@ -86,6 +89,18 @@ export interface SupervisorSite {
   readonly ports?: ServePorts;
 }
 
+/**
+ * How many worker or process containers boot at once when a supervisor starts its list: one per
+ * core (2 to 16). Booting is mostly the new isolate's own work on its own thread, so a few at a time
+ * keep the cores busy where one at a time left them waiting on each other; more than the cores
+ * starved the running ones (400 workers, 4 at a time on 2 cores: dozens of them silent for 7 s,
+ * declared unresponsive; 2 at a time: none).
+ */
+export const START_AHEAD: number = Math.min(
+  16,
+  Math.max(2, (globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 1),
+);
+
 /** This isolate's clock and timers. */
 const SYSTEM_CLOCK: Clock = {
   now: () => performance.now(),
@@ -116,9 +131,6 @@ export class Supervisor {
     const source = name === "root" ? "runtime" : `supervisor ${name}`;
     this.#runner = new SupervisorRunner(name, spec, {
       launch: (child, launching) => this.#launch(child, launching),
-      running: (incarnation) => {
-        if (site.node.isHub && incarnation.handle) connectPeers(incarnation.handle, site.handles);
-      },
       log: (level, message) => site.log(level, message, source),
       emit: (event) => site.emit(event),
       changed: () => site.changed(),
@@ -189,14 +201,36 @@ export class Supervisor {
   }
 
   /**
-   * Starts containers in order (the replicas of one in parallel). Rejects with the first failure;
-   * what did start keeps running (the caller decides whether to stop everything).
+   * Starts containers in order (the replicas of one in parallel), booting up to
+   * {@linkcode START_AHEAD} worker or process containers at once: each begins once those before it
+   * have begun and are in the routing table (as starting: what is sent to one is held until it
+   * runs). An inline container starts alone: after everything before it is running, and before
+   * anything after it begins. Rejects with the failure of the first container (in order) that
+   * could not start, once the others under way have started or failed; what did start keeps
+   * running (the caller decides whether to stop everything).
    */
   async start(specs: readonly ContainerSpec[]): Promise<void> {
-    for (const spec of specs) {
-      if (this.state !== "running") return; // stopped meanwhile: start no more
-      await this.#runner.add(spec);
+    const underway = new Set<Promise<void>>();
+    const failures: { index: number; error: unknown }[] = [];
+    const settle = async () => {
+      if (underway.size > 0) await Promise.race(underway);
+    };
+    for (const [index, spec] of specs.entries()) {
+      const alone = spec.mode === "inline";
+      while (underway.size >= (alone ? 1 : START_AHEAD)) await settle();
+      // Stopped meanwhile, or one failed: start no more.
+      if (this.state !== "running" || failures.length > 0) break;
+      const adding: Promise<void> = this.#runner.add(spec).catch((error) => {
+        failures.push({ index, error });
+      }).finally(() => underway.delete(adding));
+      underway.add(adding);
+      if (alone) await adding;
+      // One turn, so the routing table (updated at the end of the turn) lists it as starting
+      // before the next one's isolate gets its table.
+      else await null;
     }
+    while (underway.size > 0) await settle();
+    if (failures.length > 0) throw failures.toSorted((a, b) => a.index - b.index)[0].error;
   }
 
   /** Adds and starts one container (the runtime manager's spawn). */
@@ -539,10 +573,16 @@ export class Supervisor {
     });
   }
 
-  /** Tells the other nodes linked here that an instance's node is gone. */
+  /** Tells the other nodes linked to an instance's node that it is gone. */
   #forgetNode(handle: InstanceHandle): void {
     const node = this.#site.node;
     if (handle.node === node.id) return;
+    const peers = this.#site.peers;
+    if (peers) {
+      // The hub's children hold direct links only to the workers they were introduced to.
+      for (const id of peers.forget(handle.node)) node.sendTo(id, { k: "down", n: handle.node });
+      return;
+    }
     for (const id of node.linkedNodes) {
       if (id === handle.node) continue;
       // The hub tells its children (peer runtimes, `@name`, have node ids of their own); a node

@@ -10,7 +10,13 @@ import { type Plan, planTopology } from "../config/plan.ts";
 import type { ContainerInput, ContainerSpec, Topology, TopologyInput } from "../config/topology.ts";
 import type { Distribution } from "../distribution/mod.ts";
 import { RemoteFigures } from "./_remote_metrics.ts";
-import { type Envelope, LOG_LEVEL_RANK, type LogLevel } from "../protocol/envelope.ts";
+import {
+  type Envelope,
+  LOG_LEVEL_RANK,
+  type LogLevel,
+  type RouteTable,
+} from "../protocol/envelope.ts";
+import { routeDelta } from "../protocol/route_delta.ts";
 import { TopologyError } from "../protocol/errors.ts";
 import type {
   ContainerDefinition,
@@ -29,7 +35,7 @@ import type { SpawnContext } from "./_startable.ts";
 import type { Supervisor, SupervisorEvent, SupervisorSite } from "./_supervisor.ts";
 import { instanceUsage, treeSnapshot } from "./_tree.ts";
 import { NameClaims, takenNames } from "./_claims.ts";
-import { RoutePace } from "./_route_pace.ts";
+import { ownPace, RoutePace } from "./_route_pace.ts";
 import { speakerOf, Violations } from "./_violations.ts";
 import type { TransportSet } from "../transports/transport_set.ts";
 import type {
@@ -92,6 +98,11 @@ export class Runtime {
   /** `schedule:` and `rt.schedule`: fired here, in the root runtime only. */
   readonly #schedules: Schedules;
   readonly #handles = new Map<string, InstanceHandle>();
+  /** The table last handed to the nodes, and the nodes started since (they get it whole). */
+  #sentRoutes: RouteTable = {};
+  readonly #fresh = new Set<string>();
+  /** Direct channels between workers, made once two of them talk (see `_peer_ports.ts`). */
+  readonly #peers = new parts.PeerPorts(this.#handles);
   /** Envelopes dropped per container because its isolate had no right to send them. */
   readonly #violations: Violations;
   /** What host agents report of the containers placed on them from here. */
@@ -111,6 +122,7 @@ export class Runtime {
   readonly #routePace = new RoutePace({
     update: () => this.#updateRoutes(),
     broadcast: () => this.#broadcastRoutes(),
+    ownInterval: () => ownPace(this.#handles.size),
   });
   #state: "running" | "shutting_down" | "stopped" = "running";
   #shutdown: Promise<void> | null = null;
@@ -141,6 +153,7 @@ export class Runtime {
         this.#violations.fromNode(from, what, logged, this.#handles),
       // The nodes below route around suspect peer links too: they get the marked table.
       onSuspicion: () => this.#publishRoutes(),
+      onRelay: (from, to) => this.#peers.introduce(from, to),
     }, { hub: true });
     // Built before anything can log: every log line may go to the root that placed a container.
     this.#dist = parts.createDistribution(topology, {
@@ -190,6 +203,7 @@ export class Runtime {
     return {
       node: this.#hub,
       handles: this.#handles,
+      peers: this.#peers,
       newNodeId: (mode) => `${mode === "worker" ? "w" : "p"}${this.#nextNode++}`,
       logLevel: this.#logLevel,
       log: (level, message, source) => this.#log(level, message, source),
@@ -199,6 +213,7 @@ export class Runtime {
         this.#leaked.push({ container, instance, at: performance.now() });
       },
       track: (handle) => {
+        this.#fresh.add(handle.node);
         this.#live.add(handle);
         handle.gone.then(() => this.#live.delete(handle));
       },
@@ -216,7 +231,8 @@ export class Runtime {
 
   /**
    * Starts a topology: validates it, refuses any permission wider than this process's, then starts
-   * the containers in order (replicas of one container in parallel).
+   * the containers in order (replicas of one container in parallel; a few worker or process
+   * containers boot at once, each after the ones before it began: see docs/supervision.md).
    *
    * @param topology A YAML file path or URL, or a topology object.
    * @param options Logging and base URL.
@@ -803,8 +819,20 @@ export class Runtime {
    */
   #broadcastRoutes(): void {
     if (this.#state === "shutting_down") return this.#dist.announce();
-    const env: Envelope = { k: "routes", r: this.#hub.routes };
-    for (const id of this.#handles.keys()) this.#hub.sendTo(id, env);
+    const routes = this.#hub.routes;
+    const full: Envelope = { k: "routes", r: routes };
+    // A node already running gets what changed since the last table; one started since then
+    // (its init carried the table of that moment, possibly newer) gets the whole table.
+    const { r, g } = routeDelta(this.#sentRoutes, routes);
+    const delta: Envelope | null = g.length > 0 || Object.keys(r).length > 0
+      ? { k: "routes_delta", r, g }
+      : null;
+    for (const id of this.#handles.keys()) {
+      if (this.#fresh.has(id)) this.#hub.sendTo(id, full);
+      else if (delta) this.#hub.sendTo(id, delta);
+    }
+    this.#fresh.clear();
+    this.#sentRoutes = routes;
     this.#dist.announce();
   }
 

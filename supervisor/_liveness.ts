@@ -18,12 +18,39 @@
 import type { Silence } from "./messages.ts";
 import type { ChildSpec } from "./spec.ts";
 import type { Starved } from "./state.ts";
-import { emit, nextId, type Turn } from "./_draft.ts";
+import { type DraftSlot, emit, nextId, type Turn } from "./_draft.ts";
 import { instanceId } from "./state.ts";
 
 /** How often a child with this keepalive is pinged: a quarter of it, from 10 to 250 ms. */
 export function heartbeatEvery(keepalive: number): number {
   return Math.max(10, Math.min(250, keepalive / 4));
+}
+
+/**
+ * Most pings a supervisor sends per second. Each ping wakes a child's isolate (its thread or
+ * process) and its answer the host's: ~0.5 ms of CPU in all, so 400 workers pinged every 250 ms
+ * cost three quarters of a core. A supervisor with more running instances pings each of them less
+ * often, never less than four times per keepalive.
+ */
+export const MAX_PINGS_PER_SECOND = 200;
+
+/**
+ * The delay to the next heartbeat: `every`, or longer when `count` instances pinged at that pace
+ * would exceed {@linkcode MAX_PINGS_PER_SECOND}; never longer than a quarter of `keepalive` (the
+ * shortest among those pinged).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heartbeatDelay } from "./_liveness.ts";
+ * assert.equal(heartbeatDelay(250, 10, 5_000), 250);
+ * assert.equal(heartbeatDelay(250, 100, 5_000), 500);
+ * assert.equal(heartbeatDelay(250, 400, 5_000), 1_250); // a quarter of its keepalive at most
+ * ```
+ */
+export function heartbeatDelay(every: number, count: number, keepalive: number): number {
+  const paced = (count * 1000) / MAX_PINGS_PER_SECOND;
+  return Math.max(every, Math.min(paced, keepalive / 4));
 }
 
 /** Lateness of a timer (ms) that is ordinary scheduling, not starvation. */
@@ -114,13 +141,19 @@ export function heartbeatFired<S extends ChildSpec>(t: Turn<S>, id: number): boo
   const starved = beat.starved.filter((s) => s.to >= horizon);
   if (t.now - beat.due > ON_TIME) starved.push({ from: beat.due, to: t.now });
   if (starved.length > MAX_STARVED) starved.splice(0, starved.length - MAX_STARVED);
-  const timer = nextId(t);
-  t.s.heartbeat = { every: beat.every, timer, due: t.now + beat.every, starved };
-  t.fx.push({ kind: "set_timer", id: timer, delay: beat.every });
   const keys: number[] = [];
+  let shortest = Infinity;
   for (const child of t.s.children) {
-    for (const slot of child.slots) if (slot.phase.state === "running") keys.push(slot.phase.key);
+    for (const slot of child.slots) {
+      if (slot.phase.state !== "running") continue;
+      keys.push(slot.phase.key);
+      if (child.spec.mode !== "inline") shortest = Math.min(shortest, child.spec.keepalive);
+    }
   }
+  const delay = heartbeatDelay(beat.every, keys.length, shortest);
+  const timer = nextId(t);
+  t.s.heartbeat = { every: beat.every, timer, due: t.now + delay, starved };
+  t.fx.push({ kind: "set_timer", id: timer, delay });
   if (keys.length > 0) t.fx.push({ kind: "ping", keys });
   return true;
 }
@@ -137,10 +170,17 @@ function longestKeepalive<S extends ChildSpec>(t: Turn<S>): number {
  */
 export function silence<S extends ChildSpec>(t: Turn<S>, readings: readonly Silence[]): void {
   const starved = t.s.heartbeat?.starved ?? [];
+  // One pass over the children, not one per reading (hundreds of children: n² per beat).
+  const running = new Map<number, { child: (typeof t.s.children)[number]; slot: DraftSlot }>();
+  for (const child of t.s.children) {
+    for (const slot of child.slots) {
+      if (slot.phase.state === "running") running.set(slot.phase.key, { child, slot });
+    }
+  }
   for (const { key, silentFor } of readings) {
-    for (const child of t.s.children) {
-      const slot = child.slots.find((s) => s.phase.state === "running" && s.phase.key === key);
-      if (!slot) continue;
+    const found = running.get(key);
+    if (found) {
+      const { child, slot } = found;
       const { keepalive } = child.spec;
       // Decided on whole milliseconds, as reported, so a report never says "silent for 300 ms"
       // of an instance whose keepalive is 300 ms.

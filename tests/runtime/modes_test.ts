@@ -99,8 +99,10 @@ for (const mode of MODES) {
       for (let i = 0; i < 10; i++) {
         await rt.ref<Echo>("a").request("ask", { to: "b", topic: "count" });
       }
-      // Worker to worker uses a direct MessageChannel; a process's link is to the host alone.
-      assert.equal(rt.tree().relayed, mode === "process" ? 20 : 0);
+      // A process's link is to the host alone. Two workers get a direct MessageChannel once the
+      // host relayed something between them: the first request (and its reply) alone cross it.
+      if (mode === "process") assert.equal(rt.tree().relayed, 20);
+      else assert.ok(rt.tree().relayed <= 2, `relayed ${rt.tree().relayed}`);
     });
   });
 

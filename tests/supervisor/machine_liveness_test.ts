@@ -98,3 +98,32 @@ Deno.test("counted silence: the part of a silence after the start grace, less th
   assert.equal(countedSilence(2500, 3000, 2800, 300, starved), 0, "within its grace");
   assert.equal(countedSilence(2500, 3000, 2500, 300, starved), 200);
 });
+
+Deno.test("a supervisor with many running children pings each less often, at most four times per keepalive apart", () => {
+  const sim = new Sim();
+  for (let i = 0; i < 300; i++) sim.add(child(`w${i}`, { mode: "worker", keepalive: 5_000 }));
+  sim.advance(1_000);
+  const delays = () =>
+    sim.of("set_timer").map((e) => (e as { delay: number }).delay).filter((d) => d !== 20);
+  // 300 instances at 200 pings a second would be 1.5 s apart: a quarter of the keepalive caps it.
+  assert.equal(delays().at(-1), 1_250);
+  const few = new Sim();
+  few.add(child("w", { mode: "worker", keepalive: 5_000 }));
+  few.advance(1_000);
+  assert.equal(few.of("set_timer").map((e) => (e as { delay: number }).delay).at(-1), 250);
+});
+
+Deno.test("a child silent beyond its keepalive among hundreds is still caught, within its keepalive and one beat", () => {
+  const sim = new Sim();
+  for (let i = 0; i < 300; i++) sim.add(child(`w${i}`, { mode: "worker", keepalive: 5_000 }));
+  sim.advance(12_000); // past every start grace
+  const key = sim.key("w7");
+  let silent = 0;
+  while (sim.seen("unresponsive").length === 0 && silent < 20_000) {
+    silent += 250;
+    sim.instances.get(key)!.silentFor = silent;
+    sim.advance(250);
+  }
+  assert.deepEqual(sim.seen("unresponsive"), ["w7#0.1"]);
+  assert.ok(silent > 5_000 && silent <= 5_000 + 1_250 + 250, `caught after ${silent} ms`);
+});
