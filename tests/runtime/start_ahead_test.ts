@@ -1,7 +1,6 @@
 // A runtime boots a few worker or process containers at once, in declared order; an inline one
 // starts alone (see `START_AHEAD` in runtime/_supervisor.ts and docs/supervision.md).
 import assert from "node:assert/strict";
-import type startAhead from "../fixtures/start_ahead.ts";
 import { withRuntime } from "../_helpers.ts";
 
 type Times = { name: string; began: number; ended: number; heard: string | null };
