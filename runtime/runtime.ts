@@ -215,7 +215,10 @@ export class Runtime {
       track: (handle) => {
         this.#fresh.add(handle.node);
         this.#live.add(handle);
-        handle.gone.then(() => this.#live.delete(handle));
+        handle.gone.then(() => {
+          this.#live.delete(handle);
+          this.#fresh.delete(handle.node);
+        });
       },
       sourceReads: (spec) =>
         parts.admitIsolate(spec, (message) => this.#log("warn", message, "runtime")),
@@ -828,10 +831,13 @@ export class Runtime {
       ? { k: "routes_delta", r, g }
       : null;
     for (const id of this.#handles.keys()) {
-      if (this.#fresh.has(id)) this.#hub.sendTo(id, full);
-      else if (delta) this.#hub.sendTo(id, delta);
+      if (this.#fresh.has(id)) {
+        this.#hub.sendTo(id, full);
+        this.#fresh.delete(id);
+      } else if (delta) this.#hub.sendTo(id, delta);
     }
-    this.#fresh.clear();
+    // A node tracked but not yet a handle here (still spawning) keeps its claim to a whole table:
+    // its init's table may be older than what this delta was taken against.
     this.#sentRoutes = routes;
     this.#dist.announce();
   }
