@@ -34,6 +34,9 @@ import type { InstanceHandle } from "./_handle.ts";
  * peers.introduce("w1", "w2");
  * peers.introduce("w2", "w1"); // the same pair: nothing more
  * assert.deepEqual(handed, ["w2<-w1", "w1<-w2"]);
+ * assert.equal(peers.switched("w1", "w2"), true); // w1's marker goes on to w2, once
+ * assert.equal(peers.switched("w1", "w2"), false);
+ * assert.equal(peers.switched("w1", "w3"), false); // no such pair
  * assert.deepEqual(peers.forget("w2"), ["w1"]);
  * assert.deepEqual(peers.forget("w1"), []);
  * ```
@@ -42,6 +45,8 @@ export class PeerPorts {
   readonly #handles: ReadonlyMap<string, InstanceHandle>;
   /** Node → the nodes it holds a direct channel to. */
   readonly #pairs = new Map<string, Set<string>>();
+  /** `from\nto`: node `from` sent its switch marker toward `to` (one per direction per pair). */
+  readonly #switched = new Set<string>();
 
   /** @param handles The hub's child nodes' handles, by node id. */
   constructor(handles: ReadonlyMap<string, InstanceHandle>) {
@@ -75,12 +80,29 @@ export class PeerPorts {
     });
   }
 
+  /**
+   * Node `from` says it holds its port to `to` now (a `switch` marker): true the first time for a
+   * pair this hub introduced, when the marker is to be relayed to `to`. Any other marker (no such
+   * pair, or said before) is refused: a child cannot make a worker it has no channel with wait.
+   */
+  switched(from: string, to: string): boolean {
+    if (!this.#pairs.get(from)?.has(to)) return false;
+    const key = `${from}\n${to}`;
+    if (this.#switched.has(key)) return false;
+    this.#switched.add(key);
+    return true;
+  }
+
   /** Node `node` is gone: the nodes it was linked to (they must drop their end), forgotten. */
   forget(node: string): string[] {
     const partners = this.#pairs.get(node);
     if (!partners) return [];
     this.#pairs.delete(node);
-    for (const other of partners) this.#pairs.get(other)?.delete(node);
+    for (const other of partners) {
+      this.#pairs.get(other)?.delete(node);
+      this.#switched.delete(`${node}\n${other}`);
+      this.#switched.delete(`${other}\n${node}`);
+    }
     return [...partners];
   }
 
