@@ -44,7 +44,11 @@ export class SwitchHold {
   readonly #limit: number;
   readonly #waiting = new Map<string, Envelope[]>();
 
-  /** @param limit The most envelopes held per sender. */
+  /**
+   * Holds up to `limit` envelopes per sender.
+   *
+   * @param limit The most envelopes held per sender.
+   */
   constructor(limit = SWITCH_HOLD_LIMIT) {
     this.#limit = limit;
   }
