@@ -63,10 +63,11 @@ export interface NodeHooks {
   /** This node passed a message from node `from` on to node `to` (the hub may link the two). */
   onRelay?(from: string, to: string): void;
   /**
-   * The hub: child node `from` holds its direct port to node `to` now (a `switch` marker). True
-   * when the hub gave the two a channel and `from` had not said so yet: the marker is relayed.
+   * The hub: child node `from` holds its direct port to node `to` now (a `switch` marker).
+   * `relay` when the hub gave the two a channel and `from` had not said so yet; `late` when one of
+   * them is gone meanwhile (dropped quietly); `refuse` otherwise (dropped as a violation).
    */
-  onSwitch?(from: string, to: string): boolean;
+  onSwitch?(from: string, to: string): "relay" | "late" | "refuse";
 }
 
 const DEFAULT_TIMEOUT = 5000;
@@ -699,9 +700,9 @@ export class Node {
   #switched(to: string, from: string): void {
     if (this.isHub) {
       const link = this.#links.get(to);
-      if (from !== this.id && link && this.#hooks.onSwitch?.(from, to)) {
-        return link.send({ k: "switch", n: from });
-      }
+      const verdict = from === this.id ? "refuse" : this.#hooks.onSwitch?.(from, to) ?? "refuse";
+      if (verdict === "late") return;
+      if (verdict === "relay") return link?.send({ k: "switch", n: from });
       return this.#guard.violation(
         from,
         `a switch marker toward node ${to}, which it was given no direct port to (or said so before)`,

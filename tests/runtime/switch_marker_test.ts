@@ -161,6 +161,15 @@ Deno.test("the hub passes a child's switch marker on only toward a worker it pai
   assert.ok(violations.every((v) => /a switch marker toward node/.test(v)));
 });
 
+Deno.test("a switch marker that arrives after the hub forgot the pair (one of them ended) is dropped quietly", () => {
+  const { links, peers, violations } = hub();
+  peers.introduce("w1", "w2");
+  assert.deepEqual(peers.forget("w2"), ["w1"]);
+  links.w1.onEnvelope({ k: "switch", n: "w2" });
+  assert.deepEqual(links.w2.sent, []);
+  assert.deepEqual(violations, [], "late, not forged");
+});
+
 Deno.test("a switch marker crosses only a child's edge, and names a node", () => {
   assert.equal(envelopeProblem({ k: "switch", n: "w2" }, "child", { from: "w1" }), null);
   assert.equal(
