@@ -171,6 +171,13 @@ export type Envelope =
   | { k: "routes_delta"; r: RouteTable; g: string[] }
   /** Hub → node: node `n` is gone (drop any direct link to it). */
   | { k: "down"; n: string }
+  /**
+   * Worker → hub: "I hold my direct port to node `n` now; what I sent it before went through you".
+   * Hub → worker: "node `n` sends to you directly from here on; all it sent you through me is
+   * behind you". What came over the direct port from `n` before this waits for it (per-sender
+   * order across the switch; see `runtime/_switch.ts`).
+   */
+  | { k: "switch"; n: string }
   /** Hub → node: start the container. */
   | { k: "init"; s: InitSettings }
   /** Node → hub: the container started. */

@@ -72,6 +72,7 @@ const KINDS: Record<string, Check> = {
   pub: (e, v) => text(e, "t") ?? body(e, "b", v),
   sub: (e) => text(e, "t"),
   unsub: (e) => text(e, "t"),
+  switch: (e) => text(e, "n"),
   routes: (e) => routeTable(e.r, "r"),
   subroutes: (e) => routeTable(e.r, "r"),
   ping: () => null,
@@ -129,6 +130,8 @@ const ALLOWED: Record<Edge, ReadonlySet<string>> = {
     "subroutes",
     "subtree",
     "event",
+    // Only about itself (the hub knows which node sent it) and only toward a node it was paired with.
+    "switch",
   ]),
   // A direct port between two workers carries requests and replies only.
   sibling: new Set(["req", "send", "res", "err"]),

@@ -103,7 +103,7 @@ export function bootNode(
     withFigures = (env) => Object.assign(env, { m: book.collectSet(here.heldCounts()) });
     here.setUpstream(upstream);
     here.setRoutes(settings.routes);
-    for (const [id, link] of early.splice(0)) here.attach(id, link);
+    for (const [id, link] of early.splice(0)) here.attachDirect(id, link);
 
     // The supervising code loads only when this container has or spawns children: an isolate
     // without any starts lighter (the import is allowed: Kraken's folders are readable here).
@@ -172,7 +172,7 @@ export function bootNode(
   };
 
   return (id, link) => {
-    if (node) node.attach(id, link);
+    if (node) node.attachDirect(id, link);
     else early.push([id, link]);
   };
 }

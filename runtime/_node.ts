@@ -30,6 +30,7 @@ import { type Subscriber, Topics } from "./_topics.ts";
 import { checkEntityId, NodeRef } from "./_node_ref.ts";
 import { clientSpan, producerContext } from "./_tracing.ts";
 import { LinkSuspicion, type Watched } from "./_suspicion.ts";
+import { SWITCH_HOLD_LIMIT, SwitchHold } from "./_switch.ts";
 
 /** A container instance as the node sees it. */
 export interface HostedInstance {
@@ -61,6 +62,12 @@ export interface NodeHooks {
   onSuspicion?(): void;
   /** This node passed a message from node `from` on to node `to` (the hub may link the two). */
   onRelay?(from: string, to: string): void;
+  /**
+   * The hub: child node `from` holds its direct port to node `to` now (a `switch` marker).
+   * `relay` when the hub gave the two a channel and `from` had not said so yet; `late` when one of
+   * them is gone meanwhile (dropped quietly); `refuse` otherwise (dropped as a violation).
+   */
+  onSwitch?(from: string, to: string): "relay" | "late" | "refuse";
 }
 
 const DEFAULT_TIMEOUT = 5000;
@@ -99,6 +106,8 @@ export class Node {
   #closed = false;
   #relayed = 0;
   readonly #guard: EdgeGuard;
+  /** What sibling workers sent over their new direct ports before their switch marker came. */
+  readonly #switchHold = new SwitchHold();
 
   /**
    * @param id This node's id.
@@ -162,14 +171,37 @@ export class Node {
     link.onRefused = (problem) => this.reportRefused(id, problem);
     link.onEnvelope = (env, checked) => {
       const problem = envelopeProblem(env, edge, checked ? checks.checked : checks.unchecked);
-      if (problem === null) this.receive(env, id);
-      else this.#refuse(env, id, link, problem, edge);
+      if (problem !== null) return this.#refuse(env, id, link, problem, edge);
+      if (this.#switchHold.size > 0) {
+        const held = this.#switchHold.hold(id, env);
+        if (held === "held") return;
+        if (held === "full") {
+          return this.#guard.violation(
+            id,
+            `a ${env.k} over its new direct port past the ${SWITCH_HOLD_LIMIT} held until its switch marker comes through the hub (dropped)`,
+          );
+        }
+      }
+      this.receive(env, id);
     };
+  }
+
+  /**
+   * Takes a direct port to sibling worker `id`, handed over by the hub. What this node sent `id`
+   * before went through the hub, so a `switch` marker follows it there first: `id` holds what
+   * comes over the port until the marker arrives behind it. Likewise, what `id` sends over the
+   * port waits here for `id`'s own marker (see `_switch.ts`).
+   */
+  attachDirect(id: string, link: Link): void {
+    this.#upstream?.send({ k: "switch", n: id });
+    this.attach(id, link);
+    this.#switchHold.open(id);
   }
 
   /** Drops the link to node `id` and everything that depended on it. */
   detach(id: string): void {
     const link = this.#links.get(id);
+    this.#switchHold.drop(id);
     if (!link) return;
     this.#links.delete(id);
     link.close();
@@ -640,6 +672,8 @@ export class Node {
         return;
       case "down":
         return this.detach(env.n);
+      case "switch":
+        return this.#switched(env.n, from);
       case "log":
         if (this.isHub || !this.#upstream) this.#hooks.onLog(env.l, env.m, env.c, from, env.x);
         else this.#upstream.send(env);
@@ -656,6 +690,32 @@ export class Node {
     this.#send(link, env, node);
     this.#hooks.onRelay?.(from, node);
     return true;
+  }
+
+  /**
+   * A `switch` marker from node `from` about node `to`. In the hub, from a child it was paired
+   * with: passed on to `to`, behind all it relayed there from `from`. In a worker, from the hub:
+   * what `to` sent over its direct port meanwhile goes on now, in order.
+   */
+  #switched(to: string, from: string): void {
+    if (this.isHub) {
+      const link = this.#links.get(to);
+      const verdict = from === this.id ? "refuse" : this.#hooks.onSwitch?.(from, to) ?? "refuse";
+      if (verdict === "late") return;
+      if (verdict === "relay") return link?.send({ k: "switch", n: from });
+      return this.#guard.violation(
+        from,
+        `a switch marker toward node ${to}, which it was given no direct port to (or said so before)`,
+      );
+    }
+    if (from !== "host") {
+      return this.#guard.violation(
+        from,
+        `a switch marker about node ${to} (only the hub sends one)`,
+      );
+    }
+    const held = this.#switchHold.release(to);
+    if (held) { for (const env of held) this.receive(env, to); }
   }
 
   /** Requests and replies this hub passed on between two other nodes. */

@@ -13,6 +13,9 @@
  */
 import type { InstanceHandle } from "./_handle.ts";
 
+/** How many forgotten nodes are remembered, to tell a late switch marker from a forged one. */
+const GONE_KEPT = 1024;
+
 /**
  * The pairs of worker nodes introduced to each other by the hub.
  *
@@ -34,14 +37,25 @@ import type { InstanceHandle } from "./_handle.ts";
  * peers.introduce("w1", "w2");
  * peers.introduce("w2", "w1"); // the same pair: nothing more
  * assert.deepEqual(handed, ["w2<-w1", "w1<-w2"]);
+ * assert.equal(peers.switched("w1", "w2"), "relay"); // w1's marker goes on to w2, once
+ * assert.equal(peers.switched("w1", "w2"), "refuse");
+ * assert.equal(peers.switched("w1", "w3"), "refuse"); // no such pair
  * assert.deepEqual(peers.forget("w2"), ["w1"]);
  * assert.deepEqual(peers.forget("w1"), []);
+ * assert.equal(peers.switched("w1", "w2"), "late"); // a marker still on its way: no harm
  * ```
  */
 export class PeerPorts {
   readonly #handles: ReadonlyMap<string, InstanceHandle>;
   /** Node → the nodes it holds a direct channel to. */
   readonly #pairs = new Map<string, Set<string>>();
+  /** `from\nto`: node `from` sent its switch marker toward `to` (one per direction per pair). */
+  readonly #switched = new Set<string>();
+  /**
+   * Nodes paired once and forgotten since, the latest {@linkcode GONE_KEPT} (node ids are never
+   * reused): a marker still on its way from or toward one is late, not forged.
+   */
+  readonly #gone = new Set<string>();
 
   /** @param handles The hub's child nodes' handles, by node id. */
   constructor(handles: ReadonlyMap<string, InstanceHandle>) {
@@ -75,12 +89,34 @@ export class PeerPorts {
     });
   }
 
+  /**
+   * Node `from` says it holds its port to `to` now (a `switch` marker): `relay` the first time for
+   * a pair this hub introduced (the marker goes on to `to`); `late` when one of the two is gone
+   * meanwhile (nothing to do); `refuse` for any other (no such pair, or said before): a child cannot
+   * make a worker it has no channel with hold anything.
+   */
+  switched(from: string, to: string): "relay" | "late" | "refuse" {
+    if (!this.#pairs.get(from)?.has(to)) {
+      return this.#gone.has(to) || this.#gone.has(from) ? "late" : "refuse";
+    }
+    const key = `${from}\n${to}`;
+    if (this.#switched.has(key)) return "refuse";
+    this.#switched.add(key);
+    return "relay";
+  }
+
   /** Node `node` is gone: the nodes it was linked to (they must drop their end), forgotten. */
   forget(node: string): string[] {
     const partners = this.#pairs.get(node);
     if (!partners) return [];
     this.#pairs.delete(node);
-    for (const other of partners) this.#pairs.get(other)?.delete(node);
+    this.#gone.add(node);
+    if (this.#gone.size > GONE_KEPT) this.#gone.delete(this.#gone.values().next().value!);
+    for (const other of partners) {
+      this.#pairs.get(other)?.delete(node);
+      this.#switched.delete(`${node}\n${other}`);
+      this.#switched.delete(`${other}\n${node}`);
+    }
     return [...partners];
   }
 

@@ -154,6 +154,7 @@ export class Runtime {
       // The nodes below route around suspect peer links too: they get the marked table.
       onSuspicion: () => this.#publishRoutes(),
       onRelay: (from, to) => this.#peers.introduce(from, to),
+      onSwitch: (from, to) => this.#peers.switched(from, to),
     }, { hub: true });
     // Built before anything can log: every log line may go to the root that placed a container.
     this.#dist = parts.createDistribution(topology, {
