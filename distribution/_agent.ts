@@ -87,6 +87,12 @@ interface Running {
 
 type LeaseTerm = NonNullable<Extract<Envelope, { k: "place" }>["l"]>;
 
+/**
+ * How long a later term's placement waits for the agent to judge the link of a placer it still
+ * counts as linked (ms): at most this, and at most the placement's hold.
+ */
+const ADOPT_WAIT = 5_000;
+
 /** Whether a placement in lease term `next` may take over one made in term `held`. */
 function adopts(next: LeaseTerm | undefined, held: LeaseTerm | undefined): boolean {
   return !!next && !!held && next.g === held.g && next.t > held.t;
@@ -333,12 +339,25 @@ export class AgentHost {
     // A later term of the same lease group takes over what a lost root placed (no fencing), and
     // only while it is held: a placer linked now still leads (a term pushed up by anyone who
     // holds the secret and a bucket of that name must not take a live root's container).
-    const later = current && current.by !== peer && adopts(env.l, current.lease);
+    let later = !!current && current.by !== peer && adopts(env.l, current.lease);
+    if (current && later && !this.#held(current)) {
+      // The placer may be lost without this agent knowing yet (cut off or frozen: its silence
+      // has not run the keepalive out here, while its lease already expired in NATS and its
+      // standby leads). Wait for its link to be judged, within the hold the placement asked for:
+      // a placer still linked after that is alive, and the later term is refused below.
+      const until = this.#timers.now() + Math.min(current.lease?.w ?? 0, ADOPT_WAIT);
+      while (this.#sessions.has(current.by) && this.#timers.now() < until) {
+        await new Promise<void>((resolve) => this.#timers.after(50, resolve));
+      }
+      // Fenced or replaced meanwhile: judged afresh.
+      if (this.#running.get(env.n) !== current) return this.#place(peer, env);
+      later = adopts(env.l, current.lease);
+    }
     // The same root restarted (killed, then started again under its name within the hold) and
     // leading in a later term of the group: its own held placement, adopted as a standby's would be.
     const again = !!current && current.by === peer && adopts(env.l, current.lease) &&
       current.heldUntil !== undefined && this.#timers.now() < current.heldUntil;
-    const adopting = (later && this.#held(current)) || again;
+    const adopting = (later && !!current && this.#held(current)) || again;
     if (later && !adopting) {
       this.#site.log(
         "warn",

@@ -105,6 +105,8 @@ Deno.test("a later term cannot adopt a container whose placer is linked: refused
   // An impostor with the secret and a bucket of the same name, its term pushed up.
   host.control("evil", place(2 ** 40));
   await clock.advance(10);
+  assert.ok(!sent.some(([to]) => to === "evil"), "it waits for root-a's link to be judged");
+  await clock.advance(5_000); // the wait's bound (ADOPT_WAIT), root-a still linked
   const [to, answer] = sent.at(-1)!;
   assert.equal(to, "evil");
   assert.ok(answer.k === "placed" && !answer.ok);
@@ -126,10 +128,12 @@ Deno.test("a held placement whose placer links again is no longer adoptable: a l
   // root-a links again (it still leads): what it placed is no longer held.
   host.control("root-a", { k: "unplace", n: "y", e: 1 } as Envelope);
   host.control("root-b", place(5));
-  await clock.advance(10);
-  const [to, answer] = sent.at(-1)!;
-  assert.equal(to, "root-b");
-  assert.ok(answer.k === "placed" && !answer.ok, "root-a is linked again: refused");
+  await clock.advance(2_000);
+  // It waits for root-a's link to be judged (root-a stays linked): never adopted meanwhile.
+  assert.ok(
+    !sent.some(([to, e]) => to === "root-b" && e.k === "placed" && e.ok),
+    "root-a is linked again: not adopted",
+  );
   assert.equal(host.placerOf("x"), "root-a");
 });
 
@@ -155,4 +159,21 @@ Deno.test("a root whose held container a later term adopted is told, when it lin
   const count = sent.length;
   host.joined("root-a");
   assert.equal(sent.length, count, "told once");
+});
+
+Deno.test("a later term placed while this agent still counts the placer as linked waits for that link to be judged: lost meanwhile (a cut, a freeze), it is adopted", async () => {
+  const { host, sent, ran, stopped, clock } = agent();
+  host.control("root-a", place(1));
+  await clock.advance(10);
+  // root-b leads (root-a's lease expired in NATS) before this agent has judged root-a silent.
+  host.control("root-b", place(5));
+  await clock.advance(500);
+  assert.ok(!sent.some(([to]) => to === "root-b"), "no answer yet");
+  host.lost("root-a"); // its keepalive ran out here
+  await clock.advance(100);
+  assert.equal(host.placerOf("x"), "root-b");
+  const [to, answer] = sent.at(-1)!;
+  assert.equal(to, "root-b");
+  assert.ok(answer.k === "placed" && answer.ok);
+  assert.deepEqual([ran, stopped], [["x"], []], "adopted in place: never stopped");
 });
