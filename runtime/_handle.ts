@@ -56,9 +56,10 @@ export interface InstanceHandle extends SupervisedInstance, FigureSource {
   start(): Promise<void>;
   /**
    * Graceful stop within `shutdown:`, then kill (or, with `gracefulOnly`, no kill); resolves once
-   * it is gone with `true`, or with `false` when it would not stop gracefully.
+   * it is gone with `true`, or with `false` when it would not stop gracefully. `quiet` (see
+   * `SupervisedInstance.stop`) may be called once its hooks are done, before its teardown.
    */
-  stop(reason: ExitReason, gracefulOnly?: boolean): Promise<boolean>;
+  stop(reason: ExitReason, gracefulOnly?: boolean, quiet?: () => void): Promise<boolean>;
   /** Ends it now. */
   kill(reason: ExitReason): void;
   /** Settles once the instance is gone for good: isolate ended, pipes closed, cleanup over. */

@@ -125,12 +125,15 @@ export class Incarnation<C extends ChildrenSupervisor> implements SupervisedInst
     }
   }
 
-  async stop(reason: ExitReason, gracefulOnly = false): Promise<boolean> {
+  async stop(reason: ExitReason, gracefulOnly = false, quiet?: () => void): Promise<boolean> {
     this.#cancelled = true;
     const handle = this.handle;
-    // Its children live until its own hooks are done, then stop in reverse order.
-    const done = handle ? await handle.stop(reason, gracefulOnly) : true;
-    await this.#stopChildren(`its parent stopped: ${reason.message}`);
+    const message = `its parent stopped: ${reason.message}`;
+    // Its children live until its own hooks are done, then stop in reverse order; it is quiet
+    // once they are too, while its isolate may still be tearing down.
+    const early = quiet && (() => void this.#stopChildren(message).then(quiet, quiet));
+    const done = handle ? await handle.stop(reason, gracefulOnly, early) : true;
+    await this.#stopChildren(message);
     if (done) {
       await handle?.gone;
       this.#markGone();

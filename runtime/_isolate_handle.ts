@@ -216,8 +216,9 @@ export abstract class IsolateHandle implements InstanceHandle {
     });
   }
 
-  async stop(reason: ExitReason, gracefulOnly = false): Promise<boolean> {
+  async stop(reason: ExitReason, gracefulOnly = false, quiet?: () => void): Promise<boolean> {
     if (this.#exited && !this.link) {
+      quiet?.();
       await this.gone;
       return true;
     }
@@ -230,8 +231,14 @@ export abstract class IsolateHandle implements InstanceHandle {
     );
     if (!stopped && gracefulOnly) return false;
     // It acknowledged: one that ends itself may take a moment for what it does on its way out.
-    if (stopped && this.exitGrace() > 0) await settlesWithin(this.gone, this.exitGrace());
+    // Its hooks are done and it serves no more: whoever waits only for that need not wait for
+    // the isolate's teardown (a worker's `terminate()`, a process's exit and pipes).
+    if (stopped && this.exitGrace() > 0) {
+      quiet?.();
+      await settlesWithin(this.gone, this.exitGrace());
+    }
     this.kill(reason);
+    quiet?.();
     await this.gone;
     return true;
   }

@@ -33,9 +33,11 @@ export interface SupervisedInstance {
   start(): Promise<void>;
   /**
    * Graceful stop within its shutdown timeout, then kill (or, with `gracefulOnly`, no kill);
-   * resolves `true` once it is gone, or `false` when it would not stop gracefully.
+   * resolves `true` once it is gone, or `false` when it would not stop gracefully. `quiet`, when
+   * given, may be called earlier, at most once: its stop hooks are done and it serves no more,
+   * while its isolate may still be tearing down (a shutdown goes on to the next child then).
    */
-  stop(reason: ExitReason, gracefulOnly?: boolean): Promise<boolean>;
+  stop(reason: ExitReason, gracefulOnly?: boolean, quiet?: () => void): Promise<boolean>;
   /** Ends it now. */
   kill(reason: ExitReason): void;
   /** Settles once it is gone for good, with everything it held. */

@@ -103,6 +103,8 @@ export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance>
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #instances = new Map<number, I>();
+  /** Stops a shutdown went on from once they were quiet: their teardowns, awaited at its end. */
+  readonly #teardowns = new Set<Promise<unknown>>();
   readonly #timers = new Map<number, unknown>();
   readonly #replies = new Map<number, { resolve: () => void; reject: (error: unknown) => void }>();
   readonly #mailbox: SupervisorInput<S>[] = [];
@@ -191,9 +193,14 @@ export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance>
     this.#now({ type: "reorder", names });
   }
 
-  /** Stops every child in reverse start order; resolves when all are gone. */
-  shutdown(message: string): Promise<void> {
-    return this.#call((op) => ({ type: "shutdown", op, message }));
+  /**
+   * Stops every child in reverse start order; resolves when all are gone. The next child is
+   * stopped once the one before it is quiet (its hooks done, serving no more), not once its
+   * isolate is torn down: those teardowns overlap, and are all awaited here.
+   */
+  async shutdown(message: string): Promise<void> {
+    await this.#call((op) => ({ type: "shutdown", op, message }));
+    while (this.#teardowns.size > 0) await Promise.all(this.#teardowns);
   }
 
   #call(input: (op: number) => SupervisorInput<S>): Promise<void> {
@@ -269,13 +276,26 @@ export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance>
         const { key, mode, reason } = effect;
         const instance = this.#instances.get(key);
         if (!instance) return this.#dispatch({ type: "stopped", key, done: true });
+        let told = false;
+        const tell = (done: boolean) => {
+          if (told) return;
+          told = true;
+          this.#dispatch({ type: "stopped", key, done });
+        };
+        // Shutting down, the next child waits only until this one is quiet (see `shutdown`);
+        // a restart still waits until it is gone.
+        const quiet = this.#state.status === "stopping" && mode === "graceful-then-kill"
+          ? () => tell(true)
+          : undefined;
         const stopping = mode === "kill"
           ? (instance.kill(reason), instance.gone.then(() => true))
-          : instance.stop(reason, mode === "graceful");
-        stopping.then(
-          (done) => this.#dispatch({ type: "stopped", key, done }),
-          () => this.#dispatch({ type: "stopped", key, done: true }),
-        );
+          : instance.stop(reason, mode === "graceful", quiet);
+        if (quiet) {
+          const teardown = stopping.catch(() => {});
+          this.#teardowns.add(teardown);
+          teardown.then(() => this.#teardowns.delete(teardown));
+        }
+        stopping.then(tell, () => tell(true));
         return;
       }
       case "kill":
