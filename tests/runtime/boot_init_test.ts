@@ -6,7 +6,8 @@ import { bootNode } from "../../runtime/_boot.ts";
 import { container } from "../../mod.ts";
 import type { Envelope, RouteTable } from "../../protocol/envelope.ts";
 import type { Link, LinkClosed } from "../../transports/link.ts";
-import { waitUntil } from "../_helpers.ts";
+import { waitUntil, withRuntime } from "../_helpers.ts";
+import { startTracing } from "../../runtime/_tracing.ts";
 
 /** Two ends of a link that hand each envelope over at once (in the sender's turn). */
 function linkPair(): [Link, Link] {
@@ -83,5 +84,24 @@ Deno.test("a routing table the host sends right after a traced init reaches the 
     host.send({ k: "stop" });
     await waitUntil(() => stopped, 5_000, "orders stopped");
     await new Promise((resolve) => setTimeout(resolve, REQUEST_MS + 100));
+  }
+});
+
+Deno.test("with tracing on, a worker and a process started at once answer a request from one to the other at once, start after start", async () => {
+  // Tracing on here makes each init ask its isolate to load the tracing API before it listens.
+  await startTracing();
+  for (let round = 0; round < 3; round++) {
+    await withRuntime({
+      name: "traced-start",
+      containers: {
+        inventory: { module: "./traces/inventory.ts", mode: "process" },
+        orders: { module: "./traces/orders.ts", mode: "worker" },
+      },
+    }, async (rt) => {
+      const reply = await rt.ref("orders").request("place", { sku: `kr-${round}` }, {
+        timeout: 3_000,
+      });
+      assert.deepEqual(reply, { sku: `kr-${round}`, reserved: true });
+    });
   }
 });
