@@ -53,6 +53,13 @@ export function bootNode(
   let instance: ContainerInstance | null = null;
   const handles = new Map<string, InstanceHandle>();
   const early: [string, Link][] = [];
+  /**
+   * What the host sent after `init` while this isolate was not yet listening as a node (loading
+   * the tracing API is awaited first): handed to the node once it is. Dropping it lost the whole
+   * routing table the hub sends a node right after its init, which may already be newer than the
+   * init's: a container starting beside another then held its requests to it for good.
+   */
+  let afterInit: Envelope[] | null = null;
   /** Attaches this isolate's figures (`m`) to an envelope for the host; none before `init`. */
   let withFigures = <E extends Envelope>(env: E): E => env;
   const pong = (): Envelope => options.usage ? { k: "pong", u: options.usage() } : { k: "pong" };
@@ -104,6 +111,10 @@ export function bootNode(
     here.setUpstream(upstream);
     here.setRoutes(settings.routes);
     for (const [id, link] of early.splice(0)) here.attachDirect(id, link);
+    // In the order sent, after the init's table: a later table overrides it.
+    const waiting = afterInit ?? [];
+    afterInit = null;
+    for (const env of waiting) here.receive(env, "host");
 
     // The supervising code loads only when this container has or spawns children: an isolate
     // without any starts lighter (the import is allowed: Kraken's folders are readable here).
@@ -167,8 +178,11 @@ export function bootNode(
   upstream.onEnvelope = (env) => {
     if (env.k === "init") {
       options.onInit?.(env.s.instance);
+      afterInit ??= [];
       start(env.s);
     } else if (env.k === "ping") upstream.send(pong());
+    // The host is this isolate's parent (trusted), and the wait is one module load: unbounded.
+    else if (afterInit !== null) afterInit.push(env);
   };
 
   return (id, link) => {
