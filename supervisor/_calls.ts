@@ -128,10 +128,13 @@ export function scale<S extends ChildSpec>(
     child.slots.push(slot);
     pending.push(launch(t, child, slot, "start"));
   }
-  // Surplus replicas leave the tree at once and stop last first.
+  // Surplus replicas leave the tree at once and stop last first; until stopped they are listed
+  // as draining (`leaving`), so what they hold is answered, not taken for lost.
   const surplus = child.slots.splice(replicas);
   for (const slot of surplus.reverse()) {
-    pending.push(stopSlot(t, child, slot, "graceful-then-kill", "scaled down", "stopped"));
+    const wait = stopSlot(t, child, slot, "graceful-then-kill", "scaled down", "stopped");
+    if (wait) (child.leaving ??= []).push(slot);
+    pending.push(wait);
   }
   begin(t, { kind: "scale", op, child: child.id, waiting: waits(pending), failures: [] });
 }

@@ -295,6 +295,11 @@ function stopped<S extends ChildSpec>(t: Turn<S>, key: number, done: boolean): v
       : child.removed || phase.then === "stopped"
       ? STOPPED
       : RESTARTING;
+    // A replica a scale-down took out is over once stopped: nothing lists it any more.
+    if (done && child.leaving?.includes(slot)) {
+      child.leaving = child.leaving.filter((s) => s !== slot);
+      if (child.leaving.length === 0) delete child.leaving;
+    }
     changed(t);
   }
   if (!done) {
