@@ -124,14 +124,24 @@ export function scale<S extends ChildSpec>(
   if (replicas > 0) child.held = false;
   const pending: (Wait | null)[] = [];
   while (child.slots.length < replicas) {
-    const slot = newSlot(child.slots.length);
+    // A replica of that index still draining from a scale-down keeps its id: the new one is its
+    // next incarnation, or the two would share an id and the old one's answers be refused.
+    const replica = child.slots.length;
+    let after = 0;
+    for (const old of child.leaving ?? []) {
+      if (old.replica === replica) after = Math.max(after, old.incarnation);
+    }
+    const slot = newSlot(replica, after);
     child.slots.push(slot);
     pending.push(launch(t, child, slot, "start"));
   }
-  // Surplus replicas leave the tree at once and stop last first.
+  // Surplus replicas leave the tree at once and stop last first; until stopped they are listed
+  // as draining (`leaving`), so what they hold is answered, not taken for lost.
   const surplus = child.slots.splice(replicas);
   for (const slot of surplus.reverse()) {
-    pending.push(stopSlot(t, child, slot, "graceful-then-kill", "scaled down", "stopped"));
+    const wait = stopSlot(t, child, slot, "graceful-then-kill", "scaled down", "stopped");
+    if (wait) (child.leaving ??= []).push(slot);
+    pending.push(wait);
   }
   begin(t, { kind: "scale", op, child: child.id, waiting: waits(pending), failures: [] });
 }

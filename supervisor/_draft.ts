@@ -27,8 +27,9 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** A slot being edited. */
 export type DraftSlot = Mutable<Slot>;
 /** A child being edited. */
-export type DraftChild<S extends ChildSpec> = Mutable<Omit<Child<S>, "slots">> & {
+export type DraftChild<S extends ChildSpec> = Mutable<Omit<Child<S>, "slots" | "leaving">> & {
   slots: DraftSlot[];
+  leaving?: DraftSlot[];
 };
 /** A plan being edited. */
 export type DraftPlan = Mutable<RestartPlan>;
@@ -58,7 +59,11 @@ export interface Turn<S extends ChildSpec> {
 
 /** A copy deep enough to edit: arrays and records are new, specs and reasons are shared. */
 export function draft<S extends ChildSpec>(state: SupervisorState<S>): Draft<S> {
-  const child = (c: Child<S>): DraftChild<S> => ({ ...c, slots: c.slots.map((s) => ({ ...s })) });
+  const child = ({ leaving, ...c }: Child<S>): DraftChild<S> => ({
+    ...c,
+    slots: c.slots.map((s) => ({ ...s })),
+    ...(leaving ? { leaving: leaving.map((s) => ({ ...s })) } : {}),
+  });
   return {
     ...state,
     children: state.children.map(child),
@@ -121,6 +126,9 @@ export function holding<S extends ChildSpec>(
 ): { child: DraftChild<S>; slot: DraftSlot } | undefined {
   for (const child of [...t.s.children, ...t.s.aside]) {
     for (const slot of child.slots) {
+      if ("key" in slot.phase && slot.phase.key === key) return { child, slot };
+    }
+    for (const slot of child.leaving ?? []) {
       if ("key" in slot.phase && slot.phase.key === key) return { child, slot };
     }
   }

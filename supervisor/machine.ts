@@ -70,7 +70,7 @@
  * | `add` | starts the child's replicas in parallel; if one fails the others are killed, the child is removed and the call fails with the first failure (replica order) |
  * | `remove` | stops every replica with the mode asked; the child leaves once all are stopped |
  * | `restart` | stops then starts every replica; counts no restart toward intensity |
- * | `scale` | starts new replicas; surplus ones leave at once and stop, last first |
+ * | `scale` | starts new replicas; surplus ones leave the tree at once and stop, last first, listed as draining (`leaving`) until stopped |
  * | `replace` | rolls one replica at a time (`_rollout.ts`): new replica 0 starts beside the old (no traffic), the switch once it runs (with `restart`, a rolling restart of the same spec: each new replica counts one restart more than its predecessor, and the old replicas keep their routes until their turn), then old replica i stops (the call's stop mode, `graceful-then-kill` unless given) before new replica i+1 starts — never more than N + 1 instances; replica 0 failing leaves the old child serving; a later one failing stops the rollout, the new child adopts the old instances still running, and the call fails with a `RolloutError`; a `replace`, `restart` or `scale` of the name meanwhile is refused |
  * | `update` | takes the new spec; nothing restarts |
  * | `shutdown` | cancels plans and the heartbeat, stops the children one at a time in reverse start order (replacements aside first) |
@@ -295,6 +295,11 @@ function stopped<S extends ChildSpec>(t: Turn<S>, key: number, done: boolean): v
       : child.removed || phase.then === "stopped"
       ? STOPPED
       : RESTARTING;
+    // A replica a scale-down took out is over once stopped: nothing lists it any more.
+    if (done && child.leaving?.includes(slot)) {
+      child.leaving = child.leaving.filter((s) => s !== slot);
+      if (child.leaving.length === 0) delete child.leaving;
+    }
     changed(t);
   }
   if (!done) {

@@ -260,7 +260,7 @@ export class SupervisorRunner<S extends ChildSpec, I extends SupervisedInstance>
   /** Drops an instance the state no longer names and that is gone. */
   #forget(key: number): void {
     for (const child of [...this.#state.children, ...this.#state.aside]) {
-      for (const slot of child.slots) {
+      for (const slot of [...child.slots, ...child.leaving ?? []]) {
         const phase = slot.phase;
         if (instanceKey(phase) === key || (phase.state === "failed" && phase.key === key)) return;
       }

@@ -76,6 +76,11 @@ export interface Child<S extends ChildSpec> {
   readonly spec: S;
   /** One per replica. */
   readonly slots: readonly Slot[];
+  /**
+   * Replicas a scale-down took out of the tree while they stop: they take no new message, but
+   * what they hold is still answered, so they stay listed (as draining) until stopped.
+   */
+  readonly leaving?: readonly Slot[];
   /** Kept stopped on purpose: a sibling's restart does not start it. */
   readonly held: boolean;
   /** Taken out of the tree (being removed, or replaced and draining): nothing starts it again. */

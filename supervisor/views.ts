@@ -188,6 +188,9 @@ function routeView<S extends ChildSpec>(state: SupervisorState<S>, child: Child<
       draining.push(ref(slot, phase.key));
     }
   }
+  for (const slot of child.leaving ?? []) {
+    if (slot.phase.state === "stopping") draining.push(ref(slot, slot.phase.key));
+  }
   const coming = state.status === "running" && !child.removed &&
     child.slots.some((s) => {
       const shown = slotState(s.phase);

@@ -188,6 +188,26 @@ Deno.test("scale: new replicas start; surplus ones leave the tree at once and st
   assert.ok(sim.reply(unknown) instanceof RangeError);
 });
 
+Deno.test("scale: replicas scaled down stay listed as draining until stopped, so what they hold is answered", () => {
+  const sim = new Sim();
+  sim.add(child("m", { replicas: 3 }));
+  sim.auto.stop = false;
+  sim.call({ type: "scale", name: "m", replicas: 1 });
+  const view = () => {
+    const [v] = routeViews(sim.state).filter((r) => r.spec.name === "m");
+    return { live: v.live.map((i) => i.id), draining: v.draining.map((i) => i.id) };
+  };
+  assert.deepEqual(view(), { live: ["m#0.1"], draining: ["m#2.1", "m#1.1"] });
+  const [last, first] = sim.stopping();
+  sim.stopped(first);
+  sim.settle();
+  assert.equal(view().draining.length, 1, "a stopped one is no longer listed");
+  sim.stopped(last);
+  sim.settle();
+  assert.deepEqual(view(), { live: ["m#0.1"], draining: [] });
+  assert.ok(!("leaving" in sim.state.children[0]), "nothing left behind");
+});
+
 // --- replace -----------------------------------------------------------------------------------
 
 Deno.test("replace: the new replica 0 starts beside the old ones with no traffic, and takes over once it runs (the rest rolls one at a time: machine_rolling_test.ts)", () => {
