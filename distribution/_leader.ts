@@ -9,7 +9,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LeadershipSpec, TransportsSpec } from "../config/model.ts";
 import { AuthenticationError, TopologyError, UnavailableError } from "../protocol/errors.ts";
-import { natsLogin, scrubbed, startError } from "./_nats_wire.ts";
+import { natsLogin, scrubbed, socketsClosed, startError } from "./_nats_wire.ts";
 import type { Clock } from "./_clock.ts";
 import { Leadership, type LeaseHolder, type LeaseStore, parseHolder } from "./_leadership.ts";
 import { kvLeaseStore, kvTableStore, OPEN_RETRY } from "./_leadership_kv.ts";
@@ -103,6 +103,8 @@ export async function startLeader(
         timeout: Math.max(1_000, spec.ttl),
       });
     } catch (error) {
+      // nats.js let go of the socket: a reset arriving now must not end the process.
+      socketsClosed();
       // Refused credentials read as such (AuthenticationError), never quoting them.
       const failure = startError(
         error,
@@ -195,6 +197,7 @@ export async function startLeader(
     async close() {
       await leadership.close();
       await Promise.all([nc.close().catch(() => {}), tableNc.close().catch(() => {})]);
+      socketsClosed();
     },
   };
 }
