@@ -12,7 +12,7 @@ import { DENO_FS } from "../config/_deno_fs.ts";
 import { type ContainerSpec, type Topology, validateContainer } from "../config/topology.ts";
 import type { Envelope, RouteTable } from "../protocol/envelope.ts";
 import { MAX_LIST_ITEMS } from "../protocol/envelope_check.ts";
-import { TopologyError } from "../protocol/errors.ts";
+import { TopologyError, UnavailableError } from "../protocol/errors.ts";
 import { AgentHost } from "./_agent.ts";
 import { type Clock, SYSTEM_CLOCK, Timers } from "./_clock.ts";
 import { Federation } from "./_federation.ts";
@@ -20,7 +20,6 @@ import { preferOwn } from "./_relay.ts";
 import type { NatsBridge } from "./_nats.ts";
 import { PlacementManager } from "./_placement.ts";
 import type { Leader } from "./_leader.ts";
-import { UnavailableError } from "../protocol/errors.ts";
 import type {
   Distribution,
   DistributionOptions,
@@ -321,12 +320,13 @@ class Distributed implements Distribution {
           `the lease in bucket "${leadership.bucket}" is still held under this root's name (an earlier run of it): waiting up to ${wait} ms for it to expire`,
         );
         this.#standingBy = true;
-        tookOver = Promise.withResolvers<void>();
-        let bound: ReturnType<typeof setTimeout> | undefined;
-        const led = await Promise.race([
-          tookOver.promise.then(() => true),
-          new Promise<false>((resolve) => bound = setTimeout(() => resolve(false), wait)),
-        ]).finally(() => clearTimeout(bound));
+        const taking = tookOver = Promise.withResolvers<void>();
+        // On this runtime's clock, as every other wait here.
+        const timers = new Timers(this.#options.clock ?? SYSTEM_CLOCK);
+        const led = await new Promise<boolean>((resolve, reject) => {
+          timers.after(wait, () => resolve(false));
+          taking.promise.then(() => resolve(true), reject);
+        }).finally(() => timers.clear());
         tookOver = null;
         if (led) return;
         this.#standingBy = false;
