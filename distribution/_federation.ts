@@ -265,16 +265,6 @@ export class Federation {
   }
 
   /**
-   * Sends every linked peer its table again, changed or not (its own routes and what is relayed
-   * to it): a peer that dropped them (e.g. while another runtime's claim on a name lasted) takes
-   * them now. Never send a peer `ownRoutes()` alone: that would withdraw what is relayed to it.
-   */
-  republish(): void {
-    this.#lastSent.clear();
-    this.publishOwn();
-  }
-
-  /**
    * Sends `peer` its table at the next publication even when unchanged: an agent that just took
    * a placement from here (or adopted one) takes the routes relayed for that container now, where
    * it declined them before (it ran it for another root, or not at all).

@@ -284,7 +284,6 @@ class Distributed implements Distribution {
             this.#site.fail?.(e);
             throw e;
           });
-          this.#reannounce();
           await place();
           tookOver?.resolve();
         })().catch((e) => {
@@ -343,28 +342,6 @@ class Distributed implements Distribution {
     }
     this.#standingBy = true;
     log("info", `standing by: root "${(await leader.holder()) ?? "?"}" leads`);
-  }
-
-  /**
-   * After taking over: each peer still holds the lost leader's claims on container names (this
-   * root's local ones among them) until that leader is gone there — 2 × the peer's keepalive
-   * after it was last heard — and drops this root's routes for those names meanwhile. Nothing
-   * would send them again (they do not change), so they are sent to every linked peer each
-   * keepalive until every peer has let the lost leader go.
-   */
-  #reannounce(): void {
-    const parts = this.#parts;
-    const keepalive = this.#topology.transports?.keepalive;
-    if (!parts || !keepalive || !this.#resync) return;
-    const longest = Math.max(keepalive, parts.placement.longestLease());
-    let left = Math.ceil((2 * longest + 2 * keepalive) / keepalive);
-    const timers = this.#resync;
-    const send = () => {
-      // The whole table each peer gets (own routes and what is relayed to it), never own alone.
-      parts.federation.republish();
-      if (--left <= 0) timers.cancel(every);
-    };
-    const every = timers.every(keepalive, send);
   }
 
   async close(): Promise<void> {
